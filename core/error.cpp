@@ -1,0 +1,30 @@
+#include "pgtls/error.hpp"
+
+namespace pgtls {
+
+const char* to_string(ErrorKind kind) noexcept {
+    switch (kind) {
+        case ErrorKind::config: return "configuration";
+        case ErrorKind::connection: return "connection";
+        case ErrorKind::tls: return "TLS";
+        case ErrorKind::authentication: return "authentication";
+        case ErrorKind::protocol: return "protocol";
+        case ErrorKind::server: return "server";
+        case ErrorKind::timeout: return "timeout";
+        case ErrorKind::usage: return "usage";
+        case ErrorKind::pool: return "pool";
+    }
+    return "unknown";
+}
+
+static std::string server_error_text(const ServerErrorFields& f) {
+    std::string s = f.severity.empty() ? std::string("ERROR") : f.severity;
+    s += ":  ";
+    s += f.message;
+    return s;
+}
+
+ServerError::ServerError(ServerErrorFields fields)
+    : Error(ErrorKind::server, server_error_text(fields)), fields_(std::move(fields)) {}
+
+}  // namespace pgtls

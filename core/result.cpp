@@ -1,0 +1,1 @@
+#include "pgtls/error.hpp"

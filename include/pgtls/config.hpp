@@ -1,0 +1,186 @@
+// pgtls — connection settings: the C++ config struct, libpq connection strings, environment,
+// service and password files, and the resolved settings a connection runs with.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pgtls {
+
+enum class SslMode { disable, allow, prefer, require, verify_ca, verify_full, no_verify /* node-postgres: encrypt, verify nothing */ };
+enum class SslNegotiation { postgres, direct };
+enum class SslCertMode { disable, allow, require };
+enum class ChannelBinding { disable, prefer, require };
+enum class TlsVersion { unspecified, tls1_0, tls1_1, tls1_2, tls1_3 };
+enum class TargetSessionAttrs { any, read_write, read_only, primary, standby, prefer_standby };
+enum class LoadBalanceHosts { disable, random };
+
+const char* to_string(SslMode) noexcept;
+const char* to_string(SslNegotiation) noexcept;
+const char* to_string(SslCertMode) noexcept;
+const char* to_string(ChannelBinding) noexcept;
+const char* to_string(TlsVersion) noexcept;  // "TLSv1.2" etc., "" for unspecified
+const char* to_string(TargetSessionAttrs) noexcept;
+const char* to_string(LoadBalanceHosts) noexcept;
+
+// TLS material: a file path, or the PEM bytes themselves (node-postgres' ssl.ca/cert/key take
+// file contents). Setting one clears the other.
+struct Pem {
+    std::optional<std::string> path;
+    std::optional<std::string> pem;
+
+    static Pem file(std::string p) { return Pem{std::move(p), std::nullopt}; }
+    static Pem bytes(std::string b) { return Pem{std::nullopt, std::move(b)}; }
+    bool empty() const { return !path && !pem; }
+};
+
+// A notice or warning from the server or from pgtls itself (e.g. ".pgpass ignored").
+struct Notice;
+
+// Settings given in code. Every field is optional: an unset field takes the value from the
+// connection string, then the service file, then the environment, then libpq's default.
+// A field set here wins over all of those, field by field — setting `sslrootcert` here
+// never drops `sslcert` from the string. Names follow libpq's keywords.
+struct Config {
+    // A libpq connection string (key=value or postgresql:// URI). May be empty.
+    std::string conninfo;
+    // Read PG* environment variables (as libpq does). Tests turn this off.
+    bool use_environment = true;
+
+    std::optional<std::string> host;       // comma-separated list allowed
+    std::optional<std::string> hostaddr;   // comma-separated list allowed
+    std::optional<std::string> port;       // comma-separated list allowed
+    std::optional<std::string> dbname;
+    std::optional<std::string> user;
+    std::optional<std::string> password;
+    std::optional<std::string> passfile;
+    std::optional<std::string> service;
+    std::optional<int> connect_timeout;    // seconds, 0 = none
+    std::optional<std::string> client_encoding;
+    std::optional<std::string> options;
+    std::optional<std::string> application_name;
+    std::optional<std::string> fallback_application_name;
+    std::optional<bool> keepalives;
+    std::optional<int> keepalives_idle;
+    std::optional<int> keepalives_interval;
+    std::optional<int> keepalives_count;
+    std::optional<int> tcp_user_timeout;   // milliseconds
+
+    std::optional<SslMode> sslmode;
+    std::optional<SslNegotiation> sslnegotiation;
+    std::optional<Pem> sslrootcert;        // path may be "system"
+    std::optional<Pem> sslcert;
+    std::optional<Pem> sslkey;
+    std::optional<std::string> sslpassword;
+    std::optional<SslCertMode> sslcertmode;
+    std::optional<Pem> sslcrl;
+    std::optional<std::string> sslcrldir;
+    std::optional<bool> sslsni;
+    std::optional<TlsVersion> ssl_min_protocol_version;
+    std::optional<TlsVersion> ssl_max_protocol_version;
+    std::optional<std::string> sslkeylogfile;
+    std::optional<std::string> sslbackend;  // pgtls: openssl | gnutls | mbedtls
+
+    std::optional<ChannelBinding> channel_binding;
+    std::optional<std::string> require_auth;
+    std::optional<TargetSessionAttrs> target_session_attrs;
+    std::optional<LoadBalanceHosts> load_balance_hosts;
+
+    // Extra startup parameters (GUCs) sent verbatim, e.g. {"search_path", "app"}.
+    std::map<std::string, std::string> runtime_params;
+
+    // Called only when the server asks for a password and none was found elsewhere
+    // (node-postgres' `password` function). Receives host, port, user.
+    std::function<std::string(const std::string& host, const std::string& port, const std::string& user)>
+        password_callback;
+
+    // pgtls-specific limits.
+    std::optional<std::size_t> max_message_size;  // default 1 GiB (the server's own limit)
+    std::optional<int> scram_max_iterations;      // default 1'000'000
+};
+
+// Where a resolved setting came from, for `pgtls conninfo`.
+enum class SettingSource { default_value, environment, service_file, connection_string, code };
+const char* to_string(SettingSource) noexcept;
+
+struct HostTarget {
+    std::string host;      // name, IP literal, or Unix socket directory (starts with '/' or '@')
+    std::string hostaddr;  // numeric address to connect to instead of resolving host; may be empty
+    std::uint16_t port = 5432;
+    bool is_unix_socket() const { return hostaddr.empty() && !host.empty() && (host[0] == '/' || host[0] == '@'); }
+};
+
+// Everything a connection runs with, after merging code, string, service file, environment
+// and defaults. Produced by resolve(); consumed by Client and Pool.
+struct Settings {
+    std::vector<HostTarget> hosts;
+    std::string dbname;
+    std::string user;
+    std::optional<std::string> password;   // explicit password (code, string, PGPASSWORD)
+    std::string passfile;                  // resolved path of .pgpass (may not exist)
+    std::chrono::seconds connect_timeout{0};
+    std::string client_encoding;           // empty: not sent
+    std::string options;
+    std::string application_name;          // already falls back to fallback_application_name
+    bool keepalives = true;
+    int keepalives_idle = 0, keepalives_interval = 0, keepalives_count = 0;  // 0: system default
+    int tcp_user_timeout = 0;              // ms, 0: system default
+
+    SslMode sslmode = SslMode::prefer;
+    bool sslmode_explicit = false;         // set anywhere but default (direct negotiation needs this)
+    SslNegotiation sslnegotiation = SslNegotiation::postgres;
+    Pem sslrootcert;                       // path "system" means the platform trust store
+    Pem sslcert;
+    Pem sslkey;
+    std::string sslpassword;
+    SslCertMode sslcertmode = SslCertMode::allow;
+    Pem sslcrl;
+    std::string sslcrldir;
+    bool sslsni = true;
+    TlsVersion ssl_min_protocol_version = TlsVersion::tls1_2;
+    TlsVersion ssl_max_protocol_version = TlsVersion::unspecified;
+    std::string sslkeylogfile;
+    std::string sslbackend;                // empty: the build's default backend
+
+    ChannelBinding channel_binding = ChannelBinding::prefer;
+    std::string require_auth;              // raw list, validated
+    TargetSessionAttrs target_session_attrs = TargetSessionAttrs::any;
+    LoadBalanceHosts load_balance_hosts = LoadBalanceHosts::disable;
+
+    std::map<std::string, std::string> runtime_params;
+    std::function<std::string(const std::string&, const std::string&, const std::string&)> password_callback;
+    std::size_t max_message_size = std::size_t{1} << 30;
+    int scram_max_iterations = 1'000'000;
+
+    // keyword -> where its value came from (only keywords that have a value).
+    std::map<std::string, SettingSource> sources;
+    // keyword -> effective value as text (passwords masked), for display.
+    std::map<std::string, std::string> display;
+    // Warnings produced while resolving (e.g. unsafe .pgpass permissions).
+    std::vector<std::string> warnings;
+};
+
+// Environment lookup, injectable for tests. nullptr-returning = unset.
+using Environment = std::function<std::optional<std::string>(const std::string& name)>;
+Environment process_environment();
+
+// Merge everything and validate. Throws pgtls::Error(ErrorKind::config) naming the keyword,
+// the value and what is allowed.
+Settings resolve(const Config& config);
+Settings resolve(const Config& config, const Environment& env);
+
+// Parse a connection string (either form) to keyword/value pairs, validating keywords.
+std::vector<std::pair<std::string, std::string>> parse_conninfo(const std::string& conninfo);
+
+// Look a password up in a .pgpass file with libpq's matching rules. Returns nullopt when the
+// file is missing, unsafe (a warning is appended) or has no matching line.
+std::optional<std::string> pgpass_lookup(const std::string& passfile, const std::string& host,
+                                         const std::string& port, const std::string& dbname,
+                                         const std::string& user, std::vector<std::string>* warnings);
+
+}  // namespace pgtls

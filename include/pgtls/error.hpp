@@ -1,0 +1,67 @@
+// pgtls — one error type for everything that can go wrong.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace pgtls {
+
+// What went wrong, coarsely: callers branch on this, humans read the message.
+enum class ErrorKind {
+    config,          // bad connection string, option value, missing/unsafe key file
+    connection,      // socket-level failure: resolve, connect, reset, EOF
+    tls,             // handshake, certificate verification, host name, ALPN
+    authentication,  // auth method refused, wrong password, SCRAM failure, channel binding
+    protocol,        // the server broke the wire protocol (malformed or unexpected message)
+    server,          // an ErrorResponse from the server (see ServerError)
+    timeout,         // a client-side deadline expired
+    usage,           // the API was used wrongly (e.g. query on a closed client)
+    pool,            // pool exhausted or closed
+};
+
+const char* to_string(ErrorKind kind) noexcept;
+
+class Error : public std::runtime_error {
+public:
+    Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+    ErrorKind kind() const noexcept { return kind_; }
+
+private:
+    ErrorKind kind_;
+};
+
+// Every field of a PostgreSQL ErrorResponse / NoticeResponse (protocol "Error and Notice
+// Message Fields"). Absent fields are empty strings.
+struct ServerErrorFields {
+    std::string severity;             // S (localized)
+    std::string severity_nonlocalized;  // V
+    std::string sqlstate;             // C
+    std::string message;              // M
+    std::string detail;               // D
+    std::string hint;                 // H
+    std::string position;             // P
+    std::string internal_position;    // p
+    std::string internal_query;       // q
+    std::string where;                // W
+    std::string schema;               // s
+    std::string table;                // t
+    std::string column;               // c
+    std::string data_type;            // d
+    std::string constraint;           // n
+    std::string file;                 // F
+    std::string line;                 // L
+    std::string routine;              // R
+};
+
+// An ErrorResponse from the server. what() is "SEVERITY:  message" as psql shows it.
+class ServerError : public Error {
+public:
+    explicit ServerError(ServerErrorFields fields);
+    const ServerErrorFields& fields() const noexcept { return fields_; }
+    const std::string& sqlstate() const noexcept { return fields_.sqlstate; }
+
+private:
+    ServerErrorFields fields_;
+};
+
+}  // namespace pgtls

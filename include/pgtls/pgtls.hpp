@@ -1,0 +1,8 @@
+// pgtls — umbrella header.
+#pragma once
+
+#include "pgtls/client.hpp"
+#include "pgtls/config.hpp"
+#include "pgtls/error.hpp"
+#include "pgtls/result.hpp"
+#include "pgtls/types.hpp"

@@ -1,0 +1,141 @@
+// pgtls — query results: column metadata and rows whose fields are views into one buffer.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "pgtls/types.hpp"
+
+namespace pgtls {
+
+struct Column {
+    std::string name;
+    std::uint32_t table_oid = 0;
+    std::int16_t column_number = 0;
+    std::uint32_t type_oid = 0;
+    std::int16_t type_size = 0;
+    std::int32_t type_modifier = 0;
+    std::int16_t format = 0;  // 0 text, 1 binary
+};
+
+class Field {
+public:
+    Field(const std::uint8_t* data, std::int32_t len, const Column* column) noexcept
+        : data_(data), len_(len), column_(column) {}
+    bool is_null() const noexcept { return len_ < 0; }
+    // Raw bytes (text or binary per column format); empty for NULL.
+    std::string_view view() const noexcept {
+        return len_ < 0 ? std::string_view{} : std::string_view(reinterpret_cast<const char*>(data_), std::size_t(len_));
+    }
+    const Column& column() const noexcept { return *column_; }
+    std::uint32_t type_oid() const noexcept { return column_->type_oid; }
+    bool is_binary() const noexcept { return column_->format == 1; }
+
+    // Convert to T (see types.hpp). NULL into a non-optional T throws Error(usage).
+    template <typename T>
+    T as() const {
+        if constexpr (is_optional_v<T>) {
+            if (is_null()) return std::nullopt;
+            return from_field<typename T::value_type>(view(), column_->type_oid, is_binary(), column_->name);
+        } else {
+            if (is_null()) throw_null(column_->name);
+            return from_field<T>(view(), column_->type_oid, is_binary(), column_->name);
+        }
+    }
+
+private:
+    [[noreturn]] static void throw_null(const std::string& column);
+    const std::uint8_t* data_;
+    std::int32_t len_;
+    const Column* column_;
+};
+
+class Result;
+
+class Row {
+public:
+    Row(const Result* result, std::size_t index) noexcept : result_(result), index_(index) {}
+    std::size_t size() const noexcept;
+    Field operator[](std::size_t column) const;
+    Field operator[](std::string_view column_name) const;
+    std::size_t index() const noexcept { return index_; }
+
+    // auto [a, b] = row.as<int, std::string>();
+    template <typename... Ts>
+    std::tuple<Ts...> as() const {
+        return as_impl<Ts...>(std::index_sequence_for<Ts...>{});
+    }
+
+private:
+    template <typename... Ts, std::size_t... I>
+    std::tuple<Ts...> as_impl(std::index_sequence<I...>) const {
+        check_arity(sizeof...(Ts));
+        return std::tuple<Ts...>{(*this)[I].template as<Ts>()...};
+    }
+    void check_arity(std::size_t n) const;
+    const Result* result_;
+    std::size_t index_;
+};
+
+// The outcome of one statement: rows (possibly none), columns and the command tag.
+class Result {
+public:
+    Result() = default;
+    std::size_t size() const noexcept { return row_offsets_.size(); }
+    bool empty() const noexcept { return row_offsets_.empty(); }
+    std::size_t columns() const noexcept { return columns_.size(); }
+    const std::vector<Column>& column_info() const noexcept { return columns_; }
+    // Column index by name; throws Error(usage) if absent.
+    std::size_t column_index(std::string_view name) const;
+    Row operator[](std::size_t row) const;
+    Row at(std::size_t row) const;
+
+    // "INSERT 0 3", "SELECT 10", ...; empty for an empty query.
+    const std::string& command_tag() const noexcept { return command_tag_; }
+    // Rows affected/returned per the command tag (0 when none).
+    std::uint64_t affected_rows() const noexcept;
+    bool is_empty_query() const noexcept { return empty_query_; }
+
+    class iterator {
+    public:
+        using value_type = Row;
+        using difference_type = std::ptrdiff_t;
+        iterator(const Result* r, std::size_t i) : r_(r), i_(i) {}
+        Row operator*() const { return Row(r_, i_); }
+        iterator& operator++() { ++i_; return *this; }
+        iterator operator++(int) { auto t = *this; ++i_; return t; }
+        bool operator==(const iterator& o) const { return i_ == o.i_; }
+    private:
+        const Result* r_;
+        std::size_t i_;
+    };
+    iterator begin() const { return {this, 0}; }
+    iterator end() const { return {this, size()}; }
+
+    // --- building (used by the client) ---
+    void set_columns(std::vector<Column> columns) { columns_ = std::move(columns); }
+    // `payload` is a DataRow body (Int16 count, then Int32 len + bytes per field). Validated.
+    void add_data_row(std::span<const std::uint8_t> payload);
+    void set_command_tag(std::string tag) { command_tag_ = std::move(tag); }
+    void set_empty_query() { empty_query_ = true; }
+
+private:
+    friend class Row;
+    std::vector<Column> columns_;
+    // All DataRow field bytes back to back; each row: offset into field_index_.
+    std::vector<std::uint8_t> data_;
+    // Per field: offset into data_ and length (-1 = NULL).
+    std::vector<std::pair<std::size_t, std::int32_t>> fields_;
+    std::vector<std::size_t> row_offsets_;  // index into fields_ of each row's first field
+    std::string command_tag_;
+    bool empty_query_ = false;
+};
+
+}  // namespace pgtls
