@@ -38,12 +38,6 @@ namespace {
 using transport::Clock;
 using transport::Deadline;
 
-bool is_ip_literal(const std::string& host) {
-    in6_addr a6;
-    in_addr a4;
-    return inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
-}
-
 tls::Material material(const Pem& pem) {
     tls::Material m;
     if (pem.pem) {
@@ -97,7 +91,7 @@ static TlsSetup make_tls_setup(const Settings& s) {
     if (c.send_client_cert) {
         c.cert = material(s.sslcert);
         c.key = material(s.sslkey);
-        if (c.key.kind == tls::Material::Kind::file) tls::check_key_file_permissions(c.key.value);
+        if (c.key.kind == tls::Material::Kind::file) tls::check_private_key_file(c.key.value);
     }
     c.key_password = s.sslpassword;
     c.min_version = s.ssl_min_protocol_version;
@@ -121,6 +115,7 @@ struct Client::Impl {
     protocol::TlsStart connected_tls = protocol::TlsStart::none;
     std::shared_ptr<TlsSetup> tls;
     bool healthy = false;
+    bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
     std::chrono::milliseconds query_timeout{0};
 
     // ---- connecting ----
@@ -160,9 +155,14 @@ protocol::BackendMessage Client::Impl::next_message(Deadline d) {
 void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_start, Deadline deadline) {
     const auto t0 = Clock::now();
     info = ConnectionInfo{};
+    tls_accepted = false;
     info.host = target.host;
     info.port = target.port;
-    session = protocol::SessionState{session.notice_handler, {}, TransactionStatus::unknown, {}};
+    {
+        auto handler = std::move(session.notice_handler);
+        session = protocol::SessionState{};
+        session.notice_handler = std::move(handler);
+    }
     reader = protocol::MessageReader(settings.max_message_size);
     out.clear();
 
@@ -214,8 +214,9 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
             case protocol::StartupAction::read: channel.read_some(reader, deadline); break;
             case protocol::StartupAction::start_tls: {
                 const auto t_tls = Clock::now();
+                tls_accepted = true;
                 tls::SessionParams params;
-                if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && !is_ip_literal(target.host))
+                if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
                     params.sni = target.host;
                 channel.start_tls(*tls->context, params, deadline);
                 tls::Session& s = *channel.tls_session();
@@ -328,10 +329,10 @@ void Client::Impl::connect_host(const HostTarget& target) {
                 attempt(target, tls_kind, deadline);
             } catch (const Error& e) {
                 // libpq retries without TLS when the handshake fails or the server rejects
-                // the TLS connection; never after a timeout or when TLS was never offered.
-                if (e.kind() == ErrorKind::timeout || !(e.kind() == ErrorKind::tls || e.kind() == ErrorKind::authentication ||
-                                                        e.kind() == ErrorKind::connection))
-                    throw;
+                // the TLS connection (e.g. a hostnossl line). Never after a timeout, a protocol
+                // violation, or an error reply to SSLRequest: an unauthenticated server's
+                // complaint is no reason to downgrade.
+                if (!tls_accepted || e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::protocol) throw;
                 channel.abort();
                 attempt(target, protocol::TlsStart::none, deadline);
             }
@@ -451,7 +452,7 @@ void Client::Impl::cancel_request() {
             r.consume_raw(1);
         }
         tls::SessionParams params;
-        if (settings.sslsni && !connected_target.is_unix_socket() && !is_ip_literal(connected_target.host))
+        if (settings.sslsni && !connected_target.is_unix_socket() && tls::host_wants_sni(connected_target.host))
             params.sni = connected_target.host;
         c.start_tls(*tls->context, params, deadline);
         if (tls->verify_full) {
