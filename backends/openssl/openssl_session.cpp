@@ -256,8 +256,10 @@ IoResult OpenSslSession::shutdown() {
     // 0: our close_notify went out; the peer's is not awaited (best effort, as libpq).
     int ret = SSL_shutdown(ssl_.get());
     if (ret >= 0) return status_result(IoStatus::ok);
+    bool peer_gone = peer_closed_ || io_errno_ == EPIPE || io_errno_ == ECONNRESET;
     IoResult r = failure(ret, Op::shutdown);
-    if (r.status == IoStatus::closed) r.status = IoStatus::ok;
+    // Nobody is left to read our close_notify: that is a finished shutdown, not a failure.
+    if (r.status == IoStatus::closed || (r.status == IoStatus::error && peer_gone)) return status_result(IoStatus::ok);
     return r;
 }
 
@@ -304,10 +306,14 @@ IoResult OpenSslSession::failure(int ret, Op op) {
                 fatal_ = true;
                 return error_result("SSL connection has been closed unexpectedly during the handshake");
             }
+            peer_closed_ = true;
             return status_result(IoStatus::closed);
         case SSL_ERROR_SYSCALL: {
             std::string queued = drain_errors();
-            if (io_errno_ == 0 && queued.empty() && op == Op::read) return status_result(IoStatus::closed);
+            if (io_errno_ == 0 && queued.empty() && op == Op::read) {
+                peer_closed_ = true;
+                return status_result(IoStatus::closed);
+            }
             fatal_ = true;
             if (io_errno_ != 0) return error_result(std::string("SSL SYSCALL error: ") + std::strerror(io_errno_));
             if (!queued.empty()) return error_result("SSL SYSCALL error: " + queued);

@@ -49,6 +49,7 @@ private:
     bool cert_requested_ = false;
     bool cert_sent_ = false;
     bool keylog_warned_ = false;
+    bool peer_closed_ = false;    // read() reported the end of the stream
     bool fatal_ = false;          // a fatal TLS/socket error happened: no close_notify
     std::string verify_failure_;  // first chain error: depth and subject
     std::vector<std::string> warnings_;
