@@ -240,10 +240,15 @@ KeywordValues parse_uri(std::string_view uri) {
 
 bool is_conninfo_uri(std::string_view conninfo) noexcept { return uri_prefix_length(conninfo) != 0; }
 
+// libpq 17+ also trims spaces (' ' only, not other whitespace) around each component and
+// rejects one with a space inside; decoding stops at the first space, so a malformed escape
+// before it is reported first.
 std::string uri_decode(std::string_view encoded) {
     std::string out;
     out.reserve(encoded.size());
-    for (std::size_t i = 0; i < encoded.size(); ++i) {
+    std::size_t i = 0;
+    while (i < encoded.size() && encoded[i] == ' ') ++i;
+    for (; i < encoded.size() && encoded[i] != ' '; ++i) {
         if (encoded[i] != '%') {
             out += encoded[i];
             continue;
@@ -256,6 +261,9 @@ std::string uri_decode(std::string_view encoded) {
         out += static_cast<char>(c);
         i += 2;
     }
+    while (i < encoded.size() && encoded[i] == ' ') ++i;
+    if (i < encoded.size())
+        fail("unexpected spaces found in " + quoted(encoded) + ", use percent-encoded spaces (%20) instead");
     return out;
 }
 
