@@ -242,6 +242,7 @@ write_env() {
             echo "PGTLS_${key}_PORT=$(cat "$DIR/$name/port")"
             echo "PGTLS_${key}_SOCKET_DIR=$DIR/$name/socket"
             echo "PGTLS_${key}_SSL=$(ssl_of "$name")"
+            echo "PGTLS_${key}_MAJOR=$("$(bin_of "$name")/postgres" --version | awk '{print $3}' | cut -d. -f1)"
             echo "PGTLS_${key}_LOG=$DIR/$name/server.log"
         done
     } >"$tmp"
