@@ -90,6 +90,9 @@ public:
     virtual bool client_certificate_requested() const = 0;
     // True when a client certificate was actually sent.
     virtual bool client_certificate_sent() const = 0;
+    // Non-fatal problems so far, oldest first (e.g. the sslkeylogfile could not be opened, a
+    // CRL could not be loaded); libpq appends such messages to the connection's error text.
+    virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 // Per-session parameters.
