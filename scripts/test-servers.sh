@@ -68,42 +68,14 @@ pick_port() {
 # ---------------------------------------------------------------------------- PKI
 
 make_pki() {
+    [[ -x $ROOT/scripts/make-pki.sh ]] || die "scripts/make-pki.sh missing"
     rm -rf "$PKI"
-    mkdir -p "$PKI"
-    if [[ -x $ROOT/scripts/make-pki.sh ]]; then
-        "$ROOT/scripts/make-pki.sh" "$PKI" >"$DIR/make-pki.log" 2>&1 ||
-            { cat "$DIR/make-pki.log" >&2; die "scripts/make-pki.sh failed"; }
-    else
-        make_minimal_pki
-    fi
-    for f in server.crt server.key client-ca.crt; do
+    "$ROOT/scripts/make-pki.sh" "$PKI" >"$DIR/make-pki.log" 2>&1 ||
+        { cat "$DIR/make-pki.log" >&2; die "scripts/make-pki.sh failed"; }
+    local f
+    for f in server.crt server.key client-ca.crt ca.crt client.crt client.key; do
         [[ -f $PKI/$f ]] || die "PKI lacks $f"
     done
-}
-
-# Stand-in until scripts/make-pki.sh exists: only what the servers themselves need plus a
-# client certificate for certuser.
-make_minimal_pki() {
-    log "scripts/make-pki.sh not found: making a minimal PKI"
-    (
-        cd "$PKI"
-        umask 077
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 3650 \
-            -subj "/CN=pgtls test CA" -sha256 2>/dev/null
-        openssl req -x509 -newkey rsa:2048 -nodes -keyout client-ca.key -out client-ca.crt \
-            -days 3650 -subj "/CN=pgtls test client CA" -sha256 2>/dev/null
-        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
-            -subj "/CN=localhost" 2>/dev/null
-        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n' >server.ext
-        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-            -out server.crt -days 3650 -sha256 -extfile server.ext 2>/dev/null
-        openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr \
-            -subj "/CN=certuser" 2>/dev/null
-        openssl x509 -req -in client.csr -CA client-ca.crt -CAkey client-ca.key \
-            -CAcreateserial -out client.crt -days 3650 -sha256 2>/dev/null
-        rm -f ./*.csr ./*.ext ./*.srl
-        chmod 0644 ./*.crt
-    )
 }
 
 # ---------------------------------------------------------------------------- one server

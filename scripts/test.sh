@@ -40,6 +40,8 @@ echo "== start test servers"
 trap 'scripts/test-servers.sh stop || true' EXIT
 scripts/test-servers.sh start
 scripts/test-servers.sh check
+# One PKI for the servers and every suite (the backends suite makes its own without this).
+export PGTLS_TEST_PKI=${PGTLS_TEST_DIR:-/tmp/pgtls-test}/pki
 phase "server start"
 
 echo "== meson test"
