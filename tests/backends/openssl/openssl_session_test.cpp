@@ -302,6 +302,31 @@ TEST_F(OpenSslSessionTest, SignatureHashFollowsTheCertificate) {
     }
 }
 
+// OpenSSL 3 (security level 1, as libpq leaves it) refuses SHA-1 signatures in a verified
+// chain; without verification the certificate is still described, hash SHA-1.
+TEST_F(OpenSslSessionTest, Sha1SignedCertificate) {
+    ServerOptions o = server("server-rsa-sha1");
+    o.security_level = 0;
+    {
+        auto ctx = backend().create_context(ContextConfig{});
+        TestServer srv(o);
+        std::unique_ptr<Session> s;
+        IoResult hs = connect(*ctx, srv, s);
+        ASSERT_EQ(hs.status, IoStatus::ok) << hs.error;
+        EXPECT_EQ(s->peer_certificate()->signature_hash, crypto::Hash::sha1);
+    }
+    {
+        auto ctx = backend().create_context(verifying(file("ca.crt")));
+        TestServer srv(o);
+        std::unique_ptr<Session> s;
+        IoResult hs = connect(*ctx, srv, s);
+        ASSERT_EQ(hs.status, IoStatus::error);
+        EXPECT_NE(hs.error.find("certificate verify failed: CA signature digest algorithm too weak"),
+                  std::string::npos)
+            << hs.error;
+    }
+}
+
 ServerOptions requesting_server() {
     ServerOptions o = server("server");
     o.client_ca = pki("client-ca.crt");
