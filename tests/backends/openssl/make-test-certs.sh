@@ -72,6 +72,10 @@ q openssl pkcs8 -topk8 -in client.key -out client-encrypted.key -v2 aes-256-cbc 
 leaf client-rsa rsa:2048 "/CN=certuser" client-ca client sha256
 q openssl rsa -in client-rsa.key -traditional -aes256 -passout pass:keypass -out client-rsa-legacy-encrypted.key
 q openssl pkey -in client-rsa.key -outform DER -out client-rsa.der
+# A client chain: leaf signed by an intermediate of client-ca, file = leaf + intermediate.
+leaf client-int rsa:2048 "/CN=pgtls client intermediate" client-ca v3_ca sha256
+leaf client-leaf rsa:2048 "/CN=chainuser" client-int client sha256
+cat client-leaf.crt client-int.crt > client-chain.crt
 
 # CA's CRL revoking server-revoked, and the same CRL as a hashed directory.
 : > index.txt

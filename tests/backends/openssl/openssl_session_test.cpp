@@ -346,6 +346,7 @@ TEST_F(OpenSslSessionTest, ClientCertificateWithEncryptedPkcs8Key) {
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "cert"), "cert");
     EXPECT_EQ(srv.finish().client_subject, "/CN=certuser");
+    EXPECT_EQ(srv.finish().client_intermediates, 0);
 }
 
 TEST_F(OpenSslSessionTest, ClientCertificateFromPemWithLegacyEncryptedRsaKey) {
@@ -360,6 +361,22 @@ TEST_F(OpenSslSessionTest, ClientCertificateFromPemWithLegacyEncryptedRsaKey) {
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "pem"), "pem");
     EXPECT_EQ(srv.finish().client_subject, "/CN=certuser");
+}
+
+TEST_F(OpenSslSessionTest, ClientCertificateChainIsSent) {
+    for (bool in_memory : {false, true}) {
+        ContextConfig c = verifying(file("ca.crt"));
+        c.cert = in_memory ? pem("client-chain.crt") : file("client-chain.crt");
+        c.key = file("client-leaf.key");
+        auto ctx = backend().create_context(c);
+        TestServer srv(requesting_server());
+        std::unique_ptr<Session> s;
+        ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok);
+        EXPECT_EQ(echo(*s, "chain"), "chain");
+        const auto& report = srv.finish();
+        EXPECT_EQ(report.client_subject, "/CN=chainuser");
+        EXPECT_EQ(report.client_intermediates, 1) << "the intermediate must follow the leaf";
+    }
 }
 
 TEST_F(OpenSslSessionTest, ClientKeyInDerAndSec1) {

@@ -92,6 +92,9 @@ void TestServer::run() {
             X509_NAME_oneline(X509_get_subject_name(peer), buf, sizeof buf);
             report_.client_subject = buf;
             X509_free(peer);
+            // On the server side this chain excludes the client's leaf.
+            STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+            report_.client_intermediates = chain != nullptr ? sk_X509_num(chain) : 0;
         }
         if (!options_.greeting.empty())
             SSL_write(ssl, options_.greeting.data(), static_cast<int>(options_.greeting.size()));

@@ -28,6 +28,7 @@ struct ServerReport {
     bool handshake_ok = false;
     std::string sni;
     std::string client_subject;       // "" when no client certificate
+    int client_intermediates = -1;    // certificates the client sent after its leaf
     std::string error;
 };
 
