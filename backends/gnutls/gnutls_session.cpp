@@ -43,7 +43,12 @@ GnutlsSession::GnutlsSession(std::shared_ptr<const ContextState> state, int fd, 
     if (!state_->alpn.empty()) {
         std::vector<gnutls_datum_t> protos;
         for (const auto& p : state_->alpn) protos.push_back(datum_of(p));
-        check(gnutls_alpn_set_protocols(session_, protos.data(), static_cast<unsigned>(protos.size()), 0), "ALPN");
+        // GNUTLS_ALPN_MANDATORY only acts when the server answers with an ALPN extension: a
+        // protocol we did not offer then fails the handshake (RFC 7301 3.2, as OpenSSL does),
+        // while a server without ALPN is still accepted (core decides about that).
+        check(gnutls_alpn_set_protocols(session_, protos.data(), static_cast<unsigned>(protos.size()),
+                                        GNUTLS_ALPN_MANDATORY),
+              "ALPN");
     }
     if (!state_->keylog_file.empty()) gnutls_session_set_keylog_function(session_, &GnutlsSession::keylog_callback);
     // Deadlines are core's business (connect_timeout), as with OpenSSL, which has none.

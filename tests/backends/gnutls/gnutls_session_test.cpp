@@ -137,6 +137,16 @@ TEST(GnutlsSession, AlpnIgnoredByServerIsEmpty) {
     EXPECT_EQ(info.alpn, "");
 }
 
+TEST(GnutlsSession, AlpnProtocolNotOfferedFailsHandshake) {
+    // RFC 7301 3.2; OpenSSL refuses it too. GnuTLS alone would ignore the unknown protocol.
+    tls::ContextConfig c = verifying();
+    c.alpn = {"postgresql"};
+    PeerOptions o = server();
+    o.alpn_force = "imap";
+    const std::string error = failing_handshake(c, o);
+    EXPECT_NE(error.find("ALPN"), std::string::npos) << error;
+}
+
 TEST(GnutlsSession, SniSentOnlyWhenGiven) {
     PeerObservation with = round_trip(verifying(), server(), nullptr, "localhost");
     EXPECT_EQ(with.sni, "localhost");

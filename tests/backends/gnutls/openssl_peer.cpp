@@ -46,6 +46,13 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
     return SSL_TLSEXT_ERR_NOACK;
 }
 
+int force_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char*, unsigned, void* arg) {
+    const auto* forced = static_cast<const std::string*>(arg);
+    *out = reinterpret_cast<const unsigned char*>(forced->data());
+    *outlen = static_cast<unsigned char>(forced->size());
+    return SSL_TLSEXT_ERR_OK;
+}
+
 int record_sni(SSL* ssl, int*, void* arg) {
     if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
         static_cast<PeerObservation*>(arg)->sni = name;
@@ -125,6 +132,7 @@ void OpensslPeer::run() {
         return;
     }
     if (!options_.alpn.empty()) SSL_CTX_set_alpn_select_cb(ctx, select_alpn, &options_.alpn);
+    if (!options_.alpn_force.empty()) SSL_CTX_set_alpn_select_cb(ctx, force_alpn, &options_.alpn_force);
     SSL_CTX_set_tlsext_servername_callback(ctx, record_sni);
     SSL_CTX_set_tlsext_servername_arg(ctx, &obs);
     if (!options_.client_ca.empty()) {

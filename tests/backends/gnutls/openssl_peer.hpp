@@ -15,6 +15,7 @@ struct PeerOptions {
     int min_version = 0;               // TLS1_2_VERSION etc.; 0 = library default
     int max_version = 0;
     std::vector<std::string> alpn;     // protocols the server accepts (first match wins); empty = no ALPN
+    std::string alpn_force;            // non-empty: select this protocol whatever the client offered
     std::string client_ca;             // non-empty: request a client certificate, listing this CA
     std::string greeting;              // non-empty: send it after the handshake, then close
     bool abrupt_close = false;         // close the socket without close_notify
