@@ -105,6 +105,45 @@ TEST(GnutlsContext, CertificateWithoutKeyIsRefused) {
     EXPECT_EQ(context_error(c).kind(), ErrorKind::config);
 }
 
+TEST(GnutlsContext, KeyWithoutCertificateIsIgnored) {
+    tls::ContextConfig c;
+    c.key = file_material("no-such.key");
+    EXPECT_NE(gnutls().create_context(c), nullptr);
+}
+
+TEST(GnutlsContext, UnreadableCrlFileIsAnErrorNamingIt) {
+    tls::ContextConfig c;
+    c.crl = {tls::Material::Kind::file, pki("no-such.crl")};
+    Error e = context_error(c);
+    EXPECT_EQ(e.kind(), ErrorKind::config);
+    EXPECT_NE(std::string(e.what()).find("no-such.crl"), std::string::npos) << e.what();
+    c.crl = file_material("ca.crt");  // readable, but holds no CRL
+    Error e2 = context_error(c);
+    EXPECT_NE(std::string(e2.what()).find("no certificate revocation list"), std::string::npos) << e2.what();
+}
+
+TEST(GnutlsContext, MissingCrlDirIsAnError) {
+    tls::ContextConfig c;
+    c.crl_dir = "/nonexistent/crl-dir";
+    Error e = context_error(c);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/crl-dir"), std::string::npos) << e.what();
+}
+
+TEST(GnutlsContext, DerMaterialIsAccepted) {
+    tls::ContextConfig c;
+    c.verify_chain = true;
+    c.ca = file_material("ca.der");
+    c.cert = file_material("client.der");
+    c.key = file_material("client.key.der");
+    EXPECT_NE(gnutls().create_context(c), nullptr);
+    c.key = file_material("client-encrypted.key.der");
+    c.key_password = "keypass";
+    EXPECT_NE(gnutls().create_context(c), nullptr);
+    c.key_password = "";
+    Error e = context_error(c);
+    EXPECT_NE(std::string(e.what()).find("no password"), std::string::npos) << e.what();
+}
+
 TEST(GnutlsContext, DisabledClientCertIsNotEvenRead) {
     tls::ContextConfig c = with_client_key("no-such.crt", "no-such.key", "");
     c.send_client_cert = false;  // sslcertmode=disable: libpq does not load them

@@ -289,15 +289,22 @@ TEST(GnutlsSession, CrlFromAnotherIssuerFailsLikeOpensslCrlCheckAll) {
     EXPECT_NE(error.find("unable to get certificate CRL"), std::string::npos) << error;
 }
 
-TEST(GnutlsSession, MissingCrlFileIsIgnoredWithWarningLikeLibpq) {
-    tls::ContextConfig c = verifying();
-    c.crl = {tls::Material::Kind::file, pki("no-such.crl")};
-    OpensslPeer peer(server("server-revoked"));
-    TestClient cl(c, peer.port());
-    EXPECT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
-    auto w = cl.session->warnings();
-    ASSERT_EQ(w.size(), 1u);
-    EXPECT_NE(w[0].find("no-such.crl"), std::string::npos) << w[0];
+TEST(GnutlsSession, CrlInsideRootFileCountsOnceCrlCheckingIsOn) {
+    // libpq loads CRLs from sslrootcert too; they are used once sslcrl/sslcrldir turns checks on.
+    char tmpl[] = "/tmp/pgtls-ca-with-crl-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    const std::string bundle = slurp(pki("ca.crt")) + slurp(pki("ca.crl"));
+    ASSERT_EQ(::write(fd, bundle.data(), bundle.size()), static_cast<ssize_t>(bundle.size()));
+    ::close(fd);
+    tls::ContextConfig c;
+    c.verify_chain = true;
+    c.ca = {tls::Material::Kind::file, tmpl};
+    c.crl = file_material("other-ca.crl");  // on its own this would leave ca's certs uncovered
+    const std::string error = failing_handshake(c, server("server-revoked"));
+    EXPECT_NE(error.find("revoked"), std::string::npos) << error;
+    EXPECT_TRUE(round_trip(c, server()).handshake_ok);
+    ::unlink(tmpl);
 }
 
 TEST(GnutlsSession, EmptyCrlDirFailsVerification) {

@@ -79,5 +79,7 @@ crl other-ca
 mkdir -p crl-dir
 cp ca.crl crl-dir/ca.crl
 openssl rehash crl-dir
+openssl pkcs8 -topk8 -nocrypt -in client-pkcs8.key -outform DER -out client.key.der
+openssl pkcs8 -topk8 -in client-pkcs8.key -v2 aes-256-cbc -passout pass:keypass -outform DER -out client-encrypted.key.der
 for f in *.crt; do openssl x509 -in "$f" -outform DER -out "${f%.crt}.der"; done
 echo ok > done
