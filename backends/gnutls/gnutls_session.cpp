@@ -50,7 +50,10 @@ GnutlsSession::GnutlsSession(std::shared_ptr<const ContextState> state, int fd, 
                                         GNUTLS_ALPN_MANDATORY),
               "ALPN");
     }
-    if (!state_->keylog_file.empty()) gnutls_session_set_keylog_function(session_, &GnutlsSession::keylog_callback);
+    // Without sslkeylogfile, secrets go nowhere: GnuTLS's default hook would honour the
+    // SSLKEYLOGFILE environment variable, which OpenSSL-based libpq ignores.
+    gnutls_session_set_keylog_function(session_, state_->keylog_file.empty() ? &GnutlsSession::discard_keylog
+                                                                             : &GnutlsSession::keylog_callback);
     // Deadlines are core's business (connect_timeout), as with OpenSSL, which has none.
     gnutls_handshake_set_timeout(session_, 0);
     gnutls_transport_set_int(session_, fd);
@@ -99,6 +102,8 @@ int GnutlsSession::keylog_callback(gnutls_session_t s, const char* label, const 
     crypto::secure_zero(line.data(), line.size());
     return 0;  // non-zero would abort the handshake; a key log is never worth that
 }
+
+int GnutlsSession::discard_keylog(gnutls_session_t, const char*, const gnutls_datum_t*) { return 0; }
 
 void GnutlsSession::add_warning(std::string w) {
     std::lock_guard<std::mutex> lock(warnings_mutex_);

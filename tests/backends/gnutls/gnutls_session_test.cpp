@@ -212,6 +212,22 @@ INSTANTIATE_TEST_SUITE_P(Certificates, GnutlsSignatureHash,
                                            SignatureCase{"server-rsa-sha512", "ca.crt", crypto::Hash::sha512},
                                            SignatureCase{"server-ed25519", "ca-ed25519.crt", std::nullopt}));
 
+TEST(GnutlsSession, Sha1SignedServerCertReportsSha1WithoutVerification) {
+    OpensslPeer peer(server("server-rsa-sha1"));
+    TestClient c(tls::ContextConfig{}, peer.port());
+    ASSERT_EQ(drive_handshake(*c.session, c.fd).status, IoStatus::ok);
+    auto pc = c.session->peer_certificate();
+    ASSERT_TRUE(pc.has_value());
+    EXPECT_EQ(pc->signature_hash, crypto::Hash::sha1);  // auth/ maps it to SHA-256
+}
+
+TEST(GnutlsSession, Sha1SignedServerCertFailsVerificationLikeOpenssl) {
+    // OpenSSL 3 rates SHA-1 signatures at 63 bits: "CA signature digest algorithm too weak"
+    // at any security level above 0.
+    const std::string error = failing_handshake(verifying(), server("server-rsa-sha1"));
+    EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
+}
+
 TEST(GnutlsSession, WrongCaFailsVerification) {
     const std::string error = failing_handshake(verifying("other-ca.crt"), server());
     EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
@@ -448,6 +464,27 @@ TEST(GnutlsKeylog, UnopenableFileIsOnlyAWarning) {
     auto w = cl.session->warnings();
     ASSERT_EQ(w.size(), 1u);  // one warning, not one per secret
     EXPECT_NE(w[0].find("/nonexistent-dir/keys.log"), std::string::npos) << w[0];
+}
+
+TEST(GnutlsKeylog, SslkeylogfileEnvironmentIsIgnored) {
+    // GnuTLS reads SSLKEYLOGFILE once per process, so the check runs in a fresh child
+    // (the "threadsafe" death-test style re-executes this test binary).
+    ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+    char tmpl[] = "/tmp/pgtls-envkeylog-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string path = std::string(tmpl) + "/env-keys.log";
+    EXPECT_EXIT(
+        {
+            ::setenv("SSLKEYLOGFILE", path.c_str(), 1);
+            OpensslPeer peer(server());
+            TestClient cl(verifying(), peer.port());
+            const bool ok = drive_handshake(*cl.session, cl.fd).status == IoStatus::ok;
+            struct stat st{};
+            std::_Exit(ok && ::stat(path.c_str(), &st) != 0 ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+    ::unlink(path.c_str());
+    ::rmdir(tmpl);
 }
 
 // --- I/O ---

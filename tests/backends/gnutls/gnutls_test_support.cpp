@@ -19,11 +19,14 @@ namespace pgtls::test {
 
 const std::string& pki_dir() {
     static const std::string dir = [] {
+        // Death-test children re-execute the binary; they reuse the parent's PKI.
+        if (const char* inherited = std::getenv("PGTLS_GNUTLS_TEST_PKI")) return std::string(inherited);
         char tmpl[] = "/tmp/pgtls-gnutls-pki-XXXXXX";
         if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
         const std::string d = tmpl;
         const std::string cmd = std::string("sh '") + PGTLS_GNUTLS_PKI_SCRIPT + "' '" + d + "'";
         if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-test-pki.sh failed (see " + d + "/openssl.log)");
+        ::setenv("PGTLS_GNUTLS_TEST_PKI", d.c_str(), 1);
         return d;
     }();
     return dir;

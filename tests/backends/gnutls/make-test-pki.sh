@@ -41,6 +41,7 @@ leaf server-revoked "/O=pgtls/CN=localhost" ca rsa "$SAN" -sha256
 leaf server-clientauth "/O=pgtls/CN=localhost" ca rsa "$SAN\nextendedKeyUsage=clientAuth" -sha256
 leaf server-ecdsa384 "/O=pgtls/CN=localhost" ca-ecdsa p384 "$SAN" -sha384
 leaf server-rsa-sha512 "/O=pgtls/CN=localhost" ca rsa "$SAN" -sha512
+leaf server-rsa-sha1 "/O=pgtls/CN=localhost" ca rsa "$SAN" -sha1
 leaf server-ed25519 "/O=pgtls/CN=localhost" ca-ed25519 ed25519 "$SAN"
 leaf server-cn-only "/O=pgtls/CN=localhost/CN=second.example" ca rsa "basicConstraints=CA:FALSE" -sha256
 leaf client-pkcs8 "/O=pgtls/CN=certuser" client-ca rsa "extendedKeyUsage=clientAuth" -sha256
