@@ -158,8 +158,11 @@ std::string GnutlsSession::describe_handshake_error(int rc, int saved_errno) con
     if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
         OwnedDatum text;
         const unsigned status = gnutls_session_get_verify_cert_status(session_);
-        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0)
-            return "certificate verify failed: " + text.str();
+        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0) {
+            std::string reason = text.str();
+            reason.erase(reason.find_last_not_of(" \n") + 1);
+            return "certificate verify failed: " + reason;
+        }
     }
     if (rc == GNUTLS_E_NO_APPLICATION_PROTOCOL)
         return "TLS handshake failed: the server selected no ALPN protocol we offered";

@@ -28,6 +28,12 @@ PeerOptions server(const std::string& name = "server") {
     return o;
 }
 
+PeerOptions requesting_server_options() {
+    PeerOptions o = server();
+    o.client_ca = pki("client-ca.crt");
+    return o;
+}
+
 tls::ContextConfig verifying(const std::string& ca = "ca.crt") {
     tls::ContextConfig c;
     c.verify_chain = true;
@@ -232,6 +238,7 @@ TEST(GnutlsSession, WrongCaFailsVerification) {
     const std::string error = failing_handshake(verifying("other-ca.crt"), server());
     EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
     EXPECT_NE(error.find("issuer is unknown"), std::string::npos) << error;
+    EXPECT_NE(error.back(), ' ');
 }
 
 TEST(GnutlsSession, WrongCaIsFineWithoutVerification) {
@@ -485,6 +492,47 @@ TEST(GnutlsKeylog, SslkeylogfileEnvironmentIsIgnored) {
         ::testing::ExitedWithCode(0), "");
     ::unlink(path.c_str());
     ::rmdir(tmpl);
+}
+
+// --- concurrency ---
+
+TEST(GnutlsContextThreads, OneContextManyConcurrentSessions) {
+    tls::ContextConfig c = verifying();
+    c.cert = file_material("client.crt");
+    c.key = file_material("client-encrypted.key");
+    c.key_password = "keypass";
+    c.alpn = {"postgresql"};
+    auto context = gnutls().create_context(c);
+    constexpr int kThreads = 6;
+    std::vector<std::string> results(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            PeerOptions o = requesting_server_options();
+            o.alpn = {"postgresql"};
+            OpensslPeer peer(o);
+            const int fd = connect_loopback(peer.port());
+            {
+                auto session = context->create_session(fd, {"localhost"});
+                tls::IoResult hs = drive_handshake(*session, fd);
+                const std::string msg = "thread " + std::to_string(t);
+                if (hs.status != IoStatus::ok) {
+                    results[t] = "handshake: " + hs.error;
+                } else if (write_all(*session, fd, msg).status != IoStatus::ok) {
+                    results[t] = "write failed";
+                } else {
+                    results[t] = read_some(*session, fd, msg.size()) + "|" + session->info().alpn;
+                    session->shutdown();
+                }
+            }
+            ::shutdown(fd, SHUT_WR);
+            PeerObservation obs = peer.finish();
+            if (obs.client_cn != "certuser") results[t] += "|no client cert";
+            ::close(fd);
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(results[t], "thread " + std::to_string(t) + "|postgresql");
 }
 
 // --- I/O ---
