@@ -88,10 +88,17 @@ int MbedtlsSession::recv_callback(void* self, unsigned char* buf, std::size_t le
     }
 }
 
-int MbedtlsSession::verify_callback(void* self, mbedtls_x509_crt*, int depth, std::uint32_t* flags) {
+int MbedtlsSession::verify_callback(void* self, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags) {
+    auto* s = static_cast<MbedtlsSession*>(self);
     // The name mbedtls_ssl_set_hostname gave (our SNI) is not a verification criterion here.
     if (depth == 0) *flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
-    static_cast<MbedtlsSession*>(self)->verify_flags_ |= *flags;
+    if (s->context_->requires_crls() && !s->context_->has_crl_from(crt->issuer_raw)) {
+        *flags |= MBEDTLS_X509_BADCERT_OTHER;
+        char dn[512];
+        if (s->missing_crl_issuer_.empty() && mbedtls_x509_dn_gets(dn, sizeof dn, &crt->issuer) >= 0)
+            s->missing_crl_issuer_ = dn;
+    }
+    s->verify_flags_ |= *flags;
     return 0;
 }
 
@@ -110,7 +117,13 @@ IoResult MbedtlsSession::failure(int rc, const char* during) {
             std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_);
             if (flags == 0 || flags == 0xffffffffu) flags = verify_flags_;
             flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
-            what = "certificate verify failed: " + (flags ? verify_text(flags) : error_text(rc));
+            std::string reasons;
+            if (flags & MBEDTLS_X509_BADCERT_OTHER) {
+                flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_OTHER);
+                reasons = "unable to get certificate CRL (no CRL from issuer \"" + missing_crl_issuer_ + "\")";
+            }
+            if (flags) reasons = verify_text(flags) + (reasons.empty() ? "" : "; " + reasons);
+            what = "certificate verify failed: " + (reasons.empty() ? error_text(rc) : reasons);
             break;
         }
         case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {

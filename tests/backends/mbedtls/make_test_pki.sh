@@ -37,6 +37,7 @@ leaf server-wrongname ca /CN=wrong.example "DNS:wrong.example" sha256 rsa:2048
 leaf server-ecdsa384 ca-ecdsa /CN=localhost "DNS:localhost,IP:127.0.0.1" sha384 ec -pkeyopt ec_paramgen_curve:P-384
 leaf server-ed25519 ca-ed25519 /CN=localhost "DNS:localhost" none ed25519
 leaf server-revoked ca /CN=localhost "DNS:localhost" sha256 rsa:2048
+leaf server-rsa-sha1 ca /CN=localhost "DNS:localhost" sha1 rsa:2048
 leaf server-multi-cn ca "/CN=first.example/CN=second.example" "" sha512 rsa:2048
 
 # CRL of ca revoking server-revoked; and a hashed CRL directory.
@@ -48,6 +49,10 @@ q openssl ca -config ca.cnf -keyfile ca.key -cert ca.crt -gencrl -out ca.crl
 mkdir -p crl-dir
 cp ca.crl crl-dir/
 q openssl rehash crl-dir
+
+# Root file with its CRL appended (libpq honours CRLs inside sslrootcert).
+cat ca.crt ca.crl > ca-with-crl.crt
+mkdir -p empty-crl-dir
 
 # Client identities.
 leaf client client-ca /CN=certuser "" sha256 rsa:2048

@@ -193,6 +193,49 @@ TEST(MbedtlsSession, CrlDoesNotRejectAGoodCertificate) {
     EXPECT_TRUE(c.ok()) << c.result.error;
 }
 
+TEST(MbedtlsSession, RevokedCertificateFailsWithCrlInsideRootFile) {
+    OpensslServer server(pki_dir(), server_args("server-revoked"));
+    Connection c(server, verifying("ca-with-crl.crt"), "localhost");
+    ASSERT_EQ(c.result.status, IoStatus::error);
+    EXPECT_NE(c.result.error.find("revoked"), std::string::npos) << c.result.error;
+}
+
+TEST(MbedtlsSession, CrlConfiguredMeansEveryChainCertificateNeedsOne) {
+    // OpenSSL's CRL_CHECK_ALL, as libpq sets it: ca.crl says nothing about ca-ecdsa's chain.
+    OpensslServer server(pki_dir(), server_args("server-ecdsa384"));
+    ContextConfig cfg = verifying("ca-bundle.crt");
+    cfg.crl = file_material(pki("ca.crl"));
+    Connection c(server, cfg, "localhost");
+    ASSERT_EQ(c.result.status, IoStatus::error);
+    EXPECT_NE(c.result.error.find("unable to get certificate CRL"), std::string::npos) << c.result.error;
+    EXPECT_NE(c.result.error.find("pgtls-test-ca-ecdsa"), std::string::npos) << c.result.error;
+}
+
+TEST(MbedtlsSession, EmptyCrlDirectoryRejectsEveryChain) {
+    OpensslServer server(pki_dir(), server_args("server"));
+    ContextConfig cfg = verifying();
+    cfg.crl_dir = pki("empty-crl-dir");
+    Connection c(server, cfg, "localhost");
+    ASSERT_EQ(c.result.status, IoStatus::error);
+    EXPECT_NE(c.result.error.find("unable to get certificate CRL"), std::string::npos) << c.result.error;
+}
+
+TEST(MbedtlsSession, Sha1SignedCertificateReportsSha1WithoutVerification) {
+    // OpenSSL 3 refuses SHA-1 certificates at its default security level, on both sides;
+    // the server needs level 0 to use one at all.
+    OpensslServer server(pki_dir(), server_args("server-rsa-sha1", {"-cipher", "DEFAULT@SECLEVEL=0"}));
+    Connection c(server, ContextConfig{});
+    ASSERT_TRUE(c.ok()) << c.result.error;
+    EXPECT_EQ(c.session->peer_certificate()->signature_hash, crypto::Hash::sha1);
+}
+
+TEST(MbedtlsSession, Sha1SignedCertificateFailsVerificationLikeOpenssl3) {
+    OpensslServer server(pki_dir(), server_args("server-rsa-sha1", {"-cipher", "DEFAULT@SECLEVEL=0"}));
+    Connection c(server, verifying(), "localhost");
+    ASSERT_EQ(c.result.status, IoStatus::error);
+    EXPECT_NE(c.result.error.find("unacceptable hash"), std::string::npos) << c.result.error;
+}
+
 TEST(MbedtlsSession, RevokedCertificateAcceptedWithoutCrl) {
     OpensslServer server(pki_dir(), server_args("server-revoked"));
     Connection c(server, verifying(), "localhost");
