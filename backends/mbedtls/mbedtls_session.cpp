@@ -179,7 +179,10 @@ IoResult MbedtlsSession::read(void* buf, std::size_t len) {
     if (len == 0) return {};
     const int rc = mbedtls_ssl_read(&ssl_, static_cast<unsigned char*>(buf), len);
     if (rc > 0) return {IoStatus::ok, static_cast<std::size_t>(rc), {}};
-    if (rc == 0) return {IoStatus::closed, 0, {}};  // transport EOF without close_notify
+    if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {  // 0: transport EOF without close_notify
+        peer_closed_ = true;
+        return {IoStatus::closed, 0, {}};
+    }
     return failure(rc, "read");
 }
 
@@ -191,9 +194,10 @@ IoResult MbedtlsSession::write(const void* buf, std::size_t len) {
 }
 
 IoResult MbedtlsSession::shutdown() {
-    if (!handshake_done_) return {};
+    if (!handshake_done_ || peer_closed_) return {};
     const int rc = mbedtls_ssl_close_notify(&ssl_);
-    if (rc == 0) return {};
+    // A peer that already went away needs no close_notify: best effort means success.
+    if (rc == 0 || rc == MBEDTLS_ERR_NET_CONN_RESET) return {};
     return failure(rc, "shutdown");
 }
 
