@@ -1,5 +1,6 @@
 // mbedTLS backend against a real OpenSSL 3 server (openssl s_server subprocess).
 #include <cstdlib>
+#include <thread>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -380,6 +381,32 @@ TEST(MbedtlsSession, Tls13OnlyServerFailsWithProtocolReason) {
     ASSERT_EQ(c.result.status, IoStatus::error);
     EXPECT_NE(c.result.error.find("protocol_version"), std::string::npos) << c.result.error;
     EXPECT_NE(c.result.error.find("TLS 1.3"), std::string::npos) << c.result.error;
+}
+
+TEST(MbedtlsSession, OneContextServesConcurrentSessions) {
+    constexpr int n = 4;
+    std::vector<std::unique_ptr<OpensslServer>> servers;
+    for (int i = 0; i < n; ++i)
+        servers.push_back(std::make_unique<OpensslServer>(
+            pki_dir(), server_args("server", {"-Verify", "1", "-CAfile", "client-ca.crt"})));
+    ContextConfig cfg = verifying();
+    cfg.cert = file_material(pki("client.crt"));
+    cfg.key = file_material(pki("client.key"));
+    auto ctx = mbedtls().create_context(cfg);
+    std::vector<std::string> echoes(n);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n; ++i) {
+        threads.emplace_back([&, i] {
+            const int fd = servers[i]->connect();
+            auto s = ctx->create_session(fd, {"localhost"});
+            const tls::IoResult r = complete_handshake(*s, fd);
+            echoes[i] = r.status == IoStatus::ok ? send_line(*s, fd, "thread" + std::to_string(i) + "\n") : r.error;
+            s.reset();
+            ::close(fd);
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < n; ++i) EXPECT_EQ(echoes[i], std::to_string(i) + "daerht\n");
 }
 
 TEST(MbedtlsSession, NonBlockingSocketHandshakeAndIo) {
