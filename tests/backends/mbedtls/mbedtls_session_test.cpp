@@ -1,4 +1,5 @@
 // mbedTLS backend against a real OpenSSL 3 server (openssl s_server subprocess).
+#include <cctype>
 #include <cstdlib>
 #include <thread>
 #include <fcntl.h>
@@ -474,14 +475,21 @@ TEST(MbedtlsSession, AbruptServerExitIsNotAHang) {
 TEST(MbedtlsSession, KeyLogFileGetsClientRandomLinesWithMode0600) {
     TempDir dir;
     const std::string path = dir.path() + "/keys.log";
-    OpensslServer server(pki_dir(), server_args("server"));
+    const std::string server_path = dir.path() + "/server-keys.log";
+    OpensslServer server(pki_dir(), server_args("server", {"-keylogfile", server_path}));
     ContextConfig cfg;
     cfg.keylog_file = path;
     Connection c(server, cfg);
     ASSERT_TRUE(c.ok()) << c.result.error;
+    EXPECT_EQ(send_line(*c.session, c.fd, "k\n"), "k\n");
     const std::string text = read_text_file(path);
     ASSERT_EQ(text.rfind("CLIENT_RANDOM ", 0), 0u) << text;
     EXPECT_EQ(text.size(), std::string("CLIENT_RANDOM ").size() + 64 + 1 + 96 + 1) << text;
+    // The same secret OpenSSL logs on its side (hex case aside), so Wireshark can decrypt.
+    std::string theirs = read_text_file(server_path);
+    for (char& ch : theirs) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    EXPECT_NE(theirs.find(text.substr(std::string("CLIENT_RANDOM ").size())), std::string::npos)
+        << "client: " << text << "server: " << theirs;
     struct stat st{};
     ASSERT_EQ(::stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
