@@ -256,13 +256,47 @@ TEST_P(BackendConformance, SystemTrustStoreDoesNotTrustTestCa) {
     PGTLS_EXPECT_HANDSHAKE_ERROR(h);
 }
 
-TEST_P(BackendConformance, MissingCrlFileIsIgnoredLikeLibpq) {
-    // libpq: "if not found, silently ignore; we do not require CRL".
+// Contract: a CRL the backend is given must be used, so an unreadable one is an error
+// naming it (fail closed). libpq instead skips a CRL file it cannot load; that leniency, if
+// wanted, belongs in core (skip a missing default ~/.postgresql/root.crl before calling the
+// backend), so that every backend refuses the same way.
+TEST_P(BackendConformance, MissingCrlFileIsAnErrorNamingIt) {
     ContextConfig c = verified();
     c.crl = {tls::Material::Kind::file, pki("no-such.crl")};
-    TlsTestServer server(server_options("server"));
-    Handshake h = run_handshake(backend(), c, server, {"localhost"});
-    PGTLS_ASSERT_HANDSHAKE_OK(h);
+    try {
+        TlsTestServer server(server_options("server"));
+        Handshake h = run_handshake(backend(), c, server, {"localhost"});
+        ADD_FAILURE() << "context created with a missing CRL file; handshake " << describe(h.result)
+                      << (h.session && !h.session->warnings().empty() ? ", warning: " + h.session->warnings().front()
+                                                                       : std::string());
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no-such.crl"), std::string::npos) << e.what();
+    }
+}
+
+TEST_P(BackendConformance, GarbageCrlFileIsAnError) {
+    ContextConfig c = verified();
+    c.crl = pki_file("ca.crt");  // a certificate, not a CRL
+    try {
+        TlsTestServer server(server_options("server"));
+        Handshake h = run_handshake(backend(), c, server, {"localhost"});
+        ADD_FAILURE() << "context created with a CRL file holding no CRL; handshake " << describe(h.result);
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("ca.crt"), std::string::npos) << e.what();
+    }
+}
+
+TEST_P(BackendConformance, MissingCrlDirNeverPassesSilently) {
+    // libpq (OpenSSL by_dir) accepts the path and then fails verification for want of a CRL.
+    ContextConfig c = verified();
+    c.crl_dir = pki("no-such-crl-dir");
+    try {
+        TlsTestServer server(server_options("server"));
+        Handshake h = run_handshake(backend(), c, server, {"localhost"});
+        PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no-such-crl-dir"), std::string::npos) << e.what();
+    }
 }
 
 TEST_P(BackendConformance, ClientCertRejectedByServerOverTls12FailsHandshake) {
