@@ -402,3 +402,34 @@ TEST_P(BackendConformance, ConcurrentSessionsFromOneContext) {
 
 }  // namespace
 }  // namespace pgtls::conformance
+
+namespace pgtls::conformance {
+namespace {
+
+TEST_P(BackendConformance, ServerChainThroughIntermediateVerifies) {
+    TlsTestServer server(server_options("server-chain"));  // sends leaf + intermediate
+    Handshake h = run_handshake(backend(), verified(), server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
+    auto peer = h.session->peer_certificate();
+    ASSERT_TRUE(peer);
+    EXPECT_EQ(peer->der, test::pem_certificate_der(pki("server-chain.crt"))) << "peer_certificate must be the leaf";
+}
+
+TEST_P(BackendConformance, ClientCertChainSendsIntermediate) {
+    TlsServerOptions o = server_options("server");
+    o.client_ca_file = pki("client-ca.crt");  // the root only: the intermediate must come from the client
+    o.require_client_cert = true;
+    TlsTestServer server(o);
+    ContextConfig c = verified();
+    c.cert = pki_file("client-chain.crt");
+    c.key = pki_file("client-chain.key");
+    Handshake h = run_handshake(backend(), c, server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
+    EXPECT_EQ(echo(h, "chained"), "chained");
+    ASSERT_TRUE(h.server);
+    EXPECT_TRUE(h.server->handshake_ok) << h.server->error;
+    EXPECT_EQ(h.server->client_cert_cn, "certuser");
+}
+
+}  // namespace
+}  // namespace pgtls::conformance
