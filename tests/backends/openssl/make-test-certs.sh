@@ -55,6 +55,7 @@ root ca-ed25519 ed25519 "/CN=pgtls Ed25519 CA"
 root client-ca rsa:2048 "/CN=pgtls client CA"
 
 leaf server rsa:2048 "/O=pgtls/CN=localhost" ca server sha256
+leaf server-rsa-sha1 rsa:2048 "/CN=localhost" ca server sha1
 leaf server-revoked rsa:2048 "/CN=localhost" ca server sha256
 q openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out server-ecdsa384.key
 q openssl req -config openssl.cnf -new -key server-ecdsa384.key -out server-ecdsa384.csr -subj "/CN=localhost"

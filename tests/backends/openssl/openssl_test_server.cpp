@@ -46,6 +46,7 @@ TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
     server_fd_ = fds[1];
 
     ctx_ = SSL_CTX_new(TLS_server_method());
+    if (ctx_ != nullptr && options_.security_level >= 0) SSL_CTX_set_security_level(ctx_, options_.security_level);
     if (ctx_ == nullptr || SSL_CTX_use_certificate_chain_file(ctx_, options_.cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx_, options_.key.c_str(), SSL_FILETYPE_PEM) != 1)
         throw std::runtime_error("test server: cannot load " + options_.cert + ": " + errors());

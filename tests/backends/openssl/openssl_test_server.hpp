@@ -20,6 +20,7 @@ struct ServerOptions {
     int max_version = 0;
     enum class End { echo, close_notify, abrupt } end = End::echo;
     std::string greeting;             // written right after the handshake
+    int security_level = -1;          // >= 0: SSL_CTX_set_security_level (0 lets SHA-1 certs load)
 };
 
 // What the server saw; read after finish().
