@@ -113,10 +113,20 @@ IoResult MbedtlsSession::failure(int rc, const char* during) {
             what = "certificate verify failed: " + (flags ? verify_text(flags) : error_text(rc));
             break;
         }
-        case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+        case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
+            const int alert = ssl_.in_msg != nullptr ? ssl_.in_msg[1] : -1;
             what = "the server sent a fatal TLS alert: " +
-                   (ssl_.in_msg != nullptr ? alert_name(ssl_.in_msg[1]) : std::string("unknown"));
+                   (alert >= 0 ? alert_name(static_cast<unsigned char>(alert)) : std::string("unknown"));
+            // Before the server's Certificate arrives, these alerts usually mean it wants
+            // something 2.28 cannot offer; say so rather than leave the user guessing.
+            if (!handshake_done_ && alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION)
+                what += " (the server may require TLS 1.3, which mbedTLS 2.28 does not support)";
+            else if (!handshake_done_ && alert == MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE &&
+                     mbedtls_ssl_get_peer_cert(&ssl_) == nullptr)
+                what += " (no cipher suite, signature algorithm or certificate type in common; mbedTLS 2.28 "
+                        "offers TLS 1.2 ECDHE/DHE suites and cannot use Ed25519/Ed448 server certificates)";
             break;
+        }
         case MBEDTLS_ERR_SSL_CONN_EOF:
             what = "the server closed the connection unexpectedly";
             break;
