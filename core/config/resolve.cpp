@@ -720,8 +720,15 @@ Settings resolve(const Config& config, const Environment& process_env) {
                     fail("a client certificate or key is set in code but sslcertmode=disable " +
                          layers.get("sslcertmode")->origin + " never sends one; remove one of them");
         }
-        Material cert = cert_entry ? explicit_material("sslcert", *cert_entry, s.warnings) : default_file("postgresql.crt");
-        if (cert.present()) {
+        // With sslcertmode=disable libpq never looks at a client certificate or key.
+        Material cert;
+        if (s.sslcertmode != SslCertMode::disable)
+            cert = cert_entry ? explicit_material("sslcert", *cert_entry, s.warnings) : default_file("postgresql.crt");
+        if (s.sslcertmode == SslCertMode::disable) {
+            for (const char* k : {"sslcert", "sslkey"})
+                if (const Entry* e = layers.nonempty(k))
+                    s.warnings.push_back(std::string(k) + " " + e->origin + " is unused because sslcertmode=disable");
+        } else if (cert.present()) {
             s.sslcert = cert.pem;
             if (!cert_entry) record("sslcert", material_text(cert.pem), SettingSource::default_value);
             Material key;

@@ -1,5 +1,6 @@
 // libFuzzer target: random connection strings must be parsed identically by pgtls and by the
-// linked libpq (PQconninfoParse), under the rules of libpq_compare.hpp. Aborts on the first
+// linked libpq (PQconninfoParse), under the rules of libpq_compare.hpp, and resolve() must
+// answer every parsed string with Settings or pgtls::Error. Aborts on the first
 // disagreement so that the fuzzer saves the input. Built with -Dfuzzing=true and clang:
 //   ./fuzz_conninfo -dict=tests/config/conninfo.dict SEEDS/
 // where SEEDS holds one file per line of conninfo_corpus.txt (a 120 s run found nothing).
@@ -49,6 +50,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         std::fprintf(stderr, "pgtls and %s disagree on [%s]: %s\n", libpq().name.c_str(), input.c_str(),
                      c.explanation.c_str());
         std::abort();
+    }
+    // resolve() must turn any string into Settings or a pgtls::Error, nothing else.
+    if (ours.ok) {
+        pgtls::Config config;
+        config.conninfo = input;
+        pgtls::Environment no_env = [](const std::string& name) -> std::optional<std::string> {
+            if (name == "HOME") return std::string("/nonexistent-pgtls-home");
+            return std::nullopt;
+        };
+        try {
+            (void)pgtls::resolve(config, no_env);
+        } catch (const pgtls::Error&) {
+        }
     }
     return 0;
 }

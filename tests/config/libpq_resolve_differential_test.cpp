@@ -146,6 +146,7 @@ const Case kCases[] = {
     {kSock + "oauth_issuer=https://example.org oauth_client_id=x", {}, "", "OAuth is not supported (M11)"},
     {kSock + "require_auth=gss", {}, "", "only unsupported methods allowed (M11)"},
     {kSock + "min_protocol_version=3.2", {}, "", "pgtls speaks protocol 3.0 (M11)"},
+    {kSock + "sslmode=no-verify", {}, "", "node-postgres's no-verify: encrypt, verify nothing", true},
 };
 
 class LibpqResolveDifferential : public ::testing::TestWithParam<Case> {};

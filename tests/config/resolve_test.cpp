@@ -388,6 +388,9 @@ TEST_F(Resolve, DefaultMaterialUnderDotPostgresqlOnlyWhenPresent) {
 TEST_F(Resolve, CertificateWithoutKeyIsLibpqError) {
     home.write(".postgresql/postgresql.crt", "CERT");
     EXPECT_NE(error("").find("but not private key file"), std::string::npos);
+    Settings off = run("sslcertmode=disable");  // libpq then never looks at the certificate
+    EXPECT_TRUE(off.sslcert.empty());
+    EXPECT_TRUE(off.warnings.empty());
     std::string cert = home.write("c.crt", "CERT");
     EXPECT_NE(error("sslcert=" + cert + " sslkey=/nonexistent.key").find(
                   "certificate present, but not private key file \"/nonexistent.key\""),
