@@ -24,7 +24,7 @@ static std::string server_error_text(const ServerErrorFields& f) {
     return s;
 }
 
-ServerError::ServerError(ServerErrorFields fields)
-    : Error(ErrorKind::server, server_error_text(fields)), fields_(std::move(fields)) {}
+ServerError::ServerError(ServerErrorFields fields, ErrorKind kind)
+    : Error(kind, server_error_text(fields)), fields_(std::move(fields)) {}
 
 }  // namespace pgtls

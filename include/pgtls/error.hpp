@@ -56,7 +56,9 @@ struct ServerErrorFields {
 // An ErrorResponse from the server. what() is "SEVERITY:  message" as psql shows it.
 class ServerError : public Error {
 public:
-    explicit ServerError(ServerErrorFields fields);
+    // `kind` is server for errors of an established session; authentication or connection
+    // for an ErrorResponse received while connecting.
+    explicit ServerError(ServerErrorFields fields, ErrorKind kind = ErrorKind::server);
     const ServerErrorFields& fields() const noexcept { return fields_; }
     const std::string& sqlstate() const noexcept { return fields_.sqlstate; }
 

@@ -1,0 +1,53 @@
+// Frontend (client -> server) message encoders. Each appends one complete message to `out`.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pgtls::protocol {
+
+inline constexpr std::int32_t protocol_version_3_0 = 196608;  // 3 << 16
+inline constexpr std::int32_t ssl_request_code = 80877103;
+inline constexpr std::int32_t cancel_request_code = 80877102;
+inline constexpr std::int32_t gssenc_request_code = 80877104;
+
+void put_int16(std::string& out, std::int16_t v);
+void put_int32(std::string& out, std::int32_t v);
+void put_cstring(std::string& out, std::string_view s);  // s must not contain NUL
+
+// Patches the length of a message started at `start` (position of the type byte, or of the
+// length for untyped startup messages).
+void finish_message(std::string& out, std::size_t length_pos);
+
+void ssl_request(std::string& out);
+void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params);
+void cancel_request(std::string& out, std::int32_t pid, std::span<const std::uint8_t> key);
+void password_message(std::string& out, std::string_view password);  // NUL-terminated
+void sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data);
+void sasl_response(std::string& out, std::string_view data);
+void query(std::string& out, std::string_view sql);
+void parse(std::string& out, std::string_view statement, std::string_view sql,
+           std::span<const std::uint32_t> param_types);
+struct BindParam {
+    const char* data = nullptr;   // nullptr = NULL
+    std::int32_t size = 0;
+    std::int16_t format = 0;
+};
+void bind(std::string& out, std::string_view portal, std::string_view statement,
+          std::span<const BindParam> params, std::span<const std::int16_t> result_formats);
+void describe(std::string& out, char kind /* 'S' or 'P' */, std::string_view name);
+void execute(std::string& out, std::string_view portal, std::int32_t max_rows);
+void close(std::string& out, char kind, std::string_view name);
+void sync(std::string& out);
+void flush(std::string& out);
+void terminate(std::string& out);
+void copy_data(std::string& out, std::string_view data);
+void copy_done(std::string& out);
+void copy_fail(std::string& out, std::string_view reason);
+
+}  // namespace pgtls::protocol

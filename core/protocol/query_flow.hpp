@@ -1,0 +1,45 @@
+// Collects the results of a simple or extended query from backend messages, up to
+// ReadyForQuery. Pure message handling: the driver reads and feeds.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "core/protocol/message_reader.hpp"
+#include "core/protocol/session_state.hpp"
+#include "pgtls/error.hpp"
+#include "pgtls/result.hpp"
+
+namespace pgtls::protocol {
+
+class QueryFlow {
+public:
+    enum class Kind { simple, extended };
+    QueryFlow(Kind kind, SessionState& state) : kind_(kind), session_(state) {}
+
+    // Returns true once ReadyForQuery has been consumed. Throws Error(protocol) on a message
+    // that does not belong in this state. Server errors are stored (see error()) because the
+    // server still sends ReadyForQuery after them.
+    bool on_message(const BackendMessage& m);
+
+    std::vector<Result>& results() noexcept { return results_; }
+    const std::optional<ServerError>& error() const noexcept { return error_; }
+    // Set when the server asked for COPY data we could not give (COPY FROM STDIN in a plain
+    // query): the driver must send the output buffer content.
+    bool needs_copy_fail() const noexcept { return copy_in_requested_; }
+    void copy_fail_sent() noexcept { copy_in_requested_ = false; }
+
+private:
+    [[noreturn]] void unexpected(char type) const;
+    Kind kind_;
+    SessionState& session_;
+    std::vector<Result> results_;
+    Result current_;
+    bool have_columns_ = false;
+    bool in_copy_out_ = false;
+    bool copy_in_requested_ = false;
+    std::optional<ServerError> error_;
+};
+
+}  // namespace pgtls::protocol

@@ -1,0 +1,26 @@
+// State of an established session that every flow updates: server parameters, transaction
+// status, and the asynchronous traffic (notices, notifications) that may arrive at any time.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "core/protocol/message_reader.hpp"
+#include "pgtls/client.hpp"
+
+namespace pgtls::protocol {
+
+struct SessionState {
+    std::map<std::string, std::string, std::less<>> parameters;
+    TransactionStatus transaction_status = TransactionStatus::unknown;
+    std::function<void(const Notice&)> notice_handler;
+    std::deque<Notification> notifications;
+
+    // Handles NoticeResponse, NotificationResponse and ParameterStatus; returns false for any
+    // other message type.
+    bool handle_async(const BackendMessage& m);
+};
+
+}  // namespace pgtls::protocol

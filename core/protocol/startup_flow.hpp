@@ -1,0 +1,74 @@
+// Connection establishment on one socket, sans I/O: SSL negotiation (SSLRequest or direct),
+// StartupMessage, the authentication exchange and the session's initial parameters, up to
+// the first ReadyForQuery. The driver executes the actions it returns.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "auth/authenticator.hpp"
+#include "core/protocol/backend_messages.hpp"
+#include "core/protocol/message_reader.hpp"
+#include "core/protocol/session_state.hpp"
+#include "pgtls/config.hpp"
+
+namespace pgtls::protocol {
+
+enum class TlsStart {
+    none,         // plaintext
+    ssl_request,  // classic: SSLRequest, then TLS on 'S'
+    direct,       // PostgreSQL 17+: TLS at once
+};
+
+struct StartupOptions {
+    TlsStart tls = TlsStart::none;
+    // With ssl_request: whether an 'N' reply is fatal (sslmode require or stronger).
+    bool tls_required = false;
+    std::vector<std::pair<std::string, std::string>> startup_params;  // user, database, ...
+    auth::AuthParams auth;  // tls/peer_certificate are filled in by the flow
+};
+
+enum class StartupAction {
+    write,      // send output() entirely, then resume()
+    read,       // read some bytes into input(), then resume()
+    start_tls,  // run the TLS handshake on the socket, then call tls_established() and resume()
+    done,       // ReadyForQuery received: the session is ready
+};
+
+class StartupFlow {
+public:
+    StartupFlow(StartupOptions options, SessionState& state, MessageReader& input, std::string& output);
+
+    // Throws pgtls::Error (tls/authentication/protocol/connection) or ServerError.
+    StartupAction resume();
+
+    // After start_tls succeeded (the driver has already verified the chain and host name).
+    void tls_established(std::optional<tls::PeerCertificate> peer);
+
+    bool tls_active() const noexcept { return tls_active_; }
+    // True when the server answered SSLRequest with 'N' (plaintext continues).
+    bool ssl_refused() const noexcept { return ssl_refused_; }
+    const BackendKey& backend_key() const noexcept { return key_; }
+    const auth::Authenticator* authenticator() const noexcept { return auth_.get(); }
+    enum class Phase { ssl_negotiation, authentication, session_setup, ready };
+    Phase phase() const noexcept;
+
+private:
+    enum class State { start, awaiting_ssl_reply, awaiting_tls, send_startup, authenticating, post_auth, ready };
+    StartupAction on_message(const BackendMessage& m);
+
+    StartupOptions options_;
+    SessionState& session_;
+    MessageReader& in_;
+    std::string& out_;
+    State state_ = State::start;
+    bool tls_active_ = false;
+    bool ssl_refused_ = false;
+    BackendKey key_;
+    std::unique_ptr<auth::Authenticator> auth_;
+};
+
+}  // namespace pgtls::protocol

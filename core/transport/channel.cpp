@@ -1,0 +1,143 @@
+#include "core/transport/channel.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pgtls/error.hpp"
+
+namespace pgtls::transport {
+
+Channel::~Channel() { abort(); }
+
+Channel::Channel(Channel&& o) noexcept : fd_(o.fd_), tls_(std::move(o.tls_)) { o.fd_ = -1; }
+
+Channel& Channel::operator=(Channel&& o) noexcept {
+    if (this != &o) {
+        abort();
+        fd_ = o.fd_;
+        tls_ = std::move(o.tls_);
+        o.fd_ = -1;
+    }
+    return *this;
+}
+
+void Channel::start_tls(tls::Context& context, const tls::SessionParams& params, Deadline deadline) {
+    tls_ = context.create_session(fd_, params);
+    while (true) {
+        const tls::IoResult r = tls_->handshake();
+        switch (r.status) {
+            case tls::IoStatus::ok: return;
+            case tls::IoStatus::want_read: wait_fd(fd_, false, deadline, "waiting for the TLS handshake"); break;
+            case tls::IoStatus::want_write: wait_fd(fd_, true, deadline, "waiting for the TLS handshake"); break;
+            case tls::IoStatus::closed:
+                tls_.reset();
+                throw Error(ErrorKind::tls, "SSL connection has been closed unexpectedly during the handshake");
+            case tls::IoStatus::error: {
+                std::string msg = "SSL error: " + r.error;
+                tls_.reset();
+                throw Error(ErrorKind::tls, msg);
+            }
+        }
+    }
+}
+
+void Channel::write_all(std::string_view data, Deadline deadline) {
+    if (fd_ < 0) throw Error(ErrorKind::connection, "connection is closed");
+    std::size_t off = 0;
+    while (off < data.size()) {
+        if (tls_) {
+            const tls::IoResult r = tls_->write(data.data() + off, data.size() - off);
+            switch (r.status) {
+                case tls::IoStatus::ok: off += r.bytes; continue;
+                case tls::IoStatus::want_read: wait_fd(fd_, false, deadline, "sending data to the server"); continue;
+                case tls::IoStatus::want_write: wait_fd(fd_, true, deadline, "sending data to the server"); continue;
+                case tls::IoStatus::closed:
+                    throw Error(ErrorKind::connection, "server closed the connection unexpectedly");
+                case tls::IoStatus::error: throw Error(ErrorKind::connection, "could not send data to server: " + r.error);
+            }
+        } else {
+            const ssize_t n = ::send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+            if (n > 0) {
+                off += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                wait_fd(fd_, true, deadline, "sending data to the server");
+                continue;
+            }
+            throw Error(ErrorKind::connection, std::string("could not send data to server: ") + std::strerror(errno));
+        }
+    }
+}
+
+std::size_t Channel::try_read(protocol::MessageReader& reader) {
+    auto space = reader.prepare();
+    if (tls_) {
+        while (true) {
+            const tls::IoResult r = tls_->read(space.data(), space.size());
+            switch (r.status) {
+                case tls::IoStatus::ok:
+                    reader.commit(r.bytes);
+                    return r.bytes;
+                case tls::IoStatus::want_read: return 0;
+                case tls::IoStatus::want_write: return 0;  // renegotiation is off; treat as retry
+                case tls::IoStatus::closed:
+                    throw Error(ErrorKind::connection,
+                                "server closed the connection unexpectedly\n\tThis probably means the server "
+                                "terminated abnormally\n\tbefore or while processing the request.");
+                case tls::IoStatus::error: throw Error(ErrorKind::connection, "could not receive data from server: " + r.error);
+            }
+        }
+    }
+    while (true) {
+        const ssize_t n = ::recv(fd_, space.data(), space.size(), 0);
+        if (n > 0) {
+            reader.commit(static_cast<std::size_t>(n));
+            return static_cast<std::size_t>(n);
+        }
+        if (n == 0)
+            throw Error(ErrorKind::connection,
+                        "server closed the connection unexpectedly\n\tThis probably means the server terminated "
+                        "abnormally\n\tbefore or while processing the request.");
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        throw Error(ErrorKind::connection, std::string("could not receive data from server: ") + std::strerror(errno));
+    }
+}
+
+void Channel::read_some(protocol::MessageReader& reader, Deadline deadline) {
+    if (fd_ < 0) throw Error(ErrorKind::connection, "connection is closed");
+    while (true) {
+        if (try_read(reader) > 0) return;
+        wait_fd(fd_, false, deadline, "waiting for the server");
+    }
+}
+
+bool Channel::read_available(protocol::MessageReader& reader) {
+    if (fd_ < 0) throw Error(ErrorKind::connection, "connection is closed");
+    return try_read(reader) > 0;
+}
+
+void Channel::close() noexcept {
+    if (fd_ < 0) return;
+    if (tls_) {
+        try {
+            tls_->shutdown();
+        } catch (...) {
+        }
+    }
+    abort();
+}
+
+void Channel::abort() noexcept {
+    tls_.reset();
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+}
+
+}  // namespace pgtls::transport

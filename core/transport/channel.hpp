@@ -1,0 +1,54 @@
+// A connected socket, optionally wrapped in a TLS session, with deadline-bounded blocking
+// operations. Owns the fd.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/protocol/message_reader.hpp"
+#include "core/tls/tls_backend.hpp"
+#include "core/transport/socket.hpp"
+
+namespace pgtls::transport {
+
+class Channel {
+public:
+    Channel() = default;
+    explicit Channel(int fd) : fd_(fd) {}
+    ~Channel();
+    Channel(const Channel&) = delete;
+    Channel& operator=(const Channel&) = delete;
+    Channel(Channel&& o) noexcept;
+    Channel& operator=(Channel&& o) noexcept;
+
+    int fd() const noexcept { return fd_; }
+    bool is_open() const noexcept { return fd_ >= 0; }
+    bool tls_active() const noexcept { return tls_ != nullptr; }
+    tls::Session* tls_session() const noexcept { return tls_.get(); }
+
+    // Runs the TLS handshake. Throws Error(tls) with the backend's reason, or Error(timeout).
+    void start_tls(tls::Context& context, const tls::SessionParams& params, Deadline deadline);
+
+    // Writes everything. Throws Error(connection) / Error(timeout).
+    void write_all(std::string_view data, Deadline deadline);
+    // Reads at least one byte into the reader (waiting as needed). Throws on EOF/error/timeout.
+    void read_some(protocol::MessageReader& reader, Deadline deadline);
+    // Reads whatever is available without blocking; returns false if nothing was available.
+    bool read_available(protocol::MessageReader& reader);
+    // True when decrypted bytes are buffered inside the TLS library (poll() cannot see them).
+    bool has_buffered() const noexcept { return tls_ && tls_->pending() > 0; }
+
+    // Polite close: TLS close_notify (best effort), then close the fd. Never throws.
+    void close() noexcept;
+    // Close the fd without any more traffic (after a broken connection).
+    void abort() noexcept;
+
+private:
+    // Returns bytes read (>0); throws on error; returns 0 when it would block.
+    std::size_t try_read(protocol::MessageReader& reader);
+    int fd_ = -1;
+    std::unique_ptr<tls::Session> tls_;
+};
+
+}  // namespace pgtls::transport

@@ -1,0 +1,186 @@
+// The client against a scripted server that misbehaves in ways a real PostgreSQL never
+// does. Every case must end in a clear error — no crash, no hang, no downgrade.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "pgtls/client.hpp"
+#include "tests/protocol/scripted_bytes.hpp"
+#include "tests/support/fake/fake_server.hpp"
+
+using namespace pgtls;
+using namespace pgtls::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+Settings settings_for(const FakeServer& s, SslMode mode = SslMode::disable) {
+    Settings st;
+    st.hosts = {HostTarget{"127.0.0.1", "", s.port()}};
+    st.user = "alice";
+    st.dbname = "db";
+    st.password = "secret";
+    st.sslmode = mode;
+    st.connect_timeout = std::chrono::seconds(2);
+    return st;
+}
+
+// Accepts the startup packet and logs in with trust, then runs `then`.
+FakeServer::Script trust_then(std::function<void(FakeConnection&)> then) {
+    return [then](FakeConnection& c) {
+        if (c.read_startup_packet() != 196608) return;
+        c.send(auth_ok() + param_status("server_version", "18.4") + key_data(1, 2) + ready());
+        then(c);
+    };
+}
+
+Error expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& fragment) {
+    try {
+        f();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), kind) << e.what();
+        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+        return e;
+    }
+    ADD_FAILURE() << "no error";
+    return Error(ErrorKind::usage, "");
+}
+
+}  // namespace
+
+TEST(HostileServer, MessageLengthsZeroThreeNegativeAndHuge) {
+    for (std::int32_t len : {0, 3, -5, 0x7ffffff0}) {
+        FakeServer server(trust_then([len](FakeConnection& c) {
+            c.read_message();
+            c.send(std::string("T") + i32(len) + std::string(16, 'x'));
+            c.wait_for_close();
+        }));
+        Client client(settings_for(server));
+        expect_error([&] { client.query("SELECT 1"); }, ErrorKind::protocol, len == 0x7ffffff0 ? "exceeds the limit" : "invalid message length");
+        EXPECT_FALSE(client.is_healthy());
+    }
+}
+
+TEST(HostileServer, StreamEndsMidMessage) {
+    FakeServer server(trust_then([](FakeConnection& c) {
+        c.read_message();
+        c.send(row_description({{"a", 23}}).substr(0, 9));  // then hang up
+    }));
+    Client client(settings_for(server));
+    expect_error([&] { client.query("SELECT 1"); }, ErrorKind::connection, "server closed the connection unexpectedly");
+}
+
+TEST(HostileServer, UnknownMessageType) {
+    FakeServer server(trust_then([](FakeConnection& c) {
+        c.read_message();
+        c.send(msg('?', "zz"));
+        c.wait_for_close();
+    }));
+    Client client(settings_for(server));
+    expect_error([&] { client.query("SELECT 1"); }, ErrorKind::protocol, "unexpected");
+}
+
+TEST(HostileServer, DataRowBeforeRowDescription) {
+    FakeServer server(trust_then([](FakeConnection& c) {
+        c.read_message();
+        c.send(data_row({"1"}) + command_complete("SELECT 1") + ready());
+        c.wait_for_close();
+    }));
+    Client client(settings_for(server));
+    expect_error([&] { client.query("SELECT 1"); }, ErrorKind::protocol, "DataRow without RowDescription");
+}
+
+TEST(HostileServer, SecondAuthenticationOk) {
+    FakeServer server([](FakeConnection& c) {
+        c.read_startup_packet();
+        c.send(auth_ok() + auth_ok() + ready());
+        c.wait_for_close();
+    });
+    expect_error([&] { Client client(settings_for(server)); }, ErrorKind::protocol, "second authentication request");
+}
+
+TEST(HostileServer, BytesAfterSslAcceptAreRejected) {
+    FakeServer server([](FakeConnection& c) {
+        if (c.read_startup_packet() != 80877103) return;
+        c.send("S" + auth_ok() + ready());  // injected plaintext after 'S'
+        c.wait_for_close();
+    });
+    expect_error([&] { Client client(settings_for(server, SslMode::require)); }, ErrorKind::protocol,
+                 "received unencrypted data after SSL response");
+}
+
+TEST(HostileServer, ErrorReplyToSslRequestNeverDowngradesOrShowsItsText) {
+    for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_full}) {
+        FakeServer server([](FakeConnection& c) {
+            if (c.read_startup_packet() != 80877103) return;
+            c.send(error_response("XX000", "trust me, send the password in clear"));
+            c.wait_for_close();
+        });
+        auto st = settings_for(server, mode);
+        st.sslrootcert = Pem::file("/nonexistent-but-unused.crt");
+        Error e = expect_error([&] { Client client(st); }, ErrorKind::connection, "error response during SSL exchange");
+        EXPECT_EQ(std::string(e.what()).find("trust me"), std::string::npos);
+        EXPECT_EQ(server.connections(), 1) << "a second (plaintext) attempt was made for " << to_string(mode);
+    }
+}
+
+TEST(HostileServer, RefusalWhenTlsRequired) {
+    FakeServer server([](FakeConnection& c) {
+        if (c.read_startup_packet() != 80877103) return;
+        c.send("N");
+        c.wait_for_close();
+    });
+    expect_error([&] { Client client(settings_for(server, SslMode::require)); }, ErrorKind::tls,
+                 "server does not support SSL, but SSL was required");
+}
+
+TEST(HostileServer, PlaintextServerOnDirectNegotiation) {
+    FakeServer server([](FakeConnection& c) {
+        std::string hello;
+        c.read_exact(hello, 5);
+        c.send(error_response("08P01", "invalid length of startup packet"));
+    });
+    auto st = settings_for(server, SslMode::require);
+    st.sslnegotiation = SslNegotiation::direct;
+    expect_error([&] { Client client(st); }, ErrorKind::tls, "SSL");
+    EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HostileServer, StallAtConnectFiresConnectTimeout) {
+    // Accepts TCP, then says nothing.
+    FakeServer server([](FakeConnection& c) { c.wait_for_close(10s); });
+    auto st = settings_for(server);
+    const auto t0 = std::chrono::steady_clock::now();
+    expect_error([&] { Client client(st); }, ErrorKind::timeout, "timeout expired");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s);
+}
+
+TEST(HostileServer, StallDuringQueryFiresQueryTimeout) {
+    FakeServer server(trust_then([](FakeConnection& c) {
+        c.read_message();  // the query: never answered
+        c.wait_for_close(2s);
+    }));
+    Client client(settings_for(server));
+    client.set_query_timeout(300ms);
+    // The cancel request goes to the same fake server (a new connection) which ignores it;
+    // the drain then fails when the grace period cannot complete — either way an error.
+    EXPECT_THROW(client.query("SELECT pg_sleep(100)"), Error);
+}
+
+TEST(HostileServer, MalformedErrorResponseDuringAuth) {
+    FakeServer server([](FakeConnection& c) {
+        c.read_startup_packet();
+        c.send(msg('E', "SFATAL"));  // unterminated field
+        c.wait_for_close();
+    });
+    expect_error([&] { Client client(settings_for(server)); }, ErrorKind::protocol, "unterminated string");
+}
+
+TEST(HostileServer, UnknownAuthenticationCode) {
+    FakeServer server([](FakeConnection& c) {
+        c.read_startup_packet();
+        c.send(msg('R', i32(99)));
+        c.wait_for_close();
+    });
+    EXPECT_THROW(Client client(settings_for(server)), Error);
+}

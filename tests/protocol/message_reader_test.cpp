@@ -1,0 +1,98 @@
+#include "core/protocol/message_reader.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "pgtls/error.hpp"
+#include "scripted_bytes.hpp"
+
+using namespace pgtls;
+using namespace pgtls::test;
+
+TEST(MessageReader, DecodesMessagesFromEverySplit) {
+    const std::string stream = param_status("server_version", "18.4") + key_data(42, 7) + ready('T');
+    for (std::size_t split = 0; split <= stream.size(); ++split) {
+        protocol::MessageReader r;
+        std::vector<char> types;
+        r.feed(bytes(stream.substr(0, split)));
+        while (auto m = r.next()) types.push_back(m->type);
+        r.feed(bytes(stream.substr(split)));
+        while (auto m = r.next()) types.push_back(m->type);
+        ASSERT_EQ(types, (std::vector<char>{'S', 'K', 'Z'})) << "split at " << split;
+    }
+}
+
+TEST(MessageReader, ByteAtATime) {
+    const std::string stream = data_row({"1", nullptr, "abc"}) + ready();
+    protocol::MessageReader r;
+    int n = 0;
+    for (char c : stream) {
+        r.feed(bytes(std::string(1, c)));
+        while (auto m = r.next()) {
+            ++n;
+            if (n == 1) {
+                EXPECT_EQ(m->type, 'D');
+                EXPECT_EQ(m->body.size(), 2u + 4 + 1 + 4 + 4 + 3);
+            }
+        }
+    }
+    EXPECT_EQ(n, 2);
+}
+
+TEST(MessageReader, RejectsLengthsBelowFour) {
+    for (std::int32_t len : {0, 1, 3, -1, -100}) {
+        protocol::MessageReader r;
+        r.feed(bytes(std::string("Z") + i32(len) + "I"));
+        try {
+            r.next();
+            FAIL() << "length " << len << " accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::protocol);
+            EXPECT_NE(std::string(e.what()).find("invalid message length"), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(MessageReader, RejectsMessagesAboveTheCapWithoutAllocating) {
+    protocol::MessageReader r(1024);
+    r.feed(bytes(std::string("D") + i32(0x40000000)));
+    try {
+        r.next();
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol);
+        EXPECT_NE(std::string(e.what()).find("exceeds the limit"), std::string::npos);
+    }
+}
+
+TEST(MessageReader, MessageExactlyAtTheCapIsAccepted) {
+    protocol::MessageReader r(10);
+    r.feed(bytes(msg('d', std::string(10, 'x'))));
+    auto m = r.next();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->body.size(), 10u);
+}
+
+TEST(MessageReader, LargeMessageAcrossManyReads) {
+    const std::string big(1 << 20, 'q');
+    const std::string stream = msg('d', big) + ready();
+    protocol::MessageReader r;
+    std::size_t pos = 0;
+    std::size_t got = 0;
+    while (pos < stream.size()) {
+        auto space = r.prepare(4096);
+        const std::size_t n = std::min<std::size_t>(std::min<std::size_t>(space.size(), 7919), stream.size() - pos);
+        std::memcpy(space.data(), stream.data() + pos, n);
+        r.commit(n);
+        pos += n;
+        while (auto m = r.next()) {
+            if (m->type == 'd') {
+                EXPECT_EQ(m->body.size(), big.size());
+                EXPECT_EQ(m->body[12345], 'q');
+            }
+            ++got;
+        }
+    }
+    EXPECT_EQ(got, 2u);
+}

@@ -1,0 +1,214 @@
+// The startup flow driven with scripted server bytes: no socket, no server.
+#include "core/protocol/startup_flow.hpp"
+
+#include <gtest/gtest.h>
+
+#include "core/tls/tls_backend.hpp"
+#include "scripted_bytes.hpp"
+
+using namespace pgtls;
+using namespace pgtls::test;
+using protocol::StartupAction;
+
+namespace {
+
+struct Harness {
+    protocol::SessionState session;
+    protocol::MessageReader in;
+    std::string out;
+    protocol::StartupFlow flow;
+    explicit Harness(protocol::StartupOptions o) : flow(std::move(o), session, in, out) {}
+
+    // Runs until the flow wants input that is not there, or is done/start_tls.
+    StartupAction run() {
+        while (true) {
+            auto a = flow.resume();
+            if (a == StartupAction::write) {
+                written += out;
+                out.clear();
+                continue;
+            }
+            return a;
+        }
+    }
+    void server(const std::string& bytes) { in.feed(test::bytes(bytes)); }
+    std::string written;
+};
+
+protocol::StartupOptions options(protocol::TlsStart tls = protocol::TlsStart::none) {
+    protocol::StartupOptions o;
+    o.tls = tls;
+    o.startup_params = {{"user", "alice"}, {"database", "db"}};
+    o.auth.user = "alice";
+    o.auth.crypto = &tls::default_crypto();
+    o.auth.get_password = [] { return std::optional<std::string>("secret"); };
+    return o;
+}
+
+}  // namespace
+
+TEST(StartupFlow, TrustLoginCollectsParametersKeyAndStatus) {
+    Harness h(options());
+    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\0", 4));  // protocol 3.0
+    h.server(auth_ok() + param_status("server_version", "18.4") + key_data(1234, 99));
+    EXPECT_EQ(h.run(), StartupAction::read);
+    h.server(ready('I'));
+    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(h.session.parameters.at("server_version"), "18.4");
+    EXPECT_EQ(h.flow.backend_key().pid, 1234);
+    EXPECT_EQ(h.session.transaction_status, TransactionStatus::idle);
+    EXPECT_FALSE(h.flow.tls_active());
+}
+
+TEST(StartupFlow, CleartextPasswordIsSentWhenAsked) {
+    Harness h(options());
+    h.run();
+    h.written.clear();
+    h.server(msg('R', i32(3)));
+    h.run();
+    EXPECT_EQ(h.written, std::string("p\0\0\0\x0bsecret\0", 12));
+}
+
+TEST(StartupFlow, SslRequestThenTls) {
+    Harness h(options(protocol::TlsStart::ssl_request));
+    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.written.size(), 8u);
+    h.server("S");
+    EXPECT_EQ(h.run(), StartupAction::start_tls);
+    h.flow.tls_established(std::nullopt);
+    h.written.clear();
+    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_TRUE(h.flow.tls_active());
+    EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\0", 4));
+}
+
+TEST(StartupFlow, BytesAfterSslAcceptAreRefused) {
+    // CVE-2021-23222: data injected after 'S' must never be processed.
+    Harness h(options(protocol::TlsStart::ssl_request));
+    h.run();
+    h.server("S" + auth_ok());
+    try {
+        h.run();
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol);
+        EXPECT_STREQ(e.what(), "received unencrypted data after SSL response");
+    }
+}
+
+TEST(StartupFlow, RefusalIsFatalWhenTlsIsRequired) {
+    auto o = options(protocol::TlsStart::ssl_request);
+    o.tls_required = true;
+    Harness h(std::move(o));
+    h.run();
+    h.server("N");
+    try {
+        h.run();
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::tls);
+        EXPECT_STREQ(e.what(), "server does not support SSL, but SSL was required");
+    }
+}
+
+TEST(StartupFlow, RefusalContinuesInPlaintextWhenAllowed) {
+    Harness h(options(protocol::TlsStart::ssl_request));
+    h.run();
+    h.written.clear();
+    h.server("N");
+    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_TRUE(h.flow.ssl_refused());
+    EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\0", 4));
+}
+
+TEST(StartupFlow, ErrorReplyToSslRequestIsNotTrustedOrShown) {
+    // CVE-2024-10977: the unauthenticated server's text must not reach the user.
+    Harness h(options(protocol::TlsStart::ssl_request));
+    h.run();
+    h.server("E" + std::string("\0\0\0\x20", 4) + "SFATAL\0Mplease send your password\0\0");
+    try {
+        h.run();
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::connection);
+        EXPECT_EQ(std::string(e.what()).find("password"), std::string::npos);
+    }
+}
+
+TEST(StartupFlow, GarbageReplyToSslRequest) {
+    Harness h(options(protocol::TlsStart::ssl_request));
+    h.run();
+    h.server("X");
+    EXPECT_THROW(h.run(), Error);
+}
+
+TEST(StartupFlow, DirectStartsTlsAtOnce) {
+    Harness h(options(protocol::TlsStart::direct));
+    EXPECT_EQ(h.run(), StartupAction::start_tls);
+    EXPECT_TRUE(h.written.empty());
+}
+
+TEST(StartupFlow, ServerErrorDuringAuthIsAnAuthenticationError) {
+    Harness h(options());
+    h.run();
+    h.server(error_response("28P01", "password authentication failed for user \"alice\""));
+    try {
+        h.run();
+        FAIL();
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::authentication);
+        EXPECT_EQ(e.sqlstate(), "28P01");
+    }
+}
+
+TEST(StartupFlow, DatabaseMissingIsAConnectionError) {
+    Harness h(options());
+    h.run();
+    h.server(auth_ok() + error_response("3D000", "database \"nope\" does not exist"));
+    try {
+        h.run();
+        FAIL();
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::connection);
+        EXPECT_EQ(e.fields().message, "database \"nope\" does not exist");
+    }
+}
+
+TEST(StartupFlow, SecondAuthenticationOkIsAProtocolError) {
+    Harness h(options());
+    h.run();
+    h.server(auth_ok() + auth_ok());
+    try {
+        h.run();
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol);
+    }
+}
+
+TEST(StartupFlow, UnexpectedMessageDuringAuthentication) {
+    Harness h(options());
+    h.run();
+    h.server(data_row({"1"}));
+    try {
+        h.run();
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol);
+        EXPECT_NE(std::string(e.what()).find("DataRow"), std::string::npos);
+    }
+}
+
+TEST(StartupFlow, NoticesDuringStartupReachTheHandler) {
+    Harness h(options());
+    int notices = 0;
+    h.session.notice_handler = [&](const Notice& n) {
+        ++notices;
+        EXPECT_EQ(n.fields.message, "hello");
+    };
+    h.run();
+    h.server(auth_ok() + msg('N', std::string("SNOTICE\0Mhello\0\0", 16)) + ready());
+    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(notices, 1);
+}
