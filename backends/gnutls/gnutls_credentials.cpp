@@ -1,0 +1,235 @@
+#include "backends/gnutls/gnutls_credentials.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <regex>
+#include <sstream>
+
+namespace pgtls::tls::gnutls_detail {
+namespace {
+
+// "root certificate file "/path"" or "root certificate (PEM data)".
+std::string describe(const Material& m, const std::string& what) {
+    if (m.kind == Material::Kind::file) return what + " file \"" + m.value + "\"";
+    if (m.kind == Material::Kind::pem) return what + " (PEM data)";
+    return what;
+}
+
+// Reads a whole file; nullopt with errno text in `error` when it cannot.
+std::optional<std::string> read_file(const std::string& path, std::string& error) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        error = "Is a directory";
+        return std::nullopt;
+    }
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = errno ? std::strerror(errno) : "cannot open";
+        return std::nullopt;
+    }
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) {
+        error = errno ? std::strerror(errno) : "read error";
+        return std::nullopt;
+    }
+    return data;
+}
+
+// The bytes of a file or PEM material; throws Error(config) "could not read <what>: reason".
+std::string material_bytes(const Material& m, const std::string& what, const char* verb = "could not read") {
+    if (m.kind == Material::Kind::pem) return m.value;
+    std::string error;
+    if (auto data = read_file(m.value, error)) return std::move(*data);
+    throw Error(ErrorKind::config, std::string(verb) + " " + describe(m, what) + ": " + error);
+}
+
+std::string raw_issuer_of(gnutls_x509_crl_t crl) {
+    gnutls_datum_t dn{nullptr, 0};
+    if (gnutls_x509_crl_get_raw_issuer_dn(crl, &dn) < 0) return {};
+    std::string out(reinterpret_cast<const char*>(dn.data), dn.size);
+    gnutls_free(dn.data);
+    return out;
+}
+
+// Parses every CRL (PEM) in `bytes`; returns how many were found and records their issuers.
+// Adds them to the credentials (GnuTLS keeps the ones whose signature a trust anchor verifies).
+int add_crls(ContextState& state, const std::string& bytes, std::string& error) {
+    gnutls_x509_crl_t* list = nullptr;
+    unsigned n = 0;
+    gnutls_datum_t d = datum_of(bytes);
+    int rc = gnutls_x509_crl_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+    if (rc < 0 || n == 0) {
+        // DER, as OpenSSL's by-file lookup would not accept it either, is not tried.
+        error = rc < 0 ? error_text(rc) : "no CRL found";
+        return 0;
+    }
+    for (unsigned i = 0; i < n; ++i) state.crl_issuers.push_back({raw_issuer_of(list[i])});
+    rc = gnutls_certificate_set_x509_crl(state.cred.get(), list, static_cast<int>(n));
+    for (unsigned i = 0; i < n; ++i) gnutls_x509_crl_deinit(list[i]);
+    gnutls_free(list);
+    if (rc < 0) {
+        error = error_text(rc);
+        return 0;
+    }
+    return static_cast<int>(n);
+}
+
+bool looks_encrypted(std::string_view pem) {
+    return pem.find("ENCRYPTED PRIVATE KEY") != std::string_view::npos ||
+           pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+}
+
+// Refuses GnuTLS's request for a PIN: a key password comes only from key_password.
+int no_pin(void*, int, const char*, const char*, unsigned, char*, size_t) { return -1; }
+
+std::string key_id_of(gnutls_pubkey_t pub) {
+    unsigned char buf[64];
+    size_t size = sizeof buf;
+    if (gnutls_pubkey_get_key_id(pub, GNUTLS_KEYID_USE_SHA256, buf, &size) < 0) return {};
+    return std::string(reinterpret_cast<const char*>(buf), size);
+}
+
+std::string key_id_of(gnutls_x509_privkey_t key) {
+    unsigned char buf[64];
+    size_t size = sizeof buf;
+    if (gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, buf, &size) < 0) return {};
+    return std::string(reinterpret_cast<const char*>(buf), size);
+}
+
+}  // namespace
+
+void load_trust(ContextState& state, const ContextConfig& config) {
+    const Material& ca = config.ca;
+    if (ca.kind == Material::Kind::none) return;
+    if (ca.kind == Material::Kind::system) {
+        int rc = gnutls_certificate_set_x509_system_trust(state.cred.get());
+        if (rc < 0)
+            throw Error(ErrorKind::config,
+                        "could not load the system root certificate store (sslrootcert=system): " + error_text(rc));
+        if (rc == 0)
+            state.warnings.push_back("the system root certificate store (sslrootcert=system) holds no certificates");
+        return;
+    }
+    const std::string bytes = material_bytes(ca, "root certificate");
+    gnutls_datum_t d = datum_of(bytes);
+    int rc = gnutls_certificate_set_x509_trust_mem(state.cred.get(), &d, GNUTLS_X509_FMT_PEM);
+    if (rc < 0) throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": " + error_text(rc));
+    if (rc == 0)
+        throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": no certificate found");
+}
+
+void load_crls(ContextState& state, const ContextConfig& config) {
+    const bool have_file = !config.crl.empty();
+    const bool have_dir = !config.crl_dir.empty();
+    if (!have_file && !have_dir) return;
+
+    if (have_file) {
+        std::string error;
+        std::optional<std::string> bytes;
+        if (config.crl.kind == Material::Kind::pem)
+            bytes = config.crl.value;
+        else
+            bytes = read_file(config.crl.value, error);
+        if (!bytes || add_crls(state, *bytes, error) == 0) {
+            // libpq ignores a CRL it cannot load (X509_STORE_load_locations failing) and then
+            // checks no CRL at all, not even those in sslcrldir.
+            state.warnings.push_back("could not load " + describe(config.crl, "SSL certificate revocation list") + ": " +
+                                     error + "; certificate revocation is not checked");
+            state.crl_issuers.clear();
+            return;
+        }
+    }
+    state.crl_active = true;
+
+    if (have_dir) {
+        static const std::regex hashed_name("[0-9a-f]{8}\\.r[0-9]+");
+        std::error_code ec;
+        std::filesystem::directory_iterator it(config.crl_dir, ec), end;
+        if (ec) {
+            // As with OpenSSL's lookup directory, a missing directory only means no CRL is
+            // found there — and so, with CRL checking on, verification fails.
+            state.warnings.push_back("could not open SSL certificate revocation list directory \"" + config.crl_dir +
+                                     "\": " + ec.message());
+            return;
+        }
+        for (; it != end; it.increment(ec)) {
+            if (ec) break;
+            const std::string name = it->path().filename().string();
+            if (!std::regex_match(name, hashed_name)) continue;
+            std::string error;
+            auto bytes = read_file(it->path().string(), error);
+            if (!bytes || add_crls(state, *bytes, error) == 0)
+                state.warnings.push_back("skipped SSL certificate revocation list \"" + it->path().string() + "\": " +
+                                         error);
+        }
+    }
+}
+
+void load_client_certificate(ContextState& state, const ContextConfig& config) {
+    if (!config.send_client_cert) return;
+    if (config.cert.empty() && config.key.empty()) return;
+    if (config.cert.empty())
+        throw Error(ErrorKind::config, describe(config.key, "private key") + " given without a client certificate (sslcert)");
+    if (config.key.empty())
+        throw Error(ErrorKind::config,
+                    "certificate present, but not private key file: " + describe(config.cert, "certificate") +
+                        " given without sslkey");
+
+    // Certificate chain, leaf first, sent in file order (SSL_CTX_use_certificate_chain_file).
+    const std::string cert_bytes = material_bytes(config.cert, "certificate");
+    {
+        std::vector<gnutls_pcert_st> chain(64);
+        unsigned n = static_cast<unsigned>(chain.size());
+        gnutls_datum_t d = datum_of(cert_bytes);
+        int rc = gnutls_pcert_list_import_x509_raw(chain.data(), &n, &d, GNUTLS_X509_FMT_PEM, 0);
+        if (rc < 0 || n == 0)
+            throw Error(ErrorKind::config, "could not read " + describe(config.cert, "certificate") + ": " +
+                                               (rc < 0 ? error_text(rc) : std::string("no certificate found")));
+        chain.resize(n);
+        state.client_chain = std::move(chain);
+    }
+
+    const std::string what = describe(config.key, "private key");
+    std::string key_bytes = material_bytes(config.key, "private key", "could not load");
+    gnutls_x509_privkey_t raw = nullptr;
+    if (int rc = gnutls_x509_privkey_init(&raw); rc < 0)
+        throw Error(ErrorKind::tls, "GnuTLS: could not allocate a private key: " + error_text(rc));
+    X509Key key(raw);
+    gnutls_x509_privkey_set_pin_function(raw, no_pin, nullptr);
+    const bool encrypted = looks_encrypted(key_bytes);
+    if (encrypted && config.key_password.empty()) {
+        crypto::secure_zero(key_bytes.data(), key_bytes.size());
+        throw Error(ErrorKind::config,
+                    "could not load " + what + ": the key is encrypted and no password was given (sslpassword)");
+    }
+    gnutls_datum_t kd = datum_of(key_bytes);
+    int rc = gnutls_x509_privkey_import2(raw, &kd, GNUTLS_X509_FMT_PEM,
+                                         encrypted ? config.key_password.c_str() : nullptr, 0);
+    crypto::secure_zero(key_bytes.data(), key_bytes.size());
+    if (rc < 0) {
+        std::string reason = error_text(rc);
+        if (encrypted && (rc == GNUTLS_E_DECRYPTION_FAILED || rc == GNUTLS_E_ASN1_DER_ERROR ||
+                          rc == GNUTLS_E_PK_INVALID_PRIVKEY || rc == GNUTLS_E_BASE64_DECODING_ERROR))
+            reason = "wrong password (sslpassword) or damaged key: " + reason;
+        throw Error(ErrorKind::config, "could not load " + what + ": " + reason);
+    }
+
+    const std::string cert_id = key_id_of(state.client_chain.front().pubkey);
+    if (cert_id.empty() || cert_id != key_id_of(raw))
+        throw Error(ErrorKind::config, "certificate does not match " + what + " (" + describe(config.cert, "certificate") + ")");
+
+    gnutls_privkey_t priv = nullptr;
+    if (rc = gnutls_privkey_init(&priv); rc < 0)
+        throw Error(ErrorKind::tls, "GnuTLS: could not allocate a private key: " + error_text(rc));
+    state.client_key.reset(priv);
+    if (rc = gnutls_privkey_import_x509(priv, key.get(), GNUTLS_PRIVKEY_IMPORT_AUTO_RELEASE); rc < 0)
+        throw Error(ErrorKind::config, "could not load " + what + ": " + error_text(rc));
+    key.release();  // owned by `priv` now (AUTO_RELEASE)
+}
+
+}  // namespace pgtls::tls::gnutls_detail
