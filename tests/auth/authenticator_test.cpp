@@ -166,12 +166,16 @@ struct Harness {
     // Runs a full SCRAM exchange against the fake server; returns the GS2 header used.
     std::string scram_exchange(const std::string& offered, FakeScramServer& server) {
         send(10, offered);
+        EXPECT_EQ(out.find(params.user), std::string::npos);  // PostgreSQL takes it from the startup packet
         auto msgs = split(out);
         EXPECT_EQ(msgs.size(), 1u);
         EXPECT_EQ(msgs[0].type, 'p');
         std::string server_first = server.on_initial_response(msgs[0].payload);
         out.clear();
         send(11, server_first);
+        if (password && !password->empty()) {
+            EXPECT_EQ(out.find(*password), std::string::npos) << "password bytes in a SCRAM message";
+        }
         msgs = split(out);
         EXPECT_EQ(msgs.size(), 1u);
         std::string server_final = server.on_response(msgs[0].payload);
@@ -629,6 +633,49 @@ TEST(Authenticator, PasswordWithNulIsRefused) {
     h.password = std::string("ab\0cd", 5);
     EXPECT_THROW(h.send(3), Error);
     EXPECT_TRUE(h.out.empty());
+}
+
+// The same PLUS exchange on every crypto provider (the fake server uses the builtin one).
+class AuthenticatorOnProvider : public testing::TestWithParam<NamedProvider> {};
+
+TEST_P(AuthenticatorOnProvider, ScramPlusExchange) {
+    Harness h(ChannelBinding::require, true, "scram-sha-256", crypto::Hash::sha384);
+    h.params.crypto = GetParam().provider;
+    FakeScramServer s;
+    s.expected_cb = auth::tls_server_end_point(cp(), server_cert(crypto::Hash::sha384));
+    EXPECT_EQ(h.scram_exchange(plus_and_plain, s), "p=tls-server-end-point,,");
+    EXPECT_TRUE(h.a().channel_binding_used());
+}
+
+INSTANTIATE_TEST_SUITE_P(AllProviders, AuthenticatorOnProvider, testing::ValuesIn(all_crypto_providers()),
+                         provider_test_name);
+
+// Arbitrary bytes after every request code: only pgtls::Error comes out, never a crash or
+// another exception type.
+TEST(Authenticator, GarbageRequestsOnlyThrowPgtlsErrors) {
+    std::uint32_t seed = 12345;
+    auto next = [&seed] {
+        seed = seed * 1103515245u + 12345u;
+        return std::uint8_t(seed >> 16);
+    };
+    for (int round = 0; round < 3000; ++round) {
+        Harness h(static_cast<ChannelBinding>(round % 3), round % 2 == 0, round % 5 == 0 ? "scram-sha-256" : "");
+        for (int step = 0; step < 4; ++step) {
+            std::string payload;
+            const int len = next() % 40;
+            for (int i = 0; i < len; ++i) payload += char(next());
+            if (step == 0 && round % 4 == 0) payload = plain_only;
+            const std::uint32_t code = step == 0 ? (round % 4 == 0 ? 10u : next() % 14u) : 10u + next() % 3u;
+            try {
+                h.send(code, payload);
+            } catch (const Error&) {
+                break;
+            } catch (...) {
+                ADD_FAILURE() << "non-pgtls exception for code " << code;
+                break;
+            }
+        }
+    }
 }
 
 TEST(Authenticator, ToString) {
