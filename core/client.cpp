@@ -218,7 +218,14 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
                 tls::SessionParams params;
                 if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
                     params.sni = target.host;
-                channel.start_tls(*tls->context, params, deadline);
+                try {
+                    channel.start_tls(*tls->context, params, deadline);
+                } catch (const Error& e) {
+                    if (tls_start != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
+                    throw Error(ErrorKind::tls, std::string(e.what()) +
+                                                    " (with sslnegotiation=direct the server must be PostgreSQL 17 or "
+                                                    "later; older servers need sslnegotiation=postgres)");
+                }
                 tls::Session& s = *channel.tls_session();
                 const tls::SessionInfo si = s.info();
                 if (tls_start == protocol::TlsStart::direct && si.alpn != "postgresql")
@@ -357,7 +364,8 @@ void Client::Impl::connect_all() {
     }
     std::string errors;
     std::optional<ErrorKind> last_kind;
-    std::exception_ptr only_error;
+    std::optional<ServerErrorFields> only_server_error;
+    std::string only_context;
     const auto want = settings.target_session_attrs;
     // prefer-standby: first look for a standby, then accept anything.
     const int passes = want == TargetSessionAttrs::prefer_standby ? 2 : 1;
@@ -382,11 +390,15 @@ void Client::Impl::connect_all() {
                 const std::string msg = e.what();
                 errors += msg.rfind("connection to ", 0) == 0 ? msg : "connection to " + where + " failed: " + msg;
                 last_kind = e.kind();
-                if (hosts.size() == 1 && passes == 1) only_error = std::current_exception();
+                if (auto* se = dynamic_cast<const ServerError*>(&e); se && hosts.size() == 1 && passes == 1) {
+                    only_server_error = se->fields();
+                    only_context = "connection to " + where + " failed: ";
+                }
             }
         }
     }
-    if (only_error) std::rethrow_exception(only_error);
+    // One host: keep the server's fields (SQLSTATE, detail, ...) for the caller.
+    if (only_server_error) throw ServerError(std::move(*only_server_error), *last_kind, only_context);
     throw Error(last_kind.value_or(ErrorKind::connection), errors);
 }
 

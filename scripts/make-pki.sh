@@ -76,7 +76,8 @@ CNF
 SERIAL=4096
 next_serial() { SERIAL=$((SERIAL + 1)); }
 
-rsa_key()   { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null; }
+gen_rsa()   { openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null; }
+rsa_key()   { [[ -s $1 ]] || gen_rsa "$1"; }  # most were made in parallel below
 ec_key()    { openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:$2" -out "$1"; }
 ed_key()    { openssl genpkey -algorithm ED25519 -out "$1"; }
 
@@ -102,6 +103,15 @@ leaf() {
     rm -f "$name.csr" "$name.ext"
 }
 
+# RSA key generation dominates the run time: make them all at once.
+pids=()
+for k in ca other-ca client-ca server server-wildcard server-wrongname server-cn-only server-ip-cn \
+         server-cn-hidden server-ip-cn-dns-san server-rsa-sha1 server-rsa-sha512 server-revoked \
+         client-pkcs8 client-other; do
+    gen_rsa "$k.key" & pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+
 # --- roots -----------------------------------------------------------------------------
 rsa_key ca.key;              self_signed_ca ca "pgtls test root CA" sha256
 ec_key ca-ecdsa.key P-384;   self_signed_ca ca-ecdsa "pgtls test ECDSA root CA" sha384
@@ -122,6 +132,12 @@ rsa_key server-cn-only.key
 leaf server-cn-only "/O=pgtls test/CN=localhost" ca sha256 v3_server
 rsa_key server-ip-cn.key
 leaf server-ip-cn "/O=pgtls test/CN=127.0.0.1" ca sha256 v3_server
+# Beyond the brief's list, for the host-name rules: a CN that a dNSName SAN must hide, and
+# an IP CN that an IP host still matches when the SANs hold only dNSNames (libpq's rule).
+rsa_key server-cn-hidden.key
+leaf server-cn-hidden "/O=pgtls test/CN=cn.pgtls.test" ca sha256 v3_server "DNS:san.pgtls.test"
+rsa_key server-ip-cn-dns-san.key
+leaf server-ip-cn-dns-san "/O=pgtls test/CN=127.0.0.1" ca sha256 v3_server "DNS:localhost"
 ec_key server-ecdsa384.key P-384
 leaf server-ecdsa384 "/O=pgtls test/CN=localhost" ca-ecdsa sha384 v3_server_ec "$LOCAL_SAN"
 rsa_key server-rsa-sha1.key
@@ -166,7 +182,7 @@ for c in ca ca-ecdsa ca-ed25519 other-ca client-ca; do
     openssl verify -CAfile "$c.crt" "$c.crt" >/dev/null || fail "$c.crt"
 done
 for s in server server-wildcard server-wrongname server-cn-only server-ip-cn server-rsa-sha1 \
-         server-rsa-sha512 server-revoked; do
+         server-rsa-sha512 server-revoked server-cn-hidden server-ip-cn-dns-san; do
     openssl verify -CAfile ca.crt "$s.crt" >/dev/null || fail "$s.crt"
 done
 openssl verify -CAfile ca-ecdsa.crt server-ecdsa384.crt >/dev/null || fail server-ecdsa384.crt

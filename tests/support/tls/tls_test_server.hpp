@@ -1,0 +1,108 @@
+// An in-process TLS server for backend tests, built on OpenSSL directly (independent of the
+// backend under test). It accepts connections one at a time on a loopback address and an
+// ephemeral port, in its own thread; for each it records what the client presented (SNI,
+// ALPN list, client certificate) and then echoes application bytes until the client closes.
+//
+// Every wait is bounded; the destructor stops the thread and closes every socket.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pgtls::test {
+
+struct TlsServerOptions {
+    std::string cert_file;             // server certificate chain (PEM)
+    std::string key_file;              // its private key (PEM, unencrypted)
+    std::string bind_address = "127.0.0.1";  // or "::1"
+
+    // Client certificates: with a CA file the server sends a CertificateRequest and verifies
+    // what it gets against that CA; `require_client_cert` makes a missing one fatal.
+    std::string client_ca_file;
+    bool require_client_cert = false;
+
+    enum class Alpn {
+        ignore,        // no ALPN callback: the server never selects a protocol
+        select,        // select the first client-offered protocol found in `alpn_protocols`;
+                       // none in common -> fatal no_application_protocol alert
+        force_wrong,   // answer `alpn_protocols[0]` even though the client did not offer it
+    };
+    Alpn alpn = Alpn::ignore;
+    std::vector<std::string> alpn_protocols = {"postgresql"};
+
+    // OpenSSL protocol versions (TLS1_2_VERSION...), 0 = library default.
+    int min_version = 0;
+    int max_version = 0;
+};
+
+// What the server saw on one connection; published when the handshake ends.
+struct TlsServerConnection {
+    bool handshake_ok = false;
+    std::string error;                        // OpenSSL's reason when the handshake failed
+    std::string sni;                          // empty when the client sent none
+    std::vector<std::string> alpn_offered;    // the client's list, empty when none
+    std::string alpn_selected;
+    std::string protocol;                     // "TLSv1.3"
+    bool client_cert_presented = false;
+    std::string client_cert_subject;          // RFC 2253 one-liner
+    std::string client_cert_cn;
+};
+
+class TlsTestServer {
+public:
+    // Binds, listens and starts the accept thread; throws std::runtime_error on failure
+    // (bad cert/key file, no loopback address).
+    explicit TlsTestServer(TlsServerOptions options);
+    ~TlsTestServer();
+    TlsTestServer(const TlsTestServer&) = delete;
+    TlsTestServer& operator=(const TlsTestServer&) = delete;
+
+    std::uint16_t port() const noexcept { return port_; }
+    const std::string& address() const noexcept { return options_.bind_address; }
+
+    // The record of the next connection whose handshake ended, in accept order; nullopt
+    // when none arrives within `timeout`.
+    std::optional<TlsServerConnection> next_connection(
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+    // Stops accepting and echoing; idempotent. Called by the destructor.
+    void stop();
+
+    struct Impl;  // OpenSSL state; public only so the .cpp's callbacks can name it
+
+private:
+    void run();
+    void serve(int fd);
+    void publish(TlsServerConnection record);
+
+    TlsServerOptions options_;
+    std::unique_ptr<Impl> impl_;
+    int listen_fd_ = -1;
+    int wake_pipe_[2] = {-1, -1};
+    std::uint16_t port_ = 0;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<TlsServerConnection> records_;
+    bool stopping_ = false;
+};
+
+// A connected TCP socket to address:port (blocking, with 10 s send/receive timeouts so a
+// broken backend cannot hang a test). Throws std::runtime_error on failure.
+int connect_tcp(const std::string& address, std::uint16_t port);
+
+// The DER bytes of the first certificate in a PEM file.
+std::vector<std::uint8_t> pem_certificate_der(const std::string& pem_file);
+
+// The whole content of a file.
+std::string read_file(const std::string& path);
+
+}  // namespace pgtls::test
