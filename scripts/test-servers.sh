@@ -260,7 +260,7 @@ cmd_status() {
         printf '%-10s %-8s port %-6s ssl=%-3s %s\n' "$name" "$state" \
             "$(cat "$DIR/$name/port" 2>/dev/null || echo -)" "$(ssl_of "$name")" "$DIR/$name"
     done
-    [[ -f $ENV_FILE ]] && echo "env: $ENV_FILE" || { echo "env: none"; all=1; }
+    if [[ -f $ENV_FILE ]]; then echo "env: $ENV_FILE"; else echo "env: none"; all=1; fi
     return $all
 }
 

@@ -133,11 +133,8 @@ IoResult GnutlsSession::failure(std::string message) const {
 std::string GnutlsSession::describe_io_error(int rc, int saved_errno, const char* doing) const {
     switch (rc) {
         case GNUTLS_E_PREMATURE_TERMINATION:
-        case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
-            if (rc == GNUTLS_E_PREMATURE_TERMINATION || saved_errno == 0)
-                return std::string("server closed the connection unexpectedly while ") + doing +
-                       " (EOF without TLS close_notify)";
-            break;
+            return std::string("server closed the connection unexpectedly while ") + doing +
+                   " (EOF without TLS close_notify)";
         case GNUTLS_E_PULL_ERROR:
         case GNUTLS_E_PUSH_ERROR:
             if (saved_errno != 0) return std::string("could not ") + (rc == GNUTLS_E_PULL_ERROR ? "receive" : "send") +

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <mbedtls/md.h>
+#include <mbedtls/pkcs5.h>
 
 #include "core/crypto/crypto.hpp"
 #include "mbedtls_test_env.hpp"
@@ -76,6 +78,41 @@ TEST(MbedtlsCrypto, Pbkdf2HmacSha256KnownVectors) {
     // RFC 6070 (SHA-1), 20 bytes
     EXPECT_EQ(hex(provider().pbkdf2_hmac(Hash::sha1, crypto::as_bytes("password"), crypto::as_bytes("salt"), 2, 20)),
               "ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957");
+}
+
+// mbedTLS's own PBKDF2, the reference our pad-caching implementation must equal.
+crypto::Bytes reference_pbkdf2(mbedtls_md_type_t md, const crypto::Bytes& pw, const crypto::Bytes& salt,
+                               unsigned iterations, std::size_t len) {
+    mbedtls_md_context_t ctx;
+    mbedtls_md_init(&ctx);
+    crypto::Bytes out(len);
+    EXPECT_EQ(mbedtls_md_setup(&ctx, mbedtls_md_info_from_type(md), 1), 0);
+    EXPECT_EQ(mbedtls_pkcs5_pbkdf2_hmac(&ctx, pw.data(), pw.size(), salt.data(), salt.size(), iterations,
+                                        static_cast<std::uint32_t>(len), out.data()),
+              0);
+    mbedtls_md_free(&ctx);
+    return out;
+}
+
+TEST(MbedtlsCrypto, Pbkdf2EqualsMbedtlsReferenceForEveryHashAndShape) {
+    const std::pair<Hash, mbedtls_md_type_t> hashes[] = {
+        {Hash::md5, MBEDTLS_MD_MD5},       {Hash::sha1, MBEDTLS_MD_SHA1},     {Hash::sha224, MBEDTLS_MD_SHA224},
+        {Hash::sha256, MBEDTLS_MD_SHA256}, {Hash::sha384, MBEDTLS_MD_SHA384}, {Hash::sha512, MBEDTLS_MD_SHA512}};
+    for (auto [hash, md] : hashes) {
+        const std::size_t ds = crypto::digest_size(hash);
+        for (std::size_t pw_len : {0u, 5u, 64u, 65u, 128u, 129u, 200u}) {
+            crypto::Bytes pw(pw_len);
+            for (std::size_t i = 0; i < pw_len; ++i) pw[i] = static_cast<std::uint8_t>(i * 7 + 1);
+            const crypto::Bytes salt = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+            for (unsigned iterations : {1u, 2u, 3u, 50u}) {
+                for (std::size_t len : {std::size_t{1}, ds, ds + 1, 3 * ds + 7}) {
+                    EXPECT_EQ(provider().pbkdf2_hmac(hash, pw, salt, iterations, len),
+                              reference_pbkdf2(md, pw, salt, iterations, len))
+                        << "hash " << static_cast<int>(hash) << " pw " << pw_len << " it " << iterations << " len " << len;
+                }
+            }
+        }
+    }
 }
 
 TEST(MbedtlsCrypto, RandomBytesDifferAndAreNotConstant) {
