@@ -53,13 +53,9 @@ tls::Material material(const Pem& pem) {
 }
 
 bool verifies_chain(const Settings& s) {
-    switch (s.sslmode) {
-        case SslMode::verify_ca:
-        case SslMode::verify_full: return true;
-        // libpq: with a root certificate present, require behaves as verify-ca.
-        case SslMode::require: return !s.sslrootcert.empty();
-        default: return false;
-    }
+    // resolve() applies libpq's rule: verify-ca/verify-full, and any TLS mode but no-verify
+    // when a root certificate is present (require then behaves as verify-ca).
+    return s.ssl_verify_chain || s.sslmode == SslMode::verify_ca || s.sslmode == SslMode::verify_full;
 }
 
 double ms_since(Clock::time_point t) {
@@ -218,16 +214,12 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
         const Settings* s = &settings;
         HostTarget t = target;
         opt.auth.get_password = [s, t]() -> std::optional<std::string> {
-            if (s->password && !s->password->empty()) return s->password;
-            // libpq looks .pgpass up with the host name (or hostaddr when no host is given),
-            // and a Unix socket directory counts as "localhost".
-            std::string host = t.host.empty() ? t.hostaddr : t.host;
-            if (t.is_unix_socket()) host = "localhost";
-            if (!s->passfile.empty()) {
-                if (auto p = pgpass_lookup(s->passfile, host, std::to_string(t.port), s->dbname, s->user, nullptr))
-                    return p;
+            // Explicit password, else .pgpass for this host (libpq's rules), else the callback.
+            if (auto p = password_for_host(*s, t, nullptr)) return p;
+            if (s->password_callback) {
+                const std::string host = t.is_unix_socket() ? "localhost" : (t.host.empty() ? t.hostaddr : t.host);
+                return s->password_callback(host, std::to_string(t.port), s->user);
             }
-            if (s->password_callback) return s->password_callback(host, std::to_string(t.port), s->user);
             return std::nullopt;
         };
     }
