@@ -151,12 +151,12 @@ struct Client::Impl {
     std::list<std::string> cache_lru;  // front = most recent
     std::uint64_t statement_counter = 0;
 
-    void encode_bind_execute(const std::string& statement, const Params& params, ResultFormat format,
+    void encode_bind_execute(const std::string& statement, std::span<const Param> params, ResultFormat format,
                              bool describe_portal);
     PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
                                         const std::vector<std::uint32_t>& types, Deadline d);
-    const PreparedStatement* cached_statement(std::string_view sql, const Params& params, Deadline d);
-    Result execute_extended(std::string_view sql, const Params& params, ResultFormat format,
+    const PreparedStatement* cached_statement(std::string_view sql, std::span<const Param> params, Deadline d);
+    Result execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
                             const std::function<void(const Row&)>* on_row);
     void fail_connection() noexcept {
         healthy = false;
@@ -333,6 +333,12 @@ void Client::Impl::connect_host(const HostTarget& target) {
     if (settings.connect_timeout.count() > 0) {
         // libpq: a timeout below 2 s is raised to 2 s.
         deadline = Clock::now() + std::max(settings.connect_timeout, std::chrono::seconds(2));
+    }
+    // libpq never uses TLS over a Unix-domain socket, whatever sslmode says: the kernel
+    // already authenticates the peer and nothing crosses a network.
+    if (target.is_unix_socket()) {
+        attempt(target, protocol::TlsStart::none, deadline);
+        return;
     }
     const bool direct = settings.sslnegotiation == SslNegotiation::direct;
     const protocol::TlsStart tls_kind = direct ? protocol::TlsStart::direct : protocol::TlsStart::ssl_request;
@@ -570,7 +576,7 @@ std::vector<Result> Client::query_all(std::string_view sql) {
     return results;
 }
 
-void Client::Impl::encode_bind_execute(const std::string& statement, const Params& params, ResultFormat format,
+void Client::Impl::encode_bind_execute(const std::string& statement, std::span<const Param> params, ResultFormat format,
                                        bool describe_portal) {
     bind_scratch.clear();
     bind_scratch.reserve(params.size());
@@ -631,7 +637,7 @@ PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::st
     }
 }
 
-const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, const Params& params, Deadline d) {
+const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, std::span<const Param> params, Deadline d) {
     std::string key(sql);
     for (const auto& p : params) key += "\x1f" + std::to_string(p.type_oid);
     if (auto it = cache.find(key); it != cache.end()) {
@@ -660,7 +666,7 @@ const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, co
     return &entry.statement;
 }
 
-Result Client::Impl::execute_extended(std::string_view sql, const Params& params, ResultFormat format,
+Result Client::Impl::execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
                                       const std::function<void(const Row&)>* on_row) {
     ensure_ready();
     const Deadline d = query_deadline();
@@ -679,10 +685,11 @@ Result Client::Impl::execute_extended(std::string_view sql, const Params& params
     protocol::sync(out);
     send(d);
     flow.set_row_callback(on_row);
+    Result result;
+    flow.set_single_target(&result);
     try {
-        auto rs = run(flow, d);
-        if (rs.empty()) return Result();
-        return std::move(rs.back());
+        run(flow, d);
+        return result;
     } catch (const ServerError& e) {
         // A cached statement the server no longer knows (DISCARD ALL, a pooler) or whose
         // result type changed is evicted so the next call prepares it afresh.
@@ -707,6 +714,10 @@ Result Client::execute(std::string_view sql, const Params& params) {
 }
 
 Result Client::execute(std::string_view sql, const Params& params, ResultFormat format) {
+    return execute_params(sql, params, format);
+}
+
+Result Client::execute_params(std::string_view sql, std::span<const Param> params, ResultFormat format) {
     try {
         return impl_->execute_extended(sql, params, format, nullptr);
     } catch (const ServerError& e) {
@@ -739,9 +750,10 @@ Result Client::execute(const PreparedStatement& statement, const Params& params,
     impl_->send(d);
     protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, impl_->session);
     flow.set_expected_columns(statement.columns, static_cast<std::int16_t>(format));
-    auto rs = impl_->run(flow, d);
-    if (rs.empty()) return Result();
-    return std::move(rs.back());
+    Result result;
+    flow.set_single_target(&result);
+    impl_->run(flow, d);
+    return result;
 }
 
 PreparedStatement Client::describe_statement(std::string_view name) {

@@ -14,14 +14,19 @@ void Field::throw_null(const std::string& column) {
     throw Error(ErrorKind::usage, "column \"" + column + "\" is NULL; read it as std::optional<T>");
 }
 
-std::size_t Row::size() const noexcept { return result_->columns_.size(); }
+const std::vector<Column>& Result::no_columns() noexcept {
+    static const std::vector<Column> none;
+    return none;
+}
+
+std::size_t Row::size() const noexcept { return result_->columns(); }
 
 Field Row::operator[](std::size_t column) const {
-    if (column >= result_->columns_.size())
+    if (column >= result_->columns())
         throw Error(ErrorKind::usage, "column index " + std::to_string(column) + " out of range (result has " +
-                                          std::to_string(result_->columns_.size()) + " columns)");
+                                          std::to_string(result_->columns()) + " columns)");
     const auto& [off, len] = result_->fields_[result_->row_offsets_[index_] + column];
-    return Field(result_->data_.data() + off, len, &result_->columns_[column]);
+    return Field(result_->data_.data() + off, len, &(*result_->columns_)[column]);
 }
 
 Field Row::operator[](std::string_view name) const { return (*this)[result_->column_index(name)]; }
@@ -33,8 +38,9 @@ void Row::check_arity(std::size_t n) const {
 }
 
 std::size_t Result::column_index(std::string_view name) const {
-    for (std::size_t i = 0; i < columns_.size(); ++i)
-        if (columns_[i].name == name) return i;
+    const auto& cols = column_info();
+    for (std::size_t i = 0; i < cols.size(); ++i)
+        if (cols[i].name == name) return i;
     throw Error(ErrorKind::usage, "no column named \"" + std::string(name) + "\" in the result");
 }
 
@@ -61,8 +67,8 @@ std::uint64_t Result::affected_rows() const noexcept {
 void Result::add_data_row(std::span<const std::uint8_t> payload) {
     protocol::ByteReader r(payload, "DataRow");
     const int n = r.i16();
-    if (n < 0 || static_cast<std::size_t>(n) != columns_.size())
-        r.fail("has " + std::to_string(n) + " fields but RowDescription announced " + std::to_string(columns_.size()));
+    if (n < 0 || static_cast<std::size_t>(n) != columns())
+        r.fail("has " + std::to_string(n) + " fields but RowDescription announced " + std::to_string(columns()));
     row_offsets_.push_back(fields_.size());
     // Copy the whole body once; fields are offsets into it.
     const std::size_t base = data_.size();

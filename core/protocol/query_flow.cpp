@@ -10,6 +10,17 @@ void QueryFlow::unexpected(char type) const {
                                          (kind_ == Kind::simple ? "simple" : "extended") + " query");
 }
 
+void QueryFlow::finish_result() {
+    if (single_) {
+        *single_ = std::move(current_);
+        ++single_count_;
+    } else {
+        results_.push_back(std::move(current_));
+    }
+    current_ = Result();
+    have_columns_ = false;
+}
+
 bool QueryFlow::on_message(const BackendMessage& m) {
     if (in_copy_out_) {
         switch (m.type) {
@@ -35,7 +46,7 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             return false;
         case 'T':
             if (have_columns_) unexpected(m.type);
-            current_.set_columns(parse_row_description(m.body));
+            current_.set_columns(session_.columns_for(m.body));
             have_columns_ = true;
             return false;
         case 'D':
@@ -50,21 +61,15 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             return false;
         case 'C':
             current_.set_command_tag(parse_command_complete(m.body));
-            results_.push_back(std::move(current_));
-            current_ = Result();
-            have_columns_ = false;
+            finish_result();
             return false;
         case 'I':
             current_.set_empty_query();
-            results_.push_back(std::move(current_));
-            current_ = Result();
-            have_columns_ = false;
+            finish_result();
             return false;
         case 's':  // PortalSuspended (Execute with a row limit)
             if (kind_ != Kind::extended) unexpected(m.type);
-            results_.push_back(std::move(current_));
-            current_ = Result();
-            have_columns_ = false;
+            finish_result();
             return false;
         case 'E':
             if (!error_) error_.emplace(parse_error_fields(m.body));

@@ -24,6 +24,9 @@ public:
     bool on_message(const BackendMessage& m);
 
     std::vector<Result>& results() noexcept { return results_; }
+    // Keep only the last result, in *target (no vector): one-statement extended queries.
+    void set_single_target(Result* target) noexcept { single_ = target; }
+    std::size_t single_count() const noexcept { return single_count_; }
     // Rows go to `on_row` one at a time instead of being kept (streaming).
     void set_row_callback(const std::function<void(const Row&)>* on_row) noexcept { on_row_ = on_row; }
     // Statement already described: no RowDescription will come (Bind+Execute only).
@@ -40,6 +43,9 @@ public:
 
 private:
     [[noreturn]] void unexpected(char type) const;
+    void finish_result();
+    Result* single_ = nullptr;
+    std::size_t single_count_ = 0;
     Kind kind_;
     SessionState& session_;
     std::vector<Result> results_;

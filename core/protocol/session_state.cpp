@@ -1,5 +1,7 @@
 #include "core/protocol/session_state.hpp"
 
+#include <algorithm>
+
 #include "core/protocol/backend_messages.hpp"
 
 namespace pgtls::protocol {
@@ -23,6 +25,15 @@ bool SessionState::handle_async(const BackendMessage& m) {
         }
         default: return false;
     }
+}
+
+std::shared_ptr<const std::vector<Column>> SessionState::columns_for(std::span<const std::uint8_t> body) {
+    if (last_columns && body.size() == last_row_description.size() &&
+        std::equal(body.begin(), body.end(), last_row_description.begin()))
+        return last_columns;
+    last_columns = std::make_shared<const std::vector<Column>>(parse_row_description(body));
+    last_row_description.assign(body.begin(), body.end());
+    return last_columns;
 }
 
 }  // namespace pgtls::protocol

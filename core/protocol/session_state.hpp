@@ -5,6 +5,9 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
+#include <span>
+#include <vector>
 #include <string>
 
 #include "core/protocol/message_reader.hpp"
@@ -17,6 +20,10 @@ struct SessionState {
     TransactionStatus transaction_status = TransactionStatus::unknown;
     std::function<void(const Notice&)> notice_handler;
     std::deque<Notification> notifications;
+    // The last RowDescription, so a repeated one (the same query again) is not parsed again.
+    std::vector<std::uint8_t> last_row_description;
+    std::shared_ptr<const std::vector<Column>> last_columns;
+    std::shared_ptr<const std::vector<Column>> columns_for(std::span<const std::uint8_t> row_description);
 
     // Handles NoticeResponse, NotificationResponse and ParameterStatus; returns false for any
     // other message type.

@@ -1,7 +1,9 @@
 // pgtls — a blocking PostgreSQL connection with timeouts.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <span>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -152,9 +154,13 @@ public:
 
     // Extended protocol with the unnamed statement: Parse/Bind/Describe/Execute/Sync.
     Result execute(std::string_view sql, const Params& params = {});
+    // The same with any contiguous parameters (no vector needed).
+    Result execute_params(std::string_view sql, std::span<const Param> params,
+                          ResultFormat format = ResultFormat::text);
     template <typename... Args>
     Result exec(std::string_view sql, const Args&... args) {
-        return execute(sql, Params{to_param(args)...});
+        const std::array<Param, sizeof...(Args)> params{to_param(args)...};
+        return execute_params(sql, params);
     }
 
     // Extended protocol with result columns in the given format (binary decodes to the same

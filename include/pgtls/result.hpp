@@ -90,8 +90,8 @@ public:
     Result() = default;
     std::size_t size() const noexcept { return row_offsets_.size(); }
     bool empty() const noexcept { return row_offsets_.empty(); }
-    std::size_t columns() const noexcept { return columns_.size(); }
-    const std::vector<Column>& column_info() const noexcept { return columns_; }
+    std::size_t columns() const noexcept { return columns_ ? columns_->size() : 0; }
+    const std::vector<Column>& column_info() const noexcept { return columns_ ? *columns_ : no_columns(); }
     // Column index by name; throws Error(usage) if absent.
     std::size_t column_index(std::string_view name) const;
     Row operator[](std::size_t row) const;
@@ -120,7 +120,11 @@ public:
     iterator end() const { return {this, size()}; }
 
     // --- building (used by the client) ---
-    void set_columns(std::vector<Column> columns) { columns_ = std::move(columns); }
+    void set_columns(std::vector<Column> columns) {
+        columns_ = std::make_shared<const std::vector<Column>>(std::move(columns));
+    }
+    // Shares one column list between results (a repeated RowDescription is parsed once).
+    void set_columns(std::shared_ptr<const std::vector<Column>> columns) { columns_ = std::move(columns); }
     // `payload` is a DataRow body (Int16 count, then Int32 len + bytes per field). Validated.
     void add_data_row(std::span<const std::uint8_t> payload);
     void set_command_tag(std::string tag) { command_tag_ = std::move(tag); }
@@ -132,13 +136,20 @@ public:
     }
     // Sets every column's format (results of a statement described before Bind chose it).
     void set_all_formats(std::int16_t format) {
-        for (auto& c : columns_) c.format = format;
+        if (!columns_) return;
+        bool same = true;
+        for (const auto& c : *columns_) same = same && c.format == format;
+        if (same) return;
+        auto copy = std::make_shared<std::vector<Column>>(*columns_);
+        for (auto& c : *copy) c.format = format;
+        columns_ = std::move(copy);
     }
     void set_empty_query() { empty_query_ = true; }
 
 private:
     friend class Row;
-    std::vector<Column> columns_;
+    static const std::vector<Column>& no_columns() noexcept;
+    std::shared_ptr<const std::vector<Column>> columns_;
     // All DataRow field bytes back to back; each row: offset into field_index_.
     std::vector<std::uint8_t> data_;
     // Per field: offset into data_ and length (-1 = NULL).
