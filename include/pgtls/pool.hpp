@@ -259,6 +259,7 @@ private:
         std::deque<Waiter*> waiters;             // FIFO; only the front may take a connection
         std::size_t total = 0, opening = 0, in_use = 0;
         bool closed = false;
+        bool maint_kick = false;  // a connection was removed: refill min_size now, not next tick
         std::condition_variable maint_cv, drained_cv;
         std::thread maint;
         std::uint64_t next_id = 1;
@@ -326,7 +327,6 @@ private:
                     backoff_until = clock->now() + backoff;
                     last_connect_error = message;
                     notify_head();
-                    maint_cv.notify_all();
                     maybe_drained();
                 }
                 emit(opt.on_error, 0, message);
@@ -367,7 +367,10 @@ private:
                 if (was_in_use) --in_use;
                 ++counters.destroyed;
                 notify_head();
-                maint_cv.notify_all();  // min_size may need a refill
+                if (total < opt.min_size) {
+                    maint_kick = true;
+                    maint_cv.notify_all();
+                }
                 maybe_drained();
             }
             emit(opt.on_remove, id, reason);
@@ -545,6 +548,7 @@ private:
         void maintain() {
             std::unique_lock lk(m);
             while (!closed) {
+                maint_kick = false;
                 auto now = clock->now();
                 std::deque<std::pair<std::unique_ptr<Slot>, std::string>> victims;
                 std::size_t remaining = total;
@@ -596,7 +600,7 @@ private:
                 }
                 auto next = clock->now() + opt.maintenance_interval;
                 if (total < opt.min_size && backoff_until > clock->now()) next = std::min(next, backoff_until);
-                while (!closed && clock->now() < next) clock->wait_until(maint_cv, lk, next);
+                while (!closed && !maint_kick && clock->now() < next) clock->wait_until(maint_cv, lk, next);
             }
         }
 
@@ -623,6 +627,9 @@ private:
     std::shared_ptr<State> state_;
 };
 
+// Compiled once in pool/pool.cpp.
+extern template class BasicPool<Client>;
+
 // Options of the Client pool.
 using PoolOptions = BasicPoolOptions<Client>;
 
@@ -634,7 +641,5 @@ public:
     explicit Pool(const std::string& conninfo, PoolOptions options = {});
     explicit Pool(Settings settings, PoolOptions options = {});
 };
-
-extern template class BasicPool<Client>;
 
 }  // namespace pgtls

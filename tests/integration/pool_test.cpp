@@ -96,7 +96,9 @@ TEST_P(PoolIntegration, SixteenThreadsShareFourConnectionsWithoutLosingResults) 
     EXPECT_LE(s.created, 4u);
     EXPECT_EQ(s.total, 4u);
     EXPECT_EQ(s.in_use, 0u);
-    if (has_tls()) EXPECT_EQ(pool.acquire()->info().backend, backend());
+    if (has_tls()) {
+        EXPECT_EQ(pool.acquire()->info().backend, backend());
+    }
 }
 
 TEST_P(PoolIntegration, RecoversFromAServerRestartUnderLoad) {
