@@ -90,7 +90,9 @@ std::optional<std::string> verify_server_chain(gnutls_session_t session, const C
         OwnedDatum text;
         if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) < 0)
             return std::string("the server certificate is not trusted");
-        return text.str();
+        std::string reason = text.str();
+        reason.erase(reason.find_last_not_of(" \n") + 1);
+        return reason;
     }
     if (state.crl_active) return check_crl_coverage(session, state);
     return std::nullopt;

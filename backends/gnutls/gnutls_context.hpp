@@ -34,8 +34,8 @@ struct ContextState {
     std::vector<gnutls_pcert_st> client_chain;
     PrivKey client_key;
 
-    // CRL checking is "active" exactly when libpq would set X509_V_FLAG_CRL_CHECK_ALL: the CRL
-    // file loaded (or none was named) and a CRL file or directory was named.
+    // CRL checking is on exactly when libpq would set X509_V_FLAG_CRL_CHECK_ALL: a CRL file or
+    // directory was named. crl_issuers also holds CRLs found in the root certificate file.
     bool crl_active = false;
     std::vector<CrlIssuer> crl_issuers;
 

@@ -12,6 +12,10 @@
 namespace pgtls::tls::gnutls_detail {
 namespace {
 
+// PEM when it has an armour line; otherwise the bytes are taken as one DER object, as the
+// OpenSSL backend (and libpq for keys) accepts.
+bool is_pem(std::string_view bytes) { return bytes.find("-----BEGIN ") != std::string_view::npos; }
+
 // "root certificate file "/path"" or "root certificate (PEM data)".
 std::string describe(const Material& m, const std::string& what) {
     if (m.kind == Material::Kind::file) return what + " file \"" + m.value + "\"";
@@ -62,10 +66,11 @@ int add_crls(ContextState& state, const std::string& bytes, std::string& error) 
     gnutls_x509_crl_t* list = nullptr;
     unsigned n = 0;
     gnutls_datum_t d = datum_of(bytes);
-    int rc = gnutls_x509_crl_list_import2(&list, &n, &d, GNUTLS_X509_FMT_PEM, 0);
+    int rc = gnutls_x509_crl_list_import2(&list, &n, &d, is_pem(bytes) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, 0);
     if (rc < 0 || n == 0) {
-        // DER, as OpenSSL's by-file lookup would not accept it either, is not tried.
-        error = rc < 0 ? error_text(rc) : "no CRL found";
+        error = rc < 0 && rc != GNUTLS_E_BASE64_DECODING_ERROR && rc != GNUTLS_E_NO_CERTIFICATE_FOUND
+                    ? error_text(rc)
+                    : "no certificate revocation list found";
         return 0;
     }
     for (unsigned i = 0; i < n; ++i) state.crl_issuers.push_back({raw_issuer_of(list[i])});
@@ -117,46 +122,36 @@ void load_trust(ContextState& state, const ContextConfig& config) {
     }
     const std::string bytes = material_bytes(ca, "root certificate");
     gnutls_datum_t d = datum_of(bytes);
-    int rc = gnutls_certificate_set_x509_trust_mem(state.cred.get(), &d, GNUTLS_X509_FMT_PEM);
-    if (rc < 0) throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": " + error_text(rc));
-    if (rc == 0)
+    const bool pem = is_pem(bytes);
+    int rc = gnutls_certificate_set_x509_trust_mem(state.cred.get(), &d, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+    if (rc < 0 && rc != GNUTLS_E_BASE64_DECODING_ERROR && rc != GNUTLS_E_NO_CERTIFICATE_FOUND)
+        throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": " + error_text(rc));
+    if (rc <= 0)
         throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": no certificate found");
+    // libpq loads sslrootcert with X509_STORE_load_locations, which takes the CRLs in it too;
+    // they matter once CRL checking is switched on by sslcrl / sslcrldir.
+    if (pem && bytes.find("-----BEGIN X509 CRL-----") != std::string::npos) {
+        std::string ignored;
+        add_crls(state, bytes, ignored);
+    }
 }
 
 void load_crls(ContextState& state, const ContextConfig& config) {
-    const bool have_file = !config.crl.empty();
-    const bool have_dir = !config.crl_dir.empty();
-    if (!have_file && !have_dir) return;
-
-    if (have_file) {
+    if (!config.crl.empty()) {
+        const std::string bytes = material_bytes(config.crl, "certificate revocation list");
         std::string error;
-        std::optional<std::string> bytes;
-        if (config.crl.kind == Material::Kind::pem)
-            bytes = config.crl.value;
-        else
-            bytes = read_file(config.crl.value, error);
-        if (!bytes || add_crls(state, *bytes, error) == 0) {
-            // libpq ignores a CRL it cannot load (X509_STORE_load_locations failing) and then
-            // checks no CRL at all, not even those in sslcrldir.
-            state.warnings.push_back("could not load " + describe(config.crl, "SSL certificate revocation list") + ": " +
-                                     error + "; certificate revocation is not checked");
-            state.crl_issuers.clear();
-            return;
-        }
+        if (add_crls(state, bytes, error) == 0)
+            throw Error(ErrorKind::config,
+                        "could not read " + describe(config.crl, "certificate revocation list") + ": " + error);
+        state.crl_active = true;
     }
-    state.crl_active = true;
-
-    if (have_dir) {
+    if (!config.crl_dir.empty()) {
         static const std::regex hashed_name("[0-9a-f]{8}\\.r[0-9]+");
         std::error_code ec;
         std::filesystem::directory_iterator it(config.crl_dir, ec), end;
-        if (ec) {
-            // As with OpenSSL's lookup directory, a missing directory only means no CRL is
-            // found there — and so, with CRL checking on, verification fails.
-            state.warnings.push_back("could not open SSL certificate revocation list directory \"" + config.crl_dir +
-                                     "\": " + ec.message());
-            return;
-        }
+        if (ec)
+            throw Error(ErrorKind::config, "certificate revocation list directory \"" + config.crl_dir +
+                                               "\" (sslcrldir) is not a readable directory: " + ec.message());
         for (; it != end; it.increment(ec)) {
             if (ec) break;
             const std::string name = it->path().filename().string();
@@ -164,17 +159,15 @@ void load_crls(ContextState& state, const ContextConfig& config) {
             std::string error;
             auto bytes = read_file(it->path().string(), error);
             if (!bytes || add_crls(state, *bytes, error) == 0)
-                state.warnings.push_back("skipped SSL certificate revocation list \"" + it->path().string() + "\": " +
-                                         error);
+                state.warnings.push_back("skipped certificate revocation list \"" + it->path().string() + "\": " + error);
         }
+        state.crl_active = true;
     }
 }
 
 void load_client_certificate(ContextState& state, const ContextConfig& config) {
     if (!config.send_client_cert) return;
-    if (config.cert.empty() && config.key.empty()) return;
-    if (config.cert.empty())
-        throw Error(ErrorKind::config, describe(config.key, "private key") + " given without a client certificate (sslcert)");
+    if (config.cert.empty()) return;  // a key alone is never used (libpq: no sslcert file, no client cert)
     if (config.key.empty())
         throw Error(ErrorKind::config,
                     "certificate present, but not private key file: " + describe(config.cert, "certificate") +
@@ -186,7 +179,8 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
         std::vector<gnutls_pcert_st> chain(64);
         unsigned n = static_cast<unsigned>(chain.size());
         gnutls_datum_t d = datum_of(cert_bytes);
-        int rc = gnutls_pcert_list_import_x509_raw(chain.data(), &n, &d, GNUTLS_X509_FMT_PEM, 0);
+        int rc = gnutls_pcert_list_import_x509_raw(chain.data(), &n, &d,
+                                                   is_pem(cert_bytes) ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER, 0);
         if (rc < 0 || n == 0)
             throw Error(ErrorKind::config, "could not read " + describe(config.cert, "certificate") + ": " +
                                                (rc < 0 ? error_text(rc) : std::string("no certificate found")));
@@ -201,15 +195,26 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
         throw Error(ErrorKind::tls, "GnuTLS: could not allocate a private key: " + error_text(rc));
     X509Key key(raw);
     gnutls_x509_privkey_set_pin_function(raw, no_pin, nullptr);
-    const bool encrypted = looks_encrypted(key_bytes);
+    const bool pem = is_pem(key_bytes);
+    // DER carries no armour to tell; a password, when given, is offered (PKCS#8 may need it).
+    const bool encrypted = pem ? looks_encrypted(key_bytes) : !config.key_password.empty();
     if (encrypted && config.key_password.empty()) {
         crypto::secure_zero(key_bytes.data(), key_bytes.size());
         throw Error(ErrorKind::config,
                     "could not load " + what + ": the key is encrypted and no password was given (sslpassword)");
     }
     gnutls_datum_t kd = datum_of(key_bytes);
-    int rc = gnutls_x509_privkey_import2(raw, &kd, GNUTLS_X509_FMT_PEM,
+    int rc = gnutls_x509_privkey_import2(raw, &kd, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER,
                                          encrypted ? config.key_password.c_str() : nullptr, 0);
+    if (rc < 0 && !pem && !encrypted) {
+        // An encrypted DER PKCS#8 key without a password.
+        if (gnutls_x509_privkey_import_pkcs8(raw, &kd, GNUTLS_X509_FMT_DER, nullptr, 0) ==
+            GNUTLS_E_DECRYPTION_FAILED) {
+            crypto::secure_zero(key_bytes.data(), key_bytes.size());
+            throw Error(ErrorKind::config,
+                        "could not load " + what + ": the key is encrypted and no password was given (sslpassword)");
+        }
+    }
     crypto::secure_zero(key_bytes.data(), key_bytes.size());
     if (rc < 0) {
         std::string reason = error_text(rc);

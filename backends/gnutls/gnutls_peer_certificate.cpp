@@ -65,7 +65,15 @@ void subject_alt_names(gnutls_x509_crt_t crt, PeerCertificate& pc) {
 }  // namespace
 
 std::optional<crypto::Hash> signature_hash_of(int sign_algorithm) {
-    switch (gnutls_sign_get_hash_algorithm(static_cast<gnutls_sign_algorithm_t>(sign_algorithm))) {
+    const auto sign = static_cast<gnutls_sign_algorithm_t>(sign_algorithm);
+    // GnuTLS reports SHA-512 for Ed25519 (the hash inside EdDSA); the signature algorithm has
+    // no separate digest, as OpenSSL reports (NID_undef), and channel binding must see none.
+    switch (gnutls_sign_get_pk_algorithm(sign)) {
+        case GNUTLS_PK_EDDSA_ED25519:
+        case GNUTLS_PK_EDDSA_ED448: return std::nullopt;
+        default: break;
+    }
+    switch (gnutls_sign_get_hash_algorithm(sign)) {
         case GNUTLS_DIG_MD5: return crypto::Hash::md5;
         case GNUTLS_DIG_SHA1: return crypto::Hash::sha1;
         case GNUTLS_DIG_SHA224: return crypto::Hash::sha224;

@@ -43,9 +43,17 @@ GnutlsSession::GnutlsSession(std::shared_ptr<const ContextState> state, int fd, 
     if (!state_->alpn.empty()) {
         std::vector<gnutls_datum_t> protos;
         for (const auto& p : state_->alpn) protos.push_back(datum_of(p));
-        check(gnutls_alpn_set_protocols(session_, protos.data(), static_cast<unsigned>(protos.size()), 0), "ALPN");
+        // GNUTLS_ALPN_MANDATORY only acts when the server answers with an ALPN extension: a
+        // protocol we did not offer then fails the handshake (RFC 7301 3.2, as OpenSSL does),
+        // while a server without ALPN is still accepted (core decides about that).
+        check(gnutls_alpn_set_protocols(session_, protos.data(), static_cast<unsigned>(protos.size()),
+                                        GNUTLS_ALPN_MANDATORY),
+              "ALPN");
     }
-    if (!state_->keylog_file.empty()) gnutls_session_set_keylog_function(session_, &GnutlsSession::keylog_callback);
+    // Without sslkeylogfile, secrets go nowhere: GnuTLS's default hook would honour the
+    // SSLKEYLOGFILE environment variable, which OpenSSL-based libpq ignores.
+    gnutls_session_set_keylog_function(session_, state_->keylog_file.empty() ? &GnutlsSession::discard_keylog
+                                                                             : &GnutlsSession::keylog_callback);
     // Deadlines are core's business (connect_timeout), as with OpenSSL, which has none.
     gnutls_handshake_set_timeout(session_, 0);
     gnutls_transport_set_int(session_, fd);
@@ -95,6 +103,8 @@ int GnutlsSession::keylog_callback(gnutls_session_t s, const char* label, const 
     return 0;  // non-zero would abort the handshake; a key log is never worth that
 }
 
+int GnutlsSession::discard_keylog(gnutls_session_t, const char*, const gnutls_datum_t*) { return 0; }
+
 void GnutlsSession::add_warning(std::string w) {
     std::lock_guard<std::mutex> lock(warnings_mutex_);
     for (const auto& existing : warnings_)
@@ -123,11 +133,8 @@ IoResult GnutlsSession::failure(std::string message) const {
 std::string GnutlsSession::describe_io_error(int rc, int saved_errno, const char* doing) const {
     switch (rc) {
         case GNUTLS_E_PREMATURE_TERMINATION:
-        case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
-            if (rc == GNUTLS_E_PREMATURE_TERMINATION || saved_errno == 0)
-                return std::string("server closed the connection unexpectedly while ") + doing +
-                       " (EOF without TLS close_notify)";
-            break;
+            return std::string("server closed the connection unexpectedly while ") + doing +
+                   " (EOF without TLS close_notify)";
         case GNUTLS_E_PULL_ERROR:
         case GNUTLS_E_PUSH_ERROR:
             if (saved_errno != 0) return std::string("could not ") + (rc == GNUTLS_E_PULL_ERROR ? "receive" : "send") +
@@ -148,8 +155,11 @@ std::string GnutlsSession::describe_handshake_error(int rc, int saved_errno) con
     if (rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
         OwnedDatum text;
         const unsigned status = gnutls_session_get_verify_cert_status(session_);
-        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0)
-            return "certificate verify failed: " + text.str();
+        if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) >= 0) {
+            std::string reason = text.str();
+            reason.erase(reason.find_last_not_of(" \n") + 1);
+            return "certificate verify failed: " + reason;
+        }
     }
     if (rc == GNUTLS_E_NO_APPLICATION_PROTOCOL)
         return "TLS handshake failed: the server selected no ALPN protocol we offered";

@@ -36,6 +36,7 @@ private:
     static int retrieve_client_cert(gnutls_session_t, const gnutls_datum_t*, int, const gnutls_pk_algorithm_t*, int,
                                     gnutls_pcert_st**, unsigned*, gnutls_privkey_t*);
     static int keylog_callback(gnutls_session_t session, const char* label, const gnutls_datum_t* secret);
+    static int discard_keylog(gnutls_session_t session, const char* label, const gnutls_datum_t* secret);
     friend void install_session_callbacks(ContextState& state);
 
     IoResult would_block() const;
