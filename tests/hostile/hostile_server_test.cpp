@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "tests/protocol/scripted_bytes.hpp"
 #include "tests/support/fake/fake_server.hpp"
@@ -47,6 +48,10 @@ FakeServer::Script trust_then(std::function<void(FakeConnection&)> then) {
         then(c);
     };
 }
+
+// A build without any TLS backend refuses TLS modes before connecting: that is the
+// assertion there instead of the TLS-specific one.
+bool plaintext_only_build() { return pgtls::tls::available_backends().empty(); }
 
 Error expect_error(const std::function<void()>& f, ErrorKind kind, const std::string& fragment) {
     try {
@@ -114,6 +119,13 @@ TEST(HostileServer, SecondAuthenticationOk) {
 }
 
 TEST(HostileServer, BytesAfterSslAcceptAreRejected) {
+    if (plaintext_only_build()) {
+        FakeServer server([](FakeConnection& c) { c.wait_for_close(std::chrono::seconds(1)); });
+        expect_error([&] { Client client(settings_for(server, SslMode::require)); }, ErrorKind::config,
+                     "without any TLS backend");
+        EXPECT_EQ(server.connections(), 0);
+        return;
+    }
     FakeServer server([](FakeConnection& c) {
         if (c.read_startup_packet() != 80877103) return;
         c.send("S" + auth_ok() + ready());  // injected plaintext after 'S'
@@ -124,6 +136,13 @@ TEST(HostileServer, BytesAfterSslAcceptAreRejected) {
 }
 
 TEST(HostileServer, ErrorReplyToSslRequestNeverDowngradesOrShowsItsText) {
+    if (plaintext_only_build()) {
+        FakeServer server([](FakeConnection& c) { c.wait_for_close(std::chrono::seconds(1)); });
+        expect_error([&] { Client client(settings_for(server, SslMode::require)); }, ErrorKind::config,
+                     "without any TLS backend");
+        EXPECT_EQ(server.connections(), 0);
+        return;
+    }
     for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_full}) {
         FakeServer server([](FakeConnection& c) {
             if (c.read_startup_packet() != 80877103) return;
@@ -139,6 +158,13 @@ TEST(HostileServer, ErrorReplyToSslRequestNeverDowngradesOrShowsItsText) {
 }
 
 TEST(HostileServer, RefusalWhenTlsRequired) {
+    if (plaintext_only_build()) {
+        FakeServer server([](FakeConnection& c) { c.wait_for_close(std::chrono::seconds(1)); });
+        expect_error([&] { Client client(settings_for(server, SslMode::require)); }, ErrorKind::config,
+                     "without any TLS backend");
+        EXPECT_EQ(server.connections(), 0);
+        return;
+    }
     FakeServer server([](FakeConnection& c) {
         if (c.read_startup_packet() != 80877103) return;
         c.send("N");
@@ -149,6 +175,13 @@ TEST(HostileServer, RefusalWhenTlsRequired) {
 }
 
 TEST(HostileServer, PlaintextServerOnDirectNegotiation) {
+    if (plaintext_only_build()) {
+        FakeServer server([](FakeConnection& c) { c.wait_for_close(std::chrono::seconds(1)); });
+        expect_error([&] { Client client(settings_for(server, SslMode::require)); }, ErrorKind::config,
+                     "without any TLS backend");
+        EXPECT_EQ(server.connections(), 0);
+        return;
+    }
     FakeServer server([](FakeConnection& c) {
         std::string hello;
         c.read_exact(hello, 5);
