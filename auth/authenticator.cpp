@@ -73,7 +73,7 @@ struct Authenticator::Impl {
     std::string test_nonce;
 
     void check_expected(std::uint32_t code);
-    std::string fetch_password();
+    void fetch_password(std::string& out);
     void send_password(std::uint32_t code, std::span<const std::uint8_t> payload, std::string& out);
     void sasl_init(std::span<const std::uint8_t> payload, std::string& out);
 };
@@ -132,7 +132,8 @@ void Authenticator::Impl::check_expected(std::uint32_t code) {
     }
 }
 
-std::string Authenticator::Impl::fetch_password() {
+// Copies the password into `out` (the caller wipes it) and wipes the callback's copy.
+void Authenticator::Impl::fetch_password(std::string& out) {
     std::optional<std::string> pw;
     if (params.get_password) pw = params.get_password();
     if (!pw || pw->empty()) {
@@ -144,8 +145,8 @@ std::string Authenticator::Impl::fetch_password() {
         crypto::secure_zero(pw->data(), pw->size());
         auth_error("password for user \"" + params.user + "\" contains a NUL byte, which the protocol cannot carry");
     }
-    std::string result = std::move(*pw);
-    return result;
+    out.assign(*pw);
+    crypto::secure_zero(pw->data(), pw->size());
 }
 
 void Authenticator::Impl::send_password(std::uint32_t code, std::span<const std::uint8_t> payload, std::string& out) {
@@ -159,8 +160,9 @@ void Authenticator::Impl::send_password(std::uint32_t code, std::span<const std:
     } else if (!payload.empty()) {
         protocol_error("malformed AuthenticationCleartextPassword message: unexpected payload");
     }
-    std::string password = fetch_password();
+    std::string password;
     Wipe wipe{password};
+    fetch_password(password);
     if (code == auth_req_md5) {
         std::string hashed = md5_password(*params.crypto, password, params.user, salt);
         append_password_message(out, hashed);
@@ -238,8 +240,9 @@ void Authenticator::Impl::sasl_init(std::span<const std::uint8_t> payload, std::
     options.max_iterations = params.scram_max_iterations > 0 ? static_cast<std::uint32_t>(params.scram_max_iterations) : 1;
     options.nonce = test_nonce;
 
-    std::string password = fetch_password();
+    std::string password;
     Wipe wipe{password};
+    fetch_password(password);
     scram = std::make_unique<ScramClient>(*params.crypto, password, std::move(options));
     const std::string first = scram->client_first();
     append_sasl_initial_response(out, selected, first);

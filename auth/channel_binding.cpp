@@ -1,5 +1,6 @@
 #include "auth/channel_binding.hpp"
 
+#include "auth/certificate_signature.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::auth {
@@ -17,7 +18,13 @@ crypto::Bytes tls_server_end_point(const crypto::Provider& crypto, const tls::Pe
     if (cert.der.empty())
         throw Error(ErrorKind::authentication,
                     "channel binding not possible: the server presented no certificate to bind to");
-    auto hash = end_point_hash(cert.signature_hash);
+    // The algorithm named in the DER decides, so every backend binds to the same bytes; the
+    // backend's report is used only for algorithms this parser does not know.
+    std::optional<crypto::Hash> signature_hash = cert.signature_hash;
+    const CertificateSignature parsed = certificate_signature(cert.der);
+    if (parsed.kind == CertificateSignature::Kind::hash) signature_hash = parsed.hash;
+    if (parsed.kind == CertificateSignature::Kind::no_hash) signature_hash = std::nullopt;
+    auto hash = end_point_hash(signature_hash);
     if (!hash)
         throw Error(ErrorKind::authentication,
                     "channel binding not possible: the server certificate's signature algorithm has no hash "

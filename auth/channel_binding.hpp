@@ -14,7 +14,9 @@ namespace pgtls::auth {
 // own (Ed25519, Ed448): then no tls-server-end-point value exists.
 std::optional<crypto::Hash> end_point_hash(std::optional<crypto::Hash> signature_hash) noexcept;
 
-// Hash of the certificate's DER with end_point_hash(). Throws Error(authentication) when the
+// Hash of the certificate's DER with end_point_hash() of its signature algorithm, read from the
+// DER itself (auth/certificate_signature.hpp); `cert.signature_hash` from the backend is used
+// only when the DER names an algorithm the parser does not know. Throws Error(authentication) when the
 // certificate has no usable hash — libpq's pgtls_get_peer_certificate_hash fails the same way
 // ("could not find digest for NID UNDEF") — or when the DER is empty.
 crypto::Bytes tls_server_end_point(const crypto::Provider& crypto, const tls::PeerCertificate& cert);

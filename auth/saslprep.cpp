@@ -108,6 +108,7 @@ bool utf8_decode(std::string_view input, std::u32string& out) {
 
 std::string utf8_encode(std::u32string_view input) {
     std::string out;
+    out.reserve(input.size() * 4);  // no reallocation: no stray copies of a password on the heap
     for (char32_t c : input) {
         if (c < 0x80) {
             out += char(c);

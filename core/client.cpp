@@ -3,6 +3,8 @@
 #include "pgtls/client.hpp"
 
 #include <algorithm>
+#include <list>
+#include <unordered_map>
 #include <arpa/inet.h>
 #include <atomic>
 #include <mutex>
@@ -117,6 +119,8 @@ struct Client::Impl {
     bool healthy = false;
     bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
     std::chrono::milliseconds query_timeout{0};
+    std::vector<protocol::BindParam> bind_scratch;
+    std::vector<std::uint32_t> type_scratch;
 
     // ---- connecting ----
     void connect_all();
@@ -140,6 +144,28 @@ struct Client::Impl {
         if (!healthy) throw Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect");
     }
     void cancel_request();
+
+    // Statement cache (LRU), off when capacity is 0.
+    struct CachedStatement {
+        PreparedStatement statement;
+        std::list<std::string>::iterator lru;
+    };
+    std::size_t cache_capacity = 0;
+    std::unordered_map<std::string, CachedStatement> cache;
+    std::list<std::string> cache_lru;  // front = most recent
+    std::uint64_t statement_counter = 0;
+
+    void encode_bind_execute(const std::string& statement, const Params& params, ResultFormat format,
+                             bool describe_portal);
+    PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
+                                        const std::vector<std::uint32_t>& types, Deadline d);
+    const PreparedStatement* cached_statement(std::string_view sql, const Params& params, Deadline d);
+    Result execute_extended(std::string_view sql, const Params& params, ResultFormat format,
+                            const std::function<void(const Row&)>* on_row);
+    void fail_connection() noexcept {
+        healthy = false;
+        channel.abort();
+    }
 };
 
 protocol::BackendMessage Client::Impl::next_message(Deadline d) {
@@ -218,7 +244,14 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
                 tls::SessionParams params;
                 if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
                     params.sni = target.host;
-                channel.start_tls(*tls->context, params, deadline);
+                try {
+                    channel.start_tls(*tls->context, params, deadline);
+                } catch (const Error& e) {
+                    if (tls_start != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
+                    throw Error(ErrorKind::tls, std::string(e.what()) +
+                                                    " (with sslnegotiation=direct the server must be PostgreSQL 17 or "
+                                                    "later; older servers need sslnegotiation=postgres)");
+                }
                 tls::Session& s = *channel.tls_session();
                 const tls::SessionInfo si = s.info();
                 if (tls_start == protocol::TlsStart::direct && si.alpn != "postgresql")
@@ -357,7 +390,8 @@ void Client::Impl::connect_all() {
     }
     std::string errors;
     std::optional<ErrorKind> last_kind;
-    std::exception_ptr only_error;
+    std::optional<ServerErrorFields> only_server_error;
+    std::string only_context;
     const auto want = settings.target_session_attrs;
     // prefer-standby: first look for a standby, then accept anything.
     const int passes = want == TargetSessionAttrs::prefer_standby ? 2 : 1;
@@ -382,11 +416,15 @@ void Client::Impl::connect_all() {
                 const std::string msg = e.what();
                 errors += msg.rfind("connection to ", 0) == 0 ? msg : "connection to " + where + " failed: " + msg;
                 last_kind = e.kind();
-                if (hosts.size() == 1 && passes == 1) only_error = std::current_exception();
+                if (auto* se = dynamic_cast<const ServerError*>(&e); se && hosts.size() == 1 && passes == 1) {
+                    only_server_error = se->fields();
+                    only_context = "connection to " + where + " failed: ";
+                }
             }
         }
     }
-    if (only_error) std::rethrow_exception(only_error);
+    // One host: keep the server's fields (SQLSTATE, detail, ...) for the caller.
+    if (only_server_error) throw ServerError(std::move(*only_server_error), *last_kind, only_context);
     throw Error(last_kind.value_or(ErrorKind::connection), errors);
 }
 
@@ -530,33 +568,245 @@ std::vector<Result> Client::query_all(std::string_view sql) {
     protocol::query(impl_->out, sql);
     impl_->send(d);
     protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl_->session);
-    return impl_->run(flow, d);
+    auto results = impl_->run(flow, d);
+    if (impl_->cache_capacity > 0)
+        for (const auto& r : results)
+            if (r.command_tag() == "DISCARD ALL" || r.command_tag() == "DEALLOCATE ALL") {
+                impl_->cache.clear();
+                impl_->cache_lru.clear();
+            }
+    return results;
+}
+
+void Client::Impl::encode_bind_execute(const std::string& statement, const Params& params, ResultFormat format,
+                                       bool describe_portal) {
+    bind_scratch.clear();
+    bind_scratch.reserve(params.size());
+    for (const auto& p : params) {
+        if (p.value) bind_scratch.push_back({p.value->data(), static_cast<std::int32_t>(p.value->size()), p.format});
+        else bind_scratch.push_back({nullptr, 0, p.format});
+    }
+    const std::int16_t fmt = static_cast<std::int16_t>(format);
+    protocol::bind(out, "", statement, bind_scratch, format == ResultFormat::text ? std::span<const std::int16_t>{}
+                                                                                  : std::span<const std::int16_t>(&fmt, 1));
+    if (describe_portal) protocol::describe(out, 'P', "");
+    protocol::execute(out, "", 0);
+}
+
+PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::string_view sql,
+                                                  const std::vector<std::uint32_t>& types, Deadline d) {
+    out.clear();
+    protocol::parse(out, name, sql, types);
+    protocol::describe(out, 'S', name);
+    protocol::sync(out);
+    send(d);
+    PreparedStatement ps;
+    ps.name = std::string(name);
+    std::optional<ServerError> err;
+    try {
+        while (true) {
+            auto m = next_message(d);
+            switch (m.type) {
+                case '1': break;
+                case 't': {
+                    protocol::ByteReader r(m.body, "ParameterDescription");
+                    const int n = r.i16();
+                    if (n < 0) r.fail("negative parameter count");
+                    for (int i = 0; i < n; ++i) ps.param_types.push_back(static_cast<std::uint32_t>(r.i32()));
+                    r.expect_end();
+                    break;
+                }
+                case 'T': ps.columns = protocol::parse_row_description(m.body); break;
+                case 'n': break;
+                case 'E':
+                    if (!err) err.emplace(protocol::parse_error_fields(m.body));
+                    break;
+                case 'Z':
+                    session.transaction_status = protocol::parse_ready_for_query(m.body);
+                    if (err) throw *err;
+                    return ps;
+                default:
+                    if (session.handle_async(m)) break;
+                    throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
+                                                         " message from server while preparing a statement");
+            }
+        }
+    } catch (const ServerError&) {
+        throw;
+    } catch (const Error&) {
+        fail_connection();
+        throw;
+    }
+}
+
+const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, const Params& params, Deadline d) {
+    std::string key(sql);
+    for (const auto& p : params) key += "\x1f" + std::to_string(p.type_oid);
+    if (auto it = cache.find(key); it != cache.end()) {
+        cache_lru.splice(cache_lru.begin(), cache_lru, it->second.lru);
+        return &it->second.statement;
+    }
+    if (cache.size() >= cache_capacity) {
+        const std::string victim = cache_lru.back();
+        const std::string vname = cache[victim].statement.name;
+        cache.erase(victim);
+        cache_lru.pop_back();
+        out.clear();
+        protocol::close(out, 'S', vname);
+        protocol::sync(out);
+        send(d);
+        protocol::QueryFlow f(protocol::QueryFlow::Kind::extended, session);
+        run(f, d);
+    }
+    std::vector<std::uint32_t> types;
+    for (const auto& p : params) types.push_back(p.type_oid);
+    auto ps = prepare_statement("pgtls_" + std::to_string(++statement_counter), sql, types, d);
+    cache_lru.push_front(key);
+    auto& entry = cache[key];
+    entry.statement = std::move(ps);
+    entry.lru = cache_lru.begin();
+    return &entry.statement;
+}
+
+Result Client::Impl::execute_extended(std::string_view sql, const Params& params, ResultFormat format,
+                                      const std::function<void(const Row&)>* on_row) {
+    ensure_ready();
+    const Deadline d = query_deadline();
+    const PreparedStatement* cached = cache_capacity > 0 ? cached_statement(sql, params, d) : nullptr;
+    out.clear();
+    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, session);
+    if (cached) {
+        encode_bind_execute(cached->name, params, format, false);
+        flow.set_expected_columns(cached->columns, static_cast<std::int16_t>(format));
+    } else {
+        type_scratch.clear();
+        for (const auto& p : params) type_scratch.push_back(p.type_oid);
+        protocol::parse(out, "", sql, type_scratch);
+        encode_bind_execute("", params, format, true);
+    }
+    protocol::sync(out);
+    send(d);
+    flow.set_row_callback(on_row);
+    try {
+        auto rs = run(flow, d);
+        if (rs.empty()) return Result();
+        return std::move(rs.back());
+    } catch (const ServerError& e) {
+        // A cached statement the server no longer knows (DISCARD ALL, a pooler) or whose
+        // result type changed is evicted so the next call prepares it afresh.
+        if (cached && e.sqlstate() == "26000") {
+            // Statements vanish together (DISCARD/DEALLOCATE ALL, a pooler's server swap).
+            cache.clear();
+            cache_lru.clear();
+        } else if (cached && e.sqlstate() == "0A000") {
+            for (auto it = cache.begin(); it != cache.end(); ++it)
+                if (&it->second.statement == cached) {
+                    cache_lru.erase(it->second.lru);
+                    cache.erase(it);
+                    break;
+                }
+        }
+        throw;
+    }
 }
 
 Result Client::execute(std::string_view sql, const Params& params) {
-    impl_->ensure_ready();
-    const Deadline d = impl_->query_deadline();
-    auto& out = impl_->out;
-    out.clear();
-    std::vector<std::uint32_t> types;
-    std::vector<protocol::BindParam> bp;
-    types.reserve(params.size());
-    bp.reserve(params.size());
-    for (const auto& p : params) {
-        types.push_back(p.type_oid);
-        if (p.value) bp.push_back({p.value->data(), static_cast<std::int32_t>(p.value->size()), p.format});
-        else bp.push_back({nullptr, 0, p.format});
+    return execute(sql, params, ResultFormat::text);
+}
+
+Result Client::execute(std::string_view sql, const Params& params, ResultFormat format) {
+    try {
+        return impl_->execute_extended(sql, params, format, nullptr);
+    } catch (const ServerError& e) {
+        // The cache lost its statement (DISCARD ALL, a pooler): outside a transaction nothing
+        // ran, so preparing again is safe. Inside one the error stands.
+        if (impl_->cache_capacity == 0 || e.sqlstate() != "26000" ||
+            impl_->session.transaction_status != TransactionStatus::idle)
+            throw;
+        return impl_->execute_extended(sql, params, format, nullptr);
     }
-    protocol::parse(out, "", sql, types);
-    protocol::bind(out, "", "", bp, {});
-    protocol::describe(out, 'P', "");
-    protocol::execute(out, "", 0);
-    protocol::sync(out);
+}
+
+PreparedStatement Client::prepare(std::string_view name, std::string_view sql,
+                                  const std::vector<std::uint32_t>& param_types) {
+    impl_->ensure_ready();
+    if (name.empty()) throw Error(ErrorKind::usage, "prepare() needs a statement name (the unnamed statement is execute()'s)");
+    return impl_->prepare_statement(name, sql, param_types, impl_->query_deadline());
+}
+
+Result Client::execute(const PreparedStatement& statement, const Params& params, ResultFormat format) {
+    impl_->ensure_ready();
+    if (params.size() != statement.param_types.size())
+        throw Error(ErrorKind::usage, "prepared statement \"" + statement.name + "\" takes " +
+                                          std::to_string(statement.param_types.size()) + " parameters, " +
+                                          std::to_string(params.size()) + " given");
+    const Deadline d = impl_->query_deadline();
+    impl_->out.clear();
+    impl_->encode_bind_execute(statement.name, params, format, false);
+    protocol::sync(impl_->out);
     impl_->send(d);
     protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, impl_->session);
+    flow.set_expected_columns(statement.columns, static_cast<std::int16_t>(format));
     auto rs = impl_->run(flow, d);
     if (rs.empty()) return Result();
     return std::move(rs.back());
+}
+
+PreparedStatement Client::describe_statement(std::string_view name) {
+    impl_->ensure_ready();
+    const Deadline d = impl_->query_deadline();
+    impl_->out.clear();
+    protocol::describe(impl_->out, 'S', name);
+    protocol::sync(impl_->out);
+    impl_->send(d);
+    PreparedStatement ps;
+    ps.name = std::string(name);
+    std::optional<ServerError> err;
+    while (true) {
+        auto m = impl_->next_message(d);
+        if (m.type == 't') {
+            protocol::ByteReader r(m.body, "ParameterDescription");
+            const int n = r.i16();
+            for (int i = 0; i < n; ++i) ps.param_types.push_back(static_cast<std::uint32_t>(r.i32()));
+        } else if (m.type == 'T') {
+            ps.columns = protocol::parse_row_description(m.body);
+        } else if (m.type == 'n') {
+        } else if (m.type == 'E') {
+            if (!err) err.emplace(protocol::parse_error_fields(m.body));
+        } else if (m.type == 'Z') {
+            impl_->session.transaction_status = protocol::parse_ready_for_query(m.body);
+            if (err) throw *err;
+            return ps;
+        } else if (!impl_->session.handle_async(m)) {
+            impl_->fail_connection();
+            throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
+                                                 " message from server while describing a statement");
+        }
+    }
+}
+
+void Client::close_statement(std::string_view name) {
+    impl_->ensure_ready();
+    const Deadline d = impl_->query_deadline();
+    impl_->out.clear();
+    protocol::close(impl_->out, 'S', name);
+    protocol::sync(impl_->out);
+    impl_->send(d);
+    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, impl_->session);
+    impl_->run(flow, d);
+}
+
+void Client::set_statement_cache_capacity(std::size_t capacity) {
+    impl_->cache_capacity = capacity;
+    while (impl_->cache.size() > capacity) {
+        impl_->cache.erase(impl_->cache_lru.back());
+        impl_->cache_lru.pop_back();
+    }
+}
+
+std::uint64_t Client::stream(std::string_view sql, const Params& params, const std::function<void(const Row&)>& on_row,
+                             ResultFormat format) {
+    return impl_->execute_extended(sql, params, format, &on_row).affected_rows();
 }
 
 void Client::set_query_timeout(std::chrono::milliseconds timeout) noexcept { impl_->query_timeout = timeout; }
@@ -611,5 +861,355 @@ std::optional<Notification> Client::wait_for_notification(std::chrono::milliseco
     s.notifications.pop_front();
     return n;
 }
+
+}  // namespace pgtls
+
+// ---------------------------------------------------------------------------------------------
+// COPY
+
+namespace pgtls {
+
+namespace {
+// Reads to ReadyForQuery after an error, so the connection is usable again.
+void drain_to_ready(Client::Impl& impl, transport::Deadline d, std::optional<ServerError>& err);
+}  // namespace
+
+CopyIn Client::copy_in(std::string_view copy_sql) {
+    auto& impl = *impl_;
+    impl.ensure_ready();
+    const Deadline d = impl.query_deadline();
+    impl.out.clear();
+    protocol::query(impl.out, copy_sql);
+    impl.send(d);
+    std::optional<ServerError> err;
+    try {
+        while (true) {
+            auto m = impl.next_message(d);
+            if (m.type == 'G') return CopyIn(*this);
+            if (m.type == 'E') {
+                err.emplace(protocol::parse_error_fields(m.body));
+                drain_to_ready(impl, d, err);
+                throw *err;
+            }
+            if (impl.session.handle_async(m)) continue;
+            if (m.type == 'H' || m.type == 'T' || m.type == 'C' || m.type == 'Z') {
+                protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
+                bool done = flow.on_message(m);
+                while (!done) done = flow.on_message(impl.next_message(d));
+                throw Error(ErrorKind::usage, "copy_in() needs a COPY ... FROM STDIN statement");
+            }
+            throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
+                                                 " message from server at the start of COPY");
+        }
+    } catch (const ServerError&) {
+        throw;
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::usage) impl.fail_connection();
+        throw;
+    }
+}
+
+std::uint64_t Client::copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& on_data) {
+    auto& impl = *impl_;
+    impl.ensure_ready();
+    const Deadline d = impl.query_deadline();
+    impl.out.clear();
+    protocol::query(impl.out, copy_sql);
+    impl.send(d);
+    std::optional<ServerError> err;
+    std::uint64_t rows = 0;
+    bool in_copy = false;
+    try {
+        while (true) {
+            auto m = impl.next_message(d);
+            switch (m.type) {
+                case 'H': in_copy = true; break;
+                case 'd':
+                    if (!in_copy) throw Error(ErrorKind::protocol, "server sent CopyData outside COPY");
+                    if (!err) on_data(std::string_view(reinterpret_cast<const char*>(m.body.data()), m.body.size()));
+                    break;
+                case 'c': in_copy = false; break;
+                case 'C': {
+                    Result r;
+                    r.set_command_tag(protocol::parse_command_complete(m.body));
+                    rows = r.affected_rows();
+                    break;
+                }
+                case 'E':
+                    if (!err) err.emplace(protocol::parse_error_fields(m.body));
+                    in_copy = false;
+                    break;
+                case 'G':
+                    impl.out.clear();
+                    protocol::copy_fail(impl.out, "copy_out() cannot send COPY FROM STDIN data");
+                    impl.send(d);
+                    break;
+                case 'T':
+                case 'D':
+                    break;  // not a COPY statement: rows are ignored, reported below
+                case 'Z':
+                    impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
+                    if (err) throw *err;
+                    return rows;
+                default:
+                    if (impl.session.handle_async(m)) break;
+                    throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
+                                                         " message from server during COPY TO STDOUT");
+            }
+        }
+    } catch (const ServerError&) {
+        throw;
+    } catch (const Error&) {
+        impl.fail_connection();
+        throw;
+    }
+}
+
+CopyIn::CopyIn(CopyIn&& o) noexcept : client_(o.client_), buffer_(std::move(o.buffer_)), done_(o.done_) { o.done_ = true; }
+
+CopyIn::~CopyIn() {
+    if (!done_) {
+        try {
+            abort("COPY abandoned by the client");
+        } catch (...) {
+        }
+    }
+}
+
+namespace {
+constexpr std::size_t copy_chunk = 64 * 1024;
+
+// An ErrorResponse may arrive while we are still sending (bad data): pick it up early.
+void check_copy_error(Client::Impl& impl, transport::Deadline d) {
+    if (!impl.channel.read_available(impl.reader) && impl.reader.buffered() == 0) return;
+    std::optional<ServerError> err;
+    while (auto m = impl.reader.next()) {
+        if (m->type == 'E') {
+            err.emplace(protocol::parse_error_fields(m->body));
+            break;
+        }
+        if (!impl.session.handle_async(*m))
+            throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m->type) +
+                                                 " message from server during COPY FROM STDIN");
+    }
+    if (err) {
+        drain_to_ready(impl, d, err);
+        throw *err;
+    }
+}
+
+void drain_to_ready(Client::Impl& impl, transport::Deadline d, std::optional<ServerError>& err) {
+    while (true) {
+        auto m = impl.next_message(d);
+        if (m.type == 'Z') {
+            impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
+            return;
+        }
+        if (m.type == 'E' && !err) err.emplace(protocol::parse_error_fields(m.body));
+    }
+}
+}  // namespace
+
+void CopyIn::flush() {
+    auto& impl = *client_->impl_;
+    if (buffer_.empty()) return;
+    const Deadline d = impl.query_deadline();
+    try {
+        check_copy_error(impl, d);
+        impl.channel.write_all(buffer_, d);
+    } catch (const ServerError&) {
+        done_ = true;
+        buffer_.clear();
+        throw;
+    } catch (const Error&) {
+        done_ = true;
+        impl.fail_connection();
+        throw;
+    }
+    buffer_.clear();
+}
+
+void CopyIn::write(std::string_view data) {
+    if (done_) throw Error(ErrorKind::usage, "COPY is already finished");
+    while (!data.empty()) {
+        const std::size_t n = std::min(data.size(), copy_chunk);
+        protocol::copy_data(buffer_, data.substr(0, n));
+        data.remove_prefix(n);
+        if (buffer_.size() >= copy_chunk) flush();
+    }
+}
+
+std::uint64_t CopyIn::finish() {
+    if (done_) throw Error(ErrorKind::usage, "COPY is already finished");
+    auto& impl = *client_->impl_;
+    protocol::copy_done(buffer_);
+    flush();
+    done_ = true;
+    const Deadline d = impl.query_deadline();
+    protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
+    auto rs = impl.run(flow, d);
+    return rs.empty() ? 0 : rs.back().affected_rows();
+}
+
+void CopyIn::abort(std::string_view reason) {
+    if (done_) return;
+    auto& impl = *client_->impl_;
+    buffer_.clear();
+    protocol::copy_fail(buffer_, reason);
+    done_ = true;
+    const Deadline d = impl.query_deadline();
+    try {
+        impl.channel.write_all(buffer_, d);
+        buffer_.clear();
+        std::optional<ServerError> err;
+        drain_to_ready(impl, d, err);
+    } catch (const Error&) {
+        impl.fail_connection();
+        throw;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline
+
+std::size_t Pipeline::add(std::string_view sql, const std::vector<Param>& params, ResultFormat format) {
+    std::vector<std::uint32_t> types;
+    types.reserve(params.size());
+    for (const auto& p : params) types.push_back(p.type_oid);
+    std::string& saved = client_.impl_->out;
+    std::string tmp;
+    std::swap(tmp, saved);
+    saved = std::move(buffer_);
+    protocol::parse(saved, "", sql, types);
+    client_.impl_->encode_bind_execute("", params, format, true);
+    buffer_ = std::move(saved);
+    saved = std::move(tmp);
+    return queued_++;
+}
+
+void Pipeline::sync() {
+    protocol::sync(buffer_);
+    sync_after_.push_back(queued_);
+}
+
+std::vector<PipelineResult> Pipeline::run() {
+    auto& impl = *client_.impl_;
+    impl.ensure_ready();
+    if (sync_after_.empty() || sync_after_.back() != queued_) sync();
+    const Deadline d = impl.query_deadline();
+    std::vector<PipelineResult> results(queued_);
+    try {
+        impl.channel.write_all_draining(buffer_, impl.reader, d);
+    } catch (const Error&) {
+        impl.fail_connection();
+        throw;
+    }
+    buffer_.clear();
+    // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
+    std::size_t q = 0;
+    try {
+        for (std::size_t group_end : sync_after_) {
+            bool aborted = false;
+            Result current;
+            bool have_columns = false;
+            while (true) {
+                auto m = impl.next_message(d);
+                switch (m.type) {
+                    case '1':
+                    case '2':
+                    case 'n': continue;
+                    case 'T':
+                        current.set_columns(protocol::parse_row_description(m.body));
+                        have_columns = true;
+                        continue;
+                    case 'D':
+                        if (!have_columns) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
+                        current.add_data_row(m.body);
+                        continue;
+                    case 'C':
+                    case 'I':
+                        if (q >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
+                        if (m.type == 'C') current.set_command_tag(protocol::parse_command_complete(m.body));
+                        else current.set_empty_query();
+                        results[q].status = PipelineResult::Status::ok;
+                        results[q].result = std::move(current);
+                        current = Result();
+                        have_columns = false;
+                        ++q;
+                        continue;
+                    case 'E':
+                        if (q >= group_end) throw Error(ErrorKind::protocol, "server reported an error for a query the pipeline did not send");
+                        results[q].status = PipelineResult::Status::error;
+                        results[q].error.emplace(protocol::parse_error_fields(m.body));
+                        ++q;
+                        aborted = true;
+                        current = Result();
+                        have_columns = false;
+                        continue;
+                    case 'Z':
+                        impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
+                        if (!aborted && q != group_end)
+                            throw Error(ErrorKind::protocol, "server ended a pipeline sync group before all its results");
+                        for (; q < group_end; ++q) results[q].status = PipelineResult::Status::skipped;
+                        break;
+                    default:
+                        if (impl.session.handle_async(m)) continue;
+                        throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
+                                                             " message from server in a pipeline");
+                }
+                break;  // 'Z'
+            }
+        }
+    } catch (const Error&) {
+        impl.fail_connection();
+        throw;
+    }
+    queued_ = 0;
+    sync_after_.clear();
+    return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transaction
+
+Transaction::Transaction(Client& client, std::string_view begin_sql) : client_(client) { client_.query(begin_sql); }
+
+Transaction::~Transaction() {
+    if (!open_) return;
+    try {
+        if (client_.is_healthy()) client_.query("ROLLBACK");
+    } catch (...) {
+    }
+}
+
+void Transaction::commit() {
+    if (!open_) throw Error(ErrorKind::usage, "transaction is already finished");
+    open_ = false;
+    Result r = client_.query("COMMIT");
+    // COMMIT of a failed transaction is reported by the server as ROLLBACK.
+    if (r.command_tag() == "ROLLBACK")
+        throw Error(ErrorKind::server, "COMMIT failed: the transaction was aborted by an earlier error and rolled back");
+}
+
+void Transaction::rollback() {
+    if (!open_) throw Error(ErrorKind::usage, "transaction is already finished");
+    open_ = false;
+    client_.query("ROLLBACK");
+}
+
+namespace {
+std::string quote_ident(std::string_view name) {
+    std::string q = "\"";
+    for (char c : name) {
+        if (c == '"') q += '"';
+        q += c;
+    }
+    return q + '"';
+}
+}  // namespace
+
+void Transaction::savepoint(std::string_view name) { client_.query("SAVEPOINT " + quote_ident(name)); }
+void Transaction::rollback_to(std::string_view name) { client_.query("ROLLBACK TO SAVEPOINT " + quote_ident(name)); }
+void Transaction::release(std::string_view name) { client_.query("RELEASE SAVEPOINT " + quote_ident(name)); }
 
 }  // namespace pgtls

@@ -27,4 +27,7 @@ static std::string server_error_text(const ServerErrorFields& f) {
 ServerError::ServerError(ServerErrorFields fields, ErrorKind kind)
     : Error(kind, server_error_text(fields)), fields_(std::move(fields)) {}
 
+ServerError::ServerError(ServerErrorFields fields, ErrorKind kind, const std::string& context)
+    : Error(kind, context + server_error_text(fields)), fields_(std::move(fields)) {}
+
 }  // namespace pgtls

@@ -37,6 +37,11 @@ basicConstraints = critical, CA:true
 keyUsage = critical, keyCertSign, cRLSign
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
+[ v3_intermediate ]
+basicConstraints = critical, CA:true, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 [ v3_server ]
 basicConstraints = critical, CA:false
 keyUsage = critical, digitalSignature, keyEncipherment
@@ -107,7 +112,7 @@ leaf() {
 pids=()
 for k in ca other-ca client-ca server server-wildcard server-wrongname server-cn-only server-ip-cn \
          server-cn-hidden server-ip-cn-dns-san server-rsa-sha1 server-rsa-sha512 server-revoked \
-         client-pkcs8 client-other; do
+         client-pkcs8 client-other intermediate-ca server-chain client-intermediate-ca client-chain; do
     gen_rsa "$k.key" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
@@ -149,6 +154,14 @@ leaf server-ed25519 "/O=pgtls test/CN=localhost" ca-ed25519 - v3_server_ec "$LOC
 rsa_key server-revoked.key
 leaf server-revoked "/O=pgtls test/CN=localhost" ca sha256 v3_server "$LOCAL_SAN"
 
+# Chains through an intermediate: the *-chain.crt files hold leaf + intermediate, so a peer
+# that trusts only the root verifies them only if the whole chain is sent.
+rsa_key intermediate-ca.key
+leaf intermediate-ca "/O=pgtls test/CN=pgtls test intermediate CA" ca sha256 v3_intermediate
+rsa_key server-chain.key
+leaf server-chain "/O=pgtls test/CN=localhost" intermediate-ca sha256 v3_server "$LOCAL_SAN"
+cat intermediate-ca.crt >> server-chain.crt
+
 # --- CRL of ca revoking server-revoked ----------------------------------------------------
 mkdir ca-db
 : > ca-db/index.txt
@@ -174,6 +187,11 @@ leaf client-ecdsa "/O=pgtls test/CN=certuser" client-ca sha256 v3_client_ec
 openssl pkcs8 -topk8 -in client-ecdsa-pkcs8.key -v2 aes-256-cbc -passout "pass:$PASS" -out client-ecdsa-encrypted.key
 rsa_key client-other.key
 leaf client-other "/O=pgtls test/CN=certuser" other-ca sha256 v3_client
+rsa_key client-intermediate-ca.key
+leaf client-intermediate-ca "/O=pgtls test/CN=pgtls test client intermediate CA" client-ca sha256 v3_intermediate
+rsa_key client-chain.key
+leaf client-chain "/O=pgtls test/CN=certuser" client-intermediate-ca sha256 v3_client
+cat client-intermediate-ca.crt >> client-chain.crt
 
 # --- checks ------------------------------------------------------------------------------
 fail() { echo "make-pki.sh: check failed: $*" >&2; exit 1; }
@@ -192,6 +210,11 @@ for s in server server-ecdsa384 server-ed25519 server-revoked; do
 done
 openssl verify -CAfile client-ca.crt client.crt client-ecdsa.crt >/dev/null || fail client certs
 openssl verify -CAfile other-ca.crt client-other.crt >/dev/null || fail client-other.crt
+openssl verify -CAfile ca.crt -untrusted server-chain.crt server-chain.crt >/dev/null || fail server-chain.crt
+openssl verify -CAfile client-ca.crt -untrusted client-chain.crt client-chain.crt >/dev/null || fail client-chain.crt
+if openssl verify -CAfile ca.crt server-chain.crt >/dev/null 2>&1; then fail "server-chain.crt verifies without its intermediate"; fi
+[[ $(grep -c 'BEGIN CERTIFICATE' server-chain.crt) == 2 && $(grep -c 'BEGIN CERTIFICATE' client-chain.crt) == 2 ]] || fail "chain files"
+
 if openssl verify -CAfile client-ca.crt client-other.crt >/dev/null 2>&1; then fail "client-other.crt must not verify"; fi
 openssl crl -in ca.crl -CAfile ca.crt -noout 2>/dev/null || fail "ca.crl signature"
 openssl verify -crl_check -CAfile ca.crt -CRLfile ca.crl server.crt >/dev/null || fail "server.crt with CRL"

@@ -213,10 +213,18 @@ void MbedtlsContext::set_protocol_range(TlsVersion min, TlsVersion max) {
 void MbedtlsContext::load_trust_anchors(const Material& ca) {
     switch (ca.kind) {
         case Material::Kind::system: load_system_trust(ca_); return;
-        case Material::Kind::file:
-            parse_certificates(ca_, read_file(ca.value, "root certificate file"),
-                               "root certificate file \"" + ca.value + "\"");
+        case Material::Kind::file: {
+            const std::string data = read_file(ca.value, "root certificate file");
+            parse_certificates(ca_, data, "root certificate file \"" + ca.value + "\"");
+            // libpq loads the root file with X509_STORE_load_locations, which takes CRLs too.
+            if (data.find("-----BEGIN X509 CRL-----") != std::string::npos) {
+                if (const int rc = mbedtls_x509_crl_parse(&crl_, bytes(data), data.size() + 1); rc != 0)
+                    throw Error(ErrorKind::config, "could not load the CRL in root certificate file \"" + ca.value +
+                                                       "\": " + error_text(rc));
+                has_crl_ = requires_crls_ = true;
+            }
             return;
+        }
         case Material::Kind::pem: parse_certificates(ca_, ca.value, "root certificate (in-memory PEM)"); return;
         case Material::Kind::none: return;
     }
@@ -230,9 +238,10 @@ void MbedtlsContext::load_crls(const Material& crl, const std::string& crl_dir) 
         if (rc != 0)
             throw Error(ErrorKind::config,
                         "could not load " + describe(crl, "SSL certificate revocation list") + ": " + error_text(rc));
-        has_crl_ = true;
+        has_crl_ = requires_crls_ = true;
     }
     if (!crl_dir.empty()) {
+        requires_crls_ = true;
         // Like OpenSSL's -CRLpath, the directory holds hashed links (`openssl rehash`); we load
         // every CRL in it up front. Files that are not CRLs (certificates) are skipped.
         DIR* dir = ::opendir(crl_dir.c_str());
@@ -255,6 +264,15 @@ void MbedtlsContext::load_crls(const Material& crl, const std::string& crl_dir) 
         }
         ::closedir(dir);
     }
+}
+
+bool MbedtlsContext::has_crl_from(const mbedtls_x509_buf& issuer_raw) const noexcept {
+    if (!has_crl_) return false;
+    for (const mbedtls_x509_crl* c = &crl_; c != nullptr; c = c->next)
+        if (c->raw.p != nullptr && c->issuer_raw.len == issuer_raw.len &&
+            std::memcmp(c->issuer_raw.p, issuer_raw.p, issuer_raw.len) == 0)
+            return true;
+    return false;
 }
 
 void MbedtlsContext::load_client_identity(const ContextConfig& config) {

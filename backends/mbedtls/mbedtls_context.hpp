@@ -30,6 +30,11 @@ public:
     bool has_client_certificate() const noexcept { return has_own_cert_; }
     bool verifies_chain() const noexcept { return verify_chain_; }
     const std::string& keylog_file() const noexcept { return keylog_file_; }
+    // True once a CRL source (file, PEM or directory) is configured: then, as OpenSSL's
+    // X509_V_FLAG_CRL_CHECK_ALL in libpq, every certificate of the chain needs a CRL from its
+    // issuer. mbedTLS itself only checks the CRLs it has, so sessions enforce this.
+    bool requires_crls() const noexcept { return requires_crls_; }
+    bool has_crl_from(const mbedtls_x509_buf& issuer_raw) const noexcept;
 
 private:
     void load_trust_anchors(const Material& ca);
@@ -45,6 +50,7 @@ private:
     mbedtls_x509_crt own_cert_;
     mbedtls_pk_context own_key_;
     bool has_crl_ = false;
+    bool requires_crls_ = false;
     bool has_own_cert_ = false;
     bool verify_chain_ = false;
     std::vector<int> ciphersuites_;             // referenced by conf_; 0-terminated

@@ -88,10 +88,17 @@ int MbedtlsSession::recv_callback(void* self, unsigned char* buf, std::size_t le
     }
 }
 
-int MbedtlsSession::verify_callback(void* self, mbedtls_x509_crt*, int depth, std::uint32_t* flags) {
+int MbedtlsSession::verify_callback(void* self, mbedtls_x509_crt* crt, int depth, std::uint32_t* flags) {
+    auto* s = static_cast<MbedtlsSession*>(self);
     // The name mbedtls_ssl_set_hostname gave (our SNI) is not a verification criterion here.
     if (depth == 0) *flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
-    static_cast<MbedtlsSession*>(self)->verify_flags_ |= *flags;
+    if (s->context_->requires_crls() && !s->context_->has_crl_from(crt->issuer_raw)) {
+        *flags |= MBEDTLS_X509_BADCERT_OTHER;
+        char dn[512];
+        if (s->missing_crl_issuer_.empty() && mbedtls_x509_dn_gets(dn, sizeof dn, &crt->issuer) >= 0)
+            s->missing_crl_issuer_ = dn;
+    }
+    s->verify_flags_ |= *flags;
     return 0;
 }
 
@@ -110,13 +117,29 @@ IoResult MbedtlsSession::failure(int rc, const char* during) {
             std::uint32_t flags = mbedtls_ssl_get_verify_result(&ssl_);
             if (flags == 0 || flags == 0xffffffffu) flags = verify_flags_;
             flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_CN_MISMATCH);
-            what = "certificate verify failed: " + (flags ? verify_text(flags) : error_text(rc));
+            std::string reasons;
+            if (flags & MBEDTLS_X509_BADCERT_OTHER) {
+                flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_OTHER);
+                reasons = "unable to get certificate CRL (no CRL from issuer \"" + missing_crl_issuer_ + "\")";
+            }
+            if (flags) reasons = verify_text(flags) + (reasons.empty() ? "" : "; " + reasons);
+            what = "certificate verify failed: " + (reasons.empty() ? error_text(rc) : reasons);
             break;
         }
-        case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+        case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
+            const int alert = ssl_.in_msg != nullptr ? ssl_.in_msg[1] : -1;
             what = "the server sent a fatal TLS alert: " +
-                   (ssl_.in_msg != nullptr ? alert_name(ssl_.in_msg[1]) : std::string("unknown"));
+                   (alert >= 0 ? alert_name(static_cast<unsigned char>(alert)) : std::string("unknown"));
+            // Before the server's Certificate arrives, these alerts usually mean it wants
+            // something 2.28 cannot offer; say so rather than leave the user guessing.
+            if (!handshake_done_ && alert == MBEDTLS_SSL_ALERT_MSG_PROTOCOL_VERSION)
+                what += " (the server may require TLS 1.3, which mbedTLS 2.28 does not support)";
+            else if (!handshake_done_ && alert == MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE &&
+                     mbedtls_ssl_get_peer_cert(&ssl_) == nullptr)
+                what += " (no cipher suite, signature algorithm or certificate type in common; mbedTLS 2.28 "
+                        "offers TLS 1.2 ECDHE/DHE suites and cannot use Ed25519/Ed448 server certificates)";
             break;
+        }
         case MBEDTLS_ERR_SSL_CONN_EOF:
             what = "the server closed the connection unexpectedly";
             break;
@@ -156,7 +179,10 @@ IoResult MbedtlsSession::read(void* buf, std::size_t len) {
     if (len == 0) return {};
     const int rc = mbedtls_ssl_read(&ssl_, static_cast<unsigned char*>(buf), len);
     if (rc > 0) return {IoStatus::ok, static_cast<std::size_t>(rc), {}};
-    if (rc == 0) return {IoStatus::closed, 0, {}};  // transport EOF without close_notify
+    if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {  // 0: transport EOF without close_notify
+        peer_closed_ = true;
+        return {IoStatus::closed, 0, {}};
+    }
     return failure(rc, "read");
 }
 
@@ -168,9 +194,10 @@ IoResult MbedtlsSession::write(const void* buf, std::size_t len) {
 }
 
 IoResult MbedtlsSession::shutdown() {
-    if (!handshake_done_) return {};
+    if (!handshake_done_ || peer_closed_) return {};
     const int rc = mbedtls_ssl_close_notify(&ssl_);
-    if (rc == 0) return {};
+    // A peer that already went away needs no close_notify: best effort means success.
+    if (rc == 0 || rc == MBEDTLS_ERR_NET_CONN_RESET) return {};
     return failure(rc, "shutdown");
 }
 

@@ -46,7 +46,9 @@ private:
     int fd_;
     int io_errno_ = 0;             // errno of the last failed send/recv
     std::uint32_t verify_flags_ = 0;  // union of chain verification flags we kept
+    std::string missing_crl_issuer_;  // issuer DN of a chain certificate without a CRL
     bool handshake_done_ = false;
+    bool peer_closed_ = false;        // close_notify or EOF seen: nothing left to shut down
     std::vector<std::string> warnings_;
 };
 

@@ -151,7 +151,8 @@ void parse_uri_parameters(std::string_view params, Store& store) {
             }
         }
         std::string keyword = uri_decode(params.substr(start, *equals - start));
-        std::string value = uri_decode(params.substr(*equals + 1, end - *equals - 1));
+        const KeywordInfo* info = find_keyword(keyword);
+        std::string value = uri_decode(params.substr(*equals + 1, end - *equals - 1), info && info->secret);
         // JDBC compatibility, as in libpq: ssl=true means sslmode=require.
         if (keyword == "ssl" && value == "true") {
             keyword = "sslmode";
@@ -183,7 +184,7 @@ KeywordValues parse_uri(std::string_view uri) {
             const std::size_t password_start = p + 1;
             while (at(p) != '@') ++p;
             std::string_view password = uri.substr(password_start, p - password_start);
-            if (!password.empty()) store.put("password", uri_decode(password));
+            if (!password.empty()) store.put("password", uri_decode(password, true));
         }
         ++p;  // past '@'
     }
@@ -243,7 +244,9 @@ bool is_conninfo_uri(std::string_view conninfo) noexcept { return uri_prefix_len
 // libpq 17+ also trims spaces (' ' only, not other whitespace) around each component and
 // rejects one with a space inside; decoding stops at the first space, so a malformed escape
 // before it is reported first.
-std::string uri_decode(std::string_view encoded) {
+std::string uri_decode(std::string_view encoded, bool secret) {
+    // libpq quotes the raw component in these messages; pgtls never shows a password.
+    const std::string shown = secret ? std::string("\"********\"") : quoted(encoded);
     std::string out;
     out.reserve(encoded.size());
     std::size_t i = 0;
@@ -255,15 +258,15 @@ std::string uri_decode(std::string_view encoded) {
         }
         std::optional<int> hi = i + 1 < encoded.size() ? hex_value(encoded[i + 1]) : std::nullopt;
         std::optional<int> lo = hi && i + 2 < encoded.size() ? hex_value(encoded[i + 2]) : std::nullopt;
-        if (!hi || !lo) fail("invalid percent-encoded token: " + quoted(encoded));
+        if (!hi || !lo) fail("invalid percent-encoded token: " + shown);
         const int c = (*hi << 4) | *lo;
-        if (c == 0) fail("forbidden value %00 in percent-encoded value: " + quoted(encoded));
+        if (c == 0) fail("forbidden value %00 in percent-encoded value: " + shown);
         out += static_cast<char>(c);
         i += 2;
     }
     while (i < encoded.size() && encoded[i] == ' ') ++i;
     if (i < encoded.size())
-        fail("unexpected spaces found in " + quoted(encoded) + ", use percent-encoded spaces (%20) instead");
+        fail("unexpected spaces found in " + shown + ", use percent-encoded spaces (%20) instead");
     return out;
 }
 

@@ -19,12 +19,14 @@ using KeywordValues = std::vector<std::pair<std::string, std::string>>;
 bool is_conninfo_uri(std::string_view conninfo) noexcept;
 
 // Throws pgtls::Error(ErrorKind::config). The message starts with libpq's own message for the
-// same input (without libpq's trailing newline); pgtls may append a hint after it.
+// same input (without libpq's trailing newline); pgtls may append a hint after it, and shows
+// "********" where libpq would quote a password.
 // A NUL byte anywhere is an error (libpq would silently stop reading there).
 KeywordValues parse_connection_string(std::string_view conninfo);
 
-// Decodes one percent-encoded URI component as libpq does (%00 and malformed escapes are
-// errors). Exposed for tests.
-std::string uri_decode(std::string_view encoded);
+// Decodes one percent-encoded URI component as libpq does (%00, malformed escapes and inner
+// spaces are errors). With `secret`, error messages show "********" instead of the component.
+// Exposed for tests.
+std::string uri_decode(std::string_view encoded, bool secret = false);
 
 }  // namespace pgtls::config

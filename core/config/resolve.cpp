@@ -508,6 +508,77 @@ Settings resolve(const Config& config, const Environment& process_env) {
         s.require_auth = e->text;
     }
 
+    // ---- hosts -----------------------------------------------------------------------------
+    const std::string host_list = layers.text("host");
+    const std::string hostaddr_list = layers.text("hostaddr");
+    const std::string port_list = layers.has("port") ? layers.text("port") : std::to_string(config::kDefaultPort);
+    std::vector<std::string> hosts, hostaddrs;
+    std::size_t count = 1;
+    if (!hostaddr_list.empty()) {
+        hostaddrs = split_commas(hostaddr_list);
+        count = hostaddrs.size();
+    } else if (!host_list.empty()) {
+        count = split_commas(host_list).size();
+    }
+    if (!host_list.empty()) {
+        hosts = split_commas(host_list);
+        if (hosts.size() != count)
+            fail("could not match " + std::to_string(hosts.size()) + " host names to " + std::to_string(count) +
+                 " hostaddr values");
+    }
+    hosts.resize(count);
+    hostaddrs.resize(count);
+    std::vector<std::string> ports;
+    if (!port_list.empty()) {
+        ports = split_commas(port_list);
+        if (ports.size() == 1) {
+            ports.resize(count, ports[0]);
+        } else if (ports.size() != count) {
+            fail("could not match " + std::to_string(ports.size()) + " port numbers to " + std::to_string(count) +
+                 " hosts");
+        }
+    }
+    ports.resize(count);
+    bool default_host_used = false;
+    for (std::size_t i = 0; i < count; ++i) {
+        HostTarget t;
+        t.hostaddr = hostaddrs[i];
+        t.host = hosts[i];
+        if (!t.hostaddr.empty()) {
+            addrinfo hints{};
+            hints.ai_flags = AI_NUMERICHOST;
+            hints.ai_family = AF_UNSPEC;
+            hints.ai_socktype = SOCK_STREAM;
+            addrinfo* result = nullptr;
+            if (::getaddrinfo(t.hostaddr.c_str(), nullptr, &hints, &result) != 0)
+                fail("could not parse network address " + quoted(t.hostaddr) + " " + layers.get("hostaddr")->origin +
+                     "; hostaddr takes numeric IPv4 or IPv6 addresses");
+            ::freeaddrinfo(result);
+        } else if (t.host.empty()) {
+            t.host = config::kDefaultSocketDir;
+            default_host_used = true;
+        }
+        if (!ports[i].empty()) {
+            std::optional<int> p = parse_int(ports[i]);
+            const Entry* e = layers.get("port");
+            const std::string origin = e ? e->origin : std::string("(default)");
+            if (!p)
+                fail("invalid integer value " + quoted(ports[i]) + " for connection option \"port\" " + origin +
+                     "; allowed: 1 to 65535");
+            if (*p < 1 || *p > 65535)
+                fail("invalid port number: " + quoted(ports[i]) + " " + origin + "; allowed: 1 to 65535");
+            t.port = static_cast<std::uint16_t>(*p);
+        } else {
+            t.port = static_cast<std::uint16_t>(config::kDefaultPort);
+        }
+        s.hosts.push_back(std::move(t));
+    }
+    if (!layers.has("host") && hostaddr_list.empty())
+        record("host", config::kDefaultSocketDir, SettingSource::default_value);
+    else if (default_host_used && host_list.empty() && hostaddr_list.empty())
+        record("host", std::string(config::kDefaultSocketDir) + " (default for an empty host)",
+               layers.get("host")->source);
+
     // ---- TLS --------------------------------------------------------------------------------
     s.sslnegotiation = enum_setting(layers, "sslnegotiation", SslNegotiation::postgres,
                                     {std::pair{"postgres", SslNegotiation::postgres},
@@ -619,7 +690,10 @@ Settings resolve(const Config& config, const Environment& process_env) {
             }
         }
         const bool verify_mode = s.sslmode == SslMode::verify_ca || s.sslmode == SslMode::verify_full;
-        if (verify_mode && !root.present()) {
+        bool any_tcp_host = false;
+        for (const auto& h : s.hosts) any_tcp_host = any_tcp_host || !h.is_unix_socket();
+        // libpq never negotiates TLS over a Unix socket, so it never needs the root there.
+        if (verify_mode && !root.present() && any_tcp_host) {
             const std::string which = rootcert_entry ? rootcert_entry->text : dot_postgresql + "root.crt";
             fail("root certificate file " + quoted(which) + " does not exist; sslmode=" + to_string(s.sslmode) + " " +
                  mode_origin +
@@ -646,8 +720,15 @@ Settings resolve(const Config& config, const Environment& process_env) {
                     fail("a client certificate or key is set in code but sslcertmode=disable " +
                          layers.get("sslcertmode")->origin + " never sends one; remove one of them");
         }
-        Material cert = cert_entry ? explicit_material("sslcert", *cert_entry, s.warnings) : default_file("postgresql.crt");
-        if (cert.present()) {
+        // With sslcertmode=disable libpq never looks at a client certificate or key.
+        Material cert;
+        if (s.sslcertmode != SslCertMode::disable)
+            cert = cert_entry ? explicit_material("sslcert", *cert_entry, s.warnings) : default_file("postgresql.crt");
+        if (s.sslcertmode == SslCertMode::disable) {
+            for (const char* k : {"sslcert", "sslkey"})
+                if (const Entry* e = layers.nonempty(k))
+                    s.warnings.push_back(std::string(k) + " " + e->origin + " is unused because sslcertmode=disable");
+        } else if (cert.present()) {
             s.sslcert = cert.pem;
             if (!cert_entry) record("sslcert", material_text(cert.pem), SettingSource::default_value);
             Material key;
@@ -685,77 +766,6 @@ Settings resolve(const Config& config, const Environment& process_env) {
             }
         }
     }
-
-    // ---- hosts -----------------------------------------------------------------------------
-    const std::string host_list = layers.text("host");
-    const std::string hostaddr_list = layers.text("hostaddr");
-    const std::string port_list = layers.has("port") ? layers.text("port") : std::to_string(config::kDefaultPort);
-    std::vector<std::string> hosts, hostaddrs;
-    std::size_t count = 1;
-    if (!hostaddr_list.empty()) {
-        hostaddrs = split_commas(hostaddr_list);
-        count = hostaddrs.size();
-    } else if (!host_list.empty()) {
-        count = split_commas(host_list).size();
-    }
-    if (!host_list.empty()) {
-        hosts = split_commas(host_list);
-        if (hosts.size() != count)
-            fail("could not match " + std::to_string(hosts.size()) + " host names to " + std::to_string(count) +
-                 " hostaddr values");
-    }
-    hosts.resize(count);
-    hostaddrs.resize(count);
-    std::vector<std::string> ports;
-    if (!port_list.empty()) {
-        ports = split_commas(port_list);
-        if (ports.size() == 1) {
-            ports.resize(count, ports[0]);
-        } else if (ports.size() != count) {
-            fail("could not match " + std::to_string(ports.size()) + " port numbers to " + std::to_string(count) +
-                 " hosts");
-        }
-    }
-    ports.resize(count);
-    bool default_host_used = false;
-    for (std::size_t i = 0; i < count; ++i) {
-        HostTarget t;
-        t.hostaddr = hostaddrs[i];
-        t.host = hosts[i];
-        if (!t.hostaddr.empty()) {
-            addrinfo hints{};
-            hints.ai_flags = AI_NUMERICHOST;
-            hints.ai_family = AF_UNSPEC;
-            hints.ai_socktype = SOCK_STREAM;
-            addrinfo* result = nullptr;
-            if (::getaddrinfo(t.hostaddr.c_str(), nullptr, &hints, &result) != 0)
-                fail("could not parse network address " + quoted(t.hostaddr) + " " + layers.get("hostaddr")->origin +
-                     "; hostaddr takes numeric IPv4 or IPv6 addresses");
-            ::freeaddrinfo(result);
-        } else if (t.host.empty()) {
-            t.host = config::kDefaultSocketDir;
-            default_host_used = true;
-        }
-        if (!ports[i].empty()) {
-            std::optional<int> p = parse_int(ports[i]);
-            const Entry* e = layers.get("port");
-            const std::string origin = e ? e->origin : std::string("(default)");
-            if (!p)
-                fail("invalid integer value " + quoted(ports[i]) + " for connection option \"port\" " + origin +
-                     "; allowed: 1 to 65535");
-            if (*p < 1 || *p > 65535)
-                fail("invalid port number: " + quoted(ports[i]) + " " + origin + "; allowed: 1 to 65535");
-            t.port = static_cast<std::uint16_t>(*p);
-        } else {
-            t.port = static_cast<std::uint16_t>(config::kDefaultPort);
-        }
-        s.hosts.push_back(std::move(t));
-    }
-    if (!layers.has("host") && hostaddr_list.empty())
-        record("host", config::kDefaultSocketDir, SettingSource::default_value);
-    else if (default_host_used && host_list.empty() && hostaddr_list.empty())
-        record("host", std::string(config::kDefaultSocketDir) + " (default for an empty host)",
-               layers.get("host")->source);
 
     // ---- pgtls-only ------------------------------------------------------------------------
     s.runtime_params = config.runtime_params;

@@ -266,31 +266,32 @@ public:
             if (len_field == 16) store_be64(buf_ + bs - 16, total_ >> 61);
         }
         compress(buf_);
+        write_state(out, out_size());
+    }
+
+    // Serializes the chaining value's first `n` bytes in the algorithm's byte order.
+    void write_state(std::uint8_t* out, std::size_t n) const {
+        std::uint8_t tmp[64];
         switch (alg_) {
             case Hash::md5:
-                for (int i = 0; i < 4; ++i) store_le32(out + 4 * i, s32_[i]);
+                for (int i = 0; i < 4; ++i) store_le32(tmp + 4 * i, s32_[i]);
                 break;
             case Hash::sha1:
             case Hash::sha224:
-            case Hash::sha256: {
-                std::uint8_t tmp[32];
+            case Hash::sha256:
                 for (int i = 0; i < 8; ++i) store_be32(tmp + 4 * i, s32_[i]);
-                std::memcpy(out, tmp, out_size());
-                crypto::secure_zero(tmp, sizeof tmp);
                 break;
-            }
             case Hash::sha384:
-            case Hash::sha512: {
-                std::uint8_t tmp[64];
+            case Hash::sha512:
                 for (int i = 0; i < 8; ++i) store_be64(tmp + 8 * i, s64_[i]);
-                std::memcpy(out, tmp, out_size());
-                crypto::secure_zero(tmp, sizeof tmp);
                 break;
-            }
         }
+        std::memcpy(out, tmp, n);
+        crypto::secure_zero(tmp, sizeof tmp);
     }
 
 private:
+    friend class Hmac;
     void compress(const std::uint8_t* blk) {
         switch (alg_) {
             case Hash::md5: md5_compress(s32_, blk); break;
@@ -346,6 +347,36 @@ public:
         crypto::secure_zero(tmp, sizeof tmp);
     }
 
+    // PBKDF2's inner loop: `count` times u = HMAC(key, u); t ^= u. Both HMAC halves hash one
+    // block after the keyed pad (hlen + padding always fits one block), so each step is two
+    // compression calls on a pre-padded block, with no buffering.
+    void iterate(std::uint8_t* u, std::uint8_t* t, std::uint32_t count) const {
+        const std::size_t bs = inner_.block_size();
+        const std::size_t hlen = out_size();
+        const Hash alg = inner_.alg_;
+        std::uint8_t blk[128] = {};
+        blk[hlen] = 0x80;
+        const std::uint64_t bits = std::uint64_t(bs + hlen) * 8;
+        if (alg == Hash::md5) {
+            store_le32(blk + bs - 8, std::uint32_t(bits));
+        } else {
+            store_be64(blk + bs - 8, bits);
+        }
+        Hasher h = inner_;  // scratch whose chaining state is overwritten each step
+        for (std::uint32_t n = 0; n < count; ++n) {
+            std::memcpy(blk, u, hlen);
+            for (const Hasher* half : {&inner_, &outer_}) {
+                std::memcpy(h.s32_, half->s32_, sizeof h.s32_);
+                std::memcpy(h.s64_, half->s64_, sizeof h.s64_);
+                h.compress(blk);
+                h.write_state(blk, hlen);
+            }
+            std::memcpy(u, blk, hlen);
+            for (std::size_t j = 0; j < hlen; ++j) t[j] ^= u[j];
+        }
+        crypto::secure_zero(blk, sizeof blk);
+    }
+
 private:
     Hasher inner_;
     Hasher outer_;
@@ -384,10 +415,7 @@ public:
             store_be32(block_input.data() + salt.size(), index);
             prf.mac(block_input.data(), block_input.size(), u);
             std::memcpy(t, u, hlen);
-            for (std::uint32_t i = 1; i < iterations; ++i) {
-                prf.mac(u, hlen, u);
-                for (std::size_t j = 0; j < hlen; ++j) t[j] ^= u[j];
-            }
+            prf.iterate(u, t, iterations - 1);
             std::size_t take = std::min(hlen, out_len - done);
             std::memcpy(out.data() + done, t, take);
             done += take;

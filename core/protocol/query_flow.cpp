@@ -40,7 +40,13 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             return false;
         case 'D':
             if (!have_columns_) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
-            current_.add_data_row(m.body);
+            if (on_row_) {
+                current_.clear_rows();
+                current_.add_data_row(m.body);
+                (*on_row_)(current_[0]);
+            } else {
+                current_.add_data_row(m.body);
+            }
             return false;
         case 'C':
             current_.set_command_tag(parse_command_complete(m.body));

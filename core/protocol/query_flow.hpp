@@ -24,6 +24,14 @@ public:
     bool on_message(const BackendMessage& m);
 
     std::vector<Result>& results() noexcept { return results_; }
+    // Rows go to `on_row` one at a time instead of being kept (streaming).
+    void set_row_callback(const std::function<void(const Row&)>* on_row) noexcept { on_row_ = on_row; }
+    // Statement already described: no RowDescription will come (Bind+Execute only).
+    void set_expected_columns(const std::vector<Column>& columns, std::int16_t format) {
+        current_.set_columns(columns);
+        current_.set_all_formats(format);
+        have_columns_ = !columns.empty();
+    }
     const std::optional<ServerError>& error() const noexcept { return error_; }
     // Set when the server asked for COPY data we could not give (COPY FROM STDIN in a plain
     // query): the driver must send the output buffer content.
@@ -39,6 +47,7 @@ private:
     bool have_columns_ = false;
     bool in_copy_out_ = false;
     bool copy_in_requested_ = false;
+    const std::function<void(const Row&)>* on_row_ = nullptr;
     std::optional<ServerError> error_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,6 +71,52 @@ void Channel::write_all(std::string_view data, Deadline deadline) {
             }
             throw Error(ErrorKind::connection, std::string("could not send data to server: ") + std::strerror(errno));
         }
+    }
+}
+
+std::size_t Channel::try_write(std::string_view data, bool& want_read) {
+    want_read = false;
+    if (tls_) {
+        const tls::IoResult r = tls_->write(data.data(), data.size());
+        switch (r.status) {
+            case tls::IoStatus::ok: return r.bytes;
+            case tls::IoStatus::want_read: want_read = true; return 0;
+            case tls::IoStatus::want_write: return 0;
+            case tls::IoStatus::closed: throw Error(ErrorKind::connection, "server closed the connection unexpectedly");
+            case tls::IoStatus::error: throw Error(ErrorKind::connection, "could not send data to server: " + r.error);
+        }
+    }
+    while (true) {
+        const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+        if (n >= 0) return static_cast<std::size_t>(n);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        throw Error(ErrorKind::connection, std::string("could not send data to server: ") + std::strerror(errno));
+    }
+}
+
+void Channel::write_all_draining(std::string_view data, protocol::MessageReader& reader, Deadline deadline) {
+    if (fd_ < 0) throw Error(ErrorKind::connection, "connection is closed");
+    std::size_t off = 0;
+    while (off < data.size()) {
+        bool want_read = false;
+        const std::size_t n = try_write(data.substr(off), want_read);
+        off += n;
+        if (off == data.size()) break;
+        if (n > 0) continue;
+        // Blocked: take in what the server sent so it can keep going, then wait for either.
+        while (try_read(reader) > 0) {
+        }
+        pollfd p{fd_, static_cast<short>(want_read ? POLLIN : (POLLIN | POLLOUT)), 0};
+        int ms = -1;
+        if (deadline) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+            if (left <= 0) throw Error(ErrorKind::timeout, "timeout expired while sending data to the server");
+            ms = static_cast<int>(std::min<long long>(left, 1 << 30));
+        }
+        const int r = ::poll(&p, 1, ms);
+        if (r == 0) throw Error(ErrorKind::timeout, "timeout expired while sending data to the server");
+        if (r < 0 && errno != EINTR) throw Error(ErrorKind::connection, std::string("poll() failed: ") + std::strerror(errno));
     }
 }
 

@@ -32,6 +32,9 @@ public:
 
     // Writes everything. Throws Error(connection) / Error(timeout).
     void write_all(std::string_view data, Deadline deadline);
+    // Writes everything while also reading whatever the server sends meanwhile into `reader`,
+    // so a large pipelined batch cannot deadlock against a server blocked on its own output.
+    void write_all_draining(std::string_view data, protocol::MessageReader& reader, Deadline deadline);
     // Reads at least one byte into the reader (waiting as needed). Throws on EOF/error/timeout.
     void read_some(protocol::MessageReader& reader, Deadline deadline);
     // Reads whatever is available without blocking; returns false if nothing was available.
@@ -47,6 +50,8 @@ public:
 private:
     // Returns bytes read (>0); throws on error; returns 0 when it would block.
     std::size_t try_read(protocol::MessageReader& reader);
+    // Non-blocking write: bytes written (0 if it would block); `want_read` set when TLS needs input.
+    std::size_t try_write(std::string_view data, bool& want_read);
     int fd_ = -1;
     std::unique_ptr<tls::Session> tls_;
 };

@@ -58,6 +58,74 @@ struct ConnectionInfo {
 
 using Params = std::vector<Param>;
 
+enum class ResultFormat : std::int16_t { text = 0, binary = 1 };
+
+// A server-side prepared statement (named), with what Describe reported.
+struct PreparedStatement {
+    std::string name;
+    std::vector<std::uint32_t> param_types;  // as the server resolved them
+    std::vector<Column> columns;             // empty for statements without rows
+};
+
+// Outcome of one query of a pipeline.
+struct PipelineResult {
+    enum class Status { ok, error, skipped /* aborted by an earlier error in its sync group */ };
+    Status status = Status::ok;
+    Result result;                    // when ok
+    std::optional<ServerError> error; // when error
+};
+
+class Client;
+
+// Queue many statements before reading any result (libpq pipeline mode): each add() queues
+// Parse/Bind/Describe/Execute, sync() marks a sync point, run() sends everything in large
+// writes and reads every result in order. An error aborts the rest of its sync group,
+// exactly as the server does; every query's outcome is reported.
+class Pipeline {
+public:
+    explicit Pipeline(Client& client) : client_(client) {}
+    // Returns the query's index in run()'s result vector.
+    std::size_t add(std::string_view sql, const std::vector<Param>& params = {},
+                    ResultFormat format = ResultFormat::text);
+    template <typename... Args>
+    std::size_t add_exec(std::string_view sql, const Args&... args) {
+        return add(sql, std::vector<Param>{to_param(args)...});
+    }
+    void sync();
+    std::size_t size() const noexcept { return queued_; }
+    // Sends and collects everything (adds a final sync when needed). The pipeline is empty after.
+    std::vector<PipelineResult> run();
+
+private:
+    friend class Client;
+    Client& client_;
+    std::string buffer_;
+    std::size_t queued_ = 0;
+    std::vector<std::size_t> sync_after_;  // number of queries before each sync point
+};
+
+// COPY FROM STDIN in progress: write data, then finish() (or abort()).
+class CopyIn {
+public:
+    CopyIn(CopyIn&&) noexcept;
+    CopyIn& operator=(CopyIn&&) = delete;
+    ~CopyIn();  // aborts if neither finish() nor abort() was called
+    // Buffers and sends data in large CopyData messages.
+    void write(std::string_view data);
+    // Ends the COPY; returns the number of rows the server copied. Throws ServerError.
+    std::uint64_t finish();
+    // CopyFail with this reason; the server reports an error which abort() swallows.
+    void abort(std::string_view reason = "aborted by the client");
+
+private:
+    friend class Client;
+    explicit CopyIn(Client& c) : client_(&c) {}
+    void flush();
+    Client* client_;
+    std::string buffer_;
+    bool done_ = false;
+};
+
 class Client {
 public:
     Client();
@@ -89,6 +157,33 @@ public:
         return execute(sql, Params{to_param(args)...});
     }
 
+    // Extended protocol with result columns in the given format (binary decodes to the same
+    // C++ values via pgtls::Codec and is cheaper for numbers and timestamps).
+    Result execute(std::string_view sql, const Params& params, ResultFormat format);
+
+    // Named prepared statements.
+    PreparedStatement prepare(std::string_view name, std::string_view sql,
+                              const std::vector<std::uint32_t>& param_types = {});
+    Result execute(const PreparedStatement& statement, const Params& params = {},
+                   ResultFormat format = ResultFormat::text);
+    PreparedStatement describe_statement(std::string_view name);
+    void close_statement(std::string_view name);
+
+    // Cache of server-side statements for execute(sql, ...): an LRU of `capacity` statements
+    // (0, the default, disables it so PgBouncer transaction pooling keeps working).
+    void set_statement_cache_capacity(std::size_t capacity);
+
+    // Streams the rows of a query to `on_row` as they arrive, in constant memory: the Row is
+    // valid only during the call. Returns the command tag's row count.
+    std::uint64_t stream(std::string_view sql, const Params& params,
+                         const std::function<void(const Row&)>& on_row,
+                         ResultFormat format = ResultFormat::text);
+
+    // COPY ... FROM STDIN: returns a writer. COPY ... TO STDOUT: calls on_data per CopyData
+    // chunk and returns the row count. Text, CSV and binary formats alike.
+    CopyIn copy_in(std::string_view copy_sql);
+    std::uint64_t copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& on_data);
+
     // Per-call client-side timeout for queries (0 = none). On expiry the query is cancelled on
     // the server and Error(timeout) is thrown; the connection stays usable.
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
@@ -112,7 +207,29 @@ public:
     struct Impl;
 
 private:
+    friend class Pipeline;
+    friend class CopyIn;
     std::unique_ptr<Impl> impl_;
+};
+
+// BEGIN on construction; ROLLBACK on destruction unless commit() was called. Savepoints nest.
+class Transaction {
+public:
+    explicit Transaction(Client& client, std::string_view begin_sql = "BEGIN");
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+    void rollback();
+    // SAVEPOINT name / ROLLBACK TO SAVEPOINT name / RELEASE SAVEPOINT name.
+    void savepoint(std::string_view name);
+    void rollback_to(std::string_view name);
+    void release(std::string_view name);
+    Client& client() noexcept { return client_; }
+
+private:
+    Client& client_;
+    bool open_ = true;
 };
 
 }  // namespace pgtls

@@ -59,6 +59,8 @@ public:
     // `kind` is server for errors of an established session; authentication or connection
     // for an ErrorResponse received while connecting.
     explicit ServerError(ServerErrorFields fields, ErrorKind kind = ErrorKind::server);
+    // Same, with what() prefixed by context (e.g. which server the connection went to).
+    ServerError(ServerErrorFields fields, ErrorKind kind, const std::string& context);
     const ServerErrorFields& fields() const noexcept { return fields_; }
     const std::string& sqlstate() const noexcept { return fields_.sqlstate; }
 

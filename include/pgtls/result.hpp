@@ -124,6 +124,16 @@ public:
     // `payload` is a DataRow body (Int16 count, then Int32 len + bytes per field). Validated.
     void add_data_row(std::span<const std::uint8_t> payload);
     void set_command_tag(std::string tag) { command_tag_ = std::move(tag); }
+    // Drops the rows but keeps columns and buffer capacity (streaming reuses one Result).
+    void clear_rows() noexcept {
+        data_.clear();
+        fields_.clear();
+        row_offsets_.clear();
+    }
+    // Sets every column's format (results of a statement described before Bind chose it).
+    void set_all_formats(std::int16_t format) {
+        for (auto& c : columns_) c.format = format;
+    }
     void set_empty_query() { empty_query_ = true; }
 
 private:

@@ -8,11 +8,20 @@
 
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
 #include "core/tls/tls_backend.hpp"
 #include "tests/support/tls/tls_test_server.hpp"
+
+namespace pgtls::tls {
+// Readable IoStatus in GoogleTest failure messages.
+inline void PrintTo(IoStatus s, std::ostream* os) {
+    static const char* const names[] = {"ok", "want_read", "want_write", "closed", "error"};
+    *os << names[static_cast<int>(s)];
+}
+}  // namespace pgtls::tls
 
 namespace pgtls::conformance {
 

@@ -307,10 +307,11 @@ TEST_P(BackendConformance, AlpnServerSelectsProtocolNotOffered) {
     ContextConfig c;
     c.alpn = {"postgresql"};
     Handshake h = run_handshake(backend(), c, server, {"localhost"});
-    // RFC 7301 3.2: the client must reject a protocol it did not offer. A backend that lets
-    // it through would at least have to report it, and core compares with "postgresql".
+    // RFC 7301 3.2: the client must reject a protocol it did not offer. GnuTLS 3.7 instead
+    // ignores the answer (no protocol selected); that is tolerated because core requires
+    // "postgresql" to be selected on direct connections. Reporting "imap" is not.
     if (h.ok()) {
-        ADD_FAILURE() << "handshake accepted unoffered ALPN \"" << h.session->info().alpn << "\"";
+        EXPECT_EQ(h.session->info().alpn, "") << "backend reports a protocol the client never offered";
     } else {
         PGTLS_EXPECT_HANDSHAKE_ERROR(h);
     }
@@ -720,11 +721,13 @@ TEST_P(BackendConformance, Tls12OnlyServerWorksWithDefaults) {
 
 // ---- channel-binding inputs (tls-server-end-point) ------------------------------------------
 
+// `ca` empty: no chain verification (a SHA-1 signature fails OpenSSL's default security
+// level, yet a server may still present one and channel binding must still work).
 void check_signature_hash(const tls::Backend& b, const char* base, const char* ca, std::optional<crypto::Hash> want,
                           TlsVersion max_version = TlsVersion::unspecified) {
     SCOPED_TRACE(base);
     TlsTestServer server(server_options(base));
-    ContextConfig c = verify_with(ca);
+    ContextConfig c = *ca ? verify_with(ca) : ContextConfig{};
     c.max_version = max_version;
     Handshake h = run_handshake(b, c, server, {"localhost"});
     PGTLS_ASSERT_HANDSHAKE_OK(h);
@@ -743,7 +746,7 @@ TEST_P(BackendConformance, ChannelBindingRsaSha256OverTls12) {
 }
 TEST_P(BackendConformance, ChannelBindingRsaSha1) {
     // Reported as SHA-1; auth/ upgrades it to SHA-256 (RFC 5929).
-    check_signature_hash(backend(), "server-rsa-sha1", "ca.crt", crypto::Hash::sha1);
+    check_signature_hash(backend(), "server-rsa-sha1", "", crypto::Hash::sha1);
 }
 TEST_P(BackendConformance, ChannelBindingRsaSha512) {
     check_signature_hash(backend(), "server-rsa-sha512", "ca.crt", crypto::Hash::sha512);
@@ -753,7 +756,9 @@ TEST_P(BackendConformance, ChannelBindingEcdsaSha384) {
 }
 
 // Ed25519 certificates: mbedTLS 2.28 has no EdDSA at all (documented limitation), so there
-// the handshake must fail cleanly; the other stacks must report "no usable hash".
+// the handshake must fail cleanly; the other stacks must report "no usable hash": EdDSA
+// hashes internally, and PostgreSQL's server (X509_get_signature_info) finds no digest for
+// it either, so reporting SHA-512 would make the client bind to bytes the server never sends.
 TEST_P(BackendConformance, ChannelBindingEd25519HasNoHash) {
     if (name() == "mbedtls") {
         TlsTestServer server(server_options("server-ed25519"));

@@ -189,6 +189,9 @@ postgresql://%C3%BCn%C3%AFcode:p%C3%A4ssw%C3%B6rd@localhost/postgres
 postgresql://user%:pw@host
 postgresql://user:pw%2@host
 postgresql://user:pw%00@host
+postgresql://user:pw@host?password=%zz
+postgresql://h?sslpassword=a%00b
+postgresql://h?oauth_client_secret=a b
 postgresql://user@host?user=other
 postgresql://user:pw@host?password=other
 # --- URIs: IPv6

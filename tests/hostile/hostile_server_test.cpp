@@ -14,6 +14,20 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// A CA no server here chains to: verification is never reached in these tests.
+const char* const unrelated_ca = R"(-----BEGIN CERTIFICATE-----
+MIIBlzCCAT2gAwIBAgIUDOV5IGES7mzTZeGbHUpW4pi/VVAwCgYIKoZIzj0EAwIw
+IDEeMBwGA1UEAwwVcGd0bHMgaG9zdGlsZSB0ZXN0IENBMCAXDTI2MTEyNzE1MzYy
+MVoYDzIxMjYxMTAzMTUzNjIxWjAgMR4wHAYDVQQDDBVwZ3RscyBob3N0aWxlIHRl
+c3QgQ0EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAASFu2j20yEQ6fSgL9RBQDqV
+/lbOTSLeY1e4M/XhN5GudoyxBc2Kfu9BKxM4jC+OnsGuuVpXyLQDav2W3BIm6FAW
+o1MwUTAdBgNVHQ4EFgQUVjD/L0K/boFthswtSe6XqtfN4jQwHwYDVR0jBBgwFoAU
+VjD/L0K/boFthswtSe6XqtfN4jQwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQD
+AgNIADBFAiEAikLm7tCOhba4rU5T01osFmNTUKwEnJBNwe4/DFLWHKICICXd/xXY
+6rywd1+niGYKDbrLExRsV2nwTCWClv+RQ/X7
+-----END CERTIFICATE-----
+)";
+
 Settings settings_for(const FakeServer& s, SslMode mode = SslMode::disable) {
     Settings st;
     st.hosts = {HostTarget{"127.0.0.1", "", s.port()}};
@@ -117,7 +131,7 @@ TEST(HostileServer, ErrorReplyToSslRequestNeverDowngradesOrShowsItsText) {
             c.wait_for_close();
         });
         auto st = settings_for(server, mode);
-        st.sslrootcert = Pem::file("/nonexistent-but-unused.crt");
+        st.sslrootcert = Pem::bytes(unrelated_ca);
         Error e = expect_error([&] { Client client(st); }, ErrorKind::connection, "error response during SSL exchange");
         EXPECT_EQ(std::string(e.what()).find("trust me"), std::string::npos);
         EXPECT_EQ(server.connections(), 1) << "a second (plaintext) attempt was made for " << to_string(mode);

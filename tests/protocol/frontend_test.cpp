@@ -15,7 +15,7 @@ TEST(Frontend, SslRequestIsTheDocumentedEightBytes) {
 TEST(Frontend, StartupMessageLayout) {
     std::string out;
     protocol::startup_message(out, {{"user", "bob"}, {"database", "db"}});
-    const std::string expected = std::string("\0\0\0\x22\0\3\0\0", 8) + "user" + '\0' + "bob" + '\0' + "database" + '\0' +
+    const std::string expected = std::string("\0\0\0\x1e\0\3\0\0", 8) + "user" + '\0' + "bob" + '\0' + "database" + '\0' +
                                  "db" + '\0' + '\0';
     EXPECT_EQ(out, expected);
 }
@@ -34,7 +34,7 @@ TEST(Frontend, BindSendsFormatsOnlyWhenSomeParameterIsBinary) {
     EXPECT_EQ(text, std::string("B\0\0\0\x12\0\0\0\0\0\1\0\0\0\x02" "42\0\0", 19));
     p.format = 1;
     protocol::bind(binary, "", "", std::span(&p, 1), {});
-    EXPECT_EQ(binary.size(), text.size() + 4);
+    EXPECT_EQ(binary.size(), text.size() + 2);  // one format code
 }
 
 TEST(Frontend, NullParameterIsMinusOne) {

@@ -55,6 +55,7 @@ root ca-ed25519 ed25519 "/CN=pgtls Ed25519 CA"
 root client-ca rsa:2048 "/CN=pgtls client CA"
 
 leaf server rsa:2048 "/O=pgtls/CN=localhost" ca server sha256
+leaf server-rsa-sha1 rsa:2048 "/CN=localhost" ca server sha1
 leaf server-revoked rsa:2048 "/CN=localhost" ca server sha256
 q openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out server-ecdsa384.key
 q openssl req -config openssl.cnf -new -key server-ecdsa384.key -out server-ecdsa384.csr -subj "/CN=localhost"
@@ -71,6 +72,10 @@ q openssl pkcs8 -topk8 -in client.key -out client-encrypted.key -v2 aes-256-cbc 
 leaf client-rsa rsa:2048 "/CN=certuser" client-ca client sha256
 q openssl rsa -in client-rsa.key -traditional -aes256 -passout pass:keypass -out client-rsa-legacy-encrypted.key
 q openssl pkey -in client-rsa.key -outform DER -out client-rsa.der
+# A client chain: leaf signed by an intermediate of client-ca, file = leaf + intermediate.
+leaf client-int rsa:2048 "/CN=pgtls client intermediate" client-ca v3_ca sha256
+leaf client-leaf rsa:2048 "/CN=chainuser" client-int client sha256
+cat client-leaf.crt client-int.crt > client-chain.crt
 
 # CA's CRL revoking server-revoked, and the same CRL as a hashed directory.
 : > index.txt

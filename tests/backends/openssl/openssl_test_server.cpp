@@ -46,6 +46,7 @@ TestServer::TestServer(ServerOptions options) : options_(std::move(options)) {
     server_fd_ = fds[1];
 
     ctx_ = SSL_CTX_new(TLS_server_method());
+    if (ctx_ != nullptr && options_.security_level >= 0) SSL_CTX_set_security_level(ctx_, options_.security_level);
     if (ctx_ == nullptr || SSL_CTX_use_certificate_chain_file(ctx_, options_.cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx_, options_.key.c_str(), SSL_FILETYPE_PEM) != 1)
         throw std::runtime_error("test server: cannot load " + options_.cert + ": " + errors());
@@ -91,6 +92,9 @@ void TestServer::run() {
             X509_NAME_oneline(X509_get_subject_name(peer), buf, sizeof buf);
             report_.client_subject = buf;
             X509_free(peer);
+            // On the server side this chain excludes the client's leaf.
+            STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+            report_.client_intermediates = chain != nullptr ? sk_X509_num(chain) : 0;
         }
         if (!options_.greeting.empty())
             SSL_write(ssl, options_.greeting.data(), static_cast<int>(options_.greeting.size()));

@@ -20,6 +20,7 @@ struct ServerOptions {
     int max_version = 0;
     enum class End { echo, close_notify, abrupt } end = End::echo;
     std::string greeting;             // written right after the handshake
+    int security_level = -1;          // >= 0: SSL_CTX_set_security_level (0 lets SHA-1 certs load)
 };
 
 // What the server saw; read after finish().
@@ -27,6 +28,7 @@ struct ServerReport {
     bool handshake_ok = false;
     std::string sni;
     std::string client_subject;       // "" when no client certificate
+    int client_intermediates = -1;    // certificates the client sent after its leaf
     std::string error;
 };
 

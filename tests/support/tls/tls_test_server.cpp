@@ -70,6 +70,20 @@ struct TlsTestServer::Impl {
 
 namespace {
 
+// Records the client's leaf before verification can reject it: OpenSSL forgets a peer
+// certificate that failed verification.
+int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
+    auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    auto* impl = ssl ? static_cast<TlsTestServer::Impl*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl))) : nullptr;
+    X509* leaf = X509_STORE_CTX_get0_cert(store);
+    if (impl && impl->current && leaf && !impl->current->client_cert_presented) {
+        impl->current->client_cert_presented = true;
+        impl->current->client_cert_subject = x509_name_rfc2253(X509_get_subject_name(leaf));
+        impl->current->client_cert_cn = x509_cn(X509_get_subject_name(leaf));
+    }
+    return preverify_ok;
+}
+
 int alpn_callback(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
                   unsigned int inlen, void* arg) {
     auto* self = static_cast<std::pair<TlsServerOptions*, TlsTestServer::Impl*>*>(arg);
@@ -108,6 +122,8 @@ TlsTestServer::TlsTestServer(TlsServerOptions options) : options_(std::move(opti
     impl_->ctx = SSL_CTX_new(TLS_server_method());
     if (!impl_->ctx) throw std::runtime_error("SSL_CTX_new: " + openssl_error());
     SSL_CTX* ctx = impl_->ctx;
+    // Level 0: the server must be able to present test certificates signed with SHA-1.
+    SSL_CTX_set_security_level(ctx, 0);
     if (SSL_CTX_use_certificate_chain_file(ctx, options_.cert_file.c_str()) != 1)
         throw std::runtime_error("test server cert " + options_.cert_file + ": " + openssl_error());
     if (SSL_CTX_use_PrivateKey_file(ctx, options_.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
@@ -122,7 +138,8 @@ TlsTestServer::TlsTestServer(TlsServerOptions options) : options_(std::move(opti
         STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options_.client_ca_file.c_str());
         if (names) SSL_CTX_set_client_CA_list(ctx, names);
         int mode = SSL_VERIFY_PEER | (options_.require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
-        SSL_CTX_set_verify(ctx, mode, nullptr);
+        SSL_CTX_set_app_data(ctx, impl_.get());
+        SSL_CTX_set_verify(ctx, mode, verify_callback);
     }
     if (options_.alpn != TlsServerOptions::Alpn::ignore) {
         if (options_.alpn_protocols.empty() || options_.alpn_protocols[0].empty() ||
@@ -237,7 +254,7 @@ void TlsTestServer::serve(int fd) {
     int r = SSL_accept(ssl);
     impl_->current = nullptr;
     if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) rec.sni = sni;
-    if (X509* peer = SSL_get0_peer_certificate(ssl)) {
+    if (X509* peer = SSL_get0_peer_certificate(ssl); peer && !rec.client_cert_presented) {
         rec.client_cert_presented = true;
         rec.client_cert_subject = x509_name_rfc2253(X509_get_subject_name(peer));
         rec.client_cert_cn = x509_cn(X509_get_subject_name(peer));

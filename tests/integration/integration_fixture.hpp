@@ -1,0 +1,56 @@
+// Shared pieces of the integration suites: every case runs once per compiled TLS backend.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/tls/tls_backend.hpp"
+#include "pgtls/client.hpp"
+#include "tests/support/env/test_env.hpp"
+
+namespace pgtls::test {
+
+inline std::vector<std::string> backend_names() {
+    std::vector<std::string> v;
+    for (const auto* b : tls::available_backends()) v.emplace_back(b->name());
+    if (v.empty()) v.emplace_back("none");
+    return v;
+}
+
+class BackendTest : public ::testing::TestWithParam<std::string> {
+protected:
+    const TestEnv& env() const { return test_env(); }
+    const std::string& backend() const { return GetParam(); }
+    bool has_tls() const { return backend() != "none"; }
+
+    // conninfo + sslbackend for this test's backend; environment ignored.
+    Config config(const std::string& conninfo) const {
+        Config c;
+        c.use_environment = false;
+        c.conninfo = conninfo;
+        if (has_tls()) c.sslbackend = backend();
+        return c;
+    }
+    Client connect(const std::string& conninfo) const { return Client(config(conninfo)); }
+
+    // Connects and expects an Error of `kind` whose message contains `fragment`.
+    void expect_failure(const std::string& conninfo, ErrorKind kind, const std::string& fragment) const {
+        try {
+            Client c(config(conninfo));
+            ADD_FAILURE() << "connected, expected failure containing \"" << fragment << "\": " << conninfo;
+        } catch (const Error& e) {
+            EXPECT_EQ(to_string(e.kind()), std::string(to_string(kind))) << e.what();
+            EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
+                << "message \"" << e.what() << "\" lacks \"" << fragment << "\"";
+        }
+    }
+    std::string ca() const { return " sslrootcert=" + quote_conninfo_value(pki("ca.crt")); }
+};
+
+inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+}  // namespace pgtls::test
+
+#define PGTLS_INSTANTIATE_PER_BACKEND(Suite) \
+    INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::testing::ValuesIn(pgtls::test::backend_names()), pgtls::test::backend_test_name)

@@ -1,0 +1,336 @@
+// Application traffic against real servers on every backend: prepared statements, binary
+// results, streaming, COPY, LISTEN/NOTIFY, cancel, timeouts, pipelining, transactions.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "integration_fixture.hpp"
+
+namespace pgtls::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Queries : public BackendTest {
+protected:
+    // PostgreSQL 18 over TLS (classic negotiation unless `extra` says otherwise).
+    Client open(const std::string& extra = "", const char* server = "pg18") const {
+        return connect(env().conninfo(env().server(server), "scramuser") +
+                       (has_tls() ? " sslmode=require" : " sslmode=disable") + extra);
+    }
+};
+
+TEST_P(Queries, SeveralStatementsAndEmptyQuery) {
+    auto c = open();
+    auto rs = c.query_all("SELECT 1; SELECT 'a', 'b'; CREATE TEMP TABLE t(x int)");
+    ASSERT_EQ(rs.size(), 3u);
+    EXPECT_EQ(rs[0][0][0].as<int>(), 1);
+    EXPECT_EQ(rs[1].columns(), 2u);
+    EXPECT_EQ(rs[2].command_tag(), "CREATE TABLE");
+    auto e = c.query_all("");
+    ASSERT_EQ(e.size(), 1u);
+    EXPECT_TRUE(e[0].is_empty_query());
+    // The first failing statement stops the rest and is reported.
+    EXPECT_THROW(c.query_all("SELECT 1; SELECT 1/0; SELECT 3"), ServerError);
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+}
+
+TEST_P(Queries, PreparedStatementsAndCache) {
+    auto c = open();
+    auto ps = c.prepare("add", "SELECT $1::int + $2::int AS sum");
+    EXPECT_EQ(ps.param_types, (std::vector<std::uint32_t>{oid::int4, oid::int4}));
+    ASSERT_EQ(ps.columns.size(), 1u);
+    EXPECT_EQ(ps.columns[0].name, "sum");
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(c.execute(ps, {to_param(i), to_param(10)})[0][0].as<int>(), i + 10);
+    EXPECT_EQ(c.execute(ps, {to_param(1), to_param(2)}, ResultFormat::binary)[0][0].as<int>(), 3);
+    auto d = c.describe_statement("add");
+    EXPECT_EQ(d.param_types.size(), 2u);
+    EXPECT_THROW(c.execute(ps, {to_param(1)}), Error);
+    c.close_statement("add");
+    EXPECT_THROW(c.execute(ps, {to_param(1), to_param(2)}), ServerError);
+
+    c.set_statement_cache_capacity(2);
+    for (int round = 0; round < 3; ++round)
+        for (const char* sql : {"SELECT $1::int", "SELECT $1::int * 2", "SELECT $1::int * 3"})
+            EXPECT_GE(c.exec(sql, 7)[0][0].as<int>(), 7);
+    // LRU of 2: at most 2 pgtls statements live on the server.
+    EXPECT_LE(c.query("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls_%'")[0][0].as<int>(), 2);
+    // DISCARD ALL through query() is noticed: the cache starts afresh.
+    c.query("DISCARD ALL");
+    EXPECT_EQ(c.exec("SELECT $1::int * 3", 1)[0][0].as<int>(), 3);
+    // Behind our back (a function, a pooler): outside a transaction the statement is prepared
+    // again transparently...
+    c.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+    EXPECT_EQ(c.exec("SELECT $1::int * 3", 2)[0][0].as<int>(), 6);
+    // ...inside one the error stands (the transaction is aborted), and after it we recover.
+    c.query("BEGIN");
+    c.exec("SELECT $1::int * 2", 1);
+    c.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+    EXPECT_THROW(c.exec("SELECT $1::int * 2", 1), ServerError);
+    c.query("ROLLBACK");
+    EXPECT_EQ(c.exec("SELECT $1::int * 2", 4)[0][0].as<int>(), 8);
+}
+
+TEST_P(Queries, TextAndBinaryResultsDecodeAlike) {
+    auto c = open();
+    const char* sql = "SELECT 42::int2, -7::int4, 9000000000::int8, 1.25::float4, 2.5::float8, true, 'héllo'::text, "
+                      "'\\x00ff'::bytea, NULL::int";
+    auto t = c.execute(sql, {}, ResultFormat::text);
+    auto b = c.execute(sql, {}, ResultFormat::binary);
+    EXPECT_EQ(b.column_info()[0].format, 1);
+    EXPECT_EQ(t[0][0].as<int>(), b[0][0].as<int>());
+    EXPECT_EQ(t[0][1].as<int>(), b[0][1].as<int>());
+    EXPECT_EQ(t[0][2].as<std::int64_t>(), b[0][2].as<std::int64_t>());
+    EXPECT_EQ(t[0][3].as<float>(), b[0][3].as<float>());
+    EXPECT_EQ(t[0][4].as<double>(), b[0][4].as<double>());
+    EXPECT_EQ(t[0][5].as<bool>(), b[0][5].as<bool>());
+    EXPECT_EQ(t[0][6].as<std::string>(), b[0][6].as<std::string>());
+    EXPECT_EQ(t[0][7].as<std::string>(), b[0][7].as<std::string>());
+    EXPECT_TRUE(b[0][8].is_null());
+}
+
+TEST_P(Queries, StreamingRunsInConstantMemory) {
+    auto c = open();
+    std::int64_t sum = 0, count = 0;
+    const auto n = c.stream("SELECT i, i::text FROM generate_series(1, 200000) i", {}, [&](const Row& row) {
+        sum += row[0].as<std::int64_t>();
+        ++count;
+        EXPECT_EQ(row.size(), 2u);
+    });
+    EXPECT_EQ(n, 200000u);
+    EXPECT_EQ(count, 200000);
+    EXPECT_EQ(sum, 200000LL * 200001 / 2);
+    // An error mid-stream is reported and the connection stays usable.
+    EXPECT_THROW(c.stream("SELECT 1/(i - 5000) FROM generate_series(1, 10000) i", {}, [](const Row&) {}), ServerError);
+    EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+}
+
+TEST_P(Queries, CopyInAndOutInTextCsvAndBinary) {
+    auto c = open();
+    c.query("CREATE TEMP TABLE copy_t(id int, name text, at timestamptz)");
+    {
+        auto in = c.copy_in("COPY copy_t FROM STDIN");
+        for (int i = 0; i < 10000; ++i) in.write(std::to_string(i) + "\tname " + std::to_string(i) + "\t2024-01-01 00:00:00+00\n");
+        EXPECT_EQ(in.finish(), 10000u);
+    }
+    {
+        auto in = c.copy_in("COPY copy_t FROM STDIN (FORMAT csv)");
+        in.write("10000,\"quoted, name\",2024-01-02 00:00:00+00\n");
+        EXPECT_EQ(in.finish(), 1u);
+    }
+    std::string text;
+    EXPECT_EQ(c.copy_out("COPY (SELECT * FROM copy_t ORDER BY id LIMIT 2) TO STDOUT", [&](std::string_view d) { text += d; }),
+              2u);
+    EXPECT_EQ(text.substr(0, 9), "0\tname 0\t");
+    std::string csv;
+    c.copy_out("COPY (SELECT name FROM copy_t WHERE id = 10000) TO STDOUT (FORMAT csv)", [&](std::string_view d) { csv += d; });
+    EXPECT_EQ(csv, "\"quoted, name\"\n");
+    // Binary round trip.
+    std::string bin;
+    c.copy_out("COPY copy_t TO STDOUT (FORMAT binary)", [&](std::string_view d) { bin += d; });
+    EXPECT_EQ(bin.substr(0, 11), std::string("PGCOPY\n\xff\r\n\0", 11));
+    c.query("CREATE TEMP TABLE copy_b (LIKE copy_t)");
+    {
+        auto in = c.copy_in("COPY copy_b FROM STDIN (FORMAT binary)");
+        in.write(bin);
+        EXPECT_EQ(in.finish(), 10001u);
+    }
+    // CopyFail on an application error: nothing copied, connection usable.
+    {
+        auto in = c.copy_in("COPY copy_b FROM STDIN");
+        in.write("1\tx\t2024-01-01\n");
+        in.abort("application gave up");
+    }
+    EXPECT_EQ(c.query("SELECT count(*) FROM copy_b")[0][0].as<int>(), 10001);
+    // A server error mid-stream (bad data) is reported cleanly.
+    try {
+        auto in = c.copy_in("COPY copy_b FROM STDIN");
+        for (int i = 0; i < 50000; ++i) in.write("not-a-number\tx\t2024-01-01\n");
+        in.finish();
+        FAIL() << "bad COPY data accepted";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "22P02");
+    }
+    EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+    EXPECT_THROW(c.copy_in("COPY nope FROM STDIN"), ServerError);
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+}
+
+TEST_P(Queries, ListenNotify) {
+    auto listener = open();
+    auto sender = open();
+    listener.query("LISTEN chan_a");
+    EXPECT_FALSE(listener.wait_for_notification(100ms).has_value());
+    sender.query("NOTIFY chan_a, 'one'");
+    auto n = listener.wait_for_notification(5s);
+    ASSERT_TRUE(n.has_value());
+    EXPECT_EQ(n->channel, "chan_a");
+    EXPECT_EQ(n->payload, "one");
+    EXPECT_EQ(n->backend_pid, sender.info().backend_pid);
+    // Notifications arriving while the listener runs queries are queued, not lost.
+    sender.query("NOTIFY chan_a, 'two'; NOTIFY chan_a, 'three'");
+    std::this_thread::sleep_for(100ms);
+    listener.query("SELECT 1");
+    auto queued = listener.take_notifications();
+    auto more = listener.wait_for_notification(1s);
+    std::vector<std::string> payloads;
+    for (auto& q : queued) payloads.push_back(q.payload);
+    if (more) payloads.push_back(more->payload);
+    EXPECT_EQ(payloads, (std::vector<std::string>{"two", "three"}));
+}
+
+TEST_P(Queries, NoticesReachTheHandler) {
+    auto c = open();
+    std::vector<std::string> notices;
+    c.set_notice_handler([&](const Notice& n) { notices.push_back(n.fields.message); });
+    c.query("DO $$ BEGIN RAISE NOTICE 'hello %', 42; END $$");
+    ASSERT_EQ(notices.size(), 1u);
+    EXPECT_EQ(notices[0], "hello 42");
+}
+
+TEST_P(Queries, ParameterStatusIsTracked) {
+    auto c = open();
+    EXPECT_TRUE(c.parameter_status("server_version").has_value());
+    EXPECT_EQ(c.parameter_status("standard_conforming_strings"), "on");
+    c.query("SET TimeZone = 'Asia/Kolkata'");
+    EXPECT_EQ(c.parameter_status("TimeZone"), "Asia/Kolkata");
+}
+
+void cancel_case(const Client& unused, Client& c) {
+    (void)unused;
+    std::atomic<bool> started{false};
+    std::thread t([&] {
+        while (!started) std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(200ms);
+        c.cancel();
+    });
+    try {
+        started = true;
+        c.query("SELECT pg_sleep(30)");
+        ADD_FAILURE() << "not cancelled";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "57014");
+    }
+    t.join();
+    EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+}
+
+TEST_P(Queries, CancelFromAnotherThreadClassicAndDirect) {
+    auto classic = open();
+    cancel_case(classic, classic);
+    if (has_tls()) {
+        auto direct = open(" sslnegotiation=direct");
+        EXPECT_EQ(direct.info().negotiation, "direct");
+        cancel_case(direct, direct);
+    }
+}
+
+TEST_P(Queries, StatementTimeoutAndClientTimeout) {
+    auto c = open();
+    c.query("SET statement_timeout = '200ms'");
+    try {
+        c.query("SELECT pg_sleep(5)");
+        FAIL();
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "57014");
+    }
+    c.query("SET statement_timeout = 0");
+    c.set_query_timeout(300ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        c.query("SELECT pg_sleep(20)");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::timeout) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+    c.set_query_timeout(0ms);
+    // The query was really cancelled on the server, and the connection is usable.
+    EXPECT_EQ(c.query("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'")[0][0].as<int>(), 0);
+    EXPECT_TRUE(c.is_healthy());
+}
+
+TEST_P(Queries, PipelineOfTenThousandWithErrorsInTheMiddle) {
+    auto c = open();
+    Pipeline p(c);
+    constexpr int n = 10000;
+    for (int i = 0; i < n; ++i) {
+        if (i == 2500 || i == 7000) p.add("SELECT 1/0");
+        else p.add_exec("SELECT $1::int", i);
+        if (i % 1000 == 999) p.sync();
+    }
+    auto rs = p.run();
+    ASSERT_EQ(rs.size(), std::size_t(n));
+    int ok = 0, err = 0, skipped = 0;
+    for (int i = 0; i < n; ++i) {
+        switch (rs[i].status) {
+            case PipelineResult::Status::ok:
+                ++ok;
+                EXPECT_EQ(rs[i].result[0][0].as<int>(), i);
+                break;
+            case PipelineResult::Status::error:
+                ++err;
+                EXPECT_TRUE(i == 2500 || i == 7000) << i;
+                EXPECT_EQ(rs[i].error->sqlstate(), "22012");
+                break;
+            case PipelineResult::Status::skipped:
+                ++skipped;
+                // Only the rest of the failing sync groups is skipped.
+                EXPECT_TRUE((i > 2500 && i < 3000) || (i > 7000 && i < 8000)) << i;
+                break;
+        }
+    }
+    EXPECT_EQ(err, 2);
+    EXPECT_EQ(skipped, 499 + 999);
+    EXPECT_EQ(ok, n - 2 - skipped);
+    EXPECT_EQ(c.query("SELECT 5")[0][0].as<int>(), 5);
+}
+
+TEST_P(Queries, TransactionsRollBackUnlessCommitted) {
+    auto c = open();
+    c.query("CREATE TEMP TABLE tx(v int)");
+    {
+        Transaction tx(c);
+        EXPECT_EQ(c.transaction_status(), TransactionStatus::in_transaction);
+        c.exec("INSERT INTO tx VALUES ($1)", 1);
+    }  // rolled back
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+    EXPECT_EQ(c.query("SELECT count(*) FROM tx")[0][0].as<int>(), 0);
+    {
+        Transaction tx(c);
+        c.exec("INSERT INTO tx VALUES ($1)", 2);
+        tx.savepoint("s1");
+        c.exec("INSERT INTO tx VALUES ($1)", 3);
+        EXPECT_THROW(c.query("SELECT 1/0"), ServerError);
+        EXPECT_EQ(c.transaction_status(), TransactionStatus::failed);
+        tx.rollback_to("s1");
+        EXPECT_EQ(c.transaction_status(), TransactionStatus::in_transaction);
+        tx.commit();
+    }
+    EXPECT_EQ(c.query("SELECT array_agg(v)::text FROM tx")[0][0].as<std::string>(), "{2}");
+    {
+        Transaction tx(c);
+        EXPECT_THROW(c.query("SELECT 1/0"), ServerError);
+        EXPECT_THROW(tx.commit(), Error);  // COMMIT of a failed transaction rolls back
+    }
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+}
+
+TEST_P(Queries, SameTrafficOnPostgres15) {
+    auto c = open("", "pg15");
+    auto ps = c.prepare("s", "SELECT $1::text || '!'");
+    EXPECT_EQ(c.execute(ps, {to_param(std::string("hi"))})[0][0].as<std::string>(), "hi!");
+    Pipeline p(c);
+    for (int i = 0; i < 100; ++i) p.add_exec("SELECT $1::int", i);
+    auto rs = p.run();
+    EXPECT_EQ(rs[99].result[0][0].as<int>(), 99);
+    std::string out;
+    c.copy_out("COPY (SELECT 1) TO STDOUT", [&](std::string_view d) { out += d; });
+    EXPECT_EQ(out, "1\n");
+}
+
+PGTLS_INSTANTIATE_PER_BACKEND(Queries);
+
+}  // namespace
+}  // namespace pgtls::test
