@@ -6,7 +6,6 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
-#include <regex>
 #include <sstream>
 
 namespace pgtls::tls::gnutls_detail {
@@ -84,6 +83,16 @@ int add_crls(ContextState& state, const std::string& bytes, std::string& error) 
     return static_cast<int>(n);
 }
 
+// OpenSSL's hashed CRL link name: 8 lowercase hex digits, ".r", one or more digits.
+bool is_hashed_crl_name(std::string_view name) {
+    if (name.size() < 11 || name.substr(8, 2) != ".r") return false;
+    for (std::size_t i = 0; i < 8; ++i)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f'))) return false;
+    for (std::size_t i = 10; i < name.size(); ++i)
+        if (name[i] < '0' || name[i] > '9') return false;
+    return true;
+}
+
 bool looks_encrypted(std::string_view pem) {
     return pem.find("ENCRYPTED PRIVATE KEY") != std::string_view::npos ||
            pem.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
@@ -146,7 +155,6 @@ void load_crls(ContextState& state, const ContextConfig& config) {
         state.crl_active = true;
     }
     if (!config.crl_dir.empty()) {
-        static const std::regex hashed_name("[0-9a-f]{8}\\.r[0-9]+");
         std::error_code ec;
         std::filesystem::directory_iterator it(config.crl_dir, ec), end;
         if (ec)
@@ -155,7 +163,7 @@ void load_crls(ContextState& state, const ContextConfig& config) {
         for (; it != end; it.increment(ec)) {
             if (ec) break;
             const std::string name = it->path().filename().string();
-            if (!std::regex_match(name, hashed_name)) continue;
+            if (!is_hashed_crl_name(name)) continue;
             std::string error;
             auto bytes = read_file(it->path().string(), error);
             if (!bytes || add_crls(state, *bytes, error) == 0)

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -328,6 +329,29 @@ TEST(GnutlsSession, CrlInsideRootFileCountsOnceCrlCheckingIsOn) {
     EXPECT_NE(error.find("revoked"), std::string::npos) << error;
     EXPECT_TRUE(round_trip(c, server()).handshake_ok);
     ::unlink(tmpl);
+}
+
+TEST(GnutlsSession, CrlDirReadsOnlyHashedNamesLikeOpenssl) {
+    char tmpl[] = "/tmp/pgtls-unhashed-crl-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl;
+    const std::string crl = slurp(pki("ca.crl"));
+    for (const char* name : {"ca.crl", "e6af84cd.r", "E6AF84CD.r0", "e6af84cd.r0.bak"}) {
+        FILE* f = std::fopen((dir + "/" + name).c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        std::fwrite(crl.data(), 1, crl.size(), f);
+        std::fclose(f);
+    }
+    tls::ContextConfig c = verifying();
+    c.crl_dir = dir;
+    const std::string error = failing_handshake(c, server());
+    EXPECT_NE(error.find("unable to get certificate CRL"), std::string::npos) << error;
+    // The same CRL under a hashed name (any hash: GnuTLS reads them all) is found.
+    ASSERT_EQ(std::rename((dir + "/ca.crl").c_str(), (dir + "/0123abcd.r12").c_str()), 0);
+    EXPECT_TRUE(round_trip(c, server()).handshake_ok);
+    for (const char* name : {"0123abcd.r12", "e6af84cd.r", "E6AF84CD.r0", "e6af84cd.r0.bak"})
+        ::unlink((dir + "/" + name).c_str());
+    ::rmdir(tmpl);
 }
 
 TEST(GnutlsSession, EmptyCrlDirFailsVerification) {
