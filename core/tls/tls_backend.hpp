@@ -90,6 +90,9 @@ public:
     virtual bool client_certificate_requested() const = 0;
     // True when a client certificate was actually sent.
     virtual bool client_certificate_sent() const = 0;
+    // Non-fatal problems met so far, for the caller to surface (e.g. the key log file could
+    // not be opened: libpq warns and goes on). Never contains secrets. Default: none.
+    virtual std::vector<std::string> warnings() const { return {}; }
 };
 
 // Per-session parameters.

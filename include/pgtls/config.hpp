@@ -131,8 +131,12 @@ struct Settings {
     int keepalives_idle = 0, keepalives_interval = 0, keepalives_count = 0;  // 0: system default
     int tcp_user_timeout = 0;              // ms, 0: system default
 
-    SslMode sslmode = SslMode::prefer;
+    SslMode sslmode = SslMode::prefer;     // require with a root certificate becomes verify_ca (libpq)
     bool sslmode_explicit = false;         // set anywhere but default (direct negotiation needs this)
+    // The server's certificate chain must verify against sslrootcert: verify-ca, verify-full,
+    // and, as in libpq, allow/prefer/require whenever a root certificate is configured (an
+    // explicit one, or ~/.postgresql/root.crt when it exists). Never for no-verify.
+    bool ssl_verify_chain = false;
     SslNegotiation sslnegotiation = SslNegotiation::postgres;
     Pem sslrootcert;                       // path "system" means the platform trust store
     Pem sslcert;
@@ -182,5 +186,17 @@ std::vector<std::pair<std::string, std::string>> parse_conninfo(const std::strin
 std::optional<std::string> pgpass_lookup(const std::string& passfile, const std::string& host,
                                          const std::string& port, const std::string& dbname,
                                          const std::string& user, std::vector<std::string>* warnings);
+
+// The password for one host as libpq picks it: the explicit password when non-empty, else the
+// .pgpass line for that host (keyed by host, or hostaddr when host is empty), port, dbname
+// and user. Call it only when the server asks for a password; password_callback comes after.
+std::optional<std::string> password_for_host(const Settings& settings, const HostTarget& target,
+                                             std::vector<std::string>* warnings);
+
+// Every effective keyword with its value (passwords and key material masked) and where it came
+// from, one per line, then the host list and warnings; json=true gives one JSON object
+// {"settings":[{"keyword","value","source"}...],"hosts":[...],"warnings":[...]}.
+// Used by `pgtls conninfo`.
+std::string describe_settings(const Settings& settings, bool json);
 
 }  // namespace pgtls
