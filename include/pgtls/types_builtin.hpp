@@ -73,7 +73,8 @@ T decode_integer(std::string_view b, std::uint32_t type_oid, bool binary) {
 // target's range is an error.
 double decode_double(std::string_view b, std::uint32_t type_oid, bool binary);
 float decode_float(std::string_view b, std::uint32_t type_oid, bool binary);
-// PostgreSQL's float8out/float4out (extra_float_digits = 1): shortest exact digits.
+// PostgreSQL's float8out/float4out layout (extra_float_digits = 1): shortest round-trip digits.
+// In rare float4 ties the server prints one digit more; both spellings read back identically.
 std::string format_double(double v);
 std::string format_float(float v);
 

@@ -169,9 +169,9 @@ TEST(IntervalCodec, ServerVectors) {
     expect_server_vector(Interval{-12, 0, 0}, oid::interval, "-1 years", "000000000000000000000000fffffff4");
     expect_server_vector(Interval{13, 0, 0}, oid::interval, "1 year 1 mon", "0000000000000000000000000000000d");
     expect_server_vector(Interval{0, 0, 500000}, oid::interval, "00:00:00.5", "000000000007a1200000000000000000");
-    // PostgreSQL 17+ infinite intervals.
-    expect_round_trip(Interval::infinity());
-    expect_round_trip(Interval::minus_infinity());
+    // PostgreSQL 17+ infinite intervals (vectors from PostgreSQL 18.4).
+    expect_server_vector(Interval::infinity(), oid::interval, "infinity", "7fffffffffffffff7fffffff7fffffff");
+    expect_server_vector(Interval::minus_infinity(), oid::interval, "-infinity", "80000000000000008000000080000000");
     EXPECT_EQ(text_decode<Interval>("-infinity", oid::interval), Interval::minus_infinity());
 }
 
