@@ -23,11 +23,15 @@
 // char                             "char"
 // Json                             json, jsonb
 // Bytea, std::vector<std::byte>,
-//   std::vector<std::uint8_t>      bytea (hex and escape text forms, binary)
+//   std::vector<std::uint8_t>,
+//   std::vector<char>              bytea (hex and escape text forms, binary)
 // std::chrono::sys_days,
+//   std::chrono::local_days,
 //   std::chrono::year_month_day    date (sys_days::max()/min() are ±infinity)
-// std::chrono::local_time<D>       timestamp (time_point max()/min() are ±infinity)
-// std::chrono::sys_time<D>         timestamptz (UTC); also reads timestamp as if UTC
+// std::chrono::local_time<D>       timestamp (time_point max()/min() are ±infinity);
+//                                  pgtls::Timestamp = local_time<microseconds>
+// std::chrono::sys_time<D>         timestamptz (UTC); also reads timestamp as if UTC;
+//                                  pgtls::TimestampTz = sys_time<microseconds>
 // Time                             time (microseconds since midnight)
 // Interval                         interval (months, days, microseconds)
 // std::chrono::duration<R, P>      interval without months (a day counts 24 h); time

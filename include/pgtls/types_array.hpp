@@ -44,13 +44,12 @@ struct unwrap_optional<std::optional<T>> {
 template <typename T>
 struct is_plain_vector : std::false_type {};
 template <typename T>
-struct is_plain_vector<std::vector<T>>
-    : std::bool_constant<!std::is_same_v<T, std::byte> && !std::is_same_v<T, std::uint8_t>> {};
+struct is_plain_vector<std::vector<T>> : std::bool_constant<!is_byte_v<T>> {};
 
 }  // namespace detail
 
 template <typename V>
-struct Codec<std::vector<V>, std::enable_if_t<!std::is_same_v<V, std::byte> && !std::is_same_v<V, std::uint8_t>>> {
+struct Codec<std::vector<V>, std::enable_if_t<!is_byte_v<V>>> {
     using E = typename detail::unwrap_optional<V>::type;
     static_assert(!detail::is_plain_vector<E>::value, "pgtls supports one-dimensional arrays only");
     static constexpr bool element_binary = binary_encodable<E> && oid::array_of(codec_type_oid<E>()) != 0;

@@ -243,9 +243,12 @@ struct Codec<Bytea> {
     static Param encode(const Bytea& v) { return Param{v.bytes, type_oid, 1}; }
 };
 
-// std::vector<std::byte> and std::vector<std::uint8_t> are bytea, not arrays.
+// Byte vectors (std::byte, uint8_t, char) are bytea, not arrays.
 template <typename B>
-struct Codec<std::vector<B>, std::enable_if_t<std::is_same_v<B, std::byte> || std::is_same_v<B, std::uint8_t>>> {
+inline constexpr bool is_byte_v = std::is_same_v<B, std::byte> || std::is_same_v<B, std::uint8_t> || std::is_same_v<B, char>;
+
+template <typename B>
+struct Codec<std::vector<B>, std::enable_if_t<is_byte_v<B>>> {
     static constexpr std::uint32_t type_oid = oid::bytea;
     static std::vector<B> decode(std::string_view b, std::uint32_t oid, bool binary) {
         const std::string raw = detail::decode_bytea(b, oid, binary);

@@ -29,6 +29,10 @@
 
 namespace pgtls {
 
+// timestamp and timestamptz at PostgreSQL's precision.
+using Timestamp = std::chrono::local_time<std::chrono::microseconds>;
+using TimestampTz = std::chrono::sys_time<std::chrono::microseconds>;
+
 struct Time {
     std::chrono::microseconds since_midnight{0};
     bool operator==(const Time&) const = default;
@@ -159,6 +163,28 @@ struct Codec<std::chrono::sys_days> {
         return detail::be_bytes(static_cast<std::uint32_t>(pg_days(v)), 4);
     }
     static Param encode(const std::chrono::sys_days& v) { return Param{encode_binary(v), type_oid, 1}; }
+};
+
+// A calendar date without zone, same as sys_days.
+template <>
+struct Codec<std::chrono::local_days> {
+    static constexpr std::uint32_t type_oid = oid::date;
+    static std::chrono::local_days decode(std::string_view b, std::uint32_t oid, bool binary) {
+        const auto d = Codec<std::chrono::sys_days>::decode(b, oid, binary);
+        if (d == std::chrono::sys_days::max()) return std::chrono::local_days::max();
+        if (d == std::chrono::sys_days::min()) return std::chrono::local_days::min();
+        return std::chrono::local_days(d.time_since_epoch());
+    }
+    static std::chrono::sys_days as_sys(const std::chrono::local_days& v) {
+        if (v == std::chrono::local_days::max()) return std::chrono::sys_days::max();
+        if (v == std::chrono::local_days::min()) return std::chrono::sys_days::min();
+        return std::chrono::sys_days(v.time_since_epoch());
+    }
+    static std::string encode_text(const std::chrono::local_days& v) { return Codec<std::chrono::sys_days>::encode_text(as_sys(v)); }
+    static std::string encode_binary(const std::chrono::local_days& v) {
+        return Codec<std::chrono::sys_days>::encode_binary(as_sys(v));
+    }
+    static Param encode(const std::chrono::local_days& v) { return Param{encode_binary(v), type_oid, 1}; }
 };
 
 // Infinite dates and years beyond ±32767 do not fit year_month_day: error (use sys_days).

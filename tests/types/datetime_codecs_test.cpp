@@ -40,6 +40,14 @@ TEST(DateCodec, ServerVectors) {
     EXPECT_CONVERSION_ERROR(binary_decode_hex<year_month_day>("7fffffff", oid::date));
 }
 
+TEST(DateCodec, LocalDays) {
+    expect_server_vector(local_days(year{2024} / 2 / 29), oid::date, "2024-02-29", "00002279");
+    expect_server_vector(local_days::max(), oid::date, "infinity", "7fffffff");
+    expect_server_vector(local_days::min(), oid::date, "-infinity", "80000000");
+    EXPECT_EQ(to_param(Timestamp{}).type_oid, oid::timestamp);
+    EXPECT_EQ(to_param(TimestampTz{}).type_oid, oid::timestamptz);
+}
+
 TEST(DateCodec, RangeAndMalformed) {
     // 4714-11-24 BC is PostgreSQL's first day; the day before is out of range.
     expect_round_trip(ymd(-4713, 11, 24));

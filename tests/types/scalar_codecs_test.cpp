@@ -182,6 +182,7 @@ TEST(ByteaCodec, HexEscapeAndBinary) {
     expect_server_vector<Bytea>(Bytea{}, oid::bytea, "\\x", "");
     const std::vector<std::uint8_t> v{0, 1, 0x7f, 0x80, 0xff, '\\', '\''};
     expect_server_vector<std::vector<std::uint8_t>>(v, oid::bytea, "\\x00017f80ff5c27", "00017f80ff5c27");
+    expect_server_vector(std::vector<char>(raw.begin(), raw.end()), oid::bytea, "\\x00017f80ff5c27", "00017f80ff5c27");
     const std::vector<std::byte> vb{std::byte{0xde}, std::byte{0xad}};
     expect_round_trip(vb);
     EXPECT_EQ(to_param(vb).type_oid, oid::bytea);
