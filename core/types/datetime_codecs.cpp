@@ -75,7 +75,7 @@ struct Scanner {
         conversion_error(quoted(whole) + " is not a valid " + what +
                          " (text decoding expects DateStyle ISO and IntervalStyle postgres or iso_8601)");
     }
-    bool done() const { return i == s.size(); }
+    bool done() const { return i >= s.size(); }
     char peek() const { return i < s.size() ? s[i] : '\0'; }
     bool eat(char c) {
         if (peek() != c || done()) return false;
@@ -450,8 +450,8 @@ Interval parse_iso_interval(std::string_view b) {
             frac = sc.fraction();
             if (neg) frac = -frac;
         }
-        const char unit = sc.peek();
-        ++sc.i;
+        if (sc.done()) interval_fail(b);
+        const char unit = sc.s[sc.i++];
         bool ok = false;
         if (frac != 0 && unit != 'S') interval_fail(b);
         if (!in_time) {
