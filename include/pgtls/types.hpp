@@ -1,14 +1,68 @@
 // pgtls — conversions between C++ values and PostgreSQL's text/binary formats.
 //
-// Extend with your own type by specializing pgtls::Codec<T>:
-//   template <> struct pgtls::Codec<Money> {
-//       static Money decode(std::string_view bytes, std::uint32_t oid, bool binary);
-//       static pgtls::Param encode(const Money& v);
+// Reading: Field::as<T>() calls Codec<T>::decode(bytes, column type OID, binary?). A column
+// decodes to the same C++ value whichever format the server used. A value that does not fit
+// T (out of range, wrong type, wrong binary length, garbage text) throws
+// pgtls::Error(ErrorKind::usage); nothing is silently truncated. NULL needs std::optional<T>.
+// Text-format decoding assumes the server defaults DateStyle=ISO and IntervalStyle=postgres
+// (or iso_8601); binary is exact regardless. Type OID 0 in text format means "parse by content".
+//
+// Writing: to_param(v) calls Codec<T>::encode(v), which picks the exact, cheaper format
+// (binary for numbers, dates, uuid, bytea, arrays; text for numeric and json).
+// text_param(v) / binary_param(v) force a format for built-in types.
+//
+// C++ type                         PostgreSQL type(s)
+// bool                             bool
+// int16/int32/int64 (and smaller)  int2, int4, int8 (also oid, numeric when integral)
+// unsigned integers                read from int2/int4/int8/oid; sent as text (server infers)
+// float, double                    float4, float8 (also integers and numeric, range-checked)
+// Oid                              oid
+// Numeric                          numeric (exact, keeps scale; NaN, ±Infinity)
+// std::string, std::string_view    text, varchar, bpchar, name, "char", json, unknown; bytea
+//                                  decodes to its raw bytes; jsonb binary drops its version byte
+// char                             "char"
+// Json                             json, jsonb
+// Bytea, std::vector<std::byte>,
+//   std::vector<std::uint8_t>,
+//   std::vector<char>              bytea (hex and escape text forms, binary)
+// std::chrono::sys_days,
+//   std::chrono::local_days,
+//   std::chrono::year_month_day    date (sys_days::max()/min() are ±infinity)
+// std::chrono::local_time<D>       timestamp (time_point max()/min() are ±infinity);
+//                                  pgtls::Timestamp = local_time<microseconds>
+// std::chrono::sys_time<D>         timestamptz (UTC); also reads timestamp as if UTC;
+//                                  pgtls::TimestampTz = sys_time<microseconds>
+// Time                             time (microseconds since midnight)
+// Interval                         interval (months, days, microseconds)
+// std::chrono::duration<R, P>      interval without months (a day counts 24 h); time
+// Uuid                             uuid
+// std::vector<T>,
+//   std::vector<std::optional<T>>  one-dimensional arrays of any of the above
+//
+// Extend with your own type by specializing pgtls::Codec<T> (after including this header):
+//
+//   struct Point2 { double x, y; };
+//   template <> struct pgtls::Codec<Point2> {
+//       // bytes is the field in the column's format; throw via pgtls::detail::conversion_error
+//       // (an Error(ErrorKind::usage)) when it does not fit.
+//       static Point2 decode(std::string_view bytes, std::uint32_t type_oid, bool binary) {
+//           if (binary) pgtls::detail::conversion_error("Point2 reads text format only");
+//           double x = 0, y = 0;
+//           if (std::sscanf(std::string(bytes).c_str(), "(%lf,%lf)", &x, &y) != 2)
+//               pgtls::detail::conversion_error("\"" + std::string(bytes) + "\" is not a point");
+//           return {x, y};
+//       }
+//       static pgtls::Param encode(const Point2& p) {
+//           return pgtls::Param{"(" + std::to_string(p.x) + "," + std::to_string(p.y) + ")", 600, 0};
+//       }
 //   };
-// decode() throws pgtls::Error(ErrorKind::usage) (or any std::exception) when the value does
-// not fit; from_field adds the column name to the message.
+//
+// A user codec works in Field::as<Point2>(), to_param(), and inside std::vector<Point2>
+// (sent as a text-format array literal). Built-in codecs additionally expose `type_oid`,
+// `encode_text` and `encode_binary`; a user codec that defines them gets binary arrays too.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,11 +82,77 @@ inline constexpr bool is_optional_v = is_optional<T>::value;
 // Well-known type OIDs (pg_type.dat).
 namespace oid {
 inline constexpr std::uint32_t unspecified = 0, bool_ = 16, bytea = 17, char_ = 18, name = 19, int8 = 20,
-                               int2 = 21, int4 = 23, text = 25, oid_ = 26, json = 114, float4 = 700,
-                               float8 = 701, varchar = 1043, bpchar = 1042, date = 1082, time = 1083,
+                               int2 = 21, int4 = 23, text = 25, oid_ = 26, json = 114, xml = 142, float4 = 700,
+                               float8 = 701, unknown = 705, varchar = 1043, bpchar = 1042, date = 1082, time = 1083,
                                timestamp = 1114, timestamptz = 1184, interval = 1186, numeric = 1700,
                                uuid = 2950, jsonb = 3802;
+// Array types of the above.
+inline constexpr std::uint32_t json_array = 199, xml_array = 143, bool_array = 1000, bytea_array = 1001,
+                               char_array = 1002, name_array = 1003, int2_array = 1005, int4_array = 1007,
+                               text_array = 1009, bpchar_array = 1014, varchar_array = 1015, int8_array = 1016,
+                               float4_array = 1021, float8_array = 1022, oid_array = 1028,
+                               timestamp_array = 1115, date_array = 1182, time_array = 1183,
+                               timestamptz_array = 1185, interval_array = 1187, numeric_array = 1231,
+                               uuid_array = 2951, jsonb_array = 3807;
+// Array type of a built-in element type, or 0 if unknown.
+constexpr std::uint32_t array_of(std::uint32_t element) {
+    switch (element) {
+        case json: return json_array;
+        case xml: return xml_array;
+        case bool_: return bool_array;
+        case bytea: return bytea_array;
+        case char_: return char_array;
+        case name: return name_array;
+        case int2: return int2_array;
+        case int4: return int4_array;
+        case text: return text_array;
+        case bpchar: return bpchar_array;
+        case varchar: return varchar_array;
+        case int8: return int8_array;
+        case float4: return float4_array;
+        case float8: return float8_array;
+        case oid_: return oid_array;
+        case timestamp: return timestamp_array;
+        case date: return date_array;
+        case time: return time_array;
+        case timestamptz: return timestamptz_array;
+        case interval: return interval_array;
+        case numeric: return numeric_array;
+        case uuid: return uuid_array;
+        case jsonb: return jsonb_array;
+        default: return 0;
+    }
 }
+// Element type of a built-in array type, or 0 if `array` is not one.
+constexpr std::uint32_t element_of(std::uint32_t array) {
+    switch (array) {
+        case json_array: return json;
+        case xml_array: return xml;
+        case bool_array: return bool_;
+        case bytea_array: return bytea;
+        case char_array: return char_;
+        case name_array: return name;
+        case int2_array: return int2;
+        case int4_array: return int4;
+        case text_array: return text;
+        case bpchar_array: return bpchar;
+        case varchar_array: return varchar;
+        case int8_array: return int8;
+        case float4_array: return float4;
+        case float8_array: return float8;
+        case oid_array: return oid_;
+        case timestamp_array: return timestamp;
+        case date_array: return date;
+        case time_array: return time;
+        case timestamptz_array: return timestamptz;
+        case interval_array: return interval;
+        case numeric_array: return numeric;
+        case uuid_array: return uuid;
+        case jsonb_array: return jsonb;
+        default: return 0;
+    }
+}
+}  // namespace oid
 
 // One bound parameter: bytes (nullopt = NULL), type OID (0 = let the server infer) and
 // format (0 text, 1 binary).
@@ -56,6 +176,51 @@ Param to_param(const T& value) {
         return Codec<typename T::value_type>::encode(*value);
     } else {
         return Codec<T>::encode(value);
+    }
+}
+
+// Codecs that can write a given format (all built-ins have encode_text; most encode_binary).
+template <typename T>
+concept text_encodable = requires(const T& v) {
+    { Codec<T>::encode_text(v) } -> std::convertible_to<std::string>;
+};
+template <typename T>
+concept binary_encodable = requires(const T& v) {
+    { Codec<T>::encode_binary(v) } -> std::convertible_to<std::string>;
+    { Codec<T>::type_oid } -> std::convertible_to<std::uint32_t>;
+};
+template <typename T>
+concept has_type_oid = requires {
+    { Codec<T>::type_oid } -> std::convertible_to<std::uint32_t>;
+};
+
+template <typename T>
+constexpr std::uint32_t codec_type_oid() {
+    if constexpr (has_type_oid<T>) return Codec<T>::type_oid;
+    else return 0;
+}
+
+// `value` in text format, typed with its codec's type OID (0 when it has none).
+template <typename T>
+Param text_param(const T& value) {
+    if constexpr (is_optional_v<T>) {
+        if (!value) return Param{std::nullopt, 0, 0};
+        return text_param(*value);
+    } else {
+        static_assert(text_encodable<T>, "Codec<T> has no encode_text");
+        return Param{std::string(Codec<T>::encode_text(value)), codec_type_oid<T>(), 0};
+    }
+}
+
+// `value` in binary format with its codec's type OID.
+template <typename T>
+Param binary_param(const T& value) {
+    if constexpr (is_optional_v<T>) {
+        if (!value) return Param{std::nullopt, 0, 1};
+        return binary_param(*value);
+    } else {
+        static_assert(binary_encodable<T>, "Codec<T> has no encode_binary");
+        return Param{std::string(Codec<T>::encode_binary(value)), Codec<T>::type_oid, 1};
     }
 }
 

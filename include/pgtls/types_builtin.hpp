@@ -1,18 +1,29 @@
-// Built-in codecs. Included by types.hpp; do not include directly.
+// Built-in codecs for scalar types. Included by types.hpp; do not include directly.
+//
+// Every built-in Codec<T> has, besides decode/encode:
+//   static constexpr std::uint32_t type_oid;       the PostgreSQL type it writes
+//   static std::string encode_text(const T&);      PostgreSQL's text input form
+//   static std::string encode_binary(const T&);    PostgreSQL's binary (send/recv) form, where exact
 #pragma once
 
-#include <charconv>
+#include <cstddef>
 #include <cstring>
 #include <limits>
-#include <stdexcept>
 #include <string>
 
 #include "pgtls/error.hpp"
+#include "pgtls/types.hpp"
 
 namespace pgtls {
 namespace detail {
 
+// Throws Error(ErrorKind::usage, what).
 [[noreturn]] void conversion_error(const std::string& what);
+
+// "int4", "timestamptz", ... or "type 12345" for OIDs pgtls does not know.
+std::string type_name(std::uint32_t type_oid);
+// `text` quoted for an error message, shortened if long.
+std::string quoted(std::string_view text);
 
 inline std::uint64_t read_be(std::string_view b, std::size_t n) {
     std::uint64_t v = 0;
@@ -22,137 +33,187 @@ inline std::uint64_t read_be(std::string_view b, std::size_t n) {
 inline void write_be(std::string& out, std::uint64_t v, std::size_t n) {
     for (std::size_t i = n; i-- > 0;) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
+inline std::string be_bytes(std::uint64_t v, std::size_t n) {
+    std::string s;
+    write_be(s, v, n);
+    return s;
+}
 
-// Any integer column (int2/int4/int8/oid, text or binary) into integral T, range-checked.
+// An integer read from an int2/int4/int8/oid/numeric column (or text with OID 0): either a
+// signed value or, for large non-negative text/oid values, an unsigned one.
+struct IntegerValue {
+    bool is_unsigned = false;
+    std::int64_t s = 0;
+    std::uint64_t u = 0;
+};
+IntegerValue decode_integer_value(std::string_view b, std::uint32_t type_oid, bool binary);
+
+// Any integer column into integral T, range-checked.
 template <typename T>
 T decode_integer(std::string_view b, std::uint32_t type_oid, bool binary) {
     static_assert(std::is_integral_v<T>);
-    std::int64_t v = 0;
-    std::uint64_t uv = 0;
-    bool is_unsigned_src = false;
-    if (binary) {
-        switch (type_oid) {
-            case oid::int2:
-                if (b.size() != 2) conversion_error("int2 value must be 2 bytes");
-                v = static_cast<std::int16_t>(read_be(b, 2));
-                break;
-            case oid::int4:
-                if (b.size() != 4) conversion_error("int4 value must be 4 bytes");
-                v = static_cast<std::int32_t>(read_be(b, 4));
-                break;
-            case oid::int8:
-                if (b.size() != 8) conversion_error("int8 value must be 8 bytes");
-                v = static_cast<std::int64_t>(read_be(b, 8));
-                break;
-            case oid::oid_:
-                if (b.size() != 4) conversion_error("oid value must be 4 bytes");
-                uv = read_be(b, 4);
-                is_unsigned_src = true;
-                break;
-            default: conversion_error("binary value of type " + std::to_string(type_oid) + " is not an integer");
-        }
-    } else {
-        const char* first = b.data();
-        const char* last = b.data() + b.size();
-        std::from_chars_result r;
-        if (!b.empty() && b[0] != '-') {
-            r = std::from_chars(first, last, uv);
-            is_unsigned_src = true;
-        } else {
-            r = std::from_chars(first, last, v);
-        }
-        if (r.ec == std::errc::result_out_of_range) conversion_error("\"" + std::string(b) + "\" is out of range");
-        if (r.ec != std::errc() || r.ptr != last)
-            conversion_error("\"" + std::string(b) + "\" is not an integer");
-    }
-    if (is_unsigned_src) {
-        if (uv > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
-            conversion_error(std::to_string(uv) + " does not fit the requested integer type");
-        return static_cast<T>(uv);
+    const IntegerValue v = decode_integer_value(b, type_oid, binary);
+    if (v.is_unsigned) {
+        if (v.u > static_cast<std::uint64_t>(std::numeric_limits<T>::max()))
+            conversion_error(std::to_string(v.u) + " does not fit the requested integer type");
+        return static_cast<T>(v.u);
     }
     if constexpr (std::is_unsigned_v<T>) {
-        if (v < 0) conversion_error(std::to_string(v) + " does not fit an unsigned type");
-        if (static_cast<std::uint64_t>(v) > std::numeric_limits<T>::max())
-            conversion_error(std::to_string(v) + " does not fit the requested integer type");
+        if (v.s < 0) conversion_error(std::to_string(v.s) + " does not fit an unsigned type");
+        if (static_cast<std::uint64_t>(v.s) > std::numeric_limits<T>::max())
+            conversion_error(std::to_string(v.s) + " does not fit the requested integer type");
     } else {
-        if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max())
-            conversion_error(std::to_string(v) + " does not fit the requested integer type");
+        if (v.s < std::numeric_limits<T>::min() || v.s > std::numeric_limits<T>::max())
+            conversion_error(std::to_string(v.s) + " does not fit the requested integer type");
     }
-    return static_cast<T>(v);
+    return static_cast<T>(v.s);
 }
 
+// float4/float8 (and integer, numeric) columns. Rounds to nearest; a finite value outside the
+// target's range is an error.
 double decode_double(std::string_view b, std::uint32_t type_oid, bool binary);
-bool decode_bool(std::string_view b, bool binary);
-std::string decode_bytea(std::string_view b, bool binary);
+float decode_float(std::string_view b, std::uint32_t type_oid, bool binary);
+// PostgreSQL's float8out/float4out layout (extra_float_digits = 1): shortest round-trip digits.
+// In rare float4 ties the server prints one digit more; both spellings read back identically.
 std::string format_double(double v);
+std::string format_float(float v);
+
+bool decode_bool(std::string_view b, std::uint32_t type_oid, bool binary);
+// bytea in hex or escape text form, or binary.
+std::string decode_bytea(std::string_view b, std::uint32_t type_oid, bool binary);
+std::string format_bytea_hex(std::string_view bytes);
+// Field of a string-like column (text, varchar, bpchar, name, json, xml, unknown; jsonb without
+// its version byte; any column in text format; user-defined types). Binary non-string built-ins
+// are an error.
+std::string_view text_view(std::string_view b, std::uint32_t type_oid, bool binary);
+// "char": text form is "", one byte, or \ooo for bytes >= 0x80; binary is one byte.
+char decode_char(std::string_view b, std::uint32_t type_oid, bool binary);
+std::string format_char(char c);
 
 }  // namespace detail
 
+// Signed and unsigned integers (not bool, not char: char is "char").
 template <typename T>
-struct Codec<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>>> {
+struct Codec<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+                                 std::is_signed_v<T>>> {
+    static constexpr std::uint32_t type_oid = sizeof(T) <= 2 ? oid::int2 : sizeof(T) <= 4 ? oid::int4 : oid::int8;
+    static constexpr std::size_t wire_size = sizeof(T) <= 2 ? 2 : sizeof(T) <= 4 ? 4 : 8;
     static T decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_integer<T>(b, oid, binary); }
-    static Param encode(const T& v) {
-        std::string s;
-        if constexpr (sizeof(T) <= 2 && std::is_signed_v<T>) {
-            detail::write_be(s, static_cast<std::uint16_t>(v), 2);
-            return Param{std::move(s), oid::int2, 1};
-        } else if constexpr (sizeof(T) <= 4 && std::is_signed_v<T>) {
-            detail::write_be(s, static_cast<std::uint32_t>(v), 4);
-            return Param{std::move(s), oid::int4, 1};
-        } else if constexpr (std::is_signed_v<T>) {
-            detail::write_be(s, static_cast<std::uint64_t>(v), 8);
-            return Param{std::move(s), oid::int8, 1};
-        } else {
-            // Unsigned: send as text and let the server pick (oid/int8/numeric by context).
-            return Param{std::to_string(v), 0, 0};
-        }
+    static std::string encode_text(const T& v) { return std::to_string(v); }
+    static std::string encode_binary(const T& v) {
+        return detail::be_bytes(static_cast<std::uint64_t>(static_cast<std::int64_t>(v)), wire_size);
     }
+    static Param encode(const T& v) { return Param{encode_binary(v), type_oid, 1}; }
 };
 
 template <typename T>
-struct Codec<T, std::enable_if_t<std::is_floating_point_v<T>>> {
-    static T decode(std::string_view b, std::uint32_t oid, bool binary) {
-        return static_cast<T>(detail::decode_double(b, oid, binary));
+struct Codec<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+                                 std::is_unsigned_v<T>>> {
+    static T decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_integer<T>(b, oid, binary); }
+    static std::string encode_text(const T& v) { return std::to_string(v); }
+    // Sent as untyped text: the server picks oid/int8/numeric from the statement's context.
+    static Param encode(const T& v) { return Param{encode_text(v), 0, 0}; }
+};
+
+// An object identifier, sent typed as oid.
+struct Oid {
+    std::uint32_t value = 0;
+    bool operator==(const Oid&) const = default;
+};
+template <>
+struct Codec<Oid> {
+    static constexpr std::uint32_t type_oid = oid::oid_;
+    static Oid decode(std::string_view b, std::uint32_t oid, bool binary) {
+        return Oid{detail::decode_integer<std::uint32_t>(b, oid, binary)};
     }
-    static Param encode(const T& v) {
-        std::string s;
-        if constexpr (sizeof(T) == 4) {
-            std::uint32_t u;
-            std::memcpy(&u, &v, 4);
-            detail::write_be(s, u, 4);
-            return Param{std::move(s), oid::float4, 1};
-        } else {
-            double d = v;
-            std::uint64_t u;
-            std::memcpy(&u, &d, 8);
-            detail::write_be(s, u, 8);
-            return Param{std::move(s), oid::float8, 1};
-        }
+    static std::string encode_text(const Oid& v) { return std::to_string(v.value); }
+    static std::string encode_binary(const Oid& v) { return detail::be_bytes(v.value, 4); }
+    static Param encode(const Oid& v) { return Param{encode_binary(v), type_oid, 1}; }
+};
+
+template <>
+struct Codec<double> {
+    static constexpr std::uint32_t type_oid = oid::float8;
+    static double decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_double(b, oid, binary); }
+    static std::string encode_text(const double& v) { return detail::format_double(v); }
+    static std::string encode_binary(const double& v) {
+        std::uint64_t u;
+        std::memcpy(&u, &v, 8);
+        return detail::be_bytes(u, 8);
     }
+    static Param encode(const double& v) { return Param{encode_binary(v), type_oid, 1}; }
+};
+
+template <>
+struct Codec<float> {
+    static constexpr std::uint32_t type_oid = oid::float4;
+    static float decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_float(b, oid, binary); }
+    static std::string encode_text(const float& v) { return detail::format_float(v); }
+    static std::string encode_binary(const float& v) {
+        std::uint32_t u;
+        std::memcpy(&u, &v, 4);
+        return detail::be_bytes(u, 4);
+    }
+    static Param encode(const float& v) { return Param{encode_binary(v), type_oid, 1}; }
 };
 
 template <>
 struct Codec<bool> {
-    static bool decode(std::string_view b, std::uint32_t, bool binary) { return detail::decode_bool(b, binary); }
-    static Param encode(const bool& v) { return Param{std::string(1, v ? '\1' : '\0'), oid::bool_, 1}; }
+    static constexpr std::uint32_t type_oid = oid::bool_;
+    static bool decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_bool(b, oid, binary); }
+    static std::string encode_text(const bool& v) { return v ? "t" : "f"; }
+    static std::string encode_binary(const bool& v) { return std::string(1, v ? '\1' : '\0'); }
+    static Param encode(const bool& v) { return Param{encode_binary(v), type_oid, 1}; }
+};
+
+// "char" (the one-byte internal type, OID 18). A zero byte is PostgreSQL's empty "char".
+template <>
+struct Codec<char> {
+    static constexpr std::uint32_t type_oid = oid::char_;
+    static char decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_char(b, oid, binary); }
+    static std::string encode_text(const char& v) { return detail::format_char(v); }
+    static std::string encode_binary(const char& v) { return std::string(1, v); }
+    static Param encode(const char& v) { return Param{encode_binary(v), type_oid, 1}; }
 };
 
 template <>
 struct Codec<std::string> {
-    // Text columns as-is; bytea decoded to raw bytes; other binary values are refused.
+    // Arrays of strings are text[]; a lone string parameter is sent untyped so the server can
+    // read it as whatever type the statement needs (as libpq applications usually do).
+    static constexpr std::uint32_t type_oid = oid::text;
+    // String-like columns as-is; bytea decoded to its raw bytes; "char" as 0 or 1 byte.
     static std::string decode(std::string_view b, std::uint32_t oid, bool binary) {
-        if (oid == oid::bytea) return detail::decode_bytea(b, binary);
-        if (binary && oid != oid::text && oid != oid::varchar && oid != oid::bpchar && oid != oid::name &&
-            oid != oid::json && oid != oid::unspecified)
-            detail::conversion_error("binary value of type " + std::to_string(oid) + " is not text");
-        return std::string(b);
+        if (oid == oid::bytea) return detail::decode_bytea(b, oid, binary);
+        if (oid == oid::char_) {
+            const char c = detail::decode_char(b, oid, binary);
+            return c == '\0' ? std::string() : std::string(1, c);
+        }
+        return std::string(detail::text_view(b, oid, binary));
     }
+    static std::string encode_text(const std::string& v) { return v; }
+    static std::string encode_binary(const std::string& v) { return v; }
     static Param encode(const std::string& v) { return Param{v, 0, 0}; }
 };
 
+// A view into the row buffer: valid while the Result lives. bytea in text format and escaped
+// "char" values cannot be viewed (read them as std::string).
 template <>
 struct Codec<std::string_view> {
-    static std::string_view decode(std::string_view b, std::uint32_t, bool) { return b; }
+    static constexpr std::uint32_t type_oid = oid::text;
+    static std::string_view decode(std::string_view b, std::uint32_t oid, bool binary) {
+        if (oid == oid::bytea) {
+            if (!binary) detail::conversion_error("bytea in text format cannot be viewed; read it as std::string");
+            return b;
+        }
+        if (oid == oid::char_) {
+            if (b.size() == 1 && b[0] == '\0') return b.substr(0, 0);
+            if (b.size() > 1) detail::conversion_error("escaped \"char\" value cannot be viewed; read it as std::string");
+            return b;
+        }
+        return detail::text_view(b, oid, binary);
+    }
+    static std::string encode_text(const std::string_view& v) { return std::string(v); }
+    static std::string encode_binary(const std::string_view& v) { return std::string(v); }
     static Param encode(const std::string_view& v) { return Param{std::string(v), 0, 0}; }
 };
 
@@ -169,11 +230,37 @@ struct Codec<char[N]> {
 // Raw bytes <-> bytea.
 struct Bytea {
     std::string bytes;
+    bool operator==(const Bytea&) const = default;
 };
 template <>
 struct Codec<Bytea> {
-    static Bytea decode(std::string_view b, std::uint32_t, bool binary) { return Bytea{detail::decode_bytea(b, binary)}; }
-    static Param encode(const Bytea& v) { return Param{v.bytes, oid::bytea, 1}; }
+    static constexpr std::uint32_t type_oid = oid::bytea;
+    static Bytea decode(std::string_view b, std::uint32_t oid, bool binary) {
+        return Bytea{detail::decode_bytea(b, oid, binary)};
+    }
+    static std::string encode_text(const Bytea& v) { return detail::format_bytea_hex(v.bytes); }
+    static std::string encode_binary(const Bytea& v) { return v.bytes; }
+    static Param encode(const Bytea& v) { return Param{v.bytes, type_oid, 1}; }
+};
+
+// Byte vectors (std::byte, uint8_t, char) are bytea, not arrays.
+template <typename B>
+inline constexpr bool is_byte_v = std::is_same_v<B, std::byte> || std::is_same_v<B, std::uint8_t> || std::is_same_v<B, char>;
+
+template <typename B>
+struct Codec<std::vector<B>, std::enable_if_t<is_byte_v<B>>> {
+    static constexpr std::uint32_t type_oid = oid::bytea;
+    static std::vector<B> decode(std::string_view b, std::uint32_t oid, bool binary) {
+        const std::string raw = detail::decode_bytea(b, oid, binary);
+        std::vector<B> out(raw.size());
+        if (!raw.empty()) std::memcpy(out.data(), raw.data(), raw.size());
+        return out;
+    }
+    static std::string encode_binary(const std::vector<B>& v) {
+        return std::string(reinterpret_cast<const char*>(v.data()), v.size());
+    }
+    static std::string encode_text(const std::vector<B>& v) { return detail::format_bytea_hex(encode_binary(v)); }
+    static Param encode(const std::vector<B>& v) { return Param{encode_binary(v), type_oid, 1}; }
 };
 
 template <>
@@ -191,3 +278,8 @@ T from_field(std::string_view bytes, std::uint32_t type_oid, bool binary, const 
 }
 
 }  // namespace pgtls
+
+#include "pgtls/types_numeric.hpp"
+#include "pgtls/types_datetime.hpp"
+#include "pgtls/types_uuid_json.hpp"
+#include "pgtls/types_array.hpp"

@@ -1,0 +1,47 @@
+// pgtls::Uuid and pgtls::Json. Included by types.hpp.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "pgtls/types.hpp"
+
+namespace pgtls {
+
+struct Uuid {
+    std::array<std::uint8_t, 16> bytes{};
+    // Accepts what uuid_in accepts: 32 hex digits (any case), optionally in braces, with a
+    // hyphen allowed after any group of four digits. Throws Error(usage) otherwise.
+    static Uuid parse(std::string_view text);
+    // Lowercase 8-4-4-4-12 form, as the server prints it.
+    std::string str() const;
+    bool operator==(const Uuid&) const = default;
+};
+
+template <>
+struct Codec<Uuid> {
+    static constexpr std::uint32_t type_oid = oid::uuid;
+    static Uuid decode(std::string_view b, std::uint32_t oid, bool binary);
+    static std::string encode_text(const Uuid& v) { return v.str(); }
+    static std::string encode_binary(const Uuid& v) { return std::string(reinterpret_cast<const char*>(v.bytes.data()), 16); }
+    static Param encode(const Uuid& v) { return Param{encode_binary(v), type_oid, 1}; }
+};
+
+// A JSON document as text. Reads json and jsonb (either format) and string-like columns; the
+// text is not validated here (the server validates what it stores). Written as untyped text
+// so the statement decides json or jsonb (`$1::jsonb` to force it).
+struct Json {
+    std::string text;
+    bool operator==(const Json&) const = default;
+};
+
+template <>
+struct Codec<Json> {
+    static Json decode(std::string_view b, std::uint32_t oid, bool binary);
+    static std::string encode_text(const Json& v) { return v.text; }
+    static Param encode(const Json& v) { return Param{v.text, 0, 0}; }
+};
+
+}  // namespace pgtls
