@@ -3,6 +3,7 @@
 #include "pgtls/client.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <list>
 #include <unordered_map>
 #include <arpa/inet.h>
@@ -150,6 +151,16 @@ struct Client::Impl {
     std::unordered_map<std::string, CachedStatement> cache;
     std::list<std::string> cache_lru;  // front = most recent
     std::uint64_t statement_counter = 0;
+    // Cached statement names are "pgtls_<random>_<n>": unique per client, so behind a pooler
+    // (PgBouncer transaction pooling) a server connection that carries another client's
+    // statements never runs one of them in place of ours; a missing one is a clear 26000.
+    std::string statement_prefix = [] {
+        std::random_device rd;
+        const std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd();
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "pgtls_%016llx_", static_cast<unsigned long long>(r));
+        return std::string(buf);
+    }();
 
     void encode_bind_execute(const std::string& statement, std::span<const Param> params, ResultFormat format,
                              bool describe_portal);
@@ -213,9 +224,22 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     {
         const Settings* s = &settings;
         HostTarget t = target;
-        opt.auth.get_password = [s, t]() -> std::optional<std::string> {
+        protocol::SessionState* st = &session;
+        opt.auth.get_password = [s, t, st]() -> std::optional<std::string> {
             // Explicit password, else .pgpass for this host (libpq's rules), else the callback.
-            if (auto p = password_for_host(*s, t, nullptr)) return p;
+            // A .pgpass ignored for its permissions is reported as a pgtls warning (libpq
+            // prints it to stderr), not dropped silently.
+            std::vector<std::string> warnings;
+            auto p = password_for_host(*s, t, &warnings);
+            if (st->notice_handler) {
+                for (const auto& w : warnings) {
+                    Notice n;
+                    n.fields.severity = n.fields.severity_nonlocalized = "WARNING";
+                    n.fields.message = w;
+                    st->notice_handler(n);
+                }
+            }
+            if (p) return p;
             if (s->password_callback) {
                 const std::string host = t.is_unix_socket() ? "localhost" : (t.host.empty() ? t.hostaddr : t.host);
                 return s->password_callback(host, std::to_string(t.port), s->user);
@@ -658,7 +682,7 @@ const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, st
     }
     std::vector<std::uint32_t> types;
     for (const auto& p : params) types.push_back(p.type_oid);
-    auto ps = prepare_statement("pgtls_" + std::to_string(++statement_counter), sql, types, d);
+    auto ps = prepare_statement(statement_prefix + std::to_string(++statement_counter), sql, types, d);
     cache_lru.push_front(key);
     auto& entry = cache[key];
     entry.statement = std::move(ps);

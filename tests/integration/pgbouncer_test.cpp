@@ -1,0 +1,305 @@
+// Application traffic through PgBouncer in transaction pooling mode, TLS on both sides
+// (scripts/test-pgbouncer.sh in front of the pg18 server of scripts/test-servers.sh), on every
+// TLS backend: simple and extended queries (statement cache off, the default), transactions,
+// a pipeline of 1,000 queries, COPY in and out, several clients interleaving on fewer server
+// connections than clients, and what the statement cache does under transaction pooling.
+//
+// Needs ${PGTLS_TEST_DIR:-/tmp/pgtls-test}/pgbouncer.env (scripts/test-pgbouncer.sh start).
+// A missing file fails the tests; it never skips them.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "integration_fixture.hpp"
+
+namespace pgtls::test {
+namespace {
+
+struct BouncerEnv {
+    int port = 0;
+    int pool_size = 0;
+    std::string db;
+};
+
+const BouncerEnv& bouncer() {
+    static const BouncerEnv env = [] {
+        const char* d = std::getenv("PGTLS_TEST_DIR");
+        const std::string path = std::string(d && *d ? d : "/tmp/pgtls-test") + "/pgbouncer.env";
+        std::ifstream in(path);
+        if (!in) throw std::runtime_error("PgBouncer not running: run scripts/test-pgbouncer.sh start (" + path + ")");
+        std::map<std::string, std::string> kv;
+        std::string line;
+        while (std::getline(in, line)) {
+            auto eq = line.find('=');
+            if (eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 1);
+        }
+        BouncerEnv b;
+        b.port = std::atoi(kv["PGTLS_PGBOUNCER_PORT"].c_str());
+        b.pool_size = std::atoi(kv["PGTLS_PGBOUNCER_POOL_SIZE"].c_str());
+        b.db = kv["PGTLS_PGBOUNCER_DB"];
+        if (b.port <= 0 || b.db.empty()) throw std::runtime_error(path + " is incomplete");
+        return b;
+    }();
+    return env;
+}
+
+constexpr int kClients = 8;  // more than the pool size (4): clients share server connections
+
+class PgBouncer : public BackendTest {
+protected:
+    void SetUp() override {
+        if (!has_tls()) GTEST_SKIP() << "PgBouncer runs with client_tls_sslmode=require";
+    }
+    std::string conninfo() const {
+        return "host=127.0.0.1 port=" + std::to_string(bouncer().port) + " dbname=" + bouncer().db +
+               " user=scramuser password=scram-secret sslmode=verify-full" + ca();
+    }
+    Client open() const { return connect(conninfo()); }
+    // A table name private to this backend and test.
+    std::string table(const std::string& what) const { return "pgb_" + backend() + "_" + what; }
+};
+
+TEST_P(PgBouncer, ConnectsOverTlsWithScram) {
+    auto c = open();
+    EXPECT_TRUE(c.info().ssl);
+    EXPECT_EQ(c.info().backend, backend());
+    // PgBouncer 1.18 offers SCRAM-SHA-256 without channel binding.
+    EXPECT_EQ(c.info().auth_method, "SCRAM-SHA-256");
+    EXPECT_FALSE(c.info().channel_binding);
+    EXPECT_EQ(c.query("SELECT 1 + 1")[0][0].as<int>(), 2);
+    // The server side is TLS too (PgBouncer -> PostgreSQL).
+    EXPECT_TRUE(c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0][0].as<bool>());
+    // channel_binding=require cannot be met by PgBouncer: a clear refusal, not a silent downgrade.
+    expect_failure(conninfo() + " channel_binding=require", ErrorKind::authentication, "channel binding");
+}
+
+TEST_P(PgBouncer, SimpleAndExtendedQueries) {
+    auto c = open();
+    auto rs = c.query_all("SELECT 1; SELECT 'two'::text, NULL::int");
+    ASSERT_EQ(rs.size(), 2u);
+    EXPECT_EQ(rs[0][0][0].as<int>(), 1);
+    EXPECT_EQ(rs[1][0][0].as<std::string>(), "two");
+    EXPECT_TRUE(rs[1][0][1].is_null());
+    for (int i = 0; i < 200; ++i) {
+        auto r = c.exec("SELECT $1::int * 3, $2::text || '!', $3::bigint", i, std::string("v") + std::to_string(i),
+                        std::int64_t{1} << 40);
+        ASSERT_EQ(r[0][0].as<int>(), i * 3);
+        ASSERT_EQ(r[0][1].as<std::string>(), "v" + std::to_string(i) + "!");
+        ASSERT_EQ(r[0][2].as<std::int64_t>(), std::int64_t{1} << 40);
+    }
+    auto b = c.execute("SELECT $1::int + 1, 'x'::text", Params{to_param(41)}, ResultFormat::binary);
+    EXPECT_EQ(b[0][0].as<int>(), 42);
+    EXPECT_EQ(b[0][1].as<std::string>(), "x");
+    // A server error leaves the connection usable.
+    EXPECT_THROW(c.exec("SELECT 1 / $1::int", 0), ServerError);
+    EXPECT_EQ(c.exec("SELECT $1::int", 7)[0][0].as<int>(), 7);
+}
+
+TEST_P(PgBouncer, Transactions) {
+    auto c = open();
+    const std::string t = table("tx");
+    c.query("DROP TABLE IF EXISTS " + t + "; CREATE TABLE " + t + " (id int PRIMARY KEY, v text)");
+    c.query("BEGIN");
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::in_transaction);
+    c.exec("INSERT INTO " + t + " VALUES ($1, $2)", 1, std::string("rolled back"));
+    // Inside a transaction the same server connection is kept: the row is visible.
+    EXPECT_EQ(c.query("SELECT count(*) FROM " + t)[0][0].as<std::int64_t>(), 1);
+    c.query("ROLLBACK");
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+    EXPECT_EQ(c.query("SELECT count(*) FROM " + t)[0][0].as<std::int64_t>(), 0);
+
+    c.query("BEGIN");
+    for (int i = 0; i < 50; ++i) c.exec("INSERT INTO " + t + " VALUES ($1, $2)", i, "row " + std::to_string(i));
+    c.query("COMMIT");
+    EXPECT_EQ(c.query("SELECT count(*) FROM " + t)[0][0].as<std::int64_t>(), 50);
+
+    // A failed transaction: status failed until ROLLBACK.
+    c.query("BEGIN");
+    EXPECT_THROW(c.exec("INSERT INTO " + t + " VALUES ($1, 'dup')", 3), ServerError);
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::failed);
+    c.query("ROLLBACK");
+    EXPECT_EQ(c.exec("SELECT v FROM " + t + " WHERE id = $1", 3)[0][0].as<std::string>(), "row 3");
+    c.query("DROP TABLE " + t);
+}
+
+TEST_P(PgBouncer, PipelineOfAThousandQueries) {
+    auto c = open();
+    Pipeline p(c);
+    for (int i = 0; i < 1000; ++i) {
+        p.add("SELECT $1::int * 2", {to_param(i)});
+        if (i % 100 == 99) p.sync();
+    }
+    auto out = p.run();
+    ASSERT_EQ(out.size(), 1000u);
+    for (int i = 0; i < 1000; ++i) {
+        ASSERT_EQ(out[i].status, PipelineResult::Status::ok) << i;
+        ASSERT_EQ(out[i].result[0][0].as<int>(), i * 2) << i;
+    }
+    // An error in a sync group skips the rest of that group only.
+    Pipeline q(c);
+    q.add("SELECT 1");
+    q.add("SELECT 1 / 0");
+    q.add("SELECT 3");
+    q.sync();
+    q.add("SELECT 4");
+    auto r = q.run();
+    ASSERT_EQ(r.size(), 4u);
+    EXPECT_EQ(r[0].status, PipelineResult::Status::ok);
+    EXPECT_EQ(r[1].status, PipelineResult::Status::error);
+    EXPECT_EQ(r[2].status, PipelineResult::Status::skipped);
+    EXPECT_EQ(r[3].status, PipelineResult::Status::ok);
+    EXPECT_EQ(r[3].result[0][0].as<int>(), 4);
+}
+
+TEST_P(PgBouncer, CopyInAndOut) {
+    auto c = open();
+    const std::string t = table("copy");
+    c.query("DROP TABLE IF EXISTS " + t + "; CREATE TABLE " + t + " (id int, v text)");
+    std::string expected;
+    {
+        auto in = c.copy_in("COPY " + t + " FROM STDIN");
+        for (int i = 0; i < 5000; ++i) {
+            const std::string line = std::to_string(i) + "\tvalue " + std::to_string(i) + "\n";
+            expected += line;
+            in.write(line);
+        }
+        EXPECT_EQ(in.finish(), 5000u);
+    }
+    std::string got;
+    const auto n = c.copy_out("COPY (SELECT * FROM " + t + " ORDER BY id) TO STDOUT",
+                              [&](std::string_view chunk) { got.append(chunk); });
+    EXPECT_EQ(n, 5000u);
+    EXPECT_EQ(got, expected);
+    // CopyFail: nothing copied, the connection stays usable.
+    {
+        auto in = c.copy_in("COPY " + t + " FROM STDIN");
+        in.write("99999\tnever\n");
+        in.abort("test abort");
+    }
+    EXPECT_EQ(c.query("SELECT count(*) FROM " + t)[0][0].as<std::int64_t>(), 5000);
+    c.query("DROP TABLE " + t);
+}
+
+// kClients clients on threads, more than PgBouncer's server connections: each runs simple,
+// extended, transactional, pipelined and COPY traffic and checks every answer is its own.
+TEST_P(PgBouncer, InterleavingClients) {
+    const std::string t = table("mix");
+    {
+        auto c = open();
+        c.query("DROP TABLE IF EXISTS " + t + "; CREATE TABLE " + t + " (client int, n int, v text)");
+    }
+    std::atomic<int> failures{0};
+    std::vector<std::string> errors(kClients);
+    std::vector<std::thread> threads;
+    for (int k = 0; k < kClients; ++k) {
+        threads.emplace_back([&, k] {
+            auto fail = [&](const std::string& m) {
+                if (errors[k].empty()) errors[k] = m;
+                ++failures;
+            };
+            try {
+                auto c = open();
+                for (int round = 0; round < 20; ++round) {
+                    const int tag = k * 1000 + round;
+                    if (c.query("SELECT " + std::to_string(tag))[0][0].as<int>() != tag) fail("simple");
+                    auto r = c.exec("SELECT $1::int, $2::text", tag, "c" + std::to_string(k));
+                    if (r[0][0].as<int>() != tag || r[0][1].as<std::string>() != "c" + std::to_string(k)) fail("extended");
+                    c.query("BEGIN");
+                    c.exec("INSERT INTO " + t + " VALUES ($1, $2, $3)", k, round, "t" + std::to_string(tag));
+                    c.exec("INSERT INTO " + t + " VALUES ($1, $2, $3)", k, round + 100, "t" + std::to_string(tag));
+                    if (round % 3 == 0) {
+                        c.query("ROLLBACK");
+                    } else {
+                        c.query("COMMIT");
+                    }
+                    Pipeline p(c);
+                    for (int i = 0; i < 20; ++i) p.add("SELECT $1::int + $2::int", {to_param(tag), to_param(i)});
+                    auto out = p.run();
+                    for (int i = 0; i < 20; ++i)
+                        if (out[i].status != PipelineResult::Status::ok || out[i].result[0][0].as<int>() != tag + i)
+                            fail("pipeline");
+                    if (round % 5 == 0) {
+                        std::string data;
+                        c.copy_out("COPY (SELECT " + std::to_string(tag) + ", 'c" + std::to_string(k) + "') TO STDOUT",
+                                   [&](std::string_view s) { data.append(s); });
+                        if (data != std::to_string(tag) + "\tc" + std::to_string(k) + "\n") fail("copy out: " + data);
+                    }
+                }
+            } catch (const std::exception& e) {
+                fail(e.what());
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    for (int k = 0; k < kClients; ++k) EXPECT_TRUE(errors[k].empty()) << "client " << k << ": " << errors[k];
+    EXPECT_EQ(failures.load(), 0);
+    auto c = open();
+    // Rounds 0,3,...,18 were rolled back: 13 committed rounds of 2 rows per client.
+    auto r = c.query("SELECT client, count(*) FROM " + t + " GROUP BY client ORDER BY client");
+    ASSERT_EQ(r.size(), std::size_t(kClients));
+    for (int k = 0; k < kClients; ++k) {
+        EXPECT_EQ(r[k][0].as<int>(), k);
+        EXPECT_EQ(r[k][1].as<std::int64_t>(), 26);
+    }
+    c.query("DROP TABLE " + t);
+}
+
+// The statement cache keeps named statements on "the" server connection, which transaction
+// pooling does not give: a statement prepared in one transaction may be gone (on another
+// server connection) in the next. Contract checked here: every result pgtls returns is right;
+// a lost statement surfaces only as a clear ServerError 26000 ("prepared statement ... does not
+// exist"), never as another client's statement or a wrong answer. Statement names are unique
+// per client, so a same-named statement of another client on the server connection is impossible.
+TEST_P(PgBouncer, StatementCacheUnderTransactionPooling) {
+    std::atomic<int> ok{0}, lost{0}, wrong{0}, other{0};
+    std::vector<std::string> other_errors(kClients);
+    std::vector<std::thread> threads;
+    for (int k = 0; k < kClients; ++k) {
+        threads.emplace_back([&, k] {
+            try {
+                auto c = open();
+                c.set_statement_cache_capacity(16);
+                for (int i = 0; i < 100; ++i) {
+                    // Different SQL per client with the same shape: a mix-up would show as a wrong value.
+                    const std::string sql = "SELECT $1::int + " + std::to_string(k * 100000) + ", " +
+                                            std::to_string(i % 20) + " AS q";
+                    try {
+                        auto r = c.exec(sql, i);
+                        if (r[0][0].as<int>() == i + k * 100000 && r[0][1].as<int>() == i % 20)
+                            ++ok;
+                        else
+                            ++wrong;
+                    } catch (const ServerError& e) {
+                        if (e.sqlstate() == "26000")
+                            ++lost;
+                        else {
+                            ++other;
+                            other_errors[k] = e.what();
+                        }
+                    }
+                }
+            } catch (const std::exception& e) {
+                ++other;
+                other_errors[k] = e.what();
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0) << "the statement cache returned wrong results under transaction pooling";
+    for (int k = 0; k < kClients; ++k) EXPECT_TRUE(other_errors[k].empty()) << "client " << k << ": " << other_errors[k];
+    EXPECT_GT(ok.load(), 0);
+    EXPECT_EQ(ok + lost + wrong + other, kClients * 100);
+    std::printf("statement cache under transaction pooling (%s): %d correct, %d lost-statement errors (26000)\n",
+                backend().c_str(), ok.load(), lost.load());
+}
+
+PGTLS_INSTANTIATE_PER_BACKEND(PgBouncer);
+
+}  // namespace
+}  // namespace pgtls::test
