@@ -37,9 +37,12 @@ ninja -C "$BUILD" -j "$(nproc)"
 phase "build"
 
 echo "== start test servers"
-trap 'scripts/test-servers.sh stop || true' EXIT
+trap 'scripts/test-pgbouncer.sh stop || true; scripts/test-replica.sh stop || true; scripts/test-servers.sh stop || true' EXIT
 scripts/test-servers.sh start
 scripts/test-servers.sh check
+# A primary + hot standby (multi-host, target_session_attrs) and PgBouncer in front of pg18.
+scripts/test-replica.sh start
+scripts/test-pgbouncer.sh start
 # One PKI for the servers and every suite (the backends suite makes its own without this).
 export PGTLS_TEST_PKI=${PGTLS_TEST_DIR:-/tmp/pgtls-test}/pki
 phase "server start"
