@@ -1,5 +1,9 @@
 #include "backends/gnutls/gnutls_session.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -16,6 +20,21 @@ namespace {
 constexpr int kMaxSoftRetries = 64;
 
 GnutlsSession* self_of(gnutls_session_t s) { return static_cast<GnutlsSession*>(gnutls_session_get_ptr(s)); }
+
+// On a blocking socket GNUTLS_E_AGAIN does not always mean "no data yet": GnuTLS also returns
+// it after consuming a record that carried no application data (a TLS 1.3 NewSessionTicket,
+// a key update), and the call must simply be repeated, as OpenSSL's SSL_MODE_AUTO_RETRY does.
+bool is_blocking(int fd) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    return flags >= 0 && !(flags & O_NONBLOCK);
+}
+
+bool has_receive_timeout(int fd) {
+    timeval tv{};
+    socklen_t len = sizeof tv;
+    if (::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) != 0) return true;
+    return tv.tv_sec != 0 || tv.tv_usec != 0;
+}
 
 }  // namespace
 
@@ -57,6 +76,7 @@ GnutlsSession::GnutlsSession(std::shared_ptr<const ContextState> state, int fd, 
     // Deadlines are core's business (connect_timeout), as with OpenSSL, which has none.
     gnutls_handshake_set_timeout(session_, 0);
     gnutls_transport_set_int(session_, fd);
+    fd_ = fd;
 }
 
 GnutlsSession::~GnutlsSession() {
@@ -201,7 +221,14 @@ IoResult GnutlsSession::read(void* buf, std::size_t len) {
         }
         const int rc = static_cast<int>(n);
         if (rc == GNUTLS_E_INTERRUPTED) continue;
-        if (rc == GNUTLS_E_AGAIN) return would_block();
+        if (rc == GNUTLS_E_AGAIN) {
+            // On a blocking socket a real "no data" comes from recv() with errno EAGAIN
+            // (SO_RCVTIMEO expired); anything else is a consumed non-application record.
+            const bool timed_out = saved_errno == EAGAIN || saved_errno == EWOULDBLOCK;
+            if (++soft < kMaxSoftRetries && is_blocking(fd_) && (!timed_out || !has_receive_timeout(fd_)))
+                continue;
+            return would_block();
+        }
         // A renegotiation request (TLS 1.2 HelloRequest) is declined by ignoring it, as the
         // GnuTLS manual advises for clients that do not renegotiate; warning alerts likewise.
         if ((rc == GNUTLS_E_REHANDSHAKE || !gnutls_error_is_fatal(rc)) && ++soft < kMaxSoftRetries) continue;

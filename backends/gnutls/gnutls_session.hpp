@@ -47,6 +47,7 @@ private:
 
     std::shared_ptr<const ContextState> state_;
     gnutls_session_t session_ = nullptr;
+    int fd_ = -1;
     bool handshake_done_ = false;
     bool cert_requested_ = false;
     bool cert_sent_ = false;
