@@ -112,7 +112,7 @@ EOF
         chown postgres: "$B/pgbouncer.ini"
         : >"$B/pgbouncer.log"
         chown postgres: "$B/pgbouncer.log"
-        (cd "$B" && runuser -u postgres -- "$PGBOUNCER" -d -q "$B/pgbouncer.ini" </dev/null >"$B/start.log" 2>&1) ||
+        (cd "$B" && runuser -u postgres -- "$PGBOUNCER" -d -q "$B/pgbouncer.ini" </dev/null 9>&- >"$B/start.log" 2>&1) ||
             { cat "$B/start.log" "$B/pgbouncer.log" >&2; die "pgbouncer did not start"; }
         local i
         for ((i = 0; i < 50; i++)); do
@@ -151,7 +151,7 @@ cmd_status() {
 id postgres >/dev/null 2>&1 || die "user postgres missing: run scripts/install-deps.sh"
 mkdir -p "$DIR"
 exec 9>"$DIR/.pgbouncer-lock"
-flock 9
+flock -w 60 9 || die "another invocation holds $DIR/.pgbouncer-lock"
 
 case ${1:-} in
     start) cmd_start ;;

@@ -239,7 +239,7 @@ mkdir -p "$DIR"
 chmod 0755 "$DIR"
 # Shares scripts/test-servers.sh's lock: both may create the PKI.
 exec 9>"$DIR/.lock"
-flock 9
+flock -w 120 9 || die "another invocation holds $DIR/.lock"
 
 case ${1:-} in
     start) cmd_start ;;
