@@ -4,5 +4,6 @@
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
+#include "pgtls/pool.hpp"
 #include "pgtls/result.hpp"
 #include "pgtls/types.hpp"

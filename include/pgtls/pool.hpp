@@ -1,0 +1,645 @@
+// pgtls — a thread-safe connection pool built on the public Client API only.
+//
+// BasicPool<Conn> holds the pool logic for any connection type that offers
+//     bool is_healthy() const;  TransactionStatus transaction_status() const;
+//     auto query(std::string_view);  void close() noexcept;
+// (and optionally `int socket() const`, used to notice data or EOF on idle connections).
+// pgtls::Pool is BasicPool<Client> created from a Config, connection string or Settings;
+// unit tests instantiate BasicPool with fake connections and a fake PoolClock.
+//
+// Threads: every member of BasicPool may be called from any thread. A Lease and the
+// connection it lends belong to one thread at a time, like a Client.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include "pgtls/client.hpp"
+#include "pgtls/config.hpp"
+#include "pgtls/error.hpp"
+
+namespace pgtls {
+
+// Time as the pool sees it. The default is std::chrono::steady_clock; tests substitute a
+// clock they advance by hand.
+class PoolClock {
+public:
+    using time_point = std::chrono::steady_clock::time_point;
+    virtual ~PoolClock() = default;
+    virtual time_point now() const = 0;
+    // Block on `cv` (with `lock` held on entry and exit) until notified or until now() reaches
+    // `deadline` (time_point::max(): no deadline). May return early; callers re-check.
+    virtual void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                            time_point deadline) const = 0;
+};
+
+// The process's steady clock.
+std::shared_ptr<const PoolClock> steady_pool_clock();
+
+// What a connection did, for the event hooks.
+struct PoolEvent {
+    std::uint64_t connection_id = 0;      // 0 when no connection is involved (failed connect)
+    std::string reason;                   // why a connection was removed; the error's message
+    std::chrono::nanoseconds wait{0};     // acquire: time spent waiting for the connection
+};
+
+// Options of a pool. Durations of zero mean "no limit" / "off" unless said otherwise.
+template <class Conn>
+struct BasicPoolOptions {
+    std::size_t max_size = 10;            // connections open or opening at most (>= 1)
+    std::size_t min_size = 0;             // kept open by the maintenance thread (<= max_size)
+    std::chrono::milliseconds acquire_timeout{30'000};  // wait for a connection; 0 = forever
+    // Per-connect timeout handed to the connector (pgtls::Pool rounds it up to whole seconds
+    // for Settings::connect_timeout); 0 = the connection settings' own connect_timeout.
+    std::chrono::milliseconds connect_timeout{0};
+    // Idle connections beyond min_size are closed after this long unused.
+    std::chrono::milliseconds idle_timeout{10 * 60'000};
+    // Connections are closed (when idle or on release) after max_lifetime plus a random
+    // extra in [0, max_lifetime_jitter], so connections opened together do not expire together.
+    std::chrono::milliseconds max_lifetime{60 * 60'000};
+    std::chrono::milliseconds max_lifetime_jitter{0};
+    std::uint64_t max_uses = 0;           // acquisitions per connection; 0 = unlimited
+    // A connection idle at least this long is pinged (ping_sql) before it is handed out;
+    // a connection whose socket turned readable while idle is pinged regardless.
+    // Negative: never ping.
+    std::chrono::milliseconds health_check_after{1'000};
+    std::string ping_sql = ";";           // an empty query: one round trip, no parse work
+    // Run on every new connection before first use (e.g. SET statements). Throwing discards
+    // the connection and fails the connect with that exception.
+    std::function<void(Conn&)> after_connect;
+    // On release: a connection inside a transaction (or failed one) is rolled back with
+    // ROLLBACK when true, discarded when false. A connection mid-query or mid-COPY
+    // (transaction status unknown) or broken (is_healthy() false) is always discarded.
+    bool rollback_on_release = true;
+    // Run on every release of a clean connection (e.g. "DISCARD ALL"); failure discards it.
+    std::string reset_sql;
+    // How often the maintenance thread closes expired idle connections and refills min_size.
+    std::chrono::milliseconds maintenance_interval{1'000};
+    // Delay before retrying after a failed connect: doubles per failure up to the max,
+    // back to zero after a success. Acquirers needing a new connection wait it out.
+    std::chrono::milliseconds connect_backoff_initial{100};
+    std::chrono::milliseconds connect_backoff_max{5'000};
+    // How long the destructor waits for outstanding leases before closing the rest.
+    std::chrono::milliseconds close_timeout{5'000};
+
+    // Event hooks, called without the pool's lock held, from whichever thread caused the
+    // event. They must not throw (exceptions are swallowed) and must be thread-safe.
+    std::function<void(const PoolEvent&)> on_connect;  // a new connection is ready
+    std::function<void(const PoolEvent&)> on_acquire;  // a lease was handed out
+    std::function<void(const PoolEvent&)> on_release;  // a connection went back to idle
+    std::function<void(const PoolEvent&)> on_remove;   // a connection was closed (reason says why)
+    std::function<void(const PoolEvent&)> on_error;    // a connect failed (reason = message)
+};
+
+// A consistent snapshot of the pool's counters.
+struct PoolStats {
+    std::size_t total = 0;        // open or opening
+    std::size_t idle = 0;
+    std::size_t in_use = 0;       // lent out (or being checked/reset)
+    std::size_t opening = 0;      // connects in progress
+    std::size_t waiting = 0;      // callers blocked in acquire()
+    std::uint64_t created = 0;    // connections opened successfully
+    std::uint64_t destroyed = 0;  // connections closed
+    std::uint64_t acquire_count = 0;     // successful acquisitions
+    std::uint64_t acquire_timeouts = 0;  // acquisitions that gave up (exhausted)
+    std::uint64_t connect_errors = 0;
+    std::chrono::nanoseconds acquire_wait_total{0};
+    std::chrono::nanoseconds acquire_wait_max{0};
+};
+
+namespace pool_detail {
+// True when fd has data or EOF pending (poll with zero timeout). Defined in pool/pool.cpp.
+bool socket_has_input(int fd) noexcept;
+std::string describe_exception(std::exception_ptr e);
+long long to_ms(std::chrono::nanoseconds d) noexcept;
+}  // namespace pool_detail
+
+template <class Conn>
+class BasicPool {
+    struct Slot;
+    struct State;
+
+public:
+    using Options = BasicPoolOptions<Conn>;
+    using time_point = PoolClock::time_point;
+    // Opens one connection within `connect_timeout` (0: the connection's own default).
+    // Throws on failure; the exception reaches the acquire() caller that needed it.
+    using Connector = std::function<std::unique_ptr<Conn>(std::chrono::milliseconds connect_timeout)>;
+
+    // RAII loan of one connection: returned to the pool (or discarded when dirty or broken)
+    // by release() or the destructor. Move-only.
+    class Lease {
+    public:
+        Lease() noexcept = default;
+        Lease(Lease&& other) noexcept = default;
+        Lease& operator=(Lease&& other) noexcept {
+            if (this != &other) {
+                release();
+                state_ = std::move(other.state_);
+                slot_ = std::move(other.slot_);
+            }
+            return *this;
+        }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        ~Lease() { release(); }
+
+        // Give the connection back now; the lease becomes empty. Idempotent.
+        void release() noexcept {
+            if (slot_) State::release(state_, std::move(slot_));
+            state_.reset();
+        }
+        explicit operator bool() const noexcept { return slot_ != nullptr; }
+        Conn* operator->() const { return &get(); }
+        Conn& operator*() const { return get(); }
+        Conn& get() const {
+            if (!slot_) throw Error(ErrorKind::usage, "pool lease is empty (released or moved from)");
+            return *slot_->conn;
+        }
+        // The pool's id of the lent connection (1, 2, ... in creation order); 0 when empty.
+        std::uint64_t connection_id() const noexcept { return slot_ ? slot_->id : 0; }
+        // How many times this connection has been acquired, this lease included.
+        std::uint64_t uses() const noexcept { return slot_ ? slot_->uses : 0; }
+
+    private:
+        friend class BasicPool;
+        Lease(std::shared_ptr<State> state, std::unique_ptr<Slot> slot) noexcept
+            : state_(std::move(state)), slot_(std::move(slot)) {}
+        std::shared_ptr<State> state_;
+        std::unique_ptr<Slot> slot_;
+    };
+
+    // Validates the options (Error(usage) naming the option) and starts the maintenance
+    // thread; opens no connection itself (min_size is filled in the background).
+    explicit BasicPool(Connector connector, Options options = {},
+                       std::shared_ptr<const PoolClock> clock = nullptr)
+        : state_(std::make_shared<State>(std::move(connector), std::move(options),
+                                         clock ? std::move(clock) : steady_pool_clock())) {
+        state_->start();
+    }
+    ~BasicPool() { close(state_->opt.close_timeout); }
+    BasicPool(const BasicPool&) = delete;
+    BasicPool& operator=(const BasicPool&) = delete;
+
+    // Wait (FIFO) for a connection up to options().acquire_timeout, or `timeout`
+    // (0 = forever). Throws Error(pool) when exhausted or closed, or the connect error when
+    // this caller's connect failed.
+    Lease acquire() { return acquire(state_->opt.acquire_timeout); }
+    Lease acquire(std::chrono::milliseconds timeout) { return Lease(state_, state_->acquire(timeout)); }
+
+    // One-off statements on a pooled connection.
+    auto query(std::string_view sql) { return acquire()->query(sql); }
+    template <typename... Args>
+    auto exec(std::string_view sql, const Args&... args) {
+        return acquire()->exec(sql, args...);
+    }
+
+    // Stop handing out connections (waiters and later acquire() get Error(pool)), close idle
+    // connections, join the maintenance thread, wait up to `wait_for_leases` for leases to come
+    // back (closing each as it returns). Leases still out afterwards close their connection
+    // when released. Safe to call more than once and from several threads.
+    void close() { close(state_->opt.close_timeout); }
+    void close(std::chrono::milliseconds wait_for_leases) { state_->close(wait_for_leases); }
+    bool is_closed() const {
+        std::lock_guard lk(state_->m);
+        return state_->closed;
+    }
+
+    PoolStats stats() const { return state_->snapshot(); }
+    const Options& options() const noexcept { return state_->opt; }
+
+private:
+    struct Slot {
+        std::unique_ptr<Conn> conn;
+        std::uint64_t id = 0;
+        time_point created{}, expires{}, last_used{};
+        std::uint64_t uses = 0;
+    };
+
+    struct Waiter {
+        std::condition_variable cv;
+    };
+
+    struct State {
+        State(Connector c, Options o, std::shared_ptr<const PoolClock> k)
+            : connector(std::move(c)), opt(std::move(o)), clock(std::move(k)), rng(std::random_device{}()) {
+            if (!connector) throw Error(ErrorKind::usage, "pool: connector is empty");
+            if (opt.max_size == 0) throw Error(ErrorKind::usage, "pool: max_size must be at least 1");
+            if (opt.min_size > opt.max_size)
+                throw Error(ErrorKind::usage, "pool: min_size (" + std::to_string(opt.min_size) +
+                                                  ") exceeds max_size (" + std::to_string(opt.max_size) + ")");
+            if (opt.maintenance_interval.count() <= 0)
+                throw Error(ErrorKind::usage, "pool: maintenance_interval must be positive");
+            if (opt.connect_backoff_initial.count() < 0 || opt.connect_backoff_max < opt.connect_backoff_initial)
+                throw Error(ErrorKind::usage, "pool: connect_backoff_initial must be >= 0 and <= connect_backoff_max");
+            if (opt.max_lifetime_jitter.count() < 0 || opt.acquire_timeout.count() < 0 ||
+                opt.idle_timeout.count() < 0 || opt.max_lifetime.count() < 0 || opt.connect_timeout.count() < 0)
+                throw Error(ErrorKind::usage, "pool: durations must not be negative");
+        }
+
+        const Connector connector;
+        const Options opt;
+        const std::shared_ptr<const PoolClock> clock;
+
+        mutable std::mutex m;
+        std::deque<std::unique_ptr<Slot>> idle;  // back = most recently released
+        std::deque<Waiter*> waiters;             // FIFO; only the front may take a connection
+        std::size_t total = 0, opening = 0, in_use = 0;
+        bool closed = false;
+        bool maint_kick = false;  // a connection was removed: refill min_size now, not next tick
+        std::condition_variable maint_cv, drained_cv;
+        std::thread maint;
+        std::uint64_t next_id = 1;
+        PoolStats counters;
+        time_point backoff_until{};
+        std::chrono::milliseconds backoff{0};
+        std::string last_connect_error;
+        std::minstd_rand rng;
+
+        void start() { maint = std::thread([this] { maintain(); }); }
+
+        static void emit(const std::function<void(const PoolEvent&)>& hook, std::uint64_t id,
+                         std::string reason, std::chrono::nanoseconds wait = {}) noexcept {
+            if (!hook) return;
+            try {
+                hook(PoolEvent{id, std::move(reason), wait});
+            } catch (...) {
+            }
+        }
+
+        void notify_head() {
+            if (!waiters.empty()) waiters.front()->cv.notify_one();
+        }
+        void remove_waiter(Waiter* w) {
+            auto it = std::find(waiters.begin(), waiters.end(), w);
+            if (it == waiters.end()) return;
+            bool was_head = it == waiters.begin();
+            waiters.erase(it);
+            if (was_head) notify_head();
+        }
+        void maybe_drained() {
+            if (closed && in_use == 0 && opening == 0) drained_cv.notify_all();
+        }
+
+        PoolStats snapshot() const {
+            std::lock_guard lk(m);
+            PoolStats s = counters;
+            s.total = total;
+            s.idle = idle.size();
+            s.in_use = in_use;
+            s.opening = opening;
+            s.waiting = waiters.size();
+            return s;
+        }
+
+        // Opens one connection; the caller has already counted it in total and opening.
+        // On failure undoes that, arms the backoff, wakes the head waiter and rethrows.
+        std::unique_ptr<Slot> open() {
+            std::unique_ptr<Conn> conn;
+            try {
+                conn = connector(opt.connect_timeout);
+                if (!conn) throw Error(ErrorKind::connection, "pool: connector returned no connection");
+                if (opt.after_connect) opt.after_connect(*conn);
+            } catch (...) {
+                auto error = std::current_exception();
+                if (conn) conn->close();
+                std::string message = pool_detail::describe_exception(error);
+                {
+                    std::lock_guard lk(m);
+                    --opening;
+                    --total;
+                    ++counters.connect_errors;
+                    backoff = backoff.count() == 0 ? opt.connect_backoff_initial
+                                                   : std::min(backoff * 2, opt.connect_backoff_max);
+                    backoff_until = clock->now() + backoff;
+                    last_connect_error = message;
+                    notify_head();
+                    maybe_drained();
+                }
+                emit(opt.on_error, 0, message);
+                std::rethrow_exception(error);
+            }
+            auto slot = std::make_unique<Slot>();
+            slot->conn = std::move(conn);
+            {
+                std::lock_guard lk(m);
+                slot->id = next_id++;
+                slot->created = slot->last_used = clock->now();
+                if (opt.max_lifetime.count() > 0) {
+                    auto extra = std::chrono::milliseconds(0);
+                    if (opt.max_lifetime_jitter.count() > 0)
+                        extra = std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(
+                            0, opt.max_lifetime_jitter.count())(rng));
+                    slot->expires = slot->created + opt.max_lifetime + extra;
+                } else {
+                    slot->expires = time_point::max();
+                }
+                ++counters.created;
+                backoff = std::chrono::milliseconds(0);
+                backoff_until = time_point{};
+                last_connect_error.clear();
+            }
+            emit(opt.on_connect, slot->id, {});
+            return slot;
+        }
+
+        // Closes a connection that is counted in total (and in in_use when `was_in_use`).
+        void destroy(std::unique_ptr<Slot> slot, bool was_in_use, const std::string& reason) noexcept {
+            std::uint64_t id = slot->id;
+            slot->conn->close();
+            slot.reset();
+            {
+                std::lock_guard lk(m);
+                --total;
+                if (was_in_use) --in_use;
+                ++counters.destroyed;
+                notify_head();
+                if (total < opt.min_size) {
+                    maint_kick = true;
+                    maint_cv.notify_all();
+                }
+                maybe_drained();
+            }
+            emit(opt.on_remove, id, reason);
+        }
+
+        // Why an idle connection about to be lent must not be, or empty. Runs unlocked:
+        // the caller owns the slot.
+        std::string reject_reason(Slot& s) {
+            auto now = clock->now();
+            if (now >= s.expires) return "max lifetime reached";
+            if (!s.conn->is_healthy()) return "connection broken";
+            bool ping = opt.health_check_after.count() >= 0 && now - s.last_used >= opt.health_check_after;
+            if constexpr (requires(const Conn& c) { { c.socket() } -> std::convertible_to<int>; }) {
+                // Data or EOF on an idle connection: the server probably said goodbye.
+                if (!ping && pool_detail::socket_has_input(s.conn->socket())) ping = true;
+            }
+            if (ping) {
+                try {
+                    s.conn->query(opt.ping_sql);
+                } catch (...) {
+                    return "health check failed: " + pool_detail::describe_exception(std::current_exception());
+                }
+                if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
+                    return "health check failed: connection not idle after ping";
+            }
+            return {};
+        }
+
+        std::unique_ptr<Slot> acquire(std::chrono::milliseconds timeout) {
+            const auto start = clock->now();
+            const auto deadline = timeout.count() > 0 ? start + timeout : time_point::max();
+            Waiter me;
+            std::unique_lock lk(m);
+            waiters.push_back(&me);
+            for (;;) {
+                if (closed) {
+                    remove_waiter(&me);
+                    throw Error(ErrorKind::pool, "pool is closed");
+                }
+                auto now = clock->now();
+                auto wait_deadline = deadline;
+                if (waiters.front() == &me) {
+                    if (!idle.empty()) {
+                        auto slot = std::move(idle.back());
+                        idle.pop_back();
+                        ++in_use;
+                        waiters.pop_front();
+                        notify_head();
+                        lk.unlock();
+                        std::string reason = reject_reason(*slot);
+                        if (reason.empty()) return lent(std::move(slot), start);
+                        destroy(std::move(slot), true, reason);
+                        lk.lock();
+                        waiters.push_front(&me);  // keep our place at the head
+                        continue;
+                    }
+                    if (total < opt.max_size) {
+                        if (now >= backoff_until) {
+                            ++total;
+                            ++opening;
+                            waiters.pop_front();
+                            notify_head();
+                            lk.unlock();
+                            auto slot = open();  // throws the connect error to this caller
+                            lk.lock();
+                            --opening;
+                            ++in_use;
+                            if (closed) {
+                                lk.unlock();
+                                destroy(std::move(slot), true, "pool closed");
+                                throw Error(ErrorKind::pool, "pool is closed");
+                            }
+                            lk.unlock();
+                            return lent(std::move(slot), start);
+                        }
+                        wait_deadline = std::min(deadline, backoff_until);
+                    }
+                }
+                if (now >= deadline) {
+                    remove_waiter(&me);
+                    ++counters.acquire_timeouts;
+                    std::string msg = "pool exhausted: " + std::to_string(in_use) + " of " +
+                                      std::to_string(opt.max_size) + " connections in use";
+                    if (opening) msg += " (" + std::to_string(opening) + " opening)";
+                    msg += ", waited " + std::to_string(pool_detail::to_ms(now - start)) + " ms";
+                    if (!last_connect_error.empty()) msg += "; last connect error: " + last_connect_error;
+                    throw Error(ErrorKind::pool, msg);
+                }
+                clock->wait_until(me.cv, lk, wait_deadline);
+            }
+        }
+
+        std::unique_ptr<Slot> lent(std::unique_ptr<Slot> slot, time_point start) {
+            auto waited = clock->now() - start;
+            ++slot->uses;
+            {
+                std::lock_guard lk(m);
+                ++counters.acquire_count;
+                counters.acquire_wait_total += waited;
+                counters.acquire_wait_max = std::max<std::chrono::nanoseconds>(counters.acquire_wait_max, waited);
+            }
+            emit(opt.on_acquire, slot->id, {}, waited);
+            return slot;
+        }
+
+        // Why a returned connection must be closed rather than kept, or empty; resets it.
+        std::string release_reason(Slot& s) {
+            if (!s.conn->is_healthy()) return "connection broken";
+            switch (s.conn->transaction_status()) {
+                case TransactionStatus::idle:
+                    break;
+                case TransactionStatus::in_transaction:
+                case TransactionStatus::failed:
+                    if (!opt.rollback_on_release) return "released inside a transaction";
+                    try {
+                        s.conn->query("ROLLBACK");
+                    } catch (...) {
+                        return "rollback on release failed: " + pool_detail::describe_exception(std::current_exception());
+                    }
+                    if (s.conn->transaction_status() != TransactionStatus::idle)
+                        return "still in a transaction after ROLLBACK";
+                    break;
+                case TransactionStatus::unknown:
+                    return "released mid-query, mid-COPY or not connected";
+            }
+            if (opt.max_uses > 0 && s.uses >= opt.max_uses) return "max uses reached";
+            if (clock->now() >= s.expires) return "max lifetime reached";
+            if (!opt.reset_sql.empty()) {
+                try {
+                    s.conn->query(opt.reset_sql);
+                } catch (...) {
+                    return "reset failed: " + pool_detail::describe_exception(std::current_exception());
+                }
+                if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
+                    return "reset left the connection busy";
+            }
+            return {};
+        }
+
+        static void release(const std::shared_ptr<State>& self, std::unique_ptr<Slot> slot) noexcept {
+            State& st = *self;
+            std::string reason;
+            {
+                std::unique_lock lk(st.m);
+                if (st.closed) reason = "pool closed";
+            }
+            if (reason.empty()) {
+                try {
+                    reason = st.release_reason(*slot);
+                } catch (...) {
+                    reason = "release failed";
+                }
+            }
+            if (!reason.empty()) {
+                st.destroy(std::move(slot), true, reason);
+                return;
+            }
+            std::uint64_t id = slot->id;
+            {
+                std::unique_lock lk(st.m);
+                if (st.closed) {
+                    lk.unlock();
+                    st.destroy(std::move(slot), true, "pool closed");
+                    return;
+                }
+                slot->last_used = st.clock->now();
+                st.idle.push_back(std::move(slot));
+                --st.in_use;
+                st.notify_head();
+            }
+            emit(st.opt.on_release, id, {});
+        }
+
+        // Background: close expired or surplus idle connections and keep min_size open.
+        void maintain() {
+            std::unique_lock lk(m);
+            while (!closed) {
+                maint_kick = false;
+                auto now = clock->now();
+                std::deque<std::pair<std::unique_ptr<Slot>, std::string>> victims;
+                std::size_t remaining = total;
+                for (auto it = idle.begin(); it != idle.end();) {  // oldest released first
+                    Slot& s = **it;
+                    std::string why;
+                    if (now >= s.expires)
+                        why = "max lifetime reached";
+                    else if (opt.idle_timeout.count() > 0 && now - s.last_used >= opt.idle_timeout &&
+                             remaining > opt.min_size)
+                        why = "idle timeout";
+                    if (why.empty()) {
+                        ++it;
+                        continue;
+                    }
+                    --remaining;
+                    victims.emplace_back(std::move(*it), std::move(why));
+                    it = idle.erase(it);
+                    ++in_use;  // destroy() counts them down as lent connections
+                }
+                if (!victims.empty()) {
+                    lk.unlock();
+                    for (auto& [slot, why] : victims) destroy(std::move(slot), true, why);
+                    lk.lock();
+                    continue;
+                }
+                while (!closed && total < opt.min_size && clock->now() >= backoff_until) {
+                    ++total;
+                    ++opening;
+                    lk.unlock();
+                    std::unique_ptr<Slot> slot;
+                    try {
+                        slot = open();
+                    } catch (...) {
+                    }
+                    lk.lock();
+                    if (!slot) break;
+                    --opening;
+                    if (closed) {
+                        ++in_use;
+                        lk.unlock();
+                        destroy(std::move(slot), true, "pool closed");
+                        lk.lock();
+                        break;
+                    }
+                    slot->last_used = clock->now();
+                    idle.push_back(std::move(slot));
+                    notify_head();
+                }
+                auto next = clock->now() + opt.maintenance_interval;
+                if (total < opt.min_size && backoff_until > clock->now()) next = std::min(next, backoff_until);
+                while (!closed && !maint_kick && clock->now() < next) clock->wait_until(maint_cv, lk, next);
+            }
+        }
+
+        void close(std::chrono::milliseconds wait_for_leases) {
+            std::deque<std::unique_ptr<Slot>> victims;
+            std::thread t;
+            {
+                std::lock_guard lk(m);
+                closed = true;
+                for (auto* w : waiters) w->cv.notify_one();
+                maint_cv.notify_all();
+                victims.swap(idle);
+                in_use += victims.size();
+                t = std::move(maint);
+            }
+            for (auto& slot : victims) destroy(std::move(slot), true, "pool closed");
+            if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+            std::unique_lock lk(m);
+            const auto deadline = clock->now() + wait_for_leases;
+            while ((in_use > 0 || opening > 0) && clock->now() < deadline) clock->wait_until(drained_cv, lk, deadline);
+        }
+    };
+
+    std::shared_ptr<State> state_;
+};
+
+// Compiled once in pool/pool.cpp.
+extern template class BasicPool<Client>;
+
+// Options of the Client pool.
+using PoolOptions = BasicPoolOptions<Client>;
+
+// A pool of pgtls::Client connections sharing one resolved Settings (host list, TLS settings
+// and backend, credentials): resolved once at construction, so configuration errors throw here.
+class Pool : public BasicPool<Client> {
+public:
+    explicit Pool(const Config& config, PoolOptions options = {});
+    explicit Pool(const std::string& conninfo, PoolOptions options = {});
+    explicit Pool(Settings settings, PoolOptions options = {});
+};
+
+}  // namespace pgtls
