@@ -117,8 +117,10 @@ expect("wrong password -> 2", ["ping", conninfo("pg15", "scramuser").replace("sc
 expect("untrusted server certificate -> 2",
        ["ping", conninfo("pg15", extra=f"sslmode=verify-full sslrootcert={PKI}/other-ca.crt")], 2)
 expect("sslmode=require on ssl=off server -> 2", ["ping", conninfo("pg15nossl", extra="sslmode=require")], 2)
-expect("channel_binding=require without TLS -> 2",
-       ["ping", conninfo("pg15nossl", extra="sslmode=disable channel_binding=require")], 2)
+expect("channel_binding=require with sslmode=disable -> 3",
+       ["ping", conninfo("pg15nossl", extra="sslmode=disable channel_binding=require")], 3, err_has=["channel_binding"])
+expect("channel_binding=require, server offers md5 -> 2",
+       ["ping", conninfo("pg15", "md5user", extra="sslmode=require channel_binding=require")], 2)
 
 # ---------------------------------------------------------------- exit 1: SQL errors, DETAIL/HINT
 ci = conninfo("pg15", extra="sslmode=require")
@@ -168,7 +170,7 @@ try:
     doc = json.loads(out)
     kw = {s["keyword"]: s for s in doc["settings"]}
     ok = (rc == 0 and "scram-secret" not in out and kw["sslmode"]["value"] == "require"
-          and kw["application_name"]["source"] == "environment" and "hosts" in doc)
+          and kw["application_name"]["source"] in ("environment", "env") and "hosts" in doc)
 except (ValueError, KeyError, TypeError):
     ok = False
 check("conninfo --json: sources, password masked", ok, out + err)
@@ -240,7 +242,7 @@ for b in names:
                     out_has=["sslmode", "verify-full", "client certificate sent"], prog=example("conninfo_with_ssl_object"))
     lines = out.splitlines()
     check(f"example conninfo_with_ssl_object {b}: string and code both kept",
-          any("sslrootcert" in l and "code" in l for l in lines) and any("sslcert" in l and "connection_string" in l for l in lines),
+          any("sslrootcert" in l and "code" in l for l in lines) and any("sslcert" in l and "connection string" in l for l in lines),
           out)
     expect(f"example direct_negotiation {b}", ["127.0.0.1", PORT["pg18"]], 0,
            env=dict(env, PGUSER="scramuser", PGPASSWORD="scram-secret"),
