@@ -77,7 +77,9 @@ for r in rows:
     if "error" in r:
         table.append([r["backend"], r["negotiation"], "FAILED: " + r["error"], "", "", "", "", "", ""])
         continue
-    table.append([r["backend"], r["negotiation"], r["tls_version"], r["cipher"], r["alpn"] or "-", r["auth_method"],
+    # pg_hba `cert` accepts the certificate and asks for nothing: the client sees AuthenticationOk.
+    auth = "client cert only" if r["auth_method"] == "trust" and r["client_cert_sent"] else r["auth_method"]
+    table.append([r["backend"], r["negotiation"], r["tls_version"], r["cipher"], r["alpn"] or "-", auth,
                   "yes" if r["channel_binding"] else "no", "yes" if r["client_cert_sent"] else "no",
                   f'{r["timings_ms"]["connect_total"]:.1f}'])
 w = [max(len(str(x[i])) for x in table + [head]) for i in range(len(head))]
