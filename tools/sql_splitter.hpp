@@ -1,0 +1,19 @@
+// Splits a script into statements the way psql does before sending each one: a ';' ends a
+// statement unless it is inside '...', E'...', "...", $tag$...$tag$, a -- comment or a
+// (nested) /* */ comment. Statements holding only white space and comments are dropped.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgtls::cli {
+
+struct Statement {
+    std::string sql;    // without the terminating ';'
+    std::size_t line;   // 1-based line where the statement starts (for error messages)
+};
+
+std::vector<Statement> split_statements(std::string_view script);
+
+}  // namespace pgtls::cli
