@@ -121,6 +121,7 @@ struct Options {
     std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
     bool smoke = false;
     bool quiet = false;
+    bool no_fork = false;  // run in this process (for valgrind: one process, one profile)
 };
 
 long count_for(const Options& o, const std::string& w) {
@@ -451,6 +452,20 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
 
 // Runs one (workload, client) in a child process and returns its figures.
 Sample run_child(const Options& o, const std::string& w, const std::string& client) {
+    if (o.no_fork) {
+        Sample s;
+        try {
+            if (client == "libpq") run_libpq(o, w, s);
+            else run_pgtls(o, w, client, s);
+            s.ok = 1;
+        } catch (const std::exception& e) {
+            std::snprintf(s.error, sizeof s.error, "%s", e.what());
+        }
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        s.maxrss_kb = ru.ru_maxrss;
+        return s;
+    }
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     std::fflush(stdout);
@@ -517,9 +532,10 @@ std::vector<std::string> split(const std::string& s) {
 [[noreturn]] void usage() {
     std::fprintf(stderr,
         "usage: pgtls_bench [--workloads W1,W1d,W1cb,W2,W3,W4b,W4s,W5,W6] [--clients libpq,%s]\n"
-        "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet]\n"
+        "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
-        "--smoke: every workload tiny, one run; exits non-zero when any run fails.\n",
+        "--smoke: every workload tiny, one run; exits non-zero when any run fails.\n"
+        "--no-fork: run in this process (valgrind); CPU and RSS then include earlier runs.\n",
         PGTLS_BENCH_BACKENDS);
     std::exit(2);
 }
@@ -538,6 +554,7 @@ int main(int argc, char** argv) {
         else if (a == "--repeats") o.repeats = std::max(1, std::atoi(value().c_str()));
         else if (a == "--conninfo") o.conninfo = value();
         else if (a == "--quiet") o.quiet = true;
+        else if (a == "--no-fork") o.no_fork = true;
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
