@@ -64,6 +64,7 @@ instructions() {  # workload client n conninfo
 }
 
 clients=$({ "$bench" --help 2>&1 || true; } | sed -n 's/.*--clients \([^]]*\)].*/\1/p')
+first_backend=${clients#libpq,}; first_backend=${first_backend%%,*}
 echo
 echo "| client instructions per query (callgrind, (I(n2) − I(n1)) / (n2 − n1)) | client | n1 → n2 | instructions/query | ratio to libpq |"
 echo "|---|---|---|---|---|"
@@ -73,11 +74,12 @@ for spec in "W2 200 2200 tcp" "W3 1000 3000 tcp" "W2 200 2200 unix"; do
     [[ $where == unix ]] && { ci=$unix; label="$w Unix socket, no TLS"; }
     declare -A per=()
     for c in ${clients//,/ }; do
-        [[ $where == unix && $c != libpq && $c != "${clients%%,*}" ]] && continue  # one pgtls run is enough without TLS
+        [[ $where == unix && $c != libpq && $c != "$first_backend" ]] && continue  # one pgtls run is enough without TLS
         a=$(instructions "$w" "$c" "$n1" "$ci" "$where"); b=$(instructions "$w" "$c" "$n2" "$ci" "$where")
         per[$c]=$(( (b - a) / (n2 - n1) ))
     done
-    for c in "${!per[@]}"; do
+    for c in ${clients//,/ }; do
+        [[ -n ${per[$c]:-} ]] || continue
         ratio="–"
         [[ $c != libpq && -n ${per[libpq]:-} ]] && ratio=$(awk -v a="${per[$c]}" -v b="${per[libpq]}" 'BEGIN{printf "%.2f", a/b}')
         echo "| $label | $c | $n1 → $n2 | ${per[$c]} | $ratio |"
