@@ -398,7 +398,8 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
         std::vector<std::thread> threads;
         for (int k = 0; k < 8; ++k)
             threads.emplace_back([&] {
-                while (next.fetch_add(1) < n) g_sink = g_sink + pool.exec("SELECT 1")[0][0].as<std::int32_t>();
+                // simple query protocol, as the libpq pool's PQexec
+                while (next.fetch_add(1) < n) g_sink = g_sink + pool.query("SELECT 1")[0][0].as<std::int32_t>();
             });
         for (auto& th : threads) th.join();
         t.finish(s);
