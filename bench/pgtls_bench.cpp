@@ -1,0 +1,640 @@
+// pgtls_bench — issue 10's workloads W1..W6 for pgtls (every compiled TLS backend) and libpq,
+// interleaved run by run against the same server.
+//
+// Every run happens in a forked child, so client CPU (getrusage(RUSAGE_SELF), user+sys, around
+// the timed part only) and peak RSS (ru_maxrss) belong to one client and one workload; the
+// child sends its figures back through a pipe. Per (workload, client) the parent reports the
+// median and min/max over the runs and the pgtls/libpq ratio of medians.
+//
+//   pgtls_bench [--workloads W1,W2,...] [--clients libpq,openssl,gnutls,mbedtls]
+//               [--repeats R] [--n W2=20000 ...] [--conninfo STR] [--smoke]
+//
+// Workloads: W1 connect+TLS+SCRAM+SELECT 1+close (W1d: sslnegotiation=direct, pgtls only,
+// libpq 15 lacks it; W1cb: channel_binding=require), W2 sequential SELECT $1::int, W3 the same
+// pipelined in batches of 1000 with a sync, W4b / W4s bulk read buffered / streaming (libpq:
+// PQsetSingleRowMode), W5 COPY FROM STDIN, W6 pool of 4 shared by 8 threads, SELECT 1.
+#include <libpq-fe.h>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "pgtls/client.hpp"
+#include "pgtls/config.hpp"
+#include "pgtls/pool.hpp"
+
+#ifndef PGTLS_BENCH_BACKENDS
+#define PGTLS_BENCH_BACKENDS "openssl"
+#endif
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Sample {
+    double wall_s = 0;     // timed part
+    double cpu_s = 0;      // user+sys of the client process during the timed part
+    double ops = 0;        // connections, queries or rows
+    double p50_ms = 0;     // W1: per-connection latency
+    double p99_ms = 0;
+    long maxrss_kb = 0;    // peak RSS of the child (whole life)
+    int ok = 0;
+    char error[200] = {};
+};
+
+double cpu_now() {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+struct Timer {
+    Clock::time_point t0 = Clock::now();
+    double c0 = cpu_now();
+    void finish(Sample& s) const {
+        s.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        s.cpu_s = cpu_now() - c0;
+    }
+};
+
+// Decoding shared by both clients, so W4 compares protocol handling, not parsers.
+std::int64_t parse_int(std::string_view s) {
+    std::int64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+// "2026-11-27 17:00:00.123456+00" -> microseconds since the epoch (UTC offset applied).
+std::int64_t parse_timestamptz(std::string_view s) {
+    if (s.size() < 19) throw std::runtime_error("bad timestamptz");
+    auto num = [&](std::size_t at, std::size_t n) { return int(parse_int(s.substr(at, n))); };
+    int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
+    std::size_t i = 19;
+    std::int64_t us = 0;
+    if (i < s.size() && s[i] == '.') {
+        int digits = 0;
+        ++i;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') { us = us * 10 + (s[i] - '0'); ++i; ++digits; }
+        while (digits++ < 6) us *= 10;
+    }
+    int off = 0;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) off = (s[i] == '-' ? -1 : 1) * num(i + 1, 2) * 3600;
+    // days from civil (Howard Hinnant)
+    y -= mo <= 2;
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = unsigned(y - era * 400);
+    const unsigned doy = unsigned((153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1);
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    const std::int64_t days = std::int64_t(era) * 146097 + std::int64_t(doe) - 719468;
+    return ((days * 86400 + h * 3600 + mi * 60 + se - off) * 1'000'000) + us;
+}
+
+struct RowValue {
+    std::int32_t i;
+    std::string text;
+    std::int64_t ts;
+};
+volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
+inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
+
+struct Options {
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W2", "W3", "W4b", "W4s", "W5", "W6"};
+    std::vector<std::string> clients;
+    int repeats = 5;
+    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W6", 20000}};
+    std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
+    bool smoke = false;
+    bool quiet = false;
+    bool no_fork = false;  // run in this process (for valgrind: one process, one profile)
+};
+
+long count_for(const Options& o, const std::string& w) {
+    const std::string base = w.substr(0, 2);
+    auto it = o.n.find(w);
+    if (it == o.n.end()) it = o.n.find(base);
+    return it->second;
+}
+
+std::string conninfo_for(const Options& o, const std::string& w) {
+    if (w == "W1d") return o.conninfo + " sslnegotiation=direct";
+    if (w == "W1cb") return o.conninfo + " channel_binding=require";
+    return o.conninfo;
+}
+
+// ---------------------------------------------------------------------------------- libpq
+
+PGconn* pq_connect(const std::string& conninfo) {
+    PGconn* c = PQconnectdb(conninfo.c_str());
+    if (PQstatus(c) != CONNECTION_OK) {
+        std::string msg = PQerrorMessage(c);
+        PQfinish(c);
+        throw std::runtime_error("libpq connect: " + msg);
+    }
+    return c;
+}
+
+void pq_check(PGresult* r, ExecStatusType want, PGconn* c) {
+    if (PQresultStatus(r) != want) {
+        std::string msg = PQerrorMessage(c);
+        PQclear(r);
+        throw std::runtime_error("libpq: " + msg);
+    }
+}
+
+std::int32_t pq_select_int(PGconn* c, long i) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%ld", i);
+    const char* values[1] = {buf};
+    PGresult* r = PQexecParams(c, "SELECT $1::int", 1, nullptr, values, nullptr, nullptr, 0);
+    pq_check(r, PGRES_TUPLES_OK, c);
+    auto v = std::int32_t(parse_int(PQgetvalue(r, 0, 0)));
+    PQclear(r);
+    return v;
+}
+
+RowValue pq_row(const PGresult* r, int row) {
+    return RowValue{std::int32_t(parse_int({PQgetvalue(r, row, 0), std::size_t(PQgetlength(r, row, 0))})),
+                    std::string(PQgetvalue(r, row, 1), std::size_t(PQgetlength(r, row, 1))),
+                    parse_timestamptz({PQgetvalue(r, row, 2), std::size_t(PQgetlength(r, row, 2))})};
+}
+
+// ---------------------------------------------------------------------------------- pgtls
+
+pgtls::Config pg_config(const std::string& conninfo, const std::string& backend) {
+    pgtls::Config c;
+    c.conninfo = conninfo;
+    c.use_environment = false;
+    c.sslbackend = backend;
+    return c;
+}
+
+RowValue pg_row(const pgtls::Row& row) {
+    return RowValue{row[0].as<std::int32_t>(), row[1].as<std::string>(), parse_timestamptz(row[2].view())};
+}
+
+// ------------------------------------------------------------------------------ workloads
+
+const char* kBulkSql = "SELECT i, i::text, now() FROM generate_series(1,%ld) i";
+
+std::string bulk_sql(long n) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, kBulkSql, n);
+    return buf;
+}
+
+// Text COPY rows "i\tname-i\t2026-11-27 12:00:00+00\n" in 64 KiB chunks, made before the clock
+// starts so W5's CPU figure is the client library's, not the row formatting's.
+std::vector<std::string> copy_chunks(long n) {
+    std::vector<std::string> chunks(1);
+    chunks.back().reserve(66 * 1024);
+    char line[96];
+    for (long i = 1; i <= n; ++i) {
+        const int len = std::snprintf(line, sizeof line, "%ld\tname-%ld\t2026-11-27 12:00:00+00\n", i, i);
+        if (chunks.back().size() + std::size_t(len) > 64 * 1024) {
+            chunks.emplace_back();
+            chunks.back().reserve(66 * 1024);
+        }
+        chunks.back().append(line, std::size_t(len));
+    }
+    return chunks;
+}
+
+void latency_stats(std::vector<double>& ms, Sample& s) {
+    std::sort(ms.begin(), ms.end());
+    s.p50_ms = ms[ms.size() / 2];
+    s.p99_ms = ms[std::min(ms.size() - 1, std::size_t(double(ms.size()) * 0.99))];
+}
+
+// A mutex-protected pool of PGconn, the "simple" pool issue 10 compares with.
+class PqPool {
+public:
+    PqPool(const std::string& conninfo, int size) {
+        for (int i = 0; i < size; ++i) idle_.push_back(pq_connect(conninfo));
+    }
+    ~PqPool() { for (PGconn* c : idle_) PQfinish(c); }
+    PGconn* acquire() {
+        std::unique_lock lock(m_);
+        cv_.wait(lock, [&] { return !idle_.empty(); });
+        PGconn* c = idle_.back();
+        idle_.pop_back();
+        return c;
+    }
+    void release(PGconn* c) {
+        { std::lock_guard lock(m_); idle_.push_back(c); }
+        cv_.notify_one();
+    }
+
+private:
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::vector<PGconn*> idle_;
+};
+
+void run_libpq(const Options& o, const std::string& w, Sample& s) {
+    const long n = count_for(o, w);
+    const std::string ci = conninfo_for(o, w);
+    if (w.rfind("W1", 0) == 0) {
+        std::vector<double> ms;
+        Timer t;
+        for (long k = 0; k < n; ++k) {
+            auto t0 = Clock::now();
+            PGconn* c = pq_connect(ci);
+            PGresult* r = PQexec(c, "SELECT 1");
+            pq_check(r, PGRES_TUPLES_OK, c);
+            g_sink = g_sink + parse_int(PQgetvalue(r, 0, 0));
+            PQclear(r);
+            PQfinish(c);
+            ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+        t.finish(s);
+        latency_stats(ms, s);
+        s.ops = double(n);
+        return;
+    }
+    if (w == "W6") {
+        PqPool pool(ci, 4);
+        std::atomic<long> next{0};
+        Timer t;
+        std::vector<std::thread> threads;
+        for (int k = 0; k < 8; ++k)
+            threads.emplace_back([&] {
+                while (next.fetch_add(1) < n) {
+                    PGconn* c = pool.acquire();
+                    PGresult* r = PQexec(c, "SELECT 1");
+                    if (PQresultStatus(r) == PGRES_TUPLES_OK) g_sink = g_sink + parse_int(PQgetvalue(r, 0, 0));
+                    PQclear(r);
+                    pool.release(c);
+                }
+            });
+        for (auto& th : threads) th.join();
+        t.finish(s);
+        s.ops = double(n);
+        return;
+    }
+    PGconn* c = pq_connect(ci);
+    if (w == "W2") {
+        Timer t;
+        for (long i = 0; i < n; ++i) g_sink = g_sink + pq_select_int(c, i);
+        t.finish(s);
+    } else if (w == "W3") {
+        Timer t;
+        if (!PQenterPipelineMode(c)) throw std::runtime_error("PQenterPipelineMode failed");
+        char buf[24];
+        for (long done = 0; done < n;) {
+            const long batch = std::min(1000L, n - done);
+            for (long i = 0; i < batch; ++i) {
+                std::snprintf(buf, sizeof buf, "%ld", done + i);
+                const char* values[1] = {buf};
+                if (!PQsendQueryParams(c, "SELECT $1::int", 1, nullptr, values, nullptr, nullptr, 0))
+                    throw std::runtime_error(std::string("PQsendQueryParams: ") + PQerrorMessage(c));
+            }
+            if (!PQpipelineSync(c)) throw std::runtime_error("PQpipelineSync failed");
+            for (long i = 0; i < batch; ++i) {
+                PGresult* r = PQgetResult(c);
+                pq_check(r, PGRES_TUPLES_OK, c);
+                g_sink = g_sink + parse_int(PQgetvalue(r, 0, 0));
+                PQclear(r);
+                if (PQgetResult(c) != nullptr) throw std::runtime_error("expected end of query");
+            }
+            PGresult* r = PQgetResult(c);
+            pq_check(r, PGRES_PIPELINE_SYNC, c);
+            PQclear(r);
+            done += batch;
+        }
+        PQexitPipelineMode(c);
+        t.finish(s);
+    } else if (w == "W4b") {
+        const std::string sql = bulk_sql(n);
+        Timer t;
+        PGresult* r = PQexec(c, sql.c_str());
+        pq_check(r, PGRES_TUPLES_OK, c);
+        const int rows = PQntuples(r);
+        for (int row = 0; row < rows; ++row) consume(pq_row(r, row));
+        PQclear(r);
+        t.finish(s);
+        if (rows != n) throw std::runtime_error("W4: wrong row count");
+    } else if (w == "W4s") {
+        const std::string sql = bulk_sql(n);
+        Timer t;
+        if (!PQsendQuery(c, sql.c_str()) || !PQsetSingleRowMode(c)) throw std::runtime_error("single-row mode failed");
+        long rows = 0;
+        while (PGresult* r = PQgetResult(c)) {
+            const auto st = PQresultStatus(r);
+            if (st == PGRES_SINGLE_TUPLE) { consume(pq_row(r, 0)); ++rows; }
+            else if (st != PGRES_TUPLES_OK) { PQclear(r); throw std::runtime_error(std::string("libpq: ") + PQerrorMessage(c)); }
+            PQclear(r);
+        }
+        t.finish(s);
+        if (rows != n) throw std::runtime_error("W4: wrong row count");
+    } else if (w == "W5") {
+        PQclear(PQexec(c, "CREATE TEMP TABLE bench_copy (id int, name text, at timestamptz)"));
+        const auto chunks = copy_chunks(n);
+        Timer t;
+        PGresult* r = PQexec(c, "COPY bench_copy FROM STDIN");
+        pq_check(r, PGRES_COPY_IN, c);
+        PQclear(r);
+        for (const auto& b : chunks)
+            if (PQputCopyData(c, b.data(), int(b.size())) != 1) throw std::runtime_error("PQputCopyData failed");
+        if (PQputCopyEnd(c, nullptr) != 1) throw std::runtime_error("PQputCopyEnd failed");
+        r = PQgetResult(c);
+        pq_check(r, PGRES_COMMAND_OK, c);
+        const long rows = parse_int(PQcmdTuples(r));
+        PQclear(r);
+        while (PGresult* extra = PQgetResult(c)) PQclear(extra);
+        t.finish(s);
+        if (rows != n) throw std::runtime_error("W5: wrong row count");
+    } else {
+        PQfinish(c);
+        throw std::runtime_error("unknown workload " + w);
+    }
+    s.ops = double(n);
+    PQfinish(c);
+}
+
+void run_pgtls(const Options& o, const std::string& w, const std::string& backend, Sample& s) {
+    const long n = count_for(o, w);
+    const pgtls::Config cfg = pg_config(conninfo_for(o, w), backend);
+    if (w.rfind("W1", 0) == 0) {
+        std::vector<double> ms;
+        Timer t;
+        for (long k = 0; k < n; ++k) {
+            auto t0 = Clock::now();
+            pgtls::Client c(cfg);
+            g_sink = g_sink + c.query("SELECT 1")[0][0].as<std::int32_t>();
+            c.close();
+            ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+        t.finish(s);
+        latency_stats(ms, s);
+        s.ops = double(n);
+        return;
+    }
+    if (w == "W6") {
+        pgtls::PoolOptions po;
+        po.max_size = 4;
+        pgtls::Pool pool(cfg, po);
+        {   // open the four connections before timing, as the libpq pool does
+            std::vector<pgtls::Pool::Lease> warm;
+            for (int k = 0; k < 4; ++k) warm.push_back(pool.acquire());
+        }
+        std::atomic<long> next{0};
+        Timer t;
+        std::vector<std::thread> threads;
+        for (int k = 0; k < 8; ++k)
+            threads.emplace_back([&] {
+                // simple query protocol, as the libpq pool's PQexec
+                while (next.fetch_add(1) < n) g_sink = g_sink + pool.query("SELECT 1")[0][0].as<std::int32_t>();
+            });
+        for (auto& th : threads) th.join();
+        t.finish(s);
+        s.ops = double(n);
+        return;
+    }
+    pgtls::Client c(cfg);
+    if (w == "W2") {
+        Timer t;
+        for (long i = 0; i < n; ++i) g_sink = g_sink + c.exec("SELECT $1::int", std::int32_t(i))[0][0].as<std::int32_t>();
+        t.finish(s);
+    } else if (w == "W3") {
+        Timer t;
+        pgtls::Pipeline p(c);
+        for (long done = 0; done < n;) {
+            const long batch = std::min(1000L, n - done);
+            for (long i = 0; i < batch; ++i) p.add_exec("SELECT $1::int", std::int32_t(done + i));
+            p.sync();
+            for (const auto& r : p.run()) {
+                if (r.status != pgtls::PipelineResult::Status::ok) throw std::runtime_error("pipeline query failed");
+                g_sink = g_sink + r.result[0][0].as<std::int32_t>();
+            }
+            done += batch;
+        }
+        t.finish(s);
+    } else if (w == "W4b") {
+        const std::string sql = bulk_sql(n);
+        Timer t;
+        const pgtls::Result r = c.execute(sql);
+        for (const auto& row : r) consume(pg_row(row));
+        t.finish(s);
+        if (long(r.size()) != n) throw std::runtime_error("W4: wrong row count");
+    } else if (w == "W4s") {
+        const std::string sql = bulk_sql(n);
+        Timer t;
+        long rows = 0;
+        c.stream(sql, {}, [&](const pgtls::Row& row) { consume(pg_row(row)); ++rows; });
+        t.finish(s);
+        if (rows != n) throw std::runtime_error("W4: wrong row count");
+    } else if (w == "W5") {
+        c.query("CREATE TEMP TABLE bench_copy (id int, name text, at timestamptz)");
+        const auto chunks = copy_chunks(n);
+        Timer t;
+        pgtls::CopyIn in = c.copy_in("COPY bench_copy FROM STDIN");
+        for (const auto& b : chunks) in.write(b);
+        const auto rows = in.finish();
+        t.finish(s);
+        if (long(rows) != n) throw std::runtime_error("W5: wrong row count");
+    } else {
+        throw std::runtime_error("unknown workload " + w);
+    }
+    s.ops = double(n);
+    c.close();
+}
+
+// Runs one (workload, client) in a child process and returns its figures.
+Sample run_child(const Options& o, const std::string& w, const std::string& client) {
+    if (o.no_fork) {
+        Sample s;
+        try {
+            if (client == "libpq") run_libpq(o, w, s);
+            else run_pgtls(o, w, client, s);
+            s.ok = 1;
+        } catch (const std::exception& e) {
+            std::snprintf(s.error, sizeof s.error, "%s", e.what());
+        }
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        s.maxrss_kb = ru.ru_maxrss;
+        return s;
+    }
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid == 0) {
+        close(fds[0]);
+        Sample s;
+        try {
+            if (client == "libpq") run_libpq(o, w, s);
+            else run_pgtls(o, w, client, s);
+            s.ok = 1;
+        } catch (const std::exception& e) {
+            std::snprintf(s.error, sizeof s.error, "%s", e.what());
+        }
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        s.maxrss_kb = ru.ru_maxrss;
+        [[maybe_unused]] auto wr = write(fds[1], &s, sizeof s);
+        close(fds[1]);
+        _exit(0);
+    }
+    close(fds[1]);
+    Sample s;
+    std::size_t got = 0;
+    while (got < sizeof s) {
+        const ssize_t k = read(fds[0], reinterpret_cast<char*>(&s) + got, sizeof s - got);
+        if (k <= 0) break;
+        got += std::size_t(k);
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (got != sizeof s) std::snprintf(s.error, sizeof s.error, "child died (status %d)", status);
+    return s;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const std::size_t k = v.size();
+    return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2;
+}
+
+struct Stat { double med, lo, hi; };
+Stat stat(const std::vector<Sample>& runs, double (*f)(const Sample&)) {
+    std::vector<double> v;
+    for (const auto& s : runs) v.push_back(f(s));
+    return {median(v), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
+}
+
+std::vector<std::string> split(const std::string& s) {
+    std::vector<std::string> out;
+    std::size_t at = 0;
+    while (at <= s.size()) {
+        const auto comma = s.find(',', at);
+        const auto part = s.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+        if (!part.empty()) out.push_back(part);
+        if (comma == std::string::npos) break;
+        at = comma + 1;
+    }
+    return out;
+}
+
+[[noreturn]] void usage() {
+    std::fprintf(stderr,
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W2,W3,W4b,W4s,W5,W6] [--clients libpq,%s]\n"
+        "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
+        "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
+        "--smoke: every workload tiny, one run; exits non-zero when any run fails.\n"
+        "--no-fork: run in this process (valgrind); CPU and RSS then include earlier runs.\n",
+        PGTLS_BENCH_BACKENDS);
+    std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    o.clients = split(PGTLS_BENCH_BACKENDS);
+    o.clients.push_back("libpq");
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto value = [&]() -> std::string { if (i + 1 >= argc) usage(); return argv[++i]; };
+        if (a == "--workloads") o.workloads = split(value());
+        else if (a == "--clients") o.clients = split(value());
+        else if (a == "--repeats") o.repeats = std::max(1, std::atoi(value().c_str()));
+        else if (a == "--conninfo") o.conninfo = value();
+        else if (a == "--quiet") o.quiet = true;
+        else if (a == "--no-fork") o.no_fork = true;
+        else if (a == "--smoke") {
+            o.smoke = true;
+            o.repeats = 1;
+            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W4", 5000}, {"W5", 5000}, {"W6", 200}};
+        } else if (a == "--n") {
+            const std::string kv = value();
+            const auto eq = kv.find('=');
+            if (eq == std::string::npos) usage();
+            o.n[kv.substr(0, eq)] = std::atol(kv.c_str() + eq + 1);
+        } else usage();
+    }
+
+    // results[workload][client] = runs; interleaved: each repeat runs every client once.
+    std::map<std::string, std::map<std::string, std::vector<Sample>>> results;
+    int failures = 0;
+    for (const auto& w : o.workloads) {
+        for (int rep = 0; rep < o.repeats; ++rep) {
+            for (std::size_t k = 0; k < o.clients.size(); ++k) {
+                // rotate the order per repeat so no client always runs first
+                const auto& client = o.clients[(k + std::size_t(rep)) % o.clients.size()];
+                if (w == "W1d" && client == "libpq") continue;  // libpq 15 has no sslnegotiation
+                const Sample s = run_child(o, w, client);
+                if (!s.ok) {
+                    ++failures;
+                    std::fprintf(stderr, "FAILED %s %s: %s\n", w.c_str(), client.c_str(), s.error);
+                    continue;
+                }
+                if (!o.quiet)
+                    std::fprintf(stderr, "%s %-8s run %d: %.0f ops/s, cpu %.3f us/op, rss %ld KiB\n", w.c_str(), client.c_str(),
+                                 rep + 1, s.ops / s.wall_s, s.cpu_s / s.ops * 1e6, s.maxrss_kb);
+                results[w][client].push_back(s);
+            }
+        }
+    }
+
+    std::printf("| workload | client | runs | ops/s median [min–max] | client CPU/op median [min–max] | ratio ops/s | ratio CPU/op | extra |\n");
+    std::printf("|---|---|---|---|---|---|---|---|\n");
+    for (const auto& w : o.workloads) {
+        const auto& byc = results[w];
+        const auto lp = byc.find("libpq");
+        const bool per_row = w.rfind("W4", 0) == 0 || w == "W5";
+        const bool per_conn = w.rfind("W1", 0) == 0;
+        const double cpu_scale = per_row ? 1e9 : 1e6;
+        const char* cpu_unit = per_row ? "ns" : per_conn ? "ms" : "µs";
+        const double scale = per_conn ? 1e3 : cpu_scale;
+        auto tput = [](const Sample& s) { return s.ops / s.wall_s; };
+        auto cpu = [](const Sample& s) { return s.cpu_s / s.ops; };
+        for (const auto& client : o.clients) {
+            const auto it = byc.find(client);
+            if (it == byc.end() || it->second.empty()) continue;
+            const Stat t = stat(it->second, tput), c = stat(it->second, cpu);
+            std::string ratio_t = "–", ratio_c = "–";
+            if (client != "libpq" && lp != byc.end() && !lp->second.empty()) {
+                char b[32];
+                std::snprintf(b, sizeof b, "%.2f", t.med / stat(lp->second, tput).med); ratio_t = b;
+                std::snprintf(b, sizeof b, "%.2f", c.med / stat(lp->second, cpu).med); ratio_c = b;
+            }
+            std::string extra;
+            char b[96];
+            if (per_conn) {
+                const Stat p50 = stat(it->second, [](const Sample& s) { return s.p50_ms; });
+                const Stat p99 = stat(it->second, [](const Sample& s) { return s.p99_ms; });
+                std::snprintf(b, sizeof b, "latency p50 %.2f ms, p99 %.2f ms", p50.med, p99.med);
+                extra = b;
+            }
+            if (per_row && w != "W5") {
+                const Stat rss = stat(it->second, [](const Sample& s) { return double(s.maxrss_kb); });
+                std::snprintf(b, sizeof b, "peak RSS %.1f MiB", rss.med / 1024);
+                extra = b;
+            }
+            std::printf("| %s | %s | %zu | %.0f [%.0f–%.0f] | %.2f %s [%.2f–%.2f] | %s | %s | %s |\n", w.c_str(), client.c_str(),
+                        it->second.size(), t.med, t.lo, t.hi, c.med * scale, cpu_unit, c.lo * scale, c.hi * scale,
+                        ratio_t.c_str(), ratio_c.c_str(), extra.c_str());
+        }
+    }
+    std::fflush(stdout);
+    return failures ? 1 : 0;
+}
