@@ -72,10 +72,21 @@ struct TlsSetup {
     bool verify_full = false;
 };
 
+// Wipes the copies of the key passphrase and of inline (PEM) key bytes that a ContextConfig
+// holds once the backend has loaded them, on success and on error alike.
+struct ContextConfigWiper {
+    tls::ContextConfig& c;
+    ~ContextConfigWiper() {
+        crypto::secure_zero(c.key_password.data(), c.key_password.size());
+        if (c.key.kind == tls::Material::Kind::pem) crypto::secure_zero(c.key.value.data(), c.key.value.size());
+    }
+};
+
 static TlsSetup make_tls_setup(const Settings& s) {
     TlsSetup setup;
     setup.backend = &tls::find_backend(s.sslbackend);
     tls::ContextConfig c;
+    ContextConfigWiper wipe{c};
     c.verify_chain = verifies_chain(s);
     setup.verify_full = s.sslmode == SslMode::verify_full;
     c.ca = material(s.sslrootcert);
@@ -102,6 +113,11 @@ static TlsSetup make_tls_setup(const Settings& s) {
 }
 
 struct Client::Impl {
+    // The explicit password and key passphrase live as long as the client: wiped at the end.
+    ~Impl() {
+        if (settings.password) crypto::secure_zero(settings.password->data(), settings.password->size());
+        crypto::secure_zero(settings.sslpassword.data(), settings.sslpassword.size());
+    }
     Settings settings;
     transport::Channel channel;
     protocol::MessageReader reader;

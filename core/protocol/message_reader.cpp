@@ -24,6 +24,7 @@ std::span<std::uint8_t> MessageReader::prepare(std::size_t min) {
 }
 
 void MessageReader::feed(std::span<const std::uint8_t> bytes) {
+    if (bytes.empty()) return;  // memcpy with the null data() of an empty buffer is UB
     auto space = prepare(bytes.size());
     std::memcpy(space.data(), bytes.data(), bytes.size());
     commit(bytes.size());

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, -Dfuzzing=true, libpgtls instrumented with
+# -fsanitize=fuzzer-no-link,address,undefined) and runs each for SECONDS (default 60) from its
+# seed corpus fuzz/corpus/<target>/. Exits non-zero on any crash, leak, timeout or sanitizer
+# report (UBSan is fatal: -fno-sanitize-recover=all). Prints the exec count of every target.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   FUZZ_BUILD_DIR=/tmp/build-fuzz scripts/fuzz.sh 600      # a longer local campaign
+#
+# New corpus entries and crash artifacts go to $FUZZ_BUILD_DIR/fuzz-work/, never into the repo.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-60}
+shift || true
+build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(fuzz_backend_messages fuzz_scram fuzz_pgpass fuzz_service_file fuzz_types fuzz_conninfo_parse)
+fi
+
+san='-fsanitize=address,undefined -fno-sanitize-recover=all'
+if [ ! -f "$build/build.ninja" ]; then
+    CXX=${CXX:-clang++} meson setup "$build" "$root" -Dfuzzing=true -Dtests=false -Dexamples=false \
+        -Dtools=false -Dbench=disabled -Db_lundef=false -Dbuildtype=debugoptimized \
+        -Dcpp_args="-fsanitize=fuzzer-no-link $san" -Dcpp_link_args="$san"
+fi
+ninja -C "$build" "${targets[@]/#/fuzz/}"
+
+work=$build/fuzz-work
+mkdir -p "$work"
+status=0
+summary=""
+for t in "${targets[@]}"; do
+    mkdir -p "$work/corpus/$t" "$work/artifacts"
+    log=$work/$t.log
+    seeds=()
+    [ -d "$root/fuzz/corpus/$t" ] && seeds=("$root/fuzz/corpus/$t")
+    echo "== $t: ${seconds}s"
+    if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$build/fuzz/$t" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$work/artifacts/$t-" "$work/corpus/$t" "${seeds[@]}" >"$log" 2>&1; then
+        result=ok
+    else
+        result=FAILED
+        status=1
+        grep -E "ERROR|runtime error|SUMMARY|Test unit written" "$log" | head -20 || true
+    fi
+    execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1 || true)
+    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -1 || true)
+    summary+=$(printf '%-24s %-7s execs=%-10s %s' "$t" "$result" "${execs:-?}" "$cov")$'\n'
+done
+echo
+echo "== summary (${seconds}s each; logs in $work)"
+printf '%s' "$summary"
+exit $status
