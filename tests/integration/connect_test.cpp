@@ -168,6 +168,10 @@ TEST_P(Connect, CertificateAuthentication) {
     }
     // No certificate at all: the cert line refuses.
     expect_failure(base + " sslcertmode=disable", ErrorKind::authentication, "certificate");
+    // sslcertmode=require: fine when a certificate went out, refused when none could.
+    EXPECT_TRUE(connect(with("client.crt", "client.key", " sslcertmode=require")).info().client_cert_sent);
+    expect_failure(env().conninfo(s, "scramuser", "localhost") + " sslmode=verify-full sslcertmode=require" + ca(),
+                   ErrorKind::tls, "certificate");
 }
 
 TEST_P(Connect, ClientCertificateFromPemBytesInCode) {
