@@ -479,11 +479,22 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
                 if (e.kind() != ErrorKind::timeout) throw;
                 // Client-side timeout: cancel on the server, then drain to ReadyForQuery so the
                 // connection stays usable.
-                cancel_request();
-                const Deadline grace = Clock::now() + std::chrono::seconds(30);
-                while (true) {
-                    auto mm = next_message(grace);
-                    if (flow.on_message(mm)) break;
+                // If the server does not stop within a grace period, the connection is in an
+                // unknown state: close it rather than hand it back mid-query.
+                const auto grace_len = std::clamp<std::chrono::milliseconds>(2 * query_timeout, std::chrono::seconds(2),
+                                                                           std::chrono::seconds(30));
+                try {
+                    cancel_request();
+                    const Deadline grace = Clock::now() + grace_len;
+                    while (true) {
+                        auto mm = next_message(grace);
+                        if (flow.on_message(mm)) break;
+                    }
+                } catch (const Error& drain) {
+                    fail_connection();
+                    throw Error(ErrorKind::timeout, "query timed out after " + std::to_string(query_timeout.count()) +
+                                                        " ms and did not stop after a cancel request (" + drain.what() +
+                                                        "); the connection was closed");
                 }
                 throw Error(ErrorKind::timeout, "query cancelled after the client-side timeout of " +
                                                     std::to_string(query_timeout.count()) + " ms");
