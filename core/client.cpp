@@ -182,6 +182,9 @@ struct Client::Impl {
                              bool describe_portal);
     PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
                                         const std::vector<std::uint32_t>& types, Deadline d);
+    // Reads ParameterDescription / RowDescription|NoData up to ReadyForQuery (after a
+    // Describe of a statement, preceded by ParseComplete when `after_parse`).
+    PreparedStatement read_statement_description(std::string name, bool after_parse, Deadline d);
     const PreparedStatement* cached_statement(std::string_view sql, std::span<const Param> params, Deadline d);
     Result execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
                             const std::function<void(const Row&)>* on_row);
@@ -649,14 +652,20 @@ PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::st
     protocol::describe(out, 'S', name);
     protocol::sync(out);
     send(d);
+    return read_statement_description(std::string(name), true, d);
+}
+
+PreparedStatement Client::Impl::read_statement_description(std::string name, bool after_parse, Deadline d) {
     PreparedStatement ps;
-    ps.name = std::string(name);
+    ps.name = std::move(name);
     std::optional<ServerError> err;
     try {
         while (true) {
             auto m = next_message(d);
             switch (m.type) {
-                case '1': break;
+                case '1':
+                    if (!after_parse) goto unexpected;
+                    break;
                 case 't': {
                     protocol::ByteReader r(m.body, "ParameterDescription");
                     const int n = r.i16();
@@ -676,8 +685,10 @@ PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::st
                     return ps;
                 default:
                     if (session.handle_async(m)) break;
+                unexpected:
                     throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                         " message from server while preparing a statement");
+                                                         " message from server while " +
+                                                         (after_parse ? "preparing" : "describing") + " a statement");
             }
         }
     } catch (const ServerError&) {
@@ -814,30 +825,7 @@ PreparedStatement Client::describe_statement(std::string_view name) {
     protocol::describe(impl_->out, 'S', name);
     protocol::sync(impl_->out);
     impl_->send(d);
-    PreparedStatement ps;
-    ps.name = std::string(name);
-    std::optional<ServerError> err;
-    while (true) {
-        auto m = impl_->next_message(d);
-        if (m.type == 't') {
-            protocol::ByteReader r(m.body, "ParameterDescription");
-            const int n = r.i16();
-            for (int i = 0; i < n; ++i) ps.param_types.push_back(static_cast<std::uint32_t>(r.i32()));
-        } else if (m.type == 'T') {
-            ps.columns = protocol::parse_row_description(m.body);
-        } else if (m.type == 'n') {
-        } else if (m.type == 'E') {
-            if (!err) err.emplace(protocol::parse_error_fields(m.body));
-        } else if (m.type == 'Z') {
-            impl_->session.transaction_status = protocol::parse_ready_for_query(m.body);
-            if (err) throw *err;
-            return ps;
-        } else if (!impl_->session.handle_async(m)) {
-            impl_->fail_connection();
-            throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                 " message from server while describing a statement");
-        }
-    }
+    return impl_->read_statement_description(std::string(name), false, d);
 }
 
 void Client::close_statement(std::string_view name) {
