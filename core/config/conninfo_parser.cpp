@@ -21,6 +21,11 @@ bool is_space(char c) noexcept {
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
+// A URI as shown in an error message: libpq quotes it whole, password included; pgtls replaces
+// the password of the user-info part and the value of every secret query parameter (password,
+// sslpassword, ...) with "********", so a typo in a URI never prints its secrets.
+std::string quoted_uri(std::string_view uri);
+
 std::size_t uri_prefix_length(std::string_view s) noexcept {
     if (s.substr(0, kUriDesignator.size()) == kUriDesignator) return kUriDesignator.size();
     if (s.substr(0, kShortUriDesignator.size()) == kShortUriDesignator) return kShortUriDesignator.size();
@@ -198,13 +203,13 @@ KeywordValues parse_uri(std::string_view uri) {
             while (at(p) != '\0' && at(p) != ']') ++p;
             if (at(p) == '\0')
                 fail("end of string reached when looking for matching \"]\" in IPv6 host address in URI: " +
-                     quoted(uri));
-            if (p == host_start) fail("IPv6 host address may not be empty in URI: " + quoted(uri));
+                     quoted_uri(uri));
+            if (p == host_start) fail("IPv6 host address may not be empty in URI: " + quoted_uri(uri));
             hosts += uri.substr(host_start, p - host_start);
             ++p;  // past ']'
             if (!is_host_end(at(p)))
                 fail(std::string("unexpected character \"") + at(p) + "\" at position " + std::to_string(p + 1) +
-                     " in URI (expected \":\" or \"/\"): " + quoted(uri));
+                     " in URI (expected \":\" or \"/\"): " + quoted_uri(uri));
         } else {
             const std::size_t host_start = p;
             while (!is_host_end(at(p))) ++p;
@@ -235,6 +240,50 @@ KeywordValues parse_uri(std::string_view uri) {
     }
     if (terminator == '?') parse_uri_parameters(uri.substr(p + 1), store);
     return store.take();
+}
+
+std::string quoted_uri(std::string_view uri) {
+    constexpr std::string_view kMask = "********";
+    std::string out(uri.substr(0, uri_prefix_length(uri)));
+    std::size_t p = out.size();
+    // User info ends at the first '@' before any '/', as in parse_uri.
+    const std::size_t slash = uri.find('/', p);
+    const std::size_t at_sign = uri.find('@', p);
+    if (at_sign != std::string_view::npos && at_sign < slash) {
+        const std::size_t colon = uri.find(':', p);
+        if (colon < at_sign) {
+            out += uri.substr(p, colon + 1 - p);
+            out += kMask;
+        } else {
+            out += uri.substr(p, at_sign - p);
+        }
+        p = at_sign;
+    }
+    const std::size_t question = uri.find('?', p);
+    out += uri.substr(p, question == std::string_view::npos ? std::string_view::npos : question + 1 - p);
+    if (question == std::string_view::npos) return quoted(out);
+    std::size_t i = question + 1;
+    while (i <= uri.size()) {
+        std::size_t end = uri.find('&', i);
+        if (end == std::string_view::npos) end = uri.size();
+        const std::string_view param = uri.substr(i, end - i);
+        const std::size_t equals = param.find('=');
+        bool secret = false;
+        if (equals != std::string_view::npos) {
+            std::string keyword;
+            try {
+                keyword = uri_decode(param.substr(0, equals));
+            } catch (const Error&) {
+                keyword.clear();
+            }
+            const KeywordInfo* info = find_keyword(keyword);
+            secret = info != nullptr && info->secret;
+        }
+        out += secret ? std::string(param.substr(0, equals + 1)) + std::string(kMask) : std::string(param);
+        if (end < uri.size()) out += '&';
+        i = end + 1;
+    }
+    return quoted(out);
 }
 
 }  // namespace

@@ -139,6 +139,13 @@ const ParseCase kUriCases[] = {
     {"postgresql://h?password=hunter%00", {}, "forbidden value %00 in percent-encoded value: \"********\""},
     {"postgresql://h?sslpassword=%zz", {}, "invalid percent-encoded token: \"********\""},
     {"postgresql://h/db?application_name=x %zz", {}, "unexpected spaces found in \"x %zz\""},
+    // libpq quotes these URIs whole, password included; pgtls masks every secret in them.
+    {"postgresql://alice:hunter2@[::1", {}, "end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"postgresql://alice:********@[::1\""},
+    {"postgresql://alice:hunter2@[]/db?password=p2&sslpassword=k%zz&application_name=app", {},
+     "IPv6 host address may not be empty in URI: \"postgresql://alice:********@[]/db?password=********&sslpassword=********&application_name=app\""},
+    {"postgres://:hunter2@[::1]x?%70assword=p2", {},
+     "unexpected character \"x\" at position 26 in URI (expected \":\" or \"/\"): \"postgres://:********@[::1]x?%70assword=********\""},
+    {"postgresql://alice@[]?password", {}, "IPv6 host address may not be empty in URI: \"postgresql://alice@[]?password\""},
     {"POSTGRESQL://h", {}, "missing \"=\" after \"POSTGRESQL://h\" in connection info string"},
     {" postgresql://h", {}, "missing \"=\" after \"postgresql://h\" in connection info string"},
 };
