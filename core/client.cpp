@@ -157,6 +157,12 @@ struct Client::Impl {
         if (!healthy) throw Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect");
     }
     void cancel_request();
+    // Runs the TLS handshake on `c` toward `target` and checks what every TLS connection to
+    // the server must satisfy, for the session and for a cancel request alike: SNI per
+    // sslsni, ALPN "postgresql" on a direct connection (and never another protocol), and for
+    // verify-full a certificate naming target.host. Returns the peer certificate, if any.
+    std::optional<tls::PeerCertificate> start_checked_tls(transport::Channel& c, const HostTarget& target,
+                                                           protocol::TlsStart how, Deadline deadline) const;
 
     // Statement cache (LRU), off when capacity is 0.
     struct CachedStatement {
@@ -276,31 +282,9 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
             case protocol::StartupAction::start_tls: {
                 const auto t_tls = Clock::now();
                 tls_accepted = true;
-                tls::SessionParams params;
-                if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
-                    params.sni = target.host;
-                try {
-                    channel.start_tls(*tls->context, params, deadline);
-                } catch (const Error& e) {
-                    if (tls_start != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
-                    throw Error(ErrorKind::tls, std::string(e.what()) +
-                                                    " (with sslnegotiation=direct the server must be PostgreSQL 17 or "
-                                                    "later; older servers need sslnegotiation=postgres)");
-                }
+                auto peer = start_checked_tls(channel, target, tls_start, deadline);
                 tls::Session& s = *channel.tls_session();
                 const tls::SessionInfo si = s.info();
-                if (tls_start == protocol::TlsStart::direct && si.alpn != "postgresql")
-                    throw Error(ErrorKind::tls, si.alpn.empty()
-                                                    ? "direct SSL connection was established without ALPN protocol negotiation extension"
-                                                    : "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
-                if (!si.alpn.empty() && si.alpn != "postgresql")
-                    throw Error(ErrorKind::tls, "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
-                auto peer = s.peer_certificate();
-                if (tls->verify_full) {
-                    if (!peer) throw Error(ErrorKind::tls, "server did not present a certificate");
-                    std::string reason;
-                    if (!tls::verify_host_name(*peer, target.host, &reason)) throw Error(ErrorKind::tls, reason);
-                }
                 if (settings.sslcertmode == SslCertMode::require && !s.client_certificate_sent())
                     throw Error(ErrorKind::tls, "server accepted connection without a valid SSL certificate");
                 info.ssl = true;
@@ -521,6 +505,36 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
     return std::move(flow.results());
 }
 
+std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::Channel& c, const HostTarget& target,
+                                                                    protocol::TlsStart how, Deadline deadline) const {
+    tls::SessionParams params;
+    if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
+        params.sni = target.host;
+    try {
+        c.start_tls(*tls->context, params, deadline);
+    } catch (const Error& e) {
+        if (how != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
+        throw Error(ErrorKind::tls, std::string(e.what()) +
+                                        " (with sslnegotiation=direct the server must be PostgreSQL 17 or "
+                                        "later; older servers need sslnegotiation=postgres)");
+    }
+    const tls::Session& s = *c.tls_session();
+    const tls::SessionInfo si = s.info();
+    if (how == protocol::TlsStart::direct && si.alpn != "postgresql")
+        throw Error(ErrorKind::tls, si.alpn.empty()
+                                        ? "direct SSL connection was established without ALPN protocol negotiation extension"
+                                        : "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
+    if (!si.alpn.empty() && si.alpn != "postgresql")
+        throw Error(ErrorKind::tls, "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
+    auto peer = s.peer_certificate();
+    if (tls->verify_full) {
+        if (!peer) throw Error(ErrorKind::tls, "server did not present a certificate");
+        std::string reason;
+        if (!tls::verify_host_name(*peer, target.host, &reason)) throw Error(ErrorKind::tls, reason);
+    }
+    return peer;
+}
+
 void Client::Impl::cancel_request() {
     if (key.secret.empty()) throw Error(ErrorKind::usage, "no cancel key: not connected");
     HostTarget t = connected_target;
@@ -541,16 +555,7 @@ void Client::Impl::cancel_request() {
             if (r.buffered() > 1) throw Error(ErrorKind::protocol, "received unencrypted data after SSL response");
             r.consume_raw(1);
         }
-        tls::SessionParams params;
-        if (settings.sslsni && !connected_target.is_unix_socket() && tls::host_wants_sni(connected_target.host))
-            params.sni = connected_target.host;
-        c.start_tls(*tls->context, params, deadline);
-        if (tls->verify_full) {
-            auto peer = c.tls_session()->peer_certificate();
-            std::string reason;
-            if (!peer || !tls::verify_host_name(*peer, connected_target.host, &reason))
-                throw Error(ErrorKind::tls, reason.empty() ? "server did not present a certificate" : reason);
-        }
+        start_checked_tls(c, connected_target, connected_tls, deadline);
     }
     protocol::cancel_request(buf, key.pid, key.secret);
     c.write_all(buf, deadline);
