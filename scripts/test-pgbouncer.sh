@@ -26,18 +26,11 @@ ENV_FILE=$DIR/pgbouncer.env
 PGBOUNCER=${PGTLS_PGBOUNCER_BIN:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}
 POOL_SIZE=4
 
-log() { echo "test-pgbouncer: $*"; }
-die() { echo "test-pgbouncer: error: $*" >&2; exit 1; }
-
-port_in_use() { [[ -n $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]; }
-pick_port() {
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 12000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port found"
-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PKI=$DIR/pki
+RIG_NAME=test-pgbouncer
+# shellcheck source=lib/pg-rig.sh
+. "$ROOT/scripts/lib/pg-rig.sh"
 
 pid_of() { [[ -f $B/pgbouncer.pid ]] && cat "$B/pgbouncer.pid"; }
 is_running() {

