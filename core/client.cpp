@@ -139,7 +139,8 @@ struct Client::Impl {
     void connect_all();
     void connect_host(const HostTarget& target);
     void attempt(const HostTarget& target, protocol::TlsStart tls_start, Deadline deadline);
-    bool session_attrs_match(TargetSessionAttrs want);
+    // Empty when the session satisfies target_session_attrs; otherwise libpq's reason.
+    std::optional<std::string> session_attrs_mismatch(TargetSessionAttrs want);
 
     // ---- running ----
     Deadline query_deadline() const {
@@ -324,8 +325,8 @@ ready:
     healthy = true;
 }
 
-bool Client::Impl::session_attrs_match(TargetSessionAttrs want) {
-    if (want == TargetSessionAttrs::any) return true;
+std::optional<std::string> Client::Impl::session_attrs_mismatch(TargetSessionAttrs want) {
+    if (want == TargetSessionAttrs::any) return std::nullopt;
     auto param = [&](const char* name) -> std::optional<std::string> {
         if (auto it = session.parameters.find(name); it != session.parameters.end()) return it->second;
         return std::nullopt;
@@ -344,15 +345,24 @@ bool Client::Impl::session_attrs_match(TargetSessionAttrs want) {
     const bool standby = hot_standby ? *hot_standby == "on" : show("transaction_read_only") == "on";
     auto dtro = param("default_transaction_read_only");
     const bool read_only = standby || (dtro ? *dtro == "on" : show("transaction_read_only") == "on");
+    // libpq's wording; connect_all adds which setting asked for it.
     switch (want) {
-        case TargetSessionAttrs::read_write: return !read_only;
-        case TargetSessionAttrs::read_only: return read_only;
-        case TargetSessionAttrs::primary: return !standby;
+        case TargetSessionAttrs::read_write:
+            if (read_only) return "session is read-only";
+            break;
+        case TargetSessionAttrs::read_only:
+            if (!read_only) return "session is not read-only";
+            break;
+        case TargetSessionAttrs::primary:
+            if (standby) return "server is in hot standby mode";
+            break;
         case TargetSessionAttrs::standby:
-        case TargetSessionAttrs::prefer_standby: return standby;
-        case TargetSessionAttrs::any: return true;
+        case TargetSessionAttrs::prefer_standby:
+            if (!standby) return "server is not in hot standby mode";
+            break;
+        case TargetSessionAttrs::any: break;
     }
-    return true;
+    return std::nullopt;
 }
 
 void Client::Impl::connect_host(const HostTarget& target) {
@@ -427,12 +437,13 @@ void Client::Impl::connect_all() {
                                                          : "server at \"" + h.host + "\", port " + std::to_string(h.port);
             try {
                 connect_host(h);
-                if (session_attrs_match(w)) return;
+                const auto mismatch = session_attrs_mismatch(w);
+                if (!mismatch) return;
                 channel.close();
                 healthy = false;
                 if (!errors.empty()) errors += "\n";
-                errors += "connection to " + where + " failed: session does not match target_session_attrs=" +
-                          to_string(want);
+                errors += "connection to " + where + " failed: " + *mismatch + " (target_session_attrs=" +
+                          to_string(want) + ")";
                 last_kind = ErrorKind::connection;
             } catch (const Error& e) {
                 channel.abort();

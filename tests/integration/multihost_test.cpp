@@ -235,14 +235,15 @@ TEST_P(Multihost, PreferStandbyWithoutReachableStandbyTakesPrimary) {
 }
 
 TEST_P(Multihost, WrongRoleOnlyIsAClearError) {
+    // libpq's reasons, followed by the setting that asked.
     expect_failure(base("127.0.0.1", std::to_string(r().standby)) + " target_session_attrs=read-write",
-                   ErrorKind::connection, "target_session_attrs=read-write");
+                   ErrorKind::connection, "failed: session is read-only (target_session_attrs=read-write)");
     expect_failure(base("127.0.0.1", std::to_string(r().standby)) + " target_session_attrs=primary",
-                   ErrorKind::connection, "port " + std::to_string(r().standby));
+                   ErrorKind::connection, "port " + std::to_string(r().standby) + " failed: server is in hot standby mode");
     expect_failure(base("127.0.0.1", std::to_string(r().primary)) + " target_session_attrs=standby",
-                   ErrorKind::connection, "target_session_attrs=standby");
+                   ErrorKind::connection, "failed: server is not in hot standby mode (target_session_attrs=standby)");
     expect_failure(base("127.0.0.1", std::to_string(r().primary)) + " target_session_attrs=read-only",
-                   ErrorKind::connection, "port " + std::to_string(r().primary));
+                   ErrorKind::connection, "port " + std::to_string(r().primary) + " failed: session is not read-only");
 }
 
 TEST_P(Multihost, LoadBalanceRandomUsesBothHosts) {
