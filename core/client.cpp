@@ -150,7 +150,12 @@ struct Client::Impl {
     void send(Deadline d) {
         channel.write_all(out, d);
         out.clear();
+        reply_pending = true;
     }
+    // Set once a request went out: its reply cannot be complete yet, so next_message() waits
+    // for the socket before its first read instead of trying a read that mostly comes back
+    // empty (a failed TLS read costs about as much as a successful one).
+    bool reply_pending = false;
     protocol::BackendMessage next_message(Deadline d);
     std::vector<Result> run(protocol::QueryFlow& flow, Deadline d);
     void ensure_ready() const {
@@ -185,8 +190,16 @@ struct Client::Impl {
         return std::string(buf);
     }();
 
-    void encode_bind_execute(const std::string& statement, std::span<const Param> params, ResultFormat format,
-                             bool describe_portal);
+    // Appends Parse (unless `prepared`) + Bind + Describe portal (unless `prepared`) + Execute
+    // for one statement to `o`, straight from the parameters (no copies of their values).
+    void encode_extended(std::string& o, const PreparedStatement* prepared, std::string_view sql,
+                         std::span<const Param> params, ResultFormat format);
+    // Sends one extended query (encode_extended + Sync) and reads its single result; rows go to
+    // `on_row` when given. The shared path of execute(sql...), execute(PreparedStatement) and
+    // stream().
+    Result extended_round_trip(const PreparedStatement* prepared, std::string_view sql,
+                               std::span<const Param> params, ResultFormat format,
+                               const std::function<void(const Row&)>* on_row, Deadline d);
     PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
                                         const std::vector<std::uint32_t>& types, Deadline d);
     // Reads ParameterDescription / RowDescription|NoData up to ReadyForQuery (after a
@@ -204,6 +217,11 @@ struct Client::Impl {
 protocol::BackendMessage Client::Impl::next_message(Deadline d) {
     while (true) {
         if (auto m = reader.next()) return *m;
+        if (reply_pending) {
+            reply_pending = false;
+            // poll() cannot see bytes the TLS library has already decrypted.
+            if (!channel.has_buffered()) transport::wait_fd(channel.fd(), false, d, "waiting for the server");
+        }
         channel.read_some(reader, d);
     }
 }
@@ -646,19 +664,39 @@ std::vector<Result> Client::query_all(std::string_view sql) {
     return results;
 }
 
-void Client::Impl::encode_bind_execute(const std::string& statement, std::span<const Param> params, ResultFormat format,
-                                       bool describe_portal) {
+void Client::Impl::encode_extended(std::string& o, const PreparedStatement* prepared, std::string_view sql,
+                                   std::span<const Param> params, ResultFormat format) {
+    if (!prepared) {
+        type_scratch.clear();
+        for (const auto& p : params) type_scratch.push_back(p.type_oid);
+        protocol::parse(o, "", sql, type_scratch);
+    }
     bind_scratch.clear();
-    bind_scratch.reserve(params.size());
     for (const auto& p : params) {
         if (p.value) bind_scratch.push_back({p.value->data(), static_cast<std::int32_t>(p.value->size()), p.format});
         else bind_scratch.push_back({nullptr, 0, p.format});
     }
     const std::int16_t fmt = static_cast<std::int16_t>(format);
-    protocol::bind(out, "", statement, bind_scratch, format == ResultFormat::text ? std::span<const std::int16_t>{}
-                                                                                  : std::span<const std::int16_t>(&fmt, 1));
-    if (describe_portal) protocol::describe(out, 'P', "");
-    protocol::execute(out, "", 0);
+    protocol::bind(o, "", prepared ? std::string_view(prepared->name) : std::string_view(), bind_scratch,
+                   format == ResultFormat::text ? std::span<const std::int16_t>{} : std::span<const std::int16_t>(&fmt, 1));
+    if (!prepared) protocol::describe(o, 'P', "");
+    protocol::execute(o, "", 0);
+}
+
+Result Client::Impl::extended_round_trip(const PreparedStatement* prepared, std::string_view sql,
+                                         std::span<const Param> params, ResultFormat format,
+                                         const std::function<void(const Row&)>* on_row, Deadline d) {
+    out.clear();
+    encode_extended(out, prepared, sql, params, format);
+    protocol::sync(out);
+    send(d);
+    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, session);
+    if (prepared) flow.set_expected_columns(session.columns_like(prepared->columns, static_cast<std::int16_t>(format)));
+    flow.set_row_callback(on_row);
+    Result result;
+    flow.set_single_target(&result);
+    run(flow, d);
+    return result;
 }
 
 PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::string_view sql,
@@ -749,25 +787,8 @@ Result Client::Impl::execute_extended(std::string_view sql, std::span<const Para
     ensure_ready();
     const Deadline d = query_deadline();
     const PreparedStatement* cached = cache_capacity > 0 ? cached_statement(sql, params, d) : nullptr;
-    out.clear();
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, session);
-    if (cached) {
-        encode_bind_execute(cached->name, params, format, false);
-        flow.set_expected_columns(cached->columns, static_cast<std::int16_t>(format));
-    } else {
-        type_scratch.clear();
-        for (const auto& p : params) type_scratch.push_back(p.type_oid);
-        protocol::parse(out, "", sql, type_scratch);
-        encode_bind_execute("", params, format, true);
-    }
-    protocol::sync(out);
-    send(d);
-    flow.set_row_callback(on_row);
-    Result result;
-    flow.set_single_target(&result);
     try {
-        run(flow, d);
-        return result;
+        return extended_round_trip(cached, sql, params, format, on_row, d);
     } catch (const ServerError& e) {
         // A cached statement the server no longer knows (DISCARD ALL, a pooler) or whose
         // result type changed is evicted so the next call prepares it afresh.
@@ -821,17 +842,7 @@ Result Client::execute(const PreparedStatement& statement, const Params& params,
         throw Error(ErrorKind::usage, "prepared statement \"" + statement.name + "\" takes " +
                                           std::to_string(statement.param_types.size()) + " parameters, " +
                                           std::to_string(params.size()) + " given");
-    const Deadline d = impl_->query_deadline();
-    impl_->out.clear();
-    impl_->encode_bind_execute(statement.name, params, format, false);
-    protocol::sync(impl_->out);
-    impl_->send(d);
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, impl_->session);
-    flow.set_expected_columns(statement.columns, static_cast<std::int16_t>(format));
-    Result result;
-    flow.set_single_target(&result);
-    impl_->run(flow, d);
-    return result;
+    return impl_->extended_round_trip(&statement, {}, params, format, nullptr, impl_->query_deadline());
 }
 
 PreparedStatement Client::describe_statement(std::string_view name) {
@@ -1132,17 +1143,11 @@ void CopyIn::abort(std::string_view reason) {
 // Pipeline
 
 std::size_t Pipeline::add(std::string_view sql, const std::vector<Param>& params, ResultFormat format) {
-    std::vector<std::uint32_t> types;
-    types.reserve(params.size());
-    for (const auto& p : params) types.push_back(p.type_oid);
-    std::string& saved = client_.impl_->out;
-    std::string tmp;
-    std::swap(tmp, saved);
-    saved = std::move(buffer_);
-    protocol::parse(saved, "", sql, types);
-    client_.impl_->encode_bind_execute("", params, format, true);
-    buffer_ = std::move(saved);
-    saved = std::move(tmp);
+    return add_params(sql, params, format);
+}
+
+std::size_t Pipeline::add_params(std::string_view sql, std::span<const Param> params, ResultFormat format) {
+    client_.impl_->encode_extended(buffer_, nullptr, sql, params, format);
     return queued_++;
 }
 
@@ -1159,6 +1164,7 @@ std::vector<PipelineResult> Pipeline::run() {
     std::vector<PipelineResult> results(queued_);
     try {
         impl.channel.write_all_draining(buffer_, impl.reader, d);
+        impl.reply_pending = true;
     } catch (const Error&) {
         impl.fail_connection();
         throw;
@@ -1178,7 +1184,8 @@ std::vector<PipelineResult> Pipeline::run() {
                     case '2':
                     case 'n': continue;
                     case 'T':
-                        current.set_columns(protocol::parse_row_description(m.body));
+                        // A batch of the same query shares one parsed column list.
+                        current.set_columns(impl.session.columns_for(m.body));
                         have_columns = true;
                         continue;
                     case 'D':

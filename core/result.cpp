@@ -25,8 +25,8 @@ Field Row::operator[](std::size_t column) const {
     if (column >= result_->columns())
         throw Error(ErrorKind::usage, "column index " + std::to_string(column) + " out of range (result has " +
                                           std::to_string(result_->columns()) + " columns)");
-    const auto& [off, len] = result_->fields_[result_->row_offsets_[index_] + column];
-    return Field(result_->data_.data() + off, len, &(*result_->columns_)[column]);
+    const auto& [off, len] = result_->fields_[index_ * result_->columns() + column];
+    return Field(result_->bytes() + off, len, &(*result_->columns_)[column]);
 }
 
 Field Row::operator[](std::string_view name) const { return (*this)[result_->column_index(name)]; }
@@ -64,29 +64,49 @@ std::uint64_t Result::affected_rows() const noexcept {
     return (r.ec == std::errc() && r.ptr == e) ? n : 0;
 }
 
-void Result::add_data_row(std::span<const std::uint8_t> payload) {
+void Result::index_fields(std::span<const std::uint8_t> payload, std::size_t base) {
     protocol::ByteReader r(payload, "DataRow");
     const int n = r.i16();
     if (n < 0 || static_cast<std::size_t>(n) != columns())
         r.fail("has " + std::to_string(n) + " fields but RowDescription announced " + std::to_string(columns()));
-    row_offsets_.push_back(fields_.size());
-    // Copy the whole body once; fields are offsets into it.
-    const std::size_t base = data_.size();
-    data_.insert(data_.end(), payload.begin(), payload.end());
+    const std::size_t first = fields_.size();
     std::size_t pos = 2;
-    for (int i = 0; i < n; ++i) {
-        const std::int32_t len = r.i32();
-        pos += 4;
-        if (len < -1) r.fail("negative field length " + std::to_string(len));
-        if (len >= 0) {
-            r.bytes(static_cast<std::size_t>(len));
-            fields_.emplace_back(base + pos, len);
-            pos += static_cast<std::size_t>(len);
-        } else {
-            fields_.emplace_back(base + pos, -1);
+    try {
+        for (int i = 0; i < n; ++i) {
+            const std::int32_t len = r.i32();
+            pos += 4;
+            if (len < -1) r.fail("negative field length " + std::to_string(len));
+            if (len >= 0) {
+                r.bytes(static_cast<std::size_t>(len));
+                fields_.emplace_back(base + pos, len);
+                pos += static_cast<std::size_t>(len);
+            } else {
+                fields_.emplace_back(base + pos, -1);
+            }
         }
+        r.expect_end();
+    } catch (...) {
+        fields_.resize(first);  // a rejected row leaves no half-indexed fields behind
+        throw;
     }
-    r.expect_end();
+}
+
+void Result::add_data_row(std::span<const std::uint8_t> payload) {
+    if (view_) clear_rows();
+    index_fields(payload, data_.size());
+    // Copy the whole body once; fields are offsets into it.
+    data_.insert(data_.end(), payload.begin(), payload.end());
+    ++rows_;
+}
+
+void Result::set_row_view(std::span<const std::uint8_t> payload) {
+    fields_.clear();
+    data_.clear();
+    rows_ = 0;
+    view_ = nullptr;
+    index_fields(payload, 0);
+    view_ = payload.data();
+    rows_ = 1;
 }
 
 }  // namespace pgtls

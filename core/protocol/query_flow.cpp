@@ -11,6 +11,7 @@ void QueryFlow::unexpected(char type) const {
 }
 
 void QueryFlow::finish_result() {
+    if (on_row_) current_.clear_rows();  // a streamed row view points into the read buffer
     if (single_) {
         *single_ = std::move(current_);
         ++single_count_;
@@ -52,8 +53,8 @@ bool QueryFlow::on_message(const BackendMessage& m) {
         case 'D':
             if (!have_columns_) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
             if (on_row_) {
-                current_.clear_rows();
-                current_.add_data_row(m.body);
+                // The row refers to the receive buffer: no copy (valid during the callback only).
+                current_.set_row_view(m.body);
                 (*on_row_)(current_[0]);
             } else {
                 current_.add_data_row(m.body);

@@ -30,10 +30,9 @@ public:
     // Rows go to `on_row` one at a time instead of being kept (streaming).
     void set_row_callback(const std::function<void(const Row&)>* on_row) noexcept { on_row_ = on_row; }
     // Statement already described: no RowDescription will come (Bind+Execute only).
-    void set_expected_columns(const std::vector<Column>& columns, std::int16_t format) {
-        current_.set_columns(columns);
-        current_.set_all_formats(format);
-        have_columns_ = !columns.empty();
+    void set_expected_columns(std::shared_ptr<const std::vector<Column>> columns) {
+        have_columns_ = !columns->empty();
+        current_.set_columns(std::move(columns));
     }
     const std::optional<ServerError>& error() const noexcept { return error_; }
     // Set when the server asked for COPY data we could not give (COPY FROM STDIN in a plain

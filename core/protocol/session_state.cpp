@@ -36,4 +36,20 @@ std::shared_ptr<const std::vector<Column>> SessionState::columns_for(std::span<c
     return last_columns;
 }
 
+std::shared_ptr<const std::vector<Column>> SessionState::columns_like(const std::vector<Column>& columns,
+                                                                     std::int16_t format) {
+    const auto same = [format](const Column& a, const Column& b) {
+        return a.format == format && a.type_oid == b.type_oid && a.table_oid == b.table_oid &&
+               a.column_number == b.column_number && a.type_size == b.type_size &&
+               a.type_modifier == b.type_modifier && a.name == b.name;
+    };
+    if (last_prepared_columns && std::equal(last_prepared_columns->begin(), last_prepared_columns->end(),
+                                            columns.begin(), columns.end(), same))
+        return last_prepared_columns;
+    auto copy = std::make_shared<std::vector<Column>>(columns);
+    for (auto& c : *copy) c.format = format;
+    last_prepared_columns = std::move(copy);
+    return last_prepared_columns;
+}
+
 }  // namespace pgtls::protocol

@@ -24,6 +24,10 @@ struct SessionState {
     std::vector<std::uint8_t> last_row_description;
     std::shared_ptr<const std::vector<Column>> last_columns;
     std::shared_ptr<const std::vector<Column>> columns_for(std::span<const std::uint8_t> row_description);
+    // A prepared statement's columns with every format set to `format`, shared with the
+    // previous call when equal (executing one statement again allocates no column list).
+    std::shared_ptr<const std::vector<Column>> columns_like(const std::vector<Column>& columns, std::int16_t format);
+    std::shared_ptr<const std::vector<Column>> last_prepared_columns;
 
     // Handles NoticeResponse, NotificationResponse and ParameterStatus; returns false for any
     // other message type.

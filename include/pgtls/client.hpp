@@ -89,9 +89,13 @@ public:
     // Returns the query's index in run()'s result vector.
     std::size_t add(std::string_view sql, const std::vector<Param>& params = {},
                     ResultFormat format = ResultFormat::text);
+    // The same with any contiguous parameters (no vector needed).
+    std::size_t add_params(std::string_view sql, std::span<const Param> params,
+                           ResultFormat format = ResultFormat::text);
     template <typename... Args>
     std::size_t add_exec(std::string_view sql, const Args&... args) {
-        return add(sql, std::vector<Param>{to_param(args)...});
+        const std::array<Param, sizeof...(Args)> params{to_param(args)...};
+        return add_params(sql, params);
     }
     void sync();
     std::size_t size() const noexcept { return queued_; }
@@ -179,8 +183,10 @@ public:
     // (0, the default, disables it so PgBouncer transaction pooling keeps working).
     void set_statement_cache_capacity(std::size_t capacity);
 
-    // Streams the rows of a query to `on_row` as they arrive, in constant memory: the Row is
-    // valid only during the call. Returns the command tag's row count.
+    // Streams the rows of a query to `on_row` as they arrive, in constant memory. The Row and
+    // its Fields are views of the connection's receive buffer, not copies: valid only during
+    // the call (copy what you keep, e.g. std::string(field.view()) or field.as<T>()), and the
+    // callback must not use this Client. Returns the command tag's row count.
     std::uint64_t stream(std::string_view sql, const Params& params,
                          const std::function<void(const Row&)>& on_row,
                          ResultFormat format = ResultFormat::text);

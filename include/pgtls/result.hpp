@@ -88,8 +88,8 @@ private:
 class Result {
 public:
     Result() = default;
-    std::size_t size() const noexcept { return row_offsets_.size(); }
-    bool empty() const noexcept { return row_offsets_.empty(); }
+    std::size_t size() const noexcept { return rows_; }
+    bool empty() const noexcept { return rows_ == 0; }
     std::size_t columns() const noexcept { return columns_ ? columns_->size() : 0; }
     const std::vector<Column>& column_info() const noexcept { return columns_ ? *columns_ : no_columns(); }
     // Column index by name; throws Error(usage) if absent.
@@ -127,12 +127,17 @@ public:
     void set_columns(std::shared_ptr<const std::vector<Column>> columns) { columns_ = std::move(columns); }
     // `payload` is a DataRow body (Int16 count, then Int32 len + bytes per field). Validated.
     void add_data_row(std::span<const std::uint8_t> payload);
+    // Makes the result hold exactly one row that refers to `payload` (a DataRow body, validated)
+    // instead of copying it: streaming hands rows straight from the receive buffer. The row is
+    // valid only while `payload` is; any later add_data_row/clear_rows/set_row_view replaces it.
+    void set_row_view(std::span<const std::uint8_t> payload);
     void set_command_tag(std::string tag) { command_tag_ = std::move(tag); }
     // Drops the rows but keeps columns and buffer capacity (streaming reuses one Result).
     void clear_rows() noexcept {
         data_.clear();
         fields_.clear();
-        row_offsets_.clear();
+        rows_ = 0;
+        view_ = nullptr;
     }
     // Sets every column's format (results of a statement described before Bind chose it).
     void set_all_formats(std::int16_t format) {
@@ -149,12 +154,17 @@ public:
 private:
     friend class Row;
     static const std::vector<Column>& no_columns() noexcept;
+    // Parses a DataRow body into fields_ (offsets relative to the body's start + `base`).
+    void index_fields(std::span<const std::uint8_t> payload, std::size_t base);
+    const std::uint8_t* bytes() const noexcept { return view_ ? view_ : data_.data(); }
     std::shared_ptr<const std::vector<Column>> columns_;
-    // All DataRow field bytes back to back; each row: offset into field_index_.
+    // All DataRow bodies back to back (unused while a row view is set).
     std::vector<std::uint8_t> data_;
-    // Per field: offset into data_ and length (-1 = NULL).
+    // Per field: offset into bytes() and length (-1 = NULL). Every row has columns() fields,
+    // so row r's fields start at r * columns().
     std::vector<std::pair<std::size_t, std::int32_t>> fields_;
-    std::vector<std::size_t> row_offsets_;  // index into fields_ of each row's first field
+    std::size_t rows_ = 0;
+    const std::uint8_t* view_ = nullptr;  // set_row_view's payload, not owned
     std::string command_tag_;
     bool empty_query_ = false;
 };
