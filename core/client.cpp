@@ -131,6 +131,7 @@ struct Client::Impl {
     std::shared_ptr<TlsSetup> tls;
     bool healthy = false;
     bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
+    bool tls_established = false;  // ... and the handshake (with its checks) succeeded
     std::chrono::milliseconds query_timeout{0};
     std::vector<protocol::BindParam> bind_scratch;
     std::vector<std::uint32_t> type_scratch;
@@ -233,6 +234,7 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     const auto t0 = Clock::now();
     info = ConnectionInfo{};
     tls_accepted = false;
+    tls_established = false;
     info.host = target.host;
     info.port = target.port;
     {
@@ -319,6 +321,7 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
                     info.server_cert_issuer = peer->issuer;
                 }
                 info.timings.tls_handshake_ms = ms_since(t_tls);
+                tls_established = true;
                 flow.tls_established(std::move(peer));
                 t_auth = Clock::now();
                 break;
@@ -415,10 +418,13 @@ void Client::Impl::connect_host(const HostTarget& target) {
                 attempt(target, tls_kind, deadline);
             } catch (const Error& e) {
                 // libpq retries without TLS when the handshake fails or the server rejects
-                // the TLS connection (e.g. a hostnossl line). Never after a timeout, a protocol
-                // violation, or an error reply to SSLRequest: an unauthenticated server's
-                // complaint is no reason to downgrade.
+                // the TLS connection with an ErrorResponse (e.g. a hostnossl line). Never after
+                // a timeout, a protocol violation, or an error reply to SSLRequest: an
+                // unauthenticated server's complaint is no reason to downgrade. Nor when an
+                // established TLS connection is lost (EOF, reset) during authentication: libpq
+                // gives up there, and a plaintext retry would hand a network fault a downgrade.
                 if (!tls_accepted || e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::protocol) throw;
+                if (tls_established && dynamic_cast<const ServerError*>(&e) == nullptr) throw;
                 channel.abort();
                 attempt(target, protocol::TlsStart::none, deadline);
             }

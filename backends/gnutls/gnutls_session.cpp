@@ -155,6 +155,15 @@ std::string GnutlsSession::describe_io_error(int rc, int saved_errno, const char
         case GNUTLS_E_PREMATURE_TERMINATION:
             return std::string("server closed the connection unexpectedly while ") + doing +
                    " (EOF without TLS close_notify)";
+        case GNUTLS_E_UNEXPECTED_PACKET_LENGTH: {
+            // GnuTLS reports an EOF in the middle of a record as a malformed packet; a peek at
+            // the socket tells a truncated stream (EOF stays readable) from a bad length.
+            char c;
+            if (fd_ >= 0 && ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+                return std::string("server closed the connection unexpectedly while ") + doing +
+                       " (EOF in the middle of a TLS record)";
+            break;
+        }
         case GNUTLS_E_PULL_ERROR:
         case GNUTLS_E_PUSH_ERROR:
             if (saved_errno != 0) return std::string("could not ") + (rc == GNUTLS_E_PULL_ERROR ? "receive" : "send") +

@@ -1,0 +1,125 @@
+// What every fault test checks after the fault: the caller got a clear Error of an expected
+// kind, in bounded time, and the process holds no more file descriptors or threads than
+// before (counted in /proc/self).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/tls/tls_backend.hpp"
+#include "pgtls/client.hpp"
+#include "tests/support/env/test_env.hpp"
+
+namespace pgtls::test {
+
+inline std::size_t open_fds() {
+    return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
+}
+
+inline std::size_t thread_count() {
+    return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/task"), {}));
+}
+
+// fds and threads at construction; expect_unchanged() compares, allowing a moment for
+// threads that are exiting to leave /proc.
+class ResourceBaseline {
+public:
+    ResourceBaseline() : fds_(open_fds()), threads_(thread_count()) {}
+    void expect_unchanged(const std::string& where) const {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while ((open_fds() != fds_ || thread_count() != threads_) && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        EXPECT_EQ(open_fds(), fds_) << where << ": file descriptors leaked";
+        EXPECT_EQ(thread_count(), threads_) << where << ": threads leaked";
+    }
+
+private:
+    std::size_t fds_, threads_;
+};
+
+// The outcome of an operation that must fail.
+struct Failure {
+    bool threw = false;
+    ErrorKind kind = ErrorKind::usage;
+    std::string message;
+    std::string sqlstate;  // for a ServerError
+    std::chrono::milliseconds elapsed{0};
+};
+
+// Runs `op`, which must throw pgtls::Error; records what it threw and how long it took.
+// Anything else than a pgtls::Error propagates (and fails the test).
+inline Failure run_failing(const std::function<void()>& op) {
+    Failure f;
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        op();
+    } catch (const ServerError& e) {
+        f.threw = true;
+        f.kind = e.kind();
+        f.message = e.what();
+        f.sqlstate = e.sqlstate();
+    } catch (const Error& e) {
+        f.threw = true;
+        f.kind = e.kind();
+        f.message = e.what();
+    }
+    f.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    return f;
+}
+
+inline bool kind_in(ErrorKind k, std::initializer_list<ErrorKind> kinds) {
+    for (ErrorKind x : kinds)
+        if (x == k) return true;
+    return false;
+}
+
+inline std::string kinds_text(std::initializer_list<ErrorKind> kinds) {
+    std::string s;
+    for (ErrorKind x : kinds) s += std::string(s.empty() ? "" : "|") + to_string(x);
+    return s;
+}
+
+// Expects `f` to be an Error of one of `kinds`, whose message contains one of `fragments`
+// (when any are given), within `bound`.
+inline void expect_failure(const Failure& f, std::initializer_list<ErrorKind> kinds,
+                           std::initializer_list<const char*> fragments, std::chrono::milliseconds bound,
+                           const std::string& where) {
+    ASSERT_TRUE(f.threw) << where << ": succeeded, expected an error";
+    EXPECT_TRUE(kind_in(f.kind, kinds)) << where << ": error kind " << to_string(f.kind) << ", expected "
+                                        << kinds_text(kinds) << ": " << f.message;
+    if (fragments.size() > 0) {
+        bool found = false;
+        for (const char* frag : fragments) found = found || f.message.find(frag) != std::string::npos;
+        EXPECT_TRUE(found) << where << ": message does not name the problem: " << f.message;
+    }
+    EXPECT_LE(f.elapsed, bound) << where << ": took " << f.elapsed.count() << " ms: " << f.message;
+}
+
+// The TLS backends compiled in, as a test parameter ("none" in a build without any).
+inline std::vector<std::string> tls_backend_names() {
+    std::vector<std::string> v;
+    for (const auto* b : tls::available_backends()) v.emplace_back(b->name());
+    if (v.empty()) v.emplace_back("none");
+    return v;
+}
+
+inline std::string param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+// A Config for `conninfo` with the environment ignored and, unless "none", that TLS backend.
+inline Config config_for(const std::string& conninfo, const std::string& backend) {
+    Config c;
+    c.use_environment = false;
+    c.conninfo = conninfo;
+    if (backend != "none") c.sslbackend = backend;
+    return c;
+}
+
+}  // namespace pgtls::test
