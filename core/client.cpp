@@ -650,21 +650,25 @@ std::vector<Result> Client::query_all(std::string_view sql) {
 
 void Client::Impl::encode_extended(std::string& o, const PreparedStatement* prepared, std::string_view sql,
                                    std::span<const Param> params, ResultFormat format) {
-    if (!prepared) {
+    protocol::ExtendedQuery q;
+    if (prepared) {
+        q.parse = false;
+        q.statement = prepared->name;
+    } else {
         type_scratch.clear();
         for (const auto& p : params) type_scratch.push_back(p.type_oid);
-        protocol::parse(o, "", sql, type_scratch);
+        q.sql = sql;
+        q.param_types = type_scratch;
     }
     bind_scratch.clear();
     for (const auto& p : params) {
         if (p.value) bind_scratch.push_back({p.value->data(), static_cast<std::int32_t>(p.value->size()), p.format});
         else bind_scratch.push_back({nullptr, 0, p.format});
     }
+    q.params = bind_scratch;
     const std::int16_t fmt = static_cast<std::int16_t>(format);
-    protocol::bind(o, "", prepared ? std::string_view(prepared->name) : std::string_view(), bind_scratch,
-                   format == ResultFormat::text ? std::span<const std::int16_t>{} : std::span<const std::int16_t>(&fmt, 1));
-    if (!prepared) protocol::describe(o, 'P', "");
-    protocol::execute(o, "", 0);
+    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
+    protocol::extended_query(o, q);
 }
 
 Result Client::Impl::extended_round_trip(const PreparedStatement* prepared, std::string_view sql,
