@@ -132,8 +132,6 @@ struct Client::Impl {
     bool healthy = false;
     bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
     std::chrono::milliseconds query_timeout{0};
-    std::vector<protocol::BindParam> bind_scratch;
-    std::vector<std::uint32_t> type_scratch;
 
     // ---- connecting ----
     void connect_all();
@@ -655,17 +653,9 @@ void Client::Impl::encode_extended(std::string& o, const PreparedStatement* prep
         q.parse = false;
         q.statement = prepared->name;
     } else {
-        type_scratch.clear();
-        for (const auto& p : params) type_scratch.push_back(p.type_oid);
         q.sql = sql;
-        q.param_types = type_scratch;
     }
-    bind_scratch.clear();
-    for (const auto& p : params) {
-        if (p.value) bind_scratch.push_back({p.value->data(), static_cast<std::int32_t>(p.value->size()), p.format});
-        else bind_scratch.push_back({nullptr, 0, p.format});
-    }
-    q.params = bind_scratch;
+    q.params = params;
     const std::int16_t fmt = static_cast<std::int16_t>(format);
     if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
     protocol::extended_query(o, q);
@@ -1187,7 +1177,7 @@ std::vector<PipelineResult> Pipeline::run() {
                         else current.set_empty_query();
                         results[q].status = PipelineResult::Status::ok;
                         results[q].result = std::move(current);
-                        current = Result();
+                        current.reset();
                         have_columns = false;
                         ++q;
                         continue;
@@ -1197,7 +1187,7 @@ std::vector<PipelineResult> Pipeline::run() {
                         results[q].error.emplace(protocol::parse_error_fields(m.body));
                         ++q;
                         aborted = true;
-                        current = Result();
+                        current.reset();
                         have_columns = false;
                         continue;
                     case 'Z':

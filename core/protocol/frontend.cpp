@@ -158,38 +158,53 @@ void write_parse(Writer& w, std::size_t body, std::string_view statement, std::s
     for (auto t : types) w.i32(static_cast<std::int32_t>(t));
 }
 
-bool any_binary(std::span<const BindParam> params) {
+// Bind parameters come as BindParam (bind()) or straight from the caller's pgtls::Param
+// (extended_query(): no intermediate copy).
+const char* param_data(const BindParam& p) noexcept { return p.data; }
+std::size_t param_size(const BindParam& p) noexcept { return p.data ? static_cast<std::size_t>(p.size) : 0; }
+std::int16_t param_format(const BindParam& p) noexcept { return p.format; }
+const char* param_data(const Param& p) noexcept { return p.value ? p.value->data() : nullptr; }
+std::size_t param_size(const Param& p) noexcept { return p.value ? p.value->size() : 0; }
+std::int16_t param_format(const Param& p) noexcept { return p.format; }
+
+template <typename P>
+bool any_binary(std::span<const P> params) {
     for (const auto& p : params)
-        if (p.format != 0) return true;
+        if (param_format(p) != 0) return true;
     return false;
 }
 
-std::size_t bind_body(std::string_view portal, std::string_view statement, std::span<const BindParam> params,
+template <typename P>
+std::size_t bind_body(std::string_view portal, std::string_view statement, std::span<const P> params,
                       std::span<const std::int16_t> result_formats) {
     std::size_t body = portal.size() + 1 + statement.size() + 1 + 2 + 2 + 2 + 2 * result_formats.size();
-    for (const auto& p : params) body += 4 + (p.data ? static_cast<std::size_t>(p.size) : 0);
+    for (const auto& p : params) {
+        if (param_size(p) > 0x7fffffffu) throw Error(ErrorKind::usage, "query parameter larger than 2 GiB");
+        body += 4 + param_size(p);
+    }
     if (any_binary(params)) body += 2 * params.size();
     return body;
 }
 
+template <typename P>
 void write_bind(Writer& w, std::size_t body, std::string_view portal, std::string_view statement,
-                std::span<const BindParam> params, std::span<const std::int16_t> result_formats) {
+                std::span<const P> params, std::span<const std::int16_t> result_formats) {
     w.begin('B', body);
     w.cstring(portal);
     w.cstring(statement);
     if (any_binary(params)) {
         w.i16(static_cast<std::int16_t>(params.size()));
-        for (const auto& p : params) w.i16(p.format);
+        for (const auto& p : params) w.i16(param_format(p));
     } else {
         w.i16(0);
     }
     w.i16(static_cast<std::int16_t>(params.size()));
     for (const auto& p : params) {
-        if (!p.data) {
-            w.i32(-1);
+        if (const char* d = param_data(p)) {
+            w.i32(static_cast<std::int32_t>(param_size(p)));
+            w.bytes(d, param_size(p));
         } else {
-            w.i32(p.size);
-            w.bytes(p.data, static_cast<std::size_t>(p.size));
+            w.i32(-1);
         }
     }
     w.i16(static_cast<std::int16_t>(result_formats.size()));
@@ -242,14 +257,21 @@ void execute(std::string& out, std::string_view portal, std::int32_t max_rows) {
 void extended_query(std::string& out, const ExtendedQuery& q) {
     check_cstring(q.statement);
     if (q.parse) check_cstring(q.sql);
-    const std::size_t parse_len = q.parse ? parse_body(q.statement, q.sql, q.param_types) : 0;
+    // Parse: statement, sql, parameter type OIDs (from the parameters themselves).
+    const std::size_t parse_len = q.statement.size() + 1 + q.sql.size() + 1 + 2 + 4 * q.params.size();
     const std::size_t bind_len = bind_body({}, q.statement, q.params, q.result_formats);
     constexpr std::size_t describe_portal_len = 5 + 1 + 1;  // 'D', length, 'P', "" NUL
     constexpr std::size_t execute_len = 5 + 1 + 4;          // 'E', length, "" NUL, row limit
     const std::size_t total =
         (q.parse ? 5 + parse_len + describe_portal_len : 0) + 5 + bind_len + execute_len;
     Writer w(grow(out, total));
-    if (q.parse) write_parse(w, parse_len, q.statement, q.sql, q.param_types);
+    if (q.parse) {
+        w.begin('P', parse_len);
+        w.cstring(q.statement);
+        w.cstring(q.sql);
+        w.i16(static_cast<std::int16_t>(q.params.size()));
+        for (const auto& p : q.params) w.i32(static_cast<std::int32_t>(p.type_oid));
+    }
     write_bind(w, bind_len, {}, q.statement, q.params, q.result_formats);
     if (q.parse) write_describe(w, 'P', {});
     write_execute(w, {}, 0);

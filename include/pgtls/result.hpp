@@ -209,6 +209,14 @@ public:
         columns_ = std::move(copy);
     }
     void set_empty_query() { empty_query_ = true; }
+    // Back to a default-constructed result, keeping buffer capacity (cheaper than = Result()).
+    void reset() noexcept {
+        columns_.reset();
+        ncols_ = 0;
+        clear_rows();
+        command_tag_.clear();
+        empty_query_ = false;
+    }
 
 private:
     friend class Row;

@@ -53,7 +53,8 @@ TEST(Frontend, CancelRequestCarriesPidAndKey) {
 
 TEST(Frontend, ExtendedQueryIsParseBindDescribeExecuteInOneWrite) {
     const char v[] = "42";
-    const protocol::BindParam params[] = {{v, 2, 0}, {nullptr, 0, 1}, {v, 1, 1}};
+    const protocol::BindParam bind_params[] = {{v, 2, 0}, {nullptr, 0, 1}, {v, 1, 1}};
+    const std::vector<Param> params = {{std::string(v, 2), 23, 0}, {std::nullopt, 0, 1}, {std::string(v, 1), 25, 1}};
     const std::uint32_t types[] = {23, 0, 25};
     const std::int16_t binary = 1;
     for (bool parse : {true, false}) {
@@ -63,7 +64,7 @@ TEST(Frontend, ExtendedQueryIsParseBindDescribeExecuteInOneWrite) {
             std::string expected = "prefix";
             const std::string statement = parse ? "" : "stmt_1";
             if (parse) protocol::parse(expected, statement, "SELECT $1, $2, $3", types);
-            protocol::bind(expected, "", statement, params, formats);
+            protocol::bind(expected, "", statement, bind_params, formats);
             if (parse) protocol::describe(expected, 'P', "");
             protocol::execute(expected, "", 0);
 
@@ -71,10 +72,7 @@ TEST(Frontend, ExtendedQueryIsParseBindDescribeExecuteInOneWrite) {
             protocol::ExtendedQuery q;
             q.parse = parse;
             q.statement = statement;
-            if (parse) {
-                q.sql = "SELECT $1, $2, $3";
-                q.param_types = types;
-            }
+            if (parse) q.sql = "SELECT $1, $2, $3";
             q.params = params;
             q.result_formats = formats;
             protocol::extended_query(out, q);
@@ -85,4 +83,5 @@ TEST(Frontend, ExtendedQueryIsParseBindDescribeExecuteInOneWrite) {
     protocol::ExtendedQuery q;
     q.sql = std::string_view("SELECT 1\0", 9);
     EXPECT_THROW(protocol::extended_query(out, q), Error);
+    EXPECT_TRUE(out.empty());
 }
