@@ -133,8 +133,6 @@ struct Client::Impl {
     bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
     bool tls_established = false;  // ... and the handshake (with its checks) succeeded
     std::chrono::milliseconds query_timeout{0};
-    std::vector<protocol::BindParam> bind_scratch;
-    std::vector<std::uint32_t> type_scratch;
 
     // ---- connecting ----
     void connect_all();
@@ -672,21 +670,17 @@ std::vector<Result> Client::query_all(std::string_view sql) {
 
 void Client::Impl::encode_extended(std::string& o, const PreparedStatement* prepared, std::string_view sql,
                                    std::span<const Param> params, ResultFormat format) {
-    if (!prepared) {
-        type_scratch.clear();
-        for (const auto& p : params) type_scratch.push_back(p.type_oid);
-        protocol::parse(o, "", sql, type_scratch);
+    protocol::ExtendedQuery q;
+    if (prepared) {
+        q.parse = false;
+        q.statement = prepared->name;
+    } else {
+        q.sql = sql;
     }
-    bind_scratch.clear();
-    for (const auto& p : params) {
-        if (p.value) bind_scratch.push_back({p.value->data(), static_cast<std::int32_t>(p.value->size()), p.format});
-        else bind_scratch.push_back({nullptr, 0, p.format});
-    }
+    q.params = params;
     const std::int16_t fmt = static_cast<std::int16_t>(format);
-    protocol::bind(o, "", prepared ? std::string_view(prepared->name) : std::string_view(), bind_scratch,
-                   format == ResultFormat::text ? std::span<const std::int16_t>{} : std::span<const std::int16_t>(&fmt, 1));
-    if (!prepared) protocol::describe(o, 'P', "");
-    protocol::execute(o, "", 0);
+    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
+    protocol::extended_query(o, q);
 }
 
 Result Client::Impl::extended_round_trip(const PreparedStatement* prepared, std::string_view sql,
@@ -1205,7 +1199,7 @@ std::vector<PipelineResult> Pipeline::run() {
                         else current.set_empty_query();
                         results[q].status = PipelineResult::Status::ok;
                         results[q].result = std::move(current);
-                        current = Result();
+                        current.reset();
                         have_columns = false;
                         ++q;
                         continue;
@@ -1215,7 +1209,7 @@ std::vector<PipelineResult> Pipeline::run() {
                         results[q].error.emplace(protocol::parse_error_fields(m.body));
                         ++q;
                         aborted = true;
-                        current = Result();
+                        current.reset();
                         have_columns = false;
                         continue;
                     case 'Z':

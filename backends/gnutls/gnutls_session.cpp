@@ -29,13 +29,6 @@ bool is_blocking(int fd) {
     return flags >= 0 && !(flags & O_NONBLOCK);
 }
 
-bool has_receive_timeout(int fd) {
-    timeval tv{};
-    socklen_t len = sizeof tv;
-    if (::getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) != 0) return true;
-    return tv.tv_sec != 0 || tv.tv_usec != 0;
-}
-
 }  // namespace
 
 void install_session_callbacks(ContextState& state) {
@@ -231,11 +224,14 @@ IoResult GnutlsSession::read(void* buf, std::size_t len) {
         const int rc = static_cast<int>(n);
         if (rc == GNUTLS_E_INTERRUPTED) continue;
         if (rc == GNUTLS_E_AGAIN) {
-            // On a blocking socket a real "no data" comes from recv() with errno EAGAIN
-            // (SO_RCVTIMEO expired); anything else is a consumed non-application record.
-            const bool timed_out = saved_errno == EAGAIN || saved_errno == EWOULDBLOCK;
-            if (++soft < kMaxSoftRetries && is_blocking(fd_) && (!timed_out || !has_receive_timeout(fd_)))
-                continue;
+            // recv() itself said EAGAIN: the socket is non-blocking or its SO_RCVTIMEO expired
+            // (a blocking socket without a timeout never says so), so there is nothing to read
+            // now. Decided without a syscall: this is every would-block read of a streaming or
+            // pipelined reply on pgtls's non-blocking sockets.
+            if (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK) return would_block();
+            // Otherwise GnuTLS consumed a record without application data; on a blocking
+            // socket the call is simply repeated.
+            if (++soft < kMaxSoftRetries && is_blocking(fd_)) continue;
             return would_block();
         }
         // A renegotiation request (TLS 1.2 HelloRequest) is declined by ignoring it, as the

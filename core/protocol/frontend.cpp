@@ -1,5 +1,7 @@
 #include "core/protocol/frontend.hpp"
 
+#include <cstring>
+
 #include "pgtls/error.hpp"
 
 namespace pgtls::protocol {
@@ -92,55 +94,187 @@ void query(std::string& out, std::string_view sql) {
     finish_message(out, pos);
 }
 
+namespace {
+// The hot messages of the extended protocol are sized first and written in one pass (one
+// resize of the output for a whole query, no per-field append with its capacity check):
+// they are most of a pipelined query's client cost.
+class Writer {
+public:
+    explicit Writer(char* p) noexcept : p_(p) {}
+    void begin(char type, std::size_t body) noexcept {
+        *p_++ = type;
+        i32(static_cast<std::int32_t>(body + 4));
+    }
+    void u8(char c) noexcept { *p_++ = c; }
+    void i16(std::int16_t v) noexcept {
+        const auto u = static_cast<std::uint16_t>(v);
+        p_[0] = char(u >> 8);
+        p_[1] = char(u);
+        p_ += 2;
+    }
+    void i32(std::int32_t v) noexcept {
+        const auto u = static_cast<std::uint32_t>(v);
+        p_[0] = char(u >> 24);
+        p_[1] = char(u >> 16);
+        p_[2] = char(u >> 8);
+        p_[3] = char(u);
+        p_ += 4;
+    }
+    void bytes(const char* d, std::size_t n) noexcept {
+        if (n) std::memcpy(p_, d, n);
+        p_ += n;
+    }
+    void cstring(std::string_view s) noexcept {
+        bytes(s.data(), s.size());
+        *p_++ = '\0';
+    }
+
+private:
+    char* p_;
+};
+
+// Room for n more bytes at the end of out.
+char* grow(std::string& out, std::size_t n) {
+    const std::size_t old = out.size();
+    out.resize(old + n);
+    return out.data() + old;
+}
+
+void check_cstring(std::string_view s) {
+    if (s.find('\0') != std::string_view::npos)
+        throw Error(ErrorKind::usage, "string sent to the server contains a NUL byte");
+}
+
+std::size_t parse_body(std::string_view statement, std::string_view sql, std::span<const std::uint32_t> types) {
+    return statement.size() + 1 + sql.size() + 1 + 2 + 4 * types.size();
+}
+
+void write_parse(Writer& w, std::size_t body, std::string_view statement, std::string_view sql,
+                 std::span<const std::uint32_t> types) {
+    w.begin('P', body);
+    w.cstring(statement);
+    w.cstring(sql);
+    w.i16(static_cast<std::int16_t>(types.size()));
+    for (auto t : types) w.i32(static_cast<std::int32_t>(t));
+}
+
+// Bind parameters come as BindParam (bind()) or straight from the caller's pgtls::Param
+// (extended_query(): no intermediate copy).
+const char* param_data(const BindParam& p) noexcept { return p.data; }
+std::size_t param_size(const BindParam& p) noexcept { return p.data ? static_cast<std::size_t>(p.size) : 0; }
+std::int16_t param_format(const BindParam& p) noexcept { return p.format; }
+const char* param_data(const Param& p) noexcept { return p.value ? p.value->data() : nullptr; }
+std::size_t param_size(const Param& p) noexcept { return p.value ? p.value->size() : 0; }
+std::int16_t param_format(const Param& p) noexcept { return p.format; }
+
+template <typename P>
+bool any_binary(std::span<const P> params) {
+    for (const auto& p : params)
+        if (param_format(p) != 0) return true;
+    return false;
+}
+
+template <typename P>
+std::size_t bind_body(std::string_view portal, std::string_view statement, std::span<const P> params,
+                      std::span<const std::int16_t> result_formats) {
+    std::size_t body = portal.size() + 1 + statement.size() + 1 + 2 + 2 + 2 + 2 * result_formats.size();
+    for (const auto& p : params) {
+        if (param_size(p) > 0x7fffffffu) throw Error(ErrorKind::usage, "query parameter larger than 2 GiB");
+        body += 4 + param_size(p);
+    }
+    if (any_binary(params)) body += 2 * params.size();
+    return body;
+}
+
+template <typename P>
+void write_bind(Writer& w, std::size_t body, std::string_view portal, std::string_view statement,
+                std::span<const P> params, std::span<const std::int16_t> result_formats) {
+    w.begin('B', body);
+    w.cstring(portal);
+    w.cstring(statement);
+    if (any_binary(params)) {
+        w.i16(static_cast<std::int16_t>(params.size()));
+        for (const auto& p : params) w.i16(param_format(p));
+    } else {
+        w.i16(0);
+    }
+    w.i16(static_cast<std::int16_t>(params.size()));
+    for (const auto& p : params) {
+        if (const char* d = param_data(p)) {
+            w.i32(static_cast<std::int32_t>(param_size(p)));
+            w.bytes(d, param_size(p));
+        } else {
+            w.i32(-1);
+        }
+    }
+    w.i16(static_cast<std::int16_t>(result_formats.size()));
+    for (auto f : result_formats) w.i16(f);
+}
+
+void write_describe(Writer& w, char kind, std::string_view name) {
+    w.begin('D', 1 + name.size() + 1);
+    w.u8(kind);
+    w.cstring(name);
+}
+
+void write_execute(Writer& w, std::string_view portal, std::int32_t max_rows) {
+    w.begin('E', portal.size() + 1 + 4);
+    w.cstring(portal);
+    w.i32(max_rows);
+}
+}  // namespace
+
 void parse(std::string& out, std::string_view statement, std::string_view sql,
            std::span<const std::uint32_t> param_types) {
-    const auto pos = begin(out, 'P');
-    put_cstring(out, statement);
-    put_cstring(out, sql);
-    put_int16(out, static_cast<std::int16_t>(param_types.size()));
-    for (auto t : param_types) put_int32(out, static_cast<std::int32_t>(t));
-    finish_message(out, pos);
+    check_cstring(statement);
+    check_cstring(sql);
+    const std::size_t body = parse_body(statement, sql, param_types);
+    Writer w(grow(out, 1 + 4 + body));
+    write_parse(w, body, statement, sql, param_types);
 }
 
 void bind(std::string& out, std::string_view portal, std::string_view statement,
           std::span<const BindParam> params, std::span<const std::int16_t> result_formats) {
-    const auto pos = begin(out, 'B');
-    put_cstring(out, portal);
-    put_cstring(out, statement);
-    bool any_binary = false;
-    for (const auto& p : params) any_binary |= p.format != 0;
-    if (any_binary) {
-        put_int16(out, static_cast<std::int16_t>(params.size()));
-        for (const auto& p : params) put_int16(out, p.format);
-    } else {
-        put_int16(out, 0);
-    }
-    put_int16(out, static_cast<std::int16_t>(params.size()));
-    for (const auto& p : params) {
-        if (!p.data) {
-            put_int32(out, -1);
-        } else {
-            put_int32(out, p.size);
-            out.append(p.data, static_cast<std::size_t>(p.size));
-        }
-    }
-    put_int16(out, static_cast<std::int16_t>(result_formats.size()));
-    for (auto f : result_formats) put_int16(out, f);
-    finish_message(out, pos);
+    check_cstring(portal);
+    check_cstring(statement);
+    const std::size_t body = bind_body(portal, statement, params, result_formats);
+    Writer w(grow(out, 1 + 4 + body));
+    write_bind(w, body, portal, statement, params, result_formats);
 }
 
 void describe(std::string& out, char kind, std::string_view name) {
-    const auto pos = begin(out, 'D');
-    out.push_back(kind);
-    put_cstring(out, name);
-    finish_message(out, pos);
+    check_cstring(name);
+    Writer w(grow(out, 1 + 4 + 1 + name.size() + 1));
+    write_describe(w, kind, name);
 }
 
 void execute(std::string& out, std::string_view portal, std::int32_t max_rows) {
-    const auto pos = begin(out, 'E');
-    put_cstring(out, portal);
-    put_int32(out, max_rows);
-    finish_message(out, pos);
+    check_cstring(portal);
+    Writer w(grow(out, 1 + 4 + portal.size() + 1 + 4));
+    write_execute(w, portal, max_rows);
+}
+
+void extended_query(std::string& out, const ExtendedQuery& q) {
+    check_cstring(q.statement);
+    if (q.parse) check_cstring(q.sql);
+    // Parse: statement, sql, parameter type OIDs (from the parameters themselves).
+    const std::size_t parse_len = q.statement.size() + 1 + q.sql.size() + 1 + 2 + 4 * q.params.size();
+    const std::size_t bind_len = bind_body({}, q.statement, q.params, q.result_formats);
+    constexpr std::size_t describe_portal_len = 5 + 1 + 1;  // 'D', length, 'P', "" NUL
+    constexpr std::size_t execute_len = 5 + 1 + 4;          // 'E', length, "" NUL, row limit
+    const std::size_t total =
+        (q.parse ? 5 + parse_len + describe_portal_len : 0) + 5 + bind_len + execute_len;
+    Writer w(grow(out, total));
+    if (q.parse) {
+        w.begin('P', parse_len);
+        w.cstring(q.statement);
+        w.cstring(q.sql);
+        w.i16(static_cast<std::int16_t>(q.params.size()));
+        for (const auto& p : q.params) w.i32(static_cast<std::int32_t>(p.type_oid));
+    }
+    write_bind(w, bind_len, {}, q.statement, q.params, q.result_formats);
+    if (q.parse) write_describe(w, 'P', {});
+    write_execute(w, {}, 0);
 }
 
 void close(std::string& out, char kind, std::string_view name) {

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "pgtls/types.hpp"
+
 namespace pgtls::protocol {
 
 inline constexpr std::int32_t protocol_version_3_0 = 196608;  // 3 << 16
@@ -31,16 +33,29 @@ void password_message(std::string& out, std::string_view password);  // NUL-term
 void sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data);
 void sasl_response(std::string& out, std::string_view data);
 void query(std::string& out, std::string_view sql);
-void parse(std::string& out, std::string_view statement, std::string_view sql,
-           std::span<const std::uint32_t> param_types);
 struct BindParam {
     const char* data = nullptr;   // nullptr = NULL
     std::int32_t size = 0;
     std::int16_t format = 0;
 };
+void parse(std::string& out, std::string_view statement, std::string_view sql,
+           std::span<const std::uint32_t> param_types);
 void bind(std::string& out, std::string_view portal, std::string_view statement,
           std::span<const BindParam> params, std::span<const std::int16_t> result_formats);
 void describe(std::string& out, char kind /* 'S' or 'P' */, std::string_view name);
+// One extended-protocol query on the unnamed portal, written with a single resize of `out`
+// straight from the caller's parameters: [Parse(statement, sql, each parameter's type_oid)]
+// Bind(statement, params, result_formats) [Describe portal] Execute(no row limit). Parse and
+// Describe only when `parse` is set (a statement prepared earlier is only bound and
+// executed). No Sync.
+struct ExtendedQuery {
+    bool parse = true;
+    std::string_view statement;
+    std::string_view sql;
+    std::span<const Param> params;
+    std::span<const std::int16_t> result_formats;
+};
+void extended_query(std::string& out, const ExtendedQuery& q);
 void execute(std::string& out, std::string_view portal, std::int32_t max_rows);
 void close(std::string& out, char kind, std::string_view name);
 void sync(std::string& out);

@@ -30,7 +30,7 @@ void MessageReader::feed(std::span<const std::uint8_t> bytes) {
     commit(bytes.size());
 }
 
-std::optional<BackendMessage> MessageReader::next() {
+std::optional<BackendMessage> MessageReader::next_slow() {
     const std::size_t avail = end_ - begin_;
     if (avail < 5) return std::nullopt;
     const std::uint8_t* p = buf_.data() + begin_;

@@ -28,7 +28,20 @@ public:
 
     // Next complete message, or nullopt if more bytes are needed. Throws Error(protocol) on a
     // bad length. The returned body stays valid until the next call to next/prepare/feed.
-    std::optional<BackendMessage> next();
+    std::optional<BackendMessage> next() {
+        // Fast path (inline: several messages per query): a whole, valid message is buffered.
+        const std::size_t avail = end_ - begin_;
+        if (avail >= 5) {
+            const std::uint8_t* p = buf_.data() + begin_;
+            const std::uint32_t len = (std::uint32_t(p[1]) << 24) | (std::uint32_t(p[2]) << 16) |
+                                      (std::uint32_t(p[3]) << 8) | std::uint32_t(p[4]);
+            if (len >= 4 && len <= 0x7fffffffu && std::size_t(len) - 4 <= max_ && avail > std::size_t(len)) {
+                begin_ += std::size_t(len) + 1;
+                return BackendMessage{char(p[0]), {p + 5, std::size_t(len) - 4}};
+            }
+        }
+        return next_slow();
+    }
 
     // Raw bytes not yet consumed (for the one-byte SSLRequest reply).
     std::size_t buffered() const noexcept { return end_ - begin_; }
@@ -40,6 +53,7 @@ public:
     void clear() noexcept { begin_ = end_ = 0; }
 
 private:
+    std::optional<BackendMessage> next_slow();
     std::vector<std::uint8_t> buf_;
     std::size_t begin_ = 0, end_ = 0;
     std::size_t max_;

@@ -18,7 +18,7 @@ void QueryFlow::finish_result() {
     } else {
         results_.push_back(std::move(current_));
     }
-    current_ = Result();
+    current_.reset();
     have_columns_ = false;
 }
 
@@ -74,7 +74,7 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             return false;
         case 'E':
             if (!error_) error_.emplace(parse_error_fields(m.body));
-            current_ = Result();
+            current_.reset();
             have_columns_ = false;
             return false;
         case 'G':  // CopyInResponse: this API has no data to give

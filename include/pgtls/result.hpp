@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -14,6 +15,60 @@
 #include "pgtls/types.hpp"
 
 namespace pgtls {
+
+namespace detail {
+// A byte buffer with room for one small row inside the object: the one-row result of a
+// short query (`SELECT $1::int`) allocates nothing, which matters when a pipeline keeps a
+// thousand of them alive at once. resize() leaves new bytes uninitialised.
+class RowBytes {
+public:
+    RowBytes() noexcept = default;
+    RowBytes(const RowBytes& o) { assign(o); }
+    RowBytes(RowBytes&& o) noexcept { take(o); }
+    RowBytes& operator=(const RowBytes& o) {
+        if (this != &o) assign(o);
+        return *this;
+    }
+    RowBytes& operator=(RowBytes&& o) noexcept {
+        if (this != &o) {
+            delete[] heap_;
+            take(o);
+        }
+        return *this;
+    }
+    ~RowBytes() { delete[] heap_; }
+
+    std::uint8_t* data() noexcept { return heap_ ? heap_ : inline_; }
+    const std::uint8_t* data() const noexcept { return heap_ ? heap_ : inline_; }
+    std::size_t size() const noexcept { return size_; }
+    void clear() noexcept { size_ = 0; }  // keeps the capacity
+    void resize(std::size_t n) {
+        if (n > (heap_ ? capacity_ : inline_capacity)) grow(n);
+        size_ = n;
+    }
+
+private:
+    static constexpr std::size_t inline_capacity = 48;
+    void grow(std::size_t n);
+    void assign(const RowBytes& o) {
+        size_ = 0;
+        resize(o.size_);
+        if (o.size_) std::memcpy(data(), o.data(), o.size_);
+    }
+    void take(RowBytes& o) noexcept {
+        size_ = o.size_;
+        heap_ = o.heap_;
+        capacity_ = o.capacity_;
+        if (!heap_ && size_) std::memcpy(inline_, o.inline_, size_);
+        o.heap_ = nullptr;
+        o.size_ = o.capacity_ = 0;
+    }
+    std::uint8_t* heap_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;  // of heap_
+    alignas(8) std::uint8_t inline_[inline_capacity];
+};
+}  // namespace detail
 
 struct Column {
     std::string name;
@@ -90,7 +145,7 @@ public:
     Result() = default;
     std::size_t size() const noexcept { return rows_; }
     bool empty() const noexcept { return rows_ == 0; }
-    std::size_t columns() const noexcept { return columns_ ? columns_->size() : 0; }
+    std::size_t columns() const noexcept { return ncols_; }
     const std::vector<Column>& column_info() const noexcept { return columns_ ? *columns_ : no_columns(); }
     // Column index by name; throws Error(usage) if absent.
     std::size_t column_index(std::string_view name) const;
@@ -121,10 +176,14 @@ public:
 
     // --- building (used by the client) ---
     void set_columns(std::vector<Column> columns) {
+        ncols_ = columns.size();
         columns_ = std::make_shared<const std::vector<Column>>(std::move(columns));
     }
     // Shares one column list between results (a repeated RowDescription is parsed once).
-    void set_columns(std::shared_ptr<const std::vector<Column>> columns) { columns_ = std::move(columns); }
+    void set_columns(std::shared_ptr<const std::vector<Column>> columns) {
+        ncols_ = columns ? columns->size() : 0;
+        columns_ = std::move(columns);
+    }
     // `payload` is a DataRow body (Int16 count, then Int32 len + bytes per field). Validated.
     void add_data_row(std::span<const std::uint8_t> payload);
     // Makes the result hold exactly one row that refers to `payload` (a DataRow body, validated)
@@ -134,8 +193,8 @@ public:
     void set_command_tag(std::string tag) { command_tag_ = std::move(tag); }
     // Drops the rows but keeps columns and buffer capacity (streaming reuses one Result).
     void clear_rows() noexcept {
-        data_.clear();
-        fields_.clear();
+        storage_.clear();
+        later_rows_.clear();
         rows_ = 0;
         view_ = nullptr;
     }
@@ -150,19 +209,28 @@ public:
         columns_ = std::move(copy);
     }
     void set_empty_query() { empty_query_ = true; }
+    // Back to a default-constructed result, keeping buffer capacity (cheaper than = Result()).
+    void reset() noexcept {
+        columns_.reset();
+        ncols_ = 0;
+        clear_rows();
+        command_tag_.clear();
+        empty_query_ = false;
+    }
 
 private:
     friend class Row;
     static const std::vector<Column>& no_columns() noexcept;
-    // Parses a DataRow body into fields_ (offsets relative to the body's start + `base`).
-    void index_fields(std::span<const std::uint8_t> payload, std::size_t base);
-    const std::uint8_t* bytes() const noexcept { return view_ ? view_ : data_.data(); }
+    // Validates a DataRow body and writes its field table (columns() entries of
+    // {uint32 offset of the bytes from `bytes_base`, int32 length or -1 for NULL}) at `table`.
+    void index_fields(std::span<const std::uint8_t> payload, std::uint8_t* table, std::size_t bytes_base) const;
+    std::size_t row_start(std::size_t row) const noexcept { return row == 0 ? 0 : later_rows_[row - 1]; }
     std::shared_ptr<const std::vector<Column>> columns_;
-    // All DataRow bodies back to back (unused while a row view is set).
-    std::vector<std::uint8_t> data_;
-    // Per field: offset into bytes() and length (-1 = NULL). Every row has columns() fields,
-    // so row r's fields start at r * columns().
-    std::vector<std::pair<std::size_t, std::int32_t>> fields_;
+    std::size_t ncols_ = 0;  // columns_->size()
+    // Per row: its field table, then its DataRow body (offsets count from the row's start).
+    // With a row view, only row 0's table is here and offsets count from view_.
+    detail::RowBytes storage_;
+    std::vector<std::size_t> later_rows_;  // start of rows 1..n-1: a one-row result allocates once
     std::size_t rows_ = 0;
     const std::uint8_t* view_ = nullptr;  // set_row_view's payload, not owned
     std::string command_tag_;

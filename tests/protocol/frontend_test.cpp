@@ -50,3 +50,38 @@ TEST(Frontend, CancelRequestCarriesPidAndKey) {
     protocol::cancel_request(out, 0x01020304, key);
     EXPECT_EQ(out, std::string("\0\0\0\x10\x04\xd2\x16\x2e\1\2\3\4\1\2\3\4", 16));
 }
+
+TEST(Frontend, ExtendedQueryIsParseBindDescribeExecuteInOneWrite) {
+    const char v[] = "42";
+    const protocol::BindParam bind_params[] = {{v, 2, 0}, {nullptr, 0, 1}, {v, 1, 1}};
+    const std::vector<Param> params = {{std::string(v, 2), 23, 0}, {std::nullopt, 0, 1}, {std::string(v, 1), 25, 1}};
+    const std::uint32_t types[] = {23, 0, 25};
+    const std::int16_t binary = 1;
+    for (bool parse : {true, false}) {
+        for (bool with_formats : {false, true}) {
+            const std::span<const std::int16_t> formats =
+                with_formats ? std::span<const std::int16_t>(&binary, 1) : std::span<const std::int16_t>{};
+            std::string expected = "prefix";
+            const std::string statement = parse ? "" : "stmt_1";
+            if (parse) protocol::parse(expected, statement, "SELECT $1, $2, $3", types);
+            protocol::bind(expected, "", statement, bind_params, formats);
+            if (parse) protocol::describe(expected, 'P', "");
+            protocol::execute(expected, "", 0);
+
+            std::string out = "prefix";
+            protocol::ExtendedQuery q;
+            q.parse = parse;
+            q.statement = statement;
+            if (parse) q.sql = "SELECT $1, $2, $3";
+            q.params = params;
+            q.result_formats = formats;
+            protocol::extended_query(out, q);
+            EXPECT_EQ(out, expected) << "parse=" << parse << " formats=" << with_formats;
+        }
+    }
+    std::string out;
+    protocol::ExtendedQuery q;
+    q.sql = std::string_view("SELECT 1\0", 9);
+    EXPECT_THROW(protocol::extended_query(out, q), Error);
+    EXPECT_TRUE(out.empty());
+}
