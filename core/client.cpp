@@ -147,8 +147,15 @@ struct Client::Impl {
         if (query_timeout.count() <= 0) return std::nullopt;
         return Clock::now() + query_timeout;
     }
+    // A write that fails or times out part-way leaves a partial message on the wire: the
+    // connection is unusable (the next message would be read as the rest of this one).
     void send(Deadline d) {
-        channel.write_all(out, d);
+        try {
+            channel.write_all(out, d);
+        } catch (const Error&) {
+            fail_connection();
+            throw;
+        }
         out.clear();
     }
     protocol::BackendMessage next_message(Deadline d);
@@ -157,7 +164,8 @@ struct Client::Impl {
         if (!channel.is_open()) throw Error(ErrorKind::usage, "connection is closed");
         if (!healthy) throw Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect");
     }
-    void cancel_request();
+    // `limit`, when set, bounds the whole request (the query timeout's grace period).
+    void cancel_request(Deadline limit = std::nullopt);
 
     // Statement cache (LRU), off when capacity is 0.
     struct CachedStatement {
@@ -493,8 +501,10 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
                 const auto grace_len = std::clamp<std::chrono::milliseconds>(2 * query_timeout, std::chrono::seconds(2),
                                                                            std::chrono::seconds(30));
                 try {
-                    cancel_request();
+                    // The cancel shares the grace period: on an unresponsive network its own
+                    // connect would otherwise wait connect_timeout (or 30 s) on top.
                     const Deadline grace = Clock::now() + grace_len;
+                    cancel_request(grace);
                     while (true) {
                         auto mm = next_message(grace);
                         if (flow.on_message(mm)) break;
@@ -527,11 +537,12 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
     return std::move(flow.results());
 }
 
-void Client::Impl::cancel_request() {
+void Client::Impl::cancel_request(Deadline limit) {
     if (key.secret.empty()) throw Error(ErrorKind::usage, "no cancel key: not connected");
     HostTarget t = connected_target;
     if (!t.is_unix_socket()) t.hostaddr = connected_address;  // the same server, not a re-resolve
     Deadline deadline = Clock::now() + std::chrono::seconds(settings.connect_timeout.count() > 0 ? settings.connect_timeout.count() : 30);
+    if (limit && *limit < *deadline) deadline = limit;
     transport::SocketOptions so{settings.keepalives, 0, 0, 0, 0};
     auto sock = transport::open_socket(t, so, deadline);
     transport::Channel c(sock.fd);
@@ -859,6 +870,7 @@ std::uint64_t Client::stream(std::string_view sql, const Params& params, const s
 }
 
 void Client::set_query_timeout(std::chrono::milliseconds timeout) noexcept { impl_->query_timeout = timeout; }
+std::chrono::milliseconds Client::query_timeout() const noexcept { return impl_->query_timeout; }
 
 TransactionStatus Client::transaction_status() const noexcept {
     return is_open() ? impl_->session.transaction_status : TransactionStatus::unknown;
