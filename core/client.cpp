@@ -530,6 +530,9 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
         if (e.kind() != ErrorKind::server && e.kind() != ErrorKind::timeout) {
             healthy = false;
             channel.abort();
+            // The server said why before it hung up (a FATAL such as 57P01 from
+            // pg_terminate_backend or a shutdown): that is the error to report, as libpq does.
+            if (e.kind() == ErrorKind::connection && flow.error()) throw *flow.error();
         }
         throw;
     }
@@ -1020,8 +1023,11 @@ std::uint64_t Client::copy_out(std::string_view copy_sql, const std::function<vo
         }
     } catch (const ServerError&) {
         throw;
-    } catch (const Error&) {
+    } catch (const Error& e) {
         impl.fail_connection();
+        // A FATAL (e.g. 57P01 from pg_terminate_backend) followed by the connection closing:
+        // report the server's reason, as run() does.
+        if (e.kind() == ErrorKind::connection && err) throw *err;
         throw;
     }
 }
