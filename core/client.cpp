@@ -149,14 +149,34 @@ struct Client::Impl {
     }
     // A write that fails or times out part-way leaves a partial message on the wire: the
     // connection is unusable (the next message would be read as the rest of this one).
+    // On an established connection a write refused because the server hung up reports the
+    // FATAL it sent first, if any (as libpq does).
     void send(Deadline d) {
         try {
             channel.write_all(out, d);
-        } catch (const Error&) {
+        } catch (const Error& e) {
+            std::optional<ServerError> why;
+            if (healthy && e.kind() == ErrorKind::connection) why = pending_server_error();
             fail_connection();
+            if (why) throw *why;
             throw;
         }
         out.clear();
+    }
+    // An ErrorResponse the server sent before closing, still unread; best effort, never throws.
+    std::optional<ServerError> pending_server_error() noexcept {
+        try {
+            try {
+                while (channel.read_available(reader)) {
+                }
+            } catch (const Error&) {
+                // EOF or reset after the data: what was read is still in the reader.
+            }
+            while (auto m = reader.next())
+                if (m->type == 'E') return ServerError(protocol::parse_error_fields(m->body));
+        } catch (...) {
+        }
+        return std::nullopt;
     }
     protocol::BackendMessage next_message(Deadline d);
     std::vector<Result> run(protocol::QueryFlow& flow, Deadline d);
@@ -1060,7 +1080,12 @@ void check_copy_error(Client::Impl& impl, transport::Deadline d) {
                                                  " message from server during COPY FROM STDIN");
     }
     if (err) {
-        drain_to_ready(impl, d, err);
+        try {
+            drain_to_ready(impl, d, err);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::connection) throw;
+            impl.fail_connection();  // a FATAL, then the server hung up: the FATAL is the error
+        }
         throw *err;
     }
 }
@@ -1088,9 +1113,13 @@ void CopyIn::flush() {
         done_ = true;
         buffer_.clear();
         throw;
-    } catch (const Error&) {
+    } catch (const Error& e) {
         done_ = true;
+        // The server hung up (e.g. pg_terminate_backend): report its FATAL if it sent one.
+        std::optional<ServerError> why;
+        if (e.kind() == ErrorKind::connection) why = impl.pending_server_error();
         impl.fail_connection();
+        if (why) throw *why;
         throw;
     }
     buffer_.clear();
