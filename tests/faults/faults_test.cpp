@@ -91,17 +91,33 @@ TEST(Faults, BackendTerminatedMidQuery) {
 TEST(Faults, IdleConnectionTerminatedThenUsed) {
     const auto& env = test_env();
     for (const auto& s : env.servers) {
-        const std::size_t fds0 = open_fds();
-        {
-            Client victim(trust(s));
-            const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
-            Client admin(trust(s));
-            admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-            std::this_thread::sleep_for(200ms);
-            EXPECT_THROW(victim.query("SELECT 1"), Error) << s.name;
-            EXPECT_FALSE(victim.is_healthy()) << s.name;
+        std::vector<std::string> modes{"sslmode=disable"};
+        if (s.ssl)
+            for (const tls::Backend* b : tls::available_backends())
+                modes.push_back("sslmode=require sslbackend=" + std::string(b->name()));
+        for (const auto& mode : modes) {
+            const std::string where = s.name + " " + mode;
+            const std::size_t fds0 = open_fds();
+            {
+                Client victim(trust(s, mode));
+                const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
+                Client admin(trust(s));
+                admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+                std::this_thread::sleep_for(200ms);
+                try {
+                    victim.query("SELECT 1");
+                    ADD_FAILURE() << where << ": a terminated connection answered";
+                } catch (const ServerError& e) {
+                    // The FATAL the server sent before closing explains it.
+                    EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
+                } catch (const Error& e) {
+                    ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: " << e.what();
+                }
+                EXPECT_FALSE(victim.is_healthy()) << where;
+                EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
+            }
+            EXPECT_EQ(open_fds(), fds0) << where;
         }
-        EXPECT_EQ(open_fds(), fds0) << s.name;
     }
 }
 
