@@ -78,13 +78,18 @@ TEST(NetworkLoss, SilenceMidHandshakeFiresConnectTimeout) {
                 last_start = at;
                 at += ch.bytes;
             }
+            std::vector<std::function<void()>> stalls;
             for (std::size_t stall : {std::size_t{0}, largest_mid, last_start}) {
-                const std::string where = label(v) + " silent after " + std::to_string(stall) + " server bytes";
-                proxy.set_fault(FaultProxy::Fault{Direction::server_to_client, stall, FaultProxy::Action::go_silent});
-                const Failure f = run_failing([&] { Client c(config); });
-                expect_failure(f, {ErrorKind::timeout}, {"timeout expired"}, 6000ms, where);
-                EXPECT_GE(f.elapsed, 1900ms) << where << ": gave up before connect_timeout";
+                stalls.push_back([v, stall] {
+                    FaultProxy stalling("127.0.0.1", pg18().port);
+                    const std::string where = label(v) + " silent after " + std::to_string(stall) + " server bytes";
+                    stalling.set_fault(FaultProxy::Fault{Direction::server_to_client, stall, FaultProxy::Action::go_silent});
+                    const Failure f = run_failing([&] { Client c(through(stalling, v, "connect_timeout=2")); });
+                    expect_failure(f, {ErrorKind::timeout}, {"timeout expired"}, 6000ms, where);
+                    EXPECT_GE(f.elapsed, 1900ms) << where << ": gave up before connect_timeout";
+                });
             }
+            run_parallel(std::move(stalls));
         });
     }
     run_parallel(std::move(jobs));

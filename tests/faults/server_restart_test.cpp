@@ -186,7 +186,10 @@ TEST(ServerRestart, BackendKilledDuringHandshake) {
         const Failure f = connect_while(v, "connect_timeout=10", [](pid_t p) { ::kill(p, SIGKILL); });
         expect_failure(f, {ErrorKind::connection, ErrorKind::tls}, {"closed", "reset", "EOF", "terminated"}, 6000ms, where);
         baseline.expect_unchanged(where);
-        // The postmaster reinitializes after a crashed backend; restart it cleanly anyway.
+        // The postmaster reinitializes after a crashed backend; once it is back (a shutdown
+        // request during the reinitialization waits for pg_ctl's escalation), restart it
+        // cleanly anyway.
+        wait_until_up();
         restart_pg18();
         wait_until_up();
     }
