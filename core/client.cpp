@@ -146,8 +146,20 @@ struct Client::Impl {
         if (query_timeout.count() <= 0) return std::nullopt;
         return Clock::now() + query_timeout;
     }
+    // A write that fails or times out part-way leaves a partial message on the wire: the
+    // connection is unusable (the next message would be read as the rest of this one).
+    // On an established connection a write refused because the server hung up reports the
+    // FATAL it sent first, if any (as libpq does).
     void send(Deadline d) {
-        channel.write_all(out, d);
+        try {
+            channel.write_all(out, d);
+        } catch (const Error& e) {
+            std::optional<ServerError> why;
+            if (healthy && e.kind() == ErrorKind::connection) why = pending_server_error();
+            fail_connection();
+            if (why) throw *why;
+            throw;
+        }
         out.clear();
         reply_pending = true;
     }
@@ -155,13 +167,29 @@ struct Client::Impl {
     // for the socket before its first read instead of trying a read that mostly comes back
     // empty (a failed TLS read costs about as much as a successful one).
     bool reply_pending = false;
+    // An ErrorResponse the server sent before closing, still unread; best effort, never throws.
+    std::optional<ServerError> pending_server_error() noexcept {
+        try {
+            try {
+                while (channel.read_available(reader)) {
+                }
+            } catch (const Error&) {
+                // EOF or reset after the data: what was read is still in the reader.
+            }
+            while (auto m = reader.next())
+                if (m->type == 'E') return ServerError(protocol::parse_error_fields(m->body));
+        } catch (...) {
+        }
+        return std::nullopt;
+    }
     protocol::BackendMessage next_message(Deadline d);
     std::vector<Result> run(protocol::QueryFlow& flow, Deadline d);
     void ensure_ready() const {
         if (!channel.is_open()) throw Error(ErrorKind::usage, "connection is closed");
         if (!healthy) throw Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect");
     }
-    void cancel_request();
+    // `limit`, when set, bounds the whole request (the query timeout's grace period).
+    void cancel_request(Deadline limit = std::nullopt);
     // Runs the TLS handshake on `c` toward `target` and checks what every TLS connection to
     // the server must satisfy, for the session and for a cancel request alike: SNI per
     // sslsni, ALPN "postgresql" on a direct connection (and never another protocol), and for
@@ -504,8 +532,10 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
                 const auto grace_len = std::clamp<std::chrono::milliseconds>(2 * query_timeout, std::chrono::seconds(2),
                                                                            std::chrono::seconds(30));
                 try {
-                    cancel_request();
+                    // The cancel shares the grace period: on an unresponsive network its own
+                    // connect would otherwise wait connect_timeout (or 30 s) on top.
                     const Deadline grace = Clock::now() + grace_len;
+                    cancel_request(grace);
                     while (true) {
                         auto mm = next_message(grace);
                         if (flow.on_message(mm)) break;
@@ -531,6 +561,9 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
         if (e.kind() != ErrorKind::server && e.kind() != ErrorKind::timeout) {
             healthy = false;
             channel.abort();
+            // The server said why before it hung up (a FATAL such as 57P01 from
+            // pg_terminate_backend or a shutdown): that is the error to report, as libpq does.
+            if (e.kind() == ErrorKind::connection && flow.error()) throw *flow.error();
         }
         throw;
     }
@@ -568,11 +601,12 @@ std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::C
     return peer;
 }
 
-void Client::Impl::cancel_request() {
+void Client::Impl::cancel_request(Deadline limit) {
     if (key.secret.empty()) throw Error(ErrorKind::usage, "no cancel key: not connected");
     HostTarget t = connected_target;
     if (!t.is_unix_socket()) t.hostaddr = connected_address;  // the same server, not a re-resolve
     Deadline deadline = Clock::now() + std::chrono::seconds(settings.connect_timeout.count() > 0 ? settings.connect_timeout.count() : 30);
+    if (limit && *limit < *deadline) deadline = limit;
     transport::SocketOptions so{settings.keepalives, 0, 0, 0, 0};
     auto sock = transport::open_socket(t, so, deadline);
     transport::Channel c(sock.fd);
@@ -880,6 +914,7 @@ std::uint64_t Client::stream(std::string_view sql, const Params& params, const s
 }
 
 void Client::set_query_timeout(std::chrono::milliseconds timeout) noexcept { impl_->query_timeout = timeout; }
+std::chrono::milliseconds Client::query_timeout() const noexcept { return impl_->query_timeout; }
 
 TransactionStatus Client::transaction_status() const noexcept {
     return is_open() ? impl_->session.transaction_status : TransactionStatus::unknown;
@@ -1029,8 +1064,11 @@ std::uint64_t Client::copy_out(std::string_view copy_sql, const std::function<vo
         }
     } catch (const ServerError&) {
         throw;
-    } catch (const Error&) {
+    } catch (const Error& e) {
         impl.fail_connection();
+        // A FATAL (e.g. 57P01 from pg_terminate_backend) followed by the connection closing:
+        // report the server's reason, as run() does.
+        if (e.kind() == ErrorKind::connection && err) throw *err;
         throw;
     }
 }
@@ -1063,7 +1101,12 @@ void check_copy_error(Client::Impl& impl, transport::Deadline d) {
                                                  " message from server during COPY FROM STDIN");
     }
     if (err) {
-        drain_to_ready(impl, d, err);
+        try {
+            drain_to_ready(impl, d, err);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::connection) throw;
+            impl.fail_connection();  // a FATAL, then the server hung up: the FATAL is the error
+        }
         throw *err;
     }
 }
@@ -1091,9 +1134,13 @@ void CopyIn::flush() {
         done_ = true;
         buffer_.clear();
         throw;
-    } catch (const Error&) {
+    } catch (const Error& e) {
         done_ = true;
+        // The server hung up (e.g. pg_terminate_backend): report its FATAL if it sent one.
+        std::optional<ServerError> why;
+        if (e.kind() == ErrorKind::connection) why = impl.pending_server_error();
         impl.fail_connection();
+        if (why) throw *why;
         throw;
     }
     buffer_.clear();

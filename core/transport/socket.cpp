@@ -53,7 +53,12 @@ std::string sockaddr_text(const sockaddr* sa) {
     return buf;
 }
 
-// Non-blocking connect with deadline; returns 0 or an errno.
+// connect_with_deadline's result when the deadline passed. Not ETIMEDOUT: that is the
+// kernel giving up on the SYN, and the poll's millisecond rounding can wake it a fraction of
+// a millisecond before the deadline, so the clock cannot tell the two apart.
+constexpr int kDeadlineReached = -1;
+
+// Non-blocking connect with deadline; returns 0, an errno or kDeadlineReached.
 int connect_with_deadline(int fd, const sockaddr* sa, socklen_t len, Deadline deadline) {
     if (::connect(fd, sa, len) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return errno;
@@ -61,7 +66,7 @@ int connect_with_deadline(int fd, const sockaddr* sa, socklen_t len, Deadline de
     while (true) {
         const int r = ::poll(&p, 1, remaining_ms(deadline));
         if (r < 0 && errno == EINTR) continue;
-        if (r == 0) return ETIMEDOUT;
+        if (r == 0) return kDeadlineReached;
         break;
     }
     int err = 0;
@@ -104,7 +109,7 @@ OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options,
         const int err = connect_with_deadline(fd, reinterpret_cast<sockaddr*>(&sa), len, deadline);
         if (err) {
             ::close(fd);
-            if (err == ETIMEDOUT && deadline && Clock::now() >= *deadline)
+            if (err == kDeadlineReached)
                 throw Error(ErrorKind::timeout, "timeout expired connecting to socket \"" + path + "\"");
             throw Error(ErrorKind::connection, "connection to server on socket \"" + path +
                                                    "\" failed: " + std::strerror(err) +
@@ -137,7 +142,7 @@ OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options,
             return {fd, addr};
         }
         ::close(fd);
-        if (err == ETIMEDOUT && deadline && Clock::now() >= *deadline) {
+        if (err == kDeadlineReached) {
             freeaddrinfo(res);
             throw Error(ErrorKind::timeout, "timeout expired connecting to server at " + describe_target(target) +
                                                 ", address " + addr + ", port " + port);

@@ -199,6 +199,7 @@ public:
     // Per-call client-side timeout for queries (0 = none). On expiry the query is cancelled on
     // the server and Error(timeout) is thrown; the connection stays usable.
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
+    std::chrono::milliseconds query_timeout() const noexcept;
 
     TransactionStatus transaction_status() const noexcept;
     std::optional<std::string> parameter_status(const std::string& name) const;

@@ -77,6 +77,13 @@ struct BasicPoolOptions {
     // Negative: never ping.
     std::chrono::milliseconds health_check_after{1'000};
     std::string ping_sql = ";";           // an empty query: one round trip, no parse work
+    // The ping's query timeout: at most this long, and at most a fifth of what is left of the
+    // acquire timeout (a timed-out query then spends up to twice as long on its cancel and
+    // grace period, and a replacement must still be opened), before the connection is
+    // discarded: an idle connection whose network went silent must not hang acquire().
+    // Applies to connections with set_query_timeout()/query_timeout(), as pgtls::Client;
+    // 0 = only the acquire timeout's fifth.
+    std::chrono::milliseconds health_check_timeout{5'000};
     // Run on every new connection before first use (e.g. SET statements). Throwing discards
     // the connection and fails the connect with that exception.
     std::function<void(Conn&)> after_connect;
@@ -246,7 +253,8 @@ private:
             if (opt.connect_backoff_initial.count() < 0 || opt.connect_backoff_max < opt.connect_backoff_initial)
                 throw Error(ErrorKind::usage, "pool: connect_backoff_initial must be >= 0 and <= connect_backoff_max");
             if (opt.max_lifetime_jitter.count() < 0 || opt.acquire_timeout.count() < 0 ||
-                opt.idle_timeout.count() < 0 || opt.max_lifetime.count() < 0 || opt.connect_timeout.count() < 0)
+                opt.idle_timeout.count() < 0 || opt.max_lifetime.count() < 0 || opt.connect_timeout.count() < 0 ||
+                opt.health_check_timeout.count() < 0)
                 throw Error(ErrorKind::usage, "pool: durations must not be negative");
         }
 
@@ -376,9 +384,38 @@ private:
             emit(opt.on_remove, id, reason);
         }
 
+        // The health check's ping, bounded per health_check_timeout and the acquire deadline
+        // when the connection type has a query timeout; the connection's own timeout is restored.
+        void ping_idle(Conn& c, time_point deadline) {
+            if constexpr (requires(Conn& x, std::chrono::milliseconds t) {
+                              x.set_query_timeout(t);
+                              { x.query_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
+                          }) {
+                auto limit = opt.health_check_timeout;
+                if (deadline != time_point::max()) {
+                    auto share = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock->now()) / 5;
+                    share = std::max(share, std::chrono::milliseconds(1));
+                    if (limit.count() == 0 || share < limit) limit = share;
+                }
+                if (limit.count() > 0) {
+                    const std::chrono::milliseconds previous = c.query_timeout();
+                    c.set_query_timeout(limit);
+                    try {
+                        c.query(opt.ping_sql);
+                    } catch (...) {
+                        c.set_query_timeout(previous);
+                        throw;
+                    }
+                    c.set_query_timeout(previous);
+                    return;
+                }
+            }
+            c.query(opt.ping_sql);
+        }
+
         // Why an idle connection about to be lent must not be, or empty. Runs unlocked:
         // the caller owns the slot.
-        std::string reject_reason(Slot& s) {
+        std::string reject_reason(Slot& s, time_point deadline) {
             auto now = clock->now();
             if (now >= s.expires) return "max lifetime reached";
             if (!s.conn->is_healthy()) return "connection broken";
@@ -389,7 +426,7 @@ private:
             }
             if (ping) {
                 try {
-                    s.conn->query(opt.ping_sql);
+                    ping_idle(*s.conn, deadline);
                 } catch (...) {
                     return "health check failed: " + pool_detail::describe_exception(std::current_exception());
                 }
@@ -420,7 +457,7 @@ private:
                         waiters.pop_front();
                         notify_head();
                         lk.unlock();
-                        std::string reason = reject_reason(*slot);
+                        std::string reason = reject_reason(*slot, deadline);
                         if (reason.empty()) return lent(std::move(slot), start);
                         destroy(std::move(slot), true, reason);
                         lk.lock();

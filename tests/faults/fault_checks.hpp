@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -93,6 +95,9 @@ inline void expect_failure(const Failure& f, std::initializer_list<ErrorKind> ki
                            std::initializer_list<const char*> fragments, std::chrono::milliseconds bound,
                            const std::string& where) {
     ASSERT_TRUE(f.threw) << where << ": succeeded, expected an error";
+    if (std::getenv("PGTLS_FAULTS_VERBOSE"))
+        std::printf("%s: %s (%lld ms): %s\n", where.c_str(), to_string(f.kind), static_cast<long long>(f.elapsed.count()),
+                    f.message.c_str());
     EXPECT_TRUE(kind_in(f.kind, kinds)) << where << ": error kind " << to_string(f.kind) << ", expected "
                                         << kinds_text(kinds) << ": " << f.message;
     if (fragments.size() > 0) {

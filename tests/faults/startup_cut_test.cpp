@@ -105,7 +105,6 @@ void cut_everywhere(const Target& t, const std::string& backend) {
                 EXPECT_NE(f.message.find("connection to server at \"127.0.0.1\", port " + std::to_string(proxy.port())),
                           std::string::npos)
                     << where << ": " << f.message;
-                if (std::getenv("PGTLS_FAULTS_VERBOSE")) std::printf("%s: %s: %s\n", where.c_str(), to_string(f.kind), f.message.c_str());
             }
         }
         EXPECT_TRUE(proxy.wait_until_closed(5s)) << t.label << ": connections still open after the cuts";

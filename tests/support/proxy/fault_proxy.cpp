@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -225,20 +226,47 @@ struct FaultProxy::State {
     }
 };
 
-FaultProxy::FaultProxy(const std::string& target_host, int target_port) : state_(std::make_unique<State>()) {
+FaultProxy::FaultProxy(const std::string& target_host, int target_port)
+    : FaultProxy(target_host, target_port, "127.0.0.1", "") {}
+
+FaultProxy::FaultProxy(const std::string& target_host, int target_port, const std::string& listen_host,
+                       const std::string& netns)
+    : state_(std::make_unique<State>()) {
     State& s = *state_;
     s.host = target_host;
     s.target_port = target_port;
-    s.listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s.listen_fd < 0) throw sys_error("socket");
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(s.listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s.listen_fd, 64) != 0 ||
-        ::getsockname(s.listen_fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        ::close(s.listen_fd);
-        throw sys_error("listen");
+    if (::inet_pton(AF_INET, listen_host.c_str(), &a.sin_addr) != 1)
+        throw std::runtime_error("FaultProxy: not an IPv4 address: " + listen_host);
+    // A socket belongs to the namespace of the thread that creates it: make the listener on a
+    // short-lived thread that enters the namespace, so this thread's namespace is untouched.
+    int saved_errno = 0;
+    std::string failed;
+    std::thread maker([&] {
+        if (!netns.empty()) {
+            const int ns = ::open(("/var/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+            if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
+                saved_errno = errno;
+                failed = "enter network namespace " + netns;
+                if (ns >= 0) ::close(ns);
+                return;
+            }
+            ::close(ns);
+        }
+        s.listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        socklen_t len = sizeof a;
+        if (s.listen_fd < 0 || ::bind(s.listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+            ::listen(s.listen_fd, 64) != 0 || ::getsockname(s.listen_fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+            saved_errno = errno;
+            failed = "listen on " + listen_host;
+            if (s.listen_fd >= 0) ::close(s.listen_fd);
+        }
+    });
+    maker.join();
+    if (!failed.empty()) {
+        errno = saved_errno;
+        throw sys_error(failed);
     }
     s.port = ntohs(a.sin_port);
     if (::pipe2(s.wake, O_CLOEXEC | O_NONBLOCK) != 0) {

@@ -37,6 +37,11 @@ public:
 
     // Listens on 127.0.0.1 (ephemeral port) and forwards to target_host:target_port.
     FaultProxy(const std::string& target_host, int target_port);
+    // The same, listening on listen_host (IPv4) inside the network namespace `netns` (a name
+    // under /var/run/netns, as `ip netns add` makes; needs root) while the connections to the
+    // target are made from this process's own namespace: a real link between client and
+    // proxy that a test can take down.
+    FaultProxy(const std::string& target_host, int target_port, const std::string& listen_host, const std::string& netns);
     ~FaultProxy();
     FaultProxy(const FaultProxy&) = delete;
     FaultProxy& operator=(const FaultProxy&) = delete;

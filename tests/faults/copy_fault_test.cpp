@@ -1,0 +1,225 @@
+// The server connection lost in the middle of COPY, against the real PostgreSQL 15 server, in
+// plaintext and with sslmode=require on every TLS backend: the backend terminated by
+// pg_terminate_backend from another session, and the stream cut by a FaultProxy, both while
+// COPY FROM STDIN is sending rows and while COPY TO STDOUT is delivering them. Each time a
+// clear error within seconds, every row handed over before it is whole and correct, nothing
+// of the aborted COPY FROM is committed, the next use of the client is an error, and no fd
+// or thread is left behind.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "fault_checks.hpp"
+#include "tests/support/proxy/fault_proxy.hpp"
+
+namespace pgtls::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Direction = FaultProxy::Direction;
+
+class CopyFault : public ::testing::TestWithParam<std::string> {
+protected:
+    const std::string& backend() const { return GetParam(); }
+    bool tls() const { return backend() != "none"; }
+    std::string label() const { return tls() ? backend() : "plaintext"; }
+    const TestServer& server() const { return test_env().server("pg15"); }
+    std::string sslmode() const { return tls() ? " sslmode=require" : " sslmode=disable"; }
+
+    Config direct() const { return config_for(test_env().conninfo(server(), "trustuser") + " connect_timeout=5" + sslmode(), backend()); }
+    Config via(const FaultProxy& proxy) const {
+        return config_for("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+                              " dbname=pgtls user=trustuser connect_timeout=5" + sslmode(),
+                          backend());
+    }
+    Client admin() const { return Client(config_for(test_env().conninfo(server(), "trustuser") + " sslmode=disable", "none")); }
+
+    // A fresh table for this backend's COPY FROM.
+    std::string fresh_table(const std::string& what) const {
+        const std::string t = "faults_" + what + "_" + label();
+        admin().query("DROP TABLE IF EXISTS " + t + "; CREATE TABLE " + t + " (id int, v text)");
+        return t;
+    }
+    long long rows_in(const std::string& table) const {
+        return admin().query("SELECT count(*) FROM " + table)[0][0].as<long long>();
+    }
+
+    // Sends rows through COPY FROM STDIN until it fails (or 20 s pass), calling `after_first_mb`
+    // once a megabyte has gone out. Returns the failure.
+    static Failure copy_in_until_failure(Client& c, const std::string& table, const std::function<void()>& after_first_mb) {
+        return run_failing([&] {
+            auto in = c.copy_in("COPY " + table + " FROM STDIN");
+            std::string batch;
+            for (int i = 0; i < 1000; ++i) batch += std::to_string(i) + "\tsome row text to make the rows longer\n";
+            std::size_t sent = 0;
+            bool signalled = false;
+            const auto until = std::chrono::steady_clock::now() + 20s;
+            while (std::chrono::steady_clock::now() < until) {
+                in.write(batch);
+                sent += batch.size();
+                if (!signalled && sent >= (1u << 20)) {
+                    signalled = true;
+                    after_first_mb();
+                }
+            }
+            in.finish();
+        });
+    }
+
+    // Reads a large COPY TO STDOUT of "g\tg*7" lines, checking every line handed over; calls
+    // `after_first_mb` once a megabyte has arrived. Returns the failure; `lines` counts the
+    // good lines.
+    static Failure copy_out_until_failure(Client& c, std::size_t& lines, const std::function<void()>& after_first_mb) {
+        lines = 0;
+        std::size_t received = 0;
+        bool signalled = false, bad = false;
+        std::string carry;
+        Failure f = run_failing([&] {
+            // generate_series in the select list streams (ProjectSet); in FROM it would be
+            // materialized first.
+            c.copy_out("COPY (SELECT g, g * 7 FROM (SELECT generate_series(1, 100000000) AS g) s) TO STDOUT", [&](std::string_view d) {
+                received += d.size();
+                carry += d;
+                std::size_t pos = 0, nl;
+                while ((nl = carry.find('\n', pos)) != std::string::npos) {
+                    const std::string_view line(carry.data() + pos, nl - pos);
+                    const auto tab = line.find('\t');
+                    long long a = 0, b = 0;
+                    bool ok = tab != std::string_view::npos &&
+                              std::from_chars(line.data(), line.data() + tab, a).ec == std::errc{} &&
+                              std::from_chars(line.data() + tab + 1, line.data() + line.size(), b).ec == std::errc{};
+                    ok = ok && a == static_cast<long long>(lines) + 1 && b == 7 * a;
+                    if (!ok && !bad) {
+                        bad = true;
+                        ADD_FAILURE() << "wrong row after " << lines << " good ones: " << line;
+                    }
+                    ++lines;
+                    pos = nl + 1;
+                }
+                carry.erase(0, pos);
+                if (!signalled && received >= (1u << 20)) {
+                    signalled = true;
+                    after_first_mb();
+                }
+            });
+        });
+        EXPECT_TRUE(carry.empty()) << "a partial row was handed over: " << carry.substr(0, 80);
+        return f;
+    }
+
+    // After the failure: the client refuses to be used, without a hang.
+    void expect_dead(Client& c, const std::string& where) const {
+        EXPECT_FALSE(c.is_healthy()) << where;
+        const Failure next = run_failing([&] { c.query("SELECT 1"); });
+        expect_failure(next, {ErrorKind::connection, ErrorKind::usage}, {}, 2000ms, where + ", next query");
+    }
+};
+
+// pg_terminate_backend from another session, once the copy is well under way.
+void terminate_soon(const Config& admin_config, int pid, std::thread& killer) {
+    killer = std::thread([admin_config, pid] {
+        Client admin(admin_config);
+        admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+    });
+}
+
+TEST_P(CopyFault, CopyInBackendTerminated) {
+    const std::string table = fresh_table("copy_in_term");
+    const ResourceBaseline baseline;
+    {
+        Client c(direct());
+        const int pid = c.query("SELECT pg_backend_pid()")[0][0].as<int>();
+        std::thread killer;
+        const Failure f = copy_in_until_failure(c, table, [&] { terminate_soon(direct(), pid, killer); });
+        killer.join();
+        // The write fails, but the server's FATAL came first: that is the error.
+        expect_failure(f, {ErrorKind::server}, {"terminating connection due to administrator command"}, 25000ms,
+                       label() + " COPY FROM, backend terminated");
+        EXPECT_EQ(f.sqlstate, "57P01") << f.message;
+        expect_dead(c, label() + " COPY FROM");
+    }
+    EXPECT_EQ(rows_in(table), 0) << "rows of an aborted COPY were committed";
+    baseline.expect_unchanged(label() + " COPY FROM, backend terminated");
+}
+
+TEST_P(CopyFault, CopyOutBackendTerminated) {
+    const ResourceBaseline baseline;
+    {
+        Client c(direct());
+        const int pid = c.query("SELECT pg_backend_pid()")[0][0].as<int>();
+        std::thread killer;
+        std::size_t lines = 0;
+        const Failure f = copy_out_until_failure(c, lines, [&] { terminate_soon(direct(), pid, killer); });
+        killer.join();
+        // The server's FATAL arrives before it closes the connection: that is the error.
+        expect_failure(f, {ErrorKind::server}, {"terminating connection due to administrator command"}, 25000ms,
+                       label() + " COPY TO, backend terminated");
+        EXPECT_EQ(f.sqlstate, "57P01") << f.message;
+        EXPECT_GT(lines, 1000u);
+        expect_dead(c, label() + " COPY TO");
+    }
+    baseline.expect_unchanged(label() + " COPY TO, backend terminated");
+}
+
+// Client->server bytes of a clean startup through `proxy` with `config`.
+std::size_t startup_bytes(FaultProxy& proxy, const Config& config, Direction d) {
+    proxy.set_fault(std::nullopt);
+    const std::size_t index = proxy.connections_accepted();
+    {
+        Client c(config);
+    }
+    std::size_t n = 0;
+    for (const auto& ch : proxy.trace(index))
+        if (ch.direction == d) n += ch.bytes;
+    return n;
+}
+
+TEST_P(CopyFault, CopyInStreamCut) {
+    const std::string table = fresh_table("copy_in_cut");
+    const ResourceBaseline baseline;
+    {
+        FaultProxy proxy("127.0.0.1", server().port);
+        const Config config = via(proxy);
+        // Past the startup (whose Terminate is counted too: it is small), 3 MB into the COPY.
+        const std::size_t at = startup_bytes(proxy, config, Direction::client_to_server) + (3u << 20);
+        proxy.set_fault(FaultProxy::Fault{Direction::client_to_server, at, FaultProxy::Action::cut});
+        Client c(config);
+        const Failure f = copy_in_until_failure(c, table, [] {});
+        expect_failure(f, {ErrorKind::connection}, {"closed", "Broken pipe", "reset"}, 25000ms, label() + " COPY FROM, stream cut");
+        expect_dead(c, label() + " COPY FROM cut");
+    }
+    EXPECT_EQ(rows_in(table), 0) << "rows of a cut COPY were committed";
+    baseline.expect_unchanged(label() + " COPY FROM, stream cut");
+}
+
+TEST_P(CopyFault, CopyOutStreamCut) {
+    const ResourceBaseline baseline;
+    {
+        FaultProxy proxy("127.0.0.1", server().port);
+        const Config config = via(proxy);
+        // 3 MB (and 5 odd bytes, to land inside a message and a TLS record) into the COPY.
+        const std::size_t at = startup_bytes(proxy, config, Direction::server_to_client) + (3u << 20) + 5;
+        proxy.set_fault(FaultProxy::Fault{Direction::server_to_client, at, FaultProxy::Action::cut});
+        Client c(config);
+        std::size_t lines = 0;
+        const Failure f = copy_out_until_failure(c, lines, [] {});
+        expect_failure(f, {ErrorKind::connection}, {"closed"}, 25000ms, label() + " COPY TO, stream cut");
+        EXPECT_GT(lines, 1000u);
+        expect_dead(c, label() + " COPY TO cut");
+    }
+    baseline.expect_unchanged(label() + " COPY TO, stream cut");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CopyFault, ::testing::ValuesIn([] {
+                             auto v = tls_backend_names();
+                             if (v.front() != "none") v.insert(v.begin(), "none");
+                             return v;
+                         }()),
+                         param_name);
+
+}  // namespace
+}  // namespace pgtls::test

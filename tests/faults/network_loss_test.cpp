@@ -1,0 +1,224 @@
+// Network loss against the real servers, simulated by a FaultProxy that stops forwarding while
+// keeping both sockets open (an unresponsive peer: nothing is refused, nothing arrives), and
+// a slow network (a delay per chunk). Mid-handshake connect_timeout fires; mid-query the
+// client-side query timeout fires and the connection is closed when even the cancel request
+// gets no answer; a pooled idle connection that went silent is replaced within the acquire
+// timeout. Every case on every TLS backend and in plaintext, with no fd or thread leaked.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fault_checks.hpp"
+#include "pgtls/pool.hpp"
+#include "tests/support/proxy/fault_proxy.hpp"
+
+namespace pgtls::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Direction = FaultProxy::Direction;
+
+// sslmode=disable, and require on every TLS backend.
+struct Variant {
+    std::string backend;  // "none" for plaintext
+    std::string options;
+};
+
+std::vector<Variant> variants() {
+    std::vector<Variant> v{{"none", "sslmode=disable"}};
+    for (const auto* b : tls::available_backends()) v.push_back({std::string(b->name()), "sslmode=require"});
+    return v;
+}
+
+std::string label(const Variant& v) { return v.backend == "none" ? "plaintext" : v.backend; }
+
+Config through(const FaultProxy& proxy, const Variant& v, const std::string& extra) {
+    return config_for("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+                          " dbname=pgtls user=scramuser password=scram-secret " + v.options + " " + extra,
+                      v.backend);
+}
+
+const TestServer& pg18() { return test_env().server("pg18"); }
+
+// Runs every job on its own thread (the cases wait on timeouts; in parallel they cost the
+// longest one) and rethrows the first failure of a job body.
+void run_parallel(std::vector<std::function<void()>> jobs) {
+    std::vector<std::future<void>> running;
+    for (auto& j : jobs) running.push_back(std::async(std::launch::async, std::move(j)));
+    for (auto& f : running) f.get();
+}
+
+// The startup stalls at a point of the handshake: connect_timeout (2 s) must fire.
+TEST(NetworkLoss, SilenceMidHandshakeFiresConnectTimeout) {
+    const ResourceBaseline baseline;
+    std::vector<std::function<void()>> jobs;
+    for (const Variant& v : variants()) {
+        // Where to stall, in server->client bytes of a recorded startup: before the SSL reply
+        // or first auth request, inside the largest flight (the TLS server handshake, or the
+        // SCRAM exchange in plaintext), and at the last flight (after AuthenticationOk).
+        jobs.push_back([v] {
+            FaultProxy proxy("127.0.0.1", pg18().port);
+            const Config config = through(proxy, v, "connect_timeout=2");
+            std::vector<FaultProxy::Chunk> trace;
+            {
+                Client c(config);
+                trace = proxy.trace(0);
+            }
+            std::size_t at = 0, largest_mid = 0, largest = 0, last_start = 0;
+            for (const auto& ch : trace) {
+                if (ch.direction != Direction::server_to_client) continue;
+                if (ch.bytes > largest) {
+                    largest = ch.bytes;
+                    largest_mid = at + ch.bytes / 2;
+                }
+                last_start = at;
+                at += ch.bytes;
+            }
+            std::vector<std::function<void()>> stalls;
+            for (std::size_t stall : {std::size_t{0}, largest_mid, last_start}) {
+                stalls.push_back([v, stall] {
+                    FaultProxy stalling("127.0.0.1", pg18().port);
+                    const std::string where = label(v) + " silent after " + std::to_string(stall) + " server bytes";
+                    stalling.set_fault(FaultProxy::Fault{Direction::server_to_client, stall, FaultProxy::Action::go_silent});
+                    const Failure f = run_failing([&] { Client c(through(stalling, v, "connect_timeout=2")); });
+                    expect_failure(f, {ErrorKind::timeout}, {"timeout expired"}, 6000ms, where);
+                    EXPECT_GE(f.elapsed, 1900ms) << where << ": gave up before connect_timeout";
+                });
+            }
+            run_parallel(std::move(stalls));
+        });
+    }
+    run_parallel(std::move(jobs));
+    baseline.expect_unchanged("silent handshake");
+}
+
+// A slow network is not a broken one: 30 ms per chunk still connects and queries; 400 ms per
+// chunk cannot finish a startup within connect_timeout=2 and fails with a timeout.
+TEST(NetworkLoss, SlowNetworkConnectsAndTooSlowTimesOut) {
+    const ResourceBaseline baseline;
+    std::vector<std::function<void()>> jobs;
+    for (const Variant& v : variants()) {
+        jobs.push_back([v] {
+            FaultProxy proxy("127.0.0.1", pg18().port);
+            proxy.set_chunk_delay(30ms);
+            {
+                Client c(through(proxy, v, "connect_timeout=5"));
+                EXPECT_EQ(c.query("SELECT 41 + 1")[0][0].as<int>(), 42) << label(v);
+            }
+            proxy.set_chunk_delay(400ms);
+            const Failure f = run_failing([&] { Client c(through(proxy, v, "connect_timeout=2")); });
+            expect_failure(f, {ErrorKind::timeout}, {"timeout expired"}, 6000ms, label(v) + " 400 ms per chunk");
+        });
+    }
+    run_parallel(std::move(jobs));
+    baseline.expect_unchanged("slow network");
+}
+
+// The network goes silent under an established connection, the cancel request's path too:
+// the client-side query timeout fires, the cancel gets nowhere, and after the grace period
+// the connection is closed — a timeout error, never a hang and never a later stale result.
+void silent_mid_query(const std::string& connect_options, std::chrono::milliseconds bound) {
+    const ResourceBaseline baseline;
+    std::vector<std::function<void()>> jobs;
+    for (const Variant& v : variants()) {
+        jobs.push_back([v, connect_options, bound] {
+            FaultProxy proxy("127.0.0.1", pg18().port);
+            Client c(through(proxy, v, connect_options));
+            EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+            c.set_query_timeout(1000ms);
+            proxy.set_fault(FaultProxy::Fault{Direction::client_to_server, 0, FaultProxy::Action::go_silent});
+            proxy.silence_open_connections();
+            const Failure f = run_failing([&] { c.query("SELECT 2"); });
+            expect_failure(f, {ErrorKind::timeout}, {"timed out", "timeout"}, bound, label(v) + " silent mid-query");
+            EXPECT_FALSE(c.is_healthy()) << label(v) << ": a connection whose query could not be stopped stays in use";
+            const Failure again = run_failing([&] { c.query("SELECT 3"); });
+            expect_failure(again, {ErrorKind::connection, ErrorKind::usage}, {}, 1000ms, label(v) + " next query");
+        });
+    }
+    run_parallel(std::move(jobs));
+    baseline.expect_unchanged("silent mid-query");
+}
+
+TEST(NetworkLoss, SilenceMidQueryFiresQueryTimeoutWithConnectTimeout) { silent_mid_query("connect_timeout=2", 8000ms); }
+
+// Without connect_timeout the cancel request must still be bounded by the query timeout's
+// grace period, not wait on an unresponsive network indefinitely.
+TEST(NetworkLoss, SilenceMidQueryFiresQueryTimeoutWithoutConnectTimeout) { silent_mid_query("", 8000ms); }
+
+// A write that cannot finish (the network stopped taking data) times out part-way through
+// a message: the connection is retired, never reused with half a message on the wire.
+TEST(NetworkLoss, WriteStalledMidMessageRetiresTheConnection) {
+    const ResourceBaseline baseline;
+    std::vector<std::function<void()>> jobs;
+    for (const Variant& v : variants()) {
+        jobs.push_back([v] {
+            FaultProxy proxy("127.0.0.1", pg18().port);
+            Client c(through(proxy, v, "connect_timeout=2"));
+            c.set_query_timeout(1000ms);
+            proxy.set_fault(FaultProxy::Fault{Direction::client_to_server, 0, FaultProxy::Action::go_silent});
+            proxy.silence_open_connections();
+            // Far more than the socket buffers hold on both sides of the proxy.
+            const std::string big = "SELECT length('" + std::string(64 << 20, 'x') + "')";
+            const Failure f = run_failing([&] { c.query(big); });
+            expect_failure(f, {ErrorKind::timeout}, {"timeout expired while sending"}, 5000ms, label(v) + " stalled write");
+            EXPECT_FALSE(c.is_healthy()) << label(v) << ": usable with half a message sent";
+            const Failure again = run_failing([&] { c.query("SELECT 1"); });
+            expect_failure(again, {ErrorKind::connection, ErrorKind::usage}, {}, 1000ms, label(v) + " next query");
+        });
+    }
+    run_parallel(std::move(jobs));
+    baseline.expect_unchanged("stalled write");
+}
+
+// A pooled idle connection whose network went silent: the health check on acquire must not
+// hang on it but discard it and hand out a fresh connection within the acquire timeout.
+TEST(NetworkLoss, SilentPooledIdleConnectionIsReplacedOnAcquire) {
+    const ResourceBaseline baseline;
+    std::vector<std::function<void()>> jobs;
+    for (const Variant& v : variants()) {
+        jobs.push_back([v] {
+            const std::string where = label(v) + " pool";
+            FaultProxy proxy("127.0.0.1", pg18().port);
+            PoolOptions o;
+            o.max_size = 2;
+            // Each dead idle connection costs its ping's query timeout (a fifth of the time left)
+            // plus the cancel grace period (at least 2 s): two of them fit in 10 s.
+            o.acquire_timeout = 10s;
+            o.connect_timeout = 3s;
+            o.health_check_after = 0ms;
+            Pool pool(through(proxy, v, ""), o);
+            {
+                auto a = pool.acquire();
+                auto b = pool.acquire();
+                EXPECT_EQ(a->query("SELECT 1")[0][0].as<int>(), 1);
+                EXPECT_EQ(b->query("SELECT 1")[0][0].as<int>(), 1);
+            }
+            ASSERT_EQ(pool.stats().idle, 2u) << where;
+            proxy.silence_open_connections();  // new connections still get through
+            const auto t0 = std::chrono::steady_clock::now();
+            try {
+                auto lease = pool.acquire();
+                EXPECT_EQ(lease->query("SELECT 7")[0][0].as<int>(), 7) << where;
+            } catch (const Error& e) {
+                ADD_FAILURE() << where << ": acquire failed: " << to_string(e.kind()) << ": " << e.what();
+            }
+            const auto took = std::chrono::steady_clock::now() - t0;
+            EXPECT_LT(took, 10s) << where << ": acquire took "
+                                << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+            const PoolStats st = pool.stats();
+            EXPECT_GE(st.destroyed, 1u) << where << ": the silent connection was not discarded";
+            EXPECT_GE(st.created, 3u) << where;
+            EXPECT_EQ(st.acquire_timeouts, 0u) << where;
+            pool.close();
+        });
+    }
+    run_parallel(std::move(jobs));
+    baseline.expect_unchanged("silent pooled connection");
+}
+
+}  // namespace
+}  // namespace pgtls::test
