@@ -11,7 +11,9 @@
 //               [--latency-ms MS] [--interleave-workloads]
 //
 // Workloads: W1 connect+TLS+SCRAM+SELECT 1+close (W1d: sslnegotiation=direct, pgtls only,
-// libpq 15 lacks it; W1cb: channel_binding=require), W2 sequential SELECT $1::int, W3 the same
+// libpq 15 lacks it; W1cb: channel_binding=require; W1p: the same through a pgtls::Pool that
+// retires each connection after one use, so every acquisition reconnects with the pool's
+// shared TLS context and cached SCRAM keys), W2 sequential SELECT $1::int, W3 the same
 // pipelined in batches of 1000 with a sync, W4b / W4s bulk read buffered / streaming (libpq:
 // PQsetSingleRowMode), W5 COPY FROM STDIN, W6 pool of 4 shared by 8 threads, SELECT 1.
 //
@@ -123,7 +125,7 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W2", "W3", "W4b", "W4s", "W5", "W6"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W4b", "W4s", "W5", "W6"};
     std::vector<std::string> clients;
     int repeats = 5;
     std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W6", 20000}};
@@ -394,6 +396,26 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
 void run_pgtls(const Options& o, const std::string& w, const std::string& backend, Sample& s) {
     const long n = count_for(o, w);
     const pgtls::Config cfg = pg_config(conninfo_for(o, w), backend);
+    if (w == "W1p") {
+        // A pool that retires every connection after one use: each acquisition connects,
+        // reusing the pool's TLS context and cached SCRAM keys (core/client_shared.hpp).
+        pgtls::PoolOptions po;
+        po.max_size = 1;
+        po.max_uses = 1;
+        po.health_check_after = std::chrono::milliseconds(-1);
+        pgtls::Pool pool(cfg, po);
+        std::vector<double> ms;
+        Timer t;
+        for (long k = 0; k < n; ++k) {
+            auto t0 = Clock::now();
+            g_sink = g_sink + pool.query("SELECT 1")[0][0].as<std::int32_t>();
+            ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+        t.finish(s);
+        latency_stats(ms, s);
+        s.ops = double(n);
+        return;
+    }
     if (w.rfind("W1", 0) == 0) {
         std::vector<double> ms;
         Timer t;
@@ -560,7 +582,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W2,W3,W4b,W4s,W5,W6] [--clients libpq,%s]\n"
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W4b,W4s,W5,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "                   [--latency-ms MS] [--interleave-workloads]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
@@ -630,6 +652,7 @@ int main(int argc, char** argv) {
             // rotate the order per repeat so no client always runs first
             const auto& client = o.clients[(k + std::size_t(rep)) % o.clients.size()];
             if (w == "W1d" && client == "libpq") continue;  // libpq 15 has no sslnegotiation
+            if (w == "W1p" && client == "libpq") continue;  // pgtls::Pool only
             const Sample s = run_child(o, w, client);
             if (!s.ok) {
                 ++failures;
