@@ -8,11 +8,18 @@
 //
 //   pgtls_bench [--workloads W1,W2,...] [--clients libpq,openssl,gnutls,mbedtls]
 //               [--repeats R] [--n W2=20000 ...] [--conninfo STR] [--smoke]
+//               [--latency-ms MS] [--interleave-workloads]
 //
 // Workloads: W1 connect+TLS+SCRAM+SELECT 1+close (W1d: sslnegotiation=direct, pgtls only,
-// libpq 15 lacks it; W1cb: channel_binding=require), W2 sequential SELECT $1::int, W3 the same
+// libpq 15 lacks it; W1cb: channel_binding=require; W1p: the same through a pgtls::Pool that
+// retires each connection after one use, so every acquisition reconnects with the pool's
+// shared TLS context and cached SCRAM keys), W2 sequential SELECT $1::int, W3 the same
 // pipelined in batches of 1000 with a sync, W4b / W4s bulk read buffered / streaming (libpq:
 // PQsetSingleRowMode), W5 COPY FROM STDIN, W6 pool of 4 shared by 8 threads, SELECT 1.
+//
+// --latency-ms MS puts every client behind a proxy (bench/delay_proxy.hpp) that delays each
+// chunk MS milliseconds in each direction, so round trips show on loopback: W1 vs W1d then
+// shows what direct TLS negotiation saves (one round trip: the SSLRequest exchange).
 #include <libpq-fe.h>
 
 #include <sys/resource.h>
@@ -22,12 +29,14 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cmath>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -38,6 +47,8 @@
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/pool.hpp"
+
+#include "delay_proxy.hpp"
 
 #ifndef PGTLS_BENCH_BACKENDS
 #define PGTLS_BENCH_BACKENDS "openssl"
@@ -114,7 +125,7 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W2", "W3", "W4b", "W4s", "W5", "W6"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W4b", "W4s", "W5", "W6"};
     std::vector<std::string> clients;
     int repeats = 5;
     std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W6", 20000}};
@@ -122,7 +133,22 @@ struct Options {
     bool smoke = false;
     bool quiet = false;
     bool no_fork = false;  // run in this process (for valgrind: one process, one profile)
+    double latency_ms = 0;  // > 0: through a DelayProxy adding this much each way
+    bool interleave_workloads = false;
 };
+
+// The value of `key` in a keyword=value conninfo (no quoting support: the benchmark's own).
+std::string conninfo_value(const std::string& conninfo, const std::string& key, const std::string& fallback) {
+    std::string value = fallback;
+    std::size_t at = 0;
+    while (at < conninfo.size()) {
+        const auto end = std::min(conninfo.find(' ', at), conninfo.size());
+        const std::string token = conninfo.substr(at, end - at);
+        if (token.rfind(key + "=", 0) == 0) value = token.substr(key.size() + 1);
+        at = end + 1;
+    }
+    return value;
+}
 
 long count_for(const Options& o, const std::string& w) {
     const std::string base = w.substr(0, 2);
@@ -370,6 +396,26 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
 void run_pgtls(const Options& o, const std::string& w, const std::string& backend, Sample& s) {
     const long n = count_for(o, w);
     const pgtls::Config cfg = pg_config(conninfo_for(o, w), backend);
+    if (w == "W1p") {
+        // A pool that retires every connection after one use: each acquisition connects,
+        // reusing the pool's TLS context and cached SCRAM keys (core/client_shared.hpp).
+        pgtls::PoolOptions po;
+        po.max_size = 1;
+        po.max_uses = 1;
+        po.health_check_after = std::chrono::milliseconds(-1);
+        pgtls::Pool pool(cfg, po);
+        std::vector<double> ms;
+        Timer t;
+        for (long k = 0; k < n; ++k) {
+            auto t0 = Clock::now();
+            g_sink = g_sink + pool.query("SELECT 1")[0][0].as<std::int32_t>();
+            ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+        t.finish(s);
+        latency_stats(ms, s);
+        s.ops = double(n);
+        return;
+    }
     if (w.rfind("W1", 0) == 0) {
         std::vector<double> ms;
         Timer t;
@@ -536,11 +582,15 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W2,W3,W4b,W4s,W5,W6] [--clients libpq,%s]\n"
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W4b,W4s,W5,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
+        "                   [--latency-ms MS] [--interleave-workloads]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
         "--smoke: every workload tiny, one run; exits non-zero when any run fails.\n"
-        "--no-fork: run in this process (valgrind); CPU and RSS then include earlier runs.\n",
+        "--no-fork: run in this process (valgrind); CPU and RSS then include earlier runs.\n"
+        "--latency-ms: connect through a proxy delaying every chunk MS ms each way (RTT + 2 MS).\n"
+        "--interleave-workloads: each repeat runs every workload (default: all repeats of one\n"
+        "  workload, then the next), for comparing workloads such as W1 and W1d.\n",
         PGTLS_BENCH_BACKENDS);
     std::exit(2);
 }
@@ -560,6 +610,8 @@ int main(int argc, char** argv) {
         else if (a == "--conninfo") o.conninfo = value();
         else if (a == "--quiet") o.quiet = true;
         else if (a == "--no-fork") o.no_fork = true;
+        else if (a == "--latency-ms") o.latency_ms = std::atof(value().c_str());
+        else if (a == "--interleave-workloads") o.interleave_workloads = true;
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
@@ -572,27 +624,53 @@ int main(int argc, char** argv) {
         } else usage();
     }
 
+    std::unique_ptr<pgtls::bench::DelayProxy> proxy;
+    if (o.latency_ms > 0) {
+        if (o.conninfo.find("hostaddr=") != std::string::npos) {
+            std::fprintf(stderr, "--latency-ms: the conninfo must not set hostaddr\n");
+            return 2;
+        }
+        const std::string host = conninfo_value(o.conninfo, "host", "127.0.0.1");
+        const int port = std::atoi(conninfo_value(o.conninfo, "port", "5432").c_str());
+        try {
+            proxy = std::make_unique<pgtls::bench::DelayProxy>(
+                host, port, std::chrono::microseconds(std::llround(o.latency_ms * 1000)));
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "%s\n", e.what());
+            return 2;
+        }
+        o.conninfo += " host=127.0.0.1 port=" + std::to_string(proxy->port());  // later keywords win
+        std::printf("# through a delaying proxy: +%.2f ms each way (round trip +%.2f ms), 127.0.0.1:%d -> %s:%d\n\n",
+                    o.latency_ms, 2 * o.latency_ms, proxy->port(), host.c_str(), port);
+    }
+
     // results[workload][client] = runs; interleaved: each repeat runs every client once.
     std::map<std::string, std::map<std::string, std::vector<Sample>>> results;
     int failures = 0;
-    for (const auto& w : o.workloads) {
-        for (int rep = 0; rep < o.repeats; ++rep) {
-            for (std::size_t k = 0; k < o.clients.size(); ++k) {
-                // rotate the order per repeat so no client always runs first
-                const auto& client = o.clients[(k + std::size_t(rep)) % o.clients.size()];
-                if (w == "W1d" && client == "libpq") continue;  // libpq 15 has no sslnegotiation
-                const Sample s = run_child(o, w, client);
-                if (!s.ok) {
-                    ++failures;
-                    std::fprintf(stderr, "FAILED %s %s: %s\n", w.c_str(), client.c_str(), s.error);
-                    continue;
-                }
-                if (!o.quiet)
-                    std::fprintf(stderr, "%s %-8s run %d: %.0f ops/s, cpu %.3f us/op, rss %ld KiB\n", w.c_str(), client.c_str(),
-                                 rep + 1, s.ops / s.wall_s, s.cpu_s / s.ops * 1e6, s.maxrss_kb);
-                results[w][client].push_back(s);
+    auto run_repeat = [&](const std::string& w, int rep) {
+        for (std::size_t k = 0; k < o.clients.size(); ++k) {
+            // rotate the order per repeat so no client always runs first
+            const auto& client = o.clients[(k + std::size_t(rep)) % o.clients.size()];
+            if (w == "W1d" && client == "libpq") continue;  // libpq 15 has no sslnegotiation
+            if (w == "W1p" && client == "libpq") continue;  // pgtls::Pool only
+            const Sample s = run_child(o, w, client);
+            if (!s.ok) {
+                ++failures;
+                std::fprintf(stderr, "FAILED %s %s: %s\n", w.c_str(), client.c_str(), s.error);
+                continue;
             }
+            if (!o.quiet)
+                std::fprintf(stderr, "%s %-8s run %d: %.0f ops/s, cpu %.3f us/op, rss %ld KiB\n", w.c_str(), client.c_str(),
+                             rep + 1, s.ops / s.wall_s, s.cpu_s / s.ops * 1e6, s.maxrss_kb);
+            results[w][client].push_back(s);
         }
+    };
+    if (o.interleave_workloads) {  // every repeat runs every workload: workloads compared with each other
+        for (int rep = 0; rep < o.repeats; ++rep)
+            for (const auto& w : o.workloads) run_repeat(w, rep);
+    } else {
+        for (const auto& w : o.workloads)
+            for (int rep = 0; rep < o.repeats; ++rep) run_repeat(w, rep);
     }
 
     std::printf("| workload | client | runs | ops/s median [min–max] | client CPU/op median [min–max] | ratio ops/s | ratio CPU/op | extra |\n");
@@ -633,6 +711,24 @@ int main(int argc, char** argv) {
             std::printf("| %s | %s | %zu | %.0f [%.0f–%.0f] | %.2f %s [%.2f–%.2f] | %s | %s | %s |\n", w.c_str(), client.c_str(),
                         it->second.size(), t.med, t.lo, t.hi, c.med * scale, cpu_unit, c.lo * scale, c.hi * scale,
                         ratio_t.c_str(), ratio_c.c_str(), extra.c_str());
+        }
+    }
+
+    // What direct negotiation saves: classic minus direct connect latency, per backend.
+    const auto w1 = results.find("W1"), w1d = results.find("W1d");
+    if (w1 != results.end() && w1d != results.end()) {
+        auto p50 = [](const Sample& x) { return x.p50_ms; };
+        std::printf("\n| connect latency p50, median of runs | client | W1 classic | W1d direct | classic − direct |%s\n",
+                    o.latency_ms > 0 ? " in round trips |" : "");
+        std::printf("|---|---|---|---|---|%s\n", o.latency_ms > 0 ? "---|" : "");
+        for (const auto& client : o.clients) {
+            const auto a = w1->second.find(client), b = w1d->second.find(client);
+            if (a == w1->second.end() || b == w1d->second.end() || a->second.empty() || b->second.empty()) continue;
+            const double classic = stat(a->second, p50).med, direct = stat(b->second, p50).med;
+            std::printf("| %s | %s | %.2f ms | %.2f ms | %.2f ms |", o.latency_ms > 0 ? "through the delaying proxy" : "loopback",
+                        client.c_str(), classic, direct, classic - direct);
+            if (o.latency_ms > 0) std::printf(" %.2f |", (classic - direct) / (2 * o.latency_ms));
+            std::printf("\n");
         }
     }
     std::fflush(stdout);

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 
 #include "auth/authenticator.hpp"
+#include "core/client_shared.hpp"
+#include "core/crypto/pbkdf2_cache.hpp"
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/message_reader.hpp"
@@ -112,6 +114,29 @@ static TlsSetup make_tls_setup(const Settings& s) {
     return setup;
 }
 
+// See core/client_shared.hpp.
+struct ConnectShared {
+    std::mutex m;
+    std::shared_ptr<TlsSetup> tls;
+    std::uint64_t tls_built = 0;
+    std::list<crypto::Pbkdf2CachingProvider> auth_crypto;  // one per underlying provider
+
+    std::shared_ptr<TlsSetup> tls_for(const Settings& s) {
+        std::lock_guard lk(m);
+        if (!tls) {
+            tls = std::make_shared<TlsSetup>(make_tls_setup(s));
+            ++tls_built;
+        }
+        return tls;
+    }
+    const crypto::Provider& auth_crypto_for(const crypto::Provider& base) {
+        std::lock_guard lk(m);
+        for (auto& p : auth_crypto)
+            if (&p.base() == &base) return p;
+        return auth_crypto.emplace_back(base);
+    }
+};
+
 struct Client::Impl {
     // The explicit password and key passphrase live as long as the client: wiped at the end.
     ~Impl() {
@@ -129,6 +154,7 @@ struct Client::Impl {
     std::string connected_address;
     protocol::TlsStart connected_tls = protocol::TlsStart::none;
     std::shared_ptr<TlsSetup> tls;
+    std::shared_ptr<ConnectShared> shared;  // set by connect_shared(): a pool's TLS context and key cache
     bool healthy = false;
     bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
     bool tls_established = false;  // ... and the handshake (with its checks) succeeded
@@ -293,6 +319,7 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     opt.auth.require_auth = settings.require_auth;
     opt.auth.scram_max_iterations = settings.scram_max_iterations;
     opt.auth.crypto = tls ? &tls->backend->crypto() : &tls::default_crypto();
+    if (shared) opt.auth.crypto = &shared->auth_crypto_for(*opt.auth.crypto);
     {
         const Settings* s = &settings;
         HostTarget t = target;
@@ -434,12 +461,12 @@ void Client::Impl::connect_host(const HostTarget& target) {
             } catch (const ServerError&) {
                 // The server refused a plaintext connection (e.g. hostssl only): try TLS.
                 channel.abort();
-                if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
+                if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
                 attempt(target, tls_kind, deadline);
             }
             return;
         case SslMode::prefer:
-            if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
+            if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
             try {
                 attempt(target, tls_kind, deadline);
             } catch (const Error& e) {
@@ -459,7 +486,7 @@ void Client::Impl::connect_host(const HostTarget& target) {
         case SslMode::verify_ca:
         case SslMode::verify_full:
         case SslMode::no_verify:
-            if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
+            if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
             attempt(target, tls_kind, deadline);
             return;
     }
@@ -654,10 +681,39 @@ Client& Client::operator=(Client&&) noexcept = default;
 
 void Client::connect(const Config& config) { connect(resolve(config)); }
 
+struct ClientSetupAccess {
+    static std::unique_ptr<Client> connect(Settings settings, const std::shared_ptr<ConnectShared>& shared) {
+        auto c = std::make_unique<Client>();
+        c->impl_->settings = std::move(settings);
+        c->impl_->shared = shared;
+        c->impl_->connect_all();
+        return c;
+    }
+};
+
+std::shared_ptr<ConnectShared> make_connect_shared() { return std::make_shared<ConnectShared>(); }
+
+std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared) {
+    return ClientSetupAccess::connect(std::move(settings), shared);
+}
+
+ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {
+    auto& s = const_cast<ConnectShared&>(shared);
+    std::lock_guard lk(s.m);
+    ConnectSharedStats st;
+    st.tls_contexts_built = s.tls_built;
+    for (const auto& p : s.auth_crypto) {
+        st.pbkdf2_cache_hits += p.hits();
+        st.pbkdf2_cache_misses += p.misses();
+    }
+    return st;
+}
+
 void Client::connect(Settings settings) {
     if (impl_->channel.is_open()) close();
     impl_->settings = std::move(settings);
     impl_->tls.reset();
+    impl_->shared.reset();  // a pool's shared setup fits the pool's settings only
     impl_->connect_all();
 }
 

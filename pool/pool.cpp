@@ -1,6 +1,8 @@
 // pgtls::Pool: BasicPool over pgtls::Client, and the non-template helpers of pool.hpp.
 #include "pgtls/pool.hpp"
 
+#include "core/client_shared.hpp"
+
 #include <poll.h>
 
 #include <cmath>
@@ -22,15 +24,17 @@ public:
 };
 
 // One Settings for every connection of the pool: resolved once, copied per connect so the
-// pool's connect_timeout can override the settings' own.
+// pool's connect_timeout can override the settings' own. One ConnectShared too: the TLS
+// context is built by the first connect and reused, and SCRAM's PBKDF2 result is kept for the
+// (password, salt, iterations) the server sends, so reconnects skip both.
 BasicPool<Client>::Connector client_connector(Settings settings) {
     auto shared = std::make_shared<const Settings>(std::move(settings));
-    return [shared](std::chrono::milliseconds connect_timeout) {
-        if (connect_timeout.count() <= 0) return std::make_unique<Client>(*shared);
+    auto setup = make_connect_shared();
+    return [shared, setup](std::chrono::milliseconds connect_timeout) {
         Settings s = *shared;
         // Settings holds whole seconds; round up so a 500 ms budget does not become "none".
-        s.connect_timeout = std::chrono::ceil<std::chrono::seconds>(connect_timeout);
-        return std::make_unique<Client>(std::move(s));
+        if (connect_timeout.count() > 0) s.connect_timeout = std::chrono::ceil<std::chrono::seconds>(connect_timeout);
+        return connect_shared(std::move(s), setup);
     };
 }
 

@@ -7,10 +7,16 @@
 #
 #   scripts/bench.sh            full run (~10 minutes on the 2-core VM)
 #   scripts/bench.sh --smoke    every workload tiny, once (seconds); non-zero exit on failure
+#   scripts/bench.sh --latency [MS]
+#                               only W1 vs W1d (classic vs direct TLS negotiation) through a
+#                               proxy delaying every chunk MS ms each way (default 5): shows the
+#                               round trip direct negotiation saves, invisible on loopback
 #
 # Environment: BUILD_DIR (default /tmp/build-bench), PGTLS_TEST_DIR (default /tmp/pgtls-bench),
 # BENCH_REPEATS (3), BENCH_N ("W1=50 W2=10000 W3=100000 W4=1000000 W5=300000 W6=20000"),
-# BENCH_WORKLOADS (all), BENCH_CALLGRIND (1; 0 skips the instruction counts),
+# BENCH_WORKLOADS (all), BENCH_CLIENTS (every backend and libpq, e.g. "openssl,libpq"),
+# BENCH_CALLGRIND (1; 0 skips the instruction counts), BENCH_LATENCY_MS (5: the delay of the
+# latency run; 0 skips it), BENCH_LATENCY_N (W1 connections per latency run, 20),
 # BENCH_OUT (results directory, default $BUILD_DIR/bench-results).
 set -euo pipefail
 
@@ -19,11 +25,20 @@ BUILD_DIR=${BUILD_DIR:-/tmp/build-bench}
 export PGTLS_TEST_DIR=${PGTLS_TEST_DIR:-/tmp/pgtls-bench}
 REPEATS=${BENCH_REPEATS:-3}
 N=${BENCH_N:-"W1=50 W2=10000 W3=100000 W4=1000000 W5=300000 W6=20000"}
-WORKLOADS=${BENCH_WORKLOADS:-W1,W1d,W1cb,W2,W3,W4b,W4s,W5,W6}
+WORKLOADS=${BENCH_WORKLOADS:-W1,W1d,W1cb,W1p,W2,W3,W4b,W4s,W5,W6}
 CALLGRIND=${BENCH_CALLGRIND:-1}
+LATENCY_MS=${BENCH_LATENCY_MS:-5}
+LATENCY_N=${BENCH_LATENCY_N:-20}
 OUT=${BENCH_OUT:-$BUILD_DIR/bench-results}
-smoke=0
-[[ ${1:-} == --smoke ]] && smoke=1
+smoke=0 latency_only=0
+case ${1:-} in
+    --smoke) smoke=1 ;;
+    --latency) latency_only=1; [[ -n ${2:-} ]] && LATENCY_MS=$2 ;;
+    "") ;;
+    *) echo "usage: $0 [--smoke | --latency [MS]]" >&2; exit 2 ;;
+esac
+clients_args=()
+[[ -n ${BENCH_CLIENTS:-} ]] && clients_args=(--clients "$BENCH_CLIENTS")
 
 if [[ ! -d $BUILD_DIR ]]; then
     meson setup "$BUILD_DIR" "$here" -Dbench=enabled
@@ -40,17 +55,32 @@ unix="host=$PGTLS_PG18_SOCKET_DIR port=$PGTLS_PG18_PORT dbname=pgtls user=scramu
 
 if (( smoke )); then
     "$bench" --smoke --quiet --conninfo "$tcp"
+    "$bench" --smoke --quiet --workloads W1,W1d --latency-ms 1 --conninfo "$tcp"  # the delaying proxy works
     exit
 fi
 
 mkdir -p "$OUT"
+
+# W1 classic vs W1d direct through the delaying proxy: the difference is one round trip.
+latency_run() {
+    echo
+    echo "# W1/W1d through a proxy adding $LATENCY_MS ms each way: $bench --latency-ms $LATENCY_MS --interleave-workloads --workloads W1,W1d --repeats $REPEATS --n W1=$LATENCY_N"
+    "$bench" --latency-ms "$LATENCY_MS" --interleave-workloads --workloads W1,W1d --repeats "$REPEATS" --n "W1=$LATENCY_N" "${clients_args[@]}" \
+        --conninfo "$tcp" 2>"$OUT/runs-latency.log" | tee "$OUT/latency.md"
+}
+if (( latency_only )); then
+    latency_run
+    exit
+fi
+
 echo "# pgtls_bench $(date -u +%FT%TZ) on $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# server: PostgreSQL 18 from scripts/test-servers.sh (fsync=off, synchronous_commit=off, full_page_writes=off), TLS on 127.0.0.1:$PGTLS_PG18_PORT"
 nargs=()
 for kv in $N; do nargs+=(--n "$kv"); done
 echo "# command: $bench --workloads $WORKLOADS --repeats $REPEATS ${nargs[*]} --conninfo '<tcp, sslmode=require>'"
 echo
-"$bench" --workloads "$WORKLOADS" --repeats "$REPEATS" "${nargs[@]}" --conninfo "$tcp" 2>"$OUT/runs.log" | tee "$OUT/table.md"
+"$bench" --workloads "$WORKLOADS" --repeats "$REPEATS" "${nargs[@]}" "${clients_args[@]}" --conninfo "$tcp" 2>"$OUT/runs.log" | tee "$OUT/table.md"
+[[ $LATENCY_MS != 0 ]] && latency_run
 
 (( CALLGRIND )) || exit 0
 command -v valgrind >/dev/null || { echo "valgrind not installed: no instruction counts" >&2; exit 0; }

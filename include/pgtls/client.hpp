@@ -222,6 +222,7 @@ public:
 private:
     friend class Pipeline;
     friend class CopyIn;
+    friend struct ClientSetupAccess;  // core/client_shared.hpp: a pool's shared connection setup
     std::unique_ptr<Impl> impl_;
 };
 

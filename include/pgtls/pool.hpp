@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <condition_variable>
@@ -73,7 +74,8 @@ struct BasicPoolOptions {
     std::chrono::milliseconds max_lifetime_jitter{0};
     std::uint64_t max_uses = 0;           // acquisitions per connection; 0 = unlimited
     // A connection idle at least this long is pinged (ping_sql) before it is handed out;
-    // a connection whose socket turned readable while idle is pinged regardless.
+    // a connection whose socket turned readable while idle (for at least 1 ms) is pinged
+    // regardless.
     // Negative: never ping.
     std::chrono::milliseconds health_check_after{1'000};
     std::string ping_sql = ";";           // an empty query: one round trip, no parse work
@@ -236,8 +238,14 @@ private:
         std::uint64_t uses = 0;
     };
 
+    // One blocked acquire(). A release hands its connection straight to the oldest waiter
+    // (`handed`, set under the pool lock) and notifies it after unlocking, so the waiter
+    // neither competes for the connection nor wakes into a held lock, and nobody else is
+    // woken. Shared so that a notify after unlocking never outlives the waiter's object.
     struct Waiter {
         std::condition_variable cv;
+        std::unique_ptr<Slot> handed;
+        bool queued = false;
     };
 
     struct State {
@@ -258,15 +266,21 @@ private:
                 throw Error(ErrorKind::usage, "pool: durations must not be negative");
         }
 
+        // An idle connection's socket is probed for data/EOF only after this long idle.
+        static constexpr std::chrono::milliseconds kProbeIdleAfter{1};
+
         const Connector connector;
         const Options opt;
         const std::shared_ptr<const PoolClock> clock;
 
         mutable std::mutex m;
         std::deque<std::unique_ptr<Slot>> idle;  // back = most recently released
-        std::deque<Waiter*> waiters;             // FIFO; only the front may take a connection
+        std::deque<std::shared_ptr<Waiter>> waiters;  // FIFO; only the front may take a connection
         std::size_t total = 0, opening = 0, in_use = 0;
         bool closed = false;
+        // Mirrors `closed` for release()'s unlocked early check (skip ROLLBACK/reset on a
+        // closed pool); the decision is always re-checked under the lock.
+        std::atomic<bool> closing{false};
         bool maint_kick = false;  // a connection was removed: refill min_size now, not next tick
         std::condition_variable maint_cv, drained_cv;
         std::thread maint;
@@ -291,12 +305,46 @@ private:
         void notify_head() {
             if (!waiters.empty()) waiters.front()->cv.notify_one();
         }
-        void remove_waiter(Waiter* w) {
+        // After the head left the queue: wake the new head only when it can make progress
+        // (an idle connection or room to open one), not on every hand-over.
+        void notify_head_if_useful() {
+            if (waiters.empty()) return;
+            if (!idle.empty() || (total < opt.max_size && clock->now() >= backoff_until)) notify_head();
+        }
+        void remove_waiter(const std::shared_ptr<Waiter>& w) {
+            if (!w->queued) return;
+            w->queued = false;
             auto it = std::find(waiters.begin(), waiters.end(), w);
             if (it == waiters.end()) return;
             bool was_head = it == waiters.begin();
             waiters.erase(it);
             if (was_head) notify_head();
+        }
+        // A ready connection (released clean, or opened by the maintenance thread): to the
+        // oldest waiter if there is one, else to the idle list. Caller holds the lock; the
+        // slot counts in in_use for a waiter, in idle otherwise. Returns the waiter, which
+        // the caller notifies once it has released the lock (empty: none).
+        [[nodiscard]] std::shared_ptr<Waiter> hand_over(std::unique_ptr<Slot> slot, bool was_in_use) {
+            if (!waiters.empty()) {
+                std::shared_ptr<Waiter> w = std::move(waiters.front());
+                waiters.pop_front();
+                w->queued = false;
+                w->handed = std::move(slot);
+                if (!was_in_use) ++in_use;
+                return w;
+            }
+            idle.push_back(std::move(slot));
+            if (was_in_use) --in_use;
+            return nullptr;
+        }
+        // Bookkeeping of a successful acquisition; caller holds the lock.
+        std::chrono::nanoseconds count_acquire(Slot& slot, time_point start, time_point now) {
+            auto waited = now - start;
+            ++slot.uses;
+            ++counters.acquire_count;
+            counters.acquire_wait_total += waited;
+            counters.acquire_wait_max = std::max<std::chrono::nanoseconds>(counters.acquire_wait_max, waited);
+            return waited;
         }
         void maybe_drained() {
             if (closed && in_use == 0 && opening == 0) drained_cv.notify_all();
@@ -421,8 +469,12 @@ private:
             if (!s.conn->is_healthy()) return "connection broken";
             bool ping = opt.health_check_after.count() >= 0 && now - s.last_used >= opt.health_check_after;
             if constexpr (requires(const Conn& c) { { c.socket() } -> std::convertible_to<int>; }) {
-                // Data or EOF on an idle connection: the server probably said goodbye.
-                if (!ping && pool_detail::socket_has_input(s.conn->socket())) ping = true;
+                // Data or EOF on an idle connection: the server probably said goodbye. Not
+                // probed when released under kProbeIdleAfter ago (handed straight from one
+                // lease to the next): the previous holder just saw ReadyForQuery, and the
+                // poll() would cost a system call per acquisition.
+                if (!ping && now - s.last_used >= kProbeIdleAfter && pool_detail::socket_has_input(s.conn->socket()))
+                    ping = true;
             }
             if (ping) {
                 try {
@@ -439,39 +491,44 @@ private:
         std::unique_ptr<Slot> acquire(std::chrono::milliseconds timeout) {
             const auto start = clock->now();
             const auto deadline = timeout.count() > 0 ? start + timeout : time_point::max();
-            Waiter me;
+            const auto me = std::make_shared<Waiter>();
             std::unique_lock lk(m);
-            waiters.push_back(&me);
+            waiters.push_back(me);
+            me->queued = true;
             for (;;) {
-                if (closed) {
-                    remove_waiter(&me);
+                std::unique_ptr<Slot> slot;
+                auto now = clock->now();
+                if (me->handed) {
+                    // A release gave us its connection; it already left the queue and
+                    // counts in in_use.
+                    slot = std::move(me->handed);
+                    if (closed) {
+                        lk.unlock();
+                        destroy(std::move(slot), true, "pool closed");
+                        throw Error(ErrorKind::pool, "pool is closed");
+                    }
+                } else if (closed) {
+                    remove_waiter(me);
                     throw Error(ErrorKind::pool, "pool is closed");
                 }
-                auto now = clock->now();
                 auto wait_deadline = deadline;
-                if (waiters.front() == &me) {
+                if (!slot && waiters.front() == me) {
                     if (!idle.empty()) {
-                        auto slot = std::move(idle.back());
+                        slot = std::move(idle.back());
                         idle.pop_back();
                         ++in_use;
                         waiters.pop_front();
-                        notify_head();
-                        lk.unlock();
-                        std::string reason = reject_reason(*slot, deadline);
-                        if (reason.empty()) return lent(std::move(slot), start);
-                        destroy(std::move(slot), true, reason);
-                        lk.lock();
-                        waiters.push_front(&me);  // keep our place at the head
-                        continue;
-                    }
-                    if (total < opt.max_size) {
+                        me->queued = false;
+                        notify_head_if_useful();
+                    } else if (total < opt.max_size) {
                         if (now >= backoff_until) {
                             ++total;
                             ++opening;
                             waiters.pop_front();
-                            notify_head();
+                            me->queued = false;
+                            notify_head_if_useful();
                             lk.unlock();
-                            auto slot = open();  // throws the connect error to this caller
+                            slot = open();  // throws the connect error to this caller
                             lk.lock();
                             --opening;
                             ++in_use;
@@ -480,14 +537,37 @@ private:
                                 destroy(std::move(slot), true, "pool closed");
                                 throw Error(ErrorKind::pool, "pool is closed");
                             }
+                            auto waited = count_acquire(*slot, start, clock->now());
                             lk.unlock();
-                            return lent(std::move(slot), start);
+                            emit(opt.on_acquire, slot->id, {}, waited);
+                            return slot;
                         }
                         wait_deadline = std::min(deadline, backoff_until);
                     }
                 }
+                if (slot) {
+                    // Counted now, while the lock is held, and checked unlocked (the slot
+                    // counts in in_use meanwhile); a rejected slot's count is taken back.
+                    auto waited = count_acquire(*slot, start, now);
+                    lk.unlock();
+                    std::string reason = reject_reason(*slot, deadline);
+                    if (reason.empty()) {
+                        emit(opt.on_acquire, slot->id, {}, waited);
+                        return slot;
+                    }
+                    lk.lock();
+                    --slot->uses;
+                    --counters.acquire_count;
+                    counters.acquire_wait_total -= waited;
+                    waiters.push_front(me);  // keep our place at the head
+                    me->queued = true;
+                    lk.unlock();
+                    destroy(std::move(slot), true, reason);  // wakes us (the head) to reconnect
+                    lk.lock();
+                    continue;
+                }
                 if (now >= deadline) {
-                    remove_waiter(&me);
+                    remove_waiter(me);
                     ++counters.acquire_timeouts;
                     std::string msg = "pool exhausted: " + std::to_string(in_use) + " of " +
                                       std::to_string(opt.max_size) + " connections in use";
@@ -496,21 +576,8 @@ private:
                     if (!last_connect_error.empty()) msg += "; last connect error: " + last_connect_error;
                     throw Error(ErrorKind::pool, msg);
                 }
-                clock->wait_until(me.cv, lk, wait_deadline);
+                clock->wait_until(me->cv, lk, wait_deadline);
             }
-        }
-
-        std::unique_ptr<Slot> lent(std::unique_ptr<Slot> slot, time_point start) {
-            auto waited = clock->now() - start;
-            ++slot->uses;
-            {
-                std::lock_guard lk(m);
-                ++counters.acquire_count;
-                counters.acquire_wait_total += waited;
-                counters.acquire_wait_max = std::max<std::chrono::nanoseconds>(counters.acquire_wait_max, waited);
-            }
-            emit(opt.on_acquire, slot->id, {}, waited);
-            return slot;
         }
 
         // Why a returned connection must be closed rather than kept, or empty; resets it.
@@ -550,10 +617,7 @@ private:
         static void release(const std::shared_ptr<State>& self, std::unique_ptr<Slot> slot) noexcept {
             State& st = *self;
             std::string reason;
-            {
-                std::unique_lock lk(st.m);
-                if (st.closed) reason = "pool closed";
-            }
+            if (st.closing.load(std::memory_order_relaxed)) reason = "pool closed";
             if (reason.empty()) {
                 try {
                     reason = st.release_reason(*slot);
@@ -566,6 +630,7 @@ private:
                 return;
             }
             std::uint64_t id = slot->id;
+            std::shared_ptr<Waiter> next;
             {
                 std::unique_lock lk(st.m);
                 if (st.closed) {
@@ -574,10 +639,9 @@ private:
                     return;
                 }
                 slot->last_used = st.clock->now();
-                st.idle.push_back(std::move(slot));
-                --st.in_use;
-                st.notify_head();
+                next = st.hand_over(std::move(slot), true);
             }
+            if (next) next->cv.notify_one();
             emit(st.opt.on_release, id, {});
         }
 
@@ -632,8 +696,7 @@ private:
                         break;
                     }
                     slot->last_used = clock->now();
-                    idle.push_back(std::move(slot));
-                    notify_head();
+                    if (auto w = hand_over(std::move(slot), false)) w->cv.notify_one();
                 }
                 auto next = clock->now() + opt.maintenance_interval;
                 if (total < opt.min_size && backoff_until > clock->now()) next = std::min(next, backoff_until);
@@ -642,12 +705,16 @@ private:
         }
 
         void close(std::chrono::milliseconds wait_for_leases) {
+            // Measured from the call, before joining the maintenance thread (which may take a
+            // while on a busy machine), so the wait is bounded by what the caller asked for.
+            const auto deadline = clock->now() + wait_for_leases;
             std::deque<std::unique_ptr<Slot>> victims;
             std::thread t;
             {
                 std::lock_guard lk(m);
                 closed = true;
-                for (auto* w : waiters) w->cv.notify_one();
+                closing = true;
+                for (auto& w : waiters) w->cv.notify_one();
                 maint_cv.notify_all();
                 victims.swap(idle);
                 in_use += victims.size();
@@ -656,7 +723,6 @@ private:
             for (auto& slot : victims) destroy(std::move(slot), true, "pool closed");
             if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
             std::unique_lock lk(m);
-            const auto deadline = clock->now() + wait_for_leases;
             while ((in_use > 0 || opening > 0) && clock->now() < deadline) clock->wait_until(drained_cv, lk, deadline);
         }
     };

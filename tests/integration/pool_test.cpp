@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/client_shared.hpp"
 #include "integration_fixture.hpp"
 #include "pgtls/pool.hpp"
 
@@ -69,6 +70,26 @@ bool eventually(Pred pred, std::chrono::milliseconds limit) {
         std::this_thread::sleep_for(10ms);
     }
     return pred();
+}
+
+// What a Pool shares between its connections: one TLS context, and SCRAM's PBKDF2 result.
+TEST_P(PoolIntegration, ConnectionsShareOneTlsContextAndDeriveTheScramKeyOnce) {
+    const Settings settings = resolve(pool_config());
+    auto shared = make_connect_shared();
+    for (int i = 0; i < 3; ++i) {
+        auto c = connect_shared(settings, shared);
+        EXPECT_EQ(c->query("SELECT 1")[0][0].as<int>(), 1);
+        EXPECT_EQ(c->info().auth_method.rfind("SCRAM-SHA-256", 0), 0u) << c->info().auth_method;
+    }
+    const auto st = connect_shared_stats(*shared);
+    EXPECT_EQ(st.tls_contexts_built, has_tls() ? 1u : 0u);
+    EXPECT_EQ(st.pbkdf2_cache_misses, 1u);
+    EXPECT_EQ(st.pbkdf2_cache_hits, 2u);
+    // A wrong password is not let through by the cache: its derivation differs.
+    Settings wrong = settings;
+    wrong.password = std::string("not-the-password");
+    EXPECT_THROW(connect_shared(wrong, shared), Error);
+    EXPECT_EQ(connect_shared_stats(*shared).pbkdf2_cache_misses, 2u);
 }
 
 TEST_P(PoolIntegration, SixteenThreadsShareFourConnectionsWithoutLosingResults) {

@@ -155,6 +155,27 @@ TEST_F(PoolTest, LateArrivalDoesNotOvertakeAWaiter) {
     EXPECT_THROW(f.get(), Error);
 }
 
+// The releasing thread asking again at once must not take back what it just handed over.
+TEST_F(PoolTest, ReleaseHandsTheConnectionToTheOldestWaiterNotBackToTheReleaser) {
+    auto o = options();
+    o.max_size = 1;
+    auto pool = make(o);
+    auto holder = pool->acquire();
+    auto waiter = acquire_async(*pool, 0ms);
+    wait_waiting(*pool, 1);
+    holder.release();
+    auto again = acquire_async(*pool, 10ms);  // the releaser comes straight back
+    auto got = waiter.get();
+    EXPECT_EQ(got->id(), 1);
+    wait_waiting(*pool, 1);
+    clock->advance(10ms);
+    EXPECT_THROW(again.get(), Error);
+    auto s = pool->stats();
+    EXPECT_EQ(s.acquire_count, 2u);
+    EXPECT_EQ(s.in_use, 1u);
+    EXPECT_EQ(s.idle, 0u);
+}
+
 TEST_F(PoolTest, WaiterIsWokenWhenADiscardFreesASlot) {
     auto o = options();
     o.max_size = 1;
@@ -609,6 +630,9 @@ TEST_F(PoolTest, CloseGivesUpAfterTheDeadlineAndLateLeasesCloseTheirConnection) 
     auto pool = make(o);
     auto lease = pool->acquire();
     auto closing = std::async(std::launch::async, [&] { pool->close(1s); });
+    // close() has taken its deadline once the pool reads closed; advancing earlier would
+    // move the deadline along with the clock.
+    ASSERT_TRUE(eventually([&] { return pool->is_closed(); }));
     EXPECT_EQ(closing.wait_for(20ms), std::future_status::timeout);
     clock->advance(1s);
     closing.get();

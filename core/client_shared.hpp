@@ -1,0 +1,33 @@
+// Connection-setup state shared by many Clients with the same Settings — what a Pool builds
+// once instead of per connection: the TLS configuration object (tls::Context, with its CA,
+// CRL and client key loaded once) and a cache of SCRAM-derived keys (crypto/pbkdf2_cache.hpp).
+// Internal (not installed): used by pool/; the public Client API is unchanged.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "pgtls/client.hpp"
+#include "pgtls/config.hpp"
+
+namespace pgtls {
+
+struct ConnectShared;  // defined in core/client.cpp
+
+// An empty shared state: the TLS context is built by the first connection that needs it (so
+// its configuration errors surface there, as for a lone Client) and reused afterwards.
+std::shared_ptr<ConnectShared> make_connect_shared();
+
+// Connects like Client(settings), but through `shared` (nullptr: exactly Client(settings)).
+// Every Client connected with the same `shared` must have the same TLS and credential settings.
+std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared);
+
+// Counters, for tests and benchmarks.
+struct ConnectSharedStats {
+    std::uint64_t tls_contexts_built = 0;
+    std::uint64_t pbkdf2_cache_hits = 0;
+    std::uint64_t pbkdf2_cache_misses = 0;
+};
+ConnectSharedStats connect_shared_stats(const ConnectShared& shared);
+
+}  // namespace pgtls
