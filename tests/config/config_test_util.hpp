@@ -86,4 +86,21 @@ inline Config from_string(const std::string& conninfo) {
     return c;
 }
 
+// True in ASan/TSan builds: their runtimes abort the process on dlopen(RTLD_DEEPBIND)
+// (google/sanitizers#611), which loading libpq 18 beside the linked libpq 15 needs. The
+// libpq 18 differential tests skip there; the ordinary build runs them.
+constexpr bool sanitizer_forbids_deepbind() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return true;
+#else
+    return false;
+#endif
+#else
+    return false;
+#endif
+}
+
 }  // namespace pgtls::test

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "config_test_util.hpp"
 #include "core/config/keywords.hpp"
 #include "libpq_compare.hpp"
 
@@ -149,6 +150,7 @@ TEST(LibpqDifferential, AgreesWithLinkedLibpq15) {
 }
 
 TEST(LibpqDifferential, AgreesWithLibpq18) {
+    if (sanitizer_forbids_deepbind()) GTEST_SKIP() << "sanitizer build: libpq 18 needs dlopen(RTLD_DEEPBIND)";
     auto api = dlopen_libpq18();
     if (!api) GTEST_SKIP() << "libpq 18 not found (set PGTLS_LIBPQ18 to its libpq.so.5)";
     auto corpus = load_corpus();

@@ -156,6 +156,7 @@ bool is_connection_failure(const std::string& message) {
 }
 
 TEST_P(LibpqResolveDifferential, AgreesWithLibpq18) {
+    if (test::sanitizer_forbids_deepbind()) GTEST_SKIP() << "sanitizer build: libpq 18 needs dlopen(RTLD_DEEPBIND)";
     static const std::optional<Libpq18> libpq = Libpq18::load();
     if (!libpq) GTEST_SKIP() << "libpq 18 not found (set PGTLS_LIBPQ18)";
     const Case& c = GetParam();
