@@ -155,10 +155,18 @@ TEST_P(CopyFault, CopyOutBackendTerminated) {
         std::size_t lines = 0;
         const Failure f = copy_out_until_failure(c, lines, [&] { terminate_soon(direct(), pid, killer); });
         killer.join();
-        // The server's FATAL arrives before it closes the connection: that is the error.
-        expect_failure(f, {ErrorKind::server}, {"terminating connection due to administrator command"}, 25000ms,
-                       label() + " COPY TO, backend terminated");
-        EXPECT_EQ(f.sqlstate, "57P01") << f.message;
+        // Normally the server's FATAL arrives before it closes the connection: that is the
+        // error. A slow client (seen under ASan) can leave the server's send buffer full, so the
+        // backend dies with a TLS record half-sent and no FATAL ever reaches the wire: then the
+        // stream ends mid-record, which must be a connection error saying so.
+        if (f.kind == ErrorKind::connection && f.message.find("in the middle of") != std::string::npos) {
+            expect_failure(f, {ErrorKind::connection}, {"server closed the connection unexpectedly"}, 25000ms,
+                           label() + " COPY TO, backend terminated mid-record");
+        } else {
+            expect_failure(f, {ErrorKind::server}, {"terminating connection due to administrator command"}, 25000ms,
+                           label() + " COPY TO, backend terminated");
+            EXPECT_EQ(f.sqlstate, "57P01") << f.message;
+        }
         EXPECT_GT(lines, 1000u);
         expect_dead(c, label() + " COPY TO");
     }
