@@ -116,7 +116,7 @@ static TlsSetup make_tls_setup(const Settings& s) {
 
 // See core/client_shared.hpp.
 struct ConnectShared {
-    std::mutex m;
+    mutable std::mutex m;
     std::shared_ptr<TlsSetup> tls;
     std::uint64_t tls_built = 0;
     std::list<crypto::Pbkdf2CachingProvider> auth_crypto;  // one per underlying provider
@@ -164,6 +164,11 @@ struct Client::Impl {
     void connect_all();
     void connect_host(const HostTarget& target);
     void attempt(const HostTarget& target, protocol::TlsStart tls_start, Deadline deadline);
+    // The TLS setup (context, backend) for this client: the pool's shared one under
+    // connect_shared(), else built from the settings; made once, on the first TLS attempt.
+    void ensure_tls() {
+        if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
+    }
     // Empty when the session satisfies target_session_attrs; otherwise libpq's reason.
     std::optional<std::string> session_attrs_mismatch(TargetSessionAttrs want);
 
@@ -180,14 +185,19 @@ struct Client::Impl {
         try {
             channel.write_all(out, d);
         } catch (const Error& e) {
-            std::optional<ServerError> why;
-            if (healthy && e.kind() == ErrorKind::connection) why = pending_server_error();
-            fail_connection();
-            if (why) throw *why;
-            throw;
+            fail_after_write(e);
         }
         out.clear();
         reply_pending = true;
+    }
+    // Called from the handler of a failed write's Error `e`: retires the connection and
+    // rethrows, with the server's FATAL instead when the server hung up after sending one.
+    [[noreturn]] void fail_after_write(const Error& e) {
+        std::optional<ServerError> why;
+        if (healthy && e.kind() == ErrorKind::connection) why = pending_server_error();
+        fail_connection();
+        if (why) throw *why;
+        throw;
     }
     // Set once a request went out: its reply cannot be complete yet, so next_message() waits
     // for the socket before its first read instead of trying a read that mostly comes back
@@ -461,12 +471,12 @@ void Client::Impl::connect_host(const HostTarget& target) {
             } catch (const ServerError&) {
                 // The server refused a plaintext connection (e.g. hostssl only): try TLS.
                 channel.abort();
-                if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
+                ensure_tls();
                 attempt(target, tls_kind, deadline);
             }
             return;
         case SslMode::prefer:
-            if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
+            ensure_tls();
             try {
                 attempt(target, tls_kind, deadline);
             } catch (const Error& e) {
@@ -486,7 +496,7 @@ void Client::Impl::connect_host(const HostTarget& target) {
         case SslMode::verify_ca:
         case SslMode::verify_full:
         case SslMode::no_verify:
-            if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
+            ensure_tls();
             attempt(target, tls_kind, deadline);
             return;
     }
@@ -698,11 +708,10 @@ std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<
 }
 
 ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {
-    auto& s = const_cast<ConnectShared&>(shared);
-    std::lock_guard lk(s.m);
+    std::lock_guard lk(shared.m);
     ConnectSharedStats st;
-    st.tls_contexts_built = s.tls_built;
-    for (const auto& p : s.auth_crypto) {
+    st.tls_contexts_built = shared.tls_built;
+    for (const auto& p : shared.auth_crypto) {
         st.pbkdf2_cache_hits += p.hits();
         st.pbkdf2_cache_misses += p.misses();
     }
@@ -1193,11 +1202,7 @@ void CopyIn::flush() {
     } catch (const Error& e) {
         done_ = true;
         // The server hung up (e.g. pg_terminate_backend): report its FATAL if it sent one.
-        std::optional<ServerError> why;
-        if (e.kind() == ErrorKind::connection) why = impl.pending_server_error();
-        impl.fail_connection();
-        if (why) throw *why;
-        throw;
+        impl.fail_after_write(e);
     }
     buffer_.clear();
 }
