@@ -18,17 +18,10 @@
 
 #include "core/tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
+#include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/test_env.hpp"
 
 namespace pgtls::test {
-
-inline std::size_t open_fds() {
-    return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
-}
-
-inline std::size_t thread_count() {
-    return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/task"), {}));
-}
 
 // fds and threads at construction; expect_unchanged() compares, allowing a moment for
 // threads that are exiting to leave /proc.
@@ -46,6 +39,21 @@ public:
 private:
     std::size_t fds_, threads_;
 };
+
+// The connection kinds every fault is tried with: plaintext (sslmode=disable), and
+// sslmode=require on every compiled TLS backend.
+struct Variant {
+    std::string backend;  // "none" for plaintext
+    std::string sslmode;
+};
+
+inline std::vector<Variant> variants() {
+    std::vector<Variant> v{{"none", "disable"}};
+    for (const auto* b : tls::available_backends()) v.push_back({std::string(b->name()), "require"});
+    return v;
+}
+
+inline std::string label(const Variant& v) { return v.backend == "none" ? "plaintext" : v.backend; }
 
 // The outcome of an operation that must fail.
 struct Failure {

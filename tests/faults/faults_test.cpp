@@ -16,6 +16,7 @@
 
 #include "core/tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
+#include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/test_env.hpp"
 
 using namespace pgtls;
@@ -23,12 +24,6 @@ using namespace pgtls::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::size_t open_fds() {
-    std::size_t n = 0;
-    for (auto it = std::filesystem::directory_iterator("/proc/self/fd"); it != std::filesystem::directory_iterator(); ++it) ++n;
-    return n;
-}
 
 long rss_pages() {
     long size = 0, resident = 0;

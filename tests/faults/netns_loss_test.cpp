@@ -63,17 +63,6 @@ private:
     bool ok_ = false;
 };
 
-struct Variant {
-    std::string backend;
-    std::string sslmode;
-};
-std::vector<Variant> variants() {
-    std::vector<Variant> v{{"none", "disable"}};
-    for (const auto* b : tls::available_backends()) v.push_back({std::string(b->name()), "require"});
-    return v;
-}
-std::string label(const Variant& v) { return v.backend == "none" ? "plaintext" : v.backend; }
-
 class NetnsLoss : public ::testing::Test {
 protected:
     void SetUp() override {

@@ -22,23 +22,9 @@ namespace {
 using namespace std::chrono_literals;
 using Direction = FaultProxy::Direction;
 
-// sslmode=disable, and require on every TLS backend.
-struct Variant {
-    std::string backend;  // "none" for plaintext
-    std::string options;
-};
-
-std::vector<Variant> variants() {
-    std::vector<Variant> v{{"none", "sslmode=disable"}};
-    for (const auto* b : tls::available_backends()) v.push_back({std::string(b->name()), "sslmode=require"});
-    return v;
-}
-
-std::string label(const Variant& v) { return v.backend == "none" ? "plaintext" : v.backend; }
-
 Config through(const FaultProxy& proxy, const Variant& v, const std::string& extra) {
     return config_for("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
-                          " dbname=pgtls user=scramuser password=scram-secret " + v.options + " " + extra,
+                          " dbname=pgtls user=scramuser password=scram-secret sslmode=" + v.sslmode + " " + extra,
                       v.backend);
 }
 

@@ -25,22 +25,12 @@
 #include "pgtls/pool.hpp"
 #include "tests/support/proxy/fault_proxy.hpp"
 
-#ifndef PGTLS_SOURCE_DIR
-#error "PGTLS_SOURCE_DIR must name the source tree (for scripts/test-servers.sh)"
-#endif
-
 namespace pgtls::test {
 namespace {
 
 using namespace std::chrono_literals;
 
 const TestServer& pg18() { return test_env().server("pg18"); }
-
-void restart_pg18() {
-    const std::string cmd = "PGTLS_TEST_DIR=" + quote_conninfo_value(test_env().dir) + " " PGTLS_SOURCE_DIR
-                            "/scripts/test-servers.sh restart pg18 >/dev/null 2>&1";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-}
 
 // The server accepts connections again (after a restart or crash recovery).
 void wait_until_up() {
@@ -83,17 +73,6 @@ std::set<pid_t> children_of(pid_t parent) {
     return out;
 }
 
-struct Variant {
-    std::string backend;
-    std::string sslmode;
-};
-std::vector<Variant> variants() {
-    std::vector<Variant> v{{"none", "disable"}};
-    for (const auto* b : tls::available_backends()) v.push_back({std::string(b->name()), "require"});
-    return v;
-}
-std::string label(const Variant& v) { return v.backend == "none" ? "plaintext" : v.backend; }
-
 // A pool with four idle connections; the server restarts; four leases at once. Each lease
 // either works (the health check found the dead connection and replaced it) or fails with a
 // clear error; afterwards the pool works and counts the dead ones as destroyed.
@@ -115,7 +94,7 @@ TEST(ServerRestart, PooledIdleConnectionsAcrossARestart) {
                 for (auto& l : leases) EXPECT_EQ(l->query("SELECT 1")[0][0].as<int>(), 1) << where;
             }
             ASSERT_EQ(pool.stats().idle, 4u) << where;
-            restart_pg18();
+            restart_test_server("pg18");
             wait_until_up();
             const auto t0 = std::chrono::steady_clock::now();
             std::vector<Pool::Lease> leases;
@@ -190,7 +169,7 @@ TEST(ServerRestart, BackendKilledDuringHandshake) {
         // request during the reinitialization waits for pg_ctl's escalation), restart it
         // cleanly anyway.
         wait_until_up();
-        restart_pg18();
+        restart_test_server("pg18");
         wait_until_up();
     }
 }

@@ -14,10 +14,7 @@
 #include "core/client_shared.hpp"
 #include "integration_fixture.hpp"
 #include "pgtls/pool.hpp"
-
-#ifndef PGTLS_SOURCE_DIR
-#error "PGTLS_SOURCE_DIR must name the source tree (for scripts/test-servers.sh)"
-#endif
+#include "tests/support/env/process_counts.hpp"
 
 namespace pgtls::test {
 namespace {
@@ -43,24 +40,7 @@ protected:
     }
     static int backend_pid(Pool::Lease& lease) { return lease->query("SELECT pg_backend_pid()")[0][0].as<int>(); }
 
-    void restart_pg18() const {
-        std::string cmd = "PGTLS_TEST_DIR=" + quote_conninfo_value(env().dir) + " " PGTLS_SOURCE_DIR
-                          "/scripts/test-servers.sh restart pg18 >/dev/null 2>&1";
-        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    }
 };
-
-// Open file descriptors and threads of this process, to prove a pool leaves none behind.
-std::size_t open_fds() {
-    return std::size_t(std::distance(std::filesystem::directory_iterator("/proc/self/fd"), {}));
-}
-int thread_count() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-    return -1;
-}
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds limit) {
@@ -96,7 +76,7 @@ TEST_P(PoolIntegration, SixteenThreadsShareFourConnectionsWithoutLosingResults) 
     { Client warm_up(pool_config()); }  // a TLS library may keep process-wide descriptors
     std::thread([] {}).join();          // ThreadSanitizer starts its own thread with the first one
     const auto fds_before = open_fds();
-    const int threads_before = thread_count();
+    const std::size_t threads_before = thread_count();
     {
         auto o = base_options();
         o.min_size = 4;
@@ -172,7 +152,7 @@ TEST_P(PoolIntegration, RecoversFromAServerRestartUnderLoad) {
     }
     ASSERT_TRUE(eventually([&] { return ok > 200; }, 20s));
     const auto started = pool.query("SELECT pg_postmaster_start_time()::text")[0][0].as<std::string>();
-    restart_pg18();
+    restart_test_server("pg18");
     restarted = true;
     bool recovered = eventually([&] { return ok_after > 500; }, 30s);
     stop = true;

@@ -75,4 +75,8 @@ std::string pki(const std::string& file);
 // backslash and is not empty, otherwise in single quotes with ' and \ escaped.
 std::string quote_conninfo_value(std::string_view value);
 
+// Restarts one server of the environment (scripts/test-servers.sh restart NAME) on its port;
+// a failure fails the calling test. Only for tests that run alone (is_parallel: false).
+void restart_test_server(std::string_view name);
+
 }  // namespace pgtls::test
