@@ -501,22 +501,26 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
     c.close();
 }
 
-// Runs one (workload, client) in a child process and returns its figures.
-Sample run_child(const Options& o, const std::string& w, const std::string& client) {
-    if (o.no_fork) {
-        Sample s;
-        try {
-            if (client == "libpq") run_libpq(o, w, s);
-            else run_pgtls(o, w, client, s);
-            s.ok = 1;
-        } catch (const std::exception& e) {
-            std::snprintf(s.error, sizeof s.error, "%s", e.what());
-        }
-        rusage ru{};
-        getrusage(RUSAGE_SELF, &ru);
-        s.maxrss_kb = ru.ru_maxrss;
-        return s;
+// Runs one (workload, client) in this process: its figures, or the error it failed with.
+Sample run_here(const Options& o, const std::string& w, const std::string& client) {
+    Sample s;
+    try {
+        if (client == "libpq") run_libpq(o, w, s);
+        else run_pgtls(o, w, client, s);
+        s.ok = 1;
+    } catch (const std::exception& e) {
+        std::snprintf(s.error, sizeof s.error, "%s", e.what());
     }
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    s.maxrss_kb = ru.ru_maxrss;
+    return s;
+}
+
+// Runs one (workload, client) in a child process (so CPU and RSS are its own) and returns
+// its figures; in this process with --no-fork (for callgrind).
+Sample run_child(const Options& o, const std::string& w, const std::string& client) {
+    if (o.no_fork) return run_here(o, w, client);
     int fds[2];
     if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
     std::fflush(stdout);
@@ -524,17 +528,7 @@ Sample run_child(const Options& o, const std::string& w, const std::string& clie
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
         close(fds[0]);
-        Sample s;
-        try {
-            if (client == "libpq") run_libpq(o, w, s);
-            else run_pgtls(o, w, client, s);
-            s.ok = 1;
-        } catch (const std::exception& e) {
-            std::snprintf(s.error, sizeof s.error, "%s", e.what());
-        }
-        rusage ru{};
-        getrusage(RUSAGE_SELF, &ru);
-        s.maxrss_kb = ru.ru_maxrss;
+        const Sample s = run_here(o, w, client);
         [[maybe_unused]] auto wr = write(fds[1], &s, sizeof s);
         close(fds[1]);
         _exit(0);
