@@ -55,13 +55,9 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
     took "asan build"
     run_tests "$b" "asan suite unit" --suite unit
     run_tests "$b" "asan suite backends" --suite backends
-    # The soak's RSS bound (16 MiB over 3,000 cycles) cannot hold under ASan, whose quarantine
-    # keeps up to 256 MiB of freed memory; leaks are LeakSanitizer's job here.
-    # The fault-injection binaries (suite faults: proxies cutting and silencing connections,
-    # server restarts, network namespaces) run in the normal build only (scripts/test.sh):
-    # they have not yet been run under ASan, and the soak's RSS bound cannot hold there.
-    $integration && GTEST_FILTER=-Faults.SoakConnectQueryCloseKeepsFdsAndMemoryFlat \
-        run_tests "$b" "asan suite integration" --suite integration --no-suite faults
+    # The integration suite includes the fault-injection binaries (suite faults: proxies
+    # cutting and silencing connections, server restarts, network namespaces when root).
+    $integration && run_tests "$b" "asan suite integration" --suite integration
 fi
 
 if [ "$what" = tsan ] || [ "$what" = all ]; then

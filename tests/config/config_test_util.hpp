@@ -14,6 +14,7 @@
 
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
+#include "tests/support/env/sanitizers.hpp"
 
 namespace pgtls::test {
 
@@ -89,18 +90,6 @@ inline Config from_string(const std::string& conninfo) {
 // True in ASan/TSan builds: their runtimes abort the process on dlopen(RTLD_DEEPBIND)
 // (google/sanitizers#611), which loading libpq 18 beside the linked libpq 15 needs. The
 // libpq 18 differential tests skip there; the ordinary build runs them.
-constexpr bool sanitizer_forbids_deepbind() {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-    return true;
-#else
-    return false;
-#endif
-#else
-    return false;
-#endif
-}
+constexpr bool sanitizer_forbids_deepbind() { return built_with_asan() || built_with_tsan(); }
 
 }  // namespace pgtls::test

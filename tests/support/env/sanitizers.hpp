@@ -1,0 +1,36 @@
+// Which sanitizer this test binary was built with, for the few checks a sanitizer runtime
+// makes impossible (each caller says why). GCC defines __SANITIZE_*__; clang answers
+// __has_feature.
+#pragma once
+
+namespace pgtls::test {
+
+constexpr bool built_with_asan() {
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return true;
+#else
+    return false;
+#endif
+#else
+    return false;
+#endif
+}
+
+constexpr bool built_with_tsan() {
+#if defined(__SANITIZE_THREAD__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    return true;
+#else
+    return false;
+#endif
+#else
+    return false;
+#endif
+}
+
+}  // namespace pgtls::test
