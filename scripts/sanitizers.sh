@@ -5,8 +5,9 @@
 #         same suites as scripts/test.sh, tool and examples included). UBSan findings are fatal.
 #         The tree is also instrumented for libFuzzer (-fsanitize=fuzzer-no-link, -Dfuzzing=true),
 #         so `FUZZ_BUILD_DIR=<root>/build-asan scripts/fuzz.sh` reuses it instead of a build of its own.
-#   tsan  ThreadSanitizer (build-tsan): the pool and concurrency tests only (pool, and with
-#         servers pool_integration and pgbouncer); only their targets are built.
+#   tsan  ThreadSanitizer (build-tsan): every test binary that runs threads (pool, SCRAM key
+#         cache, fake servers, TLS peers; with servers cancel, pools, PgBouncer and two fault
+#         binaries); only their targets are built.
 # Exits non-zero on any failing test or sanitizer report.
 #
 #   PGTLS_TEST_DIR=/tmp/pgtls-test scripts/sanitizers.sh [asan|tsan|all]
@@ -64,11 +65,18 @@ if [ "$what" = tsan ] || [ "$what" = all ]; then
     b=$broot/build-tsan
     [ -f "$b/build.ninja" ] || meson setup "$b" "$root" "${common[@]}" -Dtools=false -Dexamples=false \
         -Db_sanitize=thread
-    tests=(pool)
-    targets=(tests/pool/pool_test)
+    # Every test binary that runs threads: the pool and its SCRAM key cache; fake servers and
+    # TLS peers on their own threads (hostile-server, conformance); with servers, cancel from
+    # another thread (integration), pools under load, through PgBouncer, across a server
+    # restart and a silent network (faults_server_restart, faults_network_loss).
+    tests=(pool pbkdf2_cache hostile-server conformance)
+    targets=(tests/pool/pool_test tests/pool/pbkdf2_cache_test tests/hostile/hostile_server_test
+             tests/backends/conformance_test)
     if $integration; then
-        tests+=(pool_integration pgbouncer)
-        targets+=(tests/integration/pool_integration_test tests/integration/pgbouncer_test)
+        tests+=(integration pool_integration pgbouncer faults_server_restart faults_network_loss)
+        targets+=(tests/integration/integration_test tests/integration/pool_integration_test
+                  tests/integration/pgbouncer_test tests/faults/faults_server_restart_test
+                  tests/faults/faults_network_loss_test)
     fi
     ninja -C "$b" "${targets[@]}" || status=1
     took "tsan build"
