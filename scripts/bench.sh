@@ -5,7 +5,7 @@
 # query for W2 and W3 under callgrind (two iteration counts; the difference removes startup and
 # connection setup), prints the tables and stops the server.
 #
-#   scripts/bench.sh            full run (~10 minutes on the 2-core VM)
+#   scripts/bench.sh            full run at issue 10's counts, 5 repeats (~9 minutes on the quiet 2-core VM)
 #   scripts/bench.sh --smoke    every workload tiny, once (seconds); non-zero exit on failure
 #   scripts/bench.sh --latency [MS]
 #                               only W1 vs W1d (classic vs direct TLS negotiation) through a
@@ -13,7 +13,7 @@
 #                               round trip direct negotiation saves, invisible on loopback
 #
 # Environment: BUILD_DIR (default /tmp/build-bench), PGTLS_TEST_DIR (default /tmp/pgtls-bench),
-# BENCH_REPEATS (3), BENCH_N ("W1=50 W2=10000 W3=100000 W4=1000000 W5=300000 W6=20000"),
+# BENCH_REPEATS (5), BENCH_N ("W1=200 W2=20000 W3=100000 W4=1000000 W5=1000000 W6=20000"),
 # BENCH_WORKLOADS (all), BENCH_CLIENTS (every backend and libpq, e.g. "openssl,libpq"),
 # BENCH_CALLGRIND (1; 0 skips the instruction counts), BENCH_LATENCY_MS (5: the delay of the
 # latency run; 0 skips it), BENCH_LATENCY_N (W1 connections per latency run, 20),
@@ -23,8 +23,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-/tmp/build-bench}
 export PGTLS_TEST_DIR=${PGTLS_TEST_DIR:-/tmp/pgtls-bench}
-REPEATS=${BENCH_REPEATS:-3}
-N=${BENCH_N:-"W1=50 W2=10000 W3=100000 W4=1000000 W5=300000 W6=20000"}
+REPEATS=${BENCH_REPEATS:-5}
+N=${BENCH_N:-"W1=200 W2=20000 W3=100000 W4=1000000 W5=1000000 W6=20000"}
 WORKLOADS=${BENCH_WORKLOADS:-W1,W1d,W1cb,W1p,W2,W3,W4b,W4s,W5,W6}
 CALLGRIND=${BENCH_CALLGRIND:-1}
 LATENCY_MS=${BENCH_LATENCY_MS:-5}
