@@ -219,7 +219,9 @@ struct Client::Impl {
         return std::nullopt;
     }
     protocol::BackendMessage next_message(Deadline d);
-    std::vector<Result> run(protocol::QueryFlow& flow, Deadline d);
+    // On a client-side timeout the query is cancelled on the server and drained; with
+    // `cancel_on_timeout` false (a ping) the connection is closed at once instead.
+    std::vector<Result> run(protocol::QueryFlow& flow, Deadline d, bool cancel_on_timeout = true);
     void ensure_ready() const {
         if (!channel.is_open()) throw Error(ErrorKind::usage, "connection is closed");
         if (!healthy) throw Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect");
@@ -554,7 +556,7 @@ void Client::Impl::connect_all() {
 // ---------------------------------------------------------------------------------------------
 // Queries
 
-std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
+std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d, bool cancel_on_timeout) {
     try {
         while (true) {
             protocol::BackendMessage m;
@@ -562,6 +564,10 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d) {
                 m = next_message(d);
             } catch (const Error& e) {
                 if (e.kind() != ErrorKind::timeout) throw;
+                if (!cancel_on_timeout) {
+                    fail_connection();
+                    throw;
+                }
                 // Client-side timeout: cancel on the server, then drain to ReadyForQuery so the
                 // connection stays usable.
                 // If the server does not stop within a grace period, the connection is in an
@@ -765,6 +771,24 @@ std::vector<Result> Client::query_all(std::string_view sql) {
                 impl_->cache_lru.clear();
             }
     return results;
+}
+
+void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
+    impl_->ensure_ready();
+    const std::chrono::milliseconds limit = timeout.count() > 0 ? timeout : impl_->query_timeout;
+    const Deadline d = limit.count() > 0 ? Deadline(Clock::now() + limit) : std::nullopt;
+    try {
+        impl_->out.clear();
+        protocol::query(impl_->out, sql);
+        impl_->send(d);
+        protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl_->session);
+        impl_->run(flow, d, false);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::timeout) throw;
+        impl_->fail_connection();
+        throw Error(ErrorKind::timeout, "no reply to a ping within " + std::to_string(limit.count()) +
+                                            " ms; the connection was closed");
+    }
 }
 
 void Client::Impl::encode_extended(std::string& o, const PreparedStatement* prepared, std::string_view sql,

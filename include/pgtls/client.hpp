@@ -201,6 +201,13 @@ public:
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
     std::chrono::milliseconds query_timeout() const noexcept;
 
+    // One round trip (`sql`, by default an empty query) bounded by `timeout` (0: the query
+    // timeout, or none). Unlike a timed-out query, an unanswered ping is not cancelled (a
+    // cancel on a dead network waits for its own connect): the connection is closed at once
+    // and Error(timeout) thrown, so the call does not outlast `timeout`. What a pool's health
+    // check needs. Server and connection errors are thrown as query() throws them.
+    void ping(std::chrono::milliseconds timeout, std::string_view sql = ";");
+
     TransactionStatus transaction_status() const noexcept;
     std::optional<std::string> parameter_status(const std::string& name) const;
     const ConnectionInfo& info() const noexcept;

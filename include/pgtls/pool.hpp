@@ -79,12 +79,13 @@ struct BasicPoolOptions {
     // Negative: never ping.
     std::chrono::milliseconds health_check_after{1'000};
     std::string ping_sql = ";";           // an empty query: one round trip, no parse work
-    // The ping's query timeout: at most this long, and at most a fifth of what is left of the
-    // acquire timeout (a timed-out query then spends up to twice as long on its cancel and
-    // grace period, and a replacement must still be opened), before the connection is
-    // discarded: an idle connection whose network went silent must not hang acquire().
-    // Applies to connections with set_query_timeout()/query_timeout(), as pgtls::Client;
-    // 0 = only the acquire timeout's fifth.
+    // How long the ping waits for its answer: at most this long, and at most a fifth of what
+    // is left of the acquire timeout (a replacement must still be opened), before the
+    // connection is discarded: an idle connection whose network went silent must not hang
+    // acquire(), nor stretch it past its timeout. With pgtls::Client (Client::ping) an
+    // unanswered ping closes the connection at once, so each dead idle connection costs at
+    // most this; a connection type with only set_query_timeout()/query_timeout() gets that
+    // query timeout (plus its own cancel). 0 = only the acquire timeout's fifth.
     std::chrono::milliseconds health_check_timeout{5'000};
     // Run on every new connection before first use (e.g. SET statements). Throwing discards
     // the connection and fails the connect with that exception.
@@ -432,19 +433,31 @@ private:
             emit(opt.on_remove, id, reason);
         }
 
+        // health_check_timeout, and at most a fifth of what is left until `deadline`
+        // (0: neither applies).
+        std::chrono::milliseconds ping_limit(time_point deadline) const {
+            auto limit = opt.health_check_timeout;
+            if (deadline != time_point::max()) {
+                auto share = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock->now()) / 5;
+                share = std::max(share, std::chrono::milliseconds(1));
+                if (limit.count() == 0 || share < limit) limit = share;
+            }
+            return limit;
+        }
+
         // The health check's ping, bounded per health_check_timeout and the acquire deadline
         // when the connection type has a query timeout; the connection's own timeout is restored.
         void ping_idle(Conn& c, time_point deadline) {
-            if constexpr (requires(Conn& x, std::chrono::milliseconds t) {
+            if constexpr (requires(Conn& x, std::chrono::milliseconds t, const std::string& sql) { x.ping(t, sql); }) {
+                // An unanswered ping closes its connection at once (no cancel, no grace period),
+                // so each dead idle connection costs at most this limit.
+                c.ping(ping_limit(deadline), opt.ping_sql);
+                return;
+            } else if constexpr (requires(Conn& x, std::chrono::milliseconds t) {
                               x.set_query_timeout(t);
                               { x.query_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
                           }) {
-                auto limit = opt.health_check_timeout;
-                if (deadline != time_point::max()) {
-                    auto share = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock->now()) / 5;
-                    share = std::max(share, std::chrono::milliseconds(1));
-                    if (limit.count() == 0 || share < limit) limit = share;
-                }
+                const auto limit = ping_limit(deadline);
                 if (limit.count() > 0) {
                     const std::chrono::milliseconds previous = c.query_timeout();
                     c.set_query_timeout(limit);
