@@ -203,8 +203,10 @@ struct Client::Impl {
     // for the socket before its first read instead of trying a read that mostly comes back
     // empty (a failed TLS read costs about as much as a successful one).
     bool reply_pending = false;
-    // An ErrorResponse the server sent before closing, still unread; best effort, never throws.
+    // The ErrorResponse the server sent before closing, still unread; best effort, never
+    // throws. The last one: earlier ones in a pipeline's replies belong to its queries.
     std::optional<ServerError> pending_server_error() noexcept {
+        std::optional<ServerError> last;
         try {
             try {
                 while (channel.read_available(reader)) {
@@ -213,10 +215,10 @@ struct Client::Impl {
                 // EOF or reset after the data: what was read is still in the reader.
             }
             while (auto m = reader.next())
-                if (m->type == 'E') return ServerError(protocol::parse_error_fields(m->body));
+                if (m->type == 'E') last.emplace(protocol::parse_error_fields(m->body));
         } catch (...) {
         }
-        return std::nullopt;
+        return last;
     }
     protocol::BackendMessage next_message(Deadline d);
     // On a client-side timeout the query is cancelled on the server and drained; with
@@ -1297,9 +1299,8 @@ std::vector<PipelineResult> Pipeline::run() {
     try {
         impl.channel.write_all_draining(buffer_, impl.reader, d);
         impl.reply_pending = true;
-    } catch (const Error&) {
-        impl.fail_connection();
-        throw;
+    } catch (const Error& e) {
+        impl.fail_after_write(e);  // the server's FATAL, if it sent one before hanging up
     }
     buffer_.clear();
     // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
@@ -1335,15 +1336,22 @@ std::vector<PipelineResult> Pipeline::run() {
                         have_columns = false;
                         ++q;
                         continue;
-                    case 'E':
+                    case 'E': {
+                        // A FATAL or PANIC ends the session (pg_terminate_backend, shutdown):
+                        // that is the pipeline's error, not one query's.
+                        ServerErrorFields fields = protocol::parse_error_fields(m.body);
+                        const std::string& sev =
+                            fields.severity_nonlocalized.empty() ? fields.severity : fields.severity_nonlocalized;
+                        if (sev == "FATAL" || sev == "PANIC") throw ServerError(std::move(fields));
                         if (q >= group_end) throw Error(ErrorKind::protocol, "server reported an error for a query the pipeline did not send");
                         results[q].status = PipelineResult::Status::error;
-                        results[q].error.emplace(protocol::parse_error_fields(m.body));
+                        results[q].error.emplace(std::move(fields));
                         ++q;
                         aborted = true;
                         current.reset();
                         have_columns = false;
                         continue;
+                    }
                     case 'Z':
                         impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
                         if (!aborted && q != group_end)

@@ -84,6 +84,67 @@ TEST(Faults, BackendTerminatedMidQuery) {
     }
 }
 
+// pg_terminate_backend(pid) once the backend waits in pg_sleep, from another connection.
+std::thread terminate_when_sleeping(const std::string& admin_conninfo, int pid) {
+    return std::thread([admin_conninfo, pid] {
+        Client admin(admin_conninfo);
+        const std::string p = std::to_string(pid);
+        for (int i = 0; i < 200; ++i) {
+            const Result r = admin.query("SELECT wait_event FROM pg_stat_activity WHERE pid = " + p);
+            if (r.size() == 1 && !r[0][0].is_null() && r[0][0].as<std::string>() == "PgSleep") break;
+            std::this_thread::sleep_for(25ms);
+        }
+        admin.query("SELECT pg_terminate_backend(" + p + ")");
+    });
+}
+
+// A pipeline whose backend is terminated reports the server's FATAL, as a single query does:
+// while reading its replies (the FATAL arrives after the first query's result), and while
+// still writing it (the backend, asleep in the first query, reads nothing; the client's
+// write fails once the backend is gone, with the FATAL already received).
+TEST(Faults, PipelineBackendTerminatedReportsTheFatal) {
+    const auto& env = test_env();
+    const TestServer& s = env.server("pg18");
+    std::vector<std::string> modes{"sslmode=disable"};
+    for (const tls::Backend* b : tls::available_backends())
+        modes.push_back("sslmode=require sslbackend=" + std::string(b->name()));
+    for (const std::string& mode : modes) {
+        for (const bool while_writing : {false, true}) {
+            const std::string where = mode + (while_writing ? ", terminated while writing" : ", terminated while reading");
+            const std::size_t fds0 = open_fds();
+            {
+                Client victim(trust(s, mode));
+                const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
+                Pipeline p(victim);
+                p.add("SELECT 1");
+                p.add("SELECT pg_sleep(20)");
+                // 200,000 more queries are about 10 MB: more than the socket buffers hold.
+                const int more = while_writing ? 200000 : 1;
+                for (int i = 0; i < more; ++i) p.add_exec("SELECT $1::int", i);
+                std::thread killer = terminate_when_sleeping(trust(s), pid);
+                const auto t0 = std::chrono::steady_clock::now();
+                try {
+                    p.run();
+                    ADD_FAILURE() << where << ": the pipeline of a terminated backend returned results";
+                } catch (const ServerError& e) {
+                    EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
+                    EXPECT_NE(std::string(e.what()).find("terminating connection due to administrator command"),
+                              std::string::npos)
+                        << where << ": " << e.what();
+                } catch (const Error& e) {
+                    ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: "
+                                  << e.what();
+                }
+                killer.join();
+                EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s) << where;
+                EXPECT_FALSE(victim.is_healthy()) << where;
+                EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
+            }
+            EXPECT_EQ(open_fds(), fds0) << where;
+        }
+    }
+}
+
 TEST(Faults, IdleConnectionTerminatedThenUsed) {
     const auto& env = test_env();
     for (const auto& s : env.servers) {
