@@ -150,21 +150,6 @@ TEST_P(CopyFault, CopyInBackendTerminated) {
     baseline.expect_unchanged(label() + " COPY FROM, backend terminated");
 }
 
-// pg_terminate_backend once the backend waits in pg_sleep (so it is not blocked sending and
-// its FATAL reaches the wire).
-void terminate_when_sleeping(const Config& admin_config, int pid, std::thread& killer) {
-    killer = std::thread([admin_config, pid] {
-        Client admin(admin_config);
-        const std::string pid_text = std::to_string(pid);
-        for (int i = 0; i < 400; ++i) {
-            const Result r = admin.query("SELECT wait_event FROM pg_stat_activity WHERE pid = " + pid_text);
-            if (r.size() == 1 && !r[0][0].is_null() && r[0][0].as<std::string>() == "PgSleep") break;
-            std::this_thread::sleep_for(50ms);
-        }
-        admin.query("SELECT pg_terminate_backend(" + pid_text + ")");
-    });
-}
-
 // The deterministic half of the next test: the backend is terminated while it is not
 // blocked sending (it sleeps after row 200,000), so its FATAL must be what the caller sees,
 // after every row sent before it.
@@ -176,7 +161,7 @@ TEST_P(CopyFault, CopyOutBackendTerminatedWhileWaitingReportsTheFatal) {
         std::thread killer;
         std::size_t lines = 0;
         const Failure f = copy_out_until_failure(
-            c, lines, [&] { terminate_when_sleeping(direct(), pid, killer); },
+            c, lines, [&] { killer = terminate_when_waiting(direct(), pid); },
             "COPY (SELECT g, g * 7 FROM (SELECT generate_series(1, 100000000) AS g) s "
             "WHERE g <> 200000 OR pg_sleep(60) IS NOT NULL) TO STDOUT");
         killer.join();

@@ -116,6 +116,24 @@ inline void expect_failure(const Failure& f, std::initializer_list<ErrorKind> ki
     EXPECT_LE(f.elapsed, bound) << where << ": took " << f.elapsed.count() << " ms: " << f.message;
 }
 
+// pg_terminate_backend(pid), called on the returned thread from a connection of its own
+// (`admin`: a Config or a conninfo) once that backend waits on `wait_event`, or after 10 s
+// regardless. A backend terminated while it waits (in pg_sleep, say) is not blocked sending,
+// so its FATAL reaches the client.
+template <class AdminSpec>
+std::thread terminate_when_waiting(AdminSpec admin, int pid, std::string wait_event = "PgSleep") {
+    return std::thread([admin = std::move(admin), pid, wait_event = std::move(wait_event)] {
+        Client c(admin);
+        const std::string p = std::to_string(pid);
+        for (int i = 0; i < 200; ++i) {
+            const Result r = c.query("SELECT wait_event FROM pg_stat_activity WHERE pid = " + p);
+            if (r.size() == 1 && !r[0][0].is_null() && r[0][0].as<std::string>() == wait_event) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        c.query("SELECT pg_terminate_backend(" + p + ")");
+    });
+}
+
 // The TLS backends compiled in, as a test parameter ("none" in a build without any).
 inline std::vector<std::string> tls_backend_names() {
     std::vector<std::string> v;

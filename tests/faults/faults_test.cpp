@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/tls/tls_backend.hpp"
+#include "fault_checks.hpp"
 #include "pgtls/client.hpp"
 #include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/sanitizers.hpp"
@@ -84,20 +85,6 @@ TEST(Faults, BackendTerminatedMidQuery) {
     }
 }
 
-// pg_terminate_backend(pid) once the backend waits in pg_sleep, from another connection.
-std::thread terminate_when_sleeping(const std::string& admin_conninfo, int pid) {
-    return std::thread([admin_conninfo, pid] {
-        Client admin(admin_conninfo);
-        const std::string p = std::to_string(pid);
-        for (int i = 0; i < 200; ++i) {
-            const Result r = admin.query("SELECT wait_event FROM pg_stat_activity WHERE pid = " + p);
-            if (r.size() == 1 && !r[0][0].is_null() && r[0][0].as<std::string>() == "PgSleep") break;
-            std::this_thread::sleep_for(25ms);
-        }
-        admin.query("SELECT pg_terminate_backend(" + p + ")");
-    });
-}
-
 // A pipeline whose backend is terminated reports the server's FATAL, as a single query does:
 // while reading its replies (the FATAL arrives after the first query's result), and while
 // still writing it (the backend, asleep in the first query, reads nothing; the client's
@@ -121,7 +108,7 @@ TEST(Faults, PipelineBackendTerminatedReportsTheFatal) {
                 // 200,000 more queries are about 10 MB: more than the socket buffers hold.
                 const int more = while_writing ? 200000 : 1;
                 for (int i = 0; i < more; ++i) p.add_exec("SELECT $1::int", i);
-                std::thread killer = terminate_when_sleeping(trust(s), pid);
+                std::thread killer = terminate_when_waiting(trust(s), pid);
                 const auto t0 = std::chrono::steady_clock::now();
                 try {
                     p.run();
