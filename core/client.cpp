@@ -224,6 +224,9 @@ struct Client::Impl {
     // On a client-side timeout the query is cancelled on the server and drained; with
     // `cancel_on_timeout` false (a ping) the connection is closed at once instead.
     std::vector<Result> run(protocol::QueryFlow& flow, Deadline d, bool cancel_on_timeout = true);
+    // One simple-protocol request (query_all, ping): send, run, and forget the statement
+    // cache when the server dropped the prepared statements (DISCARD ALL, DEALLOCATE ALL).
+    std::vector<Result> simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout = true);
     void ensure_ready() const {
         if (!channel.is_open()) throw Error(ErrorKind::usage, "connection is closed");
         if (!healthy) throw Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect");
@@ -758,36 +761,32 @@ Result Client::query(std::string_view sql) {
     return std::move(all.back());
 }
 
-std::vector<Result> Client::query_all(std::string_view sql) {
-    impl_->ensure_ready();
-    const Deadline d = impl_->query_deadline();
-    impl_->out.clear();
-    protocol::query(impl_->out, sql);
-    impl_->send(d);
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl_->session);
-    auto results = impl_->run(flow, d);
-    if (impl_->cache_capacity > 0)
+std::vector<Result> Client::Impl::simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout) {
+    ensure_ready();
+    out.clear();
+    protocol::query(out, sql);
+    send(d);
+    protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, session);
+    auto results = run(flow, d, cancel_on_timeout);
+    if (cache_capacity > 0)
         for (const auto& r : results)
             if (r.command_tag() == "DISCARD ALL" || r.command_tag() == "DEALLOCATE ALL") {
-                impl_->cache.clear();
-                impl_->cache_lru.clear();
+                cache.clear();
+                cache_lru.clear();
             }
     return results;
 }
 
+std::vector<Result> Client::query_all(std::string_view sql) { return impl_->simple_query(sql, impl_->query_deadline()); }
+
 void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
-    impl_->ensure_ready();
     const std::chrono::milliseconds limit = timeout.count() > 0 ? timeout : impl_->query_timeout;
     const Deadline d = limit.count() > 0 ? Deadline(Clock::now() + limit) : std::nullopt;
     try {
-        impl_->out.clear();
-        protocol::query(impl_->out, sql);
-        impl_->send(d);
-        protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl_->session);
-        impl_->run(flow, d, false);
+        impl_->simple_query(sql, d, false);
     } catch (const Error& e) {
+        // A timed-out write or read has already closed the connection (send(), run()).
         if (e.kind() != ErrorKind::timeout) throw;
-        impl_->fail_connection();
         throw Error(ErrorKind::timeout, "no reply to a ping within " + std::to_string(limit.count()) +
                                             " ms; the connection was closed");
     }
