@@ -181,9 +181,11 @@ struct Client::Impl {
     // connection is unusable (the next message would be read as the rest of this one).
     // On an established connection a write refused because the server hung up reports the
     // FATAL it sent first, if any (as libpq does).
-    void send(Deadline d) {
+    // `tail` follows `out` on the wire, sent from the caller's memory.
+    void send(Deadline d, std::initializer_list<std::string_view> tail = {}) {
         try {
             channel.write_all(out, d);
+            for (std::string_view part : tail) channel.write_all(part, d);
         } catch (const Error& e) {
             fail_after_write(e);
         }
@@ -203,6 +205,8 @@ struct Client::Impl {
     // for the socket before its first read instead of trying a read that mostly comes back
     // empty (a failed TLS read costs about as much as a successful one).
     bool reply_pending = false;
+    // From this size on a simple query's SQL is sent without being copied into `out`.
+    static constexpr std::size_t large_statement_bytes = 64 * 1024;
     // The ErrorResponse the server sent before closing, still unread; best effort, never
     // throws. The last one: earlier ones in a pipeline's replies belong to its queries.
     std::optional<ServerError> pending_server_error() noexcept {
@@ -764,8 +768,15 @@ Result Client::query(std::string_view sql) {
 std::vector<Result> Client::Impl::simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout) {
     ensure_ready();
     out.clear();
-    protocol::query(out, sql);
-    send(d);
+    // A large statement goes out from the caller's string: copying it into `out` would cost
+    // its size again in memory and, under a query timeout, time the deadline cannot bound.
+    if (sql.size() < large_statement_bytes) {
+        protocol::query(out, sql);
+        send(d);
+    } else {
+        protocol::query_header(out, sql);
+        send(d, {sql, std::string_view("", 1)});
+    }
     protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, session);
     auto results = run(flow, d, cancel_on_timeout);
     if (cache_capacity > 0)

@@ -94,6 +94,18 @@ void query(std::string& out, std::string_view sql) {
     finish_message(out, pos);
 }
 
+void query_header(std::string& out, std::string_view sql) {
+    if (sql.find('\0') != std::string_view::npos)
+        throw Error(ErrorKind::usage, "string sent to the server contains a NUL byte");
+    const auto pos = begin(out, 'Q');
+    const std::uint64_t len = 4 + std::uint64_t{sql.size()} + 1;
+    if (len > 0x7fffffffu) throw Error(ErrorKind::usage, "query too long for the protocol's 32-bit length");
+    out[pos] = char(len >> 24);
+    out[pos + 1] = char(len >> 16);
+    out[pos + 2] = char(len >> 8);
+    out[pos + 3] = char(len);
+}
+
 namespace {
 // The hot messages of the extended protocol are sized first and written in one pass (one
 // resize of the output for a whole query, no per-field append with its capacity check):

@@ -33,6 +33,10 @@ void password_message(std::string& out, std::string_view password);  // NUL-term
 void sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data);
 void sasl_response(std::string& out, std::string_view data);
 void query(std::string& out, std::string_view sql);
+// The Query message for `sql` without the statement: appends the type and length to `out`;
+// the caller sends `sql` and then one NUL byte from its own memory (a large statement is
+// never copied into the send buffer).
+void query_header(std::string& out, std::string_view sql);
 struct BindParam {
     const char* data = nullptr;   // nullptr = NULL
     std::int32_t size = 0;
