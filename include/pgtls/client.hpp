@@ -1,6 +1,8 @@
 // pgtls — a blocking PostgreSQL connection with timeouts.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <array>
 #include <chrono>
 #include <span>

@@ -2,6 +2,8 @@
 // service and password files, and the resolved settings a connection runs with.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
