@@ -55,6 +55,7 @@ struct ConnectionInfo {
     bool channel_binding = false;
     std::int32_t backend_pid = 0;
     std::string server_version;
+    std::string protocol_version;      // negotiated: "3.0" or "3.2"
     struct Timings {
         double tcp_connect_ms = 0, tls_handshake_ms = 0, authentication_ms = 0, total_ms = 0;
     } timings;
