@@ -164,10 +164,17 @@ public:
     // The same with any contiguous parameters (no vector needed).
     Result execute_params(std::string_view sql, std::span<const Param> params,
                           ResultFormat format = ResultFormat::text);
+    // exec(sql, a, b, ...) binds each argument; exec(sql, user) with one plain struct (see
+    // row_mapping.hpp) binds its fields in declaration order.
     template <typename... Args>
     Result exec(std::string_view sql, const Args&... args) {
-        const std::array<Param, sizeof...(Args)> params{to_param(args)...};
-        return execute_params(sql, params);
+        if constexpr (sizeof...(Args) == 1 && (row_struct<Args> && ...)) {
+            const auto params = detail::params_of(args...);
+            return execute_params(sql, params);
+        } else {
+            const std::array<Param, sizeof...(Args)> params{to_param(args)...};
+            return execute_params(sql, params);
+        }
     }
 
     // Extended protocol with result columns in the given format (binary decodes to the same
@@ -193,6 +200,18 @@ public:
     std::uint64_t stream(std::string_view sql, const Params& params,
                          const std::function<void(const Row&)>& on_row,
                          ResultFormat format = ResultFormat::text);
+
+    // stream() with each row as a T (a plain struct or a std::tuple, see row_mapping.hpp): the
+    // columns are checked against T once, at the first row, before it is decoded.
+    template <typename T, typename F>
+    std::uint64_t stream_as(std::string_view sql, const Params& params, F&& on_value,
+                            ResultFormat format = ResultFormat::text) {
+        std::optional<RowMapper<T>> mapper;
+        return stream(sql, params, [&](const Row& row) {
+            if (!mapper) mapper.emplace(row.columns());
+            on_value(mapper->map(row));
+        }, format);
+    }
 
     // COPY ... FROM STDIN: returns a writer. COPY ... TO STDOUT: calls on_data per CopyData
     // chunk and returns the row count. Text, CSV and binary formats alike.

@@ -285,6 +285,45 @@ TEST_P(Queries, Protocol32AndItsCancelKey) {
     }
 }
 
+struct Account {
+    std::int32_t id;
+    std::string owner;
+    std::optional<double> balance;
+};
+
+// Rows as structs against a real server: a struct's fields as parameters, a result as a
+// vector of structs, range-for, streaming, binary format; a wrong shape is refused before a
+// row is decoded.
+TEST_P(Queries, RowsAsStructsAndStructsAsParameters) {
+    auto c = open();
+    c.query("CREATE TEMP TABLE account(id int, owner text, balance float8)");
+    for (const Account& a : {Account{1, "ann", 10.5}, Account{2, "bob", std::nullopt}, Account{3, "cy", -2}})
+        c.exec("INSERT INTO account VALUES ($1, $2, $3)", a);
+    const auto all = c.query("SELECT id, owner, balance FROM account ORDER BY id").as<std::vector<Account>>();
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].owner, "ann");
+    EXPECT_EQ(all[0].balance, 10.5);
+    EXPECT_FALSE(all[1].balance.has_value());
+    const Result bin = c.execute("SELECT id, owner, balance FROM account WHERE id > $1 ORDER BY id", {to_param(1)},
+                                 ResultFormat::binary);
+    double sum = 0;
+    for (const Account& a : bin.rows<Account>()) sum += a.balance.value_or(0) + a.id;
+    EXPECT_EQ(sum, 2 + 3 - 2);
+    std::vector<std::string> owners;
+    c.stream_as<Account>("SELECT id, owner, balance FROM account ORDER BY id", {},
+                         [&](const Account& a) { owners.push_back(a.owner); });
+    EXPECT_EQ(owners, (std::vector<std::string>{"ann", "bob", "cy"}));
+    try {
+        c.stream_as<Account>("SELECT owner, id, balance FROM account", {}, [](const Account&) { FAIL(); });
+        ADD_FAILURE() << "a text column filled an int field";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage);
+        EXPECT_NE(std::string(e.what()).find("column 1 \"owner\" is text"), std::string::npos) << e.what();
+    }
+    const Result wrong = open().query("SELECT 'x'::text, 2, 3.0::float8");
+    EXPECT_THROW((void)wrong.as<std::vector<Account>>(), Error);
+}
+
 TEST_P(Queries, StatementTimeoutAndClientTimeout) {
     auto c = open();
     c.query("SET statement_timeout = '200ms'");
