@@ -62,6 +62,10 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             return false;
         case 'C':
             current_.set_command_tag(parse_command_complete(m.body));
+            if (current_.command_tag() == "LISTEN")
+                session_.listen_seen = true;
+            else if (current_.command_tag() == "DISCARD ALL")
+                session_.listen_seen = false;
             finish_result();
             return false;
         case 'I':
