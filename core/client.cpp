@@ -1354,8 +1354,12 @@ std::vector<PipelineResult> Pipeline::run() {
                     case 'C':
                     case 'I':
                         if (q >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
-                        if (m.type == 'C') current.set_command_tag(protocol::parse_command_complete(m.body));
-                        else current.set_empty_query();
+                        if (m.type == 'C') {
+                            current.set_command_tag(protocol::parse_command_complete(m.body));
+                            impl.session.note_command_tag(current.command_tag());
+                        } else {
+                            current.set_empty_query();
+                        }
                         results[q].status = PipelineResult::Status::ok;
                         results[q].result = std::move(current);
                         current.reset();

@@ -62,10 +62,7 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             return false;
         case 'C':
             current_.set_command_tag(parse_command_complete(m.body));
-            if (current_.command_tag() == "LISTEN")
-                session_.listen_seen = true;
-            else if (current_.command_tag() == "DISCARD ALL")
-                session_.listen_seen = false;
+            session_.note_command_tag(current_.command_tag());
             finish_result();
             return false;
         case 'I':

@@ -68,6 +68,24 @@ TEST_P(PoolLeaseIsolation, NextBorrowerGetsNeitherTheHandlerNorTheNotifications)
     EXPECT_TRUE(b->query("SELECT pg_listening_channels()").size() == 0) << "A's LISTEN survived the release";
 }
 
+TEST_P(PoolLeaseIsolation, ListenSentInAPipelineIsEndedToo) {
+    Pool pool(pool_config(), one_connection());
+    Client notifier(pool_config());
+    {
+        auto a = pool.acquire();
+        Pipeline p(*a);
+        p.add("LISTEN lease_pipe");
+        ASSERT_EQ(p.run().size(), 1u);
+        EXPECT_TRUE(a->listening());
+    }
+    notifier.query("NOTIFY lease_pipe, 'for A only'");
+    auto b = pool.acquire();
+    b->query("SELECT pg_sleep(0.05)");
+    b->query("SELECT 1");
+    EXPECT_TRUE(b->take_notifications().empty());
+    EXPECT_EQ(b->query("SELECT pg_listening_channels()").size(), 0u);
+}
+
 TEST_P(PoolLeaseIsolation, QueryTimeoutOfABorrowerIsNotInForceForTheNext) {
     Pool pool(pool_config(), one_connection());
     {
