@@ -191,6 +191,48 @@ check("json: invalid UTF-8 from the server becomes U+FFFD (strict: surrogates to
 rc, out, _ = run(["-c", "select U&'caf\\00E9' as a", latin1])
 check("table: invalid UTF-8 shown as \\xHH", rc == 0 and " caf\\xE9" in out, repr(out))
 
+# A real server cannot put a non-number in an int8 column or invalid json in a json column;
+# a scripted one (trust, no TLS) answers any query with such a row.
+def forged_row_server(columns):
+    """Serves one connection; `columns` is [(name bytes, type oid, value bytes)]. Returns the port."""
+    import struct
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def msg(t, body):
+        return t + struct.pack("!i", len(body) + 4) + body
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            n = struct.unpack("!i", conn.recv(4))[0]
+            while n > 4:
+                n -= len(conn.recv(n - 4))
+            conn.sendall(msg(b"R", struct.pack("!i", 0)) + msg(b"S", b"server_version\x0015.0\x00")
+                         + msg(b"K", struct.pack("!ii", 1, 2)) + msg(b"Z", b"I"))
+            conn.recv(65536)  # the Query
+            desc = struct.pack("!h", len(columns)) + b"".join(
+                name + b"\x00" + struct.pack("!ihihih", 0, 0, oid, -1, -1, 0) for name, oid, _ in columns)
+            row = struct.pack("!h", len(columns)) + b"".join(struct.pack("!i", len(v)) + v for _, _, v in columns)
+            conn.sendall(msg(b"T", desc) + msg(b"D", row) + msg(b"C", b"SELECT 1\x00") + msg(b"Z", b"I"))
+            conn.recv(65536)  # Terminate
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+forged = [(b"n", 20, b'1,"forged":true'), (b"b", 16, b"yes"), (b"j", 114, b'{"a":1}],"rows":[{"x":1}'),
+          (b"f", 701, b"1e5"), (b"jb", 3802, b'{"k":\n [1, 2]}'), (b"s\xed\xa0\x80", 25, b"\xc0\xaf")]
+port = forged_row_server(forged)
+rc, docs, raw = json_lines(["-c", "select", f"host=127.0.0.1 port={port} user=x dbname=x sslmode=disable"])
+check("json: values forged by a hostile server are quoted, never embedded bare",
+      rc == 0 and docs is not None and len(docs) == 1 and docs[0]["rows"] == [
+          {"n": '1,"forged":true', "b": "yes", "j": '{"a":1}],"rows":[{"x":1}', "f": 1e5, "jb": {"k": [1, 2]},
+           "s\ufffd\ufffd\ufffd": "\ufffd\ufffd"}], repr(raw))
+
 # ---------------------------------------------------------------- secrets in usage errors
 for args in (["ping", "host=a password=hunter2 user=x", "postgresql://u:s3cret@h/db?sslpassword=k3y"],
              ["host=a pasword='hunter2'", "b=2"],
