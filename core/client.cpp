@@ -1009,12 +1009,27 @@ void Client::close_statement(std::string_view name) {
 }
 
 void Client::set_statement_cache_capacity(std::size_t capacity) {
-    impl_->cache_capacity = capacity;
-    while (impl_->cache.size() > capacity) {
-        impl_->cache.erase(impl_->cache_lru.back());
-        impl_->cache_lru.pop_back();
+    auto& im = *impl_;
+    im.cache_capacity = capacity;
+    if (im.cache.size() <= capacity) return;
+    // The statements the cache forgets are closed on the server too (one round trip), so a
+    // pool restoring a lease's capacity leaves no prepared statement behind per lease.
+    const bool close_on_server = im.channel.is_open() && im.healthy;
+    im.out.clear();
+    while (im.cache.size() > capacity) {
+        if (close_on_server) protocol::close(im.out, 'S', im.cache[im.cache_lru.back()].statement.name);
+        im.cache.erase(im.cache_lru.back());
+        im.cache_lru.pop_back();
     }
+    if (!close_on_server) return;
+    const Deadline d = im.query_deadline();
+    protocol::sync(im.out);
+    im.send(d);
+    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, im.session);
+    im.run(flow, d);
 }
+
+std::size_t Client::statement_cache_capacity() const noexcept { return impl_->cache_capacity; }
 
 std::uint64_t Client::stream(std::string_view sql, const Params& params, const std::function<void(const Row&)>& on_row,
                              ResultFormat format) {
@@ -1041,6 +1056,18 @@ void Client::cancel() { impl_->cancel_request(); }
 
 void Client::set_notice_handler(std::function<void(const Notice&)> handler) {
     impl_->session.notice_handler = std::move(handler);
+}
+
+const std::function<void(const Notice&)>& Client::notice_handler() const noexcept {
+    return impl_->session.notice_handler;
+}
+
+bool Client::listening() const noexcept { return impl_->session.listen_seen; }
+
+void Client::unlisten_all() {
+    impl_->simple_query("UNLISTEN *", impl_->query_deadline());
+    impl_->session.listen_seen = false;
+    impl_->session.notifications.clear();
 }
 
 std::vector<Notification> Client::take_notifications() {
@@ -1345,8 +1372,12 @@ std::vector<PipelineResult> Pipeline::run() {
                     case 'C':
                     case 'I':
                         if (q >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
-                        if (m.type == 'C') current.set_command_tag(protocol::parse_command_complete(m.body));
-                        else current.set_empty_query();
+                        if (m.type == 'C') {
+                            current.set_command_tag(protocol::parse_command_complete(m.body));
+                            impl.session.note_command_tag(current.command_tag());
+                        } else {
+                            current.set_empty_query();
+                        }
                         results[q].status = PipelineResult::Status::ok;
                         results[q].result = std::move(current);
                         current.reset();

@@ -62,6 +62,7 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             return false;
         case 'C':
             current_.set_command_tag(parse_command_complete(m.body));
+            session_.note_command_tag(current_.command_tag());
             finish_result();
             return false;
         case 'I':

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 #include <string>
+#include <string_view>
 
 #include "core/protocol/message_reader.hpp"
 #include "pgtls/client.hpp"
@@ -20,6 +21,17 @@ struct SessionState {
     TransactionStatus transaction_status = TransactionStatus::unknown;
     std::function<void(const Notice&)> notice_handler;
     std::deque<Notification> notifications;
+    // A LISTEN completed (command tag) since the session started or the last DISCARD ALL /
+    // Client::unlisten_all(): the session may be subscribed to channels. A pool ends a lease's
+    // subscriptions with it; a LISTEN run inside a function is not seen.
+    bool listen_seen = false;
+    // Every CommandComplete's tag passes here (simple, extended and pipelined queries).
+    void note_command_tag(std::string_view tag) noexcept {
+        if (tag == "LISTEN")
+            listen_seen = true;
+        else if (tag == "DISCARD ALL")
+            listen_seen = false;
+    }
     // The last RowDescription, so a repeated one (the same query again) is not parsed again.
     std::vector<std::uint8_t> last_row_description;
     std::shared_ptr<const std::vector<Column>> last_columns;

@@ -190,8 +190,10 @@ public:
     void close_statement(std::string_view name);
 
     // Cache of server-side statements for execute(sql, ...): an LRU of `capacity` statements
-    // (0, the default, disables it so PgBouncer transaction pooling keeps working).
+    // (0, the default, disables it so PgBouncer transaction pooling keeps working). Shrinking
+    // it closes the statements it forgets on the server (one round trip when connected).
     void set_statement_cache_capacity(std::size_t capacity);
+    std::size_t statement_cache_capacity() const noexcept;
 
     // Streams the rows of a query to `on_row` as they arrive, in constant memory. The Row and
     // its Fields are views of the connection's receive buffer, not copies: valid only during
@@ -241,8 +243,16 @@ public:
     void cancel();
 
     void set_notice_handler(std::function<void(const Notice&)> handler);
+    // The handler set by set_notice_handler (empty when none).
+    const std::function<void(const Notice&)>& notice_handler() const noexcept;
     // Notifications received so far (queued during queries), oldest first.
     std::vector<Notification> take_notifications();
+    // True once a LISTEN command completed on this session (its command tag), until
+    // unlisten_all() or a DISCARD ALL. A LISTEN run inside a function or DO block is not seen.
+    bool listening() const noexcept;
+    // UNLISTEN * (errors thrown as query() throws them), then drops the queued notifications;
+    // listening() is false afterwards. A pool calls it when a lease that LISTENed is released.
+    void unlisten_all();
     // Wait up to `timeout` for a notification; nullopt on timeout.
     std::optional<Notification> wait_for_notification(std::chrono::milliseconds timeout);
 
