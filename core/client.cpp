@@ -409,7 +409,7 @@ ready:
     key = flow.backend_key();
     info.backend_pid = key.pid;
     if (const auto* a = flow.authenticator()) {
-        info.auth_method = a->method() == auth::Method::none ? "trust" : auth::to_string(a->method());
+        info.auth_method = a->method_used();
         info.channel_binding = a->channel_binding_used();
     }
     if (auto it = session.parameters.find("server_version"); it != session.parameters.end())

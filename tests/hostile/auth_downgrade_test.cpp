@@ -89,6 +89,7 @@ struct ScramScript {
     };
     std::string final_msg = "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";  // 32 zero bytes: wrong
     bool skip_final = false;  // AuthenticationOk right after client-final, no SASLFinal
+    bool skip_continue = false;  // AuthenticationOk right after client-first
 };
 
 FakeServer::Script scram_server(ScramScript s, std::shared_ptr<Received> got) {
@@ -99,6 +100,11 @@ FakeServer::Script scram_server(ScramScript s, std::shared_ptr<Received> got) {
         char t = c.read_message(&body);
         if (!t) return;
         got->add(t, body);
+        if (s.skip_continue) {
+            c.send(auth_ok() + ready());
+            while ((t = c.read_message(&body))) got->add(t, body);
+            return;
+        }
         c.send(msg('R', i32(11) + s.first(client_nonce(body))));
         t = c.read_message(&body);
         if (!t) return;
@@ -292,4 +298,21 @@ TEST(AuthDowngrade, PlusOnlyWithoutTlsAndChannelBindingRequire) {
         (void)connect_error(st);
     }
     EXPECT_EQ(got->get(), "");
+}
+
+// Without a policy that forbids it (require_auth, channel_binding=require) a server may end
+// SCRAM early with AuthenticationOk, as libpq allows; the connection info must then say that
+// the exchange did not complete, not that SCRAM authenticated the server.
+TEST(AuthDowngrade, AuthMethodSaysWhenTheServerSkippedTheScramExchange) {
+    for (const bool after_client_first : {true, false}) {
+        auto got = std::make_shared<Received>();
+        ScramScript s;
+        s.skip_continue = after_client_first;
+        s.skip_final = !after_client_first;
+        FakeServer server(scram_server(s, got));
+        Client client(settings_for(server));
+        EXPECT_EQ(client.info().auth_method, "SCRAM-SHA-256 (incomplete: server skipped to AuthenticationOk)")
+            << "after client-first: " << after_client_first;
+        EXPECT_FALSE(client.info().channel_binding);
+    }
 }
