@@ -139,3 +139,27 @@ TEST(ReaderMemory, TheBufferIsGivenBackAfterALargeRow) {
     const std::size_t held = malloc_in_use() - std::min(before, malloc_in_use());
     EXPECT_LT(held, std::size_t{4} << 20) << "the idle connection holds " << (held >> 10) << " KiB";
 }
+
+// The cancel connection has nothing to receive but EOF: a server streaming on it gets a few
+// bytes read and the connection closed, not a buffer that grows with what it sends.
+TEST(ReaderMemory, TheCancelConnectionReadsAFewBytesNotWhatTheServerStreams) {
+    FakeServer server([](FakeConnection& c) {
+        const std::int32_t code = c.read_startup_packet();
+        if (code == 196608) {
+            c.send(auth_ok() + key_data(1, 2) + ready());
+            c.wait_for_close();
+        } else if (code == 80877102) {
+            const std::string chunk(1 << 20, 'z');
+            for (int i = 0; i < 512; ++i) c.send(chunk);  // 512 MiB, until the client hangs up
+        }
+    });
+    Client client(settings_for(server));
+    ASSERT_TRUE(reset_peak_rss());
+    const long before = peak_rss_kib();
+    client.cancel();
+    const long grew = peak_rss_kib() - before;
+    if (!built_with_tsan()) {
+        EXPECT_LT(grew, 32 * 1024) << "peak RSS grew by " << grew << " KiB";
+    }
+    EXPECT_TRUE(client.is_healthy());
+}
