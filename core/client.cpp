@@ -314,6 +314,7 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
         auto handler = std::move(session.notice_handler);
         session = protocol::SessionState{};
         session.notice_handler = std::move(handler);
+        session.limits = protocol::SessionState::Limits::from(settings);
     }
     reader = protocol::MessageReader(settings.max_message_size);
     out.clear();
@@ -1320,6 +1321,7 @@ std::vector<PipelineResult> Pipeline::run() {
     buffer_.clear();
     // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
     std::size_t q = 0;
+    impl.session.held = {};
     try {
         for (std::size_t group_end : sync_after_) {
             bool aborted = false;
@@ -1338,6 +1340,7 @@ std::vector<PipelineResult> Pipeline::run() {
                         continue;
                     case 'D':
                         if (!have_columns) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
+                        impl.session.hold_row(m.body.size() + 8 * current.columns() + 8);
                         current.add_data_row(m.body);
                         continue;
                     case 'C':

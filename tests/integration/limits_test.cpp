@@ -70,6 +70,39 @@ TEST_P(Limits, MoreThan65535ParametersAreRefusedAndTheConnectionStaysUsable) {
     EXPECT_EQ(c.query("SELECT 5")[0][0].as<int>(), 5);
 }
 
+// The memory caps are connection keywords (so the pool and the CLI take them from a string):
+// a buffered result over one is an error naming it; streaming and COPY are not capped.
+TEST_P(Limits, MemoryCapsAreConnectionKeywordsAndSpareStreamingAndCopy) {
+    const std::string caps = " max_result_rows=3 max_result_bytes=100000";
+    {
+        auto c = connect(env().conninfo(env().server("pg18"), "scramuser") +
+                         (has_tls() ? " sslmode=require" : " sslmode=disable") + caps);
+        EXPECT_EQ(c.settings().max_result_rows, 3u);
+        EXPECT_EQ(c.query("SELECT generate_series(1, 3)").size(), 3u);
+        try {
+            c.query("SELECT generate_series(1, 4)");
+            ADD_FAILURE() << "4 rows kept under max_result_rows=3";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::protocol) << e.what();
+            EXPECT_NE(std::string(e.what()).find("max_result_rows=3"), std::string::npos) << e.what();
+        }
+        EXPECT_FALSE(c.is_healthy());
+    }
+    auto c = connect(env().conninfo(env().server("pg18"), "scramuser") +
+                     (has_tls() ? " sslmode=require" : " sslmode=disable") + caps);
+    std::uint64_t streamed = 0;
+    EXPECT_EQ(c.stream("SELECT repeat('x', 1000) FROM generate_series(1, 10000)", {},
+                       [&](const Row&) { ++streamed; }),
+              10000u);
+    EXPECT_EQ(streamed, 10000u);
+    std::size_t copied = 0;
+    EXPECT_EQ(c.copy_out("COPY (SELECT repeat('x', 1000) FROM generate_series(1, 10000)) TO STDOUT",
+                         [&](std::string_view d) { copied += d.size(); }),
+              10000u);
+    EXPECT_EQ(copied, 10000u * 1001);
+    EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND(Limits);
 
 }  // namespace

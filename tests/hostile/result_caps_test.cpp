@@ -1,0 +1,164 @@
+// The caps on what a server's replies make a connection hold (Settings::max_result_bytes,
+// max_result_rows, max_result_sets, max_notifications + notification_overflow,
+// max_parameter_status): past one, Error(protocol) naming it; streaming and COPY hold nothing
+// and stay unlimited.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "pgtls/client.hpp"
+#include "tests/protocol/scripted_bytes.hpp"
+#include "tests/support/env/process_counts.hpp"
+#include "tests/support/env/sanitizers.hpp"
+#include "tests/support/fake/fake_server.hpp"
+
+using namespace pgtls;
+using namespace pgtls::test;
+
+namespace {
+
+Settings settings_for(const FakeServer& s) {
+    Settings st;
+    st.hosts = {HostTarget{"127.0.0.1", "", s.port()}};
+    st.user = "alice";
+    st.dbname = "db";
+    st.sslmode = SslMode::disable;
+    st.connect_timeout = std::chrono::seconds(5);
+    return st;
+}
+
+// Logs in, then answers every query (simple or extended: up to Sync) with `reply`.
+FakeServer::Script answer_each_query_with(std::string reply) {
+    return [reply](FakeConnection& c) {
+        if (c.read_startup_packet() != 196608) return;
+        c.send(auth_ok() + key_data(1, 2) + ready());
+        while (char t = c.read_message()) {
+            if (t == 'Q' || t == 'S') c.send(reply);
+        }
+    };
+}
+
+std::string rows(int n, std::size_t bytes_each = 1) {
+    std::string out = row_description({{"a", 25}});
+    const std::string v(bytes_each, 'v');
+    for (int i = 0; i < n; ++i) out += data_row({v.c_str()});
+    return out + command_complete("SELECT " + std::to_string(n));
+}
+
+std::string notification(int i) { return msg('A', i32(7) + cstr("ch") + cstr("payload " + std::to_string(i))); }
+
+void expect_cap(const std::function<void()>& f, const std::string& cap) {
+    try {
+        f();
+        ADD_FAILURE() << "no error naming " << cap;
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol) << e.what();
+        EXPECT_NE(std::string(e.what()).find(cap), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+
+// 5 bytes on the wire per EmptyQueryResponse became a whole Result each (50 MB -> 2.8 GiB).
+TEST(ResultCaps, EmptyQueryResponsesStopAtMaxResultSets) {
+    std::string flood;
+    for (int i = 0; i < 200'000; ++i) flood += msg('I', "");
+    FakeServer server(answer_each_query_with(flood + ready()));
+    {
+        Client client(settings_for(server));  // the default cap: 100,000
+        ASSERT_TRUE(reset_peak_rss());
+        const long before = peak_rss_kib();
+        expect_cap([&] { client.query_all(";"); }, "max_result_sets=100000");
+        const long grew = peak_rss_kib() - before;
+        if (!built_with_tsan()) {
+            EXPECT_LT(grew, 96 * 1024) << "peak RSS grew by " << grew << " KiB";
+        }
+        EXPECT_FALSE(client.is_healthy());
+    }
+    FakeServer small(answer_each_query_with(msg('I', "") + msg('I', "") + msg('I', "") + ready()));
+    auto st = settings_for(small);
+    st.max_result_sets = 3;
+    EXPECT_EQ(Client(st).query_all(";;").size(), 3u);
+    st.max_result_sets = 2;
+    Client client(st);
+    expect_cap([&] { client.query_all(";;"); }, "max_result_sets=2");
+}
+
+TEST(ResultCaps, RowsAndBytesStopAtTheirCapsButStreamingDoesNot) {
+    FakeServer server(answer_each_query_with(rows(6, 1000) + ready()));
+    auto st = settings_for(server);
+    st.max_result_rows = 5;
+    {
+        Client client(st);
+        expect_cap([&] { client.query("SELECT"); }, "max_result_rows=5");
+    }
+    st.max_result_rows = 6;
+    EXPECT_EQ(Client(st).query("SELECT").size(), 6u);
+    st.max_result_bytes = 5000;
+    {
+        Client client(st);
+        expect_cap([&] { client.execute("SELECT"); }, "max_result_bytes=5000");
+    }
+    {
+        Client client(st);
+        Pipeline p(client);
+        p.add("SELECT");
+        expect_cap([&] { p.run(); }, "max_result_bytes=5000");
+    }
+    st.max_result_rows = 1;
+    st.max_result_bytes = 1;
+    Client client(st);
+    int streamed = 0;
+    EXPECT_EQ(client.stream("SELECT", {}, [&](const Row&) { ++streamed; }), 6u);
+    EXPECT_EQ(streamed, 6);
+}
+
+TEST(ResultCaps, CopyOutIsNotCapped) {
+    std::string copy = msg('H', std::string(1, '\0') + i16(0));
+    for (int i = 0; i < 1000; ++i) copy += msg('d', std::string(100, 'c'));
+    FakeServer server(answer_each_query_with(copy + msg('c', "") + command_complete("COPY 1000") + ready()));
+    auto st = settings_for(server);
+    st.max_result_rows = 1;
+    st.max_result_bytes = 1;
+    st.max_result_sets = 1;
+    Client client(st);
+    std::size_t bytes = 0;
+    EXPECT_EQ(client.copy_out("COPY t TO STDOUT", [&](std::string_view d) { bytes += d.size(); }), 1000u);
+    EXPECT_EQ(bytes, 100'000u);
+}
+
+TEST(ResultCaps, NotificationsStopAtMaxNotificationsOrDropTheOldest) {
+    std::string five;
+    for (int i = 0; i < 5; ++i) five += notification(i);
+    FakeServer server(answer_each_query_with(five + rows(1) + ready()));
+    auto st = settings_for(server);
+    st.max_notifications = 3;
+    {
+        Client client(st);
+        expect_cap([&] { client.query("SELECT"); }, "max_notifications=3");
+    }
+    st.notification_overflow = NotificationOverflow::drop_oldest;
+    Client client(st);
+    client.query("SELECT");
+    const auto n = client.take_notifications();
+    ASSERT_EQ(n.size(), 3u);
+    EXPECT_EQ(n.front().payload, "payload 2");
+    EXPECT_EQ(n.back().payload, "payload 4");
+}
+
+TEST(ResultCaps, DistinctParameterStatusNamesStopAtMaxParameterStatus) {
+    std::string many;
+    for (int i = 0; i < 30; ++i) many += param_status("p" + std::to_string(i), "v");
+    FakeServer server(answer_each_query_with(many + param_status("p0", "again") + rows(1) + ready()));
+    auto st = settings_for(server);
+    st.max_parameter_status = 30;  // a name seen again is no new entry
+    {
+        Client client(st);
+        client.query("SELECT");
+        EXPECT_EQ(client.parameter_status("p0"), "again");
+    }
+    st.max_parameter_status = 29;
+    Client client(st);
+    expect_cap([&] { client.query("SELECT"); }, "max_parameter_status=29");
+}
