@@ -162,3 +162,40 @@ TEST(ResultCaps, DistinctParameterStatusNamesStopAtMaxParameterStatus) {
     Client client(st);
     expect_cap([&] { client.query("SELECT"); }, "max_parameter_status=29");
 }
+
+// While a large pipeline is still being written the client reads what the server sends (so
+// neither side blocks on a full socket); those bytes are parsed as they come, within the same
+// caps, not buffered: a server that floods instead of reading cannot grow the client.
+TEST(ResultCaps, APipelineParsesWhatArrivesWhileItIsWritten) {
+    FakeServer server([](FakeConnection& c) {
+        if (c.read_startup_packet() != 196608) return;
+        c.send(auth_ok() + key_data(1, 2) + ready());
+        std::string first;
+        if (!c.read_exact(first, 1)) return;  // the pipeline has started: flood, never read
+        std::string notices;
+        for (int i = 0; i < 1000; ++i) notices += msg('N', "SNOTICE" + std::string(1, '\0') + "M" + cstr(std::string(1000, 'n')) + '\0');
+        for (int i = 0; i < 512; ++i) c.send(notices);  // ~512 MiB, until the client hangs up
+    });
+    auto st = settings_for(server);
+    Client client(st);
+    std::size_t notices = 0;
+    client.set_notice_handler([&](const Notice&) { ++notices; });
+    client.set_query_timeout(std::chrono::milliseconds(1500));
+    Pipeline p(client);
+    const std::string value(1 << 20, 'p');
+    for (int i = 0; i < 32; ++i) p.add("SELECT $1", {Param{value, 25, 0}});  // 32 MiB to write
+    ASSERT_TRUE(reset_peak_rss());
+    const long before = peak_rss_kib();
+    try {
+        p.run();
+        ADD_FAILURE() << "the pipeline completed";
+    } catch (const Error& e) {
+        // The query timeout, or the server hanging up after its flood: either way, no hang.
+        EXPECT_TRUE(e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::connection) << e.what();
+    }
+    const long grew = peak_rss_kib() - before;
+    if (!built_with_tsan()) {
+        EXPECT_LT(grew, 64 * 1024) << "peak RSS grew by " << grew << " KiB (" << notices << " notices handled)";
+    }
+    EXPECT_GT(notices, 0u);
+}
