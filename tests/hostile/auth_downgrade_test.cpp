@@ -11,6 +11,7 @@
 
 #include "pgtls/client.hpp"
 #include "tests/protocol/scripted_bytes.hpp"
+#include "tests/hostile/hostile_target.hpp"
 #include "tests/support/fake/fake_server.hpp"
 
 using namespace pgtls;
@@ -302,17 +303,27 @@ TEST(AuthDowngrade, PlusOnlyWithoutTlsAndChannelBindingRequire) {
 
 // Without a policy that forbids it (require_auth, channel_binding=require) a server may end
 // SCRAM early with AuthenticationOk, as libpq allows; the connection info must then say that
-// the exchange did not complete, not that SCRAM authenticated the server.
-TEST(AuthDowngrade, AuthMethodSaysWhenTheServerSkippedTheScramExchange) {
+// the exchange did not complete, not that SCRAM authenticated the server. Over TLS the server
+// offers SCRAM-SHA-256-PLUS, which the client picks.
+class AuthMethodReport : public PerTransport {};
+
+TEST_P(AuthMethodReport, SaysWhenTheServerSkippedTheScramExchange) {
+    const bool tls = GetParam() != "plaintext";
     for (const bool after_client_first : {true, false}) {
         auto got = std::make_shared<Received>();
         ScramScript s;
+        if (tls) s.mechanisms = std::string("SCRAM-SHA-256-PLUS") + '\0' + "SCRAM-SHA-256" + '\0' + '\0';
         s.skip_continue = after_client_first;
         s.skip_final = !after_client_first;
-        FakeServer server(scram_server(s, got));
-        Client client(settings_for(server));
-        EXPECT_EQ(client.info().auth_method, "SCRAM-SHA-256 (incomplete: server skipped to AuthenticationOk)")
+        auto server = target(scram_server(s, got));
+        auto st = server.settings();
+        st.password = kPassword;
+        Client client(st);
+        EXPECT_EQ(client.info().auth_method, std::string(tls ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256") +
+                                                 " (incomplete: server skipped to AuthenticationOk)")
             << "after client-first: " << after_client_first;
         EXPECT_FALSE(client.info().channel_binding);
     }
 }
+
+PGTLS_INSTANTIATE_PER_TRANSPORT(AuthMethodReport);

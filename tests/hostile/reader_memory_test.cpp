@@ -13,6 +13,7 @@
 #include "tests/protocol/scripted_bytes.hpp"
 #include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/sanitizers.hpp"
+#include "tests/hostile/hostile_target.hpp"
 #include "tests/support/fake/fake_server.hpp"
 
 using namespace pgtls;
@@ -20,15 +21,7 @@ using namespace pgtls::test;
 
 namespace {
 
-Settings settings_for(const FakeServer& s) {
-    Settings st;
-    st.hosts = {HostTarget{"127.0.0.1", "", s.port()}};
-    st.user = "alice";
-    st.dbname = "db";
-    st.sslmode = SslMode::disable;
-    st.connect_timeout = std::chrono::seconds(5);
-    return st;
-}
+Settings settings_for(const HostileTarget& t) { return t.settings(); }
 
 FakeServer::Script trust_then(std::function<void(FakeConnection&)> then) {
     return [then](FakeConnection& c) {
@@ -56,8 +49,10 @@ std::size_t malloc_in_use() {
 
 }  // namespace
 
-TEST(ReaderMemory, AHeaderClaimingOneGibIsNotAllocatedBeforeItsBytesArrive) {
-    FakeServer server(trust_then([](FakeConnection& c) {
+class ReaderMemory : public PerTransport {};
+
+TEST_P(ReaderMemory, AHeaderClaimingOneGibIsNotAllocatedBeforeItsBytesArrive) {
+    auto server = target(trust_then([](FakeConnection& c) {
         c.read_message();
         // A DataRow header claiming the largest body max_message_size allows, a little of it,
         // then the server hangs up.
@@ -74,13 +69,13 @@ TEST(ReaderMemory, AHeaderClaimingOneGibIsNotAllocatedBeforeItsBytesArrive) {
     }
 }
 
-TEST(ReaderMemory, LongLengthsAreBelievedOnlyForTypesThatMayBeLong) {
+TEST_P(ReaderMemory, LongLengthsAreBelievedOnlyForTypesThatMayBeLong) {
     // CommandComplete, ParameterStatus, ReadyForQuery are never long (libpq: 30,000 bytes).
     const std::string long_tag = "SELECT " + std::string(40000, '1');
     for (const std::string& reply :
          {msg('C', cstr(long_tag)) + ready(), msg('S', cstr("x") + cstr(std::string(40000, 'v'))) + ready(),
           msg('Z', std::string(40000, 'I'))}) {
-        FakeServer server(trust_then([reply](FakeConnection& c) {
+        auto server = target(trust_then([reply](FakeConnection& c) {
             c.read_message();
             c.send(reply);
             c.wait_for_close();
@@ -92,7 +87,7 @@ TEST(ReaderMemory, LongLengthsAreBelievedOnlyForTypesThatMayBeLong) {
         EXPECT_FALSE(client.is_healthy());
     }
     // A DataRow may be long.
-    FakeServer server(trust_then([](FakeConnection& c) {
+    auto server = target(trust_then([](FakeConnection& c) {
         c.read_message();
         const std::string big(100000, 'b');
         c.send(row_description({{"a", 25}}) + data_row({big.c_str()}) + command_complete("SELECT 1") + ready());
@@ -102,13 +97,13 @@ TEST(ReaderMemory, LongLengthsAreBelievedOnlyForTypesThatMayBeLong) {
     EXPECT_EQ(client.query("SELECT 1")[0][0].view().size(), 100000u);
 }
 
-TEST(ReaderMemory, BeforeTheSessionIsEstablishedNoMessageMayBeLong) {
+TEST_P(ReaderMemory, BeforeTheSessionIsEstablishedNoMessageMayBeLong) {
     // Before authentication the server is not who it claims yet: an ErrorResponse of 40 kB
     // (libpq: 30,000) or an authentication request of 3 kB (libpq: 2,000) is a protocol error.
     const std::string long_error = msg('E', "SFATAL" + std::string(1, '\0') + "M" + cstr(std::string(40000, 'e')) + '\0');
     const std::string long_auth = msg('R', i32(10) + cstr("SCRAM-SHA-256") + std::string(3000, 'x') + '\0');
     for (const std::string& reply : {long_error, long_auth}) {
-        FakeServer server([reply](FakeConnection& c) {
+        auto server = target([reply](FakeConnection& c) {
             if (c.read_startup_packet() != 196608) return;
             c.send(reply);
             c.wait_for_close();
@@ -119,10 +114,10 @@ TEST(ReaderMemory, BeforeTheSessionIsEstablishedNoMessageMayBeLong) {
     }
 }
 
-TEST(ReaderMemory, TheBufferIsGivenBackAfterALargeRow) {
+TEST_P(ReaderMemory, TheBufferIsGivenBackAfterALargeRow) {
     if (built_with_asan() || built_with_tsan()) GTEST_SKIP() << "the sanitizer's allocator is not malloc's";
     constexpr std::size_t row_bytes = 256u << 20;
-    FakeServer server(trust_then([](FakeConnection& c) {
+    auto server = target(trust_then([](FakeConnection& c) {
         c.read_message();
         {
             const std::string big(row_bytes, 'r');  // this process's memory too: freed before measuring
@@ -142,8 +137,8 @@ TEST(ReaderMemory, TheBufferIsGivenBackAfterALargeRow) {
 
 // The cancel connection has nothing to receive but EOF: a server streaming on it gets a few
 // bytes read and the connection closed, not a buffer that grows with what it sends.
-TEST(ReaderMemory, TheCancelConnectionReadsAFewBytesNotWhatTheServerStreams) {
-    FakeServer server([](FakeConnection& c) {
+TEST_P(ReaderMemory, TheCancelConnectionReadsAFewBytesNotWhatTheServerStreams) {
+    auto server = target([](FakeConnection& c) {
         const std::int32_t code = c.read_startup_packet();
         if (code == 196608) {
             c.send(auth_ok() + key_data(1, 2) + ready());
@@ -163,3 +158,5 @@ TEST(ReaderMemory, TheCancelConnectionReadsAFewBytesNotWhatTheServerStreams) {
     }
     EXPECT_TRUE(client.is_healthy());
 }
+
+PGTLS_INSTANTIATE_PER_TRANSPORT(ReaderMemory);

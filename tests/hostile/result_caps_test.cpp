@@ -11,6 +11,7 @@
 #include "tests/protocol/scripted_bytes.hpp"
 #include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/sanitizers.hpp"
+#include "tests/hostile/hostile_target.hpp"
 #include "tests/support/fake/fake_server.hpp"
 
 using namespace pgtls;
@@ -18,15 +19,7 @@ using namespace pgtls::test;
 
 namespace {
 
-Settings settings_for(const FakeServer& s) {
-    Settings st;
-    st.hosts = {HostTarget{"127.0.0.1", "", s.port()}};
-    st.user = "alice";
-    st.dbname = "db";
-    st.sslmode = SslMode::disable;
-    st.connect_timeout = std::chrono::seconds(5);
-    return st;
-}
+Settings settings_for(const HostileTarget& t) { return t.settings(); }
 
 // Logs in, then answers every query (simple or extended: up to Sync) with `reply`.
 FakeServer::Script answer_each_query_with(std::string reply) {
@@ -60,11 +53,13 @@ void expect_cap(const std::function<void()>& f, const std::string& cap) {
 
 }  // namespace
 
+class ResultCaps : public PerTransport {};
+
 // 5 bytes on the wire per EmptyQueryResponse became a whole Result each (50 MB -> 2.8 GiB).
-TEST(ResultCaps, EmptyQueryResponsesStopAtMaxResultSets) {
+TEST_P(ResultCaps, EmptyQueryResponsesStopAtMaxResultSets) {
     std::string flood;
     for (int i = 0; i < 200'000; ++i) flood += msg('I', "");
-    FakeServer server(answer_each_query_with(flood + ready()));
+    auto server = target(answer_each_query_with(flood + ready()));
     {
         Client client(settings_for(server));  // the default cap: 100,000
         ASSERT_TRUE(reset_peak_rss());
@@ -76,7 +71,7 @@ TEST(ResultCaps, EmptyQueryResponsesStopAtMaxResultSets) {
         }
         EXPECT_FALSE(client.is_healthy());
     }
-    FakeServer small(answer_each_query_with(msg('I', "") + msg('I', "") + msg('I', "") + ready()));
+    auto small = target(answer_each_query_with(msg('I', "") + msg('I', "") + msg('I', "") + ready()));
     auto st = settings_for(small);
     st.max_result_sets = 3;
     EXPECT_EQ(Client(st).query_all(";;").size(), 3u);
@@ -85,8 +80,8 @@ TEST(ResultCaps, EmptyQueryResponsesStopAtMaxResultSets) {
     expect_cap([&] { client.query_all(";;"); }, "max_result_sets=2");
 }
 
-TEST(ResultCaps, RowsAndBytesStopAtTheirCapsButStreamingDoesNot) {
-    FakeServer server(answer_each_query_with(rows(6, 1000) + ready()));
+TEST_P(ResultCaps, RowsAndBytesStopAtTheirCapsButStreamingDoesNot) {
+    auto server = target(answer_each_query_with(rows(6, 1000) + ready()));
     auto st = settings_for(server);
     st.max_result_rows = 5;
     {
@@ -114,10 +109,10 @@ TEST(ResultCaps, RowsAndBytesStopAtTheirCapsButStreamingDoesNot) {
     EXPECT_EQ(streamed, 6);
 }
 
-TEST(ResultCaps, CopyOutIsNotCapped) {
+TEST_P(ResultCaps, CopyOutIsNotCapped) {
     std::string copy = msg('H', std::string(1, '\0') + i16(0));
     for (int i = 0; i < 1000; ++i) copy += msg('d', std::string(100, 'c'));
-    FakeServer server(answer_each_query_with(copy + msg('c', "") + command_complete("COPY 1000") + ready()));
+    auto server = target(answer_each_query_with(copy + msg('c', "") + command_complete("COPY 1000") + ready()));
     auto st = settings_for(server);
     st.max_result_rows = 1;
     st.max_result_bytes = 1;
@@ -128,10 +123,10 @@ TEST(ResultCaps, CopyOutIsNotCapped) {
     EXPECT_EQ(bytes, 100'000u);
 }
 
-TEST(ResultCaps, NotificationsStopAtMaxNotificationsOrDropTheOldest) {
+TEST_P(ResultCaps, NotificationsStopAtMaxNotificationsOrDropTheOldest) {
     std::string five;
     for (int i = 0; i < 5; ++i) five += notification(i);
-    FakeServer server(answer_each_query_with(five + rows(1) + ready()));
+    auto server = target(answer_each_query_with(five + rows(1) + ready()));
     auto st = settings_for(server);
     st.max_notifications = 3;
     {
@@ -147,10 +142,10 @@ TEST(ResultCaps, NotificationsStopAtMaxNotificationsOrDropTheOldest) {
     EXPECT_EQ(n.back().payload, "payload 4");
 }
 
-TEST(ResultCaps, DistinctParameterStatusNamesStopAtMaxParameterStatus) {
+TEST_P(ResultCaps, DistinctParameterStatusNamesStopAtMaxParameterStatus) {
     std::string many;
     for (int i = 0; i < 30; ++i) many += param_status("p" + std::to_string(i), "v");
-    FakeServer server(answer_each_query_with(many + param_status("p0", "again") + rows(1) + ready()));
+    auto server = target(answer_each_query_with(many + param_status("p0", "again") + rows(1) + ready()));
     auto st = settings_for(server);
     st.max_parameter_status = 30;  // a name seen again is no new entry
     {
@@ -166,8 +161,8 @@ TEST(ResultCaps, DistinctParameterStatusNamesStopAtMaxParameterStatus) {
 // While a large pipeline is still being written the client reads what the server sends (so
 // neither side blocks on a full socket); those bytes are parsed as they come, within the same
 // caps, not buffered: a server that floods instead of reading cannot grow the client.
-TEST(ResultCaps, APipelineParsesWhatArrivesWhileItIsWritten) {
-    FakeServer server([](FakeConnection& c) {
+TEST_P(ResultCaps, APipelineParsesWhatArrivesWhileItIsWritten) {
+    auto server = target([](FakeConnection& c) {
         if (c.read_startup_packet() != 196608) return;
         c.send(auth_ok() + key_data(1, 2) + ready());
         std::string first;
@@ -199,3 +194,5 @@ TEST(ResultCaps, APipelineParsesWhatArrivesWhileItIsWritten) {
     }
     EXPECT_GT(notices, 0u);
 }
+
+PGTLS_INSTANTIATE_PER_TRANSPORT(ResultCaps);
