@@ -341,6 +341,11 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     opt.auth.channel_binding = settings.channel_binding;
     opt.auth.require_auth = settings.require_auth;
     opt.auth.scram_max_iterations = settings.scram_max_iterations;
+    auto wire_version = [](ProtocolVersion v) {
+        return v == ProtocolVersion::v3_0 ? protocol::protocol_version_3_0 : protocol::protocol_version_3_2;
+    };
+    opt.protocol_version = wire_version(settings.max_protocol_version);
+    opt.min_protocol_version = wire_version(settings.min_protocol_version);
     opt.auth.crypto = tls ? &tls->backend->crypto() : &tls::default_crypto();
     if (shared) opt.auth.crypto = &shared->auth_crypto_for(*opt.auth.crypto);
     {
@@ -410,6 +415,8 @@ ready:
     info.timings.total_ms = ms_since(t0);
     key = flow.backend_key();
     info.backend_pid = key.pid;
+    info.protocol_version =
+        std::to_string(flow.protocol_version() >> 16) + "." + std::to_string(flow.protocol_version() & 0xffff);
     if (const auto* a = flow.authenticator()) {
         info.auth_method = a->method_used();
         info.channel_binding = a->channel_binding_used();

@@ -274,6 +274,7 @@ int run_ping(const Options& o) {
                   << ",\"auth_method\":" << json_quote(info.auth_method)
                   << ",\"channel_binding\":" << (info.channel_binding ? "true" : "false")
                   << ",\"server_version\":" << json_quote(info.server_version)
+                  << ",\"protocol_version\":" << json_quote(info.protocol_version)
                   << ",\"host\":" << json_quote(info.host)
                   << ",\"address\":" << json_quote(info.address)
                   << ",\"port\":" << info.port
@@ -292,6 +293,7 @@ int run_ping(const Options& o) {
     line("server", info.host + (info.address.empty() || info.address == info.host ? "" : " (" + info.address + ")") +
                        " port " + std::to_string(info.port));
     line("server_version", info.server_version);
+    line("protocol_version", info.protocol_version);
     line("ssl", info.ssl ? "on" : "off");
     line("backend", info.backend.empty() ? "" : info.backend + " (" + info.backend_version + ")");
     line("pgtls_version", PGTLS_VERSION);

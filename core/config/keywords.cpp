@@ -56,7 +56,7 @@ constexpr std::array kKeywords = {
     kw_default("sslsni", "PGSSLSNI", "1"),
     kw("requirepeer", "PGREQUIREPEER", KeywordUse::restricted),
     kw("require_auth", "PGREQUIREAUTH"),
-    kw("min_protocol_version", "PGMINPROTOCOLVERSION", KeywordUse::restricted),
+    kw("min_protocol_version", "PGMINPROTOCOLVERSION"),
     kw("max_protocol_version", "PGMAXPROTOCOLVERSION"),
     kw_default("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION", "TLSv1.2"),
     kw("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"),

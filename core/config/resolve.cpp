@@ -289,6 +289,8 @@ void add_code_fields(const Config& c, Layers& layers) {
     en("ssl_max_protocol_version", c.ssl_max_protocol_version);
     str("sslkeylogfile", c.sslkeylogfile);
     str("sslbackend", c.sslbackend);
+    en("min_protocol_version", c.min_protocol_version);
+    en("max_protocol_version", c.max_protocol_version);
     en("channel_binding", c.channel_binding);
     str("require_auth", c.require_auth);
     en("target_session_attrs", c.target_session_attrs);
@@ -364,21 +366,15 @@ void validate_restricted(const Layers& layers) {
     for (const char* k : {"oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope"})
         if (const Entry* e = layers.nonempty(k))
             fail(std::string(k) + " " + e->origin + " needs OAuth authentication, which pgtls does not support");
+}
 
-    auto protocol = [&](const char* keyword) -> int {
-        const Entry* e = layers.get(keyword);
-        if (e == nullptr || e->text.empty()) return -1;
-        if (e->text == "3.0") return 0;
-        if (e->text == "3.2" || e->text == "latest") return 2;
-        bad_value(keyword, *e, "3.0, 3.2, latest");
-    };
-    const int min_minor = protocol("min_protocol_version");
-    const int max_minor = protocol("max_protocol_version");
-    if (min_minor >= 0 && max_minor >= 0 && min_minor > max_minor)
-        fail("\"min_protocol_version\" is greater than \"max_protocol_version\"");
-    if (min_minor > 0)
-        fail("min_protocol_version=" + layers.text("min_protocol_version") + " " +
-             layers.get("min_protocol_version")->origin + " cannot be met: pgtls speaks protocol 3.0");
+// libpq 18: "3.0", "3.2" or "latest" (3.2 here); unset gives nullopt.
+std::optional<ProtocolVersion> protocol_version_setting(const Layers& layers, const char* keyword) {
+    const Entry* e = layers.get(keyword);
+    if (e == nullptr || e->text.empty()) return std::nullopt;
+    if (e->text == "3.0") return ProtocolVersion::v3_0;
+    if (e->text == "3.2" || e->text == "latest") return ProtocolVersion::v3_2;
+    bad_value(keyword, *e, "3.0, 3.2, latest");
 }
 
 struct Material {
@@ -654,6 +650,13 @@ Settings resolve(const Config& config, const Environment& process_env) {
         fail("invalid SSL protocol version range: ssl_min_protocol_version=" +
              std::string(to_string(s.ssl_min_protocol_version)) +
              " is above ssl_max_protocol_version=" + to_string(s.ssl_max_protocol_version));
+    // libpq 18: the maximum defaults to 3.0 unless the minimum asks for more.
+    const auto min_pv = protocol_version_setting(layers, "min_protocol_version");
+    const auto max_pv = protocol_version_setting(layers, "max_protocol_version");
+    s.min_protocol_version = min_pv.value_or(ProtocolVersion::v3_0);
+    s.max_protocol_version = max_pv.value_or(s.min_protocol_version);
+    if (s.min_protocol_version > s.max_protocol_version)
+        fail("\"min_protocol_version\" is greater than \"max_protocol_version\"");
     if (const Entry* e = layers.get("sslsni")) {
         if (e->text != "0" && e->text != "1") bad_value("sslsni", *e, "0, 1");
         s.sslsni = e->text == "1";

@@ -63,13 +63,14 @@ void ssl_request(std::string& out) {
     put_int32(out, ssl_request_code);
 }
 
-void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params) {
+void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params,
+                     std::int32_t version) {
     std::uint64_t body = 4 + 1;  // protocol version, final NUL
     for (const auto& [k, v] : params) body += std::uint64_t{k.size()} + 1 + v.size() + 1;
     check_message_length("StartupMessage", body);
     const std::size_t pos = out.size();
     out.append(4, '\0');
-    put_int32(out, protocol_version_3_0);
+    put_int32(out, version);
     for (const auto& [k, v] : params) {
         put_cstring(out, k);
         put_cstring(out, v);

@@ -14,6 +14,7 @@
 namespace pgtls::protocol {
 
 inline constexpr std::int32_t protocol_version_3_0 = 196608;  // 3 << 16
+inline constexpr std::int32_t protocol_version_3_2 = 196610;  // 3 << 16 | 2 (PostgreSQL 18)
 inline constexpr std::int32_t ssl_request_code = 80877103;
 inline constexpr std::int32_t cancel_request_code = 80877102;
 inline constexpr std::int32_t gssenc_request_code = 80877104;
@@ -41,7 +42,8 @@ void put_cstring(std::string& out, std::string_view s);  // s must not contain N
 void finish_message(std::string& out, std::size_t length_pos);
 
 void ssl_request(std::string& out);
-void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params);
+void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params,
+                     std::int32_t version = protocol_version_3_0);
 void cancel_request(std::string& out, std::int32_t pid, std::span<const std::uint8_t> key);
 void password_message(std::string& out, std::string_view password);  // NUL-terminated
 void sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data);

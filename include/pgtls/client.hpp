@@ -1,6 +1,8 @@
 // pgtls — a blocking PostgreSQL connection with timeouts.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <array>
 #include <chrono>
 #include <span>
@@ -54,6 +56,7 @@ struct ConnectionInfo {
     bool channel_binding = false;
     std::int32_t backend_pid = 0;
     std::string server_version;
+    std::string protocol_version;      // negotiated: "3.0" or "3.2"
     struct Timings {
         double tcp_connect_ms = 0, tls_handshake_ms = 0, authentication_ms = 0, total_ms = 0;
     } timings;

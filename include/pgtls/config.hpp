@@ -2,6 +2,8 @@
 // service and password files, and the resolved settings a connection runs with.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -21,6 +23,9 @@ enum class TargetSessionAttrs { any, read_write, read_only, primary, standby, pr
 enum class LoadBalanceHosts { disable, random };
 // What a client does when max_notifications are queued and another arrives.
 enum class NotificationOverflow { error, drop_oldest };
+// Frontend/backend protocol versions, as libpq 18's min_protocol_version/max_protocol_version
+// ("3.0", "3.2", "latest": the newest pgtls speaks, 3.2). 3.1 never existed.
+enum class ProtocolVersion { v3_0, v3_2, latest };
 
 const char* to_string(SslMode) noexcept;
 const char* to_string(SslNegotiation) noexcept;
@@ -30,6 +35,7 @@ const char* to_string(TlsVersion) noexcept;  // "TLSv1.2" etc., "" for unspecifi
 const char* to_string(TargetSessionAttrs) noexcept;
 const char* to_string(LoadBalanceHosts) noexcept;
 const char* to_string(NotificationOverflow) noexcept;  // "error", "drop-oldest"
+const char* to_string(ProtocolVersion) noexcept;  // "3.0", "3.2", "latest"
 
 // TLS material: a file path, or the PEM bytes themselves (node-postgres' ssl.ca/cert/key take
 // file contents). Setting one clears the other.
@@ -88,6 +94,8 @@ struct Config {
     std::optional<TlsVersion> ssl_max_protocol_version;
     std::optional<std::string> sslkeylogfile;
     std::optional<std::string> sslbackend;  // pgtls: openssl | gnutls | mbedtls
+    std::optional<ProtocolVersion> min_protocol_version;
+    std::optional<ProtocolVersion> max_protocol_version;
 
     std::optional<ChannelBinding> channel_binding;
     std::optional<std::string> require_auth;
@@ -163,6 +171,11 @@ struct Settings {
     TlsVersion ssl_max_protocol_version = TlsVersion::unspecified;
     std::string sslkeylogfile;
     std::string sslbackend;                // empty: the build's default backend
+    // The range of protocol versions to accept (never `latest` here: resolved to 3.2). As in
+    // libpq 18 the maximum, which the startup message asks for, defaults to 3.0 (poolers
+    // such as PgBouncer 1.18 refuse 3.2) unless the minimum is higher.
+    ProtocolVersion min_protocol_version = ProtocolVersion::v3_0;
+    ProtocolVersion max_protocol_version = ProtocolVersion::v3_0;
 
     ChannelBinding channel_binding = ChannelBinding::prefer;
     std::string require_auth;              // raw list, validated

@@ -11,6 +11,8 @@
 // connection it lends belong to one thread at a time, like a Client.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>

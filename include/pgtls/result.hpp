@@ -1,6 +1,8 @@
 // pgtls — query results: column metadata and rows whose fields are views into one buffer.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <memory>

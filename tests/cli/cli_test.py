@@ -231,6 +231,10 @@ for b in names:
     expect(f"example ssl_self_signed {b}", [f"{PKI}/ca.crt", f"{PKI}/client.crt", f"{PKI}/client.key"], 0,
            env=dict(env, PGUSER="certuser"), out_has=["connected as certuser", "client certificate sent", b],
            prog=example("ssl_self_signed"))
+    expect(f"example quick_start {b}",
+           [conninfo("pg18", extra=f"host=localhost sslmode=verify-full sslrootcert={PKI}/ca.crt")], 0, env=env,
+           out_has=[" via " + b, "42 hello", "1=one", "2=two", "3=three", "SQLSTATE 22012", "pooled"],
+           prog=example("quick_start"))
     expect(f"example client_connect_end {b}", [conninfo("pg18", extra="sslmode=require")], 0, env=env,
            out_has=["ssl=on", "backend=" + b, "ended: open=no"], prog=example("client_connect_end"))
     expect(f"example pool_acquire_release {b}", [conninfo("pg18", extra="sslmode=require")], 0, env=env,

@@ -267,7 +267,9 @@ const ValueCase kValueCases[] = {
     {"oauth_client_id=x", "needs OAuth authentication"},
     {"min_protocol_version=3.0 max_protocol_version=latest", ""},
     {"max_protocol_version=3.2", ""},
-    {"min_protocol_version=3.2", "min_protocol_version=3.2 (in the connection string) cannot be met: pgtls speaks protocol 3.0"},
+    {"min_protocol_version=3.2", ""},
+    {"max_protocol_version=3.1", "invalid max_protocol_version value: \"3.1\""},
+    {"min_protocol_version=3.2 max_protocol_version=3.0", "\"min_protocol_version\" is greater than \"max_protocol_version\""},
     {"min_protocol_version=3.1", "invalid min_protocol_version value: \"3.1\""},
     {"min_protocol_version=latest max_protocol_version=3.0", "\"min_protocol_version\" is greater than \"max_protocol_version\""},
     {"hostaddr=127.0.0.1", ""},
@@ -660,4 +662,28 @@ TEST_F(Resolve, MemoryCapsFromTheStringAndFromCode) {
     Config b;
     b.conninfo = "notification_overflow=ignore";
     EXPECT_NE(error(b).find("allowed: error, drop-oldest"), std::string::npos) << error(b);
+}
+
+// libpq 18: the range defaults to [3.0, 3.0]; "latest" is 3.2; a higher minimum lifts the
+// default maximum; the environment and Config set them too.
+TEST(ResolveProtocolVersion, RangeAsLibpq18) {
+    auto range = [](const std::string& conninfo, const FakeEnv& env = FakeEnv{{"HOME", "/nonexistent"}}) {
+        Config c;
+        c.conninfo = conninfo;
+        const Settings s = resolve(c, env.fn());
+        return std::string(to_string(s.min_protocol_version)) + "-" + to_string(s.max_protocol_version);
+    };
+    EXPECT_EQ(range(""), "3.0-3.0");
+    EXPECT_EQ(range("max_protocol_version=latest"), "3.0-3.2");
+    EXPECT_EQ(range("max_protocol_version=3.2"), "3.0-3.2");
+    EXPECT_EQ(range("min_protocol_version=3.2"), "3.2-3.2");
+    EXPECT_EQ(range("min_protocol_version=latest"), "3.2-3.2");
+    EXPECT_EQ(range("", FakeEnv{{"HOME", "/nonexistent"}, {"PGMAXPROTOCOLVERSION", "3.2"}}), "3.0-3.2");
+    EXPECT_EQ(range("max_protocol_version=3.0", FakeEnv{{"HOME", "/nonexistent"}, {"PGMAXPROTOCOLVERSION", "3.2"}}), "3.0-3.0");
+    Config c;
+    c.max_protocol_version = ProtocolVersion::latest;
+    EXPECT_EQ(resolve(c, FakeEnv{{"HOME", "/nonexistent"}}.fn()).max_protocol_version, ProtocolVersion::v3_2);
+    c.min_protocol_version = ProtocolVersion::v3_2;
+    c.max_protocol_version = ProtocolVersion::v3_0;
+    EXPECT_THROW(resolve(c, FakeEnv{{"HOME", "/nonexistent"}}.fn()), Error);
 }

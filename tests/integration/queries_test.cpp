@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "integration_fixture.hpp"
+#include "pgtls/pool.hpp"
 #include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/sanitizers.hpp"
 
@@ -243,6 +244,44 @@ TEST_P(Queries, CancelFromAnotherThreadClassicAndDirect) {
         auto direct = open(" sslnegotiation=direct");
         EXPECT_EQ(direct.info().negotiation, "direct");
         cancel_case(direct, direct);
+    }
+}
+
+// Protocol 3.2 (libpq 18's max_protocol_version): PostgreSQL 18 speaks it, with a 32-byte
+// cancel key that every cancel path uses; PostgreSQL 15 negotiates down to 3.0, unless the
+// minimum forbids it; the default stays 3.0.
+TEST_P(Queries, Protocol32AndItsCancelKey) {
+    EXPECT_EQ(open().info().protocol_version, "3.0");
+    auto classic = open(" max_protocol_version=3.2");
+    EXPECT_EQ(classic.info().protocol_version, "3.2");
+    cancel_case(classic, classic);
+    if (has_tls()) {
+        auto direct = open(" max_protocol_version=latest sslnegotiation=direct");
+        EXPECT_EQ(direct.info().protocol_version, "3.2");
+        cancel_case(direct, direct);
+    }
+    {
+        PoolOptions o;
+        o.max_size = 1;
+        Pool pool(config(env().conninfo(env().server("pg18"), "scramuser") +
+                         (has_tls() ? " sslmode=require" : " sslmode=disable") + " max_protocol_version=3.2"),
+                  o);
+        auto lease = pool.acquire();
+        EXPECT_EQ(lease->info().protocol_version, "3.2");
+        cancel_case(*lease, *lease);
+    }
+    auto old = open(" max_protocol_version=3.2", "pg15");
+    EXPECT_EQ(old.info().protocol_version, "3.0");
+    EXPECT_EQ(old.query("SELECT 1")[0][0].as<int>(), 1);
+    try {
+        open(" min_protocol_version=3.2", "pg15");
+        ADD_FAILURE() << "connected below min_protocol_version";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol) << e.what();
+        EXPECT_NE(std::string(e.what()).find(
+                      "server only supports protocol version 3.0, but \"min_protocol_version\" was set to 3.2"),
+                  std::string::npos)
+            << e.what();
     }
 }
 
