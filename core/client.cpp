@@ -18,6 +18,7 @@
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/message_reader.hpp"
+#include "core/protocol/pipeline_flow.hpp"
 #include "core/protocol/query_flow.hpp"
 #include "core/protocol/session_state.hpp"
 #include "core/protocol/startup_flow.hpp"
@@ -314,6 +315,7 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
         auto handler = std::move(session.notice_handler);
         session = protocol::SessionState{};
         session.notice_handler = std::move(handler);
+        session.limits = protocol::SessionState::Limits::from(settings);
     }
     reader = protocol::MessageReader(settings.max_message_size);
     out.clear();
@@ -416,7 +418,7 @@ ready:
     info.protocol_version =
         std::to_string(flow.protocol_version() >> 16) + "." + std::to_string(flow.protocol_version() & 0xffff);
     if (const auto* a = flow.authenticator()) {
-        info.auth_method = a->method() == auth::Method::none ? "trust" : auth::to_string(a->method());
+        info.auth_method = a->method_used();
         info.channel_binding = a->channel_binding_used();
     }
     if (auto it = session.parameters.find("server_version"); it != session.parameters.end())
@@ -686,9 +688,14 @@ void Client::Impl::cancel_request(Deadline limit) {
     protocol::cancel_request(buf, key.pid, key.secret);
     c.write_all(buf, deadline);
     // The server closes the connection when done; wait for that (bounded) so the cancel has
-    // been processed before we return.
+    // been processed before we return. It has nothing to send: a few bytes are read and
+    // dropped, and more than that ends the wait (a hostile server cannot fill a buffer here).
     try {
-        while (true) c.read_some(r, deadline);
+        constexpr std::size_t enough = 256;
+        for (std::size_t seen = 0; seen <= enough; seen += r.buffered()) {
+            r.clear();
+            c.read_some(r, deadline);
+        }
     } catch (const Error&) {
     }
     c.close();
@@ -1340,80 +1347,24 @@ std::vector<PipelineResult> Pipeline::run() {
     if (sync_after_.empty() || sync_after_.back() != queued_) sync();
     const Deadline d = impl.query_deadline();
     std::vector<PipelineResult> results(queued_);
+    protocol::PipelineFlow flow(results, sync_after_, impl.session);
+    // What arrives while the pipeline is still being written is parsed at once (within the
+    // session's caps), so a server that floods instead of reading cannot grow the buffer.
+    const auto consume = [&] {
+        while (!flow.done())
+            if (auto m = impl.reader.next()) flow.on_message(*m);
+            else break;
+    };
     try {
-        impl.channel.write_all_draining(buffer_, impl.reader, d);
+        impl.channel.write_all_draining(buffer_, impl.reader, d, consume);
         impl.reply_pending = true;
     } catch (const Error& e) {
         impl.fail_after_write(e);  // the server's FATAL, if it sent one before hanging up
     }
     buffer_.clear();
     // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
-    std::size_t q = 0;
     try {
-        for (std::size_t group_end : sync_after_) {
-            bool aborted = false;
-            Result current;
-            bool have_columns = false;
-            while (true) {
-                auto m = impl.next_message(d);
-                switch (m.type) {
-                    case '1':
-                    case '2':
-                    case 'n': continue;
-                    case 'T':
-                        // A batch of the same query shares one parsed column list.
-                        current.set_columns(impl.session.columns_for(m.body));
-                        have_columns = true;
-                        continue;
-                    case 'D':
-                        if (!have_columns) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
-                        current.add_data_row(m.body);
-                        continue;
-                    case 'C':
-                    case 'I':
-                        if (q >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
-                        if (m.type == 'C') {
-                            current.set_command_tag(protocol::parse_command_complete(m.body));
-                            impl.session.note_command_tag(current.command_tag());
-                        } else {
-                            current.set_empty_query();
-                        }
-                        results[q].status = PipelineResult::Status::ok;
-                        results[q].result = std::move(current);
-                        current.reset();
-                        have_columns = false;
-                        ++q;
-                        continue;
-                    case 'E': {
-                        // A FATAL or PANIC ends the session (pg_terminate_backend, shutdown):
-                        // that is the pipeline's error, not one query's.
-                        ServerErrorFields fields = protocol::parse_error_fields(m.body);
-                        const std::string& sev =
-                            fields.severity_nonlocalized.empty() ? fields.severity : fields.severity_nonlocalized;
-                        if (sev == "FATAL" || sev == "PANIC") throw ServerError(std::move(fields));
-                        if (q >= group_end) throw Error(ErrorKind::protocol, "server reported an error for a query the pipeline did not send");
-                        results[q].status = PipelineResult::Status::error;
-                        results[q].error.emplace(std::move(fields));
-                        ++q;
-                        aborted = true;
-                        current.reset();
-                        have_columns = false;
-                        continue;
-                    }
-                    case 'Z':
-                        impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
-                        if (!aborted && q != group_end)
-                            throw Error(ErrorKind::protocol, "server ended a pipeline sync group before all its results");
-                        for (; q < group_end; ++q) results[q].status = PipelineResult::Status::skipped;
-                        break;
-                    default:
-                        if (impl.session.handle_async(m)) continue;
-                        throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                             " message from server in a pipeline");
-                }
-                break;  // 'Z'
-            }
-        }
+        while (!flow.done()) flow.on_message(impl.next_message(d));
     } catch (const Error&) {
         impl.fail_connection();
         throw;

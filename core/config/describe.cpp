@@ -86,6 +86,14 @@ const char* to_string(LoadBalanceHosts l) noexcept {
     return "?";
 }
 
+const char* to_string(NotificationOverflow o) noexcept {
+    switch (o) {
+        case NotificationOverflow::error: return "error";
+        case NotificationOverflow::drop_oldest: return "drop-oldest";
+    }
+    return "?";
+}
+
 const char* to_string(SettingSource s) noexcept {
     switch (s) {
         case SettingSource::default_value: return "default";

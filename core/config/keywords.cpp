@@ -76,6 +76,13 @@ constexpr std::array kKeywords = {
     kw("sslkeylogfile", "PGSSLKEYLOGFILE"),
     // pgtls: which TLS stack to use (openssl | gnutls | mbedtls); empty = the build's default.
     kw("sslbackend", "PGSSLBACKEND"),
+    // pgtls: caps on what a server's replies can make a connection hold (Settings).
+    kw_default("max_result_bytes", "", "1073741824"),
+    kw_default("max_result_rows", "", "100000000"),
+    kw_default("max_result_sets", "", "100000"),
+    kw_default("max_notifications", "", "100000"),
+    kw_default("notification_overflow", "", "error"),
+    kw_default("max_parameter_status", "", "1000"),
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -119,6 +119,21 @@ std::optional<int> parse_int(const std::string& value) {
     return static_cast<int>(n);
 }
 
+// A positive count or size (pgtls's caps), up to SIZE_MAX.
+std::size_t size_setting(const Layers& layers, const std::string& keyword, std::size_t fallback) {
+    const Entry* e = layers.get(keyword);
+    if (e == nullptr || e->text.empty()) return fallback;
+    const char* begin = e->text.c_str();
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(begin, &end, 10);
+    while (*end != '\0' && is_space(*end)) ++end;
+    if (end == begin || *end != '\0' || errno != 0 || e->text.find('-') != std::string::npos || n == 0)
+        fail("invalid integer value " + quoted(e->text) + " for connection option " + quoted(keyword) + " " +
+             e->origin + "; allowed: a positive integer");
+    return static_cast<std::size_t>(n);
+}
+
 int int_setting(const Layers& layers, const std::string& keyword, int fallback, const std::string& allowed) {
     const Entry* e = layers.get(keyword);
     if (e == nullptr || e->text.empty()) return fallback;
@@ -280,6 +295,15 @@ void add_code_fields(const Config& c, Layers& layers) {
     str("require_auth", c.require_auth);
     en("target_session_attrs", c.target_session_attrs);
     en("load_balance_hosts", c.load_balance_hosts);
+    auto size = [&](const char* keyword, const std::optional<std::size_t>& v) {
+        if (v) layers.add(keyword, make_entry(std::to_string(*v), SettingSource::code));
+    };
+    size("max_result_bytes", c.max_result_bytes);
+    size("max_result_rows", c.max_result_rows);
+    size("max_result_sets", c.max_result_sets);
+    size("max_notifications", c.max_notifications);
+    en("notification_overflow", c.notification_overflow);
+    size("max_parameter_status", c.max_parameter_status);
 }
 
 // libpq's require_auth grammar: a comma list of methods, all plain or all negated with '!',
@@ -771,6 +795,14 @@ Settings resolve(const Config& config, const Environment& process_env) {
     }
 
     // ---- pgtls-only ------------------------------------------------------------------------
+    s.max_result_bytes = size_setting(layers, "max_result_bytes", s.max_result_bytes);
+    s.max_result_rows = size_setting(layers, "max_result_rows", s.max_result_rows);
+    s.max_result_sets = size_setting(layers, "max_result_sets", s.max_result_sets);
+    s.max_notifications = size_setting(layers, "max_notifications", s.max_notifications);
+    s.notification_overflow = enum_setting(layers, "notification_overflow", NotificationOverflow::error,
+                                           {std::pair{"error", NotificationOverflow::error},
+                                            {"drop-oldest", NotificationOverflow::drop_oldest}});
+    s.max_parameter_status = size_setting(layers, "max_parameter_status", s.max_parameter_status);
     s.runtime_params = config.runtime_params;
     s.password_callback = config.password_callback;
     if (config.max_message_size) {

@@ -19,6 +19,20 @@ inline constexpr std::int32_t ssl_request_code = 80877103;
 inline constexpr std::int32_t cancel_request_code = 80877102;
 inline constexpr std::int32_t gssenc_request_code = 80877104;
 
+// The longest message the server reads, its length field included: PostgreSQL's
+// PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1 = 1 GiB - 2). A longer one ends the session; one
+// over 4 GiB would wrap the 32-bit length and the rest be read as further messages.
+inline constexpr std::uint64_t max_message_length = 0x3ffffffe;
+// Parse and Bind count parameters (and parameter formats) in an Int16 read as unsigned.
+inline constexpr std::uint64_t max_parameters = 65535;
+
+// Every encoder below checks its message with these before it appends a byte: a message too
+// long for the protocol, or with more than max_parameters parameters, is Error(usage) and
+// `out` is left as it was, so nothing partial can reach the wire. Sizes are 64-bit.
+// `body`: the message's bytes after its length field; `what`: its name, for the error.
+void check_message_length(const char* what, std::uint64_t body);
+void check_parameter_count(std::uint64_t count);
+
 void put_int16(std::string& out, std::int16_t v);
 void put_int32(std::string& out, std::int32_t v);
 void put_cstring(std::string& out, std::string_view s);  // s must not contain NUL

@@ -16,6 +16,7 @@ void QueryFlow::finish_result() {
         *single_ = std::move(current_);
         ++single_count_;
     } else {
+        session_.hold_result();  // each one is kept (a single target keeps only the last)
         results_.push_back(std::move(current_));
     }
     current_.reset();
@@ -57,6 +58,8 @@ bool QueryFlow::on_message(const BackendMessage& m) {
                 current_.set_row_view(m.body);
                 (*on_row_)(current_[0]);
             } else {
+                // Kept: the body, its field table, its row index entry.
+                session_.hold_row(m.body.size() + 8 * current_.columns() + 8);
                 current_.add_data_row(m.body);
             }
             return false;

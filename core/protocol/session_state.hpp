@@ -17,6 +17,27 @@
 namespace pgtls::protocol {
 
 struct SessionState {
+    // Caps on what the server's replies can make the session hold (Settings::max_result_bytes
+    // and the rest); exceeding one is Error(protocol) naming it.
+    struct Limits {
+        std::size_t result_bytes = std::size_t{1} << 30;
+        std::size_t result_rows = 100'000'000;
+        std::size_t result_sets = 100'000;
+        std::size_t notifications = 100'000;
+        bool drop_oldest_notification = false;
+        std::size_t parameter_status = 1'000;
+        static Limits from(const Settings& s);
+    };
+    Limits limits;
+    // What the request in progress keeps (rows, their bytes, results); a request's flow
+    // starts it from zero.
+    struct Held {
+        std::size_t bytes = 0, rows = 0, sets = 0;
+    } held;
+    // Count a kept row of `bytes` (its DataRow body and field table) / a finished result.
+    void hold_row(std::size_t bytes);
+    void hold_result();
+
     std::map<std::string, std::string, std::less<>> parameters;
     TransactionStatus transaction_status = TransactionStatus::unknown;
     std::function<void(const Notice&)> notice_handler;
@@ -42,7 +63,8 @@ struct SessionState {
     std::shared_ptr<const std::vector<Column>> last_prepared_columns;
 
     // Handles NoticeResponse, NotificationResponse and ParameterStatus; returns false for any
-    // other message type.
+    // other message type. Throws Error(protocol) past max_notifications (unless dropping the
+    // oldest) or max_parameter_status.
     bool handle_async(const BackendMessage& m);
 };
 

@@ -5,7 +5,10 @@
 namespace pgtls::protocol {
 
 StartupFlow::StartupFlow(StartupOptions options, SessionState& state, MessageReader& input, std::string& output)
-    : options_(std::move(options)), session_(state), in_(input), out_(output) {}
+    : options_(std::move(options)), session_(state), in_(input), out_(output) {
+    // Until ReadyForQuery the server is not yet who it claims: no message may be long.
+    in_.set_long_messages_allowed(false);
+}
 
 StartupFlow::Phase StartupFlow::phase() const noexcept {
     switch (state_) {
@@ -134,6 +137,7 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
         case 'Z':
             session_.transaction_status = parse_ready_for_query(m.body);
             state_ = State::ready;
+            in_.set_long_messages_allowed(true);
             return StartupAction::done;
         case 'R':
             throw Error(ErrorKind::protocol, "server sent a second authentication request after AuthenticationOk");
