@@ -175,7 +175,8 @@ TEST_P(ResultCaps, APipelineParsesWhatArrivesWhileItIsWritten) {
     Client client(st);
     std::size_t notices = 0;
     client.set_notice_handler([&](const Notice&) { ++notices; });
-    client.set_query_timeout(std::chrono::milliseconds(1500));
+    // Long enough for the flood to reach the client through the TLS front even under a sanitizer.
+    client.set_query_timeout(std::chrono::milliseconds(1500) * sanitizer_slowdown());
     Pipeline p(client);
     const std::string value(1 << 20, 'p');
     for (int i = 0; i < 32; ++i) p.add("SELECT $1", {Param{value, 25, 0}});  // 32 MiB to write
