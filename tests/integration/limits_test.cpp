@@ -72,7 +72,7 @@ TEST_P(Limits, MoreThan65535ParametersAreRefusedAndTheConnectionStaysUsable) {
     // 65,535 is the protocol's maximum: the server takes it (every parameter typed text).
     EXPECT_EQ(c.execute("SELECT $65535::text", params)[0][0].view(), "x");
     c.set_statement_cache_capacity(4);
-    params.emplace_back(std::string("y"), 25, 0);
+    params.push_back(Param{std::string("y"), 25, 0});
     expect_usage([&] { c.execute("SELECT $1::text", params); }, "65536 parameters");
     EXPECT_EQ(c.query("SELECT 5")[0][0].as<int>(), 5);
 }
