@@ -190,7 +190,9 @@ TEST_P(ResultCaps, APipelineParsesWhatArrivesWhileItIsWritten) {
         EXPECT_TRUE(e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::connection) << e.what();
     }
     const long grew = peak_rss_kib() - before;
-    if (!built_with_tsan()) {
+    // TSan's shadow memory counts every page touched; ASan's quarantine keeps each freed
+    // notice resident (up to 256 MiB), so the bound holds only for malloc's own accounting.
+    if (!built_with_tsan() && !built_with_asan()) {
         EXPECT_LT(grew, 64 * 1024) << "peak RSS grew by " << grew << " KiB (" << notices << " notices handled)";
     }
     EXPECT_GT(notices, 0u);
