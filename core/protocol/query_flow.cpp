@@ -55,7 +55,7 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             if (on_row_) {
                 // The row refers to the receive buffer: no copy (valid during the callback only).
                 current_.set_row_view(m.body);
-                (*on_row_)(current_[0]);
+                session_.call_user([&] { (*on_row_)(current_[0]); });
             } else {
                 current_.add_data_row(m.body);
             }

@@ -127,6 +127,8 @@ private:
     friend class Client;
     explicit CopyIn(Client& c) : client_(&c) {}
     void flush();
+    void end() noexcept;  // done: the client accepts statements again
+    Client& owner() const;  // Error(usage) when moved from
     Client* client_;
     std::string buffer_;
     bool done_ = false;
@@ -230,6 +232,8 @@ private:
     friend class Pipeline;
     friend class CopyIn;
     friend struct ClientSetupAccess;  // core/client_shared.hpp: a pool's shared connection setup
+    // The connection state; Error(usage) on a moved-from client.
+    Impl& live() const;
     std::unique_ptr<Impl> impl_;
 };
 
