@@ -156,6 +156,8 @@ struct Client::Impl {
     std::shared_ptr<TlsSetup> tls;
     std::shared_ptr<ConnectShared> shared;  // set by connect_shared(): a pool's TLS context and key cache
     bool healthy = false;
+    // Set by connect_shared(): the whole connect ends by then (a pool's acquire deadline).
+    Deadline connect_limit;
     // A public call is running: the client used from one of its own callbacks is refused.
     bool busy = false;
     // A CopyIn is open: statements are refused until it finishes or aborts.
@@ -551,6 +553,7 @@ void Client::Impl::connect_host(const HostTarget& target) {
         // libpq: a timeout below 2 s is raised to 2 s.
         deadline = Clock::now() + std::max(settings.connect_timeout, std::chrono::seconds(2));
     }
+    if (connect_limit && (!deadline || *connect_limit < *deadline)) deadline = connect_limit;
     // libpq never uses TLS over a Unix-domain socket, whatever sslmode says: the kernel
     // already authenticates the peer and nothing crosses a network.
     if (target.is_unix_socket()) {
@@ -798,10 +801,12 @@ Client& Client::operator=(Client&&) noexcept = default;
 void Client::connect(const Config& config) { connect(resolve(config)); }
 
 struct ClientSetupAccess {
-    static std::unique_ptr<Client> connect(Settings settings, const std::shared_ptr<ConnectShared>& shared) {
+    static std::unique_ptr<Client> connect(Settings settings, const std::shared_ptr<ConnectShared>& shared,
+                                           std::chrono::milliseconds limit) {
         auto c = std::make_unique<Client>();
         c->impl_->settings = std::move(settings);
         c->impl_->shared = shared;
+        if (limit.count() > 0) c->impl_->connect_limit = Clock::now() + limit;
         c->impl_->connect_all();
         return c;
     }
@@ -809,8 +814,9 @@ struct ClientSetupAccess {
 
 std::shared_ptr<ConnectShared> make_connect_shared() { return std::make_shared<ConnectShared>(); }
 
-std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared) {
-    return ClientSetupAccess::connect(std::move(settings), shared);
+std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared,
+                                       std::chrono::milliseconds limit) {
+    return ClientSetupAccess::connect(std::move(settings), shared, limit);
 }
 
 ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {

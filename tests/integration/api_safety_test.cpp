@@ -4,7 +4,15 @@
 // open, a nested Transaction) is Error(usage) before anything is sent, the connection unharmed.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <random>
+#include <thread>
 #include <stdexcept>
 #include <string>
 
@@ -226,6 +234,63 @@ TEST_P(ApiSafety, NeverConnectedClientIsUsageError) {
     Pipeline p(c);
     p.add("select 1");
     expect_usage([&] { p.run(); }, "closed");
+}
+
+// A TCP port on 127.0.0.1 whose kernel completes the handshake (listen backlog) but whose
+// server never reads or answers. close() resets the queued connections.
+class SilentListener {
+public:
+    SilentListener() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0)
+            throw std::runtime_error("SilentListener: cannot listen");
+        socklen_t len = sizeof a;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+    }
+    ~SilentListener() { close(); }
+    int port() const { return port_; }
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+    int port_ = 0;
+};
+
+// acquire_timeout bounds opening a connection to a server that accepts and never answers
+// (no connect_timeout anywhere: before, acquire() waited for the connect's own limit).
+TEST_P(ApiSafety, PoolAcquireTimeoutBoundsConnect) {
+    SilentListener silent;
+    // Ends the wait of a client that ignores the acquire timeout, so a failing test ends.
+    std::atomic<bool> done{false};
+    std::thread stopper([&] {
+        for (int i = 0; i < 300 && !done; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        silent.close();
+    });
+    PoolOptions o;
+    o.max_size = 1;
+    o.acquire_timeout = std::chrono::milliseconds(1500);
+    Pool pool(config("host=127.0.0.1 port=" + std::to_string(silent.port()) + " dbname=pgtls user=trustuser" +
+                     (has_tls() ? " sslmode=require" : " sslmode=disable")),
+              o);
+    const auto t0 = std::chrono::steady_clock::now();
+    try {
+        pool.acquire();
+        ADD_FAILURE() << "acquired a connection from a silent server";
+    } catch (const Error& e) {
+        EXPECT_TRUE(e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::pool) << to_string(e.kind()) << ": " << e.what();
+    }
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, std::chrono::milliseconds(3000))
+        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+    done = true;
+    stopper.join();
 }
 
 PGTLS_INSTANTIATE_PER_BACKEND(ApiSafety);
