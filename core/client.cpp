@@ -366,6 +366,7 @@ private:
 template <class F>
 decltype(auto) guarded(Client::Impl& impl, F&& f) {
     CallScope scope(impl);
+    const bool was_usable = impl.channel.is_open() && impl.healthy;
     try {
         if constexpr (std::is_void_v<decltype(f())>) {
             f();
@@ -375,6 +376,10 @@ decltype(auto) guarded(Client::Impl& impl, F&& f) {
             scope.rethrow_callback_error();
             return r;
         }
+    } catch (Error& e) {
+        scope.rethrow_callback_error();
+        if (was_usable && !(impl.channel.is_open() && impl.healthy)) e.set_connection_lost(true);
+        throw;
     } catch (...) {
         scope.rethrow_callback_error();
         throw;

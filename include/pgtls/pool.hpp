@@ -212,6 +212,23 @@ public:
     Lease acquire() { return acquire(state_->opt.acquire_timeout); }
     Lease acquire(std::chrono::milliseconds timeout) { return Lease(state_, state_->acquire(timeout)); }
 
+    // Runs f(connection) on a lease; when it fails because the connection was lost
+    // (Error::connection_lost(): a terminated backend, a reset, a server restart), runs it
+    // once more on another connection. Only for idempotent work: the first run may have
+    // taken effect before the connection went. Returns what f returns; other errors, and
+    // the second failure, reach the caller.
+    template <class F>
+    auto run_retrying(F&& f) -> decltype(f(std::declval<Conn&>())) {
+        for (int attempt = 0;; ++attempt) {
+            Lease lease = acquire();
+            try {
+                return f(*lease);
+            } catch (const Error& e) {
+                if (attempt > 0 || !e.connection_lost()) throw;
+            }
+        }
+    }
+
     // One-off statements on a pooled connection.
     auto query(std::string_view sql) { return acquire()->query(sql); }
     template <typename... Args>

@@ -236,6 +236,72 @@ TEST_P(ApiSafety, NeverConnectedClientIsUsageError) {
     expect_usage([&] { p.run(); }, "closed");
 }
 
+// Whether the connection survived is told by the error, not by a SQLSTATE table.
+TEST_P(ApiSafety, ConnectionLostTellsTerminatedFromSqlErrors) {
+    auto c = open();
+    auto admin = open();
+    try {
+        c.query("select 1/0");
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_FALSE(e.connection_lost()) << e.what();
+    }
+    c.set_query_timeout(std::chrono::milliseconds(200));
+    try {
+        c.query("select pg_sleep(5)");
+        ADD_FAILURE() << "no timeout";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::timeout);
+        EXPECT_FALSE(e.connection_lost()) << e.what();  // cancelled, connection kept
+    }
+    c.set_query_timeout(std::chrono::milliseconds(0));
+    expect_usage([&] { Transaction t(c); Transaction u(c); }, "savepoint");
+    ASSERT_TRUE(c.is_healthy());
+    const int pid = c.query("select pg_backend_pid()")[0][0].as<int>();
+    admin.exec("select pg_terminate_backend($1)", pid);
+    try {
+        for (int i = 0; i < 50; ++i) {
+            c.query("select 1");
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        ADD_FAILURE() << "the terminated connection kept working";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::server) << e.what();  // kinds unchanged: 57P01 is a server error
+        EXPECT_TRUE(e.connection_lost()) << e.what();
+    }
+    EXPECT_FALSE(c.is_healthy());
+}
+
+// The pool's retry helper: the first run loses its connection (terminated from another
+// one), the second runs on a fresh connection.
+TEST_P(ApiSafety, PoolRunRetryingRetriesOnceOnLostConnection) {
+    auto admin = open();
+    PoolOptions o;
+    o.max_size = 2;
+    Pool pool(config(conninfo()), o);
+    int calls = 0;
+    const int v = pool.run_retrying([&](Client& c) {
+        if (++calls == 1) {
+            admin.exec("select pg_terminate_backend($1)", c.query("select pg_backend_pid()")[0][0].as<int>());
+            for (int i = 0; i < 50; ++i) {
+                c.query("select 1");
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+        }
+        return c.query("select 7")[0][0].as<int>();
+    });
+    EXPECT_EQ(v, 7);
+    EXPECT_EQ(calls, 2);
+    // Not retried: an SQL error, the connection fine.
+    calls = 0;
+    EXPECT_THROW(pool.run_retrying([&](Client& c) {
+        ++calls;
+        return c.query("select 1/0");
+    }),
+                 ServerError);
+    EXPECT_EQ(calls, 1);
+}
+
 // A TCP port on 127.0.0.1 whose kernel completes the handshake (listen backlog) but whose
 // server never reads or answers. close() resets the queued connections.
 class SilentListener {
