@@ -302,6 +302,20 @@ TEST_P(ApiSafety, PoolRunRetryingRetriesOnceOnLostConnection) {
     EXPECT_EQ(calls, 1);
 }
 
+// Issue 14 point 6: a verification failure says "SSL error:" once, on every backend.
+TEST_P(ApiSafety, TlsErrorPrefixNotDoubled) {
+    if (!has_tls()) GTEST_SKIP() << "no TLS backend";
+    try {
+        connect(env().conninfo(env().server("pg18"), "scramuser") +
+                " sslmode=verify-ca sslrootcert=" + quote_conninfo_value(pki("other-ca.crt")));
+        ADD_FAILURE() << "connected with the wrong root certificate";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::tls) << e.what();
+        EXPECT_NE(std::string(e.what()).find("SSL error: "), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find("SSL error: SSL error:"), std::string::npos) << e.what();
+    }
+}
+
 // A TCP port on 127.0.0.1 whose kernel completes the handshake (listen backlog) but whose
 // server never reads or answers. close() resets the queued connections.
 class SilentListener {
