@@ -625,7 +625,8 @@ void Client::Impl::connect_all() {
         const TargetSessionAttrs w = pass == 1 ? TargetSessionAttrs::any : want;
         for (const auto& h : hosts) {
             const std::string where = h.is_unix_socket() ? "socket \"" + transport::unix_socket_path(h) + "\""
-                                                         : "server at \"" + h.host + "\", port " + std::to_string(h.port);
+                                                         : "server at \"" + (h.host.empty() ? h.hostaddr : h.host) +
+                                                               "\", port " + std::to_string(h.port);
             try {
                 connect_host(h);
                 const auto mismatch = session_attrs_mismatch(w);

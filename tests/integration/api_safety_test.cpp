@@ -316,6 +316,18 @@ TEST_P(ApiSafety, TlsErrorPrefixNotDoubled) {
     }
 }
 
+// Issue 14 point 6: with only hostaddr, verify-full's failure names the address as libpq 15
+// does: connection to server at "127.0.0.1", port N failed: host name must be specified ...
+TEST_P(ApiSafety, VerifyFullWithOnlyHostaddrNamesTheAddress) {
+    if (!has_tls()) GTEST_SKIP() << "no TLS backend";
+    const int port = env().server("pg18").port;
+    expect_failure("hostaddr=127.0.0.1 port=" + std::to_string(port) +
+                       " dbname=pgtls user=trustuser sslmode=verify-full" + ca(),
+                   ErrorKind::tls,
+                   "connection to server at \"127.0.0.1\", port " + std::to_string(port) +
+                       " failed: host name must be specified for a verified SSL connection");
+}
+
 // A TCP port on 127.0.0.1 whose kernel completes the handshake (listen backlog) but whose
 // server never reads or answers. close() resets the queued connections.
 class SilentListener {
