@@ -70,6 +70,18 @@ TEST_P(ApiSafety, StreamCallbackThrowKeepsProtocolInStep) {
     EXPECT_EQ(c.exec("select bal from acct where id = $1", 3)[0][0].as<int>(), 300);
 }
 
+// The drain after a callback's exception is bounded: a reply far larger than 16 MiB is not
+// read to its end; the connection is closed instead, and the caller still gets its exception.
+TEST_P(ApiSafety, CallbackThrowOnHugeReplyClosesInsteadOfDraining) {
+    auto c = open();
+    EXPECT_THROW(c.stream("select repeat('x', 1000) from generate_series(1, 200000)", {},
+                          [](const Row&) { throw AppError{1}; }),
+                 AppError);
+    EXPECT_FALSE(c.is_healthy());
+    c.connect(config(conninfo()));
+    EXPECT_EQ(c.query("select 1")[0][0].as<int>(), 1);
+}
+
 TEST_P(ApiSafety, NoticeHandlerThrowKeepsProtocolInStep) {
     auto c = open();
     c.set_notice_handler([](const Notice&) { throw std::runtime_error("handler says no"); });
