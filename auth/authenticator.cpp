@@ -88,6 +88,13 @@ Authenticator& Authenticator::operator=(Authenticator&&) noexcept = default;
 
 bool Authenticator::done() const noexcept { return impl_->done; }
 Method Authenticator::method() const noexcept { return impl_->method; }
+std::string Authenticator::method_used() const {
+    if (impl_->method == Method::none) return "trust";
+    std::string name = to_string(impl_->method);
+    const bool scram = impl_->method == Method::scram_sha_256 || impl_->method == Method::scram_sha_256_plus;
+    if (scram && impl_->sasl_step != 3) name += " (incomplete: server skipped to AuthenticationOk)";
+    return name;
+}
 bool Authenticator::channel_binding_used() const noexcept {
     return impl_->plus && impl_->scram && impl_->scram->finished();
 }

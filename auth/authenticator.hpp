@@ -51,6 +51,11 @@ public:
     // True once AuthenticationOk was accepted.
     bool done() const noexcept;
     Method method() const noexcept;             // method the server used (none for trust)
+    // What happened, for ConnectionInfo::auth_method: "trust", "password", "md5",
+    // "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"; a SCRAM exchange the server ended with
+    // AuthenticationOk before its signature was verified is named so ("SCRAM-SHA-256
+    // (incomplete: ...)"): the server was never authenticated.
+    std::string method_used() const;
     bool channel_binding_used() const noexcept;
 
     // Tests: fix the SCRAM client nonce (base64 text, no commas).

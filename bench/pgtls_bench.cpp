@@ -15,7 +15,8 @@
 // retires each connection after one use, so every acquisition reconnects with the pool's
 // shared TLS context and cached SCRAM keys), W2 sequential SELECT $1::int, W3 the same
 // pipelined in batches of 1000 with a sync, W4b / W4s bulk read buffered / streaming (libpq:
-// PQsetSingleRowMode), W5 COPY FROM STDIN, W6 pool of 4 shared by 8 threads, SELECT 1.
+// PQsetSingleRowMode), W5 COPY FROM STDIN, W6 pool of 4 shared by 8 threads, SELECT 1, W8 n
+// idle TLS connections held at once (resident memory per connection).
 //
 // --latency-ms MS puts every client behind a proxy (bench/delay_proxy.hpp) that delays each
 // chunk MS milliseconds in each direction, so round trips show on loopback: W1 vs W1d then
@@ -65,9 +66,20 @@ struct Sample {
     double p50_ms = 0;     // W1: per-connection latency
     double p99_ms = 0;
     long maxrss_kb = 0;    // peak RSS of the child (whole life)
+    long rss_delta_kb = 0; // W8: resident memory the n idle connections added
     int ok = 0;
     char error[200] = {};
 };
+
+// Resident set of this process in KiB (/proc/self/statm).
+long rss_kb() {
+    long pages = 0, resident = 0;
+    if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        std::fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
 
 double cpu_now() {
     rusage ru{};
@@ -125,10 +137,11 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W4b", "W4s", "W5", "W6"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W4b", "W4s", "W5", "W6", "W8"};
     std::vector<std::string> clients;
     int repeats = 5;
-    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W6", 20000}};
+    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W6", 20000},
+                                  {"W8", 200}};
     std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
     bool smoke = false;
     bool quiet = false;
@@ -275,6 +288,25 @@ private:
 void run_libpq(const Options& o, const std::string& w, Sample& s) {
     const long n = count_for(o, w);
     const std::string ci = conninfo_for(o, w);
+    if (w == "W8") {
+        // n idle TLS connections, each after one query: what they keep resident. One
+        // connection first, so libraries and TLS initialisation are in the baseline.
+        PQfinish(pq_connect(ci));
+        const long before = rss_kb();
+        std::vector<PGconn*> conns;
+        Timer t;
+        for (long k = 0; k < n; ++k) {
+            conns.push_back(pq_connect(ci));
+            PGresult* r = PQexec(conns.back(), "SELECT 1");
+            pq_check(r, PGRES_TUPLES_OK, conns.back());
+            PQclear(r);
+        }
+        t.finish(s);
+        s.rss_delta_kb = rss_kb() - before;
+        for (PGconn* c : conns) PQfinish(c);
+        s.ops = double(n);
+        return;
+    }
     if (w.rfind("W1", 0) == 0) {
         std::vector<double> ms;
         Timer t;
@@ -396,6 +428,21 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
 void run_pgtls(const Options& o, const std::string& w, const std::string& backend, Sample& s) {
     const long n = count_for(o, w);
     const pgtls::Config cfg = pg_config(conninfo_for(o, w), backend);
+    if (w == "W8") {  // as run_libpq's W8
+        pgtls::Client(cfg).close();
+        const long before = rss_kb();
+        std::vector<pgtls::Client> conns;
+        conns.reserve(std::size_t(n));
+        Timer t;
+        for (long k = 0; k < n; ++k) {
+            conns.emplace_back(cfg);
+            g_sink = g_sink + conns.back().query("SELECT 1")[0][0].as<std::int32_t>();
+        }
+        t.finish(s);
+        s.rss_delta_kb = rss_kb() - before;
+        s.ops = double(n);
+        return;
+    }
     if (w == "W1p") {
         // A pool that retires every connection after one use: each acquisition connects,
         // reusing the pool's TLS context and cached SCRAM keys (core/client_shared.hpp).
@@ -609,7 +656,7 @@ int main(int argc, char** argv) {
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
-            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W4", 5000}, {"W5", 5000}, {"W6", 200}};
+            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W4", 5000}, {"W5", 5000}, {"W6", 200}, {"W8", 5}};
         } else if (a == "--n") {
             const std::string kv = value();
             const auto eq = kv.find('=');
@@ -695,6 +742,15 @@ int main(int argc, char** argv) {
                 const Stat p50 = stat(it->second, [](const Sample& s) { return s.p50_ms; });
                 const Stat p99 = stat(it->second, [](const Sample& s) { return s.p99_ms; });
                 std::snprintf(b, sizeof b, "latency p50 %.2f ms, p99 %.2f ms", p50.med, p99.med);
+                extra = b;
+            }
+            if (w == "W8") {
+                const Stat kb = stat(it->second, [](const Sample& s) { return double(s.rss_delta_kb) / s.ops; });
+                std::snprintf(b, sizeof b, "resident %.1f KiB per idle connection", kb.med);
+                if (client != "libpq" && lp != byc.end() && !lp->second.empty()) {
+                    const Stat lkb = stat(lp->second, [](const Sample& s) { return double(s.rss_delta_kb) / s.ops; });
+                    std::snprintf(b + std::strlen(b), sizeof b - std::strlen(b), " (%.2f× libpq)", kb.med / lkb.med);
+                }
                 extra = b;
             }
             if (per_row && w != "W5") {

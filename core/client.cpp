@@ -18,6 +18,7 @@
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/message_reader.hpp"
+#include "core/protocol/pipeline_flow.hpp"
 #include "core/protocol/query_flow.hpp"
 #include "core/protocol/session_state.hpp"
 #include "core/protocol/startup_flow.hpp"
@@ -191,9 +192,11 @@ struct Client::Impl {
     // connection is unusable (the next message would be read as the rest of this one).
     // On an established connection a write refused because the server hung up reports the
     // FATAL it sent first, if any (as libpq does).
-    void send(Deadline d) {
+    // `tail` follows `out` on the wire, sent from the caller's memory.
+    void send(Deadline d, std::initializer_list<std::string_view> tail = {}) {
         try {
             channel.write_all(out, d);
+            for (std::string_view part : tail) channel.write_all(part, d);
         } catch (const Error& e) {
             fail_after_write(e);
         }
@@ -213,6 +216,8 @@ struct Client::Impl {
     // for the socket before its first read instead of trying a read that mostly comes back
     // empty (a failed TLS read costs about as much as a successful one).
     bool reply_pending = false;
+    // From this size on a simple query's SQL is sent without being copied into `out`.
+    static constexpr std::size_t large_statement_bytes = 64 * 1024;
     // The ErrorResponse the server sent before closing, still unread; best effort, never
     // throws. The last one: earlier ones in a pipeline's replies belong to its queries.
     std::optional<ServerError> pending_server_error() noexcept {
@@ -401,6 +406,7 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
         auto handler = std::move(session.notice_handler);
         session = protocol::SessionState{};
         session.notice_handler = std::move(handler);
+        session.limits = protocol::SessionState::Limits::from(settings);
     }
     reader = protocol::MessageReader(settings.max_message_size);
     out.clear();
@@ -426,6 +432,11 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     opt.auth.channel_binding = settings.channel_binding;
     opt.auth.require_auth = settings.require_auth;
     opt.auth.scram_max_iterations = settings.scram_max_iterations;
+    auto wire_version = [](ProtocolVersion v) {
+        return v == ProtocolVersion::v3_0 ? protocol::protocol_version_3_0 : protocol::protocol_version_3_2;
+    };
+    opt.protocol_version = wire_version(settings.max_protocol_version);
+    opt.min_protocol_version = wire_version(settings.min_protocol_version);
     opt.auth.crypto = tls ? &tls->backend->crypto() : &tls::default_crypto();
     if (shared) opt.auth.crypto = &shared->auth_crypto_for(*opt.auth.crypto);
     {
@@ -500,8 +511,10 @@ ready:
     info.timings.total_ms = ms_since(t0);
     key = flow.backend_key();
     info.backend_pid = key.pid;
+    info.protocol_version =
+        std::to_string(flow.protocol_version() >> 16) + "." + std::to_string(flow.protocol_version() & 0xffff);
     if (const auto* a = flow.authenticator()) {
-        info.auth_method = a->method() == auth::Method::none ? "trust" : auth::to_string(a->method());
+        info.auth_method = a->method_used();
         info.channel_binding = a->channel_binding_used();
     }
     if (auto it = session.parameters.find("server_version"); it != session.parameters.end())
@@ -779,9 +792,14 @@ void Client::Impl::cancel_request(Deadline limit) {
     protocol::cancel_request(buf, key.pid, key.secret);
     c.write_all(buf, deadline);
     // The server closes the connection when done; wait for that (bounded) so the cancel has
-    // been processed before we return.
+    // been processed before we return. It has nothing to send: a few bytes are read and
+    // dropped, and more than that ends the wait (a hostile server cannot fill a buffer here).
     try {
-        while (true) c.read_some(r, deadline);
+        constexpr std::size_t enough = 256;
+        for (std::size_t seen = 0; seen <= enough; seen += r.buffered()) {
+            r.clear();
+            c.read_some(r, deadline);
+        }
     } catch (const Error&) {
     }
     c.close();
@@ -881,8 +899,15 @@ Result Client::query(std::string_view sql) {
 std::vector<Result> Client::Impl::simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout) {
     ensure_ready();
     out.clear();
-    protocol::query(out, sql);
-    send(d);
+    // A large statement goes out from the caller's string: copying it into `out` would cost
+    // its size again in memory and, under a query timeout, time the deadline cannot bound.
+    if (sql.size() < large_statement_bytes) {
+        protocol::query(out, sql);
+        send(d);
+    } else {
+        protocol::query_header(out, sql);
+        send(d, {sql, std::string_view("", 1)});
+    }
     protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, session);
     auto results = run(flow, d, cancel_on_timeout);
     if (cache_capacity > 0)
@@ -1128,13 +1153,27 @@ void Client::close_statement(std::string_view name) {
 }
 
 void Client::set_statement_cache_capacity(std::size_t capacity) {
-    auto& impl = live();
-    impl.cache_capacity = capacity;
-    while (impl.cache.size() > capacity) {
-        impl.cache.erase(impl.cache_lru.back());
-        impl.cache_lru.pop_back();
+    auto& im = live();
+    im.cache_capacity = capacity;
+    if (im.cache.size() <= capacity) return;
+    // The statements the cache forgets are closed on the server too (one round trip), so a
+    // pool restoring a lease's capacity leaves no prepared statement behind per lease.
+    const bool close_on_server = im.channel.is_open() && im.healthy;
+    im.out.clear();
+    while (im.cache.size() > capacity) {
+        if (close_on_server) protocol::close(im.out, 'S', im.cache[im.cache_lru.back()].statement.name);
+        im.cache.erase(im.cache_lru.back());
+        im.cache_lru.pop_back();
     }
+    if (!close_on_server) return;
+    const Deadline d = im.query_deadline();
+    protocol::sync(im.out);
+    im.send(d);
+    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, im.session);
+    im.run(flow, d);
 }
+
+std::size_t Client::statement_cache_capacity() const noexcept { return impl_ ? impl_->cache_capacity : 0; }
 
 std::uint64_t Client::stream(std::string_view sql, const Params& params, const std::function<void(const Row&)>& on_row,
                              ResultFormat format) {
@@ -1173,6 +1212,22 @@ void Client::cancel() { live().cancel_request(); }
 
 void Client::set_notice_handler(std::function<void(const Notice&)> handler) {
     live().session.notice_handler = std::move(handler);
+}
+
+const std::function<void(const Notice&)>& Client::notice_handler() const noexcept {
+    static const std::function<void(const Notice&)> none;
+    return impl_ ? impl_->session.notice_handler : none;
+}
+
+bool Client::listening() const noexcept { return impl_ && impl_->session.listen_seen; }
+
+void Client::unlisten_all() {
+    auto& impl = live();
+    guarded(impl, [&] {
+        impl.simple_query("UNLISTEN *", impl.query_deadline());
+        impl.session.listen_seen = false;
+        impl.session.notifications.clear();
+    });
 }
 
 std::vector<Notification> Client::take_notifications() {
@@ -1483,76 +1538,24 @@ std::vector<PipelineResult> Pipeline::run() {
         if (sync_after_.empty() || sync_after_.back() != queued_) sync();
         const Deadline d = impl.query_deadline();
         std::vector<PipelineResult> results(queued_);
+        protocol::PipelineFlow flow(results, sync_after_, impl.session);
+        // What arrives while the pipeline is still being written is parsed at once (within the
+        // session's caps), so a server that floods instead of reading cannot grow the buffer.
+        const auto consume = [&] {
+            while (!flow.done())
+                if (auto m = impl.reader.next()) flow.on_message(*m);
+                else break;
+        };
         try {
-            impl.channel.write_all_draining(buffer_, impl.reader, d);
+            impl.channel.write_all_draining(buffer_, impl.reader, d, consume);
             impl.reply_pending = true;
         } catch (const Error& e) {
             impl.fail_after_write(e);  // the server's FATAL, if it sent one before hanging up
         }
         buffer_.clear();
         // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
-        std::size_t q = 0;
         try {
-            for (std::size_t group_end : sync_after_) {
-                bool aborted = false;
-                Result current;
-                bool have_columns = false;
-                while (true) {
-                    auto m = impl.next_message(d);
-                    switch (m.type) {
-                        case '1':
-                        case '2':
-                        case 'n': continue;
-                        case 'T':
-                            // A batch of the same query shares one parsed column list.
-                            current.set_columns(impl.session.columns_for(m.body));
-                            have_columns = true;
-                            continue;
-                        case 'D':
-                            if (!have_columns) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
-                            current.add_data_row(m.body);
-                            continue;
-                        case 'C':
-                        case 'I':
-                            if (q >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
-                            if (m.type == 'C') current.set_command_tag(protocol::parse_command_complete(m.body));
-                            else current.set_empty_query();
-                            results[q].status = PipelineResult::Status::ok;
-                            results[q].result = std::move(current);
-                            current.reset();
-                            have_columns = false;
-                            ++q;
-                            continue;
-                        case 'E': {
-                            // A FATAL or PANIC ends the session (pg_terminate_backend, shutdown):
-                            // that is the pipeline's error, not one query's.
-                            ServerErrorFields fields = protocol::parse_error_fields(m.body);
-                            const std::string& sev =
-                                fields.severity_nonlocalized.empty() ? fields.severity : fields.severity_nonlocalized;
-                            if (sev == "FATAL" || sev == "PANIC") throw ServerError(std::move(fields));
-                            if (q >= group_end) throw Error(ErrorKind::protocol, "server reported an error for a query the pipeline did not send");
-                            results[q].status = PipelineResult::Status::error;
-                            results[q].error.emplace(std::move(fields));
-                            ++q;
-                            aborted = true;
-                            current.reset();
-                            have_columns = false;
-                            continue;
-                        }
-                        case 'Z':
-                            impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
-                            if (!aborted && q != group_end)
-                                throw Error(ErrorKind::protocol, "server ended a pipeline sync group before all its results");
-                            for (; q < group_end; ++q) results[q].status = PipelineResult::Status::skipped;
-                            break;
-                        default:
-                            if (impl.session.handle_async(m)) continue;
-                            throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                                 " message from server in a pipeline");
-                    }
-                    break;  // 'Z'
-                }
-            }
+            while (!flow.done()) flow.on_message(impl.next_message(d));
         } catch (const Error&) {
             impl.fail_connection();
             throw;

@@ -20,6 +20,8 @@ void detail::RowBytes::grow(std::size_t n) {
     capacity_ = cap;
 }
 
+void detail::row_shape_error(const std::string& what) { throw Error(ErrorKind::usage, what); }
+
 void Field::throw_null(const std::string& column) {
     throw Error(ErrorKind::usage, "column \"" + column + "\" is NULL; read it as std::optional<T>");
 }
@@ -44,6 +46,8 @@ Field Row::operator[](std::size_t column) const {
 }
 
 Field Row::operator[](std::string_view name) const { return (*this)[result_->column_index(name)]; }
+
+const std::vector<Column>& Row::columns() const noexcept { return result_->column_info(); }
 
 void Row::check_arity(std::size_t n) const {
     if (n != size())

@@ -3,7 +3,8 @@
 // (simple and extended) and StartupFlow (plaintext, SSLRequest, direct TLS). Any outcome
 // other than a result or pgtls::Error (crash, leak, sanitizer report, other exception) is a bug.
 //
-// Input layout: byte 0 = mode (flow, TLS start, reader cap), byte 1 = split seed, rest = stream.
+// Input layout: byte 0 = mode (flow, TLS start, reader cap, protocol version), byte 1 = split
+// seed, rest = stream.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -87,6 +88,10 @@ void run_startup(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint
     o.auth.get_password = [] { return std::optional<std::string>("secret"); };
     o.auth.scram_max_iterations = 4096;  // keeps PBKDF2 cheap; the cap itself is under test
     if (mode & 0x80) o.auth.channel_binding = ChannelBinding::require;
+    // Protocol 3.2 asked for (mode & 2), with 3.2 also the minimum (mode & 4): the
+    // NegotiateProtocolVersion and long-BackendKeyData paths.
+    if (mode & 2) o.protocol_version = protocol::protocol_version_3_2;
+    if (mode & 4) o.min_protocol_version = protocol::protocol_version_3_2;
     protocol::SessionState session;
     protocol::MessageReader in(1 << 20);
     std::string out;

@@ -64,6 +64,11 @@ sasl = msg('R', i32(10) + cstr('SCRAM-SHA-256-PLUS') + cstr('SCRAM-SHA-256') + b
 write('fuzz_backend_messages', 'startup-scram', bytes([1, 4]) + sasl + msg('R', i32(11) + sfirst.encode()) + msg('R', i32(12) + sfinal.encode()) + trust)
 write('fuzz_backend_messages', 'startup-error', bytes([1, 6]) + err('28P01', 'password authentication failed for user "alice"', 'FATAL'))
 write('fuzz_backend_messages', 'startup-negotiate', bytes([1, 7]) + msg('v', i32(0x30000) + i32(1) + cstr('_pq_.x')) + trust)
+# protocol 3.2 (mode&2; mode&4 makes 3.2 the minimum): a 32-byte key, a downgrade to 3.0
+key32 = msg('K', i32(1234) + bytes(range(32)))
+write('fuzz_backend_messages', 'startup-32-long-key', bytes([3, 10]) + auth_ok + params + key32 + ready())
+write('fuzz_backend_messages', 'startup-32-negotiate-down', bytes([3, 11]) + msg('v', i32(0x30000) + i32(0)) + trust)
+write('fuzz_backend_messages', 'startup-32-min-refused', bytes([7, 12]) + msg('v', i32(0x30000) + i32(0)) + trust)
 write('fuzz_backend_messages', 'startup-cb-require', bytes([0x91, 8]) + b'S' + sasl + msg('R', i32(11) + sfirst.encode()))
 # SCRAM: server-first \0 server-final
 write('fuzz_scram', 'rfc-like', sfirst.encode() + b'\0' + sfinal.encode())

@@ -29,7 +29,8 @@ packages=(meson ninja-build g++ pkg-config
           libssl-dev libgnutls28-dev libmbedtls-dev
           libgtest-dev libgmock-dev libpq-dev
           postgresql-15 openssl valgrind pgbouncer
-          clang libclang-rt-14-dev)
+          clang libclang-rt-14-dev
+          cmake libunistring-dev)  # scripts/test-consumers.sh: CMake, and GnuTLS's static link
 
 missing=()
 for p in "${packages[@]}"; do

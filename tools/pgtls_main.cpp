@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/config/conninfo_parser.hpp"
 #include "core/tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
@@ -126,7 +127,9 @@ Options parse_arguments(int argc, char** argv) {
         auto value = [&] { return inline_value ? *inline_value : value_of(a); };
         bool sql_mode = o.command.empty();
         if (only_positional || a.empty() || a[0] != '-' || a == "-") {
-            if (o.conninfo) throw UsageError{"more than one connection string given: '" + *o.conninfo + "' and '" + a + "'"};
+            if (o.conninfo)
+                throw UsageError{"more than one connection string given: '" + config::masked_connection_string(*o.conninfo) +
+                                 "' and '" + config::masked_connection_string(a) + "'"};
             o.conninfo = a;
         } else if (a == "--") {
             only_positional = true;
@@ -149,7 +152,8 @@ Options parse_arguments(int argc, char** argv) {
             else if (f == "json") o.format = OutputFormat::json;
             else throw UsageError{"--format '" + f + "' is not one of table, csv, json"};
         } else {
-            throw UsageError{"unknown option '" + args[i] + "'" + (o.command.empty() ? "" : " for '" + o.command + "'")};
+            // Named without an inline value: "--pasword=secret" must not echo the secret.
+            throw UsageError{"unknown option '" + a + "'" + (o.command.empty() ? "" : " for '" + o.command + "'")};
         }
         if (inline_value && (a == "-h" || a == "--help" || a == "--json" || a == "--quiet"))
             throw UsageError{"option " + a + " takes no value"};
@@ -274,6 +278,7 @@ int run_ping(const Options& o) {
                   << ",\"auth_method\":" << json_quote(info.auth_method)
                   << ",\"channel_binding\":" << (info.channel_binding ? "true" : "false")
                   << ",\"server_version\":" << json_quote(info.server_version)
+                  << ",\"protocol_version\":" << json_quote(info.protocol_version)
                   << ",\"host\":" << json_quote(info.host)
                   << ",\"address\":" << json_quote(info.address)
                   << ",\"port\":" << info.port
@@ -292,6 +297,7 @@ int run_ping(const Options& o) {
     line("server", info.host + (info.address.empty() || info.address == info.host ? "" : " (" + info.address + ")") +
                        " port " + std::to_string(info.port));
     line("server_version", info.server_version);
+    line("protocol_version", info.protocol_version);
     line("ssl", info.ssl ? "on" : "off");
     line("backend", info.backend.empty() ? "" : info.backend + " (" + info.backend_version + ")");
     line("pgtls_version", PGTLS_VERSION);

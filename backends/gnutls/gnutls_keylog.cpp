@@ -1,12 +1,6 @@
 #include "backends/gnutls/gnutls_keylog.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
-#include "core/crypto/crypto.hpp"
+#include "core/tls/key_log_file.hpp"
 
 namespace pgtls::tls::gnutls_detail {
 namespace {
@@ -31,23 +25,7 @@ std::string keylog_line(std::string_view label, const gnutls_datum_t& client_ran
 }
 
 std::optional<std::string> append_keylog_line(const std::string& path, const std::string& line) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return "could not open SSL key logging file \"" + path + "\": " + std::strerror(errno);
-    std::string buf = line + '\n';
-    std::optional<std::string> warning;
-    std::size_t done = 0;
-    while (done < buf.size()) {
-        const ssize_t n = ::write(fd, buf.data() + done, buf.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            warning = "could not write to SSL key logging file \"" + path + "\": " + std::strerror(errno);
-            break;
-        }
-        done += static_cast<std::size_t>(n);
-    }
-    crypto::secure_zero(buf.data(), buf.size());
-    ::close(fd);
-    return warning;
+    return append_key_log_line(path, line);
 }
 
 }  // namespace pgtls::tls::gnutls_detail

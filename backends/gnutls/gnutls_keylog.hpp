@@ -1,6 +1,6 @@
-// NSS key-log lines ("LABEL <client random hex> <secret hex>"), appended to a file as
-// libpq 18 does for sslkeylogfile: the file is opened for each line with O_APPEND, created
-// 0600, and a failure to open or write is a warning, never a connection failure.
+// NSS key-log lines ("LABEL <client random hex> <secret hex>"), appended to sslkeylogfile by
+// the shared core/tls/key_log_file.hpp (created 0600, a group/world-readable file refused,
+// failures only warn).
 #pragma once
 
 #include <optional>
@@ -13,7 +13,7 @@ namespace pgtls::tls::gnutls_detail {
 
 std::string keylog_line(std::string_view label, const gnutls_datum_t& client_random, const gnutls_datum_t& secret);
 
-// Appends `line` and a newline to `path`; returns a warning message on failure.
+// tls::append_key_log_line: appends `line` and a newline; returns a warning on failure.
 std::optional<std::string> append_keylog_line(const std::string& path, const std::string& line);
 
 }  // namespace pgtls::tls::gnutls_detail

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/crypto/crypto.hpp"
+#include "core/tls/key_log_file.hpp"
 
 namespace pgtls::tls::mbed {
 namespace {
@@ -45,23 +46,7 @@ int export_keys_to_file(void* p_expkey, const unsigned char* ms, const unsigned 
                         mbedtls_tls_prf_types) {
     const auto& path = *static_cast<const std::string*>(p_expkey);
     std::string line = key_log_line(client_random, ms, master_secret_len);
-    line += '\n';
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        warn("could not open SSL key logging file \"" + path + "\": " + std::strerror(errno));
-    } else {
-        std::size_t done = 0;
-        while (done < line.size()) {
-            const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) {
-                warn("could not write SSL key logging file \"" + path + "\": " + std::strerror(errno));
-                break;
-            }
-            done += static_cast<std::size_t>(n);
-        }
-        ::close(fd);
-    }
+    if (auto warning = append_key_log_line(path, line)) warn(std::move(*warning));
     crypto::secure_zero(line.data(), line.size());
     return 0;
 }

@@ -13,6 +13,7 @@
 
 #include "backends/openssl/openssl_certificate.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/tls/key_log_file.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::openssl {
@@ -198,26 +199,10 @@ void OpenSslSession::note_certificate_request() {
 }
 
 void OpenSslSession::append_keylog_line(const char* line) {
-    // Same format and permissions as libpq's sslkeylogfile; failures only warn.
-    const std::string& path = context_->keylog_file();
-    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        if (!keylog_warned_)
-            warnings_.push_back("could not open SSL key logging file \"" + path + "\": " + std::strerror(errno));
-        keylog_warned_ = true;
-        return;
-    }
-    std::string record(line);
-    record += '\n';
-    ssize_t n = ::write(fd, record.data(), record.size());
-    int write_errno = errno;
-    ::close(fd);
-    crypto::secure_zero(record.data(), record.size());
-    if (n != static_cast<ssize_t>(record.size()) && !keylog_warned_) {
-        warnings_.push_back("could not write to SSL key logging file \"" + path + "\": " +
-                            (n < 0 ? std::strerror(write_errno) : "short write"));
-        keylog_warned_ = true;
-    }
+    // Shared with every backend (core/tls/key_log_file.hpp); failures only warn, once.
+    auto warning = append_key_log_line(context_->keylog_file(), line);
+    if (warning && !keylog_warned_) warnings_.push_back(std::move(*warning));
+    if (warning) keylog_warned_ = true;
 }
 
 IoResult OpenSslSession::handshake() {

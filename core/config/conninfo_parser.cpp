@@ -1,5 +1,6 @@
 #include "core/config/conninfo_parser.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "core/config/keywords.hpp"
@@ -316,6 +317,49 @@ std::string uri_decode(std::string_view encoded, bool secret) {
     while (i < encoded.size() && encoded[i] == ' ') ++i;
     if (i < encoded.size())
         fail("unexpected spaces found in " + shown + ", use percent-encoded spaces (%20) instead");
+    return out;
+}
+
+std::string masked_connection_string(std::string_view conninfo) {
+    constexpr std::string_view kMask = "********";
+    if (is_conninfo_uri(conninfo)) {
+        std::string q = quoted_uri(conninfo);
+        return q.substr(1, q.size() - 2);
+    }
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+    std::string out;
+    std::size_t i = 0;
+    const std::size_t n = conninfo.size();
+    while (i < n) {
+        while (i < n && space(conninfo[i])) out += conninfo[i++];
+        if (i == n) break;
+        const std::size_t key_start = i;
+        while (i < n && conninfo[i] != '=' && !space(conninfo[i])) ++i;
+        const std::string_view keyword = conninfo.substr(key_start, i - key_start);
+        out += keyword;
+        while (i < n && space(conninfo[i])) out += conninfo[i++];
+        if (i == n) break;
+        if (conninfo[i] != '=') return out + std::string(kMask);  // off libpq's grammar
+        out += conninfo[i++];
+        while (i < n && space(conninfo[i])) out += conninfo[i++];
+        const std::size_t value_start = i;
+        if (i < n && conninfo[i] == '\'') {
+            for (++i; i < n && conninfo[i] != '\''; ++i)
+                if (conninfo[i] == '\\') ++i;
+            if (i >= n) return out + std::string(kMask);  // unterminated quote
+            ++i;
+        } else {
+            for (; i < n && !space(conninfo[i]); ++i)
+                if (conninfo[i] == '\\') ++i;
+            i = std::min(i, n);
+        }
+        // A misspelt keyword ("pasword=") may hold a secret too.
+        const KeywordInfo* info = find_keyword(keyword);
+        if (info == nullptr || info->secret)
+            out += kMask;
+        else
+            out += conninfo.substr(value_start, i - value_start);
+    }
     return out;
 }
 

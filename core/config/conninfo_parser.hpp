@@ -24,6 +24,13 @@ bool is_conninfo_uri(std::string_view conninfo) noexcept;
 // A NUL byte anywhere is an error (libpq would silently stop reading there).
 KeywordValues parse_connection_string(std::string_view conninfo);
 
+// `conninfo` as it may be shown in a message: the values of secret keywords (password,
+// sslpassword, ...) and of unknown (misspelt) ones, and a URI's user-info password, replaced
+// by "********". Never throws: a
+// key=value string that stops following libpq's grammar is shown up to that point, then
+// "********" for the rest (it may hold a secret the scan could not place).
+std::string masked_connection_string(std::string_view conninfo);
+
 // Decodes one percent-encoded URI component as libpq does (%00, malformed escapes and inner
 // spaces are errors). With `secret`, error messages show "********" instead of the component.
 // Exposed for tests.

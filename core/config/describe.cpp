@@ -46,6 +46,15 @@ const char* to_string(ChannelBinding c) noexcept {
     return "?";
 }
 
+const char* to_string(ProtocolVersion v) noexcept {
+    switch (v) {
+        case ProtocolVersion::v3_0: return "3.0";
+        case ProtocolVersion::v3_2: return "3.2";
+        case ProtocolVersion::latest: return "latest";
+    }
+    return "";
+}
+
 const char* to_string(TlsVersion v) noexcept {
     switch (v) {
         case TlsVersion::unspecified: return "";
@@ -73,6 +82,14 @@ const char* to_string(LoadBalanceHosts l) noexcept {
     switch (l) {
         case LoadBalanceHosts::disable: return "disable";
         case LoadBalanceHosts::random: return "random";
+    }
+    return "?";
+}
+
+const char* to_string(NotificationOverflow o) noexcept {
+    switch (o) {
+        case NotificationOverflow::error: return "error";
+        case NotificationOverflow::drop_oldest: return "drop-oldest";
     }
     return "?";
 }

@@ -56,7 +56,7 @@ constexpr std::array kKeywords = {
     kw_default("sslsni", "PGSSLSNI", "1"),
     kw("requirepeer", "PGREQUIREPEER", KeywordUse::restricted),
     kw("require_auth", "PGREQUIREAUTH"),
-    kw("min_protocol_version", "PGMINPROTOCOLVERSION", KeywordUse::restricted),
+    kw("min_protocol_version", "PGMINPROTOCOLVERSION"),
     kw("max_protocol_version", "PGMAXPROTOCOLVERSION"),
     kw_default("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION", "TLSv1.2"),
     kw("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"),
@@ -76,6 +76,13 @@ constexpr std::array kKeywords = {
     kw("sslkeylogfile", "PGSSLKEYLOGFILE"),
     // pgtls: which TLS stack to use (openssl | gnutls | mbedtls); empty = the build's default.
     kw("sslbackend", "PGSSLBACKEND"),
+    // pgtls: caps on what a server's replies can make a connection hold (Settings).
+    kw_default("max_result_bytes", "", "1073741824"),
+    kw_default("max_result_rows", "", "100000000"),
+    kw_default("max_result_sets", "", "100000"),
+    kw_default("max_notifications", "", "100000"),
+    kw_default("notification_overflow", "", "error"),
+    kw_default("max_parameter_status", "", "1000"),
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -1,4 +1,5 @@
-// The connection keywords pgtls accepts: libpq 18's full set plus pgtls's own `sslbackend`.
+// The connection keywords pgtls accepts: libpq 18's full set plus pgtls's own `sslbackend`
+// and its memory caps (max_result_bytes, ..., max_parameter_status).
 // One table drives the parser (which names are valid), the environment fallback (which PG*
 // variable feeds which keyword), the compiled-in defaults and the display (which values are
 // secrets).

@@ -119,6 +119,21 @@ std::optional<int> parse_int(const std::string& value) {
     return static_cast<int>(n);
 }
 
+// A positive count or size (pgtls's caps), up to SIZE_MAX.
+std::size_t size_setting(const Layers& layers, const std::string& keyword, std::size_t fallback) {
+    const Entry* e = layers.get(keyword);
+    if (e == nullptr || e->text.empty()) return fallback;
+    const char* begin = e->text.c_str();
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long n = std::strtoull(begin, &end, 10);
+    while (*end != '\0' && is_space(*end)) ++end;
+    if (end == begin || *end != '\0' || errno != 0 || e->text.find('-') != std::string::npos || n == 0)
+        fail("invalid integer value " + quoted(e->text) + " for connection option " + quoted(keyword) + " " +
+             e->origin + "; allowed: a positive integer");
+    return static_cast<std::size_t>(n);
+}
+
 int int_setting(const Layers& layers, const std::string& keyword, int fallback, const std::string& allowed) {
     const Entry* e = layers.get(keyword);
     if (e == nullptr || e->text.empty()) return fallback;
@@ -274,10 +289,21 @@ void add_code_fields(const Config& c, Layers& layers) {
     en("ssl_max_protocol_version", c.ssl_max_protocol_version);
     str("sslkeylogfile", c.sslkeylogfile);
     str("sslbackend", c.sslbackend);
+    en("min_protocol_version", c.min_protocol_version);
+    en("max_protocol_version", c.max_protocol_version);
     en("channel_binding", c.channel_binding);
     str("require_auth", c.require_auth);
     en("target_session_attrs", c.target_session_attrs);
     en("load_balance_hosts", c.load_balance_hosts);
+    auto size = [&](const char* keyword, const std::optional<std::size_t>& v) {
+        if (v) layers.add(keyword, make_entry(std::to_string(*v), SettingSource::code));
+    };
+    size("max_result_bytes", c.max_result_bytes);
+    size("max_result_rows", c.max_result_rows);
+    size("max_result_sets", c.max_result_sets);
+    size("max_notifications", c.max_notifications);
+    en("notification_overflow", c.notification_overflow);
+    size("max_parameter_status", c.max_parameter_status);
 }
 
 // libpq's require_auth grammar: a comma list of methods, all plain or all negated with '!',
@@ -340,21 +366,15 @@ void validate_restricted(const Layers& layers) {
     for (const char* k : {"oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope"})
         if (const Entry* e = layers.nonempty(k))
             fail(std::string(k) + " " + e->origin + " needs OAuth authentication, which pgtls does not support");
+}
 
-    auto protocol = [&](const char* keyword) -> int {
-        const Entry* e = layers.get(keyword);
-        if (e == nullptr || e->text.empty()) return -1;
-        if (e->text == "3.0") return 0;
-        if (e->text == "3.2" || e->text == "latest") return 2;
-        bad_value(keyword, *e, "3.0, 3.2, latest");
-    };
-    const int min_minor = protocol("min_protocol_version");
-    const int max_minor = protocol("max_protocol_version");
-    if (min_minor >= 0 && max_minor >= 0 && min_minor > max_minor)
-        fail("\"min_protocol_version\" is greater than \"max_protocol_version\"");
-    if (min_minor > 0)
-        fail("min_protocol_version=" + layers.text("min_protocol_version") + " " +
-             layers.get("min_protocol_version")->origin + " cannot be met: pgtls speaks protocol 3.0");
+// libpq 18: "3.0", "3.2" or "latest" (3.2 here); unset gives nullopt.
+std::optional<ProtocolVersion> protocol_version_setting(const Layers& layers, const char* keyword) {
+    const Entry* e = layers.get(keyword);
+    if (e == nullptr || e->text.empty()) return std::nullopt;
+    if (e->text == "3.0") return ProtocolVersion::v3_0;
+    if (e->text == "3.2" || e->text == "latest") return ProtocolVersion::v3_2;
+    bad_value(keyword, *e, "3.0, 3.2, latest");
 }
 
 struct Material {
@@ -630,6 +650,13 @@ Settings resolve(const Config& config, const Environment& process_env) {
         fail("invalid SSL protocol version range: ssl_min_protocol_version=" +
              std::string(to_string(s.ssl_min_protocol_version)) +
              " is above ssl_max_protocol_version=" + to_string(s.ssl_max_protocol_version));
+    // libpq 18: the maximum defaults to 3.0 unless the minimum asks for more.
+    const auto min_pv = protocol_version_setting(layers, "min_protocol_version");
+    const auto max_pv = protocol_version_setting(layers, "max_protocol_version");
+    s.min_protocol_version = min_pv.value_or(ProtocolVersion::v3_0);
+    s.max_protocol_version = max_pv.value_or(s.min_protocol_version);
+    if (s.min_protocol_version > s.max_protocol_version)
+        fail("\"min_protocol_version\" is greater than \"max_protocol_version\"");
     if (const Entry* e = layers.get("sslsni")) {
         if (e->text != "0" && e->text != "1") bad_value("sslsni", *e, "0, 1");
         s.sslsni = e->text == "1";
@@ -768,6 +795,14 @@ Settings resolve(const Config& config, const Environment& process_env) {
     }
 
     // ---- pgtls-only ------------------------------------------------------------------------
+    s.max_result_bytes = size_setting(layers, "max_result_bytes", s.max_result_bytes);
+    s.max_result_rows = size_setting(layers, "max_result_rows", s.max_result_rows);
+    s.max_result_sets = size_setting(layers, "max_result_sets", s.max_result_sets);
+    s.max_notifications = size_setting(layers, "max_notifications", s.max_notifications);
+    s.notification_overflow = enum_setting(layers, "notification_overflow", NotificationOverflow::error,
+                                           {std::pair{"error", NotificationOverflow::error},
+                                            {"drop-oldest", NotificationOverflow::drop_oldest}});
+    s.max_parameter_status = size_setting(layers, "max_parameter_status", s.max_parameter_status);
     s.runtime_params = config.runtime_params;
     s.password_callback = config.password_callback;
     if (config.max_message_size) {

@@ -1,10 +1,26 @@
 #include "core/protocol/frontend.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "pgtls/error.hpp"
 
 namespace pgtls::protocol {
+
+void check_message_length(const char* what, std::uint64_t body) {
+    // body + 4 cannot wrap: no buffer in memory is within 4 bytes of 2^64.
+    if (body > max_message_length - 4)
+        throw Error(ErrorKind::usage, std::string(what) + " message of " + std::to_string(body + 4) +
+                                          " bytes exceeds the protocol's limit of " +
+                                          std::to_string(max_message_length) +
+                                          " bytes (the most the server accepts in one message)");
+}
+
+void check_parameter_count(std::uint64_t count) {
+    if (count > max_parameters)
+        throw Error(ErrorKind::usage, "query has " + std::to_string(count) + " parameters; the protocol allows at most " +
+                                          std::to_string(max_parameters));
+}
 
 void put_int16(std::string& out, std::int16_t v) {
     const auto u = static_cast<std::uint16_t>(v);
@@ -47,10 +63,14 @@ void ssl_request(std::string& out) {
     put_int32(out, ssl_request_code);
 }
 
-void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params) {
+void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params,
+                     std::int32_t version) {
+    std::uint64_t body = 4 + 1;  // protocol version, final NUL
+    for (const auto& [k, v] : params) body += std::uint64_t{k.size()} + 1 + v.size() + 1;
+    check_message_length("StartupMessage", body);
     const std::size_t pos = out.size();
     out.append(4, '\0');
-    put_int32(out, protocol_version_3_0);
+    put_int32(out, version);
     for (const auto& [k, v] : params) {
         put_cstring(out, k);
         put_cstring(out, v);
@@ -69,12 +89,14 @@ void cancel_request(std::string& out, std::int32_t pid, std::span<const std::uin
 }
 
 void password_message(std::string& out, std::string_view password) {
+    check_message_length("PasswordMessage", std::uint64_t{password.size()} + 1);
     const auto pos = begin(out, 'p');
     put_cstring(out, password);
     finish_message(out, pos);
 }
 
 void sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data) {
+    check_message_length("SASLInitialResponse", std::uint64_t{mechanism.size()} + 1 + 4 + data.size());
     const auto pos = begin(out, 'p');
     put_cstring(out, mechanism);
     put_int32(out, static_cast<std::int32_t>(data.size()));
@@ -83,15 +105,29 @@ void sasl_initial_response(std::string& out, std::string_view mechanism, std::st
 }
 
 void sasl_response(std::string& out, std::string_view data) {
+    check_message_length("SASLResponse", data.size());
     const auto pos = begin(out, 'p');
     out.append(data);
     finish_message(out, pos);
 }
 
 void query(std::string& out, std::string_view sql) {
+    check_message_length("Query", std::uint64_t{sql.size()} + 1);
     const auto pos = begin(out, 'Q');
     put_cstring(out, sql);
     finish_message(out, pos);
+}
+
+void query_header(std::string& out, std::string_view sql) {
+    check_message_length("Query", std::uint64_t{sql.size()} + 1);
+    if (sql.find('\0') != std::string_view::npos)
+        throw Error(ErrorKind::usage, "string sent to the server contains a NUL byte");
+    const auto pos = begin(out, 'Q');
+    const std::uint64_t len = 4 + std::uint64_t{sql.size()} + 1;
+    out[pos] = char(len >> 24);
+    out[pos + 1] = char(len >> 16);
+    out[pos + 2] = char(len >> 8);
+    out[pos + 3] = char(len);
 }
 
 namespace {
@@ -145,8 +181,12 @@ void check_cstring(std::string_view s) {
         throw Error(ErrorKind::usage, "string sent to the server contains a NUL byte");
 }
 
-std::size_t parse_body(std::string_view statement, std::string_view sql, std::span<const std::uint32_t> types) {
-    return statement.size() + 1 + sql.size() + 1 + 2 + 4 * types.size();
+// Parse's body: statement, sql, parameter count and type OIDs. Checked for the protocol's limits.
+std::size_t parse_body(std::string_view statement, std::string_view sql, std::uint64_t n_types) {
+    check_parameter_count(n_types);
+    const std::uint64_t body = std::uint64_t{statement.size()} + 1 + sql.size() + 1 + 2 + 4 * n_types;
+    check_message_length("Parse", body);
+    return static_cast<std::size_t>(body);
 }
 
 void write_parse(Writer& w, std::size_t body, std::string_view statement, std::string_view sql,
@@ -174,16 +214,23 @@ bool any_binary(std::span<const P> params) {
     return false;
 }
 
+// Bind's body, checked for the protocol's limits (which also keep each value's Int32 length
+// from wrapping: no value of a message that fits is near 2 GiB).
 template <typename P>
 std::size_t bind_body(std::string_view portal, std::string_view statement, std::span<const P> params,
                       std::span<const std::int16_t> result_formats) {
-    std::size_t body = portal.size() + 1 + statement.size() + 1 + 2 + 2 + 2 + 2 * result_formats.size();
-    for (const auto& p : params) {
-        if (param_size(p) > 0x7fffffffu) throw Error(ErrorKind::usage, "query parameter larger than 2 GiB");
-        body += 4 + param_size(p);
-    }
-    if (any_binary(params)) body += 2 * params.size();
-    return body;
+    check_parameter_count(params.size());
+    if (result_formats.size() > max_parameters)
+        throw Error(ErrorKind::usage, std::to_string(result_formats.size()) +
+                                          " result format codes; the protocol allows at most " +
+                                          std::to_string(max_parameters));
+    std::uint64_t body = std::uint64_t{portal.size()} + 1 + statement.size() + 1 + 2 + 2 + 2 + 2 * result_formats.size();
+    // Each value counted at most as the limit: the sum of 65,535 of them cannot wrap, and a
+    // value over the limit (or a BindParam of negative size) still fails the check.
+    for (const auto& p : params) body += 4 + std::min<std::uint64_t>(param_size(p), max_message_length);
+    if (any_binary(params)) body += 2 * std::uint64_t{params.size()};
+    check_message_length("Bind", body);
+    return static_cast<std::size_t>(body);
 }
 
 template <typename P>
@@ -226,9 +273,9 @@ void write_execute(Writer& w, std::string_view portal, std::int32_t max_rows) {
 
 void parse(std::string& out, std::string_view statement, std::string_view sql,
            std::span<const std::uint32_t> param_types) {
+    const std::size_t body = parse_body(statement, sql, param_types.size());
     check_cstring(statement);
     check_cstring(sql);
-    const std::size_t body = parse_body(statement, sql, param_types);
     Writer w(grow(out, 1 + 4 + body));
     write_parse(w, body, statement, sql, param_types);
 }
@@ -243,23 +290,25 @@ void bind(std::string& out, std::string_view portal, std::string_view statement,
 }
 
 void describe(std::string& out, char kind, std::string_view name) {
+    check_message_length("Describe", std::uint64_t{name.size()} + 2);
     check_cstring(name);
     Writer w(grow(out, 1 + 4 + 1 + name.size() + 1));
     write_describe(w, kind, name);
 }
 
 void execute(std::string& out, std::string_view portal, std::int32_t max_rows) {
+    check_message_length("Execute", std::uint64_t{portal.size()} + 5);
     check_cstring(portal);
     Writer w(grow(out, 1 + 4 + portal.size() + 1 + 4));
     write_execute(w, portal, max_rows);
 }
 
 void extended_query(std::string& out, const ExtendedQuery& q) {
+    // Parse: statement, sql, parameter type OIDs (from the parameters themselves).
+    const std::size_t parse_len = q.parse ? parse_body(q.statement, q.sql, q.params.size()) : 0;
+    const std::size_t bind_len = bind_body({}, q.statement, q.params, q.result_formats);
     check_cstring(q.statement);
     if (q.parse) check_cstring(q.sql);
-    // Parse: statement, sql, parameter type OIDs (from the parameters themselves).
-    const std::size_t parse_len = q.statement.size() + 1 + q.sql.size() + 1 + 2 + 4 * q.params.size();
-    const std::size_t bind_len = bind_body({}, q.statement, q.params, q.result_formats);
     constexpr std::size_t describe_portal_len = 5 + 1 + 1;  // 'D', length, 'P', "" NUL
     constexpr std::size_t execute_len = 5 + 1 + 4;          // 'E', length, "" NUL, row limit
     const std::size_t total =
@@ -278,6 +327,7 @@ void extended_query(std::string& out, const ExtendedQuery& q) {
 }
 
 void close(std::string& out, char kind, std::string_view name) {
+    check_message_length("Close", std::uint64_t{name.size()} + 2);
     const auto pos = begin(out, 'C');
     out.push_back(kind);
     put_cstring(out, name);
@@ -289,6 +339,7 @@ void flush(std::string& out) { out.append("H\0\0\0\4", 5); }
 void terminate(std::string& out) { out.append("X\0\0\0\4", 5); }
 
 void copy_data(std::string& out, std::string_view data) {
+    check_message_length("CopyData", data.size());
     const auto pos = begin(out, 'd');
     out.append(data);
     finish_message(out, pos);
@@ -297,6 +348,7 @@ void copy_data(std::string& out, std::string_view data) {
 void copy_done(std::string& out) { out.append("c\0\0\0\4", 5); }
 
 void copy_fail(std::string& out, std::string_view reason) {
+    check_message_length("CopyFail", std::uint64_t{reason.size()} + 1);
     const auto pos = begin(out, 'f');
     put_cstring(out, reason);
     finish_message(out, pos);

@@ -14,9 +14,24 @@
 namespace pgtls::protocol {
 
 inline constexpr std::int32_t protocol_version_3_0 = 196608;  // 3 << 16
+inline constexpr std::int32_t protocol_version_3_2 = 196610;  // 3 << 16 | 2 (PostgreSQL 18)
 inline constexpr std::int32_t ssl_request_code = 80877103;
 inline constexpr std::int32_t cancel_request_code = 80877102;
 inline constexpr std::int32_t gssenc_request_code = 80877104;
+
+// The longest message the server reads, its length field included: PostgreSQL's
+// PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1 = 1 GiB - 2). A longer one ends the session; one
+// over 4 GiB would wrap the 32-bit length and the rest be read as further messages.
+inline constexpr std::uint64_t max_message_length = 0x3ffffffe;
+// Parse and Bind count parameters (and parameter formats) in an Int16 read as unsigned.
+inline constexpr std::uint64_t max_parameters = 65535;
+
+// Every encoder below checks its message with these before it appends a byte: a message too
+// long for the protocol, or with more than max_parameters parameters, is Error(usage) and
+// `out` is left as it was, so nothing partial can reach the wire. Sizes are 64-bit.
+// `body`: the message's bytes after its length field; `what`: its name, for the error.
+void check_message_length(const char* what, std::uint64_t body);
+void check_parameter_count(std::uint64_t count);
 
 void put_int16(std::string& out, std::int16_t v);
 void put_int32(std::string& out, std::int32_t v);
@@ -27,12 +42,17 @@ void put_cstring(std::string& out, std::string_view s);  // s must not contain N
 void finish_message(std::string& out, std::size_t length_pos);
 
 void ssl_request(std::string& out);
-void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params);
+void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params,
+                     std::int32_t version = protocol_version_3_0);
 void cancel_request(std::string& out, std::int32_t pid, std::span<const std::uint8_t> key);
 void password_message(std::string& out, std::string_view password);  // NUL-terminated
 void sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data);
 void sasl_response(std::string& out, std::string_view data);
 void query(std::string& out, std::string_view sql);
+// The Query message for `sql` without the statement: appends the type and length to `out`;
+// the caller sends `sql` and then one NUL byte from its own memory (a large statement is
+// never copied into the send buffer).
+void query_header(std::string& out, std::string_view sql);
 struct BindParam {
     const char* data = nullptr;   // nullptr = NULL
     std::int32_t size = 0;

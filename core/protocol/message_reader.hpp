@@ -1,13 +1,18 @@
 // Incremental decoder of backend messages: bytes arrive in arbitrary splits, whole messages
-// come out. A message whose length exceeds the cap (or is below 4) is a protocol error,
-// never an allocation of whatever the server claims.
+// come out. What a server's lengths can make the client hold is bounded:
+//  - the buffer grows as bytes arrive, never to the length a header claims;
+//  - a length is believed only up to the cap of its message type (below); above it, or
+//    below 4, it is a protocol error, never an allocation;
+//  - room a large message took is given back once it is consumed, so an idle connection
+//    does not keep it.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
-#include <vector>
 
 namespace pgtls::protocol {
 
@@ -18,7 +23,21 @@ struct BackendMessage {
 
 class MessageReader {
 public:
+    // Caps on a message's length field (which counts itself), as libpq's: the types that may
+    // be long (DataRow, CopyData, RowDescription, ErrorResponse, NoticeResponse,
+    // NotificationResponse, FunctionCallResponse, and ParameterDescription, which libpq
+    // omits though 65,535 parameters make it 262 kB) up to max_message_size bytes of body;
+    // Authentication and NegotiateProtocolVersion up to 2,000; every other type up to
+    // 30,000. Until set_long_messages_allowed(true) (the session is established), no type
+    // may be long. A reader starts with long messages allowed.
+    static constexpr std::uint32_t short_message_limit = 30000;
+    static constexpr std::uint32_t auth_message_limit = 2000;
+    // A buffer grown beyond this is shrunk back once what it holds is small again.
+    static constexpr std::size_t retained_capacity = std::size_t{1} << 20;
+
     explicit MessageReader(std::size_t max_message_size = std::size_t{1} << 30);
+    MessageReader(MessageReader&&) noexcept = default;
+    MessageReader& operator=(MessageReader&&) noexcept = default;
 
     // Space to read into: at least `min` bytes. Call commit() with how many were written.
     std::span<std::uint8_t> prepare(std::size_t min = 16 * 1024);
@@ -29,13 +48,15 @@ public:
     // Next complete message, or nullopt if more bytes are needed. Throws Error(protocol) on a
     // bad length. The returned body stays valid until the next call to next/prepare/feed.
     std::optional<BackendMessage> next() {
+        if (capacity_ > retained_capacity) [[unlikely]]
+            shrink();
         // Fast path (inline: several messages per query): a whole, valid message is buffered.
         const std::size_t avail = end_ - begin_;
         if (avail >= 5) {
-            const std::uint8_t* p = buf_.data() + begin_;
+            const std::uint8_t* p = buf_.get() + begin_;
             const std::uint32_t len = (std::uint32_t(p[1]) << 24) | (std::uint32_t(p[2]) << 16) |
                                       (std::uint32_t(p[3]) << 8) | std::uint32_t(p[4]);
-            if (len >= 4 && len <= 0x7fffffffu && std::size_t(len) - 4 <= max_ && avail > std::size_t(len)) {
+            if (len >= 4 && len <= limits_[p[0]] && avail > std::size_t(len)) {
                 begin_ += std::size_t(len) + 1;
                 return BackendMessage{char(p[0]), {p + 5, std::size_t(len) - 4}};
             }
@@ -45,18 +66,30 @@ public:
 
     // Raw bytes not yet consumed (for the one-byte SSLRequest reply).
     std::size_t buffered() const noexcept { return end_ - begin_; }
-    std::span<const std::uint8_t> raw() const noexcept { return {buf_.data() + begin_, end_ - begin_}; }
+    std::span<const std::uint8_t> raw() const noexcept { return {buf_.get() + begin_, end_ - begin_}; }
     void consume_raw(std::size_t n) noexcept { begin_ += n; }
 
-    void set_max_message_size(std::size_t n) noexcept { max_ = n; }
+    void set_max_message_size(std::size_t n) noexcept;
     std::size_t max_message_size() const noexcept { return max_; }
+    // False while the session is being established (SSL negotiation, authentication).
+    void set_long_messages_allowed(bool allowed) noexcept;
+    // Bytes the buffer holds room for (tests: what the reader keeps).
+    std::size_t capacity() const noexcept { return capacity_; }
     void clear() noexcept { begin_ = end_ = 0; }
 
 private:
     std::optional<BackendMessage> next_slow();
-    std::vector<std::uint8_t> buf_;
+    void shrink();
+    void reallocate(std::size_t capacity);
+    void update_limits() noexcept;
+    // Not zero-filled: pages are touched only as bytes arrive.
+    std::unique_ptr<std::uint8_t[]> buf_;
+    std::size_t capacity_ = 0;
     std::size_t begin_ = 0, end_ = 0;
     std::size_t max_;
+    bool long_allowed_ = true;
+    // The largest length field believed per type byte.
+    std::array<std::uint32_t, 256> limits_{};
 };
 
 }  // namespace pgtls::protocol

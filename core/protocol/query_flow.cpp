@@ -16,6 +16,7 @@ void QueryFlow::finish_result() {
         *single_ = std::move(current_);
         ++single_count_;
     } else {
+        session_.hold_result();  // each one is kept (a single target keeps only the last)
         results_.push_back(std::move(current_));
     }
     current_.reset();
@@ -57,11 +58,14 @@ bool QueryFlow::on_message(const BackendMessage& m) {
                 current_.set_row_view(m.body);
                 session_.call_user([&] { (*on_row_)(current_[0]); });
             } else {
+                // Kept: the body, its field table, its row index entry.
+                session_.hold_row(m.body.size() + 8 * current_.columns() + 8);
                 current_.add_data_row(m.body);
             }
             return false;
         case 'C':
             current_.set_command_tag(parse_command_complete(m.body));
+            session_.note_command_tag(current_.command_tag());
             finish_result();
             return false;
         case 'I':

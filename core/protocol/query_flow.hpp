@@ -16,7 +16,8 @@ namespace pgtls::protocol {
 class QueryFlow {
 public:
     enum class Kind { simple, extended };
-    QueryFlow(Kind kind, SessionState& state) : kind_(kind), session_(state) {}
+    // A flow is one request: what the session holds for it (SessionState::held) starts at 0.
+    QueryFlow(Kind kind, SessionState& state) : kind_(kind), session_(state) { session_.held = {}; }
 
     // Returns true once ReadyForQuery has been consumed. Throws Error(protocol) on a message
     // that does not belong in this state. Server errors are stored (see error()) because the

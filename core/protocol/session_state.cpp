@@ -6,6 +6,39 @@
 
 namespace pgtls::protocol {
 
+SessionState::Limits SessionState::Limits::from(const Settings& s) {
+    Limits l;
+    l.result_bytes = s.max_result_bytes;
+    l.result_rows = s.max_result_rows;
+    l.result_sets = s.max_result_sets;
+    l.notifications = s.max_notifications;
+    l.drop_oldest_notification = s.notification_overflow == NotificationOverflow::drop_oldest;
+    l.parameter_status = s.max_parameter_status;
+    return l;
+}
+
+namespace {
+[[noreturn]] void over_cap(const std::string& what, const char* keyword, std::size_t cap) {
+    throw Error(ErrorKind::protocol, "server sent " + what + " than " + keyword + "=" + std::to_string(cap) +
+                                         " allows; the connection is closed");
+}
+}  // namespace
+
+void SessionState::hold_row(std::size_t bytes) {
+    if (++held.rows > limits.result_rows) over_cap("more rows for one request", "max_result_rows", limits.result_rows);
+    held.bytes += bytes;
+    if (held.bytes > limits.result_bytes)
+        over_cap("more bytes of rows for one request", "max_result_bytes", limits.result_bytes);
+}
+
+void SessionState::hold_result() {
+    if (++held.sets > limits.result_sets)
+        over_cap("more results for one request", "max_result_sets", limits.result_sets);
+    held.bytes += sizeof(Result);
+    if (held.bytes > limits.result_bytes)
+        over_cap("more bytes of results for one request", "max_result_bytes", limits.result_bytes);
+}
+
 bool SessionState::handle_async(const BackendMessage& m) {
     switch (m.type) {
         case 'N': {
@@ -15,11 +48,18 @@ bool SessionState::handle_async(const BackendMessage& m) {
         }
         case 'A': {
             auto n = parse_notification(m.body);
+            if (notifications.size() >= limits.notifications) {
+                if (!limits.drop_oldest_notification)
+                    over_cap("more notifications not yet taken", "max_notifications", limits.notifications);
+                notifications.pop_front();
+            }
             notifications.push_back(std::move(n));
             return true;
         }
         case 'S': {
             auto [k, v] = parse_parameter_status(m.body);
+            if (parameters.size() >= limits.parameter_status && parameters.find(k) == parameters.end())
+                over_cap("more distinct ParameterStatus names", "max_parameter_status", limits.parameter_status);
             parameters[std::move(k)] = std::move(v);
             return true;
         }

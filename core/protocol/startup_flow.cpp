@@ -5,7 +5,10 @@
 namespace pgtls::protocol {
 
 StartupFlow::StartupFlow(StartupOptions options, SessionState& state, MessageReader& input, std::string& output)
-    : options_(std::move(options)), session_(state), in_(input), out_(output) {}
+    : options_(std::move(options)), session_(state), in_(input), out_(output) {
+    // Until ReadyForQuery the server is not yet who it claims: no message may be long.
+    in_.set_long_messages_allowed(false);
+}
 
 StartupFlow::Phase StartupFlow::phase() const noexcept {
     switch (state_) {
@@ -82,7 +85,7 @@ StartupAction StartupFlow::resume() {
             case State::send_startup:
                 options_.auth.tls = tls_active_;
                 auth_ = std::make_unique<auth::Authenticator>(std::move(options_.auth));
-                startup_message(out_, options_.startup_params);
+                startup_message(out_, options_.startup_params, options_.protocol_version);
                 state_ = State::authenticating;
                 return StartupAction::write;
 
@@ -121,12 +124,7 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
             return StartupAction::read;
         }
         if (m.type == 'v') {
-            // NegotiateProtocolVersion: we ask for 3.0 with no protocol options, so only a
-            // server that cannot do 3.0 at all would send this.
-            ByteReader r(m.body, "NegotiateProtocolVersion");
-            const std::int32_t newest = r.i32();
-            if (newest < protocol_version_3_0 || (newest >> 16) != 3)
-                throw Error(ErrorKind::protocol, "server does not support protocol version 3.0");
+            on_negotiate_protocol_version(m.body);
             return StartupAction::read;
         }
         throw Error(ErrorKind::protocol, std::string("unexpected ") + backend_message_name(m.type) +
@@ -135,10 +133,11 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
     // post_auth: ParameterStatus, BackendKeyData, then ReadyForQuery.
     switch (m.type) {
         case 'S': session_.handle_async(m); return StartupAction::read;
-        case 'K': key_ = parse_backend_key_data(m.body); return StartupAction::read;
+        case 'K': on_backend_key_data(m.body); return StartupAction::read;
         case 'Z':
             session_.transaction_status = parse_ready_for_query(m.body);
             state_ = State::ready;
+            in_.set_long_messages_allowed(true);
             return StartupAction::done;
         case 'R':
             throw Error(ErrorKind::protocol, "server sent a second authentication request after AuthenticationOk");
@@ -146,6 +145,56 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
             throw Error(ErrorKind::protocol, std::string("unexpected ") + backend_message_name(m.type) +
                                                  " message from server during session setup");
     }
+}
+
+namespace {
+std::string version_text(std::int32_t v) { return std::to_string(v >> 16) + "." + std::to_string(v & 0xffff); }
+[[noreturn]] void invalid_negotiation(const std::string& why) {
+    throw Error(ErrorKind::protocol, "received invalid protocol negotiation message: " + why);
+}
+}  // namespace
+
+// libpq 18's rules: a downgrade within [min, asked], once, naming no protocol option (we
+// request none, so any the server lists was not asked for).
+void StartupFlow::on_negotiate_protocol_version(std::span<const std::uint8_t> body) {
+    if (version_negotiated_) throw Error(ErrorKind::protocol, "received duplicate protocol negotiation message");
+    version_negotiated_ = true;
+    ByteReader r(body, "NegotiateProtocolVersion");
+    const std::int32_t theirs = r.i32();
+    const std::int32_t options = r.i32();
+    if (theirs > options_.protocol_version) invalid_negotiation("server requested downgrade to a higher-numbered version");
+    if (theirs < protocol_version_3_0) invalid_negotiation("server requested downgrade to pre-3.0 protocol version");
+    if (theirs == ((3 << 16) | 1)) invalid_negotiation("server requested downgrade to non-existent 3.1 protocol version");
+    if (options < 0) invalid_negotiation("server reported negative number of unsupported parameters");
+    if (theirs == options_.protocol_version && options == 0) invalid_negotiation("server negotiated but asks for no changes");
+    if (theirs < options_.min_protocol_version)
+        throw Error(ErrorKind::protocol, "server only supports protocol version " + version_text(theirs) +
+                                             ", but \"min_protocol_version\" was set to " +
+                                             version_text(options_.min_protocol_version));
+    if (options > 0) {
+        const std::string name(r.cstring());
+        if (name.rfind("_pq_.", 0) != 0)
+            invalid_negotiation("server reported unsupported parameter name without a \"_pq_.\" prefix (\"" + name + "\")");
+        invalid_negotiation("server reported an unsupported parameter that was not requested (\"" + name + "\")");
+    }
+    r.expect_end();
+    options_.protocol_version = theirs;
+}
+
+// Protocol 3.0 keys are 4 bytes; 3.2 allows 4 to 256 (PostgreSQL 18 sends 32).
+void StartupFlow::on_backend_key_data(std::span<const std::uint8_t> body) {
+    const std::size_t key_len = body.size() >= 4 ? body.size() - 4 : 0;
+    if (body.size() >= 4 && key_len != 4 && options_.protocol_version == protocol_version_3_0)
+        throw Error(ErrorKind::protocol, "received invalid BackendKeyData message: cancel key with length " +
+                                             std::to_string(key_len) +
+                                             " not allowed in protocol version 3.0 (must be 4 bytes)");
+    if (key_len < 4)
+        throw Error(ErrorKind::protocol, "received invalid BackendKeyData message: cancel key with length " +
+                                             std::to_string(key_len) + " is too short (minimum 4 bytes)");
+    if (key_len > 256)
+        throw Error(ErrorKind::protocol, "received invalid BackendKeyData message: cancel key with length " +
+                                             std::to_string(key_len) + " is too long (maximum 256 bytes)");
+    key_ = parse_backend_key_data(body);
 }
 
 }  // namespace pgtls::protocol

@@ -28,6 +28,10 @@ struct StartupOptions {
     // With ssl_request: whether an 'N' reply is fatal (sslmode require or stronger).
     bool tls_required = false;
     std::vector<std::pair<std::string, std::string>> startup_params;  // user, database, ...
+    // The version the StartupMessage asks for, and the lowest a NegotiateProtocolVersion
+    // may take it down to ((major << 16) | minor).
+    std::int32_t protocol_version = 196608;      // 3.0
+    std::int32_t min_protocol_version = 196608;  // 3.0
     auth::AuthParams auth;  // tls/peer_certificate are filled in by the flow
 };
 
@@ -52,6 +56,8 @@ public:
     // True when the server answered SSLRequest with 'N' (plaintext continues).
     bool ssl_refused() const noexcept { return ssl_refused_; }
     const BackendKey& backend_key() const noexcept { return key_; }
+    // The protocol version in use: the one asked for, or the server's NegotiateProtocolVersion.
+    std::int32_t protocol_version() const noexcept { return options_.protocol_version; }
     const auth::Authenticator* authenticator() const noexcept { return auth_.get(); }
     enum class Phase { ssl_negotiation, authentication, session_setup, ready };
     Phase phase() const noexcept;
@@ -59,6 +65,8 @@ public:
 private:
     enum class State { start, awaiting_ssl_reply, awaiting_tls, send_startup, authenticating, post_auth, ready };
     StartupAction on_message(const BackendMessage& m);
+    void on_negotiate_protocol_version(std::span<const std::uint8_t> body);
+    void on_backend_key_data(std::span<const std::uint8_t> body);
 
     StartupOptions options_;
     SessionState& session_;
@@ -67,6 +75,7 @@ private:
     State state_ = State::start;
     bool tls_active_ = false;
     bool ssl_refused_ = false;
+    bool version_negotiated_ = false;
     BackendKey key_;
     std::unique_ptr<auth::Authenticator> auth_;
 };

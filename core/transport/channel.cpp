@@ -97,7 +97,8 @@ std::size_t Channel::try_write(std::string_view data, bool& want_read) {
     }
 }
 
-void Channel::write_all_draining(std::string_view data, protocol::MessageReader& reader, Deadline deadline) {
+void Channel::write_all_draining(std::string_view data, protocol::MessageReader& reader, Deadline deadline,
+                                 const std::function<void()>& consume) {
     if (fd_ < 0) throw Error(ErrorKind::connection, "connection is closed");
     std::size_t off = 0;
     while (off < data.size()) {
@@ -107,8 +108,8 @@ void Channel::write_all_draining(std::string_view data, protocol::MessageReader&
         if (off == data.size()) break;
         if (n > 0) continue;
         // Blocked: take in what the server sent so it can keep going, then wait for either.
-        while (try_read(reader) > 0) {
-        }
+        while (try_read(reader) > 0)
+            if (consume) consume();
         pollfd p{fd_, static_cast<short>(want_read ? POLLIN : (POLLIN | POLLOUT)), 0};
         int ms = -1;
         if (deadline) {

@@ -2,6 +2,7 @@
 // operations. Owns the fd.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,7 +35,10 @@ public:
     void write_all(std::string_view data, Deadline deadline);
     // Writes everything while also reading whatever the server sends meanwhile into `reader`,
     // so a large pipelined batch cannot deadlock against a server blocked on its own output.
-    void write_all_draining(std::string_view data, protocol::MessageReader& reader, Deadline deadline);
+    // `consume`, when set, is called after each read to take complete messages out of
+    // `reader` (what it throws ends the write), so the reader need not hold them all.
+    void write_all_draining(std::string_view data, protocol::MessageReader& reader, Deadline deadline,
+                            const std::function<void()>& consume = {});
     // Reads at least one byte into the reader (waiting as needed). Throws on EOF/error/timeout.
     void read_some(protocol::MessageReader& reader, Deadline deadline);
     // Reads whatever is available without blocking; returns false if nothing was available.

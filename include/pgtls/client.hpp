@@ -1,6 +1,8 @@
 // pgtls — a blocking PostgreSQL connection with timeouts.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <array>
 #include <chrono>
 #include <span>
@@ -49,10 +51,12 @@ struct ConnectionInfo {
     std::string server_cert_subject;
     std::string server_cert_issuer;
     bool client_cert_sent = false;
-    std::string auth_method;           // "trust", "password", "md5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"
+    std::string auth_method;           // "trust", "password", "md5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS";
+                                       // "... (incomplete: ...)" when the server ended SCRAM early
     bool channel_binding = false;
     std::int32_t backend_pid = 0;
     std::string server_version;
+    std::string protocol_version;      // negotiated: "3.0" or "3.2"
     struct Timings {
         double tcp_connect_ms = 0, tls_handshake_ms = 0, authentication_ms = 0, total_ms = 0;
     } timings;
@@ -173,10 +177,17 @@ public:
     // The same with any contiguous parameters (no vector needed).
     Result execute_params(std::string_view sql, std::span<const Param> params,
                           ResultFormat format = ResultFormat::text);
+    // exec(sql, a, b, ...) binds each argument; exec(sql, user) with one plain struct (see
+    // row_mapping.hpp) binds its fields in declaration order.
     template <typename... Args>
     Result exec(std::string_view sql, const Args&... args) {
-        const std::array<Param, sizeof...(Args)> params{to_param(args)...};
-        return execute_params(sql, params);
+        if constexpr (sizeof...(Args) == 1 && (row_struct<Args> && ...)) {
+            const auto params = detail::params_of(args...);
+            return execute_params(sql, params);
+        } else {
+            const std::array<Param, sizeof...(Args)> params{to_param(args)...};
+            return execute_params(sql, params);
+        }
     }
 
     // Extended protocol with result columns in the given format (binary decodes to the same
@@ -192,8 +203,10 @@ public:
     void close_statement(std::string_view name);
 
     // Cache of server-side statements for execute(sql, ...): an LRU of `capacity` statements
-    // (0, the default, disables it so PgBouncer transaction pooling keeps working).
+    // (0, the default, disables it so PgBouncer transaction pooling keeps working). Shrinking
+    // it closes the statements it forgets on the server (one round trip when connected).
     void set_statement_cache_capacity(std::size_t capacity);
+    std::size_t statement_cache_capacity() const noexcept;
 
     // Streams the rows of a query to `on_row` as they arrive, in constant memory. The Row and
     // its Fields are views of the connection's receive buffer, not copies: valid only during
@@ -202,6 +215,18 @@ public:
     std::uint64_t stream(std::string_view sql, const Params& params,
                          const std::function<void(const Row&)>& on_row,
                          ResultFormat format = ResultFormat::text);
+
+    // stream() with each row as a T (a plain struct or a std::tuple, see row_mapping.hpp): the
+    // columns are checked against T once, at the first row, before it is decoded.
+    template <typename T, typename F>
+    std::uint64_t stream_as(std::string_view sql, const Params& params, F&& on_value,
+                            ResultFormat format = ResultFormat::text) {
+        std::optional<RowMapper<T>> mapper;
+        return stream(sql, params, [&](const Row& row) {
+            if (!mapper) mapper.emplace(row.columns());
+            on_value(mapper->map(row));
+        }, format);
+    }
 
     // COPY ... FROM STDIN: returns a writer. COPY ... TO STDOUT: calls on_data per CopyData
     // chunk and returns the row count. Text, CSV and binary formats alike.
@@ -231,8 +256,16 @@ public:
     void cancel();
 
     void set_notice_handler(std::function<void(const Notice&)> handler);
+    // The handler set by set_notice_handler (empty when none).
+    const std::function<void(const Notice&)>& notice_handler() const noexcept;
     // Notifications received so far (queued during queries), oldest first.
     std::vector<Notification> take_notifications();
+    // True once a LISTEN command completed on this session (its command tag), until
+    // unlisten_all() or a DISCARD ALL. A LISTEN run inside a function or DO block is not seen.
+    bool listening() const noexcept;
+    // UNLISTEN * (errors thrown as query() throws them), then drops the queued notifications;
+    // listening() is false afterwards. A pool calls it when a lease that LISTENed is released.
+    void unlisten_all();
     // Wait up to `timeout` for a notification; nullopt on timeout.
     std::optional<Notification> wait_for_notification(std::chrono::milliseconds timeout);
 

@@ -2,6 +2,8 @@
 // service and password files, and the resolved settings a connection runs with.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -19,6 +21,11 @@ enum class ChannelBinding { disable, prefer, require };
 enum class TlsVersion { unspecified, tls1_0, tls1_1, tls1_2, tls1_3 };
 enum class TargetSessionAttrs { any, read_write, read_only, primary, standby, prefer_standby };
 enum class LoadBalanceHosts { disable, random };
+// What a client does when max_notifications are queued and another arrives.
+enum class NotificationOverflow { error, drop_oldest };
+// Frontend/backend protocol versions, as libpq 18's min_protocol_version/max_protocol_version
+// ("3.0", "3.2", "latest": the newest pgtls speaks, 3.2). 3.1 never existed.
+enum class ProtocolVersion { v3_0, v3_2, latest };
 
 const char* to_string(SslMode) noexcept;
 const char* to_string(SslNegotiation) noexcept;
@@ -27,6 +34,8 @@ const char* to_string(ChannelBinding) noexcept;
 const char* to_string(TlsVersion) noexcept;  // "TLSv1.2" etc., "" for unspecified
 const char* to_string(TargetSessionAttrs) noexcept;
 const char* to_string(LoadBalanceHosts) noexcept;
+const char* to_string(NotificationOverflow) noexcept;  // "error", "drop-oldest"
+const char* to_string(ProtocolVersion) noexcept;  // "3.0", "3.2", "latest"
 
 // TLS material: a file path, or the PEM bytes themselves (node-postgres' ssl.ca/cert/key take
 // file contents). Setting one clears the other.
@@ -85,6 +94,8 @@ struct Config {
     std::optional<TlsVersion> ssl_max_protocol_version;
     std::optional<std::string> sslkeylogfile;
     std::optional<std::string> sslbackend;  // pgtls: openssl | gnutls | mbedtls
+    std::optional<ProtocolVersion> min_protocol_version;
+    std::optional<ProtocolVersion> max_protocol_version;
 
     std::optional<ChannelBinding> channel_binding;
     std::optional<std::string> require_auth;
@@ -102,6 +113,16 @@ struct Config {
     // pgtls-specific limits.
     std::optional<std::size_t> max_message_size;  // default 1 GiB (the server's own limit)
     std::optional<int> scram_max_iterations;      // default 1'000'000
+    // What a server's replies can make a connection hold; also connection keywords of the
+    // same names (positive integers; notification_overflow=error|drop-oldest). Exceeding a
+    // cap is Error(protocol) naming it, and the connection is closed (the rest of the reply
+    // is not read). Rows streamed (stream()) or copied (copy_out()) are not held: any size.
+    std::optional<std::size_t> max_result_bytes;   // rows kept for one query or pipeline: default 1 GiB
+    std::optional<std::size_t> max_result_rows;    // rows kept for one query or pipeline: default 100,000,000
+    std::optional<std::size_t> max_result_sets;    // results in one query's reply: default 100,000
+    std::optional<std::size_t> max_notifications;  // queued, not yet taken: default 100,000
+    std::optional<NotificationOverflow> notification_overflow;  // default error
+    std::optional<std::size_t> max_parameter_status;  // distinct ParameterStatus names: default 1,000
 };
 
 // Where a resolved setting came from, for `pgtls conninfo`.
@@ -150,6 +171,11 @@ struct Settings {
     TlsVersion ssl_max_protocol_version = TlsVersion::unspecified;
     std::string sslkeylogfile;
     std::string sslbackend;                // empty: the build's default backend
+    // The range of protocol versions to accept (never `latest` here: resolved to 3.2). As in
+    // libpq 18 the maximum, which the startup message asks for, defaults to 3.0 (poolers
+    // such as PgBouncer 1.18 refuse 3.2) unless the minimum is higher.
+    ProtocolVersion min_protocol_version = ProtocolVersion::v3_0;
+    ProtocolVersion max_protocol_version = ProtocolVersion::v3_0;
 
     ChannelBinding channel_binding = ChannelBinding::prefer;
     std::string require_auth;              // raw list, validated
@@ -160,6 +186,12 @@ struct Settings {
     std::function<std::string(const std::string&, const std::string&, const std::string&)> password_callback;
     std::size_t max_message_size = std::size_t{1} << 30;
     int scram_max_iterations = 1'000'000;
+    std::size_t max_result_bytes = std::size_t{1} << 30;
+    std::size_t max_result_rows = 100'000'000;
+    std::size_t max_result_sets = 100'000;
+    std::size_t max_notifications = 100'000;
+    NotificationOverflow notification_overflow = NotificationOverflow::error;
+    std::size_t max_parameter_status = 1'000;
 
     // keyword -> where its value came from (only keywords that have a value).
     std::map<std::string, SettingSource> sources;

@@ -1,6 +1,8 @@
 // pgtls — one error type for everything that can go wrong.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <stdexcept>
 #include <string>
 

@@ -1,6 +1,8 @@
 // pgtls — umbrella header.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"

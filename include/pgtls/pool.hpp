@@ -11,6 +11,8 @@
 // connection it lends belong to one thread at a time, like a Client.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -95,6 +97,9 @@ struct BasicPoolOptions {
     // (transaction status unknown) or broken (is_healthy() false) is always discarded.
     bool rollback_on_release = true;
     // Run on every release of a clean connection (e.g. "DISCARD ALL"); failure discards it.
+    // Empty by default: each release costs no extra round trip. The client-side state of a
+    // lease (notice handler, query timeout, statement cache capacity, queued notifications,
+    // LISTENs) is reset whatever this says; see Lease.
     std::string reset_sql;
     // How often the maintenance thread closes expired idle connections and refills min_size.
     std::chrono::milliseconds maintenance_interval{1'000};
@@ -135,6 +140,61 @@ namespace pool_detail {
 bool socket_has_input(int fd) noexcept;
 std::string describe_exception(std::exception_ptr e);
 long long to_ms(std::chrono::nanoseconds d) noexcept;
+
+// What a borrower may change on a connection's client side, as the connection was set up
+// (connector, then after_connect): put back on every release so that each lease starts
+// clean. Each part applies only when the connection type has the matching members (as
+// pgtls::Client does); fake connections in tests/pool may have none.
+template <class Conn>
+struct LeaseDefaults {
+    std::function<void(const Notice&)> notice_handler;
+    std::chrono::milliseconds query_timeout{0};
+    std::size_t statement_cache_capacity = 0;
+
+    static constexpr bool has_notice_handler = requires(Conn& c, const std::function<void(const Notice&)>& h) {
+        { c.notice_handler() } -> std::convertible_to<const std::function<void(const Notice&)>&>;
+        c.set_notice_handler(h);
+    };
+    static constexpr bool has_query_timeout = requires(Conn& c, std::chrono::milliseconds t) {
+        c.set_query_timeout(t);
+        { c.query_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
+    };
+    static constexpr bool has_statement_cache = requires(Conn& c, std::size_t n) {
+        c.set_statement_cache_capacity(n);
+        { c.statement_cache_capacity() } -> std::convertible_to<std::size_t>;
+    };
+    static constexpr bool has_listen = requires(Conn& c) {
+        { c.listening() } -> std::convertible_to<bool>;
+        c.unlisten_all();
+    };
+    static constexpr bool has_notifications = requires(Conn& c) { c.take_notifications(); };
+
+    void capture(const Conn& c) {
+        if constexpr (has_notice_handler) notice_handler = c.notice_handler();
+        if constexpr (has_query_timeout) query_timeout = c.query_timeout();
+        if constexpr (has_statement_cache) statement_cache_capacity = c.statement_cache_capacity();
+    }
+    // First thing on release, before any I/O: the borrower's notice handler (whose captures
+    // may already be gone) must not see the notices of the release's ROLLBACK or reset_sql,
+    // nor run under the borrower's query timeout. No I/O.
+    void restore_local(Conn& c) const {
+        if constexpr (has_notice_handler)
+            if (c.notice_handler() || notice_handler) c.set_notice_handler(notice_handler);
+        if constexpr (has_query_timeout)
+            if (c.query_timeout() != query_timeout) c.set_query_timeout(query_timeout);
+    }
+    // Last thing on release of a connection that is kept (after ROLLBACK and reset_sql): the
+    // statement cache's capacity (statements it forgets are closed), the borrower's LISTENs
+    // (UNLISTEN * when one ran) and its queued notifications. Throws what the I/O throws.
+    void restore_session(Conn& c) const {
+        if constexpr (has_statement_cache)
+            if (c.statement_cache_capacity() != statement_cache_capacity)
+                c.set_statement_cache_capacity(statement_cache_capacity);
+        if constexpr (has_listen)
+            if (c.listening()) c.unlisten_all();
+        if constexpr (has_notifications) (void)c.take_notifications();
+    }
+};
 }  // namespace pool_detail
 
 template <class Conn>
@@ -151,6 +211,17 @@ public:
 
     // RAII loan of one connection: returned to the pool (or discarded when dirty or broken)
     // by release() or the destructor. Move-only.
+    //
+    // A lease starts clean. What the borrower changed on the connection's client side is put
+    // back on release, to what the connector and after_connect left: the notice handler
+    // (reset before the release's ROLLBACK and reset_sql run, so it never sees their notices
+    // nor any later borrower's), the query timeout, and the statement cache capacity
+    // (statements it forgets are closed on the server). Notifications still queued are
+    // dropped, and when a LISTEN ran during the lease (Client::listening()) the pool sends
+    // UNLISTEN * first: the next borrower never receives the previous one's payloads. Server
+    // session state (SET, PREPARE, temp tables, advisory locks) stays unless reset_sql
+    // clears it (e.g. DISCARD ALL). A LISTEN run inside a function or DO block is not seen:
+    // use reset_sql = "UNLISTEN *" (or DISCARD ALL) for that.
     class Lease {
     public:
         Lease() noexcept = default;
@@ -253,6 +324,7 @@ public:
 private:
     struct Slot {
         std::unique_ptr<Conn> conn;
+        pool_detail::LeaseDefaults<Conn> defaults;  // put back on every release
         std::uint64_t id = 0;
         time_point created{}, expires{}, last_used{};
         std::uint64_t uses = 0;
@@ -420,6 +492,7 @@ private:
             }
             auto slot = std::make_unique<Slot>();
             slot->conn = std::move(conn);
+            slot->defaults.capture(*slot->conn);
             {
                 std::lock_guard lk(m);
                 slot->id = next_id++;
@@ -624,6 +697,7 @@ private:
 
         // Why a returned connection must be closed rather than kept, or empty; resets it.
         std::string release_reason(Slot& s) {
+            s.defaults.restore_local(*s.conn);
             if (!s.conn->is_healthy()) return "connection broken";
             switch (s.conn->transaction_status()) {
                 case TransactionStatus::idle:
@@ -653,6 +727,13 @@ private:
                 if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
                     return "reset left the connection busy";
             }
+            try {
+                s.defaults.restore_session(*s.conn);
+            } catch (...) {
+                return "lease reset failed: " + pool_detail::describe_exception(std::current_exception());
+            }
+            if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
+                return "lease reset left the connection busy";
             return {};
         }
 

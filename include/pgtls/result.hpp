@@ -1,6 +1,8 @@
 // pgtls — query results: column metadata and rows whose fields are views into one buffer.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -113,6 +115,8 @@ private:
 };
 
 class Result;
+template <typename T>
+class TypedRows;
 
 class Row {
 public:
@@ -121,6 +125,8 @@ public:
     Field operator[](std::size_t column) const;
     Field operator[](std::string_view column_name) const;
     std::size_t index() const noexcept { return index_; }
+    // The result's column descriptions.
+    const std::vector<Column>& columns() const noexcept;
 
     // auto [a, b] = row.as<int, std::string>();
     template <typename... Ts>
@@ -157,6 +163,15 @@ public:
     // Rows affected/returned per the command tag (0 when none).
     std::uint64_t affected_rows() const noexcept;
     bool is_empty_query() const noexcept { return empty_query_; }
+
+    // Every row as a C++ value: result.as<std::vector<User>>() for a plain struct (fields by
+    // position, or by name with pgtls::column_names<User>) or a std::tuple; the columns are
+    // checked against the type once, before any row is decoded (see row_mapping.hpp).
+    template <typename Container>
+    Container as() const;
+    // The rows as T values for range-for: for (const User& u : result.rows<User>()).
+    template <typename T>
+    TypedRows<T> rows() const;
 
     class iterator {
     public:
@@ -238,3 +253,5 @@ private:
 };
 
 }  // namespace pgtls
+
+#include "pgtls/row_mapping.hpp"

@@ -62,6 +62,8 @@
 // `encode_text` and `encode_binary`; a user codec that defines them gets binary arrays too.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <concepts>
 #include <cstdint>
 #include <optional>

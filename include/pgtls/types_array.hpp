@@ -7,6 +7,8 @@
 // with the array type of Codec<T>::type_oid, or untyped (0) when T has none.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>

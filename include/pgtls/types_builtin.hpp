@@ -6,6 +6,8 @@
 //   static std::string encode_binary(const T&);    PostgreSQL's binary (send/recv) form, where exact
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <cstddef>
 #include <cstring>
 #include <limits>

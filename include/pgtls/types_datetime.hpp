@@ -17,6 +17,8 @@
 // or iso_8601; binary is exact regardless of settings.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -87,6 +89,9 @@ std::string format_interval(const Interval& v);
 std::string interval_binary(const Interval& v);
 
 // Exact conversion of a microsecond count to duration D; error if inexact or out of range.
+// GCC's and clang's 128-bit integer; __extension__ keeps -Wpedantic quiet in user code.
+__extension__ typedef __int128 int128;
+
 template <typename D>
 D from_micros(std::int64_t us) {
     using R = typename D::rep;
@@ -94,10 +99,10 @@ D from_micros(std::int64_t us) {
     if constexpr (std::is_floating_point_v<R>) {
         return D(static_cast<R>(static_cast<long double>(us) * ratio::num / ratio::den));
     } else {
-        const __int128 scaled = static_cast<__int128>(us) * ratio::num;
+        const int128 scaled = static_cast<int128>(us) * ratio::num;
         if (scaled % ratio::den != 0) conversion_error(std::to_string(us) + " microseconds is not a whole number of the requested unit");
-        const __int128 v = scaled / ratio::den;
-        if (v > static_cast<__int128>(std::numeric_limits<R>::max()) || v < static_cast<__int128>(std::numeric_limits<R>::min()))
+        const int128 v = scaled / ratio::den;
+        if (v > static_cast<int128>(std::numeric_limits<R>::max()) || v < static_cast<int128>(std::numeric_limits<R>::min()))
             conversion_error(std::to_string(us) + " microseconds is out of range for the requested duration");
         return D(static_cast<R>(v));
     }
@@ -108,16 +113,16 @@ template <typename D>
 std::int64_t to_micros(D d) {
     using R = typename D::rep;
     using ratio = std::ratio_divide<typename D::period, std::micro>;  // microseconds per D unit
-    constexpr auto lim_max = static_cast<__int128>(std::numeric_limits<std::int64_t>::max());
-    constexpr auto lim_min = static_cast<__int128>(std::numeric_limits<std::int64_t>::min());
+    constexpr auto lim_max = static_cast<int128>(std::numeric_limits<std::int64_t>::max());
+    constexpr auto lim_min = static_cast<int128>(std::numeric_limits<std::int64_t>::min());
     if constexpr (std::is_floating_point_v<R>) {
         const long double v = static_cast<long double>(d.count()) * ratio::num / ratio::den;
         if (!(v >= -9.2233720368547758e18L && v < 9.2233720368547758e18L))
             conversion_error("duration is out of range for microseconds");
         return std::chrono::round<std::chrono::duration<std::int64_t, std::micro>>(std::chrono::duration<long double, std::micro>(v)).count();
     } else {
-        const __int128 scaled = static_cast<__int128>(d.count()) * ratio::num;
-        __int128 q = scaled / ratio::den, r = scaled % ratio::den;
+        const int128 scaled = static_cast<int128>(d.count()) * ratio::num;
+        int128 q = scaled / ratio::den, r = scaled % ratio::den;
         if (r < 0) { r += ratio::den; q -= 1; }  // floor
         if (2 * r > ratio::den || (2 * r == ratio::den && (q & 1) != 0)) q += 1;
         if (q > lim_max || q < lim_min) conversion_error("duration is out of range for microseconds");

@@ -1,6 +1,8 @@
 // pgtls::Numeric — PostgreSQL numeric, exactly. Included by types.hpp.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -1,6 +1,8 @@
 // pgtls::Uuid and pgtls::Json. Included by types.hpp.
 #pragma once
 
+#include "pgtls/version.hpp"
+
 #include <array>
 #include <cstdint>
 #include <string>

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <mutex>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "pgtls/error.hpp"
@@ -229,6 +230,34 @@ TEST_P(BackendConformance, UnwritableKeyLogIsOnlyAWarning) {
     bool names_file = false;
     for (const auto& w : warnings) names_file |= w.find("/nonexistent-pgtls-dir/keys.log") != std::string::npos;
     EXPECT_TRUE(names_file) << warnings.front();
+}
+
+// libpq 18 appends to whatever file it can open; pgtls refuses a key log that others can
+// read (issue 15): the handshake succeeds, the file is left as it was, a warning names it.
+TEST_P(BackendConformance, GroupOrWorldReadableKeyLogGetsNoSecrets) {
+    for (mode_t mode : {mode_t{0644}, mode_t{0640}, mode_t{0604}, mode_t{0660}}) {
+        TempDir dir;
+        std::string log = dir.path() + "/shared-keys.log";
+        {
+            std::ofstream f(log);
+            f << "existing line\n";
+        }
+        ASSERT_EQ(::chmod(log.c_str(), mode), 0);
+        TlsTestServer server(server_options("server"));
+        ContextConfig c = verified();
+        c.keylog_file = log;
+        Handshake h = run_handshake(backend(), c, server, {"localhost"});
+        PGTLS_ASSERT_HANDSHAKE_OK(h);
+        EXPECT_EQ(echo(h, "k"), "k");
+        EXPECT_EQ(test::read_file(log), "existing line\n") << "secrets appended to a file with mode 0" << std::oct << mode;
+        auto warnings = h.session->warnings();
+        bool named = false;
+        for (const auto& w : warnings) named |= w.find(log) != std::string::npos && w.find("group or world") != std::string::npos;
+        EXPECT_TRUE(named) << (warnings.empty() ? std::string("no warning") : warnings.front());
+        struct stat st {};
+        ASSERT_EQ(::stat(log.c_str(), &st), 0);
+        EXPECT_EQ(st.st_mode & 0777, mode) << "the file's mode is left alone";
+    }
 }
 
 TEST_P(BackendConformance, NoWarningsOnAPlainHandshake) {

@@ -57,7 +57,7 @@ def conninfo(server, user="scramuser", extra=""):
 def run(args, stdin=None, env=None, prog=PGTLS):
     e = dict(BASE_ENV)
     e.update(env or {})
-    p = subprocess.run([prog] + args, input=stdin, capture_output=True, text=True, env=e, timeout=60)
+    p = subprocess.run([prog] + args, input=stdin, capture_output=True, text=True, errors="replace", env=e, timeout=60)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -143,6 +143,103 @@ try:
 except (ValueError, KeyError):
     ok = False
 check("json format", ok, out + err)
+
+# ---------------------------------------------------------------- hostile values (issue 15)
+# Stored data must not drive the terminal: control characters as psql 15 shows them.
+expect("table: control characters escaped as psql does",
+       ["-c", "select E'a\\x1b]0;title\\x07b' as x, E'c\\rd' as y, 'ok' as z", ci], 0,
+       out_equals="         x          |  y   | z  \n--------------------+------+----\n a\\x1B]0;title\\x07b | c\\rd | ok\n(1 row)\n\n")
+expect("table: newline and tab in a value as psql's multi-line cells",
+       ["-c", "select E'l1\\nline2' as a, 42 as n, E'x\\ny\\tz' as last, 'q' as q, E'\\x7f|' as d", ci], 0,
+       out_equals="   a   | n  |   last    | q |   d   \n-------+----+-----------+---+-------\n"
+                  " l1   +| 42 | x        +| q | \\x7F|\n line2 |    | y       z |   | \n(1 row)\n\n")
+expect("table: last column continued", ["-c", "select 1 as a, E'x\\nyy' as b", ci], 0,
+       out_equals=" a | b  \n---+----\n 1 | x +\n   | yy\n(1 row)\n\n")
+expect("table: C1 control shown as \\u009B", ["-c", "select U&'a\\009Bb' as x", ci], 0, out_has=[" a\\u009Bb\n"])
+rc, out, err = run(["-c", "select E'A\\x1b[2J' as \"c\\x1b\"", ci])
+check("table: no raw ESC anywhere in the output", rc == 0 and "\x1b" not in out, repr(out))
+
+
+def json_lines(args):
+    """Runs pgtls --format json; returns (exit, [parsed line, ...] or None, raw stdout)."""
+    p = subprocess.run([PGTLS, "--format", "json"] + args, capture_output=True, env=BASE_ENV, timeout=60)
+    try:
+        text = p.stdout.decode("utf-8", errors="strict")
+        return p.returncode, [json.loads(l) for l in text.splitlines()], p.stdout
+    except (UnicodeDecodeError, ValueError):
+        return p.returncode, None, p.stdout
+
+
+rc, docs, raw = json_lines(["-c", "select E'{\\n  \"a\": [1,\\n 2],\\n \"s\": \"x\\\\ny\"}'::json as j, "
+                                  "E'{\"b\":\\n true}'::jsonb as jb, E'line1\\nline2' as t", ci])
+check("json: json values with newlines stay on one line", rc == 0 and docs is not None and len(docs) == 1
+      and docs[0]["rows"] == [{"j": {"a": [1, 2], "s": "x\ny"}, "jb": {"b": True}, "t": "line1\nline2"}], repr(raw))
+rc, docs, raw = json_lines(["-c", "select 'NaN'::float8 as f, 'Infinity'::numeric as n, '-Infinity'::float4 as m, "
+                                  "1.50::numeric as d, -7::int8 as i, 1e300::float8 as e, 'nan'::numeric as nn", ci])
+check("json: numbers bare only when they are JSON numbers", rc == 0 and docs is not None and docs[0]["rows"] == [
+    {"f": "NaN", "n": "Infinity", "m": "-Infinity", "d": 1.5, "i": -7, "e": 1e300, "nn": "NaN"}] and b'"d":1.50' in raw,
+      repr(raw))
+# A real server sends bytes that are not UTF-8 when asked for LATIN1: é alone (E9), and
+# í + NBSP + U+0080 = ED A0 80, a UTF-16 surrogate in CESU-8 form (not UTF-8 either).
+latin1 = conninfo("pg15", extra="sslmode=require client_encoding=LATIN1")
+rc, docs, raw = json_lines(["-c", "select U&'caf\\00E9' as a, U&'\\00ED\\00A0\\0080' as s, "
+                                  "('[\"' || U&'\\00ED\\00A0\\0080' || '\"]')::json as j, "
+                                  "U&'caf\\00E9' as U&\"k\\00E9\"", latin1])
+check("json: invalid UTF-8 from the server becomes U+FFFD (strict: surrogates too)",
+      rc == 0 and docs is not None and docs[0]["rows"] == [{"a": "caf\ufffd", "s": "\ufffd" * 3, "j": ["\ufffd" * 3],
+                                                               "k\ufffd": "caf\ufffd"}], repr(raw))
+rc, out, _ = run(["-c", "select U&'caf\\00E9' as a", latin1])
+check("table: invalid UTF-8 shown as \\xHH", rc == 0 and " caf\\xE9" in out, repr(out))
+
+# A real server cannot put a non-number in an int8 column or invalid json in a json column;
+# a scripted one (trust, no TLS) answers any query with such a row.
+def forged_row_server(columns):
+    """Serves one connection; `columns` is [(name bytes, type oid, value bytes)]. Returns the port."""
+    import struct
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def msg(t, body):
+        return t + struct.pack("!i", len(body) + 4) + body
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            n = struct.unpack("!i", conn.recv(4))[0]
+            while n > 4:
+                n -= len(conn.recv(n - 4))
+            conn.sendall(msg(b"R", struct.pack("!i", 0)) + msg(b"S", b"server_version\x0015.0\x00")
+                         + msg(b"K", struct.pack("!ii", 1, 2)) + msg(b"Z", b"I"))
+            conn.recv(65536)  # the Query
+            desc = struct.pack("!h", len(columns)) + b"".join(
+                name + b"\x00" + struct.pack("!ihihih", 0, 0, oid, -1, -1, 0) for name, oid, _ in columns)
+            row = struct.pack("!h", len(columns)) + b"".join(struct.pack("!i", len(v)) + v for _, _, v in columns)
+            conn.sendall(msg(b"T", desc) + msg(b"D", row) + msg(b"C", b"SELECT 1\x00") + msg(b"Z", b"I"))
+            conn.recv(65536)  # Terminate
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+forged = [(b"n", 20, b'1,"forged":true'), (b"b", 16, b"yes"), (b"j", 114, b'{"a":1}],"rows":[{"x":1}'),
+          (b"f", 701, b"1e5"), (b"jb", 3802, b'{"k":\n [1, 2]}'), (b"s\xed\xa0\x80", 25, b"\xc0\xaf")]
+port = forged_row_server(forged)
+rc, docs, raw = json_lines(["-c", "select", f"host=127.0.0.1 port={port} user=x dbname=x sslmode=disable"])
+check("json: values forged by a hostile server are quoted, never embedded bare",
+      rc == 0 and docs is not None and len(docs) == 1 and docs[0]["rows"] == [
+          {"n": '1,"forged":true', "b": "yes", "j": '{"a":1}],"rows":[{"x":1}', "f": 1e5, "jb": {"k": [1, 2]},
+           "s\ufffd\ufffd\ufffd": "\ufffd\ufffd"}], repr(raw))
+
+# ---------------------------------------------------------------- secrets in usage errors
+for args in (["ping", "host=a password=hunter2 user=x", "postgresql://u:s3cret@h/db?sslpassword=k3y"],
+             ["host=a pasword='hunter2'", "b=2"],
+             ["--password=hunter2"]):
+    rc, out, err = run(args)
+    check(f"usage error masks secrets: {args[-1][:12]}", rc == 3 and not any(
+        s in err for s in ("hunter2", "s3cret", "k3y")) and ("********" in err or "--password" in err), err)
 
 # ---------------------------------------------------------------- statements from stdin
 script = """-- a comment; not a statement
@@ -231,6 +328,10 @@ for b in names:
     expect(f"example ssl_self_signed {b}", [f"{PKI}/ca.crt", f"{PKI}/client.crt", f"{PKI}/client.key"], 0,
            env=dict(env, PGUSER="certuser"), out_has=["connected as certuser", "client certificate sent", b],
            prog=example("ssl_self_signed"))
+    expect(f"example quick_start {b}",
+           [conninfo("pg18", extra=f"host=localhost sslmode=verify-full sslrootcert={PKI}/ca.crt")], 0, env=env,
+           out_has=[" via " + b, "42 hello", "1=one", "2=two", "3=three", "SQLSTATE 22012", "pooled"],
+           prog=example("quick_start"))
     expect(f"example client_connect_end {b}", [conninfo("pg18", extra="sslmode=require")], 0, env=env,
            out_has=["ssl=on", "backend=" + b, "ended: open=no"], prog=example("client_connect_end"))
     expect(f"example pool_acquire_release {b}", [conninfo("pg18", extra="sslmode=require")], 0, env=env,

@@ -161,7 +161,7 @@ TEST(ParseKeywords, EveryKeywordInBothForms) {
             << name;
         ++n;
     }
-    EXPECT_EQ(n, 51);  // libpq 18's 50 keywords + sslbackend
+    EXPECT_EQ(n, 57);  // libpq 18's 50 keywords + sslbackend + the 6 memory caps
 }
 
 TEST(ParseKeywords, IssueFiveKeywordsAreAllKnown) {
@@ -189,6 +189,20 @@ TEST(SuggestKeyword, TyposOnly) {
     EXPECT_EQ(pgtls::config::suggest_keyword("sslmdoe"), "sslmode");
     EXPECT_EQ(pgtls::config::suggest_keyword("HOSTADDR"), "hostaddr");
     EXPECT_EQ(pgtls::config::suggest_keyword("completely_unrelated"), "");
+}
+
+// What the CLI shows of a connection string in a usage error (issue 15): never a secret.
+TEST(MaskedConnectionString, SecretsAndUnknownKeywordValuesMasked) {
+    using pgtls::config::masked_connection_string;
+    EXPECT_EQ(masked_connection_string("host=db password=hunter2 user=x"), "host=db password=******** user=x");
+    EXPECT_EQ(masked_connection_string("host = db  password = 'a \\' b' sslpassword=k"),
+              "host = db  password = ******** sslpassword=********");
+    EXPECT_EQ(masked_connection_string("pasword=hunter2 port=5432"), "pasword=******** port=5432");
+    EXPECT_EQ(masked_connection_string("password 'hunter2'"), "password ********");
+    EXPECT_EQ(masked_connection_string("host=db password='unterminated"), "host=db password=********");
+    EXPECT_EQ(masked_connection_string("mydb"), "mydb");
+    EXPECT_EQ(masked_connection_string("postgresql://u:s3cret@h/db?sslpassword=k3y&sslmode=require"),
+              "postgresql://u:********@h/db?sslpassword=********&sslmode=require");
 }
 
 }  // namespace

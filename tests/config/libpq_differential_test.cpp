@@ -141,11 +141,12 @@ TEST(LibpqDifferential, AgreesWithLinkedLibpq15) {
     Tally t = run_corpus(api, corpus);
     EXPECT_EQ(t.mismatches, 0);
     EXPECT_GT(t.invalid, 50) << "the corpus should exercise many errors";
-    // The keywords pgtls knows beyond libpq 15 are exactly libpq 16-18's plus sslbackend.
+    // The keywords pgtls knows beyond libpq 15 are exactly libpq 16-18's plus pgtls's own.
     std::set<std::string> expected_only = {
         "sslnegotiation", "sslcertmode", "require_auth", "load_balance_hosts", "gssdelegation",
         "min_protocol_version", "max_protocol_version", "scram_client_key", "scram_server_key",
-        "oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope", "sslkeylogfile", "sslbackend"};
+        "oauth_issuer", "oauth_client_id", "oauth_client_secret", "oauth_scope", "sslkeylogfile", "sslbackend",
+        "max_result_bytes", "max_result_rows", "max_result_sets", "max_notifications", "notification_overflow", "max_parameter_status"};
     EXPECT_EQ(pgtls_only_keywords(api), expected_only);
 }
 
@@ -156,7 +157,7 @@ TEST(LibpqDifferential, AgreesWithLibpq18) {
     auto corpus = load_corpus();
     Tally t = run_corpus(*api, corpus);
     EXPECT_EQ(t.mismatches, 0);
-    EXPECT_EQ(pgtls_only_keywords(*api), std::set<std::string>{"sslbackend"});
+    EXPECT_EQ(pgtls_only_keywords(*api), (std::set<std::string>{"sslbackend", "max_result_bytes", "max_result_rows", "max_result_sets", "max_notifications", "notification_overflow", "max_parameter_status"}));
 }
 
 }  // namespace

@@ -125,6 +125,11 @@ const Case kCases[] = {
     {kSock + "require_auth=ldap", {}, ""},
     {kSock + "min_protocol_version=3.0 max_protocol_version=latest", {}, ""},
     {kSock + "min_protocol_version=3.1", {}, ""},
+    {kSock + "min_protocol_version=3.2", {}, ""},
+    {kSock + "max_protocol_version=3.2", {}, ""},
+    {kSock + "max_protocol_version=3.3", {}, ""},
+    {kSock + "min_protocol_version=latest max_protocol_version=3.0", {}, ""},
+    {kSock + "min_protocol_version=3.2 max_protocol_version=3.0", {}, ""},
     {kSock + "port=abc", {}, ""},
     {kSock + "port=0", {}, ""},
     {kSock + "port=70000", {}, ""},
@@ -145,7 +150,6 @@ const Case kCases[] = {
     {kSock + "requirepeer=postgres", {}, "", "requirepeer is not supported (M11)"},
     {kSock + "oauth_issuer=https://example.org oauth_client_id=x", {}, "", "OAuth is not supported (M11)"},
     {kSock + "require_auth=gss", {}, "", "only unsupported methods allowed (M11)"},
-    {kSock + "min_protocol_version=3.2", {}, "", "pgtls speaks protocol 3.0 (M11)"},
     {kSock + "sslmode=no-verify", {}, "", "node-postgres's no-verify: encrypt, verify nothing", true},
 };
 

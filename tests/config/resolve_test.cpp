@@ -267,7 +267,9 @@ const ValueCase kValueCases[] = {
     {"oauth_client_id=x", "needs OAuth authentication"},
     {"min_protocol_version=3.0 max_protocol_version=latest", ""},
     {"max_protocol_version=3.2", ""},
-    {"min_protocol_version=3.2", "min_protocol_version=3.2 (in the connection string) cannot be met: pgtls speaks protocol 3.0"},
+    {"min_protocol_version=3.2", ""},
+    {"max_protocol_version=3.1", "invalid max_protocol_version value: \"3.1\""},
+    {"min_protocol_version=3.2 max_protocol_version=3.0", "\"min_protocol_version\" is greater than \"max_protocol_version\""},
     {"min_protocol_version=3.1", "invalid min_protocol_version value: \"3.1\""},
     {"min_protocol_version=latest max_protocol_version=3.0", "\"min_protocol_version\" is greater than \"max_protocol_version\""},
     {"hostaddr=127.0.0.1", ""},
@@ -622,3 +624,66 @@ TEST_F(Resolve, UriFormResolves) {
 }
 
 }  // namespace
+
+// The memory caps: keywords (string, code) of pgtls's own, positive integers, clear errors.
+TEST_F(Resolve, MemoryCapsFromTheStringAndFromCode) {
+    Settings d = run(Config{});
+    EXPECT_EQ(d.max_result_bytes, std::size_t{1} << 30);
+    EXPECT_EQ(d.max_result_rows, 100'000'000u);
+    EXPECT_EQ(d.max_result_sets, 100'000u);
+    EXPECT_EQ(d.max_notifications, 100'000u);
+    EXPECT_EQ(d.notification_overflow, NotificationOverflow::error);
+    EXPECT_EQ(d.max_parameter_status, 1'000u);
+    EXPECT_EQ(d.display.at("max_result_bytes"), "1073741824");
+
+    Config c;
+    c.conninfo = "max_result_bytes=8589934592 max_result_rows=10 max_result_sets=3 max_notifications=7 "
+                 "notification_overflow=drop-oldest max_parameter_status=50";
+    Settings s = run(c);
+    EXPECT_EQ(s.max_result_bytes, std::size_t{8} << 30);
+    EXPECT_EQ(s.max_result_rows, 10u);
+    EXPECT_EQ(s.max_result_sets, 3u);
+    EXPECT_EQ(s.max_notifications, 7u);
+    EXPECT_EQ(s.notification_overflow, NotificationOverflow::drop_oldest);
+    EXPECT_EQ(s.max_parameter_status, 50u);
+    EXPECT_EQ(s.sources.at("max_result_rows"), SettingSource::connection_string);
+
+    c.max_result_rows = 99;  // code wins
+    c.notification_overflow = NotificationOverflow::error;
+    s = run(c);
+    EXPECT_EQ(s.max_result_rows, 99u);
+    EXPECT_EQ(s.notification_overflow, NotificationOverflow::error);
+
+    for (const char* bad : {"max_result_rows=0", "max_result_sets=-1", "max_notifications=ten", "max_result_bytes=1x"}) {
+        Config b;
+        b.conninfo = bad;
+        EXPECT_NE(error(b).find("allowed: a positive integer"), std::string::npos) << bad << ": " << error(b);
+    }
+    Config b;
+    b.conninfo = "notification_overflow=ignore";
+    EXPECT_NE(error(b).find("allowed: error, drop-oldest"), std::string::npos) << error(b);
+}
+
+// libpq 18: the range defaults to [3.0, 3.0]; "latest" is 3.2; a higher minimum lifts the
+// default maximum; the environment and Config set them too.
+TEST(ResolveProtocolVersion, RangeAsLibpq18) {
+    auto range = [](const std::string& conninfo, const FakeEnv& env = FakeEnv{{"HOME", "/nonexistent"}}) {
+        Config c;
+        c.conninfo = conninfo;
+        const Settings s = resolve(c, env.fn());
+        return std::string(to_string(s.min_protocol_version)) + "-" + to_string(s.max_protocol_version);
+    };
+    EXPECT_EQ(range(""), "3.0-3.0");
+    EXPECT_EQ(range("max_protocol_version=latest"), "3.0-3.2");
+    EXPECT_EQ(range("max_protocol_version=3.2"), "3.0-3.2");
+    EXPECT_EQ(range("min_protocol_version=3.2"), "3.2-3.2");
+    EXPECT_EQ(range("min_protocol_version=latest"), "3.2-3.2");
+    EXPECT_EQ(range("", FakeEnv{{"HOME", "/nonexistent"}, {"PGMAXPROTOCOLVERSION", "3.2"}}), "3.0-3.2");
+    EXPECT_EQ(range("max_protocol_version=3.0", FakeEnv{{"HOME", "/nonexistent"}, {"PGMAXPROTOCOLVERSION", "3.2"}}), "3.0-3.0");
+    Config c;
+    c.max_protocol_version = ProtocolVersion::latest;
+    EXPECT_EQ(resolve(c, FakeEnv{{"HOME", "/nonexistent"}}.fn()).max_protocol_version, ProtocolVersion::v3_2);
+    c.min_protocol_version = ProtocolVersion::v3_2;
+    c.max_protocol_version = ProtocolVersion::v3_0;
+    EXPECT_THROW(resolve(c, FakeEnv{{"HOME", "/nonexistent"}}.fn()), Error);
+}

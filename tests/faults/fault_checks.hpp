@@ -19,6 +19,7 @@
 #include "core/tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "tests/support/env/process_counts.hpp"
+#include "tests/support/env/sanitizers.hpp"
 #include "tests/support/env/test_env.hpp"
 
 namespace pgtls::test {
@@ -98,7 +99,7 @@ inline std::string kinds_text(std::initializer_list<ErrorKind> kinds) {
 }
 
 // Expects `f` to be an Error of one of `kinds`, whose message contains one of `fragments`
-// (when any are given), within `bound`.
+// (when any are given), within `bound` (times sanitizer_slowdown() in a sanitizer build).
 inline void expect_failure(const Failure& f, std::initializer_list<ErrorKind> kinds,
                            std::initializer_list<const char*> fragments, std::chrono::milliseconds bound,
                            const std::string& where) {
@@ -113,7 +114,7 @@ inline void expect_failure(const Failure& f, std::initializer_list<ErrorKind> ki
         for (const char* frag : fragments) found = found || f.message.find(frag) != std::string::npos;
         EXPECT_TRUE(found) << where << ": message does not name the problem: " << f.message;
     }
-    EXPECT_LE(f.elapsed, bound) << where << ": took " << f.elapsed.count() << " ms: " << f.message;
+    EXPECT_LE(f.elapsed, bound * sanitizer_slowdown()) << where << ": took " << f.elapsed.count() << " ms: " << f.message;
 }
 
 // pg_terminate_backend(pid), called on the returned thread from a connection of its own

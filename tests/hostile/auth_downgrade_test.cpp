@@ -11,6 +11,7 @@
 
 #include "pgtls/client.hpp"
 #include "tests/protocol/scripted_bytes.hpp"
+#include "tests/hostile/hostile_target.hpp"
 #include "tests/support/fake/fake_server.hpp"
 
 using namespace pgtls;
@@ -89,6 +90,7 @@ struct ScramScript {
     };
     std::string final_msg = "v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";  // 32 zero bytes: wrong
     bool skip_final = false;  // AuthenticationOk right after client-final, no SASLFinal
+    bool skip_continue = false;  // AuthenticationOk right after client-first
 };
 
 FakeServer::Script scram_server(ScramScript s, std::shared_ptr<Received> got) {
@@ -99,6 +101,11 @@ FakeServer::Script scram_server(ScramScript s, std::shared_ptr<Received> got) {
         char t = c.read_message(&body);
         if (!t) return;
         got->add(t, body);
+        if (s.skip_continue) {
+            c.send(auth_ok() + ready());
+            while ((t = c.read_message(&body))) got->add(t, body);
+            return;
+        }
         c.send(msg('R', i32(11) + s.first(client_nonce(body))));
         t = c.read_message(&body);
         if (!t) return;
@@ -293,3 +300,30 @@ TEST(AuthDowngrade, PlusOnlyWithoutTlsAndChannelBindingRequire) {
     }
     EXPECT_EQ(got->get(), "");
 }
+
+// Without a policy that forbids it (require_auth, channel_binding=require) a server may end
+// SCRAM early with AuthenticationOk, as libpq allows; the connection info must then say that
+// the exchange did not complete, not that SCRAM authenticated the server. Over TLS the server
+// offers SCRAM-SHA-256-PLUS, which the client picks.
+class AuthMethodReport : public PerTransport {};
+
+TEST_P(AuthMethodReport, SaysWhenTheServerSkippedTheScramExchange) {
+    const bool tls = GetParam() != "plaintext";
+    for (const bool after_client_first : {true, false}) {
+        auto got = std::make_shared<Received>();
+        ScramScript s;
+        if (tls) s.mechanisms = std::string("SCRAM-SHA-256-PLUS") + '\0' + "SCRAM-SHA-256" + '\0' + '\0';
+        s.skip_continue = after_client_first;
+        s.skip_final = !after_client_first;
+        auto server = target(scram_server(s, got));
+        auto st = server.settings();
+        st.password = kPassword;
+        Client client(st);
+        EXPECT_EQ(client.info().auth_method, std::string(tls ? "SCRAM-SHA-256-PLUS" : "SCRAM-SHA-256") +
+                                                 " (incomplete: server skipped to AuthenticationOk)")
+            << "after client-first: " << after_client_first;
+        EXPECT_FALSE(client.info().channel_binding);
+    }
+}
+
+PGTLS_INSTANTIATE_PER_TRANSPORT(AuthMethodReport);

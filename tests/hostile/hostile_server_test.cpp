@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "core/tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
@@ -230,4 +231,60 @@ TEST(HostileServer, UnknownAuthenticationCode) {
         c.wait_for_close();
     });
     EXPECT_THROW(Client client(settings_for(server)), Error);
+}
+
+// Protocol 3.2 against a server that lies: every malformed NegotiateProtocolVersion or
+// BackendKeyData ends the connect with a protocol error (never an overflow or a silent 3.0).
+TEST(HostileServer, MalformedNegotiateProtocolVersionAndBackendKeyData) {
+    const std::int32_t v30 = 196608, v32 = 196610;
+    struct Case {
+        std::string reply;  // after the StartupMessage
+        const char* error;
+    };
+    const Case cases[] = {
+        {negotiate_version(v32 + 1, 0), "downgrade to a higher-numbered version"},
+        {negotiate_version(v30, 0x7fffffff), "NegotiateProtocolVersion"},  // claims options it lacks
+        {negotiate_version(v30, -7), "negative number of unsupported parameters"},
+        {negotiate_version(v30, 0) + negotiate_version(v30, 0), "duplicate protocol negotiation message"},
+        {negotiate_version(v30, 1, {"_pq_.x"}), "not requested (\"_pq_.x\")"},
+        {auth_ok() + msg('K', i32(1) + std::string(5000, 'k')) + ready(), "is too long (maximum 256 bytes)"},
+        {auth_ok() + msg('K', i32(1) + std::string(2, 'k')) + ready(), "is too short (minimum 4 bytes)"},
+        {auth_ok() + msg('K', i32(1)) + ready(), "is too short"},
+    };
+    for (const auto& c : cases) {
+        FakeServer server([&c](FakeConnection& conn) {
+            if (conn.read_startup_packet() != 196610) return;
+            conn.send(c.reply);
+            conn.wait_for_close();
+        });
+        Settings st = settings_for(server);
+        st.max_protocol_version = ProtocolVersion::v3_2;
+        expect_error([&] { Client client(st); }, ErrorKind::protocol, c.error);
+    }
+}
+
+// A 3.2 session's 256-byte cancel key goes out whole in the CancelRequest.
+TEST(HostileServer, CancelRequestCarriesTheWholeLongKey) {
+    const std::string key(256, '\x42');
+    std::mutex m;
+    std::string cancel_body;
+    FakeServer server([&](FakeConnection& conn) {
+        std::string body;
+        const std::int32_t code = conn.read_startup_packet(&body);
+        if (code == 80877102) {  // CancelRequest: pid, key
+            std::lock_guard lk(m);
+            cancel_body = body;
+            return;
+        }
+        if (code != 196610) return;
+        conn.send(auth_ok() + msg('K', i32(4242) + key) + ready());
+        conn.wait_for_close();
+    });
+    Settings st = settings_for(server);
+    st.max_protocol_version = ProtocolVersion::v3_2;
+    Client client(st);
+    EXPECT_EQ(client.info().protocol_version, "3.2");
+    client.cancel();
+    std::lock_guard lk(m);
+    EXPECT_EQ(cancel_body, i32(4242) + key);
 }

@@ -71,6 +71,8 @@ TEST_P(PgBouncer, ConnectsOverTlsWithScram) {
     EXPECT_EQ(c.info().backend, backend());
     // PgBouncer 1.18 offers SCRAM-SHA-256 without channel binding.
     EXPECT_EQ(c.info().auth_method, "SCRAM-SHA-256");
+    // PgBouncer 1.18 does not know protocol 3.2; the default asks for 3.0.
+    EXPECT_EQ(c.info().protocol_version, "3.0");
     EXPECT_FALSE(c.info().channel_binding);
     EXPECT_EQ(c.query("SELECT 1 + 1")[0][0].as<int>(), 2);
     // The server side is TLS too (PgBouncer -> PostgreSQL).

@@ -6,6 +6,9 @@
 #include <thread>
 
 #include "integration_fixture.hpp"
+#include "pgtls/pool.hpp"
+#include "tests/support/env/process_counts.hpp"
+#include "tests/support/env/sanitizers.hpp"
 
 namespace pgtls::test {
 namespace {
@@ -34,6 +37,24 @@ TEST_P(Queries, SeveralStatementsAndEmptyQuery) {
     // The first failing statement stops the rest and is reported.
     EXPECT_THROW(c.query_all("SELECT 1; SELECT 1/0; SELECT 3"), ServerError);
     EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+}
+
+// A large statement is sent from the caller's string, not copied into the send buffer: the
+// client's peak memory grows by far less than the statement (the copy, and its growth by
+// doubling, held 2-3 times its size).
+TEST_P(Queries, LargeStatementIsSentWithoutACopy) {
+    auto c = open();
+    const std::string sql = "SELECT length('" + std::string(64 << 20, 'x') + "')";
+    c.query("SELECT 1");
+    ASSERT_TRUE(reset_peak_rss());
+    const long before = peak_rss_kib();
+    EXPECT_EQ(c.query(sql)[0][0].as<long long>(), 64 << 20);
+    const long grew = peak_rss_kib() - before;
+    // ASan's allocator and shadow memory account differently; the copy is the same code.
+    if (!built_with_asan() && !built_with_tsan()) {
+        EXPECT_LT(grew, 16 * 1024) << "peak RSS grew by " << grew << " KiB";
+    }
+    EXPECT_EQ(c.query("SELECT 2")[0][0].as<int>(), 2);
 }
 
 TEST_P(Queries, PreparedStatementsAndCache) {
@@ -224,6 +245,83 @@ TEST_P(Queries, CancelFromAnotherThreadClassicAndDirect) {
         EXPECT_EQ(direct.info().negotiation, "direct");
         cancel_case(direct, direct);
     }
+}
+
+// Protocol 3.2 (libpq 18's max_protocol_version): PostgreSQL 18 speaks it, with a 32-byte
+// cancel key that every cancel path uses; PostgreSQL 15 negotiates down to 3.0, unless the
+// minimum forbids it; the default stays 3.0.
+TEST_P(Queries, Protocol32AndItsCancelKey) {
+    EXPECT_EQ(open().info().protocol_version, "3.0");
+    auto classic = open(" max_protocol_version=3.2");
+    EXPECT_EQ(classic.info().protocol_version, "3.2");
+    cancel_case(classic, classic);
+    if (has_tls()) {
+        auto direct = open(" max_protocol_version=latest sslnegotiation=direct");
+        EXPECT_EQ(direct.info().protocol_version, "3.2");
+        cancel_case(direct, direct);
+    }
+    {
+        PoolOptions o;
+        o.max_size = 1;
+        Pool pool(config(env().conninfo(env().server("pg18"), "scramuser") +
+                         (has_tls() ? " sslmode=require" : " sslmode=disable") + " max_protocol_version=3.2"),
+                  o);
+        auto lease = pool.acquire();
+        EXPECT_EQ(lease->info().protocol_version, "3.2");
+        cancel_case(*lease, *lease);
+    }
+    auto old = open(" max_protocol_version=3.2", "pg15");
+    EXPECT_EQ(old.info().protocol_version, "3.0");
+    EXPECT_EQ(old.query("SELECT 1")[0][0].as<int>(), 1);
+    try {
+        open(" min_protocol_version=3.2", "pg15");
+        ADD_FAILURE() << "connected below min_protocol_version";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol) << e.what();
+        EXPECT_NE(std::string(e.what()).find(
+                      "server only supports protocol version 3.0, but \"min_protocol_version\" was set to 3.2"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+struct Account {
+    std::int32_t id;
+    std::string owner;
+    std::optional<double> balance;
+};
+
+// Rows as structs against a real server: a struct's fields as parameters, a result as a
+// vector of structs, range-for, streaming, binary format; a wrong shape is refused before a
+// row is decoded.
+TEST_P(Queries, RowsAsStructsAndStructsAsParameters) {
+    auto c = open();
+    c.query("CREATE TEMP TABLE account(id int, owner text, balance float8)");
+    for (const Account& a : {Account{1, "ann", 10.5}, Account{2, "bob", std::nullopt}, Account{3, "cy", -2}})
+        c.exec("INSERT INTO account VALUES ($1, $2, $3)", a);
+    const auto all = c.query("SELECT id, owner, balance FROM account ORDER BY id").as<std::vector<Account>>();
+    ASSERT_EQ(all.size(), 3u);
+    EXPECT_EQ(all[0].owner, "ann");
+    EXPECT_EQ(all[0].balance, 10.5);
+    EXPECT_FALSE(all[1].balance.has_value());
+    const Result bin = c.execute("SELECT id, owner, balance FROM account WHERE id > $1 ORDER BY id", {to_param(1)},
+                                 ResultFormat::binary);
+    double sum = 0;
+    for (const Account& a : bin.rows<Account>()) sum += a.balance.value_or(0) + a.id;
+    EXPECT_EQ(sum, 2 + 3 - 2);
+    std::vector<std::string> owners;
+    c.stream_as<Account>("SELECT id, owner, balance FROM account ORDER BY id", {},
+                         [&](const Account& a) { owners.push_back(a.owner); });
+    EXPECT_EQ(owners, (std::vector<std::string>{"ann", "bob", "cy"}));
+    try {
+        c.stream_as<Account>("SELECT owner, id, balance FROM account", {}, [](const Account&) { FAIL(); });
+        ADD_FAILURE() << "a text column filled an int field";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage);
+        EXPECT_NE(std::string(e.what()).find("column 1 \"owner\" is text"), std::string::npos) << e.what();
+    }
+    const Result wrong = open().query("SELECT 'x'::text, 2, 3.0::float8");
+    EXPECT_THROW((void)wrong.as<std::vector<Account>>(), Error);
 }
 
 TEST_P(Queries, StatementTimeoutAndClientTimeout) {

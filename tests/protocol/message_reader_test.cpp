@@ -96,3 +96,54 @@ TEST(MessageReader, LargeMessageAcrossManyReads) {
     }
     EXPECT_EQ(got, 2u);
 }
+
+TEST(MessageReader, AClaimedLengthIsNotAllocatedBeforeItsBytesArrive) {
+    protocol::MessageReader r;
+    r.feed(bytes(std::string("D") + i32(100 << 20) + "0123456789"));
+    EXPECT_FALSE(r.next());
+    EXPECT_FALSE(r.next());
+    EXPECT_LE(r.capacity(), 64u * 1024);
+}
+
+TEST(MessageReader, LongLengthsOnlyForTypesThatMayBeLong) {
+    auto error_for = [](const std::string& stream, bool established) -> std::string {
+        protocol::MessageReader r;
+        r.set_long_messages_allowed(established);
+        r.feed(bytes(stream));
+        try {
+            r.next();
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::protocol);
+            return e.what();
+        }
+        return {};
+    };
+    // The cap counts the length field, as libpq's 30,000 and 2,000 do.
+    EXPECT_EQ(error_for(msg('C', std::string(29996, 'x')), true), "");
+    EXPECT_EQ(error_for(msg('C', std::string(29997, 'x')), true),
+              "server message of 30001 bytes exceeds the limit of 30000 bytes for CommandComplete messages ('C')");
+    EXPECT_EQ(error_for(msg('R', std::string(1996, 'x')), false), "");
+    EXPECT_NE(error_for(msg('R', std::string(1997, 'x')), false).find("limit of 2000 bytes for Authentication"),
+              std::string::npos);
+    for (char type : {'D', 'd', 'T', 't', 'E', 'N', 'A', 'V'}) {
+        EXPECT_EQ(error_for(msg(type, std::string(100000, 'x')), true), "") << type;
+        EXPECT_NE(error_for(msg(type, std::string(100000, 'x')), false).find("before the session is established"),
+                  std::string::npos)
+            << type;
+    }
+}
+
+TEST(MessageReader, RoomALargeMessageTookIsGivenBack) {
+    protocol::MessageReader r;
+    const std::string stream = msg('D', std::string(4 << 20, 'q')) + ready();
+    for (std::size_t pos = 0; pos < stream.size(); pos += 65536)
+        r.feed(bytes(stream.substr(pos, 65536)));
+    EXPECT_GE(r.capacity(), 4u << 20);
+    auto m = r.next();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->body.size(), 4u << 20);
+    m = r.next();  // the row's view is gone: its room is released, the rest kept
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->type, 'Z');
+    EXPECT_LE(r.capacity(), 64u * 1024);
+}

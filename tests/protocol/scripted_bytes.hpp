@@ -32,6 +32,13 @@ inline std::string auth_ok() { return msg('R', i32(0)); }
 inline std::string ready(char status = 'I') { return msg('Z', std::string(1, status)); }
 inline std::string param_status(std::string_view k, std::string_view v) { return msg('S', cstr(k) + cstr(v)); }
 inline std::string key_data(std::int32_t pid, std::int32_t secret) { return msg('K', i32(pid) + i32(secret)); }
+// NegotiateProtocolVersion: the newest minor version the server supports, then the options
+// it does not know.
+inline std::string negotiate_version(std::int32_t version, std::int32_t count, const std::vector<std::string>& options = {}) {
+    std::string body = i32(version) + i32(count);
+    for (const auto& o : options) body += cstr(o);
+    return msg('v', body);
+}
 inline std::string row_description(const std::vector<std::pair<std::string, std::uint32_t>>& cols) {
     std::string b = i16(static_cast<std::int16_t>(cols.size()));
     for (const auto& [name, oid] : cols) b += cstr(name) + i32(0) + i16(0) + i32(static_cast<std::int32_t>(oid)) + i16(-1) + i32(-1) + i16(0);

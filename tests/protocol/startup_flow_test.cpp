@@ -212,3 +212,105 @@ TEST(StartupFlow, NoticesDuringStartupReachTheHandler) {
     EXPECT_EQ(h.run(), StartupAction::done);
     EXPECT_EQ(notices, 1);
 }
+
+// Protocol 3.2 (PostgreSQL 18): asked for with max_protocol_version, a longer cancel key.
+TEST(StartupFlow, Protocol32AsksFor32AndTakesALongCancelKey) {
+    auto o = options();
+    o.protocol_version = protocol::protocol_version_3_2;
+    Harness h(std::move(o));
+    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\2", 4));
+    const std::string key(32, '\x5a');
+    h.server(auth_ok() + msg('K', i32(77) + key) + ready('I'));
+    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(h.flow.protocol_version(), protocol::protocol_version_3_2);
+    EXPECT_EQ(h.flow.backend_key().secret.size(), 32u);
+}
+
+// A 3.0 server answers a 3.2 request with NegotiateProtocolVersion: accepted down to the minimum.
+TEST(StartupFlow, NegotiateProtocolVersionDowngradesWithinTheRange) {
+    auto o = options();
+    o.protocol_version = protocol::protocol_version_3_2;
+    Harness h(std::move(o));
+    h.run();
+    h.server(negotiate_version(protocol::protocol_version_3_0, 0) + auth_ok() + key_data(5, 6) + ready('I'));
+    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(h.flow.protocol_version(), protocol::protocol_version_3_0);
+}
+
+// Every malformed or unacceptable NegotiateProtocolVersion is a protocol error with libpq 18's text.
+TEST(StartupFlow, BadNegotiateProtocolVersionIsAProtocolErrorAsInLibpq18) {
+    const std::int32_t v30 = protocol::protocol_version_3_0, v32 = protocol::protocol_version_3_2;
+    struct Case {
+        std::int32_t asked, min;
+        std::string reply;
+        const char* error;
+    };
+    const Case cases[] = {
+        {v30, v30, negotiate_version(v32, 0), "server requested downgrade to a higher-numbered version"},
+        {v32, v30, negotiate_version(2 << 16, 0), "server requested downgrade to pre-3.0 protocol version"},
+        {v32, v30, negotiate_version((3 << 16) | 1, 0), "server requested downgrade to non-existent 3.1 protocol version"},
+        {v32, v30, negotiate_version(v30, -1), "server reported negative number of unsupported parameters"},
+        {v32, v30, negotiate_version(v32, 0), "server negotiated but asks for no changes"},
+        {v32, v32, negotiate_version(v30, 0),
+         "server only supports protocol version 3.0, but \"min_protocol_version\" was set to 3.2"},
+        {v32, v30, negotiate_version(v30, 1, {"search_path"}), "unsupported parameter name without a \"_pq_.\" prefix"},
+        {v32, v30, negotiate_version(v32, 1, {"_pq_.compression"}),
+         "server reported an unsupported parameter that was not requested (\"_pq_.compression\")"},
+        {v32, v30, negotiate_version(v30, 0) + negotiate_version(v30, 0), "received duplicate protocol negotiation message"},
+        {v32, v30, msg('v', i32(v30)), "NegotiateProtocolVersion"},  // truncated
+        {v32, v30, negotiate_version(v30, 1), "NegotiateProtocolVersion"},  // an option name missing
+    };
+    for (const auto& c : cases) {
+        auto o = options();
+        o.protocol_version = c.asked;
+        o.min_protocol_version = c.min;
+        Harness h(std::move(o));
+        h.run();
+        h.server(c.reply);
+        try {
+            h.run();
+            ADD_FAILURE() << "accepted: " << c.error;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::protocol) << e.what();
+            EXPECT_NE(std::string(e.what()).find(c.error), std::string::npos) << e.what();
+        }
+    }
+}
+
+// BackendKeyData: 4 bytes under 3.0; 4 to 256 under 3.2; never an overflow.
+TEST(StartupFlow, BackendKeyDataLengthFollowsTheProtocolVersion) {
+    struct Case {
+        std::int32_t version;
+        std::size_t key_len;
+        const char* error;  // nullptr: accepted
+    };
+    const Case cases[] = {
+        {protocol::protocol_version_3_0, 4, nullptr},
+        {protocol::protocol_version_3_0, 32, "cancel key with length 32 not allowed in protocol version 3.0 (must be 4 bytes)"},
+        {protocol::protocol_version_3_2, 3, "cancel key with length 3 is too short (minimum 4 bytes)"},
+        {protocol::protocol_version_3_2, 256, nullptr},
+        {protocol::protocol_version_3_2, 257, "cancel key with length 257 is too long (maximum 256 bytes)"},
+        // The reader's cap for a type that may not be long (30,000 bytes) refuses it first.
+        {protocol::protocol_version_3_2, 100000, "exceeds the limit of 30000 bytes for BackendKeyData messages"},
+    };
+    for (const auto& c : cases) {
+        auto o = options();
+        o.protocol_version = c.version;
+        Harness h(std::move(o));
+        h.run();
+        h.server(auth_ok() + msg('K', i32(9) + std::string(c.key_len, 'k')) + ready('I'));
+        if (c.error == nullptr) {
+            EXPECT_EQ(h.run(), StartupAction::done);
+            EXPECT_EQ(h.flow.backend_key().secret.size(), c.key_len);
+            continue;
+        }
+        try {
+            h.run();
+            ADD_FAILURE() << "accepted a key of " << c.key_len << " bytes";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::protocol) << e.what();
+            EXPECT_NE(std::string(e.what()).find(c.error), std::string::npos) << e.what();
+        }
+    }
+}

@@ -33,4 +33,9 @@ constexpr bool built_with_tsan() {
 #endif
 }
 
+// How many times slower a sanitizer runtime makes this binary's own work (copies, page faults
+// on shadow memory, TLB shootdowns between threads). Tests multiply the time bounds they
+// assert on top of a timeout by it — never the timeout under test itself.
+constexpr int sanitizer_slowdown() { return built_with_tsan() ? 4 : built_with_asan() ? 2 : 1; }
+
 }  // namespace pgtls::test

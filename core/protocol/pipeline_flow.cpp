@@ -1,0 +1,71 @@
+#include "core/protocol/pipeline_flow.hpp"
+
+#include "core/protocol/backend_messages.hpp"
+
+namespace pgtls::protocol {
+
+bool PipelineFlow::on_message(const BackendMessage& m) {
+    if (done()) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
+    const std::size_t group_end = sync_after_[group_];
+    switch (m.type) {
+        case '1':
+        case '2':
+        case 'n': return false;
+        case 'T':
+            // A batch of the same query shares one parsed column list.
+            current_.set_columns(session_.columns_for(m.body));
+            have_columns_ = true;
+            return false;
+        case 'D':
+            if (!have_columns_) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
+            session_.hold_row(m.body.size() + 8 * current_.columns() + 8);
+            current_.add_data_row(m.body);
+            return false;
+        case 'C':
+        case 'I':
+            if (q_ >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
+            if (m.type == 'C') {
+                current_.set_command_tag(parse_command_complete(m.body));
+                session_.note_command_tag(current_.command_tag());  // a pooled LISTEN is noticed
+            } else {
+                current_.set_empty_query();
+            }
+            results_[q_].status = PipelineResult::Status::ok;
+            results_[q_].result = std::move(current_);
+            current_.reset();
+            have_columns_ = false;
+            ++q_;
+            return false;
+        case 'E': {
+            // A FATAL or PANIC ends the session (pg_terminate_backend, shutdown): that is the
+            // pipeline's error, not one query's.
+            ServerErrorFields fields = parse_error_fields(m.body);
+            const std::string& sev = fields.severity_nonlocalized.empty() ? fields.severity : fields.severity_nonlocalized;
+            if (sev == "FATAL" || sev == "PANIC") throw ServerError(std::move(fields));
+            if (q_ >= group_end) throw Error(ErrorKind::protocol, "server reported an error for a query the pipeline did not send");
+            results_[q_].status = PipelineResult::Status::error;
+            results_[q_].error.emplace(std::move(fields));
+            ++q_;
+            aborted_ = true;
+            current_.reset();
+            have_columns_ = false;
+            return false;
+        }
+        case 'Z':
+            session_.transaction_status = parse_ready_for_query(m.body);
+            if (!aborted_ && q_ != group_end)
+                throw Error(ErrorKind::protocol, "server ended a pipeline sync group before all its results");
+            for (; q_ < group_end; ++q_) results_[q_].status = PipelineResult::Status::skipped;
+            ++group_;
+            aborted_ = false;
+            current_.reset();
+            have_columns_ = false;
+            return done();
+        default:
+            if (session_.handle_async(m)) return false;
+            throw Error(ErrorKind::protocol, std::string("unexpected ") + backend_message_name(m.type) +
+                                                 " message from server in a pipeline");
+    }
+}
+
+}  // namespace pgtls::protocol
