@@ -157,6 +157,16 @@ struct Client::Impl {
     std::shared_ptr<TlsSetup> tls;
     std::shared_ptr<ConnectShared> shared;  // set by connect_shared(): a pool's TLS context and key cache
     bool healthy = false;
+    // Set by connect_shared(): the whole connect ends by then (a pool's acquire deadline).
+    Deadline connect_limit;
+    // A public call is running: the client used from one of its own callbacks is refused.
+    bool busy = false;
+    // A CopyIn is open: statements are refused until it finishes or aborts.
+    bool copy_in_open = false;
+    // The drain after a user callback threw (session.callback_error): it ends by this time
+    // and within kCallbackDrainBytes, or the connection is closed.
+    Deadline drain_until;
+    std::size_t drain_bytes = 0;
     bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
     bool tls_established = false;  // ... and the handshake (with its checks) succeeded
     std::chrono::milliseconds query_timeout{0};
@@ -234,6 +244,9 @@ struct Client::Impl {
     std::vector<Result> simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout = true);
     void ensure_ready() const {
         if (!channel.is_open()) throw Error(ErrorKind::usage, "connection is closed");
+        if (copy_in_open)
+            throw Error(ErrorKind::usage,
+                        "a COPY FROM STDIN is in progress on this connection: finish() or abort() its CopyIn first");
         if (!healthy) throw Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect");
     }
     // `limit`, when set, bounds the whole request (the query timeout's grace period).
@@ -283,23 +296,101 @@ struct Client::Impl {
     const PreparedStatement* cached_statement(std::string_view sql, std::span<const Param> params, Deadline d);
     Result execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
                             const std::function<void(const Row&)>* on_row);
+    std::optional<Notification> wait_notification(std::chrono::milliseconds timeout);
     void fail_connection() noexcept {
         healthy = false;
         channel.abort();
     }
 };
 
+namespace {
+// After a user callback threw, the rest of the reply is read and dropped within these bounds;
+// past them the connection is closed instead.
+constexpr std::chrono::seconds kCallbackDrainTime{5};
+constexpr std::size_t kCallbackDrainBytes = 16 * 1024 * 1024;
+}  // namespace
+
 protocol::BackendMessage Client::Impl::next_message(Deadline d) {
-    while (true) {
-        if (auto m = reader.next()) return *m;
-        if (reply_pending) {
-            reply_pending = false;
-            // poll() cannot see bytes the TLS library has already decrypted.
-            if (!channel.has_buffered()) transport::wait_fd(channel.fd(), false, d, "waiting for the server");
+    const bool draining = session.callback_error != nullptr;
+    if (draining) {
+        if (!drain_until) drain_until = Clock::now() + kCallbackDrainTime;
+        if (!d || *drain_until < *d) d = drain_until;
+    }
+    try {
+        while (true) {
+            if (auto m = reader.next()) {
+                if (draining) {
+                    drain_bytes += m->body.size() + 5;
+                    if (drain_bytes > kCallbackDrainBytes)
+                        throw Error(ErrorKind::connection,
+                                    "the rest of the reply after a callback's exception is too large to drain");
+                }
+                return *m;
+            }
+            if (reply_pending) {
+                reply_pending = false;
+                // poll() cannot see bytes the TLS library has already decrypted.
+                if (!channel.has_buffered()) transport::wait_fd(channel.fd(), false, d, "waiting for the server");
+            }
+            channel.read_some(reader, d);
         }
-        channel.read_some(reader, d);
+    } catch (const Error& e) {
+        if (draining && e.kind() == ErrorKind::timeout && d == drain_until)
+            throw Error(ErrorKind::connection, "the rest of the reply after a callback's exception did not arrive in time");
+        throw;
     }
 }
+
+namespace {
+// Runs one public call: refuses it while another runs on the same client (a callback using
+// its own client), and rethrows the exception a user callback threw during it unchanged, in
+// place of the call's result or of an error that followed. The flows have read the reply to
+// ReadyForQuery by then, or the connection was closed (see next_message's drain bounds).
+class CallScope {
+public:
+    explicit CallScope(Client::Impl& impl) : impl_(impl) {
+        if (impl.busy)
+            throw Error(ErrorKind::usage,
+                        "another command is already in progress: a Client must not be used from its own callbacks");
+        impl.busy = true;
+        impl.session.callback_error = nullptr;
+        impl.drain_until.reset();
+        impl.drain_bytes = 0;
+    }
+    ~CallScope() { impl_.busy = false; }
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+    void rethrow_callback_error() {
+        if (auto e = std::exchange(impl_.session.callback_error, nullptr)) std::rethrow_exception(e);
+    }
+
+private:
+    Client::Impl& impl_;
+};
+
+template <class F>
+decltype(auto) guarded(Client::Impl& impl, F&& f) {
+    CallScope scope(impl);
+    const bool was_usable = impl.channel.is_open() && impl.healthy;
+    try {
+        if constexpr (std::is_void_v<decltype(f())>) {
+            f();
+            scope.rethrow_callback_error();
+        } else {
+            auto r = f();
+            scope.rethrow_callback_error();
+            return r;
+        }
+    } catch (Error& e) {
+        scope.rethrow_callback_error();
+        if (was_usable && !(impl.channel.is_open() && impl.healthy)) e.set_connection_lost(true);
+        throw;
+    } catch (...) {
+        scope.rethrow_callback_error();
+        throw;
+    }
+}
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Connecting
@@ -363,13 +454,18 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
                     Notice n;
                     n.fields.severity = n.fields.severity_nonlocalized = "WARNING";
                     n.fields.message = w;
-                    st->notice_handler(n);
+                    st->call_user([&] { st->notice_handler(n); });
                 }
             }
             if (p) return p;
             if (s->password_callback) {
                 const std::string host = t.is_unix_socket() ? "localhost" : (t.host.empty() ? t.hostaddr : t.host);
-                return s->password_callback(host, std::to_string(t.port), s->user);
+                std::optional<std::string> got;
+                st->call_user([&] { got = s->password_callback(host, std::to_string(t.port), s->user); });
+                // Without the password the attempt cannot go on: connect_all() closes it and
+                // rethrows the callback's exception.
+                if (st->callback_error) throw Error(ErrorKind::authentication, "the password callback threw");
+                return got;
             }
             return std::nullopt;
         };
@@ -475,6 +571,7 @@ void Client::Impl::connect_host(const HostTarget& target) {
         // libpq: a timeout below 2 s is raised to 2 s.
         deadline = Clock::now() + std::max(settings.connect_timeout, std::chrono::seconds(2));
     }
+    if (connect_limit && (!deadline || *connect_limit < *deadline)) deadline = connect_limit;
     // libpq never uses TLS over a Unix-domain socket, whatever sslmode says: the kernel
     // already authenticates the peer and nothing crosses a network.
     if (target.is_unix_socket()) {
@@ -541,7 +638,8 @@ void Client::Impl::connect_all() {
         const TargetSessionAttrs w = pass == 1 ? TargetSessionAttrs::any : want;
         for (const auto& h : hosts) {
             const std::string where = h.is_unix_socket() ? "socket \"" + transport::unix_socket_path(h) + "\""
-                                                         : "server at \"" + h.host + "\", port " + std::to_string(h.port);
+                                                         : "server at \"" + (h.host.empty() ? h.hostaddr : h.host) +
+                                                               "\", port " + std::to_string(h.port);
             try {
                 connect_host(h);
                 const auto mismatch = session_attrs_mismatch(w);
@@ -555,6 +653,8 @@ void Client::Impl::connect_all() {
             } catch (const Error& e) {
                 channel.abort();
                 healthy = false;
+                // A user callback threw (the password callback): its exception, unchanged.
+                if (auto cb = std::exchange(session.callback_error, nullptr)) std::rethrow_exception(cb);
                 if (!errors.empty()) errors += "\n";
                 const std::string msg = e.what();
                 errors += msg.rfind("connection to ", 0) == 0 ? msg : "connection to " + where + " failed: " + msg;
@@ -563,6 +663,10 @@ void Client::Impl::connect_all() {
                     only_server_error = se->fields();
                     only_context = "connection to " + where + " failed: ";
                 }
+            } catch (...) {
+                channel.abort();  // not a pgtls::Error: a user callback's, rethrown unchanged
+                healthy = false;
+                throw;
             }
         }
     }
@@ -721,10 +825,12 @@ Client& Client::operator=(Client&&) noexcept = default;
 void Client::connect(const Config& config) { connect(resolve(config)); }
 
 struct ClientSetupAccess {
-    static std::unique_ptr<Client> connect(Settings settings, const std::shared_ptr<ConnectShared>& shared) {
+    static std::unique_ptr<Client> connect(Settings settings, const std::shared_ptr<ConnectShared>& shared,
+                                           std::chrono::milliseconds limit) {
         auto c = std::make_unique<Client>();
         c->impl_->settings = std::move(settings);
         c->impl_->shared = shared;
+        if (limit.count() > 0) c->impl_->connect_limit = Clock::now() + limit;
         c->impl_->connect_all();
         return c;
     }
@@ -732,8 +838,9 @@ struct ClientSetupAccess {
 
 std::shared_ptr<ConnectShared> make_connect_shared() { return std::make_shared<ConnectShared>(); }
 
-std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared) {
-    return ClientSetupAccess::connect(std::move(settings), shared);
+std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared,
+                                       std::chrono::milliseconds limit) {
+    return ClientSetupAccess::connect(std::move(settings), shared, limit);
 }
 
 ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {
@@ -748,11 +855,21 @@ ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {
 }
 
 void Client::connect(Settings settings) {
-    if (impl_->channel.is_open()) close();
-    impl_->settings = std::move(settings);
-    impl_->tls.reset();
-    impl_->shared.reset();  // a pool's shared setup fits the pool's settings only
-    impl_->connect_all();
+    if (!impl_) impl_ = std::make_unique<Impl>();  // a moved-from client connects afresh
+    guarded(*impl_, [&] {
+        if (impl_->channel.is_open()) close();
+        impl_->settings = std::move(settings);
+        impl_->tls.reset();
+        impl_->shared.reset();  // a pool's shared setup fits the pool's settings only
+        impl_->connect_all();
+    });
+}
+
+Client::Impl& Client::live() const {
+    if (!impl_)
+        throw Error(ErrorKind::usage,
+                    "this Client was moved from: use the Client it was moved to, or connect() this one again");
+    return *impl_;
 }
 
 void Client::close() noexcept {
@@ -802,13 +919,17 @@ std::vector<Result> Client::Impl::simple_query(std::string_view sql, Deadline d,
     return results;
 }
 
-std::vector<Result> Client::query_all(std::string_view sql) { return impl_->simple_query(sql, impl_->query_deadline()); }
+std::vector<Result> Client::query_all(std::string_view sql) {
+    auto& impl = live();
+    return guarded(impl, [&] { return impl.simple_query(sql, impl.query_deadline()); });
+}
 
 void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
-    const std::chrono::milliseconds limit = timeout.count() > 0 ? timeout : impl_->query_timeout;
+    auto& impl = live();
+    const std::chrono::milliseconds limit = timeout.count() > 0 ? timeout : impl.query_timeout;
     const Deadline d = limit.count() > 0 ? Deadline(Clock::now() + limit) : std::nullopt;
     try {
-        impl_->simple_query(sql, d, false);
+        guarded(impl, [&] { impl.simple_query(sql, d, false); });
     } catch (const Error& e) {
         // A timed-out write or read has already closed the connection (send(), run()).
         if (e.kind() != ErrorKind::timeout) throw;
@@ -966,57 +1087,73 @@ Result Client::execute(std::string_view sql, const Params& params, ResultFormat 
 }
 
 Result Client::execute_params(std::string_view sql, std::span<const Param> params, ResultFormat format) {
-    try {
-        return impl_->execute_extended(sql, params, format, nullptr);
-    } catch (const ServerError& e) {
-        // The cache lost its statement (DISCARD ALL, a pooler): outside a transaction nothing
-        // ran, so preparing again is safe. Inside one the error stands.
-        if (impl_->cache_capacity == 0 || e.sqlstate() != "26000" ||
-            impl_->session.transaction_status != TransactionStatus::idle)
-            throw;
-        return impl_->execute_extended(sql, params, format, nullptr);
-    }
+    auto& impl = live();
+    return guarded(impl, [&] {
+        try {
+            return impl.execute_extended(sql, params, format, nullptr);
+        } catch (const ServerError& e) {
+            // The cache lost its statement (DISCARD ALL, a pooler): outside a transaction nothing
+            // ran, so preparing again is safe. Inside one the error stands.
+            if (impl.cache_capacity == 0 || e.sqlstate() != "26000" ||
+                impl.session.transaction_status != TransactionStatus::idle)
+                throw;
+            return impl.execute_extended(sql, params, format, nullptr);
+        }
+    });
 }
 
 PreparedStatement Client::prepare(std::string_view name, std::string_view sql,
                                   const std::vector<std::uint32_t>& param_types) {
-    impl_->ensure_ready();
-    if (name.empty()) throw Error(ErrorKind::usage, "prepare() needs a statement name (the unnamed statement is execute()'s)");
-    return impl_->prepare_statement(name, sql, param_types, impl_->query_deadline());
+    auto& impl = live();
+    return guarded(impl, [&] {
+        impl.ensure_ready();
+        if (name.empty())
+            throw Error(ErrorKind::usage, "prepare() needs a statement name (the unnamed statement is execute()'s)");
+        return impl.prepare_statement(name, sql, param_types, impl.query_deadline());
+    });
 }
 
 Result Client::execute(const PreparedStatement& statement, const Params& params, ResultFormat format) {
-    impl_->ensure_ready();
-    if (params.size() != statement.param_types.size())
-        throw Error(ErrorKind::usage, "prepared statement \"" + statement.name + "\" takes " +
-                                          std::to_string(statement.param_types.size()) + " parameters, " +
-                                          std::to_string(params.size()) + " given");
-    return impl_->extended_round_trip(&statement, {}, params, format, nullptr, impl_->query_deadline());
+    auto& impl = live();
+    return guarded(impl, [&] {
+        impl.ensure_ready();
+        if (params.size() != statement.param_types.size())
+            throw Error(ErrorKind::usage, "prepared statement \"" + statement.name + "\" takes " +
+                                              std::to_string(statement.param_types.size()) + " parameters, " +
+                                              std::to_string(params.size()) + " given");
+        return impl.extended_round_trip(&statement, {}, params, format, nullptr, impl.query_deadline());
+    });
 }
 
 PreparedStatement Client::describe_statement(std::string_view name) {
-    impl_->ensure_ready();
-    const Deadline d = impl_->query_deadline();
-    impl_->out.clear();
-    protocol::describe(impl_->out, 'S', name);
-    protocol::sync(impl_->out);
-    impl_->send(d);
-    return impl_->read_statement_description(std::string(name), false, d);
+    auto& impl = live();
+    return guarded(impl, [&] {
+        impl.ensure_ready();
+        const Deadline d = impl.query_deadline();
+        impl.out.clear();
+        protocol::describe(impl.out, 'S', name);
+        protocol::sync(impl.out);
+        impl.send(d);
+        return impl.read_statement_description(std::string(name), false, d);
+    });
 }
 
 void Client::close_statement(std::string_view name) {
-    impl_->ensure_ready();
-    const Deadline d = impl_->query_deadline();
-    impl_->out.clear();
-    protocol::close(impl_->out, 'S', name);
-    protocol::sync(impl_->out);
-    impl_->send(d);
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, impl_->session);
-    impl_->run(flow, d);
+    auto& impl = live();
+    guarded(impl, [&] {
+        impl.ensure_ready();
+        const Deadline d = impl.query_deadline();
+        impl.out.clear();
+        protocol::close(impl.out, 'S', name);
+        protocol::sync(impl.out);
+        impl.send(d);
+        protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, impl.session);
+        impl.run(flow, d);
+    });
 }
 
 void Client::set_statement_cache_capacity(std::size_t capacity) {
-    auto& im = *impl_;
+    auto& im = live();
     im.cache_capacity = capacity;
     if (im.cache.size() <= capacity) return;
     // The statements the cache forgets are closed on the server too (one round trip), so a
@@ -1036,74 +1173,97 @@ void Client::set_statement_cache_capacity(std::size_t capacity) {
     im.run(flow, d);
 }
 
-std::size_t Client::statement_cache_capacity() const noexcept { return impl_->cache_capacity; }
+std::size_t Client::statement_cache_capacity() const noexcept { return impl_ ? impl_->cache_capacity : 0; }
 
 std::uint64_t Client::stream(std::string_view sql, const Params& params, const std::function<void(const Row&)>& on_row,
                              ResultFormat format) {
-    return impl_->execute_extended(sql, params, format, &on_row).affected_rows();
+    auto& impl = live();
+    return guarded(impl, [&] { return impl.execute_extended(sql, params, format, &on_row).affected_rows(); });
 }
 
-void Client::set_query_timeout(std::chrono::milliseconds timeout) noexcept { impl_->query_timeout = timeout; }
-std::chrono::milliseconds Client::query_timeout() const noexcept { return impl_->query_timeout; }
+void Client::set_query_timeout(std::chrono::milliseconds timeout) noexcept {
+    if (impl_) impl_->query_timeout = timeout;
+}
+std::chrono::milliseconds Client::query_timeout() const noexcept {
+    return impl_ ? impl_->query_timeout : std::chrono::milliseconds(0);
+}
 
 TransactionStatus Client::transaction_status() const noexcept {
     return is_open() ? impl_->session.transaction_status : TransactionStatus::unknown;
 }
 
 std::optional<std::string> Client::parameter_status(const std::string& name) const {
-    if (auto it = impl_->session.parameters.find(name); it != impl_->session.parameters.end()) return it->second;
+    auto& impl = live();
+    if (auto it = impl.session.parameters.find(name); it != impl.session.parameters.end()) return it->second;
     return std::nullopt;
 }
 
-const ConnectionInfo& Client::info() const noexcept { return impl_->info; }
-const Settings& Client::settings() const noexcept { return impl_->settings; }
-int Client::socket() const noexcept { return impl_->channel.fd(); }
+namespace {
+const ConnectionInfo kNoConnectionInfo{};
+const Settings kNoSettings{};
+}  // namespace
 
-void Client::cancel() { impl_->cancel_request(); }
+// noexcept accessors: a moved-from client reports what a never-connected one does.
+const ConnectionInfo& Client::info() const noexcept { return impl_ ? impl_->info : kNoConnectionInfo; }
+const Settings& Client::settings() const noexcept { return impl_ ? impl_->settings : kNoSettings; }
+int Client::socket() const noexcept { return impl_ ? impl_->channel.fd() : -1; }
+
+void Client::cancel() { live().cancel_request(); }
 
 void Client::set_notice_handler(std::function<void(const Notice&)> handler) {
-    impl_->session.notice_handler = std::move(handler);
+    live().session.notice_handler = std::move(handler);
 }
 
 const std::function<void(const Notice&)>& Client::notice_handler() const noexcept {
-    return impl_->session.notice_handler;
+    static const std::function<void(const Notice&)> none;
+    return impl_ ? impl_->session.notice_handler : none;
 }
 
-bool Client::listening() const noexcept { return impl_->session.listen_seen; }
+bool Client::listening() const noexcept { return impl_ && impl_->session.listen_seen; }
 
 void Client::unlisten_all() {
-    impl_->simple_query("UNLISTEN *", impl_->query_deadline());
-    impl_->session.listen_seen = false;
-    impl_->session.notifications.clear();
+    auto& impl = live();
+    guarded(impl, [&] {
+        impl.simple_query("UNLISTEN *", impl.query_deadline());
+        impl.session.listen_seen = false;
+        impl.session.notifications.clear();
+    });
 }
 
 std::vector<Notification> Client::take_notifications() {
-    std::vector<Notification> v(impl_->session.notifications.begin(), impl_->session.notifications.end());
-    impl_->session.notifications.clear();
+    auto& impl = live();
+    std::vector<Notification> v(impl.session.notifications.begin(), impl.session.notifications.end());
+    impl.session.notifications.clear();
     return v;
 }
 
 std::optional<Notification> Client::wait_for_notification(std::chrono::milliseconds timeout) {
-    impl_->ensure_ready();
+    auto& impl = live();
+    return guarded(impl, [&] { return impl.wait_notification(timeout); });
+}
+
+std::optional<Notification> Client::Impl::wait_notification(std::chrono::milliseconds timeout) {
+    ensure_ready();
     const Deadline d = Clock::now() + timeout;
-    auto& s = impl_->session;
-    while (s.notifications.empty()) {
-        while (auto m = impl_->reader.next()) {
+    auto& s = session;
+    while (s.notifications.empty() && !s.callback_error) {
+        while (auto m = reader.next()) {
             if (!s.handle_async(*m)) {
-                impl_->healthy = false;
+                healthy = false;
                 throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m->type) +
                                                      " message from server while idle");
             }
         }
         if (!s.notifications.empty()) break;
         try {
-            impl_->channel.read_some(impl_->reader, d);
+            channel.read_some(reader, d);
         } catch (const Error& e) {
             if (e.kind() == ErrorKind::timeout) return std::nullopt;
-            impl_->healthy = false;
+            healthy = false;
             throw;
         }
     }
+    if (s.notifications.empty()) return std::nullopt;  // the notice handler threw: rethrown by the caller
     Notification n = std::move(s.notifications.front());
     s.notifications.pop_front();
     return n;
@@ -1122,100 +1282,123 @@ void drain_to_ready(Client::Impl& impl, transport::Deadline d, std::optional<Ser
 }  // namespace
 
 CopyIn Client::copy_in(std::string_view copy_sql) {
-    auto& impl = *impl_;
-    impl.ensure_ready();
-    const Deadline d = impl.query_deadline();
-    impl.out.clear();
-    protocol::query(impl.out, copy_sql);
-    impl.send(d);
-    std::optional<ServerError> err;
-    try {
-        while (true) {
-            auto m = impl.next_message(d);
-            if (m.type == 'G') return CopyIn(*this);
-            if (m.type == 'E') {
-                err.emplace(protocol::parse_error_fields(m.body));
-                drain_to_ready(impl, d, err);
-                throw *err;
+    auto& impl = live();
+    return guarded(impl, [&]() -> CopyIn {
+        impl.ensure_ready();
+        const Deadline d = impl.query_deadline();
+        impl.out.clear();
+        protocol::query(impl.out, copy_sql);
+        impl.send(d);
+        std::optional<ServerError> err;
+        try {
+            while (true) {
+                auto m = impl.next_message(d);
+                if (m.type == 'G') {
+                    impl.copy_in_open = true;
+                    return CopyIn(*this);
+                }
+                if (m.type == 'E') {
+                    err.emplace(protocol::parse_error_fields(m.body));
+                    drain_to_ready(impl, d, err);
+                    throw *err;
+                }
+                if (impl.session.handle_async(m)) continue;
+                if (m.type == 'H' || m.type == 'T' || m.type == 'C' || m.type == 'Z') {
+                    protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
+                    bool done = flow.on_message(m);
+                    while (!done) done = flow.on_message(impl.next_message(d));
+                    throw Error(ErrorKind::usage, "copy_in() needs a COPY ... FROM STDIN statement");
+                }
+                throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
+                                                     " message from server at the start of COPY");
             }
-            if (impl.session.handle_async(m)) continue;
-            if (m.type == 'H' || m.type == 'T' || m.type == 'C' || m.type == 'Z') {
-                protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
-                bool done = flow.on_message(m);
-                while (!done) done = flow.on_message(impl.next_message(d));
-                throw Error(ErrorKind::usage, "copy_in() needs a COPY ... FROM STDIN statement");
-            }
-            throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                 " message from server at the start of COPY");
+        } catch (const ServerError&) {
+            throw;
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::usage) impl.fail_connection();
+            throw;
         }
-    } catch (const ServerError&) {
-        throw;
-    } catch (const Error& e) {
-        if (e.kind() != ErrorKind::usage) impl.fail_connection();
-        throw;
-    }
+    });
 }
 
 std::uint64_t Client::copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& on_data) {
-    auto& impl = *impl_;
-    impl.ensure_ready();
-    const Deadline d = impl.query_deadline();
-    impl.out.clear();
-    protocol::query(impl.out, copy_sql);
-    impl.send(d);
-    std::optional<ServerError> err;
-    std::uint64_t rows = 0;
-    bool in_copy = false;
-    try {
-        while (true) {
-            auto m = impl.next_message(d);
-            switch (m.type) {
-                case 'H': in_copy = true; break;
-                case 'd':
-                    if (!in_copy) throw Error(ErrorKind::protocol, "server sent CopyData outside COPY");
-                    if (!err) on_data(std::string_view(reinterpret_cast<const char*>(m.body.data()), m.body.size()));
-                    break;
-                case 'c': in_copy = false; break;
-                case 'C': {
-                    Result r;
-                    r.set_command_tag(protocol::parse_command_complete(m.body));
-                    rows = r.affected_rows();
-                    break;
+    auto& impl = live();
+    return guarded(impl, [&]() -> std::uint64_t {
+        impl.ensure_ready();
+        const Deadline d = impl.query_deadline();
+        impl.out.clear();
+        protocol::query(impl.out, copy_sql);
+        impl.send(d);
+        std::optional<ServerError> err;
+        std::uint64_t rows = 0;
+        bool in_copy = false;
+        try {
+            while (true) {
+                auto m = impl.next_message(d);
+                switch (m.type) {
+                    case 'H': in_copy = true; break;
+                    case 'd':
+                        if (!in_copy) throw Error(ErrorKind::protocol, "server sent CopyData outside COPY");
+                        if (!err)
+                            impl.session.call_user([&] {
+                                on_data(std::string_view(reinterpret_cast<const char*>(m.body.data()), m.body.size()));
+                            });
+                        break;
+                    case 'c': in_copy = false; break;
+                    case 'C': {
+                        Result r;
+                        r.set_command_tag(protocol::parse_command_complete(m.body));
+                        rows = r.affected_rows();
+                        break;
+                    }
+                    case 'E':
+                        if (!err) err.emplace(protocol::parse_error_fields(m.body));
+                        in_copy = false;
+                        break;
+                    case 'G':
+                        impl.out.clear();
+                        protocol::copy_fail(impl.out, "copy_out() cannot send COPY FROM STDIN data");
+                        impl.send(d);
+                        break;
+                    case 'T':
+                    case 'D':
+                        break;  // not a COPY statement: rows are ignored, reported below
+                    case 'Z':
+                        impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
+                        if (err) throw *err;
+                        return rows;
+                    default:
+                        if (impl.session.handle_async(m)) break;
+                        throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
+                                                             " message from server during COPY TO STDOUT");
                 }
-                case 'E':
-                    if (!err) err.emplace(protocol::parse_error_fields(m.body));
-                    in_copy = false;
-                    break;
-                case 'G':
-                    impl.out.clear();
-                    protocol::copy_fail(impl.out, "copy_out() cannot send COPY FROM STDIN data");
-                    impl.send(d);
-                    break;
-                case 'T':
-                case 'D':
-                    break;  // not a COPY statement: rows are ignored, reported below
-                case 'Z':
-                    impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
-                    if (err) throw *err;
-                    return rows;
-                default:
-                    if (impl.session.handle_async(m)) break;
-                    throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                         " message from server during COPY TO STDOUT");
             }
+        } catch (const ServerError&) {
+            throw;
+        } catch (const Error& e) {
+            impl.fail_connection();
+            // A FATAL (e.g. 57P01 from pg_terminate_backend) followed by the connection closing:
+            // report the server's reason, as run() does.
+            if (e.kind() == ErrorKind::connection && err) throw *err;
+            throw;
         }
-    } catch (const ServerError&) {
-        throw;
-    } catch (const Error& e) {
-        impl.fail_connection();
-        // A FATAL (e.g. 57P01 from pg_terminate_backend) followed by the connection closing:
-        // report the server's reason, as run() does.
-        if (e.kind() == ErrorKind::connection && err) throw *err;
-        throw;
-    }
+    });
 }
 
-CopyIn::CopyIn(CopyIn&& o) noexcept : client_(o.client_), buffer_(std::move(o.buffer_)), done_(o.done_) { o.done_ = true; }
+CopyIn::CopyIn(CopyIn&& o) noexcept : client_(o.client_), buffer_(std::move(o.buffer_)), done_(o.done_) {
+    o.done_ = true;
+    o.client_ = nullptr;
+}
+
+Client& CopyIn::owner() const {
+    if (!client_) throw Error(ErrorKind::usage, "this CopyIn was moved from: use the CopyIn it was moved to");
+    return *client_;
+}
+
+void CopyIn::end() noexcept {
+    done_ = true;
+    if (client_ && client_->impl_) client_->impl_->copy_in_open = false;
+}
 
 CopyIn::~CopyIn() {
     if (!done_) {
@@ -1266,18 +1449,18 @@ void drain_to_ready(Client::Impl& impl, transport::Deadline d, std::optional<Ser
 }  // namespace
 
 void CopyIn::flush() {
-    auto& impl = *client_->impl_;
+    auto& impl = owner().live();
     if (buffer_.empty()) return;
     const Deadline d = impl.query_deadline();
     try {
         check_copy_error(impl, d);
         impl.channel.write_all(buffer_, d);
     } catch (const ServerError&) {
-        done_ = true;
+        end();
         buffer_.clear();
         throw;
     } catch (const Error& e) {
-        done_ = true;
+        end();
         // The server hung up (e.g. pg_terminate_backend): report its FATAL if it sent one.
         impl.fail_after_write(e);
     }
@@ -1285,43 +1468,50 @@ void CopyIn::flush() {
 }
 
 void CopyIn::write(std::string_view data) {
+    auto& impl = owner().live();
     if (done_) throw Error(ErrorKind::usage, "COPY is already finished");
-    while (!data.empty()) {
-        const std::size_t n = std::min(data.size(), copy_chunk);
-        protocol::copy_data(buffer_, data.substr(0, n));
-        data.remove_prefix(n);
-        if (buffer_.size() >= copy_chunk) flush();
-    }
+    guarded(impl, [&] {
+        while (!data.empty()) {
+            const std::size_t n = std::min(data.size(), copy_chunk);
+            protocol::copy_data(buffer_, data.substr(0, n));
+            data.remove_prefix(n);
+            if (buffer_.size() >= copy_chunk) flush();
+        }
+    });
 }
 
 std::uint64_t CopyIn::finish() {
+    auto& impl = owner().live();
     if (done_) throw Error(ErrorKind::usage, "COPY is already finished");
-    auto& impl = *client_->impl_;
-    protocol::copy_done(buffer_);
-    flush();
-    done_ = true;
-    const Deadline d = impl.query_deadline();
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
-    auto rs = impl.run(flow, d);
-    return rs.empty() ? 0 : rs.back().affected_rows();
+    return guarded(impl, [&]() -> std::uint64_t {
+        protocol::copy_done(buffer_);
+        flush();
+        end();
+        const Deadline d = impl.query_deadline();
+        protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
+        auto rs = impl.run(flow, d);
+        return rs.empty() ? 0 : rs.back().affected_rows();
+    });
 }
 
 void CopyIn::abort(std::string_view reason) {
     if (done_) return;
-    auto& impl = *client_->impl_;
-    buffer_.clear();
-    protocol::copy_fail(buffer_, reason);
-    done_ = true;
-    const Deadline d = impl.query_deadline();
-    try {
-        impl.channel.write_all(buffer_, d);
+    auto& impl = owner().live();
+    guarded(impl, [&] {
         buffer_.clear();
-        std::optional<ServerError> err;
-        drain_to_ready(impl, d, err);
-    } catch (const Error&) {
-        impl.fail_connection();
-        throw;
-    }
+        protocol::copy_fail(buffer_, reason);
+        end();
+        const Deadline d = impl.query_deadline();
+        try {
+            impl.channel.write_all(buffer_, d);
+            buffer_.clear();
+            std::optional<ServerError> err;
+            drain_to_ready(impl, d, err);
+        } catch (const Error&) {
+            impl.fail_connection();
+            throw;
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1332,7 +1522,7 @@ std::size_t Pipeline::add(std::string_view sql, const std::vector<Param>& params
 }
 
 std::size_t Pipeline::add_params(std::string_view sql, std::span<const Param> params, ResultFormat format) {
-    client_.impl_->encode_extended(buffer_, nullptr, sql, params, format);
+    client_.live().encode_extended(buffer_, nullptr, sql, params, format);
     return queued_++;
 }
 
@@ -1342,42 +1532,51 @@ void Pipeline::sync() {
 }
 
 std::vector<PipelineResult> Pipeline::run() {
-    auto& impl = *client_.impl_;
-    impl.ensure_ready();
-    if (sync_after_.empty() || sync_after_.back() != queued_) sync();
-    const Deadline d = impl.query_deadline();
-    std::vector<PipelineResult> results(queued_);
-    protocol::PipelineFlow flow(results, sync_after_, impl.session);
-    // What arrives while the pipeline is still being written is parsed at once (within the
-    // session's caps), so a server that floods instead of reading cannot grow the buffer.
-    const auto consume = [&] {
-        while (!flow.done())
-            if (auto m = impl.reader.next()) flow.on_message(*m);
-            else break;
-    };
-    try {
-        impl.channel.write_all_draining(buffer_, impl.reader, d, consume);
-        impl.reply_pending = true;
-    } catch (const Error& e) {
-        impl.fail_after_write(e);  // the server's FATAL, if it sent one before hanging up
-    }
-    buffer_.clear();
-    // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
-    try {
-        while (!flow.done()) flow.on_message(impl.next_message(d));
-    } catch (const Error&) {
-        impl.fail_connection();
-        throw;
-    }
-    queued_ = 0;
-    sync_after_.clear();
-    return results;
+    auto& impl = client_.live();
+    return guarded(impl, [&]() -> std::vector<PipelineResult> {
+        impl.ensure_ready();
+        if (sync_after_.empty() || sync_after_.back() != queued_) sync();
+        const Deadline d = impl.query_deadline();
+        std::vector<PipelineResult> results(queued_);
+        protocol::PipelineFlow flow(results, sync_after_, impl.session);
+        // What arrives while the pipeline is still being written is parsed at once (within the
+        // session's caps), so a server that floods instead of reading cannot grow the buffer.
+        const auto consume = [&] {
+            while (!flow.done())
+                if (auto m = impl.reader.next()) flow.on_message(*m);
+                else break;
+        };
+        try {
+            impl.channel.write_all_draining(buffer_, impl.reader, d, consume);
+            impl.reply_pending = true;
+        } catch (const Error& e) {
+            impl.fail_after_write(e);  // the server's FATAL, if it sent one before hanging up
+        }
+        buffer_.clear();
+        // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
+        try {
+            while (!flow.done()) flow.on_message(impl.next_message(d));
+        } catch (const Error&) {
+            impl.fail_connection();
+            throw;
+        }
+        queued_ = 0;
+        sync_after_.clear();
+        return results;
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Transaction
 
-Transaction::Transaction(Client& client, std::string_view begin_sql) : client_(client) { client_.query(begin_sql); }
+Transaction::Transaction(Client& client, std::string_view begin_sql) : client_(client) {
+    const TransactionStatus st = client_.transaction_status();
+    if (st == TransactionStatus::in_transaction || st == TransactionStatus::failed)
+        throw Error(ErrorKind::usage,
+                    "a transaction is already open on this client: transactions do not nest; use savepoints "
+                    "(Transaction::savepoint, rollback_to, release) inside the open one");
+    client_.query(begin_sql);
+}
 
 Transaction::~Transaction() {
     if (!open_) return;

@@ -4,6 +4,7 @@
 // Internal (not installed): used by pool/; the public Client API is unchanged.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -20,7 +21,9 @@ std::shared_ptr<ConnectShared> make_connect_shared();
 
 // Connects like Client(settings), but through `shared` (nullptr: exactly Client(settings)).
 // Every Client connected with the same `shared` must have the same TLS and credential settings.
-std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared);
+// `limit` (0: none) bounds the whole connect, every host and attempt together, exactly.
+std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared,
+                                       std::chrono::milliseconds limit = std::chrono::milliseconds(0));
 
 // Counters, for tests and benchmarks.
 struct ConnectSharedStats {

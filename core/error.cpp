@@ -24,10 +24,20 @@ static std::string server_error_text(const ServerErrorFields& f) {
     return s;
 }
 
+// FATAL and PANIC end the session: the server closes the connection after sending them.
+static bool ends_session(const ServerErrorFields& f) {
+    const std::string& sev = f.severity_nonlocalized.empty() ? f.severity : f.severity_nonlocalized;
+    return sev == "FATAL" || sev == "PANIC";
+}
+
 ServerError::ServerError(ServerErrorFields fields, ErrorKind kind)
-    : Error(kind, server_error_text(fields)), fields_(std::move(fields)) {}
+    : Error(kind, server_error_text(fields)), fields_(std::move(fields)) {
+    set_connection_lost(kind == ErrorKind::server && ends_session(fields_));
+}
 
 ServerError::ServerError(ServerErrorFields fields, ErrorKind kind, const std::string& context)
-    : Error(kind, context + server_error_text(fields)), fields_(std::move(fields)) {}
+    : Error(kind, context + server_error_text(fields)), fields_(std::move(fields)) {
+    set_connection_lost(kind == ErrorKind::server && ends_session(fields_));
+}
 
 }  // namespace pgtls

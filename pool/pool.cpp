@@ -34,7 +34,9 @@ BasicPool<Client>::Connector client_connector(Settings settings) {
         Settings s = *shared;
         // Settings holds whole seconds; round up so a 500 ms budget does not become "none".
         if (connect_timeout.count() > 0) s.connect_timeout = std::chrono::ceil<std::chrono::seconds>(connect_timeout);
-        return connect_shared(std::move(s), setup);
+        // ... and the exact budget bounds the whole connect (every host and attempt), below
+        // libpq's 2 s floor: an acquire() must not outlast its own timeout.
+        return connect_shared(std::move(s), setup, connect_timeout);
     };
 }
 

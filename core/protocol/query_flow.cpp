@@ -56,7 +56,7 @@ bool QueryFlow::on_message(const BackendMessage& m) {
             if (on_row_) {
                 // The row refers to the receive buffer: no copy (valid during the callback only).
                 current_.set_row_view(m.body);
-                (*on_row_)(current_[0]);
+                session_.call_user([&] { (*on_row_)(current_[0]); });
             } else {
                 // Kept: the body, its field table, its row index entry.
                 session_.hold_row(m.body.size() + 8 * current_.columns() + 8);

@@ -43,7 +43,7 @@ bool SessionState::handle_async(const BackendMessage& m) {
     switch (m.type) {
         case 'N': {
             Notice n{parse_error_fields(m.body)};
-            if (notice_handler) notice_handler(n);
+            if (notice_handler) call_user([&] { notice_handler(n); });
             return true;
         }
         case 'A': {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,6 +43,21 @@ struct SessionState {
     TransactionStatus transaction_status = TransactionStatus::unknown;
     std::function<void(const Notice&)> notice_handler;
     std::deque<Notification> notifications;
+    // The first exception a user callback (notice handler, row or COPY data callback) threw
+    // during the current request. The flows keep consuming the reply to ReadyForQuery (the
+    // driver bounds that drain) and call no user callback after it; the driver rethrows it.
+    std::exception_ptr callback_error;
+    // Runs a user callback, capturing whatever it throws in callback_error; does nothing
+    // once a callback of this request has thrown.
+    template <class F>
+    void call_user(F&& f) noexcept {
+        if (callback_error) return;
+        try {
+            f();
+        } catch (...) {
+            callback_error = std::current_exception();
+        }
+    }
     // A LISTEN completed (command tag) since the session started or the last DISCARD ALL /
     // Client::unlisten_all(): the session may be subscribed to channels. A pool ends a lease's
     // subscriptions with it; a LISTEN run inside a function is not seen.

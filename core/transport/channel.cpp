@@ -36,7 +36,9 @@ void Channel::start_tls(tls::Context& context, const tls::SessionParams& params,
                 tls_.reset();
                 throw Error(ErrorKind::tls, "SSL connection has been closed unexpectedly during the handshake");
             case tls::IoStatus::error: {
-                std::string msg = "SSL error: " + r.error;
+                // libpq's "SSL error: ..." once: a backend may already say "SSL error: ..." or
+                // "SSL SYSCALL error: ...".
+                std::string msg = r.error.rfind("SSL ", 0) == 0 ? r.error : "SSL error: " + r.error;
                 tls_.reset();
                 throw Error(ErrorKind::tls, msg);
             }

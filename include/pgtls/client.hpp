@@ -114,7 +114,8 @@ private:
     std::vector<std::size_t> sync_after_;  // number of queries before each sync point
 };
 
-// COPY FROM STDIN in progress: write data, then finish() (or abort()).
+// COPY FROM STDIN in progress: write data, then finish() (or abort()). While it is open every
+// other statement on its Client is Error(usage), nothing sent.
 class CopyIn {
 public:
     CopyIn(CopyIn&&) noexcept;
@@ -131,11 +132,22 @@ private:
     friend class Client;
     explicit CopyIn(Client& c) : client_(&c) {}
     void flush();
+    void end() noexcept;  // done: the client accepts statements again
+    Client& owner() const;  // Error(usage) when moved from
     Client* client_;
     std::string buffer_;
     bool done_ = false;
 };
 
+// User callbacks (notice handler, stream rows, COPY out data, password callback) may throw
+// anything: the client stops calling them for the rest of the request, reads the rest of the
+// reply up to ReadyForQuery (at most 5 s and 16 MiB, otherwise it closes the connection), and
+// rethrows the callback's exception unchanged to the caller of the request. A callback must
+// not use its own Client: such a call throws Error(usage) ("another command is already in
+// progress") before sending anything.
+//
+// A moved-from Client throws Error(usage) from every call but connect(), which makes it a new
+// connection; a never-connected one throws Error(usage) ("connection is closed").
 class Client {
 public:
     Client();
@@ -263,10 +275,14 @@ private:
     friend class Pipeline;
     friend class CopyIn;
     friend struct ClientSetupAccess;  // core/client_shared.hpp: a pool's shared connection setup
+    // The connection state; Error(usage) on a moved-from client.
+    Impl& live() const;
     std::unique_ptr<Impl> impl_;
 };
 
-// BEGIN on construction; ROLLBACK on destruction unless commit() was called. Savepoints nest.
+// BEGIN on construction; ROLLBACK on destruction unless commit() was called. Savepoints nest;
+// transactions do not: constructing one on a client already in a transaction is
+// Error(usage) (use savepoint() / rollback_to() / release() of the open one).
 class Transaction {
 public:
     explicit Transaction(Client& client, std::string_view begin_sql = "BEGIN");

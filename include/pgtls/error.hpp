@@ -27,9 +27,19 @@ class Error : public std::runtime_error {
 public:
     Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
     ErrorKind kind() const noexcept { return kind_; }
+    // True when the connection the failing call ran on did not survive it: a FATAL or PANIC
+    // from the server (e.g. 57P01, a backend terminated by the administrator), a reset or EOF,
+    // a timeout or protocol error after which the connection was closed. The operation may
+    // be retried on a new connection if it is idempotent (see BasicPool::run_retrying).
+    // False for errors that leave the connection usable (an SQL error, a cancelled query,
+    // misuse) and for a failed connect (there was no connection to lose).
+    bool connection_lost() const noexcept { return connection_lost_; }
+    // Set by the library when it closes the connection on this error.
+    void set_connection_lost(bool lost) noexcept { connection_lost_ = lost; }
 
 private:
     ErrorKind kind_;
+    bool connection_lost_ = false;
 };
 
 // Every field of a PostgreSQL ErrorResponse / NoticeResponse (protocol "Error and Notice

@@ -277,9 +277,28 @@ public:
 
     // Wait (FIFO) for a connection up to options().acquire_timeout, or `timeout`
     // (0 = forever). Throws Error(pool) when exhausted or closed, or the connect error when
-    // this caller's connect failed.
+    // this caller's connect failed. The timeout bounds everything acquire() does: a
+    // connection it opens gets what is left of it (at most connect_timeout), and the
+    // health check's ping a fifth of it (see health_check_timeout).
     Lease acquire() { return acquire(state_->opt.acquire_timeout); }
     Lease acquire(std::chrono::milliseconds timeout) { return Lease(state_, state_->acquire(timeout)); }
+
+    // Runs f(connection) on a lease; when it fails because the connection was lost
+    // (Error::connection_lost(): a terminated backend, a reset, a server restart), runs it
+    // once more on another connection. Only for idempotent work: the first run may have
+    // taken effect before the connection went. Returns what f returns; other errors, and
+    // the second failure, reach the caller.
+    template <class F>
+    auto run_retrying(F&& f) -> decltype(f(std::declval<Conn&>())) {
+        for (int attempt = 0;; ++attempt) {
+            Lease lease = acquire();
+            try {
+                return f(*lease);
+            } catch (const Error& e) {
+                if (attempt > 0 || !e.connection_lost()) throw;
+            }
+        }
+    }
 
     // One-off statements on a pooled connection.
     auto query(std::string_view sql) { return acquire()->query(sql); }
@@ -434,12 +453,22 @@ private:
             return s;
         }
 
-        // Opens one connection; the caller has already counted it in total and opening.
-        // On failure undoes that, arms the backoff, wakes the head waiter and rethrows.
-        std::unique_ptr<Slot> open() {
+        // What a connect made for an acquire() may take: what is left until its deadline, and
+        // at most connect_timeout; never 0 ("no limit") when a deadline is set.
+        std::chrono::milliseconds connect_budget(time_point deadline) const {
+            if (deadline == time_point::max()) return opt.connect_timeout;
+            auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock->now());
+            left = std::max(left, std::chrono::milliseconds(1));
+            return opt.connect_timeout.count() > 0 ? std::min(left, opt.connect_timeout) : left;
+        }
+
+        // Opens one connection within `timeout` (0: the connection's own default); the caller
+        // has already counted it in total and opening. On failure undoes that, arms the
+        // backoff, wakes the head waiter and rethrows.
+        std::unique_ptr<Slot> open(std::chrono::milliseconds timeout) {
             std::unique_ptr<Conn> conn;
             try {
-                conn = connector(opt.connect_timeout);
+                conn = connector(timeout);
                 if (!conn) throw Error(ErrorKind::connection, "pool: connector returned no connection");
                 if (opt.after_connect) opt.after_connect(*conn);
             } catch (...) {
@@ -614,7 +643,7 @@ private:
                             me->queued = false;
                             notify_head_if_useful();
                             lk.unlock();
-                            slot = open();  // throws the connect error to this caller
+                            slot = open(connect_budget(deadline));  // throws the connect error to this caller
                             lk.lock();
                             --opening;
                             ++in_use;
@@ -776,7 +805,7 @@ private:
                     lk.unlock();
                     std::unique_ptr<Slot> slot;
                     try {
-                        slot = open();
+                        slot = open(opt.connect_timeout);
                     } catch (...) {
                     }
                     lk.lock();
