@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/protocol/backend_messages.hpp"
+#include "core/protocol/frontend.hpp"
 #include "core/protocol/message_reader.hpp"
 #include "core/protocol/query_flow.hpp"
 #include "core/protocol/startup_flow.hpp"
