@@ -9,8 +9,10 @@
 //      key password given IN CODE is an error: code asked both for no TLS and for TLS material.
 //      (From lower layers such material is merely unused; a connection-string value gets a
 //      warning.)
-//  M2  sslmode=no-verify with a root certificate or CRL given in code is an error: the code
-//      asks to verify nothing and supplies verification material.
+//  M2  sslmode=no-verify with a root certificate or CRL from any source (code, connection
+//      string, service file, environment) is an error: one setting asks to verify nothing while
+//      another supplies verification material, and a user who set the material believes the
+//      server is verified. One rule for every source, never a silent "unused".
 //  M3  sslnegotiation=direct with an explicit sslmode that allows plaintext (disable, allow,
 //      prefer) is libpq's error; with no sslmode anywhere pgtls uses require (libpq would
 //      reject the default "prefer").
@@ -685,13 +687,10 @@ Settings resolve(const Config& config, const Environment& process_env) {
         }
     } else {
         if (s.sslmode == SslMode::no_verify) {  // M2
-            for (const char* k : {"sslrootcert", "sslcrl", "sslcrldir"}) {
-                const Entry* e = layers.nonempty(k);
-                if (e && e->source == SettingSource::code)
-                    fail(std::string(k) + " is set in code but sslmode=no-verify " + mode_origin +
-                         " verifies nothing; remove one of them");
-                if (e) s.warnings.push_back(std::string(k) + " " + e->origin + " is unused because sslmode=no-verify");
-            }
+            for (const char* k : {"sslrootcert", "sslcrl", "sslcrldir"})
+                if (const Entry* e = layers.nonempty(k))
+                    fail(std::string(k) + " " + e->origin + " asks for verification, but sslmode=no-verify " +
+                         mode_origin + " verifies nothing; remove one of them");
         }
         const std::string dot_postgresql = home ? *home + "/.postgresql/" : std::string();
         auto default_file = [&](const char* name) -> Material {

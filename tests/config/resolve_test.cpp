@@ -514,15 +514,26 @@ TEST_F(Resolve, M1DisableWithMaterialInCode) {
     EXPECT_NE(s.warnings[0].find("sslcert in the connection string is unused because sslmode=disable"), std::string::npos);
 }
 
-TEST_F(Resolve, M2NoVerifyWithVerificationMaterialInCode) {
+// One rule for every source: verification material next to no-verify is an error naming both
+// settings and where each came from (it used to be an error in code only, and silently
+// unused from a string or the environment).
+TEST_F(Resolve, M2NoVerifyWithVerificationMaterialFromAnySource) {
     Config c;
     c.sslmode = SslMode::no_verify;
     c.sslrootcert = Pem::bytes("CA");
-    EXPECT_NE(error(c).find("sslrootcert is set in code but sslmode=no-verify"), std::string::npos);
-    Settings s = run("sslmode=no-verify sslrootcert=/x");
-    EXPECT_TRUE(s.sslrootcert.empty());
-    EXPECT_FALSE(s.ssl_verify_chain);
-    ASSERT_EQ(s.warnings.size(), 1u);
+    EXPECT_NE(error(c).find("sslrootcert (set in code) asks for verification, but sslmode=no-verify (set in code) verifies nothing"),
+              std::string::npos)
+        << error(c);
+    EXPECT_NE(error("sslmode=no-verify sslrootcert=/x")
+                  .find("sslrootcert (in the connection string) asks for verification, but sslmode=no-verify (in the connection string)"),
+              std::string::npos);
+    EXPECT_NE(error("sslmode=no-verify sslcrldir=/d").find("sslcrldir (in the connection string) asks for verification"), std::string::npos);
+    env.set("PGSSLROOTCERT", "/ca.crt");
+    EXPECT_NE(error("sslmode=no-verify").find("sslrootcert (from environment variable PGSSLROOTCERT) asks for verification"), std::string::npos)
+        << error("sslmode=no-verify");
+    Config code_mode;
+    code_mode.sslmode = SslMode::no_verify;
+    EXPECT_NE(error(code_mode).find("sslmode=no-verify (set in code)"), std::string::npos);
 }
 
 TEST_F(Resolve, M5CertModeDisableWithCertInCode) {
