@@ -18,6 +18,7 @@
 
 #include "integration_fixture.hpp"
 #include "pgtls/pool.hpp"
+#include "tests/support/proxy/silent_listener.hpp"
 
 namespace pgtls::test {
 namespace {
@@ -339,33 +340,6 @@ TEST_P(ApiSafety, VerifyFullWithOnlyHostaddrNamesTheAddress) {
                    "connection to server at \"127.0.0.1\", port " + std::to_string(port) +
                        " failed: host name must be specified for a verified SSL connection");
 }
-
-// A TCP port on 127.0.0.1 whose kernel completes the handshake (listen backlog) but whose
-// server never reads or answers. close() resets the queued connections.
-class SilentListener {
-public:
-    SilentListener() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0)
-            throw std::runtime_error("SilentListener: cannot listen");
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-    }
-    ~SilentListener() { close(); }
-    int port() const { return port_; }
-    void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-    int port_ = 0;
-};
 
 // acquire_timeout bounds opening a connection to a server that accepts and never answers
 // (no connect_timeout anywhere: before, acquire() waited for the connect's own limit).

@@ -46,6 +46,13 @@ protected:
         }
     }
     std::string ca() const { return " sslrootcert=" + quote_conninfo_value(pki("ca.crt")); }
+    // PostgreSQL 18 by name (localhost) as scramuser: verify-full with the test CA, or
+    // plaintext for the "none" backend.
+    Config pg18_verified() const {
+        std::string ci = env().conninfo(env().server("pg18"), "scramuser", "localhost");
+        ci += has_tls() ? " sslmode=verify-full" + ca() : " sslmode=disable";
+        return config(ci);
+    }
 };
 
 inline std::string backend_test_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }

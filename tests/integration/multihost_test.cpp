@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "integration_fixture.hpp"
+#include "tests/support/proxy/silent_listener.hpp"
 
 namespace pgtls::test {
 namespace {
@@ -68,30 +69,6 @@ int closed_port() {
     ::close(fd);
     return ntohs(a.sin_port);
 }
-
-// Accepts TCP connections into its backlog and never reads or answers: a host that hangs.
-class SilentListener {
-public:
-    SilentListener() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0)
-            throw std::runtime_error("silent listener");
-        socklen_t len = sizeof a;
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-    }
-    ~SilentListener() { ::close(fd_); }
-    SilentListener(const SilentListener&) = delete;
-    SilentListener& operator=(const SilentListener&) = delete;
-    int port() const { return port_; }
-
-private:
-    int fd_ = -1;
-    int port_ = 0;
-};
 
 std::string ports(std::initializer_list<int> ps) {
     std::string s;

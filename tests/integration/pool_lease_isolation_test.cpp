@@ -22,12 +22,6 @@ constexpr const char* kRaiseNotice = "DO $$BEGIN RAISE NOTICE 'lease notice'; EN
 
 class PoolLeaseIsolation : public BackendTest {
 protected:
-    Config pool_config() const {
-        const auto& server = env().server("pg18");
-        std::string ci = env().conninfo(server, "scramuser", "localhost");
-        ci += has_tls() ? " sslmode=verify-full" + ca() : " sslmode=disable";
-        return config(ci);
-    }
     // One connection, so every lease gets the same one.
     static PoolOptions one_connection() {
         PoolOptions o;
@@ -40,8 +34,8 @@ protected:
 };
 
 TEST_P(PoolLeaseIsolation, NextBorrowerGetsNeitherTheHandlerNorTheNotifications) {
-    Pool pool(pool_config(), one_connection());
-    Client notifier(pool_config());
+    Pool pool(pg18_verified(), one_connection());
+    Client notifier(pg18_verified());
     int a_notices = 0;
     int pid = 0;
     {
@@ -69,8 +63,8 @@ TEST_P(PoolLeaseIsolation, NextBorrowerGetsNeitherTheHandlerNorTheNotifications)
 }
 
 TEST_P(PoolLeaseIsolation, ListenSentInAPipelineIsEndedToo) {
-    Pool pool(pool_config(), one_connection());
-    Client notifier(pool_config());
+    Pool pool(pg18_verified(), one_connection());
+    Client notifier(pg18_verified());
     {
         auto a = pool.acquire();
         Pipeline p(*a);
@@ -87,7 +81,7 @@ TEST_P(PoolLeaseIsolation, ListenSentInAPipelineIsEndedToo) {
 }
 
 TEST_P(PoolLeaseIsolation, QueryTimeoutOfABorrowerIsNotInForceForTheNext) {
-    Pool pool(pool_config(), one_connection());
+    Pool pool(pg18_verified(), one_connection());
     {
         auto a = pool.acquire();
         a->set_query_timeout(30ms);
@@ -107,7 +101,7 @@ TEST_P(PoolLeaseIsolation, AfterConnectSettingsAreWhatEachLeaseStartsWith) {
         c.set_query_timeout(20s);
         c.set_statement_cache_capacity(8);
     };
-    Pool pool(pool_config(), o);
+    Pool pool(pg18_verified(), o);
     int a_notices = 0;
     {
         auto a = pool.acquire();
@@ -124,7 +118,7 @@ TEST_P(PoolLeaseIsolation, AfterConnectSettingsAreWhatEachLeaseStartsWith) {
 }
 
 TEST_P(PoolLeaseIsolation, StatementCacheCapacityIsRestoredAndItsStatementsClosed) {
-    Pool pool(pool_config(), one_connection());
+    Pool pool(pg18_verified(), one_connection());
     {
         auto a = pool.acquire();
         a->set_statement_cache_capacity(4);
@@ -141,7 +135,7 @@ TEST_P(PoolLeaseIsolation, StatementCacheCapacityIsRestoredAndItsStatementsClose
 TEST_P(PoolLeaseIsolation, NoticesOfTheReleaseItselfDoNotReachTheBorrowersHandler) {
     auto o = one_connection();
     o.reset_sql = "DO $$BEGIN RAISE NOTICE 'from reset_sql'; END$$";
-    Pool pool(pool_config(), o);
+    Pool pool(pg18_verified(), o);
     int a_notices = 0;
     {
         auto a = pool.acquire();
@@ -160,7 +154,7 @@ TEST_P(PoolLeaseIsolation, NoticesOfTheReleaseItselfDoNotReachTheBorrowersHandle
 TEST_P(PoolLeaseIsolation, SoakOfAThousandLeasesAlternatingHandlersAndListens) {
     auto o = one_connection();
     o.max_size = 2;
-    Pool pool(pool_config(), o);
+    Pool pool(pg18_verified(), o);
     constexpr int kLeases = 1000;
     std::vector<int> handler_calls(kLeases, 0);
     int stale = 0;

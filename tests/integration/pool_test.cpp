@@ -23,12 +23,6 @@ using namespace std::chrono_literals;
 
 class PoolIntegration : public BackendTest {
 protected:
-    Config pool_config() const {
-        const auto& server = env().server("pg18");
-        std::string ci = env().conninfo(server, "scramuser", "localhost");
-        ci += has_tls() ? " sslmode=verify-full" + ca() : " sslmode=disable";
-        return config(ci);
-    }
     static PoolOptions base_options() {
         PoolOptions o;
         o.max_size = 4;
@@ -54,7 +48,7 @@ bool eventually(Pred pred, std::chrono::milliseconds limit) {
 
 // What a Pool shares between its connections: one TLS context, and SCRAM's PBKDF2 result.
 TEST_P(PoolIntegration, ConnectionsShareOneTlsContextAndDeriveTheScramKeyOnce) {
-    const Settings settings = resolve(pool_config());
+    const Settings settings = resolve(pg18_verified());
     auto shared = make_connect_shared();
     for (int i = 0; i < 3; ++i) {
         auto c = connect_shared(settings, shared);
@@ -73,14 +67,14 @@ TEST_P(PoolIntegration, ConnectionsShareOneTlsContextAndDeriveTheScramKeyOnce) {
 }
 
 TEST_P(PoolIntegration, SixteenThreadsShareFourConnectionsWithoutLosingResults) {
-    { Client warm_up(pool_config()); }  // a TLS library may keep process-wide descriptors
+    { Client warm_up(pg18_verified()); }  // a TLS library may keep process-wide descriptors
     std::thread([] {}).join();          // ThreadSanitizer starts its own thread with the first one
     const auto fds_before = open_fds();
     const std::size_t threads_before = thread_count();
     {
         auto o = base_options();
         o.min_size = 4;
-        Pool pool(pool_config(), o);
+        Pool pool(pg18_verified(), o);
         constexpr int kThreads = 16, kPerThread = 1250;  // 20,000 queries
         std::vector<std::vector<int>> got(kThreads);
         std::vector<std::thread> threads;
@@ -128,7 +122,7 @@ TEST_P(PoolIntegration, SixteenThreadsShareFourConnectionsWithoutLosingResults) 
 TEST_P(PoolIntegration, RecoversFromAServerRestartUnderLoad) {
     auto o = base_options();
     o.health_check_after = 0ms;  // ping every reuse: restart casualties are caught on acquire
-    Pool pool(pool_config(), o);
+    Pool pool(pg18_verified(), o);
     std::atomic<bool> stop{false};
     std::atomic<int> ok{0}, ok_after{0}, clean_errors{0}, other_errors{0};
     std::atomic<bool> restarted{false};
@@ -170,7 +164,7 @@ TEST_P(PoolIntegration, RecoversFromAServerRestartUnderLoad) {
 TEST_P(PoolIntegration, TerminatedIdleConnectionsAreReplacedNotHandedOut) {
     auto o = base_options();
     o.health_check_after = 1h;  // only the idle-socket probe can notice the termination
-    Pool pool(pool_config(), o);
+    Pool pool(pg18_verified(), o);
     std::set<int> old_pids;
     {
         std::vector<Pool::Lease> held;
@@ -181,7 +175,7 @@ TEST_P(PoolIntegration, TerminatedIdleConnectionsAreReplacedNotHandedOut) {
     }
     ASSERT_EQ(old_pids.size(), 4u);
     {
-        Client admin(pool_config());
+        Client admin(pg18_verified());
         std::string list;
         for (int pid : old_pids) list += (list.empty() ? "" : ",") + std::to_string(pid);
         auto r = admin.query("SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
@@ -201,7 +195,7 @@ TEST_P(PoolIntegration, TerminatedIdleConnectionsAreReplacedNotHandedOut) {
 TEST_P(PoolIntegration, AcquireTimesOutWhenExhausted) {
     auto o = base_options();
     o.max_size = 2;
-    Pool pool(pool_config(), o);
+    Pool pool(pg18_verified(), o);
     auto a = pool.acquire(), b = pool.acquire();
     auto start = std::chrono::steady_clock::now();
     try {
@@ -223,7 +217,7 @@ TEST_P(PoolIntegration, LifetimeAndIdleExpiryReplaceConnections) {
         auto o = base_options();
         o.max_lifetime = 300ms;
         o.maintenance_interval = 50ms;
-        Pool pool(pool_config(), o);
+        Pool pool(pg18_verified(), o);
         int first;
         {
             auto l = pool.acquire();
@@ -238,7 +232,7 @@ TEST_P(PoolIntegration, LifetimeAndIdleExpiryReplaceConnections) {
         o.min_size = 1;
         o.idle_timeout = 300ms;
         o.maintenance_interval = 50ms;
-        Pool pool(pool_config(), o);
+        Pool pool(pg18_verified(), o);
         // Let the maintenance thread open the min_size connection first: an acquire() racing
         // with that background connect opens its own, and the count below would depend on
         // which won (seen under TSan, where the connect is slow).
@@ -262,7 +256,7 @@ TEST_P(PoolIntegration, AfterConnectAndDirtyReleases) {
     auto o = base_options();
     o.max_size = 1;
     o.after_connect = [](Client& c) { c.query("SET application_name = 'pgtls-pool'"); };
-    Pool pool(pool_config(), o);
+    Pool pool(pg18_verified(), o);
     int pid;
     {
         auto l = pool.acquire();
@@ -285,7 +279,7 @@ TEST_P(PoolIntegration, AfterConnectAndDirtyReleases) {
 }
 
 TEST_P(PoolIntegration, ConnectErrorReachesTheCallerAndCloseLeaksNothing) {
-    auto c = pool_config();
+    auto c = pg18_verified();
     c.conninfo += " password=wrong-secret";
     auto o = base_options();
     Pool pool(c, o);
