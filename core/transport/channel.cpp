@@ -107,9 +107,13 @@ void Channel::write_all_draining(std::string_view data, protocol::MessageReader&
         off += n;
         if (off == data.size()) break;
         if (n > 0) continue;
-        // Blocked: take in what the server sent so it can keep going, then wait for either.
-        while (try_read(reader) > 0)
+        // Blocked: take in what the server sent so it can keep going, then wait for either. A
+        // server that never stops sending must not keep this loop past the deadline.
+        while (try_read(reader) > 0) {
             if (consume) consume();
+            if (deadline && Clock::now() >= *deadline)
+                throw Error(ErrorKind::timeout, "timeout expired while sending data to the server");
+        }
         pollfd p{fd_, static_cast<short>(want_read ? POLLIN : (POLLIN | POLLOUT)), 0};
         int ms = -1;
         if (deadline) {

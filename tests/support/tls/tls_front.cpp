@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -101,11 +102,23 @@ void TlsFront::relay(int client_fd) {
     SSL* ssl = SSL_new(impl_->ctx);
     SSL_set_fd(ssl, client_fd);
     const int backend = SSL_accept(ssl) == 1 ? connect_loopback(backend_port_) : -1;
-    // One thread, both directions: poll both sockets, never block on one while the other has
-    // something (the client also reads while it writes, so its side always drains).
-    std::string to_client;  // bytes from the backend not yet written to the TLS session
+    // One thread, both directions: poll both sockets and never block on either, so a backend
+    // that stops reading (a flood-while-writing case) cannot stop the flood reaching the client.
+    // Each direction holds at most 1 MiB; past that the front stops reading that side.
+    std::string to_client;   // bytes from the backend not yet written to the TLS session
+    std::string to_backend;  // bytes from the TLS session not yet sent to the backend
+    constexpr std::size_t hold = 1u << 20;
     char buf[16384];
     bool backend_open = backend >= 0;
+    auto read_client = [&]() -> bool {  // false: the TLS session ended
+        const int n = SSL_read(ssl, buf, sizeof buf);
+        if (n > 0) {
+            if (backend_open) to_backend.append(buf, static_cast<std::size_t>(n));
+            return true;
+        }
+        const int err = SSL_get_error(ssl, n);
+        return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
+    };
     while (backend_open || !to_client.empty()) {
         if (stop_) break;
         if (!to_client.empty()) {
@@ -117,24 +130,28 @@ void TlsFront::relay(int client_fd) {
             const int err = SSL_get_error(ssl, n);
             if (err != SSL_ERROR_WANT_WRITE && err != SSL_ERROR_WANT_READ) break;
         }
-        if (SSL_pending(ssl) == 0) {
-            pollfd p[2] = {{client_fd, short(POLLIN | (to_client.empty() ? 0 : POLLOUT)), 0},
-                           {backend, short(backend_open && to_client.size() < (1u << 20) ? POLLIN : 0), 0}};
-            if (::poll(p, 2, 100) < 0) break;
-            if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-                const ssize_t r = ::recv(backend, buf, sizeof buf, 0);
-                if (r <= 0) backend_open = false;
-                else to_client.append(buf, static_cast<std::size_t>(r));
-            }
-            if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        if (backend_open && !to_backend.empty()) {
+            const ssize_t w = ::send(backend, to_backend.data(), to_backend.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w > 0) to_backend.erase(0, static_cast<std::size_t>(w));
+            else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) backend_open = false;
         }
-        const int n = SSL_read(ssl, buf, sizeof buf);
-        if (n > 0) {
-            if (backend_open && ::send(backend, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) < 0) backend_open = false;
+        const bool take_client = to_backend.size() < hold;
+        if (take_client && SSL_pending(ssl) > 0) {
+            if (!read_client()) break;
             continue;
         }
-        const int err = SSL_get_error(ssl, n);
-        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) break;
+        pollfd p[2] = {{client_fd, short((take_client ? POLLIN : 0) | (to_client.empty() ? 0 : POLLOUT)), 0},
+                       {backend, short(backend_open ? ((to_client.size() < hold ? POLLIN : 0) |
+                                                       (to_backend.empty() ? 0 : POLLOUT))
+                                                    : 0),
+                        0}};
+        if (::poll(p, 2, 100) < 0) break;
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            const ssize_t r = ::recv(backend, buf, sizeof buf, MSG_DONTWAIT);
+            if (r > 0) to_client.append(buf, static_cast<std::size_t>(r));
+            else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) backend_open = false;
+        }
+        if (take_client && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) && !read_client()) break;
     }
     if (backend >= 0) ::close(backend);
     SSL_shutdown(ssl);
