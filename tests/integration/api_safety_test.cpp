@@ -18,6 +18,7 @@
 
 #include "integration_fixture.hpp"
 #include "pgtls/pool.hpp"
+#include "tests/support/env/expect_error.hpp"
 #include "tests/support/proxy/silent_listener.hpp"
 
 namespace pgtls::test {
@@ -37,16 +38,6 @@ protected:
     static void make_table(Client& c) {
         c.query("CREATE TEMP TABLE acct(id int primary key, bal int)");
         c.query("INSERT INTO acct SELECT g, g * 100 FROM generate_series(1, 50) g");
-    }
-    template <class F>
-    static void expect_usage(F&& f, const std::string& fragment) {
-        try {
-            f();
-            ADD_FAILURE() << "no error, expected Error(usage) containing \"" << fragment << "\"";
-        } catch (const Error& e) {
-            EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
-            EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-        }
     }
 };
 

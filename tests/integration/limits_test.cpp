@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "integration_fixture.hpp"
+#include "tests/support/env/expect_error.hpp"
 #include "tests/support/env/sanitizers.hpp"
 
 namespace pgtls::test {
@@ -18,15 +19,6 @@ protected:
     Client open() const {
         return connect(env().conninfo(env().server("pg18"), "scramuser") +
                        (has_tls() ? " sslmode=require" : " sslmode=disable"));
-    }
-    static void expect_usage(const std::function<void()>& f, const std::string& fragment) {
-        try {
-            f();
-            ADD_FAILURE() << "no error, expected one containing \"" << fragment << "\"";
-        } catch (const Error& e) {
-            EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
-            EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-        }
     }
 };
 

@@ -12,20 +12,12 @@
 
 #include "core/protocol/frontend.hpp"
 #include "pgtls/error.hpp"
+#include "tests/support/env/expect_error.hpp"
 
 using namespace pgtls;
+using pgtls::test::expect_usage;
 
 namespace {
-
-void expect_usage(const std::function<void()>& f, const std::string& fragment) {
-    try {
-        f();
-        ADD_FAILURE() << "no error, expected one containing \"" << fragment << "\"";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
-        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
-}
 
 // A read-only mapping of `size` zero bytes that no page of memory backs until read: a real
 // string_view over more than 4 GiB that a refused message never touches.
