@@ -10,18 +10,13 @@
 #include <vector>
 
 #include "auth/authenticator.hpp"
+#include "core/protocol/algorithm.hpp"
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/message_reader.hpp"
 #include "core/protocol/session_state.hpp"
 #include "pgtls/config.hpp"
 
 namespace pgtls::protocol {
-
-enum class TlsStart {
-    none,         // plaintext
-    ssl_request,  // classic: SSLRequest, then TLS on 'S'
-    direct,       // PostgreSQL 17+: TLS at once
-};
 
 struct StartupOptions {
     TlsStart tls = TlsStart::none;

@@ -3,8 +3,12 @@
 
 #include "pgtls/version.hpp"
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pgtls {
 
@@ -23,10 +27,70 @@ enum class ErrorKind {
 
 const char* to_string(ErrorKind kind) noexcept;
 
+// Why, finely and machine-readably, within a kind: the library's own control decisions
+// (fallbacks, retries, failover, eviction) and an application's branch on this, never on the
+// message text. New causes may be added in later versions; `unspecified` is the default.
+enum class ErrorCause : std::uint8_t {
+    unspecified,
+    // connection
+    resolve_failed,         // the host name did not resolve
+    connect_failed,         // TCP/Unix connect refused or unreachable
+    connection_closed,      // EOF or reset from the server
+    // tls
+    ssl_refused,            // the server answered SSLRequest with 'N' and TLS was required
+    tls_handshake,          // the handshake failed (incl. a chain the backend rejected)
+    tls_host_name,          // verify-full: the certificate does not name the host
+    tls_alpn,               // ALPN missing on a direct connection, or another protocol
+    tls_client_certificate, // sslcertmode=require and no client certificate was sent
+    // authentication
+    auth_method_refused,    // require_auth / channel_binding refused what the server asked
+    auth_failed,            // the exchange failed (bad proof, bad server signature, ...)
+    // protocol
+    protocol_violation,     // a malformed or unexpected message
+    limit_exceeded,         // a max_* cap (message size, result bytes/rows, notifications)
+    // server
+    server_error,           // an ErrorResponse that leaves the session usable
+    server_fatal,           // a FATAL/PANIC: the server ends the session
+    // timeout
+    connect_timeout,        // connect_timeout (or a pool's acquire deadline) expired
+    query_timeout,          // the query timeout expired; the query was cancelled and drained
+    query_timeout_closed,   // ... and did not stop after the cancel: the connection was closed
+    // connect policy
+    session_attrs_mismatch, // target_session_attrs refused the server
+    // usage / config / pool
+    usage,
+    config,
+    pool_exhausted,
+    pool_closed,
+};
+
+const char* to_string(ErrorCause cause) noexcept;
+
+struct ServerErrorFields;
+
+// One host attempt of a failed connect (libpq reports them as one line each).
+struct ConnectAttempt {
+    std::string host;        // as given (host or hostaddr), or the Unix socket path
+    std::string address;     // the numeric address connected to; empty if none was reached
+    int port = 0;
+    std::string encryption;  // "tls" (classic or direct), "plaintext" or "gss"
+    ErrorKind kind = ErrorKind::connection;
+    ErrorCause cause = ErrorCause::unspecified;
+    std::string message;     // the attempt's own message, without the "connection to" prefix
+    std::shared_ptr<const ServerErrorFields> server;  // when the server sent an ErrorResponse
+};
+
 class Error : public std::runtime_error {
 public:
     Error(ErrorKind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+    Error(ErrorKind kind, ErrorCause cause, const std::string& message)
+        : std::runtime_error(message), kind_(kind), cause_(cause) {}
     ErrorKind kind() const noexcept { return kind_; }
+    ErrorCause cause() const noexcept { return cause_; }
+    void set_cause(ErrorCause cause) noexcept { cause_ = cause; }
+    // A failed connect: every host attempt, in order (empty for other errors).
+    const std::vector<ConnectAttempt>& attempts() const noexcept;
+    void set_attempts(std::vector<ConnectAttempt> attempts);
     // True when the connection the failing call ran on did not survive it: a FATAL or PANIC
     // from the server (e.g. 57P01, a backend terminated by the administrator), a reset or EOF,
     // a timeout or protocol error after which the connection was closed. The operation may
@@ -39,7 +103,10 @@ public:
 
 private:
     ErrorKind kind_;
+    ErrorCause cause_ = ErrorCause::unspecified;
     bool connection_lost_ = false;
+    // Shared so copying an Error (exception_ptr, rethrow) stays cheap.
+    std::shared_ptr<const std::vector<ConnectAttempt>> attempts_;
 };
 
 // Every field of a PostgreSQL ErrorResponse / NoticeResponse (protocol "Error and Notice
