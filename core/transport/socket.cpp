@@ -53,28 +53,6 @@ std::string sockaddr_text(const sockaddr* sa) {
     return buf;
 }
 
-// connect_with_deadline's result when the deadline passed. Not ETIMEDOUT: that is the
-// kernel giving up on the SYN, and the poll's millisecond rounding can wake it a fraction of
-// a millisecond before the deadline, so the clock cannot tell the two apart.
-constexpr int kDeadlineReached = -1;
-
-// Non-blocking connect with deadline; returns 0, an errno or kDeadlineReached.
-int connect_with_deadline(int fd, const sockaddr* sa, socklen_t len, Deadline deadline) {
-    if (::connect(fd, sa, len) == 0) return 0;
-    if (errno != EINPROGRESS && errno != EINTR) return errno;
-    pollfd p{fd, POLLOUT, 0};
-    while (true) {
-        const int r = ::poll(&p, 1, remaining_ms(deadline));
-        if (r < 0 && errno == EINTR) continue;
-        if (r == 0) return kDeadlineReached;
-        break;
-    }
-    int err = 0;
-    socklen_t elen = sizeof err;
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-    return err;
-}
-
 }  // namespace
 
 std::string unix_socket_path(const HostTarget& target) {
@@ -91,33 +69,27 @@ void wait_fd(int fd, bool for_write, Deadline deadline, const char* what) {
     }
 }
 
-OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options, Deadline deadline) {
+SocketOpener::SocketOpener(const HostTarget& target, const SocketOptions& options)
+    : target_(target), options_(options) {
     if (target.is_unix_socket()) {
-        std::string path = unix_socket_path(target);
+        const std::string path = unix_socket_path(target);
         sockaddr_un sa{};
         sa.sun_family = AF_UNIX;
         if (path.size() >= sizeof sa.sun_path)
-            throw Error(ErrorKind::connection, "Unix-domain socket path \"" + path + "\" is too long");
+            throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                        "Unix-domain socket path \"" + path + "\" is too long");
         std::memcpy(sa.sun_path, path.data(), path.size());
         socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
         if (path[0] == '@') {  // Linux abstract namespace
             sa.sun_path[0] = '\0';
             len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
         }
-        const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) throw Error(ErrorKind::connection, std::string("could not create socket: ") + std::strerror(errno));
-        const int err = connect_with_deadline(fd, reinterpret_cast<sockaddr*>(&sa), len, deadline);
-        if (err) {
-            ::close(fd);
-            if (err == kDeadlineReached)
-                throw Error(ErrorKind::timeout, "timeout expired connecting to socket \"" + path + "\"");
-            throw Error(ErrorKind::connection, "connection to server on socket \"" + path +
-                                                   "\" failed: " + std::strerror(err) +
-                                                   (err == ENOENT ? " (is the server running locally?)" : ""));
-        }
-        return {fd, path};
+        const auto* b = reinterpret_cast<const unsigned char*>(&sa);
+        sockaddrs_.emplace_back(b, b + len);
+        families_.push_back(AF_UNIX);
+        addresses_.push_back(path);
+        return;
     }
-
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -128,31 +100,119 @@ OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options,
     const std::string port = std::to_string(target.port);
     const int gai = ::getaddrinfo(name.c_str(), port.c_str(), &hints, &res);
     if (gai != 0)
-        throw Error(ErrorKind::connection, (target.hostaddr.empty() ? "could not translate host name " : "could not parse network address ") +
-                                               describe_target(target) + " to address: " + gai_strerror(gai));
-    std::string errors;
+        throw Error(ErrorKind::connection, ErrorCause::resolve_failed,
+                    (target.hostaddr.empty() ? "could not translate host name " : "could not parse network address ") +
+                        describe_target(target) + " to address: " + gai_strerror(gai));
     for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-        const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) continue;
-        set_tcp_options(fd, options);
-        const int err = connect_with_deadline(fd, ai->ai_addr, ai->ai_addrlen, deadline);
-        const std::string addr = sockaddr_text(ai->ai_addr);
-        if (err == 0) {
-            freeaddrinfo(res);
-            return {fd, addr};
-        }
-        ::close(fd);
-        if (err == kDeadlineReached) {
-            freeaddrinfo(res);
-            throw Error(ErrorKind::timeout, "timeout expired connecting to server at " + describe_target(target) +
-                                                ", address " + addr + ", port " + port);
-        }
-        if (!errors.empty()) errors += "; ";
-        errors += "address " + addr + ": " + std::strerror(err);
+        const auto* b = reinterpret_cast<const unsigned char*>(ai->ai_addr);
+        sockaddrs_.emplace_back(b, b + ai->ai_addrlen);
+        families_.push_back(ai->ai_family);
+        addresses_.push_back(sockaddr_text(ai->ai_addr));
     }
     freeaddrinfo(res);
-    throw Error(ErrorKind::connection, "connection to server at " + describe_target(target) + ", port " + port +
-                                           " failed: " + (errors.empty() ? std::string("no usable address") : errors));
+}
+
+SocketOpener::~SocketOpener() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool SocketOpener::start_next() {
+    const bool unix_socket = target_.is_unix_socket();
+    while (next_ < sockaddrs_.size()) {
+        const std::size_t i = next_++;
+        const int fd = ::socket(families_[i], SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            if (unix_socket)
+                throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                            std::string("could not create socket: ") + std::strerror(errno));
+            continue;
+        }
+        if (!unix_socket) set_tcp_options(fd, options_);
+        current_ = addresses_[i];
+        const auto* sa = reinterpret_cast<const sockaddr*>(sockaddrs_[i].data());
+        const auto len = static_cast<socklen_t>(sockaddrs_[i].size());
+        fd_ = fd;
+        if (::connect(fd, sa, len) == 0) {
+            connecting_ = false;
+            return true;
+        }
+        if (errno == EINPROGRESS || errno == EINTR) {
+            connecting_ = true;
+            return true;
+        }
+        record_failure(errno);
+    }
+    return false;
+}
+
+void SocketOpener::record_failure(int err) {
+    ::close(fd_);
+    fd_ = -1;
+    connecting_ = false;
+    last_errno_ = err;
+    if (!errors_.empty()) errors_ += "; ";
+    errors_ += "address " + current_ + ": " + std::strerror(err);
+}
+
+bool SocketOpener::advance() {
+    while (true) {
+        if (fd_ < 0) {
+            if (!start_next()) fail();
+            if (!connecting_) return true;
+        }
+        // A connect in progress: finished when the socket is writable.
+        pollfd p{fd_, POLLOUT, 0};
+        const int r = ::poll(&p, 1, 0);
+        if (r == 0 || (r < 0 && errno == EINTR)) return false;
+        int err = 0;
+        socklen_t elen = sizeof err;
+        if (r < 0 || getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
+        if (err == 0) {
+            connecting_ = false;
+            return true;
+        }
+        record_failure(err);
+    }
+}
+
+OpenedSocket SocketOpener::take() {
+    OpenedSocket s{fd_, current_};
+    fd_ = -1;
+    return s;
+}
+
+void SocketOpener::fail() const {
+    if (target_.is_unix_socket())
+        throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                    "connection to server on socket \"" + addresses_.front() + "\" failed: " +
+                        std::strerror(last_errno_) + (last_errno_ == ENOENT ? " (is the server running locally?)" : ""));
+    throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                "connection to server at " + describe_target(target_) + ", port " + std::to_string(target_.port) +
+                    " failed: " + (errors_.empty() ? std::string("no usable address") : errors_));
+}
+
+Error SocketOpener::timeout_error() const {
+    if (target_.is_unix_socket())
+        return Error(ErrorKind::timeout, ErrorCause::connect_timeout,
+                     "timeout expired connecting to socket \"" + addresses_.front() + "\"");
+    return Error(ErrorKind::timeout, ErrorCause::connect_timeout,
+                 "timeout expired connecting to server at " + describe_target(target_) + ", address " + current_ +
+                     ", port " + std::to_string(target_.port));
+}
+
+OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options, Deadline deadline) {
+    SocketOpener opener(target, options);
+    while (!opener.advance()) {
+        pollfd p{opener.fd(), POLLOUT, 0};
+        while (true) {
+            const int r = ::poll(&p, 1, remaining_ms(deadline));
+            if (r > 0) break;
+            if (r == 0) throw opener.timeout_error();
+            if (errno != EINTR)
+                throw Error(ErrorKind::connection, std::string("poll() failed: ") + std::strerror(errno));
+        }
+    }
+    return opener.take();
 }
 
 }  // namespace pgtls::transport

@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
+
+#include "pgtls/error.hpp"
 
 #include "pgtls/config.hpp"
 
@@ -21,6 +24,44 @@ struct SocketOptions {
 struct OpenedSocket {
     int fd = -1;
     std::string address;  // "127.0.0.1", "::1" or the socket path
+};
+
+// Opens a socket to `target` without ever blocking on the connect: the caller's loop waits
+// for fd() to become writable between calls to advance(). The same attempts and error texts
+// as open_socket(). Name resolution is getaddrinfo() in the constructor, which blocks for a
+// host name (as libpq's PQconnectPoll does); a hostaddr or a Unix socket does not.
+class SocketOpener {
+public:
+    // Throws Error(connection) when the name does not resolve or the socket path is too long.
+    SocketOpener(const HostTarget& target, const SocketOptions& options);
+    ~SocketOpener();
+    SocketOpener(const SocketOpener&) = delete;
+    SocketOpener& operator=(const SocketOpener&) = delete;
+
+    // Starts or finishes connect attempts. True: connected (see take()). False: wait for fd()
+    // to be writable, then call again. Throws Error(connection) once every address failed.
+    bool advance();
+    int fd() const noexcept { return fd_; }
+    // The connected socket; the opener no longer owns it.
+    OpenedSocket take();
+    // The error to report when the caller's deadline passes before advance() returns true.
+    Error timeout_error() const;
+
+private:
+    bool start_next();  // starts the next address's connect; false when none is left
+    void record_failure(int err);  // closes the attempt's socket, notes why it failed
+    [[noreturn]] void fail() const;
+    HostTarget target_;
+    SocketOptions options_;
+    std::vector<std::string> addresses_;       // numeric, in getaddrinfo's order
+    std::vector<std::vector<unsigned char>> sockaddrs_;
+    std::vector<int> families_;
+    std::size_t next_ = 0;
+    int fd_ = -1;
+    bool connecting_ = false;
+    std::string current_;                      // address of the attempt in progress
+    std::string errors_;
+    int last_errno_ = 0;
 };
 
 // Connects to `target` (hostaddr if given, else resolves host; every resolved address is
