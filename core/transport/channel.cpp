@@ -12,36 +12,53 @@ namespace pgtls::transport {
 
 Channel::~Channel() { abort(); }
 
-Channel::Channel(Channel&& o) noexcept : fd_(o.fd_), tls_(std::move(o.tls_)) { o.fd_ = -1; }
+Channel::Channel(Channel&& o) noexcept : fd_(o.fd_), handshaking_(o.handshaking_), tls_(std::move(o.tls_)) {
+    o.fd_ = -1;
+}
 
 Channel& Channel::operator=(Channel&& o) noexcept {
     if (this != &o) {
         abort();
         fd_ = o.fd_;
+        handshaking_ = o.handshaking_;
         tls_ = std::move(o.tls_);
         o.fd_ = -1;
     }
     return *this;
 }
 
+tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionParams& params) {
+    if (!handshaking_) {
+        tls_ = context.create_session(fd_, params);
+        handshaking_ = true;
+    }
+    const tls::IoResult r = tls_->handshake();
+    switch (r.status) {
+        case tls::IoStatus::ok: handshaking_ = false; return r.status;
+        case tls::IoStatus::want_read:
+        case tls::IoStatus::want_write: return r.status;
+        case tls::IoStatus::closed:
+            tls_.reset();
+            handshaking_ = false;
+            throw Error(ErrorKind::tls, ErrorCause::tls_handshake,
+                        "SSL connection has been closed unexpectedly during the handshake");
+        case tls::IoStatus::error: break;
+    }
+    // libpq's "SSL error: ..." once: a backend may already say "SSL error: ..." or
+    // "SSL SYSCALL error: ...".
+    std::string msg = r.error.rfind("SSL ", 0) == 0 ? r.error : "SSL error: " + r.error;
+    tls_.reset();
+    handshaking_ = false;
+    throw Error(ErrorKind::tls, ErrorCause::tls_handshake, msg);
+}
+
 void Channel::start_tls(tls::Context& context, const tls::SessionParams& params, Deadline deadline) {
-    tls_ = context.create_session(fd_, params);
+    handshaking_ = false;
     while (true) {
-        const tls::IoResult r = tls_->handshake();
-        switch (r.status) {
-            case tls::IoStatus::ok: return;
+        switch (handshake_step(context, params)) {
             case tls::IoStatus::want_read: wait_fd(fd_, false, deadline, "waiting for the TLS handshake"); break;
             case tls::IoStatus::want_write: wait_fd(fd_, true, deadline, "waiting for the TLS handshake"); break;
-            case tls::IoStatus::closed:
-                tls_.reset();
-                throw Error(ErrorKind::tls, "SSL connection has been closed unexpectedly during the handshake");
-            case tls::IoStatus::error: {
-                // libpq's "SSL error: ..." once: a backend may already say "SSL error: ..." or
-                // "SSL SYSCALL error: ...".
-                std::string msg = r.error.rfind("SSL ", 0) == 0 ? r.error : "SSL error: " + r.error;
-                tls_.reset();
-                throw Error(ErrorKind::tls, msg);
-            }
+            default: return;
         }
     }
 }
@@ -188,6 +205,7 @@ void Channel::close() noexcept {
 
 void Channel::abort() noexcept {
     tls_.reset();
+    handshaking_ = false;
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;

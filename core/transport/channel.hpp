@@ -46,17 +46,26 @@ public:
     // True when decrypted bytes are buffered inside the TLS library (poll() cannot see them).
     bool has_buffered() const noexcept { return tls_ && tls_->pending() > 0; }
 
+    // Non-blocking steps for an event-loop driver; the blocking calls above are these steps
+    // with a poll() between them.
+    // Starts (first call) or continues the TLS handshake: ok once it is complete, otherwise
+    // what to wait for. Throws Error(tls) as start_tls() does.
+    tls::IoStatus handshake_step(tls::Context& context, const tls::SessionParams& params);
+    // Reads what is available into the reader: bytes read, 0 when it would block. Throws
+    // Error(connection) on EOF or error.
+    std::size_t try_read(protocol::MessageReader& reader);
+    // Writes what the socket takes: bytes written, 0 when it would block (`want_read` set when
+    // TLS must read first). Throws Error(connection).
+    std::size_t try_write(std::string_view data, bool& want_read);
+
     // Polite close: TLS close_notify (best effort), then close the fd. Never throws.
     void close() noexcept;
     // Close the fd without any more traffic (after a broken connection).
     void abort() noexcept;
 
 private:
-    // Returns bytes read (>0); throws on error; returns 0 when it would block.
-    std::size_t try_read(protocol::MessageReader& reader);
-    // Non-blocking write: bytes written (0 if it would block); `want_read` set when TLS needs input.
-    std::size_t try_write(std::string_view data, bool& want_read);
     int fd_ = -1;
+    bool handshaking_ = false;
     std::unique_ptr<tls::Session> tls_;
 };
 
