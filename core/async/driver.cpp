@@ -1,6 +1,7 @@
 #include "core/async/driver.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 namespace pgtls::async {
 
@@ -19,8 +20,15 @@ struct Driver::Side {
     std::exception_ptr error;
 };
 
+namespace {
+// Process-wide, so epochs of different drivers never coincide either.
+std::atomic<std::uint64_t> g_socket_epochs{0};
+}  // namespace
+
 Driver::Driver(transport::Channel& channel, protocol::Wire wire, DriverSetup setup)
-    : channel_(channel), wire_(wire), setup_(std::move(setup)) {}
+    : channel_(channel), wire_(wire), setup_(std::move(setup)), epoch_(++g_socket_epochs) {}
+
+void Driver::new_socket() noexcept { epoch_ = ++g_socket_epochs; }
 
 Driver::~Driver() = default;
 
@@ -86,6 +94,7 @@ bool Driver::step(Clock::time_point now) {
             case Action::Kind::cancel: return step_cancel(now);
             case Action::Kind::close:
                 channel_.abort();
+                new_socket();
                 resume(Event::of(Event::Kind::closed), now);
                 return true;
             case Action::Kind::done: return true;
@@ -124,7 +133,7 @@ bool Driver::step_write(Clock::time_point now, bool draining) {
             }
         }
     }
-    main_interest_ = {channel_.fd(), want_read || draining, !want_read};
+    main_interest_ = {channel_.fd(), want_read || draining, !want_read, epoch_};
     return false;
 }
 
@@ -133,22 +142,30 @@ bool Driver::step_read(Clock::time_point now) {
         resume(Event::of(Event::Kind::read), now);
         return true;
     }
-    main_interest_ = {channel_.fd(), true, false};
+    main_interest_ = {channel_.fd(), true, false, epoch_};
     return false;
 }
 
 bool Driver::step_open(Clock::time_point now) {
     if (!opener_) {
         channel_.abort();
+        new_socket();
         if (!action_.target)
             throw Error(ErrorKind::usage, ErrorCause::usage, "open_socket action without a target");
         opener_ = std::make_unique<transport::SocketOpener>(*action_.target, setup_.socket_options);
+        opener_attempts_ = 0;
     }
     if (!opener_->advance()) {
-        main_interest_ = {opener_->fd(), false, true};
+        // Each address of the host is a new socket.
+        if (opener_->attempts() != opener_attempts_) {
+            opener_attempts_ = opener_->attempts();
+            new_socket();
+        }
+        main_interest_ = {opener_->fd(), false, true, epoch_};
         return false;
     }
     transport::OpenedSocket s = opener_->take();
+    if (opener_->attempts() != opener_attempts_) new_socket();  // connected at once
     opener_.reset();
     channel_ = transport::Channel(s.fd);
     Event e = Event::of(Event::Kind::socket_open);
@@ -164,7 +181,7 @@ bool Driver::step_tls(Clock::time_point now) {
     params.sni = action_.tls.sni;
     const tls::IoStatus st = channel_.handshake_step(*ctx, params);
     if (st == tls::IoStatus::want_read || st == tls::IoStatus::want_write) {
-        main_interest_ = {channel_.fd(), st == tls::IoStatus::want_read, st == tls::IoStatus::want_write};
+        main_interest_ = {channel_.fd(), st == tls::IoStatus::want_read, st == tls::IoStatus::want_write, epoch_};
         return false;
     }
     const tls::Session& s = *channel_.tls_session();
@@ -235,8 +252,7 @@ bool Driver::step_cancel(Clock::time_point now) {
 
 Interest Driver::side_interest() const noexcept {
     if (!side_ || side_->finished) return {};
-    auto i = side_->driver->interest();
-    return i[0];
+    return side_->driver->interest()[0];
 }
 
 std::optional<Clock::time_point> Driver::deadline() const noexcept {
@@ -249,7 +265,10 @@ std::optional<Clock::time_point> Driver::deadline() const noexcept {
 
 void Driver::finish() {
     // Retired: nothing more goes over this connection.
-    if (action_.connection == Action::Connection::retired) channel_.abort();
+    if (action_.connection == Action::Connection::retired && channel_.is_open()) {
+        channel_.abort();
+        new_socket();
+    }
     side_.reset();
     opener_.reset();
     deadline_.reset();

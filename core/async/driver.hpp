@@ -24,10 +24,14 @@ namespace pgtls::async {
 using Clock = std::chrono::steady_clock;
 
 // A socket the loop must watch, and for what.
+// `epoch` changes whenever the socket behind a descriptor number changes (closed, another
+// one opened, perhaps with the same number): a loop that registered the fd must register
+// the new socket afresh.
 struct Interest {
     int fd = -1;
     bool read = false;
     bool write = false;
+    std::uint64_t epoch = 0;
 };
 
 // What a driver needs from the connection it serves, besides the socket.
@@ -93,12 +97,15 @@ private:
     protocol::Action action_;
     std::optional<Clock::time_point> deadline_;
     Interest main_interest_;
+    std::uint64_t epoch_;  // of the channel's current socket (see Interest)
+    void new_socket() noexcept;
 
     // write: how much of Wire::out and of each tail view has gone out.
     std::size_t out_sent_ = 0;
     std::array<std::size_t, 2> tail_sent_{};
     // open_socket: the connect in progress.
     std::unique_ptr<transport::SocketOpener> opener_;
+    std::size_t opener_attempts_ = 0;  // the attempt main_interest_ reports
     // cancel: the side connection and its algorithm.
     struct Side;
     std::unique_ptr<Side> side_;

@@ -42,6 +42,8 @@ public:
     // to be writable, then call again. Throws Error(connection) once every address failed.
     bool advance();
     int fd() const noexcept { return fd_; }
+    // How many addresses have been tried so far: each attempt is a new socket.
+    std::size_t attempts() const noexcept { return next_; }
     // The connected socket; the opener no longer owns it.
     OpenedSocket take();
     // The error to report when the caller's deadline passes before advance() returns true.
