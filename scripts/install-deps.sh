@@ -30,7 +30,8 @@ packages=(meson ninja-build g++ pkg-config
           libgtest-dev libgmock-dev libpq-dev
           postgresql-15 openssl valgrind pgbouncer
           clang libclang-rt-14-dev
-          cmake libunistring-dev)  # scripts/test-consumers.sh: CMake, and GnuTLS's static link
+          cmake libunistring-dev  # scripts/test-consumers.sh: CMake, and GnuTLS's static link
+          libasio-dev)            # the coroutine API (-Dasio=auto)
 
 missing=()
 for p in "${packages[@]}"; do
