@@ -31,7 +31,8 @@ packages=(meson ninja-build g++ pkg-config
           postgresql-15 openssl valgrind pgbouncer
           clang libclang-rt-14-dev
           cmake libunistring-dev  # scripts/test-consumers.sh: CMake, and GnuTLS's static link
-          libasio-dev)            # the coroutine API (-Dasio=auto)
+          libasio-dev             # the coroutine API (-Dasio=auto)
+          ccache)                 # .ci/run: the per-backend builds reuse the full build's objects
 
 missing=()
 for p in "${packages[@]}"; do
