@@ -31,21 +31,38 @@ ninja -C "$build" "${targets[@]/#/fuzz/}"
 
 work=$build/fuzz-work
 mkdir -p "$work"
-status=0
-summary=""
-for t in "${targets[@]}"; do
+# Targets run side by side, FUZZ_JOBS at a time (default: one per core): each still gets
+# SECONDS of one core, and the campaign takes SECONDS x targets / jobs.
+jobs_max=${FUZZ_JOBS:-$(nproc)}
+run_one() {  # target
+    local t=$1 log=$work/$1.log seeds=() result
     mkdir -p "$work/corpus/$t" "$work/artifacts"
-    log=$work/$t.log
-    seeds=()
     [ -d "$root/fuzz/corpus/$t" ] && seeds=("$root/fuzz/corpus/$t")
-    echo "== $t: ${seconds}s"
     if ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$build/fuzz/$t" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$work/artifacts/$t-" "$work/corpus/$t" "${seeds[@]}" >"$log" 2>&1; then
         result=ok
     else
         result=FAILED
+    fi
+    echo "$result" >"$work/$t.result"
+}
+echo "== ${#targets[@]} targets, ${seconds}s each, $jobs_max at a time"
+for t in "${targets[@]}"; do
+    while (($(jobs -rp | wc -l) >= jobs_max)); do wait -n || true; done
+    rm -f "$work/$t.result"
+    run_one "$t" &
+done
+wait || true
+
+status=0
+summary=""
+for t in "${targets[@]}"; do
+    log=$work/$t.log
+    result=$(cat "$work/$t.result" 2>/dev/null || echo FAILED)
+    if [ "$result" != ok ]; then
         status=1
+        echo "== $t FAILED"
         grep -E "ERROR|runtime error|SUMMARY|Test unit written" "$log" | head -20 || true
     fi
     execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -1 || true)
