@@ -13,7 +13,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/pkcs5.h>
 
-#include "backends/mbedtls/der_reader.hpp"
+#include "core/tls/der_reader.hpp"
 #include "backends/mbedtls/mbedtls_errors.hpp"
 #include "core/crypto/crypto.hpp"
 #include "pgtls/error.hpp"

@@ -3,14 +3,14 @@
 
 #include <gtest/gtest.h>
 
-#include "backends/mbedtls/x509_names.hpp"
+#include "core/tls/subject_alt_names.hpp"
 #include "mbedtls_test_env.hpp"
 #include "openssl_server_process.hpp"
 
 namespace pgtls::test {
 namespace {
 
-using tls::mbed::subject_alt_names_from_der;
+using tls::subject_alt_names_from_der;
 
 std::vector<std::uint8_t> server_der() {
     const std::string s = read_text_file(pki("server.der"));

@@ -1,5 +1,5 @@
-// A minimal DER (X.690) reader over a byte span, for the few structures mbedTLS 2.28 does not
-// decode itself: the iPAddress entries of subjectAltName and PBES2-AES encrypted PKCS#8 keys.
+// A minimal DER (X.690) reader over a byte span, for the few structures a TLS library does not
+// decode for us (subjectAltName iPAddress entries, RSA-PSS parameters, PBES2 PKCS#8 keys).
 // Definite lengths only (DER forbids the rest); every read is bounds-checked and reports
 // failure instead of throwing, so hostile input cannot crash the caller.
 #pragma once
@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <span>
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls {
 
 struct DerElement {
     std::uint8_t tag = 0;                  // identifier octet (single-byte tags only)
@@ -71,4 +71,4 @@ inline constexpr std::uint8_t context(unsigned n, bool constructed) {
 }
 }  // namespace der
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls
