@@ -17,6 +17,9 @@ const Backend& gnutls_backend();
 #if PGTLS_HAVE_MBEDTLS
 const Backend& mbedtls_backend();
 #endif
+#if PGTLS_HAVE_WOLFSSL
+const Backend& wolfssl_backend();
+#endif
 const crypto::Provider& builtin_crypto();
 
 const std::vector<const Backend*>& available_backends() {
@@ -30,6 +33,9 @@ const std::vector<const Backend*>& available_backends() {
 #endif
 #if PGTLS_HAVE_MBEDTLS
         v.push_back(&mbedtls_backend());
+#endif
+#if PGTLS_HAVE_WOLFSSL
+        v.push_back(&wolfssl_backend());
 #endif
         return v;
     }();
@@ -49,7 +55,7 @@ const Backend& find_backend(std::string_view name) {
     if (all.empty())
         throw Error(ErrorKind::config,
                     "TLS requested but this pgtls was built without any TLS backend (plaintext only); "
-                    "use sslmode=disable or rebuild with -Dopenssl, -Dgnutls or -Dmbedtls");
+                    "use sslmode=disable or rebuild with -Dopenssl, -Dgnutls, -Dmbedtls or -Dwolfssl");
     throw Error(ErrorKind::config, "sslbackend \"" + wanted + "\" is not compiled into this pgtls; available: " + built);
 }
 

@@ -26,7 +26,7 @@ die() { echo "install-deps: error: $*" >&2; exit 1; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (apt-get and the postgres user need it)"
 
 packages=(meson ninja-build g++ pkg-config
-          libssl-dev libgnutls28-dev libmbedtls-dev
+          libssl-dev libgnutls28-dev libmbedtls-dev libwolfssl-dev
           libgtest-dev libgmock-dev libpq-dev
           postgresql-15 openssl valgrind pgbouncer
           clang libclang-rt-14-dev

@@ -47,7 +47,7 @@ const char* const main_help =
     "                      and sent statement by statement (split at ';' outside quotes,\n"
     "                      dollar quotes and comments); the first error stops the run\n"
     "  -f, --format FMT    table (default, like psql), csv, or json (one line per statement)\n"
-    "  -b, --backend NAME  TLS backend: openssl, gnutls or mbedtls (sets sslbackend)\n"
+    "  -b, --backend NAME  TLS backend: openssl, gnutls, mbedtls or wolfssl (sets sslbackend)\n"
     "  -q, --quiet         do not print command tags of statements without rows\n"
     "  -h, --help          this help; `pgtls COMMAND --help` for a subcommand\n"
     "  -V, --version       print the version\n"

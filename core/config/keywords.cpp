@@ -74,7 +74,7 @@ constexpr std::array kKeywords = {
     kw_secret("oauth_client_secret", "", KeywordUse::restricted),
     kw("oauth_scope", "", KeywordUse::restricted),
     kw("sslkeylogfile", "PGSSLKEYLOGFILE"),
-    // pgtls: which TLS stack to use (openssl | gnutls | mbedtls); empty = the build's default.
+    // pgtls: which TLS stack to use (openssl | gnutls | mbedtls | wolfssl); empty = the build's default.
     kw("sslbackend", "PGSSLBACKEND"),
     // pgtls: caps on what a server's replies can make a connection hold (Settings).
     kw_default("max_result_bytes", "", "1073741824"),

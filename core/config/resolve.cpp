@@ -664,8 +664,9 @@ Settings resolve(const Config& config, const Environment& process_env) {
         s.sslsni = e->text == "1";
     }
     if (const Entry* e = layers.get("sslbackend")) {
-        if (!e->text.empty() && e->text != "openssl" && e->text != "gnutls" && e->text != "mbedtls")
-            bad_value("sslbackend", *e, "openssl, gnutls, mbedtls, or empty for the build's default");
+        if (!e->text.empty() && e->text != "openssl" && e->text != "gnutls" && e->text != "mbedtls" &&
+            e->text != "wolfssl")
+            bad_value("sslbackend", *e, "openssl, gnutls, mbedtls, wolfssl, or empty for the build's default");
         s.sslbackend = e->text;
     }
     s.sslpassword = layers.text("sslpassword");
