@@ -8,6 +8,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
 
+#include "auth/certificate_signature.hpp"
 #include "core/tls/der_reader.hpp"
 #include "core/tls/subject_alt_names.hpp"
 
@@ -18,38 +19,12 @@ struct X509Free {
     void operator()(WOLFSSL_X509* x) const noexcept { wolfSSL_X509_free(x); }
 };
 
-// The hash inside RSASSA-PSS-params (RFC 4055): [0] hashAlgorithm, SHA-1 when absent.
-std::optional<crypto::Hash> pss_hash(std::span<const std::uint8_t> certificate_der) {
-    static constexpr std::array<std::uint8_t, 9> sha2_prefix{0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x00};
-    DerReader top(certificate_der);
-    DerElement cert, tbs, alg, oid, params, explicit_hash, hash_alg, hash_oid;
-    if (!top.expect(der::sequence, cert)) return std::nullopt;
-    DerReader c(cert.value);
-    if (!c.expect(der::sequence, tbs) || !c.expect(der::sequence, alg)) return std::nullopt;
-    DerReader a(alg.value);
-    if (!a.expect(der::oid, oid) || !a.expect(der::sequence, params)) return std::nullopt;
-    DerReader p(params.value);
-    if (!p.expect(der::context(0, true), explicit_hash)) return crypto::Hash::sha1;
-    DerReader e(explicit_hash.value);
-    if (!e.expect(der::sequence, hash_alg)) return std::nullopt;
-    DerReader h(hash_alg.value);
-    if (!h.expect(der::oid, hash_oid)) return std::nullopt;
-    const auto& v = hash_oid.value;
-    if (v.size() == sha2_prefix.size() && std::equal(v.begin(), v.end() - 1, sha2_prefix.begin())) {
-        switch (v.back()) {
-            case 1: return crypto::Hash::sha256;
-            case 2: return crypto::Hash::sha384;
-            case 3: return crypto::Hash::sha512;
-            case 4: return crypto::Hash::sha224;
-            default: return std::nullopt;
-        }
-    }
-    static constexpr std::array<std::uint8_t, 5> sha1_oid{0x2b, 0x0e, 0x03, 0x02, 0x1a};
-    if (std::ranges::equal(v, sha1_oid)) return crypto::Hash::sha1;
-    return std::nullopt;
-}
-
+// The shared DER reading decides (auth/ binds channels with the same), so every backend
+// reports the same hash; wolfSSL's own answer only for algorithms that reader does not know.
 std::optional<crypto::Hash> signature_hash(WOLFSSL_X509* x509, std::span<const std::uint8_t> der) {
+    const auth::CertificateSignature parsed = auth::certificate_signature(der);
+    if (parsed.kind == auth::CertificateSignature::Kind::hash) return parsed.hash;
+    if (parsed.kind == auth::CertificateSignature::Kind::no_hash || x509 == nullptr) return std::nullopt;
     switch (wolfSSL_X509_get_signature_type(x509)) {
         case CTC_MD5wRSA: return crypto::Hash::md5;
         case CTC_SHAwRSA:
@@ -62,7 +37,6 @@ std::optional<crypto::Hash> signature_hash(WOLFSSL_X509* x509, std::span<const s
         case CTC_SHA384wECDSA: return crypto::Hash::sha384;
         case CTC_SHA512wRSA:
         case CTC_SHA512wECDSA: return crypto::Hash::sha512;
-        case CTC_RSASSAPSS: return pss_hash(der);
         default: return std::nullopt;  // Ed25519, Ed448: no separate digest (libpq's rule)
     }
 }
@@ -152,8 +126,8 @@ std::optional<PeerCertificate> describe_certificate(std::span<const std::uint8_t
     pc.san_ip = std::move(san.ip);
     std::unique_ptr<WOLFSSL_X509, X509Free> x509(
         wolfSSL_X509_d2i(nullptr, der.data(), static_cast<int>(der.size())));
+    pc.signature_hash = signature_hash(x509.get(), der);
     if (!x509) {
-        // No hash: the certificates this happens to are EdDSA ones, which have none (libpq's rule).
         DerNames names = names_from_der(der);
         if (names.subject.empty()) return std::nullopt;
         pc.common_names = std::move(names.subject_cns);
@@ -165,7 +139,6 @@ std::optional<PeerCertificate> describe_certificate(std::span<const std::uint8_t
     pc.common_names = common_names(subject);
     pc.subject = one_line(subject);
     pc.issuer = one_line(wolfSSL_X509_get_issuer_name(x509.get()));
-    pc.signature_hash = signature_hash(x509.get(), der);
     return pc;
 }
 
