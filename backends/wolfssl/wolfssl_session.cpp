@@ -204,7 +204,16 @@ SessionInfo WolfsslSession::info() const {
     SessionInfo i;
     if (!handshake_done_) return i;
     if (const char* v = wolfSSL_get_version(ssl_)) i.protocol = v;
-    if (const char* c = wolfSSL_get_cipher_name(ssl_)) i.cipher = c;
+    // The IANA name, as the other backends report it; wolfSSL's own ("TLS13-AES256-GCM-SHA384")
+    // only if it has none.
+    const int suite = wolfSSL_get_current_cipher_suite(ssl_);
+    const char* iana = suite >= 0 ? wolfSSL_get_cipher_name_iana_from_suite(static_cast<unsigned char>(suite >> 8),
+                                                                           static_cast<unsigned char>(suite & 0xff))
+                                  : nullptr;
+    if (iana != nullptr && *iana != '\0' && std::strcmp(iana, "None") != 0)
+        i.cipher = iana;
+    else if (const char* c = wolfSSL_get_cipher_name(ssl_))
+        i.cipher = c;
     char* alpn = nullptr;
     unsigned short alpn_len = 0;
     if (wolfSSL_ALPN_GetProtocol(ssl_, &alpn, &alpn_len) == WOLFSSL_SUCCESS && alpn != nullptr)

@@ -64,6 +64,11 @@ TEST_P(BackendConformance, HandshakeWithoutVerificationEchoesData) {
     EXPECT_TRUE(info.protocol == "TLSv1.2" || info.protocol == "TLSv1.3") << info.protocol;
     EXPECT_EQ(info.protocol, h.server->protocol);
     EXPECT_FALSE(info.cipher.empty());
+    // TLS 1.3 suites by their IANA names, as OpenSSL (and so libpq's sslcipher) spells them.
+    if (info.protocol == "TLSv1.3") {
+        EXPECT_EQ(info.cipher.rfind("TLS_", 0), 0u) << info.cipher;
+        EXPECT_EQ(info.cipher.find('-'), std::string::npos) << info.cipher;
+    }
     EXPECT_EQ(echo(h, "hello, server"), "hello, server");
 }
 
