@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${PGTLS_DEMO_BUILD:-$ROOT/build-demo}
 export PGTLS_TEST_DIR=${PGTLS_DEMO_DIR:-/tmp/pgtls-demo}
 export PGTLS_TEST_SERVERS=pg18
-BACKENDS=(openssl gnutls mbedtls)
+BACKENDS=(openssl gnutls mbedtls wolfssl)
 
 log() { echo "demo: $*" >&2; }
 die() { echo "demo: error: $*" >&2; exit 1; }
@@ -27,7 +27,7 @@ log "installing missing packages (log: /tmp/pgtls-demo-install.log)"
     { tail -n 20 /tmp/pgtls-demo-install.log >&2; die "scripts/install-deps.sh failed"; }
 
 log "building pgtls with ${BACKENDS[*]} in $BUILD"
-opts=(-Dopenssl=enabled -Dgnutls=enabled -Dmbedtls=enabled -Dtests=false -Dexamples=false -Dbench=disabled)
+opts=(-Dopenssl=enabled -Dgnutls=enabled -Dmbedtls=enabled -Dwolfssl=enabled -Dtests=false -Dexamples=false -Dbench=disabled)
 if [[ -f $BUILD/build.ninja ]]; then
     meson configure "$BUILD" "${opts[@]}" >/dev/null
 else
