@@ -49,6 +49,7 @@ WolfsslContext::WolfsslContext(const ContextConfig& config) {
     if (ctx_ == nullptr) throw Error(ErrorKind::tls, "wolfssl: could not create a TLS context (out of memory)");
     try {
         set_protocol_range(config.min_version, config.max_version);
+        verify_chain_ = config.verify_chain;
         if (config.verify_chain) {
             if (config.ca.empty())
                 throw Error(ErrorKind::config, "certificate verification requested but no root certificate (sslrootcert) given");

@@ -23,6 +23,7 @@ public:
 
     WOLFSSL_CTX* native() const noexcept { return ctx_; }
     bool has_client_certificate() const noexcept { return has_own_cert_; }
+    bool verifies_chain() const noexcept { return verify_chain_; }
     // Comma-separated, as wolfSSL_UseALPN takes it; empty: offer none.
     const std::string& alpn_list() const noexcept { return alpn_list_; }
     const std::string& keylog_file() const noexcept { return keylog_file_; }
@@ -33,6 +34,7 @@ private:
 
     WOLFSSL_CTX* ctx_ = nullptr;
     bool has_own_cert_ = false;
+    bool verify_chain_ = false;
     std::string alpn_list_;
     std::string keylog_file_;
 };

@@ -142,4 +142,14 @@ std::optional<PeerCertificate> describe_certificate(std::span<const std::uint8_t
     return pc;
 }
 
+std::string weak_signature_subject(std::span<const std::uint8_t> der) {
+    const auth::CertificateSignature sig = auth::certificate_signature(der);
+    if (sig.kind != auth::CertificateSignature::Kind::hash ||
+        (sig.hash != crypto::Hash::md5 && sig.hash != crypto::Hash::sha1))
+        return {};
+    DerNames names = names_from_der(der);
+    if (names.subject.empty() || names.subject == names.issuer) return {};  // a root's self-signature is not checked
+    return names.subject;
+}
+
 }  // namespace pgtls::tls::wolf

@@ -161,6 +161,13 @@ IoResult WolfsslSession::handshake() {
     if (handshake_done_) return {};
     const int rc = wolfSSL_connect(ssl_);
     if (rc != WOLFSSL_SUCCESS) return failure(rc, "handshake");
+    if (context_->verifies_chain()) {
+        if (const std::string weak = weakly_signed_certificate(); !weak.empty())
+            return {IoStatus::error, 0,
+                    "TLS handshake failed: certificate verify failed: \"" + weak +
+                        "\" is signed with MD5 or SHA-1, which OpenSSL (and so libpq) refuses at its default "
+                        "security level (ca md too weak)"};
+    }
     handshake_done_ = true;
     return {};
 }
@@ -228,6 +235,19 @@ std::optional<PeerCertificate> WolfsslSession::peer_certificate() const {
     const int len = wolfSSL_get_chain_length(chain, 0);
     if (der == nullptr || len <= 0) return std::nullopt;
     return describe_certificate({der, static_cast<std::size_t>(len)});
+}
+
+std::string WolfsslSession::weakly_signed_certificate() const {
+    WOLFSSL_X509_CHAIN* chain = wolfSSL_get_peer_chain(ssl_);
+    const int count = chain == nullptr ? 0 : wolfSSL_get_chain_count(chain);
+    for (int i = 0; i < count; ++i) {
+        const unsigned char* der = wolfSSL_get_chain_cert(chain, i);
+        const int len = wolfSSL_get_chain_length(chain, i);
+        if (der == nullptr || len <= 0) continue;
+        if (std::string subject = weak_signature_subject({der, static_cast<std::size_t>(len)}); !subject.empty())
+            return subject;
+    }
+    return {};
 }
 
 bool WolfsslSession::client_certificate_sent() const {

@@ -45,6 +45,10 @@ private:
     static int certificate_request_callback(WOLFSSL* ssl, void* arg);
     static int no_certificate_callback(WOLFSSL* ssl, WOLFSSL_X509** x509, WOLFSSL_EVP_PKEY** pkey);
 
+    // Subject of a certificate the server sent that is signed with MD5/SHA-1 (not a root's
+    // self-signature); empty when none. wolfSSL has no security levels to refuse them.
+    std::string weakly_signed_certificate() const;
+
     // Maps a failed call's return value to an IoResult; `during` names the operation.
     IoResult failure(int rc, const char* during);
 

@@ -753,6 +753,14 @@ TEST_P(BackendConformance, ChannelBindingRsaSha1) {
     // Reported as SHA-1; auth/ upgrades it to SHA-256 (RFC 5929).
     check_signature_hash(backend(), "server-rsa-sha1", "", crypto::Hash::sha1);
 }
+// OpenSSL 3 at its default security level refuses a SHA-1 signature in the chain ("ca md too
+// weak"), and so does libpq with it; every backend must refuse it when verifying.
+TEST_P(BackendConformance, Sha1SignedServerRefusedWhenVerifying) {
+    TlsTestServer server(server_options("server-rsa-sha1"));
+    Handshake h = run_handshake(backend(), verify_with("ca.crt"), server, {"localhost"});
+    PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+}
+
 TEST_P(BackendConformance, ChannelBindingRsaSha512) {
     check_signature_hash(backend(), "server-rsa-sha512", "ca.crt", crypto::Hash::sha512);
 }
