@@ -32,6 +32,7 @@ packages=(meson ninja-build g++ pkg-config
           clang libclang-rt-14-dev
           cmake libunistring-dev  # scripts/test-consumers.sh: CMake, and GnuTLS's static link
           libasio-dev             # the coroutine API (-Dasio=auto)
+          libkrb5-dev             # GSSAPI/Kerberos (-Dgssapi=auto)
           ccache)                 # .ci/run: the per-backend builds reuse the full build's objects
 
 missing=()
