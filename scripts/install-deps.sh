@@ -32,6 +32,8 @@ packages=(meson ninja-build g++ pkg-config
           clang libclang-rt-14-dev
           cmake libunistring-dev  # scripts/test-consumers.sh: CMake, and GnuTLS's static link
           libasio-dev             # the coroutine API (-Dasio=auto)
+          libkrb5-dev             # GSSAPI/Kerberos (-Dgssapi=auto)
+          krb5-kdc krb5-admin-server krb5-user  # scripts/test-kerberos.sh: KDC, kadmin.local, kinit
           ccache)                 # .ci/run: the per-backend builds reuse the full build's objects
 
 missing=()

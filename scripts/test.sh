@@ -5,7 +5,8 @@
 #
 # 1. scripts/install-deps.sh (installs only what is missing)
 # 2. meson setup build-test -Dwerror=true (reconfigures if it exists), ninja
-# 3. scripts/test-servers.sh start + check (PostgreSQL 15 ssl on/off, PostgreSQL 18)
+# 3. scripts/test-servers.sh start + check (PostgreSQL 15 ssl on/off, PostgreSQL 18), the
+#    replica, PgBouncer and Kerberos rigs
 # 4. meson test --print-errorlogs --num-processes 2
 # The servers are stopped however this ends. Exit status: meson test's.
 # Environment: PGTLS_BUILD_DIR (default: build-test in the repo), PGTLS_TEST_DIR (servers/PKI).
@@ -37,12 +38,15 @@ ninja -C "$BUILD" -j "$(nproc)"
 phase "build"
 
 echo "== start test servers"
-trap 'scripts/test-pgbouncer.sh stop || true; scripts/test-replica.sh stop || true; scripts/test-servers.sh stop || true' EXIT
+trap 'scripts/test-kerberos.sh stop || true; scripts/test-pgbouncer.sh stop || true; scripts/test-replica.sh stop || true; scripts/test-servers.sh stop || true' EXIT
 scripts/test-servers.sh start
 scripts/test-servers.sh check
 # A primary + hot standby (multi-host, target_session_attrs) and PgBouncer in front of pg18.
 scripts/test-replica.sh start
 scripts/test-pgbouncer.sh start
+# An MIT KDC and a PostgreSQL 15 with gss/hostgssenc lines (Kerberos cases).
+scripts/test-kerberos.sh start
+scripts/test-kerberos.sh check
 # One PKI for the servers and every suite (the backends suite makes its own without this).
 export PGTLS_TEST_PKI=${PGTLS_TEST_DIR:-/tmp/pgtls-test}/pki
 phase "server start"
