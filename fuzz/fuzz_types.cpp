@@ -1,9 +1,10 @@
-// libFuzzer target: Codec<T>::decode for every built-in T, text and binary, with the type OIDs
+// libFuzzer target: Codec<T>::decode for every built-in T and 1- to 3-dimensional arrays, text and binary, with the type OIDs
 // the server may announce. Input: byte 0 = T and format, byte 1 = OID index, rest = the value.
 // A value that does not convert must be pgtls::Error; anything else is a bug.
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pgtls/error.hpp"
 #include "pgtls/types.hpp"
@@ -16,7 +17,7 @@ constexpr std::uint32_t kOids[] = {oid::unspecified, oid::bool_, oid::bytea, oid
                                    oid::int2,        oid::int4,  oid::text,  oid::oid_,  oid::json, oid::float4,
                                    oid::float8,      oid::varchar, oid::bpchar, oid::date, oid::time,
                                    oid::timestamp,   oid::timestamptz, oid::interval, oid::numeric, oid::uuid,
-                                   oid::jsonb};
+                                   oid::jsonb,       oid::int4_array, oid::text_array};
 
 template <typename T>
 void decode(std::string_view v, std::uint32_t type_oid, bool binary) {
@@ -33,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool binary = data[0] & 1;
     std::uint32_t type_oid = kOids[data[1] % std::size(kOids)];
     std::string_view v(reinterpret_cast<const char*>(data + 2), size - 2);
-    switch ((data[0] >> 1) % 12) {
+    switch ((data[0] >> 1) % 15) {
         case 0: decode<std::int16_t>(v, type_oid, binary); break;
         case 1: decode<std::int32_t>(v, type_oid, binary); break;
         case 2: decode<std::int64_t>(v, type_oid, binary); break;
@@ -45,7 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 8: decode<std::string>(v, type_oid, binary); break;
         case 9: decode<Bytea>(v, type_oid, binary); break;
         case 10: decode<std::string_view>(v, type_oid, binary); break;
-        default: decode<std::uint8_t>(v, type_oid, binary); break;
+        case 11: decode<std::uint8_t>(v, type_oid, binary); break;
+        case 12: decode<std::vector<std::optional<std::int32_t>>>(v, type_oid, binary); break;
+        case 13: decode<std::vector<std::vector<std::optional<std::int32_t>>>>(v, type_oid, binary); break;
+        default: decode<std::vector<std::vector<std::vector<std::optional<std::string>>>>>(v, type_oid, binary); break;
     }
     return 0;
 }

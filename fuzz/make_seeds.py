@@ -91,7 +91,7 @@ write('fuzz_service_file', 'several', b'b\n# c\n[a]\nhost=x\n\n[b]\n  user = bob
 write('fuzz_service_file', 'bad', b'x\n[x\nhost\n=\n[x]\nnot a line\n')
 write('fuzz_service_file', 'nested', b'x\n[x]\nservice=y\nhost=h\n')
 # types: byte0 = (T<<1)|binary, byte1 = oid index (see fuzz_types.cpp)
-oids = [0, 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1042, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802]
+oids = [0, 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1042, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802, 1007, 1009]
 def oi(o): return oids.index(o)
 tv = [(0, 21, False, b'-32768'), (0, 21, True, i16(-2)), (1, 23, False, b'2147483647'), (1, 23, True, i32(-1)),
       (2, 20, False, b'-9223372036854775808'), (2, 20, True, struct.pack('!q', 1 << 40)), (3, 26, False, b'4294967295'),
@@ -100,6 +100,10 @@ tv = [(0, 21, False, b'-32768'), (0, 21, True, i16(-2)), (1, 23, False, b'214748
       (6, 1700, False, b'1.5e300'), (7, 16, False, b't'), (7, 16, True, b'\x01'), (8, 25, False, 'ünïcode'.encode()),
       (8, 17, False, b'\\x48656c6c6f'), (8, 17, False, b'esc\\\\ape\\001'), (9, 17, True, b'\x00\xff'),
       (9, 17, False, b'\\xDEADbeef'), (10, 25, True, b'raw'), (11, 21, False, b'255'), (6, 701, False, b'1e-320')]
+def words(*w): return b''.join(struct.pack('!i', x) for x in w)
+tv += [(12, 1007, False, b'[0:1]={1,NULL}'), (13, 1007, False, b'{{1,2},{3,NULL}}'),
+       (13, 1007, True, words(2, 1, 23, 2, 1, 1, 0, 4, 1, -1)), (14, 1009, False, b'{{{a,"b c"}},{{NULL,""}}}'),
+       (14, 1009, True, words(3, 0, 25, 1, 1, 1, 1, 1, 1, 1, 120))]
 for i, (t, o, b, v) in enumerate(tv): write('fuzz_types', f'v{i}', bytes([(t << 1) | int(b), oi(o)]) + v)
 # conninfo
 for i, s in enumerate(['host=localhost port=5432 dbname=postgres user=alice sslmode=verify-full',
