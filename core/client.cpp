@@ -22,6 +22,7 @@
 #include "core/protocol/query_flow.hpp"
 #include "core/protocol/session_state.hpp"
 #include "core/protocol/startup_flow.hpp"
+#include "core/protocol/tls_checks.hpp"
 #include "core/tls/hostname.hpp"
 #include "core/tls/key_file_check.hpp"
 #include "core/tls/tls_backend.hpp"
@@ -255,8 +256,11 @@ struct Client::Impl {
     // the server must satisfy, for the session and for a cancel request alike: SNI per
     // sslsni, ALPN "postgresql" on a direct connection (and never another protocol), and for
     // verify-full a certificate naming target.host. Returns the peer certificate, if any.
+    // The checks themselves are protocol::check_tls_up's (core/protocol/tls_checks.hpp);
+    // `require_client_certificate` (sslcertmode=require) applies to the session only.
     std::optional<tls::PeerCertificate> start_checked_tls(transport::Channel& c, const HostTarget& target,
-                                                           protocol::TlsStart how, Deadline deadline) const;
+                                                           protocol::TlsStart how, Deadline deadline,
+                                                           bool require_client_certificate) const;
 
     // Statement cache (LRU), off when capacity is 0.
     struct CachedStatement {
@@ -480,11 +484,10 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
             case protocol::StartupAction::start_tls: {
                 const auto t_tls = Clock::now();
                 tls_accepted = true;
-                auto peer = start_checked_tls(channel, target, tls_start, deadline);
+                auto peer = start_checked_tls(channel, target, tls_start, deadline,
+                                              settings.sslcertmode == SslCertMode::require);
                 tls::Session& s = *channel.tls_session();
                 const tls::SessionInfo si = s.info();
-                if (settings.sslcertmode == SslCertMode::require && !s.client_certificate_sent())
-                    throw Error(ErrorKind::tls, "server accepted connection without a valid SSL certificate");
                 info.ssl = true;
                 info.negotiation = tls_start == protocol::TlsStart::direct ? "direct" : "postgres";
                 info.backend = std::string(tls->backend->name());
@@ -737,7 +740,8 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d, boo
 }
 
 std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::Channel& c, const HostTarget& target,
-                                                                    protocol::TlsStart how, Deadline deadline) const {
+                                                                    protocol::TlsStart how, Deadline deadline,
+                                                                    bool require_client_certificate) const {
     tls::SessionParams params;
     if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
         params.sni = target.host;
@@ -745,25 +749,15 @@ std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::C
         c.start_tls(*tls->context, params, deadline);
     } catch (const Error& e) {
         if (how != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
-        throw Error(ErrorKind::tls, std::string(e.what()) +
-                                        " (with sslnegotiation=direct the server must be PostgreSQL 17 or "
-                                        "later; older servers need sslnegotiation=postgres)");
+        throw Error(ErrorKind::tls, ErrorCause::tls_handshake, protocol::with_direct_negotiation_hint(e.what(), how));
     }
     const tls::Session& s = *c.tls_session();
-    const tls::SessionInfo si = s.info();
-    if (how == protocol::TlsStart::direct && si.alpn != "postgresql")
-        throw Error(ErrorKind::tls, si.alpn.empty()
-                                        ? "direct SSL connection was established without ALPN protocol negotiation extension"
-                                        : "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
-    if (!si.alpn.empty() && si.alpn != "postgresql")
-        throw Error(ErrorKind::tls, "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
-    auto peer = s.peer_certificate();
-    if (tls->verify_full) {
-        if (!peer) throw Error(ErrorKind::tls, "server did not present a certificate");
-        std::string reason;
-        if (!tls::verify_host_name(*peer, target.host, &reason)) throw Error(ErrorKind::tls, reason);
-    }
-    return peer;
+    protocol::TlsUp up;
+    up.info = s.info();
+    up.peer = s.peer_certificate();
+    up.client_certificate_sent = s.client_certificate_sent();
+    protocol::check_tls_up(up, {how, tls->verify_full, target.host, require_client_certificate});
+    return std::move(up.peer);
 }
 
 void Client::Impl::cancel_request(Deadline limit) {
@@ -787,7 +781,7 @@ void Client::Impl::cancel_request(Deadline limit) {
             if (r.buffered() > 1) throw Error(ErrorKind::protocol, "received unencrypted data after SSL response");
             r.consume_raw(1);
         }
-        start_checked_tls(c, connected_target, connected_tls, deadline);
+        start_checked_tls(c, connected_target, connected_tls, deadline, false);
     }
     protocol::cancel_request(buf, key.pid, key.secret);
     c.write_all(buf, deadline);

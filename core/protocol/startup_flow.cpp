@@ -1,6 +1,7 @@
 #include "core/protocol/startup_flow.hpp"
 
 #include "core/protocol/frontend.hpp"
+#include "core/protocol/ssl_reply.hpp"
 
 namespace pgtls::protocol {
 
@@ -84,15 +85,13 @@ StartupAction StartupFlow::resume() {
                 continue;
 
             case State::awaiting_ssl_reply: {
-                if (in_.buffered() == 0) return StartupAction::read;
-                const char reply = static_cast<char>(in_.raw()[0]);
-                // Anything after the one-byte reply arrived before the TLS handshake and so was
-                // never protected by it (CVE-2021-23222): refuse rather than process it.
-                if (in_.buffered() > 1 && (reply == 'S' || reply == 'N'))
-                    throw Error(ErrorKind::protocol, ErrorCause::protocol_violation, reply == 'S'
-                                                         ? "received unencrypted data after SSL response"
-                                                         : "received unexpected data after SSL refusal");
-                in_.consume_raw(1);
+                const auto got = take_ssl_reply(in_);
+                if (!got) return StartupAction::read;
+                const char reply = got->byte;
+                if (got->trailing && (reply == 'S' || reply == 'N'))
+                    throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                                reply == 'S' ? "received unencrypted data after SSL response"
+                                             : "received unexpected data after SSL refusal");
                 if (reply == 'S') {
                     state_ = State::awaiting_tls;
                     return StartupAction::start_tls;
