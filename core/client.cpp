@@ -16,12 +16,14 @@
 #include "core/client_shared.hpp"
 #include "core/crypto/pbkdf2_cache.hpp"
 #include "core/protocol/backend_messages.hpp"
+#include "core/protocol/cancel_flow.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/message_reader.hpp"
 #include "core/protocol/pipeline_flow.hpp"
 #include "core/protocol/query_flow.hpp"
 #include "core/protocol/session_state.hpp"
 #include "core/protocol/startup_flow.hpp"
+#include "core/protocol/tls_checks.hpp"
 #include "core/tls/hostname.hpp"
 #include "core/tls/key_file_check.hpp"
 #include "core/tls/tls_backend.hpp"
@@ -255,8 +257,15 @@ struct Client::Impl {
     // the server must satisfy, for the session and for a cancel request alike: SNI per
     // sslsni, ALPN "postgresql" on a direct connection (and never another protocol), and for
     // verify-full a certificate naming target.host. Returns the peer certificate, if any.
+    // The checks themselves are protocol::check_tls_up's (core/protocol/tls_checks.hpp);
+    // `require_client_certificate` (sslcertmode=require) applies to the session only.
     std::optional<tls::PeerCertificate> start_checked_tls(transport::Channel& c, const HostTarget& target,
-                                                           protocol::TlsStart how, Deadline deadline) const;
+                                                           protocol::TlsStart how, Deadline deadline,
+                                                           bool require_client_certificate) const;
+    // The handshake alone (what it yielded, unchecked), and the SNI `target` gets per sslsni.
+    protocol::TlsUp tls_handshake(transport::Channel& c, const std::string& sni, protocol::TlsStart how,
+                                  Deadline deadline) const;
+    std::string sni_for(const HostTarget& target) const;
 
     // Statement cache (LRU), off when capacity is 0.
     struct CachedStatement {
@@ -480,11 +489,10 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
             case protocol::StartupAction::start_tls: {
                 const auto t_tls = Clock::now();
                 tls_accepted = true;
-                auto peer = start_checked_tls(channel, target, tls_start, deadline);
+                auto peer = start_checked_tls(channel, target, tls_start, deadline,
+                                              settings.sslcertmode == SslCertMode::require);
                 tls::Session& s = *channel.tls_session();
                 const tls::SessionInfo si = s.info();
-                if (settings.sslcertmode == SslCertMode::require && !s.client_certificate_sent())
-                    throw Error(ErrorKind::tls, "server accepted connection without a valid SSL certificate");
                 info.ssl = true;
                 info.negotiation = tls_start == protocol::TlsStart::direct ? "direct" : "postgres";
                 info.backend = std::string(tls->backend->name());
@@ -736,73 +744,104 @@ std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d, boo
     return std::move(flow.results());
 }
 
-std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::Channel& c, const HostTarget& target,
-                                                                    protocol::TlsStart how, Deadline deadline) const {
-    tls::SessionParams params;
+std::string Client::Impl::sni_for(const HostTarget& target) const {
     if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
-        params.sni = target.host;
+        return target.host;
+    return {};
+}
+
+protocol::TlsUp Client::Impl::tls_handshake(transport::Channel& c, const std::string& sni, protocol::TlsStart how,
+                                            Deadline deadline) const {
+    tls::SessionParams params;
+    params.sni = sni;
     try {
         c.start_tls(*tls->context, params, deadline);
     } catch (const Error& e) {
         if (how != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
-        throw Error(ErrorKind::tls, std::string(e.what()) +
-                                        " (with sslnegotiation=direct the server must be PostgreSQL 17 or "
-                                        "later; older servers need sslnegotiation=postgres)");
+        throw Error(ErrorKind::tls, ErrorCause::tls_handshake, protocol::with_direct_negotiation_hint(e.what(), how));
     }
     const tls::Session& s = *c.tls_session();
-    const tls::SessionInfo si = s.info();
-    if (how == protocol::TlsStart::direct && si.alpn != "postgresql")
-        throw Error(ErrorKind::tls, si.alpn.empty()
-                                        ? "direct SSL connection was established without ALPN protocol negotiation extension"
-                                        : "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
-    if (!si.alpn.empty() && si.alpn != "postgresql")
-        throw Error(ErrorKind::tls, "SSL connection was established with unexpected ALPN protocol \"" + si.alpn + "\"");
-    auto peer = s.peer_certificate();
-    if (tls->verify_full) {
-        if (!peer) throw Error(ErrorKind::tls, "server did not present a certificate");
-        std::string reason;
-        if (!tls::verify_host_name(*peer, target.host, &reason)) throw Error(ErrorKind::tls, reason);
-    }
-    return peer;
+    protocol::TlsUp up;
+    up.info = s.info();
+    up.peer = s.peer_certificate();
+    up.client_certificate_sent = s.client_certificate_sent();
+    return up;
 }
 
+std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::Channel& c, const HostTarget& target,
+                                                                    protocol::TlsStart how, Deadline deadline,
+                                                                    bool require_client_certificate) const {
+    protocol::TlsUp up = tls_handshake(c, sni_for(target), how, deadline);
+    protocol::check_tls_up(up, {how, tls->verify_full, target.host, require_client_certificate});
+    return std::move(up.peer);
+}
+
+// Runs protocol::CancelFlow on its own socket. Every I/O failure (a timeout included) reaches
+// the flow as io_error carrying the transport's own error, so the texts users see are the
+// transport's, as before.
 void Client::Impl::cancel_request(Deadline limit) {
     if (key.secret.empty()) throw Error(ErrorKind::usage, "no cancel key: not connected");
-    HostTarget t = connected_target;
-    if (!t.is_unix_socket()) t.hostaddr = connected_address;  // the same server, not a re-resolve
+    protocol::CancelOptions o;
+    o.target = connected_target;
+    if (!o.target.is_unix_socket()) o.target.hostaddr = connected_address;  // the same server, not a re-resolve
+    o.tls = connected_tls;
+    o.sni = sni_for(connected_target);
+    o.host = connected_target.host;
+    o.verify_full = tls && tls->verify_full;
+    o.pid = key.pid;
+    o.secret = key.secret;
     Deadline deadline = Clock::now() + std::chrono::seconds(settings.connect_timeout.count() > 0 ? settings.connect_timeout.count() : 30);
     if (limit && *limit < *deadline) deadline = limit;
-    transport::SocketOptions so{settings.keepalives, 0, 0, 0, 0};
-    auto sock = transport::open_socket(t, so, deadline);
-    transport::Channel c(sock.fd);
+    o.grace = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
+
     protocol::MessageReader r(1024);
     std::string buf;
-    if (connected_tls != protocol::TlsStart::none) {
-        if (connected_tls == protocol::TlsStart::ssl_request) {
-            protocol::ssl_request(buf);
-            c.write_all(buf, deadline);
-            buf.clear();
-            c.read_some(r, deadline);
-            if (r.raw()[0] != 'S') throw Error(ErrorKind::tls, "server refused SSL for the cancel request");
-            if (r.buffered() > 1) throw Error(ErrorKind::protocol, "received unencrypted data after SSL response");
-            r.consume_raw(1);
+    protocol::SessionState side_session;
+    protocol::CancelFlow flow(std::move(o), protocol::Wire{r, buf, side_session});
+    const transport::SocketOptions so{settings.keepalives, 0, 0, 0, 0};
+    std::optional<transport::Channel> c;
+    protocol::TlsUp up;
+    std::optional<Error> failure;
+    protocol::Event ev = protocol::Event::start();
+    while (true) {
+        const protocol::Action a = flow.resume(ev);
+        try {
+            switch (a.kind) {
+                case protocol::Action::Kind::open_socket:
+                    c.emplace(transport::open_socket(*a.target, so, deadline).fd);
+                    ev = protocol::Event::of(protocol::Event::Kind::socket_open);
+                    break;
+                case protocol::Action::Kind::write:
+                case protocol::Action::Kind::write_draining:
+                    c->write_all(buf, deadline);
+                    buf.clear();
+                    ev = protocol::Event::of(protocol::Event::Kind::written);
+                    break;
+                case protocol::Action::Kind::read:
+                    c->read_some(r, deadline);
+                    ev = protocol::Event::of(protocol::Event::Kind::read);
+                    break;
+                case protocol::Action::Kind::start_tls:
+                    up = tls_handshake(*c, a.tls.sni, a.tls.how, deadline);
+                    ev = protocol::Event::of(protocol::Event::Kind::tls_up);
+                    ev.tls = &up;
+                    break;
+                case protocol::Action::Kind::close:
+                    if (c) c->close();
+                    ev = protocol::Event::of(protocol::Event::Kind::closed);
+                    break;
+                case protocol::Action::Kind::cancel:
+                    throw Error(ErrorKind::usage, ErrorCause::usage, "a cancel request cannot cancel");
+                case protocol::Action::Kind::done:
+                    if (a.error) std::rethrow_exception(a.error);
+                    return;
+            }
+        } catch (const Error& e) {
+            if (a.kind == protocol::Action::Kind::done || a.kind == protocol::Action::Kind::cancel) throw;
+            failure.emplace(e);
+            ev = protocol::Event::failed(*failure);
         }
-        start_checked_tls(c, connected_target, connected_tls, deadline);
     }
-    protocol::cancel_request(buf, key.pid, key.secret);
-    c.write_all(buf, deadline);
-    // The server closes the connection when done; wait for that (bounded) so the cancel has
-    // been processed before we return. It has nothing to send: a few bytes are read and
-    // dropped, and more than that ends the wait (a hostile server cannot fill a buffer here).
-    try {
-        constexpr std::size_t enough = 256;
-        for (std::size_t seen = 0; seen <= enough; seen += r.buffered()) {
-            r.clear();
-            c.read_some(r, deadline);
-        }
-    } catch (const Error&) {
-    }
-    c.close();
 }
 
 // ---------------------------------------------------------------------------------------------

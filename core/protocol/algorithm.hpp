@@ -109,6 +109,16 @@ struct Action {
     static Action read(Timer t = {}) { return with(Kind::read, t); }
     static Action close() { return with(Kind::close, {}); }
     static Action cancel(Timer t = {}) { return with(Kind::cancel, t); }
+    static Action start_tls(TlsRequest tls, Timer t = {}) {
+        Action a = with(Kind::start_tls, t);
+        a.tls = std::move(tls);
+        return a;
+    }
+    static Action open_socket(const HostTarget& target, Timer t = {}) {
+        Action a = with(Kind::open_socket, t);
+        a.target = &target;
+        return a;
+    }
     static Action success() { return with(Kind::done, Timer::clear()); }
     static Action failure(std::exception_ptr e, Connection c) {
         Action a = with(Kind::done, Timer::clear());

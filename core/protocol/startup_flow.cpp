@@ -1,6 +1,7 @@
 #include "core/protocol/startup_flow.hpp"
 
 #include "core/protocol/frontend.hpp"
+#include "core/protocol/ssl_reply.hpp"
 
 namespace pgtls::protocol {
 
@@ -31,6 +32,42 @@ void StartupFlow::tls_established(std::optional<tls::PeerCertificate> peer) {
     state_ = State::send_startup;
 }
 
+Action StartupFlow::resume(const Event& event) {
+    using K = Event::Kind;
+    if (event.kind == K::socket_open || event.kind == K::closed || event.kind == K::cancel_done)
+        throw Error(ErrorKind::usage, ErrorCause::usage, "StartupFlow resumed with an event it never asked for");
+    const auto retired = Action::Connection::retired;
+    if (event.kind == K::timeout)
+        return Action::failure(std::make_exception_ptr(Error(ErrorKind::timeout, ErrorCause::connect_timeout,
+                                                             "timeout expired")),
+                               retired);
+    if (event.kind == K::io_error)
+        return Action::failure(event.error ? std::make_exception_ptr(*event.error)
+                                           : std::make_exception_ptr(Error(ErrorKind::connection, "I/O error")),
+                               retired);
+    try {
+        if (event.kind == K::tls_up) {
+            if (!event.tls) throw Error(ErrorKind::usage, ErrorCause::usage, "tls_up without the handshake's result");
+            tls_established(event.tls->peer);
+        }
+        switch (resume()) {
+            case StartupAction::write: return Action::write();
+            case StartupAction::read: return Action::read();
+            case StartupAction::start_tls: return Action::start_tls(TlsRequest{options_.tls, options_.sni});
+            case StartupAction::done: return Action::success();
+        }
+    } catch (Error& e) {
+        // The size and framing checks of MessageReader and the negotiation checks carry no
+        // cause of their own: every protocol error here is the server breaking the protocol.
+        if (e.kind() == ErrorKind::protocol && e.cause() == ErrorCause::unspecified)
+            e.set_cause(ErrorCause::protocol_violation);
+        return Action::failure(std::current_exception(), retired);
+    } catch (...) {
+        return Action::failure(std::current_exception(), retired);
+    }
+    return Action::failure(std::make_exception_ptr(Error(ErrorKind::usage, ErrorCause::usage, "unreachable")), retired);
+}
+
 StartupAction StartupFlow::resume() {
     while (true) {
         switch (state_) {
@@ -48,22 +85,20 @@ StartupAction StartupFlow::resume() {
                 continue;
 
             case State::awaiting_ssl_reply: {
-                if (in_.buffered() == 0) return StartupAction::read;
-                const char reply = static_cast<char>(in_.raw()[0]);
-                // Anything after the one-byte reply arrived before the TLS handshake and so was
-                // never protected by it (CVE-2021-23222): refuse rather than process it.
-                if (in_.buffered() > 1 && (reply == 'S' || reply == 'N'))
-                    throw Error(ErrorKind::protocol, reply == 'S'
-                                                         ? "received unencrypted data after SSL response"
-                                                         : "received unexpected data after SSL refusal");
-                in_.consume_raw(1);
+                const auto got = take_ssl_reply(in_);
+                if (!got) return StartupAction::read;
+                const char reply = got->byte;
+                if (got->trailing && (reply == 'S' || reply == 'N'))
+                    throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                                reply == 'S' ? "received unencrypted data after SSL response"
+                                             : "received unexpected data after SSL refusal");
                 if (reply == 'S') {
                     state_ = State::awaiting_tls;
                     return StartupAction::start_tls;
                 }
                 if (reply == 'N') {
                     if (options_.tls_required)
-                        throw Error(ErrorKind::tls, "server does not support SSL, but SSL was required");
+                        throw Error(ErrorKind::tls, ErrorCause::ssl_refused, "server does not support SSL, but SSL was required");
                     ssl_refused_ = true;
                     state_ = State::send_startup;
                     continue;
@@ -71,9 +106,9 @@ StartupAction StartupFlow::resume() {
                 if (reply == 'E') {
                     // The server is not authenticated yet, so its error text is not trusted or
                     // shown (CVE-2024-10977); and an error is never a reason to downgrade.
-                    throw Error(ErrorKind::connection, "server sent an error response during SSL exchange");
+                    throw Error(ErrorKind::connection, ErrorCause::server_fatal, "server sent an error response during SSL exchange");
                 }
-                throw Error(ErrorKind::protocol,
+                throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
                             std::string("received invalid response to SSL negotiation: ") +
                                 (reply >= 0x20 && reply < 0x7f ? std::string(1, reply)
                                                                : "byte " + std::to_string(int(std::uint8_t(reply)))));
@@ -110,7 +145,9 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
         ServerErrorFields f = parse_error_fields(m.body);
         // Class 28 = invalid authorization specification (wrong password, no pg_hba entry).
         const bool auth_failure = f.sqlstate.rfind("28", 0) == 0;
-        throw ServerError(std::move(f), auth_failure ? ErrorKind::authentication : ErrorKind::connection);
+        ServerError e(std::move(f), auth_failure ? ErrorKind::authentication : ErrorKind::connection);
+        e.set_cause(auth_failure ? ErrorCause::auth_failed : ErrorCause::server_fatal);
+        throw e;
     }
     if (m.type == 'N') {
         session_.handle_async(m);
@@ -127,8 +164,9 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
             on_negotiate_protocol_version(m.body);
             return StartupAction::read;
         }
-        throw Error(ErrorKind::protocol, std::string("unexpected ") + backend_message_name(m.type) +
-                                             " message from server during authentication");
+        throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                    std::string("unexpected ") + backend_message_name(m.type) +
+                        " message from server during authentication");
     }
     // post_auth: ParameterStatus, BackendKeyData, then ReadyForQuery.
     switch (m.type) {
@@ -140,10 +178,12 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
             in_.set_long_messages_allowed(true);
             return StartupAction::done;
         case 'R':
-            throw Error(ErrorKind::protocol, "server sent a second authentication request after AuthenticationOk");
+            throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                        "server sent a second authentication request after AuthenticationOk");
         default:
-            throw Error(ErrorKind::protocol, std::string("unexpected ") + backend_message_name(m.type) +
-                                                 " message from server during session setup");
+            throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                        std::string("unexpected ") + backend_message_name(m.type) +
+                            " message from server during session setup");
     }
 }
 

@@ -20,6 +20,7 @@ namespace pgtls::protocol {
 
 struct StartupOptions {
     TlsStart tls = TlsStart::none;
+    std::string sni;  // the server name the start_tls action asks for (Algorithm shape only)
     // With ssl_request: whether an 'N' reply is fatal (sslmode require or stronger).
     bool tls_required = false;
     std::vector<std::pair<std::string, std::string>> startup_params;  // user, database, ...
@@ -37,9 +38,19 @@ enum class StartupAction {
     done,       // ReadyForQuery received: the session is ready
 };
 
-class StartupFlow {
+// Two ways to drive the same state machine: the Algorithm shape (resume(Event), every failure
+// reported through Action::done with the connection retired), and the older pull interface
+// (resume(), throwing) that Client::Impl::attempt and the fuzz target still use.
+class StartupFlow final : public Algorithm {
 public:
     StartupFlow(StartupOptions options, SessionState& state, MessageReader& input, std::string& output);
+    StartupFlow(StartupOptions options, Wire wire) : StartupFlow(std::move(options), wire.session, wire.in, wire.out) {}
+
+    // Algorithm shape. tls_up hands the handshake's peer certificate to the authenticator;
+    // the checks a TLS connection must pass (ALPN, host name, client certificate) are the
+    // driver's until they move into the protocol layer. A timeout ends with a timeout error
+    // (cause connect_timeout), an io_error with that error; both retire the connection.
+    Action resume(const Event& event) override;
 
     // Throws pgtls::Error (tls/authentication/protocol/connection) or ServerError.
     StartupAction resume();
