@@ -106,6 +106,7 @@ struct Action {
     Connection connection = Connection::kept;  // done
 
     static Action write(Timer t = {}) { return with(Kind::write, t); }
+    static Action write_draining(Timer t = {}) { return with(Kind::write_draining, t); }
     static Action read(Timer t = {}) { return with(Kind::read, t); }
     static Action close() { return with(Kind::close, {}); }
     static Action cancel(Timer t = {}) { return with(Kind::cancel, t); }
