@@ -589,12 +589,7 @@ protocol::TlsUp Client::Impl::tls_handshake(transport::Channel& c, const std::st
         if (how != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
         throw Error(ErrorKind::tls, ErrorCause::tls_handshake, protocol::with_direct_negotiation_hint(e.what(), how));
     }
-    const tls::Session& s = *c.tls_session();
-    protocol::TlsUp up;
-    up.info = s.info();
-    up.peer = s.peer_certificate();
-    up.client_certificate_sent = s.client_certificate_sent();
-    return up;
+    return protocol::TlsUp::of(*c.tls_session());
 }
 
 std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::Channel& c, const HostTarget& target,

@@ -131,8 +131,7 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                     tls::SessionParams params;
                     params.sni = action.tls.sni;
                     channel.start_tls(*tls->context, params, d);
-                    const tls::Session& s = *channel.tls_session();
-                    tls_up = protocol::TlsUp{s.info(), s.peer_certificate(), s.client_certificate_sent(), s.warnings()};
+                    tls_up = protocol::TlsUp::of(*channel.tls_session());
                     event = protocol::Event::of(protocol::Event::Kind::tls_up);
                     event.tls = &tls_up;
                     break;

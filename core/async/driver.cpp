@@ -184,12 +184,7 @@ bool Driver::step_tls(Clock::time_point now) {
         main_interest_ = {channel_.fd(), st == tls::IoStatus::want_read, st == tls::IoStatus::want_write, epoch_};
         return false;
     }
-    const tls::Session& s = *channel_.tls_session();
-    protocol::TlsUp up;
-    up.info = s.info();
-    up.peer = s.peer_certificate();
-    up.client_certificate_sent = s.client_certificate_sent();
-    up.warnings = s.warnings();
+    const protocol::TlsUp up = protocol::TlsUp::of(*channel_.tls_session());
     Event e = Event::of(Event::Kind::tls_up);
     e.tls = &up;
     resume(e, now);

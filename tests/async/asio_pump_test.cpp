@@ -138,11 +138,8 @@ TEST(AsioPump, ASocketReplacedUnderTheSameNumberIsWatchedAfresh) {
     Conn c(-1);
     detail::AsioPump<Conn> pump(io.get_executor(), c);
     ListAlgorithm a;
-    Action o1, o2;
-    o1.kind = o2.kind = Action::Kind::open_socket;
-    o1.target = &t1;
-    o2.target = &t2;
-    a.actions = {o1, Action::read(protocol::Timer::set(std::chrono::milliseconds(50))), Action::close(), o2,
+    a.actions = {Action::open_socket(t1), Action::read(protocol::Timer::set(std::chrono::milliseconds(50))),
+                 Action::close(), Action::open_socket(t2),
                  Action::read(protocol::Timer::set(std::chrono::seconds(10)))};
     bool done = false;
     c.driver.start(a, [&](const Action&) { done = true; });

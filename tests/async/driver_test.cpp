@@ -176,10 +176,7 @@ TEST(AsyncDriver, OpensASocketWithoutBlockingAndReportsTheAddress) {
     Rig r;
     ListAlgorithm a;
     const HostTarget t = loopback(l.port);
-    Action open;
-    open.kind = Action::Kind::open_socket;
-    open.target = &t;
-    a.actions = {open, Action::write()};
+    a.actions = {Action::open_socket(t), Action::write()};
     r.start(a);
     for (int i = 0; i < 1000 && !r.final_action; ++i) {
         if (!r.final_action && a.events.back() == Event::Kind::socket_open) r.out = "x";
@@ -204,10 +201,7 @@ TEST(AsyncDriver, ARefusedConnectIsAnIoErrorWithItsCause) {
     Rig r;
     ListAlgorithm a;
     const HostTarget t = loopback(port);
-    Action open;
-    open.kind = Action::Kind::open_socket;
-    open.target = &t;
-    a.actions = {open};
+    a.actions = {Action::open_socket(t)};
     r.start(a);
     for (int i = 0; i < 1000 && !r.final_action; ++i) r.driver->advance();
     ASSERT_TRUE(r.final_action);
@@ -290,11 +284,8 @@ TEST(AsyncDriver, ACancelRunsItsSideAlgorithmOnItsOwnSocketWhileTheMainOneWaits)
     ListAlgorithm* side_algo = nullptr;
     setup.make_cancel = [&](protocol::Wire w) {
         auto s = std::make_unique<ListAlgorithm>();
-        Action open;
-        open.kind = Action::Kind::open_socket;
-        open.target = &side_target;
         w.out = "cancel!";
-        s->actions = {open, Action::write(), Action::close()};
+        s->actions = {Action::open_socket(side_target), Action::write(), Action::close()};
         side_algo = s.get();
         return s;
     };

@@ -66,13 +66,7 @@ TEST_P(BackendConformance, TheNonBlockingDriverHandshakesAndEchoesOverTls) {
     async::Driver driver(channel, protocol::Wire{in, out, session}, setup);
 
     ListAlgorithm a;
-    Action open;
-    open.kind = Action::Kind::open_socket;
-    open.target = &target;
-    Action tls;
-    tls.kind = Action::Kind::start_tls;
-    tls.tls.how = protocol::TlsStart::direct;
-    a.actions = {open, tls};
+    a.actions = {Action::open_socket(target), Action::start_tls({protocol::TlsStart::direct, {}})};
     bool finished = false;
     std::exception_ptr error;
     driver.start(a, [&](const Action& done) {

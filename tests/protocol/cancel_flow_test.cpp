@@ -51,16 +51,6 @@ Action run_to_server_close(ScriptedIo s, protocol::CancelFlow& flow, TestWire& w
     return s.run_with_fault(flow, w, eof_at, ScriptedIo::Fault::network_error);
 }
 
-template <class F>
-void with_error(const Action& end, F&& check) {
-    ASSERT_EQ(end.kind, Action::Kind::done);
-    ASSERT_TRUE(end.error);
-    try {
-        std::rethrow_exception(end.error);
-    } catch (const Error& e) {
-        check(e);
-    }
-}
 
 }  // namespace
 

@@ -203,6 +203,18 @@ private:
     std::vector<Step> steps_;
 };
 
+// Checks that a run ended with a pgtls::Error and hands it to `check`.
+template <class F>
+void with_error(const protocol::Action& end, F&& check) {
+    ASSERT_EQ(end.kind, protocol::Action::Kind::done);
+    ASSERT_TRUE(end.error);
+    try {
+        std::rethrow_exception(end.error);
+    } catch (const Error& e) {
+        check(e);
+    }
+}
+
 // Runs `script` once per step and fault (malformed only at reads), each time on a fresh
 // algorithm and wire from `make`, and hands each final action to `check`, which asserts the
 // error and what became of the connection.

@@ -39,17 +39,6 @@ struct Startup {
     explicit Startup(protocol::StartupOptions o) : flow(std::move(o), w.wire) {}
 };
 
-// The error a run ended with, rethrown for inspection.
-template <class F>
-void with_error(const Action& end, F&& check) {
-    ASSERT_EQ(end.kind, Action::Kind::done);
-    ASSERT_TRUE(end.error);
-    try {
-        std::rethrow_exception(end.error);
-    } catch (const Error& e) {
-        check(e);
-    }
-}
 
 }  // namespace
 
