@@ -1,18 +1,10 @@
 #include "backends/gnutls/gnutls_priority.hpp"
 
+#include "core/tls/tls_files.hpp"
+
 namespace pgtls::tls::gnutls_detail {
 namespace {
 
-int rank(TlsVersion v) {
-    switch (v) {
-        case TlsVersion::tls1_0: return 0;
-        case TlsVersion::tls1_1: return 1;
-        case TlsVersion::tls1_2: return 2;
-        case TlsVersion::tls1_3: return 3;
-        case TlsVersion::unspecified: break;
-    }
-    return -1;
-}
 
 const char* name(int r) {
     static const char* const names[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
@@ -24,8 +16,8 @@ const char* gnutls_token(int r) {
     return tokens[r];
 }
 
-int lower_rank(TlsVersion min) { return min == TlsVersion::unspecified ? 0 : rank(min); }
-int upper_rank(TlsVersion max) { return max == TlsVersion::unspecified ? 3 : rank(max); }
+int lower_rank(TlsVersion min) { return min == TlsVersion::unspecified ? 0 : version_rank(min); }
+int upper_rank(TlsVersion max) { return max == TlsVersion::unspecified ? 3 : version_rank(max); }
 
 }  // namespace
 

@@ -15,24 +15,13 @@
 #include "backends/mbedtls/nss_key_log.hpp"
 #include "backends/mbedtls/private_key_loader.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/tls/tls_files.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::mbed {
 namespace {
 
-// Reads a whole file; throws Error(config) "could not read <what> \"path\": reason".
-std::string read_file(const std::string& path, const std::string& what) {
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        const int err = errno;
-        throw Error(ErrorKind::config, "could not read " + what + " \"" + path +
-                                           "\": " + (err ? std::strerror(err) : "cannot open file"));
-    }
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw Error(ErrorKind::config, "could not read " + what + " \"" + path + "\": read error");
-    return data;
-}
+using tls::read_file;  // core/tls/tls_files.hpp
 
 bool looks_like_pem(const std::string& data) { return data.find("-----BEGIN ") != std::string::npos; }
 
@@ -79,17 +68,6 @@ void load_system_trust(mbedtls_x509_crt& ca) {
                 "(tried $SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt and others, and directory " + dir + ")");
 }
 
-// Local rather than pgtls::to_string so the backend does not depend on the config module.
-const char* version_name(TlsVersion v) {
-    switch (v) {
-        case TlsVersion::tls1_0: return "TLSv1";
-        case TlsVersion::tls1_1: return "TLSv1.1";
-        case TlsVersion::tls1_2: return "TLSv1.2";
-        case TlsVersion::tls1_3: return "TLSv1.3";
-        case TlsVersion::unspecified: break;
-    }
-    return "(unspecified)";
-}
 
 int minor_version(TlsVersion v) {
     switch (v) {
@@ -244,25 +222,10 @@ void MbedtlsContext::load_crls(const Material& crl, const std::string& crl_dir) 
         requires_crls_ = true;
         // Like OpenSSL's -CRLpath, the directory holds hashed links (`openssl rehash`); we load
         // every CRL in it up front. Files that are not CRLs (certificates) are skipped.
-        DIR* dir = ::opendir(crl_dir.c_str());
-        if (dir == nullptr)
-            throw Error(ErrorKind::config, "could not open SSL certificate revocation list directory \"" + crl_dir +
-                                               "\": " + std::strerror(errno));
-        while (const dirent* entry = ::readdir(dir)) {
-            if (entry->d_name[0] == '.') continue;
-            const std::string path = crl_dir + "/" + entry->d_name;
-            struct stat st;
-            if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-            std::string data;
-            try {
-                data = read_file(path, "CRL");
-            } catch (const Error&) {
-                continue;
-            }
-            if (data.find("-----BEGIN X509 CRL-----") == std::string::npos && looks_like_pem(data)) continue;
+        for_each_crl_dir_file(crl_dir, [this](const std::string&, const std::string& data) {
+            if (data.find("-----BEGIN X509 CRL-----") == std::string::npos && looks_like_pem(data)) return;
             if (mbedtls_x509_crl_parse(&crl_, bytes(data), parse_length(data)) == 0) has_crl_ = true;
-        }
-        ::closedir(dir);
+        });
     }
 }
 

@@ -11,29 +11,6 @@
 namespace pgtls::tls::wolf {
 namespace {
 
-// Local rather than pgtls::to_string so the backend does not depend on the config module.
-const char* version_name(TlsVersion v) {
-    switch (v) {
-        case TlsVersion::tls1_0: return "TLSv1";
-        case TlsVersion::tls1_1: return "TLSv1.1";
-        case TlsVersion::tls1_2: return "TLSv1.2";
-        case TlsVersion::tls1_3: return "TLSv1.3";
-        case TlsVersion::unspecified: break;
-    }
-    return "(unspecified)";
-}
-
-int rank(TlsVersion v) {
-    switch (v) {
-        case TlsVersion::tls1_0: return 0;
-        case TlsVersion::tls1_1: return 1;
-        case TlsVersion::tls1_2: return 2;
-        case TlsVersion::tls1_3: return 3;
-        case TlsVersion::unspecified: break;
-    }
-    return -1;
-}
-
 // wolfSSL_Init is reference-counted; once for the process is enough and it is never undone,
 // so contexts may be destroyed during static destruction.
 void init_library() {
@@ -76,13 +53,13 @@ std::unique_ptr<Session> WolfsslContext::create_session(int fd, const SessionPar
 }
 
 void WolfsslContext::set_protocol_range(TlsVersion min, TlsVersion max) {
-    if (max != TlsVersion::unspecified && min != TlsVersion::unspecified && rank(max) < rank(min))
+    if (max != TlsVersion::unspecified && min != TlsVersion::unspecified && version_rank(max) < version_rank(min))
         throw Error(ErrorKind::config, std::string("invalid SSL protocol version range: ssl_max_protocol_version ") +
                                            version_name(max) + " is below ssl_min_protocol_version " + version_name(min));
     // TLS 1.0/1.1 may be compiled out (Debian's build keeps 1.1, not 1.0): a lower minimum
     // than the library has just means its lowest, as with OpenSSL at a higher security level.
     static constexpr int floor_ids[] = {WOLFSSL_TLSV1, WOLFSSL_TLSV1_1, WOLFSSL_TLSV1_2, WOLFSSL_TLSV1_3};
-    int wanted = min == TlsVersion::unspecified ? 0 : rank(min);
+    int wanted = min == TlsVersion::unspecified ? 0 : version_rank(min);
     int rc = WOLFSSL_FAILURE;
     for (int i = wanted; i < 4 && rc != WOLFSSL_SUCCESS; ++i) {
         rc = wolfSSL_CTX_SetMinVersion(ctx_, floor_ids[i]);

@@ -6,9 +6,6 @@
 #include <memory>
 #include <string_view>
 
-#include <dirent.h>
-#include <sys/stat.h>
-
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
 
@@ -89,26 +86,9 @@ void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
 // hashed names on demand; wolfSSL_CTX_LoadCRL would take only *.pem names). Files that are
 // not PEM CRLs are skipped.
 void load_crl_dir(WOLFSSL_CTX* ctx, const std::string& dir) {
-    // OpenSSL's by_dir accepts a missing directory and then finds no CRL: verification fails.
-    // Failing here names the directory, which is clearer and never passes silently.
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr)
-        throw Error(ErrorKind::config, "could not open SSL certificate revocation list directory \"" + dir +
-                                           "\": " + std::strerror(errno));
-    std::unique_ptr<DIR, int (*)(DIR*)> closer(d, &::closedir);
-    while (const dirent* entry = ::readdir(d)) {
-        if (entry->d_name[0] == '.') continue;
-        const std::string path = dir + "/" + entry->d_name;
-        struct stat st;
-        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        std::string data;
-        try {
-            data = read_file(path, "CRL");
-        } catch (const Error&) {
-            continue;
-        }
+    for_each_crl_dir_file(dir, [ctx](const std::string& path, const std::string& data) {
         if (data.find(crl_begin) != std::string::npos) load_crl_blocks(ctx, data, "CRL \"" + path + "\"");
-    }
+    });
 }
 
 struct PasswordSource {

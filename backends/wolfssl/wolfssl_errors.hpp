@@ -3,12 +3,14 @@
 
 #include <string>
 
+#include "core/tls/tls_files.hpp"
+
 namespace pgtls::tls::wolf {
 
 // "ASN no signer error to confirm failure (-188)".
 std::string error_text(int code);
 
-// Reads a whole file; throws Error(config) "could not read <what> \"path\": reason".
-std::string read_file(const std::string& path, const std::string& what);
+// Files are read with the shared pgtls::tls::read_file (core/tls/tls_files.hpp).
+using tls::read_file;
 
 }  // namespace pgtls::tls::wolf
