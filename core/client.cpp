@@ -12,7 +12,8 @@
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/close_flow.hpp"
 #include "core/protocol/frontend.hpp"
-#include "core/protocol/query_flow.hpp"
+#include "core/protocol/notification_wait.hpp"
+#include "core/protocol/query.hpp"
 
 namespace pgtls {
 
@@ -29,104 +30,8 @@ const char* to_string(TransactionStatus s) noexcept {
 using transport::Clock;
 using transport::Deadline;
 
-namespace {
-// After a user callback threw, the rest of the reply is read and dropped within these bounds;
-// past them the connection is closed instead.
-constexpr std::chrono::seconds kCallbackDrainTime{5};
-constexpr std::size_t kCallbackDrainBytes = 16 * 1024 * 1024;
-}  // namespace
-
-protocol::BackendMessage Client::Impl::next_message(Deadline d) {
-    const bool draining = session.callback_error != nullptr;
-    if (draining) {
-        if (!drain_until) drain_until = Clock::now() + kCallbackDrainTime;
-        if (!d || *drain_until < *d) d = drain_until;
-    }
-    try {
-        while (true) {
-            if (auto m = reader.next()) {
-                if (draining) {
-                    drain_bytes += m->body.size() + 5;
-                    if (drain_bytes > kCallbackDrainBytes)
-                        throw Error(ErrorKind::connection,
-                                    "the rest of the reply after a callback's exception is too large to drain");
-                }
-                return *m;
-            }
-            if (reply_pending) {
-                reply_pending = false;
-                // poll() cannot see bytes the TLS library has already decrypted.
-                if (!channel.has_buffered()) transport::wait_fd(channel.fd(), false, d, "waiting for the server");
-            }
-            channel.read_some(reader, d);
-        }
-    } catch (const Error& e) {
-        if (draining && e.kind() == ErrorKind::timeout && d == drain_until)
-            throw Error(ErrorKind::connection, "the rest of the reply after a callback's exception did not arrive in time");
-        throw;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Queries
-
-std::vector<Result> Client::Impl::run(protocol::QueryFlow& flow, Deadline d, bool cancel_on_timeout) {
-    try {
-        while (true) {
-            protocol::BackendMessage m;
-            try {
-                m = next_message(d);
-            } catch (const Error& e) {
-                if (e.kind() != ErrorKind::timeout) throw;
-                if (!cancel_on_timeout) {
-                    fail_connection();
-                    throw;
-                }
-                // Client-side timeout: cancel on the server, then drain to ReadyForQuery so the
-                // connection stays usable.
-                // If the server does not stop within a grace period, the connection is in an
-                // unknown state: close it rather than hand it back mid-query.
-                const auto grace_len = std::clamp<std::chrono::milliseconds>(2 * query_timeout, std::chrono::seconds(2),
-                                                                           std::chrono::seconds(30));
-                try {
-                    // The cancel shares the grace period: on an unresponsive network its own
-                    // connect would otherwise wait connect_timeout (or 30 s) on top.
-                    const Deadline grace = Clock::now() + grace_len;
-                    cancel_request(grace);
-                    while (true) {
-                        auto mm = next_message(grace);
-                        if (flow.on_message(mm)) break;
-                    }
-                } catch (const Error& drain) {
-                    fail_connection();
-                    throw Error(ErrorKind::timeout, "query timed out after " + std::to_string(query_timeout.count()) +
-                                                        " ms and did not stop after a cancel request (" + drain.what() +
-                                                        "); the connection was closed");
-                }
-                throw Error(ErrorKind::timeout, "query cancelled after the client-side timeout of " +
-                                                    std::to_string(query_timeout.count()) + " ms");
-            }
-            const bool done = flow.on_message(m);
-            if (flow.needs_copy_fail()) {
-                protocol::copy_fail(out, "COPY FROM STDIN is not supported by query(); use the COPY API");
-                send(d);
-                flow.copy_fail_sent();
-            }
-            if (done) break;
-        }
-    } catch (const Error& e) {
-        if (e.kind() != ErrorKind::server && e.kind() != ErrorKind::timeout) {
-            healthy = false;
-            channel.abort();
-            // The server said why before it hung up (a FATAL such as 57P01 from
-            // pg_terminate_backend or a shutdown): that is the error to report, as libpq does.
-            if (e.kind() == ErrorKind::connection && flow.error()) throw *flow.error();
-        }
-        throw;
-    }
-    if (flow.error()) throw *flow.error();
-    return std::move(flow.results());
-}
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -180,18 +85,11 @@ Result Client::query(std::string_view sql) {
 
 std::vector<Result> Client::Impl::simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout) {
     ensure_ready();
-    out.clear();
-    // A large statement goes out from the caller's string: copying it into `out` would cost
-    // its size again in memory and, under a query timeout, time the deadline cannot bound.
-    if (sql.size() < large_statement_bytes) {
-        protocol::query(out, sql);
-        send(d);
-    } else {
-        protocol::query_header(out, sql);
-        send(d, {sql, std::string_view("", 1)});
-    }
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, session);
-    auto results = run(flow, d, cancel_on_timeout);
+    protocol::SimpleQuery q(wire(), sql,
+                            request_options(d, cancel_on_timeout ? protocol::RequestOptions::OnTimeout::cancel
+                                                                 : protocol::RequestOptions::OnTimeout::close));
+    drive(q);
+    auto results = std::move(q.results());
     if (cache_capacity > 0)
         for (const auto& r : results)
             if (r.command_tag() == "DISCARD ALL" || r.command_tag() == "DEALLOCATE ALL") {
@@ -213,96 +111,24 @@ void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
     try {
         guarded(impl, [&] { impl.simple_query(sql, d, false); });
     } catch (const Error& e) {
-        // A timed-out write or read has already closed the connection (send(), run()).
+        // A timed-out ping has already closed the connection (OnTimeout::close).
         if (e.kind() != ErrorKind::timeout) throw;
         throw Error(ErrorKind::timeout, "no reply to a ping within " + std::to_string(limit.count()) +
                                             " ms; the connection was closed");
     }
 }
 
-void Client::Impl::encode_extended(std::string& o, const PreparedStatement* prepared, std::string_view sql,
-                                   std::span<const Param> params, ResultFormat format) {
-    protocol::ExtendedQuery q;
-    if (prepared) {
-        q.parse = false;
-        q.statement = prepared->name;
-    } else {
-        q.sql = sql;
-    }
-    q.params = params;
-    const std::int16_t fmt = static_cast<std::int16_t>(format);
-    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
-    protocol::extended_query(o, q);
-}
-
-Result Client::Impl::extended_round_trip(const PreparedStatement* prepared, std::string_view sql,
-                                         std::span<const Param> params, ResultFormat format,
-                                         const std::function<void(const Row&)>* on_row, Deadline d) {
-    out.clear();
-    encode_extended(out, prepared, sql, params, format);
-    protocol::sync(out);
-    send(d);
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, session);
-    if (prepared) flow.set_expected_columns(session.columns_like(prepared->columns, static_cast<std::int16_t>(format)));
-    flow.set_row_callback(on_row);
-    Result result;
-    flow.set_single_target(&result);
-    run(flow, d);
-    return result;
+Result Client::Impl::extended_round_trip(const protocol::ExtendedCall& call, Deadline d) {
+    protocol::ExtendedRequest q(wire(), call, request_options(d));
+    drive(q);
+    return std::move(q.result());
 }
 
 PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::string_view sql,
                                                   const std::vector<std::uint32_t>& types, Deadline d) {
-    out.clear();
-    protocol::parse(out, name, sql, types);
-    protocol::describe(out, 'S', name);
-    protocol::sync(out);
-    send(d);
-    return read_statement_description(std::string(name), true, d);
-}
-
-PreparedStatement Client::Impl::read_statement_description(std::string name, bool after_parse, Deadline d) {
-    PreparedStatement ps;
-    ps.name = std::move(name);
-    std::optional<ServerError> err;
-    try {
-        while (true) {
-            auto m = next_message(d);
-            switch (m.type) {
-                case '1':
-                    if (!after_parse) goto unexpected;
-                    break;
-                case 't': {
-                    protocol::ByteReader r(m.body, "ParameterDescription");
-                    const int n = r.i16();
-                    if (n < 0) r.fail("negative parameter count");
-                    for (int i = 0; i < n; ++i) ps.param_types.push_back(static_cast<std::uint32_t>(r.i32()));
-                    r.expect_end();
-                    break;
-                }
-                case 'T': ps.columns = protocol::parse_row_description(m.body); break;
-                case 'n': break;
-                case 'E':
-                    if (!err) err.emplace(protocol::parse_error_fields(m.body));
-                    break;
-                case 'Z':
-                    session.transaction_status = protocol::parse_ready_for_query(m.body);
-                    if (err) throw *err;
-                    return ps;
-                default:
-                    if (session.handle_async(m)) break;
-                unexpected:
-                    throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                         " message from server while " +
-                                                         (after_parse ? "preparing" : "describing") + " a statement");
-            }
-        }
-    } catch (const ServerError&) {
-        throw;
-    } catch (const Error&) {
-        fail_connection();
-        throw;
-    }
+    protocol::DescribeStatement q(wire(), std::string(name), sql, &types, request_options(d));
+    drive(q);
+    return std::move(q.statement());
 }
 
 const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, std::span<const Param> params, Deadline d) {
@@ -317,12 +143,8 @@ const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, st
         const std::string vname = cache[victim].statement.name;
         cache.erase(victim);
         cache_lru.pop_back();
-        out.clear();
-        protocol::close(out, 'S', vname);
-        protocol::sync(out);
-        send(d);
-        protocol::QueryFlow f(protocol::QueryFlow::Kind::extended, session);
-        run(f, d);
+        protocol::CloseStatements close(wire(), {vname}, request_options(d));
+        drive(close);
     }
     std::vector<std::uint32_t> types;
     for (const auto& p : params) types.push_back(p.type_oid);
@@ -340,7 +162,7 @@ Result Client::Impl::execute_extended(std::string_view sql, std::span<const Para
     const Deadline d = query_deadline();
     const PreparedStatement* cached = cache_capacity > 0 ? cached_statement(sql, params, d) : nullptr;
     try {
-        return extended_round_trip(cached, sql, params, format, on_row, d);
+        return extended_round_trip({cached, sql, params, format, on_row}, d);
     } catch (const ServerError& e) {
         // A cached statement the server no longer knows (DISCARD ALL, a pooler) or whose
         // result type changed is evicted so the next call prepares it afresh.
@@ -403,7 +225,7 @@ Result Client::execute(const PreparedStatement& statement, const Params& params,
             throw Error(ErrorKind::usage, "prepared statement \"" + statement.name + "\" takes " +
                                               std::to_string(statement.param_types.size()) + " parameters, " +
                                               std::to_string(params.size()) + " given");
-        return impl.extended_round_trip(&statement, {}, params, format, nullptr, impl.query_deadline());
+        return impl.extended_round_trip({&statement, {}, params, format, nullptr}, impl.query_deadline());
     });
 }
 
@@ -411,12 +233,10 @@ PreparedStatement Client::describe_statement(std::string_view name) {
     auto& impl = live();
     return guarded(impl, [&] {
         impl.ensure_ready();
-        const Deadline d = impl.query_deadline();
-        impl.out.clear();
-        protocol::describe(impl.out, 'S', name);
-        protocol::sync(impl.out);
-        impl.send(d);
-        return impl.read_statement_description(std::string(name), false, d);
+        protocol::DescribeStatement q(impl.wire(), std::string(name), {}, nullptr,
+                                      impl.request_options(impl.query_deadline()));
+        impl.drive(q);
+        return std::move(q.statement());
     });
 }
 
@@ -424,13 +244,8 @@ void Client::close_statement(std::string_view name) {
     auto& impl = live();
     guarded(impl, [&] {
         impl.ensure_ready();
-        const Deadline d = impl.query_deadline();
-        impl.out.clear();
-        protocol::close(impl.out, 'S', name);
-        protocol::sync(impl.out);
-        impl.send(d);
-        protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, impl.session);
-        impl.run(flow, d);
+        protocol::CloseStatements q(impl.wire(), {std::string(name)}, impl.request_options(impl.query_deadline()));
+        impl.drive(q);
     });
 }
 
@@ -441,18 +256,15 @@ void Client::set_statement_cache_capacity(std::size_t capacity) {
     // The statements the cache forgets are closed on the server too (one round trip), so a
     // pool restoring a lease's capacity leaves no prepared statement behind per lease.
     const bool close_on_server = im.channel.is_open() && im.healthy;
-    im.out.clear();
+    std::vector<std::string> names;
     while (im.cache.size() > capacity) {
-        if (close_on_server) protocol::close(im.out, 'S', im.cache[im.cache_lru.back()].statement.name);
+        names.push_back(im.cache[im.cache_lru.back()].statement.name);
         im.cache.erase(im.cache_lru.back());
         im.cache_lru.pop_back();
     }
     if (!close_on_server) return;
-    const Deadline d = im.query_deadline();
-    protocol::sync(im.out);
-    im.send(d);
-    protocol::QueryFlow flow(protocol::QueryFlow::Kind::extended, im.session);
-    im.run(flow, d);
+    protocol::CloseStatements q(im.wire(), std::move(names), im.request_options(im.query_deadline()));
+    im.drive(q);
 }
 
 std::size_t Client::statement_cache_capacity() const noexcept { return impl_ ? impl_->cache_capacity : 0; }
@@ -526,28 +338,11 @@ std::optional<Notification> Client::wait_for_notification(std::chrono::milliseco
 
 std::optional<Notification> Client::Impl::wait_notification(std::chrono::milliseconds timeout) {
     ensure_ready();
-    const Deadline d = Clock::now() + timeout;
-    auto& s = session;
-    while (s.notifications.empty() && !s.callback_error) {
-        while (auto m = reader.next()) {
-            if (!s.handle_async(*m)) {
-                healthy = false;
-                throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m->type) +
-                                                     " message from server while idle");
-            }
-        }
-        if (!s.notifications.empty()) break;
-        try {
-            channel.read_some(reader, d);
-        } catch (const Error& e) {
-            if (e.kind() == ErrorKind::timeout) return std::nullopt;
-            healthy = false;
-            throw;
-        }
-    }
-    if (s.notifications.empty()) return std::nullopt;  // the notice handler threw: rethrown by the caller
-    Notification n = std::move(s.notifications.front());
-    s.notifications.pop_front();
+    protocol::NotificationWait w(wire(), timeout);
+    drive(w);
+    if (session.notifications.empty()) return std::nullopt;  // timed out, or the notice handler threw
+    Notification n = std::move(session.notifications.front());
+    session.notifications.pop_front();
     return n;
 }
 

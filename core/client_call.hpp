@@ -13,7 +13,7 @@ namespace pgtls {
 // Runs one public call: refuses it while another runs on the same client (a callback using
 // its own client), and rethrows the exception a user callback threw during it unchanged, in
 // place of the call's result or of an error that followed. The flows have read the reply to
-// ReadyForQuery by then, or the connection was closed (see next_message's drain bounds).
+// ReadyForQuery by then, or the connection was closed (see Request's callback drain bounds).
 class CallScope {
 public:
     explicit CallScope(Client::Impl& impl) : impl_(impl) {
@@ -22,8 +22,6 @@ public:
                         "another command is already in progress: a Client must not be used from its own callbacks");
         impl.busy = true;
         impl.session.callback_error = nullptr;
-        impl.drain_until.reset();
-        impl.drain_bytes = 0;
     }
     ~CallScope() { impl_.busy = false; }
     CallScope(const CallScope&) = delete;

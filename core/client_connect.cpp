@@ -202,7 +202,10 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     auto t_auth = Clock::now();
     while (true) {
         switch (flow.resume()) {
-            case protocol::StartupAction::write: send(deadline); break;
+            case protocol::StartupAction::write:
+                channel.write_all(out, deadline);
+                out.clear();
+                break;
             case protocol::StartupAction::read: channel.read_some(reader, deadline); break;
             case protocol::StartupAction::start_tls: {
                 const auto t_tls = Clock::now();
@@ -258,11 +261,10 @@ std::optional<std::string> Client::Impl::session_attrs_mismatch(TargetSessionAtt
         return std::nullopt;
     };
     auto show = [&](const char* name) -> std::string {
-        out.clear();
-        protocol::query(out, std::string("SHOW ") + name);
-        send(std::nullopt);
-        protocol::QueryFlow f(protocol::QueryFlow::Kind::simple, session);
-        auto rs = run(f, std::nullopt);
+        const std::string sql = std::string("SHOW ") + name;
+        protocol::SimpleQuery q(wire(), sql, protocol::RequestOptions{});
+        drive(q);
+        auto& rs = q.results();
         if (rs.empty() || rs.back().empty()) throw Error(ErrorKind::protocol, std::string("SHOW ") + name + " returned no row");
         return std::string(rs.back()[0][0].view());
     };

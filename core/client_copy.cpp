@@ -5,8 +5,9 @@
 #include "core/client_impl.hpp"
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/frontend.hpp"
-#include "core/protocol/pipeline_flow.hpp"
-#include "core/protocol/query_flow.hpp"
+#include "core/protocol/copy.hpp"
+#include "core/protocol/pipeline.hpp"
+#include "core/protocol/query.hpp"
 
 namespace pgtls {
 
@@ -14,48 +15,14 @@ using transport::Clock;
 using transport::Deadline;
 
 
-namespace {
-// Reads to ReadyForQuery after an error, so the connection is usable again.
-void drain_to_ready(Client::Impl& impl, transport::Deadline d, std::optional<ServerError>& err);
-}  // namespace
-
 CopyIn Client::copy_in(std::string_view copy_sql) {
     auto& impl = live();
     return guarded(impl, [&]() -> CopyIn {
         impl.ensure_ready();
-        const Deadline d = impl.query_deadline();
-        impl.out.clear();
-        protocol::query(impl.out, copy_sql);
-        impl.send(d);
-        std::optional<ServerError> err;
-        try {
-            while (true) {
-                auto m = impl.next_message(d);
-                if (m.type == 'G') {
-                    impl.copy_in_open = true;
-                    return CopyIn(*this);
-                }
-                if (m.type == 'E') {
-                    err.emplace(protocol::parse_error_fields(m.body));
-                    drain_to_ready(impl, d, err);
-                    throw *err;
-                }
-                if (impl.session.handle_async(m)) continue;
-                if (m.type == 'H' || m.type == 'T' || m.type == 'C' || m.type == 'Z') {
-                    protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
-                    bool done = flow.on_message(m);
-                    while (!done) done = flow.on_message(impl.next_message(d));
-                    throw Error(ErrorKind::usage, "copy_in() needs a COPY ... FROM STDIN statement");
-                }
-                throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                     " message from server at the start of COPY");
-            }
-        } catch (const ServerError&) {
-            throw;
-        } catch (const Error& e) {
-            if (e.kind() != ErrorKind::usage) impl.fail_connection();
-            throw;
-        }
+        protocol::CopyInStart q(impl.wire(), copy_sql, impl.request_options(impl.query_deadline()));
+        impl.drive(q);
+        impl.copy_in_open = true;
+        return CopyIn(*this);
     });
 }
 
@@ -63,63 +30,9 @@ std::uint64_t Client::copy_out(std::string_view copy_sql, const std::function<vo
     auto& impl = live();
     return guarded(impl, [&]() -> std::uint64_t {
         impl.ensure_ready();
-        const Deadline d = impl.query_deadline();
-        impl.out.clear();
-        protocol::query(impl.out, copy_sql);
-        impl.send(d);
-        std::optional<ServerError> err;
-        std::uint64_t rows = 0;
-        bool in_copy = false;
-        try {
-            while (true) {
-                auto m = impl.next_message(d);
-                switch (m.type) {
-                    case 'H': in_copy = true; break;
-                    case 'd':
-                        if (!in_copy) throw Error(ErrorKind::protocol, "server sent CopyData outside COPY");
-                        if (!err)
-                            impl.session.call_user([&] {
-                                on_data(std::string_view(reinterpret_cast<const char*>(m.body.data()), m.body.size()));
-                            });
-                        break;
-                    case 'c': in_copy = false; break;
-                    case 'C': {
-                        Result r;
-                        r.set_command_tag(protocol::parse_command_complete(m.body));
-                        rows = r.affected_rows();
-                        break;
-                    }
-                    case 'E':
-                        if (!err) err.emplace(protocol::parse_error_fields(m.body));
-                        in_copy = false;
-                        break;
-                    case 'G':
-                        impl.out.clear();
-                        protocol::copy_fail(impl.out, "copy_out() cannot send COPY FROM STDIN data");
-                        impl.send(d);
-                        break;
-                    case 'T':
-                    case 'D':
-                        break;  // not a COPY statement: rows are ignored, reported below
-                    case 'Z':
-                        impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
-                        if (err) throw *err;
-                        return rows;
-                    default:
-                        if (impl.session.handle_async(m)) break;
-                        throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m.type) +
-                                                             " message from server during COPY TO STDOUT");
-                }
-            }
-        } catch (const ServerError&) {
-            throw;
-        } catch (const Error& e) {
-            impl.fail_connection();
-            // A FATAL (e.g. 57P01 from pg_terminate_backend) followed by the connection closing:
-            // report the server's reason, as run() does.
-            if (e.kind() == ErrorKind::connection && err) throw *err;
-            throw;
-        }
+        protocol::CopyOut q(impl.wire(), copy_sql, on_data, impl.request_options(impl.query_deadline()));
+        impl.drive(q);
+        return q.rows();
     });
 }
 
@@ -149,58 +62,20 @@ CopyIn::~CopyIn() {
 
 namespace {
 constexpr std::size_t copy_chunk = 64 * 1024;
-
-// An ErrorResponse may arrive while we are still sending (bad data): pick it up early.
-void check_copy_error(Client::Impl& impl, transport::Deadline d) {
-    if (!impl.channel.read_available(impl.reader) && impl.reader.buffered() == 0) return;
-    std::optional<ServerError> err;
-    while (auto m = impl.reader.next()) {
-        if (m->type == 'E') {
-            err.emplace(protocol::parse_error_fields(m->body));
-            break;
-        }
-        if (!impl.session.handle_async(*m))
-            throw Error(ErrorKind::protocol, std::string("unexpected ") + protocol::backend_message_name(m->type) +
-                                                 " message from server during COPY FROM STDIN");
-    }
-    if (err) {
-        try {
-            drain_to_ready(impl, d, err);
-        } catch (const Error& e) {
-            if (e.kind() != ErrorKind::connection) throw;
-            impl.fail_connection();  // a FATAL, then the server hung up: the FATAL is the error
-        }
-        throw *err;
-    }
-}
-
-void drain_to_ready(Client::Impl& impl, transport::Deadline d, std::optional<ServerError>& err) {
-    while (true) {
-        auto m = impl.next_message(d);
-        if (m.type == 'Z') {
-            impl.session.transaction_status = protocol::parse_ready_for_query(m.body);
-            return;
-        }
-        if (m.type == 'E' && !err) err.emplace(protocol::parse_error_fields(m.body));
-    }
-}
 }  // namespace
 
+// Sends the buffered CopyData. An error the server reported meanwhile (bad data) ends the
+// COPY: ServerError, the connection kept; a lost connection ends it too.
 void CopyIn::flush() {
     auto& impl = owner().live();
     if (buffer_.empty()) return;
-    const Deadline d = impl.query_deadline();
     try {
-        check_copy_error(impl, d);
-        impl.channel.write_all(buffer_, d);
-    } catch (const ServerError&) {
+        protocol::CopyInData q(impl.wire(), buffer_, impl.request_options(impl.query_deadline()));
+        impl.drive(q);
+    } catch (...) {
         end();
         buffer_.clear();
         throw;
-    } catch (const Error& e) {
-        end();
-        // The server hung up (e.g. pg_terminate_backend): report its FATAL if it sent one.
-        impl.fail_after_write(e);
     }
     buffer_.clear();
 }
@@ -223,12 +98,17 @@ std::uint64_t CopyIn::finish() {
     if (done_) throw Error(ErrorKind::usage, "COPY is already finished");
     return guarded(impl, [&]() -> std::uint64_t {
         protocol::copy_done(buffer_);
-        flush();
         end();
-        const Deadline d = impl.query_deadline();
-        protocol::QueryFlow flow(protocol::QueryFlow::Kind::simple, impl.session);
-        auto rs = impl.run(flow, d);
-        return rs.empty() ? 0 : rs.back().affected_rows();
+        protocol::CopyInEnd q(impl.wire(), buffer_, protocol::CopyInEnd::How::finish,
+                              impl.request_options(impl.query_deadline()));
+        try {
+            impl.drive(q);
+        } catch (...) {
+            buffer_.clear();
+            throw;
+        }
+        buffer_.clear();
+        return q.rows();
     });
 }
 
@@ -239,16 +119,15 @@ void CopyIn::abort(std::string_view reason) {
         buffer_.clear();
         protocol::copy_fail(buffer_, reason);
         end();
-        const Deadline d = impl.query_deadline();
+        protocol::CopyInEnd q(impl.wire(), buffer_, protocol::CopyInEnd::How::abort,
+                              impl.request_options(impl.query_deadline()));
         try {
-            impl.channel.write_all(buffer_, d);
+            impl.drive(q);
+        } catch (...) {
             buffer_.clear();
-            std::optional<ServerError> err;
-            drain_to_ready(impl, d, err);
-        } catch (const Error&) {
-            impl.fail_connection();
             throw;
         }
+        buffer_.clear();
     });
 }
 
@@ -260,7 +139,8 @@ std::size_t Pipeline::add(std::string_view sql, const std::vector<Param>& params
 }
 
 std::size_t Pipeline::add_params(std::string_view sql, std::span<const Param> params, ResultFormat format) {
-    client_.live().encode_extended(buffer_, nullptr, sql, params, format);
+    client_.live();  // Error(usage) on a moved-from client, as before
+    protocol::encode_extended(buffer_, nullptr, sql, params, format);
     return queued_++;
 }
 
@@ -274,32 +154,19 @@ std::vector<PipelineResult> Pipeline::run() {
     return guarded(impl, [&]() -> std::vector<PipelineResult> {
         impl.ensure_ready();
         if (sync_after_.empty() || sync_after_.back() != queued_) sync();
-        const Deadline d = impl.query_deadline();
         std::vector<PipelineResult> results(queued_);
-        protocol::PipelineFlow flow(results, sync_after_, impl.session);
-        // What arrives while the pipeline is still being written is parsed at once (within the
-        // session's caps), so a server that floods instead of reading cannot grow the buffer.
-        const auto consume = [&] {
-            while (!flow.done())
-                if (auto m = impl.reader.next()) flow.on_message(*m);
-                else break;
-        };
-        try {
-            impl.channel.write_all_draining(buffer_, impl.reader, d, consume);
-            impl.reply_pending = true;
-        } catch (const Error& e) {
-            impl.fail_after_write(e);  // the server's FATAL, if it sent one before hanging up
-        }
-        buffer_.clear();
-        // Read every sync group: queries until the error (if any), the rest skipped, then 'Z'.
-        try {
-            while (!flow.done()) flow.on_message(impl.next_message(d));
-        } catch (const Error&) {
-            impl.fail_connection();
-            throw;
-        }
-        queued_ = 0;
-        sync_after_.clear();
+        // Sent or not, the queued queries are spent: the pipeline is empty afterwards.
+        struct Reset {
+            Pipeline& p;
+            ~Reset() {
+                p.buffer_.clear();
+                p.queued_ = 0;
+                p.sync_after_.clear();
+            }
+        } reset{*this};
+        protocol::PipelineRequest q(impl.wire(), buffer_, results, sync_after_,
+                                    impl.request_options(impl.query_deadline()));
+        impl.drive(q);
         return results;
     });
 }

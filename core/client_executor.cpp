@@ -83,6 +83,9 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                         }
                     };
                     try {
+                        // What the server sent before this write (an error about data sent
+                        // earlier) is taken in first: a write that never blocks reads nothing.
+                        if (channel.read_available(reader)) consume();
                         channel.write_all_draining(out, reader, d, consume);
                         for (std::string_view part : action.tail)
                             if (!part.empty()) channel.write_all_draining(part, reader, d, consume);

@@ -19,7 +19,8 @@
 #include "core/protocol/algorithm.hpp"
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/message_reader.hpp"
-#include "core/protocol/query_flow.hpp"
+#include "core/protocol/query.hpp"
+#include "core/protocol/request.hpp"
 #include "core/protocol/session_state.hpp"
 #include "core/protocol/startup_flow.hpp"
 #include "core/tls/tls_backend.hpp"
@@ -66,10 +67,6 @@ struct Client::Impl {
     bool busy = false;
     // A CopyIn is open: statements are refused until it finishes or aborts.
     bool copy_in_open = false;
-    // The drain after a user callback threw (session.callback_error): it ends by this time
-    // and within kCallbackDrainBytes, or the connection is closed.
-    Deadline drain_until;
-    std::size_t drain_bytes = 0;
     bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
     bool tls_established = false;  // ... and the handshake (with its checks) succeeded
     std::chrono::milliseconds query_timeout{0};
@@ -89,54 +86,18 @@ struct Client::Impl {
         if (query_timeout.count() <= 0) return std::nullopt;
         return Clock::now() + query_timeout;
     }
-    // A write that fails or times out part-way leaves a partial message on the wire: the
-    // connection is unusable (the next message would be read as the rest of this one).
-    // On an established connection a write refused because the server hung up reports the
-    // FATAL it sent first, if any (as libpq does).
-    // `tail` follows `out` on the wire, sent from the caller's memory.
-    void send(Deadline d, std::initializer_list<std::string_view> tail = {}) {
-        try {
-            channel.write_all(out, d);
-            for (std::string_view part : tail) channel.write_all(part, d);
-        } catch (const Error& e) {
-            fail_after_write(e);
-        }
-        out.clear();
-        reply_pending = true;
+    // The options of a request that must end by `d` (a public call's query deadline, shared by
+    // the requests it makes): the query timeout for the texts, the time left for the timer.
+    protocol::RequestOptions request_options(
+        Deadline d, protocol::RequestOptions::OnTimeout on_timeout = protocol::RequestOptions::OnTimeout::cancel) const {
+        protocol::RequestOptions o{query_timeout, on_timeout, std::nullopt};
+        if (d) o.remaining = std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(*d - Clock::now()));
+        return o;
     }
-    // Called from the handler of a failed write's Error `e`: retires the connection and
-    // rethrows, with the server's FATAL instead when the server hung up after sending one.
-    [[noreturn]] void fail_after_write(const Error& e) {
-        std::optional<ServerError> why;
-        if (healthy && e.kind() == ErrorKind::connection) why = pending_server_error();
-        fail_connection();
-        if (why) throw *why;
-        throw;
-    }
-    // Set once a request went out: its reply cannot be complete yet, so next_message() waits
-    // for the socket before its first read instead of trying a read that mostly comes back
-    // empty (a failed TLS read costs about as much as a successful one).
+    // Set once a request went out: its reply cannot be complete yet, so the executor waits for
+    // the socket before its first read instead of trying a read that mostly comes back empty
+    // (a failed TLS read costs about as much as a successful one).
     bool reply_pending = false;
-    // From this size on a simple query's SQL is sent without being copied into `out`.
-    static constexpr std::size_t large_statement_bytes = 64 * 1024;
-    // The ErrorResponse the server sent before closing, still unread; best effort, never
-    // throws. The last one: earlier ones in a pipeline's replies belong to its queries.
-    std::optional<ServerError> pending_server_error() noexcept {
-        std::optional<ServerError> last;
-        try {
-            try {
-                while (channel.read_available(reader)) {
-                }
-            } catch (const Error&) {
-                // EOF or reset after the data: what was read is still in the reader.
-            }
-            while (auto m = reader.next())
-                if (m->type == 'E') last.emplace(protocol::parse_error_fields(m->body));
-        } catch (...) {
-        }
-        return last;
-    }
-    protocol::BackendMessage next_message(Deadline d);
     // The executor: runs `algo` from start to done over this connection, performing each
     // action it returns (see core/protocol/algorithm.hpp) with the algorithm's timers as
     // deadlines, capped by `limit` when set (either expiring is Event::timeout). I/O errors
@@ -145,9 +106,6 @@ struct Client::Impl {
     void drive(protocol::Algorithm& algo, Deadline limit = std::nullopt);
     // The buffers an algorithm running on this connection works on.
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
-    // On a client-side timeout the query is cancelled on the server and drained; with
-    // `cancel_on_timeout` false (a ping) the connection is closed at once instead.
-    std::vector<Result> run(protocol::QueryFlow& flow, Deadline d, bool cancel_on_timeout = true);
     // One simple-protocol request (query_all, ping): send, run, and forget the statement
     // cache when the server dropped the prepared statements (DISCARD ALL, DEALLOCATE ALL).
     std::vector<Result> simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout = true);
@@ -194,21 +152,12 @@ struct Client::Impl {
         return std::string(buf);
     }();
 
-    // Appends Parse (unless `prepared`) + Bind + Describe portal (unless `prepared`) + Execute
-    // for one statement to `o`, straight from the parameters (no copies of their values).
-    void encode_extended(std::string& o, const PreparedStatement* prepared, std::string_view sql,
-                         std::span<const Param> params, ResultFormat format);
     // Sends one extended query (encode_extended + Sync) and reads its single result; rows go to
     // `on_row` when given. The shared path of execute(sql...), execute(PreparedStatement) and
     // stream().
-    Result extended_round_trip(const PreparedStatement* prepared, std::string_view sql,
-                               std::span<const Param> params, ResultFormat format,
-                               const std::function<void(const Row&)>* on_row, Deadline d);
+    Result extended_round_trip(const protocol::ExtendedCall& call, Deadline d);
     PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
                                         const std::vector<std::uint32_t>& types, Deadline d);
-    // Reads ParameterDescription / RowDescription|NoData up to ReadyForQuery (after a
-    // Describe of a statement, preceded by ParseComplete when `after_parse`).
-    PreparedStatement read_statement_description(std::string name, bool after_parse, Deadline d);
     const PreparedStatement* cached_statement(std::string_view sql, std::span<const Param> params, Deadline d);
     Result execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
                             const std::function<void(const Row&)>* on_row);
