@@ -17,15 +17,6 @@
 
 namespace pgtls {
 
-const char* to_string(TransactionStatus s) noexcept {
-    switch (s) {
-        case TransactionStatus::idle: return "idle";
-        case TransactionStatus::in_transaction: return "in transaction";
-        case TransactionStatus::failed: return "in failed transaction";
-        case TransactionStatus::unknown: return "unknown";
-    }
-    return "unknown";
-}
 
 using transport::Clock;
 using transport::Deadline;

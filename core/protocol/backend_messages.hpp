@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pgtls/client.hpp"
+#include "pgtls/session.hpp"
 #include "pgtls/error.hpp"
 #include "pgtls/result.hpp"
 

@@ -10,7 +10,7 @@
 
 #include "core/protocol/message_reader.hpp"
 #include "core/protocol/session_state.hpp"
-#include "pgtls/client.hpp"
+#include "pgtls/session.hpp"
 
 namespace pgtls::protocol {
 

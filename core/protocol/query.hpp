@@ -11,7 +11,7 @@
 
 #include "core/protocol/query_flow.hpp"
 #include "core/protocol/request.hpp"
-#include "pgtls/client.hpp"
+#include "pgtls/session.hpp"
 
 namespace pgtls::protocol {
 

@@ -4,6 +4,20 @@
 
 #include "core/protocol/backend_messages.hpp"
 
+namespace pgtls {
+
+const char* to_string(TransactionStatus s) noexcept {
+    switch (s) {
+        case TransactionStatus::idle: return "idle";
+        case TransactionStatus::in_transaction: return "in transaction";
+        case TransactionStatus::failed: return "in failed transaction";
+        case TransactionStatus::unknown: return "unknown";
+    }
+    return "unknown";
+}
+
+}  // namespace pgtls
+
 namespace pgtls::protocol {
 
 SessionState::Limits SessionState::Limits::from(const Settings& s) {

@@ -13,7 +13,8 @@
 #include <string_view>
 
 #include "core/protocol/message_reader.hpp"
-#include "pgtls/client.hpp"
+#include "pgtls/config.hpp"
+#include "pgtls/session.hpp"
 
 namespace pgtls::protocol {
 

@@ -8,4 +8,5 @@
 #include "pgtls/error.hpp"
 #include "pgtls/pool.hpp"
 #include "pgtls/result.hpp"
+#include "pgtls/session.hpp"
 #include "pgtls/types.hpp"
