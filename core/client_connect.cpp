@@ -61,7 +61,7 @@ struct ContextConfigWiper {
     }
 };
 
-static TlsSetup make_tls_setup(const Settings& s) {
+TlsSetup make_tls_setup(const Settings& s) {
     TlsSetup setup;
     setup.backend = &tls::find_backend(s.sslbackend);
     tls::ContextConfig c;

@@ -39,6 +39,10 @@ struct TlsSetup {
     bool verify_full = false;
 };
 
+// The TLS context and backend `s` asks for (sslrootcert, client key, CRL, versions, ...).
+// Throws Error(config) for settings that cannot work (verification without a root).
+TlsSetup make_tls_setup(const Settings& s);
+
 struct Client::Impl {
     using Clock = transport::Clock;
     using Deadline = transport::Deadline;

@@ -79,8 +79,23 @@ void Driver::advance(Clock::time_point now) {
             resume(Event::of(Event::Kind::timeout), now);
             continue;
         }
+        if (cancel_pending_ && action_.kind == Action::Kind::read) {
+            cancel_pending_ = false;
+            resume(Event::of(Event::Kind::cancel_requested), now);
+            continue;
+        }
         if (!step(now)) return;
     }
+}
+
+void Driver::request_cancel(std::exception_ptr error, Clock::time_point now) {
+    if (!algo_) return;
+    if (!algo_->cancellable()) {
+        abandon(std::move(error));
+        return;
+    }
+    cancel_pending_ = true;
+    advance(now);
 }
 
 bool Driver::step(Clock::time_point now) {
@@ -267,6 +282,7 @@ void Driver::finish() {
     side_.reset();
     opener_.reset();
     deadline_.reset();
+    cancel_pending_ = false;
     main_interest_ = {};
     algo_ = nullptr;
     Completion done = std::move(done_);

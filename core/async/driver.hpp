@@ -70,6 +70,11 @@ public:
     // When advance() must be called even if no socket becomes ready.
     std::optional<Clock::time_point> deadline() const noexcept;
 
+    // The application cancels the running algorithm: delivered as Event::cancel_requested at
+    // its next read (see algorithm.hpp) when it is cancellable(); otherwise it is abandoned with
+    // `error`. Nothing when idle.
+    void request_cancel(std::exception_ptr error, Clock::time_point now = Clock::now());
+
     // Ends the running algorithm at once with `error` (the connection is retired): for
     // destroying a connection with an operation in flight. Runs its completion.
     void abandon(std::exception_ptr error);
@@ -96,6 +101,7 @@ private:
     Completion done_;
     protocol::Action action_;
     std::optional<Clock::time_point> deadline_;
+    bool cancel_pending_ = false;  // request_cancel(): delivered at the next read action
     Interest main_interest_;
     std::uint64_t epoch_;  // of the channel's current socket (see Interest)
     void new_socket() noexcept;

@@ -20,6 +20,9 @@
 //  - Action::connection says what became of the connection: a driver closes (aborts) a
 //    retired connection before it reports the result; an algorithm never leaves a request
 //    half-sent or a reply half-read on a connection it keeps.
+//  - A driver may deliver cancel_requested (the application cancels the operation) in place
+//    of a read's completion, only to an algorithm whose cancellable() is true and only while
+//    its action is read; the read is then no longer pending.
 //  - Timers are relative (Timer): the driver turns them into deadlines. A timer stays armed
 //    across actions until the algorithm sets another one or clears it.
 //  - An algorithm may throw pgtls::Error only for the driver's own misuse (a broken
@@ -154,6 +157,7 @@ struct Event {
         cancel_done,  // the cancel request was delivered (or failed: see `error`)
         timeout,      // the armed timer expired before the action completed
         io_error,     // the action failed: see `error`
+        cancel_requested,  // the application cancels the operation (see the contract above)
     };
     Kind kind = Kind::start;
     std::string_view address;        // socket_open
@@ -183,6 +187,9 @@ public:
     // write_draining only: take complete messages out of Wire::in as they arrive. May return
     // an Action::done (failure) to stop the write; otherwise returns nullopt.
     virtual std::optional<Action> consume_input() { return std::nullopt; }
+    // Whether the algorithm handles Event::cancel_requested (a query sends a cancel request and
+    // drains; a wait ends). A driver ends the others on cancellation by retiring the connection.
+    virtual bool cancellable() const noexcept { return false; }
 };
 
 }  // namespace pgtls::protocol

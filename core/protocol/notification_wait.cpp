@@ -27,7 +27,8 @@ Action NotificationWait::resume(const Event& event) {
     switch (event.kind) {
         case Event::Kind::start: return check(Timer::set(timeout_));
         case Event::Kind::read: return check(Timer::keep());
-        case Event::Kind::timeout: done_ = true; return Action::success();
+        case Event::Kind::timeout:
+        case Event::Kind::cancel_requested: done_ = true; return Action::success();
         case Event::Kind::io_error:
             done_ = true;
             return Action::failure(std::make_exception_ptr(*event.error), Action::Connection::retired);

@@ -14,6 +14,8 @@ class NotificationWait final : public Algorithm {
 public:
     NotificationWait(Wire wire, std::chrono::milliseconds timeout) : wire_(wire), timeout_(timeout) {}
     Action resume(const Event& event) override;
+    // Cancelling a wait ends it: no notification, the connection kept.
+    bool cancellable() const noexcept override { return true; }
 
 private:
     Action check(Timer timer);

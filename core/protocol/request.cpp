@@ -31,10 +31,24 @@ Action Request::retire_after_lost(const Error& e) {
 }
 
 Action Request::cancelled_but_stuck(const char* why) {
+    if (!timed_out_)
+        return retire(std::make_exception_ptr(Error(
+            ErrorKind::connection, std::string("the query did not stop after a cancel request (") + why +
+                                       "); the connection was closed")));
     return retire(std::make_exception_ptr(
         Error(ErrorKind::timeout, ErrorCause::query_timeout_closed,
               "query timed out after " + std::to_string(options_.timeout.count()) +
                   " ms and did not stop after a cancel request (" + why + "); the connection was closed")));
+}
+
+// Cancel on the server, then drain to ReadyForQuery so the connection stays usable. The
+// cancel's own connect shares the grace period: on an unresponsive network it would otherwise
+// wait connect_timeout on top.
+Action Request::send_cancel() {
+    state_ = State::cancelling;
+    const auto grace = std::clamp<std::chrono::milliseconds>(2 * options_.timeout, std::chrono::seconds(2),
+                                                             std::chrono::seconds(30));
+    return Action::cancel(Timer::set(timed_out_ || options_.timeout.count() > 0 ? grace : std::chrono::seconds(30)));
 }
 
 Action Request::finished() {
@@ -132,6 +146,7 @@ Action Request::resume(const Event& event) {
             }
             break;
         case State::salvaging:
+            if (event.kind == K::cancel_requested) return Action::read();
             if (event.kind == K::read) {
                 try {
                     while (auto m = wire_.in.next())
@@ -154,16 +169,11 @@ Action Request::resume(const Event& event) {
                             ErrorKind::connection, "the rest of the reply after a callback's exception did not arrive in time")));
                     if (options_.on_timeout == RequestOptions::OnTimeout::close)
                         return retire(std::make_exception_ptr(Error(ErrorKind::timeout, kWaitTimeout)));
-                    {
-                        // Cancel on the server, then drain to ReadyForQuery so the connection
-                        // stays usable. The cancel's own connect shares the grace period: on an
-                        // unresponsive network it would otherwise wait connect_timeout on top.
-                        timed_out_ = true;
-                        state_ = State::cancelling;
-                        const auto grace = std::clamp<std::chrono::milliseconds>(
-                            2 * options_.timeout, std::chrono::seconds(2), std::chrono::seconds(30));
-                        return Action::cancel(Timer::set(grace));
-                    }
+                    timed_out_ = true;
+                    return send_cancel();
+                case K::cancel_requested:
+                    cancel_asked_ = true;
+                    return send_cancel();
                 case K::io_error: return retire_after_lost(*event.error);
                 default: break;
             }
@@ -182,6 +192,7 @@ Action Request::resume(const Event& event) {
         case State::draining:
             switch (event.kind) {
                 case K::read: return process();
+                case K::cancel_requested: return Action::read();  // a cancel is already on its way
                 case K::timeout: return cancelled_but_stuck(kWaitTimeout);
                 case K::io_error: return cancelled_but_stuck(event.error->what());
                 default: break;

@@ -44,6 +44,10 @@ public:
 
     Action resume(const Event& event) final;
     std::optional<Action> consume_input() final;
+    // Event::cancel_requested while the reply is awaited sends a cancel request and drains the
+    // reply: the server's answer (57014, or the result if it finished first) ends the request
+    // with the connection kept.
+    bool cancellable() const noexcept final { return true; }
 
 protected:
     Request(Wire wire, RequestOptions options) : wire_(wire), options_(options) {}
@@ -74,6 +78,7 @@ private:
     Action retire(std::exception_ptr e);
     Action retire_after_lost(const Error& e);
     Action cancelled_but_stuck(const char* why);
+    Action send_cancel();
     Timer next_timer();
 
     State state_ = State::start;
@@ -82,6 +87,7 @@ private:
     bool callback_drain_ = false;   // a user callback threw: the rest of the reply is dropped
     std::size_t drained_ = 0;
     bool timed_out_ = false;        // the query timeout expired; a cancel was sent
+    bool cancel_asked_ = false;     // the application cancelled; a cancel was sent
     std::exception_ptr write_error_;  // salvaging: the failed write's error
     std::optional<ServerError> last_error_;  // salvaging: the last ErrorResponse read
 };

@@ -1,0 +1,543 @@
+// AsyncConnection: the engine's algorithms (core/protocol/) run by the non-blocking driver
+// (driver.cpp), one queued operation after another. Completions are collected as the driver
+// reports them and handed to the application's callbacks from advance() only.
+#include "pgtls/async.hpp"
+
+#include <deque>
+#include <utility>
+
+#include "core/async/connect_attempt.hpp"
+#include "core/async/driver.hpp"
+#include "core/client_impl.hpp"
+#include "core/protocol/cancel_flow.hpp"
+#include "core/protocol/close_flow.hpp"
+#include "core/protocol/copy.hpp"
+#include "core/protocol/frontend.hpp"
+#include "core/protocol/notification_wait.hpp"
+#include "core/protocol/pipeline.hpp"
+#include "core/protocol/query.hpp"
+#include "core/tls/hostname.hpp"
+
+namespace pgtls {
+
+namespace {
+
+std::exception_ptr usage_error(const char* what) {
+    return std::make_exception_ptr(Error(ErrorKind::usage, ErrorCause::usage, what));
+}
+
+}  // namespace
+
+struct AsyncConnection::State {
+    // One queued operation: `make` builds its algorithm when it starts (so it sees the session
+    // as it is then), `finish` reads the result and calls the application's callback.
+    struct Op {
+        OpId id = 0;
+        enum class Kind { connect, close, other } kind = Kind::other;
+        std::function<std::unique_ptr<protocol::Algorithm>(State&)> make;
+        std::function<void(State&, protocol::Algorithm*, std::exception_ptr)> finish;
+        std::unique_ptr<protocol::Algorithm> algo;
+        std::exception_ptr error;  // set when it completed
+    };
+
+    Settings settings;
+    std::shared_ptr<TlsSetup> tls;
+    transport::Channel channel;
+    protocol::MessageReader reader{64 * 1024 * 1024};
+    std::string out;
+    protocol::SessionState session;
+    async::Driver driver{channel, protocol::Wire{reader, out, session}, setup()};
+
+    ConnectionInfo info;
+    protocol::BackendKey key;
+    HostTarget target;
+    std::string address;
+    protocol::TlsStart tls_start = protocol::TlsStart::none;
+    bool healthy = false;
+    bool closing = false;  // a close was queued: later operations fail
+    std::chrono::milliseconds query_timeout{0};
+
+    OpId next_id = 0;
+    std::deque<std::unique_ptr<Op>> queue;
+    std::unique_ptr<Op> running;
+    std::deque<std::unique_ptr<Op>> completed;
+    // Cleared by the destructor: a callback that destroyed the connection stops the delivery.
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+    async::DriverSetup setup() {
+        async::DriverSetup s;
+        s.tls_context = [this]() -> tls::Context* {
+            if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
+            return tls->context.get();
+        };
+        s.make_cancel = [this](protocol::Wire w) -> std::unique_ptr<protocol::Algorithm> {
+            protocol::CancelOptions o;
+            o.target = target;
+            if (!o.target.is_unix_socket()) o.target.hostaddr = address;  // the same server, not a re-resolve
+            o.tls = tls_start;
+            o.sni = sni();
+            o.host = target.host;
+            o.verify_full = tls && tls->verify_full;
+            o.pid = key.pid;
+            o.secret = key.secret;
+            o.grace = std::chrono::seconds(settings.connect_timeout.count() > 0 ? settings.connect_timeout.count() : 30);
+            return std::make_unique<protocol::CancelFlow>(std::move(o), w);
+        };
+        return s;
+    }
+
+    std::string sni() const {
+        if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
+            return target.host;
+        return {};
+    }
+
+    protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
+    protocol::RequestOptions request_options() const { return {query_timeout, {}, std::nullopt}; }
+
+    OpId submit(std::unique_ptr<Op> op) {
+        op->id = ++next_id;
+        const OpId id = op->id;
+        queue.push_back(std::move(op));
+        start_next(Clock::now());
+        return id;
+    }
+
+    // Why `op` cannot run now, or null.
+    std::exception_ptr refusal(const Op& op) const {
+        if (op.kind == Op::Kind::connect) return nullptr;
+        if (!channel.is_open()) return usage_error("connection is closed");
+        if (!healthy) return std::make_exception_ptr(
+            Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect"));
+        return nullptr;
+    }
+
+    void start_next(Clock::time_point now) {
+        while (!driver.busy() && !running && !queue.empty()) {
+            std::unique_ptr<Op> op = std::move(queue.front());
+            queue.pop_front();
+            if (auto why = refusal(*op)) {
+                op->error = why;
+                completed.push_back(std::move(op));
+                continue;
+            }
+            try {
+                op->algo = op->make(*this);
+            } catch (...) {
+                op->error = std::current_exception();
+                completed.push_back(std::move(op));
+                continue;
+            }
+            running = std::move(op);
+            driver.start(*running->algo, [this](const protocol::Action& done) { on_done(done); }, now);
+        }
+    }
+
+    // From the driver: internal bookkeeping only; the application's callback runs later.
+    void on_done(const protocol::Action& done) {
+        std::unique_ptr<Op> op = std::move(running);
+        op->error = done.error;
+        if (done.connection == protocol::Action::Connection::retired) healthy = false;
+        if (op->kind == Op::Kind::connect && !done.error) connected(static_cast<async::ConnectAttempt&>(*op->algo));
+        if (op->kind == Op::Kind::close) {
+            channel.abort();
+            healthy = false;
+        }
+        completed.push_back(std::move(op));
+    }
+
+    void connected(const async::ConnectAttempt& a) {
+        const auto& f = a.startup();
+        healthy = true;
+        target = a.target();
+        address = a.address();
+        tls_start = f.tls_active() ? a.tls() : protocol::TlsStart::none;
+        key = f.backend_key();
+        info = ConnectionInfo{};
+        info.host = target.host;
+        info.port = target.port;
+        info.address = address;
+        if (const protocol::TlsUp* up = a.tls_up()) {
+            info.ssl = true;
+            info.negotiation = a.tls() == protocol::TlsStart::direct ? "direct" : "postgres";
+            info.backend = std::string(tls->backend->name());
+            info.backend_version = tls->backend->library_version();
+            info.tls_version = up->info.protocol;
+            info.cipher = up->info.cipher;
+            info.alpn = up->info.alpn;
+            info.client_cert_sent = up->client_certificate_sent;
+            if (up->peer) {
+                info.server_cert_subject = up->peer->subject;
+                info.server_cert_issuer = up->peer->issuer;
+            }
+        }
+        info.backend_pid = key.pid;
+        info.protocol_version = std::to_string(f.protocol_version() >> 16) + "." + std::to_string(f.protocol_version() & 0xffff);
+        if (const auto* au = f.authenticator()) {
+            info.auth_method = au->method_used();
+            info.channel_binding = au->channel_binding_used();
+        }
+        if (auto it = session.parameters.find("server_version"); it != session.parameters.end())
+            info.server_version = it->second;
+    }
+
+    // Runs the callbacks of completed operations. False when a callback destroyed the
+    // connection (nothing of it may be touched then).
+    bool deliver() {
+        const std::shared_ptr<bool> token = alive;
+        while (!completed.empty()) {
+            std::unique_ptr<Op> op = std::move(completed.front());
+            completed.pop_front();
+            op->finish(*this, op->algo.get(), op->error);
+            if (!*token) return false;
+        }
+        return true;
+    }
+
+    void fail_all(std::exception_ptr why) {
+        if (running) driver.abandon(why);  // on_done moves it to `completed`
+        while (!queue.empty()) {
+            queue.front()->error = why;
+            completed.push_back(std::move(queue.front()));
+            queue.pop_front();
+        }
+    }
+};
+
+namespace {
+using State = AsyncConnection::State;
+using Op = State::Op;
+
+template <class Algo, class Make, class Result>
+std::unique_ptr<Op> make_op(Make make, Result result) {
+    auto op = std::make_unique<Op>();
+    op->make = [make = std::move(make)](State& s) mutable -> std::unique_ptr<protocol::Algorithm> { return make(s); };
+    op->finish = [result = std::move(result)](State& s, protocol::Algorithm* a, std::exception_ptr e) mutable {
+        result(s, static_cast<Algo*>(a), e);
+    };
+    return op;
+}
+}  // namespace
+
+AsyncConnection::AsyncConnection() : state_(std::make_unique<State>()) {}
+
+AsyncConnection::AsyncConnection(AsyncConnection&&) noexcept = default;
+
+AsyncConnection::~AsyncConnection() {
+    if (!state_) return;
+    State& s = *state_;
+    s.fail_all(std::make_exception_ptr(
+        Error(ErrorKind::usage, ErrorCause::usage, "the connection was destroyed with this operation in flight")));
+    // Callbacks run now, while the connection still exists; a callback that queues another
+    // operation sees it fail at once.
+    s.closing = true;
+    while (!s.completed.empty() || !s.queue.empty()) {
+        s.fail_all(usage_error("the connection was destroyed"));
+        if (!s.deliver()) return;
+    }
+    *s.alive = false;
+    s.channel.abort();
+}
+
+std::array<AsyncWatch, 2> AsyncConnection::watches() const noexcept {
+    const auto in = state_->driver.interest();
+    std::array<AsyncWatch, 2> w;
+    for (std::size_t i = 0; i < 2; ++i) w[i] = AsyncWatch{in[i].fd, in[i].read, in[i].write, in[i].epoch};
+    return w;
+}
+
+std::optional<AsyncConnection::Clock::time_point> AsyncConnection::deadline() const noexcept {
+    if (!state_->completed.empty()) return Clock::time_point::min();
+    return state_->driver.deadline();
+}
+
+void AsyncConnection::advance(Clock::time_point now) {
+    State& s = *state_;
+    while (true) {
+        s.driver.advance(now);
+        s.start_next(now);
+        if (s.completed.empty()) return;
+        if (!s.deliver()) return;
+        now = Clock::now();
+    }
+}
+
+bool AsyncConnection::busy() const noexcept {
+    return state_->running || !state_->queue.empty() || !state_->completed.empty();
+}
+
+AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
+    auto op = make_op<async::ConnectAttempt>(
+        [settings = std::move(settings)](State& s) mutable -> std::unique_ptr<protocol::Algorithm> {
+            s.channel.abort();
+            s.healthy = false;
+            s.closing = false;
+            s.settings = std::move(settings);
+            s.tls.reset();
+            s.reader = protocol::MessageReader(s.settings.max_message_size);
+            s.out.clear();
+            {
+                auto handler = std::move(s.session.notice_handler);
+                s.session = protocol::SessionState{};
+                s.session.notice_handler = std::move(handler);
+                s.session.limits = protocol::SessionState::Limits::from(s.settings);
+            }
+            const bool tls_wanted = s.settings.sslmode >= SslMode::require;
+            if (tls_wanted) s.tls = std::make_shared<TlsSetup>(make_tls_setup(s.settings));
+            const crypto::Provider& crypto = s.tls ? s.tls->backend->crypto() : tls::default_crypto();
+            return std::make_unique<async::ConnectAttempt>(s.settings, s.wire(), crypto, s.tls && s.tls->verify_full);
+        },
+        [done = std::move(done)](State&, async::ConnectAttempt*, std::exception_ptr e) { done(e); });
+    op->kind = Op::Kind::connect;
+    return state_->submit(std::move(op));
+}
+
+AsyncConnection::OpId AsyncConnection::connect(const Config& config, Done done) {
+    try {
+        return connect(resolve(config), std::move(done));
+    } catch (...) {
+        auto op = std::make_unique<Op>();
+        op->kind = Op::Kind::connect;
+        const std::exception_ptr e = std::current_exception();
+        op->make = [e](State&) -> std::unique_ptr<protocol::Algorithm> { std::rethrow_exception(e); };
+        op->finish = [done = std::move(done)](State&, protocol::Algorithm*, std::exception_ptr err) { done(err); };
+        return state_->submit(std::move(op));
+    }
+}
+
+AsyncConnection::OpId AsyncConnection::query(std::string sql, Callback<std::vector<Result>> done) {
+    auto held = std::make_shared<std::string>(std::move(sql));
+    return state_->submit(make_op<protocol::SimpleQuery>(
+        [held](State& s) { return std::make_unique<protocol::SimpleQuery>(s.wire(), *held, s.request_options()); },
+        [held, done = std::move(done)](State&, protocol::SimpleQuery* q, std::exception_ptr e) {
+            done(e, q && !e ? std::move(q->results()) : std::vector<Result>{});
+        }));
+}
+
+namespace {
+struct ExtendedArgs {
+    std::string sql;
+    std::optional<PreparedStatement> statement;
+    std::vector<Param> params;
+    ResultFormat format = ResultFormat::text;
+    std::function<void(const Row&)> on_row;
+};
+
+std::unique_ptr<Op> extended_op(std::shared_ptr<ExtendedArgs> a,
+                                std::function<void(State&, protocol::ExtendedRequest*, std::exception_ptr)> result) {
+    return make_op<protocol::ExtendedRequest>(
+        [a](State& s) {
+            protocol::ExtendedCall call{a->statement ? &*a->statement : nullptr, a->sql, a->params, a->format,
+                                        a->on_row ? &a->on_row : nullptr};
+            return std::make_unique<protocol::ExtendedRequest>(s.wire(), call, s.request_options());
+        },
+        [a, result = std::move(result)](State& s, protocol::ExtendedRequest* q, std::exception_ptr e) { result(s, q, e); });
+}
+}  // namespace
+
+AsyncConnection::OpId AsyncConnection::execute(std::string sql, std::vector<Param> params, Callback<Result> done,
+                                               ResultFormat format) {
+    auto a = std::make_shared<ExtendedArgs>(ExtendedArgs{std::move(sql), std::nullopt, std::move(params), format, {}});
+    return state_->submit(extended_op(a, [done = std::move(done)](State&, protocol::ExtendedRequest* q, std::exception_ptr e) {
+        done(e, q && !e ? std::move(q->result()) : Result{});
+    }));
+}
+
+AsyncConnection::OpId AsyncConnection::execute(PreparedStatement statement, std::vector<Param> params,
+                                               Callback<Result> done, ResultFormat format) {
+    if (params.size() != statement.param_types.size()) {
+        auto op = std::make_unique<Op>();
+        const auto e = std::make_exception_ptr(Error(
+            ErrorKind::usage, "prepared statement \"" + statement.name + "\" takes " +
+                                  std::to_string(statement.param_types.size()) + " parameters, " +
+                                  std::to_string(params.size()) + " given"));
+        op->make = [e](State&) -> std::unique_ptr<protocol::Algorithm> { std::rethrow_exception(e); };
+        op->finish = [done = std::move(done)](State&, protocol::Algorithm*, std::exception_ptr err) { done(err, Result{}); };
+        return state_->submit(std::move(op));
+    }
+    auto a = std::make_shared<ExtendedArgs>(ExtendedArgs{{}, std::move(statement), std::move(params), format, {}});
+    return state_->submit(extended_op(a, [done = std::move(done)](State&, protocol::ExtendedRequest* q, std::exception_ptr e) {
+        done(e, q && !e ? std::move(q->result()) : Result{});
+    }));
+}
+
+AsyncConnection::OpId AsyncConnection::stream(std::string sql, std::vector<Param> params,
+                                              std::function<void(const Row&)> on_row, Callback<std::uint64_t> done,
+                                              ResultFormat format) {
+    auto a = std::make_shared<ExtendedArgs>(
+        ExtendedArgs{std::move(sql), std::nullopt, std::move(params), format, std::move(on_row)});
+    return state_->submit(extended_op(a, [done = std::move(done)](State&, protocol::ExtendedRequest* q, std::exception_ptr e) {
+        done(e, q && !e ? q->result().affected_rows() : 0);
+    }));
+}
+
+AsyncConnection::OpId AsyncConnection::prepare(std::string name, std::string sql, std::vector<std::uint32_t> types,
+                                               Callback<PreparedStatement> done) {
+    if (name.empty()) {
+        auto op = std::make_unique<Op>();
+        op->make = [](State&) -> std::unique_ptr<protocol::Algorithm> {
+            throw Error(ErrorKind::usage, "prepare() needs a statement name (the unnamed statement is execute()'s)");
+        };
+        op->finish = [done = std::move(done)](State&, protocol::Algorithm*, std::exception_ptr e) { done(e, {}); };
+        return state_->submit(std::move(op));
+    }
+    struct Args {
+        std::string name, sql;
+        std::vector<std::uint32_t> types;
+    };
+    auto a = std::make_shared<Args>(Args{std::move(name), std::move(sql), std::move(types)});
+    return state_->submit(make_op<protocol::DescribeStatement>(
+        [a](State& s) {
+            return std::make_unique<protocol::DescribeStatement>(s.wire(), a->name, a->sql, &a->types, s.request_options());
+        },
+        [a, done = std::move(done)](State&, protocol::DescribeStatement* q, std::exception_ptr e) {
+            done(e, q && !e ? std::move(q->statement()) : PreparedStatement{});
+        }));
+}
+
+AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queries,
+                                                Callback<std::vector<PipelineResult>> done) {
+    struct Args {
+        std::string messages;
+        std::vector<std::size_t> sync_after;
+        std::vector<PipelineResult> results;
+    };
+    auto a = std::make_shared<Args>();
+    return state_->submit(make_op<protocol::PipelineRequest>(
+        [a, queries = std::move(queries)](State& s) {
+            for (std::size_t i = 0; i < queries.size(); ++i) {
+                protocol::encode_extended(a->messages, nullptr, queries[i].sql, queries[i].params, queries[i].format);
+                if (queries[i].sync_after) {
+                    protocol::sync(a->messages);
+                    a->sync_after.push_back(i + 1);
+                }
+            }
+            if (a->sync_after.empty() || a->sync_after.back() != queries.size()) {
+                protocol::sync(a->messages);
+                a->sync_after.push_back(queries.size());
+            }
+            a->results.resize(queries.size());
+            return std::make_unique<protocol::PipelineRequest>(s.wire(), a->messages, a->results, a->sync_after,
+                                                               s.request_options());
+        },
+        [a, done = std::move(done)](State&, protocol::PipelineRequest*, std::exception_ptr e) {
+            done(e, e ? std::vector<PipelineResult>{} : std::move(a->results));
+        }));
+}
+
+AsyncConnection::OpId AsyncConnection::copy_out(std::string sql, std::function<void(std::string_view)> on_data,
+                                                Callback<std::uint64_t> done) {
+    struct Args {
+        std::string sql;
+        std::function<void(std::string_view)> on_data;
+    };
+    auto a = std::make_shared<Args>(Args{std::move(sql), std::move(on_data)});
+    return state_->submit(make_op<protocol::CopyOut>(
+        [a](State& s) { return std::make_unique<protocol::CopyOut>(s.wire(), a->sql, a->on_data, s.request_options()); },
+        [a, done = std::move(done)](State&, protocol::CopyOut* q, std::exception_ptr e) {
+            done(e, q && !e ? q->rows() : 0);
+        }));
+}
+
+namespace {
+// COPY FROM STDIN with all its data: start, then the data and CopyDone in one final write.
+class CopyInAll final : public protocol::Algorithm {
+public:
+    CopyInAll(protocol::Wire wire, std::string_view sql, std::string_view messages, protocol::RequestOptions o)
+        : start_(wire, sql, o), end_(wire, messages, protocol::CopyInEnd::How::finish, o) {}
+    protocol::Action resume(const protocol::Event& e) override {
+        if (!started_) {
+            protocol::Action a = start_.resume(e);
+            if (a.kind != protocol::Action::Kind::done || a.error) return a;
+            started_ = true;
+            return end_.resume(protocol::Event::start());
+        }
+        return end_.resume(e);
+    }
+    std::optional<protocol::Action> consume_input() override { return started_ ? end_.consume_input() : start_.consume_input(); }
+    bool cancellable() const noexcept override { return true; }
+    std::uint64_t rows() noexcept { return end_.rows(); }
+
+private:
+    protocol::CopyInStart start_;
+    protocol::CopyInEnd end_;
+    bool started_ = false;
+};
+}  // namespace
+
+AsyncConnection::OpId AsyncConnection::copy_in(std::string sql, std::string data, Callback<std::uint64_t> done) {
+    struct Args {
+        std::string sql;
+        std::string messages;
+    };
+    auto a = std::make_shared<Args>();
+    a->sql = std::move(sql);
+    for (std::size_t off = 0; off < data.size(); off += 64 * 1024)
+        protocol::copy_data(a->messages, std::string_view(data).substr(off, 64 * 1024));
+    protocol::copy_done(a->messages);
+    return state_->submit(make_op<CopyInAll>(
+        [a](State& s) { return std::make_unique<CopyInAll>(s.wire(), a->sql, a->messages, s.request_options()); },
+        [a, done = std::move(done)](State&, CopyInAll* q, std::exception_ptr e) { done(e, q && !e ? q->rows() : 0); }));
+}
+
+AsyncConnection::OpId AsyncConnection::wait_notification(std::chrono::milliseconds timeout,
+                                                         Callback<std::optional<Notification>> done) {
+    return state_->submit(make_op<protocol::NotificationWait>(
+        [timeout](State& s) { return std::make_unique<protocol::NotificationWait>(s.wire(), timeout); },
+        [done = std::move(done)](State& s, protocol::NotificationWait*, std::exception_ptr e) {
+            std::optional<Notification> n;
+            if (!e && !s.session.notifications.empty()) {
+                n = std::move(s.session.notifications.front());
+                s.session.notifications.pop_front();
+            }
+            if (!e && s.session.callback_error) e = std::exchange(s.session.callback_error, nullptr);
+            done(e, std::move(n));
+        }));
+}
+
+AsyncConnection::OpId AsyncConnection::close(Done done) {
+    auto op = make_op<protocol::CloseFlow>(
+        [](State& s) -> std::unique_ptr<protocol::Algorithm> {
+            s.out.clear();
+            return std::make_unique<protocol::CloseFlow>(s.wire(), std::chrono::seconds(5));
+        },
+        [done = std::move(done)](State&, protocol::CloseFlow*, std::exception_ptr e) { done(e); });
+    op->kind = Op::Kind::close;
+    return state_->submit(std::move(op));
+}
+
+void AsyncConnection::cancel(OpId id) {
+    State& s = *state_;
+    for (auto it = s.queue.begin(); it != s.queue.end(); ++it) {
+        if ((*it)->id != id) continue;
+        (*it)->error = usage_error("operation cancelled");
+        s.completed.push_back(std::move(*it));
+        s.queue.erase(it);
+        return;
+    }
+    if (s.running && s.running->id == id)
+        s.driver.request_cancel(std::make_exception_ptr(Error(ErrorKind::connection, ErrorCause::usage,
+                                                              "operation cancelled; the connection was closed")));
+}
+
+bool AsyncConnection::is_open() const noexcept { return state_->channel.is_open(); }
+bool AsyncConnection::is_healthy() const noexcept { return state_->channel.is_open() && state_->healthy; }
+const ConnectionInfo& AsyncConnection::info() const noexcept { return state_->info; }
+TransactionStatus AsyncConnection::transaction_status() const noexcept {
+    return is_open() ? state_->session.transaction_status : TransactionStatus::unknown;
+}
+std::optional<std::string> AsyncConnection::parameter_status(std::string_view name) const {
+    if (auto it = state_->session.parameters.find(name); it != state_->session.parameters.end()) return it->second;
+    return std::nullopt;
+}
+std::vector<Notification> AsyncConnection::take_notifications() {
+    std::vector<Notification> v(state_->session.notifications.begin(), state_->session.notifications.end());
+    state_->session.notifications.clear();
+    return v;
+}
+void AsyncConnection::set_query_timeout(std::chrono::milliseconds timeout) noexcept { state_->query_timeout = timeout; }
+void AsyncConnection::set_notice_handler(std::function<void(const Notice&)> handler) {
+    state_->session.notice_handler = std::move(handler);
+}
+
+}  // namespace pgtls

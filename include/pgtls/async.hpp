@@ -1,0 +1,141 @@
+// pgtls — a non-blocking PostgreSQL connection for any event loop (epoll, libuv, Qt, Asio).
+//
+// The connection never blocks and never starts a thread. The loop asks it what to wait for —
+// watches(): up to two sockets (the connection's, and a cancel request's while one runs), each
+// with the readiness wanted and an epoch that changes when the socket behind the number
+// changes — and deadline(): when to call advance() even if no socket became ready. The loop
+// calls advance() on readiness or at the deadline; spurious calls are harmless.
+//
+// Operations (connect, query, execute, prepare, stream, pipeline, COPY, notifications, close)
+// are queued and run one after another in order. Each completes through its callback with an
+// exception_ptr (null on success: a pgtls::Error, ServerError, or what a user callback threw)
+// and its result. Callbacks run only from advance() (and from the destructor), never from the
+// call that queued the operation: after queueing, the loop's next deadline() is "now" when a
+// completion is ready. A callback may queue further operations; it must not destroy the
+// connection from inside advance() of another thread (use from one thread at a time).
+//
+// cancel(id) cancels one operation: a queued one completes with Error(usage, cause usage,
+// "operation cancelled"); a running query sends a real CancelRequest and completes with the
+// server's answer (ServerError 57014, or its result if it finished first) — the connection
+// stays usable; a running connect or close is abandoned and the connection closed.
+//
+// Destroying the connection completes every operation still queued or running with an error
+// before it returns; no callback runs afterwards.
+#pragma once
+
+#include "pgtls/version.hpp"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgtls/config.hpp"
+#include "pgtls/error.hpp"
+#include "pgtls/result.hpp"
+#include "pgtls/session.hpp"
+#include "pgtls/types.hpp"
+
+namespace pgtls {
+
+/// A socket an event loop must watch for a non-blocking connection.
+struct AsyncWatch {
+    int fd = -1;        ///< -1: nothing to watch in this slot
+    bool read = false;  ///< wait for readability
+    bool write = false; ///< wait for writability
+    /// Changes whenever the socket behind `fd` changes (closed, another opened — maybe with the
+    /// same number): a loop that registered the descriptor registers it afresh.
+    std::uint64_t epoch = 0;
+};
+
+/// One query of an asynchronous pipeline (extended protocol); `sync_after` ends a sync group.
+struct PipelineQuery {
+    std::string sql;
+    std::vector<Param> params;
+    ResultFormat format = ResultFormat::text;
+    bool sync_after = false;
+};
+
+/// A non-blocking connection driven by the application's event loop (see the file comment).
+class AsyncConnection {
+public:
+    using Clock = std::chrono::steady_clock;
+    using OpId = std::uint64_t;
+    template <class T>
+    using Callback = std::function<void(std::exception_ptr, T)>;
+    using Done = std::function<void(std::exception_ptr)>;
+
+    AsyncConnection();
+    ~AsyncConnection();
+    AsyncConnection(AsyncConnection&&) noexcept;
+    AsyncConnection& operator=(AsyncConnection&&) = delete;
+    AsyncConnection(const AsyncConnection&) = delete;
+    AsyncConnection& operator=(const AsyncConnection&) = delete;
+
+    // ---- the event loop
+    std::array<AsyncWatch, 2> watches() const noexcept;
+    std::optional<Clock::time_point> deadline() const noexcept;
+    void advance(Clock::time_point now = Clock::now());
+    /// True while an operation is queued, running or waiting for its callback.
+    bool busy() const noexcept;
+
+    // ---- operations (queued; see the file comment)
+    /// Connects with resolved settings (one host; sslmode disable, require or verify-*).
+    OpId connect(Settings settings, Done done);
+    /// Resolves `config` (conninfo, PG* environment) first; a resolve error completes `done`.
+    OpId connect(const Config& config, Done done);
+    OpId query(std::string sql, Callback<std::vector<Result>> done);
+    OpId execute(std::string sql, std::vector<Param> params, Callback<Result> done,
+                 ResultFormat format = ResultFormat::text);
+    template <typename... Args>
+    OpId execute_args(std::string sql, Callback<Result> done, const Args&... args) {
+        return execute(std::move(sql), std::vector<Param>{to_param(args)...}, std::move(done));
+    }
+    OpId prepare(std::string name, std::string sql, std::vector<std::uint32_t> param_types,
+                 Callback<PreparedStatement> done);
+    OpId execute(PreparedStatement statement, std::vector<Param> params, Callback<Result> done,
+                 ResultFormat format = ResultFormat::text);
+    /// Rows go to `on_row` as they arrive (the Row is valid during the call); completes with
+    /// the affected-row count.
+    OpId stream(std::string sql, std::vector<Param> params, std::function<void(const Row&)> on_row,
+                Callback<std::uint64_t> done, ResultFormat format = ResultFormat::text);
+    /// Sends every query before reading any result; a final sync is added when missing.
+    OpId pipeline(std::vector<PipelineQuery> queries, Callback<std::vector<PipelineResult>> done);
+    /// COPY ... TO STDOUT: each chunk to `on_data`; completes with the row count.
+    OpId copy_out(std::string sql, std::function<void(std::string_view)> on_data, Callback<std::uint64_t> done);
+    /// COPY ... FROM STDIN with `data` (the whole COPY text or binary stream); the row count.
+    OpId copy_in(std::string sql, std::string data, Callback<std::uint64_t> done);
+    /// The next notification (LISTEN first), or nullopt when `timeout` passed without one.
+    OpId wait_notification(std::chrono::milliseconds timeout, Callback<std::optional<Notification>> done);
+    /// Terminate and close; queued operations after it fail.
+    OpId close(Done done);
+
+    /// Cancels operation `id` (see the file comment); nothing if it already completed.
+    void cancel(OpId id);
+
+    // ---- state
+    bool is_open() const noexcept;
+    bool is_healthy() const noexcept;
+    const ConnectionInfo& info() const noexcept;
+    TransactionStatus transaction_status() const noexcept;
+    std::optional<std::string> parameter_status(std::string_view name) const;
+    /// Notifications received while other operations ran, oldest first (cleared).
+    std::vector<Notification> take_notifications();
+    /// Bounds each later query like Client::set_query_timeout: cancel, drain, keep the
+    /// connection; 0 = none.
+    void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
+    void set_notice_handler(std::function<void(const Notice&)> handler);
+
+    struct State;  // opaque: defined in the library (core/async/connection.cpp)
+
+private:
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace pgtls

@@ -1,0 +1,372 @@
+// The non-blocking connection (pgtls/async.hpp) against the real test servers, on every TLS
+// backend, driven by a plain poll() loop the way an application's event loop would: connect,
+// every operation, ordering, cancellation of a running query and of a connect, the query
+// timeout, destruction with operations in flight, and many connections on one thread.
+#include "pgtls/async.hpp"
+
+#include <gtest/gtest.h>
+
+#include <poll.h>
+
+#include <functional>
+#include <memory>
+
+#include "pgtls/client.hpp"
+#include "tests/integration/integration_fixture.hpp"
+
+using namespace pgtls;
+using namespace pgtls::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs the loop for `conns` until `finished()` or `limit`; false on the limit.
+bool run_loop(const std::vector<AsyncConnection*>& conns, const std::function<bool()>& finished,
+              std::chrono::milliseconds limit = 20s) {
+    const auto end = AsyncConnection::Clock::now() + limit;
+    while (!finished()) {
+        const auto now = AsyncConnection::Clock::now();
+        if (now >= end) return false;
+        std::vector<pollfd> fds;
+        auto wake = end;
+        for (auto* c : conns) {
+            for (const AsyncWatch& w : c->watches())
+                if (w.fd >= 0 && (w.read || w.write))
+                    fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
+            if (auto d = c->deadline(); d && *d < wake) wake = *d;
+        }
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
+        for (auto* c : conns) c->advance();
+    }
+    return true;
+}
+bool run_loop(AsyncConnection& c, const std::function<bool()>& finished, std::chrono::milliseconds limit = 20s) {
+    return run_loop(std::vector<AsyncConnection*>{&c}, finished, limit);
+}
+
+std::string what(std::exception_ptr e) {
+    if (!e) return "";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    }
+    return "?";
+}
+std::string sqlstate(std::exception_ptr e) {
+    try {
+        if (e) std::rethrow_exception(e);
+    } catch (const ServerError& s) {
+        return s.sqlstate();
+    } catch (...) {
+    }
+    return "";
+}
+
+class AsyncConnectionTest : public BackendTest {
+protected:
+    // Connects `c` to PostgreSQL 18 (verify-full over TLS; plaintext for "none").
+    void connect(AsyncConnection& c) {
+        bool done = false;
+        std::exception_ptr err;
+        c.connect(pg18_verified(), [&](std::exception_ptr e) {
+            err = e;
+            done = true;
+        });
+        ASSERT_TRUE(run_loop(c, [&] { return done; })) << "connect did not finish";
+        ASSERT_FALSE(err) << what(err);
+        ASSERT_TRUE(c.is_healthy());
+    }
+    std::vector<Result> query(AsyncConnection& c, const std::string& sql) {
+        bool done = false;
+        std::vector<Result> got;
+        std::exception_ptr err;
+        c.query(sql, [&](std::exception_ptr e, std::vector<Result> r) {
+            err = e;
+            got = std::move(r);
+            done = true;
+        });
+        EXPECT_TRUE(run_loop(c, [&] { return done; }));
+        EXPECT_FALSE(err) << what(err);
+        return got;
+    }
+};
+PGTLS_INSTANTIATE_PER_BACKEND(AsyncConnectionTest);
+
+}  // namespace
+
+TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
+    AsyncConnection c;
+    connect(c);
+    EXPECT_EQ(c.info().ssl, has_tls());
+    if (has_tls()) {
+        EXPECT_EQ(c.info().backend, backend());
+        EXPECT_EQ(c.info().auth_method, "SCRAM-SHA-256-PLUS") << "channel binding over the backend";
+    }
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+
+    auto rs = query(c, "SELECT 1; SELECT 'two'");
+    ASSERT_EQ(rs.size(), 2u);
+    EXPECT_EQ(rs[1][0][0].view(), "two");
+
+    int step = 0;
+    std::string trace;
+    c.execute_args("SELECT $1::int + $2::int", [&](std::exception_ptr e, Result r) {
+        trace += e ? "execute failed: " + what(e) : "sum=" + std::string(r[0][0].view());
+        ++step;
+    }, 40, 2);
+    PreparedStatement ps;
+    c.prepare("async_s", "SELECT $1::text || '!'", {}, [&](std::exception_ptr e, PreparedStatement p) {
+        trace += e ? " prepare failed: " + what(e) : " prepared";
+        ps = std::move(p);
+        ++step;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return step == 2; }));
+    c.execute(ps, {to_param(std::string("hi"))}, [&](std::exception_ptr e, Result r) {
+        trace += e ? " exec failed: " + what(e) : " " + std::string(r[0][0].view());
+        ++step;
+    });
+    std::uint64_t streamed = 0, total = 0;
+    c.stream("SELECT g FROM generate_series(1, 1000) g", {}, [&](const Row& row) { total += row[0].as<int>(); },
+             [&](std::exception_ptr e, std::uint64_t n) {
+                 trace += e ? " stream failed: " + what(e) : " streamed";
+                 streamed = n;
+                 ++step;
+             });
+    ASSERT_TRUE(run_loop(c, [&] { return step == 4; }));
+    EXPECT_EQ(trace, "sum=42 prepared hi! streamed");
+    EXPECT_EQ(streamed, 1000u);
+    EXPECT_EQ(total, 500500u);
+
+    std::vector<PipelineResult> pr;
+    c.pipeline({{"SELECT 1", {}, ResultFormat::text, false},
+                {"SELECT nosuchcolumn", {}, ResultFormat::text, false},
+                {"SELECT 3", {}, ResultFormat::text, true},
+                {"SELECT $1::int", {to_param(4)}, ResultFormat::text, false}},
+               [&](std::exception_ptr e, std::vector<PipelineResult> r) {
+                   EXPECT_FALSE(e) << what(e);
+                   pr = std::move(r);
+                   ++step;
+               });
+    ASSERT_TRUE(run_loop(c, [&] { return step == 5; }));
+    ASSERT_EQ(pr.size(), 4u);
+    EXPECT_EQ(pr[0].status, PipelineResult::Status::ok);
+    EXPECT_EQ(pr[1].status, PipelineResult::Status::error);
+    EXPECT_EQ(pr[2].status, PipelineResult::Status::skipped);
+    EXPECT_EQ(pr[3].status, PipelineResult::Status::ok);
+    EXPECT_EQ(pr[3].result[0][0].view(), "4");
+
+    query(c, "CREATE TEMP TABLE async_copy (n int, t text)");
+    std::uint64_t copied = 0;
+    std::string out;
+    c.copy_in("COPY async_copy FROM STDIN", "1\tone\n2\ttwo\n3\tthree\n", [&](std::exception_ptr e, std::uint64_t n) {
+        EXPECT_FALSE(e) << what(e);
+        copied = n;
+        ++step;
+    });
+    c.copy_out("COPY (SELECT * FROM async_copy ORDER BY n) TO STDOUT", [&](std::string_view d) { out += d; },
+               [&](std::exception_ptr e, std::uint64_t) {
+                   EXPECT_FALSE(e) << what(e);
+                   ++step;
+               });
+    ASSERT_TRUE(run_loop(c, [&] { return step == 7; }));
+    EXPECT_EQ(copied, 3u);
+    EXPECT_EQ(out, "1\tone\n2\ttwo\n3\tthree\n");
+
+    bool closed = false;
+    c.close([&](std::exception_ptr e) {
+        EXPECT_FALSE(e) << what(e);
+        closed = true;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return closed; }));
+    EXPECT_FALSE(c.is_open());
+}
+
+TEST_P(AsyncConnectionTest, OperationsRunInOrderAndCallbacksRunOnlyFromAdvance) {
+    AsyncConnection c;
+    std::string order;
+    bool connected = false;
+    c.connect(pg18_verified(), [&](std::exception_ptr e) {
+        EXPECT_FALSE(e) << what(e);
+        connected = true;
+        order += "c";
+    });
+    // Queued before the connection exists: they wait for it.
+    c.query("SELECT 1", [&](std::exception_ptr e, std::vector<Result>) { order += e ? "!" : "1"; });
+    c.query("SELECT nosuch", [&](std::exception_ptr e, std::vector<Result>) { order += sqlstate(e) == "42703" ? "E" : "?"; });
+    c.query("SELECT 3", [&](std::exception_ptr e, std::vector<Result>) { order += e ? "!" : "3"; });
+    EXPECT_EQ(order, "") << "no callback from the call that queued the operation";
+    ASSERT_TRUE(run_loop(c, [&] { return order.size() == 4; }));
+    EXPECT_EQ(order, "c1E3") << "a server error fails only its own operation";
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_FALSE(c.busy());
+}
+
+TEST_P(AsyncConnectionTest, CancellingARunningQuerySendsACancelRequestAndKeepsTheConnection) {
+    AsyncConnection c;
+    connect(c);
+    std::exception_ptr err;
+    bool done = false;
+    const auto id = c.query("SELECT pg_sleep(30)", [&](std::exception_ptr e, std::vector<Result>) {
+        err = e;
+        done = true;
+    });
+    run_loop(c, [] { return false; }, 300ms);  // the query is running on the server
+    const auto t0 = std::chrono::steady_clock::now();
+    c.cancel(id);
+    ASSERT_TRUE(run_loop(c, [&] { return done; }, 10s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+    EXPECT_EQ(sqlstate(err), "57014") << what(err);
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
+TEST_P(AsyncConnectionTest, CancellingAQueuedOperationRemovesIt) {
+    AsyncConnection c;
+    connect(c);
+    std::string got;
+    c.query("SELECT pg_sleep(0.2)", [&](std::exception_ptr e, std::vector<Result>) { got += e ? "!" : "a"; });
+    const auto second = c.query("SELECT 2", [&](std::exception_ptr e, std::vector<Result>) {
+        got += e && what(e) == "operation cancelled" ? "x" : "?";
+    });
+    c.query("SELECT 3", [&](std::exception_ptr e, std::vector<Result>) { got += e ? "!" : "c"; });
+    c.cancel(second);
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 3; }));
+    EXPECT_EQ(got, "xac");
+}
+
+TEST_P(AsyncConnectionTest, TheQueryTimeoutCancelsAndTheConnectionStaysUsable) {
+    AsyncConnection c;
+    connect(c);
+    c.set_query_timeout(300ms);
+    std::exception_ptr err;
+    bool done = false;
+    c.query("SELECT pg_sleep(10)", [&](std::exception_ptr e, std::vector<Result>) {
+        err = e;
+        done = true;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return done; }, 10s));
+    try {
+        std::rethrow_exception(err);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::timeout);
+        EXPECT_EQ(e.cause(), ErrorCause::query_timeout) << e.what();
+    }
+    EXPECT_TRUE(c.is_healthy());
+    c.set_query_timeout(0ms);
+    EXPECT_EQ(query(c, "SELECT 1").size(), 1u);
+}
+
+TEST_P(AsyncConnectionTest, DestroyingTheConnectionCompletesEveryOperationWithAnError) {
+    auto c = std::make_unique<AsyncConnection>();
+    connect(*c);
+    std::vector<std::string> errors;
+    c->query("SELECT pg_sleep(10)", [&](std::exception_ptr e, std::vector<Result>) { errors.push_back(what(e)); });
+    c->query("SELECT 2", [&](std::exception_ptr e, std::vector<Result>) { errors.push_back(what(e)); });
+    run_loop(*c, [] { return false; }, 200ms);
+    c.reset();
+    ASSERT_EQ(errors.size(), 2u);
+    for (const auto& e : errors) EXPECT_NE(e.find("destroyed"), std::string::npos) << e;
+}
+
+TEST_P(AsyncConnectionTest, ACallbackMayDestroyItsConnection) {
+    auto c = std::make_unique<AsyncConnection>();
+    connect(*c);
+    int calls = 0;
+    AsyncConnection* raw = c.get();
+    raw->query("SELECT 1", [&](std::exception_ptr, std::vector<Result>) {
+        ++calls;
+        c.reset();  // from inside advance()
+    });
+    // Completes during the destruction: with its result if it had arrived in the same read,
+    // otherwise with the destruction's error — once either way.
+    raw->query("SELECT 2", [&](std::exception_ptr, std::vector<Result>) { ++calls; });
+    for (int i = 0; i < 200 && c; ++i) {
+        raw->advance();
+        ::poll(nullptr, 0, 10);
+    }
+    EXPECT_FALSE(c);
+    EXPECT_EQ(calls, 2);
+}
+
+TEST_P(AsyncConnectionTest, WaitsForANotification) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "LISTEN async_chan");
+    std::optional<Notification> got;
+    bool done = false;
+    c.wait_notification(10s, [&](std::exception_ptr e, std::optional<Notification> n) {
+        EXPECT_FALSE(e) << what(e);
+        got = std::move(n);
+        done = true;
+    });
+    run_loop(c, [] { return false; }, 100ms);
+    Client other(pg18_verified());
+    other.query("NOTIFY async_chan, 'hello'");
+    ASSERT_TRUE(run_loop(c, [&] { return done; }));
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->payload, "hello");
+
+    done = false;
+    c.wait_notification(200ms, [&](std::exception_ptr e, std::optional<Notification> n) {
+        EXPECT_FALSE(e);
+        EXPECT_FALSE(n) << "nothing came";
+        done = true;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return done; }));
+    EXPECT_TRUE(c.is_healthy());
+}
+
+TEST_P(AsyncConnectionTest, CancellingAConnectClosesIt) {
+    AsyncConnection c;
+    std::exception_ptr err;
+    bool done = false;
+    const auto id = c.connect(pg18_verified(), [&](std::exception_ptr e) {
+        err = e;
+        done = true;
+    });
+    c.cancel(id);
+    ASSERT_TRUE(run_loop(c, [&] { return done; }));
+    EXPECT_TRUE(err);
+    EXPECT_FALSE(c.is_open());
+}
+
+TEST_P(AsyncConnectionTest, ManyConnectionsOnOneThread) {
+    constexpr int kConnections = 24, kQueries = 40;
+    std::vector<std::unique_ptr<AsyncConnection>> conns;
+    std::vector<AsyncConnection*> raw;
+    int connected = 0, answered = 0, wrong = 0;
+    for (int i = 0; i < kConnections; ++i) {
+        conns.push_back(std::make_unique<AsyncConnection>());
+        raw.push_back(conns.back().get());
+        AsyncConnection& c = *conns.back();
+        c.connect(pg18_verified(), [&, i](std::exception_ptr e) {
+            EXPECT_FALSE(e) << what(e);
+            ++connected;
+            for (int q = 0; q < kQueries; ++q)
+                conns[static_cast<std::size_t>(i)]->execute_args("SELECT $1::int * 2", [&, q](std::exception_ptr e2, Result r) {
+                    if (e2 || r[0][0].as<int>() != q * 2) ++wrong;
+                    ++answered;
+                }, q);
+        });
+    }
+    ASSERT_TRUE(run_loop(raw, [&] { return answered == kConnections * kQueries; }, 60s));
+    EXPECT_EQ(connected, kConnections);
+    EXPECT_EQ(wrong, 0);
+}
+
+TEST_P(AsyncConnectionTest, SettingsThatNeedTheConnectPolicyAreRefusedNotWeakened) {
+    if (!has_tls()) GTEST_SKIP() << "sslmode=prefer is the case";
+    AsyncConnection c;
+    Config cfg = pg18_verified();
+    cfg.conninfo += " sslmode=prefer";
+    std::exception_ptr err;
+    bool done = false;
+    c.connect(cfg, [&](std::exception_ptr e) {
+        err = e;
+        done = true;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return done; }));
+    EXPECT_NE(what(err).find("sslmode=allow or prefer"), std::string::npos) << what(err);
+}
