@@ -109,10 +109,12 @@ void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
     }
 }
 
-Result Client::Impl::extended_round_trip(const protocol::ExtendedCall& call, Deadline d) {
+Result Client::Impl::extended_round_trip(protocol::ExtendedCall call, Deadline d) {
+    Result result;
+    call.target = &result;
     protocol::ExtendedRequest q(wire(), call, request_options(d));
     drive(q);
-    return std::move(q.result());
+    return result;
 }
 
 PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::string_view sql,
@@ -153,7 +155,7 @@ Result Client::Impl::execute_extended(std::string_view sql, std::span<const Para
     const Deadline d = query_deadline();
     const PreparedStatement* cached = cache_capacity > 0 ? cached_statement(sql, params, d) : nullptr;
     try {
-        return extended_round_trip({cached, sql, params, format, on_row}, d);
+        return extended_round_trip({cached, sql, params, format, on_row, nullptr}, d);
     } catch (const ServerError& e) {
         // A cached statement the server no longer knows (DISCARD ALL, a pooler) or whose
         // result type changed is evicted so the next call prepares it afresh.
@@ -216,7 +218,7 @@ Result Client::execute(const PreparedStatement& statement, const Params& params,
             throw Error(ErrorKind::usage, "prepared statement \"" + statement.name + "\" takes " +
                                               std::to_string(statement.param_types.size()) + " parameters, " +
                                               std::to_string(params.size()) + " given");
-        return impl.extended_round_trip({&statement, {}, params, format, nullptr}, impl.query_deadline());
+        return impl.extended_round_trip({&statement, {}, params, format, nullptr, nullptr}, impl.query_deadline());
     });
 }
 

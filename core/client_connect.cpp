@@ -476,7 +476,7 @@ void Client::Impl::cancel_request(Deadline limit) {
                     ev = protocol::Event::of(protocol::Event::Kind::read);
                     break;
                 case protocol::Action::Kind::start_tls:
-                    up = tls_handshake(*c, a.tls.sni, a.tls.how, deadline);
+                    up = tls_handshake(*c, std::string(a.tls.sni), a.tls.how, deadline);
                     ev = protocol::Event::of(protocol::Event::Kind::tls_up);
                     ev.tls = &up;
                     break;

@@ -44,7 +44,7 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
     bool faulted = false;
     std::exception_ptr failure;    // holds the Error an io_error / cancel_done event points to
     std::string address;           // the address a socket_open event points to
-    protocol::TlsUp tls_up;        // what a tls_up event points to
+    std::optional<protocol::TlsUp> tls_up;  // what a tls_up event points to (made when needed)
 
     protocol::Action action = algo.resume(protocol::Event::start());
     while (true) {
@@ -132,11 +132,11 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                 case protocol::Action::Kind::start_tls: {
                     ensure_tls();
                     tls::SessionParams params;
-                    params.sni = action.tls.sni;
+                    params.sni = std::string(action.tls.sni);
                     channel.start_tls(*tls->context, params, d);
-                    tls_up = protocol::TlsUp::of(*channel.tls_session());
+                    tls_up.emplace(protocol::TlsUp::of(*channel.tls_session()));
                     event = protocol::Event::of(protocol::Event::Kind::tls_up);
-                    event.tls = &tls_up;
+                    event.tls = &*tls_up;
                     break;
                 }
                 case protocol::Action::Kind::close:

@@ -159,7 +159,7 @@ struct Client::Impl {
     // Sends one extended query (encode_extended + Sync) and reads its single result; rows go to
     // `on_row` when given. The shared path of execute(sql...), execute(PreparedStatement) and
     // stream().
-    Result extended_round_trip(const protocol::ExtendedCall& call, Deadline d);
+    Result extended_round_trip(protocol::ExtendedCall call, Deadline d);
     PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
                                         const std::vector<std::uint32_t>& types, Deadline d);
     const PreparedStatement* cached_statement(std::string_view sql, std::span<const Param> params, Deadline d);

@@ -328,7 +328,7 @@ std::unique_ptr<Op> extended_op(std::shared_ptr<ExtendedArgs> a,
     return make_op<protocol::ExtendedRequest>(
         [a](State& s) {
             protocol::ExtendedCall call{a->statement ? &*a->statement : nullptr, a->sql, a->params, a->format,
-                                        a->on_row ? &a->on_row : nullptr};
+                                        a->on_row ? &a->on_row : nullptr, nullptr};
             return std::make_unique<protocol::ExtendedRequest>(s.wire(), call, s.request_options());
         },
         [a, result = std::move(result)](State& s, protocol::ExtendedRequest* q, std::exception_ptr e) { result(s, q, e); });

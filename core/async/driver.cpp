@@ -193,7 +193,7 @@ bool Driver::step_tls(Clock::time_point now) {
     tls::Context* ctx = setup_.tls_context ? setup_.tls_context() : nullptr;
     if (!ctx) throw Error(ErrorKind::config, ErrorCause::config, "TLS was requested but no TLS context is configured");
     tls::SessionParams params;
-    params.sni = action_.tls.sni;
+    params.sni = std::string(action_.tls.sni);
     const tls::IoStatus st = channel_.handshake_step(*ctx, params);
     if (st == tls::IoStatus::want_read || st == tls::IoStatus::want_write) {
         main_interest_ = {channel_.fd(), st == tls::IoStatus::want_read, st == tls::IoStatus::want_write, epoch_};

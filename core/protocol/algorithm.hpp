@@ -71,7 +71,10 @@ struct Timer {
 // What the TLS handshake is for: the driver runs it with the connection's TLS context.
 struct TlsRequest {
     TlsStart how = TlsStart::none;
-    std::string sni;  // server name to send; empty: none (IP literal, Unix socket, sslsni=0)
+    // Server name to send; empty: none (IP literal, Unix socket, sslsni=0). Points into the
+    // algorithm's own storage: valid until the algorithm is resumed again. (A view keeps every
+    // Action free of allocations: the drivers create several per query.)
+    std::string_view sni;
 };
 
 // What the driver learnt from a successful handshake; the algorithm applies the checks every

@@ -46,7 +46,7 @@ ExtendedRequest::ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOpt
         flow_.set_expected_columns(
             wire.session.columns_like(call_.prepared->columns, static_cast<std::int16_t>(call_.format)));
     flow_.set_row_callback(call_.on_row);
-    flow_.set_single_target(&result_);
+    flow_.set_single_target(call_.target ? call_.target : &result_);
 }
 
 Action ExtendedRequest::send() {

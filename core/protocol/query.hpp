@@ -47,6 +47,7 @@ struct ExtendedCall {
     std::span<const Param> params;
     ResultFormat format = ResultFormat::text;
     const std::function<void(const Row&)>* on_row = nullptr;  // set: rows are streamed to it
+    Result* target = nullptr;  // set: the result is written there (result() is then unused)
 };
 
 // One statement with parameters and a Sync; everything in `call` outlives the request.
