@@ -43,8 +43,6 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
     // a half-done handshake): a later close action then aborts instead of closing politely.
     bool faulted = false;
     std::exception_ptr failure;    // holds the Error an io_error / cancel_done event points to
-    std::string address;           // the address a socket_open event points to
-    std::optional<protocol::TlsUp> tls_up;  // what a tls_up event points to (made when needed)
 
     protocol::Action action = algo.resume(protocol::Event::start());
     while (true) {
@@ -124,9 +122,9 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                                                       settings.tcp_user_timeout};
                     auto sock = transport::open_socket(*action.target, so, d);
                     channel = transport::Channel(sock.fd);
-                    address = std::move(sock.address);
+                    drive_address = std::move(sock.address);
                     event = protocol::Event::of(protocol::Event::Kind::socket_open);
-                    event.address = address;
+                    event.address = drive_address;
                     break;
                 }
                 case protocol::Action::Kind::start_tls: {
@@ -134,9 +132,9 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                     tls::SessionParams params;
                     params.sni = std::string(action.tls.sni);
                     channel.start_tls(*tls->context, params, d);
-                    tls_up.emplace(protocol::TlsUp::of(*channel.tls_session()));
+                    drive_tls_up = protocol::TlsUp::of(*channel.tls_session());
                     event = protocol::Event::of(protocol::Event::Kind::tls_up);
-                    event.tls = &*tls_up;
+                    event.tls = &drive_tls_up;
                     break;
                 }
                 case protocol::Action::Kind::close:

@@ -102,6 +102,9 @@ struct Client::Impl {
     // the socket before its first read instead of trying a read that mostly comes back empty
     // (a failed TLS read costs about as much as a successful one).
     bool reply_pending = false;
+    // What drive()'s socket_open / tls_up events point to (members: no per-call construction).
+    std::string drive_address;
+    protocol::TlsUp drive_tls_up;
     // The executor: runs `algo` from start to done over this connection, performing each
     // action it returns (see core/protocol/algorithm.hpp) with the algorithm's timers as
     // deadlines, capped by `limit` when set (either expiring is Event::timeout). I/O errors

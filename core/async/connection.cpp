@@ -321,25 +321,26 @@ struct ExtendedArgs {
     std::vector<Param> params;
     ResultFormat format = ResultFormat::text;
     std::function<void(const Row&)> on_row;
+    Result result;
 };
 
 std::unique_ptr<Op> extended_op(std::shared_ptr<ExtendedArgs> a,
-                                std::function<void(State&, protocol::ExtendedRequest*, std::exception_ptr)> result) {
+                                std::function<void(ExtendedArgs&, std::exception_ptr)> result) {
     return make_op<protocol::ExtendedRequest>(
         [a](State& s) {
             protocol::ExtendedCall call{a->statement ? &*a->statement : nullptr, a->sql, a->params, a->format,
-                                        a->on_row ? &a->on_row : nullptr, nullptr};
+                                        a->on_row ? &a->on_row : nullptr, &a->result};
             return std::make_unique<protocol::ExtendedRequest>(s.wire(), call, s.request_options());
         },
-        [a, result = std::move(result)](State& s, protocol::ExtendedRequest* q, std::exception_ptr e) { result(s, q, e); });
+        [a, result = std::move(result)](State&, protocol::ExtendedRequest*, std::exception_ptr e) { result(*a, e); });
 }
 }  // namespace
 
 AsyncConnection::OpId AsyncConnection::execute(std::string sql, std::vector<Param> params, Callback<Result> done,
                                                ResultFormat format) {
-    auto a = std::make_shared<ExtendedArgs>(ExtendedArgs{std::move(sql), std::nullopt, std::move(params), format, {}});
-    return state_->submit(extended_op(a, [done = std::move(done)](State&, protocol::ExtendedRequest* q, std::exception_ptr e) {
-        done(e, q && !e ? std::move(q->result()) : Result{});
+    auto a = std::make_shared<ExtendedArgs>(ExtendedArgs{std::move(sql), std::nullopt, std::move(params), format, {}, {}});
+    return state_->submit(extended_op(a, [done = std::move(done)](ExtendedArgs& a, std::exception_ptr e) {
+        done(e, e ? Result{} : std::move(a.result));
     }));
 }
 
@@ -355,9 +356,9 @@ AsyncConnection::OpId AsyncConnection::execute(PreparedStatement statement, std:
         op->finish = [done = std::move(done)](State&, protocol::Algorithm*, std::exception_ptr err) { done(err, Result{}); };
         return state_->submit(std::move(op));
     }
-    auto a = std::make_shared<ExtendedArgs>(ExtendedArgs{{}, std::move(statement), std::move(params), format, {}});
-    return state_->submit(extended_op(a, [done = std::move(done)](State&, protocol::ExtendedRequest* q, std::exception_ptr e) {
-        done(e, q && !e ? std::move(q->result()) : Result{});
+    auto a = std::make_shared<ExtendedArgs>(ExtendedArgs{{}, std::move(statement), std::move(params), format, {}, {}});
+    return state_->submit(extended_op(a, [done = std::move(done)](ExtendedArgs& a, std::exception_ptr e) {
+        done(e, e ? Result{} : std::move(a.result));
     }));
 }
 
@@ -365,9 +366,9 @@ AsyncConnection::OpId AsyncConnection::stream(std::string sql, std::vector<Param
                                               std::function<void(const Row&)> on_row, Callback<std::uint64_t> done,
                                               ResultFormat format) {
     auto a = std::make_shared<ExtendedArgs>(
-        ExtendedArgs{std::move(sql), std::nullopt, std::move(params), format, std::move(on_row)});
-    return state_->submit(extended_op(a, [done = std::move(done)](State&, protocol::ExtendedRequest* q, std::exception_ptr e) {
-        done(e, q && !e ? q->result().affected_rows() : 0);
+        ExtendedArgs{std::move(sql), std::nullopt, std::move(params), format, std::move(on_row), {}});
+    return state_->submit(extended_op(a, [done = std::move(done)](ExtendedArgs& a, std::exception_ptr e) {
+        done(e, e ? 0 : a.result.affected_rows());
     }));
 }
 

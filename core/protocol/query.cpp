@@ -46,7 +46,8 @@ ExtendedRequest::ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOpt
         flow_.set_expected_columns(
             wire.session.columns_like(call_.prepared->columns, static_cast<std::int16_t>(call_.format)));
     flow_.set_row_callback(call_.on_row);
-    flow_.set_single_target(call_.target ? call_.target : &result_);
+    if (!call_.target) throw Error(ErrorKind::usage, ErrorCause::usage, "an extended query needs a result target");
+    flow_.set_single_target(call_.target);
 }
 
 Action ExtendedRequest::send() {

@@ -47,14 +47,14 @@ struct ExtendedCall {
     std::span<const Param> params;
     ResultFormat format = ResultFormat::text;
     const std::function<void(const Row&)>* on_row = nullptr;  // set: rows are streamed to it
-    Result* target = nullptr;  // set: the result is written there (result() is then unused)
+    Result* target = nullptr;  // where the result goes (required)
 };
 
-// One statement with parameters and a Sync; everything in `call` outlives the request.
+// One statement with parameters and a Sync; everything in `call` outlives the request, and
+// its result goes to *call.target.
 class ExtendedRequest final : public Request {
 public:
     ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOptions options);
-    Result& result() noexcept { return result_; }
 
 private:
     Action send() override;
@@ -63,7 +63,6 @@ private:
 
     ExtendedCall call_;
     QueryFlow flow_;
-    Result result_;
 };
 
 // Close of each named prepared statement, then Sync.

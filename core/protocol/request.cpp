@@ -56,7 +56,16 @@ Action Request::finished() {
     return Action::success();
 }
 
-bool Request::take(const BackendMessage& m) {
+
+inline bool Request::take(const BackendMessage& m) {
+    if (!callback_drain_ && !wire_.session.callback_error) [[likely]] {
+        const bool ended = on_message(m);
+        if (wire_.session.callback_error) [[unlikely]] {
+            callback_drain_ = true;
+            timer_ = Timer::set(callback_drain_time);
+        }
+        return ended;
+    }
     if (callback_drain_) {
         drained_ += m.body.size() + 5;
         if (drained_ > callback_drain_bytes)

@@ -73,7 +73,7 @@ protected:
 private:
     enum class State { start, writing, reading, salvaging, cancelling, draining, done };
     Action process();  // handles what Wire::in holds, then asks for more or ends
-    bool take(const BackendMessage& m);  // on_message with the callback drain's accounting
+    inline bool take(const BackendMessage& m);  // on_message with the callback drain's accounting
     Action end(Action a);
     Action retire(std::exception_ptr e);
     Action retire_after_lost(const Error& e);

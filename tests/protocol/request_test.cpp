@@ -231,7 +231,8 @@ TEST(SimpleQuery, EveryFaultAtEveryStepRetiresTheConnection) {
 TEST(ExtendedRequest, AfterARowCallbackThrowsTheRestIsDrainedWithinBounds) {
     const std::function<void(const Row&)> on_row = [](const Row&) { throw std::runtime_error("app bug"); };
     TestWire w;
-    protocol::ExtendedRequest q(w.wire, {nullptr, "SELECT n FROM t", {}, ResultFormat::text, &on_row, nullptr}, k1s);
+    Result r1;
+    protocol::ExtendedRequest q(w.wire, {nullptr, "SELECT n FROM t", {}, ResultFormat::text, &on_row, &r1}, k1s);
     q.resume(Event::start());
     q.resume(Event::of(Event::Kind::written));
     w.in.feed(bytes(msg('1', "") + msg('2', "") + row_description({{"n", 23}}) + data_row({"1"})));
@@ -246,7 +247,8 @@ TEST(ExtendedRequest, AfterARowCallbackThrowsTheRestIsDrainedWithinBounds) {
     EXPECT_EQ(a.connection, Action::Connection::kept) << "drained to ReadyForQuery";
 
     TestWire w2;  // a reply too large to drain: the connection goes
-    protocol::ExtendedRequest q2(w2.wire, {nullptr, "SELECT n FROM t", {}, ResultFormat::text, &on_row, nullptr}, k1s);
+    Result r2;
+    protocol::ExtendedRequest q2(w2.wire, {nullptr, "SELECT n FROM t", {}, ResultFormat::text, &on_row, &r2}, k1s);
     q2.resume(Event::start());
     q2.resume(Event::of(Event::Kind::written));
     w2.in.feed(bytes(msg('1', "") + msg('2', "") + row_description({{"n", 23}}) + data_row({"1"})));
@@ -260,7 +262,8 @@ TEST(ExtendedRequest, AfterARowCallbackThrowsTheRestIsDrainedWithinBounds) {
     EXPECT_NE(std::string(error_of(a).what()).find("too large to drain"), std::string::npos);
 
     TestWire w3;  // or too slow
-    protocol::ExtendedRequest q3(w3.wire, {nullptr, "SELECT n FROM t", {}, ResultFormat::text, &on_row, nullptr}, k1s);
+    Result r3;
+    protocol::ExtendedRequest q3(w3.wire, {nullptr, "SELECT n FROM t", {}, ResultFormat::text, &on_row, &r3}, k1s);
     q3.resume(Event::start());
     q3.resume(Event::of(Event::Kind::written));
     w3.in.feed(bytes(msg('1', "") + msg('2', "") + row_description({{"n", 23}}) + data_row({"1"})));
@@ -275,13 +278,14 @@ TEST(ExtendedRequest, AfterARowCallbackThrowsTheRestIsDrainedWithinBounds) {
 TEST(ExtendedRequest, SendsParseBindDescribeExecuteSyncAndKeepsTheResult) {
     TestWire w;
     const std::array<Param, 1> params{to_param(7)};
-    protocol::ExtendedRequest q(w.wire, {nullptr, "SELECT $1::int", params, ResultFormat::text, nullptr, nullptr}, k1s);
+    Result result;
+    protocol::ExtendedRequest q(w.wire, {nullptr, "SELECT $1::int", params, ResultFormat::text, nullptr, &result}, k1s);
     ScriptedIo s;
     s.expect_any_write().feed(msg('1', "") + msg('2', "") + row_description({{"int4", 23}}) + data_row({"7"}) +
                               command_complete("SELECT 1") + ready());
     const auto end = s.run(q, w);
     EXPECT_FALSE(end.error);
-    EXPECT_EQ(q.result()[0][0].view(), "7");
+    EXPECT_EQ(result[0][0].view(), "7");
 }
 
 TEST(ExtendedRequest, APreparedStatementExpectsNoRowDescription) {
@@ -289,7 +293,8 @@ TEST(ExtendedRequest, APreparedStatementExpectsNoRowDescription) {
     PreparedStatement ps;
     ps.name = "s1";
     ps.columns = std::vector<Column>(1);
-    protocol::ExtendedRequest q(w.wire, {&ps, {}, {}, ResultFormat::text, nullptr, nullptr}, k1s);
+    Result result;
+    protocol::ExtendedRequest q(w.wire, {&ps, {}, {}, ResultFormat::text, nullptr, &result}, k1s);
     ScriptedIo s;
     s.expect_any_write().feed(msg('2', "") + row_description({{"n", 23}}) + command_complete("SELECT 0") + ready());
     const auto end = s.run(q, w);
