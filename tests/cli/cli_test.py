@@ -332,6 +332,13 @@ for b in names:
            [conninfo("pg18", extra=f"host=localhost sslmode=verify-full sslrootcert={PKI}/ca.crt")], 0, env=env,
            out_has=[" via " + b, "42 hello", "1=one", "2=two", "3=three", "SQLSTATE 22012", "pooled"],
            prog=example("quick_start"))
+    verified = conninfo("pg18", extra=f"host=localhost sslmode=verify-full sslrootcert={PKI}/ca.crt")
+    expect(f"example async_epoll {b}", [verified], 0, env=env, out_has=["20 answers on 4 connections, 0 failures"],
+           prog=example("async_epoll"))
+    if os.path.exists(example("async_asio")):  # built when standalone Asio is found
+        expect(f"example async_asio {b}", [verified], 0, env=env,
+               out_has=["answer 42", "sum 500500", "slow query cancelled after 200 ms", "still usable",
+                        "8 of 8 coroutines answered"], prog=example("async_asio"))
     expect(f"example client_connect_end {b}", [conninfo("pg18", extra="sslmode=require")], 0, env=env,
            out_has=["ssl=on", "backend=" + b, "ended: open=no"], prog=example("client_connect_end"))
     expect(f"example pool_acquire_release {b}", [conninfo("pg18", extra="sslmode=require")], 0, env=env,
