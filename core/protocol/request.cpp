@@ -90,7 +90,8 @@ Action Request::process() {
                                                       "query cancelled after the client-side timeout of " +
                                                           std::to_string(options_.timeout.count()) + " ms")),
                         Action::Connection::kept));
-                return end(finished());
+                state_ = State::done;
+                return finished();
             }
             if (wire_.out.size() > unsent) {  // the operation answers the server (CopyFail) first
                 state_ = State::writing;
@@ -134,8 +135,10 @@ Action Request::resume(const Event& event) {
         case State::writing:
             switch (event.kind) {
                 case K::written:
-                    if (reply_ended_) return end(finished());
-                    if (!reply_expected()) return end(Action::success());
+                    if (reply_ended_ || !reply_expected()) {
+                        state_ = State::done;
+                        return reply_ended_ ? finished() : Action::success();
+                    }
                     state_ = timed_out_ ? State::draining : State::reading;
                     return process();
                 case K::timeout:
