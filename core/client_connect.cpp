@@ -11,6 +11,7 @@
 #include "core/client_shared.hpp"
 #include "core/crypto/pbkdf2_cache.hpp"
 #include "core/protocol/cancel_flow.hpp"
+#include "core/protocol/connect_flow.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/startup_flow.hpp"
 #include "core/protocol/tls_checks.hpp"
@@ -44,9 +45,6 @@ bool verifies_chain(const Settings& s) {
     return s.ssl_verify_chain || s.sslmode == SslMode::verify_ca || s.sslmode == SslMode::verify_full;
 }
 
-double ms_since(Clock::time_point t) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
 
 }  // namespace
 
@@ -122,31 +120,11 @@ void Client::Impl::ensure_tls() {
 // ---------------------------------------------------------------------------------------------
 // Connecting
 
-void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_start, Deadline deadline) {
-    const auto t0 = Clock::now();
-    info = ConnectionInfo{};
-    tls_accepted = false;
-    tls_established = false;
-    info.host = target.host;
-    info.port = target.port;
-    {
-        auto handler = std::move(session.notice_handler);
-        session = protocol::SessionState{};
-        session.notice_handler = std::move(handler);
-        session.limits = protocol::SessionState::Limits::from(settings);
-    }
-    reader = protocol::MessageReader(settings.max_message_size);
-    out.clear();
-
-    transport::SocketOptions so{settings.keepalives, settings.keepalives_idle, settings.keepalives_interval,
-                                settings.keepalives_count, settings.tcp_user_timeout};
-    auto sock = transport::open_socket(target, so, deadline);
-    channel = transport::Channel(sock.fd);
-    info.address = sock.address;
-    info.timings.tcp_connect_ms = ms_since(t0);
-
+protocol::StartupOptions Client::Impl::startup_options(const HostTarget& target, protocol::TlsStart tls_start) {
+    if (tls_start != protocol::TlsStart::none) ensure_tls();
     protocol::StartupOptions opt;
     opt.tls = tls_start;
+    opt.sni = sni_for(target);
     opt.tls_required = settings.sslmode >= SslMode::require;
     opt.startup_params.emplace_back("user", settings.user);
     opt.startup_params.emplace_back("database", settings.dbname);
@@ -166,243 +144,100 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     opt.min_protocol_version = wire_version(settings.min_protocol_version);
     opt.auth.crypto = tls ? &tls->backend->crypto() : &tls::default_crypto();
     if (shared) opt.auth.crypto = &shared->auth_crypto_for(*opt.auth.crypto);
-    {
-        const Settings* s = &settings;
-        HostTarget t = target;
-        protocol::SessionState* st = &session;
-        opt.auth.get_password = [s, t, st]() -> std::optional<std::string> {
-            // Explicit password, else .pgpass for this host (libpq's rules), else the callback.
-            // A .pgpass ignored for its permissions is reported as a pgtls warning (libpq
-            // prints it to stderr), not dropped silently.
-            std::vector<std::string> warnings;
-            auto p = password_for_host(*s, t, &warnings);
-            if (st->notice_handler) {
-                for (const auto& w : warnings) {
-                    Notice n;
-                    n.fields.severity = n.fields.severity_nonlocalized = "WARNING";
-                    n.fields.message = w;
-                    st->call_user([&] { st->notice_handler(n); });
-                }
+    const Settings* s = &settings;
+    protocol::SessionState* st = &session;
+    opt.auth.get_password = [s, t = target, st]() -> std::optional<std::string> {
+        // Explicit password, else .pgpass for this host (libpq's rules), else the callback.
+        // A .pgpass ignored for its permissions is reported as a pgtls warning (libpq prints
+        // it to stderr), not dropped silently.
+        std::vector<std::string> warnings;
+        auto p = password_for_host(*s, t, &warnings);
+        if (st->notice_handler) {
+            for (const auto& w : warnings) {
+                Notice n;
+                n.fields.severity = n.fields.severity_nonlocalized = "WARNING";
+                n.fields.message = w;
+                st->call_user([&] { st->notice_handler(n); });
             }
-            if (p) return p;
-            if (s->password_callback) {
-                const std::string host = t.is_unix_socket() ? "localhost" : (t.host.empty() ? t.hostaddr : t.host);
-                std::optional<std::string> got;
-                st->call_user([&] { got = s->password_callback(host, std::to_string(t.port), s->user); });
-                // Without the password the attempt cannot go on: connect_all() closes it and
-                // rethrows the callback's exception.
-                if (st->callback_error) throw Error(ErrorKind::authentication, "the password callback threw");
-                return got;
-            }
-            return std::nullopt;
-        };
-    }
+        }
+        if (p) return p;
+        if (s->password_callback) {
+            const std::string host = t.is_unix_socket() ? "localhost" : (t.host.empty() ? t.hostaddr : t.host);
+            std::optional<std::string> got;
+            st->call_user([&] { got = s->password_callback(host, std::to_string(t.port), s->user); });
+            // Without the password the attempt cannot go on: the connect ends with the
+            // callback's exception.
+            if (st->callback_error) throw Error(ErrorKind::authentication, "the password callback threw");
+            return got;
+        }
+        return std::nullopt;
+    };
+    return opt;
+}
 
-    protocol::StartupFlow flow(std::move(opt), session, reader, out);
-    auto t_auth = Clock::now();
-    while (true) {
-        switch (flow.resume()) {
-            case protocol::StartupAction::write:
-                channel.write_all(out, deadline);
-                out.clear();
-                break;
-            case protocol::StartupAction::read: channel.read_some(reader, deadline); break;
-            case protocol::StartupAction::start_tls: {
-                const auto t_tls = Clock::now();
-                tls_accepted = true;
-                auto peer = start_checked_tls(channel, target, tls_start, deadline,
-                                              settings.sslcertmode == SslCertMode::require);
-                tls::Session& s = *channel.tls_session();
-                const tls::SessionInfo si = s.info();
-                info.ssl = true;
-                info.negotiation = tls_start == protocol::TlsStart::direct ? "direct" : "postgres";
-                info.backend = std::string(tls->backend->name());
-                info.backend_version = tls->backend->library_version();
-                info.tls_version = si.protocol;
-                info.cipher = si.cipher;
-                info.alpn = si.alpn;
-                info.client_cert_sent = s.client_certificate_sent();
-                if (peer) {
-                    info.server_cert_subject = peer->subject;
-                    info.server_cert_issuer = peer->issuer;
-                }
-                info.timings.tls_handshake_ms = ms_since(t_tls);
-                tls_established = true;
-                flow.tls_established(std::move(peer));
-                t_auth = Clock::now();
-                break;
-            }
-            case protocol::StartupAction::done: goto ready;
+void Client::Impl::connect_all() {
+    protocol::ConnectOptions o;
+    o.hosts = settings.hosts;
+    o.sslmode = settings.sslmode;
+    o.negotiation = settings.sslnegotiation;
+    o.target_session_attrs = settings.target_session_attrs;
+    o.shuffle_hosts = settings.load_balance_hosts == LoadBalanceHosts::random;
+    if (o.shuffle_hosts) {
+        std::random_device rd;
+        o.seed = (std::uint64_t{rd()} << 32) ^ rd();
+    }
+    o.connect_timeout = settings.connect_timeout;
+    o.verify_full = settings.sslmode == SslMode::verify_full;
+    o.require_client_certificate = settings.sslcertmode == SslCertMode::require;
+    o.max_message_size = settings.max_message_size;
+    o.limits = protocol::SessionState::Limits::from(settings);
+    o.startup_options = [this](const HostTarget& t, protocol::TlsStart how) { return startup_options(t, how); };
+
+    healthy = false;
+    info = ConnectionInfo{};
+    protocol::ConnectFlow flow(std::move(o), wire());
+    drive(flow, connect_limit);  // a failure aborts the socket and rethrows the flow's error
+
+    const auto done = Clock::now();
+    const protocol::StartupFlow& f = flow.startup();
+    connected_target = flow.target();
+    connected_address = flow.address();
+    connected_tls = flow.tls();
+    key = f.backend_key();
+    info.host = connected_target.host;
+    info.port = connected_target.port;
+    info.address = connected_address;
+    if (const protocol::TlsUp* up = flow.tls_up()) {
+        info.ssl = true;
+        info.negotiation = connected_tls == protocol::TlsStart::direct ? "direct" : "postgres";
+        info.backend = std::string(tls->backend->name());
+        info.backend_version = tls->backend->library_version();
+        info.tls_version = up->info.protocol;
+        info.cipher = up->info.cipher;
+        info.alpn = up->info.alpn;
+        info.client_cert_sent = up->client_certificate_sent;
+        if (up->peer) {
+            info.server_cert_subject = up->peer->subject;
+            info.server_cert_issuer = up->peer->issuer;
         }
     }
-ready:
-    info.timings.authentication_ms = ms_since(t_auth);
-    info.timings.total_ms = ms_since(t0);
-    key = flow.backend_key();
+    info.timings.tcp_connect_ms = attempt_timing.tcp_ms;
+    info.timings.tls_handshake_ms = attempt_timing.tls_ms;
+    info.timings.total_ms = std::chrono::duration<double, std::milli>(done - attempt_timing.started).count();
+    info.timings.authentication_ms = std::max(0.0, info.timings.total_ms - info.timings.tcp_connect_ms - info.timings.tls_handshake_ms);
     info.backend_pid = key.pid;
     info.protocol_version =
-        std::to_string(flow.protocol_version() >> 16) + "." + std::to_string(flow.protocol_version() & 0xffff);
-    if (const auto* a = flow.authenticator()) {
+        std::to_string(f.protocol_version() >> 16) + "." + std::to_string(f.protocol_version() & 0xffff);
+    if (const auto* a = f.authenticator()) {
         info.auth_method = a->method_used();
         info.channel_binding = a->channel_binding_used();
     }
     if (auto it = session.parameters.find("server_version"); it != session.parameters.end())
         info.server_version = it->second;
-    connected_target = target;
-    connected_address = info.address;
-    connected_tls = flow.tls_active() ? tls_start : protocol::TlsStart::none;
     healthy = true;
 }
 
-std::optional<std::string> Client::Impl::session_attrs_mismatch(TargetSessionAttrs want) {
-    if (want == TargetSessionAttrs::any) return std::nullopt;
-    auto param = [&](const char* name) -> std::optional<std::string> {
-        if (auto it = session.parameters.find(name); it != session.parameters.end()) return it->second;
-        return std::nullopt;
-    };
-    auto show = [&](const char* name) -> std::string {
-        const std::string sql = std::string("SHOW ") + name;
-        protocol::SimpleQuery q(wire(), sql, protocol::RequestOptions{});
-        drive(q);
-        auto& rs = q.results();
-        if (rs.empty() || rs.back().empty()) throw Error(ErrorKind::protocol, std::string("SHOW ") + name + " returned no row");
-        return std::string(rs.back()[0][0].view());
-    };
-    // PostgreSQL 14+ reports both as ParameterStatus; older servers are asked.
-    auto hot_standby = param("in_hot_standby");
-    const bool standby = hot_standby ? *hot_standby == "on" : show("transaction_read_only") == "on";
-    auto dtro = param("default_transaction_read_only");
-    const bool read_only = standby || (dtro ? *dtro == "on" : show("transaction_read_only") == "on");
-    // libpq's wording; connect_all adds which setting asked for it.
-    switch (want) {
-        case TargetSessionAttrs::read_write:
-            if (read_only) return "session is read-only";
-            break;
-        case TargetSessionAttrs::read_only:
-            if (!read_only) return "session is not read-only";
-            break;
-        case TargetSessionAttrs::primary:
-            if (standby) return "server is in hot standby mode";
-            break;
-        case TargetSessionAttrs::standby:
-        case TargetSessionAttrs::prefer_standby:
-            if (!standby) return "server is not in hot standby mode";
-            break;
-        case TargetSessionAttrs::any: break;
-    }
-    return std::nullopt;
-}
-
-void Client::Impl::connect_host(const HostTarget& target) {
-    Deadline deadline;
-    if (settings.connect_timeout.count() > 0) {
-        // libpq: a timeout below 2 s is raised to 2 s.
-        deadline = Clock::now() + std::max(settings.connect_timeout, std::chrono::seconds(2));
-    }
-    if (connect_limit && (!deadline || *connect_limit < *deadline)) deadline = connect_limit;
-    // libpq never uses TLS over a Unix-domain socket, whatever sslmode says: the kernel
-    // already authenticates the peer and nothing crosses a network.
-    if (target.is_unix_socket()) {
-        attempt(target, protocol::TlsStart::none, deadline);
-        return;
-    }
-    const bool direct = settings.sslnegotiation == SslNegotiation::direct;
-    const protocol::TlsStart tls_kind = direct ? protocol::TlsStart::direct : protocol::TlsStart::ssl_request;
-    switch (settings.sslmode) {
-        case SslMode::disable: attempt(target, protocol::TlsStart::none, deadline); return;
-        case SslMode::allow:
-            try {
-                attempt(target, protocol::TlsStart::none, deadline);
-            } catch (const ServerError&) {
-                // The server refused a plaintext connection (e.g. hostssl only): try TLS.
-                channel.abort();
-                ensure_tls();
-                attempt(target, tls_kind, deadline);
-            }
-            return;
-        case SslMode::prefer:
-            ensure_tls();
-            try {
-                attempt(target, tls_kind, deadline);
-            } catch (const Error& e) {
-                // libpq retries without TLS when the handshake fails or the server rejects
-                // the TLS connection with an ErrorResponse (e.g. a hostnossl line). Never after
-                // a timeout, a protocol violation, or an error reply to SSLRequest: an
-                // unauthenticated server's complaint is no reason to downgrade. Nor when an
-                // established TLS connection is lost (EOF, reset) during authentication: libpq
-                // gives up there, and a plaintext retry would hand a network fault a downgrade.
-                if (!tls_accepted || e.kind() == ErrorKind::timeout || e.kind() == ErrorKind::protocol) throw;
-                if (tls_established && dynamic_cast<const ServerError*>(&e) == nullptr) throw;
-                channel.abort();
-                attempt(target, protocol::TlsStart::none, deadline);
-            }
-            return;
-        case SslMode::require:
-        case SslMode::verify_ca:
-        case SslMode::verify_full:
-        case SslMode::no_verify:
-            ensure_tls();
-            attempt(target, tls_kind, deadline);
-            return;
-    }
-}
-
-void Client::Impl::connect_all() {
-    if (settings.hosts.empty()) throw Error(ErrorKind::config, "no host to connect to");
-    std::vector<HostTarget> hosts = settings.hosts;
-    if (settings.load_balance_hosts == LoadBalanceHosts::random) {
-        std::random_device rd;
-        std::mt19937 g(rd());
-        std::shuffle(hosts.begin(), hosts.end(), g);
-    }
-    std::string errors;
-    std::optional<ErrorKind> last_kind;
-    std::optional<ServerErrorFields> only_server_error;
-    std::string only_context;
-    const auto want = settings.target_session_attrs;
-    // prefer-standby: first look for a standby, then accept anything.
-    const int passes = want == TargetSessionAttrs::prefer_standby ? 2 : 1;
-    for (int pass = 0; pass < passes; ++pass) {
-        const TargetSessionAttrs w = pass == 1 ? TargetSessionAttrs::any : want;
-        for (const auto& h : hosts) {
-            const std::string where = h.is_unix_socket() ? "socket \"" + transport::unix_socket_path(h) + "\""
-                                                         : "server at \"" + (h.host.empty() ? h.hostaddr : h.host) +
-                                                               "\", port " + std::to_string(h.port);
-            try {
-                connect_host(h);
-                const auto mismatch = session_attrs_mismatch(w);
-                if (!mismatch) return;
-                channel.close();
-                healthy = false;
-                if (!errors.empty()) errors += "\n";
-                errors += "connection to " + where + " failed: " + *mismatch + " (target_session_attrs=" +
-                          to_string(want) + ")";
-                last_kind = ErrorKind::connection;
-            } catch (const Error& e) {
-                channel.abort();
-                healthy = false;
-                // A user callback threw (the password callback): its exception, unchanged.
-                if (auto cb = std::exchange(session.callback_error, nullptr)) std::rethrow_exception(cb);
-                if (!errors.empty()) errors += "\n";
-                const std::string msg = e.what();
-                errors += msg.rfind("connection to ", 0) == 0 ? msg : "connection to " + where + " failed: " + msg;
-                last_kind = e.kind();
-                if (auto* se = dynamic_cast<const ServerError*>(&e); se && hosts.size() == 1 && passes == 1) {
-                    only_server_error = se->fields();
-                    only_context = "connection to " + where + " failed: ";
-                }
-            } catch (...) {
-                channel.abort();  // not a pgtls::Error: a user callback's, rethrown unchanged
-                healthy = false;
-                throw;
-            }
-        }
-    }
-    // One host: keep the server's fields (SQLSTATE, detail, ...) for the caller.
-    if (only_server_error) throw ServerError(std::move(*only_server_error), *last_kind, only_context);
-    throw Error(last_kind.value_or(ErrorKind::connection), errors);
-}
-
+// ---------------------------------------------------------------------------------------------
 std::string Client::Impl::sni_for(const HostTarget& target) const {
     if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
         return target.host;

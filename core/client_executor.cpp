@@ -120,7 +120,10 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                     const transport::SocketOptions so{settings.keepalives, settings.keepalives_idle,
                                                       settings.keepalives_interval, settings.keepalives_count,
                                                       settings.tcp_user_timeout};
+                    attempt_timing = AttemptTiming{Clock::now(), 0, 0};
                     auto sock = transport::open_socket(*action.target, so, d);
+                    attempt_timing.tcp_ms =
+                        std::chrono::duration<double, std::milli>(Clock::now() - attempt_timing.started).count();
                     channel = transport::Channel(sock.fd);
                     drive_address = std::move(sock.address);
                     event = protocol::Event::of(protocol::Event::Kind::socket_open);
@@ -131,7 +134,9 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                     ensure_tls();
                     tls::SessionParams params;
                     params.sni = std::string(action.tls.sni);
+                    const auto t_tls = Clock::now();
                     channel.start_tls(*tls->context, params, d);
+                    attempt_timing.tls_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_tls).count();
                     drive_tls_up = protocol::TlsUp::of(*channel.tls_session());
                     event = protocol::Event::of(protocol::Event::Kind::tls_up);
                     event.tls = &drive_tls_up;

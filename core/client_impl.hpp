@@ -71,19 +71,22 @@ struct Client::Impl {
     bool busy = false;
     // A CopyIn is open: statements are refused until it finishes or aborts.
     bool copy_in_open = false;
-    bool tls_accepted = false;  // this attempt got past SSL negotiation into a TLS handshake
-    bool tls_established = false;  // ... and the handshake (with its checks) succeeded
     std::chrono::milliseconds query_timeout{0};
 
     // ---- connecting ----
+    // Runs protocol::ConnectFlow (libpq's host list x sslmode x target_session_attrs policy)
+    // and records what the connected attempt negotiated in `info`.
     void connect_all();
-    void connect_host(const HostTarget& target);
-    void attempt(const HostTarget& target, protocol::TlsStart tls_start, Deadline deadline);
+    // The StartupFlow options of one attempt (ConnectOptions::startup_options).
+    protocol::StartupOptions startup_options(const HostTarget& target, protocol::TlsStart tls_start);
     // The TLS setup (context, backend) for this client: the pool's shared one under
     // connect_shared(), else built from the settings; made once, on the first TLS attempt.
     void ensure_tls();
-    // Empty when the session satisfies target_session_attrs; otherwise libpq's reason.
-    std::optional<std::string> session_attrs_mismatch(TargetSessionAttrs want);
+    // drive() times the connect's actions (only open_socket and start_tls: no cost per query).
+    struct AttemptTiming {
+        Clock::time_point started;
+        double tcp_ms = 0, tls_ms = 0;
+    } attempt_timing;
 
     // ---- running ----
     Deadline query_deadline() const {

@@ -56,6 +56,18 @@ Action ExtendedRequest::send() {
     return Action::write();
 }
 
+bool ExtendedRequest::on_message(const BackendMessage& m) {
+    const bool ended = flow_.on_message(m);
+    if (flow_.needs_copy_fail()) [[unlikely]] {
+        // The server ignores Sync during COPY FROM STDIN: after the CopyFail it discards
+        // messages up to the next Sync, so one more follows (the first one was swallowed).
+        copy_fail(wire_.out, "COPY FROM STDIN is not supported by execute() or stream(); use the COPY API");
+        sync(wire_.out);
+        flow_.copy_fail_sent();
+    }
+    return ended;
+}
+
 Action CloseStatements::send() {
     for (const auto& name : names_) close(wire_.out, 'S', name);
     sync(wire_.out);

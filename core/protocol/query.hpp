@@ -58,7 +58,7 @@ public:
 
 private:
     Action send() override;
-    bool on_message(const BackendMessage& m) override { return flow_.on_message(m); }
+    bool on_message(const BackendMessage& m) override;
     const ServerError* server_error() const noexcept override { return flow_.error() ? &*flow_.error() : nullptr; }
 
     ExtendedCall call_;

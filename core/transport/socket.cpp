@@ -77,7 +77,7 @@ SocketOpener::SocketOpener(const HostTarget& target, const SocketOptions& option
         sa.sun_family = AF_UNIX;
         if (path.size() >= sizeof sa.sun_path)
             throw Error(ErrorKind::connection, ErrorCause::connect_failed,
-                        "Unix-domain socket path \"" + path + "\" is too long");
+                        "connection to server on socket \"" + path + "\" failed: Unix-domain socket path is too long");
         std::memcpy(sa.sun_path, path.data(), path.size());
         socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
         if (path[0] == '@') {  // Linux abstract namespace
@@ -124,7 +124,8 @@ bool SocketOpener::start_next() {
         if (fd < 0) {
             if (unix_socket)
                 throw Error(ErrorKind::connection, ErrorCause::connect_failed,
-                            std::string("could not create socket: ") + std::strerror(errno));
+                            "connection to server on socket \"" + addresses_.front() +
+                                "\" failed: could not create socket: " + std::strerror(errno));
             continue;
         }
         if (!unix_socket) set_tcp_options(fd, options_);

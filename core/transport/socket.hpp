@@ -1,5 +1,8 @@
 // Opening sockets to a PostgreSQL server: TCP (IPv4/IPv6, with TCP_NODELAY and keepalives)
 // and Unix-domain sockets. Sockets are returned non-blocking; the caller owns the fd.
+// An Error with cause connect_failed names the server itself ("connection to server at ...
+// failed: ..." or "connection to server on socket ... failed: ...", libpq's texts); the
+// connect policy adds that context to every other error.
 #pragma once
 
 #include <chrono>

@@ -90,6 +90,8 @@ public:
     void set_cause(ErrorCause cause) noexcept { cause_ = cause; }
     // A failed connect: every host attempt, in order (empty for other errors).
     const std::vector<ConnectAttempt>& attempts() const noexcept;
+    // The server's ErrorResponse when the server sent one (a ServerError), else null.
+    virtual const ServerErrorFields* server_fields() const noexcept { return nullptr; }
     void set_attempts(std::vector<ConnectAttempt> attempts);
     // True when the connection the failing call ran on did not survive it: a FATAL or PANIC
     // from the server (e.g. 57P01, a backend terminated by the administrator), a reset or EOF,
@@ -141,6 +143,7 @@ public:
     // Same, with what() prefixed by context (e.g. which server the connection went to).
     ServerError(ServerErrorFields fields, ErrorKind kind, const std::string& context);
     const ServerErrorFields& fields() const noexcept { return fields_; }
+    const ServerErrorFields* server_fields() const noexcept override { return &fields_; }
     const std::string& sqlstate() const noexcept { return fields_.sqlstate; }
 
 private:

@@ -484,6 +484,28 @@ TEST_P(Queries, SameTrafficOnPostgres15) {
     EXPECT_EQ(out, "1\n");
 }
 
+// The extended protocol's COPY FROM STDIN: the server waits for data and ignores Sync, so
+// execute() and stream() answer with CopyFail and a second Sync (they used to wait forever).
+TEST_P(Queries, ExecuteOrStreamOfCopyFromStdinFailsAndKeepsTheConnection) {
+    Client c = open();
+    c.query("CREATE TEMP TABLE copy_ext (n int)");
+    for (int round = 0; round < 2; ++round) {
+        try {
+            if (round == 0)
+                c.execute("COPY copy_ext FROM STDIN", {});
+            else
+                c.stream("COPY copy_ext FROM STDIN", {}, [](const Row&) {});
+            ADD_FAILURE() << "COPY FROM STDIN through the extended protocol succeeded";
+        } catch (const ServerError& e) {
+            EXPECT_EQ(e.sqlstate(), "57014") << e.what();
+            EXPECT_NE(std::string(e.what()).find("use the COPY API"), std::string::npos) << e.what();
+        }
+        EXPECT_TRUE(c.is_healthy());
+        EXPECT_EQ(c.query("SELECT 7")[0][0].as<int>(), 7) << "exactly one ReadyForQuery was owed";
+        EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+    }
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND(Queries);
 
 }  // namespace
