@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "csv_format.hpp"
 #include "json_text.hpp"
 #include "utf8.hpp"
 
@@ -138,30 +139,6 @@ void print_table(std::ostream& out, const Result& r) {
     out << '(' << r.size() << (r.size() == 1 ? " row)" : " rows)") << "\n\n";
 }
 
-std::string csv_field(std::string_view v, bool null) {
-    if (null) return {};
-    bool quote = v.empty() || v.find_first_of(",\"\r\n") != std::string_view::npos;
-    if (!quote) return std::string(v);
-    std::string s = "\"";
-    for (char ch : v) {
-        if (ch == '"') s += '"';
-        s += ch;
-    }
-    s += '"';
-    return s;
-}
-
-void print_csv(std::ostream& out, const Result& r, bool first_result_set) {
-    if (!first_result_set) out << '\n';
-    const auto& cols = r.column_info();
-    for (std::size_t c = 0; c < cols.size(); ++c) out << (c ? "," : "") << csv_field(cols[c].name, false);
-    out << '\n';
-    for (const Row row : r) {
-        for (std::size_t c = 0; c < cols.size(); ++c) out << (c ? "," : "") << csv_field(row[c].view(), row[c].is_null());
-        out << '\n';
-    }
-}
-
 // A field's JSON. Whatever the column type claims, nothing is embedded bare unless it is the
 // JSON it must be (a hostile server could otherwise forge structure): a boolean that is not
 // t/f, a number that is not a JSON number (NaN, Infinity, garbage) and json that does not
@@ -194,18 +171,26 @@ void print_json(std::ostream& out, const Result& r) {
     out << "]}\n";
 }
 
+void print_csv(OutputBuffer& out, const Result& r, bool first_result_set) {
+    if (!first_result_set) out.append('\n');
+    write_csv_header(out, r.column_info());
+    for (const Row row : r) write_csv_row(out, row);
+}
+
 }  // namespace
 
-void print_result(std::ostream& out, const Result& result, OutputFormat format, bool first_result_set) {
+void print_result(OutputBuffer& buffer, const Result& result, OutputFormat format, bool first_result_set) {
     if (result.is_empty_query()) return;
     bool has_rows = result.columns() > 0;
+    std::ostream out(&buffer);
+    out.exceptions(std::ios::badbit);  // an OutputError from the buffer reaches the caller
     switch (format) {
         case OutputFormat::table:
             if (has_rows) print_table(out, result);
             else for (const auto& line : display_lines(result.command_tag())) out << line << '\n';
             break;
         case OutputFormat::csv:
-            if (has_rows) print_csv(out, result, first_result_set);
+            if (has_rows) print_csv(buffer, result, first_result_set);
             break;
         case OutputFormat::json:
             print_json(out, result);
