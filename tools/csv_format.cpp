@@ -13,7 +13,9 @@ constexpr std::array<bool, 256> special_bytes = [] {
 }();
 
 bool needs_quotes(std::string_view v) noexcept {
-    if (v.empty()) return true;  // tells an empty string from NULL
+    // Empty: tells an empty string from NULL. "\.": a line holding only it ends COPY FROM's
+    // data, so psql quotes it too.
+    if (v.empty() || v == "\\.") return true;
     for (unsigned char c : v)
         if (special_bytes[c]) return true;
     return false;

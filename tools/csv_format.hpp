@@ -1,5 +1,6 @@
 // CSV as `psql --csv` writes it (RFC 4180): fields separated by ',', lines ended by '\n'; a
-// field is quoted when it is empty or holds ',', '"', '\r' or '\n' (a '"' inside is doubled);
+// field is quoted when it is empty, is "\." (COPY's end-of-data line) or holds ',', '"', '\r'
+// or '\n' (a '"' inside is doubled);
 // NULL is an empty unquoted field. Written straight into the output buffer: no allocation per
 // field or row. The buffered and the streaming output both use these, so they cannot differ.
 #pragma once

@@ -86,6 +86,12 @@ TEST(CsvFormat, QuotesExactlyWhatPsqlQuotes) {
     EXPECT_EQ(csv_of(r, OutputBuffer::default_capacity), expected);
 }
 
+// A line "\." would end the data of COPY ... FROM STDIN (CSV) early, losing the rows after it.
+TEST(CsvFormat, QuotesCopysEndOfDataMarker) {
+    const Result r = result_of({"v"}, {{std::string("\\.")}, {std::string("\\.x")}, {std::string("\\")}});
+    EXPECT_EQ(csv_of(r, OutputBuffer::default_capacity), "v\n\"\\.\"\n\\.x\n\\\n");
+}
+
 TEST(CsvFormat, ChunkBoundariesDoNotChangeTheBytes) {
     std::vector<std::vector<std::optional<std::string>>> rows;
     for (int i = 0; i < 300; ++i)
