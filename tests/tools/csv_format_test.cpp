@@ -92,6 +92,26 @@ TEST(CsvFormat, QuotesCopysEndOfDataMarker) {
     EXPECT_EQ(csv_of(r, OutputBuffer::default_capacity), "v\n\"\\.\"\n\\.x\n\\\n");
 }
 
+// The quoting scan reads eight bytes at a time: a special byte at any position of any length
+// must be found, and bytes near them (0x2B, ',' | 0x80, 0x8A, 0x0B, 0x21) must not be taken for them.
+TEST(CsvFormat, FindsSpecialBytesAtEveryPositionOfEveryLength) {
+    const std::string near = "+\xAC\x8A\x0B!\x2D\xA2\x0C\x8D#";
+    for (std::size_t len = 1; len <= 40; ++len) {
+        std::string plain;
+        for (std::size_t i = 0; i < len; ++i) plain += near[i % near.size()];
+        EXPECT_EQ(csv_of(result_of({"v"}, {{plain}}), 4096), "v\n" + plain + "\n") << "length " << len;
+        for (std::size_t pos = 0; pos < len; ++pos)
+            for (char special : {',', '"', '\n', '\r'}) {
+                std::string v = plain;
+                v[pos] = special;
+                std::string quoted = "\"";
+                for (char c : v) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+                EXPECT_EQ(csv_of(result_of({"v"}, {{v}}), 4096), "v\n" + quoted + "\"\n")
+                    << "length " << len << " position " << pos << " byte " << int(special);
+            }
+    }
+}
+
 TEST(CsvFormat, ChunkBoundariesDoNotChangeTheBytes) {
     std::vector<std::vector<std::optional<std::string>>> rows;
     for (int i = 0; i < 300; ++i)
