@@ -276,11 +276,19 @@ void report_statement_error(const ServerError& e, const cli::Statement& st, cli:
 }
 
 // A -c text the splitter sees as one statement is streamed as that statement; several go
-// as one simple query as psql -c sends them (one implicit transaction), buffered.
-std::optional<std::string> single_statement(const std::string& sql) {
-    auto parts = cli::split_statements(sql);
-    if (parts.size() != 1) return std::nullopt;
-    return std::move(parts[0].sql);
+// as one simple query as psql -c sends them (one implicit transaction), buffered. COPY
+// stays a simple query too: stream() (the extended protocol) does not answer a
+// CopyInResponse and would wait for the server forever, while query() ends the COPY with
+// an error.
+std::optional<std::string> streamable_statement(const cli::Statement& st, bool from_stdin) {
+    std::string sql = st.sql;
+    if (!from_stdin) {
+        auto parts = cli::split_statements(sql);
+        if (parts.size() != 1) return std::nullopt;
+        sql = std::move(parts[0].sql);
+    }
+    if (cli::starts_with_keyword(sql, "copy")) return std::nullopt;
+    return sql;
 }
 
 int run_sql(const Options& o) {
@@ -305,11 +313,11 @@ int run_sql(const Options& o) {
     bool first_set = true;
     for (const auto& st : statements) {
         try {
-            std::optional<std::string> single = from_stdin ? std::optional(st.sql) : single_statement(st.sql);
-            if (o.format == OutputFormat::csv && single) {
-                if (cli::stream_csv(client, *single, out, first_set, progress)) first_set = false;
-                continue;
-            }
+            if (o.format == OutputFormat::csv)
+                if (auto single = streamable_statement(st, from_stdin)) {
+                    if (cli::stream_csv(client, *single, out, first_set, progress)) first_set = false;
+                    continue;
+                }
             // -c text may hold several statements (simple query), as with psql -c.
             for (const Result& r : client.query_all(st.sql)) {
                 if (o.quiet && o.format == OutputFormat::table && r.columns() == 0) continue;

@@ -97,4 +97,29 @@ std::vector<Statement> split_statements(std::string_view s) {
     return out;
 }
 
+bool starts_with_keyword(std::string_view s, std::string_view keyword) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        if (std::isspace(static_cast<unsigned char>(s[i]))) {
+            ++i;
+        } else if (s.substr(i, 2) == "--") {
+            i = s.find('\n', i);
+            if (i == std::string_view::npos) return false;
+        } else if (s.substr(i, 2) == "/*") {
+            int depth = 0;
+            do {
+                if (s.substr(i, 2) == "/*") { ++depth; i += 2; }
+                else if (s.substr(i, 2) == "*/") { --depth; i += 2; }
+                else ++i;
+            } while (depth > 0 && i < s.size());
+        } else {
+            break;
+        }
+    }
+    if (s.size() - i < keyword.size()) return false;
+    for (std::size_t k = 0; k < keyword.size(); ++k)
+        if (std::tolower(static_cast<unsigned char>(s[i + k])) != keyword[k]) return false;
+    return i + keyword.size() == s.size() || !is_ident_char(s[i + keyword.size()]);
+}
+
 }  // namespace pgtls::cli

@@ -16,4 +16,8 @@ struct Statement {
 
 std::vector<Statement> split_statements(std::string_view script);
 
+// True when the statement's first word, after white space and comments, is `keyword`
+// (ASCII, case-insensitive; `keyword` given in lower case).
+bool starts_with_keyword(std::string_view sql, std::string_view keyword);
+
 }  // namespace pgtls::cli

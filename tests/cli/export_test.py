@@ -38,7 +38,8 @@ def check(name, cond, detail=""):
 
 def run(args, stdin=None, **kw):
     """Runs pgtls; returns (exit, stdout bytes, stderr bytes)."""
-    p = subprocess.run([PGTLS] + args, input=stdin, capture_output=True, env=BASE_ENV, timeout=120, **kw)
+    kw.setdefault("timeout", 120)
+    p = subprocess.run([PGTLS] + args, input=stdin, capture_output=True, env=BASE_ENV, **kw)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -87,6 +88,14 @@ check("csv stream: rows before a mid-stream error are written, exit 1, error on 
 rc, out, err = run(["--format", "csv", "-c", "select 1 as a", "-c", "select 1/0", "-c", "select 'unreached'", CI])
 check("csv stream: an error stops later statements", rc == 1 and out == b"a\n1\n" and b"division by zero" in err,
       f"{rc} {out!r} {err!r}")
+
+# COPY is not streamed: the extended protocol path would wait forever on COPY FROM STDIN.
+try:
+    rc, out, err = run(["--format", "csv", "-c", "create temp table t(a int)", "-c", "copy t from stdin", CI], timeout=30)
+    check("csv: COPY FROM STDIN fails at once as before (exit 1), no hang",
+          rc == 1 and b"COPY FROM STDIN is not supported" in err, f"{rc} {out!r} {err!r}")
+except subprocess.TimeoutExpired:
+    check("csv: COPY FROM STDIN fails at once as before (exit 1), no hang", False, "timed out after 30 s")
 
 # -o FILE
 path = os.path.join(os.environ.get("PGTLS_TEST_DIR", "/tmp"), "export-test.csv")
