@@ -41,6 +41,14 @@ public:
         *pptr() = c;
         pbump(1);
     }
+    // Room for `n` bytes (n <= capacity()) at the write position, draining the buffer first
+    // when needed; write there, then commit(end of what was written).
+    char* reserve(std::size_t n) {
+        if (static_cast<std::size_t>(epptr() - pptr()) < n) drain();
+        return pptr();
+    }
+    void commit(char* end) noexcept { pbump(static_cast<int>(end - pptr())); }
+    std::size_t capacity() const noexcept { return storage_.size(); }
     // Writes everything buffered; throws OutputError.
     void flush();
     // Bytes appended so far (written or still buffered).

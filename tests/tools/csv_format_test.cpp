@@ -90,23 +90,26 @@ TEST(CsvFormat, QuotesExactlyWhatPsqlQuotes) {
 TEST(CsvFormat, QuotesCopysEndOfDataMarker) {
     const Result r = result_of({"v"}, {{std::string("\\.")}, {std::string("\\.x")}, {std::string("\\")}});
     EXPECT_EQ(csv_of(r, OutputBuffer::default_capacity), "v\n\"\\.\"\n\\.x\n\\\n");
+    EXPECT_EQ(csv_of(r, 64), "v\n\"\\.\"\n\\.x\n\\\n");
 }
 
 // The quoting scan reads eight bytes at a time: a special byte at any position of any length
 // must be found, and bytes near them (0x2B, ',' | 0x80, 0x8A, 0x0B, 0x21) must not be taken for them.
 TEST(CsvFormat, FindsSpecialBytesAtEveryPositionOfEveryLength) {
     const std::string near = "+\xAC\x8A\x0B!\x2D\xA2\x0C\x8D#";
+    // Capacity 64: fields longer than 31 bytes take the path for fields larger than the buffer.
+    for (std::size_t capacity : {64, 4096})
     for (std::size_t len = 1; len <= 40; ++len) {
         std::string plain;
         for (std::size_t i = 0; i < len; ++i) plain += near[i % near.size()];
-        EXPECT_EQ(csv_of(result_of({"v"}, {{plain}}), 4096), "v\n" + plain + "\n") << "length " << len;
+        EXPECT_EQ(csv_of(result_of({"v"}, {{plain}}), capacity), "v\n" + plain + "\n") << "length " << len;
         for (std::size_t pos = 0; pos < len; ++pos)
             for (char special : {',', '"', '\n', '\r'}) {
                 std::string v = plain;
                 v[pos] = special;
                 std::string quoted = "\"";
                 for (char c : v) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-                EXPECT_EQ(csv_of(result_of({"v"}, {{v}}), 4096), "v\n" + quoted + "\"\n")
+                EXPECT_EQ(csv_of(result_of({"v"}, {{v}}), capacity), "v\n" + quoted + "\"\n")
                     << "length " << len << " position " << pos << " byte " << int(special);
             }
     }
@@ -116,8 +119,9 @@ TEST(CsvFormat, ChunkBoundariesDoNotChangeTheBytes) {
     std::vector<std::vector<std::optional<std::string>>> rows;
     for (int i = 0; i < 300; ++i)
         rows.push_back({std::to_string(i), std::string(static_cast<std::size_t>(i % 97), '"'), std::nullopt,
-                        std::string(static_cast<std::size_t>(i * 7), 'x') + ",\n"});
-    const Result r = result_of({"i", "quotes", "null", "long"}, rows);
+                        std::string(static_cast<std::size_t>(i * 7), 'x') + ",\n",
+                        std::string(static_cast<std::size_t>(i * 5), 'y')});
+    const Result r = result_of({"i", "quotes", "null", "long", "plain"}, rows);
     const std::string reference = csv_of(r, 1 << 20);
     for (std::size_t capacity : {64, 100, 1000, 4096})
         EXPECT_EQ(csv_of(r, capacity), reference) << "capacity " << capacity;
