@@ -275,11 +275,12 @@ void report_statement_error(const ServerError& e, const cli::Statement& st, cli:
     if (write_failure) std::rethrow_exception(write_failure);
 }
 
-// A -c text the splitter sees as one statement is streamed as that statement; several go
-// as one simple query as psql -c sends them (one implicit transaction), buffered. COPY
-// stays a simple query too: stream() (the extended protocol) does not answer a
-// CopyInResponse and would wait for the server forever, while query() ends the COPY with
-// an error.
+// A statement that can return rows is streamed when it is a single statement: a -c text
+// holding several goes as one simple query as psql -c sends it (one implicit transaction),
+// buffered. Every other statement also stays a simple query, exactly as before: streaming
+// it would gain nothing and cost a round trip (and COPY must not be streamed: stream(), the
+// extended protocol, does not answer a CopyInResponse and would wait forever). Classifying
+// by the first word cannot change the output, only whether rows are held.
 std::optional<std::string> streamable_statement(const cli::Statement& st, bool from_stdin) {
     std::string sql = st.sql;
     if (!from_stdin) {
@@ -287,8 +288,11 @@ std::optional<std::string> streamable_statement(const cli::Statement& st, bool f
         if (parts.size() != 1) return std::nullopt;
         sql = std::move(parts[0].sql);
     }
-    if (cli::starts_with_keyword(sql, "copy")) return std::nullopt;
-    return sql;
+    static const char* const row_words[] = {"select", "with", "values", "table", "(", "fetch", "execute", "show", "explain"};
+    const std::string word = cli::first_word(sql);
+    for (const char* w : row_words)
+        if (word == w) return sql;
+    return std::nullopt;
 }
 
 int run_sql(const Options& o) {

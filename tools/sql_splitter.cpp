@@ -97,14 +97,14 @@ std::vector<Statement> split_statements(std::string_view s) {
     return out;
 }
 
-bool starts_with_keyword(std::string_view s, std::string_view keyword) {
+std::string first_word(std::string_view s) {
     std::size_t i = 0;
     while (i < s.size()) {
         if (std::isspace(static_cast<unsigned char>(s[i]))) {
             ++i;
         } else if (s.substr(i, 2) == "--") {
             i = s.find('\n', i);
-            if (i == std::string_view::npos) return false;
+            if (i == std::string_view::npos) return {};
         } else if (s.substr(i, 2) == "/*") {
             int depth = 0;
             do {
@@ -112,14 +112,17 @@ bool starts_with_keyword(std::string_view s, std::string_view keyword) {
                 else if (s.substr(i, 2) == "*/") { --depth; i += 2; }
                 else ++i;
             } while (depth > 0 && i < s.size());
+            if (depth > 0) return {};
         } else {
             break;
         }
     }
-    if (s.size() - i < keyword.size()) return false;
-    for (std::size_t k = 0; k < keyword.size(); ++k)
-        if (std::tolower(static_cast<unsigned char>(s[i + k])) != keyword[k]) return false;
-    return i + keyword.size() == s.size() || !is_ident_char(s[i + keyword.size()]);
+    if (i == s.size()) return {};
+    if (!std::isalpha(static_cast<unsigned char>(s[i]))) return std::string(1, s[i]);
+    std::string word;
+    for (; i < s.size() && is_ident_char(s[i]); ++i)
+        word += static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
+    return word;
 }
 
 }  // namespace pgtls::cli

@@ -81,6 +81,12 @@ rc, out, err = run(["--format", "csv", "-c", "select g from generate_series(1,50
 check("csv stream: rows are not held (5000 rows with max_result_rows=100)",
       rc == 0 and out == b"g\n" + b"".join(b"%d\n" % g for g in range(1, 5001)), f"{rc} {out[-200:]!r} {err!r}")
 
+for sql in ("with x as (select g from generate_series(1,500) g) select * from x",
+            "(select g from generate_series(1,500) g)", "  /* c */ VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), "
+            + ", ".join(f"({g})" for g in range(11, 501))):
+    rc, out, err = run(["--format", "csv", "-c", sql, CI + " max_result_rows=100"])
+    check(f"csv stream: {sql.split()[0]}... is streamed too", rc == 0 and out.count(b"\n") == 501, f"{rc} {err!r}")
+
 # The server sends rows 1-4, then the error: they are written, whole lines, then the error.
 rc, out, err = run(["--format", "csv", "-c", "select g, 10 / (5 - g) as q from generate_series(1,10) g", CI])
 check("csv stream: rows before a mid-stream error are written, exit 1, error on stderr",
