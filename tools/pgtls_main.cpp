@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <exception>
 #include <cstdio>
@@ -22,11 +23,11 @@
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
-#include "csv_export.hpp"
 #include "output_buffer.hpp"
 #include "progress_line.hpp"
 #include "result_output.hpp"
 #include "sql_splitter.hpp"
+#include "stream_export.hpp"
 
 #ifndef PGTLS_VERSION
 #define PGTLS_VERSION "unknown"
@@ -54,14 +55,14 @@ const char* const main_help =
     "                      and sent statement by statement (split at ';' outside quotes,\n"
     "                      dollar quotes and comments); the first error stops the run\n"
     "  -f, --format FMT    table (default, like psql), csv, or json (one line per statement);\n"
-    "                      csv rows are written as they arrive (any number of rows)\n"
+    "                      csv and json rows of a query are written as they arrive\n"
     "  -o, --output FILE   write results to FILE (created or truncated) instead of stdout\n"
     "  -b, --backend NAME  TLS backend: openssl, gnutls, mbedtls or wolfssl (sets sslbackend)\n"
     "  -q, --quiet         do not print command tags of statements without rows\n"
     "  -h, --help          this help; `pgtls COMMAND --help` for a subcommand\n"
     "  -V, --version       print the version\n"
     "\n"
-    "A csv export shows a progress line (rows, bytes, rate) on stderr when stderr is a\n"
+    "A csv or json export shows a progress line (rows, bytes, rate) on stderr when stderr is a\n"
     "terminal and the output is not.\n"
     "\n"
     "Exit status: 0 success, 1 SQL error, 2 connection/TLS/authentication failure,\n"
@@ -280,18 +281,23 @@ void report_statement_error(const ServerError& e, const cli::Statement& st, cli:
 // buffered. Every other statement also stays a simple query, exactly as before: streaming
 // it would gain nothing and cost a round trip (and COPY must not be streamed: stream(), the
 // extended protocol, does not answer a CopyInResponse and would wait forever). Classifying
-// by the first word cannot change the output, only whether rows are held.
-std::optional<std::string> streamable_statement(const cli::Statement& st, bool from_stdin) {
+// by the first word cannot change the output, only whether rows are held. json streams only
+// the statements whose command tag is surely "SELECT <rows>", as stream() reports no tag.
+std::optional<std::string> streamable_statement(const cli::Statement& st, bool from_stdin, OutputFormat format) {
     std::string sql = st.sql;
     if (!from_stdin) {
         auto parts = cli::split_statements(sql);
         if (parts.size() != 1) return std::nullopt;
         sql = std::move(parts[0].sql);
     }
-    static const char* const row_words[] = {"select", "with", "values", "table", "(", "fetch", "execute", "show", "explain"};
+    static const std::vector<std::string> select_words = {"select", "values", "table", "("};
+    static const std::vector<std::string> other_row_words = {"with", "fetch", "execute", "show", "explain"};
     const std::string word = cli::first_word(sql);
-    for (const char* w : row_words)
-        if (word == w) return sql;
+    auto in = [&](const std::vector<std::string>& words) {
+        return std::find(words.begin(), words.end(), word) != words.end();
+    };
+    if (format == OutputFormat::table) return std::nullopt;
+    if (in(select_words) || (format == OutputFormat::csv && in(other_row_words))) return sql;
     return std::nullopt;
 }
 
@@ -310,18 +316,18 @@ int run_sql(const Options& o) {
     cli::OutputBuffer out(target.fd(), target.name());
     // Locals die in reverse order: on any exception the progress line is erased, then the
     // rows so far are written, before main() reports the error.
-    cli::ProgressLine progress(o.format == OutputFormat::csv && isatty(STDERR_FILENO) && !isatty(target.fd()));
+    cli::ProgressLine progress(o.format != OutputFormat::table && isatty(STDERR_FILENO) && !isatty(target.fd()));
     Client client;
     client.set_notice_handler(print_notice);
     client.connect(std::move(settings));
     bool first_set = true;
     for (const auto& st : statements) {
         try {
-            if (o.format == OutputFormat::csv)
-                if (auto single = streamable_statement(st, from_stdin)) {
-                    if (cli::stream_csv(client, *single, out, first_set, progress)) first_set = false;
-                    continue;
-                }
+            if (auto single = streamable_statement(st, from_stdin, o.format)) {
+                if (o.format == OutputFormat::json) cli::stream_json(client, *single, out, progress);
+                else if (cli::stream_csv(client, *single, out, first_set, progress)) first_set = false;
+                continue;
+            }
             // -c text may hold several statements (simple query), as with psql -c.
             for (const Result& r : client.query_all(st.sql)) {
                 if (o.quiet && o.format == OutputFormat::table && r.columns() == 0) continue;

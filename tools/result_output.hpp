@@ -17,7 +17,8 @@ enum class OutputFormat { table, csv, json };
 
 // Prints one statement's result. Statements without a row description print their command
 // tag in table format ("CREATE TABLE") and nothing in csv; json always prints one line
-// {"command": TAG, "columns": [...], "rows": [{...}, ...]}. An empty query prints nothing.
+// {"columns": [...], "rows": [{...}, ...], "command": TAG} (json_format.hpp). An empty query
+// prints nothing.
 void print_result(OutputBuffer& out, const Result& result, OutputFormat format, bool first_result_set);
 
 }  // namespace pgtls::cli

@@ -5,6 +5,7 @@ written before a mid-stream error, -o FILE, and the progress line (only on a ter
 
 usage: export_test.py BUILD_DIR
 A missing env file FAILS (never skips): run scripts/test-servers.sh start."""
+import json
 import os
 import pty
 import shutil
@@ -61,6 +62,32 @@ check("csv stream: known bytes for every kind of value, zero-row and several sta
 rc, out, err = run(["--format", "csv", CI], stdin=(VALUES + ";\ncreate temp table t(a int);\n"
                                                    "select 1 as none where false;\nselect 'z' as last;\n").encode())
 check("csv stream: statements from stdin", rc == 0 and out == EXPECTED_VALUES + b"\nnone\n\nlast\nz\n", f"{rc} {out!r} {err!r}")
+
+# The same statement streamed (alone) and buffered (in a -c with a second statement): same bytes.
+for fmt in ("csv", "json"):
+    rc1, streamed, err1 = run(["--format", fmt, "-c", VALUES, CI])
+    rc2, buffered, err2 = run(["--format", fmt, "-c", VALUES + "; select 1 as tail", CI])
+    check(f"{fmt}: streamed bytes equal the buffered bytes", rc1 == rc2 == 0 and len(streamed) > 100
+          and buffered.startswith(streamed) and buffered != streamed, f"{streamed!r}\n     {buffered!r}")
+
+EXPECTED_JSON = ('{"columns":["n","nul,l","empty","comma","quote","lines","ü","num","b"],"rows":['
+                 + ",".join('{"n":%d,"nul,l":%s,"empty":"","comma":"a,b","quote":"say \\"hi\\"","lines":"l1\\nl2\\r\\n",'
+                            '"ü":"café ☃ 😀","num":1.50,"b":true}' % (g, "null" if g == 2 else f'"v{g}"') for g in (1, 2, 3))
+                 + '],"command":"SELECT 3"}\n').encode()
+rc, out, err = run(["--format", "json", "-c", VALUES, "-c", "select 1 as none where false",
+                    "-c", "create temp table t(a int)", CI])
+check("json stream: known bytes, zero-row statement, statement without rows",
+      rc == 0 and out == EXPECTED_JSON + b'{"columns":["none"],"rows":[],"command":"SELECT 0"}\n'
+      b'{"columns":[],"rows":[],"command":"CREATE TABLE"}\n', f"{rc} {out!r} {err!r}")
+rc, out, err = run(["--format", "json", "-c", "select g from generate_series(1,5000) g", CI + " max_result_rows=100"])
+check("json stream: rows are not held (5000 rows with max_result_rows=100)",
+      rc == 0 and json.loads(out)["rows"] == [{"g": g} for g in range(1, 5001)], f"{rc} {out[-200:]!r} {err!r}")
+rc, out, err = run(["--format", "json", "-c", "select g, 10 / (5 - g) as q from generate_series(1,10) g", CI])
+check("json stream: a mid-stream error closes the line with an error member, exit 1",
+      rc == 1 and json.loads(out) == {"columns": ["g", "q"], "rows": [{"g": 1, "q": 2}, {"g": 2, "q": 3}, {"g": 3, "q": 5},
+                                                                      {"g": 4, "q": 10}],
+                                      "error": {"sqlstate": "22012", "message": "division by zero"}}
+      and b"division by zero" in err, f"{rc} {out!r} {err!r}")
 
 # psql --csv writes '' unquoted (like NULL); pgtls quotes it to keep the two apart. Otherwise
 # the bytes are psql's.
