@@ -318,7 +318,11 @@ int run_sql(const Options& o) {
     // rows so far are written, before main() reports the error.
     cli::ProgressLine progress(o.format != OutputFormat::table && isatty(STDERR_FILENO) && !isatty(target.fd()));
     Client client;
-    client.set_notice_handler(print_notice);
+    // A notice during an export gets a line of its own; the progress line comes back later.
+    client.set_notice_handler([&progress](const Notice& n) {
+        progress.finish();
+        print_notice(n);
+    });
     client.connect(std::move(settings));
     bool first_set = true;
     for (const auto& st : statements) {

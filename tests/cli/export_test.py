@@ -157,24 +157,40 @@ SLOW = "select g from generate_series(1,40000) g where g % 10000 <> 0 or pg_slee
 rc, out, err = run(["--format", "csv", "-c", SLOW, CI])
 check("progress: nothing on a stderr that is not a terminal", rc == 0 and err == b"" and out.count(b"\n") == 40001,
       f"{rc} {err!r}")
-master, slave = pty.openpty()
-p = subprocess.Popen([PGTLS, "--format", "csv", "-c", SLOW, CI], stdout=subprocess.PIPE, stderr=slave, env=BASE_ENV)
-os.close(slave)
-out = p.stdout.read()
-p.wait(timeout=120)
-tty = b""
-while True:
-    try:
-        chunk = os.read(master, 65536)
-    except OSError:  # EIO: the terminal's other side is closed
-        break
-    if not chunk:
-        break
-    tty += chunk
-os.close(master)
+
+def run_with_tty_stderr(args, stdin=None):
+    """Runs pgtls with stderr on a pseudo-terminal; returns (exit, stdout bytes, terminal bytes)."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([PGTLS] + args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=slave, env=BASE_ENV)
+    os.close(slave)
+    out, _ = p.communicate(stdin, timeout=120)
+    tty = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        tty += chunk
+    os.close(master)
+    return p.returncode, out, tty
+
+
+rc, out, tty = run_with_tty_stderr(["--format", "csv", "-c", SLOW, CI])
 check("progress: shown on a terminal stderr (rows, MiB, rate), erased at the end",
-      p.returncode == 0 and b" rows, " in tty and b" MiB, " in tty and b" rows/s" in tty and tty.endswith(b"\r\x1b[K")
-      and out.count(b"\n") == 40001, f"{p.returncode} {tty!r}")
+      rc == 0 and b" rows, " in tty and b" MiB, " in tty and b" rows/s" in tty and tty.endswith(b"\r\x1b[K")
+      and out.count(b"\n") == 40001, f"{rc} {tty!r}")
+# Notices at rows 20000, 40000, ... each after 0.4 s: from the third on, a progress line is up
+# when one arrives, and must be erased first so the notice starts its own line.
+NOTICES = ("create function pg_temp.n(g int) returns int language plpgsql as $$begin if g % 20000 = 0 then "
+           "raise notice 'at %', g; perform pg_sleep(0.4); end if; return g; end$$;\n"
+           "select pg_temp.n(g) from generate_series(1,140000) g;\n")
+rc, out, tty = run_with_tty_stderr(["--format", "csv", CI], NOTICES.encode())
+starts = [tty[max(0, k - 3):k] for k in range(len(tty)) if tty.startswith(b"NOTICE:", k)]
+check("progress: erased before a notice, which starts its own line",
+      rc == 0 and len(starts) == 7 and b" rows/s" in tty
+      and all(s == b"" or s.endswith(b"\n") or s.endswith(b"\x1b[K") for s in starts), f"{rc} {tty!r}")
 
 print(f"\n{checks - len(failures)}/{checks} checks passed")
 if failures:
