@@ -4,12 +4,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
-#include <exception>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <iomanip>
 #include <iostream>
 #include <iterator>
