@@ -1,10 +1,15 @@
 // `pgtls` — run SQL, show what a connection negotiated, explain resolved settings, list the
 // compiled TLS backends. Exit status: 0 ok, 1 SQL error, 2 connection/TLS/authentication
 // failure, 3 bad arguments or configuration.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <exception>
 #include <iomanip>
 #include <iostream>
 #include <iterator>
@@ -18,8 +23,11 @@
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
+#include "output_buffer.hpp"
+#include "progress_line.hpp"
 #include "result_output.hpp"
 #include "sql_splitter.hpp"
+#include "stream_export.hpp"
 
 #ifndef PGTLS_VERSION
 #define PGTLS_VERSION "unknown"
@@ -46,11 +54,16 @@ const char* const main_help =
     "  -c, --command SQL   run SQL (repeatable, in order); without -c, SQL is read from stdin\n"
     "                      and sent statement by statement (split at ';' outside quotes,\n"
     "                      dollar quotes and comments); the first error stops the run\n"
-    "  -f, --format FMT    table (default, like psql), csv, or json (one line per statement)\n"
+    "  -f, --format FMT    table (default, like psql), csv, or json (one line per statement);\n"
+    "                      csv and json rows of a query are written as they arrive\n"
+    "  -o, --output FILE   write results to FILE (created or truncated) instead of stdout\n"
     "  -b, --backend NAME  TLS backend: openssl, gnutls, mbedtls or wolfssl (sets sslbackend)\n"
     "  -q, --quiet         do not print command tags of statements without rows\n"
     "  -h, --help          this help; `pgtls COMMAND --help` for a subcommand\n"
     "  -V, --version       print the version\n"
+    "\n"
+    "A csv or json export shows a progress line (rows, bytes, rate) on stderr when stderr is a\n"
+    "terminal and the output is not.\n"
     "\n"
     "Exit status: 0 success, 1 SQL error, 2 connection/TLS/authentication failure,\n"
     "3 bad arguments or configuration.\n";
@@ -95,12 +108,18 @@ struct UsageError {
     std::string message;
 };
 
+// -o FILE cannot be opened: exit 3, without the usage hint.
+struct OutputFileError {
+    std::string message;
+};
+
 struct Options {
     std::string command;  // "", "ping", "conninfo", "backends"
     std::vector<std::string> sql;
     OutputFormat format = OutputFormat::table;
     std::optional<std::string> backend;
     std::optional<std::string> conninfo;
+    std::optional<std::string> output;  // -o FILE
     bool json = false;
     bool quiet = false;
     bool help = false;
@@ -143,6 +162,8 @@ Options parse_arguments(int argc, char** argv) {
             o.json = true;
         } else if ((a == "-c" || a == "--command") && sql_mode) {
             o.sql.push_back(value());
+        } else if ((a == "-o" || a == "--output") && sql_mode) {
+            o.output = value();
         } else if ((a == "-q" || a == "--quiet") && sql_mode) {
             o.quiet = true;
         } else if ((a == "-f" || a == "--format") && sql_mode) {
@@ -215,9 +236,75 @@ std::string fixed(double v) {
     return s.str();
 }
 
+// The -o file (created or truncated, as a shell's '>'), or standard output.
+class OutputTarget {
+public:
+    explicit OutputTarget(const std::optional<std::string>& path) {
+        if (!path) return;
+        fd_ = ::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd_ < 0) throw OutputFileError{"cannot open output file '" + *path + "': " + std::strerror(errno)};
+        name_ = "'" + *path + "'";
+    }
+    OutputTarget(const OutputTarget&) = delete;
+    OutputTarget& operator=(const OutputTarget&) = delete;
+    ~OutputTarget() {
+        if (fd_ != STDOUT_FILENO) ::close(fd_);
+    }
+    int fd() const noexcept { return fd_; }
+    const std::string& name() const noexcept { return name_; }
+
+private:
+    int fd_ = STDOUT_FILENO;
+    std::string name_ = "standard output";
+};
+
+// A statement's server error, as psql shows it; the output so far is written first, and
+// the progress line erased, so the message follows the rows it interrupted.
+void report_statement_error(const ServerError& e, const cli::Statement& st, cli::OutputBuffer& out,
+                            cli::ProgressLine& progress) {
+    progress.finish();
+    std::exception_ptr write_failure;
+    try {
+        out.flush();
+    } catch (const cli::OutputError&) {
+        write_failure = std::current_exception();  // reported after the SQL error
+    }
+    if (st.line > 0) std::cerr << "pgtls: <stdin>:" << st.line << ": " << e.what() << '\n';
+    else std::cerr << "pgtls: " << e.what() << '\n';
+    if (!e.fields().detail.empty()) std::cerr << "DETAIL:  " << e.fields().detail << '\n';
+    if (!e.fields().hint.empty()) std::cerr << "HINT:  " << e.fields().hint << '\n';
+    if (write_failure) std::rethrow_exception(write_failure);
+}
+
+// A statement that can return rows is streamed when it is a single statement: a -c text
+// holding several goes as one simple query as psql -c sends it (one implicit transaction),
+// buffered. Every other statement also stays a simple query, exactly as before: streaming
+// it would gain nothing and cost a round trip (and COPY must not be streamed: stream(), the
+// extended protocol, does not answer a CopyInResponse and would wait forever). Classifying
+// by the first word cannot change the output, only whether rows are held. json streams only
+// the statements whose command tag is surely "SELECT <rows>", as stream() reports no tag.
+std::optional<std::string> streamable_statement(const cli::Statement& st, bool from_stdin, OutputFormat format) {
+    std::string sql = st.sql;
+    if (!from_stdin) {
+        auto parts = cli::split_statements(sql);
+        if (parts.size() != 1) return std::nullopt;
+        sql = std::move(parts[0].sql);
+    }
+    static const std::vector<std::string> select_words = {"select", "values", "table", "("};
+    static const std::vector<std::string> other_row_words = {"with", "fetch", "execute", "show", "explain"};
+    const std::string word = cli::first_word(sql);
+    auto in = [&](const std::vector<std::string>& words) {
+        return std::find(words.begin(), words.end(), word) != words.end();
+    };
+    if (format == OutputFormat::table) return std::nullopt;
+    if (in(select_words) || (format == OutputFormat::csv && in(other_row_words))) return sql;
+    return std::nullopt;
+}
+
 int run_sql(const Options& o) {
     std::vector<cli::Statement> statements;
-    if (!o.sql.empty()) {
+    const bool from_stdin = o.sql.empty();
+    if (!from_stdin) {
         for (const auto& s : o.sql) statements.push_back({s, 0});
     } else {
         if (isatty(STDIN_FILENO)) throw UsageError{"no SQL given: use -c SQL or pipe statements on stdin"};
@@ -225,29 +312,40 @@ int run_sql(const Options& o) {
         statements = cli::split_statements(script);
     }
     Settings settings = resolve_or_throw(o);
+    OutputTarget target(o.output);
+    cli::OutputBuffer out(target.fd(), target.name());
+    // Locals die in reverse order: on any exception the progress line is erased, then the
+    // rows so far are written, before main() reports the error.
+    cli::ProgressLine progress(o.format != OutputFormat::table && isatty(STDERR_FILENO) && !isatty(target.fd()));
     Client client;
-    client.set_notice_handler(print_notice);
+    // A notice during an export gets a line of its own; the progress line comes back later.
+    client.set_notice_handler([&progress](const Notice& n) {
+        progress.finish();
+        print_notice(n);
+    });
     client.connect(std::move(settings));
     bool first_set = true;
     for (const auto& st : statements) {
         try {
+            if (auto single = streamable_statement(st, from_stdin, o.format)) {
+                if (o.format == OutputFormat::json) cli::stream_json(client, *single, out, progress);
+                else if (cli::stream_csv(client, *single, out, first_set, progress)) first_set = false;
+                continue;
+            }
             // -c text may hold several statements (simple query), as with psql -c.
             for (const Result& r : client.query_all(st.sql)) {
                 if (o.quiet && o.format == OutputFormat::table && r.columns() == 0) continue;
-                cli::print_result(std::cout, r, o.format, first_set);
+                cli::print_result(out, r, o.format, first_set);
                 if (r.columns() > 0) first_set = false;
             }
         } catch (const ServerError& e) {
-            std::cout.flush();
-            if (st.line > 0) std::cerr << "pgtls: <stdin>:" << st.line << ": " << e.what() << '\n';
-            else std::cerr << "pgtls: " << e.what() << '\n';
-            if (!e.fields().detail.empty()) std::cerr << "DETAIL:  " << e.fields().detail << '\n';
-            if (!e.fields().hint.empty()) std::cerr << "HINT:  " << e.fields().hint << '\n';
+            report_statement_error(e, st, out, progress);
             client.close();
             return e.kind() == ErrorKind::server ? exit_sql : exit_connection;
         }
     }
-    std::cout.flush();
+    progress.finish();
+    out.flush();
     client.close();
     return exit_ok;
 }
@@ -389,6 +487,9 @@ int main(int argc, char** argv) {
         return run_sql(o);
     } catch (const UsageError& e) {
         std::cerr << "pgtls: " << e.message << "\nTry 'pgtls --help'.\n";
+        return exit_usage;
+    } catch (const OutputFileError& e) {
+        std::cerr << "pgtls: " << e.message << '\n';
         return exit_usage;
     } catch (const std::exception& e) {
         return report(e);

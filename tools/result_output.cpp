@@ -5,19 +5,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "csv_format.hpp"
+#include "json_format.hpp"
 #include "json_text.hpp"
 #include "utf8.hpp"
 
 namespace pgtls::cli {
 namespace {
-
-// Type OIDs from pg_type.dat whose text form psql right-aligns and JSON prints bare.
-bool is_numeric_type(std::uint32_t oid) {
-    switch (oid) {
-        case 20: case 21: case 23: case 26: case 700: case 701: case 1700: return true;
-        default: return false;
-    }
-}
 
 // Display width: one column per UTF-8 code point (good enough for the table; no wide glyphs).
 std::size_t display_width(std::string_view s) {
@@ -138,77 +132,35 @@ void print_table(std::ostream& out, const Result& r) {
     out << '(' << r.size() << (r.size() == 1 ? " row)" : " rows)") << "\n\n";
 }
 
-std::string csv_field(std::string_view v, bool null) {
-    if (null) return {};
-    bool quote = v.empty() || v.find_first_of(",\"\r\n") != std::string_view::npos;
-    if (!quote) return std::string(v);
-    std::string s = "\"";
-    for (char ch : v) {
-        if (ch == '"') s += '"';
-        s += ch;
-    }
-    s += '"';
-    return s;
+void print_json(OutputBuffer& out, const Result& r) {
+    JsonResultWriter json(out, r.column_info());
+    for (const Row row : r) json.row(row);
+    json.finish(r.command_tag());
 }
 
-void print_csv(std::ostream& out, const Result& r, bool first_result_set) {
-    if (!first_result_set) out << '\n';
-    const auto& cols = r.column_info();
-    for (std::size_t c = 0; c < cols.size(); ++c) out << (c ? "," : "") << csv_field(cols[c].name, false);
-    out << '\n';
-    for (const Row row : r) {
-        for (std::size_t c = 0; c < cols.size(); ++c) out << (c ? "," : "") << csv_field(row[c].view(), row[c].is_null());
-        out << '\n';
-    }
-}
-
-// A field's JSON. Whatever the column type claims, nothing is embedded bare unless it is the
-// JSON it must be (a hostile server could otherwise forge structure): a boolean that is not
-// t/f, a number that is not a JSON number (NaN, Infinity, garbage) and json that does not
-// parse are quoted as strings. json/jsonb is re-emitted compact (its newlines would break
-// one line per statement).
-std::string json_value(const Field& f) {
-    if (f.is_null()) return "null";
-    std::string_view v = f.view();
-    std::uint32_t oid = f.type_oid();
-    if (oid == 16 && (v == "t" || v == "f")) return v == "t" ? "true" : "false";
-    if (is_numeric_type(oid) && is_json_number(v)) return std::string(v);
-    if (oid == 114 || oid == 3802)
-        if (auto compact = compact_json(v)) return std::move(*compact);
-    return json_quote(v);
-}
-
-void print_json(std::ostream& out, const Result& r) {
-    const auto& cols = r.column_info();
-    out << "{\"command\":" << json_quote(r.command_tag()) << ",\"columns\":[";
-    for (std::size_t c = 0; c < cols.size(); ++c) out << (c ? "," : "") << json_quote(cols[c].name);
-    out << "],\"rows\":[";
-    bool first = true;
-    for (const Row row : r) {
-        out << (first ? "{" : ",{");
-        first = false;
-        for (std::size_t c = 0; c < cols.size(); ++c)
-            out << (c ? "," : "") << json_quote(cols[c].name) << ':' << json_value(row[c]);
-        out << '}';
-    }
-    out << "]}\n";
+void print_csv(OutputBuffer& out, const Result& r, bool first_result_set) {
+    if (!first_result_set) out.append('\n');
+    write_csv_header(out, r.column_info());
+    for (const Row row : r) write_csv_row(out, row);
 }
 
 }  // namespace
 
-void print_result(std::ostream& out, const Result& result, OutputFormat format, bool first_result_set) {
+void print_result(OutputBuffer& buffer, const Result& result, OutputFormat format, bool first_result_set) {
     if (result.is_empty_query()) return;
     bool has_rows = result.columns() > 0;
+    std::ostream out(&buffer);
+    out.exceptions(std::ios::badbit);  // an OutputError from the buffer reaches the caller
     switch (format) {
         case OutputFormat::table:
             if (has_rows) print_table(out, result);
             else for (const auto& line : display_lines(result.command_tag())) out << line << '\n';
             break;
         case OutputFormat::csv:
-            if (has_rows) print_csv(out, result, first_result_set);
+            if (has_rows) print_csv(buffer, result, first_result_set);
             break;
         case OutputFormat::json:
-            print_json(out, result);
+            print_json(buffer, result);
             break;
     }
 }

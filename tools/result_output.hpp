@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "json_text.hpp"
+#include "output_buffer.hpp"
 #include "pgtls/result.hpp"
 
 namespace pgtls::cli {
@@ -16,7 +17,8 @@ enum class OutputFormat { table, csv, json };
 
 // Prints one statement's result. Statements without a row description print their command
 // tag in table format ("CREATE TABLE") and nothing in csv; json always prints one line
-// {"command": TAG, "columns": [...], "rows": [{...}, ...]}. An empty query prints nothing.
-void print_result(std::ostream& out, const Result& result, OutputFormat format, bool first_result_set);
+// {"columns": [...], "rows": [{...}, ...], "command": TAG} (json_format.hpp). An empty query
+// prints nothing.
+void print_result(OutputBuffer& out, const Result& result, OutputFormat format, bool first_result_set);
 
 }  // namespace pgtls::cli

@@ -97,4 +97,32 @@ std::vector<Statement> split_statements(std::string_view s) {
     return out;
 }
 
+std::string first_word(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        if (std::isspace(static_cast<unsigned char>(s[i]))) {
+            ++i;
+        } else if (s.substr(i, 2) == "--") {
+            i = s.find('\n', i);
+            if (i == std::string_view::npos) return {};
+        } else if (s.substr(i, 2) == "/*") {
+            int depth = 0;
+            do {
+                if (s.substr(i, 2) == "/*") { ++depth; i += 2; }
+                else if (s.substr(i, 2) == "*/") { --depth; i += 2; }
+                else ++i;
+            } while (depth > 0 && i < s.size());
+            if (depth > 0) return {};
+        } else {
+            break;
+        }
+    }
+    if (i == s.size()) return {};
+    if (!std::isalpha(static_cast<unsigned char>(s[i]))) return std::string(1, s[i]);
+    std::string word;
+    for (; i < s.size() && is_ident_char(s[i]); ++i)
+        word += static_cast<char>(std::tolower(static_cast<unsigned char>(s[i])));
+    return word;
+}
+
 }  // namespace pgtls::cli

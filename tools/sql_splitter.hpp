@@ -16,4 +16,9 @@ struct Statement {
 
 std::vector<Statement> split_statements(std::string_view script);
 
+// The statement's first word after white space and comments, ASCII letters lower-cased
+// ("select", "with"); its first character when that is no letter ("(", "\""); empty when
+// there is nothing but white space and comments.
+std::string first_word(std::string_view sql);
+
 }  // namespace pgtls::cli

@@ -212,11 +212,12 @@ def forged_row_server(columns):
                 n -= len(conn.recv(n - 4))
             conn.sendall(msg(b"R", struct.pack("!i", 0)) + msg(b"S", b"server_version\x0015.0\x00")
                          + msg(b"K", struct.pack("!ii", 1, 2)) + msg(b"Z", b"I"))
-            conn.recv(65536)  # the Query
+            request = conn.recv(65536)  # a Query, or Parse/Bind/Describe/Execute/Sync (a streamed SELECT)
             desc = struct.pack("!h", len(columns)) + b"".join(
                 name + b"\x00" + struct.pack("!ihihih", 0, 0, oid, -1, -1, 0) for name, oid, _ in columns)
             row = struct.pack("!h", len(columns)) + b"".join(struct.pack("!i", len(v)) + v for _, _, v in columns)
-            conn.sendall(msg(b"T", desc) + msg(b"D", row) + msg(b"C", b"SELECT 1\x00") + msg(b"Z", b"I"))
+            extended = msg(b"1", b"") + msg(b"2", b"") if request[:1] == b"P" else b""
+            conn.sendall(extended + msg(b"T", desc) + msg(b"D", row) + msg(b"C", b"SELECT 1\x00") + msg(b"Z", b"I"))
             conn.recv(65536)  # Terminate
         srv.close()
 
