@@ -159,6 +159,9 @@ void Client::Impl::attempt(const HostTarget& target, protocol::TlsStart tls_star
     opt.auth.channel_binding = settings.channel_binding;
     opt.auth.require_auth = settings.require_auth;
     opt.auth.scram_max_iterations = settings.scram_max_iterations;
+    opt.auth.krbsrvname = settings.krbsrvname;
+    opt.auth.gss_host = target.host;  // libpq: the host name, never hostaddr
+    opt.auth.gss_delegation = settings.gssdelegation;
     auto wire_version = [](ProtocolVersion v) {
         return v == ProtocolVersion::v3_0 ? protocol::protocol_version_3_0 : protocol::protocol_version_3_2;
     };

@@ -51,8 +51,9 @@ struct ConnectionInfo {
     std::string server_cert_subject;
     std::string server_cert_issuer;
     bool client_cert_sent = false;
-    std::string auth_method;           // "trust", "password", "md5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS";
-                                       // "... (incomplete: ...)" when the server ended SCRAM early
+    std::string auth_method;           // "trust", "password", "md5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
+                                       // "gss"; "... (incomplete: ...)" when the server ended SCRAM or
+                                       // GSSAPI before the client had authenticated it
     bool channel_binding = false;
     std::int32_t backend_pid = 0;
     std::string server_version;
