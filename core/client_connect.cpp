@@ -239,6 +239,7 @@ ready:
     info.timings.authentication_ms = ms_since(t_auth);
     info.timings.total_ms = ms_since(t0);
     key = flow.backend_key();
+    info.encryption = flow.tls_active() ? "tls" : "plaintext";
     info.backend_pid = key.pid;
     info.protocol_version =
         std::to_string(flow.protocol_version() >> 16) + "." + std::to_string(flow.protocol_version() & 0xffff);
