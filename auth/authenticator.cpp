@@ -40,7 +40,6 @@ const char* describe(std::uint32_t code) {
     return "server requested an unknown authentication type";
 }
 
-
 [[noreturn]] void auth_error(const std::string& m) { throw Error(ErrorKind::authentication, m); }
 [[noreturn]] void protocol_error(const std::string& m) { throw Error(ErrorKind::protocol, m); }
 
