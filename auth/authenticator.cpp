@@ -10,6 +10,10 @@
 #include "auth/require_auth.hpp"
 #include "auth/scram_client.hpp"
 #include "pgtls/error.hpp"
+#include "pgtls_gssapi_config.h"
+#if PGTLS_HAVE_GSSAPI
+#include "auth/gssapi/gss_initiator.hpp"
+#endif
 
 namespace pgtls::auth {
 namespace {
@@ -71,11 +75,16 @@ struct Authenticator::Impl {
     bool plus = false;
     std::unique_ptr<ScramClient> scram;
     std::string test_nonce;
+#if PGTLS_HAVE_GSSAPI
+    std::unique_ptr<gssapi::Initiator> gss;
+#endif
 
     void check_expected(std::uint32_t code);
     void fetch_password(std::string& out);
     void send_password(std::uint32_t code, std::span<const std::uint8_t> payload, std::string& out);
     void sasl_init(std::span<const std::uint8_t> payload, std::string& out);
+    void gss_request(std::uint32_t code, std::span<const std::uint8_t> payload, std::string& out);
+    bool gss_complete() const noexcept;
 };
 
 Authenticator::Authenticator(AuthParams params) : impl_(std::make_unique<Impl>()) {
@@ -93,6 +102,8 @@ std::string Authenticator::method_used() const {
     std::string name = to_string(impl_->method);
     const bool scram = impl_->method == Method::scram_sha_256 || impl_->method == Method::scram_sha_256_plus;
     if (scram && impl_->sasl_step != 3) name += " (incomplete: server skipped to AuthenticationOk)";
+    if (impl_->method == Method::gss && !impl_->gss_complete())
+        name += " (incomplete: server skipped to AuthenticationOk before mutual authentication)";
     return name;
 }
 bool Authenticator::channel_binding_used() const noexcept {
@@ -259,6 +270,50 @@ void Authenticator::Impl::sasl_init(std::span<const std::uint8_t> payload, std::
     sasl_step = 1;
 }
 
+bool Authenticator::Impl::gss_complete() const noexcept {
+#if PGTLS_HAVE_GSSAPI
+    return gss && gss->complete();
+#else
+    return false;
+#endif
+}
+
+// libpq's pg_GSS_startup (AuthenticationGSS) and pg_GSS_continue (AuthenticationGSSContinue):
+// each server token goes through gss_init_sec_context; whatever token it yields is sent as a
+// GSSResponse. The exchange is finished for require_auth only once the context is complete.
+void Authenticator::Impl::gss_request(std::uint32_t code, std::span<const std::uint8_t> payload, std::string& out) {
+#if PGTLS_HAVE_GSSAPI
+    if (code == auth_req_gss) {
+        if (gss) protocol_error("duplicate GSS authentication request");
+        if (started)
+            protocol_error("server sent a second authentication request (server requested GSSAPI authentication) "
+                           "after the exchange had started");
+        gss = std::make_unique<gssapi::Initiator>(
+            gssapi::InitiatorOptions{params.krbsrvname, params.gss_host, params.gss_delegation});
+        method = Method::gss;
+        started = true;
+        payload = {};  // libpq ignores any data after the code of AuthenticationGSS
+    } else {
+        if (!gss || !gss->started())
+            protocol_error("invalid authentication request from server: AuthenticationGSSContinue without "
+                           "AuthenticationGSS");
+        if (gss->complete())
+            protocol_error("unexpected AuthenticationGSSContinue: the GSSAPI context is already complete");
+        // Its size is bounded by MessageReader's 2000-byte cap on 'R' messages (libpq's).
+        if (payload.empty()) protocol_error("malformed AuthenticationGSSContinue message: empty GSSAPI token");
+    }
+    std::string token;
+    const bool complete = gss->step(payload, token);
+    if (!token.empty()) append_sasl_response(out, token);  // GSSResponse: 'p' + the token
+    if (complete) client_finished_auth = true;
+#else
+    (void)code;
+    (void)payload;
+    (void)out;
+    auth_error("GSSAPI authentication not supported by pgtls");
+#endif
+}
+
 void Authenticator::on_request(std::span<const std::uint8_t> body, std::string& out) {
     Impl& s = *impl_;
     if (s.done) protocol_error("server sent an authentication request after AuthenticationOk");
@@ -280,7 +335,7 @@ void Authenticator::on_request(std::span<const std::uint8_t> body, std::string& 
         case auth_req_crypt: auth_error("Crypt authentication not supported");
         case auth_req_scm_creds: auth_error("SCM_CRED authentication method not supported");
         case auth_req_gss:
-        case auth_req_gss_cont: auth_error("GSSAPI authentication not supported by pgtls");
+        case auth_req_gss_cont: s.gss_request(code, payload, out); return;
         case auth_req_sspi: auth_error("SSPI authentication not supported by pgtls");
         case auth_req_password:
         case auth_req_md5: s.send_password(code, payload, out); return;

@@ -31,6 +31,10 @@ struct AuthParams {
     // Server certificate for tls-server-end-point; nullopt when not TLS.
     std::optional<tls::PeerCertificate> peer_certificate;
     int scram_max_iterations = 1'000'000;
+    // GSSAPI (builds with the gssapi feature): the target is "<krbsrvname>@<gss_host>".
+    std::string krbsrvname = "postgres";
+    std::string gss_host;        // the connection's host name (libpq: connhost[].host)
+    bool gss_delegation = false;  // gssdelegation=1: forward the TGT (GSS_C_DELEG_FLAG)
 };
 
 class Authenticator {
@@ -52,7 +56,7 @@ public:
     bool done() const noexcept;
     Method method() const noexcept;             // method the server used (none for trust)
     // What happened, for ConnectionInfo::auth_method: "trust", "password", "md5",
-    // "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS"; a SCRAM exchange the server ended with
+    // "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "gss"; a SCRAM or GSSAPI exchange the server ended with
     // AuthenticationOk before its signature was verified is named so ("SCRAM-SHA-256
     // (incomplete: ...)"): the server was never authenticated.
     std::string method_used() const;

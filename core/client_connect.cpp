@@ -137,6 +137,9 @@ protocol::StartupOptions Client::Impl::startup_options(const HostTarget& target,
     opt.auth.channel_binding = settings.channel_binding;
     opt.auth.require_auth = settings.require_auth;
     opt.auth.scram_max_iterations = settings.scram_max_iterations;
+    opt.auth.krbsrvname = settings.krbsrvname;
+    opt.auth.gss_host = target.host;  // libpq: the host name, never hostaddr
+    opt.auth.gss_delegation = settings.gssdelegation;
     auto wire_version = [](ProtocolVersion v) {
         return v == ProtocolVersion::v3_0 ? protocol::protocol_version_3_0 : protocol::protocol_version_3_2;
     };
@@ -225,6 +228,7 @@ void Client::Impl::connect_all() {
     info.timings.tls_handshake_ms = attempt_timing.tls_ms;
     info.timings.total_ms = std::chrono::duration<double, std::milli>(done - attempt_timing.started).count();
     info.timings.authentication_ms = std::max(0.0, info.timings.total_ms - info.timings.tcp_connect_ms - info.timings.tls_handshake_ms);
+    info.encryption = flow.tls() != protocol::TlsStart::none ? "tls" : "plaintext";
     info.backend_pid = key.pid;
     info.protocol_version =
         std::to_string(f.protocol_version() >> 16) + "." + std::to_string(f.protocol_version() & 0xffff);

@@ -72,11 +72,12 @@ const char* const ping_help =
     "Usage: pgtls ping [--json] [--backend NAME] [CONNINFO]\n"
     "\n"
     "Connects, runs SELECT 1 and reports what was negotiated: backend and its library\n"
-    "version, negotiation (postgres or direct), TLS on/off, TLS version, cipher, ALPN, server\n"
-    "certificate subject and issuer, authentication method, channel binding, server version\n"
+    "version, negotiation (postgres or direct), encryption (tls or plaintext), TLS on/off, TLS\n"
+    "version, cipher, ALPN, server certificate subject and issuer, authentication method\n"
+    "(trust, password, md5, SCRAM-SHA-256[-PLUS], gss), channel binding, server version\n"
     "and the time spent per phase (tcp_connect, tls_handshake, authentication, first_query).\n"
     "\n"
-    "  --json              one JSON object: backend, backend_version, negotiation, ssl,\n"
+    "  --json              one JSON object: backend, backend_version, negotiation, encryption, ssl,\n"
     "                      tls_version, cipher, alpn, server_cert_subject, server_cert_issuer,\n"
     "                      client_cert_sent, auth_method, channel_binding, server_version,\n"
     "                      host, address, port, timings_ms{tcp_connect, tls_handshake,\n"
@@ -366,6 +367,7 @@ int run_ping(const Options& o) {
                   << ",\"backend_version\":" << json_quote(info.backend_version)
                   << ",\"pgtls_version\":" << json_quote(PGTLS_VERSION)
                   << ",\"negotiation\":" << json_quote(info.negotiation)
+                  << ",\"encryption\":" << json_quote(info.encryption)
                   << ",\"ssl\":" << (info.ssl ? "true" : "false")
                   << ",\"tls_version\":" << json_quote(info.tls_version)
                   << ",\"cipher\":" << json_quote(info.cipher)
@@ -396,6 +398,7 @@ int run_ping(const Options& o) {
                        " port " + std::to_string(info.port));
     line("server_version", info.server_version);
     line("protocol_version", info.protocol_version);
+    line("encryption", info.encryption);
     line("ssl", info.ssl ? "on" : "off");
     line("backend", info.backend.empty() ? "" : info.backend + " (" + info.backend_version + ")");
     line("pgtls_version", PGTLS_VERSION);

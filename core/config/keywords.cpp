@@ -61,9 +61,10 @@ constexpr std::array kKeywords = {
     kw_default("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION", "TLSv1.2"),
     kw("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"),
     kw_default("gssencmode", "PGGSSENCMODE", "disable", KeywordUse::restricted),
-    kw_default("krbsrvname", "PGKRBSRVNAME", "postgres", KeywordUse::ignored),
-    kw("gsslib", "PGGSSLIB", KeywordUse::ignored),
-    kw_default("gssdelegation", "PGGSSDELEGATION", "0", KeywordUse::ignored),
+    // Used by GSSAPI authentication (builds with the gssapi feature); parsed by every build.
+    kw_default("krbsrvname", "PGKRBSRVNAME", "postgres"),
+    kw("gsslib", "PGGSSLIB", KeywordUse::restricted),
+    kw_default("gssdelegation", "PGGSSDELEGATION", "0", KeywordUse::restricted),
     kw("replication", "", KeywordUse::restricted),
     kw_default("target_session_attrs", "PGTARGETSESSIONATTRS", "any"),
     kw_default("load_balance_hosts", "PGLOADBALANCEHOSTS", "disable"),

@@ -13,7 +13,7 @@ namespace pgtls::config {
 // What pgtls does with a keyword once it has a value.
 enum class KeywordUse {
     used,        // drives the connection
-    ignored,     // accepted for compatibility, has no effect (e.g. sslcompression, krbsrvname)
+    ignored,     // accepted for compatibility, has no effect (e.g. sslcompression)
     restricted,  // accepted, but values that need a feature pgtls lacks are errors (gssencmode=require)
 };
 

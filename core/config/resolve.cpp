@@ -31,7 +31,8 @@
 //      exists) means verify-ca, as in libpq; allow/prefer then verify the chain too.
 //  M11 Keywords pgtls cannot honour are errors when set to a value that needs them:
 //      gssencmode=require, requirepeer, replication, scram_client_key/scram_server_key,
-//      oauth_*, min_protocol_version above 3.0, require_auth listing only gss/sspi/oauth.
+//      oauth_*, min_protocol_version above 3.0, require_auth listing only sspi/oauth (and gss
+//      in a build without the gssapi feature).
 #include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -48,6 +49,7 @@
 #include "core/config/sources.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
+#include "pgtls_gssapi_config.h"
 
 namespace pgtls {
 
@@ -336,11 +338,11 @@ void validate_require_auth(const Entry& e) {
         for (const auto& s : seen)
             if (s == method) fail("require_auth method " + quoted(parts[i]) + " is specified more than once " + e.origin);
         seen.push_back(method);
-        if (method != "gss" && method != "sspi" && method != "oauth") any_usable = true;
+        if ((method != "gss" || PGTLS_HAVE_GSSAPI) && method != "sspi" && method != "oauth") any_usable = true;
     }
     if (!negated && !any_usable)
-        fail("require_auth=" + e.text + " " + e.origin +
-             " allows only authentication methods pgtls does not implement (gss, sspi, oauth)");
+        fail("require_auth=" + e.text + " " + e.origin + " allows only authentication methods pgtls does not implement (" +
+             (PGTLS_HAVE_GSSAPI ? "sspi, oauth" : "gss, sspi, oauth") + ")");
 }
 
 // M11: keywords accepted for compatibility whose active values need a feature pgtls lacks.
@@ -528,6 +530,13 @@ Settings resolve(const Config& config, const Environment& process_env) {
     if (const Entry* e = layers.get("require_auth")) {
         validate_require_auth(*e);
         s.require_auth = e->text;
+    }
+    if (const Entry* e = layers.nonempty("krbsrvname")) s.krbsrvname = e->text;
+    if (const Entry* e = layers.nonempty("gsslib"); e && !iequals(e->text, "gssapi"))
+        bad_value("gsslib", *e, "gssapi (sspi exists only on Windows)");
+    if (const Entry* e = layers.nonempty("gssdelegation")) {
+        if (e->text != "0" && e->text != "1") bad_value("gssdelegation", *e, "0, 1");
+        s.gssdelegation = e->text == "1";
     }
 
     // ---- hosts -----------------------------------------------------------------------------

@@ -179,6 +179,11 @@ struct Settings {
 
     ChannelBinding channel_binding = ChannelBinding::prefer;
     std::string require_auth;              // raw list, validated
+    // Kerberos (GSSAPI; used by builds with the gssapi feature). The service principal is
+    // "<krbsrvname>/<host>": krbsrvname defaults to "postgres"; gsslib may only be empty or
+    // "gssapi" (libpq on Unix); gssdelegation=1 forwards the client's ticket-granting ticket.
+    std::string krbsrvname = "postgres";
+    bool gssdelegation = false;
     TargetSessionAttrs target_session_attrs = TargetSessionAttrs::any;
     LoadBalanceHosts load_balance_hosts = LoadBalanceHosts::disable;
 

@@ -34,6 +34,7 @@ struct ConnectionInfo {
     std::string address;               // address actually connected to
     std::uint16_t port = 0;
     bool ssl = false;
+    std::string encryption;            // "tls" or "plaintext" ("gss" is reserved for GSSAPI encryption)
     std::string negotiation;           // "postgres" (SSLRequest) or "direct"; empty without TLS
     std::string backend;               // TLS backend name
     std::string backend_version;       // library version string
@@ -43,8 +44,9 @@ struct ConnectionInfo {
     std::string server_cert_subject;
     std::string server_cert_issuer;
     bool client_cert_sent = false;
-    std::string auth_method;           // "trust", "password", "md5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS";
-                                       // "... (incomplete: ...)" when the server ended SCRAM early
+    std::string auth_method;           // "trust", "password", "md5", "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS",
+                                       // "gss"; "... (incomplete: ...)" when the server ended SCRAM or
+                                       // GSSAPI before the client had authenticated it
     bool channel_binding = false;
     std::int32_t backend_pid = 0;
     std::string server_version;

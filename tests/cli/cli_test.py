@@ -277,7 +277,7 @@ rc, out, _ = run(["conninfo", conninfo("pg15")])
 check("conninfo (text) hides the password", "scram-secret" not in out, out)
 
 # ---------------------------------------------------------------- ping on every backend
-REQUIRED = {"backend", "negotiation", "ssl", "tls_version", "cipher", "alpn", "server_cert_subject", "auth_method",
+REQUIRED = {"backend", "negotiation", "encryption", "ssl", "tls_version", "cipher", "alpn", "server_cert_subject", "auth_method",
             "channel_binding", "server_version", "timings_ms"}
 PHASES = {"tcp_connect", "tls_handshake", "authentication", "first_query"}
 
@@ -299,7 +299,8 @@ for b in names:
     for label, ci, negotiation, major in cases:
         rc, doc, err = ping(["--backend", b, ci])
         ok = (rc == 0 and doc is not None and REQUIRED <= set(doc) and PHASES <= set(doc["timings_ms"])
-              and doc["backend"] == b and doc["ssl"] is True and doc["negotiation"] == negotiation
+              and doc["backend"] == b and doc["ssl"] is True and doc["encryption"] == "tls"
+              and doc["negotiation"] == negotiation
               and doc["tls_version"].startswith("TLS") and doc["cipher"] and doc["server_version"].startswith(major)
               and "localhost" in doc["server_cert_subject"] and doc["auth_method"].startswith("SCRAM-SHA-256")
               and (negotiation != "direct" or doc["alpn"] == "postgresql"))
@@ -313,10 +314,32 @@ for b in names:
     expect(f"-c with --backend {b}", ["--backend", b, "-c", "select 42 as answer", conninfo("pg18", extra="sslmode=require")],
            0, out_has=["answer", "42", "(1 row)"])
     expect(f"ping text {b}", ["ping", "-b", b, conninfo("pg15", extra="sslmode=require")], 0,
-           out_has=["tls_version:", "cipher:", "timings_ms:", "first_query=", b])
+           out_has=["encryption:           tls", "tls_version:", "cipher:", "timings_ms:", "first_query=", b])
 
 rc, doc, err = ping([conninfo("pg15nossl", "trustuser", extra="sslmode=disable")])
-check("ping without TLS", rc == 0 and doc["ssl"] is False and doc["auth_method"] == "trust", f"{rc} {doc} {err}")
+check("ping without TLS", rc == 0 and doc["ssl"] is False and doc["encryption"] == "plaintext"
+      and doc["auth_method"] == "trust", f"{rc} {doc} {err}")
+
+# GSSAPI authentication, when the Kerberos rig runs (scripts/test-kerberos.sh start) and the
+# build has the gssapi feature (`pgtls backends` does not say; a refusal names the feature).
+KRB_ENV = os.path.join(os.environ.get("PGTLS_TEST_DIR", "/tmp/pgtls-test"), "krb-env")
+if os.path.exists(KRB_ENV):
+    with open(KRB_ENV) as f:
+        K = dict(l.strip().split("=", 1) for l in f if "=" in l)
+    krb = {"KRB5_CONFIG": K["KRB5_CONFIG"], "KRB5CCNAME": K["KRB5CCNAME"]}
+    gss_ci = (f"host={K['PGTLS_KRB_HOST']} hostaddr={K['PGTLS_KRB_HOSTADDR']} port={K['PGTLS_KRB_PORT']} "
+              f"user={K['PGTLS_KRB_USER']} dbname=pgtls")
+    rc, out, err = run(["ping", "--json", gss_ci + " sslmode=disable"], env=krb)
+    if "GSSAPI authentication not supported" not in err:
+        doc = json.loads(out) if rc == 0 else None
+        check("ping gss plaintext", doc is not None and doc["auth_method"] == "gss"
+              and doc["encryption"] == "plaintext", f"{rc} {out} {err}")
+        rc, out, err = run(["ping", "--json", gss_ci + " sslmode=require"], env=krb)
+        doc = json.loads(out) if rc == 0 else None
+        check("ping gss over tls", doc is not None and doc["auth_method"] == "gss"
+              and doc["encryption"] == "tls", f"{rc} {out} {err}")
+        expect("ping gss, wrong krbsrvname -> 2", ["ping", gss_ci + " sslmode=disable krbsrvname=nosuch"], 2,
+               env=krb, err_has=["not found in Kerberos database"])
 
 # ---------------------------------------------------------------- examples
 def example(name):

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "config_test_util.hpp"
+#include "pgtls_gssapi_config.h"
 
 namespace {
 
@@ -149,7 +150,12 @@ const Case kCases[] = {
     {kSock + "replication=database", {}, "", "replication connections are not supported (M11)"},
     {kSock + "requirepeer=postgres", {}, "", "requirepeer is not supported (M11)"},
     {kSock + "oauth_issuer=https://example.org oauth_client_id=x", {}, "", "OAuth is not supported (M11)"},
+#if PGTLS_HAVE_GSSAPI
+    {kSock + "require_auth=gss", {}, ""},
+#else
     {kSock + "require_auth=gss", {}, "", "only unsupported methods allowed (M11)"},
+#endif
+    {kSock + "gsslib=sspi", {}, "", "gsslib must be gssapi: sspi exists only on Windows, libpq ignores it on Unix"},
     {kSock + "sslmode=no-verify", {}, "", "node-postgres's no-verify: encrypt, verify nothing", true},
 };
 

@@ -5,6 +5,7 @@
 
 #include "config_test_util.hpp"
 #include "core/config/sources.hpp"
+#include "pgtls_gssapi_config.h"
 
 namespace {
 
@@ -250,13 +251,20 @@ const ValueCase kValueCases[] = {
     {"require_auth=md5,!password", "negative require_auth method \"!password\" cannot be mixed with non-negative methods"},
     {"require_auth=!md5,password", "require_auth method \"password\" cannot be mixed with negative methods"},
     {"require_auth=md5,md5", "require_auth method \"md5\" is specified more than once"},
-    {"require_auth=gss", "allows only authentication methods pgtls does not implement"},
+#if PGTLS_HAVE_GSSAPI
+    {"require_auth=gss", ""},
+#else
+    {"require_auth=gss", "allows only authentication methods pgtls does not implement (gss, sspi, oauth)"},
+#endif
     {"require_auth=sspi,oauth", "allows only authentication methods pgtls does not implement"},
     {"gssencmode=disable", ""},
     {"gssencmode=prefer", ""},
     {"gssencmode=require", "gssencmode=require (in the connection string) needs GSSAPI encryption"},
     {"gssencmode=always", "invalid gssencmode value: \"always\""},
     {"krbsrvname=postgres gsslib=gssapi gssdelegation=1 sslcompression=1", ""},
+    {"gsslib=GSSAPI gssdelegation=0", ""},
+    {"gsslib=sspi", "invalid gsslib value: \"sspi\" (in the connection string); allowed: gssapi (sspi exists only on Windows)"},
+    {"gssdelegation=yes", "invalid gssdelegation value: \"yes\" (in the connection string); allowed: 0, 1"},
     {"requirepeer=postgres", "requirepeer (in the connection string) (a Unix-socket peer user check) is not supported"},
     {"requirepeer=", ""},
     {"replication=false", ""},
