@@ -17,7 +17,8 @@ constexpr std::uint32_t kOids[] = {oid::unspecified, oid::bool_, oid::bytea, oid
                                    oid::int2,        oid::int4,  oid::text,  oid::oid_,  oid::json, oid::float4,
                                    oid::float8,      oid::varchar, oid::bpchar, oid::date, oid::time,
                                    oid::timestamp,   oid::timestamptz, oid::interval, oid::numeric, oid::uuid,
-                                   oid::jsonb,       oid::int4_array, oid::text_array};
+                                   oid::jsonb,       oid::int4_array, oid::text_array, oid::inet, oid::cidr,
+                                   oid::macaddr,     oid::macaddr8, oid::bit,   oid::varbit, oid::money};
 
 template <typename T>
 void decode(std::string_view v, std::uint32_t type_oid, bool binary) {
@@ -34,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool binary = data[0] & 1;
     std::uint32_t type_oid = kOids[data[1] % std::size(kOids)];
     std::string_view v(reinterpret_cast<const char*>(data + 2), size - 2);
-    switch ((data[0] >> 1) % 15) {
+    switch ((data[0] >> 1) % 21) {
         case 0: decode<std::int16_t>(v, type_oid, binary); break;
         case 1: decode<std::int32_t>(v, type_oid, binary); break;
         case 2: decode<std::int64_t>(v, type_oid, binary); break;
@@ -49,7 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 11: decode<std::uint8_t>(v, type_oid, binary); break;
         case 12: decode<std::vector<std::optional<std::int32_t>>>(v, type_oid, binary); break;
         case 13: decode<std::vector<std::vector<std::optional<std::int32_t>>>>(v, type_oid, binary); break;
-        default: decode<std::vector<std::vector<std::vector<std::optional<std::string>>>>>(v, type_oid, binary); break;
+        case 14: decode<std::vector<std::vector<std::vector<std::optional<std::string>>>>>(v, type_oid, binary); break;
+        case 15: decode<Inet>(v, type_oid, binary); break;
+        case 16: decode<Cidr>(v, type_oid, binary); break;
+        case 17: decode<MacAddr>(v, type_oid, binary); break;
+        case 18: decode<MacAddr8>(v, type_oid, binary); break;
+        case 19: decode<BitString>(v, type_oid, binary); break;
+        default: decode<Money>(v, type_oid, binary); break;
     }
     return 0;
 }

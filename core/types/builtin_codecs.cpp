@@ -39,6 +39,13 @@ std::string type_name(std::uint32_t type_oid) {
         case oid::uuid: return "uuid";
         case oid::jsonb: return "jsonb";
         case 1266: return "timetz";
+        case oid::inet: return "inet";
+        case oid::cidr: return "cidr";
+        case oid::macaddr: return "macaddr";
+        case oid::macaddr8: return "macaddr8";
+        case oid::bit: return "bit";
+        case oid::varbit: return "varbit";
+        case oid::money: return "money";
         default: break;
     }
     if (const std::uint32_t e = oid::element_of(type_oid); e != 0) return type_name(e) + "[]";

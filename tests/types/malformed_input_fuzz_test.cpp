@@ -87,4 +87,11 @@ TEST(MalformedInputFuzz, EveryDecoderFailsCleanly) {
          unhex("000000000000000000000017")});
     fuzz<std::vector<Numeric>>(oid::numeric_array, {"{1.5,NaN}"},
                                {unhex("0000000100000000000006a400000001000000010000000c0002000000000001000113880")});
+    fuzz<Inet>(oid::inet, {"192.168.0.1", "fe80::1:0:0:2/64", "::ffff:1.2.3.4"},
+               {unhex("02200004c0a80001"), unhex("03400010fe800000000000000001000000000002")});
+    fuzz<Cidr>(oid::cidr, {"10.0.0.0/8", "2001:db8::/32"}, {unhex("020801040a000000")});
+    fuzz<MacAddr>(oid::macaddr, {"08:00:2b:01:02:03"}, {unhex("08002b010203")});
+    fuzz<MacAddr8>(oid::macaddr8, {"08:00:2b:01:02:03:04:05"}, {unhex("08002b0102030405")});
+    fuzz<BitString>(oid::varbit, {"1010101011"}, {unhex("0000000aaac0")});
+    fuzz<Money>(oid::money, {"-$92,233,720,368,547,758.08", "$1,234.56"}, {unhex("000000000001e240")});
 }
