@@ -10,6 +10,38 @@
 namespace pgtls::test {
 namespace {
 
+enum class Mood { sad, ok, happy };
+enum class ShortMood { sad, ok };
+
+struct Inner3 {
+    double x;
+    std::optional<std::string> label;
+    bool operator==(const Inner3&) const = default;
+};
+
+struct Outer3 {
+    int id;
+    Inner3 inner;
+    std::vector<std::string> tags;
+    Mood mood;
+    bool operator==(const Outer3&) const = default;
+};
+
+}  // namespace
+}  // namespace pgtls::test
+
+template <>
+inline constexpr std::array pgtls::enum_labels<pgtls::test::Mood>{"sad", "ok", "happy"};
+template <>
+inline constexpr std::array pgtls::enum_labels<pgtls::test::ShortMood>{"sad", "ok"};
+template <>
+inline constexpr bool pgtls::composite_type<pgtls::test::Inner3> = true;
+template <>
+inline constexpr bool pgtls::composite_type<pgtls::test::Outer3> = true;
+
+namespace pgtls::test {
+namespace {
+
 class TypesRoundTrip : public ::testing::TestWithParam<std::string> {
 protected:
     Client open() const {
@@ -66,6 +98,72 @@ TEST_P(TypesRoundTrip, NetworkBitAndMoney) {
     }
     expect_server_round_trip(c, Money{INT64_MIN}, "money", "cash_send");
     expect_server_round_trip(c, BitString::parse("1011"), "bit(4)", "bit_send");
+}
+
+// The usage error of `f`'s decoding.
+template <typename F>
+std::string usage_error(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
+        return e.what();
+    }
+    ADD_FAILURE() << "no error";
+    return {};
+}
+
+// Types created inside a transaction that is rolled back, so nothing outlives the test.
+TEST_P(TypesRoundTrip, EnumsAndCompositesNestedAndInArrays) {
+    Client c = open();
+    Transaction tx(c);
+    c.query("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
+            "CREATE TYPE inner3 AS (x float8, label text);"
+            "CREATE TYPE outer3 AS (id int4, nested inner3, tags text[], mood mood)");
+    const auto inner_oid = c.query("SELECT 'inner3'::regtype::oid")[0][0].as<Oid>().value;
+    for (int i = 0; i < 30; ++i) {
+        std::string label(rng() % 6, "a \"(),\\x"[rng() % 8]);
+        const Inner3 in{static_cast<double>(static_cast<std::int32_t>(rng())) / 8,
+                        rng() % 4 == 0 ? std::nullopt : std::optional<std::string>(label)};
+        Outer3 out{static_cast<int>(rng()), in, {}, static_cast<Mood>(rng() % 3)};
+        for (auto k = rng() % 3; k > 0; --k) out.tags.push_back(std::string(rng() % 3, "{}\" ,"[rng() % 5]));
+        SCOPED_TRACE(Codec<Outer3>::encode_text(out));
+        const char* sql = "SELECT format('%s', $1::outer3), $1::outer3 AS o, record_send($1::outer3), "
+                          "ARRAY[$1::outer3, $1::outer3] AS arr, ($1::outer3).mood AS m, "
+                          "format('%s', $2::inner3), record_send($2::inner3), $2::inner3 AS i";
+        for (const Param& inner_param : {to_param(in), Param{Codec<Inner3>::encode_binary(in), inner_oid, 1}}) {
+            const std::vector<Param> params{to_param(out), inner_param};
+            const Result t = c.execute(sql, params, ResultFormat::text);
+            const Result b = c.execute(sql, params, ResultFormat::binary);
+            EXPECT_EQ(t[0][0].as<std::string>(), Codec<Outer3>::encode_text(out));
+            EXPECT_EQ(t[0][1].as<Outer3>(), out);
+            EXPECT_EQ(b[0][1].as<Outer3>(), out);
+            using AsTuple = std::tuple<int, Inner3, std::vector<std::string>, Mood>;
+            EXPECT_EQ(b[0][1].as<AsTuple>(), AsTuple(out.id, out.inner, out.tags, out.mood));
+            EXPECT_EQ(t[0][3].as<std::vector<Outer3>>(), (std::vector<Outer3>{out, out}));
+            EXPECT_EQ(b[0][3].as<std::vector<Outer3>>(), (std::vector<Outer3>{out, out}));
+            EXPECT_EQ(t[0][4].as<Mood>(), out.mood);
+            EXPECT_EQ(b[0][4].as<Mood>(), out.mood);
+            EXPECT_EQ(t[0][5].as<std::string>(), Codec<Inner3>::encode_text(in));
+            EXPECT_EQ(b[0][6].as<Bytea>().bytes, Codec<Inner3>::encode_binary(in));
+            EXPECT_EQ(b[0][7].as<Inner3>(), in);
+        }
+    }
+    EXPECT_EQ(c.exec("SELECT $1::mood[]", std::vector<Mood>{Mood::happy, Mood::sad})[0][0].as<std::vector<Mood>>(),
+              (std::vector<Mood>{Mood::happy, Mood::sad}));
+    // An unknown label, a field of the wrong type and a wrong field count name column and type.
+    for (const auto format : {ResultFormat::text, ResultFormat::binary}) {
+        const Result r = c.execute("SELECT 'happy'::mood AS m, ROW(1, 'x')::inner3 AS i", {}, format);
+        std::string what = usage_error([&] { (void)r[0][0].as<ShortMood>(); });
+        EXPECT_NE(what.find("\"m\""), std::string::npos) << what;
+        EXPECT_NE(what.find("\"happy\""), std::string::npos) << what;
+        what = usage_error([&] { (void)r[0][1].as<std::tuple<double, std::string, int>>(); });
+        EXPECT_NE(what.find("\"i\""), std::string::npos) << what;
+        EXPECT_NE(what.find("3"), std::string::npos) << what;
+    }
+    const Result r = c.execute("SELECT ROW(1, 'x')::inner3 AS i", {}, ResultFormat::binary);
+    const std::string what = usage_error([&] { (void)r[0][0].as<std::tuple<std::int32_t, std::string>>(); });
+    EXPECT_NE(what.find("float8"), std::string::npos) << what;
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, TypesRoundTrip, ::testing::Values("pg15", "pg18"));

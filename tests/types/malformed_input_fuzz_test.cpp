@@ -4,6 +4,7 @@
 #include <random>
 
 #include "codec_test_util.hpp"
+#include "pgtls/types_composite.hpp"
 
 using namespace pgtls;
 using namespace pgtls::test;
@@ -94,4 +95,12 @@ TEST(MalformedInputFuzz, EveryDecoderFailsCleanly) {
     fuzz<MacAddr8>(oid::macaddr8, {"08:00:2b:01:02:03:04:05"}, {unhex("08002b0102030405")});
     fuzz<BitString>(oid::varbit, {"1010101011"}, {unhex("0000000aaac0")});
     fuzz<Money>(oid::money, {"-$92,233,720,368,547,758.08", "$1,234.56"}, {unhex("000000000001e240")});
+    using Nested = std::tuple<std::optional<int>, std::optional<std::string>, std::optional<std::tuple<double, std::vector<int>>>>;
+    fuzz<Nested>(16500, {"(1,\"a b\",\"(2.5,\"\"{1,2}\"\")\")", "(,,)"},
+                 {unhex("00000003000000170000000400000001000000190000000361206200000017ffffffff"),
+                  unhex("000000030000001700000004000000010000001900000000000008c900000024000000020000"
+                        "02bd00000008400400000000000000000003ed0000000c00000000000000000000001700000000")});
+    fuzz<std::vector<std::tuple<int, std::string>>>(16501, {"{\"(1,x)\",\"(2,\\\"y z\\\")\"}"},
+                                                    {unhex("0000000100000000000040740000000100000001000000180000000200000017"
+                                                           "000000040000000100000019000000017a")});
 }
