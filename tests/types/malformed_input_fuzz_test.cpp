@@ -103,4 +103,11 @@ TEST(MalformedInputFuzz, EveryDecoderFailsCleanly) {
     fuzz<std::vector<std::tuple<int, std::string>>>(16501, {"{\"(1,x)\",\"(2,\\\"y z\\\")\"}"},
                                                     {unhex("0000000100000000000040740000000100000001000000180000000200000017"
                                                            "000000040000000100000019000000017a")});
+    fuzz<Range<std::int32_t>>(oid::int4range, {"[1,5)", "empty", "(,6)", "[\"1\",)"},
+                              {unhex("0200000004000000010000000400000005"), unhex("18"), unhex("120000000400000003")});
+    fuzz<Range<Timestamp>>(oid::tsrange, {"[\"2020-01-01 10:00:00\",infinity)"},
+                           {unhex("020000000800023e0fe886c800000000087fffffffffffffff")});
+    fuzz<Range<std::string>>(16600, {"[\"a b\",\"q\"\"\\\\\")"}, {});
+    fuzz<Multirange<Numeric>>(oid::nummultirange, {"{(1.5,2.5],[3,)}", "{}"},
+                              {unhex("00000001000000210" "40000000c0002000000000001000113880000000c000200000000000100021388")});
 }
