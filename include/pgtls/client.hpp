@@ -22,6 +22,8 @@
 
 namespace pgtls {
 
+class TypeCache;  // type_loader.hpp
+
 enum class TransactionStatus { idle, in_transaction, failed, unknown /* not connected / mid-query */ };
 const char* to_string(TransactionStatus) noexcept;
 
@@ -278,6 +280,8 @@ private:
     // The connection state; Error(usage) on a moved-from client.
     Impl& live() const;
     std::unique_ptr<Impl> impl_;
+    friend TypeCache& connection_type_cache(Client&);
+    std::shared_ptr<TypeCache> type_cache_;  // load_type's, made on first use (type_loader.cpp)
 };
 
 // BEGIN on construction; ROLLBACK on destruction unless commit() was called. Savepoints nest;

@@ -9,3 +9,4 @@
 #include "pgtls/pool.hpp"
 #include "pgtls/result.hpp"
 #include "pgtls/types.hpp"
+#include "pgtls/type_loader.hpp"

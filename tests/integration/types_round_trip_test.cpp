@@ -6,6 +6,7 @@
 #include <random>
 
 #include "integration_fixture.hpp"
+#include "pgtls/type_loader.hpp"
 
 namespace pgtls::test {
 namespace {
@@ -248,6 +249,65 @@ TEST_P(TypesRoundTrip, DomainsReadAsTheirBaseType) {
         EXPECT_EQ(r[0][2].as<Range<std::int32_t>>(), (Range<std::int32_t>{1, 9, true, false, false}));
     }
     EXPECT_THROW(c.exec("SELECT $1::posint", 0), ServerError);
+}
+
+// load_type finds user types by name with one query, cached per connection; check_type and
+// typed_param then bind them without casts in the statement.
+TEST_P(TypesRoundTrip, LoadTypeByNameCachesAndBindsWithoutCasts) {
+    Client c = open();
+    Transaction tx(c);
+    c.query("CREATE TYPE public.lt_mood AS ENUM ('sad', 'ok', 'happy');"
+            "CREATE TYPE public.lt_inner3 AS (x float8, gone int4, label text); ALTER TYPE public.lt_inner3 DROP ATTRIBUTE gone;"
+            "CREATE DOMAIN public.lt_posint AS int4 CHECK (VALUE > 0); CREATE TYPE public.lt_span AS RANGE (subtype = int8)");
+    const TypeInfo& mood = load_type(c, "public.lt_mood");
+    EXPECT_EQ(mood.kind, TypeInfo::Kind::enumeration);
+    EXPECT_EQ(mood.labels, (std::vector<std::string>{"sad", "ok", "happy"}));
+    EXPECT_EQ(mood.oid, c.query("SELECT 'public.lt_mood'::regtype::oid")[0][0].as<Oid>().value);
+    EXPECT_EQ(&load_type(c, "public.lt_mood"), &mood);  // cached: the same object, no second query
+    check_type<Mood>(mood);
+    EXPECT_THROW(check_type<ShortMood>(mood), Error);
+
+    const TypeInfo& inner = load_type(c, "public.lt_inner3");
+    EXPECT_EQ(inner.kind, TypeInfo::Kind::composite);
+    EXPECT_EQ(inner.field_names, (std::vector<std::string>{"x", "label"}));
+    EXPECT_EQ(inner.field_oids, (std::vector<std::uint32_t>{oid::float8, oid::text}));
+    check_type<Inner3>(inner);
+    try {
+        check_type<std::tuple<std::int32_t, std::string>>(inner);
+        ADD_FAILURE() << "an int field for float8 passed";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("lt_inner3"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("\"x\""), std::string::npos) << e.what();
+    }
+    const Inner3 value{2.5, "a b"};
+    const Result r = c.execute("SELECT $1 AS i, $2 AS m, pg_typeof($1)::text", {typed_param(value, inner), typed_param(Mood::ok, mood)},
+                               ResultFormat::binary);
+    EXPECT_EQ(r[0][0].type_oid(), inner.oid);
+    EXPECT_EQ(r[0][0].as<Inner3>(), value);
+    EXPECT_EQ(r[0][1].type_oid(), mood.oid);
+    EXPECT_EQ(r[0][1].as<Mood>(), Mood::ok);
+
+    const TypeInfo& arr = load_type(c, "public.lt_inner3[]");
+    EXPECT_EQ(arr.oid, inner.array_oid);
+    EXPECT_EQ(arr.element_oid, inner.oid);
+    const TypeInfo& pos = load_type(c, "public.lt_posint");
+    EXPECT_EQ(pos.kind, TypeInfo::Kind::domain);
+    EXPECT_EQ(pos.base_oid, oid::int4);
+    const TypeInfo& span = load_type(c, "public.lt_span");
+    EXPECT_EQ(span.kind, TypeInfo::Kind::range);
+    EXPECT_EQ(span.range_subtype_oid, oid::int8);
+    const Range<std::int64_t> rg{1, 10, true, false, false};
+    EXPECT_EQ(c.execute("SELECT $1", {typed_param(rg, span)}, ResultFormat::binary)[0][0].as<Range<std::int64_t>>(), rg);
+    EXPECT_EQ(load_type(c, "double precision").oid, oid::float8);
+
+    // A pool's connections share one TypeCache.
+    TypeCache shared;
+    EXPECT_EQ(shared.load(c, "public.lt_mood").labels, mood.labels);
+    Client other = open();
+    EXPECT_EQ(&shared.load(other, "public.lt_mood"), &shared.load(c, "public.lt_mood"));  // uncommitted, so only cached for `other`
+    shared.clear();
+    EXPECT_THROW(shared.load(other, "public.lt_mood"), ServerError);
+    EXPECT_THROW(load_type(c, "public.lt_no_such_type"), ServerError);  // last: it aborts the transaction
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, TypesRoundTrip, ::testing::Values("pg15", "pg18"));
