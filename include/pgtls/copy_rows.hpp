@@ -66,24 +66,38 @@ template <typename T>
 class CopyRowWriter {
 public:
     /// Takes over `in` (from Client::copy_in with FORMAT binary) and writes the header.
-    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)) { in_.write(detail::binary_copy_header()); }
-    /// Encodes one row and writes it (CopyIn buffers into large messages).
-    void write(const T& row) {
-        buffer_.clear();
-        detail::write_be(buffer_, size, 2);
-        std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
-        in_.write(buffer_);
+    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)) {
+        buffer_.reserve(batch + 4096);
+        buffer_ += detail::binary_copy_header();
     }
-    /// Writes the trailer and ends the COPY; returns the server's row count.
+    /// Encodes one row into the writer's buffer, handed to CopyIn in 64 KiB pieces (one
+    /// CopyData message per piece, not per row).
+    void write(const T& row) {
+        const std::size_t at = buffer_.size();
+        buffer_.resize(at + 2);
+        put_be(buffer_.data() + at, size, 2);
+        std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
+        if (buffer_.size() >= batch) {
+            in_.write(buffer_);
+            buffer_.clear();
+        }
+    }
+    /// Writes the rest and the trailer and ends the COPY; returns the server's row count.
     std::uint64_t finish() {
-        in_.write(std::string_view("\xff\xff", 2));
+        buffer_.append("\xff\xff", 2);
+        in_.write(buffer_);
+        buffer_.clear();
         return in_.finish();
     }
     /// Aborts the COPY (the server discards every row).
-    void abort(std::string_view reason = "aborted by the client") { in_.abort(reason); }
+    void abort(std::string_view reason = "aborted by the client") {
+        buffer_.clear();
+        in_.abort(reason);
+    }
 
 private:
     static constexpr std::size_t size = detail::composite_size<T>();
+    static constexpr std::size_t batch = 64 * 1024;
     template <typename F>
     void append(const F& f) {
         if constexpr (is_optional_v<F>) {
@@ -92,15 +106,33 @@ private:
                 return;
             }
             append(*f);
+        } else if constexpr (std::is_integral_v<F> && requires { Codec<F>::wire_size; }) {
+            // Integers: written in place, no temporary string.
+            put_fixed(static_cast<std::uint64_t>(static_cast<std::int64_t>(f)), Codec<F>::wire_size);
+        } else if constexpr (std::is_same_v<F, TimestampTz> || std::is_same_v<F, Timestamp>) {
+            put_fixed(static_cast<std::uint64_t>(detail::pg_micros_from_time_point(f)), 8);
         } else {
             static_assert(requires { Codec<F>::encode_binary(f); }, "a binary COPY field needs a codec with encode_binary");
             const std::size_t at = buffer_.size();
             buffer_.append(4, '\0');
-            buffer_ += Codec<F>::encode_binary(f);
+            if constexpr (std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>)
+                buffer_ += f;  // a string's binary form is its bytes; no temporary
+            else
+                buffer_ += Codec<F>::encode_binary(f);
             const std::size_t n = buffer_.size() - at - 4;
             if (n > 0x7fffffffu) throw Error(ErrorKind::usage, "COPY field larger than 2 GiB");
-            for (int i = 0; i < 4; ++i) buffer_[at + static_cast<std::size_t>(i)] = static_cast<char>(n >> (24 - 8 * i));
+            put_be(buffer_.data() + at, n, 4);
         }
+    }
+    // The length `n` and the n-byte big-endian `v`.
+    void put_fixed(std::uint64_t v, std::size_t n) {
+        const std::size_t at = buffer_.size();
+        buffer_.resize(at + 4 + n);
+        put_be(buffer_.data() + at, n, 4);
+        put_be(buffer_.data() + at + 4, v, n);
+    }
+    static void put_be(char* p, std::uint64_t v, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<char>(v >> (8 * (n - 1 - i)));
     }
     CopyIn in_;
     std::string buffer_;
