@@ -311,6 +311,23 @@ TEST_P(TypesRoundTrip, LoadTypeByNameCachesAndBindsWithoutCasts) {
     EXPECT_THROW(load_type(c, "public.lt_no_such_type"), ServerError);  // last: it aborts the transaction
 }
 
+// The per-Client cache answers from memory until the Client connects anew: a type that was
+// rolled back is still cached on its session, and gone after a reconnect.
+TEST_P(TypesRoundTrip, PerClientTypeCacheIsDroppedOnReconnect) {
+    Client c = open();
+    {
+        Transaction tx(c);
+        c.query("CREATE TYPE public.lt_gone AS ENUM ('x')");
+        EXPECT_EQ(load_type(c, "public.lt_gone").labels, std::vector<std::string>{"x"});
+    }
+    EXPECT_EQ(load_type(c, "public.lt_gone").labels, std::vector<std::string>{"x"});  // cached, no query
+    Config cfg;
+    cfg.use_environment = false;
+    cfg.conninfo = test_env().conninfo(test_env().server(GetParam()), "scramuser") + " sslmode=disable";
+    c.connect(cfg);
+    EXPECT_THROW(load_type(c, "public.lt_gone"), ServerError);
+}
+
 struct CopyRow {
     std::int32_t id;
     std::optional<std::string> name;
