@@ -15,6 +15,9 @@
 // columns. A malformed value (truncated, wrong count, lengths past the end, trailing bytes) is
 // Error(usage) naming the composite type (and, through Field::as, the column).
 //
+// A domain field carries the domain's OID in binary format, which built-in field types refuse
+// (they cannot tell a domain from any other user type); text format reads it as its base type.
+//
 // Writing: as untyped text (OID 0), so the statement names the type (`$1::point3`); a vector of
 // them is an untyped text array (`$1::point3[]`). encode_binary exists when every field's codec
 // has a type OID; send it with the composite's OID (see load_type in type_loader.hpp).
@@ -184,7 +187,10 @@ private:
         }
         if (binary && !detail::column_fits<F>(field_oid))
             detail::composite_error(oid, "field " + std::to_string(i + 1) + " is " + detail::type_name(field_oid) +
-                                             ", which cannot fill " + detail::field_type_name<F>());
+                                             ", which cannot fill " + detail::field_type_name<F>() +
+                                             (field_oid >= 16384 ? " (a domain field keeps its own OID in binary "
+                                                                   "format; read the composite in text format)"
+                                                                 : ""));
         try {
             field = Codec<Plain<F>>::decode(*bytes, field_oid, binary);
         } catch (const Error& e) {
