@@ -46,6 +46,19 @@ std::string type_name(std::uint32_t type_oid) {
         case oid::bit: return "bit";
         case oid::varbit: return "varbit";
         case oid::money: return "money";
+        case oid::int4range: return "int4range";
+        case oid::numrange: return "numrange";
+        case oid::tsrange: return "tsrange";
+        case oid::tstzrange: return "tstzrange";
+        case oid::daterange: return "daterange";
+        case oid::int8range: return "int8range";
+        case oid::int4multirange: return "int4multirange";
+        case oid::nummultirange: return "nummultirange";
+        case oid::tsmultirange: return "tsmultirange";
+        case oid::tstzmultirange: return "tstzmultirange";
+        case oid::datemultirange: return "datemultirange";
+        case oid::int8multirange: return "int8multirange";
+        case oid::record: return "record";
         default: break;
     }
     if (const std::uint32_t e = oid::element_of(type_oid); e != 0) return type_name(e) + "[]";

@@ -95,5 +95,11 @@ TEST(RangeCodec, MalformedRangesAreErrors) {
         EXPECT_CONVERSION_ERROR(Codec<M>::decode(unhex(h), oid::int4multirange, true));
     }
     EXPECT_CONVERSION_ERROR(Codec<I4>::decode(unhex("00000001"), oid::int4, true));
+    try {
+        (void)from_field<I4>("[5,1)", oid::int4range, false, "span");
+        ADD_FAILURE() << "an inverted range decoded";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "column \"span\": range int4range: lower bound is above the upper bound");
+    }
     EXPECT_CONVERSION_ERROR(Codec<M>::decode(unhex("01"), oid::int4range, true));
 }
