@@ -15,7 +15,8 @@
 // retires each connection after one use, so every acquisition reconnects with the pool's
 // shared TLS context and cached SCRAM keys), W2 sequential SELECT $1::int, W3 the same
 // pipelined in batches of 1000 with a sync, W4b / W4s bulk read buffered / streaming (libpq:
-// PQsetSingleRowMode), W5 COPY FROM STDIN, W6 pool of 4 shared by 8 threads, SELECT 1, W8 n
+// PQsetSingleRowMode), W5 COPY FROM STDIN, W5b the same rows from typed values (pgtls: binary
+// COPY through CopyRowWriter; libpq: the application formats text COPY lines), W6 pool of 4 shared by 8 threads, SELECT 1, W8 n
 // idle TLS connections held at once (resident memory per connection).
 //
 // --latency-ms MS puts every client behind a proxy (bench/delay_proxy.hpp) that delays each
@@ -47,6 +48,7 @@
 
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
+#include "pgtls/copy_rows.hpp"
 #include "pgtls/pool.hpp"
 
 #include "delay_proxy.hpp"
@@ -137,10 +139,10 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W4b", "W4s", "W5", "W6", "W8"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
     std::vector<std::string> clients;
     int repeats = 5;
-    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W6", 20000},
+    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
                                   {"W8", 200}};
     std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
     bool smoke = false;
@@ -252,6 +254,17 @@ std::vector<std::string> copy_chunks(long n) {
         chunks.back().append(line, std::size_t(len));
     }
     return chunks;
+}
+
+// W5b's rows as the application holds them: (i, "name-i", one timestamptz), made before the
+// clock starts; turning them into COPY data is timed, as it is the client's work.
+using CopyBenchRow = std::tuple<std::int32_t, std::string, pgtls::TimestampTz>;
+std::vector<CopyBenchRow> copy_rows(long n) {
+    const pgtls::TimestampTz at = std::chrono::sys_days(std::chrono::year{2026} / 11 / 27) + std::chrono::hours(12);
+    std::vector<CopyBenchRow> rows;
+    rows.reserve(std::size_t(n));
+    for (long i = 1; i <= n; ++i) rows.emplace_back(std::int32_t(i), "name-" + std::to_string(i), at);
+    return rows;
 }
 
 void latency_stats(std::vector<double>& ms, Sample& s) {
@@ -417,6 +430,42 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
         while (PGresult* extra = PQgetResult(c)) PQclear(extra);
         t.finish(s);
         if (rows != n) throw std::runtime_error("W5: wrong row count");
+    } else if (w == "W5b") {
+        PQclear(PQexec(c, "CREATE TEMP TABLE bench_copy (id int, name text, at timestamptz)"));
+        const auto rows_in = copy_rows(n);
+        Timer t;
+        PGresult* r = PQexec(c, "COPY bench_copy FROM STDIN");
+        pq_check(r, PGRES_COPY_IN, c);
+        PQclear(r);
+        // The text a libpq application writes; the one timestamp is formatted once, in its favour.
+        const std::string at = "\t2026-11-27 12:00:00+00\n";
+        std::string chunk;
+        chunk.reserve(66 * 1024);
+        char digits[16];
+        for (const auto& row : rows_in) {
+            const auto end = std::to_chars(digits, digits + sizeof digits, std::get<0>(row)).ptr;
+            chunk.append(digits, end);
+            chunk.push_back('\t');
+            for (const char ch : std::get<1>(row)) {  // COPY text escaping
+                if (ch == '\\' || ch == '\t' || ch == '\n' || ch == '\r') chunk.push_back('\\');
+                chunk.push_back(ch);
+            }
+            chunk += at;
+            if (chunk.size() >= 64 * 1024) {
+                if (PQputCopyData(c, chunk.data(), int(chunk.size())) != 1) throw std::runtime_error("PQputCopyData failed");
+                chunk.clear();
+            }
+        }
+        if (!chunk.empty() && PQputCopyData(c, chunk.data(), int(chunk.size())) != 1)
+            throw std::runtime_error("PQputCopyData failed");
+        if (PQputCopyEnd(c, nullptr) != 1) throw std::runtime_error("PQputCopyEnd failed");
+        r = PQgetResult(c);
+        pq_check(r, PGRES_COMMAND_OK, c);
+        const long rows = parse_int(PQcmdTuples(r));
+        PQclear(r);
+        while (PGresult* extra = PQgetResult(c)) PQclear(extra);
+        t.finish(s);
+        if (rows != n) throw std::runtime_error("W5b: wrong row count");
     } else {
         PQfinish(c);
         throw std::runtime_error("unknown workload " + w);
@@ -541,6 +590,15 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
         const auto rows = in.finish();
         t.finish(s);
         if (long(rows) != n) throw std::runtime_error("W5: wrong row count");
+    } else if (w == "W5b") {
+        c.query("CREATE TEMP TABLE bench_copy (id int, name text, at timestamptz)");
+        const auto rows_in = copy_rows(n);
+        Timer t;
+        auto writer = pgtls::copy_in_rows<CopyBenchRow>(c, "COPY bench_copy FROM STDIN (FORMAT binary)");
+        for (const auto& row : rows_in) writer.write(row);
+        const auto rows = writer.finish();
+        t.finish(s);
+        if (long(rows) != n) throw std::runtime_error("W5b: wrong row count");
     } else {
         throw std::runtime_error("unknown workload " + w);
     }
@@ -623,7 +681,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W4b,W4s,W5,W6] [--clients libpq,%s]\n"
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "                   [--latency-ms MS] [--interleave-workloads]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
@@ -656,7 +714,7 @@ int main(int argc, char** argv) {
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
-            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W4", 5000}, {"W5", 5000}, {"W6", 200}, {"W8", 5}};
+            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
         } else if (a == "--n") {
             const std::string kv = value();
             const auto eq = kv.find('=');
@@ -719,7 +777,7 @@ int main(int argc, char** argv) {
     for (const auto& w : o.workloads) {
         const auto& byc = results[w];
         const auto lp = byc.find("libpq");
-        const bool per_row = w.rfind("W4", 0) == 0 || w == "W5";
+        const bool per_row = w.rfind("W4", 0) == 0 || w.rfind("W5", 0) == 0;
         const bool per_conn = w.rfind("W1", 0) == 0;
         const double cpu_scale = per_row ? 1e9 : 1e6;
         const char* cpu_unit = per_row ? "ns" : per_conn ? "ms" : "µs";
@@ -753,7 +811,7 @@ int main(int argc, char** argv) {
                 }
                 extra = b;
             }
-            if (per_row && w != "W5") {
+            if (per_row && w.rfind("W5", 0) != 0) {
                 const Stat rss = stat(it->second, [](const Sample& s) { return double(s.maxrss_kb); });
                 std::snprintf(b, sizeof b, "peak RSS %.1f MiB", rss.med / 1024);
                 extra = b;

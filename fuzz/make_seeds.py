@@ -91,7 +91,8 @@ write('fuzz_service_file', 'several', b'b\n# c\n[a]\nhost=x\n\n[b]\n  user = bob
 write('fuzz_service_file', 'bad', b'x\n[x\nhost\n=\n[x]\nnot a line\n')
 write('fuzz_service_file', 'nested', b'x\n[x]\nservice=y\nhost=h\n')
 # types: byte0 = (T<<1)|binary, byte1 = oid index (see fuzz_types.cpp)
-oids = [0, 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1042, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802, 1007, 1009]
+oids = [0, 16, 17, 18, 19, 20, 21, 23, 25, 26, 114, 700, 701, 1043, 1042, 1082, 1083, 1114, 1184, 1186, 1700, 2950, 3802, 1007, 1009,
+        869, 650, 829, 774, 1560, 1562, 790, 2249, 16500, 3904, 3908, 4451, 4532]
 def oi(o): return oids.index(o)
 tv = [(0, 21, False, b'-32768'), (0, 21, True, i16(-2)), (1, 23, False, b'2147483647'), (1, 23, True, i32(-1)),
       (2, 20, False, b'-9223372036854775808'), (2, 20, True, struct.pack('!q', 1 << 40)), (3, 26, False, b'4294967295'),
@@ -104,6 +105,20 @@ def words(*w): return b''.join(struct.pack('!i', x) for x in w)
 tv += [(12, 1007, False, b'[0:1]={1,NULL}'), (13, 1007, False, b'{{1,2},{3,NULL}}'),
        (13, 1007, True, words(2, 1, 23, 2, 1, 1, 0, 4, 1, -1)), (14, 1009, False, b'{{{a,"b c"}},{{NULL,""}}}'),
        (14, 1009, True, words(3, 0, 25, 1, 1, 1, 1, 1, 1, 1, 120))]
+tv += [(15, 869, False, b'fe80::1:0:0:2/64'), (15, 869, True, bytes.fromhex('02200004c0a80001')),
+       (16, 650, True, bytes.fromhex('020801040a000000')), (17, 829, False, b'08:00:2b:01:02:03'),
+       (18, 774, True, bytes.fromhex('08002b0102030405')), (19, 1562, True, bytes.fromhex('0000000aaac0')),
+       (20, 790, False, b'-$92,233,720,368,547,758.08'), (20, 790, True, struct.pack('!q', -5))]
+tv += [(21, 2249, False, b'(1,"a b","(2.5,""{1,2}"")")'), (21, 16500, False, b'(,,)'),
+       (21, 2249, True, words(3, 23, 4, 1, 25, -1) + words(2249, 36, 2, 701, 8) + struct.pack('!d', 2.5) +
+        words(1007, 12, 0, 0, 23)),
+       (22, 16500, False, b'{"(1,x)","(2,\\"y z\\")"}'),
+       (22, 16500, True, words(1, 0, 16501, 1, 1, 24, 2, 23, 4, 1, 25, 1) + b'z')]
+tv += [(23, 3904, False, b'[1,5)'), (23, 3904, True, bytes.fromhex('0200000004000000010000000400000005')),
+       (24, 3908, False, b'["2020-01-01 10:00:00",infinity)'),
+       (24, 3908, True, bytes.fromhex('020000000800023e0fe886c800000000087fffffffffffffff')),
+       (25, 4451, False, b'{[1,3),[5,7)}'), (25, 4451, True, bytes.fromhex('000000020000000908000000040000000400000009120000000400000005')),
+       (26, 4532, False, b'{(1.5,2.5],[3,)}')]
 for i, (t, o, b, v) in enumerate(tv): write('fuzz_types', f'v{i}', bytes([(t << 1) | int(b), oi(o)]) + v)
 # conninfo
 for i, s in enumerate(['host=localhost port=5432 dbname=postgres user=alice sslmode=verify-full',

@@ -39,6 +39,26 @@ std::string type_name(std::uint32_t type_oid) {
         case oid::uuid: return "uuid";
         case oid::jsonb: return "jsonb";
         case 1266: return "timetz";
+        case oid::inet: return "inet";
+        case oid::cidr: return "cidr";
+        case oid::macaddr: return "macaddr";
+        case oid::macaddr8: return "macaddr8";
+        case oid::bit: return "bit";
+        case oid::varbit: return "varbit";
+        case oid::money: return "money";
+        case oid::int4range: return "int4range";
+        case oid::numrange: return "numrange";
+        case oid::tsrange: return "tsrange";
+        case oid::tstzrange: return "tstzrange";
+        case oid::daterange: return "daterange";
+        case oid::int8range: return "int8range";
+        case oid::int4multirange: return "int4multirange";
+        case oid::nummultirange: return "nummultirange";
+        case oid::tsmultirange: return "tsmultirange";
+        case oid::tstzmultirange: return "tstzmultirange";
+        case oid::datemultirange: return "datemultirange";
+        case oid::int8multirange: return "int8multirange";
+        case oid::record: return "record";
         default: break;
     }
     if (const std::uint32_t e = oid::element_of(type_oid); e != 0) return type_name(e) + "[]";

@@ -23,6 +23,7 @@
 
 namespace pgtls {
 
+class TypeCache;  // type_loader.hpp
 class Client;
 
 // Queue many statements before reading any result (libpq pipeline mode): each add() queues
@@ -220,6 +221,8 @@ private:
     // The connection state; Error(usage) on a moved-from client.
     Impl& live() const;
     std::unique_ptr<Impl> impl_;
+    friend TypeCache& connection_type_cache(Client&);
+    std::shared_ptr<TypeCache> type_cache_;  // load_type's, made on first use (type_loader.cpp)
 };
 
 // BEGIN on construction; ROLLBACK on destruction unless commit() was called. Savepoints nest;

@@ -10,3 +10,4 @@
 #include "pgtls/result.hpp"
 #include "pgtls/session.hpp"
 #include "pgtls/types.hpp"
+#include "pgtls/type_loader.hpp"

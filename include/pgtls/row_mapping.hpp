@@ -342,3 +342,5 @@ auto params_of(const T& value) {
 }  // namespace detail
 
 }  // namespace pgtls
+
+#include "pgtls/types_composite.hpp"

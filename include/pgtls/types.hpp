@@ -88,6 +88,22 @@ inline constexpr std::uint32_t unspecified = 0, bool_ = 16, bytea = 17, char_ = 
                                float8 = 701, unknown = 705, varchar = 1043, bpchar = 1042, date = 1082, time = 1083,
                                timestamp = 1114, timestamptz = 1184, interval = 1186, numeric = 1700,
                                uuid = 2950, jsonb = 3802;
+// Network addresses, bit strings, money (types_network.hpp, types_bits.hpp).
+inline constexpr std::uint32_t inet = 869, cidr = 650, macaddr = 829, macaddr8 = 774, bit = 1560, varbit = 1562,
+                               money = 790;
+inline constexpr std::uint32_t inet_array = 1041, cidr_array = 651, macaddr_array = 1040, macaddr8_array = 775,
+                               bit_array = 1561, varbit_array = 1563, money_array = 791;
+// Ranges and multiranges of the built-in element types (types_range.hpp) and their arrays.
+inline constexpr std::uint32_t int4range = 3904, numrange = 3906, tsrange = 3908, tstzrange = 3910, daterange = 3912,
+                               int8range = 3926;
+inline constexpr std::uint32_t int4range_array = 3905, numrange_array = 3907, tsrange_array = 3909,
+                               tstzrange_array = 3911, daterange_array = 3913, int8range_array = 3927;
+inline constexpr std::uint32_t int4multirange = 4451, nummultirange = 4532, tsmultirange = 4533,
+                               tstzmultirange = 4534, datemultirange = 4535, int8multirange = 4536;
+inline constexpr std::uint32_t int4multirange_array = 6150, nummultirange_array = 6151, tsmultirange_array = 6152,
+                               tstzmultirange_array = 6153, datemultirange_array = 6155, int8multirange_array = 6157;
+// Composite values of any row type ("record").
+inline constexpr std::uint32_t record = 2249, record_array = 2287;
 // Array types of the above.
 inline constexpr std::uint32_t json_array = 199, xml_array = 143, bool_array = 1000, bytea_array = 1001,
                                char_array = 1002, name_array = 1003, int2_array = 1005, int4_array = 1007,
@@ -122,6 +138,26 @@ constexpr std::uint32_t array_of(std::uint32_t element) {
         case numeric: return numeric_array;
         case uuid: return uuid_array;
         case jsonb: return jsonb_array;
+        case inet: return inet_array;
+        case cidr: return cidr_array;
+        case macaddr: return macaddr_array;
+        case macaddr8: return macaddr8_array;
+        case bit: return bit_array;
+        case varbit: return varbit_array;
+        case money: return money_array;
+        case int4range: return int4range_array;
+        case numrange: return numrange_array;
+        case tsrange: return tsrange_array;
+        case tstzrange: return tstzrange_array;
+        case daterange: return daterange_array;
+        case int8range: return int8range_array;
+        case int4multirange: return int4multirange_array;
+        case nummultirange: return nummultirange_array;
+        case tsmultirange: return tsmultirange_array;
+        case tstzmultirange: return tstzmultirange_array;
+        case datemultirange: return datemultirange_array;
+        case int8multirange: return int8multirange_array;
+        case record: return record_array;
         default: return 0;
     }
 }
@@ -151,6 +187,26 @@ constexpr std::uint32_t element_of(std::uint32_t array) {
         case numeric_array: return numeric;
         case uuid_array: return uuid;
         case jsonb_array: return jsonb;
+        case inet_array: return inet;
+        case cidr_array: return cidr;
+        case macaddr_array: return macaddr;
+        case macaddr8_array: return macaddr8;
+        case bit_array: return bit;
+        case varbit_array: return varbit;
+        case money_array: return money;
+        case int4range_array: return int4range;
+        case numrange_array: return numrange;
+        case tsrange_array: return tsrange;
+        case tstzrange_array: return tstzrange;
+        case daterange_array: return daterange;
+        case int8range_array: return int8range;
+        case int4multirange_array: return int4multirange;
+        case nummultirange_array: return nummultirange;
+        case tsmultirange_array: return tsmultirange;
+        case tstzmultirange_array: return tstzmultirange;
+        case datemultirange_array: return datemultirange;
+        case int8multirange_array: return int8multirange;
+        case record_array: return record;
         default: return 0;
     }
 }

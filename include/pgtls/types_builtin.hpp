@@ -284,4 +284,8 @@ T from_field(std::string_view bytes, std::uint32_t type_oid, bool binary, const 
 #include "pgtls/types_numeric.hpp"
 #include "pgtls/types_datetime.hpp"
 #include "pgtls/types_uuid_json.hpp"
+#include "pgtls/types_network.hpp"
+#include "pgtls/types_bits.hpp"
+#include "pgtls/types_enum.hpp"
+#include "pgtls/types_range.hpp"
 #include "pgtls/types_array.hpp"

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "codec_test_util.hpp"
+#include "pgtls/types_composite.hpp"
 
 using namespace pgtls;
 using namespace pgtls::test;
@@ -87,4 +88,26 @@ TEST(MalformedInputFuzz, EveryDecoderFailsCleanly) {
          unhex("000000000000000000000017")});
     fuzz<std::vector<Numeric>>(oid::numeric_array, {"{1.5,NaN}"},
                                {unhex("0000000100000000000006a400000001000000010000000c0002000000000001000113880")});
+    fuzz<Inet>(oid::inet, {"192.168.0.1", "fe80::1:0:0:2/64", "::ffff:1.2.3.4"},
+               {unhex("02200004c0a80001"), unhex("03400010fe800000000000000001000000000002")});
+    fuzz<Cidr>(oid::cidr, {"10.0.0.0/8", "2001:db8::/32"}, {unhex("020801040a000000")});
+    fuzz<MacAddr>(oid::macaddr, {"08:00:2b:01:02:03"}, {unhex("08002b010203")});
+    fuzz<MacAddr8>(oid::macaddr8, {"08:00:2b:01:02:03:04:05"}, {unhex("08002b0102030405")});
+    fuzz<BitString>(oid::varbit, {"1010101011"}, {unhex("0000000aaac0")});
+    fuzz<Money>(oid::money, {"-$92,233,720,368,547,758.08", "$1,234.56"}, {unhex("000000000001e240")});
+    using Nested = std::tuple<std::optional<int>, std::optional<std::string>, std::optional<std::tuple<double, std::vector<int>>>>;
+    fuzz<Nested>(16500, {"(1,\"a b\",\"(2.5,\"\"{1,2}\"\")\")", "(,,)"},
+                 {unhex("00000003000000170000000400000001000000190000000361206200000017ffffffff"),
+                  unhex("000000030000001700000004000000010000001900000000000008c900000024000000020000"
+                        "02bd00000008400400000000000000000003ed0000000c00000000000000000000001700000000")});
+    fuzz<std::vector<std::tuple<int, std::string>>>(16501, {"{\"(1,x)\",\"(2,\\\"y z\\\")\"}"},
+                                                    {unhex("0000000100000000000040740000000100000001000000180000000200000017"
+                                                           "000000040000000100000019000000017a")});
+    fuzz<Range<std::int32_t>>(oid::int4range, {"[1,5)", "empty", "(,6)", "[\"1\",)"},
+                              {unhex("0200000004000000010000000400000005"), unhex("18"), unhex("120000000400000003")});
+    fuzz<Range<Timestamp>>(oid::tsrange, {"[\"2020-01-01 10:00:00\",infinity)"},
+                           {unhex("020000000800023e0fe886c800000000087fffffffffffffff")});
+    fuzz<Range<std::string>>(16600, {"[\"a b\",\"q\"\"\\\\\")"}, {});
+    fuzz<Multirange<Numeric>>(oid::nummultirange, {"{(1.5,2.5],[3,)}", "{}"},
+                              {unhex("00000001000000210" "40000000c0002000000000001000113880000000c000200000000000100021388")});
 }

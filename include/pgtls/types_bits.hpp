@@ -1,0 +1,70 @@
+// Bit strings and money. Included by types.hpp.
+//
+// bit, varbit <-> pgtls::BitString (any length; written as varbit, which a bit(n) column takes
+//                 by assignment when the length matches)
+// money       <-> pgtls::Money     (int64 in the currency's minor unit)
+//
+// money: binary is exact and locale-free: the int64 the server stores, in units of
+// 10^-frac_digits of lc_monetary's currency (cents for C, en_US and most locales). Text
+// decoding reads the form PostgreSQL prints under lc_monetary C, POSIX or en_US
+// ("$1,234.56", "-$1,234.56"), assuming two fraction digits; under other locales read money
+// in binary format or as std::string. Money is written binary, so the server's locale never
+// reinterprets it.
+#pragma once
+
+#include "pgtls/version.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pgtls/types.hpp"
+
+namespace pgtls {
+
+/// A bit or varbit value, most significant (leftmost printed) bit first.
+struct BitString {
+    std::vector<bool> bits;
+    /// Parses "0101" (only '0' and '1'); Error(usage) otherwise.
+    static BitString parse(std::string_view text);
+    /// "0101", as bit_out prints it.
+    std::string str() const;
+    bool operator==(const BitString&) const = default;
+};
+
+/// A money value in the minor currency unit (see above).
+struct Money {
+    std::int64_t units = 0;
+    bool operator==(const Money&) const = default;
+};
+
+namespace detail {
+BitString decode_bits(std::string_view b, std::uint32_t type_oid, bool binary);
+std::string bits_binary(const BitString& v);
+Money decode_money(std::string_view b, std::uint32_t type_oid, bool binary);
+/// cash_out's text under lc_monetary C: "$1,234.56", "-$0.05".
+std::string format_money(const Money& v);
+}  // namespace detail
+
+/// bit and varbit columns; written binary, typed varbit.
+template <>
+struct Codec<BitString> {
+    static constexpr std::uint32_t type_oid = oid::varbit;
+    static BitString decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_bits(b, oid, binary); }
+    static std::string encode_text(const BitString& v) { return v.str(); }
+    static std::string encode_binary(const BitString& v) { return detail::bits_binary(v); }
+    static Param encode(const BitString& v) { return Param{encode_binary(v), type_oid, 1}; }
+};
+
+/// money columns; written binary, typed money.
+template <>
+struct Codec<Money> {
+    static constexpr std::uint32_t type_oid = oid::money;
+    static Money decode(std::string_view b, std::uint32_t oid, bool binary) { return detail::decode_money(b, oid, binary); }
+    static std::string encode_text(const Money& v) { return detail::format_money(v); }
+    static std::string encode_binary(const Money& v) { return detail::be_bytes(static_cast<std::uint64_t>(v.units), 8); }
+    static Param encode(const Money& v) { return Param{encode_binary(v), type_oid, 1}; }
+};
+
+}  // namespace pgtls
