@@ -194,6 +194,7 @@ void Client::Impl::connect_all() {
     o.require_client_certificate = settings.sslcertmode == SslCertMode::require;
     o.max_message_size = settings.max_message_size;
     o.limits = protocol::SessionState::Limits::from(settings);
+    o.prepare_tls = [this] { ensure_tls(); };
     o.startup_options = [this](const HostTarget& t, protocol::TlsStart how) { return startup_options(t, how); };
 
     healthy = false;

@@ -136,6 +136,13 @@ Action ConnectFlow::open_attempt(Timer timer) {
     wire_.in = MessageReader(options_.max_message_size);
     wire_.out.clear();
     state_ = State::opening;
+    if (tls_ != TlsStart::none && options_.prepare_tls) {
+        try {
+            options_.prepare_tls();
+        } catch (...) {
+            return attempt_failed(std::current_exception());
+        }
+    }
     return Action::open_socket(*target_, timer);
 }
 

@@ -40,6 +40,9 @@ struct ConnectOptions {
     bool require_client_certificate = false;       // sslcertmode=require
     std::size_t max_message_size = std::size_t{1} << 30;
     SessionState::Limits limits;
+    // Called before a TLS attempt opens its socket (the TLS context is built then, once); an
+    // Error it throws fails that attempt, as a failed connect would.
+    std::function<void()> prepare_tls;
     // The StartupFlow options of one attempt (user, database, authentication, SNI).
     std::function<StartupOptions(const HostTarget&, TlsStart)> startup_options;
 };
