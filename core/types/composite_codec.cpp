@@ -1,4 +1,5 @@
 // Composite values: record_send/record_recv's binary layout and record_out/record_in's text.
+#include "core/types/literal_element.hpp"
 #include "pgtls/error.hpp"
 #include "pgtls/result.hpp"
 
@@ -63,23 +64,8 @@ void parse_text_composite(std::string_view b, std::uint32_t type_oid, std::vecto
         if (b[i] == ',' || b[i] == ')') {
             out.emplace_back(std::nullopt);
         } else {
-            std::string s;
-            bool in_quotes = false;
-            while (in_quotes || (b[i] != ',' && b[i] != ')')) {
-                const char c = b[i++];
-                if (c == '\\') {
-                    if (i >= n) bad("unexpected end");
-                    s.push_back(b[i++]);
-                } else if (c == '"') {
-                    if (!in_quotes) in_quotes = true;
-                    else if (i < n && b[i] == '"') s.push_back(b[i++]);
-                    else in_quotes = false;
-                } else {
-                    s.push_back(c);
-                }
-                if (i >= n) bad("unexpected end");
-            }
-            out.emplace_back(std::move(s));
+            out.emplace_back(read_literal_element(
+                b, i, [](char c) { return c == ',' || c == ')'; }, [&] { bad("unexpected end"); }));
         }
         if (b[i++] == ')') break;
     }

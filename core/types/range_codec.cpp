@@ -1,5 +1,6 @@
 // Ranges (range_send/range_recv, range_out/range_in) and multiranges (multirange_send/_out),
 // element-type agnostic: bounds are passed on as bytes for the element's codec.
+#include "core/types/literal_element.hpp"
 #include "pgtls/error.hpp"
 #include "pgtls/types.hpp"
 
@@ -107,23 +108,9 @@ void parse_text_range(std::string_view b, std::uint32_t type_oid, RangeParts& ou
     auto read_bound = [&](bool upper) -> std::optional<std::string> {
         if (i >= n) bad("unexpected end");
         if (upper ? (b[i] == ']' || b[i] == ')') : b[i] == ',') return std::nullopt;
-        std::string s;
-        bool in_quotes = false;
-        while (in_quotes || !(upper ? (b[i] == ']' || b[i] == ')') : (b[i] == ',' || b[i] == ')' || b[i] == ']'))) {
-            const char c = b[i++];
-            if (c == '\\') {
-                if (i >= n) bad("unexpected end");
-                s.push_back(b[i++]);
-            } else if (c == '"') {
-                if (!in_quotes) in_quotes = true;
-                else if (i < n && b[i] == '"') s.push_back(b[i++]);
-                else in_quotes = false;
-            } else {
-                s.push_back(c);
-            }
-            if (i >= n) bad("unexpected end");
-        }
-        return s;
+        return read_literal_element(
+            b, i, [upper](char c) { return upper ? (c == ']' || c == ')') : (c == ',' || c == ')' || c == ']'); },
+            [&] { bad("unexpected end"); });
     };
     out.lower = read_bound(false);
     if (i >= n || b[i] != ',') bad("missing \",\"");
