@@ -12,6 +12,7 @@
 #include "core/crypto/pbkdf2_cache.hpp"
 #include "core/protocol/cancel_flow.hpp"
 #include "core/protocol/connect_flow.hpp"
+#include "core/session_setup.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/startup_flow.hpp"
 #include "core/protocol/tls_checks.hpp"
@@ -122,60 +123,9 @@ void Client::Impl::ensure_tls() {
 
 protocol::StartupOptions Client::Impl::startup_options(const HostTarget& target, protocol::TlsStart tls_start) {
     if (tls_start != protocol::TlsStart::none) ensure_tls();
-    protocol::StartupOptions opt;
-    opt.tls = tls_start;
-    opt.sni = sni_for(target);
-    opt.tls_required = settings.sslmode >= SslMode::require;
-    opt.startup_params.emplace_back("user", settings.user);
-    opt.startup_params.emplace_back("database", settings.dbname);
-    if (!settings.application_name.empty()) opt.startup_params.emplace_back("application_name", settings.application_name);
-    if (!settings.client_encoding.empty()) opt.startup_params.emplace_back("client_encoding", settings.client_encoding);
-    if (!settings.options.empty()) opt.startup_params.emplace_back("options", settings.options);
-    for (const auto& [k, v] : settings.runtime_params) opt.startup_params.emplace_back(k, v);
-
-    opt.auth.user = settings.user;
-    opt.auth.channel_binding = settings.channel_binding;
-    opt.auth.require_auth = settings.require_auth;
-    opt.auth.scram_max_iterations = settings.scram_max_iterations;
-    opt.auth.krbsrvname = settings.krbsrvname;
-    opt.auth.gss_host = target.host;  // libpq: the host name, never hostaddr
-    opt.auth.gss_delegation = settings.gssdelegation;
-    auto wire_version = [](ProtocolVersion v) {
-        return v == ProtocolVersion::v3_0 ? protocol::protocol_version_3_0 : protocol::protocol_version_3_2;
-    };
-    opt.protocol_version = wire_version(settings.max_protocol_version);
-    opt.min_protocol_version = wire_version(settings.min_protocol_version);
-    opt.auth.crypto = tls ? &tls->backend->crypto() : &tls::default_crypto();
-    if (shared) opt.auth.crypto = &shared->auth_crypto_for(*opt.auth.crypto);
-    const Settings* s = &settings;
-    protocol::SessionState* st = &session;
-    opt.auth.get_password = [s, t = target, st]() -> std::optional<std::string> {
-        // Explicit password, else .pgpass for this host (libpq's rules), else the callback.
-        // A .pgpass ignored for its permissions is reported as a pgtls warning (libpq prints
-        // it to stderr), not dropped silently.
-        std::vector<std::string> warnings;
-        auto p = password_for_host(*s, t, &warnings);
-        if (st->notice_handler) {
-            for (const auto& w : warnings) {
-                Notice n;
-                n.fields.severity = n.fields.severity_nonlocalized = "WARNING";
-                n.fields.message = w;
-                st->call_user([&] { st->notice_handler(n); });
-            }
-        }
-        if (p) return p;
-        if (s->password_callback) {
-            const std::string host = t.is_unix_socket() ? "localhost" : (t.host.empty() ? t.hostaddr : t.host);
-            std::optional<std::string> got;
-            st->call_user([&] { got = s->password_callback(host, std::to_string(t.port), s->user); });
-            // Without the password the attempt cannot go on: the connect ends with the
-            // callback's exception.
-            if (st->callback_error) throw Error(ErrorKind::authentication, "the password callback threw");
-            return got;
-        }
-        return std::nullopt;
-    };
-    return opt;
+    const crypto::Provider* crypto = tls ? &tls->backend->crypto() : &tls::default_crypto();
+    if (shared) crypto = &shared->auth_crypto_for(*crypto);
+    return pgtls::startup_options(settings, target, tls_start, *crypto, session);
 }
 
 void Client::Impl::connect_all() {
@@ -198,57 +148,24 @@ void Client::Impl::connect_all() {
     o.startup_options = [this](const HostTarget& t, protocol::TlsStart how) { return startup_options(t, how); };
 
     healthy = false;
-    info = ConnectionInfo{};
     protocol::ConnectFlow flow(std::move(o), wire());
     drive(flow, connect_limit);  // a failure aborts the socket and rethrows the flow's error
 
     const auto done = Clock::now();
-    const protocol::StartupFlow& f = flow.startup();
     connected_target = flow.target();
     connected_address = flow.address();
     connected_tls = flow.tls();
-    key = f.backend_key();
-    info.host = connected_target.host;
-    info.port = connected_target.port;
-    info.address = connected_address;
-    if (const protocol::TlsUp* up = flow.tls_up()) {
-        info.ssl = true;
-        info.negotiation = connected_tls == protocol::TlsStart::direct ? "direct" : "postgres";
-        info.backend = std::string(tls->backend->name());
-        info.backend_version = tls->backend->library_version();
-        info.tls_version = up->info.protocol;
-        info.cipher = up->info.cipher;
-        info.alpn = up->info.alpn;
-        info.client_cert_sent = up->client_certificate_sent;
-        if (up->peer) {
-            info.server_cert_subject = up->peer->subject;
-            info.server_cert_issuer = up->peer->issuer;
-        }
-    }
+    key = flow.startup().backend_key();
+    info = connection_info(connected_target, connected_address, connected_tls, flow.tls_up(),
+                           flow.tls_up() ? tls->backend : nullptr, flow.startup(), session);
     info.timings.tcp_connect_ms = attempt_timing.tcp_ms;
     info.timings.tls_handshake_ms = attempt_timing.tls_ms;
     info.timings.total_ms = std::chrono::duration<double, std::milli>(done - attempt_timing.started).count();
     info.timings.authentication_ms = std::max(0.0, info.timings.total_ms - info.timings.tcp_connect_ms - info.timings.tls_handshake_ms);
-    info.encryption = flow.tls() != protocol::TlsStart::none ? "tls" : "plaintext";
-    info.backend_pid = key.pid;
-    info.protocol_version =
-        std::to_string(f.protocol_version() >> 16) + "." + std::to_string(f.protocol_version() & 0xffff);
-    if (const auto* a = f.authenticator()) {
-        info.auth_method = a->method_used();
-        info.channel_binding = a->channel_binding_used();
-    }
-    if (auto it = session.parameters.find("server_version"); it != session.parameters.end())
-        info.server_version = it->second;
     healthy = true;
 }
 
 // ---------------------------------------------------------------------------------------------
-std::string Client::Impl::sni_for(const HostTarget& target) const {
-    if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
-        return target.host;
-    return {};
-}
-
 protocol::TlsUp Client::Impl::tls_handshake(transport::Channel& c, const std::string& sni, protocol::TlsStart how,
                                             Deadline deadline) const {
     tls::SessionParams params;
@@ -265,7 +182,7 @@ protocol::TlsUp Client::Impl::tls_handshake(transport::Channel& c, const std::st
 std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::Channel& c, const HostTarget& target,
                                                                     protocol::TlsStart how, Deadline deadline,
                                                                     bool require_client_certificate) const {
-    protocol::TlsUp up = tls_handshake(c, sni_for(target), how, deadline);
+    protocol::TlsUp up = tls_handshake(c, sni_for(settings, target), how, deadline);
     protocol::check_tls_up(up, {how, tls->verify_full, target.host, require_client_certificate});
     return std::move(up.peer);
 }
@@ -275,16 +192,9 @@ std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::C
 // transport's, as before.
 void Client::Impl::cancel_request(Deadline limit) {
     if (key.secret.empty()) throw Error(ErrorKind::usage, "no cancel key: not connected");
-    protocol::CancelOptions o;
-    o.target = connected_target;
-    if (!o.target.is_unix_socket()) o.target.hostaddr = connected_address;  // the same server, not a re-resolve
-    o.tls = connected_tls;
-    o.sni = sni_for(connected_target);
-    o.host = connected_target.host;
-    o.verify_full = tls && tls->verify_full;
-    o.pid = key.pid;
-    o.secret = key.secret;
-    Deadline deadline = Clock::now() + std::chrono::seconds(settings.connect_timeout.count() > 0 ? settings.connect_timeout.count() : 30);
+    protocol::CancelOptions o = cancel_options(settings, connected_target, connected_address, connected_tls,
+                                               tls && tls->verify_full, key);
+    Deadline deadline = Clock::now() + o.grace;
     if (limit && *limit < *deadline) deadline = limit;
     o.grace = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
 

@@ -137,10 +137,9 @@ struct Client::Impl {
     std::optional<tls::PeerCertificate> start_checked_tls(transport::Channel& c, const HostTarget& target,
                                                            protocol::TlsStart how, Deadline deadline,
                                                            bool require_client_certificate) const;
-    // The handshake alone (what it yielded, unchecked), and the SNI `target` gets per sslsni.
+    // The handshake alone (what it yielded, unchecked).
     protocol::TlsUp tls_handshake(transport::Channel& c, const std::string& sni, protocol::TlsStart how,
                                   Deadline deadline) const;
-    std::string sni_for(const HostTarget& target) const;
 
     // Statement cache (LRU), off when capacity is 0.
     struct CachedStatement {

@@ -1,8 +1,7 @@
 #include "core/async/connect_attempt.hpp"
 
-#include "core/protocol/frontend.hpp"
 #include "core/protocol/tls_checks.hpp"
-#include "core/tls/hostname.hpp"
+#include "core/session_setup.hpp"
 
 namespace pgtls::async {
 
@@ -24,36 +23,8 @@ ConnectAttempt::ConnectAttempt(const Settings& settings, protocol::Wire wire, co
     if (!t.is_unix_socket() && settings.sslmode >= SslMode::require)
         tls_ = settings.sslnegotiation == SslNegotiation::direct ? protocol::TlsStart::direct
                                                                  : protocol::TlsStart::ssl_request;
-    protocol::StartupOptions opt;
-    opt.tls = tls_;
-    opt.sni = settings.hosts.empty() ? std::string() : sni();
-    opt.tls_required = settings.sslmode >= SslMode::require;
-    opt.startup_params.emplace_back("user", settings.user);
-    opt.startup_params.emplace_back("database", settings.dbname);
-    if (!settings.application_name.empty()) opt.startup_params.emplace_back("application_name", settings.application_name);
-    if (!settings.client_encoding.empty()) opt.startup_params.emplace_back("client_encoding", settings.client_encoding);
-    if (!settings.options.empty()) opt.startup_params.emplace_back("options", settings.options);
-    for (const auto& [k, v] : settings.runtime_params) opt.startup_params.emplace_back(k, v);
-    opt.auth.user = settings.user;
-    opt.auth.channel_binding = settings.channel_binding;
-    opt.auth.require_auth = settings.require_auth;
-    opt.auth.scram_max_iterations = settings.scram_max_iterations;
-    auto wire_version = [](ProtocolVersion v) {
-        return v == ProtocolVersion::v3_0 ? protocol::protocol_version_3_0 : protocol::protocol_version_3_2;
-    };
-    opt.protocol_version = wire_version(settings.max_protocol_version);
-    opt.min_protocol_version = wire_version(settings.min_protocol_version);
-    opt.auth.crypto = &crypto;
-    const Settings* s = &settings_;
-    HostTarget target = t;
-    opt.auth.get_password = [s, target]() -> std::optional<std::string> { return password_for_host(*s, target, nullptr); };
+    protocol::StartupOptions opt = startup_options(settings, t, tls_, crypto, wire.session);
     startup_ = std::make_unique<protocol::StartupFlow>(std::move(opt), wire);
-}
-
-std::string ConnectAttempt::sni() const {
-    const HostTarget& t = target();
-    if (settings_.sslsni && !t.host.empty() && !t.is_unix_socket() && tls::host_wants_sni(t.host)) return t.host;
-    return {};
 }
 
 Action ConnectAttempt::resume(const Event& event) {

@@ -27,7 +27,6 @@ public:
     const std::string& address() const noexcept { return address_; }
     const protocol::StartupFlow& startup() const noexcept { return *startup_; }
     const protocol::TlsUp* tls_up() const noexcept { return tls_done_ ? &tls_up_ : nullptr; }
-    std::string sni() const;
 
 private:
     const Settings& settings_;

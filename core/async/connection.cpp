@@ -16,7 +16,7 @@
 #include "core/protocol/notification_wait.hpp"
 #include "core/protocol/pipeline.hpp"
 #include "core/protocol/query.hpp"
-#include "core/tls/hostname.hpp"
+#include "core/session_setup.hpp"
 
 namespace pgtls {
 
@@ -71,25 +71,10 @@ struct AsyncConnection::State {
             return tls->context.get();
         };
         s.make_cancel = [this](protocol::Wire w) -> std::unique_ptr<protocol::Algorithm> {
-            protocol::CancelOptions o;
-            o.target = target;
-            if (!o.target.is_unix_socket()) o.target.hostaddr = address;  // the same server, not a re-resolve
-            o.tls = tls_start;
-            o.sni = sni();
-            o.host = target.host;
-            o.verify_full = tls && tls->verify_full;
-            o.pid = key.pid;
-            o.secret = key.secret;
-            o.grace = std::chrono::seconds(settings.connect_timeout.count() > 0 ? settings.connect_timeout.count() : 30);
+            protocol::CancelOptions o = cancel_options(settings, target, address, tls_start, tls && tls->verify_full, key);
             return std::make_unique<protocol::CancelFlow>(std::move(o), w);
         };
         return s;
-    }
-
-    std::string sni() const {
-        if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
-            return target.host;
-        return {};
     }
 
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
@@ -153,32 +138,7 @@ struct AsyncConnection::State {
         address = a.address();
         tls_start = f.tls_active() ? a.tls() : protocol::TlsStart::none;
         key = f.backend_key();
-        info = ConnectionInfo{};
-        info.host = target.host;
-        info.port = target.port;
-        info.address = address;
-        if (const protocol::TlsUp* up = a.tls_up()) {
-            info.ssl = true;
-            info.negotiation = a.tls() == protocol::TlsStart::direct ? "direct" : "postgres";
-            info.backend = std::string(tls->backend->name());
-            info.backend_version = tls->backend->library_version();
-            info.tls_version = up->info.protocol;
-            info.cipher = up->info.cipher;
-            info.alpn = up->info.alpn;
-            info.client_cert_sent = up->client_certificate_sent;
-            if (up->peer) {
-                info.server_cert_subject = up->peer->subject;
-                info.server_cert_issuer = up->peer->issuer;
-            }
-        }
-        info.backend_pid = key.pid;
-        info.protocol_version = std::to_string(f.protocol_version() >> 16) + "." + std::to_string(f.protocol_version() & 0xffff);
-        if (const auto* au = f.authenticator()) {
-            info.auth_method = au->method_used();
-            info.channel_binding = au->channel_binding_used();
-        }
-        if (auto it = session.parameters.find("server_version"); it != session.parameters.end())
-            info.server_version = it->second;
+        info = connection_info(target, address, tls_start, a.tls_up(), a.tls_up() ? tls->backend : nullptr, f, session);
     }
 
     // Runs the callbacks of completed operations. False when a callback destroyed the
