@@ -93,22 +93,27 @@ void CopyIn::write(std::string_view data) {
     });
 }
 
+namespace {
+// Sends `buffer` (the COPY's last CopyData, then CopyDone or CopyFail) and reads the COPY's
+// outcome; the buffer is spent either way.
+std::uint64_t end_copy(Client::Impl& impl, std::string& buffer, protocol::CopyInEnd::How how) {
+    struct Spent {
+        std::string& b;
+        ~Spent() { b.clear(); }
+    } spent{buffer};
+    protocol::CopyInEnd q(impl.wire(), buffer, how, impl.request_options(impl.query_deadline()));
+    impl.drive(q);
+    return q.rows();
+}
+}  // namespace
+
 std::uint64_t CopyIn::finish() {
     auto& impl = owner().live();
     if (done_) throw Error(ErrorKind::usage, "COPY is already finished");
     return guarded(impl, [&]() -> std::uint64_t {
         protocol::copy_done(buffer_);
         end();
-        protocol::CopyInEnd q(impl.wire(), buffer_, protocol::CopyInEnd::How::finish,
-                              impl.request_options(impl.query_deadline()));
-        try {
-            impl.drive(q);
-        } catch (...) {
-            buffer_.clear();
-            throw;
-        }
-        buffer_.clear();
-        return q.rows();
+        return end_copy(impl, buffer_, protocol::CopyInEnd::How::finish);
     });
 }
 
@@ -119,15 +124,7 @@ void CopyIn::abort(std::string_view reason) {
         buffer_.clear();
         protocol::copy_fail(buffer_, reason);
         end();
-        protocol::CopyInEnd q(impl.wire(), buffer_, protocol::CopyInEnd::How::abort,
-                              impl.request_options(impl.query_deadline()));
-        try {
-            impl.drive(q);
-        } catch (...) {
-            buffer_.clear();
-            throw;
-        }
-        buffer_.clear();
+        end_copy(impl, buffer_, protocol::CopyInEnd::How::abort);
     });
 }
 

@@ -206,11 +206,9 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
         state_ = State::done;
         return Action::failure(cb, Action::Connection::retired);
     }
-    const Error* e = nullptr;
     try {
         std::rethrow_exception(error);
     } catch (const Error& caught) {
-        e = &caught;
         if (step_ + 1 < plan_.size()) {
             bool retry = false;
             if (options_.sslmode == SslMode::allow) {
@@ -237,7 +235,6 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
         state_ = State::done;  // not a pgtls::Error: rethrown unchanged
         return Action::failure(error, Action::Connection::retired);
     }
-    (void)e;
     return next_host();
 }
 
