@@ -143,12 +143,22 @@ struct AsyncConnection::State {
 
     // Runs the callbacks of completed operations. False when a callback destroyed the
     // connection (nothing of it may be touched then).
-    bool deliver() {
+    // A callback that throws: from advance() its exception propagates to the loop (this
+    // connection and the other completions are unaffected: the next advance() delivers them);
+    // from the destructor (`discard_exceptions`) it is dropped, as a destructor cannot throw.
+    bool deliver(bool discard_exceptions = false) {
         const std::shared_ptr<bool> token = alive;
         while (!completed.empty()) {
             std::unique_ptr<Op> op = std::move(completed.front());
             completed.pop_front();
-            op->finish(*this, op->algo.get(), op->error);
+            if (discard_exceptions) {
+                try {
+                    op->finish(*this, op->algo.get(), op->error);
+                } catch (...) {
+                }
+            } else {
+                op->finish(*this, op->algo.get(), op->error);
+            }
             if (!*token) return false;
         }
         return true;
@@ -193,7 +203,7 @@ AsyncConnection::~AsyncConnection() {
     s.closing = true;
     while (!s.completed.empty() || !s.queue.empty()) {
         s.fail_all(usage_error("the connection was destroyed"));
-        if (!s.deliver()) return;
+        if (!s.deliver(true)) return;
     }
     *s.alive = false;
     s.channel.abort();

@@ -21,6 +21,10 @@
 //
 // Destroying the connection completes every operation still queued or running with an error
 // before it returns; no callback runs afterwards.
+//
+// A callback that throws: its exception propagates out of advance() to the loop; the
+// connection and the other operations are unaffected (the next advance() delivers the rest).
+// During destruction a callback's exception is discarded.
 #pragma once
 
 #include "pgtls/version.hpp"

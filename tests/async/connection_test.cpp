@@ -370,3 +370,36 @@ TEST_P(AsyncConnectionTest, SettingsThatNeedTheConnectPolicyAreRefusedNotWeakene
     ASSERT_TRUE(run_loop(c, [&] { return done; }));
     EXPECT_NE(what(err).find("sslmode=allow or prefer"), std::string::npos) << what(err);
 }
+
+TEST_P(AsyncConnectionTest, ACallbackThatThrowsReachesTheLoopAndLeavesTheConnectionInStep) {
+    AsyncConnection c;
+    connect(c);
+    std::string order;
+    c.query("SELECT 1", [&](std::exception_ptr, std::vector<Result>) {
+        order += "1";
+        throw std::runtime_error("application bug");
+    });
+    c.query("SELECT 2", [&](std::exception_ptr e, std::vector<Result> rs) {
+        order += e ? "!" : std::string(rs.at(0)[0][0].view());
+    });
+    bool thrown = false;
+    for (int i = 0; i < 2000 && order.size() < 2; ++i) {  // the loop, catching what advance() throws
+        const AsyncWatch w = c.watches()[0];
+        pollfd p{w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0};
+        ::poll(&p, w.fd >= 0 ? 1 : 0, 10);
+        try {
+            c.advance();
+        } catch (const std::runtime_error& e) {
+            thrown = std::string(e.what()) == "application bug";
+        }
+    }
+    EXPECT_TRUE(thrown) << "the callback's exception reaches the loop";
+    EXPECT_EQ(order, "12") << "the next operation still gets its own result";
+    EXPECT_TRUE(c.is_healthy());
+
+    auto d = std::make_unique<AsyncConnection>();  // thrown during destruction: discarded
+    connect(*d);
+    d->query("SELECT pg_sleep(5)", [](std::exception_ptr, std::vector<Result>) { throw std::runtime_error("x"); });
+    run_loop(*d, [] { return false; }, 100ms);
+    d.reset();  // must not terminate
+}
