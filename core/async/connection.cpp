@@ -217,7 +217,9 @@ std::array<AsyncWatch, 2> AsyncConnection::watches() const noexcept {
 }
 
 std::optional<AsyncConnection::Clock::time_point> AsyncConnection::deadline() const noexcept {
-    if (!state_->completed.empty()) return Clock::time_point::min();
+    // A completion is waiting for its callback: advance() is due now. A real time point, not
+    // time_point::min(): a loop computes `deadline - now`, which min() would overflow.
+    if (!state_->completed.empty()) return Clock::now();
     return state_->driver.deadline();
 }
 
