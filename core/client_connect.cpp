@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <list>
 #include <mutex>
-#include <random>
 
 #include "auth/authenticator.hpp"
 #include "core/client_call.hpp"
@@ -129,21 +128,7 @@ protocol::StartupOptions Client::Impl::startup_options(const HostTarget& target,
 }
 
 void Client::Impl::connect_all() {
-    protocol::ConnectOptions o;
-    o.hosts = settings.hosts;
-    o.sslmode = settings.sslmode;
-    o.negotiation = settings.sslnegotiation;
-    o.target_session_attrs = settings.target_session_attrs;
-    o.shuffle_hosts = settings.load_balance_hosts == LoadBalanceHosts::random;
-    if (o.shuffle_hosts) {
-        std::random_device rd;
-        o.seed = (std::uint64_t{rd()} << 32) ^ rd();
-    }
-    o.connect_timeout = settings.connect_timeout;
-    o.verify_full = settings.sslmode == SslMode::verify_full;
-    o.require_client_certificate = settings.sslcertmode == SslCertMode::require;
-    o.max_message_size = settings.max_message_size;
-    o.limits = protocol::SessionState::Limits::from(settings);
+    protocol::ConnectOptions o = connect_options(settings);
     o.prepare_tls = [this] { ensure_tls(); };
     o.startup_options = [this](const HostTarget& t, protocol::TlsStart how) { return startup_options(t, how); };
 

@@ -1,5 +1,7 @@
 #include "core/session_setup.hpp"
 
+#include <random>
+
 #include "auth/authenticator.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/tls/hostname.hpp"
@@ -10,6 +12,25 @@ std::string sni_for(const Settings& settings, const HostTarget& target) {
     if (settings.sslsni && !target.host.empty() && !target.is_unix_socket() && tls::host_wants_sni(target.host))
         return target.host;
     return {};
+}
+
+protocol::ConnectOptions connect_options(const Settings& settings) {
+    protocol::ConnectOptions o;
+    o.hosts = settings.hosts;
+    o.sslmode = settings.sslmode;
+    o.negotiation = settings.sslnegotiation;
+    o.target_session_attrs = settings.target_session_attrs;
+    o.shuffle_hosts = settings.load_balance_hosts == LoadBalanceHosts::random;
+    if (o.shuffle_hosts) {
+        std::random_device rd;
+        o.seed = (std::uint64_t{rd()} << 32) ^ rd();
+    }
+    o.connect_timeout = settings.connect_timeout;
+    o.verify_full = settings.sslmode == SslMode::verify_full;
+    o.require_client_certificate = settings.sslcertmode == SslCertMode::require;
+    o.max_message_size = settings.max_message_size;
+    o.limits = protocol::SessionState::Limits::from(settings);
+    return o;
 }
 
 protocol::StartupOptions startup_options(const Settings& settings, const HostTarget& target, protocol::TlsStart tls,

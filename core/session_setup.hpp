@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/protocol/cancel_flow.hpp"
+#include "core/protocol/connect_flow.hpp"
 #include "core/protocol/startup_flow.hpp"
 #include "core/tls/tls_backend.hpp"
 #include "pgtls/config.hpp"
@@ -15,6 +16,11 @@ namespace pgtls {
 
 // The server name `target` gets per sslsni: none for IP literals and Unix sockets.
 std::string sni_for(const Settings& settings, const HostTarget& target);
+
+// The connect policy `settings` asks for (hosts, sslmode, negotiation, target_session_attrs,
+// load balancing with a fresh random seed, connect_timeout, limits). The driver adds the two
+// hooks that need its state: prepare_tls and startup_options.
+protocol::ConnectOptions connect_options(const Settings& settings);
 
 // The StartupFlow options of one attempt at `target`: startup parameters, protocol versions,
 // authentication settings with `crypto` for SCRAM, and the password lookup (explicit, then

@@ -6,11 +6,11 @@
 #include <deque>
 #include <utility>
 
-#include "core/async/connect_attempt.hpp"
 #include "core/async/driver.hpp"
 #include "core/client_impl.hpp"
 #include "core/protocol/cancel_flow.hpp"
 #include "core/protocol/close_flow.hpp"
+#include "core/protocol/connect_flow.hpp"
 #include "core/protocol/copy.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/notification_wait.hpp"
@@ -67,7 +67,7 @@ struct AsyncConnection::State {
     async::DriverSetup setup() {
         async::DriverSetup s;
         s.tls_context = [this]() -> tls::Context* {
-            if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
+            ensure_tls();
             return tls->context.get();
         };
         s.make_cancel = [this](protocol::Wire w) -> std::unique_ptr<protocol::Algorithm> {
@@ -75,6 +75,10 @@ struct AsyncConnection::State {
             return std::make_unique<protocol::CancelFlow>(std::move(o), w);
         };
         return s;
+    }
+
+    void ensure_tls() {
+        if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
     }
 
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
@@ -123,7 +127,7 @@ struct AsyncConnection::State {
         std::unique_ptr<Op> op = std::move(running);
         op->error = done.error;
         if (done.connection == protocol::Action::Connection::retired) healthy = false;
-        if (op->kind == Op::Kind::connect && !done.error) connected(static_cast<async::ConnectAttempt&>(*op->algo));
+        if (op->kind == Op::Kind::connect && !done.error) connected(static_cast<protocol::ConnectFlow&>(*op->algo));
         if (op->kind == Op::Kind::close) {
             channel.abort();
             healthy = false;
@@ -131,12 +135,12 @@ struct AsyncConnection::State {
         completed.push_back(std::move(op));
     }
 
-    void connected(const async::ConnectAttempt& a) {
+    void connected(const protocol::ConnectFlow& a) {
         const auto& f = a.startup();
         healthy = true;
         target = a.target();
         address = a.address();
-        tls_start = f.tls_active() ? a.tls() : protocol::TlsStart::none;
+        tls_start = a.tls();
         key = f.backend_key();
         info = connection_info(target, address, tls_start, a.tls_up(), a.tls_up() ? tls->backend : nullptr, f, session);
     }
@@ -239,7 +243,7 @@ bool AsyncConnection::busy() const noexcept {
 }
 
 AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
-    auto op = make_op<async::ConnectAttempt>(
+    auto op = make_op<protocol::ConnectFlow>(
         [settings = std::move(settings)](State& s) mutable -> std::unique_ptr<protocol::Algorithm> {
             s.channel.abort();
             s.healthy = false;
@@ -254,19 +258,28 @@ AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
                 s.session.notice_handler = std::move(handler);
                 s.session.limits = protocol::SessionState::Limits::from(s.settings);
             }
-            const bool tls_wanted = s.settings.sslmode >= SslMode::require;
-            if (tls_wanted) s.tls = std::make_shared<TlsSetup>(make_tls_setup(s.settings));
-            const crypto::Provider& crypto = s.tls ? s.tls->backend->crypto() : tls::default_crypto();
-            return std::make_unique<async::ConnectAttempt>(s.settings, s.wire(), crypto, s.tls && s.tls->verify_full);
+            // The connect policy is the blocking client's (ConnectFlow); the TLS context is
+            // built before the first TLS attempt, once.
+            protocol::ConnectOptions o = connect_options(s.settings);
+            o.prepare_tls = [&s] { s.ensure_tls(); };
+            o.startup_options = [&s](const HostTarget& t, protocol::TlsStart how) {
+                if (how != protocol::TlsStart::none) s.ensure_tls();
+                const crypto::Provider& crypto = s.tls ? s.tls->backend->crypto() : tls::default_crypto();
+                return startup_options(s.settings, t, how, crypto, s.session);
+            };
+            return std::make_unique<protocol::ConnectFlow>(std::move(o), s.wire());
         },
-        [done = std::move(done)](State&, async::ConnectAttempt*, std::exception_ptr e) { done(e); });
+        [done = std::move(done)](State&, protocol::ConnectFlow*, std::exception_ptr e) { done(e); });
     op->kind = Op::Kind::connect;
     return state_->submit(std::move(op));
 }
 
 AsyncConnection::OpId AsyncConnection::connect(const Config& config, Done done) {
+    // Resolve before `done` is handed on: a parameter built from it could be constructed
+    // (moved from) before resolve() throws, leaving nothing to report the error to.
+    std::optional<Settings> settings;
     try {
-        return connect(resolve(config), std::move(done));
+        settings.emplace(resolve(config));
     } catch (...) {
         auto op = std::make_unique<Op>();
         op->kind = Op::Kind::connect;
@@ -275,6 +288,7 @@ AsyncConnection::OpId AsyncConnection::connect(const Config& config, Done done) 
         op->finish = [done = std::move(done)](State&, protocol::Algorithm*, std::exception_ptr err) { done(err); };
         return state_->submit(std::move(op));
     }
+    return connect(std::move(*settings), std::move(done));
 }
 
 AsyncConnection::OpId AsyncConnection::query(std::string sql, Callback<std::vector<Result>> done) {

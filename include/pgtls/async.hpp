@@ -90,7 +90,11 @@ public:
     bool busy() const noexcept;
 
     // ---- operations (queued; see the file comment)
-    /// Connects with resolved settings (one host; sslmode disable, require or verify-*).
+    /// Connects with resolved settings, with the blocking Client's whole connect policy: every
+    /// host in turn (or shuffled, load_balance_hosts=random), every sslmode with its
+    /// fallbacks, classic or direct negotiation, target_session_attrs, connect_timeout per
+    /// host. A password callback runs from advance(). Host names are resolved with the
+    /// system resolver, which may block (give hostaddr, or an IP literal, to avoid it).
     OpId connect(Settings settings, Done done);
     /// Resolves `config` (conninfo, PG* environment) first; a resolve error completes `done`.
     OpId connect(const Config& config, Done done);

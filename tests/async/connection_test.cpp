@@ -356,19 +356,49 @@ TEST_P(AsyncConnectionTest, ManyConnectionsOnOneThread) {
     EXPECT_EQ(wrong, 0);
 }
 
-TEST_P(AsyncConnectionTest, SettingsThatNeedTheConnectPolicyAreRefusedNotWeakened) {
-    if (!has_tls()) GTEST_SKIP() << "sslmode=prefer is the case";
+// The connect policy itself is checked with both drivers by the integration and multihost
+// suites; here, what only a loop can show: the password callback runs from advance(), and
+// one that throws ends the connect with its own exception.
+TEST_P(AsyncConnectionTest, PasswordCallbackRunsFromAdvanceAndItsExceptionEndsTheConnect) {
+    Config cfg = config(env().conninfo(env().server("pg18"), "scramuser", "localhost") +
+                        (has_tls() ? " sslmode=prefer" + ca() : std::string(" sslmode=disable")));
+    cfg.conninfo.replace(cfg.conninfo.find("password=scram-secret"), 21, "");
+    bool in_advance = false;
+    int asked = 0;
+    cfg.password_callback = [&](const std::string&, const std::string&, const std::string& user) {
+        ++asked;
+        EXPECT_TRUE(in_advance) << "the callback ran outside advance()";
+        EXPECT_EQ(user, "scramuser");
+        return std::string("scram-secret");
+    };
     AsyncConnection c;
-    Config cfg = pg18_verified();
-    cfg.conninfo += " sslmode=prefer";
-    std::exception_ptr err;
-    bool done = false;
-    c.connect(cfg, [&](std::exception_ptr e) {
-        err = e;
-        done = true;
-    });
-    ASSERT_TRUE(run_loop(c, [&] { return done; }));
-    EXPECT_NE(what(err).find("sslmode=allow or prefer"), std::string::npos) << what(err);
+    std::optional<std::exception_ptr> outcome;
+    c.connect(cfg, [&](std::exception_ptr e) { outcome = e; });
+    in_advance = true;
+    ASSERT_TRUE(run_loop(c, [&] { return outcome.has_value(); }));
+    in_advance = false;
+    EXPECT_FALSE(*outcome) << what(*outcome);
+    EXPECT_EQ(asked, 1);
+    EXPECT_EQ(c.info().ssl, has_tls()) << "prefer takes TLS when the server offers it";
+
+    struct AppError : std::runtime_error {
+        using std::runtime_error::runtime_error;
+    };
+    cfg.password_callback = [](const std::string&, const std::string&, const std::string&) -> std::string {
+        throw AppError("vault unreachable");
+    };
+    AsyncConnection d;
+    outcome.reset();
+    d.connect(cfg, [&](std::exception_ptr e) { outcome = e; });
+    ASSERT_TRUE(run_loop(d, [&] { return outcome.has_value(); }));
+    try {
+        std::rethrow_exception(*outcome);
+    } catch (const AppError& e) {
+        EXPECT_STREQ(e.what(), "vault unreachable");
+    } catch (...) {
+        ADD_FAILURE() << "expected the callback's own exception: " << what(*outcome);
+    }
+    EXPECT_FALSE(d.is_open());
 }
 
 TEST_P(AsyncConnectionTest, ACallbackThatThrowsReachesTheLoopAndLeavesTheConnectionInStep) {

@@ -1,4 +1,5 @@
-// Foundation cases against real PostgreSQL 15 and 18 servers, on every TLS backend:
+// Foundation cases against real PostgreSQL 15 and 18 servers, on every TLS backend and with
+// both drivers (the blocking Client and the non-blocking AsyncConnection):
 // sslmode semantics, classic and direct negotiation, host-name verification, client
 // certificates, authentication methods, Unix sockets and IPv6.
 #include <gtest/gtest.h>
@@ -8,7 +9,11 @@
 namespace pgtls::test {
 namespace {
 
-class Connect : public BackendTest {};
+class Connect : public BackendTest {
+protected:
+    // Every connect here goes through this test's driver.
+    DriverConnection connect(const std::string& conninfo) const { return open(conninfo); }
+};
 
 // ---- sslmode against servers with ssl on and off -------------------------------------------
 
@@ -83,7 +88,7 @@ TEST_P(Connect, VerifyCaWithoutRootCertIsAClearError) {
     Config c = config(env().conninfo(s, "scramuser") + " sslmode=verify-ca");
     c.sslrootcert = Pem::file("/nonexistent/root.crt");
     try {
-        Client cl(c);
+        open(c);
         FAIL();
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/root.crt"), std::string::npos) << e.what();
@@ -191,7 +196,7 @@ TEST_P(Connect, ClientCertificateFromPemBytesInCode) {
     c.sslcert = Pem::bytes(slurp(pki("client.crt")));
     c.sslkey = Pem::bytes(slurp(pki("client-encrypted.key")));
     c.sslpassword = "keypass";
-    Client cl(c);
+    auto cl = open(c);
     EXPECT_EQ(cl.query("SELECT current_user")[0][0].as<std::string>(), "certuser");
 }
 
@@ -228,7 +233,7 @@ TEST_P(Connect, EveryPasswordMethodOnEveryServer) {
         for (const char* user : {"pwuser", "md5user", "scramuser"}) {
             SCOPED_TRACE(server.name + " wrong password " + user);
             try {
-                Client c(config("host=127.0.0.1 port=" + std::to_string(server.port) + " dbname=pgtls user=" + user +
+                open(config("host=127.0.0.1 port=" + std::to_string(server.port) + " dbname=pgtls user=" + user +
                                 " password=not-the-password" + mode));
                 ADD_FAILURE() << "wrong password accepted";
             } catch (const ServerError& e) {
@@ -286,7 +291,7 @@ TEST_P(Connect, ServerErrorCarriesEveryField) {
 
 TEST_P(Connect, TypedResultsAndParameters) {
     const auto& s = env().server("pg18");
-    auto c = connect(env().conninfo(s, "trustuser") + " sslmode=" + (has_tls() ? "require" : "disable"));
+    Client c = BackendTest::connect(env().conninfo(s, "trustuser") + " sslmode=" + (has_tls() ? "require" : "disable"));
     auto r = c.exec("SELECT $1::int2, $2::int8, $3::float8, $4::bool, $5::text, $6::bytea, $7::int",
                     std::int16_t(-7), std::int64_t(1) << 40, 2.5, true, std::string("naïve"), Bytea{std::string("\0\1\xff", 3)},
                     std::optional<int>());
@@ -304,7 +309,7 @@ TEST_P(Connect, TypedResultsAndParameters) {
     EXPECT_EQ(r.column_info()[0].name, "int2");
 }
 
-PGTLS_INSTANTIATE_PER_BACKEND(Connect);
+PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Connect);
 
 }  // namespace
 }  // namespace pgtls::test

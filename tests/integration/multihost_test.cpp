@@ -1,4 +1,4 @@
-// Multi-host connection strings against a real primary and hot standby (streaming
+// Multi-host connection strings, with both drivers (blocking and async), against a real primary and hot standby (streaming
 // replication, scripts/test-replica.sh), on every TLS backend: dead hosts, the aggregated
 // error, URI and hostaddr lists, per-host connect_timeout, every target_session_attrs value
 // with the hosts in both orders, load_balance_hosts=random, per-host sslmode=prefer fallback,
@@ -84,15 +84,13 @@ protected:
     std::string base(const std::string& hosts, const std::string& port_list) const {
         return "host=" + hosts + " port=" + port_list + " dbname=pgtls user=scramuser password=scram-secret" + ssl();
     }
-    static bool in_recovery(Client& c) { return c.query("SELECT pg_is_in_recovery()")[0][0].as<bool>(); }
+    static bool in_recovery(DriverConnection& c) { return c.query("SELECT pg_is_in_recovery()")[0][0].as<bool>(); }
 };
 
 TEST_P(Multihost, DeadHostFirstMovesOnWithoutError) {
     const int dead = closed_port();
     std::vector<Notice> notices;
-    Client c;
-    c.set_notice_handler([&](const Notice& n) { notices.push_back(n); });
-    c.connect(config(base("127.0.0.1,127.0.0.1", ports({dead, r().primary}))));
+    auto c = open(config(base("127.0.0.1,127.0.0.1", ports({dead, r().primary}))), [&](const Notice& n) { notices.push_back(n); });
     EXPECT_EQ(c.info().port, r().primary);
     EXPECT_EQ(c.info().ssl, has_tls());
     EXPECT_FALSE(in_recovery(c));
@@ -105,7 +103,7 @@ TEST_P(Multihost, AllHostsDeadListsEachHostAndReason) {
     const int d1 = closed_port(), d2 = closed_port();
     const auto t0 = std::chrono::steady_clock::now();
     try {
-        Client c(config(base("127.0.0.1,localhost", ports({d1, d2})) + " connect_timeout=5"));
+        open(base("127.0.0.1,localhost", ports({d1, d2})) + " connect_timeout=5");
         FAIL() << "connected to dead hosts";
     } catch (const Error& e) {
         const std::string m = e.what();
@@ -124,7 +122,7 @@ TEST_P(Multihost, UriFormWithDeadHost) {
     std::string uri = "postgresql://scramuser:scram-secret@127.0.0.1:" + std::to_string(dead) + ",127.0.0.1:" +
                       std::to_string(r().standby) + "/pgtls?sslmode=" + (has_tls() ? "require" : "disable");
     if (has_tls()) uri += "&sslrootcert=" + pki("ca.crt");
-    auto c = connect(uri);
+    auto c = open(uri);
     EXPECT_EQ(c.info().port, r().standby);
     EXPECT_TRUE(in_recovery(c));
     EXPECT_EQ(c.info().ssl, has_tls());
@@ -136,13 +134,13 @@ TEST_P(Multihost, HostaddrListConnectsByAddressVerifiesByName) {
     std::string ci = "host=localhost,localhost hostaddr=127.0.0.1,127.0.0.1 port=" + ports({dead, r().primary}) +
                      " dbname=pgtls user=scramuser password=scram-secret";
     ci += has_tls() ? " sslmode=verify-full" + ca() : " sslmode=disable";
-    auto c = connect(ci);
+    auto c = open(ci);
     EXPECT_EQ(c.info().port, r().primary);
     EXPECT_EQ(c.info().address.find("127.0.0.1"), 0u) << c.info().address;
     EXPECT_EQ(c.info().host, "localhost");
     // hostaddr alone (no host): the error names the address.
     try {
-        connect("hostaddr=127.0.0.1,127.0.0.1 port=" + ports({dead, closed_port()}) +
+        open("hostaddr=127.0.0.1,127.0.0.1 port=" + ports({dead, closed_port()}) +
                 " dbname=pgtls user=trustuser sslmode=disable");
         FAIL() << "connected to dead hosts";
     } catch (const Error& e) {
@@ -154,7 +152,7 @@ TEST_P(Multihost, ConnectTimeoutIsPerHost) {
     SilentListener silent;
     const auto t0 = std::chrono::steady_clock::now();
     // connect_timeout=1 is raised to 2 s (libpq); the silent host costs ~2 s, then the next works.
-    auto c = connect(base("127.0.0.1,127.0.0.1", ports({silent.port(), r().primary})) + " connect_timeout=1");
+    auto c = open(base("127.0.0.1,127.0.0.1", ports({silent.port(), r().primary})) + " connect_timeout=1");
     const auto elapsed = std::chrono::steady_clock::now() - t0;
     EXPECT_EQ(c.info().port, r().primary);
     EXPECT_GE(elapsed, std::chrono::milliseconds(1800));
@@ -164,7 +162,7 @@ TEST_P(Multihost, ConnectTimeoutIsPerHost) {
     SilentListener silent2;
     const auto t1 = std::chrono::steady_clock::now();
     try {
-        connect(base("127.0.0.1,127.0.0.1", ports({silent.port(), silent2.port()})) + " connect_timeout=2");
+        open(base("127.0.0.1,127.0.0.1", ports({silent.port(), silent2.port()})) + " connect_timeout=2");
         FAIL() << "connected to silent hosts";
     } catch (const Error& e) {
         const std::string m = e.what();
@@ -194,7 +192,7 @@ TEST_P(Multihost, TargetSessionAttrsBothOrders) {
             const int first = standby_first ? r().standby : r().primary;
             const int second = standby_first ? r().primary : r().standby;
             SCOPED_TRACE(std::string("target_session_attrs=") + a.attrs + (standby_first ? " standby first" : " primary first"));
-            auto c = connect(base("127.0.0.1,127.0.0.1", ports({first, second})) + " target_session_attrs=" + a.attrs);
+            auto c = open(base("127.0.0.1,127.0.0.1", ports({first, second})) + " target_session_attrs=" + a.attrs);
             const bool want_standby = standby_first ? a.standby_first_lands_on_standby : a.primary_first_lands_on_standby;
             EXPECT_EQ(in_recovery(c), want_standby);
             EXPECT_EQ(c.info().port, want_standby ? r().standby : r().primary);
@@ -206,7 +204,7 @@ TEST_P(Multihost, TargetSessionAttrsBothOrders) {
 
 TEST_P(Multihost, PreferStandbyWithoutReachableStandbyTakesPrimary) {
     const int dead = closed_port();
-    auto c = connect(base("127.0.0.1,127.0.0.1", ports({dead, r().primary})) + " target_session_attrs=prefer-standby");
+    auto c = open(base("127.0.0.1,127.0.0.1", ports({dead, r().primary})) + " target_session_attrs=prefer-standby");
     EXPECT_FALSE(in_recovery(c));
     EXPECT_EQ(c.info().port, r().primary);
 }
@@ -226,7 +224,7 @@ TEST_P(Multihost, WrongRoleOnlyIsAClearError) {
 TEST_P(Multihost, LoadBalanceRandomUsesBothHosts) {
     std::map<int, int> seen;
     for (int i = 0; i < 40; ++i) {
-        auto c = connect(base("127.0.0.1,127.0.0.1", ports({r().primary, r().standby})) + " load_balance_hosts=random");
+        auto c = open(base("127.0.0.1,127.0.0.1", ports({r().primary, r().standby})) + " load_balance_hosts=random");
         ++seen[c.info().port];
     }
     EXPECT_EQ(seen.size(), 2u);
@@ -234,7 +232,7 @@ TEST_P(Multihost, LoadBalanceRandomUsesBothHosts) {
     EXPECT_GE(seen[r().standby], 1);
     // disable (the default) always takes the first host.
     for (int i = 0; i < 5; ++i) {
-        auto c = connect(base("127.0.0.1,127.0.0.1", ports({r().primary, r().standby})) + " load_balance_hosts=disable");
+        auto c = open(base("127.0.0.1,127.0.0.1", ports({r().primary, r().standby})) + " load_balance_hosts=disable");
         EXPECT_EQ(c.info().port, r().primary);
     }
 }
@@ -245,13 +243,13 @@ TEST_P(Multihost, SslmodeFallbackAppliesPerHost) {
     const std::string creds = " dbname=pgtls user=scramuser password=scram-secret" + ca();
     // prefer: the ssl=off host is taken in plaintext.
     {
-        auto c = connect("host=127.0.0.1,127.0.0.1 port=" + ports({nossl.port, r().primary}) + creds + " sslmode=prefer");
+        auto c = open("host=127.0.0.1,127.0.0.1 port=" + ports({nossl.port, r().primary}) + creds + " sslmode=prefer");
         EXPECT_EQ(c.info().port, nossl.port);
         EXPECT_FALSE(c.info().ssl);
     }
     // prefer + standby: plaintext on the ssl=off host (not a standby), then TLS on the standby.
     {
-        auto c = connect("host=127.0.0.1,127.0.0.1 port=" + ports({nossl.port, r().standby}) + creds +
+        auto c = open("host=127.0.0.1,127.0.0.1 port=" + ports({nossl.port, r().standby}) + creds +
                          " sslmode=prefer target_session_attrs=standby");
         EXPECT_EQ(c.info().port, r().standby);
         EXPECT_TRUE(c.info().ssl);
@@ -259,13 +257,13 @@ TEST_P(Multihost, SslmodeFallbackAppliesPerHost) {
     }
     // require: the ssl=off host fails, the next host is used with TLS.
     {
-        auto c = connect("host=127.0.0.1,127.0.0.1 port=" + ports({nossl.port, r().primary}) + creds + " sslmode=require");
+        auto c = open("host=127.0.0.1,127.0.0.1 port=" + ports({nossl.port, r().primary}) + creds + " sslmode=require");
         EXPECT_EQ(c.info().port, r().primary);
         EXPECT_TRUE(c.info().ssl);
     }
     // allow: a hostssl-only user is refused in plaintext, retried with TLS, on the same host.
     {
-        auto c = connect("host=127.0.0.1 port=" + std::to_string(r().standby) +
+        auto c = open("host=127.0.0.1 port=" + std::to_string(r().standby) +
                          " dbname=pgtls user=sslonly password=ssl-secret sslmode=allow");
         EXPECT_TRUE(c.info().ssl);
     }
@@ -300,7 +298,7 @@ TEST_P(Multihost, PgpassPerHostEndToEnd) {
                     0600);
     Config cfg = config("host=127.0.0.1,127.0.0.1 port=" + ports({dead, r().standby}) + " dbname=pgtls user=scramuser" + ssl());
     cfg.passfile = pass.path();
-    Client c(cfg);
+    auto c = open(cfg);
     EXPECT_EQ(c.info().port, r().standby);
     EXPECT_EQ(c.info().auth_method.rfind("SCRAM-SHA-256", 0), 0u) << c.info().auth_method;
 
@@ -308,7 +306,7 @@ TEST_P(Multihost, PgpassPerHostEndToEnd) {
     Config bad = config("host=127.0.0.1 port=" + std::to_string(r().primary) + " dbname=pgtls user=scramuser" + ssl());
     bad.passfile = pass.path();
     try {
-        Client x(bad);
+        open(bad);
         FAIL() << "wrong .pgpass password accepted";
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), ErrorKind::authentication) << e.what();
@@ -321,12 +319,10 @@ TEST_P(Multihost, PgpassWithGroupAccessIsIgnoredWithAWarning) {
     Config cfg = config("host=127.0.0.1 port=" + std::to_string(r().primary) + " dbname=pgtls user=scramuser" + ssl());
     cfg.passfile = pass.path();
     std::vector<std::string> warnings;
-    Client c;
-    c.set_notice_handler([&](const Notice& n) {
-        if (n.fields.severity == "WARNING") warnings.push_back(n.fields.message);
-    });
     try {
-        c.connect(cfg);
+        open(cfg, [&](const Notice& n) {
+            if (n.fields.severity == "WARNING") warnings.push_back(n.fields.message);
+        });
         FAIL() << "a group-readable .pgpass was used";
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), ErrorKind::authentication) << e.what();
@@ -338,7 +334,7 @@ TEST_P(Multihost, PgpassWithGroupAccessIsIgnoredWithAWarning) {
 
     // Same file made private: it is used.
     ::chmod(pass.path().c_str(), 0600);
-    Client ok(cfg);
+    auto ok = open(cfg);
     EXPECT_EQ(ok.query("SELECT current_user")[0][0].as<std::string>(), "scramuser");
 }
 
@@ -358,12 +354,12 @@ TEST_P(Multihost, PreferStandbyWithStandbyStoppedTakesPrimary) {
     for (bool standby_first : {true, false}) {
         const int first = standby_first ? r().standby : r().primary;
         const int second = standby_first ? r().primary : r().standby;
-        auto c = connect(base("127.0.0.1,127.0.0.1", ports({first, second})) + " target_session_attrs=prefer-standby");
+        auto c = open(base("127.0.0.1,127.0.0.1", ports({first, second})) + " target_session_attrs=prefer-standby");
         EXPECT_FALSE(in_recovery(c));
         EXPECT_EQ(c.info().port, r().primary);
     }
     try {
-        connect(base("127.0.0.1,127.0.0.1", ports({r().standby, r().primary})) + " target_session_attrs=standby");
+        open(base("127.0.0.1,127.0.0.1", ports({r().standby, r().primary})) + " target_session_attrs=standby");
         FAIL() << "standby stopped, yet connected";
     } catch (const Error& e) {
         const std::string m = e.what();
@@ -373,7 +369,7 @@ TEST_P(Multihost, PreferStandbyWithStandbyStoppedTakesPrimary) {
     }
 }
 
-PGTLS_INSTANTIATE_PER_BACKEND(Multihost);
+PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Multihost);
 
 }  // namespace
 }  // namespace pgtls::test
