@@ -151,86 +151,21 @@ void Client::Impl::connect_all() {
 }
 
 // ---------------------------------------------------------------------------------------------
-protocol::TlsUp Client::Impl::tls_handshake(transport::Channel& c, const std::string& sni, protocol::TlsStart how,
-                                            Deadline deadline) const {
-    tls::SessionParams params;
-    params.sni = sni;
-    try {
-        c.start_tls(*tls->context, params, deadline);
-    } catch (const Error& e) {
-        if (how != protocol::TlsStart::direct || e.kind() != ErrorKind::tls) throw;
-        throw Error(ErrorKind::tls, ErrorCause::tls_handshake, protocol::with_direct_negotiation_hint(e.what(), how));
-    }
-    return protocol::TlsUp::of(*c.tls_session());
-}
-
-std::optional<tls::PeerCertificate> Client::Impl::start_checked_tls(transport::Channel& c, const HostTarget& target,
-                                                                    protocol::TlsStart how, Deadline deadline,
-                                                                    bool require_client_certificate) const {
-    protocol::TlsUp up = tls_handshake(c, sni_for(settings, target), how, deadline);
-    protocol::check_tls_up(up, {how, tls->verify_full, target.host, require_client_certificate});
-    return std::move(up.peer);
-}
-
-// Runs protocol::CancelFlow on its own socket. Every I/O failure (a timeout included) reaches
-// the flow as io_error carrying the transport's own error, so the texts users see are the
-// transport's, as before.
+// The cancel request: protocol::CancelFlow on a side connection, run by the same executor.
 void Client::Impl::cancel_request(Deadline limit) {
     if (key.secret.empty()) throw Error(ErrorKind::usage, "no cancel key: not connected");
     protocol::CancelOptions o = cancel_options(settings, connected_target, connected_address, connected_tls,
                                                tls && tls->verify_full, key);
-    Deadline deadline = Clock::now() + o.grace;
-    if (limit && *limit < *deadline) deadline = limit;
-    o.grace = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
-
+    if (limit) o.grace = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(*limit - Clock::now()),
+                                    std::chrono::milliseconds(0), o.grace);
     protocol::MessageReader r(1024);
     std::string buf;
     protocol::SessionState side_session;
     protocol::CancelFlow flow(std::move(o), protocol::Wire{r, buf, side_session});
-    const transport::SocketOptions so{settings.keepalives, 0, 0, 0, 0};
-    std::optional<transport::Channel> c;
-    protocol::TlsUp up;
-    std::optional<Error> failure;
-    protocol::Event ev = protocol::Event::start();
-    while (true) {
-        const protocol::Action a = flow.resume(ev);
-        try {
-            switch (a.kind) {
-                case protocol::Action::Kind::open_socket:
-                    c.emplace(transport::open_socket(*a.target, so, deadline).fd);
-                    ev = protocol::Event::of(protocol::Event::Kind::socket_open);
-                    break;
-                case protocol::Action::Kind::write:
-                case protocol::Action::Kind::write_draining:
-                    c->write_all(buf, deadline);
-                    buf.clear();
-                    ev = protocol::Event::of(protocol::Event::Kind::written);
-                    break;
-                case protocol::Action::Kind::read:
-                    c->read_some(r, deadline);
-                    ev = protocol::Event::of(protocol::Event::Kind::read);
-                    break;
-                case protocol::Action::Kind::start_tls:
-                    up = tls_handshake(*c, std::string(a.tls.sni), a.tls.how, deadline);
-                    ev = protocol::Event::of(protocol::Event::Kind::tls_up);
-                    ev.tls = &up;
-                    break;
-                case protocol::Action::Kind::close:
-                    if (c) c->close();
-                    ev = protocol::Event::of(protocol::Event::Kind::closed);
-                    break;
-                case protocol::Action::Kind::cancel:
-                    throw Error(ErrorKind::usage, ErrorCause::usage, "a cancel request cannot cancel");
-                case protocol::Action::Kind::done:
-                    if (a.error) std::rethrow_exception(a.error);
-                    return;
-            }
-        } catch (const Error& e) {
-            if (a.kind == protocol::Action::Kind::done || a.kind == protocol::Action::Kind::cancel) throw;
-            failure.emplace(e);
-            ev = protocol::Event::failed(*failure);
-        }
-    }
+    transport::Channel c;
+    Link side(c, r, buf, false);
+    const protocol::Action done = run(flow, side, limit);
+    if (done.error) std::rethrow_exception(done.error);
 }
 
 struct ClientSetupAccess {

@@ -1,5 +1,5 @@
 // The blocking executor: one loop that runs any protocol algorithm to completion over the
-// client's channel, waiting on the socket with deadlines. The protocol is decided by the
+// client's channel (or a cancel request's side channel), waiting on the socket with deadlines. The protocol is decided by the
 // algorithm (core/protocol/); this file only performs the actions it returns.
 #include <algorithm>
 #include <utility>
@@ -38,6 +38,15 @@ const Error& held_error(const std::exception_ptr& held, const Error& caught) {
 }  // namespace
 
 void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
+    const protocol::Action done = run(algo, link, limit);
+    if (done.connection == protocol::Action::Connection::retired) fail_connection();
+    if (done.error) std::rethrow_exception(done.error);
+}
+
+protocol::Action Client::Impl::run(protocol::Algorithm& algo, Link& l, Deadline limit) {
+    transport::Channel& channel = l.channel;
+    protocol::MessageReader& reader = l.reader;
+    std::string& out = l.out;
     Deadline timer;
     // A failed or timed-out action leaves the socket in an unknown state (a partial record,
     // a half-done handshake): a later close action then aborts instead of closing politely.
@@ -56,9 +65,8 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
         try {
             switch (action.kind) {
                 case protocol::Action::Kind::done:
-                    if (action.connection == protocol::Action::Connection::retired) fail_connection();
-                    if (action.error) std::rethrow_exception(action.error);
-                    return;
+                    if (action.connection == protocol::Action::Connection::retired) channel.abort();
+                    return action;
                 case protocol::Action::Kind::write:
                     try {
                         channel.write_all(out, d);
@@ -69,7 +77,7 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                         throw;
                     }
                     out.clear();
-                    reply_pending = true;
+                    l.reply_pending = true;
                     event = protocol::Event::of(protocol::Event::Kind::written);
                     break;
                 case protocol::Action::Kind::write_draining: {
@@ -100,13 +108,13 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                         action = std::move(*stopped);
                         continue;
                     }
-                    reply_pending = true;
+                    l.reply_pending = true;
                     event = protocol::Event::of(protocol::Event::Kind::written);
                     break;
                 }
                 case protocol::Action::Kind::read:
-                    if (reply_pending) {
-                        reply_pending = false;
+                    if (l.reply_pending) {
+                        l.reply_pending = false;
                         // poll() cannot see bytes the TLS library has already decrypted.
                         if (!channel.has_buffered()) transport::wait_fd(channel.fd(), false, d, "waiting for the server");
                     }
@@ -116,18 +124,21 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                 case protocol::Action::Kind::open_socket: {
                     channel.abort();
                     faulted = false;
-                    reply_pending = false;
-                    const transport::SocketOptions so{settings.keepalives, settings.keepalives_idle,
-                                                      settings.keepalives_interval, settings.keepalives_count,
-                                                      settings.tcp_user_timeout};
-                    attempt_timing = AttemptTiming{Clock::now(), 0, 0};
+                    l.reply_pending = false;
+                    const transport::SocketOptions so =
+                        l.session ? transport::SocketOptions{settings.keepalives, settings.keepalives_idle,
+                                                             settings.keepalives_interval, settings.keepalives_count,
+                                                             settings.tcp_user_timeout}
+                                  : transport::SocketOptions{settings.keepalives, 0, 0, 0, 0};
+                    if (l.session) attempt_timing = AttemptTiming{Clock::now(), 0, 0};
                     auto sock = transport::open_socket(*action.target, so, d);
-                    attempt_timing.tcp_ms =
-                        std::chrono::duration<double, std::milli>(Clock::now() - attempt_timing.started).count();
+                    if (l.session)
+                        attempt_timing.tcp_ms =
+                            std::chrono::duration<double, std::milli>(Clock::now() - attempt_timing.started).count();
                     channel = transport::Channel(sock.fd);
-                    drive_address = std::move(sock.address);
+                    l.address = std::move(sock.address);
                     event = protocol::Event::of(protocol::Event::Kind::socket_open);
-                    event.address = drive_address;
+                    event.address = l.address;
                     break;
                 }
                 case protocol::Action::Kind::start_tls: {
@@ -136,10 +147,11 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                     params.sni = std::string(action.tls.sni);
                     const auto t_tls = Clock::now();
                     channel.start_tls(*tls->context, params, d);
-                    attempt_timing.tls_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_tls).count();
-                    drive_tls_up = protocol::TlsUp::of(*channel.tls_session());
+                    if (l.session)
+                        attempt_timing.tls_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_tls).count();
+                    l.tls_up = protocol::TlsUp::of(*channel.tls_session());
                     event = protocol::Event::of(protocol::Event::Kind::tls_up);
-                    event.tls = &drive_tls_up;
+                    event.tls = &l.tls_up;
                     break;
                 }
                 case protocol::Action::Kind::close:
@@ -152,6 +164,7 @@ void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
                 case protocol::Action::Kind::cancel:
                     // The cancel request runs on its own connection; its failure is reported to
                     // the algorithm, which decides what becomes of this one.
+                    if (!l.session) throw Error(ErrorKind::usage, ErrorCause::usage, "a cancel request cannot cancel");
                     event = protocol::Event::of(protocol::Event::Kind::cancel_done);
                     try {
                         cancel_request(d);

@@ -101,18 +101,33 @@ struct Client::Impl {
         if (d) o.remaining = std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(*d - Clock::now()));
         return o;
     }
-    // Set once a request went out: its reply cannot be complete yet, so the executor waits for
-    // the socket before its first read instead of trying a read that mostly comes back empty
-    // (a failed TLS read costs about as much as a successful one).
-    bool reply_pending = false;
-    // What drive()'s socket_open / tls_up events point to (members: no per-call construction).
-    std::string drive_address;
-    protocol::TlsUp drive_tls_up;
-    // The executor: runs `algo` from start to done over this connection, performing each
-    // action it returns (see core/protocol/algorithm.hpp) with the algorithm's timers as
-    // deadlines, capped by `limit` when set (either expiring is Event::timeout). I/O errors
-    // are reported to the algorithm, never thrown past it. On done, a retired connection is
-    // aborted (healthy = false) and the algorithm's error, if any, is rethrown.
+    // A connection the executor runs an algorithm over: the client's own (`link`), or the side
+    // connection of a cancel request.
+    struct Link {
+        Link(transport::Channel& c, protocol::MessageReader& r, std::string& o, bool is_session = true)
+            : channel(c), reader(r), out(o), session(is_session) {}
+        transport::Channel& channel;
+        protocol::MessageReader& reader;
+        std::string& out;
+        // The session's connection: open_socket uses every keepalive setting and times the
+        // connect (attempt_timing); a side connection uses keepalives alone, as libpq's cancel.
+        bool session = true;
+        // Set once a request went out: its reply cannot be complete yet, so the executor waits
+        // for the socket before its first read instead of trying a read that mostly comes back
+        // empty (a failed TLS read costs about as much as a successful one).
+        bool reply_pending = false;
+        // What the socket_open / tls_up events point to (members: no per-call construction).
+        std::string address;
+        protocol::TlsUp tls_up;
+    };
+    Link link{channel, reader, out};
+    // The executor: runs `algo` from start to done over `l`, performing each action it returns
+    // (see core/protocol/algorithm.hpp) with the algorithm's timers as deadlines, capped by
+    // `limit` when set (either expiring is Event::timeout). I/O errors are reported to the
+    // algorithm, never thrown past it. Returns the final (done) action.
+    protocol::Action run(protocol::Algorithm& algo, Link& l, Deadline limit);
+    // run() on this connection; on done, a retired connection is aborted (healthy = false) and
+    // the algorithm's error, if any, is rethrown.
     void drive(protocol::Algorithm& algo, Deadline limit = std::nullopt);
     // The buffers an algorithm running on this connection works on.
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
@@ -128,18 +143,6 @@ struct Client::Impl {
     }
     // `limit`, when set, bounds the whole request (the query timeout's grace period).
     void cancel_request(Deadline limit = std::nullopt);
-    // Runs the TLS handshake on `c` toward `target` and checks what every TLS connection to
-    // the server must satisfy, for the session and for a cancel request alike: SNI per
-    // sslsni, ALPN "postgresql" on a direct connection (and never another protocol), and for
-    // verify-full a certificate naming target.host. Returns the peer certificate, if any.
-    // The checks themselves are protocol::check_tls_up's (core/protocol/tls_checks.hpp);
-    // `require_client_certificate` (sslcertmode=require) applies to the session only.
-    std::optional<tls::PeerCertificate> start_checked_tls(transport::Channel& c, const HostTarget& target,
-                                                           protocol::TlsStart how, Deadline deadline,
-                                                           bool require_client_certificate) const;
-    // The handshake alone (what it yielded, unchecked).
-    protocol::TlsUp tls_handshake(transport::Channel& c, const std::string& sni, protocol::TlsStart how,
-                                  Deadline deadline) const;
 
     // Statement cache (LRU), off when capacity is 0.
     struct CachedStatement {

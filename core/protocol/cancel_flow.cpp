@@ -35,8 +35,13 @@ Action CancelFlow::resume(const Event& event) {
         if (event.kind == K::timeout)
             return close_then(std::make_exception_ptr(
                 Error(ErrorKind::timeout, ErrorCause::connect_timeout, "timeout expired while sending the cancel request")));
-        return close_then(event.error ? std::make_exception_ptr(*event.error)
-                                      : std::make_exception_ptr(Error(ErrorKind::connection, "I/O error")));
+        if (!event.error) return close_then(std::make_exception_ptr(Error(ErrorKind::connection, "I/O error")));
+        // A failed direct handshake most often means a server older than 17: say so, as the
+        // connect does.
+        if (state_ == State::tls && options_.tls == TlsStart::direct && event.error->kind() == ErrorKind::tls)
+            return close_then(std::make_exception_ptr(Error(ErrorKind::tls, ErrorCause::tls_handshake,
+                                                            with_direct_negotiation_hint(event.error->what(), options_.tls))));
+        return close_then(std::make_exception_ptr(*event.error));
     }
     try {
         switch (state_) {

@@ -191,3 +191,22 @@ TEST(CancelFlow, NoKeyIsTheCallersMisuse) {
     o.secret.clear();
     EXPECT_THROW(protocol::CancelFlow(o, w.wire), Error);
 }
+
+// The hint the connect gives for a failed direct handshake is the cancel's too (it ran in the
+// blocking client's own loop before; the async driver had none).
+TEST(CancelFlow, AFailedDirectHandshakeSaysWhichServersSupportIt) {
+    TestWire w;
+    protocol::CancelFlow flow(options(TlsStart::direct), w.wire);
+    Action a = flow.resume(protocol::Event::start());
+    a = flow.resume(protocol::Event::of(protocol::Event::Kind::socket_open));
+    ASSERT_EQ(a.kind, Action::Kind::start_tls);
+    const Error alert(ErrorKind::tls, ErrorCause::tls_handshake, "handshake failed: unexpected message");
+    a = flow.resume(protocol::Event::failed(alert));
+    ASSERT_EQ(a.kind, Action::Kind::close);
+    a = flow.resume(protocol::Event::of(protocol::Event::Kind::closed));
+    with_error(a, [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::tls);
+        EXPECT_NE(std::string(e.what()).find("handshake failed: unexpected message"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("PostgreSQL 17 or later"), std::string::npos) << e.what();
+    });
+}
