@@ -1,7 +1,10 @@
 // libFuzzer target: arbitrary server bytes in arbitrary splits through the backend-message
-// decoder (MessageReader), every parse_* of core/protocol/backend_messages.hpp, QueryFlow
-// (simple and extended) and StartupFlow (plaintext, SSLRequest, direct TLS). Any outcome
-// other than a result or pgtls::Error (crash, leak, sanitizer report, other exception) is a bug.
+// decoder (MessageReader), every parse_* of core/protocol/backend_messages.hpp, and the
+// engine's algorithms exactly as the drivers run them (resume(Event) → Action): simple and
+// extended queries, streamed rows, COPY TO STDOUT, StartupFlow (plaintext, SSLRequest,
+// direct TLS) and ConnectFlow (fallbacks, a second host, the SHOW of target_session_attrs).
+// Every outcome must be an Action::done (a result or an error); a crash, a leak, a sanitizer
+// report or an exception thrown out of resume() is a bug.
 //
 // Input layout: byte 0 = mode (flow, TLS start, reader cap, protocol version), byte 1 = split
 // seed, rest = stream.
@@ -9,12 +12,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <string>
 
 #include "core/protocol/backend_messages.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/protocol/message_reader.hpp"
-#include "core/protocol/query_flow.hpp"
+#include "core/protocol/connect_flow.hpp"
+#include "core/protocol/copy.hpp"
+#include "core/protocol/query.hpp"
 #include "core/protocol/startup_flow.hpp"
 #include "core/tls/tls_backend.hpp"
 #include "fuzz_common.hpp"
@@ -43,40 +49,131 @@ void parse_one(const protocol::BackendMessage& m) {
     (void)protocol::backend_message_name(m.type);
 }
 
-// Decoder + parsers + QueryFlow on the same stream.
-void run_query(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint8_t> stream) {
-    protocol::MessageReader reader((mode & 4) ? 64 : 1 << 20);
-    protocol::SessionState session;
-    protocol::QueryFlow flow((mode & 2) ? protocol::QueryFlow::Kind::extended : protocol::QueryFlow::Kind::simple,
-                             session);
-    fuzz::Splitter split(seed);
+// Plays the server for `algo` with `stream`, cut by `split`: every read action gets the next
+// piece (the end of the stream is the server closing the connection), every other action
+// succeeds (a start_tls as a handshake without a peer certificate). Runs until done; an
+// algorithm that neither finishes nor asks for input within the step budget is a bug.
+void play_server(protocol::Algorithm& algo, protocol::Wire wire, fuzz::Splitter& split,
+                 std::span<const std::uint8_t> stream) {
+    const Error eof(ErrorKind::connection, ErrorCause::connection_closed, "server closed the connection unexpectedly");
+    const protocol::TlsUp tls_up;
     std::size_t pos = 0;
-    try {
-        while (pos < stream.size()) {
-            std::size_t n = split.next(stream.size() - pos);
-            reader.feed(stream.subspan(pos, n));
-            pos += n;
-            while (auto m = reader.next()) {
-                parse_one(*m);
-                if (flow.on_message(*m)) {
-                    // A finished query: the results must be walkable.
-                    for (auto& r : flow.results()) {
-                        for (std::size_t i = 0; i < r.size(); ++i) {
-                            Row row = r[i];
-                            for (std::size_t c = 0; c < row.size(); ++c) {
-                                Field f = row[c];
-                                if (!f.is_null()) (void)f.view();
-                            }
-                        }
-                    }
-                    return;
+    protocol::Event ev = protocol::Event::start();
+    for (int steps = 0; steps < 100000; ++steps) {
+        const protocol::Action a = algo.resume(ev);
+        switch (a.kind) {
+            case protocol::Action::Kind::done: return;
+            case protocol::Action::Kind::write:
+            case protocol::Action::Kind::write_draining:
+                wire.out.clear();
+                ev = protocol::Event::of(protocol::Event::Kind::written);
+                break;
+            case protocol::Action::Kind::read: {
+                if (pos == stream.size()) {
+                    ev = protocol::Event::failed(eof);
+                    break;
                 }
+                const std::size_t n = split.next(stream.size() - pos);
+                wire.in.feed(stream.subspan(pos, n));
+                pos += n;
+                ev = protocol::Event::of(protocol::Event::Kind::read);
+                break;
+            }
+            case protocol::Action::Kind::open_socket:
+                ev = protocol::Event::of(protocol::Event::Kind::socket_open);
+                ev.address = "192.0.2.1";
+                break;
+            case protocol::Action::Kind::start_tls:
+                ev = protocol::Event::of(protocol::Event::Kind::tls_up);
+                ev.tls = &tls_up;
+                break;
+            case protocol::Action::Kind::close: ev = protocol::Event::of(protocol::Event::Kind::closed); break;
+            case protocol::Action::Kind::cancel: ev = protocol::Event::of(protocol::Event::Kind::cancel_done); break;
+        }
+    }
+    std::fprintf(stderr, "the algorithm made no progress\n");
+    std::abort();
+}
+
+// A finished query's results must be walkable.
+void walk(const std::vector<Result>& results) {
+    for (const Result& r : results)
+        for (std::size_t i = 0; i < r.size(); ++i) {
+            Row row = r[i];
+            for (std::size_t c = 0; c < row.size(); ++c) {
+                Field f = row[c];
+                if (!f.is_null()) (void)f.view();
             }
         }
-    } catch (const Error&) {
+}
+
+// The decoder and every parser on the raw stream, then the query-side algorithms the clients
+// run (simple query, extended query, COPY TO STDOUT) on the same stream.
+void run_query(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint8_t> stream) {
+    {
+        protocol::MessageReader reader((mode & 4) ? 64 : 1 << 20);
+        fuzz::Splitter split(seed);
+        std::size_t pos = 0;
+        try {
+            while (pos < stream.size()) {
+                const std::size_t n = split.next(stream.size() - pos);
+                reader.feed(stream.subspan(pos, n));
+                pos += n;
+                while (auto m = reader.next()) parse_one(*m);
+            }
+        } catch (const Error&) {
+        }
+    }
+    protocol::MessageReader in((mode & 4) ? 64 : 1 << 20);
+    std::string out;
+    protocol::SessionState session;
+    const protocol::Wire wire{in, out, session};
+    fuzz::Splitter split(seed);
+    const protocol::RequestOptions options{};
+    // Bit 1 keeps its old meaning (extended); bit 3 adds COPY and streamed rows.
+    switch (((mode >> 1) & 1) | ((mode >> 2) & 2)) {
+        case 0: {
+            protocol::SimpleQuery q(wire, "SELECT 1; SELECT 2", options);
+            play_server(q, wire, split, stream);
+            walk(q.results());
+            break;
+        }
+        case 1: {
+            Result result;
+            const Param p = to_param(42);
+            protocol::ExtendedCall call;
+            call.sql = "SELECT $1::int";
+            call.params = std::span<const Param>(&p, 1);
+            call.target = &result;
+            protocol::ExtendedRequest q(wire, call, options);
+            play_server(q, wire, split, stream);
+            walk({result});
+            break;
+        }
+        case 2: {
+            std::size_t bytes = 0;
+            const std::function<void(std::string_view)> on_data = [&](std::string_view d) { bytes += d.size(); };
+            protocol::CopyOut q(wire, "COPY t TO STDOUT", on_data, options);
+            play_server(q, wire, split, stream);
+            break;
+        }
+        default: {
+            Result result;
+            std::size_t rows = 0;
+            const std::function<void(const Row&)> on_row = [&](const Row& r) { rows += r.size(); };
+            protocol::ExtendedCall call;
+            call.sql = "SELECT 1";
+            call.on_row = &on_row;
+            call.target = &result;
+            protocol::ExtendedRequest q(wire, call, options);
+            play_server(q, wire, split, stream);
+            break;
+        }
     }
 }
 
+// The connect: StartupFlow alone, or ConnectFlow (two hosts, sslmode=prefer with its
+// plaintext fallback, target_session_attrs=read-write with its SHOW query) over the stream.
 void run_startup(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint8_t> stream) {
     protocol::StartupOptions o;
     o.tls = (mode & 0x30) == 0x10 ? protocol::TlsStart::ssl_request
@@ -96,29 +193,29 @@ void run_startup(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint
     protocol::SessionState session;
     protocol::MessageReader in(1 << 20);
     std::string out;
+    const protocol::Wire wire{in, out, session};
     fuzz::Splitter split(seed);
-    std::size_t pos = 0;
-    try {
-        protocol::StartupFlow flow(std::move(o), session, in, out);
-        for (int steps = 0; steps < 100000; ++steps) {
-            auto a = flow.resume();
-            if (a == protocol::StartupAction::write) {
-                out.clear();
-            } else if (a == protocol::StartupAction::start_tls) {
-                flow.tls_established(std::nullopt);
-            } else if (a == protocol::StartupAction::read) {
-                if (pos == stream.size()) return;
-                std::size_t n = split.next(stream.size() - pos);
-                in.feed(stream.subspan(pos, n));
-                pos += n;
-            } else {
-                return;  // done
-            }
-        }
-        std::fprintf(stderr, "StartupFlow made no progress\n");
-        std::abort();
-    } catch (const Error&) {
+    if (mode & 8) {
+        protocol::ConnectOptions c;
+        HostTarget a, b;
+        a.host = b.host = "db.example";
+        a.hostaddr = "192.0.2.1";
+        b.hostaddr = "192.0.2.2";
+        a.port = b.port = 5432;
+        c.hosts = {a, b};
+        c.sslmode = SslMode::prefer;
+        c.target_session_attrs = TargetSessionAttrs::read_write;
+        c.startup_options = [&o](const HostTarget&, protocol::TlsStart how) {
+            protocol::StartupOptions each = o;
+            each.tls = how;
+            return each;
+        };
+        protocol::ConnectFlow flow(std::move(c), wire);
+        play_server(flow, wire, split, stream);
+        return;
     }
+    protocol::StartupFlow flow(std::move(o), wire);
+    play_server(flow, wire, split, stream);
 }
 
 }  // namespace

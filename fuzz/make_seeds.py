@@ -36,7 +36,7 @@ params = b''.join(ps(k, v) for k, v in [('application_name', ''), ('client_encod
 nonce = 'rOprNGfwEbeRWgbNEkqO'
 sfirst = f'r={nonce}%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'
 sfinal = 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4='
-# query streams: mode byte even (QueryFlow), mode&2 extended, seed byte
+# query streams: mode byte even; mode&2 extended, mode&8 COPY TO STDOUT (with mode&2: streamed rows); seed byte
 q = []
 q.append(rowdesc([('?column?', 23)]) + datarow([b'1']) + cc('SELECT 1') + ready())
 q.append(rowdesc([('a', 25), ('b', 23), ('c', 17)]) + datarow([b'hello', None, b'\\x00ff']) + datarow([b'', b'-7', b'\\x']) + cc('SELECT 2') + ready('T'))
@@ -52,8 +52,19 @@ ext3 = msg('1', b'') + msg('2', b'') + rowdesc([('x', 23)]) + datarow([b'1']) + 
 for i, s in enumerate(q): write('fuzz_backend_messages', f'query-{i}', bytes([0, i * 37 % 256]) + s)
 for i, s in enumerate([ext, ext2, ext3]): write('fuzz_backend_messages', f'extended-{i}', bytes([2, i * 11]) + s)
 write('fuzz_backend_messages', 'query-small-cap', bytes([4, 3]) + q[1])
+write('fuzz_backend_messages', 'copy-out', bytes([8, 5]) + q[6])
+write('fuzz_backend_messages', 'copy-out-error', bytes([8, 6]) + msg('H', b'\0' + i16(1) + i16(0)) + msg('d', b'x\n') + err('57014', 'canceling statement') + ready())
+write('fuzz_backend_messages', 'streamed', bytes([10, 7]) + ext3)
 # startup streams: mode&1; 0x10 ssl_request, 0x20 direct
 trust = auth_ok + params + key + ready()
+# connect streams (mode&1 and mode&8): ConnectFlow over two hosts, sslmode=prefer,
+# target_session_attrs=read-write (ParameterStatus, else SHOW transaction_read_only)
+rw = ps('in_hot_standby', 'off') + ps('default_transaction_read_only', 'off')
+show = rowdesc([('transaction_read_only', 25)]) + datarow([b'off']) + cc('SHOW') + ready()
+write('fuzz_backend_messages', 'connect-tls-rw', bytes([0x09, 3]) + b'S' + auth_ok + params + rw + key + ready())
+write('fuzz_backend_messages', 'connect-show', bytes([0x09, 4]) + b'N' + trust + show)
+write('fuzz_backend_messages', 'connect-standby-then-next', bytes([0x09, 5]) + b'S' + auth_ok + params + ps('in_hot_standby', 'on') + key + ready() + b'S' + auth_ok + params + rw + key + ready())
+write('fuzz_backend_messages', 'connect-error-fallback', bytes([0x09, 6]) + b'S' + err('28000', 'no pg_hba.conf entry', 'FATAL') + trust + show)
 write('fuzz_backend_messages', 'startup-trust', bytes([1, 0]) + trust)
 write('fuzz_backend_messages', 'startup-ssl', bytes([0x11, 5]) + b'S' + trust)
 write('fuzz_backend_messages', 'startup-ssl-refused', bytes([0x11, 9]) + b'N' + trust)

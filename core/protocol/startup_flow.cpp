@@ -50,11 +50,11 @@ Action StartupFlow::resume(const Event& event) {
             if (!event.tls) throw Error(ErrorKind::usage, ErrorCause::usage, "tls_up without the handshake's result");
             tls_established(event.tls->peer);
         }
-        switch (resume()) {
-            case StartupAction::write: return Action::write();
-            case StartupAction::read: return Action::read();
-            case StartupAction::start_tls: return Action::start_tls(TlsRequest{options_.tls, options_.sni});
-            case StartupAction::done: return Action::success();
+        switch (step()) {
+            case Step::write: return Action::write();
+            case Step::read: return Action::read();
+            case Step::start_tls: return Action::start_tls(TlsRequest{options_.tls, options_.sni});
+            case Step::done: return Action::success();
         }
     } catch (Error& e) {
         // The size and framing checks of MessageReader and the negotiation checks carry no
@@ -68,25 +68,25 @@ Action StartupFlow::resume(const Event& event) {
     return Action::failure(std::make_exception_ptr(Error(ErrorKind::usage, ErrorCause::usage, "unreachable")), retired);
 }
 
-StartupAction StartupFlow::resume() {
+StartupFlow::Step StartupFlow::step() {
     while (true) {
         switch (state_) {
             case State::start:
                 if (options_.tls == TlsStart::ssl_request) {
                     ssl_request(out_);
                     state_ = State::awaiting_ssl_reply;
-                    return StartupAction::write;
+                    return Step::write;
                 }
                 if (options_.tls == TlsStart::direct) {
                     state_ = State::awaiting_tls;
-                    return StartupAction::start_tls;
+                    return Step::start_tls;
                 }
                 state_ = State::send_startup;
                 continue;
 
             case State::awaiting_ssl_reply: {
                 const auto got = take_ssl_reply(in_);
-                if (!got) return StartupAction::read;
+                if (!got) return Step::read;
                 const char reply = got->byte;
                 if (got->trailing && (reply == 'S' || reply == 'N'))
                     throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
@@ -94,7 +94,7 @@ StartupAction StartupFlow::resume() {
                                              : "received unexpected data after SSL refusal");
                 if (reply == 'S') {
                     state_ = State::awaiting_tls;
-                    return StartupAction::start_tls;
+                    return Step::start_tls;
                 }
                 if (reply == 'N') {
                     if (options_.tls_required)
@@ -122,25 +122,25 @@ StartupAction StartupFlow::resume() {
                 auth_ = std::make_unique<auth::Authenticator>(std::move(options_.auth));
                 startup_message(out_, options_.startup_params, options_.protocol_version);
                 state_ = State::authenticating;
-                return StartupAction::write;
+                return Step::write;
 
             case State::authenticating:
             case State::post_auth: {
                 auto m = in_.next();
-                if (!m) return StartupAction::read;
+                if (!m) return Step::read;
                 const auto before = out_.size();
-                const StartupAction a = on_message(*m);
-                if (a == StartupAction::done) return a;
-                if (out_.size() != before) return StartupAction::write;
+                const Step a = on_message(*m);
+                if (a == Step::done) return a;
+                if (out_.size() != before) return Step::write;
                 continue;
             }
 
-            case State::ready: return StartupAction::done;
+            case State::ready: return Step::done;
         }
     }
 }
 
-StartupAction StartupFlow::on_message(const BackendMessage& m) {
+StartupFlow::Step StartupFlow::on_message(const BackendMessage& m) {
     if (m.type == 'E') {
         ServerErrorFields f = parse_error_fields(m.body);
         // Class 28 = invalid authorization specification (wrong password, no pg_hba entry).
@@ -151,18 +151,18 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
     }
     if (m.type == 'N') {
         session_.handle_async(m);
-        return StartupAction::read;
+        return Step::read;
     }
     if (state_ == State::authenticating) {
         if (m.type == 'R') {
             const std::int32_t code = auth_code(m.body);
             auth_->on_request(m.body, out_);
             if (code == 0) state_ = State::post_auth;
-            return StartupAction::read;
+            return Step::read;
         }
         if (m.type == 'v') {
             on_negotiate_protocol_version(m.body);
-            return StartupAction::read;
+            return Step::read;
         }
         throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
                     std::string("unexpected ") + backend_message_name(m.type) +
@@ -170,13 +170,13 @@ StartupAction StartupFlow::on_message(const BackendMessage& m) {
     }
     // post_auth: ParameterStatus, BackendKeyData, then ReadyForQuery.
     switch (m.type) {
-        case 'S': session_.handle_async(m); return StartupAction::read;
-        case 'K': on_backend_key_data(m.body); return StartupAction::read;
+        case 'S': session_.handle_async(m); return Step::read;
+        case 'K': on_backend_key_data(m.body); return Step::read;
         case 'Z':
             session_.transaction_status = parse_ready_for_query(m.body);
             state_ = State::ready;
             in_.set_long_messages_allowed(true);
-            return StartupAction::done;
+            return Step::done;
         case 'R':
             throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
                         "server sent a second authentication request after AuthenticationOk");

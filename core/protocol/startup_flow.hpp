@@ -31,16 +31,8 @@ struct StartupOptions {
     auth::AuthParams auth;  // tls/peer_certificate are filled in by the flow
 };
 
-enum class StartupAction {
-    write,      // send output() entirely, then resume()
-    read,       // read some bytes into input(), then resume()
-    start_tls,  // run the TLS handshake on the socket, then call tls_established() and resume()
-    done,       // ReadyForQuery received: the session is ready
-};
-
-// Two ways to drive the same state machine: the Algorithm shape (resume(Event), every failure
-// reported through Action::done with the connection retired), and the older pull interface
-// (resume(), throwing) that Client::Impl::attempt and the fuzz target still use.
+// The connect's startup and authentication as a resumable algorithm (resume(Event), every
+// failure reported through Action::done with the connection retired).
 class StartupFlow final : public Algorithm {
 public:
     StartupFlow(StartupOptions options, SessionState& state, MessageReader& input, std::string& output);
@@ -51,12 +43,6 @@ public:
     // driver's until they move into the protocol layer. A timeout ends with a timeout error
     // (cause connect_timeout), an io_error with that error; both retire the connection.
     Action resume(const Event& event) override;
-
-    // Throws pgtls::Error (tls/authentication/protocol/connection) or ServerError.
-    StartupAction resume();
-
-    // After start_tls succeeded (the driver has already verified the chain and host name).
-    void tls_established(std::optional<tls::PeerCertificate> peer);
 
     bool tls_active() const noexcept { return tls_active_; }
     // True when the server answered SSLRequest with 'N' (plaintext continues).
@@ -69,8 +55,14 @@ public:
     Phase phase() const noexcept;
 
 private:
+    // One step of the state machine: what the flow needs next. Throws pgtls::Error or
+    // ServerError; resume(Event) turns those into Action::done.
+    enum class Step { write, read, start_tls, done };
+    Step step();
+    // After start_tls succeeded: hands the peer certificate to the authenticator.
+    void tls_established(std::optional<tls::PeerCertificate> peer);
     enum class State { start, awaiting_ssl_reply, awaiting_tls, send_startup, authenticating, post_auth, ready };
-    StartupAction on_message(const BackendMessage& m);
+    Step on_message(const BackendMessage& m);
     void on_negotiate_protocol_version(std::span<const std::uint8_t> body);
     void on_backend_key_data(std::span<const std::uint8_t> body);
 

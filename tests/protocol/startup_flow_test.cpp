@@ -8,28 +8,46 @@
 
 using namespace pgtls;
 using namespace pgtls::test;
-using protocol::StartupAction;
 
 namespace {
 
+// What the flow asks for next, after the writes (which the harness performs itself).
+enum class Step { read, start_tls, done };
+
+// Drives the flow through its Algorithm interface the way a driver does, stopping whenever
+// the test must act: feed server bytes (read), complete a handshake (start_tls), or look at
+// the outcome (done; a failure is rethrown).
 struct Harness {
     protocol::SessionState session;
     protocol::MessageReader in;
     std::string out;
     protocol::StartupFlow flow;
-    explicit Harness(protocol::StartupOptions o) : flow(std::move(o), session, in, out) {}
+    protocol::Event next = protocol::Event::start();
+    protocol::TlsUp up;
+    explicit Harness(protocol::StartupOptions o) : flow(std::move(o), protocol::Wire{in, out, session}) {}
 
-    // Runs until the flow wants input that is not there, or is done/start_tls.
-    StartupAction run() {
+    Step run() {
         while (true) {
-            auto a = flow.resume();
-            if (a == StartupAction::write) {
-                written += out;
-                out.clear();
-                continue;
+            const protocol::Action a = flow.resume(next);
+            switch (a.kind) {
+                case protocol::Action::Kind::write:
+                    written += out;
+                    out.clear();
+                    next = protocol::Event::of(protocol::Event::Kind::written);
+                    continue;
+                case protocol::Action::Kind::read: next = protocol::Event::of(protocol::Event::Kind::read); return Step::read;
+                case protocol::Action::Kind::start_tls: return Step::start_tls;
+                case protocol::Action::Kind::done:
+                    if (a.error) std::rethrow_exception(a.error);
+                    return Step::done;
+                default: ADD_FAILURE() << "unexpected action"; return Step::done;
             }
-            return a;
         }
+    }
+    // The handshake the flow asked for completed (no peer certificate).
+    void tls_up() {
+        next = protocol::Event::of(protocol::Event::Kind::tls_up);
+        next.tls = &up;
     }
     void server(const std::string& bytes) { in.feed(test::bytes(bytes)); }
     std::string written;
@@ -49,12 +67,12 @@ protocol::StartupOptions options(protocol::TlsStart tls = protocol::TlsStart::no
 
 TEST(StartupFlow, TrustLoginCollectsParametersKeyAndStatus) {
     Harness h(options());
-    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.run(), Step::read);
     EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\0", 4));  // protocol 3.0
     h.server(auth_ok() + param_status("server_version", "18.4") + key_data(1234, 99));
-    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.run(), Step::read);
     h.server(ready('I'));
-    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(h.run(), Step::done);
     EXPECT_EQ(h.session.parameters.at("server_version"), "18.4");
     EXPECT_EQ(h.flow.backend_key().pid, 1234);
     EXPECT_EQ(h.session.transaction_status, TransactionStatus::idle);
@@ -72,13 +90,13 @@ TEST(StartupFlow, CleartextPasswordIsSentWhenAsked) {
 
 TEST(StartupFlow, SslRequestThenTls) {
     Harness h(options(protocol::TlsStart::ssl_request));
-    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.run(), Step::read);
     EXPECT_EQ(h.written.size(), 8u);
     h.server("S");
-    EXPECT_EQ(h.run(), StartupAction::start_tls);
-    h.flow.tls_established(std::nullopt);
+    EXPECT_EQ(h.run(), Step::start_tls);
+    h.tls_up();
     h.written.clear();
-    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.run(), Step::read);
     EXPECT_TRUE(h.flow.tls_active());
     EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\0", 4));
 }
@@ -117,7 +135,7 @@ TEST(StartupFlow, RefusalContinuesInPlaintextWhenAllowed) {
     h.run();
     h.written.clear();
     h.server("N");
-    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.run(), Step::read);
     EXPECT_TRUE(h.flow.ssl_refused());
     EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\0", 4));
 }
@@ -145,7 +163,7 @@ TEST(StartupFlow, GarbageReplyToSslRequest) {
 
 TEST(StartupFlow, DirectStartsTlsAtOnce) {
     Harness h(options(protocol::TlsStart::direct));
-    EXPECT_EQ(h.run(), StartupAction::start_tls);
+    EXPECT_EQ(h.run(), Step::start_tls);
     EXPECT_TRUE(h.written.empty());
 }
 
@@ -209,7 +227,7 @@ TEST(StartupFlow, NoticesDuringStartupReachTheHandler) {
     };
     h.run();
     h.server(auth_ok() + msg('N', std::string("SNOTICE\0Mhello\0\0", 16)) + ready());
-    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(h.run(), Step::done);
     EXPECT_EQ(notices, 1);
 }
 
@@ -218,11 +236,11 @@ TEST(StartupFlow, Protocol32AsksFor32AndTakesALongCancelKey) {
     auto o = options();
     o.protocol_version = protocol::protocol_version_3_2;
     Harness h(std::move(o));
-    EXPECT_EQ(h.run(), StartupAction::read);
+    EXPECT_EQ(h.run(), Step::read);
     EXPECT_EQ(h.written.substr(4, 4), std::string("\0\3\0\2", 4));
     const std::string key(32, '\x5a');
     h.server(auth_ok() + msg('K', i32(77) + key) + ready('I'));
-    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(h.run(), Step::done);
     EXPECT_EQ(h.flow.protocol_version(), protocol::protocol_version_3_2);
     EXPECT_EQ(h.flow.backend_key().secret.size(), 32u);
 }
@@ -234,7 +252,7 @@ TEST(StartupFlow, NegotiateProtocolVersionDowngradesWithinTheRange) {
     Harness h(std::move(o));
     h.run();
     h.server(negotiate_version(protocol::protocol_version_3_0, 0) + auth_ok() + key_data(5, 6) + ready('I'));
-    EXPECT_EQ(h.run(), StartupAction::done);
+    EXPECT_EQ(h.run(), Step::done);
     EXPECT_EQ(h.flow.protocol_version(), protocol::protocol_version_3_0);
 }
 
@@ -301,7 +319,7 @@ TEST(StartupFlow, BackendKeyDataLengthFollowsTheProtocolVersion) {
         h.run();
         h.server(auth_ok() + msg('K', i32(9) + std::string(c.key_len, 'k')) + ready('I'));
         if (c.error == nullptr) {
-            EXPECT_EQ(h.run(), StartupAction::done);
+            EXPECT_EQ(h.run(), Step::done);
             EXPECT_EQ(h.flow.backend_key().secret.size(), c.key_len);
             continue;
         }
