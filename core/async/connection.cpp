@@ -26,6 +26,25 @@ std::exception_ptr usage_error(const char* what) {
     return std::make_exception_ptr(Error(ErrorKind::usage, ErrorCause::usage, what));
 }
 
+// The arguments and result of one extended query (execute, stream).
+struct ExtendedArgs {
+    std::string sql;
+    std::optional<PreparedStatement> statement;
+    std::vector<Param> params;
+    ResultFormat format = ResultFormat::text;
+    std::function<void(const Row&)> on_row;
+    Result result;
+};
+
+// An implicit pipeline: the queued queries' messages, each followed by its own Sync (so an
+// error fails only its own query, exactly as when they run one after another), and their
+// outcomes.
+struct Batch {
+    std::string messages;
+    std::vector<std::size_t> sync_after;
+    std::vector<PipelineResult> results;
+};
+
 }  // namespace
 
 struct AsyncConnection::State {
@@ -38,7 +57,17 @@ struct AsyncConnection::State {
         std::function<void(State&, protocol::Algorithm*, std::exception_ptr)> finish;
         std::unique_ptr<protocol::Algorithm> algo;
         std::exception_ptr error;  // set when it completed
+        // An execute() without a row callback: such operations queued back to back go out
+        // together (implicit pipelining).
+        std::shared_ptr<ExtendedArgs> pipelinable;
+        // An implicit pipeline: the operations it sends, in order, and their messages.
+        std::vector<std::unique_ptr<Op>> members;
+        std::shared_ptr<Batch> batch;
     };
+    // An implicit pipeline's limits: past them the rest waits for the next one.
+    static constexpr std::size_t max_batch_queries = 256;
+    static constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
+    AsyncConnection::Stats stats;
 
     Settings settings;
     std::shared_ptr<TlsSetup> tls;
@@ -110,9 +139,17 @@ struct AsyncConnection::State {
                 completed.push_back(std::move(op));
                 continue;
             }
+            // Implicit pipelining: queries queued back to back go out together. Not with a
+            // query timeout, which bounds and cancels one query at a time.
+            if (op->pipelinable && query_timeout.count() == 0 && !queue.empty() && queue.front()->pipelinable)
+                op = make_batch(std::move(op));
             try {
                 op->algo = op->make(*this);
             } catch (...) {
+                if (op->batch) {
+                    complete_batch(*op, protocol::Action::failure(std::current_exception(), protocol::Action::Connection::kept));
+                    continue;
+                }
                 op->error = std::current_exception();
                 completed.push_back(std::move(op));
                 continue;
@@ -122,9 +159,76 @@ struct AsyncConnection::State {
         }
     }
 
+    // An operation that sends `first` and the pipelinable operations queued after it as one
+    // pipeline; `first` alone (unbatched) when its own messages cannot be encoded. An operation
+    // whose messages cannot be encoded ends the batch and runs alone next, so callbacks still
+    // run in submission order.
+    std::unique_ptr<Op> make_batch(std::unique_ptr<Op> first) {
+        auto batch = std::make_unique<Op>();
+        batch->batch = std::make_shared<Batch>();
+        Batch& b = *batch->batch;
+        auto add = [&](std::unique_ptr<Op>& op) {
+            const ExtendedArgs& a = *op->pipelinable;
+            const std::size_t before = b.messages.size();
+            try {
+                protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params, a.format);
+                protocol::sync(b.messages);
+            } catch (...) {
+                b.messages.resize(before);
+                return false;
+            }
+            batch->members.push_back(std::move(op));
+            b.sync_after.push_back(batch->members.size());
+            return true;
+        };
+        if (!add(first)) return first;
+        while (!queue.empty() && queue.front()->pipelinable && batch->members.size() < max_batch_queries &&
+               b.messages.size() < max_batch_bytes) {
+            if (!add(queue.front())) break;  // it stays first in the queue
+            queue.pop_front();
+        }
+        if (batch->members.size() == 1) return std::move(batch->members.front());
+        b.results.resize(batch->members.size());
+        ++stats.pipelines;
+        stats.pipelined_queries += batch->members.size();
+        batch->make = [bp = batch->batch](State& s) -> std::unique_ptr<protocol::Algorithm> {
+            return std::make_unique<protocol::PipelineRequest>(s.wire(), bp->messages, bp->results, bp->sync_after,
+                                                               s.request_options());
+        };
+        return batch;
+    }
+
+    // A finished implicit pipeline: each operation completes with its own outcome; those the
+    // server had not answered when the pipeline failed get the pipeline's error.
+    void complete_batch(Op& batch, const protocol::Action& done) {
+        Batch& b = *batch.batch;
+        const std::size_t answered =
+            batch.algo ? static_cast<const protocol::PipelineRequest&>(*batch.algo).reported() : 0;
+        for (std::size_t i = 0; i < batch.members.size(); ++i) {
+            std::unique_ptr<Op>& m = batch.members[i];
+            PipelineResult& r = b.results[i];
+            if (done.error && i >= answered) {
+                m->error = done.error;
+            } else if (r.status == PipelineResult::Status::ok) {
+                m->pipelinable->result = std::move(r.result);
+            } else if (r.status == PipelineResult::Status::error && r.error) {
+                m->error = std::make_exception_ptr(std::move(*r.error));
+            } else {
+                m->error = std::make_exception_ptr(
+                    Error(ErrorKind::protocol, ErrorCause::protocol_violation, "the server skipped a pipelined query"));
+            }
+            completed.push_back(std::move(m));
+        }
+    }
+
     // From the driver: internal bookkeeping only; the application's callback runs later.
     void on_done(const protocol::Action& done) {
         std::unique_ptr<Op> op = std::move(running);
+        if (op->batch) {
+            if (done.connection == protocol::Action::Connection::retired) healthy = false;
+            complete_batch(*op, done);
+            return;
+        }
         op->error = done.error;
         if (done.connection == protocol::Action::Connection::retired) healthy = false;
         if (op->kind == Op::Kind::connect && !done.error) connected(static_cast<protocol::ConnectFlow&>(*op->algo));
@@ -301,24 +405,18 @@ AsyncConnection::OpId AsyncConnection::query(std::string sql, Callback<std::vect
 }
 
 namespace {
-struct ExtendedArgs {
-    std::string sql;
-    std::optional<PreparedStatement> statement;
-    std::vector<Param> params;
-    ResultFormat format = ResultFormat::text;
-    std::function<void(const Row&)> on_row;
-    Result result;
-};
-
 std::unique_ptr<Op> extended_op(std::shared_ptr<ExtendedArgs> a,
                                 std::function<void(ExtendedArgs&, std::exception_ptr)> result) {
-    return make_op<protocol::ExtendedRequest>(
+    const bool pipelinable = !a->on_row;
+    auto op = make_op<protocol::ExtendedRequest>(
         [a](State& s) {
             protocol::ExtendedCall call{a->statement ? &*a->statement : nullptr, a->sql, a->params, a->format,
                                         a->on_row ? &a->on_row : nullptr, &a->result};
             return std::make_unique<protocol::ExtendedRequest>(s.wire(), call, s.request_options());
         },
         [a, result = std::move(result)](State&, protocol::ExtendedRequest*, std::exception_ptr e) { result(*a, e); });
+    if (pipelinable) op->pipelinable = std::move(a);
+    return op;
 }
 }  // namespace
 
@@ -502,9 +600,26 @@ void AsyncConnection::cancel(OpId id) {
         s.queue.erase(it);
         return;
     }
-    if (s.running && s.running->id == id)
-        s.driver.request_cancel(std::make_exception_ptr(Error(ErrorKind::connection, ErrorCause::usage,
-                                                              "operation cancelled; the connection was closed")));
+    if (!s.running) return;
+    const auto closed = [] {
+        return std::make_exception_ptr(
+            Error(ErrorKind::connection, ErrorCause::usage, "operation cancelled; the connection was closed"));
+    };
+    if (s.running->id == id) {
+        s.driver.request_cancel(closed());
+        return;
+    }
+    // A query in an implicit pipeline: a CancelRequest when the server is running it (its
+    // result is then 57014, the others' are unaffected). One the server has not reached is
+    // already sent and runs; one it has answered is complete: both keep their outcome, as a
+    // cancel that arrives after a query finished does.
+    const auto& members = s.running->members;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+        if (members[i]->id != id) continue;
+        const auto& pipeline = static_cast<const protocol::PipelineRequest&>(*s.running->algo);
+        if (pipeline.reported() == i) s.driver.request_cancel(closed());
+        return;
+    }
 }
 
 bool AsyncConnection::is_open() const noexcept { return state_->channel.is_open(); }
@@ -522,6 +637,7 @@ std::vector<Notification> AsyncConnection::take_notifications() {
     state_->session.notifications.clear();
     return v;
 }
+AsyncConnection::Stats AsyncConnection::stats() const noexcept { return state_->stats; }
 void AsyncConnection::set_query_timeout(std::chrono::milliseconds timeout) noexcept { state_->query_timeout = timeout; }
 void AsyncConnection::set_notice_handler(std::function<void(const Notice&)> handler) {
     state_->session.notice_handler = std::move(handler);

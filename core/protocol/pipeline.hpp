@@ -23,6 +23,9 @@ public:
           messages_(messages),
           flow_(results, sync_after, wire.session) {}
 
+    // How many queries have their outcome so far.
+    std::size_t reported() const noexcept { return flow_.reported(); }
+
 private:
     static RequestOptions closing(RequestOptions o) {
         o.on_timeout = RequestOptions::OnTimeout::close;

@@ -27,6 +27,8 @@ public:
     // on a message out of place, ServerError on a FATAL/PANIC (the session is over).
     bool on_message(const BackendMessage& m);
     bool done() const noexcept { return group_ == sync_after_.size(); }
+    // How many queries have their outcome (the server is at the next one, or past the end).
+    std::size_t reported() const noexcept { return q_; }
 
 private:
     std::vector<PipelineResult>& results_;

@@ -99,6 +99,11 @@ public:
     /// Resolves `config` (conninfo, PG* environment) first; a resolve error completes `done`.
     OpId connect(const Config& config, Done done);
     OpId query(std::string sql, Callback<std::vector<Result>> done);
+    /// Extended-protocol query with parameters. Implicit pipelining: execute() calls queued
+    /// back to back (from several coroutines, say) go out together without waiting for each
+    /// other's replies, each with its own Sync, so each gets its own result and an error fails
+    /// only its own query, as when they run one after another. Up to 256 queries or 1 MiB per
+    /// pipeline; not while a query timeout is set (it bounds one query at a time).
     OpId execute(std::string sql, std::vector<Param> params, Callback<Result> done,
                  ResultFormat format = ResultFormat::text);
     template <typename... Args>
@@ -124,7 +129,9 @@ public:
     /// Terminate and close; queued operations after it fail.
     OpId close(Done done);
 
-    /// Cancels operation `id` (see the file comment); nothing if it already completed.
+    /// Cancels operation `id` (see the file comment); nothing if it already completed. A query
+    /// in an implicit pipeline is cancelled (CancelRequest, 57014) while the server runs it;
+    /// one the server has not reached yet was already sent, and completes with its outcome.
     void cancel(OpId id);
 
     // ---- state
@@ -139,6 +146,13 @@ public:
     /// connection; 0 = none.
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
     void set_notice_handler(std::function<void(const Notice&)> handler);
+
+    /// How much implicit pipelining happened on this connection (since it was created).
+    struct Stats {
+        std::uint64_t pipelines = 0;          ///< implicit pipelines sent
+        std::uint64_t pipelined_queries = 0;  ///< queries sent in them
+    };
+    Stats stats() const noexcept;
 
     struct State;  // opaque: defined in the library (core/async/connection.cpp)
 

@@ -203,6 +203,73 @@ TEST_P(AsyncConnectionTest, OperationsRunInOrderAndCallbacksRunOnlyFromAdvance) 
     EXPECT_FALSE(c.busy());
 }
 
+TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOutcome) {
+    AsyncConnection c;
+    connect(c);
+    constexpr int kQueries = 300;  // more than one pipeline holds (256)
+    std::vector<std::string> got(kQueries);
+    int answered = 0;
+    std::vector<int> order;
+    for (int i = 0; i < kQueries; ++i)
+        c.execute_args("SELECT 100 / $1::int", [&, i](std::exception_ptr e, Result r) {
+            order.push_back(i);
+            got[static_cast<std::size_t>(i)] = e ? sqlstate(e) : std::string(r[0][0].view());
+            ++answered;
+        }, i % 50 == 7 ? 0 : 1);  // a division by zero now and then
+    ASSERT_TRUE(run_loop(c, [&] { return answered == kQueries; }));
+    for (int i = 0; i < kQueries; ++i) {
+        EXPECT_EQ(got[static_cast<std::size_t>(i)], i % 50 == 7 ? "22012" : "100") << "query " << i;
+        EXPECT_EQ(order[static_cast<std::size_t>(i)], i) << "callbacks run in submission order";
+    }
+    const AsyncConnection::Stats st = c.stats();
+    EXPECT_GE(st.pipelines, 2u) << "the first query runs alone only if nothing was queued behind it";
+    EXPECT_GE(st.pipelined_queries, static_cast<std::uint64_t>(kQueries - 1));
+    EXPECT_TRUE(c.is_healthy());
+
+    // Inside a transaction the pipelined queries behave as run one by one: after an error,
+    // the rest of the block fails with 25P02, and ROLLBACK recovers.
+    std::string tx;
+    c.query("BEGIN", [&](std::exception_ptr e, std::vector<Result>) { tx += e ? "!" : "B"; });
+    c.execute_args("SELECT 1 / $1::int", [&](std::exception_ptr e, Result) { tx += sqlstate(e) == "22012" ? "E" : "?"; }, 0);
+    c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result) { tx += sqlstate(e) == "25P02" ? "A" : "?"; }, 2);
+    c.query("ROLLBACK", [&](std::exception_ptr e, std::vector<Result>) { tx += e ? "!" : "R"; });
+    c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result r) { tx += e ? "!" : std::string(r[0][0].view()); }, 5);
+    ASSERT_TRUE(run_loop(c, [&] { return tx.size() == 5; }));
+    EXPECT_EQ(tx, "BEAR5");
+}
+
+TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
+    AsyncConnection c;
+    connect(c);
+    std::string got;
+    c.execute_args("SELECT pg_sleep($1::float8)::text", [&](std::exception_ptr e, Result) {
+        got += e ? "!" : "a";
+    }, 0.01);
+    const auto slow = c.execute_args("SELECT pg_sleep($1::float8)::text", [&](std::exception_ptr e, Result) {
+        got += sqlstate(e) == "57014" ? "x" : "?";
+    }, 30.0);
+    c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { got += e ? "!" : std::string(r[0][0].view()); }, "c");
+    run_loop(c, [] { return false; }, 500ms);  // the slow query is running on the server
+    EXPECT_EQ(got, "a");
+    EXPECT_EQ(c.stats().pipelines, 1u);
+    c.cancel(slow);
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 3; }, 10s));
+    EXPECT_EQ(got, "axc");
+    EXPECT_TRUE(c.is_healthy());
+}
+
+TEST_P(AsyncConnectionTest, WithAQueryTimeoutQueriesRunOneByOne) {
+    AsyncConnection c;
+    connect(c);
+    c.set_query_timeout(5s);
+    int answered = 0;
+    for (int i = 0; i < 10; ++i)
+        c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result) { answered += e ? 100 : 1; }, i);
+    ASSERT_TRUE(run_loop(c, [&] { return answered >= 10; }));
+    EXPECT_EQ(answered, 10);
+    EXPECT_EQ(c.stats().pipelines, 0u);
+}
+
 TEST_P(AsyncConnectionTest, CancellingARunningQuerySendsACancelRequestAndKeepsTheConnection) {
     AsyncConnection c;
     connect(c);
