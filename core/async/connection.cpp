@@ -113,11 +113,15 @@ struct AsyncConnection::State {
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
     protocol::RequestOptions request_options() const { return {query_timeout, {}, std::nullopt}; }
 
+    // Callbacks are running: what they queue starts once they all ran, together (so queries
+    // that completions issue go out as one implicit pipeline, not one alone and then the rest).
+    bool delivering = false;
+
     OpId submit(std::unique_ptr<Op> op) {
         op->id = ++next_id;
         const OpId id = op->id;
         queue.push_back(std::move(op));
-        start_next(Clock::now());
+        if (!delivering) start_next(Clock::now());
         return id;
     }
 
@@ -256,6 +260,14 @@ struct AsyncConnection::State {
     // from the destructor (`discard_exceptions`) it is dropped, as a destructor cannot throw.
     bool deliver(bool discard_exceptions = false) {
         const std::shared_ptr<bool> token = alive;
+        struct Delivering {  // reset however the callbacks end, unless one destroyed us
+            State& s;
+            const std::shared_ptr<bool>& token;
+            ~Delivering() {
+                if (*token) s.delivering = false;
+            }
+        } flag{*this, token};
+        delivering = true;
         while (!completed.empty()) {
             std::unique_ptr<Op> op = std::move(completed.front());
             completed.pop_front();
@@ -328,6 +340,8 @@ std::optional<AsyncConnection::Clock::time_point> AsyncConnection::deadline() co
     // A completion is waiting for its callback: advance() is due now. A real time point, not
     // time_point::min(): a loop computes `deadline - now`, which min() would overflow.
     if (!state_->completed.empty()) return Clock::now();
+    // Operations queued by callbacks wait for the next advance() to start.
+    if (!state_->running && !state_->queue.empty()) return Clock::now();
     return state_->driver.deadline();
 }
 

@@ -238,6 +238,31 @@ TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOu
     EXPECT_EQ(tx, "BEAR5");
 }
 
+// 64 "coroutines" on one connection, started from the connect's completion, each issuing its
+// next query from its callback: what the completions issue goes out together, so every query
+// travels in a pipeline of 64 (none starts alone ahead of the others).
+TEST_P(AsyncConnectionTest, QueriesIssuedFromCallbacksGoOutTogether) {
+    AsyncConnection c;
+    constexpr int kChains = 64, kEach = 30;
+    int answered = 0, wrong = 0;
+    std::function<void(int, int)> next = [&](int chain, int k) {
+        c.execute_args("SELECT $1::int + $2::int", [&, chain, k](std::exception_ptr e, Result r) {
+            if (e || r[0][0].as<int>() != chain * 1000 + k) ++wrong;
+            ++answered;
+            if (k + 1 < kEach) next(chain, k + 1);
+        }, chain * 1000, k);
+    };
+    c.connect(pg18_verified(), [&](std::exception_ptr e) {
+        ASSERT_FALSE(e) << what(e);
+        for (int i = 0; i < kChains; ++i) next(i, 0);
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return answered == kChains * kEach; }, 60s));
+    EXPECT_EQ(wrong, 0);
+    const auto st = c.stats();
+    EXPECT_EQ(st.pipelined_queries, static_cast<std::uint64_t>(kChains * kEach));
+    EXPECT_EQ(st.pipelines, static_cast<std::uint64_t>(kEach));
+}
+
 TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
     AsyncConnection c;
     connect(c);
