@@ -63,6 +63,7 @@ struct AsyncConnection::State {
         // An implicit pipeline: the operations it sends, in order, and their messages.
         std::vector<std::unique_ptr<Op>> members;
         std::shared_ptr<Batch> batch;
+        std::size_t completed_members = 0;  // members completed so far (in order)
     };
     // An implicit pipeline's limits: past them the rest waits for the next one.
     static constexpr std::size_t max_batch_queries = 256;
@@ -113,15 +114,14 @@ struct AsyncConnection::State {
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
     protocol::RequestOptions request_options() const { return {query_timeout, {}, std::nullopt}; }
 
-    // Callbacks are running: what they queue starts once they all ran, together (so queries
-    // that completions issue go out as one implicit pipeline, not one alone and then the rest).
-    bool delivering = false;
-
+    // Operations start from advance() only (deadline() is then due at once): the application's
+    // code — a password callback, a notice handler — never runs inside the call that queued
+    // an operation, and what is queued between two advance() calls (by several coroutines, or
+    // by the callbacks of one delivery) goes out together, as one implicit pipeline.
     OpId submit(std::unique_ptr<Op> op) {
         op->id = ++next_id;
         const OpId id = op->id;
         queue.push_back(std::move(op));
-        if (!delivering) start_next(Clock::now());
         return id;
     }
 
@@ -202,27 +202,41 @@ struct AsyncConnection::State {
         return batch;
     }
 
-    // A finished implicit pipeline: each operation completes with its own outcome; those the
-    // server had not answered when the pipeline failed get the pipeline's error.
+    // Completes the members of the running implicit pipeline the server has answered, each
+    // with its own outcome, as soon as it has one (a query's caller never waits for the
+    // queries sent after it).
+    void harvest_batch() {
+        if (!running || !running->batch || !running->algo) return;
+        Op& batch = *running;
+        const std::size_t answered = static_cast<const protocol::PipelineRequest&>(*batch.algo).reported();
+        while (batch.completed_members < answered) complete_member(batch, batch.completed_members++, nullptr);
+    }
+
+    // Member `i` of `batch` completes: with `error` when set, else with its own result.
+    void complete_member(Op& batch, std::size_t i, std::exception_ptr error) {
+        std::unique_ptr<Op>& m = batch.members[i];
+        PipelineResult& r = batch.batch->results[i];
+        if (error) {
+            m->error = std::move(error);
+        } else if (r.status == PipelineResult::Status::ok) {
+            m->pipelinable->result = std::move(r.result);
+        } else if (r.status == PipelineResult::Status::error && r.error) {
+            m->error = std::make_exception_ptr(std::move(*r.error));
+        } else {
+            m->error = std::make_exception_ptr(
+                Error(ErrorKind::protocol, ErrorCause::protocol_violation, "the server skipped a pipelined query"));
+        }
+        completed.push_back(std::move(m));
+    }
+
+    // A finished implicit pipeline: the members not completed yet complete with their own
+    // outcome, or, those the server had not answered when the pipeline failed, its error.
     void complete_batch(Op& batch, const protocol::Action& done) {
-        Batch& b = *batch.batch;
         const std::size_t answered =
             batch.algo ? static_cast<const protocol::PipelineRequest&>(*batch.algo).reported() : 0;
-        for (std::size_t i = 0; i < batch.members.size(); ++i) {
-            std::unique_ptr<Op>& m = batch.members[i];
-            PipelineResult& r = b.results[i];
-            if (done.error && i >= answered) {
-                m->error = done.error;
-            } else if (r.status == PipelineResult::Status::ok) {
-                m->pipelinable->result = std::move(r.result);
-            } else if (r.status == PipelineResult::Status::error && r.error) {
-                m->error = std::make_exception_ptr(std::move(*r.error));
-            } else {
-                m->error = std::make_exception_ptr(
-                    Error(ErrorKind::protocol, ErrorCause::protocol_violation, "the server skipped a pipelined query"));
-            }
-            completed.push_back(std::move(m));
-        }
+        for (std::size_t i = batch.completed_members; i < batch.members.size(); ++i)
+            complete_member(batch, i, done.error && i >= answered ? done.error : nullptr);
+        batch.completed_members = batch.members.size();
     }
 
     // From the driver: internal bookkeeping only; the application's callback runs later.
@@ -260,14 +274,6 @@ struct AsyncConnection::State {
     // from the destructor (`discard_exceptions`) it is dropped, as a destructor cannot throw.
     bool deliver(bool discard_exceptions = false) {
         const std::shared_ptr<bool> token = alive;
-        struct Delivering {  // reset however the callbacks end, unless one destroyed us
-            State& s;
-            const std::shared_ptr<bool>& token;
-            ~Delivering() {
-                if (*token) s.delivering = false;
-            }
-        } flag{*this, token};
-        delivering = true;
         while (!completed.empty()) {
             std::unique_ptr<Op> op = std::move(completed.front());
             completed.pop_front();
@@ -340,7 +346,7 @@ std::optional<AsyncConnection::Clock::time_point> AsyncConnection::deadline() co
     // A completion is waiting for its callback: advance() is due now. A real time point, not
     // time_point::min(): a loop computes `deadline - now`, which min() would overflow.
     if (!state_->completed.empty()) return Clock::now();
-    // Operations queued by callbacks wait for the next advance() to start.
+    // Queued operations start at the next advance().
     if (!state_->running && !state_->queue.empty()) return Clock::now();
     return state_->driver.deadline();
 }
@@ -349,6 +355,7 @@ void AsyncConnection::advance(Clock::time_point now) {
     State& s = *state_;
     while (true) {
         s.driver.advance(now);
+        s.harvest_batch();
         s.start_next(now);
         if (s.completed.empty()) return;
         if (!s.deliver()) return;
@@ -628,7 +635,7 @@ void AsyncConnection::cancel(OpId id) {
     // already sent and runs; one it has answered is complete: both keep their outcome, as a
     // cancel that arrives after a query finished does.
     const auto& members = s.running->members;
-    for (std::size_t i = 0; i < members.size(); ++i) {
+    for (std::size_t i = s.running->completed_members; i < members.size(); ++i) {
         if (members[i]->id != id) continue;
         const auto& pipeline = static_cast<const protocol::PipelineRequest&>(*s.running->algo);
         if (pipeline.reported() == i) s.driver.request_cancel(closed());

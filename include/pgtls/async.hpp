@@ -7,11 +7,12 @@
 // calls advance() on readiness or at the deadline; spurious calls are harmless.
 //
 // Operations (connect, query, execute, prepare, stream, pipeline, COPY, notifications, close)
-// are queued and run one after another in order. Each completes through its callback with an
+// are queued and run one after another in order; they start at the next advance() (after
+// queueing, deadline() is "now"), so the application's code — completion callbacks, a
+// password callback, a notice handler — runs only from advance() (and from the destructor),
+// never from the call that queued the operation. Each completes through its callback with an
 // exception_ptr (null on success: a pgtls::Error, ServerError, or what a user callback threw)
-// and its result. Callbacks run only from advance() (and from the destructor), never from the
-// call that queued the operation: after queueing, the loop's next deadline() is "now" when a
-// completion is ready. A callback may queue further operations; it must not destroy the
+// and its result. A callback may queue further operations; it must not destroy the
 // connection from inside advance() of another thread (use from one thread at a time).
 //
 // cancel(id) cancels one operation: a queued one completes with Error(usage, cause usage,

@@ -240,7 +240,7 @@ TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOu
 
 // 64 "coroutines" on one connection, started from the connect's completion, each issuing its
 // next query from its callback: what the completions issue goes out together, so every query
-// travels in a pipeline of 64 (none starts alone ahead of the others).
+// travels in a pipeline (none starts alone ahead of the others).
 TEST_P(AsyncConnectionTest, QueriesIssuedFromCallbacksGoOutTogether) {
     AsyncConnection c;
     constexpr int kChains = 64, kEach = 30;
@@ -259,8 +259,12 @@ TEST_P(AsyncConnectionTest, QueriesIssuedFromCallbacksGoOutTogether) {
     ASSERT_TRUE(run_loop(c, [&] { return answered == kChains * kEach; }, 60s));
     EXPECT_EQ(wrong, 0);
     const auto st = c.stats();
-    EXPECT_EQ(st.pipelined_queries, static_cast<std::uint64_t>(kChains * kEach));
-    EXPECT_EQ(st.pipelines, static_cast<std::uint64_t>(kEach));
+    // Results are delivered as they arrive, so a later pipeline may start before every chain
+    // has issued its next query: a few more pipelines than rounds (now and then a query alone),
+    // never one per query. Queries that start alone ahead of the rest would be a third or more.
+    EXPECT_GE(st.pipelined_queries, static_cast<std::uint64_t>(kChains * kEach * 9 / 10));
+    EXPECT_GE(st.pipelines, static_cast<std::uint64_t>(kEach));
+    EXPECT_LE(st.pipelines, static_cast<std::uint64_t>(2 * kEach));
 }
 
 TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
@@ -275,7 +279,7 @@ TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
     }, 30.0);
     c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { got += e ? "!" : std::string(r[0][0].view()); }, "c");
     run_loop(c, [] { return false; }, 500ms);  // the slow query is running on the server
-    EXPECT_EQ(got, "a");
+    EXPECT_EQ(got, "a") << "a pipelined query's result arrives without waiting for the ones after it";
     EXPECT_EQ(c.stats().pipelines, 1u);
     c.cancel(slow);
     ASSERT_TRUE(run_loop(c, [&] { return got.size() == 3; }, 10s));
