@@ -14,7 +14,10 @@
 // libpq 15 lacks it; W1cb: channel_binding=require; W1p: the same through a pgtls::Pool that
 // retires each connection after one use, so every acquisition reconnects with the pool's
 // shared TLS context and cached SCRAM keys), W2 sequential SELECT $1::int, W3 the same
-// pipelined in batches of 1000 with a sync, W4b / W4s bulk read buffered / streaming (libpq:
+// pipelined in batches of 1000 with a sync, W3i the same queries from 64 independent callers
+// on one non-blocking connection (pgtls::AsyncConnection, one poll() loop), each issuing its
+// next query when its result arrives — implicit pipelining; libpq has none, so its W3i row is
+// its sequential W2 loop, the baseline the async API is measured against — W4b / W4s bulk read buffered / streaming (libpq:
 // PQsetSingleRowMode), W5 COPY FROM STDIN, W5b the same rows from typed values (pgtls: binary
 // COPY through CopyRowWriter; libpq: the application formats text COPY lines), W6 pool of 4 shared by 8 threads, SELECT 1, W8 n
 // idle TLS connections held at once (resident memory per connection).
@@ -24,6 +27,7 @@
 // shows what direct TLS negotiation saves (one round trip: the SSLRequest exchange).
 #include <libpq-fe.h>
 
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +51,7 @@
 #include <thread>
 #include <vector>
 
+#include "pgtls/async.hpp"
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/copy_rows.hpp"
@@ -139,10 +145,10 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W3i", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
     std::vector<std::string> clients;
     int repeats = 5;
-    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
+    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W3i", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
                                   {"W8", 200}};
     std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
     bool smoke = false;
@@ -359,7 +365,7 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
         return;
     }
     PGconn* c = pq_connect(ci);
-    if (w == "W2") {
+    if (w == "W2" || w == "W3i") {  // W3i: libpq has no implicit pipelining (see the file comment)
         Timer t;
         for (long i = 0; i < n; ++i) g_sink = g_sink + pq_select_int(c, i);
         t.finish(s);
@@ -474,6 +480,54 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
     PQfinish(c);
 }
 
+// W3i: 64 callers on one AsyncConnection, each issuing SELECT $1::int when its previous
+// result arrives, until n queries have completed; one poll() loop.
+void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s) {
+    constexpr long kCallers = 64;
+    pgtls::AsyncConnection c;
+    bool connected = false;
+    std::exception_ptr failure;
+    auto loop = [&](const std::function<bool()>& finished) {
+        while (!finished() && !failure) {
+            std::vector<pollfd> fds;
+            for (const pgtls::AsyncWatch& w : c.watches())
+                if (w.fd >= 0 && (w.read || w.write))
+                    fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
+            int timeout = 1000;
+            if (auto d = c.deadline())
+                timeout = static_cast<int>(std::clamp<long long>(
+                    std::chrono::ceil<std::chrono::milliseconds>(*d - pgtls::AsyncConnection::Clock::now()).count(), 0, 1000));
+            ::poll(fds.data(), fds.size(), timeout);
+            c.advance();
+        }
+        if (failure) std::rethrow_exception(failure);
+    };
+    c.connect(cfg, [&](std::exception_ptr e) {
+        failure = e;
+        connected = true;
+    });
+    loop([&] { return connected; });
+    long issued = 0, completed = 0;
+    std::function<void()> issue = [&] {
+        const long i = issued++;
+        c.execute_args("SELECT $1::int", [&, i](std::exception_ptr e, pgtls::Result r) {
+            if (e) {
+                failure = e;
+                return;
+            }
+            if (r[0][0].as<std::int32_t>() != i) failure = std::make_exception_ptr(std::runtime_error("W3i: wrong result"));
+            g_sink = g_sink + i;
+            ++completed;
+            if (issued < n) issue();
+        }, std::int32_t(i));
+    };
+    Timer t;
+    for (long k = 0; k < std::min(kCallers, n); ++k) issue();
+    loop([&] { return completed == n; });
+    t.finish(s);
+    s.ops = double(n);
+}
+
 void run_pgtls(const Options& o, const std::string& w, const std::string& backend, Sample& s) {
     const long n = count_for(o, w);
     const pgtls::Config cfg = pg_config(conninfo_for(o, w), backend);
@@ -546,6 +600,10 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
         for (auto& th : threads) th.join();
         t.finish(s);
         s.ops = double(n);
+        return;
+    }
+    if (w == "W3i") {
+        run_implicit_pipelining(cfg, n, s);
         return;
     }
     pgtls::Client c(cfg);
@@ -681,7 +739,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3i,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "                   [--latency-ms MS] [--interleave-workloads]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
@@ -714,7 +772,7 @@ int main(int argc, char** argv) {
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
-            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
+            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W3i", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
         } else if (a == "--n") {
             const std::string kv = value();
             const auto eq = kv.find('=');
