@@ -1,4 +1,4 @@
-// Authentication policy against real PostgreSQL 15 and 18 on every backend: the
+// Authentication policy against real PostgreSQL 15 and 18 on every backend, with both drivers: the
 // channel_binding × server-method matrix and require_auth lists. Downgrades a real server
 // would not attempt are in tests/hostile and tests/auth (scripted servers).
 #include <gtest/gtest.h>
@@ -29,7 +29,7 @@ TEST_P(Auth, ChannelBindingMatrix) {
                 const bool should_work = std::string(cb) != "require" || (tls && scram);
                 if (!should_work) {
                     try {
-                        Client c(config(ci));
+                        auto c = open(ci);
                         ADD_FAILURE() << "connected although channel binding was required";
                     } catch (const Error& e) {
                         // Without TLS it is refused before connecting (config) or at auth; either way clear.
@@ -38,7 +38,7 @@ TEST_P(Auth, ChannelBindingMatrix) {
                     }
                     continue;
                 }
-                Client c(config(ci));
+                auto c = open(ci);
                 const bool bound = tls && scram && std::string(cb) != "disable";
                 EXPECT_EQ(c.info().channel_binding, bound);
                 EXPECT_EQ(c.info().auth_method,
@@ -69,11 +69,11 @@ TEST_P(Auth, RequireAuthLists) {
         SCOPED_TRACE(std::string(k.user) + " require_auth=" + k.list);
         const std::string ci = env().conninfo(server, k.user) + tls + " require_auth=" + k.list;
         if (k.ok) {
-            Client c(config(ci));
+            auto c = open(ci);
             EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
         } else {
             try {
-                Client c(config(ci));
+                auto c = open(ci);
                 ADD_FAILURE() << "connected despite require_auth";
             } catch (const Error& e) {
                 EXPECT_EQ(e.kind(), ErrorKind::authentication) << e.what();
@@ -99,7 +99,7 @@ TEST_P(Auth, PasswordCallbackIsAskedOnlyWhenNeeded) {
             EXPECT_EQ(port, std::to_string(server.port));
             return password_of(u);
         };
-        return Client(c);
+        return open(c);
     };
     with_callback("trustuser");
     EXPECT_EQ(calls, 0);
@@ -112,7 +112,7 @@ TEST_P(Auth, PasswordCallbackIsAskedOnlyWhenNeeded) {
 TEST_P(Auth, MissingPasswordIsAClearError) {
     const auto& server = env().server("pg15");
     try {
-        Client c(config("host=127.0.0.1 port=" + std::to_string(server.port) +
+        open(config("host=127.0.0.1 port=" + std::to_string(server.port) +
                         " dbname=pgtls user=scramuser passfile=/nonexistent sslmode=" + (has_tls() ? "require" : "disable")));
         FAIL();
     } catch (const Error& e) {
@@ -121,7 +121,7 @@ TEST_P(Auth, MissingPasswordIsAClearError) {
     }
 }
 
-PGTLS_INSTANTIATE_PER_BACKEND(Auth);
+PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Auth);
 
 }  // namespace
 }  // namespace pgtls::test
