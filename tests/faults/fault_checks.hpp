@@ -18,6 +18,7 @@
 
 #include "core/tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
+#include "tests/integration/driver_connection.hpp"
 #include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/sanitizers.hpp"
 #include "tests/support/env/test_env.hpp"
@@ -46,6 +47,7 @@ private:
 struct Variant {
     std::string backend;  // "none" for plaintext
     std::string sslmode;
+    DriverKind driver = DriverKind::blocking;  // who runs the connection (see driver_variants())
 };
 
 inline std::vector<Variant> variants() {
@@ -54,7 +56,19 @@ inline std::vector<Variant> variants() {
     return v;
 }
 
-inline std::string label(const Variant& v) { return v.backend == "none" ? "plaintext" : v.backend; }
+// variants() with each driver: the blocking Client and the non-blocking AsyncConnection.
+inline std::vector<Variant> driver_variants() {
+    std::vector<Variant> v = variants();
+    for (Variant a : variants()) {
+        a.driver = DriverKind::async;
+        v.push_back(a);
+    }
+    return v;
+}
+
+inline std::string label(const Variant& v) {
+    return (v.backend == "none" ? "plaintext" : v.backend) + (v.driver == DriverKind::async ? " async" : "");
+}
 
 // The outcome of an operation that must fail.
 struct Failure {

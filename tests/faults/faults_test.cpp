@@ -1,7 +1,7 @@
 // Faults against the real servers of scripts/test-servers.sh: a backend terminated mid-query
 // or while idle, a port that accepts but never answers, and a connect/query/close soak. Each
 // time a clear error, no wrong result, and no leaked file descriptors or memory growth
-// (counted in /proc/self).
+// (counted in /proc/self). The terminated-backend cases run with both drivers.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -17,6 +17,7 @@
 #include "core/tls/tls_backend.hpp"
 #include "fault_checks.hpp"
 #include "pgtls/client.hpp"
+#include "tests/integration/driver_connection.hpp"
 #include "tests/support/env/process_counts.hpp"
 #include "tests/support/env/sanitizers.hpp"
 #include "tests/support/env/test_env.hpp"
@@ -51,12 +52,13 @@ TEST(Faults, BackendTerminatedMidQuery) {
             for (const tls::Backend* b : tls::available_backends())
                 targets.emplace_back(&s, "sslmode=require sslbackend=" + std::string(b->name()));
     }
-    for (const auto& [server, mode] : targets) {
+    for (const auto& [server, mode] : targets)
+      for (const DriverKind driver : {DriverKind::blocking, DriverKind::async}) {
         const auto& s = *server;
-        const std::string where = s.name + " " + mode;
+        const std::string where = s.name + " " + mode + (driver == DriverKind::async ? " async" : "");
         const std::size_t fds0 = open_fds();
         {
-            Client victim(trust(s, mode));
+            DriverConnection victim(driver, trust(s, mode));
             const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
             std::thread killer([&] {
                 std::this_thread::sleep_for(300ms);
@@ -139,11 +141,12 @@ TEST(Faults, IdleConnectionTerminatedThenUsed) {
         if (s.ssl)
             for (const tls::Backend* b : tls::available_backends())
                 modes.push_back("sslmode=require sslbackend=" + std::string(b->name()));
-        for (const auto& mode : modes) {
-            const std::string where = s.name + " " + mode;
+        for (const auto& mode : modes)
+          for (const DriverKind driver : {DriverKind::blocking, DriverKind::async}) {
+            const std::string where = s.name + " " + mode + (driver == DriverKind::async ? " async" : "");
             const std::size_t fds0 = open_fds();
             {
-                Client victim(trust(s, mode));
+                DriverConnection victim(driver, trust(s, mode));
                 const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
                 Client admin(trust(s));
                 admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");

@@ -3,7 +3,8 @@
 // a slow network (a delay per chunk). Mid-handshake connect_timeout fires; mid-query the
 // client-side query timeout fires and the connection is closed when even the cancel request
 // gets no answer; a pooled idle connection that went silent is replaced within the acquire
-// timeout. Every case on every TLS backend and in plaintext, with no fd or thread leaked.
+// timeout. Every case on every TLS backend and in plaintext, with no fd or thread leaked; the
+// connect and query cases with both drivers (blocking Client, non-blocking AsyncConnection).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -40,10 +41,11 @@ void run_parallel(std::vector<std::function<void()>> jobs) {
 
 // Runs `body` once per variant, each on its own thread, then checks that no fd or thread
 // was left behind (`what` names the case in the failure).
-void each_variant_in_parallel(const std::string& what, const std::function<void(const Variant&)>& body) {
+void each_variant_in_parallel(const std::string& what, const std::function<void(const Variant&)>& body,
+                              const std::vector<Variant>& which = variants()) {
     const ResourceBaseline baseline;
     std::vector<std::function<void()>> jobs;
-    for (const Variant& v : variants()) jobs.push_back([&body, v] { body(v); });
+    for (const Variant& v : which) jobs.push_back([&body, v] { body(v); });
     run_parallel(std::move(jobs));
     baseline.expect_unchanged(what);
 }
@@ -77,13 +79,13 @@ TEST(NetworkLoss, SilenceMidHandshakeFiresConnectTimeout) {
                 FaultProxy stalling("127.0.0.1", pg18().port);
                 const std::string where = label(v) + " silent after " + std::to_string(stall) + " server bytes";
                 stalling.set_fault(FaultProxy::Fault{Direction::server_to_client, stall, FaultProxy::Action::go_silent});
-                const Failure f = run_failing([&] { Client c(through(stalling, v, "connect_timeout=2")); });
+                const Failure f = run_failing([&] { DriverConnection c(v.driver, through(stalling, v, "connect_timeout=2")); });
                 expect_failure(f, {ErrorKind::timeout}, {"timeout expired"}, 6000ms, where);
                 EXPECT_GE(f.elapsed, 1900ms) << where << ": gave up before connect_timeout";
             });
         }
         run_parallel(std::move(stalls));
-    });
+    }, driver_variants());
 }
 
 // A slow network is not a broken one: 30 ms per chunk still connects and queries; 400 ms per
@@ -93,13 +95,13 @@ TEST(NetworkLoss, SlowNetworkConnectsAndTooSlowTimesOut) {
         FaultProxy proxy("127.0.0.1", pg18().port);
         proxy.set_chunk_delay(30ms);
         {
-            Client c(through(proxy, v, "connect_timeout=5"));
+            DriverConnection c(v.driver, through(proxy, v, "connect_timeout=5"));
             EXPECT_EQ(c.query("SELECT 41 + 1")[0][0].as<int>(), 42) << label(v);
         }
         proxy.set_chunk_delay(400ms);
-        const Failure f = run_failing([&] { Client c(through(proxy, v, "connect_timeout=2")); });
+        const Failure f = run_failing([&] { DriverConnection c(v.driver, through(proxy, v, "connect_timeout=2")); });
         expect_failure(f, {ErrorKind::timeout}, {"timeout expired"}, 6000ms, label(v) + " 400 ms per chunk");
-    });
+    }, driver_variants());
 }
 
 // The network goes silent under an established connection, the cancel request's path too:
@@ -108,7 +110,7 @@ TEST(NetworkLoss, SlowNetworkConnectsAndTooSlowTimesOut) {
 void silent_mid_query(const std::string& connect_options, std::chrono::milliseconds bound) {
     each_variant_in_parallel("silent mid-query", [&](const Variant& v) {
         FaultProxy proxy("127.0.0.1", pg18().port);
-        Client c(through(proxy, v, connect_options));
+        DriverConnection c(v.driver, through(proxy, v, connect_options));
         EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
         c.set_query_timeout(1000ms);
         proxy.set_fault(FaultProxy::Fault{Direction::client_to_server, 0, FaultProxy::Action::go_silent});
@@ -118,7 +120,7 @@ void silent_mid_query(const std::string& connect_options, std::chrono::milliseco
         EXPECT_FALSE(c.is_healthy()) << label(v) << ": a connection whose query could not be stopped stays in use";
         const Failure again = run_failing([&] { c.query("SELECT 3"); });
         expect_failure(again, {ErrorKind::connection, ErrorKind::usage}, {}, 1000ms, label(v) + " next query");
-    });
+    }, driver_variants());
 }
 
 TEST(NetworkLoss, SilenceMidQueryFiresQueryTimeoutWithConnectTimeout) { silent_mid_query("connect_timeout=2", 8000ms); }
@@ -153,7 +155,7 @@ TEST(NetworkLoss, PingOnSilentNetworkClosesWithinItsTimeout) {
 TEST(NetworkLoss, WriteStalledMidMessageRetiresTheConnection) {
     each_variant_in_parallel("stalled write", [&](const Variant& v) {
         FaultProxy proxy("127.0.0.1", pg18().port);
-        Client c(through(proxy, v, "connect_timeout=2"));
+        DriverConnection c(v.driver, through(proxy, v, "connect_timeout=2"));
         c.set_query_timeout(1000ms);
         proxy.set_fault(FaultProxy::Fault{Direction::client_to_server, 0, FaultProxy::Action::go_silent});
         proxy.silence_open_connections();
@@ -164,7 +166,7 @@ TEST(NetworkLoss, WriteStalledMidMessageRetiresTheConnection) {
         EXPECT_FALSE(c.is_healthy()) << label(v) << ": usable with half a message sent";
         const Failure again = run_failing([&] { c.query("SELECT 1"); });
         expect_failure(again, {ErrorKind::connection, ErrorKind::usage}, {}, 1000ms, label(v) + " next query");
-    });
+    }, driver_variants());
 }
 
 // A pooled idle connection whose network went silent: the health check on acquire must not

@@ -60,7 +60,17 @@ public:
         if (*outcome) std::rethrow_exception(*outcome);
     }
 
+    // As Client(conninfo): environment included.
+    DriverConnection(DriverKind driver, const std::string& conninfo) : DriverConnection(driver, with(conninfo)) {}
+
     const ConnectionInfo& info() const { return blocking_ ? blocking_->info() : async_->info(); }
+    bool is_healthy() const { return blocking_ ? blocking_->is_healthy() : async_->is_healthy(); }
+    void set_query_timeout(std::chrono::milliseconds t) {
+        if (blocking_)
+            blocking_->set_query_timeout(t);
+        else
+            async_->set_query_timeout(t);
+    }
 
     // The last statement's result; throws as Client::query does.
     Result query(const std::string& sql) {
@@ -79,6 +89,11 @@ public:
     }
 
 private:
+    static Config with(const std::string& conninfo) {
+        Config c;
+        c.conninfo = conninfo;
+        return c;
+    }
     std::unique_ptr<Client> blocking_;
     std::unique_ptr<AsyncConnection> async_;
 };
