@@ -343,11 +343,12 @@ std::array<AsyncWatch, 2> AsyncConnection::watches() const noexcept {
 }
 
 std::optional<AsyncConnection::Clock::time_point> AsyncConnection::deadline() const noexcept {
-    // A completion is waiting for its callback: advance() is due now. A real time point, not
-    // time_point::min(): a loop computes `deadline - now`, which min() would overflow.
-    if (!state_->completed.empty()) return Clock::now();
-    // Queued operations start at the next advance().
-    if (!state_->running && !state_->queue.empty()) return Clock::now();
+    // advance() is due at once when a completion waits for its callback or a queued operation
+    // waits to start. The clock's epoch: a time every later `now` is past, whenever the loop
+    // took its own `now` (Clock::now() here would be later than a loop's earlier reading, and
+    // `deadline <= now` would then never hold for it); and not time_point::min(), which
+    // overflows a loop's `deadline - now`.
+    if (!state_->completed.empty() || (!state_->running && !state_->queue.empty())) return Clock::time_point{};
     return state_->driver.deadline();
 }
 

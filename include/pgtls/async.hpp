@@ -8,7 +8,7 @@
 //
 // Operations (connect, query, execute, prepare, stream, pipeline, COPY, notifications, close)
 // are queued and run one after another in order; they start at the next advance() (after
-// queueing, deadline() is "now"), so the application's code — completion callbacks, a
+// queueing, deadline() is already past), so the application's code — completion callbacks, a
 // password callback, a notice handler — runs only from advance() (and from the destructor),
 // never from the call that queued the operation. Each completes through its callback with an
 // exception_ptr (null on success: a pgtls::Error, ServerError, or what a user callback threw)
@@ -85,6 +85,9 @@ public:
 
     // ---- the event loop
     std::array<AsyncWatch, 2> watches() const noexcept;
+    /// When advance() must be called even if no socket is ready; nullopt: only on readiness.
+    /// When it is due at once (a completion waits for its callback, a queued operation to
+    /// start), a time in the past (the clock's epoch), so `deadline <= now` holds for any `now`.
     std::optional<Clock::time_point> deadline() const noexcept;
     void advance(Clock::time_point now = Clock::now());
     /// True while an operation is queued, running or waiting for its callback.
