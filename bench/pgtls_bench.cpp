@@ -17,7 +17,10 @@
 // pipelined in batches of 1000 with a sync, W3i the same queries from 64 independent callers
 // on one non-blocking connection (pgtls::AsyncConnection, one poll() loop), each issuing its
 // next query when its result arrives — implicit pipelining; libpq has none, so its W3i row is
-// its sequential W2 loop, the baseline the async API is measured against — W4b / W4s bulk read buffered / streaming (libpq:
+// its sequential W2 loop, the baseline the async API is measured against — W7 one thread
+// with 100 TLS connections sharing n SELECT $1::int, each connection one query at a time
+// (pgtls::AsyncConnection vs libpq's non-blocking API, PQsendQueryParams / PQconsumeInput /
+// PQisBusy, both on one poll() loop; connects not timed), W4b / W4s bulk read buffered / streaming (libpq:
 // PQsetSingleRowMode), W5 COPY FROM STDIN, W5b the same rows from typed values (pgtls: binary
 // COPY through CopyRowWriter; libpq: the application formats text COPY lines), W6 pool of 4 shared by 8 threads, SELECT 1, W8 n
 // idle TLS connections held at once (resident memory per connection).
@@ -145,10 +148,10 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W3i", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W3i", "W7", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
     std::vector<std::string> clients;
     int repeats = 5;
-    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W3i", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
+    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W3i", 100000}, {"W7", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
                                   {"W8", 200}};
     std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
     bool smoke = false;
@@ -304,6 +307,58 @@ private:
     std::vector<PGconn*> idle_;
 };
 
+constexpr int kW7Connections = 100;
+
+// W7, libpq: kW7Connections non-blocking connections on one poll() loop, each sending its next
+// query when the previous result is in, until n queries have completed.
+void run_libpq_many(const std::string& ci, long n, Sample& s) {
+    std::vector<PGconn*> conns;
+    for (int i = 0; i < kW7Connections; ++i) {
+        conns.push_back(pq_connect(ci));
+        if (PQsetnonblocking(conns.back(), 1) != 0) throw std::runtime_error("PQsetnonblocking failed");
+    }
+    long issued = 0, completed = 0;
+    std::vector<long> sent(conns.size(), -1);
+    auto send = [&](std::size_t k) {
+        char buf[24];
+        std::snprintf(buf, sizeof buf, "%ld", issued);
+        const char* values[1] = {buf};
+        if (!PQsendQueryParams(conns[k], "SELECT $1::int", 1, nullptr, values, nullptr, nullptr, 0))
+            throw std::runtime_error(std::string("PQsendQueryParams: ") + PQerrorMessage(conns[k]));
+        sent[k] = issued++;
+    };
+    Timer t;
+    for (std::size_t k = 0; k < conns.size() && issued < n; ++k) send(k);
+    std::vector<pollfd> fds(conns.size());
+    while (completed < n) {
+        for (std::size_t k = 0; k < conns.size(); ++k) {
+            const int flush = sent[k] >= 0 ? PQflush(conns[k]) : 0;
+            fds[k] = {PQsocket(conns[k]), static_cast<short>(sent[k] >= 0 ? (POLLIN | (flush == 1 ? POLLOUT : 0)) : 0), 0};
+        }
+        if (::poll(fds.data(), fds.size(), 1000) < 0) throw std::runtime_error("poll failed");
+        for (std::size_t k = 0; k < conns.size(); ++k) {
+            if (!(fds[k].revents & POLLIN)) continue;
+            if (!PQconsumeInput(conns[k])) throw std::runtime_error(std::string("PQconsumeInput: ") + PQerrorMessage(conns[k]));
+            while (sent[k] >= 0 && !PQisBusy(conns[k])) {
+                PGresult* r = PQgetResult(conns[k]);
+                if (!r) {  // the query is complete
+                    ++completed;
+                    sent[k] = -1;
+                    if (issued < n) send(k);
+                    break;
+                }
+                pq_check(r, PGRES_TUPLES_OK, conns[k]);
+                if (parse_int(PQgetvalue(r, 0, 0)) != sent[k]) throw std::runtime_error("W7: wrong result");
+                g_sink = g_sink + sent[k];
+                PQclear(r);
+            }
+        }
+    }
+    t.finish(s);
+    for (PGconn* c : conns) PQfinish(c);
+    s.ops = double(n);
+}
+
 void run_libpq(const Options& o, const std::string& w, Sample& s) {
     const long n = count_for(o, w);
     const std::string ci = conninfo_for(o, w);
@@ -362,6 +417,10 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
         for (auto& th : threads) th.join();
         t.finish(s);
         s.ops = double(n);
+        return;
+    }
+    if (w == "W7") {
+        run_libpq_many(ci, n, s);
         return;
     }
     PGconn* c = pq_connect(ci);
@@ -528,6 +587,75 @@ void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s) {
     s.ops = double(n);
 }
 
+// Runs `conns` on one poll() loop until `finished()` or an operation failed, advancing only the
+// connections whose socket is ready or whose deadline has come (as libpq's loop in W7 only
+// reads the connections poll() reports).
+void async_loop(const std::vector<std::unique_ptr<pgtls::AsyncConnection>>& conns, const std::function<bool()>& finished,
+                const std::exception_ptr& failure) {
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> owner;
+    std::vector<char> due(conns.size(), 1);
+    while (!finished() && !failure) {
+        fds.clear();
+        owner.clear();
+        int timeout = 1000;
+        const auto now = pgtls::AsyncConnection::Clock::now();
+        for (std::size_t k = 0; k < conns.size(); ++k) {
+            for (const pgtls::AsyncWatch& w : conns[k]->watches())
+                if (w.fd >= 0 && (w.read || w.write)) {
+                    fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
+                    owner.push_back(k);
+                }
+            due[k] = 0;
+            if (auto d = conns[k]->deadline()) {
+                const long long ms = std::chrono::ceil<std::chrono::milliseconds>(*d - now).count();
+                if (ms <= 0) due[k] = 1;
+                timeout = std::min<int>(timeout, static_cast<int>(std::max<long long>(0, ms)));
+            }
+        }
+        ::poll(fds.data(), fds.size(), timeout);
+        for (std::size_t j = 0; j < fds.size(); ++j)
+            if (fds[j].revents) due[owner[j]] = 1;
+        for (std::size_t k = 0; k < conns.size(); ++k)
+            if (due[k]) conns[k]->advance();
+    }
+    if (failure) std::rethrow_exception(failure);
+}
+
+// W7, pgtls: as run_libpq_many, on pgtls::AsyncConnection.
+void run_pgtls_many(const pgtls::Config& cfg, long n, Sample& s) {
+    std::vector<std::unique_ptr<pgtls::AsyncConnection>> conns;
+    std::exception_ptr failure;
+    int connected = 0;
+    for (int i = 0; i < kW7Connections; ++i) {
+        conns.push_back(std::make_unique<pgtls::AsyncConnection>());
+        conns.back()->connect(cfg, [&](std::exception_ptr e) {
+            if (e) failure = e;
+            ++connected;
+        });
+    }
+    async_loop(conns, [&] { return connected == kW7Connections; }, failure);
+    long issued = 0, completed = 0;
+    std::function<void(std::size_t)> issue = [&](std::size_t k) {
+        const long i = issued++;
+        conns[k]->execute_args("SELECT $1::int", [&, i, k](std::exception_ptr e, pgtls::Result r) {
+            if (e) {
+                failure = e;
+                return;
+            }
+            if (r[0][0].as<std::int32_t>() != i) failure = std::make_exception_ptr(std::runtime_error("W7: wrong result"));
+            g_sink = g_sink + i;
+            ++completed;
+            if (issued < n) issue(k);
+        }, std::int32_t(i));
+    };
+    Timer t;
+    for (std::size_t k = 0; k < conns.size() && issued < n; ++k) issue(k);
+    async_loop(conns, [&] { return completed == n; }, failure);
+    t.finish(s);
+    s.ops = double(n);
+}
+
 void run_pgtls(const Options& o, const std::string& w, const std::string& backend, Sample& s) {
     const long n = count_for(o, w);
     const pgtls::Config cfg = pg_config(conninfo_for(o, w), backend);
@@ -604,6 +732,10 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
     }
     if (w == "W3i") {
         run_implicit_pipelining(cfg, n, s);
+        return;
+    }
+    if (w == "W7") {
+        run_pgtls_many(cfg, n, s);
         return;
     }
     pgtls::Client c(cfg);
@@ -739,7 +871,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3i,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3i,W7,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "                   [--latency-ms MS] [--interleave-workloads]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
@@ -772,7 +904,7 @@ int main(int argc, char** argv) {
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
-            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W3i", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
+            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W3i", 2500}, {"W7", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
         } else if (a == "--n") {
             const std::string kv = value();
             const auto eq = kv.find('=');

@@ -25,6 +25,8 @@ B=$DIR/pgbouncer
 ENV_FILE=$DIR/pgbouncer.env
 PGBOUNCER=${PGTLS_PGBOUNCER_BIN:-$(command -v pgbouncer || echo /usr/sbin/pgbouncer)}
 POOL_SIZE=4
+# Clients PgBouncer accepts (bench/c10k.sh raises it; the file-descriptor limit must allow it).
+MAX_CLIENT_CONN=${PGTLS_PGBOUNCER_MAX_CLIENT_CONN:-500}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PKI=$DIR/pki
@@ -92,7 +94,7 @@ auth_type = scram-sha-256
 auth_file = $B/userlist.txt
 pool_mode = transaction
 default_pool_size = $POOL_SIZE
-max_client_conn = 500
+max_client_conn = $MAX_CLIENT_CONN
 server_reset_query =
 ignore_startup_parameters = extra_float_digits
 client_tls_sslmode = require
@@ -105,7 +107,10 @@ EOF
         chown postgres: "$B/pgbouncer.ini"
         : >"$B/pgbouncer.log"
         chown postgres: "$B/pgbouncer.log"
-        (cd "$B" && runuser -u postgres -- "$PGBOUNCER" -d -q "$B/pgbouncer.ini" </dev/null 9>&- >"$B/start.log" 2>&1) ||
+        # runuser's PAM session resets the open-files limit (1024 on Debian): raise it to the
+        # hard limit so max_client_conn clients fit.
+        (cd "$B" && runuser -u postgres -- sh -c 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"' \
+            "$PGBOUNCER" -d -q "$B/pgbouncer.ini" </dev/null 9>&- >"$B/start.log" 2>&1) ||
             { cat "$B/start.log" "$B/pgbouncer.log" >&2; die "pgbouncer did not start"; }
         local i
         for ((i = 0; i < 50; i++)); do
