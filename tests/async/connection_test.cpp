@@ -13,6 +13,7 @@
 
 #include "pgtls/client.hpp"
 #include "tests/integration/integration_fixture.hpp"
+#include "tests/support/proxy/silent_listener.hpp"
 
 using namespace pgtls;
 using namespace pgtls::test;
@@ -452,6 +453,39 @@ TEST_P(AsyncConnectionTest, CancellingAConnectClosesIt) {
     ASSERT_TRUE(run_loop(c, [&] { return done; }));
     EXPECT_TRUE(err);
     EXPECT_FALSE(c.is_open());
+}
+
+// A host that accepts TCP and never answers (a black hole behind a load balancer), first in a
+// host list: its connect_timeout runs out on the loop's clock while the other connections on
+// the same loop keep working, and the connect then moves on to the next host.
+TEST_P(AsyncConnectionTest, ASilentHostNeverDelaysTheOtherConnectionsOnTheLoop) {
+    SilentListener silent;
+    const auto& pg18 = env().server("pg18");
+    Config cfg = config("host=127.0.0.1,localhost port=" + std::to_string(silent.port()) + "," + std::to_string(pg18.port) +
+                        " dbname=pgtls user=scramuser password=scram-secret connect_timeout=2" +
+                        (has_tls() ? " sslmode=verify-full" + ca() : std::string(" sslmode=disable")));
+    AsyncConnection slow, busy;
+    connect(busy);
+    std::optional<std::exception_ptr> slow_outcome;
+    const auto t0 = AsyncConnection::Clock::now();
+    slow.connect(cfg, [&](std::exception_ptr e) { slow_outcome = e; });
+    int answered = 0;
+    std::optional<AsyncConnection::Clock::duration> busy_took;
+    std::function<void(int)> next = [&](int q) {
+        busy.execute_args("SELECT $1::int", [&, q](std::exception_ptr e, Result) {
+            EXPECT_FALSE(e) << what(e);
+            if (++answered == 200) busy_took = AsyncConnection::Clock::now() - t0;
+            if (q + 1 < 200) next(q + 1);
+        }, q);
+    };
+    next(0);
+    ASSERT_TRUE(run_loop(std::vector<AsyncConnection*>{&slow, &busy}, [&] { return slow_outcome.has_value() && answered == 200; }, 20s));
+    ASSERT_TRUE(busy_took.has_value());
+    EXPECT_FALSE(*slow_outcome) << what(*slow_outcome);
+    EXPECT_EQ(slow.info().port, pg18.port) << "the connect moved on to the second host";
+    const auto slow_took = AsyncConnection::Clock::now() - t0;
+    EXPECT_GE(slow_took, 1900ms) << "the silent host had its connect_timeout (2 s)";
+    EXPECT_LT(*busy_took, slow_took) << "the other connection's 200 queries finished while the silent host was waited for";
 }
 
 // One thread, one poll() loop: 256 TLS connections, each running 100 queries one after
