@@ -69,6 +69,7 @@ struct AsyncConnection::State {
     static constexpr std::size_t max_batch_queries = 256;
     static constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
     AsyncConnection::Stats stats;
+    bool kick = false;  // resume_reading(): advance() is due
 
     Settings settings;
     std::shared_ptr<TlsSetup> tls;
@@ -348,12 +349,14 @@ std::optional<AsyncConnection::Clock::time_point> AsyncConnection::deadline() co
     // took its own `now` (Clock::now() here would be later than a loop's earlier reading, and
     // `deadline <= now` would then never hold for it); and not time_point::min(), which
     // overflows a loop's `deadline - now`.
-    if (!state_->completed.empty() || (!state_->running && !state_->queue.empty())) return Clock::time_point{};
+    if (!state_->completed.empty() || (!state_->running && !state_->queue.empty()) || state_->kick)
+        return Clock::time_point{};
     return state_->driver.deadline();
 }
 
 void AsyncConnection::advance(Clock::time_point now) {
     State& s = *state_;
+    s.kick = false;
     while (true) {
         s.driver.advance(now);
         s.harvest_batch();
@@ -660,6 +663,13 @@ std::vector<Notification> AsyncConnection::take_notifications() {
     return v;
 }
 AsyncConnection::Stats AsyncConnection::stats() const noexcept { return state_->stats; }
+void AsyncConnection::pause_reading() noexcept { state_->driver.pause_reading(true); }
+void AsyncConnection::resume_reading() noexcept {
+    if (!state_->driver.reading_paused()) return;
+    state_->driver.pause_reading(false);
+    state_->kick = true;  // the read waits for an advance(): no socket is watched for it
+}
+bool AsyncConnection::reading_paused() const noexcept { return state_->driver.reading_paused(); }
 void AsyncConnection::set_query_timeout(std::chrono::milliseconds timeout) noexcept { state_->query_timeout = timeout; }
 void AsyncConnection::set_notice_handler(std::function<void(const Notice&)> handler) {
     state_->session.notice_handler = std::move(handler);

@@ -76,11 +76,13 @@ void Driver::advance(Clock::time_point now) {
         if (deadline_ && now >= *deadline_ && action_.kind != Action::Kind::cancel) {
             opener_.reset();
             deadline_.reset();
+            paused_ = false;  // the operation ends or cancels: it must read what remains
             resume(Event::of(Event::Kind::timeout), now);
             continue;
         }
         if (cancel_pending_ && action_.kind == Action::Kind::read) {
             cancel_pending_ = false;
+            paused_ = false;
             resume(Event::of(Event::Kind::cancel_requested), now);
             continue;
         }
@@ -153,6 +155,10 @@ bool Driver::step_write(Clock::time_point now, bool draining) {
 }
 
 bool Driver::step_read(Clock::time_point now) {
+    if (paused_) {
+        main_interest_ = {};
+        return false;
+    }
     if (channel_.try_read(wire_.in) > 0) {
         resume(Event::of(Event::Kind::read), now);
         return true;

@@ -79,6 +79,13 @@ public:
     // destroying a connection with an operation in flight. Runs its completion.
     void abandon(std::exception_ptr error);
 
+    // Back-pressure: while paused, read actions read nothing from the connection's socket (and
+    // do not watch it), so a server sending faster than the application consumes blocks on
+    // TCP flow control. Writes and a cancel request's side socket are unaffected; a timeout
+    // or a cancel resumes reading, as the operation is ending and must drain.
+    void pause_reading(bool paused) noexcept { paused_ = paused; }
+    bool reading_paused() const noexcept { return paused_; }
+
 private:
     // One step of the current action; false when it would block.
     bool step(Clock::time_point now);
@@ -102,6 +109,7 @@ private:
     protocol::Action action_;
     std::optional<Clock::time_point> deadline_;
     bool cancel_pending_ = false;  // request_cancel(): delivered at the next read action
+    bool paused_ = false;          // pause_reading()
     Interest main_interest_;
     std::uint64_t epoch_;  // of the channel's current socket (see Interest)
     void new_socket() noexcept;

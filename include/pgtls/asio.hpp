@@ -49,6 +49,13 @@ public:
     executor_type get_executor() const noexcept { return ex_; }
     /// The loop-agnostic connection underneath (state, notice handler, query timeout).
     AsyncConnection& connection() noexcept { return conn_; }
+    /// Back-pressure for async_stream (see AsyncConnection::pause_reading): stop reading the
+    /// socket until resume_reading(), e.g. while a slow consumer drains what on_row queued.
+    void pause_reading() noexcept { conn_.pause_reading(); }
+    void resume_reading() {
+        conn_.resume_reading();
+        pump_.arm();
+    }
 
     template <class Token>
     auto async_connect(Config config, Token&& token) {

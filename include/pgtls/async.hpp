@@ -151,6 +151,17 @@ public:
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
     void set_notice_handler(std::function<void(const Notice&)> handler);
 
+    /// Back-pressure for stream() (and every other operation): while paused the connection
+    /// reads nothing more from its socket and does not watch it for reading, so a server that
+    /// sends faster than the application consumes waits on TCP flow control. Rows already
+    /// received (at most one read, a few dozen KiB) are still delivered. resume_reading()
+    /// makes advance() due at once. A query timeout or cancel() resumes reading: the operation
+    /// is ending and must read what remains. Call them from anywhere on the loop's thread,
+    /// an on_row callback included.
+    void pause_reading() noexcept;
+    void resume_reading() noexcept;
+    bool reading_paused() const noexcept;
+
     /// How much implicit pipelining happened on this connection (since it was created).
     struct Stats {
         std::uint64_t pipelines = 0;          ///< implicit pipelines sent

@@ -455,6 +455,65 @@ TEST_P(AsyncConnectionTest, CancellingAConnectClosesIt) {
     EXPECT_FALSE(c.is_open());
 }
 
+// Back-pressure: a stream paused from its on_row callback reads nothing more from the socket
+// (rows already received are delivered, a bounded number), and resumes where it stopped.
+TEST_P(AsyncConnectionTest, PausedReadingHoldsAStreamAndResumingFinishesIt) {
+    AsyncConnection c;
+    connect(c);
+    constexpr long kRows = 300000;
+    long rows = 0, next = 1, out_of_order = 0;
+    std::optional<std::exception_ptr> outcome;
+    std::uint64_t affected = 0;
+    c.stream("SELECT g FROM generate_series(1, " + std::to_string(kRows) + ") g", {},
+             [&](const Row& r) {
+                 if (r[0].as<long>() != next++) ++out_of_order;
+                 if (++rows == 1000) c.pause_reading();
+             },
+             [&](std::exception_ptr e, std::uint64_t n) {
+                 outcome = e;
+                 affected = n;
+             });
+    ASSERT_TRUE(run_loop(c, [&] { return rows >= 1000; }));
+    EXPECT_TRUE(c.reading_paused());
+    const long at_pause = rows;
+    run_loop(c, [] { return false; }, 300ms);  // the loop keeps running; the connection must not read
+    EXPECT_LE(rows - at_pause, 20000) << "rows delivered while paused: only what one read brought in";
+    EXPECT_LT(rows, kRows);
+    for (const AsyncWatch& w : c.watches()) EXPECT_FALSE(w.read && w.fd >= 0) << "a paused connection watches for reading";
+    EXPECT_FALSE(outcome.has_value());
+    c.resume_reading();
+    ASSERT_TRUE(run_loop(c, [&] { return outcome.has_value(); }, 60s));
+    EXPECT_FALSE(*outcome) << what(*outcome);
+    EXPECT_EQ(rows, kRows);
+    EXPECT_EQ(out_of_order, 0);
+    EXPECT_EQ(affected, static_cast<std::uint64_t>(kRows));
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
+// Cancelling a paused stream resumes reading (the rest must be drained): it ends with the
+// server's 57014, or its result if it had finished sending, and the connection stays usable.
+TEST_P(AsyncConnectionTest, CancellingAPausedStreamDrainsItAndKeepsTheConnection) {
+    AsyncConnection c;
+    connect(c);
+    long rows = 0;
+    std::optional<std::exception_ptr> outcome;
+    const auto id = c.stream("SELECT g FROM generate_series(1, 5000000) g", {},
+                             [&](const Row&) {
+                                 if (++rows == 1000) c.pause_reading();
+                             },
+                             [&](std::exception_ptr e, std::uint64_t) { outcome = e; });
+    ASSERT_TRUE(run_loop(c, [&] { return rows >= 1000; }));
+    run_loop(c, [] { return false; }, 200ms);
+    c.cancel(id);
+    EXPECT_FALSE(c.reading_paused());
+    ASSERT_TRUE(run_loop(c, [&] { return outcome.has_value(); }, 30s));
+    if (*outcome) {
+        EXPECT_EQ(sqlstate(*outcome), "57014") << what(*outcome);
+    }
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
 // A host that accepts TCP and never answers (a black hole behind a load balancer), first in a
 // host list: its connect_timeout runs out on the loop's clock while the other connections on
 // the same loop keep working, and the connect then moves on to the next host.
