@@ -345,6 +345,35 @@ TEST_P(AsyncConnectionTest, CancellingARunningQuerySendsACancelRequestAndKeepsTh
     EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
 }
 
+// Every cancel path of the async connection: classic and direct negotiation, protocol 3.0
+// and 3.2 (PostgreSQL 18's 32-byte cancel key).
+TEST_P(AsyncConnectionTest, CancelWorksOverEveryNegotiationAndProtocol) {
+    std::vector<std::string> extras{"", " max_protocol_version=3.2"};
+    if (has_tls()) {
+        extras.push_back(" sslnegotiation=direct");
+        extras.push_back(" sslnegotiation=direct max_protocol_version=latest");
+    }
+    for (const std::string& extra : extras) {
+        SCOPED_TRACE("options:" + extra);
+        Config cfg = pg18_verified();
+        cfg.conninfo += extra;
+        AsyncConnection c;
+        std::optional<std::exception_ptr> connected;
+        c.connect(cfg, [&](std::exception_ptr e) { connected = e; });
+        ASSERT_TRUE(run_loop(c, [&] { return connected.has_value(); }));
+        ASSERT_FALSE(*connected) << what(*connected);
+        EXPECT_EQ(c.info().protocol_version, extra.find("max_protocol_version") != std::string::npos ? "3.2" : "3.0");
+        std::optional<std::exception_ptr> outcome;
+        const auto id = c.query("SELECT pg_sleep(30)", [&](std::exception_ptr e, std::vector<Result>) { outcome = e; });
+        run_loop(c, [] { return false; }, 300ms);
+        c.cancel(id);
+        ASSERT_TRUE(run_loop(c, [&] { return outcome.has_value(); }, 10s));
+        EXPECT_EQ(sqlstate(*outcome), "57014") << what(*outcome);
+        EXPECT_TRUE(c.is_healthy());
+        EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+    }
+}
+
 TEST_P(AsyncConnectionTest, CancellingAQueuedOperationRemovesIt) {
     AsyncConnection c;
     connect(c);
