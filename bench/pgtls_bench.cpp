@@ -539,54 +539,6 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
     PQfinish(c);
 }
 
-// W3i: 64 callers on one AsyncConnection, each issuing SELECT $1::int when its previous
-// result arrives, until n queries have completed; one poll() loop.
-void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s) {
-    constexpr long kCallers = 64;
-    pgtls::AsyncConnection c;
-    bool connected = false;
-    std::exception_ptr failure;
-    auto loop = [&](const std::function<bool()>& finished) {
-        while (!finished() && !failure) {
-            std::vector<pollfd> fds;
-            for (const pgtls::AsyncWatch& w : c.watches())
-                if (w.fd >= 0 && (w.read || w.write))
-                    fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
-            int timeout = 1000;
-            if (auto d = c.deadline())
-                timeout = static_cast<int>(std::clamp<long long>(
-                    std::chrono::ceil<std::chrono::milliseconds>(*d - pgtls::AsyncConnection::Clock::now()).count(), 0, 1000));
-            ::poll(fds.data(), fds.size(), timeout);
-            c.advance();
-        }
-        if (failure) std::rethrow_exception(failure);
-    };
-    c.connect(cfg, [&](std::exception_ptr e) {
-        failure = e;
-        connected = true;
-    });
-    loop([&] { return connected; });
-    long issued = 0, completed = 0;
-    std::function<void()> issue = [&] {
-        const long i = issued++;
-        c.execute_args("SELECT $1::int", [&, i](std::exception_ptr e, pgtls::Result r) {
-            if (e) {
-                failure = e;
-                return;
-            }
-            if (r[0][0].as<std::int32_t>() != i) failure = std::make_exception_ptr(std::runtime_error("W3i: wrong result"));
-            g_sink = g_sink + i;
-            ++completed;
-            if (issued < n) issue();
-        }, std::int32_t(i));
-    };
-    Timer t;
-    for (long k = 0; k < std::min(kCallers, n); ++k) issue();
-    loop([&] { return completed == n; });
-    t.finish(s);
-    s.ops = double(n);
-}
-
 // Runs `conns` on one poll() loop until `finished()` or an operation failed, advancing only the
 // connections whose socket is ready or whose deadline has come (as libpq's loop in W7 only
 // reads the connections poll() reports).
@@ -620,6 +572,41 @@ void async_loop(const std::vector<std::unique_ptr<pgtls::AsyncConnection>>& conn
             if (due[k]) conns[k]->advance();
     }
     if (failure) std::rethrow_exception(failure);
+}
+
+// W3i: 64 callers on one AsyncConnection, each issuing SELECT $1::int when its previous
+// result arrives, until n queries have completed; one poll() loop.
+void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s) {
+    constexpr long kCallers = 64;
+    std::vector<std::unique_ptr<pgtls::AsyncConnection>> conns;
+    conns.push_back(std::make_unique<pgtls::AsyncConnection>());
+    pgtls::AsyncConnection& c = *conns.front();
+    bool connected = false;
+    std::exception_ptr failure;
+    c.connect(cfg, [&](std::exception_ptr e) {
+        failure = e;
+        connected = true;
+    });
+    async_loop(conns, [&] { return connected; }, failure);
+    long issued = 0, completed = 0;
+    std::function<void()> issue = [&] {
+        const long i = issued++;
+        c.execute_args("SELECT $1::int", [&, i](std::exception_ptr e, pgtls::Result r) {
+            if (e) {
+                failure = e;
+                return;
+            }
+            if (r[0][0].as<std::int32_t>() != i) failure = std::make_exception_ptr(std::runtime_error("W3i: wrong result"));
+            g_sink = g_sink + i;
+            ++completed;
+            if (issued < n) issue();
+        }, std::int32_t(i));
+    };
+    Timer t;
+    for (long k = 0; k < std::min(kCallers, n); ++k) issue();
+    async_loop(conns, [&] { return completed == n; }, failure);
+    t.finish(s);
+    s.ops = double(n);
 }
 
 // W7, pgtls: as run_libpq_many, on pgtls::AsyncConnection.
