@@ -1,0 +1,373 @@
+// ConnectFlow (libpq's whole connect policy as a sans-I/O algorithm) driven by scripted I/O:
+// no socket, no TLS library, no clock. The reference for every expectation is libpq 15
+// (fe-connect.c, PQconnectPoll); where pgtls differs on purpose the test says so.
+#include <gtest/gtest.h>
+
+#include "core/protocol/connect_flow.hpp"
+#include "core/tls/tls_backend.hpp"
+#include "scripted_io.hpp"
+
+using namespace pgtls;
+using namespace pgtls::test;
+using protocol::Action;
+using protocol::ConnectFlow;
+using protocol::ConnectOptions;
+using protocol::TlsStart;
+using Kind = Action::Kind;
+
+namespace {
+
+ConnectOptions options(SslMode mode, std::vector<std::string> hosts = {"db1"}) {
+    ConnectOptions o;
+    for (auto& h : hosts) o.hosts.push_back(HostTarget{std::move(h), "", 5432});
+    o.sslmode = mode;
+    o.verify_full = mode == SslMode::verify_full;
+    // As the drivers derive them (core/session_setup.cpp): 'N' is fatal from require up.
+    o.startup_options = [mode](const HostTarget& t, TlsStart how) {
+        protocol::StartupOptions s;
+        s.tls = how;
+        s.tls_required = mode >= SslMode::require;
+        s.sni = t.host;
+        s.startup_params = {{"user", "alice"}, {"database", "db"}};
+        s.auth.user = "alice";
+        s.auth.crypto = &tls::default_crypto();
+        s.auth.get_password = [] { return std::optional<std::string>("secret"); };
+        return s;
+    };
+    return o;
+}
+
+struct Connect {
+    TestWire w;
+    ConnectFlow flow;
+    explicit Connect(ConnectOptions o) : flow(std::move(o), w.wire) {}
+};
+
+std::string ssl_request_bytes() { return i32(8) + i32(80877103); }
+std::string startup_bytes() {
+    return i32(4 + 4 + 5 + 6 + 9 + 3 + 1) + i32(196608) + cstr("user") + cstr("alice") + cstr("database") + cstr("db") +
+           std::string(1, '\0');
+}
+// A trust login; `params` are extra ParameterStatus messages (in_hot_standby, ...).
+std::string login(const std::vector<std::pair<std::string, std::string>>& params = {}) {
+    std::string s = auth_ok() + param_status("server_version", "15.20");
+    for (const auto& [k, v] : params) s += param_status(k, v);
+    return s + key_data(7, 42) + ready('I');
+}
+std::string fatal(std::string_view sqlstate, std::string_view message) {
+    return msg('E', std::string("SFATAL") + '\0' + "VFATAL" + '\0' + "C" + cstr(sqlstate) + "M" + cstr(message) + '\0');
+}
+std::string hba_refusal(std::string_view encryption) {
+    return fatal("28000", "no pg_hba.conf entry for host \"127.0.0.1\", user \"alice\", database \"db\", " +
+                              std::string(encryption));
+}
+// What the transport reports for EOF and for a failed handshake.
+Error eof() { return Error(ErrorKind::connection, ErrorCause::connection_closed, "server closed the connection unexpectedly"); }
+Error handshake_failure() {
+    return Error(ErrorKind::tls, ErrorCause::tls_handshake, "SSL error: certificate verify failed");
+}
+[[maybe_unused]] Error refused(std::string_view host) {
+    return Error(ErrorKind::connection, ErrorCause::connect_failed,
+                 "connection to server at \"" + std::string(host) + "\", port 5432 failed: Connection refused");
+}
+
+// The handshake's result; verify-full needs a certificate that names the host.
+protocol::TlsUp tls_up_for(const std::string& host) {
+    protocol::TlsUp up = ScriptedIo::default_tls_up();
+    tls::PeerCertificate c;
+    c.san_dns = {host};
+    up.peer = std::move(c);
+    return up;
+}
+
+// One host's classic TLS login (SSLRequest, 'S', handshake, StartupMessage, login).
+ScriptedIo& tls_login(ScriptedIo& s, const std::string& host, const std::string& replies = login()) {
+    return s.expect_open(host)
+        .expect_write(ssl_request_bytes())
+        .feed("S")
+        .expect_tls(TlsStart::ssl_request, tls_up_for(host))
+        .expect_write(startup_bytes())
+        .feed(replies);
+}
+ScriptedIo& plain_login(ScriptedIo& s, const std::string& host, const std::string& replies = login()) {
+    return s.expect_open(host).expect_write(startup_bytes()).feed(replies);
+}
+
+std::string prefix(std::string_view host = "db1") {
+    return "connection to server at \"" + std::string(host) + "\", port 5432 failed: ";
+}
+
+void expect_connected(const Action& end, const Connect& c, TlsStart tls) {
+    ASSERT_EQ(end.kind, Kind::done);
+    ASSERT_FALSE(end.error);
+    EXPECT_EQ(c.flow.tls(), tls);
+    EXPECT_EQ(c.flow.tls_up() != nullptr, tls != TlsStart::none);
+}
+
+const SslMode kAllModes[] = {SslMode::disable, SslMode::allow,     SslMode::prefer,
+                             SslMode::require, SslMode::verify_ca, SslMode::verify_full};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// sslmode x the server's answer to SSLRequest (classic negotiation, one host)
+
+TEST(ConnectFlowSslmode, DisableAndAllowNeverSendAnSslRequestToAServerThatTakesPlaintext) {
+    for (SslMode mode : {SslMode::disable, SslMode::allow}) {
+        SCOPED_TRACE(to_string(mode));
+        Connect c(options(mode));
+        ScriptedIo s;
+        plain_login(s, "db1");
+        expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+        EXPECT_EQ(c.flow.address(), "127.0.0.1");
+    }
+}
+
+TEST(ConnectFlowSslmode, AnSAnswerStartsTlsForPreferAndStronger) {
+    for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+        SCOPED_TRACE(to_string(mode));
+        Connect c(options(mode));
+        ScriptedIo s;
+        tls_login(s, "db1");
+        expect_connected(s.run(c.flow, c.w), c, TlsStart::ssl_request);
+    }
+}
+
+TEST(ConnectFlowSslmode, AnNAnswerContinuesInPlaintextOnTheSameSocketOnlyForPrefer) {
+    // libpq: 'N' with sslmode prefer goes on to the StartupMessage on the same connection
+    // (allow_ssl_try = false, CONNECTION_MADE); require and verify-* fail there.
+    Connect prefer(options(SslMode::prefer));
+    ScriptedIo s;
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("N").expect_write(startup_bytes()).feed(login());
+    expect_connected(s.run(prefer.flow, prefer.w), prefer, TlsStart::none);
+
+    for (SslMode mode : {SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+        SCOPED_TRACE(to_string(mode));
+        Connect c(options(mode));
+        ScriptedIo r;
+        r.expect_open("db1").expect_write(ssl_request_bytes()).feed("N");
+        const Action end = r.run(c.flow, c.w);
+        EXPECT_EQ(end.connection, Action::Connection::retired);
+        with_error(end, [](const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::tls);
+            EXPECT_EQ(e.cause(), ErrorCause::ssl_refused);
+            EXPECT_EQ(std::string(e.what()), prefix() + "server does not support SSL, but SSL was required");
+            ASSERT_EQ(e.attempts().size(), 1u);
+            EXPECT_EQ(e.attempts()[0].encryption, "tls");
+            EXPECT_EQ(e.attempts()[0].cause, ErrorCause::ssl_refused);
+        });
+    }
+}
+
+namespace {
+enum class Answer { error_response, eof, garbage };
+const char* name(Answer a) {
+    switch (a) {
+        case Answer::error_response: return "E";
+        case Answer::eof: return "EOF";
+        case Answer::garbage: return "garbage";
+    }
+    return "?";
+}
+// The server's ErrorResponse to SSLRequest (a server that cannot fork, or one lying in wait).
+std::string error_to_ssl_request() { return fatal("53300", "sorry, too many clients already; your password please"); }
+}  // namespace
+
+TEST(ConnectFlowSslmode, AnErrorEofOrGarbageAnswerFailsEveryTlsModeWithoutAPlaintextRetry) {
+    // libpq 15: 'E' -> "server sent an error response during SSL exchange" (15.10+, the
+    // CVE-2024-10977 fix), EOF -> the read's error, another byte -> "received invalid response
+    // to SSL negotiation"; each is error_return: no prefer fallback, and (one host) the end.
+    for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+        for (Answer answer : {Answer::error_response, Answer::eof, Answer::garbage}) {
+            SCOPED_TRACE(std::string(to_string(mode)) + " / " + name(answer));
+            Connect c(options(mode));
+            ScriptedIo s;
+            s.expect_open("db1").expect_write(ssl_request_bytes());
+            switch (answer) {
+                case Answer::error_response: s.feed(error_to_ssl_request()); break;
+                case Answer::eof: s.fail(Kind::read, eof()); break;
+                case Answer::garbage: s.feed("X"); break;
+            }
+            const Action end = s.run(c.flow, c.w);  // no second open_socket: the script ends here
+            EXPECT_EQ(end.connection, Action::Connection::retired);
+            with_error(end, [&](const Error& e) {
+                EXPECT_EQ(e.server_fields(), nullptr);
+                ASSERT_EQ(e.attempts().size(), 1u);
+                EXPECT_EQ(e.attempts()[0].encryption, "tls");
+                switch (answer) {
+                    case Answer::error_response:
+                        EXPECT_EQ(e.kind(), ErrorKind::connection);
+                        EXPECT_EQ(std::string(e.what()), prefix() + "server sent an error response during SSL exchange");
+                        break;
+                    case Answer::eof:
+                        EXPECT_EQ(e.kind(), ErrorKind::connection);
+                        EXPECT_EQ(e.cause(), ErrorCause::connection_closed);
+                        EXPECT_EQ(std::string(e.what()), prefix() + "server closed the connection unexpectedly");
+                        break;
+                    case Answer::garbage:
+                        EXPECT_EQ(e.kind(), ErrorKind::protocol);
+                        EXPECT_EQ(e.cause(), ErrorCause::protocol_violation);
+                        EXPECT_EQ(std::string(e.what()), prefix() + "received invalid response to SSL negotiation: X");
+                        break;
+                }
+            });
+        }
+    }
+}
+
+TEST(ConnectFlowSslmode, ANonPrintableGarbageByteIsNamedByItsValue) {
+    Connect c(options(SslMode::require));
+    ScriptedIo s;
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed(std::string(1, '\x01'));
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(std::string(e.what()), prefix() + "received invalid response to SSL negotiation: byte 1");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fallbacks: allow (plaintext, then TLS) and prefer (TLS, then plaintext)
+
+TEST(ConnectFlowFallback, AllowRetriesWithTlsWhenThePlaintextLoginIsRefused) {
+    // libpq: an ErrorResponse while awaiting the authentication response with sslmode allow
+    // and no TLS tried yet -> a new connection with SSL (e.g. a hostssl-only pg_hba line).
+    Connect c(options(SslMode::allow));
+    ScriptedIo s;
+    plain_login(s, "db1", hba_refusal("no encryption"));
+    tls_login(s, "db1");
+    expect_connected(s.run(c.flow, c.w), c, TlsStart::ssl_request);
+}
+
+TEST(ConnectFlowFallback, AllowsTlsRetryAcceptsAnNAndGoesOnInPlaintext) {
+    // The TLS retry of allow is not "TLS required": an 'N' continues in plaintext (libpq), and
+    // the server refuses that again; the caller sees the server's error.
+    Connect c(options(SslMode::allow));
+    ScriptedIo s;
+    plain_login(s, "db1", hba_refusal("no encryption"));
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("N").expect_write(startup_bytes()).feed(hba_refusal("no encryption"));
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        ASSERT_NE(e.server_fields(), nullptr);
+        EXPECT_EQ(e.server_fields()->sqlstate, "28000");
+        ASSERT_EQ(e.attempts().size(), 2u);
+        EXPECT_EQ(e.attempts()[0].encryption, "plaintext");
+        EXPECT_EQ(e.attempts()[1].encryption, "tls");
+    });
+}
+
+TEST(ConnectFlowFallback, AllowDoesNotRetryAfterANetworkFaultOrAProtocolViolation) {
+    // libpq retries allow only on an ErrorResponse; EOF and garbage are error_return.
+    for (bool garbage : {false, true}) {
+        Connect c(options(SslMode::allow));
+        ScriptedIo s;
+        s.expect_open("db1").expect_write(startup_bytes());
+        if (garbage) {
+            s.feed(msg('D', ""));
+        } else {
+            s.fail(Kind::read, eof());
+        }
+        with_error(s.run(c.flow, c.w), [&](const Error& e) {
+            EXPECT_EQ(e.kind(), garbage ? ErrorKind::protocol : ErrorKind::connection);
+            ASSERT_EQ(e.attempts().size(), 1u);
+            EXPECT_EQ(e.attempts()[0].encryption, "plaintext");
+        });
+    }
+}
+
+TEST(ConnectFlowFallback, PreferRetriesInPlaintextWhenTheHandshakeFails) {
+    // libpq: pqsecure_open_client failed with sslmode prefer -> one new connection without SSL.
+    Connect c(options(SslMode::prefer));
+    ScriptedIo s;
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("S").fail(Kind::start_tls, handshake_failure());
+    plain_login(s, "db1");
+    expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+}
+
+TEST(ConnectFlowFallback, PreferRetriesInPlaintextWhenTheServerRefusesTheTlsLogin) {
+    // libpq: an ErrorResponse on the SSL connection with sslmode prefer (a hostnossl line).
+    Connect c(options(SslMode::prefer));
+    ScriptedIo s;
+    tls_login(s, "db1", hba_refusal("SSL encryption"));
+    plain_login(s, "db1");
+    expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+}
+
+TEST(ConnectFlowFallback, PreferDoesNotRetryWhenTheTlsSessionIsLostOrTimesOut) {
+    // After the handshake, EOF, a timeout or a protocol violation are no reason to downgrade:
+    // a network attacker could provoke any of them.
+    for (int fault = 0; fault < 3; ++fault) {
+        SCOPED_TRACE(fault);
+        Connect c(options(SslMode::prefer));
+        ScriptedIo s;
+        s.expect_open("db1").expect_write(ssl_request_bytes()).feed("S").expect_tls(TlsStart::ssl_request).expect_write(startup_bytes());
+        if (fault == 0) s.fail(Kind::read, eof());
+        if (fault == 1) s.time_out(Kind::read);
+        if (fault == 2) s.feed(msg('D', ""));
+        with_error(s.run(c.flow, c.w), [&](const Error& e) {
+            EXPECT_EQ(e.kind(), fault == 0 ? ErrorKind::connection : fault == 1 ? ErrorKind::timeout : ErrorKind::protocol);
+            ASSERT_EQ(e.attempts().size(), 1u);
+            EXPECT_EQ(e.attempts()[0].encryption, "tls");
+        });
+    }
+}
+
+TEST(ConnectFlowFallback, PreferDoesNotRetryAfterAHandshakeTimeout) {
+    // connect_timeout covers the host: its expiry moves on, never to a plaintext retry.
+    Connect c(options(SslMode::prefer));
+    ScriptedIo s;
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("S").time_out(Kind::start_tls);
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::timeout);
+        EXPECT_EQ(e.cause(), ErrorCause::connect_timeout);
+        EXPECT_EQ(std::string(e.what()), prefix() + "timeout expired");
+    });
+}
+
+TEST(ConnectFlowFallback, RequireAndStrongerNeverRetryInPlaintext) {
+    for (SslMode mode : {SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+        SCOPED_TRACE(to_string(mode));
+        for (bool server_refusal : {false, true}) {
+            Connect c(options(mode));
+            ScriptedIo s;
+            if (server_refusal) {
+                tls_login(s, "db1", hba_refusal("SSL encryption"));
+            } else {
+                s.expect_open("db1").expect_write(ssl_request_bytes()).feed("S").fail(Kind::start_tls, handshake_failure());
+            }
+            with_error(s.run(c.flow, c.w), [&](const Error& e) {
+                ASSERT_EQ(e.attempts().size(), 1u);
+                EXPECT_EQ(e.attempts()[0].encryption, "tls");
+                EXPECT_EQ(e.server_fields() != nullptr, server_refusal);
+            });
+        }
+    }
+}
+
+TEST(ConnectFlowFallback, BothAttemptsOfAFallbackAreListedInAttempts) {
+    Connect c(options(SslMode::prefer));
+    ScriptedIo s;
+    tls_login(s, "db1", hba_refusal("SSL encryption"));
+    plain_login(s, "db1", hba_refusal("no encryption"));
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::authentication);
+        ASSERT_NE(e.server_fields(), nullptr);  // one host: the server's fields are kept
+        EXPECT_NE(std::string(e.what()).find("no encryption"), std::string::npos) << e.what();
+        ASSERT_EQ(e.attempts().size(), 2u);
+        EXPECT_EQ(e.attempts()[0].encryption, "tls");
+        EXPECT_NE(e.attempts()[0].message.find("SSL encryption"), std::string::npos);
+        ASSERT_TRUE(e.attempts()[0].server);
+        EXPECT_EQ(e.attempts()[0].server->sqlstate, "28000");
+        EXPECT_EQ(e.attempts()[1].encryption, "plaintext");
+        EXPECT_EQ(e.attempts()[1].address, "127.0.0.1");
+        EXPECT_EQ(e.attempts()[1].port, 5432);
+    });
+}
+
+TEST(ConnectFlowFallback, AUnixSocketNeverUsesTlsWhateverSslmodeSays) {
+    for (SslMode mode : kAllModes) {
+        SCOPED_TRACE(to_string(mode));
+        ConnectOptions o = options(mode, {"/run/postgresql"});
+        Connect c(std::move(o));
+        ScriptedIo s;
+        plain_login(s, "/run/postgresql");
+        expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+    }
+}
