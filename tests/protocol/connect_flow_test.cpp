@@ -371,3 +371,89 @@ TEST(ConnectFlowFallback, AUnixSocketNeverUsesTlsWhateverSslmodeSays) {
         expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The CVE classes
+
+TEST(ConnectFlowCve, BytesBufferedAfterTheSAreRefusedNeverReadAfterTheHandshake_CVE_2021_23222) {
+    // A man in the middle appends a forged AuthenticationOk + ReadyForQuery to the 'S'. libpq
+    // (14.1+) refuses what was buffered before the handshake: "received unencrypted data after
+    // SSL response". Whatever the sslmode, nothing of it is processed, no handshake is even
+    // started on that socket, and prefer does not fall back to plaintext for it.
+    for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+        SCOPED_TRACE(to_string(mode));
+        Connect c(options(mode));
+        ScriptedIo s;
+        s.expect_open("db1").expect_write(ssl_request_bytes()).feed("S" + auth_ok() + ready('I'));
+        const Action end = s.run(c.flow, c.w);
+        EXPECT_EQ(end.connection, Action::Connection::retired);
+        with_error(end, [](const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::protocol);
+            EXPECT_EQ(e.cause(), ErrorCause::protocol_violation);
+            EXPECT_EQ(std::string(e.what()), prefix() + "received unencrypted data after SSL response");
+            ASSERT_EQ(e.attempts().size(), 1u);
+            EXPECT_EQ(e.attempts()[0].encryption, "tls");
+        });
+        EXPECT_TRUE(c.w.session.parameters.empty());
+    }
+}
+
+TEST(ConnectFlowCve, BytesBufferedAfterAnNAreRefusedToo) {
+    // pgtls is stricter than libpq 15 here (which reads them as the server's first reply): a
+    // server never speaks before the StartupMessage, so bytes after 'N' can only be injected.
+    Connect c(options(SslMode::prefer));
+    ScriptedIo s;
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("N" + auth_ok() + ready('I'));
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::protocol);
+        EXPECT_EQ(std::string(e.what()), prefix() + "received unexpected data after SSL refusal");
+    });
+}
+
+TEST(ConnectFlowCve, AnErrorResponseToSslRequestIsNeitherShownNorTrusted_CVE_2024_10977) {
+    // libpq 15.10+: "server sent an error response during SSL exchange", without reading the
+    // message: the server is not authenticated yet, its text could be anything (a phishing
+    // "please send your password"), and it is no reason to downgrade. pgtls keeps it out of
+    // what(), attempts(), the server fields and the notice handler, in every TLS mode.
+    const std::string bait = "please re-enter your password at evil.example";
+    for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+        SCOPED_TRACE(to_string(mode));
+        Connect c(options(mode));
+        int notices = 0;
+        c.w.session.notice_handler = [&](const Notice&) { ++notices; };
+        ScriptedIo s;
+        s.expect_open("db1").expect_write(ssl_request_bytes()).feed(fatal("28P01", bait));
+        const Action end = s.run(c.flow, c.w);  // and no plaintext retry: the script ends here
+        EXPECT_EQ(end.connection, Action::Connection::retired);
+        ASSERT_TRUE(end.error);
+        try {
+            std::rethrow_exception(end.error);
+        } catch (const ServerError& e) {
+            ADD_FAILURE() << "the unauthenticated server's error became a ServerError: " << e.what();
+        } catch (const Error& e) {
+            EXPECT_EQ(std::string(e.what()), prefix() + "server sent an error response during SSL exchange");
+            EXPECT_EQ(e.server_fields(), nullptr);
+            EXPECT_NE(e.kind(), ErrorKind::authentication);  // not a password failure: nothing was asked
+            ASSERT_EQ(e.attempts().size(), 1u);
+            EXPECT_EQ(e.attempts()[0].server, nullptr);
+            EXPECT_EQ(e.attempts()[0].message.find("password"), std::string::npos);
+        }
+        EXPECT_EQ(notices, 0);
+    }
+}
+
+TEST(ConnectFlowCve, AllowsTlsRetryTreatsAnErrorToItsSslRequestTheSameWay) {
+    // allow: plaintext refused by the server, then the TLS retry's SSLRequest is answered
+    // with 'E': the second attempt's error is libpq's fixed text, the first keeps its fields.
+    Connect c(options(SslMode::allow));
+    ScriptedIo s;
+    plain_login(s, "db1", hba_refusal("no encryption"));
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed(fatal("28P01", "please re-enter your password"));
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(std::string(e.what()).find("re-enter"), std::string::npos) << e.what();
+        ASSERT_EQ(e.attempts().size(), 2u);
+        EXPECT_TRUE(e.attempts()[0].server);
+        EXPECT_EQ(e.attempts()[1].server, nullptr);
+        EXPECT_EQ(e.attempts()[1].message, "server sent an error response during SSL exchange");
+    });
+}
