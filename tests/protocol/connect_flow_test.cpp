@@ -457,3 +457,122 @@ TEST(ConnectFlowCve, AllowsTlsRetryTreatsAnErrorToItsSslRequestTheSameWay) {
         EXPECT_EQ(e.attempts()[1].message, "server sent an error response during SSL exchange");
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Direct negotiation (sslnegotiation=direct, PostgreSQL 17+)
+
+namespace {
+ConnectOptions direct(SslMode mode, std::vector<std::string> hosts = {"db1"}) {
+    ConnectOptions o = options(mode, std::move(hosts));
+    o.negotiation = SslNegotiation::direct;
+    return o;
+}
+protocol::TlsUp with_alpn(std::string alpn) {
+    protocol::TlsUp up = tls_up_for("db1");
+    up.info.alpn = std::move(alpn);
+    return up;
+}
+}  // namespace
+
+TEST(ConnectFlowDirect, StartsTlsAtOnceAndConnectsWhenAlpnIsAgreed) {
+    for (SslMode mode : {SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+        SCOPED_TRACE(to_string(mode));
+        Connect c(direct(mode));
+        ScriptedIo s;  // no SSLRequest: the handshake is the first thing on the socket
+        s.expect_open("db1").expect_tls(TlsStart::direct, with_alpn("postgresql")).expect_write(startup_bytes()).feed(login());
+        expect_connected(s.run(c.flow, c.w), c, TlsStart::direct);
+        EXPECT_EQ(c.flow.tls_up()->info.alpn, "postgresql");
+    }
+}
+
+TEST(ConnectFlowDirect, AHandshakeWithoutAlpnIsRefusedBeforeAnyByteIsSent) {
+    // libpq 17: "direct SSL connection was established without ALPN protocol negotiation
+    // extension"; the StartupMessage (user, database) never goes out.
+    Connect c(direct(SslMode::require));
+    ScriptedIo s;
+    s.expect_open("db1").expect_tls(TlsStart::direct, with_alpn(""));
+    const Action end = s.run(c.flow, c.w);
+    EXPECT_EQ(end.connection, Action::Connection::retired);
+    with_error(end, [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::tls);
+        EXPECT_EQ(e.cause(), ErrorCause::tls_alpn);
+        EXPECT_EQ(std::string(e.what()),
+                  prefix() + "direct SSL connection was established without ALPN protocol negotiation extension");
+    });
+}
+
+TEST(ConnectFlowDirect, AnotherAlpnProtocolIsRefusedWithDirectAndClassicNegotiation) {
+    for (bool is_direct : {true, false}) {
+        Connect c(is_direct ? direct(SslMode::require) : options(SslMode::require));
+        ScriptedIo s;
+        s.expect_open("db1");
+        if (!is_direct) s.expect_write(ssl_request_bytes()).feed("S");
+        s.expect_tls(is_direct ? TlsStart::direct : TlsStart::ssl_request, with_alpn("http/1.1"));
+        with_error(s.run(c.flow, c.w), [](const Error& e) {
+            EXPECT_EQ(e.cause(), ErrorCause::tls_alpn);
+            EXPECT_EQ(std::string(e.what()), prefix() + "SSL connection was established with unexpected ALPN protocol \"http/1.1\"");
+        });
+    }
+}
+
+TEST(ConnectFlowDirect, ClassicNegotiationAcceptsAServerWithoutAlpn) {
+    // Servers before 17 negotiate no ALPN; with SSLRequest that is fine.
+    Connect c(options(SslMode::require));
+    ScriptedIo s;
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("S").expect_tls(TlsStart::ssl_request, with_alpn(""));
+    s.expect_write(startup_bytes()).feed(login());
+    expect_connected(s.run(c.flow, c.w), c, TlsStart::ssl_request);
+}
+
+TEST(ConnectFlowDirect, AFailedDirectHandshakeNamesTheLikelyCauseAndIsNotRetried) {
+    Connect c(direct(SslMode::require));
+    ScriptedIo s;
+    s.expect_open("db1").fail(Kind::start_tls, handshake_failure());
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::tls);
+        EXPECT_EQ(e.cause(), ErrorCause::tls_handshake);
+        EXPECT_EQ(std::string(e.what()), prefix() + "SSL error: certificate verify failed (with sslnegotiation=direct the "
+                                                    "server must be PostgreSQL 17 or later; older servers need "
+                                                    "sslnegotiation=postgres)");
+        ASSERT_EQ(e.attempts().size(), 1u);
+    });
+}
+
+TEST(ConnectFlowDirect, VerifyFullChecksTheHostNameOnTheDirectHandshake) {
+    Connect c(direct(SslMode::verify_full));
+    ScriptedIo s;
+    protocol::TlsUp up = with_alpn("postgresql");
+    up.peer->san_dns = {"other.example"};
+    s.expect_open("db1").expect_tls(TlsStart::direct, up);
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(e.cause(), ErrorCause::tls_host_name);
+        EXPECT_NE(std::string(e.what()).find("other.example"), std::string::npos) << e.what();
+    });
+}
+
+TEST(ConnectFlowDirect, BelowRequireIsRefusedBeforeAnyConnectAsLibpqDoes) {
+    // libpq 17 refuses sslnegotiation=direct with disable/allow/prefer when it parses the
+    // options (a failed direct handshake must never fall back to plaintext); pgtls does it in
+    // resolve(), so ConnectFlow is never built with such options. Without an sslmode, direct
+    // means require: one attempt, TLS, no plaintext plan.
+    const Environment no_env = [](const std::string&) { return std::optional<std::string>(); };
+    for (const char* weak : {"disable", "allow", "prefer"}) {
+        Config cfg;
+        cfg.conninfo = std::string("host=db1 sslnegotiation=direct sslmode=") + weak;
+        try {
+            (void)resolve(cfg, no_env);
+            ADD_FAILURE() << weak << " accepted with sslnegotiation=direct";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::config);
+            EXPECT_NE(std::string(e.what()).find("may not be used with sslnegotiation=direct"), std::string::npos) << e.what();
+        }
+    }
+    Config cfg;
+    cfg.conninfo = "host=db1 sslnegotiation=direct";
+    const Settings s = resolve(cfg, no_env);
+    EXPECT_EQ(s.sslmode, SslMode::require);
+    Connect c(direct(s.sslmode));
+    ScriptedIo script;
+    script.expect_open("db1").fail(Kind::start_tls, handshake_failure());  // and nothing after it
+    with_error(script.run(c.flow, c.w), [](const Error& e) { EXPECT_EQ(e.attempts().size(), 1u); });
+}
