@@ -3,6 +3,9 @@
 // (fe-connect.c, PQconnectPoll); where pgtls differs on purpose the test says so.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 #include "core/protocol/connect_flow.hpp"
 #include "core/tls/tls_backend.hpp"
 #include "scripted_io.hpp"
@@ -66,7 +69,7 @@ Error eof() { return Error(ErrorKind::connection, ErrorCause::connection_closed,
 Error handshake_failure() {
     return Error(ErrorKind::tls, ErrorCause::tls_handshake, "SSL error: certificate verify failed");
 }
-[[maybe_unused]] Error refused(std::string_view host) {
+Error refused(std::string_view host) {
     return Error(ErrorKind::connection, ErrorCause::connect_failed,
                  "connection to server at \"" + std::string(host) + "\", port 5432 failed: Connection refused");
 }
@@ -575,4 +578,352 @@ TEST(ConnectFlowDirect, BelowRequireIsRefusedBeforeAnyConnectAsLibpqDoes) {
     ScriptedIo script;
     script.expect_open("db1").fail(Kind::start_tls, handshake_failure());  // and nothing after it
     with_error(script.run(c.flow, c.w), [](const Error& e) { EXPECT_EQ(e.attempts().size(), 1u); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-host failover, target_session_attrs, load_balance_hosts, connect_timeout, attempts()
+
+namespace {
+ConnectOptions wanting(TargetSessionAttrs want, std::vector<std::string> hosts, SslMode mode = SslMode::disable) {
+    ConnectOptions o = options(mode, std::move(hosts));
+    o.target_session_attrs = want;
+    return o;
+}
+// What a server reports at startup: PostgreSQL 14+ sends in_hot_standby and
+// default_transaction_read_only as ParameterStatus; older servers send neither.
+struct Server {
+    bool standby = false;
+    bool read_only = false;  // default_transaction_read_only (always on in effect on a standby)
+    bool reports = true;
+    std::string replies() const {
+        if (!reports) return login();
+        return login({{"default_transaction_read_only", read_only ? "on" : "off"}, {"in_hot_standby", standby ? "on" : "off"}});
+    }
+};
+const Server kPrimary{false, false}, kReadOnlyPrimary{false, true}, kStandby{true, true};
+
+std::string query_bytes(std::string_view sql) { return msg('Q', cstr(sql)); }
+std::string one_value(std::string_view column, const char* value, std::string_view tag) {
+    return row_description({{std::string(column), 25}}) + data_row({value}) + command_complete(tag) + ready('I');
+}
+// libpq 14+ asks a server that did not report what it needs: SHOW transaction_read_only for
+// read-write / read-only, SELECT pg_catalog.pg_is_in_recovery() for primary / standby /
+// prefer-standby.
+void answer_check(ScriptedIo& s, TargetSessionAttrs want, const Server& srv) {
+    if (srv.reports || want == TargetSessionAttrs::any) return;
+    if (want == TargetSessionAttrs::read_write || want == TargetSessionAttrs::read_only) {
+        s.expect_write(query_bytes("SHOW transaction_read_only"))
+            .feed(one_value("transaction_read_only", srv.read_only || srv.standby ? "on" : "off", "SHOW"));
+    } else {
+        s.expect_write(query_bytes("SELECT pg_catalog.pg_is_in_recovery()"))
+            .feed(one_value("pg_is_in_recovery", srv.standby ? "t" : "f", "SELECT 1"));
+    }
+}
+bool accepts(TargetSessionAttrs want, const Server& srv) {
+    switch (want) {
+        case TargetSessionAttrs::any: return true;
+        case TargetSessionAttrs::read_write: return !srv.read_only && !srv.standby;
+        case TargetSessionAttrs::read_only: return srv.read_only || srv.standby;
+        case TargetSessionAttrs::primary: return !srv.standby;
+        case TargetSessionAttrs::standby:
+        case TargetSessionAttrs::prefer_standby: return srv.standby;
+    }
+    return false;
+}
+std::string refusal(TargetSessionAttrs want, const Server& srv) {
+    switch (want) {
+        case TargetSessionAttrs::read_write: return "session is read-only";
+        case TargetSessionAttrs::read_only: return "session is not read-only";
+        case TargetSessionAttrs::primary: return "server is in hot standby mode";
+        default: return srv.standby ? "" : "server is not in hot standby mode";
+    }
+}
+const TargetSessionAttrs kAllAttrs[] = {TargetSessionAttrs::any,     TargetSessionAttrs::read_write,
+                                        TargetSessionAttrs::read_only, TargetSessionAttrs::primary,
+                                        TargetSessionAttrs::standby, TargetSessionAttrs::prefer_standby};
+}  // namespace
+
+TEST(ConnectFlowMultihost, ARefusedHostIsSkippedAndTheNextOneUsed) {
+    Connect c(options(SslMode::disable, {"db1", "db2"}));
+    ScriptedIo s;
+    s.fail_open("db1", refused("db1"));
+    plain_login(s, "db2");
+    expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+    EXPECT_EQ(c.flow.target().host, "db2");
+}
+
+TEST(ConnectFlowMultihost, AHostThatFailsAfterConnectingIsAlsoSkipped) {
+    // pgtls moves on after any failure of a host, as it did before ConnectFlow. libpq 15 does
+    // not: once a connection is made, an authentication failure, an 'N' with sslmode=require,
+    // EOF or garbage end the whole connect (error_return; checked with psql 15.20). The
+    // integration suite relies on this (Multihost.SslmodeFallbackAppliesPerHost).
+    for (int failure = 0; failure < 3; ++failure) {
+        SCOPED_TRACE(failure);
+        Connect c(options(SslMode::require, {"db1", "db2"}));
+        ScriptedIo s;
+        if (failure == 0) tls_login(s, "db1", fatal("28P01", "password authentication failed for user \"alice\""));
+        if (failure == 1) s.expect_open("db1").expect_write(ssl_request_bytes()).feed("N");
+        if (failure == 2) s.expect_open("db1").expect_write(ssl_request_bytes()).fail(Kind::read, eof());
+        tls_login(s, "db2");
+        expect_connected(s.run(c.flow, c.w), c, TlsStart::ssl_request);
+        EXPECT_EQ(c.flow.target().host, "db2");
+    }
+}
+
+TEST(ConnectFlowMultihost, TargetSessionAttrsAgainstServersThatReportTheirState) {
+    // PostgreSQL 14+: the ParameterStatus values decide, no query is sent.
+    for (TargetSessionAttrs want : kAllAttrs) {
+        for (const Server& srv : {kPrimary, kReadOnlyPrimary, kStandby}) {
+            SCOPED_TRACE(std::string(to_string(want)) + " standby=" + std::to_string(srv.standby) +
+                         " read_only=" + std::to_string(srv.read_only));
+            Connect c(wanting(want, {"db1"}));
+            ScriptedIo s;
+            plain_login(s, "db1", srv.replies());
+            if (accepts(want, srv)) {
+                expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+                continue;
+            }
+            s.expect_close();
+            if (want == TargetSessionAttrs::prefer_standby) {  // second pass: any server will do
+                plain_login(s, "db1", srv.replies());
+                expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+                continue;
+            }
+            with_error(s.run(c.flow, c.w), [&](const Error& e) {
+                EXPECT_EQ(e.kind(), ErrorKind::connection);
+                EXPECT_EQ(e.cause(), ErrorCause::session_attrs_mismatch);
+                EXPECT_EQ(std::string(e.what()),
+                          prefix() + refusal(want, srv) + " (target_session_attrs=" + to_string(want) + ")");
+                ASSERT_EQ(e.attempts().size(), 1u);
+                EXPECT_EQ(e.attempts()[0].cause, ErrorCause::session_attrs_mismatch);
+            });
+        }
+    }
+}
+
+TEST(ConnectFlowMultihost, TargetSessionAttrsAsksServersThatDoNotReport) {
+    // Servers before 14: libpq asks, with the query that answers the question (a read-only
+    // primary is read-only but not in hot standby).
+    for (TargetSessionAttrs want : kAllAttrs) {
+        for (Server srv : {kPrimary, kReadOnlyPrimary, kStandby}) {
+            srv.reports = false;
+            SCOPED_TRACE(std::string(to_string(want)) + " standby=" + std::to_string(srv.standby) +
+                         " read_only=" + std::to_string(srv.read_only));
+            Connect c(wanting(want, {"db1"}));
+            ScriptedIo s;
+            plain_login(s, "db1", srv.replies());
+            answer_check(s, want, srv);
+            if (accepts(want, srv)) {
+                expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+                continue;
+            }
+            s.expect_close();
+            if (want == TargetSessionAttrs::prefer_standby) {
+                plain_login(s, "db1", srv.replies());  // the second pass checks nothing
+                expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+                continue;
+            }
+            with_error(s.run(c.flow, c.w), [&](const Error& e) {
+                EXPECT_EQ(std::string(e.what()),
+                          prefix() + refusal(want, srv) + " (target_session_attrs=" + to_string(want) + ")");
+            });
+        }
+    }
+}
+
+TEST(ConnectFlowMultihost, TargetSessionAttrsPicksTheRightHostInEitherOrder) {
+    for (bool standby_first : {false, true}) {
+        for (TargetSessionAttrs want : {TargetSessionAttrs::read_write, TargetSessionAttrs::primary,
+                                        TargetSessionAttrs::standby, TargetSessionAttrs::read_only,
+                                        TargetSessionAttrs::prefer_standby}) {
+            SCOPED_TRACE(std::string(to_string(want)) + (standby_first ? " standby first" : " primary first"));
+            const Server& first = standby_first ? kStandby : kPrimary;
+            const Server& second = standby_first ? kPrimary : kStandby;
+            Connect c(wanting(want, {"db1", "db2"}));
+            ScriptedIo s;
+            plain_login(s, "db1", first.replies());
+            if (accepts(want, first)) {
+                expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+                EXPECT_EQ(c.flow.target().host, "db1");
+                continue;
+            }
+            s.expect_close();
+            plain_login(s, "db2", second.replies());
+            expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+            EXPECT_EQ(c.flow.target().host, "db2");
+        }
+    }
+}
+
+TEST(ConnectFlowMultihost, PreferStandbyTakesAPrimaryOnlyInItsSecondPass) {
+    // libpq: no standby among the hosts -> start over from the first host accepting any
+    // server; a host that was down in the first pass is tried again.
+    Connect c(wanting(TargetSessionAttrs::prefer_standby, {"db1", "db2"}));
+    ScriptedIo s;
+    s.fail_open("db1", refused("db1"));
+    plain_login(s, "db2", kPrimary.replies()).expect_close();
+    plain_login(s, "db1", kReadOnlyPrimary.replies());  // second pass: db1 is back, and any server will do
+    expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+    EXPECT_EQ(c.flow.target().host, "db1");
+}
+
+TEST(ConnectFlowMultihost, PreferStandbyWithNoHostReachableListsBothPasses) {
+    Connect c(wanting(TargetSessionAttrs::prefer_standby, {"db1", "db2"}));
+    ScriptedIo s;
+    s.fail_open("db1", refused("db1")).fail_open("db2", refused("db2")).fail_open("db1", refused("db1")).fail_open("db2", refused("db2"));
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        EXPECT_EQ(e.attempts().size(), 4u);
+        EXPECT_EQ(e.server_fields(), nullptr);
+    });
+}
+
+TEST(ConnectFlowMultihost, AFailingCheckQueryMovesToTheNextHostWithoutATlsDowngrade) {
+    // libpq: "SHOW transaction_read_only" failing -> the next host, never a plaintext retry of
+    // the same host (the prefer fallback is for the login, not for a logged-in session).
+    Connect c(wanting(TargetSessionAttrs::read_write, {"db1", "db2"}, SslMode::prefer));
+    ScriptedIo s;
+    tls_login(s, "db1");  // reports nothing: asked
+    s.expect_write(query_bytes("SHOW transaction_read_only"))
+        .feed(error_response("42704", "unrecognized configuration parameter \"transaction_read_only\"") + ready('I'));
+    tls_login(s, "db2", kPrimary.replies());
+    expect_connected(s.run(c.flow, c.w), c, TlsStart::ssl_request);
+    EXPECT_EQ(c.flow.target().host, "db2");
+}
+
+namespace {
+// The hosts a connect opens sockets to, in order, when every connect is refused.
+std::vector<std::string> open_order(ConnectOptions o) {
+    TestWire w;
+    ConnectFlow flow(std::move(o), w.wire);
+    std::vector<std::string> order;
+    Action a = flow.resume(protocol::Event::start());
+    while (a.kind == Kind::open_socket) {
+        order.push_back(a.target->host);
+        const Error e = refused(a.target->host);
+        a = flow.resume(protocol::Event::failed(e));
+    }
+    EXPECT_EQ(a.kind, Kind::done);
+    return order;
+}
+}  // namespace
+
+TEST(ConnectFlowMultihost, LoadBalanceRandomIsASeededShuffleOfTheHostList) {
+    const std::vector<std::string> hosts = {"h1", "h2", "h3", "h4", "h5", "h6"};
+    EXPECT_EQ(open_order(options(SslMode::disable, hosts)), hosts);  // load_balance_hosts=disable
+    std::set<std::vector<std::string>> orders;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        ConnectOptions o = options(SslMode::disable, hosts);
+        o.shuffle_hosts = true;
+        o.seed = seed;
+        ConnectOptions again = o;
+        const auto order = open_order(std::move(o));
+        EXPECT_EQ(open_order(std::move(again)), order) << "seed " << seed << ": the same seed, the same order";
+        auto sorted = order;
+        std::sort(sorted.begin(), sorted.end());
+        EXPECT_EQ(sorted, hosts) << "seed " << seed << ": every host exactly once";
+        orders.insert(order);
+    }
+    EXPECT_GT(orders.size(), 10u) << "20 seeds should give many different orders of 6 hosts";
+}
+
+TEST(ConnectFlowMultihost, ConnectTimeoutIsArmedPerHostAndCoversItsFallback) {
+    ConnectOptions o = options(SslMode::prefer, {"db1", "db2"});
+    o.connect_timeout = std::chrono::seconds(5);
+    TestWire w;
+    ConnectFlow flow(std::move(o), w.wire);
+    Action a = flow.resume(protocol::Event::start());
+    ASSERT_EQ(a.kind, Kind::open_socket);
+    EXPECT_EQ(a.target->host, "db1");
+    EXPECT_EQ(a.timer.kind, protocol::Timer::Kind::set);
+    EXPECT_EQ(a.timer.after, std::chrono::seconds(5));
+
+    // db1: TLS handshake fails -> the plaintext retry runs within the same host's timer.
+    protocol::Event opened = protocol::Event::of(protocol::Event::Kind::socket_open);
+    opened.address = "10.0.0.1";
+    a = flow.resume(opened);
+    ASSERT_EQ(a.kind, Kind::write);
+    w.out.clear();
+    w.in.feed(bytes("S"));
+    a = flow.resume(protocol::Event::of(protocol::Event::Kind::read));
+    ASSERT_EQ(a.kind, Kind::start_tls);
+    const Error hs = handshake_failure();
+    a = flow.resume(protocol::Event::failed(hs));
+    ASSERT_EQ(a.kind, Kind::open_socket);
+    EXPECT_EQ(a.target->host, "db1");
+    EXPECT_EQ(a.timer.kind, protocol::Timer::Kind::keep);
+
+    // The timer expires: db1 is given up (no further fallback), db2 gets a timer of its own.
+    a = flow.resume(protocol::Event::of(protocol::Event::Kind::timeout));
+    ASSERT_EQ(a.kind, Kind::open_socket);
+    EXPECT_EQ(a.target->host, "db2");
+    EXPECT_EQ(a.timer.kind, protocol::Timer::Kind::set);
+    EXPECT_EQ(a.timer.after, std::chrono::seconds(5));
+    a = flow.resume(protocol::Event::of(protocol::Event::Kind::timeout));
+    ASSERT_EQ(a.kind, Kind::done);
+    with_error(a, [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::timeout);
+        EXPECT_EQ(e.cause(), ErrorCause::connect_timeout);
+        EXPECT_EQ(std::string(e.what()), prefix("db1") + "timeout expired\n" + prefix("db2") + "timeout expired");
+        ASSERT_EQ(e.attempts().size(), 3u);  // db1 TLS (handshake), db1 plaintext (timeout), db2
+        EXPECT_EQ(e.attempts()[0].cause, ErrorCause::tls_handshake);
+        EXPECT_EQ(e.attempts()[1].cause, ErrorCause::connect_timeout);
+        EXPECT_EQ(e.attempts()[2].cause, ErrorCause::connect_timeout);
+    });
+}
+
+TEST(ConnectFlowMultihost, ConnectTimeoutBelowTwoSecondsIsRaisedToTwoAndZeroMeansNone) {
+    // libpq: "It is not recommended to use a timeout of less than 2 seconds" -> it raises it.
+    for (auto [given, armed] : {std::pair{std::chrono::milliseconds(1000), std::chrono::milliseconds(2000)},
+                                std::pair{std::chrono::milliseconds(0), std::chrono::milliseconds(0)}}) {
+        ConnectOptions o = options(SslMode::disable);
+        o.connect_timeout = given;
+        TestWire w;
+        ConnectFlow flow(std::move(o), w.wire);
+        const Action a = flow.resume(protocol::Event::start());
+        ASSERT_EQ(a.kind, Kind::open_socket);
+        if (armed.count() == 0) {
+            EXPECT_EQ(a.timer.kind, protocol::Timer::Kind::clear);
+        } else {
+            EXPECT_EQ(a.timer.kind, protocol::Timer::Kind::set);
+            EXPECT_EQ(a.timer.after, armed);
+        }
+    }
+}
+
+TEST(ConnectFlowMultihost, AttemptsListEveryHostWithWhatHappenedThere) {
+    Connect c(options(SslMode::require, {"db1", "db2", "db3"}));
+    ScriptedIo s;
+    s.fail_open("db1", refused("db1"));
+    tls_login(s, "db2", fatal("28P01", "password authentication failed for user \"alice\""));
+    s.expect_open("db3", "10.0.0.3").expect_write(ssl_request_bytes()).time_out(Kind::read);
+    with_error(s.run(c.flow, c.w), [](const Error& e) {
+        // Several hosts: the server's error is one line among others, not a ServerError.
+        EXPECT_EQ(e.server_fields(), nullptr);
+        EXPECT_EQ(e.kind(), ErrorKind::timeout);  // the last attempt's
+        EXPECT_EQ(std::string(e.what()),
+                  "connection to server at \"db1\", port 5432 failed: Connection refused\n" + prefix("db2") +
+                      "FATAL:  password authentication failed for user \"alice\"\n" + prefix("db3") + "timeout expired");
+        const auto& at = e.attempts();
+        ASSERT_EQ(at.size(), 3u);
+        EXPECT_EQ(at[0].host, "db1");
+        EXPECT_EQ(at[0].address, "");  // never reached
+        EXPECT_EQ(at[0].cause, ErrorCause::connect_failed);
+        EXPECT_EQ(at[1].host, "db2");
+        EXPECT_EQ(at[1].address, "127.0.0.1");
+        EXPECT_EQ(at[1].encryption, "tls");
+        EXPECT_EQ(at[1].kind, ErrorKind::authentication);
+        EXPECT_EQ(at[1].cause, ErrorCause::auth_failed);
+        ASSERT_TRUE(at[1].server);
+        EXPECT_EQ(at[1].server->sqlstate, "28P01");
+        EXPECT_EQ(at[2].host, "db3");
+        EXPECT_EQ(at[2].address, "10.0.0.3");
+        EXPECT_EQ(at[2].port, 5432);
+        EXPECT_EQ(at[2].kind, ErrorKind::timeout);
+        EXPECT_EQ(at[2].message, "timeout expired");
+    });
+}
+
+TEST(ConnectFlowMultihost, NoHostIsAConfigError) {
+    Connect c(options(SslMode::prefer, {}));
+    with_error(c.flow.resume(protocol::Event::start()), [](const Error& e) { EXPECT_EQ(e.kind(), ErrorKind::config); });
 }
