@@ -11,6 +11,11 @@ namespace pgtls::protocol {
 namespace {
 // The server answered with an ErrorResponse (not the network, TLS or the client's checks).
 bool is_server_error(const Error& e) { return e.server_fields() != nullptr; }
+// Whether target_session_attrs asks about hot standby (else about a read-only session).
+bool asks_standby(TargetSessionAttrs want) {
+    return want == TargetSessionAttrs::primary || want == TargetSessionAttrs::standby ||
+           want == TargetSessionAttrs::prefer_standby;
+}
 const char* reason_for(TargetSessionAttrs want, bool standby, bool read_only) {
     // libpq's wording; the caller adds which setting asked for it.
     switch (want) {
@@ -159,12 +164,20 @@ Action ConnectFlow::attempt_succeeded() {
         state_ = State::done;
         return Action::success();
     }
-    // PostgreSQL 14+ reports both as ParameterStatus; older servers are asked.
+    // PostgreSQL 14+ reports both as ParameterStatus; older servers are asked what libpq asks
+    // them: whether the session is read-only, or (primary, standby, prefer-standby) whether
+    // the server is in recovery. A read-only primary is read-only, but no standby.
     const auto& p = wire_.session.parameters;
     const bool have_standby = p.count("in_hot_standby") != 0;
     const bool standby = have_standby && p.at("in_hot_standby") == "on";
-    if (!have_standby || (!standby && p.count("default_transaction_read_only") == 0)) {
-        show_ = std::make_unique<SimpleQuery>(wire_, "SHOW transaction_read_only", RequestOptions{});
+    const char* sql = nullptr;
+    if (asks_standby(want)) {
+        if (!have_standby) sql = "SELECT pg_catalog.pg_is_in_recovery()";
+    } else if (!have_standby || (!standby && p.count("default_transaction_read_only") == 0)) {
+        sql = "SHOW transaction_read_only";
+    }
+    if (sql) {
+        show_ = std::make_unique<SimpleQuery>(wire_, sql, RequestOptions{});
         state_ = State::showing;
         Action a = show_->resume(Event::start());
         a.timer = Timer::keep();  // still within the host's connect_timeout
@@ -178,11 +191,13 @@ Action ConnectFlow::after_show() {
     const auto& p = wire_.session.parameters;
     std::optional<bool> shown;
     if (show_) {
+        const bool recovery = asks_standby(want);
         auto& rs = show_->results();
         if (rs.empty() || rs.back().empty())
             return attempt_failed(std::make_exception_ptr(
-                Error(ErrorKind::protocol, ErrorCause::protocol_violation, "SHOW transaction_read_only returned no row")));
-        shown = rs.back()[0][0].view() == "on";
+                Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                      recovery ? "SELECT pg_is_in_recovery() returned no row" : "SHOW transaction_read_only returned no row")));
+        shown = rs.back()[0][0].view() == (recovery ? "t" : "on");
     }
     const auto hs = p.find("in_hot_standby");
     const bool standby = hs != p.end() ? hs->second == "on" : *shown;
@@ -209,7 +224,9 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
     try {
         std::rethrow_exception(error);
     } catch (const Error& caught) {
-        if (step_ + 1 < plan_.size()) {
+        // The fallbacks are for the login: a logged-in session whose target_session_attrs
+        // check fails moves on to the next host, never to a plaintext retry (libpq).
+        if (step_ + 1 < plan_.size() && state_ != State::showing) {
             bool retry = false;
             if (options_.sslmode == SslMode::allow) {
                 // The server refused a plaintext connection (e.g. hostssl only): try TLS.

@@ -2,9 +2,9 @@
 // load_balance_hosts=random), per host the sslmode attempts and their fallbacks (allow:
 // plaintext, then TLS after a server error; prefer: TLS, then plaintext unless that would hand
 // a network fault or an unauthenticated complaint a downgrade; Unix sockets never use TLS),
-// classic or direct negotiation, target_session_attrs (ParameterStatus, or SHOW
-// transaction_read_only for servers that do not report it; prefer-standby's second pass) and
-// connect_timeout per host. Each attempt opens a socket (Action::open_socket) and runs a
+// classic or direct negotiation, target_session_attrs (ParameterStatus, or for servers that
+// do not report it SHOW transaction_read_only / pg_is_in_recovery() as libpq asks;
+// prefer-standby's second pass) and connect_timeout per host. Each attempt opens a socket (Action::open_socket) and runs a
 // StartupFlow in it; the checks every TLS connection passes (protocol::check_tls_up) are
 // applied when the handshake is up.
 //

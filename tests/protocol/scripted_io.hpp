@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ public:
         protocol::TlsStart tls_how = protocol::TlsStart::none;  // start_tls
         protocol::TlsUp tls_up;      // start_tls: what the handshake yields
         bool any_bytes = false;      // write: accept whatever is written
+        std::optional<Error> error;  // answer the action with io_error carrying this instead
+        bool times_out = false;      // answer the action with timeout instead
     };
 
     // The algorithm must send exactly `bytes` (Wire::out followed by the action's tail).
@@ -66,6 +69,25 @@ public:
         return add(std::move(s));
     }
     ScriptedIo& expect_close() { return add(make(Kind::close)); }
+    // The algorithm must ask for `k`; the "network" answers it with io_error carrying `e` (EOF,
+    // a reset, a failed handshake or connect) and the script goes on.
+    ScriptedIo& fail(Kind k, Error e) {
+        Step s = make(k);
+        s.error = std::move(e);
+        return add(std::move(s));
+    }
+    // The algorithm must ask to open a socket to `host`; the connect fails with `e`.
+    ScriptedIo& fail_open(std::string host, Error e) {
+        fail(Kind::open_socket, std::move(e));
+        steps_.back().host = std::move(host);
+        return *this;
+    }
+    // The algorithm must ask for `k`; its timer expires first and the script goes on.
+    ScriptedIo& time_out(Kind k) {
+        Step s = make(k);
+        s.times_out = true;
+        return add(std::move(s));
+    }
     ScriptedIo& expect_cancel() { return add(make(Kind::cancel)); }
 
     std::size_t steps() const noexcept { return steps_.size(); }
@@ -156,6 +178,15 @@ private:
                 }
                 if (a.kind != Kind::done) ADD_FAILURE() << "step " << i << ": no end after a fault";
                 return a;
+            }
+            if (s.error || s.times_out) {
+                if (s.expect == Kind::write) w.out.clear();  // what was not sent is gone with the socket
+                if (s.expect == Kind::open_socket && !s.host.empty() && a.target) {
+                    EXPECT_EQ(a.target->host.empty() ? a.target->hostaddr : a.target->host, s.host)
+                        << "step " << i << ": socket target";
+                }
+                a = s.error ? algo.resume(Event::failed(*s.error)) : algo.resume(Event::of(Event::Kind::timeout));
+                continue;
             }
             switch (s.expect) {
                 case Kind::write: {
