@@ -203,14 +203,14 @@ struct AsyncConnection::State {
         return batch;
     }
 
-    // Completes the members of the running implicit pipeline the server has answered, each
-    // with its own outcome, as soon as it has one (a query's caller never waits for the
-    // queries sent after it).
+    // Completes the members of the running implicit pipeline whose outcome is final (their
+    // sync group ended: its implicit COMMIT can fail until then), each as soon as it is (a
+    // query's caller never waits for the queries sent after it).
     void harvest_batch() {
         if (!running || !running->batch || !running->algo) return;
         Op& batch = *running;
-        const std::size_t answered = static_cast<const protocol::PipelineRequest&>(*batch.algo).reported();
-        while (batch.completed_members < answered) complete_member(batch, batch.completed_members++, nullptr);
+        const std::size_t settled = static_cast<const protocol::PipelineRequest&>(*batch.algo).settled();
+        while (batch.completed_members < settled) complete_member(batch, batch.completed_members++, nullptr);
     }
 
     // Member `i` of `batch` completes: with `error` when set, else with its own result.
@@ -234,7 +234,7 @@ struct AsyncConnection::State {
     // outcome, or, those the server had not answered when the pipeline failed, its error.
     void complete_batch(Op& batch, const protocol::Action& done) {
         const std::size_t answered =
-            batch.algo ? static_cast<const protocol::PipelineRequest&>(*batch.algo).reported() : 0;
+            batch.algo ? static_cast<const protocol::PipelineRequest&>(*batch.algo).settled() : 0;
         for (std::size_t i = batch.completed_members; i < batch.members.size(); ++i)
             complete_member(batch, i, done.error && i >= answered ? done.error : nullptr);
         batch.completed_members = batch.members.size();

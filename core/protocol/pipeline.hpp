@@ -23,8 +23,9 @@ public:
           messages_(messages),
           flow_(results, sync_after, wire.session) {}
 
-    // How many queries have their outcome so far.
+    // See PipelineFlow::reported() and settled().
     std::size_t reported() const noexcept { return flow_.reported(); }
+    std::size_t settled() const noexcept { return flow_.settled(); }
 
 private:
     static RequestOptions closing(RequestOptions o) {

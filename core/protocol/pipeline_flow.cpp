@@ -42,7 +42,20 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
             ServerErrorFields fields = parse_error_fields(m.body);
             const std::string& sev = fields.severity_nonlocalized.empty() ? fields.severity : fields.severity_nonlocalized;
             if (sev == "FATAL" || sev == "PANIC") throw ServerError(std::move(fields));
-            if (q_ >= group_end) throw Error(ErrorKind::protocol, "server reported an error for a query the pipeline did not send");
+            if (q_ >= group_end) {
+                // Every query of the group has its result, and then an error: the implicit
+                // COMMIT at the Sync failed (a deferred constraint, a serialization failure).
+                // The group's work is rolled back, so none of its queries succeeded.
+                if (aborted_) throw Error(ErrorKind::protocol, "server reported a second error in one pipeline sync group");
+                for (std::size_t i = settled(); i < group_end; ++i) {
+                    if (results_[i].status != PipelineResult::Status::ok) continue;
+                    results_[i].status = PipelineResult::Status::error;
+                    results_[i].result = Result{};
+                    results_[i].error.emplace(fields);
+                }
+                aborted_ = true;
+                return false;
+            }
             results_[q_].status = PipelineResult::Status::error;
             results_[q_].error.emplace(std::move(fields));
             ++q_;

@@ -27,8 +27,13 @@ public:
     // on a message out of place, ServerError on a FATAL/PANIC (the session is over).
     bool on_message(const BackendMessage& m);
     bool done() const noexcept { return group_ == sync_after_.size(); }
-    // How many queries have their outcome (the server is at the next one, or past the end).
+    // How many queries have their result or error (the server is at the next one, or past
+    // the end).
     std::size_t reported() const noexcept { return q_; }
+    // How many queries have their final outcome: those of the sync groups that ended (until
+    // its ReadyForQuery, a group's implicit COMMIT can still fail and turn its results into
+    // errors).
+    std::size_t settled() const noexcept { return group_ == 0 ? 0 : sync_after_[group_ - 1]; }
 
 private:
     std::vector<PipelineResult>& results_;

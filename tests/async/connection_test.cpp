@@ -268,6 +268,27 @@ TEST_P(AsyncConnectionTest, QueriesIssuedFromCallbacksGoOutTogether) {
     EXPECT_LE(st.pipelines, static_cast<std::uint64_t>(2 * kEach));
 }
 
+// A pipelined query's outcome is final only when its Sync is answered: a deferred constraint
+// fails at the implicit COMMIT, after the INSERT's CommandComplete. The caller gets the error,
+// never a success for a row that was rolled back.
+TEST_P(AsyncConnectionTest, APipelinedQueryWhoseCommitFailsGetsTheError) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE deferred_u (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+    std::string got;
+    c.execute_args("INSERT INTO deferred_u VALUES ($1), ($1)", [&](std::exception_ptr e, Result) {
+        got += sqlstate(e) == "23505" ? "E" : (e ? "?" : "ok!");
+    }, 1);
+    c.execute_args("INSERT INTO deferred_u VALUES ($1)", [&](std::exception_ptr e, Result) { got += e ? "!" : "2"; }, 2);
+    c.execute_args("SELECT count(*)::int FROM deferred_u", [&](std::exception_ptr e, Result r) {
+        got += e ? "!" : std::string(r[0][0].view());
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() >= 3; }));
+    EXPECT_EQ(got, "E21");
+    EXPECT_EQ(c.stats().pipelines, 1u);
+    EXPECT_TRUE(c.is_healthy());
+}
+
 TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
     AsyncConnection c;
     connect(c);

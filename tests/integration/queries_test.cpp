@@ -387,6 +387,30 @@ TEST_P(Queries, PipelineOfTenThousandWithErrorsInTheMiddle) {
     EXPECT_EQ(c.query("SELECT 5")[0][0].as<int>(), 5);
 }
 
+// A deferred unique constraint fails at the implicit COMMIT of a sync group, after the
+// group's INSERTs reported success: both INSERTs of that group are errors (their rows are
+// gone), the next group is unaffected, and the connection stays usable. (This used to end the
+// whole pipeline with a protocol error.)
+TEST_P(Queries, PipelineGroupWhoseCommitFailsReportsEachQueryAsFailed) {
+    auto c = open();
+    c.query("CREATE TEMP TABLE deferred_u (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+    Pipeline p(c);
+    p.add_exec("INSERT INTO deferred_u VALUES ($1)", 1);
+    p.add_exec("INSERT INTO deferred_u VALUES ($1)", 1);
+    p.sync();
+    p.add_exec("INSERT INTO deferred_u VALUES ($1)", 2);
+    p.sync();
+    const auto rs = p.run();
+    ASSERT_EQ(rs.size(), 3u);
+    for (int i : {0, 1}) {
+        EXPECT_EQ(rs[i].status, PipelineResult::Status::error) << i;
+        ASSERT_TRUE(rs[i].error) << i;
+        EXPECT_EQ(rs[i].error->sqlstate(), "23505") << i;
+    }
+    EXPECT_EQ(rs[2].status, PipelineResult::Status::ok);
+    EXPECT_EQ(c.query("SELECT string_agg(x::text, ',') FROM deferred_u")[0][0].as<std::string>(), "2");
+}
+
 TEST_P(Queries, TransactionsRollBackUnlessCommitted) {
     auto c = open();
     c.query("CREATE TEMP TABLE tx(v int)");

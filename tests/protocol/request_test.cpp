@@ -373,6 +373,37 @@ TEST(PipelineRequest, CollectsEachQueryAndSkipsTheRestOfAFailedGroup) {
     EXPECT_EQ(results[2].status, PipelineResult::Status::skipped);
 }
 
+// An error after every query of a group has its result: the group's implicit COMMIT at the
+// Sync failed (a deferred constraint). Its work is rolled back, so each of its queries is an
+// error, never "ok"; the next group is unaffected, and settled() counts only ended groups.
+TEST(PipelineRequest, AFailedCommitAtTheSyncMakesEveryQueryOfItsGroupAnError) {
+    TestWire w;
+    std::vector<PipelineResult> results(3);
+    const std::vector<std::size_t> sync_after{2, 3};
+    protocol::PipelineRequest q(w.wire, "", results, sync_after, k1s);
+    q.resume(Event::start());
+    q.resume(Event::of(Event::Kind::written));
+    w.in.feed(bytes(msg('1', "") + msg('2', "") + msg('n', "") + command_complete("INSERT 0 1") + msg('1', "") +
+                    msg('2', "") + msg('n', "") + command_complete("INSERT 0 1")));
+    auto a = q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::read);
+    EXPECT_EQ(q.reported(), 2u);
+    EXPECT_EQ(q.settled(), 0u) << "the group's COMMIT has not been answered yet";
+    w.in.feed(bytes(error_response("23505", "duplicate key value violates unique constraint") + ready() + msg('1', "") +
+                    msg('2', "") + row_description({{"n", 23}}) + data_row({"7"}) + command_complete("SELECT 1") +
+                    ready()));
+    a = q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::done);
+    EXPECT_FALSE(a.error) << "one group's failure is not the pipeline's";
+    for (int i : {0, 1}) {
+        EXPECT_EQ(results[i].status, PipelineResult::Status::error) << i;
+        ASSERT_TRUE(results[i].error) << i;
+        EXPECT_EQ(results[i].error->sqlstate(), "23505") << i;
+    }
+    EXPECT_EQ(results[2].status, PipelineResult::Status::ok);
+    EXPECT_EQ(q.settled(), 3u);
+}
+
 TEST(PipelineRequest, ATimeoutRetiresTheConnection) {
     TestWire w;
     std::vector<PipelineResult> results(1);
