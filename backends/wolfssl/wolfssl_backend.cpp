@@ -19,7 +19,7 @@ public:
     std::string library_version() const override { return std::string("wolfSSL ") + wolfSSL_lib_version(); }
 
     // No cap_keylog: exporting TLS secrets needs a library built with HAVE_SECRET_CALLBACK,
-    // which Debian's is not; a key log request is then a warning on the session.
+    // which Debian's is not; asking for a key log is then Error(config) from create_context.
     std::uint32_t capabilities() const noexcept override {
         std::uint32_t caps = cap_tls12 | cap_tls13 | cap_alpn | cap_sni | cap_crl_file | cap_crl_dir | cap_system_ca |
                              cap_encrypted_keys | cap_pem_in_memory;

@@ -21,6 +21,12 @@ void init_library() {
 }  // namespace
 
 WolfsslContext::WolfsslContext(const ContextConfig& config) {
+    // The capability is absent (see WolfsslBackend::capabilities()): asking for it is an error
+    // before anything is set up, never a key log that silently stays empty.
+    if (!config.keylog_file.empty())
+        throw Error(ErrorKind::config, ErrorCause::config,
+                    "sslkeylogfile is not supported by the wolfssl backend: this wolfSSL build cannot export TLS "
+                    "secrets (built without HAVE_SECRET_CALLBACK); use another sslbackend or unset sslkeylogfile");
     init_library();
     ctx_ = wolfSSL_CTX_new(wolfSSLv23_client_method());
     if (ctx_ == nullptr) throw Error(ErrorKind::tls, "wolfssl: could not create a TLS context (out of memory)");
@@ -38,7 +44,6 @@ WolfsslContext::WolfsslContext(const ContextConfig& config) {
         }
         if (config.send_client_cert) has_own_cert_ = load_client_identity(ctx_, config);
         set_alpn(config.alpn);
-        keylog_file_ = config.keylog_file;
         WolfsslSession::install_callbacks(ctx_, has_own_cert_);
     } catch (...) {
         wolfSSL_CTX_free(ctx_);

@@ -26,7 +26,6 @@ public:
     bool verifies_chain() const noexcept { return verify_chain_; }
     // Comma-separated, as wolfSSL_UseALPN takes it; empty: offer none.
     const std::string& alpn_list() const noexcept { return alpn_list_; }
-    const std::string& keylog_file() const noexcept { return keylog_file_; }
 
 private:
     void set_protocol_range(TlsVersion min, TlsVersion max);
@@ -36,7 +35,6 @@ private:
     bool has_own_cert_ = false;
     bool verify_chain_ = false;
     std::string alpn_list_;
-    std::string keylog_file_;
 };
 
 }  // namespace pgtls::tls::wolf

@@ -60,10 +60,6 @@ WolfsslSession::WolfsslSession(std::shared_ptr<const WolfsslContext> context, in
         wolfSSL_free(ssl_);
         throw Error(ErrorKind::tls, "wolfssl: could not set up the TLS session: " + error_text(rc));
     }
-    if (!context_->keylog_file().empty())
-        warnings_.push_back("sslkeylogfile \"" + context_->keylog_file() +
-                            "\" ignored: this wolfSSL build cannot export TLS secrets (built without "
-                            "HAVE_SECRET_CALLBACK); no secrets written");
 }
 
 WolfsslSession::~WolfsslSession() { wolfSSL_free(ssl_); }
