@@ -71,12 +71,18 @@ public:
         buffer_ += detail::binary_copy_header();
     }
     /// Encodes one row into the writer's buffer, handed to CopyIn in 64 KiB pieces (one
-    /// CopyData message per piece, not per row).
+    /// CopyData message per piece, not per row). A field that cannot be encoded throws, and
+    /// nothing of that row stays behind: the COPY goes on with the next row.
     void write(const T& row) {
         const std::size_t at = buffer_.size();
         buffer_.resize(at + 2);
         put_be(buffer_.data() + at, size, 2);
-        std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
+        try {
+            std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
+        } catch (...) {
+            buffer_.resize(at);  // never half a row on the wire
+            throw;
+        }
         if (buffer_.size() >= batch) {
             in_.write(buffer_);
             buffer_.clear();

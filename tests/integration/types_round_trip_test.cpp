@@ -379,6 +379,46 @@ TEST_P(TypesRoundTrip, TypedBinaryCopyInAndOut) {
     EXPECT_EQ(c.query("SELECT count(*) FROM copy_rows")[0][0].as<int>(), 500);
 }
 
+// A field whose codec throws in the middle of a row: the row is refused whole, nothing of it
+// reaches the server, and the COPY goes on with the next row.
+struct Picky {
+    std::int32_t v;
+};
+struct PickyRow {
+    std::int32_t id;
+    Picky value;
+};
+
+}  // namespace
+}  // namespace pgtls::test
+
+template <>
+struct pgtls::Codec<pgtls::test::Picky> {
+    static constexpr std::uint32_t type_oid = oid::int4;
+    static std::string encode_binary(const pgtls::test::Picky& p) {
+        if (p.v < 0) throw Error(ErrorKind::usage, "negative values are refused");
+        std::string out(4, '\0');
+        for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(static_cast<std::uint32_t>(p.v) >> (24 - 8 * i));
+        return out;
+    }
+};
+
+namespace pgtls::test {
+namespace {
+
+TEST_P(TypesRoundTrip, ARowWhoseFieldCannotBeEncodedLeavesNothingOnTheWire) {
+    Client c = open();
+    c.query("CREATE TEMP TABLE picky (id int4, v int4)");
+    auto w = copy_in_rows<PickyRow>(c, "COPY picky FROM STDIN (FORMAT binary)");
+    w.write({1, {10}});
+    w.write({2, {20}});
+    EXPECT_THROW(w.write({3, {-1}}), Error);
+    w.write({4, {40}});
+    EXPECT_EQ(w.finish(), 3u);
+    EXPECT_EQ(c.query("SELECT string_agg(id::text || ':' || v::text, ',' ORDER BY id) FROM picky")[0][0].as<std::string>(),
+              "1:10,2:20,4:40");
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, TypesRoundTrip, ::testing::Values("pg15", "pg18"));
 
 }  // namespace
