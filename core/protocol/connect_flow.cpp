@@ -84,6 +84,11 @@ Action ConnectFlow::resume(const Event& event) {
             }
             return forward(startup_->resume(event));
         case State::showing: {
+            // The host's connect_timeout, not a query timeout: the query is abandoned with the
+            // connection (no cancel request for a session that never became the caller's).
+            if (event.kind == K::timeout)
+                return attempt_failed(std::make_exception_ptr(
+                    Error(ErrorKind::timeout, ErrorCause::connect_timeout, "timeout expired")));
             Action a = show_->resume(event);
             if (a.kind != Action::Kind::done) return a;
             if (a.error) return attempt_failed(a.error);

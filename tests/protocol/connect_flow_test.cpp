@@ -927,3 +927,192 @@ TEST(ConnectFlowMultihost, NoHostIsAConfigError) {
     Connect c(options(SslMode::prefer, {}));
     with_error(c.flow.resume(protocol::Event::start()), [](const Error& e) { EXPECT_EQ(e.kind(), ErrorKind::config); });
 }
+
+// ---------------------------------------------------------------------------------------------
+// A fault at every step
+
+namespace {
+ScriptedIo::Fault kFaults[] = {ScriptedIo::Fault::network_error, ScriptedIo::Fault::timeout, ScriptedIo::Fault::malformed};
+
+void expect_fault_error(const FaultRun& run) {
+    EXPECT_EQ(run.end.connection, Action::Connection::retired);
+    try {
+        std::rethrow_exception(run.end.error);
+    } catch (const Error& e) {
+        switch (run.fault) {
+            case ScriptedIo::Fault::network_error: EXPECT_EQ(e.kind(), ErrorKind::connection) << e.what(); break;
+            case ScriptedIo::Fault::timeout:
+                EXPECT_EQ(e.kind(), ErrorKind::timeout) << e.what();
+                EXPECT_EQ(e.cause(), ErrorCause::connect_timeout);
+                break;
+            case ScriptedIo::Fault::malformed: EXPECT_EQ(e.kind(), ErrorKind::protocol) << e.what(); break;
+        }
+        EXPECT_FALSE(e.attempts().empty());
+        EXPECT_EQ(std::string(e.what()).rfind("connection to server at \"db1\"", 0), 0u) << e.what();
+    } catch (...) {
+        ADD_FAILURE() << "not a pgtls::Error";
+    }
+}
+}  // namespace
+
+TEST(ConnectFlowFaults, EveryFaultOfAGoodConnectEndsWithACleanError) {
+    struct Case {
+        const char* name;
+        ConnectOptions options;
+        ScriptedIo script;
+    };
+    std::vector<Case> cases;
+    {
+        ScriptedIo s;
+        plain_login(s, "db1");
+        cases.push_back({"disable", options(SslMode::disable), s});
+    }
+    for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_full}) {
+        ScriptedIo s;
+        s.expect_open("db1").expect_write(ssl_request_bytes()).feed("S").expect_tls(TlsStart::ssl_request, tls_up_for("db1"));
+        // The login one message per read, so a fault can land between any two of them.
+        s.expect_write(startup_bytes()).feed(auth_ok()).feed(param_status("server_version", "13.9")).feed(key_data(7, 42)).feed(ready('I'));
+        cases.push_back({to_string(mode), options(mode), s});
+    }
+    {
+        ScriptedIo s;
+        s.expect_open("db1").expect_tls(TlsStart::direct, with_alpn("postgresql")).expect_write(startup_bytes()).feed(login());
+        cases.push_back({"direct", direct(SslMode::require), s});
+    }
+    {
+        // An old server asked about read-write over a prefer TLS session.
+        ScriptedIo s;
+        tls_login(s, "db1");
+        s.expect_write(query_bytes("SHOW transaction_read_only")).feed(one_value("transaction_read_only", "off", "SHOW"));
+        cases.push_back({"prefer read-write", wanting(TargetSessionAttrs::read_write, {"db1"}, SslMode::prefer), s});
+    }
+    for (auto& c : cases) {
+        SCOPED_TRACE(c.name);
+        {
+            Connect good(c.options);  // the script itself connects
+            const Action end = c.script.run(good.flow, good.w);
+            EXPECT_EQ(end.kind, Kind::done);
+            EXPECT_FALSE(end.error);
+        }
+        for_every_fault(
+            c.script, [&](TestWire& w) { return std::make_unique<ConnectFlow>(c.options, w.wire); },
+            [](const FaultRun& run, TestWire&) {
+                expect_fault_error(run);
+                if (run.fault == ScriptedIo::Fault::timeout) {
+                    try {
+                        std::rethrow_exception(run.end.error);
+                    } catch (const Error& e) {
+                        EXPECT_EQ(e.what(), prefix() + "timeout expired");
+                    }
+                }
+            });
+    }
+}
+
+namespace {
+// A server that follows whatever the client asks, answering an SSLRequest with `ssl_answer`
+// and a StartupMessage with a login, and that injects `fault` at action number `at` (none when
+// `at` is past the end). After the fault it answers 'N' to every SSLRequest: it does its best
+// to talk the client into plaintext. Returns the final action; `actions` counts them.
+struct FaultWorld {
+    std::size_t at = SIZE_MAX;
+    ScriptedIo::Fault fault = ScriptedIo::Fault::network_error;
+    std::size_t actions = 0;
+    Action::Kind faulted_action = Kind::done;
+
+    Action run(ConnectFlow& flow, TestWire& w) {
+        const Error net = eof();
+        const protocol::TlsUp up = tls_up_for("db1");
+        bool ssl_request_sent = false, faulted = false;
+        Action a = flow.resume(protocol::Event::start());
+        for (; a.kind != Kind::done && actions < 200; ++actions) {
+            if (actions == at) {
+                faulted = true;
+                faulted_action = a.kind;
+                // Only a read can bring a malformed message: elsewhere it is a network error.
+                if (fault == ScriptedIo::Fault::malformed && a.kind != Kind::read) fault = ScriptedIo::Fault::network_error;
+                if (fault == ScriptedIo::Fault::malformed && a.kind == Kind::read) {
+                    w.in.feed(bytes(ScriptedIo::malformed_message()));
+                    a = flow.resume(protocol::Event::of(protocol::Event::Kind::read));
+                } else if (fault == ScriptedIo::Fault::timeout) {
+                    a = flow.resume(protocol::Event::of(protocol::Event::Kind::timeout));
+                } else {
+                    w.out.clear();
+                    a = flow.resume(protocol::Event::failed(net));
+                }
+                continue;
+            }
+            switch (a.kind) {
+                case Kind::open_socket: {
+                    protocol::Event e = protocol::Event::of(protocol::Event::Kind::socket_open);
+                    e.address = "127.0.0.1";
+                    a = flow.resume(e);
+                    break;
+                }
+                case Kind::write:
+                case Kind::write_draining:
+                    ssl_request_sent = w.out == ssl_request_bytes();
+                    w.out.clear();
+                    a = flow.resume(protocol::Event::of(protocol::Event::Kind::written));
+                    break;
+                case Kind::read:
+                    w.in.feed(bytes(ssl_request_sent ? std::string(faulted ? "N" : "S") : login()));
+                    ssl_request_sent = false;
+                    a = flow.resume(protocol::Event::of(protocol::Event::Kind::read));
+                    break;
+                case Kind::start_tls: {
+                    protocol::Event e = protocol::Event::of(protocol::Event::Kind::tls_up);
+                    e.tls = &up;
+                    a = flow.resume(e);
+                    break;
+                }
+                case Kind::close: a = flow.resume(protocol::Event::of(protocol::Event::Kind::closed)); break;
+                default: ADD_FAILURE() << "unexpected action"; return a;
+            }
+        }
+        EXPECT_EQ(a.kind, Kind::done) << "no end after " << actions << " actions";
+        return a;
+    }
+};
+}  // namespace
+
+TEST(ConnectFlowFaults, NoFaultAtAnyStepEverEndsInPlaintextWhenTlsIsRequired) {
+    for (bool is_direct : {false, true}) {
+        for (SslMode mode : {SslMode::prefer, SslMode::require, SslMode::verify_ca, SslMode::verify_full}) {
+            if (is_direct && mode == SslMode::prefer) continue;  // refused by resolve()
+            SCOPED_TRACE(std::string(to_string(mode)) + (is_direct ? " direct" : " classic"));
+            const ConnectOptions o = is_direct ? direct(mode, {"db1", "db2"}) : options(mode, {"db1", "db2"});
+            std::size_t steps = 0;
+            {
+                TestWire w;
+                ConnectFlow flow(o, w.wire);
+                FaultWorld clean;
+                ASSERT_FALSE(clean.run(flow, w).error);
+                EXPECT_NE(flow.tls(), TlsStart::none);
+                steps = clean.actions;
+            }
+            for (std::size_t at = 0; at < steps; ++at) {
+                for (auto fault : kFaults) {
+                    SCOPED_TRACE("fault " + std::to_string(static_cast<int>(fault)) + " at action " + std::to_string(at));
+                    TestWire w;
+                    ConnectFlow flow(o, w.wire);
+                    FaultWorld world{at, fault};
+                    const Action end = world.run(flow, w);
+                    if (end.error) {
+                        EXPECT_EQ(end.connection, Action::Connection::retired);
+                        continue;
+                    }
+                    if (flow.tls() != TlsStart::none) continue;  // recovered on another host, with TLS
+                    // Plaintext: only prefer (on db2 the world answers 'N'), and on the faulted host
+                    // only after the handshake itself failed (libpq's rule); never after a timeout,
+                    // a malformed message or a lost TLS session.
+                    EXPECT_EQ(mode, SslMode::prefer) << "a downgrade to plaintext with sslmode>=require";
+                    if (flow.target().host == "db1") {
+                        EXPECT_EQ(world.faulted_action, Kind::start_tls);
+                        EXPECT_EQ(world.fault, ScriptedIo::Fault::network_error);
+                    }
+                }
+            }
+        }
+    }
+}
