@@ -104,6 +104,12 @@ struct ConnectShared {
         }
         return tls;
     }
+    void rebuild_tls(const Settings& s) {
+        auto fresh = std::make_shared<TlsSetup>(make_tls_setup(s));  // outside the lock: file I/O
+        std::lock_guard lk(m);
+        tls = std::move(fresh);
+        ++tls_built;
+    }
     const crypto::Provider& auth_crypto_for(const crypto::Provider& base) {
         std::lock_guard lk(m);
         for (auto& p : auth_crypto)
@@ -178,6 +184,11 @@ struct ClientSetupAccess {
         c->impl_->connect_all();
         return c;
     }
+    static bool uses_current_tls(const Client& c, const ConnectShared& shared) {
+        if (!c.impl_ || !c.impl_->tls || c.impl_->shared.get() != &shared) return true;
+        std::lock_guard lk(shared.m);
+        return c.impl_->tls == shared.tls;
+    }
 };
 
 std::shared_ptr<ConnectShared> make_connect_shared() { return std::make_shared<ConnectShared>(); }
@@ -185,6 +196,12 @@ std::shared_ptr<ConnectShared> make_connect_shared() { return std::make_shared<C
 std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared,
                                        std::chrono::milliseconds limit) {
     return ClientSetupAccess::connect(std::move(settings), shared, limit);
+}
+
+void rebuild_shared_tls(ConnectShared& shared, const Settings& settings) { shared.rebuild_tls(settings); }
+
+bool uses_current_tls(const Client& client, const ConnectShared& shared) {
+    return ClientSetupAccess::uses_current_tls(client, shared);
 }
 
 ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {

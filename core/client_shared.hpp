@@ -25,6 +25,15 @@ std::shared_ptr<ConnectShared> make_connect_shared();
 std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared,
                                        std::chrono::milliseconds limit = std::chrono::milliseconds(0));
 
+// Builds a new TLS context from `settings` (its files read now) and makes it the one later
+// connects through `shared` use; clients already connected keep theirs alive. On failure
+// throws the load error (as a connect would) and keeps the previous context.
+void rebuild_shared_tls(ConnectShared& shared, const Settings& settings);
+
+// False when `client` did its TLS through a context of `shared` that rebuild_shared_tls()
+// has since replaced; true otherwise (the current context, no TLS, or not a shared client).
+bool uses_current_tls(const Client& client, const ConnectShared& shared);
+
 // Counters, for tests and benchmarks.
 struct ConnectSharedStats {
     std::uint64_t tls_contexts_built = 0;

@@ -2,6 +2,7 @@
 #include "pgtls/pool.hpp"
 
 #include "core/client_shared.hpp"
+#include "pool/tls_reload.hpp"
 
 #include <poll.h>
 
@@ -25,12 +26,14 @@ public:
 
 // One Settings for every connection of the pool: resolved once, copied per connect so the
 // pool's connect_timeout can override the settings' own. One ConnectShared too: the TLS
-// context is built by the first connect and reused, and SCRAM's PBKDF2 result is kept for the
-// (password, salt, iterations) the server sends, so reconnects skip both.
-BasicPool<Client>::Connector client_connector(Settings settings) {
-    auto shared = std::make_shared<const Settings>(std::move(settings));
-    auto setup = make_connect_shared();
-    return [shared, setup](std::chrono::milliseconds connect_timeout) {
+// context is built by the first connect and reused (until `watch` rebuilds it from changed
+// files), and SCRAM's PBKDF2 result is kept for the (password, salt, iterations) the server
+// sends, so reconnects skip both.
+BasicPool<Client>::Connector client_connector(std::shared_ptr<const Settings> shared,
+                                              std::shared_ptr<ConnectShared> setup,
+                                              std::shared_ptr<pool_detail::TlsFileWatch> watch) {
+    return [shared, setup, watch](std::chrono::milliseconds connect_timeout) {
+        watch->check();
         Settings s = *shared;
         // Settings holds whole seconds; round up so a 500 ms budget does not become "none".
         if (connect_timeout.count() > 0) s.connect_timeout = std::chrono::ceil<std::chrono::seconds>(connect_timeout);
@@ -82,8 +85,30 @@ Pool::Pool(const Config& config, PoolOptions options) : Pool(resolve(config), st
 Pool::Pool(const std::string& conninfo, PoolOptions options)
     : Pool(resolve_conninfo(conninfo), std::move(options)) {}
 
-Pool::Pool(Settings settings, PoolOptions options)
-    : BasicPool<Client>(client_connector(std::move(settings)), std::move(options)) {}
+struct Pool::Parts {
+    BasicPool<Client>::Connector connector;
+    std::function<bool(const Client&)> retire;
+    std::shared_ptr<pool_detail::TlsFileWatch> watch;
+    PoolOptions options;
+
+    Parts(Settings settings, PoolOptions o) : options(std::move(o)) {
+        auto shared = std::make_shared<const Settings>(std::move(settings));
+        auto setup = make_connect_shared();
+        watch = std::make_shared<pool_detail::TlsFileWatch>(shared, setup, options.tls_check_interval,
+                                                            options.on_tls_reload);
+        connector = client_connector(shared, setup, watch);
+        if (options.retire_on_tls_reload)
+            retire = [setup](const Client& c) { return !uses_current_tls(c, *setup); };
+    }
+};
+
+Pool::Pool(Settings settings, PoolOptions options) : Pool(Parts(std::move(settings), std::move(options))) {}
+
+Pool::Pool(Parts parts)
+    : BasicPool<Client>(std::move(parts.connector), std::move(parts.options), std::move(parts.retire)),
+      tls_watch_(std::move(parts.watch)) {}
+
+void Pool::reload_tls() { tls_watch_->reload(); }
 
 template class BasicPool<Client>;
 

@@ -110,6 +110,18 @@ struct BasicPoolOptions {
     // How long the destructor waits for outstanding leases before closing the rest.
     std::chrono::milliseconds close_timeout{5'000};
 
+    // Certificate rotation (pgtls::Pool only; see Pool::reload_tls). Before each new
+    // connection, at most once per tls_check_interval, the pool stats sslcert, sslkey,
+    // sslrootcert, sslcrl and sslcrldir (and its entries) — mtime, size, inode — and when one
+    // changed builds a new TLS context from the files for the connections opened afterwards;
+    // connections already open keep theirs. If the new files do not load, the last good
+    // context stays in use and on_tls_reload reports the error. 0: check on every new
+    // connection; negative: never (reload_tls() only).
+    std::chrono::milliseconds tls_check_interval{1'000};
+    // After a reload, close connections made with the previous TLS material when they are next
+    // released, instead of returning them to idle.
+    bool retire_on_tls_reload = false;
+
     // Event hooks, called without the pool's lock held, from whichever thread caused the
     // event. They must not throw (exceptions are swallowed) and must be thread-safe.
     std::function<void(const PoolEvent&)> on_connect;  // a new connection is ready
@@ -117,6 +129,9 @@ struct BasicPoolOptions {
     std::function<void(const PoolEvent&)> on_release;  // a connection went back to idle
     std::function<void(const PoolEvent&)> on_remove;   // a connection was closed (reason says why)
     std::function<void(const PoolEvent&)> on_error;    // a connect failed (reason = message)
+    // A TLS context rebuild after changed files or reload_tls(): reason empty when the new
+    // context is in use, else the load error (the previous context stays in use).
+    std::function<void(const PoolEvent&)> on_tls_reload;
 };
 
 // A consistent snapshot of the pool's counters.
@@ -139,6 +154,7 @@ namespace pool_detail {
 // True when fd has data or EOF pending (poll with zero timeout). Defined in pool/pool.cpp.
 bool socket_has_input(int fd) noexcept;
 std::string describe_exception(std::exception_ptr e);
+class TlsFileWatch;  // pool/tls_reload.hpp
 long long to_ms(std::chrono::nanoseconds d) noexcept;
 
 // What a borrower may change on a connection's client side, as the connection was set up
@@ -321,6 +337,15 @@ public:
     PoolStats stats() const { return state_->snapshot(); }
     const Options& options() const noexcept { return state_->opt; }
 
+protected:
+    // For a pool of a concrete connection type: a connection for which `retire` answers true
+    // is closed when released instead of kept ("retired: TLS material reloaded").
+    BasicPool(Connector connector, Options options, std::function<bool(const Conn&)> retire)
+        : state_(std::make_shared<State>(std::move(connector), std::move(options), steady_pool_clock())) {
+        state_->retire = std::move(retire);
+        state_->start();
+    }
+
 private:
     struct Slot {
         std::unique_ptr<Conn> conn;
@@ -363,6 +388,7 @@ private:
 
         const Connector connector;
         const Options opt;
+        std::function<bool(const Conn&)> retire;  // set before start(); see the protected constructor
         const std::shared_ptr<const PoolClock> clock;
 
         mutable std::mutex m;
@@ -699,6 +725,7 @@ private:
         std::string release_reason(Slot& s) {
             s.defaults.restore_local(*s.conn);
             if (!s.conn->is_healthy()) return "connection broken";
+            if (retire && retire(*s.conn)) return "retired: TLS material reloaded";
             switch (s.conn->transaction_status()) {
                 case TransactionStatus::idle:
                     break;
@@ -866,6 +893,18 @@ public:
     explicit Pool(const Config& config, PoolOptions options = {});
     explicit Pool(const std::string& conninfo, PoolOptions options = {});
     explicit Pool(Settings settings, PoolOptions options = {});
+
+    // Rebuilds the TLS context from the files the settings name (sslcert, sslkey,
+    // sslrootcert, sslcrl, sslcrldir) now, whether or not they changed, for the connections
+    // opened afterwards; connections already open keep their context. Reports through
+    // on_tls_reload too. Throws the load error (Error(config) or Error(tls)) and keeps the
+    // last good context. Does nothing with sslmode=disable.
+    void reload_tls();
+
+private:
+    struct Parts;
+    explicit Pool(Parts parts);
+    std::shared_ptr<pool_detail::TlsFileWatch> tls_watch_;
 };
 
 }  // namespace pgtls
