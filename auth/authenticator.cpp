@@ -98,7 +98,8 @@ Authenticator& Authenticator::operator=(Authenticator&&) noexcept = default;
 bool Authenticator::done() const noexcept { return impl_->done; }
 Method Authenticator::method() const noexcept { return impl_->method; }
 std::string Authenticator::method_used() const {
-    if (impl_->method == Method::none) return "trust";
+    // GSSAPI encryption authenticated the client when the server asked for nothing more.
+    if (impl_->method == Method::none) return impl_->params.gss_encrypted ? "gss" : "trust";
     std::string name = to_string(impl_->method);
     const bool scram = impl_->method == Method::scram_sha_256 || impl_->method == Method::scram_sha_256_plus;
     if (scram && impl_->sasl_step != 3) name += " (incomplete: server skipped to AuthenticationOk)";
@@ -117,7 +118,9 @@ void Authenticator::Impl::check_expected(std::uint32_t code) {
         bool ok = true;
         const char* reason = nullptr;
         if (code == auth_req_ok) {
-            if (require.auth_required() && !client_finished_auth) {
+            // libpq: a GSSAPI-encrypted channel satisfies a require_auth that allows gss.
+            const bool gss_by_encryption = params.gss_encrypted && require.allows(auth_req_gss);
+            if (require.auth_required() && !client_finished_auth && !gss_by_encryption) {
                 ok = false;
                 reason = started ? "server did not complete authentication (AuthenticationOk before the exchange finished)"
                                  : "server did not complete authentication (it asked for no credentials)";

@@ -35,6 +35,9 @@ struct AuthParams {
     std::string krbsrvname = "postgres";
     std::string gss_host;        // the connection's host name (libpq: connhost[].host)
     bool gss_delegation = false;  // gssdelegation=1: forward the TGT (GSS_C_DELEG_FLAG)
+    // The connection runs over GSSAPI encryption, whose context already authenticated both
+    // sides: require_auth allowing gss is then satisfied without a GSS exchange (libpq 16+).
+    bool gss_encrypted = false;
 };
 
 class Authenticator {

@@ -142,11 +142,17 @@ protocol::Action Client::Impl::run(protocol::Algorithm& algo, Link& l, Deadline 
                     break;
                 }
                 case protocol::Action::Kind::start_tls: {
-                    ensure_tls();
-                    tls::SessionParams params;
-                    params.sni = std::string(action.tls.sni);
                     const auto t_tls = Clock::now();
-                    channel.start_tls(*tls->context, params, d);
+                    if (action.tls.how == protocol::TlsStart::gss) {
+                        channel.start_gss({std::string(action.tls.gss_service), std::string(action.tls.gss_host),
+                                           action.tls.gss_delegation},
+                                          d);
+                    } else {
+                        ensure_tls();
+                        tls::SessionParams params;
+                        params.sni = std::string(action.tls.sni);
+                        channel.start_tls(*tls->context, params, d);
+                    }
                     if (l.session)
                         attempt_timing.tls_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_tls).count();
                     l.tls_up = protocol::TlsUp::of(*channel.tls_session());

@@ -5,6 +5,7 @@
 #include "auth/authenticator.hpp"
 #include "core/protocol/frontend.hpp"
 #include "core/tls/hostname.hpp"
+#include "core/transport/gss_session.hpp"
 
 namespace pgtls {
 
@@ -30,6 +31,8 @@ protocol::ConnectOptions connect_options(const Settings& settings) {
     o.require_client_certificate = settings.sslcertmode == SslCertMode::require;
     o.max_message_size = settings.max_message_size;
     o.limits = protocol::SessionState::Limits::from(settings);
+    o.gssencmode = settings.gssencmode;
+    if (transport::gss_available()) o.gss_credentials = [] { return transport::gss_credentials_available(); };
     return o;
 }
 
@@ -97,7 +100,7 @@ ConnectionInfo connection_info(const HostTarget& target, const std::string& addr
     info.host = target.host;
     info.port = target.port;
     info.address = address;
-    info.encryption = tls != protocol::TlsStart::none ? "tls" : "plaintext";
+    info.encryption = tls == protocol::TlsStart::gss ? "gss" : tls != protocol::TlsStart::none ? "tls" : "plaintext";
     if (up) {
         info.ssl = true;
         info.negotiation = tls == protocol::TlsStart::direct ? "direct" : "postgres";
@@ -134,6 +137,7 @@ protocol::CancelOptions cancel_options(const Settings& settings, const HostTarge
     o.tls = tls;
     o.sni = sni_for(settings, target);
     o.host = target.host;
+    o.gss_service = settings.krbsrvname;
     o.verify_full = verify_full;
     o.pid = key.pid;
     o.secret = key.secret;

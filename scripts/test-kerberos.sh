@@ -204,6 +204,8 @@ cmd_check() {
     local base="host=$HOST hostaddr=127.0.0.1 port=$port user=$USER_PRINC"
     expect ok gssenc "$base dbname=gssonly gssencmode=require"
     expect fail gssonly-without-gssenc "$base dbname=gssonly gssencmode=disable"
+    expect fail gssenc-required-by-nogss "$base dbname=nogss gssencmode=require"
+    expect ok gssenc-prefer-falls-back "$base dbname=nogss gssencmode=prefer"
     expect ok gss-auth-no-enc "$base dbname=nogss gssencmode=disable"
     expect ok gss-auth-over-tls "$base dbname=pgtls gssencmode=disable sslmode=require"
     expect fail wrong-service "$base dbname=pgtls gssencmode=disable krbsrvname=nosuch"

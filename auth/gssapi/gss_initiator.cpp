@@ -64,6 +64,7 @@ bool Initiator::step(std::span<const std::uint8_t> input, std::string& output) {
             h_->cred = cred;
     }
     OM_uint32 flags = GSS_C_MUTUAL_FLAG;
+    if (options_.encryption) flags |= GSS_C_REPLAY_FLAG | GSS_C_SEQUENCE_FLAG | GSS_C_CONF_FLAG | GSS_C_INTEG_FLAG;
     if (options_.delegate) flags |= GSS_C_DELEG_FLAG;
 
     gss_buffer_desc in{input.size(), const_cast<std::uint8_t*>(input.data())};
@@ -76,9 +77,57 @@ bool Initiator::step(std::span<const std::uint8_t> input, std::string& output) {
     OM_uint32 ignored = 0;
     gss_release_buffer(&ignored, &out);
     if (major != GSS_S_COMPLETE && major != GSS_S_CONTINUE_NEEDED)
-        fail(format_gss_error("GSSAPI continuation error", major, minor) + hint(major, minor));
+        fail(format_gss_error(options_.encryption ? "could not initiate GSSAPI security context"
+                                                  : "GSSAPI continuation error",
+                              major, minor) +
+             hint(major, minor));
     complete_ = major == GSS_S_COMPLETE;
     return complete_;
+}
+
+bool have_initiator_credentials() {
+    OM_uint32 minor = 0;
+    gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+    const OM_uint32 major =
+        gss_acquire_cred(&minor, GSS_C_NO_NAME, 0, GSS_C_NO_OID_SET, GSS_C_INITIATE, &cred, nullptr, nullptr);
+    if (cred != GSS_C_NO_CREDENTIAL) gss_release_cred(&minor, &cred);
+    return major == GSS_S_COMPLETE;
+}
+
+std::size_t Initiator::max_wrap_input(std::size_t max_token) const {
+    OM_uint32 minor = 0, max_input = 0;
+    const OM_uint32 major = gss_wrap_size_limit(&minor, h_->context, 1, GSS_C_QOP_DEFAULT,
+                                                static_cast<OM_uint32>(max_token), &max_input);
+    if (major != GSS_S_COMPLETE)
+        throw Error(ErrorKind::connection, format_gss_error("GSSAPI size check error", major, minor));
+    return max_input;
+}
+
+void Initiator::wrap(std::span<const std::uint8_t> plain, std::string& out) const {
+    OM_uint32 minor = 0;
+    int conf = 0;
+    gss_buffer_desc in{plain.size(), const_cast<std::uint8_t*>(plain.data())};
+    gss_buffer_desc token = GSS_C_EMPTY_BUFFER;
+    const OM_uint32 major = gss_wrap(&minor, h_->context, 1, GSS_C_QOP_DEFAULT, &in, &conf, &token);
+    if (major == GSS_S_COMPLETE && conf != 0) out.append(static_cast<const char*>(token.value), token.length);
+    OM_uint32 ignored = 0;
+    gss_release_buffer(&ignored, &token);
+    if (major != GSS_S_COMPLETE) throw Error(ErrorKind::connection, format_gss_error("GSSAPI wrap error", major, minor));
+    if (conf == 0) throw Error(ErrorKind::connection, "outgoing GSSAPI message would not use confidentiality");
+}
+
+void Initiator::unwrap(std::span<const std::uint8_t> token, std::string& out) const {
+    OM_uint32 minor = 0;
+    int conf = 0;
+    gss_buffer_desc in{token.size(), const_cast<std::uint8_t*>(token.data())};
+    gss_buffer_desc plain = GSS_C_EMPTY_BUFFER;
+    const OM_uint32 major = gss_unwrap(&minor, h_->context, &in, &plain, &conf, nullptr);
+    if (major == GSS_S_COMPLETE && conf != 0) out.append(static_cast<const char*>(plain.value), plain.length);
+    OM_uint32 ignored = 0;
+    gss_release_buffer(&ignored, &plain);
+    if (major != GSS_S_COMPLETE)
+        throw Error(ErrorKind::connection, format_gss_error("GSSAPI unwrap error", major, minor));
+    if (conf == 0) throw Error(ErrorKind::connection, "incoming GSSAPI message did not use confidentiality");
 }
 
 }  // namespace pgtls::auth::gssapi

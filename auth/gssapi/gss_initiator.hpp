@@ -16,7 +16,15 @@ struct InitiatorOptions {
     std::string service = "postgres";  // krbsrvname
     std::string host;                  // the connection's host name (not its address)
     bool delegate = false;             // gssdelegation=1: GSS_C_DELEG_FLAG
+    // GSSAPI transport encryption (libpq's pqsecure_open_gss): asks for confidentiality,
+    // integrity, replay and sequence protection besides mutual authentication, and names a
+    // failure "could not initiate GSSAPI security context" as libpq does.
+    bool encryption = false;
 };
+
+// libpq's pg_GSS_have_cred_cache: whether initiator credentials (a ticket in the default ccache
+// or KRB5CCNAME) can be acquired. gssencmode=prefer|require tries encryption only then.
+bool have_initiator_credentials();
 
 class Initiator {
 public:
@@ -36,6 +44,16 @@ public:
 
     bool complete() const noexcept { return complete_; }
     bool started() const noexcept;
+
+    // Per-message protection on a complete context (encryption only). The largest input
+    // whose wrapped token fits in `max_token` bytes (gss_wrap_size_limit).
+    std::size_t max_wrap_input(std::size_t max_token) const;
+    // Appends the sealed token for `plain` to `out`. Throws Error(connection) with libpq's
+    // "GSSAPI wrap error" text, or when the token would not use confidentiality.
+    void wrap(std::span<const std::uint8_t> plain, std::string& out) const;
+    // Appends the plaintext of `token` to `out`. Throws Error(connection) with libpq's
+    // "GSSAPI unwrap error" text, or when the server's token did not use confidentiality.
+    void unwrap(std::span<const std::uint8_t> token, std::string& out) const;
 
 private:
     struct Handles;

@@ -196,11 +196,17 @@ bool Driver::step_open(Clock::time_point now) {
 }
 
 bool Driver::step_tls(Clock::time_point now) {
-    tls::Context* ctx = setup_.tls_context ? setup_.tls_context() : nullptr;
-    if (!ctx) throw Error(ErrorKind::config, ErrorCause::config, "TLS was requested but no TLS context is configured");
-    tls::SessionParams params;
-    params.sni = std::string(action_.tls.sni);
-    const tls::IoStatus st = channel_.handshake_step(*ctx, params);
+    tls::IoStatus st;
+    if (action_.tls.how == protocol::TlsStart::gss) {
+        st = channel_.gss_handshake_step(
+            {std::string(action_.tls.gss_service), std::string(action_.tls.gss_host), action_.tls.gss_delegation});
+    } else {
+        tls::Context* ctx = setup_.tls_context ? setup_.tls_context() : nullptr;
+        if (!ctx) throw Error(ErrorKind::config, ErrorCause::config, "TLS was requested but no TLS context is configured");
+        tls::SessionParams params;
+        params.sni = std::string(action_.tls.sni);
+        st = channel_.handshake_step(*ctx, params);
+    }
     if (st == tls::IoStatus::want_read || st == tls::IoStatus::want_write) {
         main_interest_ = {channel_.fd(), st == tls::IoStatus::want_read, st == tls::IoStatus::want_write, epoch_};
         return false;

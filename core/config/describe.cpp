@@ -28,6 +28,15 @@ const char* to_string(SslNegotiation n) noexcept {
     return "?";
 }
 
+const char* to_string(GssEncMode m) noexcept {
+    switch (m) {
+        case GssEncMode::disable: return "disable";
+        case GssEncMode::prefer: return "prefer";
+        case GssEncMode::require: return "require";
+    }
+    return "?";
+}
+
 const char* to_string(SslCertMode m) noexcept {
     switch (m) {
         case SslCertMode::disable: return "disable";

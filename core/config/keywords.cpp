@@ -1,5 +1,7 @@
 #include "core/config/keywords.hpp"
 
+#include "pgtls_gssapi_config.h"
+
 #include <algorithm>
 #include <array>
 #include <string>
@@ -60,7 +62,8 @@ constexpr std::array kKeywords = {
     kw("max_protocol_version", "PGMAXPROTOCOLVERSION"),
     kw_default("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION", "TLSv1.2"),
     kw("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION"),
-    kw_default("gssencmode", "PGGSSENCMODE", "disable", KeywordUse::restricted),
+    // libpq's default depends on its build, as pgtls's does (gssapi feature: prefer).
+    kw_default("gssencmode", "PGGSSENCMODE", PGTLS_HAVE_GSSAPI ? "prefer" : "disable", KeywordUse::restricted),
     // Used by GSSAPI authentication (builds with the gssapi feature); parsed by every build.
     kw_default("krbsrvname", "PGKRBSRVNAME", "postgres"),
     kw("gsslib", "PGGSSLIB", KeywordUse::restricted),

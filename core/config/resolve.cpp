@@ -30,7 +30,7 @@
 //  M10 sslmode=require with a root certificate (explicit, or ~/.postgresql/root.crt when it
 //      exists) means verify-ca, as in libpq; allow/prefer then verify the chain too.
 //  M11 Keywords pgtls cannot honour are errors when set to a value that needs them:
-//      gssencmode=require, requirepeer, replication, scram_client_key/scram_server_key,
+//      gssencmode=require (without the gssapi feature), requirepeer, replication, scram_client_key/scram_server_key,
 //      oauth_*, min_protocol_version above 3.0, require_auth listing only sspi/oauth (and gss
 //      in a build without the gssapi feature).
 #include <netdb.h>
@@ -295,6 +295,7 @@ void add_code_fields(const Config& c, Layers& layers) {
     str("sslbackend", c.sslbackend);
     en("min_protocol_version", c.min_protocol_version);
     en("max_protocol_version", c.max_protocol_version);
+    en("gssencmode", c.gssencmode);
     en("channel_binding", c.channel_binding);
     str("require_auth", c.require_auth);
     en("target_session_attrs", c.target_session_attrs);
@@ -350,9 +351,10 @@ void validate_restricted(const Layers& layers) {
     if (const Entry* e = layers.get("gssencmode")) {
         if (e->text != "disable" && e->text != "prefer" && e->text != "require")
             bad_value("gssencmode", *e, "disable, prefer, require");
-        if (e->text == "require")
+        if (e->text == "require" && !PGTLS_HAVE_GSSAPI)
             fail("gssencmode=require " + e->origin +
-                 " needs GSSAPI encryption, which pgtls does not support; use disable or prefer");
+                 " needs GSSAPI encryption, which this pgtls build does not support (built without the gssapi "
+                 "feature); use disable or prefer");
     }
     if (const Entry* e = layers.nonempty("requirepeer"))
         fail("requirepeer " + e->origin + " (a Unix-socket peer user check) is not supported by pgtls");
@@ -532,6 +534,10 @@ Settings resolve(const Config& config, const Environment& process_env) {
         s.require_auth = e->text;
     }
     if (const Entry* e = layers.nonempty("krbsrvname")) s.krbsrvname = e->text;
+    if (PGTLS_HAVE_GSSAPI)  // validate_restricted() checked the value; without the feature: disable
+        s.gssencmode = enum_setting(layers, "gssencmode", GssEncMode::prefer,
+                                    {std::pair{"disable", GssEncMode::disable}, {"prefer", GssEncMode::prefer},
+                                     {"require", GssEncMode::require}});
     if (const Entry* e = layers.nonempty("gsslib"); e && !iequals(e->text, "gssapi"))
         bad_value("gsslib", *e, "gssapi (sspi exists only on Windows)");
     if (const Entry* e = layers.nonempty("gssdelegation")) {

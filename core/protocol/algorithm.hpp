@@ -56,6 +56,7 @@ enum class TlsStart : std::uint8_t {
     none,         // plaintext
     ssl_request,  // classic: SSLRequest, then TLS on 'S'
     direct,       // PostgreSQL 17+: TLS at once, ALPN "postgresql"
+    gss,          // GSSENCRequest, then GSSAPI encryption on 'G' (start_tls with how == gss)
 };
 
 // A timer the algorithm asks for, relative to the moment the driver performs the action.
@@ -70,15 +71,32 @@ struct Timer {
 
 // What the TLS handshake is for: the driver runs it with the connection's TLS context.
 struct TlsRequest {
+    TlsRequest() = default;
+    TlsRequest(TlsStart h, std::string_view server_name) : how(h), sni(server_name) {}
+    static TlsRequest gss(std::string_view service, std::string_view host, bool delegation) {
+        TlsRequest r(TlsStart::gss, {});
+        r.gss_service = service;
+        r.gss_host = host;
+        r.gss_delegation = delegation;
+        return r;
+    }
+
     TlsStart how = TlsStart::none;
     // Server name to send; empty: none (IP literal, Unix socket, sslsni=0). Points into the
     // algorithm's own storage: valid until the algorithm is resumed again. (A view keeps every
     // Action free of allocations: the drivers create several per query.)
     std::string_view sni;
+    // how == gss: the GSSAPI target "<gss_service>@<gss_host>" and whether to delegate the
+    // TGT; the driver runs the GSSAPI handshake (transport::GssParams) instead of TLS. Views
+    // into the algorithm's storage, as `sni`.
+    std::string_view gss_service;
+    std::string_view gss_host;
+    bool gss_delegation = false;
 };
 
 // What the driver learnt from a successful handshake; the algorithm applies the checks every
-// TLS connection to the server must pass (ALPN, host name) to it.
+// TLS connection to the server must pass (ALPN, host name) to it. After a GSSAPI handshake
+// info.protocol is "GSSAPI" and there is no certificate.
 struct TlsUp {
     tls::SessionInfo info;
     std::optional<tls::PeerCertificate> peer;

@@ -55,12 +55,33 @@ Action CancelFlow::resume(const Event& event) {
                     state_ = State::ssl_request;
                     return Action::write();
                 }
+                if (options_.tls == TlsStart::gss) {
+                    wire_.out.clear();
+                    gssenc_request(wire_.out);
+                    state_ = State::ssl_request;  // then gss_reply
+                    return Action::write();
+                }
                 if (options_.tls == TlsStart::direct) {
                     state_ = State::tls;
                     return Action::start_tls(TlsRequest{TlsStart::direct, options_.sni});
                 }
                 return send_cancel();
-            case State::ssl_request: state_ = State::ssl_reply; return Action::read();
+            case State::ssl_request:
+                state_ = options_.tls == TlsStart::gss ? State::gss_reply : State::ssl_reply;
+                return Action::read();
+            case State::gss_reply: {
+                const auto got = take_ssl_reply(wire_.in);
+                if (!got) return Action::read();
+                // The session was GSSAPI-encrypted, so is its cancel key.
+                if (got->byte != 'G')
+                    throw Error(ErrorKind::connection, ErrorCause::ssl_refused,
+                                "server refused GSSAPI encryption for the cancel request");
+                if (got->trailing)
+                    throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                                "received unencrypted data after GSSAPI encryption response");
+                state_ = State::tls;
+                return Action::start_tls(TlsRequest::gss(options_.gss_service, options_.host, false));
+            }
             case State::ssl_reply: {
                 const auto got = take_ssl_reply(wire_.in);
                 if (!got) return Action::read();
@@ -75,7 +96,8 @@ Action CancelFlow::resume(const Event& event) {
             }
             case State::tls:
                 if (!event.tls) throw Error(ErrorKind::usage, ErrorCause::usage, "tls_up without the handshake's result");
-                check_tls_up(*event.tls, {options_.tls, options_.verify_full, options_.host, false});
+                if (options_.tls != TlsStart::gss)  // GSSAPI authenticated the server in its handshake
+                    check_tls_up(*event.tls, {options_.tls, options_.verify_full, options_.host, false});
                 return send_cancel();
             case State::sending:
                 state_ = State::draining;

@@ -1,5 +1,6 @@
 // A cancel request, sans I/O: a new socket to the server the session is connected to, the
-// same TLS negotiation the session used (SSLRequest or direct) with the same checks, the
+// same negotiation the session used (SSLRequest or direct TLS with the same checks, or
+// GSSENCRequest and GSSAPI encryption to the same service principal), the
 // CancelRequest (a key of any length: protocol 3.2 keys are up to 256 bytes), then a bounded
 // wait for the server to close, so the cancel has been processed when the flow ends. All of
 // it within one grace timer; the socket is always closed at the end.
@@ -20,7 +21,8 @@ struct CancelOptions {
     HostTarget target;  // the connected server (its numeric address, not a re-resolve)
     TlsStart tls = TlsStart::none;  // how the session negotiated
     std::string sni;
-    std::string host;   // the host name for verify-full (TlsChecks::host refers to it)
+    std::string host;   // the host name for verify-full (TlsChecks::host refers to it) and GSSAPI
+    std::string gss_service = "postgres";  // krbsrvname, for TlsStart::gss
     bool verify_full = false;
     std::int32_t pid = 0;
     std::vector<std::uint8_t> secret;
@@ -38,7 +40,7 @@ public:
     Action resume(const Event& event) override;
 
 private:
-    enum class State { start, opening, ssl_request, ssl_reply, tls, sending, draining, closing, done };
+    enum class State { start, opening, ssl_request, ssl_reply, gss_reply, tls, sending, draining, closing, done };
     Action fail(std::exception_ptr e);
     Action send_cancel();
     Action close_then(std::exception_ptr e);

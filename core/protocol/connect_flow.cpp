@@ -58,7 +58,10 @@ Action ConnectFlow::resume(const Event& event) {
             }
             if (event.kind == K::socket_open) {
                 address_ = std::string(event.address);
-                startup_ = std::make_unique<StartupFlow>(options_.startup_options(*target_, tls_), wire_);
+                StartupOptions so = options_.startup_options(*target_, tls_);
+                so.gss = gss_try_;
+                so.gss_required = options_.gssencmode == GssEncMode::require;
+                startup_ = std::make_unique<StartupFlow>(std::move(so), wire_);
                 state_ = State::starting;
                 return forward(startup_->resume(Event::start()));
             }
@@ -68,7 +71,7 @@ Action ConnectFlow::resume(const Event& event) {
             if (event.kind == K::io_error) return attempt_failed(std::make_exception_ptr(*event.error));
             break;
         case State::starting:
-            if (event.kind == K::tls_up && event.tls) {
+            if (event.kind == K::tls_up && event.tls && !gss_accepted_) {  // GSSAPI has no certificate to check
                 try {
                     check_tls_up(*event.tls, {tls_, options_.verify_full, target_->host, options_.require_client_certificate});
                 } catch (const Error&) {
@@ -125,6 +128,8 @@ Action ConnectFlow::begin_host() {
         }
     }
     step_ = 0;
+    gss_try_ = options_.gssencmode != GssEncMode::disable && !target_->is_unix_socket() && options_.gss_credentials &&
+               options_.gss_credentials();
     Timer timer = Timer::clear();
     if (options_.connect_timeout.count() > 0)
         timer = Timer::set(std::max<std::chrono::milliseconds>(options_.connect_timeout, std::chrono::seconds(2)));
@@ -133,7 +138,7 @@ Action ConnectFlow::begin_host() {
 
 Action ConnectFlow::open_attempt(Timer timer) {
     tls_ = plan_[step_];
-    tls_accepted_ = tls_established_ = false;
+    tls_accepted_ = tls_established_ = gss_accepted_ = false;
     startup_.reset();
     show_.reset();
     address_.clear();
@@ -146,6 +151,11 @@ Action ConnectFlow::open_attempt(Timer timer) {
     wire_.in = MessageReader(options_.max_message_size);
     wire_.out.clear();
     state_ = State::opening;
+    if (options_.gssencmode == GssEncMode::require && !gss_try_)
+        return attempt_failed(std::make_exception_ptr(
+            Error(ErrorKind::connection, ErrorCause::ssl_refused,
+                  "GSSAPI encryption required but was impossible (possibly no credential cache, no server support, "
+                  "or using a local socket)")));
     if (tls_ != TlsStart::none && options_.prepare_tls) {
         try {
             options_.prepare_tls();
@@ -157,7 +167,7 @@ Action ConnectFlow::open_attempt(Timer timer) {
 }
 
 Action ConnectFlow::forward(Action a) {
-    if (a.kind == Action::Kind::start_tls) tls_accepted_ = true;
+    if (a.kind == Action::Kind::start_tls) (a.tls.how == TlsStart::gss ? gss_accepted_ : tls_accepted_) = true;
     if (a.kind != Action::Kind::done) return a;
     if (a.error) return attempt_failed(a.error);
     return attempt_succeeded();
@@ -229,6 +239,21 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
     try {
         std::rethrow_exception(error);
     } catch (const Error& caught) {
+        if (startup_ && startup_->gss_refused()) gss_try_ = false;  // 'N': the TLS attempts went on
+        if (gss_try_ && state_ != State::showing) {
+            // libpq: an error reply to GSSENCRequest means a server without it (any mode: require
+            // then fails for want of it); with prefer, a failed GSSAPI handshake or the server
+            // refusing the login over GSSAPI encryption. Never after a timeout (the host's).
+            const bool established = startup_ && startup_->gss_active();
+            bool retry = startup_ && startup_->gss_error_reply();
+            if (options_.gssencmode == GssEncMode::prefer && gss_accepted_ && caught.kind() != ErrorKind::timeout)
+                retry = retry || !established || is_server_error(caught);
+            if (retry) {
+                record(caught, false);
+                gss_try_ = false;
+                return open_attempt(Timer::keep());
+            }
+        }
         // The fallbacks are for the login: a logged-in session whose target_session_attrs
         // check fails moves on to the next host, never to a plaintext retry (libpq).
         if (step_ + 1 < plan_.size() && state_ != State::showing) {
@@ -275,7 +300,7 @@ void ConnectFlow::record(const Error& e, bool reported) {
                                        : (target_->host.empty() ? target_->hostaddr : target_->host);
     a.address = address_;
     a.port = target_->port;
-    a.encryption = tls_ == TlsStart::none ? "plaintext" : "tls";
+    a.encryption = gss_accepted_ ? "gss" : tls_ == TlsStart::none ? "plaintext" : "tls";
     a.kind = e.kind();
     a.cause = e.cause();
     a.message = e.what();

@@ -45,6 +45,14 @@ struct ConnectOptions {
     std::function<void()> prepare_tls;
     // The StartupFlow options of one attempt (user, database, authentication, SNI).
     std::function<StartupOptions(const HostTarget&, TlsStart)> startup_options;
+    // GSSAPI encryption (libpq's order): with prefer or require, and when gss_credentials()
+    // says initiator credentials can be had, each host's first attempt sends GSSENCRequest
+    // before any sslmode negotiation; once it is up no TLS is attempted. prefer falls back to
+    // the sslmode attempts after a refusal ('N', on the same socket), an error reply, a failed
+    // GSSAPI handshake or a server error during authentication over it; require fails with
+    // libpq's texts. Tried once per host; never on Unix sockets. Null gss_credentials: never.
+    GssEncMode gssencmode = GssEncMode::disable;
+    std::function<bool()> gss_credentials;
 };
 
 class ConnectFlow final : public Algorithm {
@@ -55,7 +63,11 @@ public:
     // After success: the attempt that connected.
     const HostTarget& target() const noexcept { return *target_; }
     const std::string& address() const noexcept { return address_; }
-    TlsStart tls() const noexcept { return startup_ && startup_->tls_active() ? tls_ : TlsStart::none; }
+    // TlsStart::gss when GSSAPI encryption protects the connection.
+    TlsStart tls() const noexcept {
+        if (startup_ && startup_->gss_active()) return TlsStart::gss;
+        return startup_ && startup_->tls_active() ? tls_ : TlsStart::none;
+    }
     const TlsUp* tls_up() const noexcept { return tls_established_ ? &tls_up_ : nullptr; }
     const StartupFlow& startup() const noexcept { return *startup_; }
 
@@ -88,6 +100,8 @@ private:
     TlsUp tls_up_;
     bool tls_accepted_ = false;     // this attempt got past SSL negotiation into a handshake
     bool tls_established_ = false;  // ... and the handshake and its checks succeeded
+    bool gss_try_ = false;          // this host's next attempt sends GSSENCRequest first
+    bool gss_accepted_ = false;     // this attempt got a 'G' and ran the GSSAPI handshake
 
     std::string errors_;
     std::vector<ConnectAttempt> attempts_;

@@ -63,6 +63,11 @@ void ssl_request(std::string& out) {
     put_int32(out, ssl_request_code);
 }
 
+void gssenc_request(std::string& out) {
+    put_int32(out, 8);
+    put_int32(out, gssenc_request_code);
+}
+
 void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params,
                      std::int32_t version) {
     std::uint64_t body = 4 + 1;  // protocol version, final NUL

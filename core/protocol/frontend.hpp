@@ -42,6 +42,7 @@ void put_cstring(std::string& out, std::string_view s);  // s must not contain N
 void finish_message(std::string& out, std::size_t length_pos);
 
 void ssl_request(std::string& out);
+void gssenc_request(std::string& out);
 void startup_message(std::string& out, const std::vector<std::pair<std::string, std::string>>& params,
                      std::int32_t version = protocol_version_3_0);
 void cancel_request(std::string& out, std::int32_t pid, std::span<const std::uint8_t> key);

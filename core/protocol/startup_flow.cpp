@@ -14,6 +14,8 @@ StartupFlow::StartupFlow(StartupOptions options, SessionState& state, MessageRea
 StartupFlow::Phase StartupFlow::phase() const noexcept {
     switch (state_) {
         case State::start:
+        case State::awaiting_gss_reply:
+        case State::awaiting_gss:
         case State::awaiting_ssl_reply:
         case State::awaiting_tls: return Phase::ssl_negotiation;
         case State::send_startup:
@@ -48,12 +50,22 @@ Action StartupFlow::resume(const Event& event) {
     try {
         if (event.kind == K::tls_up) {
             if (!event.tls) throw Error(ErrorKind::usage, ErrorCause::usage, "tls_up without the handshake's result");
-            tls_established(event.tls->peer);
+            if (state_ == State::awaiting_gss) {
+                gss_active_ = true;
+                options_.auth.gss_encrypted = true;
+                state_ = State::send_startup;
+            } else {
+                tls_established(event.tls->peer);
+            }
         }
         switch (step()) {
             case Step::write: return Action::write();
             case Step::read: return Action::read();
-            case Step::start_tls: return Action::start_tls(TlsRequest{options_.tls, options_.sni});
+            case Step::start_tls:
+                if (state_ == State::awaiting_gss)
+                    return Action::start_tls(
+                        TlsRequest::gss(options_.auth.krbsrvname, options_.auth.gss_host, options_.auth.gss_delegation));
+                return Action::start_tls(TlsRequest{options_.tls, options_.sni});
             case Step::done: return Action::success();
         }
     } catch (Error& e) {
@@ -72,6 +84,11 @@ StartupFlow::Step StartupFlow::step() {
     while (true) {
         switch (state_) {
             case State::start:
+                if (options_.gss) {
+                    gssenc_request(out_);
+                    state_ = State::awaiting_gss_reply;
+                    return Step::write;
+                }
                 if (options_.tls == TlsStart::ssl_request) {
                     ssl_request(out_);
                     state_ = State::awaiting_ssl_reply;
@@ -114,6 +131,14 @@ StartupFlow::Step StartupFlow::step() {
                                                                : "byte " + std::to_string(int(std::uint8_t(reply)))));
             }
 
+            case State::awaiting_gss_reply: {
+                const auto got = take_ssl_reply(in_);
+                if (!got) return Step::read;
+                if (on_gss_reply(got->byte, got->trailing)) return Step::start_tls;
+                continue;
+            }
+
+            case State::awaiting_gss:
             case State::awaiting_tls:
                 throw Error(ErrorKind::usage, "startup resumed before the TLS handshake completed");
 
@@ -138,6 +163,38 @@ StartupFlow::Step StartupFlow::step() {
             case State::ready: return Step::done;
         }
     }
+}
+
+// libpq's CONNECTION_GSS_STARTUP: 'G' starts the GSSAPI handshake; 'N' goes on with the TLS
+// negotiation on this socket (or fails gssencmode=require); 'E' is a server that predates
+// GSSAPI encryption (the connect policy retries without it).
+bool StartupFlow::on_gss_reply(char reply, bool trailing) {
+    if (trailing && (reply == 'G' || reply == 'N'))
+        throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                    reply == 'G' ? "received unencrypted data after GSSAPI encryption response"
+                                 : "received unexpected data after GSSAPI encryption refusal");
+    if (reply == 'G') {
+        state_ = State::awaiting_gss;
+        return true;
+    }
+    if (reply == 'N') {
+        if (options_.gss_required)
+            throw Error(ErrorKind::connection, ErrorCause::ssl_refused,
+                        "server doesn't support GSSAPI encryption, but it was required");
+        options_.gss = false;
+        gss_refused_ = true;
+        state_ = State::start;  // the TLS negotiation sslmode asks for, on this socket
+        return false;
+    }
+    if (reply == 'E') {
+        // Not authenticated: its text is not shown (CVE-2024-10977), as for SSL.
+        gss_error_reply_ = true;
+        throw Error(ErrorKind::connection, ErrorCause::server_fatal,
+                    "server sent an error response during GSSAPI encryption negotiation");
+    }
+    throw Error(ErrorKind::protocol, ErrorCause::protocol_violation,
+                std::string("received invalid response to GSSAPI negotiation: ") +
+                    (reply >= 0x20 && reply < 0x7f ? std::string(1, reply) : "byte " + std::to_string(int(std::uint8_t(reply)))));
 }
 
 StartupFlow::Step StartupFlow::on_message(const BackendMessage& m) {

@@ -23,6 +23,11 @@ struct StartupOptions {
     std::string sni;  // the server name the start_tls action asks for (Algorithm shape only)
     // With ssl_request: whether an 'N' reply is fatal (sslmode require or stronger).
     bool tls_required = false;
+    // GSSAPI encryption first (gssencmode prefer/require with credentials): GSSENCRequest, on
+    // 'G' the GSSAPI handshake (target auth.krbsrvname@auth.gss_host) and no TLS; on 'N' the
+    // `tls` negotiation on the same socket, unless gss_required (libpq's error).
+    bool gss = false;
+    bool gss_required = false;
     std::vector<std::pair<std::string, std::string>> startup_params;  // user, database, ...
     // The version the StartupMessage asks for, and the lowest a NegotiateProtocolVersion
     // may take it down to ((major << 16) | minor).
@@ -45,6 +50,13 @@ public:
     Action resume(const Event& event) override;
 
     bool tls_active() const noexcept { return tls_active_; }
+    // True once GSSAPI encryption protects the connection.
+    bool gss_active() const noexcept { return gss_active_; }
+    // True when the server answered GSSENCRequest with an error (a server that predates GSSAPI
+    // encryption: libpq retries without it on a new connection).
+    bool gss_error_reply() const noexcept { return gss_error_reply_; }
+    // True when the server answered GSSENCRequest with 'N' (the TLS negotiation followed).
+    bool gss_refused() const noexcept { return gss_refused_; }
     // True when the server answered SSLRequest with 'N' (plaintext continues).
     bool ssl_refused() const noexcept { return ssl_refused_; }
     const BackendKey& backend_key() const noexcept { return key_; }
@@ -61,7 +73,18 @@ private:
     Step step();
     // After start_tls succeeded: hands the peer certificate to the authenticator.
     void tls_established(std::optional<tls::PeerCertificate> peer);
-    enum class State { start, awaiting_ssl_reply, awaiting_tls, send_startup, authenticating, post_auth, ready };
+    enum class State {
+        start,
+        awaiting_gss_reply,
+        awaiting_gss,
+        awaiting_ssl_reply,
+        awaiting_tls,
+        send_startup,
+        authenticating,
+        post_auth,
+        ready
+    };
+    bool on_gss_reply(char reply, bool trailing);  // true: start the GSSAPI handshake
     Step on_message(const BackendMessage& m);
     void on_negotiate_protocol_version(std::span<const std::uint8_t> body);
     void on_backend_key_data(std::span<const std::uint8_t> body);
@@ -73,6 +96,9 @@ private:
     State state_ = State::start;
     bool tls_active_ = false;
     bool ssl_refused_ = false;
+    bool gss_active_ = false;
+    bool gss_error_reply_ = false;
+    bool gss_refused_ = false;
     bool version_negotiated_ = false;
     BackendKey key_;
     std::unique_ptr<auth::Authenticator> auth_;

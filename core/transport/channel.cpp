@@ -12,7 +12,8 @@ namespace pgtls::transport {
 
 Channel::~Channel() { abort(); }
 
-Channel::Channel(Channel&& o) noexcept : fd_(o.fd_), handshaking_(o.handshaking_), tls_(std::move(o.tls_)) {
+Channel::Channel(Channel&& o) noexcept
+    : fd_(o.fd_), handshaking_(o.handshaking_), gss_(o.gss_), tls_(std::move(o.tls_)) {
     o.fd_ = -1;
 }
 
@@ -21,6 +22,7 @@ Channel& Channel::operator=(Channel&& o) noexcept {
         abort();
         fd_ = o.fd_;
         handshaking_ = o.handshaking_;
+        gss_ = o.gss_;
         tls_ = std::move(o.tls_);
         o.fd_ = -1;
     }
@@ -30,6 +32,7 @@ Channel& Channel::operator=(Channel&& o) noexcept {
 tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionParams& params) {
     if (!handshaking_) {
         tls_ = context.create_session(fd_, params);
+        gss_ = false;
         handshaking_ = true;
     }
     const tls::IoResult r = tls_->handshake();
@@ -50,6 +53,45 @@ tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionP
     tls_.reset();
     handshaking_ = false;
     throw Error(ErrorKind::tls, ErrorCause::tls_handshake, msg);
+}
+
+tls::IoStatus Channel::gss_handshake_step(const GssParams& params) {
+    if (!handshaking_) {
+        tls_ = make_gss_session(fd_, params);
+        gss_ = true;
+        handshaking_ = true;
+    }
+    tls::IoResult r;
+    try {
+        r = tls_->handshake();
+    } catch (...) {
+        tls_.reset();
+        handshaking_ = false;
+        throw;
+    }
+    if (r.status == tls::IoStatus::want_read || r.status == tls::IoStatus::want_write) return r.status;
+    if (r.status == tls::IoStatus::ok) {
+        handshaking_ = false;
+        return r.status;
+    }
+    tls_.reset();
+    handshaking_ = false;
+    if (r.status == tls::IoStatus::closed)
+        throw Error(ErrorKind::connection, ErrorCause::connection_closed,
+                    "server closed the connection unexpectedly during GSSAPI encryption negotiation");
+    throw Error(ErrorKind::connection, "could not receive data from server during GSSAPI encryption negotiation: " +
+                                           r.error);
+}
+
+void Channel::start_gss(const GssParams& params, Deadline deadline) {
+    handshaking_ = false;
+    while (true) {
+        switch (gss_handshake_step(params)) {
+            case tls::IoStatus::want_read: wait_fd(fd_, false, deadline, "waiting for the GSSAPI handshake"); break;
+            case tls::IoStatus::want_write: wait_fd(fd_, true, deadline, "waiting for the GSSAPI handshake"); break;
+            default: return;
+        }
+    }
 }
 
 void Channel::start_tls(tls::Context& context, const tls::SessionParams& params, Deadline deadline) {
@@ -206,6 +248,7 @@ void Channel::close() noexcept {
 void Channel::abort() noexcept {
     tls_.reset();
     handshaking_ = false;
+    gss_ = false;
     if (fd_ >= 0) {
         ::close(fd_);
         fd_ = -1;

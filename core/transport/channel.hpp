@@ -1,4 +1,5 @@
-// A connected socket, optionally wrapped in a TLS session, with deadline-bounded blocking
+// A connected socket, optionally wrapped in a TLS session or GSSAPI encryption
+// (core/transport/gss_session.hpp: the same session contract), with deadline-bounded blocking
 // operations. Owns the fd.
 #pragma once
 
@@ -9,6 +10,7 @@
 
 #include "core/protocol/message_reader.hpp"
 #include "core/tls/tls_backend.hpp"
+#include "core/transport/gss_session.hpp"
 #include "core/transport/socket.hpp"
 
 namespace pgtls::transport {
@@ -25,7 +27,9 @@ public:
 
     int fd() const noexcept { return fd_; }
     bool is_open() const noexcept { return fd_ >= 0; }
-    bool tls_active() const noexcept { return tls_ != nullptr; }
+    bool tls_active() const noexcept { return tls_ != nullptr && !gss_; }
+    bool gss_active() const noexcept { return tls_ != nullptr && gss_; }
+    // The session protecting the socket, TLS or GSSAPI; null on plaintext.
     tls::Session* tls_session() const noexcept { return tls_.get(); }
 
     // Runs the TLS handshake. Throws Error(tls) with the backend's reason, or Error(timeout).
@@ -51,6 +55,11 @@ public:
     // Starts (first call) or continues the TLS handshake: ok once it is complete, otherwise
     // what to wait for. Throws Error(tls) as start_tls() does.
     tls::IoStatus handshake_step(tls::Context& context, const tls::SessionParams& params);
+    // The same for GSSAPI encryption (after the server's 'G'). Throws the GSSAPI failure's
+    // Error, or Error(connection) when the network fails during the exchange.
+    tls::IoStatus gss_handshake_step(const GssParams& params);
+    // gss_handshake_step() with a poll() between steps. Throws as it does, or Error(timeout).
+    void start_gss(const GssParams& params, Deadline deadline);
     // Reads what is available into the reader: bytes read, 0 when it would block. Throws
     // Error(connection) on EOF or error.
     std::size_t try_read(protocol::MessageReader& reader);
@@ -66,6 +75,7 @@ public:
 private:
     int fd_ = -1;
     bool handshaking_ = false;
+    bool gss_ = false;  // tls_ is a GSSAPI session
     std::unique_ptr<tls::Session> tls_;
 };
 

@@ -26,6 +26,9 @@ enum class NotificationOverflow { error, drop_oldest };
 // Frontend/backend protocol versions, as libpq 18's min_protocol_version/max_protocol_version
 // ("3.0", "3.2", "latest": the newest pgtls speaks, 3.2). 3.1 never existed.
 enum class ProtocolVersion { v3_0, v3_2, latest };
+// GSSAPI transport encryption (libpq's gssencmode). prefer and require try it before any TLS
+// when Kerberos credentials can be had; a build without the gssapi feature refuses require.
+enum class GssEncMode { disable, prefer, require };
 
 const char* to_string(SslMode) noexcept;
 const char* to_string(SslNegotiation) noexcept;
@@ -36,6 +39,7 @@ const char* to_string(TargetSessionAttrs) noexcept;
 const char* to_string(LoadBalanceHosts) noexcept;
 const char* to_string(NotificationOverflow) noexcept;  // "error", "drop-oldest"
 const char* to_string(ProtocolVersion) noexcept;  // "3.0", "3.2", "latest"
+const char* to_string(GssEncMode) noexcept;       // "disable", "prefer", "require"
 
 // TLS material: a file path, or the PEM bytes themselves (node-postgres' ssl.ca/cert/key take
 // file contents). Setting one clears the other.
@@ -96,6 +100,7 @@ struct Config {
     std::optional<std::string> sslbackend;  // pgtls: openssl | gnutls | mbedtls
     std::optional<ProtocolVersion> min_protocol_version;
     std::optional<ProtocolVersion> max_protocol_version;
+    std::optional<GssEncMode> gssencmode;
 
     std::optional<ChannelBinding> channel_binding;
     std::optional<std::string> require_auth;
@@ -184,6 +189,10 @@ struct Settings {
     // "gssapi" (libpq on Unix); gssdelegation=1 forwards the client's ticket-granting ticket.
     std::string krbsrvname = "postgres";
     bool gssdelegation = false;
+    // resolve() gives libpq's default: prefer in builds with the gssapi feature (tried only
+    // when credentials can be acquired), disable without it. Settings built by hand start at
+    // disable.
+    GssEncMode gssencmode = GssEncMode::disable;
     TargetSessionAttrs target_session_attrs = TargetSessionAttrs::any;
     LoadBalanceHosts load_balance_hosts = LoadBalanceHosts::disable;
 

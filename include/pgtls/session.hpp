@@ -34,7 +34,7 @@ struct ConnectionInfo {
     std::string address;               // address actually connected to
     std::uint16_t port = 0;
     bool ssl = false;
-    std::string encryption;            // "tls" or "plaintext" ("gss" is reserved for GSSAPI encryption)
+    std::string encryption;            // "tls", "gss" (GSSAPI encryption, gssencmode) or "plaintext"
     std::string negotiation;           // "postgres" (SSLRequest) or "direct"; empty without TLS
     std::string backend;               // TLS backend name
     std::string backend_version;       // library version string

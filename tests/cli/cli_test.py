@@ -329,17 +329,29 @@ if os.path.exists(KRB_ENV):
     krb = {"KRB5_CONFIG": K["KRB5_CONFIG"], "KRB5CCNAME": K["KRB5CCNAME"]}
     gss_ci = (f"host={K['PGTLS_KRB_HOST']} hostaddr={K['PGTLS_KRB_HOSTADDR']} port={K['PGTLS_KRB_PORT']} "
               f"user={K['PGTLS_KRB_USER']} dbname=pgtls")
-    rc, out, err = run(["ping", "--json", gss_ci + " sslmode=disable"], env=krb)
+    # gssencmode=disable: GSSAPI authentication alone (with the feature, prefer is the default
+    # and would encrypt with GSSAPI before any TLS, as libpq does).
+    rc, out, err = run(["ping", "--json", gss_ci + " sslmode=disable gssencmode=disable"], env=krb)
     if "GSSAPI authentication not supported" not in err:
         doc = json.loads(out) if rc == 0 else None
         check("ping gss plaintext", doc is not None and doc["auth_method"] == "gss"
               and doc["encryption"] == "plaintext", f"{rc} {out} {err}")
-        rc, out, err = run(["ping", "--json", gss_ci + " sslmode=require"], env=krb)
+        rc, out, err = run(["ping", "--json", gss_ci + " gssencmode=require"], env=krb)
+        doc = json.loads(out) if rc == 0 else None
+        check("ping gss encryption", doc is not None and doc["auth_method"] == "gss"
+              and doc["encryption"] == "gss" and doc["ssl"] is False, f"{rc} {out} {err}")
+        rc, out, err = run(["ping", gss_ci + " gssencmode=require"], env=krb)
+        check("ping shows gss encryption", rc == 0 and any(l.split() == ["encryption:", "gss"] for l in out.splitlines()),
+              f"{rc} {out} {err}")
+        rc, out, err = run(["ping", "--json", gss_ci + " sslmode=require gssencmode=disable"], env=krb)
         doc = json.loads(out) if rc == 0 else None
         check("ping gss over tls", doc is not None and doc["auth_method"] == "gss"
               and doc["encryption"] == "tls", f"{rc} {out} {err}")
-        expect("ping gss, wrong krbsrvname -> 2", ["ping", gss_ci + " sslmode=disable krbsrvname=nosuch"], 2,
+        expect("ping gss, wrong krbsrvname -> 2", ["ping", gss_ci + " sslmode=disable gssencmode=disable krbsrvname=nosuch"], 2,
                env=krb, err_has=["not found in Kerberos database"])
+        expect("ping gssencmode=require without a ticket -> 2", ["ping", gss_ci + " gssencmode=require"], 2,
+               env=dict(krb, KRB5CCNAME="FILE:/nonexistent/ccache"),
+               err_has=["GSSAPI encryption required but was impossible"])
 
 # ---------------------------------------------------------------- examples
 def example(name):

@@ -259,7 +259,11 @@ const ValueCase kValueCases[] = {
     {"require_auth=sspi,oauth", "allows only authentication methods pgtls does not implement"},
     {"gssencmode=disable", ""},
     {"gssencmode=prefer", ""},
+#if PGTLS_HAVE_GSSAPI
+    {"gssencmode=require", ""},
+#else
     {"gssencmode=require", "gssencmode=require (in the connection string) needs GSSAPI encryption"},
+#endif
     {"gssencmode=always", "invalid gssencmode value: \"always\""},
     {"krbsrvname=postgres gsslib=gssapi gssdelegation=1 sslcompression=1", ""},
     {"gsslib=GSSAPI gssdelegation=0", ""},
@@ -707,3 +711,25 @@ TEST(ResolveProtocolVersion, RangeAsLibpq18) {
     c.max_protocol_version = ProtocolVersion::v3_0;
     EXPECT_THROW(resolve(c, FakeEnv{{"HOME", "/nonexistent"}}.fn()), Error);
 }
+
+namespace {
+
+// gssencmode: libpq's default for its build (prefer with GSSAPI), PGGSSENCMODE, the string and
+// code layers; without the feature everything resolves to disable (require is refused above).
+TEST_F(Resolve, GssEncModeLikeLibpqForThisBuild) {
+    const GssEncMode on = PGTLS_HAVE_GSSAPI ? GssEncMode::require : GssEncMode::disable;
+    EXPECT_EQ(run("").gssencmode, PGTLS_HAVE_GSSAPI ? GssEncMode::prefer : GssEncMode::disable);
+    EXPECT_EQ(run("gssencmode=disable").gssencmode, GssEncMode::disable);
+    env.set("PGGSSENCMODE", "disable");
+    EXPECT_EQ(run("").gssencmode, GssEncMode::disable);
+    if (PGTLS_HAVE_GSSAPI) {
+        env.set("PGGSSENCMODE", "require");
+        EXPECT_EQ(run("").gssencmode, on);
+        EXPECT_EQ(run("gssencmode=prefer").gssencmode, GssEncMode::prefer);  // the string beats the environment
+        Config c = from_string("gssencmode=disable");
+        c.gssencmode = GssEncMode::require;  // code beats the string
+        EXPECT_EQ(run(c).gssencmode, on);
+    }
+}
+
+}  // namespace

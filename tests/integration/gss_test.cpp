@@ -2,7 +2,9 @@
 // scripts/test-kerberos.sh, on every compiled TLS backend; cases after PostgreSQL's
 // src/test/kerberos/t/001_auth.pl: gss over plaintext and TLS (pg_stat_gssapi says who the
 // server authenticated), require_auth both ways, a wrong service principal, missing and
-// expired credentials, channel_binding=require, gssdelegation, the pool.
+// expired credentials, channel_binding=require, gssdelegation, the pool; then GSSAPI
+// encryption (gssencmode) with both drivers: libpq's order before TLS, hostgssenc and
+// hostnogssenc lines, fallbacks, data larger than a 16 KiB packet, COPY, cancel, the pool.
 //
 // Needs ${PGTLS_TEST_DIR:-/tmp/pgtls-test}/krb-env (scripts/test-kerberos.sh start; test.sh
 // starts it). Without that file, or in a build without -Dgssapi, every case SKIPS saying why.
@@ -77,9 +79,11 @@ protected:
     }
     // The service principal is postgres/localhost: connect by that name to 127.0.0.1.
     std::string base(const std::string& dbname = "pgtls", const std::string& host = "") const {
+        // gssencmode=disable: these cases are about GSSAPI authentication (GssEncryption below
+        // is about the encryption), as in 001_auth.pl. A later keyword overrides it.
         return "host=" + (host.empty() ? krb("PGTLS_KRB_HOST") : host) + " hostaddr=" + krb("PGTLS_KRB_HOSTADDR") +
                " port=" + krb("PGTLS_KRB_PORT") + " user=" + krb("PGTLS_KRB_USER") + " dbname=" + dbname +
-               " connect_timeout=20";
+               " connect_timeout=20 gssencmode=disable";
     }
     std::string plain(const std::string& extra = "") const { return base() + " sslmode=disable " + extra; }
     std::string tls(const std::string& extra = "") const { return base() + " sslmode=verify-full" + ca() + " " + extra; }
@@ -235,6 +239,184 @@ TEST_P(Gss, PoolOverGss) {
 }
 
 PGTLS_INSTANTIATE_PER_BACKEND(Gss);
+
+// ---------------------------------------------------------------------------------------------
+// GSSAPI encryption (gssencmode), with the blocking and the async driver.
+
+class GssEncryption : public Gss {
+protected:
+    std::string enc(const std::string& dbname, const std::string& extra = "") const {
+        return base(dbname) + " " + extra;
+    }
+    static std::string empty_ccache() {
+        const std::string path = test_dir() + "/krb/empty-ccache-enc-" + std::to_string(::getpid());
+        { std::ofstream(path).flush(); }
+        return "FILE:" + path;
+    }
+    static std::string gss_row(DriverConnection& c) {
+        auto r = c.query("SELECT gss_authenticated, principal, encrypted FROM pg_stat_gssapi WHERE pid = pg_backend_pid()");
+        return std::string(r[0][0].view()) + "|" + std::string(r[0][1].view()) + "|" + std::string(r[0][2].view());
+    }
+    bool async_driver() const { return driver() == DriverKind::async; }
+};
+
+TEST_P(GssEncryption, RequireEncryptsAHostGssEncLogin) {
+    DriverConnection c = open(enc("gssonly", "gssencmode=require"));
+    EXPECT_EQ(c.info().encryption, "gss");
+    EXPECT_FALSE(c.info().ssl);
+    EXPECT_EQ(c.info().auth_method, "gss");
+    EXPECT_EQ(gss_row(c), "t|" + principal() + "|t");
+}
+
+TEST_P(GssEncryption, PreferIsTheDefaultAndComesBeforeTls) {
+    // libpq: with credentials, GSSAPI encryption is tried first whatever sslmode says, and
+    // once it is up no TLS is attempted.
+    for (const std::string ssl : {"", "sslmode=require", "sslmode=prefer"}) {
+        SCOPED_TRACE(ssl);
+        const std::string ci = "host=" + krb("PGTLS_KRB_HOST") + " hostaddr=" + krb("PGTLS_KRB_HOSTADDR") +
+                               " port=" + krb("PGTLS_KRB_PORT") + " user=" + krb("PGTLS_KRB_USER") +
+                               " dbname=gssonly connect_timeout=20 " + ssl;
+        DriverConnection c = open(ci);
+        EXPECT_EQ(c.info().encryption, "gss");
+        EXPECT_EQ(gss_row(c), "t|" + principal() + "|t");
+    }
+}
+
+TEST_P(GssEncryption, RequireAuthGssIsSatisfiedByTheEncryption) {
+    DriverConnection c = open(enc("gssonly", "gssencmode=require require_auth=gss"));
+    EXPECT_EQ(c.info().encryption, "gss");
+    expect_failure(enc("gssonly", "gssencmode=require require_auth=scram-sha-256"), ErrorKind::authentication,
+                   "server did not complete authentication");
+}
+
+TEST_P(GssEncryption, RowsAndStatementsLargerThanAPacket) {
+    // 16 KiB packets: a megabyte each way travels in dozens of them.
+    DriverConnection c = open(enc("gssonly", "gssencmode=require"));
+    auto r = c.query("SELECT repeat('abcdefgh', 131072) || 'end', md5(repeat('abcdefgh', 131072))");
+    const std::string big(r[0][0].view());
+    ASSERT_EQ(big.size(), 1048579u);
+    EXPECT_EQ(big.substr(big.size() - 11), "abcdefghend");
+    std::string literal(200000, 'q');
+    auto echo = c.query("SELECT length('" + literal + "'), md5('" + literal + "') = md5(repeat('q', 200000))");
+    EXPECT_EQ(echo[0][0].view(), "200000");
+    EXPECT_EQ(echo[0][1].view(), "t");
+    EXPECT_EQ(c.query("SELECT count(*) FROM generate_series(1, 50000)")[0][0].view(), "50000");
+}
+
+TEST_P(GssEncryption, CopyInAndOutOverGssapi) {
+    if (async_driver()) GTEST_SKIP() << "COPY runs through the blocking Client here";
+    Client c = connect(enc("gssonly", "gssencmode=require"));
+    ASSERT_EQ(c.info().encryption, "gss");
+    c.exec("CREATE TEMP TABLE t (id int, v text)");
+    auto in = c.copy_in("COPY t FROM STDIN");
+    std::string expected;
+    for (int i = 0; i < 20000; ++i) {
+        std::string line = std::to_string(i) + "\t" + std::string(100, static_cast<char>('a' + i % 26)) + "\n";
+        expected += line;
+        in.write(line);
+    }
+    in.finish();
+    EXPECT_EQ(c.query("SELECT count(*), sum(length(v)) FROM t")[0][1].view(), "2000000");
+    std::string out;
+    c.copy_out("COPY (SELECT * FROM t ORDER BY id) TO STDOUT", [&](std::string_view d) { out.append(d); });
+    EXPECT_EQ(out.size(), expected.size());
+    EXPECT_TRUE(out == expected);
+}
+
+TEST_P(GssEncryption, RequireAgainstAHostNoGssEncLineFails) {
+    expect_failure(enc("nogss", "gssencmode=require"), ErrorKind::authentication,
+                   "no pg_hba.conf entry for host \"127.0.0.1\", user \"" + krb("PGTLS_KRB_USER") +
+                       "\", database \"nogss\", GSS encryption");
+}
+
+TEST_P(GssEncryption, PreferFallsBackToTheSslmodeAttempts) {
+    // hostnogssenc only: the login over GSSAPI encryption is refused, then sslmode's
+    // sequence runs from its start (TLS first with prefer; plaintext with disable).
+    DriverConnection c = open(enc("nogss", "gssencmode=prefer sslmode=" + std::string(has_tls() ? "prefer" : "disable")));
+    EXPECT_EQ(c.info().encryption, has_tls() ? "tls" : "plaintext");
+    EXPECT_EQ(gss_row(c), "t|" + principal() + "|f");
+    DriverConnection p = open(enc("nogss", "gssencmode=prefer sslmode=disable"));
+    EXPECT_EQ(p.info().encryption, "plaintext");
+}
+
+TEST_P(GssEncryption, RequireWithoutATicketFailsWithLibpqsText) {
+    CcacheScope scope(empty_ccache());
+    expect_failure(enc("gssonly", "gssencmode=require"), ErrorKind::connection,
+                   "GSSAPI encryption required but was impossible (possibly no credential cache, no server support, "
+                   "or using a local socket)");
+    // prefer without a ticket: no GSSENCRequest at all; a password login goes on as usual.
+    const std::string scram = "host=" + krb("PGTLS_KRB_HOST") + " hostaddr=" + krb("PGTLS_KRB_HOSTADDR") +
+                              " port=" + krb("PGTLS_KRB_PORT") + " user=scramuser password=scram-secret dbname=pgtls " +
+                              "gssencmode=prefer sslmode=disable";
+    EXPECT_EQ(open(scram).info().encryption, "plaintext");
+}
+
+TEST_P(GssEncryption, RequireOverAUnixSocketIsImpossible) {
+    expect_failure("host=" + krb("PGTLS_KRB_SOCKET_DIR") + " port=" + krb("PGTLS_KRB_PORT") +
+                       " user=postgres dbname=postgres gssencmode=require",
+                   ErrorKind::connection, "GSSAPI encryption required but was impossible");
+}
+
+TEST_P(GssEncryption, AQueryTimeoutCancelsOverGssapi) {
+    // The cancel request goes through its own GSSAPI-encrypted connection; the session
+    // stays usable once the server has cancelled the query.
+    DriverConnection c = open(enc("gssonly", "gssencmode=require"));
+    c.set_query_timeout(300ms);
+    try {
+        c.query("SELECT pg_sleep(30)");
+        ADD_FAILURE() << "not cancelled";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.cause(), ErrorCause::query_timeout) << e.what();
+    }
+    c.set_query_timeout(0ms);
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(c.query("SELECT 1")[0][0].view(), "1");
+}
+
+TEST_P(GssEncryption, CancelFromAnotherThreadOverGssapi) {
+    if (async_driver()) GTEST_SKIP() << "Client::cancel is the blocking driver's";
+    Client c = connect(enc("gssonly", "gssencmode=require"));
+    std::thread t([&] {
+        std::this_thread::sleep_for(300ms);
+        c.cancel();
+    });
+    try {
+        c.query("SELECT pg_sleep(30)");
+        ADD_FAILURE() << "not cancelled";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "57014");
+    }
+    t.join();
+    EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+}
+
+TEST_P(GssEncryption, PoolOverGssapiEncryption) {
+    if (async_driver()) GTEST_SKIP() << "the pool runs blocking clients";
+    PoolOptions o;
+    o.max_size = 3;
+    o.acquire_timeout = 20s;
+    o.connect_timeout = 10s;
+    Pool pool(config(enc("gssonly", "gssencmode=require")), o);
+    std::atomic<int> errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 30; ++i) {
+                try {
+                    auto r = pool.exec("SELECT encrypted, $1::int FROM pg_stat_gssapi WHERE pid = pg_backend_pid()", i);
+                    if (r[0][0].view() != "t" || r[0][1].as<int>() != i) ++errors;
+                } catch (const Error& e) {
+                    if (++errors < 3) ADD_FAILURE() << e.what();
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(errors, 0);
+    EXPECT_EQ(pool.acquire()->info().encryption, "gss");
+}
+
+PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(GssEncryption);
 
 }  // namespace
 }  // namespace pgtls::test
