@@ -15,14 +15,14 @@
 #include <functional>
 #include <string>
 
-#include "core/protocol/backend_messages.hpp"
-#include "core/protocol/frontend.hpp"
-#include "core/protocol/message_reader.hpp"
-#include "core/protocol/connect_flow.hpp"
-#include "core/protocol/copy.hpp"
-#include "core/protocol/query.hpp"
-#include "core/protocol/startup_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "protocol/backend_messages.hpp"
+#include "protocol/frontend.hpp"
+#include "protocol/message_reader.hpp"
+#include "protocol/connect_flow.hpp"
+#include "protocol/copy.hpp"
+#include "protocol/query.hpp"
+#include "protocol/startup_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "fuzz_common.hpp"
 #include "pgtls/error.hpp"
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol/frontend.hpp"
+#include "protocol/frontend.hpp"
 #include "pgtls/error.hpp"
 
 using namespace pgtls;

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "core/config/conninfo_parser.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "config/conninfo_parser.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"

@@ -6,7 +6,7 @@
 #include <deque>
 
 #include "conformance_fixture.hpp"
-#include "core/async/driver.hpp"
+#include "client/async/driver.hpp"
 
 namespace pgtls::conformance {
 namespace {

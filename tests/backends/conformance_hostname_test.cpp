@@ -3,7 +3,7 @@
 // every rule and message to libpq's behaviour.
 #include <arpa/inet.h>
 
-#include "core/tls/hostname.hpp"
+#include "tls/hostname.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 
 namespace pgtls::conformance {

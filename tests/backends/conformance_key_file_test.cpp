@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/tls/key_file_check.hpp"
+#include "tls/key_file_check.hpp"
 #include "pgtls/error.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 

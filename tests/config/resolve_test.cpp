@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "config_test_util.hpp"
-#include "core/config/sources.hpp"
+#include "config/sources.hpp"
 #include "pgtls_gssapi_config.h"
 
 namespace {

@@ -1,7 +1,7 @@
 // The blocking executor (Client::Impl::drive) over a real socket pair: it performs the
 // actions an algorithm returns, turns its timers into deadlines, reports I/O failures to it
 // as events, and on done aborts a retired connection and rethrows the error.
-#include "core/client_impl.hpp"
+#include "client/client_impl.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/protocol/close_flow.hpp"
+#include "protocol/close_flow.hpp"
 
 using namespace pgtls;
 using namespace std::chrono_literals;

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <set>
 
-#include "core/protocol/connect_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "protocol/connect_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;

@@ -6,9 +6,9 @@
 // prefer a failed handshake or a server error over GSSAPI encryption retries without it.
 #include <gtest/gtest.h>
 
-#include "core/protocol/cancel_flow.hpp"
-#include "core/protocol/connect_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "protocol/cancel_flow.hpp"
+#include "protocol/connect_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;

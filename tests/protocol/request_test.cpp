@@ -5,10 +5,10 @@
 // network error, timeout or malformed message at every step.
 #include <gtest/gtest.h>
 
-#include "core/protocol/copy.hpp"
-#include "core/protocol/notification_wait.hpp"
-#include "core/protocol/pipeline.hpp"
-#include "core/protocol/query.hpp"
+#include "protocol/copy.hpp"
+#include "protocol/notification_wait.hpp"
+#include "protocol/pipeline.hpp"
+#include "protocol/query.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol/algorithm.hpp"
+#include "protocol/algorithm.hpp"
 #include "scripted_bytes.hpp"
 
 namespace pgtls::test {

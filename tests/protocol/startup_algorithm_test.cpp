@@ -3,8 +3,8 @@
 // and a fault at every step. No socket, no TLS library, no clock.
 #include <gtest/gtest.h>
 
-#include "core/protocol/startup_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "protocol/startup_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;

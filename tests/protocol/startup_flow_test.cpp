@@ -1,9 +1,9 @@
 // The startup flow driven with scripted server bytes: no socket, no server.
-#include "core/protocol/startup_flow.hpp"
+#include "protocol/startup_flow.hpp"
 
 #include <gtest/gtest.h>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_bytes.hpp"
 
 using namespace pgtls;
