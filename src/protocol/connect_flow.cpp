@@ -4,7 +4,7 @@
 #include <random>
 
 #include "protocol/tls_checks.hpp"
-#include "transport/socket.hpp"
+#include "config/host_target.hpp"
 
 namespace pgtls::protocol {
 
@@ -41,7 +41,7 @@ ConnectFlow::ConnectFlow(ConnectOptions options, Wire wire) : options_(std::move
 
 std::string ConnectFlow::where() const {
     const HostTarget& h = *target_;
-    if (h.is_unix_socket()) return "socket \"" + transport::unix_socket_path(h) + "\"";
+    if (h.is_unix_socket()) return "socket \"" + config::unix_socket_path(h) + "\"";
     return "server at \"" + (h.host.empty() ? h.hostaddr : h.host) + "\", port " + std::to_string(h.port);
 }
 
@@ -296,7 +296,7 @@ void ConnectFlow::record(const Error& e, bool reported) {
         last_cause_ = e.cause();
     }
     ConnectAttempt a;
-    a.host = target_->is_unix_socket() ? transport::unix_socket_path(*target_)
+    a.host = target_->is_unix_socket() ? config::unix_socket_path(*target_)
                                        : (target_->host.empty() ? target_->hostaddr : target_->host);
     a.address = address_;
     a.port = target_->port;

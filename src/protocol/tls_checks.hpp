@@ -1,6 +1,5 @@
-// The checks every TLS connection to the server must pass once the handshake succeeded,
-// whether it carries a session (connect) or a cancel request: the backend verified the chain,
-// these add what libpq adds on top. One place, applied to what the handshake yielded (TlsUp).
+// The post-handshake checks (tls/post_handshake.hpp) applied to what a handshake yielded (TlsUp),
+// for every TLS connection to the server: a session (connect) or a cancel request.
 #pragma once
 
 #include <string>
@@ -17,8 +16,7 @@ struct TlsChecks {
     bool require_client_certificate = false;  // sslcertmode=require (connect only)
 };
 
-// Throws Error(ErrorKind::tls, cause) with libpq's texts, in libpq's order: ALPN ("postgresql"
-// on a direct connection, never another protocol), host name, client certificate.
+// Throws what tls::check_post_handshake throws.
 void check_tls_up(const TlsUp& up, const TlsChecks& checks);
 
 // A failed direct handshake most often means a server older than 17: the message the user

@@ -1,5 +1,7 @@
 #include "transport/socket.hpp"
 
+#include "config/host_target.hpp"
+
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -55,10 +57,6 @@ std::string sockaddr_text(const sockaddr* sa) {
 
 }  // namespace
 
-std::string unix_socket_path(const HostTarget& target) {
-    return target.host + "/.s.PGSQL." + std::to_string(target.port);
-}
-
 void wait_fd(int fd, bool for_write, Deadline deadline, const char* what) {
     pollfd p{fd, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
     while (true) {
@@ -72,7 +70,7 @@ void wait_fd(int fd, bool for_write, Deadline deadline, const char* what) {
 SocketOpener::SocketOpener(const HostTarget& target, const SocketOptions& options)
     : target_(target), options_(options) {
     if (target.is_unix_socket()) {
-        const std::string path = unix_socket_path(target);
+        const std::string path = config::unix_socket_path(target);
         sockaddr_un sa{};
         sa.sun_family = AF_UNIX;
         if (path.size() >= sizeof sa.sun_path)

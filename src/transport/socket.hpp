@@ -77,6 +77,5 @@ OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options,
 // Waits until fd is readable (or writable). Throws Error(timeout) at the deadline.
 void wait_fd(int fd, bool for_write, Deadline deadline, const char* what);
 
-std::string unix_socket_path(const HostTarget& target);
 
 }  // namespace pgtls::transport

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "crypto/builtin_crypto.hpp"
 #include "protocol/connect_flow.hpp"
 #include "tls/tls_backend.hpp"
 #include "scripted_io.hpp"
@@ -33,7 +34,7 @@ ConnectOptions options(SslMode mode, std::vector<std::string> hosts = {"db1"}) {
         s.sni = t.host;
         s.startup_params = {{"user", "alice"}, {"database", "db"}};
         s.auth.user = "alice";
-        s.auth.crypto = &tls::default_crypto();
+        s.auth.crypto = &tls::builtin_crypto();
         s.auth.get_password = [] { return std::optional<std::string>("secret"); };
         return s;
     };
