@@ -240,6 +240,8 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
         std::rethrow_exception(error);
     } catch (const Error& caught) {
         if (startup_ && startup_->gss_refused()) gss_try_ = false;  // 'N': the TLS attempts went on
+        if (startup_ && startup_->needs_new_connection() && state_ != State::showing)
+            return open_attempt(Timer::keep());  // 'N' before direct TLS: the same step, a new socket
         if (gss_try_ && state_ != State::showing) {
             // libpq: an error reply to GSSENCRequest means a server without it (any mode: require
             // then fails for want of it); with prefer, a failed GSSAPI handshake or the server

@@ -183,6 +183,11 @@ bool StartupFlow::on_gss_reply(char reply, bool trailing) {
                         "server doesn't support GSSAPI encryption, but it was required");
         options_.gss = false;
         gss_refused_ = true;
+        if (options_.tls == TlsStart::direct) {
+            needs_new_connection_ = true;
+            throw Error(ErrorKind::connection, ErrorCause::ssl_refused,
+                        "server doesn't support GSSAPI encryption; direct SSL needs a new connection");
+        }
         state_ = State::start;  // the TLS negotiation sslmode asks for, on this socket
         return false;
     }

@@ -57,6 +57,10 @@ public:
     bool gss_error_reply() const noexcept { return gss_error_reply_; }
     // True when the server answered GSSENCRequest with 'N' (the TLS negotiation followed).
     bool gss_refused() const noexcept { return gss_refused_; }
+    // True when that 'N' came before a direct TLS handshake: a server that answered
+    // GSSENCRequest expects a startup packet or SSLRequest next, never a ClientHello, so the
+    // attempt ended (Error(connection)) and direct TLS needs a new connection (libpq 17).
+    bool needs_new_connection() const noexcept { return needs_new_connection_; }
     // True when the server answered SSLRequest with 'N' (plaintext continues).
     bool ssl_refused() const noexcept { return ssl_refused_; }
     const BackendKey& backend_key() const noexcept { return key_; }
@@ -99,6 +103,7 @@ private:
     bool gss_active_ = false;
     bool gss_error_reply_ = false;
     bool gss_refused_ = false;
+    bool needs_new_connection_ = false;
     bool version_negotiated_ = false;
     BackendKey key_;
     std::unique_ptr<auth::Authenticator> auth_;

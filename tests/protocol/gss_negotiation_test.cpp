@@ -157,6 +157,29 @@ TEST(GssNegotiation, ARefusalGoesOnWithTheSslmodeNegotiationOnTheSameSocket) {
     expect_connected(r.run(d.flow, d.w), d, TlsStart::none);
 }
 
+TEST(GssNegotiation, ARefusalBeforeDirectTlsOpensANewSocket) {
+    // libpq 17+ (encryption_negotiation_failed): "an existing connection cannot be reused for
+    // direct SSL" — a server that answered GSSENCRequest waits for a startup packet or an
+    // SSLRequest, never a ClientHello, so the direct handshake needs a fresh connection.
+    ConnectOptions o = options(GssEncMode::prefer, SslMode::require);
+    o.negotiation = SslNegotiation::direct;
+    Connect c(std::move(o));
+    ScriptedIo s;
+    s.expect_open("db1")
+        .expect_write(gssenc_request_bytes())
+        .feed("N")
+        .expect_open("db1")
+        .expect_tls(TlsStart::direct, [] {
+            protocol::TlsUp up = tls_up();
+            up.info.alpn = "postgresql";
+            return up;
+        }())
+        .expect_write(startup_bytes())
+        .feed(login());
+    const auto result = s.run(c.flow, c.w);
+    expect_connected(result, c, TlsStart::direct);
+}
+
 TEST(GssNegotiation, RequireFailsOnARefusalWithLibpqsText) {
     Connect c(options(GssEncMode::require, SslMode::prefer));
     ScriptedIo s;
