@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary server bytes in arbitrary splits through the backend-message
-// decoder (MessageReader), every parse_* of core/protocol/backend_messages.hpp, and the
+// decoder (MessageReader), every parse_* of src/protocol/backend_messages.hpp, and the
 // engine's algorithms exactly as the drivers run them (resume(Event) → Action): simple and
 // extended queries, streamed rows, COPY TO STDOUT, StartupFlow (plaintext, SSLRequest,
 // direct TLS) and ConnectFlow (fallbacks, a second host, the SHOW of target_session_attrs).

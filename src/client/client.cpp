@@ -27,7 +27,7 @@ using transport::Deadline;
 // ---------------------------------------------------------------------------------------------
 // Public API
 
-Client::Client() : impl_(std::make_unique<Impl>()) {}
+Client::Client() : impl_(std::make_unique<client::ClientCore>()) {}
 Client::Client(const Config& config) : Client() { connect(config); }
 Client::Client(const std::string& conninfo) : Client() {
     Config c;
@@ -43,7 +43,7 @@ Client& Client::operator=(Client&&) noexcept = default;
 
 void Client::connect(const Config& config) { connect(resolve(config)); }
 
-Client::Impl& Client::live() const {
+client::ClientCore& Client::live() const {
     if (!impl_)
         throw Error(ErrorKind::usage,
                     "this Client was moved from: use the Client it was moved to, or connect() this one again");
@@ -74,7 +74,7 @@ Result Client::query(std::string_view sql) {
     return std::move(all.back());
 }
 
-std::vector<Result> Client::Impl::simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout) {
+std::vector<Result> client::ClientCore::simple_query(std::string_view sql, Deadline d, bool cancel_on_timeout) {
     ensure_ready();
     protocol::SimpleQuery q(wire(), sql,
                             request_options(d, cancel_on_timeout ? protocol::RequestOptions::OnTimeout::cancel
@@ -109,7 +109,7 @@ void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
     }
 }
 
-Result Client::Impl::extended_round_trip(protocol::ExtendedCall call, Deadline d) {
+Result client::ClientCore::extended_round_trip(protocol::ExtendedCall call, Deadline d) {
     Result result;
     call.target = &result;
     protocol::ExtendedRequest q(wire(), call, request_options(d));
@@ -117,14 +117,14 @@ Result Client::Impl::extended_round_trip(protocol::ExtendedCall call, Deadline d
     return result;
 }
 
-PreparedStatement Client::Impl::prepare_statement(std::string_view name, std::string_view sql,
+PreparedStatement client::ClientCore::prepare_statement(std::string_view name, std::string_view sql,
                                                   const std::vector<std::uint32_t>& types, Deadline d) {
     protocol::DescribeStatement q(wire(), std::string(name), sql, &types, request_options(d));
     drive(q);
     return std::move(q.statement());
 }
 
-const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, std::span<const Param> params, Deadline d) {
+const PreparedStatement* client::ClientCore::cached_statement(std::string_view sql, std::span<const Param> params, Deadline d) {
     std::string key(sql);
     for (const auto& p : params) key += "\x1f" + std::to_string(p.type_oid);
     if (auto it = cache.find(key); it != cache.end()) {
@@ -149,7 +149,7 @@ const PreparedStatement* Client::Impl::cached_statement(std::string_view sql, st
     return &entry.statement;
 }
 
-Result Client::Impl::execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
+Result client::ClientCore::execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
                                       const std::function<void(const Row&)>* on_row) {
     ensure_ready();
     const Deadline d = query_deadline();
@@ -329,7 +329,7 @@ std::optional<Notification> Client::wait_for_notification(std::chrono::milliseco
     return guarded(impl, [&] { return impl.wait_notification(timeout); });
 }
 
-std::optional<Notification> Client::Impl::wait_notification(std::chrono::milliseconds timeout) {
+std::optional<Notification> client::ClientCore::wait_notification(std::chrono::milliseconds timeout) {
     ensure_ready();
     protocol::NotificationWait w(wire(), timeout);
     drive(w);

@@ -16,7 +16,7 @@ namespace pgtls {
 // ReadyForQuery by then, or the connection was closed (see Request's callback drain bounds).
 class CallScope {
 public:
-    explicit CallScope(Client::Impl& impl) : impl_(impl) {
+    explicit CallScope(client::ClientCore& impl) : impl_(impl) {
         if (impl.busy)
             throw Error(ErrorKind::usage,
                         "another command is already in progress: a Client must not be used from its own callbacks");
@@ -31,11 +31,11 @@ public:
     }
 
 private:
-    Client::Impl& impl_;
+    client::ClientCore& impl_;
 };
 
 template <class F>
-decltype(auto) guarded(Client::Impl& impl, F&& f) {
+decltype(auto) guarded(client::ClientCore& impl, F&& f) {
     CallScope scope(impl);
     const bool was_usable = impl.channel.is_open() && impl.healthy;
     try {

@@ -89,7 +89,7 @@ TlsSetup make_tls_setup(const Settings& s) {
     return setup;
 }
 
-// See core/client_shared.hpp.
+// See src/client/client_shared.hpp.
 struct ConnectShared {
     mutable std::mutex m;
     std::shared_ptr<TlsSetup> tls;
@@ -119,21 +119,21 @@ struct ConnectShared {
 };
 
 
-void Client::Impl::ensure_tls() {
+void client::ClientCore::ensure_tls() {
     if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Connecting
 
-protocol::StartupOptions Client::Impl::startup_options(const HostTarget& target, protocol::TlsStart tls_start) {
+protocol::StartupOptions client::ClientCore::startup_options(const HostTarget& target, protocol::TlsStart tls_start) {
     if (tls_start != protocol::TlsStart::none) ensure_tls();
     const crypto::Provider* crypto = tls ? &tls->backend->crypto() : &tls::default_crypto();
     if (shared) crypto = &shared->auth_crypto_for(*crypto);
     return pgtls::startup_options(settings, target, tls_start, *crypto, session);
 }
 
-void Client::Impl::connect_all() {
+void client::ClientCore::connect_all() {
     protocol::ConnectOptions o = connect_options(settings);
     o.prepare_tls = [this] { ensure_tls(); };
     o.startup_options = [this](const HostTarget& t, protocol::TlsStart how) { return startup_options(t, how); };
@@ -158,7 +158,7 @@ void Client::Impl::connect_all() {
 
 // ---------------------------------------------------------------------------------------------
 // The cancel request: protocol::CancelFlow on a side connection, run by the same executor.
-void Client::Impl::cancel_request(Deadline limit) {
+void client::ClientCore::cancel_request(Deadline limit) {
     if (key.secret.empty()) throw Error(ErrorKind::usage, "no cancel key: not connected");
     protocol::CancelOptions o = cancel_options(settings, connected_target, connected_address, connected_tls,
                                                tls && tls->verify_full, key);
@@ -174,34 +174,26 @@ void Client::Impl::cancel_request(Deadline limit) {
     if (done.error) std::rethrow_exception(done.error);
 }
 
-struct ClientSetupAccess {
-    static std::unique_ptr<Client> connect(Settings settings, const std::shared_ptr<ConnectShared>& shared,
-                                           std::chrono::milliseconds limit) {
-        auto c = std::make_unique<Client>();
-        c->impl_->settings = std::move(settings);
-        c->impl_->shared = shared;
-        if (limit.count() > 0) c->impl_->connect_limit = Clock::now() + limit;
-        c->impl_->connect_all();
-        return c;
-    }
-    static bool uses_current_tls(const Client& c, const ConnectShared& shared) {
-        if (!c.impl_ || !c.impl_->tls || c.impl_->shared.get() != &shared) return true;
-        std::lock_guard lk(shared.m);
-        return c.impl_->tls == shared.tls;
-    }
-};
-
 std::shared_ptr<ConnectShared> make_connect_shared() { return std::make_shared<ConnectShared>(); }
 
 std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<ConnectShared>& shared,
                                        std::chrono::milliseconds limit) {
-    return ClientSetupAccess::connect(std::move(settings), shared, limit);
+    auto c = std::make_unique<Client>();
+    client::ClientCore& core = *c->core();
+    core.settings = std::move(settings);
+    core.shared = shared;
+    if (limit.count() > 0) core.connect_limit = Clock::now() + limit;
+    core.connect_all();
+    return c;
 }
 
 void rebuild_shared_tls(ConnectShared& shared, const Settings& settings) { shared.rebuild_tls(settings); }
 
 bool uses_current_tls(const Client& client, const ConnectShared& shared) {
-    return ClientSetupAccess::uses_current_tls(client, shared);
+    const client::ClientCore* core = client.core();
+    if (!core || !core->tls || core->shared.get() != &shared) return true;
+    std::lock_guard lk(shared.m);
+    return core->tls == shared.tls;
 }
 
 ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {
@@ -216,7 +208,7 @@ ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {
 }
 
 void Client::connect(Settings settings) {
-    if (!impl_) impl_ = std::make_unique<Impl>();  // a moved-from client connects afresh
+    if (!impl_) impl_ = std::make_unique<client::ClientCore>();  // a moved-from client connects afresh
     guarded(*impl_, [&] {
         if (impl_->channel.is_open()) close();
         impl_->settings = std::move(settings);

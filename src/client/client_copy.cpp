@@ -96,7 +96,7 @@ void CopyIn::write(std::string_view data) {
 namespace {
 // Sends `buffer` (the COPY's last CopyData, then CopyDone or CopyFail) and reads the COPY's
 // outcome; the buffer is spent either way.
-std::uint64_t end_copy(Client::Impl& impl, std::string& buffer, protocol::CopyInEnd::How how) {
+std::uint64_t end_copy(client::ClientCore& impl, std::string& buffer, protocol::CopyInEnd::How how) {
     struct Spent {
         std::string& b;
         ~Spent() { b.clear(); }

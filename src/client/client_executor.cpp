@@ -1,6 +1,6 @@
 // The blocking executor: one loop that runs any protocol algorithm to completion over the
 // client's channel (or a cancel request's side channel), waiting on the socket with deadlines. The protocol is decided by the
-// algorithm (core/protocol/); this file only performs the actions it returns.
+// algorithm (src/protocol/); this file only performs the actions it returns.
 #include <algorithm>
 #include <utility>
 
@@ -37,13 +37,13 @@ const Error& held_error(const std::exception_ptr& held, const Error& caught) {
 
 }  // namespace
 
-void Client::Impl::drive(protocol::Algorithm& algo, Deadline limit) {
+void client::ClientCore::drive(protocol::Algorithm& algo, Deadline limit) {
     const protocol::Action done = run(algo, link, limit);
     if (done.connection == protocol::Action::Connection::retired) fail_connection();
     if (done.error) std::rethrow_exception(done.error);
 }
 
-protocol::Action Client::Impl::run(protocol::Algorithm& algo, Link& l, Deadline limit) {
+protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Deadline limit) {
     transport::Channel& channel = l.channel;
     protocol::MessageReader& reader = l.reader;
     std::string& out = l.out;

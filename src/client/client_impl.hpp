@@ -1,6 +1,6 @@
 // The blocking client's state (private to core/): the connection's channel, buffers and
 // session, the connect state, the statement cache, and the executor that runs the protocol
-// algorithms (core/protocol/algorithm.hpp) over the channel (core/client_executor.cpp).
+// algorithms (src/protocol/algorithm.hpp) over the channel (src/client/client_executor.cpp).
 #pragma once
 
 #include <chrono>
@@ -30,7 +30,7 @@
 
 namespace pgtls {
 
-struct ConnectShared;  // core/client.cpp
+struct ConnectShared;  // src/client/client.cpp
 
 // TLS configuration shared by connections with the same settings (a pool makes one).
 struct TlsSetup {
@@ -43,12 +43,12 @@ struct TlsSetup {
 // Throws Error(config) for settings that cannot work (verification without a root).
 TlsSetup make_tls_setup(const Settings& s);
 
-struct Client::Impl {
+struct client::ClientCore {
     using Clock = transport::Clock;
     using Deadline = transport::Deadline;
 
     // The explicit password and key passphrase live as long as the client: wiped at the end.
-    ~Impl() {
+    ~ClientCore() {
         if (settings.password) crypto::secure_zero(settings.password->data(), settings.password->size());
         crypto::secure_zero(settings.sslpassword.data(), settings.sslpassword.size());
     }
@@ -122,7 +122,7 @@ struct Client::Impl {
     };
     Link link{channel, reader, out};
     // The executor: runs `algo` from start to done over `l`, performing each action it returns
-    // (see core/protocol/algorithm.hpp) with the algorithm's timers as deadlines, capped by
+    // (see src/protocol/algorithm.hpp) with the algorithm's timers as deadlines, capped by
     // `limit` when set (either expiring is Event::timeout). I/O errors are reported to the
     // algorithm, never thrown past it. Returns the final (done) action.
     protocol::Action run(protocol::Algorithm& algo, Link& l, Deadline limit);

@@ -13,7 +13,7 @@
 
 namespace pgtls {
 
-struct ConnectShared;  // defined in core/client.cpp
+struct ConnectShared;  // defined in src/client/client.cpp
 
 // An empty shared state: the TLS context is built by the first connection that needs it (so
 // its configuration errors surface there, as for a lone Client) and reused afterwards.

@@ -5,6 +5,8 @@
 #include "config/keywords.hpp"
 #include "pgtls/config.hpp"
 
+#include "config/conninfo_parser.hpp"
+
 namespace pgtls {
 
 const char* to_string(SslMode m) noexcept {
@@ -202,5 +204,7 @@ std::string describe_settings(const Settings& s, bool json) {
     for (const auto& w : s.warnings) out += "warning: " + w + "\n";
     return out;
 }
+
+std::string masked_connection_string(std::string_view conninfo) { return config::masked_connection_string(conninfo); }
 
 }  // namespace pgtls

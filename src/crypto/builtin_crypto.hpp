@@ -1,4 +1,4 @@
-// The portable crypto::Provider (core/crypto/builtin_crypto.cpp): used when no TLS backend is
+// The portable crypto::Provider (src/crypto/builtin_crypto.cpp): used when no TLS backend is
 // compiled in, and by tests as the reference the backends' providers are compared with.
 #pragma once
 

@@ -4,7 +4,7 @@
 // Division of labour:
 //  - the backend verifies the certificate chain (CA bundle or system store, CRL file/dir)
 //    when ContextConfig::verify_chain is set, and reports the peer certificate's names;
-//  - core/ checks the host name (core/tls/hostname.hpp) with libpq's rules, identically for
+//  - core/ checks the host name (src/tls/hostname.hpp) with libpq's rules, identically for
 //    every backend, and computes channel binding in auth/ from the peer certificate.
 #pragma once
 

@@ -1,5 +1,5 @@
 // A connected socket, optionally wrapped in a TLS session or GSSAPI encryption
-// (core/transport/gss_session.hpp: the same session contract), with deadline-bounded blocking
+// (src/transport/gss_session.hpp: the same session contract), with deadline-bounded blocking
 // operations. Owns the fd.
 #pragma once
 

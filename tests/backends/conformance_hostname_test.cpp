@@ -1,4 +1,4 @@
-// Host-name verification: libpq's rules (core/tls/hostname.hpp) applied to the names each
+// Host-name verification: libpq's rules (src/tls/hostname.hpp) applied to the names each
 // backend extracts from real certificates, and a table of synthetic certificates that pins
 // every rule and message to libpq's behaviour.
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-// core/tls/key_file_check: libpq's refusal of group/world-accessible private key files.
+// src/tls/key_file_check: libpq's refusal of group/world-accessible private key files.
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -26,7 +26,7 @@ ConnectOptions options(SslMode mode, std::vector<std::string> hosts = {"db1"}) {
     for (auto& h : hosts) o.hosts.push_back(HostTarget{std::move(h), "", 5432});
     o.sslmode = mode;
     o.verify_full = mode == SslMode::verify_full;
-    // As the drivers derive them (core/session_setup.cpp): 'N' is fatal from require up.
+    // As the drivers derive them (src/client/session_setup.cpp): 'N' is fatal from require up.
     o.startup_options = [mode](const HostTarget& t, TlsStart how) {
         protocol::StartupOptions s;
         s.tls = how;

@@ -1,4 +1,4 @@
-// The query-side algorithms, scripted (core/protocol/request.hpp, query.hpp, copy.hpp,
+// The query-side algorithms, scripted (src/protocol/request.hpp, query.hpp, copy.hpp,
 // pipeline.hpp, notification_wait.hpp): what each sends and collects, and the rules every
 // request shares — timeout → cancel → drain, the FATAL reported after a lost connection, the
 // bounded drain after a callback threw, and an error with the connection retired for every

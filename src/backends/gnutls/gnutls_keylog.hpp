@@ -1,5 +1,5 @@
 // NSS key-log lines ("LABEL <client random hex> <secret hex>"), appended to sslkeylogfile by
-// the shared core/tls/key_log_file.hpp (created 0600, a group/world-readable file refused,
+// the shared src/tls/key_log_file.hpp (created 0600, a group/world-readable file refused,
 // failures only warn).
 #pragma once
 

@@ -21,7 +21,7 @@
 namespace pgtls::tls::mbed {
 namespace {
 
-using tls::read_file;  // core/tls/tls_files.hpp
+using tls::read_file;  // src/tls/tls_files.hpp
 
 bool looks_like_pem(const std::string& data) { return data.find("-----BEGIN ") != std::string::npos; }
 

@@ -199,7 +199,7 @@ void OpenSslSession::note_certificate_request() {
 }
 
 void OpenSslSession::append_keylog_line(const char* line) {
-    // Shared with every backend (core/tls/key_log_file.hpp); failures only warn, once.
+    // Shared with every backend (src/tls/key_log_file.hpp); failures only warn, once.
     auto warning = append_key_log_line(context_->keylog_file(), line);
     if (warning && !keylog_warned_) warnings_.push_back(std::move(*warning));
     if (warning) keylog_warned_ = true;

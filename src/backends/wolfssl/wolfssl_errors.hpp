@@ -10,7 +10,7 @@ namespace pgtls::tls::wolf {
 // "ASN no signer error to confirm failure (-188)".
 std::string error_text(int code);
 
-// Files are read with the shared pgtls::tls::read_file (core/tls/tls_files.hpp).
+// Files are read with the shared pgtls::tls::read_file (src/tls/tls_files.hpp).
 using tls::read_file;
 
 }  // namespace pgtls::tls::wolf

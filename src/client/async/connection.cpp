@@ -1,4 +1,4 @@
-// AsyncConnection: the engine's algorithms (core/protocol/) run by the non-blocking driver
+// AsyncConnection: the engine's algorithms (src/protocol/) run by the non-blocking driver
 // (driver.cpp), one queued operation after another. Completions are collected as the driver
 // reports them and handed to the application's callbacks from advance() only.
 #include "pgtls/async.hpp"
@@ -47,7 +47,13 @@ struct Batch {
 
 }  // namespace
 
-struct AsyncConnection::State {
+struct client::AsyncCore {
+    using State = AsyncCore;
+    using Clock = AsyncConnection::Clock;
+    using OpId = AsyncConnection::OpId;
+    template <class T>
+    using Callback = AsyncConnection::Callback<T>;
+    using Done = AsyncConnection::Done;
     // One queued operation: `make` builds its algorithm when it starts (so it sees the session
     // as it is then), `finish` reads the result and calls the application's callback.
     struct Op {
@@ -302,7 +308,7 @@ struct AsyncConnection::State {
 };
 
 namespace {
-using State = AsyncConnection::State;
+using State = client::AsyncCore;
 using Op = State::Op;
 
 template <class Algo, class Make, class Result>

@@ -1,4 +1,4 @@
-// The non-blocking driver: runs the engine's algorithms (core/protocol/algorithm.hpp) over one
+// The non-blocking driver: runs the engine's algorithms (src/protocol/algorithm.hpp) over one
 // non-blocking connection for an event loop the application owns. It never waits: advance()
 // performs as much of the current action as the socket allows and tells the loop what to wait
 // for (interest(), deadline()). The blocking Client runs the same algorithms with a loop that
