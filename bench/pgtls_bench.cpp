@@ -663,7 +663,7 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
     }
     if (w == "W1p") {
         // A pool that retires every connection after one use: each acquisition connects,
-        // reusing the pool's TLS context and cached SCRAM keys (core/client_shared.hpp).
+        // reusing the pool's TLS context and cached SCRAM keys (src/client/client_shared.hpp).
         pgtls::PoolOptions po;
         po.max_size = 1;
         po.max_uses = 1;

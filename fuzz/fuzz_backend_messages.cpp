@@ -1,5 +1,5 @@
 // libFuzzer target: arbitrary server bytes in arbitrary splits through the backend-message
-// decoder (MessageReader), every parse_* of core/protocol/backend_messages.hpp, and the
+// decoder (MessageReader), every parse_* of src/protocol/backend_messages.hpp, and the
 // engine's algorithms exactly as the drivers run them (resume(Event) → Action): simple and
 // extended queries, streamed rows, COPY TO STDOUT, StartupFlow (plaintext, SSLRequest,
 // direct TLS) and ConnectFlow (fallbacks, a second host, the SHOW of target_session_attrs).
@@ -15,14 +15,14 @@
 #include <functional>
 #include <string>
 
-#include "core/protocol/backend_messages.hpp"
-#include "core/protocol/frontend.hpp"
-#include "core/protocol/message_reader.hpp"
-#include "core/protocol/connect_flow.hpp"
-#include "core/protocol/copy.hpp"
-#include "core/protocol/query.hpp"
-#include "core/protocol/startup_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "protocol/backend_messages.hpp"
+#include "protocol/frontend.hpp"
+#include "protocol/message_reader.hpp"
+#include "protocol/connect_flow.hpp"
+#include "protocol/copy.hpp"
+#include "protocol/query.hpp"
+#include "protocol/startup_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "fuzz_common.hpp"
 #include "pgtls/error.hpp"
 

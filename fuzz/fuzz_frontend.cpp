@@ -1,4 +1,4 @@
-// libFuzzer target: the encoders' size arithmetic (core/protocol/frontend.hpp) against an
+// libFuzzer target: the encoders' size arithmetic (src/protocol/frontend.hpp) against an
 // independent 128-bit computation, with sizes up to 4 GiB and beyond that are claimed, not
 // allocated. A message the model says is too long (over max_message_length) or has too many
 // parameters must be Error(usage) with the output untouched; one that fits (small enough to
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol/frontend.hpp"
+#include "protocol/frontend.hpp"
 #include "pgtls/error.hpp"
 
 using namespace pgtls;

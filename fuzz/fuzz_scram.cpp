@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "auth/scram_client.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "core/config/sources.hpp"
+#include "config/sources.hpp"
 #include "pgtls/error.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate auth/unicode_tables.cpp: the tables SASLprep (RFC 4013) needs, as libpq uses them.
+"""Generate src/auth/unicode_tables.cpp: the tables SASLprep (RFC 4013) needs, as libpq uses them.
 
 Sources:
   * NFKC data (canonical combining classes, decompositions, composition exclusions) from the
@@ -10,7 +10,7 @@ Sources:
     `stringprep` module, which implements RFC 3454 over its bundled Unicode 3.2 database
     (unicodedata.ucd_3_2_0); libpq's src/common/saslprep.c holds the same ranges.
 
-Usage: scripts/gen-unicode-tables.py [UCD_DIR] > auth/unicode_tables.cpp
+Usage: scripts/gen-unicode-tables.py [UCD_DIR] > src/auth/unicode_tables.cpp
 """
 import os
 import stringprep

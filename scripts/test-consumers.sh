@@ -45,7 +45,7 @@ check_linkage() {  # binary, static|shared
 echo "== consumers: install a library-only build into $PREFIX"
 # Without wolfSSL: a static program cannot link static OpenSSL and static wolfSSL together
 # (libwolfssl.a exports a few OpenSSL names unprefixed, e.g. SSL_SESSION_set1_id); shared
-# builds with all four are fine (OpenSSL's symbols are versioned). See backends/wolfssl/README.md.
+# builds with all four are fine (OpenSSL's symbols are versioned). See src/backends/wolfssl/README.md.
 meson setup "$WORK/lib" "$ROOT" --wrap-mode=nodownload -Ddefault_library=both -Dprefix="$PREFIX" \
     -Dwolfssl=disabled -Dtests=false -Dtools=false -Dexamples=false -Dbench=disabled >"$WORK/lib-setup.log"
 ninja -C "$WORK/lib" -j "$(nproc)" >"$WORK/lib-build.log"

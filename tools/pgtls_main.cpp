@@ -18,8 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config/conninfo_parser.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "pgtls/backends.hpp"
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
@@ -148,8 +147,8 @@ Options parse_arguments(int argc, char** argv) {
         bool sql_mode = o.command.empty();
         if (only_positional || a.empty() || a[0] != '-' || a == "-") {
             if (o.conninfo)
-                throw UsageError{"more than one connection string given: '" + config::masked_connection_string(*o.conninfo) +
-                                 "' and '" + config::masked_connection_string(a) + "'"};
+                throw UsageError{"more than one connection string given: '" + masked_connection_string(*o.conninfo) +
+                                 "' and '" + masked_connection_string(a) + "'"};
             o.conninfo = a;
         } else if (a == "--") {
             only_positional = true;
@@ -424,37 +423,22 @@ int run_conninfo(const Options& o) {
     return exit_ok;
 }
 
-std::vector<std::string> capability_names(std::uint32_t caps) {
-    static const std::pair<std::uint32_t, const char*> names[] = {
-        {tls::cap_tls12, "tls1.2"},          {tls::cap_tls13, "tls1.3"},
-        {tls::cap_alpn, "alpn"},             {tls::cap_sni, "sni"},
-        {tls::cap_crl_file, "crl_file"},     {tls::cap_crl_dir, "crl_dir"},
-        {tls::cap_system_ca, "system_ca"},   {tls::cap_encrypted_keys, "encrypted_keys"},
-        {tls::cap_keylog, "keylog"},         {tls::cap_pem_in_memory, "pem_in_memory"},
-    };
-    std::vector<std::string> out;
-    for (const auto& [bit, name] : names)
-        if (caps & bit) out.push_back(name);
-    return out;
-}
-
 int run_backends(const Options& o) {
-    const auto& all = tls::available_backends();
+    const std::vector<TlsBackendInfo> all = tls_backends();
     if (o.json) std::cout << '[';
     bool first = true;
-    for (const tls::Backend* b : all) {
-        auto caps = capability_names(b->capabilities());
-        bool is_default = &tls::find_backend("") == b;
+    for (const TlsBackendInfo& b : all) {
         if (o.json) {
-            std::cout << (first ? "" : ",") << "{\"name\":" << cli::json_quote(b->name())
-                      << ",\"library_version\":" << cli::json_quote(b->library_version())
-                      << ",\"default\":" << (is_default ? "true" : "false") << ",\"capabilities\":[";
-            for (std::size_t i = 0; i < caps.size(); ++i) std::cout << (i ? "," : "") << cli::json_quote(caps[i]);
+            std::cout << (first ? "" : ",") << "{\"name\":" << cli::json_quote(b.name)
+                      << ",\"library_version\":" << cli::json_quote(b.library_version)
+                      << ",\"default\":" << (b.is_default ? "true" : "false") << ",\"capabilities\":[";
+            for (std::size_t i = 0; i < b.capabilities.size(); ++i)
+                std::cout << (i ? "," : "") << cli::json_quote(b.capabilities[i]);
             std::cout << "]}";
         } else {
-            std::cout << std::left << std::setw(8) << b->name() << ' ' << b->library_version()
-                      << (is_default ? "  (default)" : "") << "\n         ";
-            for (std::size_t i = 0; i < caps.size(); ++i) std::cout << (i ? " " : "") << caps[i];
+            std::cout << std::left << std::setw(8) << b.name << ' ' << b.library_version
+                      << (b.is_default ? "  (default)" : "") << "\n         ";
+            for (std::size_t i = 0; i < b.capabilities.size(); ++i) std::cout << (i ? " " : "") << b.capabilities[i];
             std::cout << '\n';
         }
         first = false;

@@ -35,6 +35,7 @@
 #include "pgtls/async.hpp"
 #include "pgtls/detail/asio_pump.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 class AsioConnection {
@@ -184,3 +185,4 @@ private:
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -47,6 +47,13 @@
 #include "pgtls/session.hpp"
 #include "pgtls/types.hpp"
 
+// The connection's state, defined inside the library (src/client/async/): opaque here and not
+// exported.
+namespace pgtls::client {
+struct AsyncCore;
+}
+
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// A socket an event loop must watch for a non-blocking connection.
@@ -169,10 +176,9 @@ public:
     };
     Stats stats() const noexcept;
 
-    struct State;  // opaque: defined in the library (core/async/connection.cpp)
-
 private:
-    std::unique_ptr<State> state_;
+    std::unique_ptr<client::AsyncCore> state_;
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -21,6 +21,13 @@
 #include "pgtls/session.hpp"
 #include "pgtls/types.hpp"
 
+// The connection's state, defined inside the library (src/client/): opaque here and not
+// exported.
+namespace pgtls::client {
+struct ClientCore;
+}
+
+PGTLS_API_BEGIN
 namespace pgtls {
 
 class TypeCache;  // type_loader.hpp
@@ -212,15 +219,17 @@ public:
     // Wait up to `timeout` for a notification; nullopt on timeout.
     std::optional<Notification> wait_for_notification(std::chrono::milliseconds timeout);
 
-    struct Impl;
+    /// The connection's state inside the library (an opaque type here): what the library's
+    /// own pool uses to connect clients through a shared TLS context. nullptr on a moved-from
+    /// client.
+    client::ClientCore* core() const noexcept { return impl_.get(); }
 
 private:
     friend class Pipeline;
     friend class CopyIn;
-    friend struct ClientSetupAccess;  // core/client_shared.hpp: a pool's shared connection setup
     // The connection state; Error(usage) on a moved-from client.
-    Impl& live() const;
-    std::unique_ptr<Impl> impl_;
+    client::ClientCore& live() const;
+    std::unique_ptr<client::ClientCore> impl_;
     friend TypeCache& connection_type_cache(Client&);
     std::shared_ptr<TypeCache> type_cache_;  // load_type's, made on first use (type_loader.cpp)
 };
@@ -248,3 +257,4 @@ private:
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 enum class SslMode { disable, allow, prefer, require, verify_ca, verify_full, no_verify /* node-postgres: encrypt, verify nothing */ };
@@ -245,4 +246,11 @@ std::optional<std::string> password_for_host(const Settings& settings, const Hos
 // Used by `pgtls conninfo`.
 std::string describe_settings(const Settings& settings, bool json);
 
+// `conninfo` as it may be shown in a message or a log: the values of secret keywords
+// (password, sslpassword, ...), of unknown (misspelt) ones and a URI's password replaced by
+// "********". Never throws (but std::bad_alloc): a string that stops following libpq's grammar
+// is shown up to that point, then "********" for the rest.
+std::string masked_connection_string(std::string_view conninfo);
+
 }  // namespace pgtls
+PGTLS_API_END

@@ -31,6 +31,7 @@
 #include "pgtls/client.hpp"
 #include "pgtls/types_composite.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 namespace detail {
@@ -192,3 +193,4 @@ std::uint64_t copy_out_rows(Client& client, std::string_view copy_sql, F&& on_ro
     return n;
 }
 }  // namespace pgtls
+PGTLS_API_END

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 // What went wrong, coarsely: callers branch on this, humans read the message.
@@ -151,3 +152,4 @@ private:
 };
 
 }  // namespace pgtls
+PGTLS_API_END

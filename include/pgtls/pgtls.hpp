@@ -3,6 +3,7 @@
 
 #include "pgtls/version.hpp"
 
+#include "pgtls/backends.hpp"
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"

@@ -34,6 +34,7 @@
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 // Time as the pool sees it. The default is std::chrono::steady_clock; tests substitute a
@@ -908,3 +909,4 @@ private:
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -16,6 +16,7 @@
 
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 namespace detail {
@@ -255,3 +256,4 @@ private:
 }  // namespace pgtls
 
 #include "pgtls/row_mapping.hpp"
+PGTLS_API_END

@@ -37,6 +37,7 @@
 #include "pgtls/result.hpp"
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 // Specialize for a struct to map its fields by column name (see above); the default maps by
@@ -344,3 +345,4 @@ auto params_of(const T& value) {
 }  // namespace pgtls
 
 #include "pgtls/types_composite.hpp"
+PGTLS_API_END

@@ -12,6 +12,7 @@
 #include "pgtls/result.hpp"
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 enum class TransactionStatus { idle, in_transaction, failed, unknown /* not connected / mid-query */ };
@@ -76,3 +77,4 @@ struct PipelineResult {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

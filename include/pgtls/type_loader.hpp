@@ -28,6 +28,7 @@
 #include "pgtls/types.hpp"
 #include "pgtls/types_composite.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// What the server's catalog says about one type.
@@ -128,3 +129,4 @@ Param typed_param(const T& value, const TypeInfo& type) {
 }
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -72,6 +72,7 @@
 #include <type_traits>
 #include <vector>
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 template <typename T>
@@ -285,3 +286,4 @@ Param binary_param(const T& value) {
 }  // namespace pgtls
 
 #include "pgtls/types_builtin.hpp"
+PGTLS_API_END

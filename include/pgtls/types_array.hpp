@@ -25,6 +25,7 @@
 #include "pgtls/error.hpp"
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 namespace detail {
 
@@ -262,3 +263,4 @@ private:
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -21,6 +21,7 @@
 
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// A bit or varbit value, most significant (leftmost printed) bit first.
@@ -68,3 +69,4 @@ struct Codec<Money> {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

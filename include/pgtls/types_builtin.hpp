@@ -16,6 +16,7 @@
 #include "pgtls/error.hpp"
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 namespace detail {
 
@@ -289,3 +290,4 @@ T from_field(std::string_view bytes, std::uint32_t type_oid, bool binary, const 
 #include "pgtls/types_enum.hpp"
 #include "pgtls/types_range.hpp"
 #include "pgtls/types_array.hpp"
+PGTLS_API_END

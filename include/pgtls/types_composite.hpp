@@ -37,6 +37,7 @@
 #include "pgtls/row_mapping.hpp"
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// Set to true for a plain aggregate to read and write it as a composite type, by position.
@@ -216,3 +217,4 @@ private:
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -29,6 +29,7 @@
 
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 // timestamp and timestamptz at PostgreSQL's precision.
@@ -302,3 +303,4 @@ struct Codec<std::chrono::duration<R, P>> {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

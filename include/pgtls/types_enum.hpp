@@ -20,6 +20,7 @@
 
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// The labels of a C++ enum mapped to a PostgreSQL enum, indexed by the enumerator's value.
@@ -57,3 +58,4 @@ struct Codec<E, std::enable_if_t<labeled_enum<E>>> {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

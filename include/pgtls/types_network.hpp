@@ -20,6 +20,7 @@
 
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// An inet value: `family` 4 or 6; `address` holds 4 (IPv4, the rest zero) or 16 bytes;
@@ -130,3 +131,4 @@ struct Codec<MacAddr8> {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -9,6 +9,7 @@
 
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 // An exact decimal held as PostgreSQL's canonical text: "-12.3400", "0", "NaN", "Infinity",
@@ -58,3 +59,4 @@ struct Codec<Numeric> {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

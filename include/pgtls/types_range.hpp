@@ -26,6 +26,7 @@
 #include "pgtls/error.hpp"
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// A range of T: empty, or bounds (nullopt = unbounded) with inclusive flags.
@@ -250,3 +251,4 @@ struct Codec<Multirange<T>> {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -10,6 +10,7 @@
 
 #include "pgtls/types.hpp"
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 struct Uuid {
@@ -47,3 +48,4 @@ struct Codec<Json> {
 };
 
 }  // namespace pgtls
+PGTLS_API_END

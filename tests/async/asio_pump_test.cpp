@@ -16,7 +16,7 @@
 #include <asio/write.hpp>
 #include <deque>
 
-#include "core/async/driver.hpp"
+#include "client/async/driver.hpp"
 
 using namespace pgtls;
 using protocol::Action;

@@ -2,7 +2,7 @@
 // algorithms that ask for one action after another: partial writes, would-block reads,
 // timers, non-blocking connects, the side connection of a cancel, and completions that
 // destroy the driver.
-#include "core/async/driver.hpp"
+#include "client/async/driver.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 
 #include <deque>
 
-#include "core/protocol/close_flow.hpp"
+#include "protocol/close_flow.hpp"
 
 using namespace pgtls;
 using protocol::Action;

@@ -6,7 +6,7 @@
 #include "auth/authenticator.hpp"
 #include "auth/base64.hpp"
 #include "auth/channel_binding.hpp"
-#include "core/crypto/builtin_crypto.hpp"
+#include "crypto/builtin_crypto.hpp"
 #include "crypto_providers.hpp"
 #include "pgtls/error.hpp"
 #include "pgtls_gssapi_config.h"

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "auth/base64.hpp"
-#include "auth/certificate_signature.hpp"
+#include "tls/certificate_signature.hpp"
 #include "auth/channel_binding.hpp"
 #include "crypto_providers.hpp"
 #include "pgtls/error.hpp"

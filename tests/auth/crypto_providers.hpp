@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "core/crypto/builtin_crypto.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "crypto/builtin_crypto.hpp"
+#include "tls/tls_backend.hpp"
 
 namespace pgtls::test {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "auth/authenticator.hpp"
-#include "core/crypto/builtin_crypto.hpp"
+#include "crypto/builtin_crypto.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::test {

@@ -1,4 +1,4 @@
-// The non-blocking driver (core/async/driver.hpp) over every backend: a handshake and an
+// The non-blocking driver (src/client/async/driver.hpp) over every backend: a handshake and an
 // echo exchange, each step returning to the caller instead of waiting, as an event loop
 // drives it.
 #include <poll.h>
@@ -6,7 +6,7 @@
 #include <deque>
 
 #include "conformance_fixture.hpp"
-#include "core/async/driver.hpp"
+#include "client/async/driver.hpp"
 
 namespace pgtls::conformance {
 namespace {

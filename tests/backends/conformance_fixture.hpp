@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "tests/support/tls/tls_test_server.hpp"
 
 namespace pgtls::tls {

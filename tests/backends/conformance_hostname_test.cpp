@@ -1,9 +1,9 @@
-// Host-name verification: libpq's rules (core/tls/hostname.hpp) applied to the names each
+// Host-name verification: libpq's rules (src/tls/hostname.hpp) applied to the names each
 // backend extracts from real certificates, and a table of synthetic certificates that pins
 // every rule and message to libpq's behaviour.
 #include <arpa/inet.h>
 
-#include "core/tls/hostname.hpp"
+#include "tls/hostname.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 
 namespace pgtls::conformance {

@@ -1,11 +1,11 @@
-// core/tls/key_file_check: libpq's refusal of group/world-accessible private key files.
+// src/tls/key_file_check: libpq's refusal of group/world-accessible private key files.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "core/tls/key_file_check.hpp"
+#include "tls/key_file_check.hpp"
 #include "pgtls/error.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 

@@ -5,7 +5,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
-#include "core/tls/hostname.hpp"
+#include "tls/hostname.hpp"
 #include "pgtls/error.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 

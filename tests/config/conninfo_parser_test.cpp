@@ -2,8 +2,8 @@
 // libpq_differential_test.cpp checks the same against libpq itself on a larger corpus.
 #include <gtest/gtest.h>
 
-#include "core/config/conninfo_parser.hpp"
-#include "core/config/keywords.hpp"
+#include "config/conninfo_parser.hpp"
+#include "config/keywords.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
 

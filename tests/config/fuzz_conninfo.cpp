@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/config/keywords.hpp"
+#include "config/keywords.hpp"
 #include "libpq_compare.hpp"
 
 namespace {

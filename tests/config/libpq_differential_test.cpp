@@ -17,7 +17,7 @@
 #include <fstream>
 
 #include "config_test_util.hpp"
-#include "core/config/keywords.hpp"
+#include "config/keywords.hpp"
 #include "libpq_compare.hpp"
 
 #ifndef PGTLS_CONNINFO_CORPUS

@@ -146,7 +146,7 @@ const Case kCases[] = {
     {kSock + "hostaddr=not.an.ip", {}, ""},
     {kSock + "client_encoding=LATIN1 options='-c geqo=off' application_name=app fallback_application_name=fb", {}, ""},
     {kSock + "connect_timeout=abc", {}, "", "libpq checks connect_timeout only in the blocking PQconnectdb path"},
-    // pgtls is deliberately stricter or different here (documented in core/config/resolve.cpp).
+    // pgtls is deliberately stricter or different here (documented in src/config/resolve.cpp).
     {kSock + "sslnegotiation=direct", {}, "", "no sslmode anywhere means require (M3); libpq rejects the default prefer", true},
     {kSock + "connect_timeout=-1", {}, "", "issue 5: a negative timeout is an error, libpq treats it as none"},
     {kSock + "keepalives_idle=-3", {}, "", "negative keepalive values are errors, libpq clamps them"},

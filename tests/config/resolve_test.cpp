@@ -1,10 +1,10 @@
 // resolve(): defaults, precedence code > string > service > environment > default, value
 // validation of every keyword, multi-host expansion, TLS material and the merge rules M1-M11
-// documented in core/config/resolve.cpp.
+// documented in src/config/resolve.cpp.
 #include <gtest/gtest.h>
 
 #include "config_test_util.hpp"
-#include "core/config/sources.hpp"
+#include "config/sources.hpp"
 #include "pgtls_gssapi_config.h"
 
 namespace {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "config_test_util.hpp"
-#include "core/config/sources.hpp"
+#include "config/sources.hpp"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "tests/integration/driver_connection.hpp"
 #include "tests/support/env/process_counts.hpp"

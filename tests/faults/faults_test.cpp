@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "fault_checks.hpp"
 #include "pgtls/client.hpp"
 #include "tests/integration/driver_connection.hpp"

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "tests/support/env/test_env.hpp"
 #include "tests/support/fake/fake_server.hpp"

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "tests/protocol/scripted_bytes.hpp"
 #include "tests/support/env/test_env.hpp"

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "tests/protocol/scripted_bytes.hpp"
 #include "tests/support/env/test_env.hpp"
@@ -158,7 +158,7 @@ TEST(Stall, AfterAuthenticationOkBeforeReadyFiresConnectTimeout) {
 
 TEST(Stall, QueryTimeoutFiresAndTheCallReturns) {
     // The server ignores the cancel request and never answers the query. The client then
-    // drains for its grace period (30 s, core/client.cpp) or until the server hangs up — here
+    // drains for its grace period (30 s, src/client/client.cpp) or until the server hangs up — here
     // after 3 s — and must report an error either way, never hang.
     FakeServer server([](FakeConnection& c) {
         if (c.read_startup_packet() != 196608) return;  // cancel requests: ignored

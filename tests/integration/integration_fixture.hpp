@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/client.hpp"
 #include "tests/integration/driver_connection.hpp"
 #include "tests/support/env/test_env.hpp"

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/client_shared.hpp"
+#include "client/client_shared.hpp"
 #include "integration_fixture.hpp"
 #include "pgtls/pool.hpp"
 #include "tests/support/env/process_counts.hpp"

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/crypto/pbkdf2_cache.hpp"
+#include "crypto/pbkdf2_cache.hpp"
 
 namespace pgtls::test {
 namespace {

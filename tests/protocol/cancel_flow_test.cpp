@@ -1,7 +1,7 @@
 // The cancel request, scripted: socket to the connected address, the session's TLS
 // negotiation with its checks, CancelRequest with a key of any length, the bounded wait for
 // the server's close, and a fault at every step. No socket, no TLS library, no clock.
-#include "core/protocol/cancel_flow.hpp"
+#include "protocol/cancel_flow.hpp"
 
 #include <gtest/gtest.h>
 

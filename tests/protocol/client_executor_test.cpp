@@ -1,7 +1,7 @@
-// The blocking executor (Client::Impl::drive) over a real socket pair: it performs the
+// The blocking executor (client::ClientCore::drive) over a real socket pair: it performs the
 // actions an algorithm returns, turns its timers into deadlines, reports I/O failures to it
 // as events, and on done aborts a retired connection and rethrows the error.
-#include "core/client_impl.hpp"
+#include "client/client_impl.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/protocol/close_flow.hpp"
+#include "protocol/close_flow.hpp"
 
 using namespace pgtls;
 using namespace std::chrono_literals;
@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 namespace {
 
 // The client's end of a socket pair in `impl`, the test's end returned.
-int connect_pair(Client::Impl& impl) {
+int connect_pair(client::ClientCore& impl) {
     int fds[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) throw std::runtime_error("socketpair");
     ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);  // as open_socket() leaves it
@@ -60,7 +60,7 @@ protocol::Action retire_with(ErrorKind k, const char* what) {
 }  // namespace
 
 TEST(ClientExecutor, RunsCloseFlowTerminateThenClose) {
-    Client::Impl impl;
+    client::ClientCore impl;
     const int peer = connect_pair(impl);
     protocol::CloseFlow flow(impl.wire(), 5s);
     impl.drive(flow);
@@ -70,7 +70,7 @@ TEST(ClientExecutor, RunsCloseFlowTerminateThenClose) {
 }
 
 TEST(ClientExecutor, CloseFlowStillClosesWhenThePeerIsGone) {
-    Client::Impl impl;
+    client::ClientCore impl;
     ::close(connect_pair(impl));
     protocol::CloseFlow flow(impl.wire(), 5s);
     EXPECT_NO_THROW(impl.drive(flow));
@@ -78,7 +78,7 @@ TEST(ClientExecutor, CloseFlowStillClosesWhenThePeerIsGone) {
 }
 
 TEST(ClientExecutor, WritesOutThenTheTailAndReadsTheReply) {
-    Client::Impl impl;
+    client::ClientCore impl;
     const int peer = connect_pair(impl);
     std::string seen;
     Steps algo({
@@ -112,7 +112,7 @@ TEST(ClientExecutor, WritesOutThenTheTailAndReadsTheReply) {
 }
 
 TEST(ClientExecutor, AnExpiredTimerIsATimeoutEventAndRetiringAbortsAndRethrows) {
-    Client::Impl impl;
+    client::ClientCore impl;
     const int peer = connect_pair(impl);
     Steps algo({
         [](const protocol::Event&) { return protocol::Action::read(protocol::Timer::set(50ms)); },
@@ -132,7 +132,7 @@ TEST(ClientExecutor, AnExpiredTimerIsATimeoutEventAndRetiringAbortsAndRethrows) 
 }
 
 TEST(ClientExecutor, TheLimitBoundsAnUntimedAction) {
-    Client::Impl impl;
+    client::ClientCore impl;
     const int peer = connect_pair(impl);
     Steps algo({
         [](const protocol::Event&) { return protocol::Action::read(); },
@@ -144,7 +144,7 @@ TEST(ClientExecutor, TheLimitBoundsAnUntimedAction) {
 }
 
 TEST(ClientExecutor, AnEofIsAnIoErrorEventNotAnException) {
-    Client::Impl impl;
+    client::ClientCore impl;
     ::close(connect_pair(impl));
     Steps algo({
         [](const protocol::Event&) { return protocol::Action::read(protocol::Timer::set(5s)); },
@@ -163,7 +163,7 @@ TEST(ClientExecutor, ConsumeInputStopsADrainingWrite) {
     // algorithm's consume_input ends the write, and its action is performed.
     class Draining final : public protocol::Algorithm {
     public:
-        explicit Draining(Client::Impl& impl) : impl_(impl) {}
+        explicit Draining(client::ClientCore& impl) : impl_(impl) {}
         protocol::Action resume(const protocol::Event& e) override {
             if (e.kind == protocol::Event::Kind::start) {
                 impl_.out.assign(8 * 1024 * 1024, 'x');
@@ -178,9 +178,9 @@ TEST(ClientExecutor, ConsumeInputStopsADrainingWrite) {
         }
 
     private:
-        Client::Impl& impl_;
+        client::ClientCore& impl_;
     };
-    Client::Impl impl;
+    client::ClientCore impl;
     const int peer = connect_pair(impl);
     ASSERT_EQ(::write(peer, "E\0\0\0\4", 5), 5);
     Draining algo(impl);

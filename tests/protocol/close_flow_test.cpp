@@ -1,5 +1,5 @@
 // The close algorithm, scripted: Terminate then close; any fault still closes the socket.
-#include "core/protocol/close_flow.hpp"
+#include "protocol/close_flow.hpp"
 
 #include <gtest/gtest.h>
 

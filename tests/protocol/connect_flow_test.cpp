@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <set>
 
-#include "core/protocol/connect_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "crypto/builtin_crypto.hpp"
+#include "protocol/connect_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;
@@ -25,7 +26,7 @@ ConnectOptions options(SslMode mode, std::vector<std::string> hosts = {"db1"}) {
     for (auto& h : hosts) o.hosts.push_back(HostTarget{std::move(h), "", 5432});
     o.sslmode = mode;
     o.verify_full = mode == SslMode::verify_full;
-    // As the drivers derive them (core/session_setup.cpp): 'N' is fatal from require up.
+    // As the drivers derive them (src/client/session_setup.cpp): 'N' is fatal from require up.
     o.startup_options = [mode](const HostTarget& t, TlsStart how) {
         protocol::StartupOptions s;
         s.tls = how;
@@ -33,7 +34,7 @@ ConnectOptions options(SslMode mode, std::vector<std::string> hosts = {"db1"}) {
         s.sni = t.host;
         s.startup_params = {{"user", "alice"}, {"database", "db"}};
         s.auth.user = "alice";
-        s.auth.crypto = &tls::default_crypto();
+        s.auth.crypto = &tls::builtin_crypto();
         s.auth.get_password = [] { return std::optional<std::string>("secret"); };
         return s;
     };

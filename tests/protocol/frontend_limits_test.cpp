@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol/frontend.hpp"
+#include "protocol/frontend.hpp"
 #include "pgtls/error.hpp"
 #include "tests/support/env/expect_error.hpp"
 

@@ -1,4 +1,4 @@
-#include "core/protocol/frontend.hpp"
+#include "protocol/frontend.hpp"
 
 #include <gtest/gtest.h>
 

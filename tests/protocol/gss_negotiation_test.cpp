@@ -6,9 +6,10 @@
 // prefer a failed handshake or a server error over GSSAPI encryption retries without it.
 #include <gtest/gtest.h>
 
-#include "core/protocol/cancel_flow.hpp"
-#include "core/protocol/connect_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "crypto/builtin_crypto.hpp"
+#include "protocol/cancel_flow.hpp"
+#include "protocol/connect_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;
@@ -33,7 +34,7 @@ ConnectOptions options(GssEncMode gss, SslMode mode, bool credentials = true, st
         s.sni = t.host;
         s.startup_params = {{"user", "alice"}, {"database", "db"}};
         s.auth.user = "alice";
-        s.auth.crypto = &tls::default_crypto();
+        s.auth.crypto = &tls::builtin_crypto();
         s.auth.gss_host = t.host;
         s.auth.get_password = [] { return std::optional<std::string>("secret"); };
         return s;

@@ -1,4 +1,4 @@
-#include "core/protocol/message_reader.hpp"
+#include "protocol/message_reader.hpp"
 
 #include <gtest/gtest.h>
 

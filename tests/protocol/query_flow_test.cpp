@@ -1,4 +1,4 @@
-#include "core/protocol/query_flow.hpp"
+#include "protocol/query_flow.hpp"
 
 #include <gtest/gtest.h>
 

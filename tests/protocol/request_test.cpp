@@ -1,14 +1,14 @@
-// The query-side algorithms, scripted (core/protocol/request.hpp, query.hpp, copy.hpp,
+// The query-side algorithms, scripted (src/protocol/request.hpp, query.hpp, copy.hpp,
 // pipeline.hpp, notification_wait.hpp): what each sends and collects, and the rules every
 // request shares — timeout → cancel → drain, the FATAL reported after a lost connection, the
 // bounded drain after a callback threw, and an error with the connection retired for every
 // network error, timeout or malformed message at every step.
 #include <gtest/gtest.h>
 
-#include "core/protocol/copy.hpp"
-#include "core/protocol/notification_wait.hpp"
-#include "core/protocol/pipeline.hpp"
-#include "core/protocol/query.hpp"
+#include "protocol/copy.hpp"
+#include "protocol/notification_wait.hpp"
+#include "protocol/pipeline.hpp"
+#include "protocol/query.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;

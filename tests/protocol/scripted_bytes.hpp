@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/protocol/frontend.hpp"
+#include "protocol/frontend.hpp"
 
 namespace pgtls::test {
 

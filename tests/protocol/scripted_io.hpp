@@ -1,4 +1,4 @@
-// A scripted driver for the engine's algorithms (core/protocol/algorithm.hpp): no socket, no
+// A scripted driver for the engine's algorithms (src/protocol/algorithm.hpp): no socket, no
 // TLS library, no clock. A script lists what the algorithm must ask for, in order, and what
 // the "network" answers; run() fails the test at the first action that does not match.
 //
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/protocol/algorithm.hpp"
+#include "protocol/algorithm.hpp"
 #include "scripted_bytes.hpp"
 
 namespace pgtls::test {

@@ -3,8 +3,9 @@
 // and a fault at every step. No socket, no TLS library, no clock.
 #include <gtest/gtest.h>
 
-#include "core/protocol/startup_flow.hpp"
-#include "core/tls/tls_backend.hpp"
+#include "crypto/builtin_crypto.hpp"
+#include "protocol/startup_flow.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_io.hpp"
 
 using namespace pgtls;
@@ -21,7 +22,7 @@ protocol::StartupOptions options(TlsStart tls, bool required = false) {
     o.sni = "db.example";
     o.startup_params = {{"user", "alice"}, {"database", "db"}};
     o.auth.user = "alice";
-    o.auth.crypto = &tls::default_crypto();
+    o.auth.crypto = &tls::builtin_crypto();
     o.auth.get_password = [] { return std::optional<std::string>("secret"); };
     return o;
 }

@@ -1,9 +1,10 @@
 // The startup flow driven with scripted server bytes: no socket, no server.
-#include "core/protocol/startup_flow.hpp"
+#include "crypto/builtin_crypto.hpp"
+#include "protocol/startup_flow.hpp"
 
 #include <gtest/gtest.h>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "scripted_bytes.hpp"
 
 using namespace pgtls;
@@ -58,7 +59,7 @@ protocol::StartupOptions options(protocol::TlsStart tls = protocol::TlsStart::no
     o.tls = tls;
     o.startup_params = {{"user", "alice"}, {"database", "db"}};
     o.auth.user = "alice";
-    o.auth.crypto = &tls::default_crypto();
+    o.auth.crypto = &tls::builtin_crypto();
     o.auth.get_password = [] { return std::optional<std::string>("secret"); };
     return o;
 }

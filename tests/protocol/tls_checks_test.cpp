@@ -1,7 +1,7 @@
-// The post-handshake checks (core/protocol/tls_checks.hpp), on handshake results built in
+// The post-handshake checks (src/protocol/tls_checks.hpp), on handshake results built in
 // memory: ALPN on direct and classic negotiation, verify-full host names, sslcertmode=require,
 // and the direct-negotiation hint. The texts are libpq's.
-#include "core/protocol/tls_checks.hpp"
+#include "protocol/tls_checks.hpp"
 
 #include <gtest/gtest.h>
 

@@ -24,6 +24,7 @@
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/steady_timer.hpp>
 
+PGTLS_API_BEGIN
 namespace pgtls::detail {
 
 template <class Pollable>
@@ -123,3 +124,4 @@ private:
 };
 
 }  // namespace pgtls::detail
+PGTLS_API_END

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 
 namespace pgtls::test {
 

@@ -1,7 +1,7 @@
 // Context creation: settings and material errors, without a peer.
 #include <gtest/gtest.h>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "mbedtls_test_env.hpp"
 #include "openssl_server_process.hpp"
 #include "pgtls/error.hpp"

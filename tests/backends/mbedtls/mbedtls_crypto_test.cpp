@@ -8,7 +8,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/pkcs5.h>
 
-#include "core/crypto/crypto.hpp"
+#include "crypto/crypto.hpp"
 #include "mbedtls_test_env.hpp"
 
 namespace pgtls::test {

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/tls/subject_alt_names.hpp"
+#include "tls/subject_alt_names.hpp"
 #include "mbedtls_test_env.hpp"
 #include "openssl_server_process.hpp"
 

@@ -145,7 +145,7 @@ TEST(MbedtlsSession, EcdsaP384ServerWithSha384Signature) {
 
 TEST(MbedtlsSession, HostNameMismatchIsNotTheBackendsBusiness) {
     // SNI "localhost" but the certificate names wrong.example: the chain is valid, so the
-    // backend succeeds; core/ applies libpq's host-name rules afterwards.
+    // backend succeeds; src/tls/ applies libpq's host-name rules afterwards.
     OpensslServer server(pki_dir(), server_args("server-wrongname"));
     Connection c(server, verifying(), "localhost");
     ASSERT_TRUE(c.ok()) << c.result.error;

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 
 namespace pgtls::test {
 

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls {

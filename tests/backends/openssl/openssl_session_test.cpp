@@ -16,7 +16,7 @@
 
 #include <openssl/ssl.h>
 
-#include "core/tls/tls_backend.hpp"
+#include "tls/tls_backend.hpp"
 #include "openssl_test_server.hpp"
 #include "pgtls/error.hpp"
 

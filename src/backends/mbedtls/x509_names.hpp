@@ -1,0 +1,19 @@
+// Peer-certificate facts for core/: the names libpq's host-name check needs and the
+// signature hash for channel binding, extracted from a parsed mbedTLS certificate.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <mbedtls/x509_crt.h>
+
+#include "tls/subject_alt_names.hpp"
+#include "tls/tls_backend.hpp"
+
+namespace pgtls::tls::mbed {
+
+PeerCertificate describe_certificate(const mbedtls_x509_crt& crt);
+
+}  // namespace pgtls::tls::mbed

@@ -1,0 +1,165 @@
+#include "backends/wolfssl/wolfssl_credentials.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string_view>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+
+#include "backends/wolfssl/wolfssl_errors.hpp"
+#include "crypto/crypto.hpp"
+#include "pgtls/error.hpp"
+
+namespace pgtls::tls::wolf {
+namespace {
+
+const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+long size_of(const std::string& s) { return static_cast<long>(s.size()); }
+
+std::string describe(const Material& m, const std::string& what) {
+    return m.kind == Material::Kind::file ? what + " \"" + m.value + "\"" : what + " (in-memory PEM)";
+}
+
+std::string material_data(const Material& m, const std::string& what) {
+    return m.kind == Material::Kind::file ? read_file(m.value, what) : m.value;
+}
+
+constexpr std::string_view crl_begin = "-----BEGIN X509 CRL-----";
+constexpr std::string_view crl_end = "-----END X509 CRL-----";
+
+// Loads every PEM CRL block of `data`; returns how many loaded. wolfSSL_CTX_LoadCRLBuffer
+// takes the first block only.
+int load_crl_blocks(WOLFSSL_CTX* ctx, const std::string& data, const std::string& label) {
+    int loaded = 0;
+    for (std::size_t at = data.find(crl_begin); at != std::string::npos; at = data.find(crl_begin, at)) {
+        const std::size_t end = data.find(crl_end, at);
+        if (end == std::string::npos) break;
+        const std::string block = data.substr(at, end + crl_end.size() - at) + "\n";
+        if (const int rc = wolfSSL_CTX_LoadCRLBuffer(ctx, bytes(block), size_of(block), WOLFSSL_FILETYPE_PEM);
+            rc != WOLFSSL_SUCCESS)
+            throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
+        ++loaded;
+        at = end;
+    }
+    return loaded;
+}
+
+void enable_crl_checks(WOLFSSL_CTX* ctx) {
+    if (const int rc = wolfSSL_CTX_EnableCRL(ctx, WOLFSSL_CRL_CHECKALL); rc != WOLFSSL_SUCCESS)
+        throw Error(ErrorKind::tls, "wolfssl: could not enable CRL checking: " + error_text(rc));
+}
+
+// $SSL_CERT_FILE overrides, as it does for OpenSSL (and so for libpq's sslrootcert=system);
+// otherwise wolfSSL's own search of the platform store.
+void load_system_trust(WOLFSSL_CTX* ctx) {
+    if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) {
+        const std::string data = read_file(env, "system root certificate file ($SSL_CERT_FILE)");
+        if (wolfSSL_CTX_load_verify_buffer_ex(ctx, bytes(data), size_of(data), WOLFSSL_FILETYPE_PEM, 0,
+                                              WOLFSSL_LOAD_FLAG_IGNORE_ERR) != WOLFSSL_SUCCESS)
+            throw Error(ErrorKind::config, std::string("could not load the system trust store (sslrootcert=system) from "
+                                                       "$SSL_CERT_FILE \"") + env + "\"");
+        return;
+    }
+    if (wolfSSL_CTX_load_system_CA_certs(ctx) != WOLFSSL_SUCCESS)
+        throw Error(ErrorKind::config, "could not load the system trust store (sslrootcert=system): no readable CA "
+                                       "certificates found in the platform's locations");
+}
+
+void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
+    if (ca.kind == Material::Kind::system) return load_system_trust(ctx);
+    const std::string label = describe(ca, "root certificate file");
+    const std::string data = material_data(ca, "root certificate file");
+    if (const int rc = wolfSSL_CTX_load_verify_buffer(ctx, bytes(data), size_of(data), WOLFSSL_FILETYPE_PEM);
+        rc != WOLFSSL_SUCCESS)
+        throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
+    // libpq loads the root file with X509_STORE_load_locations, which takes CRLs too.
+    if (ca.kind == Material::Kind::file && data.find(crl_begin) != std::string::npos) {
+        enable_crl_checks(ctx);
+        load_crl_blocks(ctx, data, "the CRL in " + label);
+    }
+}
+
+// Every PEM CRL in the directory, loaded up front (OpenSSL's by_dir, which libpq uses, looks up
+// hashed names on demand; wolfSSL_CTX_LoadCRL would take only *.pem names). Files that are
+// not PEM CRLs are skipped.
+void load_crl_dir(WOLFSSL_CTX* ctx, const std::string& dir) {
+    for_each_crl_dir_file(dir, [ctx](const std::string& path, const std::string& data) {
+        if (data.find(crl_begin) != std::string::npos) load_crl_blocks(ctx, data, "CRL \"" + path + "\"");
+    });
+}
+
+struct PasswordSource {
+    const std::string* password;
+};
+
+// Never prompts: an empty sslpassword supplies nothing, so an encrypted key fails to load.
+int password_callback(char* buf, int size, int /*rw*/, void* userdata) {
+    const std::string& pw = *static_cast<PasswordSource*>(userdata)->password;
+    if (pw.empty() || size <= 0 || pw.size() > static_cast<std::size_t>(size)) return 0;
+    std::memcpy(buf, pw.data(), pw.size());
+    return static_cast<int>(pw.size());
+}
+
+bool is_encrypted_pem(const std::string& data) {
+    return data.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string::npos ||
+           data.find("Proc-Type: 4,ENCRYPTED") != std::string::npos;
+}
+
+void load_private_key(WOLFSSL_CTX* ctx, const ContextConfig& config, const std::string& label) {
+    std::string data = material_data(config.key, "private key file");
+    PasswordSource source{&config.key_password};
+    wolfSSL_CTX_set_default_passwd_cb(ctx, &password_callback);
+    wolfSSL_CTX_set_default_passwd_cb_userdata(ctx, &source);
+    const int rc = wolfSSL_CTX_use_PrivateKey_buffer(ctx, bytes(data), size_of(data), WOLFSSL_FILETYPE_PEM);
+    wolfSSL_CTX_set_default_passwd_cb(ctx, nullptr);
+    wolfSSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+    const bool encrypted = is_encrypted_pem(data);
+    crypto::secure_zero(data.data(), data.size());
+    if (rc == WOLFSSL_SUCCESS) return;
+    if (encrypted && config.key_password.empty())
+        throw Error(ErrorKind::config, label + " is encrypted and no password (sslpassword) was given");
+    if (encrypted)
+        throw Error(ErrorKind::config, "could not decrypt " + label + ": wrong password (sslpassword)? " +
+                                           error_text(rc));
+    throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
+}
+
+}  // namespace
+
+void load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config) {
+    load_roots(ctx, config.ca);
+    if (config.crl.kind == Material::Kind::file || config.crl.kind == Material::Kind::pem) {
+        const std::string label = describe(config.crl, "SSL certificate revocation list file");
+        const std::string data = material_data(config.crl, "SSL certificate revocation list file");
+        enable_crl_checks(ctx);
+        if (load_crl_blocks(ctx, data, label) == 0)
+            throw Error(ErrorKind::config, "could not load " + label + ": no CRL found in it");
+    }
+    if (!config.crl_dir.empty()) {
+        enable_crl_checks(ctx);
+        load_crl_dir(ctx, config.crl_dir);
+    }
+}
+
+bool load_client_identity(WOLFSSL_CTX* ctx, const ContextConfig& config) {
+    if (config.cert.empty()) return false;  // a key without a certificate is unused, as in libpq
+    if (config.key.empty())
+        throw Error(ErrorKind::config, "certificate present, but not private key: " +
+                                           describe(config.cert, "client certificate") + " needs sslkey");
+    const std::string cert_label = describe(config.cert, "client certificate file");
+    const std::string cert_data = material_data(config.cert, "certificate file");
+    if (const int rc = wolfSSL_CTX_use_certificate_chain_buffer_format(ctx, bytes(cert_data), size_of(cert_data),
+                                                                         WOLFSSL_FILETYPE_PEM);
+        rc != WOLFSSL_SUCCESS)
+        throw Error(ErrorKind::config, "could not load " + cert_label + ": " + error_text(rc));
+    const std::string key_label = describe(config.key, "private key file");
+    load_private_key(ctx, config, key_label);
+    if (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS)
+        throw Error(ErrorKind::config, "certificate does not match " + key_label);
+    return true;
+}
+
+}  // namespace pgtls::tls::wolf

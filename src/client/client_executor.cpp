@@ -1,0 +1,197 @@
+// The blocking executor: one loop that runs any protocol algorithm to completion over the
+// client's channel (or a cancel request's side channel), waiting on the socket with deadlines. The protocol is decided by the
+// algorithm (src/protocol/); this file only performs the actions it returns.
+#include <algorithm>
+#include <utility>
+
+#include "client/client_impl.hpp"
+
+namespace pgtls {
+
+namespace {
+
+using transport::Clock;
+using transport::Deadline;
+
+Deadline earlier(Deadline a, Deadline b) {
+    if (!a) return b;
+    if (!b) return a;
+    return std::min(*a, *b);
+}
+
+// Thrown from the consume callback of a draining write to stop it: the algorithm ended the
+// operation while its request was still being sent.
+struct StopDrainingWrite {};
+
+// The Error `held` keeps alive (a ServerError stays one, unsliced), for an event to point to
+// after the handler that caught it has ended.
+const Error& held_error(const std::exception_ptr& held, const Error& caught) {
+    try {
+        std::rethrow_exception(held);
+    } catch (const Error& e) {
+        return e;
+    } catch (...) {
+    }
+    return caught;
+}
+
+}  // namespace
+
+void client::ClientCore::drive(protocol::Algorithm& algo, Deadline limit) {
+    const protocol::Action done = run(algo, link, limit);
+    if (done.connection == protocol::Action::Connection::retired) fail_connection();
+    if (done.error) std::rethrow_exception(done.error);
+}
+
+protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Deadline limit) {
+    transport::Channel& channel = l.channel;
+    protocol::MessageReader& reader = l.reader;
+    std::string& out = l.out;
+    Deadline timer;
+    // A failed or timed-out action leaves the socket in an unknown state (a partial record,
+    // a half-done handshake): a later close action then aborts instead of closing politely.
+    bool faulted = false;
+    std::exception_ptr failure;    // holds the Error an io_error / cancel_done event points to
+
+    protocol::Action action = algo.resume(protocol::Event::start());
+    while (true) {
+        switch (action.timer.kind) {
+            case protocol::Timer::Kind::keep: break;
+            case protocol::Timer::Kind::set: timer = Clock::now() + action.timer.after; break;
+            case protocol::Timer::Kind::clear: timer.reset(); break;
+        }
+        const Deadline d = earlier(timer, limit);
+        protocol::Event event;
+        try {
+            switch (action.kind) {
+                case protocol::Action::Kind::done:
+                    if (action.connection == protocol::Action::Connection::retired) channel.abort();
+                    return action;
+                case protocol::Action::Kind::write:
+                    try {
+                        channel.write_all(out, d);
+                        for (std::string_view part : action.tail)
+                            if (!part.empty()) channel.write_all(part, d);
+                    } catch (...) {
+                        out.clear();
+                        throw;
+                    }
+                    out.clear();
+                    l.reply_pending = true;
+                    event = protocol::Event::of(protocol::Event::Kind::written);
+                    break;
+                case protocol::Action::Kind::write_draining: {
+                    std::optional<protocol::Action> stopped;
+                    const std::function<void()> consume = [&] {
+                        if (auto a = algo.consume_input()) {
+                            stopped = std::move(a);
+                            throw StopDrainingWrite{};
+                        }
+                    };
+                    try {
+                        // What the server sent before this write (an error about data sent
+                        // earlier) is taken in first: a write that never blocks reads nothing.
+                        if (channel.read_available(reader)) consume();
+                        channel.write_all_draining(out, reader, d, consume);
+                        for (std::string_view part : action.tail)
+                            if (!part.empty()) channel.write_all_draining(part, reader, d, consume);
+                    } catch (const StopDrainingWrite&) {
+                    } catch (...) {
+                        out.clear();
+                        throw;
+                    }
+                    out.clear();
+                    if (stopped) {
+                        // The request went out only in part, if at all: the algorithm retires
+                        // the connection in the action it returned.
+                        faulted = true;
+                        action = std::move(*stopped);
+                        continue;
+                    }
+                    l.reply_pending = true;
+                    event = protocol::Event::of(protocol::Event::Kind::written);
+                    break;
+                }
+                case protocol::Action::Kind::read:
+                    if (l.reply_pending) {
+                        l.reply_pending = false;
+                        // poll() cannot see bytes the TLS library has already decrypted.
+                        if (!channel.has_buffered()) transport::wait_fd(channel.fd(), false, d, "waiting for the server");
+                    }
+                    channel.read_some(reader, d);
+                    event = protocol::Event::of(protocol::Event::Kind::read);
+                    break;
+                case protocol::Action::Kind::open_socket: {
+                    channel.abort();
+                    faulted = false;
+                    l.reply_pending = false;
+                    const transport::SocketOptions so =
+                        l.session ? transport::SocketOptions{settings.keepalives, settings.keepalives_idle,
+                                                             settings.keepalives_interval, settings.keepalives_count,
+                                                             settings.tcp_user_timeout}
+                                  : transport::SocketOptions{settings.keepalives, 0, 0, 0, 0};
+                    if (l.session) attempt_timing = AttemptTiming{Clock::now(), 0, 0};
+                    auto sock = transport::open_socket(*action.target, so, d);
+                    if (l.session)
+                        attempt_timing.tcp_ms =
+                            std::chrono::duration<double, std::milli>(Clock::now() - attempt_timing.started).count();
+                    channel = transport::Channel(sock.fd);
+                    l.address = std::move(sock.address);
+                    event = protocol::Event::of(protocol::Event::Kind::socket_open);
+                    event.address = l.address;
+                    break;
+                }
+                case protocol::Action::Kind::start_tls: {
+                    const auto t_tls = Clock::now();
+                    if (action.tls.how == protocol::TlsStart::gss) {
+                        channel.start_gss({std::string(action.tls.gss_service), std::string(action.tls.gss_host),
+                                           action.tls.gss_delegation},
+                                          d);
+                    } else {
+                        ensure_tls();
+                        tls::SessionParams params;
+                        params.sni = std::string(action.tls.sni);
+                        channel.start_tls(*tls->context, params, d);
+                    }
+                    if (l.session)
+                        attempt_timing.tls_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_tls).count();
+                    l.tls_up = protocol::TlsUp::of(*channel.tls_session());
+                    event = protocol::Event::of(protocol::Event::Kind::tls_up);
+                    event.tls = &l.tls_up;
+                    break;
+                }
+                case protocol::Action::Kind::close:
+                    if (faulted)
+                        channel.abort();
+                    else
+                        channel.close();
+                    event = protocol::Event::of(protocol::Event::Kind::closed);
+                    break;
+                case protocol::Action::Kind::cancel:
+                    // The cancel request runs on its own connection; its failure is reported to
+                    // the algorithm, which decides what becomes of this one.
+                    if (!l.session) throw Error(ErrorKind::usage, ErrorCause::usage, "a cancel request cannot cancel");
+                    event = protocol::Event::of(protocol::Event::Kind::cancel_done);
+                    try {
+                        cancel_request(d);
+                    } catch (const Error& e) {
+                        failure = std::current_exception();
+                        event.error = &held_error(failure, e);
+                    }
+                    break;
+            }
+        } catch (const Error& e) {
+            if (action.kind == protocol::Action::Kind::done) throw;
+            faulted = true;
+            if (e.kind() == ErrorKind::timeout) {
+                event = protocol::Event::of(protocol::Event::Kind::timeout);
+            } else {
+                failure = std::current_exception();
+                event = protocol::Event::failed(held_error(failure, e));
+            }
+        }
+        action = algo.resume(event);
+    }
+}
+
+}  // namespace pgtls

@@ -1,0 +1,115 @@
+// pgtls::Pool: BasicPool over pgtls::Client, and the non-template helpers of pool.hpp.
+#include "pgtls/pool.hpp"
+
+#include "client/client_shared.hpp"
+#include "pool/tls_reload.hpp"
+
+#include <poll.h>
+
+#include <cmath>
+
+namespace pgtls {
+
+namespace {
+
+class SteadyPoolClock final : public PoolClock {
+public:
+    time_point now() const override { return std::chrono::steady_clock::now(); }
+    void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                    time_point deadline) const override {
+        if (deadline == time_point::max())
+            cv.wait(lock);
+        else
+            cv.wait_until(lock, deadline);
+    }
+};
+
+// One Settings for every connection of the pool: resolved once, copied per connect so the
+// pool's connect_timeout can override the settings' own. One ConnectShared too: the TLS
+// context is built by the first connect and reused (until `watch` rebuilds it from changed
+// files), and SCRAM's PBKDF2 result is kept for the (password, salt, iterations) the server
+// sends, so reconnects skip both.
+BasicPool<Client>::Connector client_connector(std::shared_ptr<const Settings> shared,
+                                              std::shared_ptr<ConnectShared> setup,
+                                              std::shared_ptr<pool_detail::TlsFileWatch> watch) {
+    return [shared, setup, watch](std::chrono::milliseconds connect_timeout) {
+        watch->check();
+        Settings s = *shared;
+        // Settings holds whole seconds; round up so a 500 ms budget does not become "none".
+        if (connect_timeout.count() > 0) s.connect_timeout = std::chrono::ceil<std::chrono::seconds>(connect_timeout);
+        // ... and the exact budget bounds the whole connect (every host and attempt), below
+        // libpq's 2 s floor: an acquire() must not outlast its own timeout.
+        return connect_shared(std::move(s), setup, connect_timeout);
+    };
+}
+
+Settings resolve_conninfo(const std::string& conninfo) {
+    Config config;
+    config.conninfo = conninfo;
+    return resolve(config);
+}
+
+}  // namespace
+
+std::shared_ptr<const PoolClock> steady_pool_clock() {
+    static const auto clock = std::make_shared<const SteadyPoolClock>();
+    return clock;
+}
+
+namespace pool_detail {
+
+bool socket_has_input(int fd) noexcept {
+    if (fd < 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
+std::string describe_exception(std::exception_ptr e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+long long to_ms(std::chrono::nanoseconds d) noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+}  // namespace pool_detail
+
+Pool::Pool(const Config& config, PoolOptions options) : Pool(resolve(config), std::move(options)) {}
+
+Pool::Pool(const std::string& conninfo, PoolOptions options)
+    : Pool(resolve_conninfo(conninfo), std::move(options)) {}
+
+struct Pool::Parts {
+    BasicPool<Client>::Connector connector;
+    std::function<bool(const Client&)> retire;
+    std::shared_ptr<pool_detail::TlsFileWatch> watch;
+    PoolOptions options;
+
+    Parts(Settings settings, PoolOptions o) : options(std::move(o)) {
+        auto shared = std::make_shared<const Settings>(std::move(settings));
+        auto setup = make_connect_shared();
+        watch = std::make_shared<pool_detail::TlsFileWatch>(shared, setup, options.tls_check_interval,
+                                                            options.on_tls_reload);
+        connector = client_connector(shared, setup, watch);
+        if (options.retire_on_tls_reload)
+            retire = [setup](const Client& c) { return !uses_current_tls(c, *setup); };
+    }
+};
+
+Pool::Pool(Settings settings, PoolOptions options) : Pool(Parts(std::move(settings), std::move(options))) {}
+
+Pool::Pool(Parts parts)
+    : BasicPool<Client>(std::move(parts.connector), std::move(parts.options), std::move(parts.retire)),
+      tls_watch_(std::move(parts.watch)) {}
+
+void Pool::reload_tls() { tls_watch_->reload(); }
+
+template class BasicPool<Client>;
+
+}  // namespace pgtls

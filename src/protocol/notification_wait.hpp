@@ -1,0 +1,27 @@
+// Waiting for a notification on an idle session, sans I/O: consumes the asynchronous messages
+// (NotificationResponse, NoticeResponse, ParameterStatus) until a notification is queued in
+// SessionState::notifications or the timer expires (not an error: nothing came). Any other
+// message is a protocol error and retires the connection.
+#pragma once
+
+#include <chrono>
+
+#include "protocol/algorithm.hpp"
+
+namespace pgtls::protocol {
+
+class NotificationWait final : public Algorithm {
+public:
+    NotificationWait(Wire wire, std::chrono::milliseconds timeout) : wire_(wire), timeout_(timeout) {}
+    Action resume(const Event& event) override;
+    // Cancelling a wait ends it: no notification, the connection kept.
+    bool cancellable() const noexcept override { return true; }
+
+private:
+    Action check(Timer timer);
+    Wire wire_;
+    std::chrono::milliseconds timeout_;
+    bool done_ = false;
+};
+
+}  // namespace pgtls::protocol

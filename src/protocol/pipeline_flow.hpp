@@ -1,0 +1,49 @@
+// Collects a pipeline's results from backend messages: per sync group, each query's result or
+// error, the rest of a group after an error skipped, then its ReadyForQuery. Pure message
+// handling, fed as messages arrive — also while the driver is still writing the pipeline, so
+// what the server sends meanwhile is parsed (within SessionState's caps), not buffered.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "protocol/message_reader.hpp"
+#include "protocol/session_state.hpp"
+#include "pgtls/session.hpp"
+
+namespace pgtls::protocol {
+
+class PipelineFlow {
+public:
+    // `results` has one entry per query; `sync_after[i]` is the number of queries before the
+    // i-th Sync. Both outlive the flow.
+    PipelineFlow(std::vector<PipelineResult>& results, std::span<const std::size_t> sync_after, SessionState& session)
+        : results_(results), sync_after_(sync_after), session_(session) {
+        session_.held = {};
+    }
+
+    // True once the last sync group's ReadyForQuery has been consumed. Throws Error(protocol)
+    // on a message out of place, ServerError on a FATAL/PANIC (the session is over).
+    bool on_message(const BackendMessage& m);
+    bool done() const noexcept { return group_ == sync_after_.size(); }
+    // How many queries have their result or error (the server is at the next one, or past
+    // the end).
+    std::size_t reported() const noexcept { return q_; }
+    // How many queries have their final outcome: those of the sync groups that ended (until
+    // its ReadyForQuery, a group's implicit COMMIT can still fail and turn its results into
+    // errors).
+    std::size_t settled() const noexcept { return group_ == 0 ? 0 : sync_after_[group_ - 1]; }
+
+private:
+    std::vector<PipelineResult>& results_;
+    std::span<const std::size_t> sync_after_;
+    SessionState& session_;
+    std::size_t group_ = 0;  // current sync group
+    std::size_t q_ = 0;      // next query to report
+    bool aborted_ = false;   // an error in the current group: the rest is skipped
+    Result current_;
+    bool have_columns_ = false;
+};
+
+}  // namespace pgtls::protocol

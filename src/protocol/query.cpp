@@ -1,0 +1,112 @@
+#include "protocol/query.hpp"
+
+#include "protocol/backend_messages.hpp"
+#include "protocol/frontend.hpp"
+
+namespace pgtls::protocol {
+
+Action SimpleQuery::send() {
+    if (sql_.size() < large_statement_bytes) {
+        query(wire_.out, sql_);
+        return Action::write();
+    }
+    query_header(wire_.out, sql_);
+    Action a = Action::write();
+    a.tail = {sql_, std::string_view("", 1)};
+    return a;
+}
+
+bool SimpleQuery::on_message(const BackendMessage& m) {
+    const bool ended = flow_.on_message(m);
+    if (flow_.needs_copy_fail()) {
+        copy_fail(wire_.out, "COPY FROM STDIN is not supported by query(); use the COPY API");
+        flow_.copy_fail_sent();
+    }
+    return ended;
+}
+
+void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
+                     std::span<const Param> params, ResultFormat format) {
+    ExtendedQuery q;
+    if (prepared) {
+        q.parse = false;
+        q.statement = prepared->name;
+    } else {
+        q.sql = sql;
+    }
+    q.params = params;
+    const std::int16_t fmt = static_cast<std::int16_t>(format);
+    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
+    extended_query(out, q);
+}
+
+ExtendedRequest::ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOptions options)
+    : Request(wire, options), call_(call), flow_(QueryFlow::Kind::extended, wire.session) {
+    if (call_.prepared)
+        flow_.set_expected_columns(
+            wire.session.columns_like(call_.prepared->columns, static_cast<std::int16_t>(call_.format)));
+    flow_.set_row_callback(call_.on_row);
+    if (!call_.target) throw Error(ErrorKind::usage, ErrorCause::usage, "an extended query needs a result target");
+    flow_.set_single_target(call_.target);
+}
+
+Action ExtendedRequest::send() {
+    encode_extended(wire_.out, call_.prepared, call_.sql, call_.params, call_.format);
+    sync(wire_.out);
+    return Action::write();
+}
+
+bool ExtendedRequest::on_message(const BackendMessage& m) {
+    const bool ended = flow_.on_message(m);
+    if (flow_.needs_copy_fail()) [[unlikely]] {
+        // The server ignores Sync during COPY FROM STDIN: after the CopyFail it discards
+        // messages up to the next Sync, so one more follows (the first one was swallowed).
+        copy_fail(wire_.out, "COPY FROM STDIN is not supported by execute() or stream(); use the COPY API");
+        sync(wire_.out);
+        flow_.copy_fail_sent();
+    }
+    return ended;
+}
+
+Action CloseStatements::send() {
+    for (const auto& name : names_) close(wire_.out, 'S', name);
+    sync(wire_.out);
+    return Action::write();
+}
+
+Action DescribeStatement::send() {
+    if (param_types_) parse(wire_.out, statement_.name, sql_, *param_types_);
+    describe(wire_.out, 'S', statement_.name);
+    sync(wire_.out);
+    return Action::write();
+}
+
+bool DescribeStatement::on_message(const BackendMessage& m) {
+    switch (m.type) {
+        case '1':
+            if (!param_types_) break;
+            return false;
+        case 't': {
+            ByteReader r(m.body, "ParameterDescription");
+            const int n = r.i16();
+            if (n < 0) r.fail("negative parameter count");
+            for (int i = 0; i < n; ++i) statement_.param_types.push_back(static_cast<std::uint32_t>(r.i32()));
+            r.expect_end();
+            return false;
+        }
+        case 'T': statement_.columns = parse_row_description(m.body); return false;
+        case 'n': return false;
+        case 'E':
+            if (!error_) error_.emplace(parse_error_fields(m.body));
+            return false;
+        case 'Z': wire_.session.transaction_status = parse_ready_for_query(m.body); return true;
+        default:
+            if (wire_.session.handle_async(m)) return false;
+            break;
+    }
+    throw Error(ErrorKind::protocol, std::string("unexpected ") + backend_message_name(m.type) +
+                                         " message from server while " + (param_types_ ? "preparing" : "describing") +
+                                         " a statement");
+}
+
+}  // namespace pgtls::protocol

@@ -1,0 +1,106 @@
+// The query requests, sans I/O (see request.hpp for what they share): a simple query (one or
+// more statements, results kept), an extended query (one statement with parameters, unnamed or
+// prepared, rows kept or streamed), and closing prepared statements.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/query_flow.hpp"
+#include "protocol/request.hpp"
+#include "pgtls/session.hpp"
+
+namespace pgtls::protocol {
+
+class SimpleQuery final : public Request {
+public:
+    // From this size on the SQL is sent from the caller's memory (Action::tail) instead of being
+    // copied into Wire::out: a copy would cost its size again, and time no deadline bounds.
+    static constexpr std::size_t large_statement_bytes = 64 * 1024;
+
+    // `sql` outlives the request. A COPY FROM STDIN among the statements is refused with a
+    // CopyFail (this request has no data to give).
+    SimpleQuery(Wire wire, std::string_view sql, RequestOptions options)
+        : Request(wire, options), sql_(sql), flow_(QueryFlow::Kind::simple, wire.session) {}
+    std::vector<Result>& results() noexcept { return flow_.results(); }
+
+private:
+    Action send() override;
+    bool on_message(const BackendMessage& m) override;
+    const ServerError* server_error() const noexcept override { return flow_.error() ? &*flow_.error() : nullptr; }
+
+    std::string_view sql_;
+    QueryFlow flow_;
+};
+
+// Appends Parse (unless `prepared`) + Bind + Describe portal (unless `prepared`) + Execute for
+// one statement to `out`, straight from the parameters (no copies of their values).
+void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
+                     std::span<const Param> params, ResultFormat format);
+
+struct ExtendedCall {
+    const PreparedStatement* prepared = nullptr;  // null: the unnamed statement from `sql`
+    std::string_view sql;
+    std::span<const Param> params;
+    ResultFormat format = ResultFormat::text;
+    const std::function<void(const Row&)>* on_row = nullptr;  // set: rows are streamed to it
+    Result* target = nullptr;  // where the result goes (required)
+};
+
+// One statement with parameters and a Sync; everything in `call` outlives the request, and
+// its result goes to *call.target.
+class ExtendedRequest final : public Request {
+public:
+    ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOptions options);
+
+private:
+    Action send() override;
+    bool on_message(const BackendMessage& m) override;
+    const ServerError* server_error() const noexcept override { return flow_.error() ? &*flow_.error() : nullptr; }
+
+    ExtendedCall call_;
+    QueryFlow flow_;
+};
+
+// Close of each named prepared statement, then Sync.
+class CloseStatements final : public Request {
+public:
+    CloseStatements(Wire wire, std::vector<std::string> names, RequestOptions options)
+        : Request(wire, options), names_(std::move(names)), flow_(QueryFlow::Kind::extended, wire.session) {}
+
+private:
+    Action send() override;
+    bool on_message(const BackendMessage& m) override { return flow_.on_message(m); }
+    const ServerError* server_error() const noexcept override { return flow_.error() ? &*flow_.error() : nullptr; }
+
+    std::vector<std::string> names_;
+    QueryFlow flow_;
+};
+
+// Parse (when preparing) + Describe of a named statement + Sync: its parameter types and
+// result columns.
+class DescribeStatement final : public Request {
+public:
+    // `param_types` null: describe an existing statement; otherwise prepare `sql` first.
+    DescribeStatement(Wire wire, std::string name, std::string_view sql, const std::vector<std::uint32_t>* param_types,
+                      RequestOptions options)
+        : Request(wire, options), sql_(sql), param_types_(param_types) {
+        statement_.name = std::move(name);
+    }
+    PreparedStatement& statement() noexcept { return statement_; }
+
+private:
+    Action send() override;
+    bool on_message(const BackendMessage& m) override;
+    const ServerError* server_error() const noexcept override { return error_ ? &*error_ : nullptr; }
+
+    std::string_view sql_;
+    const std::vector<std::uint32_t>* param_types_;
+    PreparedStatement statement_;
+    std::optional<ServerError> error_;
+};
+
+}  // namespace pgtls::protocol

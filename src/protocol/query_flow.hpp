@@ -1,0 +1,60 @@
+// Collects the results of a simple or extended query from backend messages, up to
+// ReadyForQuery. Pure message handling: the driver reads and feeds.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "protocol/message_reader.hpp"
+#include "protocol/session_state.hpp"
+#include "pgtls/error.hpp"
+#include "pgtls/result.hpp"
+
+namespace pgtls::protocol {
+
+class QueryFlow {
+public:
+    enum class Kind { simple, extended };
+    // A flow is one request: what the session holds for it (SessionState::held) starts at 0.
+    QueryFlow(Kind kind, SessionState& state) : kind_(kind), session_(state) { session_.held = {}; }
+
+    // Returns true once ReadyForQuery has been consumed. Throws Error(protocol) on a message
+    // that does not belong in this state. Server errors are stored (see error()) because the
+    // server still sends ReadyForQuery after them.
+    bool on_message(const BackendMessage& m);
+
+    std::vector<Result>& results() noexcept { return results_; }
+    // Keep only the last result, in *target (no vector): one-statement extended queries.
+    void set_single_target(Result* target) noexcept { single_ = target; }
+    std::size_t single_count() const noexcept { return single_count_; }
+    // Rows go to `on_row` one at a time instead of being kept (streaming).
+    void set_row_callback(const std::function<void(const Row&)>* on_row) noexcept { on_row_ = on_row; }
+    // Statement already described: no RowDescription will come (Bind+Execute only).
+    void set_expected_columns(std::shared_ptr<const std::vector<Column>> columns) {
+        have_columns_ = !columns->empty();
+        current_.set_columns(std::move(columns));
+    }
+    const std::optional<ServerError>& error() const noexcept { return error_; }
+    // Set when the server asked for COPY data we could not give (COPY FROM STDIN in a plain
+    // query): the driver must send the output buffer content.
+    bool needs_copy_fail() const noexcept { return copy_in_requested_; }
+    void copy_fail_sent() noexcept { copy_in_requested_ = false; }
+
+private:
+    [[noreturn]] void unexpected(char type) const;
+    void finish_result();
+    Result* single_ = nullptr;
+    std::size_t single_count_ = 0;
+    Kind kind_;
+    SessionState& session_;
+    std::vector<Result> results_;
+    Result current_;
+    bool have_columns_ = false;
+    bool in_copy_out_ = false;
+    bool copy_in_requested_ = false;
+    const std::function<void(const Row&)>* on_row_ = nullptr;
+    std::optional<ServerError> error_;
+};
+
+}  // namespace pgtls::protocol

@@ -1,0 +1,95 @@
+// A request on an established session and its reply, sans I/O: the one shape every
+// query-side operation shares (simple and extended queries, describe/prepare, closing
+// statements, pipelines, COPY). The concrete operation encodes its request and handles the
+// messages of its reply; this base decides everything around them, once for all of them:
+//  - one timer (the query timeout) bounds the request's write and its reply;
+//  - a timeout while the reply is awaited sends a cancel request (Action::cancel) and drains
+//    the reply to ReadyForQuery within a grace period, keeping the connection; when the server
+//    does not stop in time the connection is retired (OnTimeout::close retires it at once);
+//  - a write that fails part-way retires the connection (a partial message would be read as
+//    the start of the next); when the server hung up after an ErrorResponse (a FATAL such as
+//    57P01), that error is reported, as libpq does;
+//  - a lost connection during the reply reports the server's ErrorResponse already read;
+//  - after a user callback threw (SessionState::callback_error), the rest of the reply is
+//    drained within callback_drain_time and callback_drain_bytes, or the connection is retired;
+//  - a malformed or misplaced message (the operation throws Error) retires the connection.
+// Bytes the operation appends to Wire::out while handling a message (CopyFail) are sent
+// before the reply is read on.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <optional>
+
+#include "protocol/algorithm.hpp"
+#include "protocol/message_reader.hpp"
+#include "pgtls/error.hpp"
+
+namespace pgtls::protocol {
+
+struct RequestOptions {
+    enum class OnTimeout : std::uint8_t { cancel, close };
+    std::chrono::milliseconds timeout{0};  // the query timeout; 0: none
+    OnTimeout on_timeout = OnTimeout::cancel;
+    // The time this request has, when less than `timeout` (a call's earlier requests used the
+    // rest); `timeout` still names the limit in errors and sizes the cancel's grace period.
+    std::optional<std::chrono::milliseconds> remaining;
+};
+
+class Request : public Algorithm {
+public:
+    static constexpr std::chrono::seconds callback_drain_time{5};
+    static constexpr std::size_t callback_drain_bytes = 16 * 1024 * 1024;
+
+    Action resume(const Event& event) final;
+    std::optional<Action> consume_input() final;
+    // Event::cancel_requested while the reply is awaited sends a cancel request and drains the
+    // reply: the server's answer (57014, or the result if it finished first) ends the request
+    // with the connection kept.
+    bool cancellable() const noexcept final { return true; }
+
+protected:
+    Request(Wire wire, RequestOptions options) : wire_(wire), options_(options) {}
+
+    // Appends the request to Wire::out; returns the action that sends it (write with a tail,
+    // or write_draining). The base sets its timer.
+    virtual Action send() = 0;
+    // One message of the reply. Returns true once the reply has ended (its last ReadyForQuery
+    // for a request that expects one). Throws Error for a message that cannot be.
+    virtual bool on_message(const BackendMessage& m) = 0;
+    // The ErrorResponse the reply carried (the first), or null.
+    virtual const ServerError* server_error() const noexcept = 0;
+    // False while nothing of the reply is awaited once the request has been written (the
+    // data of a COPY FROM STDIN): the operation then ends when the write completes.
+    virtual bool reply_expected() const noexcept { return true; }
+    // The outcome once the reply has ended: by default the server's error, if any, with the
+    // connection kept; otherwise success.
+    virtual Action finished();
+
+    Wire wire_;
+    RequestOptions options_;
+
+private:
+    enum class State { start, writing, reading, salvaging, cancelling, draining, done };
+    Action process();  // handles what Wire::in holds, then asks for more or ends
+    inline bool take(const BackendMessage& m);  // on_message with the callback drain's accounting
+    Action end(Action a);
+    Action retire(std::exception_ptr e);
+    Action retire_after_lost(const Error& e);
+    Action cancelled_but_stuck(const char* why);
+    Action send_cancel();
+    Timer next_timer();
+
+    State state_ = State::start;
+    Timer timer_;                   // carried by the next action
+    bool reply_ended_ = false;      // seen during a draining write
+    bool callback_drain_ = false;   // a user callback threw: the rest of the reply is dropped
+    std::size_t drained_ = 0;
+    bool timed_out_ = false;        // the query timeout expired; a cancel was sent
+    bool cancel_asked_ = false;     // the application cancelled; a cancel was sent
+    std::exception_ptr write_error_;  // salvaging: the failed write's error
+    std::optional<ServerError> last_error_;  // salvaging: the last ErrorResponse read
+};
+
+}  // namespace pgtls::protocol

@@ -1,0 +1,72 @@
+#include "tls/tls_files.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sys/stat.h>
+
+#include "pgtls/error.hpp"
+
+namespace pgtls::tls {
+
+std::string read_file(const std::string& path, const std::string& what) {
+    errno = 0;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        const int err = errno;
+        throw Error(ErrorKind::config, "could not read " + what + " \"" + path +
+                                           "\": " + (err ? std::strerror(err) : "cannot open file"));
+    }
+    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad()) throw Error(ErrorKind::config, "could not read " + what + " \"" + path + "\": read error");
+    return data;
+}
+
+void for_each_crl_dir_file(const std::string& dir,
+                           const std::function<void(const std::string& path, const std::string& data)>& on_file) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr)
+        throw Error(ErrorKind::config, "could not open SSL certificate revocation list directory \"" + dir +
+                                           "\": " + std::strerror(errno));
+    const std::unique_ptr<DIR, int (*)(DIR*)> closer(d, &::closedir);
+    while (const dirent* entry = ::readdir(d)) {
+        if (entry->d_name[0] == '.') continue;
+        const std::string path = dir + "/" + entry->d_name;
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        std::string data;
+        try {
+            data = read_file(path, "CRL");
+        } catch (const Error&) {
+            continue;
+        }
+        on_file(path, data);
+    }
+}
+
+const char* version_name(TlsVersion v) noexcept {
+    switch (v) {
+        case TlsVersion::tls1_0: return "TLSv1";
+        case TlsVersion::tls1_1: return "TLSv1.1";
+        case TlsVersion::tls1_2: return "TLSv1.2";
+        case TlsVersion::tls1_3: return "TLSv1.3";
+        case TlsVersion::unspecified: break;
+    }
+    return "(unspecified)";
+}
+
+int version_rank(TlsVersion v) noexcept {
+    switch (v) {
+        case TlsVersion::tls1_0: return 0;
+        case TlsVersion::tls1_1: return 1;
+        case TlsVersion::tls1_2: return 2;
+        case TlsVersion::tls1_3: return 3;
+        case TlsVersion::unspecified: break;
+    }
+    return -1;
+}
+
+}  // namespace pgtls::tls

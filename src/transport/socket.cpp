@@ -1,0 +1,217 @@
+#include "transport/socket.hpp"
+
+#include "config/host_target.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pgtls/error.hpp"
+
+namespace pgtls::transport {
+
+namespace {
+
+int remaining_ms(Deadline deadline) {
+    if (!deadline) return -1;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+    return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
+}
+
+void set_tcp_options(int fd, const SocketOptions& o) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (o.keepalives) {
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+        if (o.keepalives_idle > 0) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &o.keepalives_idle, sizeof(int));
+        if (o.keepalives_interval > 0)
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &o.keepalives_interval, sizeof(int));
+        if (o.keepalives_count > 0) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &o.keepalives_count, sizeof(int));
+    }
+    if (o.tcp_user_timeout_ms > 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &o.tcp_user_timeout_ms, sizeof(int));
+}
+
+std::string describe_target(const HostTarget& t) {
+    std::string s = "\"" + t.host + "\"";
+    if (!t.hostaddr.empty() && t.hostaddr != t.host) s += " (" + t.hostaddr + ")";
+    return s;
+}
+
+std::string sockaddr_text(const sockaddr* sa) {
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+    return buf;
+}
+
+}  // namespace
+
+void wait_fd(int fd, bool for_write, Deadline deadline, const char* what) {
+    pollfd p{fd, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+    while (true) {
+        const int r = ::poll(&p, 1, remaining_ms(deadline));
+        if (r > 0) return;
+        if (r == 0) throw Error(ErrorKind::timeout, std::string("timeout expired while ") + what);
+        if (errno != EINTR) throw Error(ErrorKind::connection, std::string("poll() failed: ") + std::strerror(errno));
+    }
+}
+
+SocketOpener::SocketOpener(const HostTarget& target, const SocketOptions& options)
+    : target_(target), options_(options) {
+    if (target.is_unix_socket()) {
+        const std::string path = config::unix_socket_path(target);
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        if (path.size() >= sizeof sa.sun_path)
+            throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                        "connection to server on socket \"" + path + "\" failed: Unix-domain socket path is too long");
+        std::memcpy(sa.sun_path, path.data(), path.size());
+        socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+        if (path[0] == '@') {  // Linux abstract namespace
+            sa.sun_path[0] = '\0';
+            len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+        }
+        const auto* b = reinterpret_cast<const unsigned char*>(&sa);
+        sockaddrs_.emplace_back(b, b + len);
+        families_.push_back(AF_UNIX);
+        addresses_.push_back(path);
+        return;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    const std::string& name = target.hostaddr.empty() ? target.host : target.hostaddr;
+    if (!target.hostaddr.empty()) hints.ai_flags |= AI_NUMERICHOST;
+    addrinfo* res = nullptr;
+    const std::string port = std::to_string(target.port);
+    const int gai = ::getaddrinfo(name.c_str(), port.c_str(), &hints, &res);
+    if (gai != 0)
+        throw Error(ErrorKind::connection, ErrorCause::resolve_failed,
+                    (target.hostaddr.empty() ? "could not translate host name " : "could not parse network address ") +
+                        describe_target(target) + " to address: " + gai_strerror(gai));
+    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+        const auto* b = reinterpret_cast<const unsigned char*>(ai->ai_addr);
+        sockaddrs_.emplace_back(b, b + ai->ai_addrlen);
+        families_.push_back(ai->ai_family);
+        addresses_.push_back(sockaddr_text(ai->ai_addr));
+    }
+    freeaddrinfo(res);
+}
+
+SocketOpener::~SocketOpener() {
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool SocketOpener::start_next() {
+    const bool unix_socket = target_.is_unix_socket();
+    while (next_ < sockaddrs_.size()) {
+        const std::size_t i = next_++;
+        const int fd = ::socket(families_[i], SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            if (unix_socket)
+                throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                            "connection to server on socket \"" + addresses_.front() +
+                                "\" failed: could not create socket: " + std::strerror(errno));
+            continue;
+        }
+        if (!unix_socket) set_tcp_options(fd, options_);
+        current_ = addresses_[i];
+        const auto* sa = reinterpret_cast<const sockaddr*>(sockaddrs_[i].data());
+        const auto len = static_cast<socklen_t>(sockaddrs_[i].size());
+        fd_ = fd;
+        if (::connect(fd, sa, len) == 0) {
+            connecting_ = false;
+            return true;
+        }
+        if (errno == EINPROGRESS || errno == EINTR) {
+            connecting_ = true;
+            return true;
+        }
+        record_failure(errno);
+    }
+    return false;
+}
+
+void SocketOpener::record_failure(int err) {
+    ::close(fd_);
+    fd_ = -1;
+    connecting_ = false;
+    last_errno_ = err;
+    if (!errors_.empty()) errors_ += "; ";
+    errors_ += "address " + current_ + ": " + std::strerror(err);
+}
+
+bool SocketOpener::advance() {
+    while (true) {
+        if (fd_ < 0) {
+            if (!start_next()) fail();
+            if (!connecting_) return true;
+        }
+        // A connect in progress: finished when the socket is writable.
+        pollfd p{fd_, POLLOUT, 0};
+        const int r = ::poll(&p, 1, 0);
+        if (r == 0 || (r < 0 && errno == EINTR)) return false;
+        int err = 0;
+        socklen_t elen = sizeof err;
+        if (r < 0 || getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &elen) != 0) err = errno;
+        if (err == 0) {
+            connecting_ = false;
+            return true;
+        }
+        record_failure(err);
+    }
+}
+
+OpenedSocket SocketOpener::take() {
+    OpenedSocket s{fd_, current_};
+    fd_ = -1;
+    return s;
+}
+
+void SocketOpener::fail() const {
+    if (target_.is_unix_socket())
+        throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                    "connection to server on socket \"" + addresses_.front() + "\" failed: " +
+                        std::strerror(last_errno_) + (last_errno_ == ENOENT ? " (is the server running locally?)" : ""));
+    throw Error(ErrorKind::connection, ErrorCause::connect_failed,
+                "connection to server at " + describe_target(target_) + ", port " + std::to_string(target_.port) +
+                    " failed: " + (errors_.empty() ? std::string("no usable address") : errors_));
+}
+
+Error SocketOpener::timeout_error() const {
+    if (target_.is_unix_socket())
+        return Error(ErrorKind::timeout, ErrorCause::connect_timeout,
+                     "timeout expired connecting to socket \"" + addresses_.front() + "\"");
+    return Error(ErrorKind::timeout, ErrorCause::connect_timeout,
+                 "timeout expired connecting to server at " + describe_target(target_) + ", address " + current_ +
+                     ", port " + std::to_string(target_.port));
+}
+
+OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options, Deadline deadline) {
+    SocketOpener opener(target, options);
+    while (!opener.advance()) {
+        pollfd p{opener.fd(), POLLOUT, 0};
+        while (true) {
+            const int r = ::poll(&p, 1, remaining_ms(deadline));
+            if (r > 0) break;
+            if (r == 0) throw opener.timeout_error();
+            if (errno != EINTR)
+                throw Error(ErrorKind::connection, std::string("poll() failed: ") + std::strerror(errno));
+        }
+    }
+    return opener.take();
+}
+
+}  // namespace pgtls::transport

@@ -1,0 +1,81 @@
+// Opening sockets to a PostgreSQL server: TCP (IPv4/IPv6, with TCP_NODELAY and keepalives)
+// and Unix-domain sockets. Sockets are returned non-blocking; the caller owns the fd.
+// An Error with cause connect_failed names the server itself ("connection to server at ...
+// failed: ..." or "connection to server on socket ... failed: ...", libpq's texts); the
+// connect policy adds that context to every other error.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "pgtls/error.hpp"
+
+#include "pgtls/config.hpp"
+
+namespace pgtls::transport {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = std::optional<Clock::time_point>;
+
+struct SocketOptions {
+    bool keepalives = true;
+    int keepalives_idle = 0, keepalives_interval = 0, keepalives_count = 0;
+    int tcp_user_timeout_ms = 0;
+};
+
+struct OpenedSocket {
+    int fd = -1;
+    std::string address;  // "127.0.0.1", "::1" or the socket path
+};
+
+// Opens a socket to `target` without ever blocking on the connect: the caller's loop waits
+// for fd() to become writable between calls to advance(). The same attempts and error texts
+// as open_socket(). Name resolution is getaddrinfo() in the constructor, which blocks for a
+// host name (as libpq's PQconnectPoll does); a hostaddr or a Unix socket does not.
+class SocketOpener {
+public:
+    // Throws Error(connection) when the name does not resolve or the socket path is too long.
+    SocketOpener(const HostTarget& target, const SocketOptions& options);
+    ~SocketOpener();
+    SocketOpener(const SocketOpener&) = delete;
+    SocketOpener& operator=(const SocketOpener&) = delete;
+
+    // Starts or finishes connect attempts. True: connected (see take()). False: wait for fd()
+    // to be writable, then call again. Throws Error(connection) once every address failed.
+    bool advance();
+    int fd() const noexcept { return fd_; }
+    // How many addresses have been tried so far: each attempt is a new socket.
+    std::size_t attempts() const noexcept { return next_; }
+    // The connected socket; the opener no longer owns it.
+    OpenedSocket take();
+    // The error to report when the caller's deadline passes before advance() returns true.
+    Error timeout_error() const;
+
+private:
+    bool start_next();  // starts the next address's connect; false when none is left
+    void record_failure(int err);  // closes the attempt's socket, notes why it failed
+    [[noreturn]] void fail() const;
+    HostTarget target_;
+    SocketOptions options_;
+    std::vector<std::string> addresses_;       // numeric, in getaddrinfo's order
+    std::vector<std::vector<unsigned char>> sockaddrs_;
+    std::vector<int> families_;
+    std::size_t next_ = 0;
+    int fd_ = -1;
+    bool connecting_ = false;
+    std::string current_;                      // address of the attempt in progress
+    std::string errors_;
+    int last_errno_ = 0;
+};
+
+// Connects to `target` (hostaddr if given, else resolves host; every resolved address is
+// tried in turn). Throws Error(connection) naming host, address and reason, or
+// Error(timeout) when the deadline passes.
+OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options, Deadline deadline);
+
+// Waits until fd is readable (or writable). Throws Error(timeout) at the deadline.
+void wait_fd(int fd, bool for_write, Deadline deadline, const char* what);
+
+
+}  // namespace pgtls::transport

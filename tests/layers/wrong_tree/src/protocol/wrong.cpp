@@ -1,0 +1,3 @@
+#include "protocol/flow.hpp"
+#include "transport/socket.hpp"
+#include "pgtls/client.hpp"
