@@ -1,10 +1,8 @@
-// pgtls::Pool: BasicPool over pgtls::Client, and the non-template helpers of pool.hpp.
+// pgtls::Pool: BasicPool over pgtls::Client with a shared connection setup.
 #include "pgtls/pool.hpp"
 
 #include "core/client_shared.hpp"
 #include "pool/tls_reload.hpp"
-
-#include <poll.h>
 
 #include <cmath>
 
@@ -55,30 +53,6 @@ std::shared_ptr<const PoolClock> steady_pool_clock() {
     static const auto clock = std::make_shared<const SteadyPoolClock>();
     return clock;
 }
-
-namespace pool_detail {
-
-bool socket_has_input(int fd) noexcept {
-    if (fd < 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-}
-
-std::string describe_exception(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-}
-
-long long to_ms(std::chrono::nanoseconds d) noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-}  // namespace pool_detail
 
 Pool::Pool(const Config& config, PoolOptions options) : Pool(resolve(config), std::move(options)) {}
 
