@@ -169,7 +169,7 @@ PoolCore::SlotId PoolCore::opened(Ticket ticket, time_point now) {
         lend(o.waiter, id, now, true);
     else
         hand_over(id, now);
-    refill(now);
+    if (o.waiter.id == 0) refill(now);  // the next one, still on the maintenance's turn
     return id;
 }
 
@@ -231,7 +231,6 @@ void PoolCore::closed(SlotId id, time_point now) {
     --closing_;
     ++counters_.destroyed;
     serve(now);
-    refill(now);
 }
 
 void PoolCore::refill(time_point now) {

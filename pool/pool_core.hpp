@@ -74,7 +74,8 @@ public:
     // Why a slot being released must be closed by its age or uses ("max uses reached",
     // "max lifetime reached"), or empty.
     std::string expired(SlotId slot, time_point now) const;
-    // A close asked by a close action is done.
+    // A close asked by a close action is done. Refilling min_size is left to maintain()
+    // (see refill_due()), so that only the maintenance pass ever opens for it.
     void closed(SlotId slot, time_point now);
     // Time passed: waiters past their deadline fail, a finished backoff lets the head open.
     void tick(time_point now);
@@ -90,8 +91,8 @@ public:
     // When tick() next has something to do (a waiter's deadline, a backoff's end while
     // someone needs a connection); time_point::max() when nothing.
     time_point next_deadline() const;
-    // When a maintenance pass is useful before its regular interval: a backoff's end while
-    // below min_size; time_point::max() otherwise.
+    // When a maintenance pass is useful before its regular interval: below min_size with no
+    // refill in flight, at once or when the connect backoff ends; time_point::max() otherwise.
     time_point refill_due() const;
 
     bool is_shut_down() const noexcept { return shut_down_; }

@@ -257,6 +257,9 @@ TEST(PoolCore, MaintenanceClosesIdleBeyondMinSizeAndRefills) {
     core.maintain(T0 + 3600s);  // past max_lifetime: closed, then refilled
     EXPECT_EQ(only(core, Kind::close).reason, "max lifetime reached");
     core.closed(second, T0 + 3600s);
+    EXPECT_TRUE(core.take_actions().empty());  // refilling is the maintenance pass's job
+    EXPECT_LE(core.refill_due(), T0 + 3600s);
+    core.maintain(T0 + 3600s);
     EXPECT_EQ(only(core, Kind::open).waiter, 0u);
 }
 
