@@ -16,6 +16,31 @@
 #include "pool/pool_core.hpp"
 #include "pool/pool_detail.hpp"
 
+namespace pgtls {
+
+namespace {
+
+// The default PoolClock: the process's steady clock.
+class SteadyPoolClock final : public PoolClock {
+public:
+    time_point now() const override { return std::chrono::steady_clock::now(); }
+    void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                    time_point deadline) const override {
+        if (deadline == time_point::max())
+            cv.wait(lock);
+        else
+            cv.wait_until(lock, deadline);
+    }
+};
+}  // namespace
+
+std::shared_ptr<const PoolClock> steady_pool_clock() {
+    static const auto clock = std::make_shared<const SteadyPoolClock>();
+    return clock;
+}
+
+}  // namespace pgtls
+
 namespace pgtls::pool_detail {
 
 using time_point = PoolClock::time_point;
@@ -250,7 +275,9 @@ public:
                 finish(work);
                 lk.lock();
                 if (me->action) continue;
-                clock->wait_until(me->cv, lk, std::min(deadline, core.next_deadline()));
+                // Its own deadline, or the end of a backoff it may be the one to retry after;
+                // other waiters' deadlines are their own threads' business.
+                clock->wait_until(me->cv, lk, std::min(deadline, core.retry_at()));
                 if (!me->action) {
                     core.tick(clock->now());
                     dispatch(work);

@@ -10,18 +10,6 @@ namespace pgtls {
 
 namespace {
 
-class SteadyPoolClock final : public PoolClock {
-public:
-    time_point now() const override { return std::chrono::steady_clock::now(); }
-    void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-                    time_point deadline) const override {
-        if (deadline == time_point::max())
-            cv.wait(lock);
-        else
-            cv.wait_until(lock, deadline);
-    }
-};
-
 // One Settings for every connection of the pool: resolved once, copied per connect so the
 // pool's connect_timeout can override the settings' own. One ConnectShared too: the TLS
 // context is built by the first connect and reused (until `watch` rebuilds it from changed
@@ -48,11 +36,6 @@ Settings resolve_conninfo(const std::string& conninfo) {
 }
 
 }  // namespace
-
-std::shared_ptr<const PoolClock> steady_pool_clock() {
-    static const auto clock = std::make_shared<const SteadyPoolClock>();
-    return clock;
-}
 
 Pool::Pool(const Config& config, PoolOptions options) : Pool(resolve(config), std::move(options)) {}
 

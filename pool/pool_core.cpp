@@ -300,10 +300,14 @@ void PoolCore::shutdown(time_point) {
 }
 
 PoolCore::time_point PoolCore::next_deadline() const {
-    time_point t = time_point::max();
+    time_point t = retry_at();
     for (const Waiter& w : waiters_) t = std::min(t, w.deadline);
-    if (!waiters_.empty() && slots_.size() + opening_.size() < opt_.max_size) t = std::min(t, backoff_until_);
     return t;
+}
+
+PoolCore::time_point PoolCore::retry_at() const {
+    if (!waiters_.empty() && slots_.size() + opening_.size() < opt_.max_size) return backoff_until_;
+    return time_point::max();
 }
 
 PoolCore::time_point PoolCore::refill_due() const {

@@ -91,6 +91,9 @@ public:
     // When tick() next has something to do (a waiter's deadline, a backoff's end while
     // someone needs a connection); time_point::max() when nothing.
     time_point next_deadline() const;
+    // When a connect backoff ends while a waiter needs a connection opened (the only wait
+    // that is not a waiter's own deadline); time_point::max() when none.
+    time_point retry_at() const;
     // When a maintenance pass is useful before its regular interval: below min_size with no
     // refill in flight, at once or when the connect backoff ends; time_point::max() otherwise.
     time_point refill_due() const;

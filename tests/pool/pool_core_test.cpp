@@ -152,6 +152,7 @@ TEST(PoolCore, ConnectFailureFailsItsWaiterAndArmsTheBackoff) {
     EXPECT_EQ(fail.reason, "pool exhausted: 0 of 2 connections in use, waited 120 ms; last connect error: connection refused");
     auto w4 = core.acquire(T0 + 160ms, kNever);
     EXPECT_EQ(core.next_deadline(), T0 + 220ms);
+    EXPECT_EQ(core.retry_at(), T0 + 220ms);
     core.tick(T0 + 220ms);
     open = only(core, Kind::open);
     EXPECT_EQ(open.waiter, w4);
