@@ -129,6 +129,27 @@ TEST(PoolCore, CancelledWaiterIsSkippedAndItsConnectionHandedOn) {
     EXPECT_EQ(core.stats().idle, 1u);
 }
 
+TEST(PoolCore, CancellingTheHeadKeepsTheOthersInOrder) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    auto a = core.acquire(T0, T0 + 1s);
+    auto b = core.acquire(T0, kNever);
+    auto c = core.acquire(T0, kNever);
+    core.cancel(a, T0 + 1ms);
+    core.cancel(a, T0 + 2ms);  // twice: no-op
+    EXPECT_EQ(core.stats().waiting, 2u);
+    EXPECT_EQ(core.next_deadline(), kNever);  // a's deadline went with it
+    core.tick(T0 + 2s);
+    EXPECT_TRUE(core.take_actions().empty());
+    core.released(id, T0 + 2s, "");
+    EXPECT_EQ(only(core, Kind::lend).waiter, b);
+    core.released(id, T0 + 3s, "");
+    EXPECT_EQ(only(core, Kind::lend).waiter, c);
+    core.cancel(c, T0 + 4s);  // already served: no-op
+    EXPECT_TRUE(core.take_actions().empty());
+    EXPECT_EQ(core.stats().acquire_timeouts, 0u);
+}
+
 TEST(PoolCore, ConnectFailureFailsItsWaiterAndArmsTheBackoff) {
     PoolCore core(options(2), 1);
     auto w = core.acquire(T0, kNever);
