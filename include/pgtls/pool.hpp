@@ -1,9 +1,11 @@
 // pgtls — a thread-safe connection pool built on the public Client API only.
 //
-// BasicPool<Conn> holds the pool logic for any connection type that offers
+// BasicPool<Conn> pools any connection type that offers
 //     bool is_healthy() const;  TransactionStatus transaction_status() const;
 //     auto query(std::string_view);  void close() noexcept;
 // (and optionally `int socket() const`, used to notice data or EOF on idle connections).
+// The template only adapts Conn to pool_detail::PooledConnection; the pool itself is
+// compiled once, in pool/ (see pool/README.md).
 // pgtls::Pool is BasicPool<Client> created from a Config, connection string or Settings;
 // unit tests instantiate BasicPool with fake connections and a fake PoolClock.
 //
@@ -13,21 +15,15 @@
 
 #include "pgtls/version.hpp"
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
 #include "pgtls/client.hpp"
@@ -152,11 +148,7 @@ struct PoolStats {
 };
 
 namespace pool_detail {
-// True when fd has data or EOF pending (poll with zero timeout). Defined in pool/pool.cpp.
-bool socket_has_input(int fd) noexcept;
-std::string describe_exception(std::exception_ptr e);
 class TlsFileWatch;  // pool/tls_reload.hpp
-long long to_ms(std::chrono::nanoseconds d) noexcept;
 
 // What a borrower may change on a connection's client side, as the connection was set up
 // (connector, then after_connect): put back on every release so that each lease starts
@@ -212,13 +204,173 @@ struct LeaseDefaults {
         if constexpr (has_notifications) (void)c.take_notifications();
     }
 };
+
+// A pooled connection as the (non-template) pool implementation sees it, whatever its type.
+// Calls come from one thread at a time: the one that owns the connection's slot.
+class PooledConnection {
+public:
+    virtual ~PooledConnection() = default;
+    virtual bool is_healthy() const = 0;
+    virtual TransactionStatus transaction_status() const = 0;
+    // Runs `sql` and drops its result; throws what the connection throws.
+    virtual void query(std::string_view sql) = 0;
+    virtual void close() noexcept = 0;
+    // The socket to probe for data or EOF while idle; -1 when the type has none.
+    virtual int socket() const = 0;
+    // The health check: runs `sql` waiting at most `limit` for its answer when the type can
+    // bound it (0: no bound of the pool's own). Throws on failure.
+    virtual void ping(std::chrono::milliseconds limit, const std::string& sql) = 0;
+    // LeaseDefaults::restore_local / restore_session.
+    virtual void restore_local() = 0;
+    virtual void restore_session() = 0;
+};
+
+// The PooledConnection of a Conn, with its lease defaults captured when it is made.
+template <class Conn>
+class PooledAs final : public PooledConnection {
+public:
+    explicit PooledAs(std::unique_ptr<Conn> conn) : conn_(std::move(conn)) { defaults_.capture(*conn_); }
+    Conn& get() noexcept { return *conn_; }
+    const Conn& get() const noexcept { return *conn_; }
+
+    bool is_healthy() const override { return conn_->is_healthy(); }
+    TransactionStatus transaction_status() const override { return conn_->transaction_status(); }
+    void query(std::string_view sql) override { (void)conn_->query(sql); }
+    void close() noexcept override { conn_->close(); }
+    int socket() const override {
+        if constexpr (requires(const Conn& c) { { c.socket() } -> std::convertible_to<int>; })
+            return conn_->socket();
+        else
+            return -1;
+    }
+    void ping(std::chrono::milliseconds limit, const std::string& sql) override {
+        Conn& c = *conn_;
+        if constexpr (requires(Conn& x, std::chrono::milliseconds t, const std::string& s) { x.ping(t, s); }) {
+            // An unanswered ping closes its connection at once (no cancel, no grace period),
+            // so each dead idle connection costs at most this limit.
+            c.ping(limit, sql);
+            return;
+        } else if constexpr (requires(Conn& x, std::chrono::milliseconds t) {
+                                 x.set_query_timeout(t);
+                                 { x.query_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
+                             }) {
+            if (limit.count() > 0) {
+                const std::chrono::milliseconds previous = c.query_timeout();
+                c.set_query_timeout(limit);
+                try {
+                    (void)c.query(sql);
+                } catch (...) {
+                    c.set_query_timeout(previous);
+                    throw;
+                }
+                c.set_query_timeout(previous);
+                return;
+            }
+        }
+        (void)c.query(sql);
+    }
+    void restore_local() override { defaults_.restore_local(*conn_); }
+    void restore_session() override { defaults_.restore_session(*conn_); }
+
+private:
+    std::unique_ptr<Conn> conn_;
+    LeaseDefaults<Conn> defaults_;
+};
+
+// The options the pool implementation uses: BasicPoolOptions without its Conn-typed parts.
+struct PoolCoreOptions {
+    std::size_t max_size = 10, min_size = 0;
+    std::chrono::milliseconds acquire_timeout{0}, connect_timeout{0}, idle_timeout{0}, max_lifetime{0},
+        max_lifetime_jitter{0};
+    std::uint64_t max_uses = 0;
+    std::chrono::milliseconds health_check_after{0};
+    std::string ping_sql;
+    std::chrono::milliseconds health_check_timeout{0};
+    bool rollback_on_release = true;
+    std::string reset_sql;
+    std::chrono::milliseconds maintenance_interval{0}, connect_backoff_initial{0}, connect_backoff_max{0};
+    std::function<void(const PoolEvent&)> on_connect, on_acquire, on_release, on_remove, on_error;
+};
+
+template <class Conn>
+PoolCoreOptions core_options(const BasicPoolOptions<Conn>& o) {
+    PoolCoreOptions c;
+    c.max_size = o.max_size;
+    c.min_size = o.min_size;
+    c.acquire_timeout = o.acquire_timeout;
+    c.connect_timeout = o.connect_timeout;
+    c.idle_timeout = o.idle_timeout;
+    c.max_lifetime = o.max_lifetime;
+    c.max_lifetime_jitter = o.max_lifetime_jitter;
+    c.max_uses = o.max_uses;
+    c.health_check_after = o.health_check_after;
+    c.ping_sql = o.ping_sql;
+    c.health_check_timeout = o.health_check_timeout;
+    c.rollback_on_release = o.rollback_on_release;
+    c.reset_sql = o.reset_sql;
+    c.maintenance_interval = o.maintenance_interval;
+    c.connect_backoff_initial = o.connect_backoff_initial;
+    c.connect_backoff_max = o.connect_backoff_max;
+    c.on_connect = o.on_connect;
+    c.on_acquire = o.on_acquire;
+    c.on_release = o.on_release;
+    c.on_remove = o.on_remove;
+    c.on_error = o.on_error;
+    return c;
+}
+
+// The blocking pool's implementation (pool/blocking_pool.cpp), shared by the BasicPool and
+// its leases; a lease that outlives the pool still returns safely.
+class BlockingPool;
+class Slot;
+
+// Opens one connection within a timeout (0: the connection's own default); throws on failure.
+using PooledConnector = std::function<std::unique_ptr<PooledConnection>(std::chrono::milliseconds)>;
+// A connection for which this answers true is closed on release instead of kept.
+using RetirePredicate = std::function<bool(const PooledConnection&)>;
+
+// Validates the options (Error(usage) naming the option) and starts the maintenance thread.
+std::shared_ptr<BlockingPool> start_blocking_pool(PooledConnector connector, PoolCoreOptions options,
+                                                  std::shared_ptr<const PoolClock> clock, RetirePredicate retire);
+void close_blocking_pool(BlockingPool& pool, std::chrono::milliseconds wait_for_leases);
+bool blocking_pool_closed(const BlockingPool& pool);
+PoolStats blocking_pool_stats(const BlockingPool& pool);
+
+// One lent connection: returns it to its pool on release() or destruction. Move-only.
+class LeasedSlot {
+public:
+    LeasedSlot() noexcept = default;
+    LeasedSlot(std::shared_ptr<BlockingPool> pool, Slot* slot) noexcept : pool_(std::move(pool)), slot_(slot) {}
+    LeasedSlot(LeasedSlot&& other) noexcept : pool_(std::move(other.pool_)), slot_(std::exchange(other.slot_, nullptr)) {}
+    LeasedSlot& operator=(LeasedSlot&& other) noexcept {
+        if (this != &other) {
+            release();
+            pool_ = std::move(other.pool_);
+            slot_ = std::exchange(other.slot_, nullptr);
+        }
+        return *this;
+    }
+    LeasedSlot(const LeasedSlot&) = delete;
+    LeasedSlot& operator=(const LeasedSlot&) = delete;
+    ~LeasedSlot() { release(); }
+
+    void release() noexcept;  // idempotent
+    explicit operator bool() const noexcept { return slot_ != nullptr; }
+    PooledConnection& connection() const noexcept;  // only when non-empty
+    std::uint64_t id() const noexcept;               // 0 when empty
+    std::uint64_t uses() const noexcept;             // 0 when empty
+
+private:
+    std::shared_ptr<BlockingPool> pool_;
+    Slot* slot_ = nullptr;
+};
+
+// Waits (FIFO) up to `timeout` (0 = forever) for a connection; throws as BasicPool::acquire.
+LeasedSlot acquire_blocking(const std::shared_ptr<BlockingPool>& pool, std::chrono::milliseconds timeout);
 }  // namespace pool_detail
 
 template <class Conn>
 class BasicPool {
-    struct Slot;
-    struct State;
-
 public:
     using Options = BasicPoolOptions<Conn>;
     using time_point = PoolClock::time_point;
@@ -243,52 +395,37 @@ public:
     public:
         Lease() noexcept = default;
         Lease(Lease&& other) noexcept = default;
-        Lease& operator=(Lease&& other) noexcept {
-            if (this != &other) {
-                release();
-                state_ = std::move(other.state_);
-                slot_ = std::move(other.slot_);
-            }
-            return *this;
-        }
+        Lease& operator=(Lease&& other) noexcept = default;
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
-        ~Lease() { release(); }
+        ~Lease() = default;
 
         // Give the connection back now; the lease becomes empty. Idempotent.
-        void release() noexcept {
-            if (slot_) State::release(state_, std::move(slot_));
-            state_.reset();
-        }
-        explicit operator bool() const noexcept { return slot_ != nullptr; }
+        void release() noexcept { slot_.release(); }
+        explicit operator bool() const noexcept { return static_cast<bool>(slot_); }
         Conn* operator->() const { return &get(); }
         Conn& operator*() const { return get(); }
         Conn& get() const {
             if (!slot_) throw Error(ErrorKind::usage, "pool lease is empty (released or moved from)");
-            return *slot_->conn;
+            return static_cast<pool_detail::PooledAs<Conn>&>(slot_.connection()).get();
         }
         // The pool's id of the lent connection (1, 2, ... in creation order); 0 when empty.
-        std::uint64_t connection_id() const noexcept { return slot_ ? slot_->id : 0; }
+        std::uint64_t connection_id() const noexcept { return slot_.id(); }
         // How many times this connection has been acquired, this lease included.
-        std::uint64_t uses() const noexcept { return slot_ ? slot_->uses : 0; }
+        std::uint64_t uses() const noexcept { return slot_.uses(); }
 
     private:
         friend class BasicPool;
-        Lease(std::shared_ptr<State> state, std::unique_ptr<Slot> slot) noexcept
-            : state_(std::move(state)), slot_(std::move(slot)) {}
-        std::shared_ptr<State> state_;
-        std::unique_ptr<Slot> slot_;
+        explicit Lease(pool_detail::LeasedSlot slot) noexcept : slot_(std::move(slot)) {}
+        pool_detail::LeasedSlot slot_;
     };
 
     // Validates the options (Error(usage) naming the option) and starts the maintenance
     // thread; opens no connection itself (min_size is filled in the background).
     explicit BasicPool(Connector connector, Options options = {},
                        std::shared_ptr<const PoolClock> clock = nullptr)
-        : state_(std::make_shared<State>(std::move(connector), std::move(options),
-                                         clock ? std::move(clock) : steady_pool_clock())) {
-        state_->start();
-    }
-    ~BasicPool() { close(state_->opt.close_timeout); }
+        : BasicPool(std::move(connector), std::move(options), std::move(clock), {}) {}
+    ~BasicPool() { close(opt_.close_timeout); }
     BasicPool(const BasicPool&) = delete;
     BasicPool& operator=(const BasicPool&) = delete;
 
@@ -297,8 +434,8 @@ public:
     // this caller's connect failed. The timeout bounds everything acquire() does: a
     // connection it opens gets what is left of it (at most connect_timeout), and the
     // health check's ping a fifth of it (see health_check_timeout).
-    Lease acquire() { return acquire(state_->opt.acquire_timeout); }
-    Lease acquire(std::chrono::milliseconds timeout) { return Lease(state_, state_->acquire(timeout)); }
+    Lease acquire() { return acquire(opt_.acquire_timeout); }
+    Lease acquire(std::chrono::milliseconds timeout) { return Lease(pool_detail::acquire_blocking(impl_, timeout)); }
 
     // Runs f(connection) on a lease; when it fails because the connection was lost
     // (Error::connection_lost(): a terminated backend, a reset, a server restart), runs it
@@ -328,557 +465,56 @@ public:
     // connections, join the maintenance thread, wait up to `wait_for_leases` for leases to come
     // back (closing each as it returns). Leases still out afterwards close their connection
     // when released. Safe to call more than once and from several threads.
-    void close() { close(state_->opt.close_timeout); }
-    void close(std::chrono::milliseconds wait_for_leases) { state_->close(wait_for_leases); }
-    bool is_closed() const {
-        std::lock_guard lk(state_->m);
-        return state_->closed;
-    }
+    void close() { close(opt_.close_timeout); }
+    void close(std::chrono::milliseconds wait_for_leases) { pool_detail::close_blocking_pool(*impl_, wait_for_leases); }
+    bool is_closed() const { return pool_detail::blocking_pool_closed(*impl_); }
 
-    PoolStats stats() const { return state_->snapshot(); }
-    const Options& options() const noexcept { return state_->opt; }
+    PoolStats stats() const { return pool_detail::blocking_pool_stats(*impl_); }
+    const Options& options() const noexcept { return opt_; }
 
 protected:
     // For a pool of a concrete connection type: a connection for which `retire` answers true
     // is closed when released instead of kept ("retired: TLS material reloaded").
     BasicPool(Connector connector, Options options, std::function<bool(const Conn&)> retire)
-        : state_(std::make_shared<State>(std::move(connector), std::move(options), steady_pool_clock())) {
-        state_->retire = std::move(retire);
-        state_->start();
-    }
+        : BasicPool(std::move(connector), std::move(options), nullptr, std::move(retire)) {}
 
 private:
-    struct Slot {
-        std::unique_ptr<Conn> conn;
-        pool_detail::LeaseDefaults<Conn> defaults;  // put back on every release
-        std::uint64_t id = 0;
-        time_point created{}, expires{}, last_used{};
-        std::uint64_t uses = 0;
-    };
+    BasicPool(Connector connector, Options options, std::shared_ptr<const PoolClock> clock,
+              std::function<bool(const Conn&)> retire)
+        : opt_(std::move(options)),
+          impl_(pool_detail::start_blocking_pool(erase(std::move(connector), opt_.after_connect),
+                                                 pool_detail::core_options(opt_),
+                                                 clock ? std::move(clock) : steady_pool_clock(),
+                                                 erase(std::move(retire)))) {}
 
-    // One blocked acquire(). A release hands its connection straight to the oldest waiter
-    // (`handed`, set under the pool lock) and notifies it after unlocking, so the waiter
-    // neither competes for the connection nor wakes into a held lock, and nobody else is
-    // woken. Shared so that a notify after unlocking never outlives the waiter's object.
-    struct Waiter {
-        std::condition_variable cv;
-        std::unique_ptr<Slot> handed;
-        bool queued = false;
-    };
-
-    struct State {
-        State(Connector c, Options o, std::shared_ptr<const PoolClock> k)
-            : connector(std::move(c)), opt(std::move(o)), clock(std::move(k)), rng(std::random_device{}()) {
-            if (!connector) throw Error(ErrorKind::usage, "pool: connector is empty");
-            if (opt.max_size == 0) throw Error(ErrorKind::usage, "pool: max_size must be at least 1");
-            if (opt.min_size > opt.max_size)
-                throw Error(ErrorKind::usage, "pool: min_size (" + std::to_string(opt.min_size) +
-                                                  ") exceeds max_size (" + std::to_string(opt.max_size) + ")");
-            if (opt.maintenance_interval.count() <= 0)
-                throw Error(ErrorKind::usage, "pool: maintenance_interval must be positive");
-            if (opt.connect_backoff_initial.count() < 0 || opt.connect_backoff_max < opt.connect_backoff_initial)
-                throw Error(ErrorKind::usage, "pool: connect_backoff_initial must be >= 0 and <= connect_backoff_max");
-            if (opt.max_lifetime_jitter.count() < 0 || opt.acquire_timeout.count() < 0 ||
-                opt.idle_timeout.count() < 0 || opt.max_lifetime.count() < 0 || opt.connect_timeout.count() < 0 ||
-                opt.health_check_timeout.count() < 0)
-                throw Error(ErrorKind::usage, "pool: durations must not be negative");
-        }
-
-        // An idle connection's socket is probed for data/EOF only after this long idle.
-        static constexpr std::chrono::milliseconds kProbeIdleAfter{1};
-
-        const Connector connector;
-        const Options opt;
-        std::function<bool(const Conn&)> retire;  // set before start(); see the protected constructor
-        const std::shared_ptr<const PoolClock> clock;
-
-        mutable std::mutex m;
-        std::deque<std::unique_ptr<Slot>> idle;  // back = most recently released
-        std::deque<std::shared_ptr<Waiter>> waiters;  // FIFO; only the front may take a connection
-        std::size_t total = 0, opening = 0, in_use = 0;
-        bool closed = false;
-        // Mirrors `closed` for release()'s unlocked early check (skip ROLLBACK/reset on a
-        // closed pool); the decision is always re-checked under the lock.
-        std::atomic<bool> closing{false};
-        bool maint_kick = false;  // a connection was removed: refill min_size now, not next tick
-        std::condition_variable maint_cv, drained_cv;
-        std::thread maint;
-        std::uint64_t next_id = 1;
-        PoolStats counters;
-        time_point backoff_until{};
-        std::chrono::milliseconds backoff{0};
-        std::string last_connect_error;
-        std::minstd_rand rng;
-
-        void start() { maint = std::thread([this] { maintain(); }); }
-
-        static void emit(const std::function<void(const PoolEvent&)>& hook, std::uint64_t id,
-                         std::string reason, std::chrono::nanoseconds wait = {}) noexcept {
-            if (!hook) return;
-            try {
-                hook(PoolEvent{id, std::move(reason), wait});
-            } catch (...) {
-            }
-        }
-
-        void notify_head() {
-            if (!waiters.empty()) waiters.front()->cv.notify_one();
-        }
-        // After the head left the queue: wake the new head only when it can make progress
-        // (an idle connection or room to open one), not on every hand-over.
-        void notify_head_if_useful() {
-            if (waiters.empty()) return;
-            if (!idle.empty() || (total < opt.max_size && clock->now() >= backoff_until)) notify_head();
-        }
-        void remove_waiter(const std::shared_ptr<Waiter>& w) {
-            if (!w->queued) return;
-            w->queued = false;
-            auto it = std::find(waiters.begin(), waiters.end(), w);
-            if (it == waiters.end()) return;
-            bool was_head = it == waiters.begin();
-            waiters.erase(it);
-            if (was_head) notify_head();
-        }
-        // A ready connection (released clean, or opened by the maintenance thread): to the
-        // oldest waiter if there is one, else to the idle list. Caller holds the lock; the
-        // slot counts in in_use for a waiter, in idle otherwise. Returns the waiter, which
-        // the caller notifies once it has released the lock (empty: none).
-        [[nodiscard]] std::shared_ptr<Waiter> hand_over(std::unique_ptr<Slot> slot, bool was_in_use) {
-            if (!waiters.empty()) {
-                std::shared_ptr<Waiter> w = std::move(waiters.front());
-                waiters.pop_front();
-                w->queued = false;
-                w->handed = std::move(slot);
-                if (!was_in_use) ++in_use;
-                return w;
-            }
-            idle.push_back(std::move(slot));
-            if (was_in_use) --in_use;
-            return nullptr;
-        }
-        // Bookkeeping of a successful acquisition; caller holds the lock.
-        std::chrono::nanoseconds count_acquire(Slot& slot, time_point start, time_point now) {
-            auto waited = now - start;
-            ++slot.uses;
-            ++counters.acquire_count;
-            counters.acquire_wait_total += waited;
-            counters.acquire_wait_max = std::max<std::chrono::nanoseconds>(counters.acquire_wait_max, waited);
-            return waited;
-        }
-        void maybe_drained() {
-            if (closed && in_use == 0 && opening == 0) drained_cv.notify_all();
-        }
-
-        PoolStats snapshot() const {
-            std::lock_guard lk(m);
-            PoolStats s = counters;
-            s.total = total;
-            s.idle = idle.size();
-            s.in_use = in_use;
-            s.opening = opening;
-            s.waiting = waiters.size();
-            return s;
-        }
-
-        // What a connect made for an acquire() may take: what is left until its deadline, and
-        // at most connect_timeout; never 0 ("no limit") when a deadline is set.
-        std::chrono::milliseconds connect_budget(time_point deadline) const {
-            if (deadline == time_point::max()) return opt.connect_timeout;
-            auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock->now());
-            left = std::max(left, std::chrono::milliseconds(1));
-            return opt.connect_timeout.count() > 0 ? std::min(left, opt.connect_timeout) : left;
-        }
-
-        // Opens one connection within `timeout` (0: the connection's own default); the caller
-        // has already counted it in total and opening. On failure undoes that, arms the
-        // backoff, wakes the head waiter and rethrows.
-        std::unique_ptr<Slot> open(std::chrono::milliseconds timeout) {
-            std::unique_ptr<Conn> conn;
-            try {
-                conn = connector(timeout);
-                if (!conn) throw Error(ErrorKind::connection, "pool: connector returned no connection");
-                if (opt.after_connect) opt.after_connect(*conn);
-            } catch (...) {
-                auto error = std::current_exception();
-                if (conn) conn->close();
-                std::string message = pool_detail::describe_exception(error);
-                {
-                    std::lock_guard lk(m);
-                    --opening;
-                    --total;
-                    ++counters.connect_errors;
-                    backoff = backoff.count() == 0 ? opt.connect_backoff_initial
-                                                   : std::min(backoff * 2, opt.connect_backoff_max);
-                    backoff_until = clock->now() + backoff;
-                    last_connect_error = message;
-                    notify_head();
-                    maybe_drained();
-                }
-                emit(opt.on_error, 0, message);
-                std::rethrow_exception(error);
-            }
-            auto slot = std::make_unique<Slot>();
-            slot->conn = std::move(conn);
-            slot->defaults.capture(*slot->conn);
-            {
-                std::lock_guard lk(m);
-                slot->id = next_id++;
-                slot->created = slot->last_used = clock->now();
-                if (opt.max_lifetime.count() > 0) {
-                    auto extra = std::chrono::milliseconds(0);
-                    if (opt.max_lifetime_jitter.count() > 0)
-                        extra = std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(
-                            0, opt.max_lifetime_jitter.count())(rng));
-                    slot->expires = slot->created + opt.max_lifetime + extra;
-                } else {
-                    slot->expires = time_point::max();
-                }
-                ++counters.created;
-                backoff = std::chrono::milliseconds(0);
-                backoff_until = time_point{};
-                last_connect_error.clear();
-            }
-            emit(opt.on_connect, slot->id, {});
-            return slot;
-        }
-
-        // Closes a connection that is counted in total (and in in_use when `was_in_use`).
-        void destroy(std::unique_ptr<Slot> slot, bool was_in_use, const std::string& reason) noexcept {
-            std::uint64_t id = slot->id;
-            slot->conn->close();
-            slot.reset();
-            {
-                std::lock_guard lk(m);
-                --total;
-                if (was_in_use) --in_use;
-                ++counters.destroyed;
-                notify_head();
-                if (total < opt.min_size) {
-                    maint_kick = true;
-                    maint_cv.notify_all();
-                }
-                maybe_drained();
-            }
-            emit(opt.on_remove, id, reason);
-        }
-
-        // health_check_timeout, and at most a fifth of what is left until `deadline`
-        // (0: neither applies).
-        std::chrono::milliseconds ping_limit(time_point deadline) const {
-            auto limit = opt.health_check_timeout;
-            if (deadline != time_point::max()) {
-                auto share = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock->now()) / 5;
-                share = std::max(share, std::chrono::milliseconds(1));
-                if (limit.count() == 0 || share < limit) limit = share;
-            }
-            return limit;
-        }
-
-        // The health check's ping, bounded per health_check_timeout and the acquire deadline
-        // when the connection type has a query timeout; the connection's own timeout is restored.
-        void ping_idle(Conn& c, time_point deadline) {
-            if constexpr (requires(Conn& x, std::chrono::milliseconds t, const std::string& sql) { x.ping(t, sql); }) {
-                // An unanswered ping closes its connection at once (no cancel, no grace period),
-                // so each dead idle connection costs at most this limit.
-                c.ping(ping_limit(deadline), opt.ping_sql);
-                return;
-            } else if constexpr (requires(Conn& x, std::chrono::milliseconds t) {
-                              x.set_query_timeout(t);
-                              { x.query_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
-                          }) {
-                const auto limit = ping_limit(deadline);
-                if (limit.count() > 0) {
-                    const std::chrono::milliseconds previous = c.query_timeout();
-                    c.set_query_timeout(limit);
-                    try {
-                        c.query(opt.ping_sql);
-                    } catch (...) {
-                        c.set_query_timeout(previous);
-                        throw;
-                    }
-                    c.set_query_timeout(previous);
-                    return;
-                }
-            }
-            c.query(opt.ping_sql);
-        }
-
-        // Why an idle connection about to be lent must not be, or empty. Runs unlocked:
-        // the caller owns the slot.
-        std::string reject_reason(Slot& s, time_point deadline) {
-            auto now = clock->now();
-            if (now >= s.expires) return "max lifetime reached";
-            if (!s.conn->is_healthy()) return "connection broken";
-            bool ping = opt.health_check_after.count() >= 0 && now - s.last_used >= opt.health_check_after;
-            if constexpr (requires(const Conn& c) { { c.socket() } -> std::convertible_to<int>; }) {
-                // Data or EOF on an idle connection: the server probably said goodbye. Not
-                // probed when released under kProbeIdleAfter ago (handed straight from one
-                // lease to the next): the previous holder just saw ReadyForQuery, and the
-                // poll() would cost a system call per acquisition.
-                if (!ping && now - s.last_used >= kProbeIdleAfter && pool_detail::socket_has_input(s.conn->socket()))
-                    ping = true;
-            }
-            if (ping) {
+    // The connector as the implementation calls it: after_connect run on each new
+    // connection (a throw closes it and fails the connect), and its lease defaults captured.
+    static pool_detail::PooledConnector erase(Connector connector, std::function<void(Conn&)> after_connect) {
+        if (!connector) return {};
+        return [connector = std::move(connector), after_connect = std::move(after_connect)](
+                   std::chrono::milliseconds timeout) -> std::unique_ptr<pool_detail::PooledConnection> {
+            std::unique_ptr<Conn> conn = connector(timeout);
+            if (!conn) throw Error(ErrorKind::connection, "pool: connector returned no connection");
+            if (after_connect) {
                 try {
-                    ping_idle(*s.conn, deadline);
+                    after_connect(*conn);
                 } catch (...) {
-                    return "health check failed: " + pool_detail::describe_exception(std::current_exception());
+                    conn->close();
+                    throw;
                 }
-                if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
-                    return "health check failed: connection not idle after ping";
             }
-            return {};
-        }
+            return std::make_unique<pool_detail::PooledAs<Conn>>(std::move(conn));
+        };
+    }
+    static pool_detail::RetirePredicate erase(std::function<bool(const Conn&)> retire) {
+        if (!retire) return {};
+        return [retire = std::move(retire)](const pool_detail::PooledConnection& c) {
+            return retire(static_cast<const pool_detail::PooledAs<Conn>&>(c).get());
+        };
+    }
 
-        std::unique_ptr<Slot> acquire(std::chrono::milliseconds timeout) {
-            const auto start = clock->now();
-            const auto deadline = timeout.count() > 0 ? start + timeout : time_point::max();
-            const auto me = std::make_shared<Waiter>();
-            std::unique_lock lk(m);
-            waiters.push_back(me);
-            me->queued = true;
-            for (;;) {
-                std::unique_ptr<Slot> slot;
-                auto now = clock->now();
-                if (me->handed) {
-                    // A release gave us its connection; it already left the queue and
-                    // counts in in_use.
-                    slot = std::move(me->handed);
-                    if (closed) {
-                        lk.unlock();
-                        destroy(std::move(slot), true, "pool closed");
-                        throw Error(ErrorKind::pool, "pool is closed");
-                    }
-                } else if (closed) {
-                    remove_waiter(me);
-                    throw Error(ErrorKind::pool, "pool is closed");
-                }
-                auto wait_deadline = deadline;
-                if (!slot && waiters.front() == me) {
-                    if (!idle.empty()) {
-                        slot = std::move(idle.back());
-                        idle.pop_back();
-                        ++in_use;
-                        waiters.pop_front();
-                        me->queued = false;
-                        notify_head_if_useful();
-                    } else if (total < opt.max_size) {
-                        if (now >= backoff_until) {
-                            ++total;
-                            ++opening;
-                            waiters.pop_front();
-                            me->queued = false;
-                            notify_head_if_useful();
-                            lk.unlock();
-                            slot = open(connect_budget(deadline));  // throws the connect error to this caller
-                            lk.lock();
-                            --opening;
-                            ++in_use;
-                            if (closed) {
-                                lk.unlock();
-                                destroy(std::move(slot), true, "pool closed");
-                                throw Error(ErrorKind::pool, "pool is closed");
-                            }
-                            auto waited = count_acquire(*slot, start, clock->now());
-                            lk.unlock();
-                            emit(opt.on_acquire, slot->id, {}, waited);
-                            return slot;
-                        }
-                        wait_deadline = std::min(deadline, backoff_until);
-                    }
-                }
-                if (slot) {
-                    // Counted now, while the lock is held, and checked unlocked (the slot
-                    // counts in in_use meanwhile); a rejected slot's count is taken back.
-                    auto waited = count_acquire(*slot, start, now);
-                    lk.unlock();
-                    std::string reason = reject_reason(*slot, deadline);
-                    if (reason.empty()) {
-                        emit(opt.on_acquire, slot->id, {}, waited);
-                        return slot;
-                    }
-                    lk.lock();
-                    --slot->uses;
-                    --counters.acquire_count;
-                    counters.acquire_wait_total -= waited;
-                    waiters.push_front(me);  // keep our place at the head
-                    me->queued = true;
-                    lk.unlock();
-                    destroy(std::move(slot), true, reason);  // wakes us (the head) to reconnect
-                    lk.lock();
-                    continue;
-                }
-                if (now >= deadline) {
-                    remove_waiter(me);
-                    ++counters.acquire_timeouts;
-                    std::string msg = "pool exhausted: " + std::to_string(in_use) + " of " +
-                                      std::to_string(opt.max_size) + " connections in use";
-                    if (opening) msg += " (" + std::to_string(opening) + " opening)";
-                    msg += ", waited " + std::to_string(pool_detail::to_ms(now - start)) + " ms";
-                    if (!last_connect_error.empty()) msg += "; last connect error: " + last_connect_error;
-                    throw Error(ErrorKind::pool, msg);
-                }
-                clock->wait_until(me->cv, lk, wait_deadline);
-            }
-        }
-
-        // Why a returned connection must be closed rather than kept, or empty; resets it.
-        std::string release_reason(Slot& s) {
-            s.defaults.restore_local(*s.conn);
-            if (!s.conn->is_healthy()) return "connection broken";
-            if (retire && retire(*s.conn)) return "retired: TLS material reloaded";
-            switch (s.conn->transaction_status()) {
-                case TransactionStatus::idle:
-                    break;
-                case TransactionStatus::in_transaction:
-                case TransactionStatus::failed:
-                    if (!opt.rollback_on_release) return "released inside a transaction";
-                    try {
-                        s.conn->query("ROLLBACK");
-                    } catch (...) {
-                        return "rollback on release failed: " + pool_detail::describe_exception(std::current_exception());
-                    }
-                    if (s.conn->transaction_status() != TransactionStatus::idle)
-                        return "still in a transaction after ROLLBACK";
-                    break;
-                case TransactionStatus::unknown:
-                    return "released mid-query, mid-COPY or not connected";
-            }
-            if (opt.max_uses > 0 && s.uses >= opt.max_uses) return "max uses reached";
-            if (clock->now() >= s.expires) return "max lifetime reached";
-            if (!opt.reset_sql.empty()) {
-                try {
-                    s.conn->query(opt.reset_sql);
-                } catch (...) {
-                    return "reset failed: " + pool_detail::describe_exception(std::current_exception());
-                }
-                if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
-                    return "reset left the connection busy";
-            }
-            try {
-                s.defaults.restore_session(*s.conn);
-            } catch (...) {
-                return "lease reset failed: " + pool_detail::describe_exception(std::current_exception());
-            }
-            if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
-                return "lease reset left the connection busy";
-            return {};
-        }
-
-        static void release(const std::shared_ptr<State>& self, std::unique_ptr<Slot> slot) noexcept {
-            State& st = *self;
-            std::string reason;
-            if (st.closing.load(std::memory_order_relaxed)) reason = "pool closed";
-            if (reason.empty()) {
-                try {
-                    reason = st.release_reason(*slot);
-                } catch (...) {
-                    reason = "release failed";
-                }
-            }
-            if (!reason.empty()) {
-                st.destroy(std::move(slot), true, reason);
-                return;
-            }
-            std::uint64_t id = slot->id;
-            std::shared_ptr<Waiter> next;
-            {
-                std::unique_lock lk(st.m);
-                if (st.closed) {
-                    lk.unlock();
-                    st.destroy(std::move(slot), true, "pool closed");
-                    return;
-                }
-                slot->last_used = st.clock->now();
-                next = st.hand_over(std::move(slot), true);
-            }
-            if (next) next->cv.notify_one();
-            emit(st.opt.on_release, id, {});
-        }
-
-        // Background: close expired or surplus idle connections and keep min_size open.
-        void maintain() {
-            std::unique_lock lk(m);
-            while (!closed) {
-                maint_kick = false;
-                auto now = clock->now();
-                std::deque<std::pair<std::unique_ptr<Slot>, std::string>> victims;
-                std::size_t remaining = total;
-                for (auto it = idle.begin(); it != idle.end();) {  // oldest released first
-                    Slot& s = **it;
-                    std::string why;
-                    if (now >= s.expires)
-                        why = "max lifetime reached";
-                    else if (opt.idle_timeout.count() > 0 && now - s.last_used >= opt.idle_timeout &&
-                             remaining > opt.min_size)
-                        why = "idle timeout";
-                    if (why.empty()) {
-                        ++it;
-                        continue;
-                    }
-                    --remaining;
-                    victims.emplace_back(std::move(*it), std::move(why));
-                    it = idle.erase(it);
-                    ++in_use;  // destroy() counts them down as lent connections
-                }
-                if (!victims.empty()) {
-                    lk.unlock();
-                    for (auto& [slot, why] : victims) destroy(std::move(slot), true, why);
-                    lk.lock();
-                    continue;
-                }
-                while (!closed && total < opt.min_size && clock->now() >= backoff_until) {
-                    ++total;
-                    ++opening;
-                    lk.unlock();
-                    std::unique_ptr<Slot> slot;
-                    try {
-                        slot = open(opt.connect_timeout);
-                    } catch (...) {
-                    }
-                    lk.lock();
-                    if (!slot) break;
-                    --opening;
-                    if (closed) {
-                        ++in_use;
-                        lk.unlock();
-                        destroy(std::move(slot), true, "pool closed");
-                        lk.lock();
-                        break;
-                    }
-                    slot->last_used = clock->now();
-                    if (auto w = hand_over(std::move(slot), false)) w->cv.notify_one();
-                }
-                auto next = clock->now() + opt.maintenance_interval;
-                if (total < opt.min_size && backoff_until > clock->now()) next = std::min(next, backoff_until);
-                while (!closed && !maint_kick && clock->now() < next) clock->wait_until(maint_cv, lk, next);
-            }
-        }
-
-        void close(std::chrono::milliseconds wait_for_leases) {
-            // Measured from the call, before joining the maintenance thread (which may take a
-            // while on a busy machine), so the wait is bounded by what the caller asked for.
-            const auto deadline = clock->now() + wait_for_leases;
-            std::deque<std::unique_ptr<Slot>> victims;
-            std::thread t;
-            {
-                std::lock_guard lk(m);
-                closed = true;
-                closing = true;
-                for (auto& w : waiters) w->cv.notify_one();
-                maint_cv.notify_all();
-                victims.swap(idle);
-                in_use += victims.size();
-                t = std::move(maint);
-            }
-            for (auto& slot : victims) destroy(std::move(slot), true, "pool closed");
-            if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
-            std::unique_lock lk(m);
-            while ((in_use > 0 || opening > 0) && clock->now() < deadline) clock->wait_until(drained_cv, lk, deadline);
-        }
-    };
-
-    std::shared_ptr<State> state_;
+    Options opt_;
+    std::shared_ptr<pool_detail::BlockingPool> impl_;
 };
 
 // Compiled once in pool/pool.cpp.

@@ -1,28 +1,14 @@
-// pgtls::Pool: BasicPool over pgtls::Client, and the non-template helpers of pool.hpp.
+// pgtls::Pool: BasicPool over pgtls::Client with a shared connection setup.
 #include "pgtls/pool.hpp"
 
 #include "client/client_shared.hpp"
 #include "pool/tls_reload.hpp"
-
-#include <poll.h>
 
 #include <cmath>
 
 namespace pgtls {
 
 namespace {
-
-class SteadyPoolClock final : public PoolClock {
-public:
-    time_point now() const override { return std::chrono::steady_clock::now(); }
-    void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
-                    time_point deadline) const override {
-        if (deadline == time_point::max())
-            cv.wait(lock);
-        else
-            cv.wait_until(lock, deadline);
-    }
-};
 
 // One Settings for every connection of the pool: resolved once, copied per connect so the
 // pool's connect_timeout can override the settings' own. One ConnectShared too: the TLS
@@ -50,35 +36,6 @@ Settings resolve_conninfo(const std::string& conninfo) {
 }
 
 }  // namespace
-
-std::shared_ptr<const PoolClock> steady_pool_clock() {
-    static const auto clock = std::make_shared<const SteadyPoolClock>();
-    return clock;
-}
-
-namespace pool_detail {
-
-bool socket_has_input(int fd) noexcept {
-    if (fd < 0) return false;
-    pollfd p{fd, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-}
-
-std::string describe_exception(std::exception_ptr e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    } catch (...) {
-        return "unknown exception";
-    }
-}
-
-long long to_ms(std::chrono::nanoseconds d) noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-}  // namespace pool_detail
 
 Pool::Pool(const Config& config, PoolOptions options) : Pool(resolve(config), std::move(options)) {}
 

@@ -1,5 +1,6 @@
 // See tls_reload.hpp.
 #include "pool/tls_reload.hpp"
+#include "pool/pool_detail.hpp"
 
 #include <sys/stat.h>
 

@@ -1,0 +1,356 @@
+// PoolCore, the pool's decisions, driven event by event with hand-made times: no threads,
+// no connections, no clock.
+#include "pool/pool_core.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace pgtls::pool_detail {
+namespace {
+
+using namespace std::chrono_literals;
+using Kind = PoolCore::Action::Kind;
+using time_point = PoolCore::time_point;
+
+const time_point T0 = time_point(std::chrono::hours(1));
+const time_point kNever = time_point::max();
+
+PoolCoreOptions options(std::size_t max_size = 2) {
+    PoolCoreOptions o;
+    o.max_size = max_size;
+    o.idle_timeout = 600s;
+    o.max_lifetime = 3600s;
+    o.health_check_after = 1s;
+    o.maintenance_interval = 1s;
+    o.connect_backoff_initial = 100ms;
+    o.connect_backoff_max = 5s;
+    return o;
+}
+
+// Takes the one action the core queued, expecting its kind.
+PoolCore::Action only(PoolCore& core, Kind kind) {
+    auto actions = core.take_actions();
+    EXPECT_EQ(actions.size(), 1u);
+    if (actions.empty()) return PoolCore::Action{};
+    EXPECT_EQ(actions[0].kind, kind) << actions[0].reason;
+    return actions[0];
+}
+
+// Acquires, opens and returns a fresh connection's id, lent to the returned waiter.
+std::pair<PoolCore::WaiterId, PoolCore::SlotId> open_one(PoolCore& core, time_point now) {
+    auto w = core.acquire(now, kNever);
+    auto open = only(core, Kind::open);
+    EXPECT_EQ(open.waiter, w);
+    auto id = core.opened(open.ticket, now);
+    auto lend = only(core, Kind::lend);
+    EXPECT_EQ(lend.waiter, w);
+    EXPECT_EQ(lend.slot, id);
+    EXPECT_FALSE(lend.check);
+    return {w, id};
+}
+
+TEST(PoolCore, OpensForTheFirstWaiterAndReusesReleasedConnection) {
+    PoolCore core(options(), 1);
+    [[maybe_unused]] auto [w1, id] = open_one(core, T0);
+    core.released(id, T0 + 10ms, "");
+    EXPECT_TRUE(core.take_actions().empty());
+    EXPECT_EQ(core.stats().idle, 1u);
+    auto w2 = core.acquire(T0 + 20ms, kNever);
+    auto lend = only(core, Kind::lend);
+    EXPECT_EQ(lend.waiter, w2);
+    EXPECT_EQ(lend.slot, id);
+    EXPECT_FALSE(lend.check);  // idle 10 ms < health_check_after
+    EXPECT_TRUE(lend.probe);   // idle >= 1 ms: its socket is worth a look
+    EXPECT_EQ(core.uses(id), 2u);
+    EXPECT_EQ(core.stats().acquire_count, 2u);
+}
+
+TEST(PoolCore, WaitersAreServedFirstInFirstOut) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    auto a = core.acquire(T0 + 1ms, kNever);
+    auto b = core.acquire(T0 + 2ms, kNever);
+    auto c = core.acquire(T0 + 3ms, kNever);
+    EXPECT_TRUE(core.take_actions().empty());
+    EXPECT_EQ(core.stats().waiting, 3u);
+    for (auto expected : {a, b, c}) {
+        core.released(id, T0 + 10ms, "");
+        auto lend = only(core, Kind::lend);
+        EXPECT_EQ(lend.waiter, expected);
+        EXPECT_EQ(lend.slot, id);
+        EXPECT_FALSE(lend.probe);  // handed straight from one lease to the next
+    }
+    EXPECT_EQ(core.stats().total, 1u);  // max_size respected
+}
+
+TEST(PoolCore, MaxSizeRespectedWithManyWaiters) {
+    PoolCore core(options(3), 1);
+    for (int i = 0; i < 10; ++i) core.acquire(T0, kNever);
+    auto actions = core.take_actions();
+    ASSERT_EQ(actions.size(), 3u);
+    for (auto& a : actions) EXPECT_EQ(a.kind, Kind::open);
+    auto s = core.stats();
+    EXPECT_EQ(s.total, 3u);
+    EXPECT_EQ(s.opening, 3u);
+    EXPECT_EQ(s.waiting, 7u);
+}
+
+TEST(PoolCore, WaiterTimesOutWithTheExhaustedMessage) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    auto w = core.acquire(T0, T0 + 500ms);
+    EXPECT_EQ(core.next_deadline(), T0 + 500ms);
+    core.tick(T0 + 499ms);
+    EXPECT_TRUE(core.take_actions().empty());
+    core.tick(T0 + 500ms);
+    auto fail = only(core, Kind::fail);
+    EXPECT_EQ(fail.waiter, w);
+    EXPECT_FALSE(fail.connect_error);
+    EXPECT_EQ(fail.reason, "pool exhausted: 1 of 1 connections in use, waited 500 ms");
+    EXPECT_EQ(core.stats().acquire_timeouts, 1u);
+    EXPECT_EQ(core.stats().waiting, 0u);
+}
+
+TEST(PoolCore, CancelledWaiterIsSkippedAndItsConnectionHandedOn) {
+    PoolCore core(options(1), 1);
+    auto a = core.acquire(T0, kNever);
+    auto open = only(core, Kind::open);
+    auto b = core.acquire(T0, kNever);
+    core.cancel(a, T0 + 1ms);  // gone while its connection is being opened
+    auto id = core.opened(open.ticket, T0 + 2ms);
+    auto lend = only(core, Kind::lend);
+    EXPECT_EQ(lend.waiter, b);
+    EXPECT_EQ(lend.slot, id);
+    auto c = core.acquire(T0 + 3ms, kNever);
+    core.cancel(c, T0 + 4ms);
+    core.released(id, T0 + 5ms, "");
+    EXPECT_TRUE(core.take_actions().empty());
+    EXPECT_EQ(core.stats().idle, 1u);
+}
+
+TEST(PoolCore, CancellingTheHeadKeepsTheOthersInOrder) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    auto a = core.acquire(T0, T0 + 1s);
+    auto b = core.acquire(T0, kNever);
+    auto c = core.acquire(T0, kNever);
+    core.cancel(a, T0 + 1ms);
+    core.cancel(a, T0 + 2ms);  // twice: no-op
+    EXPECT_EQ(core.stats().waiting, 2u);
+    EXPECT_EQ(core.next_deadline(), kNever);  // a's deadline went with it
+    core.tick(T0 + 2s);
+    EXPECT_TRUE(core.take_actions().empty());
+    core.released(id, T0 + 2s, "");
+    EXPECT_EQ(only(core, Kind::lend).waiter, b);
+    core.released(id, T0 + 3s, "");
+    EXPECT_EQ(only(core, Kind::lend).waiter, c);
+    core.cancel(c, T0 + 4s);  // already served: no-op
+    EXPECT_TRUE(core.take_actions().empty());
+    EXPECT_EQ(core.stats().acquire_timeouts, 0u);
+}
+
+TEST(PoolCore, ConnectFailureFailsItsWaiterAndArmsTheBackoff) {
+    PoolCore core(options(2), 1);
+    auto w = core.acquire(T0, kNever);
+    auto open = only(core, Kind::open);
+    auto w2 = core.acquire(T0, kNever);
+    auto open2 = only(core, Kind::open);
+    core.open_failed(open.ticket, T0 + 10ms, "connection refused");
+    auto fail = only(core, Kind::fail);
+    EXPECT_EQ(fail.waiter, w);
+    EXPECT_TRUE(fail.connect_error);
+    core.open_failed(open2.ticket, T0 + 20ms, "connection refused");
+    fail = only(core, Kind::fail);
+    EXPECT_EQ(fail.waiter, w2);
+    // Backoff: 100 ms then 200 ms; nobody opens meanwhile.
+    auto w3 = core.acquire(T0 + 30ms, T0 + 150ms);
+    EXPECT_TRUE(core.take_actions().empty());
+    EXPECT_EQ(core.next_deadline(), T0 + 150ms);
+    core.tick(T0 + 150ms);
+    fail = only(core, Kind::fail);
+    EXPECT_EQ(fail.waiter, w3);
+    EXPECT_EQ(fail.reason, "pool exhausted: 0 of 2 connections in use, waited 120 ms; last connect error: connection refused");
+    auto w4 = core.acquire(T0 + 160ms, kNever);
+    EXPECT_EQ(core.next_deadline(), T0 + 220ms);
+    EXPECT_EQ(core.retry_at(), T0 + 220ms);
+    core.tick(T0 + 220ms);
+    open = only(core, Kind::open);
+    EXPECT_EQ(open.waiter, w4);
+    core.opened(open.ticket, T0 + 230ms);
+    only(core, Kind::lend);
+    EXPECT_EQ(core.stats().connect_errors, 2u);
+}
+
+TEST(PoolCore, FailedCheckClosesTheConnectionAndKeepsTheWaiterAtTheHead) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    core.released(id, T0, "");
+    auto a = core.acquire(T0 + 2s, kNever);
+    auto b = core.acquire(T0 + 2s, kNever);
+    auto lend = only(core, Kind::lend);
+    EXPECT_EQ(lend.waiter, a);
+    EXPECT_TRUE(lend.check);  // idle 2 s >= health_check_after
+    core.check_failed(a, id, T0 + 2s, "health check failed: gone");
+    auto close = only(core, Kind::close);
+    EXPECT_EQ(close.slot, id);
+    EXPECT_EQ(close.reason, "health check failed: gone");
+    EXPECT_EQ(core.stats().acquire_count, 1u);  // the failed lend is not counted
+    core.closed(id, T0 + 2s);
+    auto open = only(core, Kind::open);
+    EXPECT_EQ(open.waiter, a);  // not b: a kept its place
+    EXPECT_EQ(core.stats().destroyed, 1u);
+    (void)b;
+}
+
+TEST(PoolCore, BrokenOrDirtyReleaseIsClosedNotReused) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    core.released(id, T0, "connection broken");
+    auto close = only(core, Kind::close);
+    EXPECT_EQ(close.reason, "connection broken");
+    auto w = core.acquire(T0, kNever);
+    EXPECT_TRUE(core.take_actions().empty());  // the slot still counts until closed
+    core.closed(id, T0);
+    auto open = only(core, Kind::open);
+    EXPECT_EQ(open.waiter, w);
+    EXPECT_NE(core.opened(open.ticket, T0), id);
+}
+
+TEST(PoolCore, LifetimeWithJitterAndMaxUses) {
+    auto o = options(4);
+    o.max_lifetime = 10s;
+    o.max_lifetime_jitter = 5s;
+    o.max_uses = 2;
+    PoolCore core(o, 42);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    EXPECT_EQ(core.expired(id, T0 + 9s), "");
+    EXPECT_EQ(core.expired(id, T0 + 15s), "max lifetime reached");
+    core.released(id, T0, "");
+    core.acquire(T0 + 1ms, kNever);
+    only(core, Kind::lend);
+    EXPECT_EQ(core.expired(id, T0 + 1ms), "max uses reached");
+    // Lifetimes spread over [10 s, 15 s]: an idle connection past its own expires.
+    core.released(id, T0 + 1ms, "");
+    core.maintain(T0 + 15s);
+    auto close = only(core, Kind::close);
+    EXPECT_EQ(close.reason, "max lifetime reached");
+}
+
+TEST(PoolCore, ExpiredIdleConnectionIsClosedInsteadOfLent) {
+    auto o = options(1);
+    o.max_lifetime = 10s;
+    PoolCore core(o, 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    core.released(id, T0, "");
+    auto w = core.acquire(T0 + 11s, kNever);
+    auto close = only(core, Kind::close);
+    EXPECT_EQ(close.reason, "max lifetime reached");
+    core.closed(id, T0 + 11s);
+    EXPECT_EQ(only(core, Kind::open).waiter, w);
+}
+
+TEST(PoolCore, MaintenanceClosesIdleBeyondMinSizeAndRefills) {
+    auto o = options(3);
+    o.min_size = 1;
+    o.idle_timeout = 60s;
+    PoolCore core(o, 1);
+    core.maintain(T0);
+    auto refill = only(core, Kind::open);
+    EXPECT_EQ(refill.waiter, 0u);
+    core.maintain(T0);  // one refill at a time
+    EXPECT_TRUE(core.take_actions().empty());
+    auto first = core.opened(refill.ticket, T0);
+    EXPECT_TRUE(core.take_actions().empty());  // min_size reached: idle
+    EXPECT_EQ(core.stats().idle, 1u);
+    core.acquire(T0, kNever);
+    EXPECT_EQ(only(core, Kind::lend).slot, first);
+    [[maybe_unused]] auto [w, second] = open_one(core, T0);
+    core.released(first, T0, "");
+    core.released(second, T0 + 1s, "");
+    core.maintain(T0 + 61s);
+    auto close = only(core, Kind::close);  // the oldest idle one; one stays for min_size
+    EXPECT_EQ(close.reason, "idle timeout");
+    EXPECT_EQ(close.slot, first);
+    core.closed(first, T0 + 61s);
+    EXPECT_TRUE(core.take_actions().empty());
+    EXPECT_EQ(core.stats().total, 1u);
+    EXPECT_EQ(core.stats().idle, 1u);
+    core.maintain(T0 + 3600s);  // past max_lifetime: closed, then refilled
+    EXPECT_EQ(only(core, Kind::close).reason, "max lifetime reached");
+    core.closed(second, T0 + 3600s);
+    EXPECT_TRUE(core.take_actions().empty());  // refilling is the maintenance pass's job
+    EXPECT_LE(core.refill_due(), T0 + 3600s);
+    core.maintain(T0 + 3600s);
+    EXPECT_EQ(only(core, Kind::open).waiter, 0u);
+}
+
+TEST(PoolCore, RefillAfterAFailedConnectWaitsForTheBackoff) {
+    auto o = options(2);
+    o.min_size = 1;
+    PoolCore core(o, 1);
+    core.maintain(T0);
+    auto refill = only(core, Kind::open);
+    core.open_failed(refill.ticket, T0, "refused");
+    EXPECT_TRUE(core.take_actions().empty());  // no waiter to fail
+    EXPECT_EQ(core.refill_due(), T0 + 100ms);
+    core.maintain(T0 + 50ms);
+    EXPECT_TRUE(core.take_actions().empty());
+    core.maintain(T0 + 100ms);
+    EXPECT_EQ(only(core, Kind::open).waiter, 0u);
+}
+
+TEST(PoolCore, ShutdownFailsWaitersClosesIdleAndReturnedConnections) {
+    PoolCore core(options(2), 1);
+    [[maybe_unused]] auto [w0, a] = open_one(core, T0);
+    [[maybe_unused]] auto [w1, b] = open_one(core, T0);
+    auto x = core.acquire(T0, kNever);
+    auto y = core.acquire(T0, kNever);
+    EXPECT_TRUE(core.take_actions().empty());
+    core.shutdown(T0);
+    auto actions = core.take_actions();
+    ASSERT_EQ(actions.size(), 2u);
+    EXPECT_EQ(actions[0].kind, Kind::fail);
+    EXPECT_EQ(actions[0].waiter, x);
+    EXPECT_EQ(actions[0].reason, "pool is closed");
+    EXPECT_EQ(actions[1].kind, Kind::fail);
+    EXPECT_EQ(actions[1].waiter, y);
+    EXPECT_TRUE(core.is_shut_down());
+    core.released(b, T0, "");
+    auto close = only(core, Kind::close);
+    EXPECT_EQ(close.reason, "pool closed");
+    auto late = core.acquire(T0, kNever);
+    auto fail = only(core, Kind::fail);
+    EXPECT_EQ(fail.waiter, late);
+    EXPECT_EQ(fail.reason, "pool is closed");
+
+    PoolCore idle(options(2), 1);
+    [[maybe_unused]] auto [w2, c] = open_one(idle, T0);
+    idle.released(c, T0, "");
+    idle.shutdown(T0);
+    close = only(idle, Kind::close);
+    EXPECT_EQ(close.slot, c);
+    EXPECT_EQ(close.reason, "pool closed");
+}
+
+TEST(PoolCore, StatsKeepTotalEqualToIdlePlusInUsePlusOpening) {
+    PoolCore core(options(3), 1);
+    [[maybe_unused]] auto [w0, a] = open_one(core, T0);
+    [[maybe_unused]] auto [w1, b] = open_one(core, T0);
+    core.acquire(T0, kNever);
+    auto open = only(core, Kind::open);
+    core.released(a, T0, "");
+    core.released(b, T0, "broken");
+    only(core, Kind::close);
+    auto s = core.stats();
+    EXPECT_EQ(s.total, 3u);
+    EXPECT_EQ(s.idle, 1u);
+    EXPECT_EQ(s.in_use, 1u);  // closing counts as in use
+    EXPECT_EQ(s.opening, 1u);
+    EXPECT_EQ(s.total, s.idle + s.in_use + s.opening);
+    EXPECT_EQ(s.created, 2u);
+    (void)open;
+}
+
+}  // namespace
+}  // namespace pgtls::pool_detail
