@@ -15,6 +15,7 @@
 #include "backends/mbedtls/nss_key_log.hpp"
 #include "backends/mbedtls/private_key_loader.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/tls/root_file_anchors.hpp"
 #include "core/tls/tls_files.hpp"
 #include "pgtls/error.hpp"
 
@@ -43,6 +44,12 @@ int parse_certificates(mbedtls_x509_crt& chain, const std::string& data, const s
     if (chain.raw.p == nullptr)
         throw Error(ErrorKind::config, "could not load " + label + ": no certificate could be parsed");
     return rc;
+}
+
+// mbedTLS would take an intermediate CA of the root file as an anchor; libpq does not.
+void parse_root_certificates(mbedtls_x509_crt& ca, const std::string& data, const std::string& label) {
+    const RootFileAnchors anchors = keep_anchored_certificates(data);
+    if (!anchors.trusts_nothing()) parse_certificates(ca, anchors.data, label);
 }
 
 // Debian's trust store first, then other distributions' bundle files, then a hashed
@@ -193,7 +200,7 @@ void MbedtlsContext::load_trust_anchors(const Material& ca) {
         case Material::Kind::system: load_system_trust(ca_); return;
         case Material::Kind::file: {
             const std::string data = read_file(ca.value, "root certificate file");
-            parse_certificates(ca_, data, "root certificate file \"" + ca.value + "\"");
+            parse_root_certificates(ca_, data, "root certificate file \"" + ca.value + "\"");
             // libpq loads the root file with X509_STORE_load_locations, which takes CRLs too.
             if (data.find("-----BEGIN X509 CRL-----") != std::string::npos) {
                 if (const int rc = mbedtls_x509_crl_parse(&crl_, bytes(data), data.size() + 1); rc != 0)
@@ -203,7 +210,7 @@ void MbedtlsContext::load_trust_anchors(const Material& ca) {
             }
             return;
         }
-        case Material::Kind::pem: parse_certificates(ca_, ca.value, "root certificate (in-memory PEM)"); return;
+        case Material::Kind::pem: parse_root_certificates(ca_, ca.value, "root certificate (in-memory PEM)"); return;
         case Material::Kind::none: return;
     }
 }

@@ -11,6 +11,7 @@
 
 #include "backends/wolfssl/wolfssl_errors.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/tls/root_file_anchors.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::wolf {
@@ -72,9 +73,14 @@ void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
     if (ca.kind == Material::Kind::system) return load_system_trust(ctx);
     const std::string label = describe(ca, "root certificate file");
     const std::string data = material_data(ca, "root certificate file");
-    if (const int rc = wolfSSL_CTX_load_verify_buffer(ctx, bytes(data), size_of(data), WOLFSSL_FILETYPE_PEM);
-        rc != WOLFSSL_SUCCESS)
-        throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
+    // wolfSSL would take an intermediate CA of the file as an anchor; libpq does not.
+    const RootFileAnchors anchors = keep_anchored_certificates(data);
+    if (!anchors.trusts_nothing()) {
+        const std::string& roots = anchors.data;
+        if (const int rc = wolfSSL_CTX_load_verify_buffer(ctx, bytes(roots), size_of(roots), WOLFSSL_FILETYPE_PEM);
+            rc != WOLFSSL_SUCCESS)
+            throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
+    }
     // libpq loads the root file with X509_STORE_load_locations, which takes CRLs too.
     if (ca.kind == Material::Kind::file && data.find(crl_begin) != std::string::npos) {
         enable_crl_checks(ctx);
