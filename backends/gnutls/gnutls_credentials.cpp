@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "core/tls/root_file_anchors.hpp"
+#include "core/tls/system_trust_overrides.hpp"
 
 namespace pgtls::tls::gnutls_detail {
 namespace {
@@ -123,11 +124,32 @@ void load_trust(ContextState& state, const ContextConfig& config) {
     const Material& ca = config.ca;
     if (ca.kind == Material::Kind::none) return;
     if (ca.kind == Material::Kind::system) {
-        int rc = gnutls_certificate_set_x509_system_trust(state.cred.get());
-        if (rc < 0)
-            throw Error(ErrorKind::config,
-                        "could not load the system root certificate store (sslrootcert=system): " + error_text(rc));
-        if (rc == 0)
+        // $SSL_CERT_FILE / $SSL_CERT_DIR as OpenSSL (and so libpq) honours them; GnuTLS's
+        // system trust stands in for the part not named.
+        const SystemTrustOverrides env = system_trust_overrides();
+        int total = 0;
+        if (!env.replaces_platform_store()) {
+            int rc = gnutls_certificate_set_x509_system_trust(state.cred.get());
+            if (rc < 0)
+                throw Error(ErrorKind::config,
+                            "could not load the system root certificate store (sslrootcert=system): " + error_text(rc));
+            total += rc;
+        }
+        if (env.file) {
+            int rc = gnutls_certificate_set_x509_trust_file(state.cred.get(), env.file->c_str(), GNUTLS_X509_FMT_PEM);
+            if (rc < 0)
+                state.warnings.push_back("could not read $SSL_CERT_FILE \"" + *env.file + "\": " + error_text(rc));
+            else
+                total += rc;
+        }
+        if (env.dir) {
+            int rc = gnutls_certificate_set_x509_trust_dir(state.cred.get(), env.dir->c_str(), GNUTLS_X509_FMT_PEM);
+            if (rc < 0)
+                state.warnings.push_back("could not read $SSL_CERT_DIR \"" + *env.dir + "\": " + error_text(rc));
+            else
+                total += rc;
+        }
+        if (total == 0)
             state.warnings.push_back("the system root certificate store (sslrootcert=system) holds no certificates");
         return;
     }

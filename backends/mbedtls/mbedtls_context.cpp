@@ -16,6 +16,7 @@
 #include "backends/mbedtls/private_key_loader.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/tls/root_file_anchors.hpp"
+#include "core/tls/system_trust_overrides.hpp"
 #include "core/tls/tls_files.hpp"
 #include "pgtls/error.hpp"
 
@@ -52,24 +53,29 @@ void parse_root_certificates(mbedtls_x509_crt& ca, const std::string& data, cons
     if (!anchors.trusts_nothing()) parse_certificates(ca, anchors.data, label);
 }
 
-// Debian's trust store first, then other distributions' bundle files, then a hashed
-// directory; SSL_CERT_FILE / SSL_CERT_DIR override as they do for OpenSSL (and thus libpq's
-// sslrootcert=system).
+// $SSL_CERT_FILE, else the first distribution bundle found (Debian's first); then
+// $SSL_CERT_DIR, else the hashed directory — as OpenSSL's default verify paths, which libpq's
+// sslrootcert=system uses. The default directory repeats the default bundle, so it is read
+// only when no bundle was.
 void load_system_trust(mbedtls_x509_crt& ca) {
-    std::vector<std::string> files;
-    if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) files.emplace_back(env);
-    for (const char* f : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-                          "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"})
-        files.emplace_back(f);
-    for (const std::string& f : files) {
-        if (::access(f.c_str(), R_OK) != 0) continue;
-        const int rc = mbedtls_x509_crt_parse_file(&ca, f.c_str());
-        if (rc >= 0 && ca.raw.p != nullptr) return;
+    const SystemTrustOverrides env = system_trust_overrides();
+    bool default_bundle = false;
+    if (env.file) {
+        if (::access(env.file->c_str(), R_OK) == 0) mbedtls_x509_crt_parse_file(&ca, env.file->c_str());
+    } else {
+        for (const char* f : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                              "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"}) {
+            if (::access(f, R_OK) != 0) continue;
+            const int rc = mbedtls_x509_crt_parse_file(&ca, f);
+            if (rc >= 0 && ca.raw.p != nullptr) {
+                default_bundle = true;
+                break;
+            }
+        }
     }
-    std::string dir = "/etc/ssl/certs";
-    if (const char* env = std::getenv("SSL_CERT_DIR"); env && *env) dir = env;
-    const int rc = mbedtls_x509_crt_parse_path(&ca, dir.c_str());
-    if (rc >= 0 && ca.raw.p != nullptr) return;
+    const std::string dir = env.dir.value_or("/etc/ssl/certs");
+    if (env.dir || !default_bundle) mbedtls_x509_crt_parse_path(&ca, dir.c_str());
+    if (ca.raw.p != nullptr) return;
     throw Error(ErrorKind::config,
                 "could not load the system trust store (sslrootcert=system): no readable CA bundle found "
                 "(tried $SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt and others, and directory " + dir + ")");
