@@ -83,7 +83,7 @@ Action ConnectFlow::resume(const Event& event) {
                 tls_up_ = *event.tls;
                 tls_established_ = true;
             } else if (event.kind == K::io_error && tls_accepted_ && !tls_established_ && tls_ == TlsStart::direct &&
-                       event.error->kind() == ErrorKind::tls) {
+                       event.error->kind() == ErrorKind::tls && direct_hint_applies(*event.error)) {
                 // A failed direct handshake most often means a server older than 17: say so.
                 return attempt_failed(std::make_exception_ptr(Error(
                     ErrorKind::tls, ErrorCause::tls_handshake, with_direct_negotiation_hint(event.error->what(), tls_))));
