@@ -38,7 +38,8 @@ Action CancelFlow::resume(const Event& event) {
         if (!event.error) return close_then(std::make_exception_ptr(Error(ErrorKind::connection, "I/O error")));
         // A failed direct handshake most often means a server older than 17: say so, as the
         // connect does.
-        if (state_ == State::tls && options_.tls == TlsStart::direct && event.error->kind() == ErrorKind::tls)
+        if (state_ == State::tls && options_.tls == TlsStart::direct && event.error->kind() == ErrorKind::tls &&
+            direct_hint_applies(*event.error))
             return close_then(std::make_exception_ptr(Error(ErrorKind::tls, ErrorCause::tls_handshake,
                                                             with_direct_negotiation_hint(event.error->what(), options_.tls))));
         return close_then(std::make_exception_ptr(*event.error));

@@ -59,6 +59,9 @@ Action ConnectFlow::resume(const Event& event) {
             if (event.kind == K::socket_open) {
                 address_ = std::string(event.address);
                 StartupOptions so = options_.startup_options(*target_, tls_);
+                // allow's TLS retry is its last method: an 'N' ends it rather than starting up
+                // in plaintext again with the credentials just refused (libpq 17+).
+                if (allow_plaintext_error_) so.tls_required = true;
                 so.gss = gss_try_;
                 so.gss_required = options_.gssencmode == GssEncMode::require;
                 startup_ = std::make_unique<StartupFlow>(std::move(so), wire_);
@@ -80,7 +83,7 @@ Action ConnectFlow::resume(const Event& event) {
                 tls_up_ = *event.tls;
                 tls_established_ = true;
             } else if (event.kind == K::io_error && tls_accepted_ && !tls_established_ && tls_ == TlsStart::direct &&
-                       event.error->kind() == ErrorKind::tls) {
+                       event.error->kind() == ErrorKind::tls && direct_hint_applies(*event.error)) {
                 // A failed direct handshake most often means a server older than 17: say so.
                 return attempt_failed(std::make_exception_ptr(Error(
                     ErrorKind::tls, ErrorCause::tls_handshake, with_direct_negotiation_hint(event.error->what(), tls_))));
@@ -111,6 +114,7 @@ Action ConnectFlow::begin_host() {
     }
     target_ = &options_.hosts[host_];
     plan_.clear();
+    allow_plaintext_error_ = nullptr;
     const TlsStart tls_kind = options_.negotiation == SslNegotiation::direct ? TlsStart::direct : TlsStart::ssl_request;
     // libpq never uses TLS over a Unix-domain socket, whatever sslmode says: the kernel already
     // authenticates the peer and nothing crosses a network.
@@ -263,6 +267,7 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
             if (options_.sslmode == SslMode::allow) {
                 // The server refused a plaintext connection (e.g. hostssl only): try TLS.
                 retry = is_server_error(caught);
+                if (retry) allow_plaintext_error_ = error;
             } else if (options_.sslmode == SslMode::prefer) {
                 // libpq retries without TLS when the handshake fails or the server rejects the
                 // TLS connection with an ErrorResponse (e.g. a hostnossl line). Never after a
@@ -279,7 +284,17 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
                 return open_attempt(Timer::keep());
             }
         }
-        record(caught, true);
+        if (allow_plaintext_error_ && caught.cause() == ErrorCause::ssl_refused) {
+            // The refusal tells the caller nothing new: report the plaintext login's error.
+            record(caught, false);
+            try {
+                std::rethrow_exception(allow_plaintext_error_);
+            } catch (const Error& plaintext) {
+                report(plaintext);
+            }
+        } else {
+            record(caught, true);
+        }
     } catch (...) {
         state_ = State::done;  // not a pgtls::Error: rethrown unchanged
         return Action::failure(error, Action::Connection::retired);
@@ -287,16 +302,23 @@ Action ConnectFlow::attempt_failed(std::exception_ptr error) {
     return next_host();
 }
 
-void ConnectFlow::record(const Error& e, bool reported) {
+void ConnectFlow::report(const Error& e) {
     // A socket that could not be opened names the server itself (SocketOpener's text).
     const bool named = state_ == State::opening && e.cause() == ErrorCause::connect_failed;
     const std::string context = "connection to " + where() + " failed: ";
-    if (reported) {  // a fallback's first attempt is in attempts() only, as libpq reports the last
-        if (!errors_.empty()) errors_ += "\n";
-        errors_ += named ? std::string(e.what()) : context + e.what();
-        last_kind_ = e.kind();
-        last_cause_ = e.cause();
+    if (!errors_.empty()) errors_ += "\n";
+    errors_ += named ? std::string(e.what()) : context + e.what();
+    last_kind_ = e.kind();
+    last_cause_ = e.cause();
+    // One host: the caller keeps the server's fields (SQLSTATE, detail, ...).
+    if (const ServerErrorFields* f = e.server_fields(); f && options_.hosts.size() == 1 && passes_ == 1) {
+        only_server_error_ = *f;
+        only_context_ = context;
     }
+}
+
+void ConnectFlow::record(const Error& e, bool reported) {
+    if (reported) report(e);  // a fallback's first attempt is in attempts() only, as libpq reports the last
     ConnectAttempt a;
     a.host = target_->is_unix_socket() ? config::unix_socket_path(*target_)
                                        : (target_->host.empty() ? target_->hostaddr : target_->host);
@@ -306,14 +328,7 @@ void ConnectFlow::record(const Error& e, bool reported) {
     a.kind = e.kind();
     a.cause = e.cause();
     a.message = e.what();
-    if (const ServerErrorFields* f = e.server_fields()) {
-        a.server = std::make_shared<const ServerErrorFields>(*f);
-        // One host: the caller keeps the server's fields (SQLSTATE, detail, ...).
-        if (reported && options_.hosts.size() == 1 && passes_ == 1) {
-            only_server_error_ = *f;
-            only_context_ = context;
-        }
-    }
+    if (const ServerErrorFields* f = e.server_fields()) a.server = std::make_shared<const ServerErrorFields>(*f);
     attempts_.push_back(std::move(a));
 }
 

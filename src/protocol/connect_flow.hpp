@@ -81,7 +81,9 @@ private:
     Action after_show();
     Action next_host();
     Action give_up();
+    // Adds `e` to attempts(); `reported` also makes it part of the final error (report()).
     void record(const Error& e, bool reported);
+    void report(const Error& e);
     std::string where() const;
 
     ConnectOptions options_;
@@ -102,6 +104,7 @@ private:
     bool tls_established_ = false;  // ... and the handshake and its checks succeeded
     bool gss_try_ = false;          // this host's next attempt sends GSSENCRequest first
     bool gss_accepted_ = false;     // this attempt got a 'G' and ran the GSSAPI handshake
+    std::exception_ptr allow_plaintext_error_;  // sslmode=allow: the pgtls::Error of this host's failed plaintext login
 
     std::string errors_;
     std::vector<ConnectAttempt> attempts_;

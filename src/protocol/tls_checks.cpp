@@ -18,4 +18,9 @@ std::string with_direct_negotiation_hint(std::string_view what, TlsStart how) {
     return text;
 }
 
+bool direct_hint_applies(const Error& handshake_error) {
+    const auto* e = dynamic_cast<const TlsHandshakeError*>(&handshake_error);
+    return !e || e->answer() != TlsPeerAnswer::tls;
+}
+
 }  // namespace pgtls::protocol

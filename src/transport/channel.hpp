@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "protocol/message_reader.hpp"
+#include "protocol/tls_checks.hpp"
 #include "tls/tls_backend.hpp"
 #include "transport/gss_session.hpp"
 #include "transport/socket.hpp"
@@ -53,7 +54,8 @@ public:
     // Non-blocking steps for an event-loop driver; the blocking calls above are these steps
     // with a poll() between them.
     // Starts (first call) or continues the TLS handshake: ok once it is complete, otherwise
-    // what to wait for. Throws Error(tls) as start_tls() does.
+    // what to wait for. Throws protocol::TlsHandshakeError, which says whether the server had
+    // answered in TLS (read with MSG_PEEK before the library consumes it).
     tls::IoStatus handshake_step(tls::Context& context, const tls::SessionParams& params);
     // The same for GSSAPI encryption (after the server's 'G'). Throws the GSSAPI failure's
     // Error, or Error(connection) when the network fails during the exchange.
@@ -76,6 +78,8 @@ private:
     int fd_ = -1;
     bool handshaking_ = false;
     bool gss_ = false;  // tls_ is a GSSAPI session
+    protocol::TlsPeerAnswer peer_answer_ = protocol::TlsPeerAnswer::nothing;  // this handshake's
+    void note_peer_answer() noexcept;
     std::unique_ptr<tls::Session> tls_;
 };
 

@@ -6,9 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <mutex>
 #include <filesystem>
 #include <fstream>
@@ -294,6 +299,78 @@ TEST_P(BackendConformance, SystemTrustStoreDoesNotTrustTestCa) {
     }
     TlsTestServer server(server_options("server"));
     Handshake h = run_handshake(backend(), c, server, {"localhost"});
+    PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+}
+
+// Sets an environment variable for one scope and restores it after.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const std::string& value) : name_(name) {
+        if (const char* old = std::getenv(name)) old_ = old;
+        ::setenv(name, value.c_str(), 1);
+    }
+    ~ScopedEnv() {
+        if (old_) ::setenv(name_, old_->c_str(), 1);
+        else ::unsetenv(name_);
+    }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
+
+// A directory holding `cert` under its OpenSSL subject-hash name, as `openssl rehash` makes.
+void add_hashed_certificate(const std::string& dir, const std::string& cert) {
+    BIO* bio = BIO_new_file(cert.c_str(), "r");
+    ASSERT_NE(bio, nullptr) << cert;
+    X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    ASSERT_NE(x, nullptr) << cert;
+    char name[16];
+    std::snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(x));
+    X509_free(x);
+    std::filesystem::copy_file(cert, dir + "/" + name);
+}
+
+// sslrootcert=system is OpenSSL's default verify paths for libpq: $SSL_CERT_FILE replaces the
+// default bundle file and $SSL_CERT_DIR the default hashed directory. Every backend honours both.
+ContextConfig system_trust() {
+    ContextConfig c;
+    c.verify_chain = true;
+    c.ca = {tls::Material::Kind::system, ""};
+    return c;
+}
+
+TEST_P(BackendConformance, SystemTrustHonoursSslCertFile) {
+    if (!has(tls::cap_system_ca)) GTEST_SKIP() << "no cap_system_ca";
+    TempDir empty;
+    ScopedEnv file("SSL_CERT_FILE", pki("ca.crt"));
+    ScopedEnv dir("SSL_CERT_DIR", empty.path());
+    TlsTestServer server(server_options("server"));
+    Handshake h = run_handshake(backend(), system_trust(), server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
+}
+
+TEST_P(BackendConformance, SystemTrustHonoursSslCertDir) {
+    if (!has(tls::cap_system_ca)) GTEST_SKIP() << "no cap_system_ca";
+    TempDir hashed;
+    add_hashed_certificate(hashed.path(), pki("ca.crt"));
+    ScopedEnv file("SSL_CERT_FILE", pki("other-ca.crt"));
+    ScopedEnv dir("SSL_CERT_DIR", hashed.path());
+    TlsTestServer server(server_options("server"));
+    Handshake h = run_handshake(backend(), system_trust(), server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
+}
+
+TEST_P(BackendConformance, SystemTrustFromEnvironmentTrustsOnlyWhatItNames) {
+    if (!has(tls::cap_system_ca)) GTEST_SKIP() << "no cap_system_ca";
+    TempDir empty;
+    ScopedEnv file("SSL_CERT_FILE", pki("other-ca.crt"));
+    ScopedEnv dir("SSL_CERT_DIR", empty.path());
+    TlsTestServer server(server_options("server"));
+    Handshake h = run_handshake(backend(), system_trust(), server, {"localhost"});
     PGTLS_EXPECT_HANDSHAKE_ERROR(h);
 }
 

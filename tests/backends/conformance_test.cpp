@@ -5,6 +5,10 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+
 #include "tls/hostname.hpp"
 #include "pgtls/error.hpp"
 #include "tests/backends/conformance_fixture.hpp"
@@ -38,6 +42,36 @@ std::optional<Error> expect_error(Fn&& fn) {
     }
     ADD_FAILURE() << "expected a pgtls::Error";
     return std::nullopt;
+}
+
+ContextConfig verify_with_path(const std::string& ca_path) {
+    ContextConfig c;
+    c.verify_chain = true;
+    c.ca = {tls::Material::Kind::file, ca_path};
+    return c;
+}
+
+// A per-process temporary directory, removed at exit.
+struct ScratchDir {
+    std::string path;
+    ScratchDir() {
+        char tmpl[] = "/tmp/pgtls-conformance-bundle.XXXXXX";
+        if (::mkdtemp(tmpl)) path = tmpl;
+    }
+    ~ScratchDir() {
+        std::error_code ec;
+        if (!path.empty()) std::filesystem::remove_all(path, ec);
+    }
+};
+
+// Concatenates PKI files into `name` in the scratch directory and returns its path.
+std::string test_bundle(std::string_view name, std::initializer_list<std::string_view> parts) {
+    static const ScratchDir dir;
+    std::string text;
+    for (std::string_view part : parts) text += test::read_file(pki(part));
+    const std::string path = dir.path + "/" + std::string(name);
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
 }
 
 bool is_config_or_tls(const Error& e) { return e.kind() == ErrorKind::config || e.kind() == ErrorKind::tls; }
@@ -188,6 +222,22 @@ TEST_P(BackendConformance, CaBundleDoesNotTrustClientCaServer) {
     TlsTestServer server(server_options("client-other"));
     Handshake h = run_handshake(backend(), verify_with("ca-bundle.crt"), server);
     PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+}
+
+// libpq has no partial-chain trust: a root file holding only an intermediate CA (not
+// self-signed) anchors nothing, so the chain it signed is refused (OpenSSL without
+// X509_V_FLAG_PARTIAL_CHAIN). Every backend must give the same verdict.
+TEST_P(BackendConformance, IntermediateCaAloneIsNotATrustAnchor) {
+    TlsTestServer server(server_options("server-chain"));  // sends leaf + intermediate
+    Handshake h = run_handshake(backend(), verify_with("intermediate-ca.crt"), server, {"localhost"});
+    PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+}
+
+TEST_P(BackendConformance, IntermediateCaBesideItsRootVerifies) {
+    const std::string bundle = test_bundle("intermediate-and-root.crt", {"intermediate-ca.crt", "ca.crt"});
+    TlsTestServer server(server_options("server-chain"));
+    Handshake h = run_handshake(backend(), verify_with_path(bundle), server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
 }
 
 TEST_P(BackendConformance, MissingCaFileIsAnErrorNamingTheFile) {

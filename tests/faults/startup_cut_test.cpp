@@ -135,6 +135,27 @@ TEST_P(StartupCut, SslModeRequireDirectNegotiationPg18) {
     cut_everywhere({"pg18 sslmode=require direct", "pg18", "sslmode=require sslnegotiation=direct", true}, backend());
 }
 
+// "The server must be PostgreSQL 17 or later" only when nothing (or no TLS) came back: a
+// server before 17 closes on a ClientHello without a word. A cut after PostgreSQL 18 answered
+// in TLS is a network failure, not a version problem.
+TEST_P(StartupCut, DirectNegotiationHintsAtOldServersOnlyWhenNoTlsCameBack) {
+    if (backend() == "none") GTEST_SKIP() << "no TLS backend in this build";
+    const TestServer& server = test_env().server("pg18");
+    FaultProxy proxy("127.0.0.1", server.port);
+    const Config config = config_for(via_proxy(proxy, "sslmode=require sslnegotiation=direct"), backend());
+    const auto trace = record_startup(proxy, config, true);
+    ASSERT_FALSE(trace.empty());
+    const Direction d = Direction::server_to_client;
+    for (std::size_t at : cut_points(trace, d)) {
+        const std::string where = "[" + backend() + "] cut " + direction_name(d) + " after " + std::to_string(at) + " bytes";
+        proxy.set_fault(FaultProxy::Fault{d, at, FaultProxy::Action::cut});
+        const Failure f = run_failing([&] { Client c(config); });
+        ASSERT_TRUE(f.threw) << where;
+        const bool hint = f.message.find("PostgreSQL 17 or later") != std::string::npos;
+        EXPECT_EQ(hint, at == 0) << where << ": " << f.message;
+    }
+}
+
 // prefer and allow may settle for plaintext where libpq does (prefer: the TLS handshake
 // failed after the server accepted SSLRequest; allow: plaintext first), but a cut never
 // yields a connection that claims more or less than the server sees, and a cut before the

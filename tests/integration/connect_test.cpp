@@ -72,6 +72,27 @@ TEST_P(Connect, AllowFallsBackToTlsForHostsslOnlyUser) {
     expect_failure(env().conninfo(s, "sslonly") + " sslmode=disable", ErrorKind::authentication, "no pg_hba.conf entry");
 }
 
+// libpq 17+: allow tries TLS only after the plaintext login failed; a server that refuses SSL
+// then ends the host, with no second plaintext login using the credentials just refused.
+TEST_P(Connect, AllowDoesNotLogInTwiceWhenTheServerRefusesSsl) {
+    if (!has_tls()) GTEST_SKIP();
+    for (const auto* server : env().nossl_servers()) {
+        SCOPED_TRACE(server->name);
+        try {
+            connect(env().conninfo(*server, "pwuser") + " password=wrong sslmode=allow");
+            ADD_FAILURE() << "connected with a wrong password";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::authentication) << e.what();
+            EXPECT_NE(std::string(e.what()).find("password authentication failed"), std::string::npos) << e.what();
+            ASSERT_EQ(e.attempts().size(), 2u) << e.what();
+            EXPECT_EQ(e.attempts()[0].encryption, "plaintext");
+            EXPECT_NE(e.attempts()[0].server, nullptr);
+            EXPECT_EQ(e.attempts()[1].server, nullptr) << "a second login was made: " << e.attempts()[1].message;
+            EXPECT_EQ(e.attempts()[1].message, "server does not support SSL, but SSL was required");
+        }
+    }
+}
+
 TEST_P(Connect, RequireWithRootCertVerifiesLikeVerifyCa) {
     if (!has_tls()) GTEST_SKIP();
     const auto& s = env().server("pg15");

@@ -192,6 +192,23 @@ TEST(CancelFlow, NoKeyIsTheCallersMisuse) {
     EXPECT_THROW(protocol::CancelFlow(o, w.wire), Error);
 }
 
+TEST(CancelFlow, ADirectHandshakeCutAfterTheServerAnsweredInTlsHasNoVersionHint) {
+    TestWire w;
+    protocol::CancelFlow flow(options(TlsStart::direct), w.wire);
+    Action a = flow.resume(protocol::Event::start());
+    a = flow.resume(protocol::Event::of(protocol::Event::Kind::socket_open));
+    ASSERT_EQ(a.kind, Action::Kind::start_tls);
+    const protocol::TlsHandshakeError cut("SSL SYSCALL error: EOF detected", protocol::TlsPeerAnswer::tls);
+    a = flow.resume(protocol::Event::failed(cut));
+    ASSERT_EQ(a.kind, Action::Kind::close);
+    a = flow.resume(protocol::Event::of(protocol::Event::Kind::closed));
+    with_error(a, [](const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::tls);
+        EXPECT_NE(std::string(e.what()).find("EOF detected"), std::string::npos) << e.what();
+        EXPECT_EQ(std::string(e.what()).find("PostgreSQL 17"), std::string::npos) << e.what();
+    });
+}
+
 // The hint the connect gives for a failed direct handshake is the cancel's too (it ran in the
 // blocking client's own loop before; the async driver had none).
 TEST(CancelFlow, AFailedDirectHandshakeSaysWhichServersSupportIt) {

@@ -241,19 +241,24 @@ TEST(ConnectFlowFallback, AllowRetriesWithTlsWhenThePlaintextLoginIsRefused) {
     expect_connected(s.run(c.flow, c.w), c, TlsStart::ssl_request);
 }
 
-TEST(ConnectFlowFallback, AllowsTlsRetryAcceptsAnNAndGoesOnInPlaintext) {
-    // The TLS retry of allow is not "TLS required": an 'N' continues in plaintext (libpq), and
-    // the server refuses that again; the caller sees the server's error.
+TEST(ConnectFlowFallback, AllowsTlsRetryStopsAtAnN) {
+    // libpq 17+ (PostgreSQL 15's libpq went on in plaintext and logged in a second time with
+    // the credentials just refused): allow's TLS retry is its last method, so an 'N' ends the
+    // host. The caller sees the plaintext login's server error; the 'N' is the second attempt.
     Connect c(options(SslMode::allow));
     ScriptedIo s;
-    plain_login(s, "db1", hba_refusal("no encryption"));
-    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("N").expect_write(startup_bytes()).feed(hba_refusal("no encryption"));
+    plain_login(s, "db1", fatal("28P01", "password authentication failed for user \"u\""));
+    s.expect_open("db1").expect_write(ssl_request_bytes()).feed("N");
     with_error(s.run(c.flow, c.w), [](const Error& e) {
         ASSERT_NE(e.server_fields(), nullptr);
-        EXPECT_EQ(e.server_fields()->sqlstate, "28000");
+        EXPECT_EQ(e.server_fields()->sqlstate, "28P01");
+        EXPECT_EQ(e.kind(), ErrorKind::authentication);
         ASSERT_EQ(e.attempts().size(), 2u);
         EXPECT_EQ(e.attempts()[0].encryption, "plaintext");
+        EXPECT_NE(e.attempts()[0].server, nullptr);
         EXPECT_EQ(e.attempts()[1].encryption, "tls");
+        EXPECT_EQ(e.attempts()[1].server, nullptr);
+        EXPECT_EQ(e.attempts()[1].message, "server does not support SSL, but SSL was required");
     });
 }
 

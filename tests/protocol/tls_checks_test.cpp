@@ -95,3 +95,13 @@ TEST(TlsChecks, TheDirectNegotiationHintIsAddedToDirectFailuresOnly) {
               "servers need sslnegotiation=postgres)");
     EXPECT_EQ(protocol::with_direct_negotiation_hint("handshake failed", TlsStart::ssl_request), "handshake failed");
 }
+
+TEST(TlsChecks, TheDirectNegotiationHintNeedsAServerThatDidNotAnswerInTls) {
+    using protocol::TlsHandshakeError;
+    using protocol::TlsPeerAnswer;
+    EXPECT_TRUE(protocol::direct_hint_applies(TlsHandshakeError("EOF", TlsPeerAnswer::nothing)));
+    EXPECT_TRUE(protocol::direct_hint_applies(TlsHandshakeError("wrong version number", TlsPeerAnswer::not_tls)));
+    EXPECT_FALSE(protocol::direct_hint_applies(TlsHandshakeError("EOF", TlsPeerAnswer::tls)));
+    // A transport that cannot tell keeps the hint.
+    EXPECT_TRUE(protocol::direct_hint_applies(Error(ErrorKind::tls, ErrorCause::tls_handshake, "EOF")));
+}

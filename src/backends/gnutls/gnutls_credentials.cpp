@@ -8,6 +8,9 @@
 #include <optional>
 #include <sstream>
 
+#include "tls/root_file_anchors.hpp"
+#include "tls/system_trust_overrides.hpp"
+
 namespace pgtls::tls::gnutls_detail {
 namespace {
 
@@ -121,22 +124,47 @@ void load_trust(ContextState& state, const ContextConfig& config) {
     const Material& ca = config.ca;
     if (ca.kind == Material::Kind::none) return;
     if (ca.kind == Material::Kind::system) {
-        int rc = gnutls_certificate_set_x509_system_trust(state.cred.get());
-        if (rc < 0)
-            throw Error(ErrorKind::config,
-                        "could not load the system root certificate store (sslrootcert=system): " + error_text(rc));
-        if (rc == 0)
+        // $SSL_CERT_FILE / $SSL_CERT_DIR as OpenSSL (and so libpq) honours them; GnuTLS's
+        // system trust stands in for the part not named.
+        const SystemTrustOverrides env = system_trust_overrides();
+        int total = 0;
+        if (!env.replaces_platform_store()) {
+            int rc = gnutls_certificate_set_x509_system_trust(state.cred.get());
+            if (rc < 0)
+                throw Error(ErrorKind::config,
+                            "could not load the system root certificate store (sslrootcert=system): " + error_text(rc));
+            total += rc;
+        }
+        if (env.file) {
+            int rc = gnutls_certificate_set_x509_trust_file(state.cred.get(), env.file->c_str(), GNUTLS_X509_FMT_PEM);
+            if (rc < 0)
+                state.warnings.push_back("could not read $SSL_CERT_FILE \"" + *env.file + "\": " + error_text(rc));
+            else
+                total += rc;
+        }
+        if (env.dir) {
+            int rc = gnutls_certificate_set_x509_trust_dir(state.cred.get(), env.dir->c_str(), GNUTLS_X509_FMT_PEM);
+            if (rc < 0)
+                state.warnings.push_back("could not read $SSL_CERT_DIR \"" + *env.dir + "\": " + error_text(rc));
+            else
+                total += rc;
+        }
+        if (total == 0)
             state.warnings.push_back("the system root certificate store (sslrootcert=system) holds no certificates");
         return;
     }
-    const std::string bytes = material_bytes(ca, "root certificate");
-    gnutls_datum_t d = datum_of(bytes);
+    // GnuTLS would take an intermediate CA of the file as an anchor; libpq does not.
+    const RootFileAnchors anchors = keep_anchored_certificates(material_bytes(ca, "root certificate"));
+    const std::string& bytes = anchors.data;
     const bool pem = is_pem(bytes);
-    int rc = gnutls_certificate_set_x509_trust_mem(state.cred.get(), &d, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
-    if (rc < 0 && rc != GNUTLS_E_BASE64_DECODING_ERROR && rc != GNUTLS_E_NO_CERTIFICATE_FOUND)
-        throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": " + error_text(rc));
-    if (rc <= 0)
-        throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": no certificate found");
+    if (!anchors.trusts_nothing()) {
+        gnutls_datum_t d = datum_of(bytes);
+        int rc = gnutls_certificate_set_x509_trust_mem(state.cred.get(), &d, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
+        if (rc < 0 && rc != GNUTLS_E_BASE64_DECODING_ERROR && rc != GNUTLS_E_NO_CERTIFICATE_FOUND)
+            throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": " + error_text(rc));
+        if (rc <= 0)
+            throw Error(ErrorKind::config, "could not read " + describe(ca, "root certificate") + ": no certificate found");
+    }
     // libpq loads sslrootcert with X509_STORE_load_locations, which takes the CRLs in it too;
     // they matter once CRL checking is switched on by sslcrl / sslcrldir.
     if (pem && bytes.find("-----BEGIN X509 CRL-----") != std::string::npos) {

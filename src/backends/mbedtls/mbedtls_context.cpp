@@ -15,6 +15,8 @@
 #include "backends/mbedtls/nss_key_log.hpp"
 #include "backends/mbedtls/private_key_loader.hpp"
 #include "crypto/crypto.hpp"
+#include "tls/root_file_anchors.hpp"
+#include "tls/system_trust_overrides.hpp"
 #include "tls/tls_files.hpp"
 #include "pgtls/error.hpp"
 
@@ -45,24 +47,35 @@ int parse_certificates(mbedtls_x509_crt& chain, const std::string& data, const s
     return rc;
 }
 
-// Debian's trust store first, then other distributions' bundle files, then a hashed
-// directory; SSL_CERT_FILE / SSL_CERT_DIR override as they do for OpenSSL (and thus libpq's
-// sslrootcert=system).
+// mbedTLS would take an intermediate CA of the root file as an anchor; libpq does not.
+void parse_root_certificates(mbedtls_x509_crt& ca, const std::string& data, const std::string& label) {
+    const RootFileAnchors anchors = keep_anchored_certificates(data);
+    if (!anchors.trusts_nothing()) parse_certificates(ca, anchors.data, label);
+}
+
+// $SSL_CERT_FILE, else the first distribution bundle found (Debian's first); then
+// $SSL_CERT_DIR, else the hashed directory — as OpenSSL's default verify paths, which libpq's
+// sslrootcert=system uses. The default directory repeats the default bundle, so it is read
+// only when no bundle was.
 void load_system_trust(mbedtls_x509_crt& ca) {
-    std::vector<std::string> files;
-    if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) files.emplace_back(env);
-    for (const char* f : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-                          "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"})
-        files.emplace_back(f);
-    for (const std::string& f : files) {
-        if (::access(f.c_str(), R_OK) != 0) continue;
-        const int rc = mbedtls_x509_crt_parse_file(&ca, f.c_str());
-        if (rc >= 0 && ca.raw.p != nullptr) return;
+    const SystemTrustOverrides env = system_trust_overrides();
+    bool default_bundle = false;
+    if (env.file) {
+        if (::access(env.file->c_str(), R_OK) == 0) mbedtls_x509_crt_parse_file(&ca, env.file->c_str());
+    } else {
+        for (const char* f : {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                              "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem"}) {
+            if (::access(f, R_OK) != 0) continue;
+            const int rc = mbedtls_x509_crt_parse_file(&ca, f);
+            if (rc >= 0 && ca.raw.p != nullptr) {
+                default_bundle = true;
+                break;
+            }
+        }
     }
-    std::string dir = "/etc/ssl/certs";
-    if (const char* env = std::getenv("SSL_CERT_DIR"); env && *env) dir = env;
-    const int rc = mbedtls_x509_crt_parse_path(&ca, dir.c_str());
-    if (rc >= 0 && ca.raw.p != nullptr) return;
+    const std::string dir = env.dir.value_or("/etc/ssl/certs");
+    if (env.dir || !default_bundle) mbedtls_x509_crt_parse_path(&ca, dir.c_str());
+    if (ca.raw.p != nullptr) return;
     throw Error(ErrorKind::config,
                 "could not load the system trust store (sslrootcert=system): no readable CA bundle found "
                 "(tried $SSL_CERT_FILE, /etc/ssl/certs/ca-certificates.crt and others, and directory " + dir + ")");
@@ -193,7 +206,7 @@ void MbedtlsContext::load_trust_anchors(const Material& ca) {
         case Material::Kind::system: load_system_trust(ca_); return;
         case Material::Kind::file: {
             const std::string data = read_file(ca.value, "root certificate file");
-            parse_certificates(ca_, data, "root certificate file \"" + ca.value + "\"");
+            parse_root_certificates(ca_, data, "root certificate file \"" + ca.value + "\"");
             // libpq loads the root file with X509_STORE_load_locations, which takes CRLs too.
             if (data.find("-----BEGIN X509 CRL-----") != std::string::npos) {
                 if (const int rc = mbedtls_x509_crl_parse(&crl_, bytes(data), data.size() + 1); rc != 0)
@@ -203,7 +216,7 @@ void MbedtlsContext::load_trust_anchors(const Material& ca) {
             }
             return;
         }
-        case Material::Kind::pem: parse_certificates(ca_, ca.value, "root certificate (in-memory PEM)"); return;
+        case Material::Kind::pem: parse_root_certificates(ca_, ca.value, "root certificate (in-memory PEM)"); return;
         case Material::Kind::none: return;
     }
 }

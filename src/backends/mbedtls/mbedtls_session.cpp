@@ -80,6 +80,7 @@ int MbedtlsSession::recv_callback(void* self, unsigned char* buf, std::size_t le
     for (;;) {
         ssize_t n = ::recv(s->fd_, buf, len, 0);
         if (n < 0 && errno == ENOTSOCK) n = ::read(s->fd_, buf, len);
+        if (n > 0) s->framing_.received(buf, static_cast<std::size_t>(n));
         if (n >= 0) return static_cast<int>(n);  // 0: EOF, reported by mbedTLS as CONN_EOF
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_WANT_READ;
@@ -181,6 +182,7 @@ IoResult MbedtlsSession::read(void* buf, std::size_t len) {
     if (rc > 0) return {IoStatus::ok, static_cast<std::size_t>(rc), {}};
     if (rc == 0 || rc == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {  // 0: transport EOF without close_notify
         peer_closed_ = true;
+        if (rc == 0 && framing_.inside_record()) return {IoStatus::error, 0, kEofInsideRecord};
         return {IoStatus::closed, 0, {}};
     }
     return failure(rc, "read");

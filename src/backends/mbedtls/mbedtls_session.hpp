@@ -8,6 +8,7 @@
 
 #include <mbedtls/ssl.h>
 
+#include "tls/record_framing.hpp"
 #include "tls/tls_backend.hpp"
 
 namespace pgtls::tls::mbed {
@@ -45,6 +46,7 @@ private:
     mbedtls_ssl_context ssl_;
     int fd_;
     int io_errno_ = 0;             // errno of the last failed send/recv
+    RecordFraming framing_;        // of what recv returned: was the end of stream inside a record?
     std::uint32_t verify_flags_ = 0;  // union of chain verification flags we kept
     std::string missing_crl_issuer_;  // issuer DN of a chain certificate without a CRL
     bool handshake_done_ = false;

@@ -14,6 +14,7 @@
 #include "backends/openssl/openssl_certificate.hpp"
 #include "crypto/crypto.hpp"
 #include "tls/key_log_file.hpp"
+#include "tls/record_framing.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::openssl {
@@ -306,11 +307,14 @@ IoResult OpenSslSession::failure(int ret, Op op) {
                 return error_result("SSL connection has been closed unexpectedly during the handshake");
             }
             peer_closed_ = true;
+            // A partial record left in the read buffer: the stream was cut inside it.
+            if (op == Op::read && SSL_has_pending(ssl)) return error_result(kEofInsideRecord);
             return status_result(IoStatus::closed);
         case SSL_ERROR_SYSCALL: {
             std::string queued = drain_errors();
             if (io_errno_ == 0 && queued.empty() && op == Op::read) {
                 peer_closed_ = true;
+                if (SSL_has_pending(ssl)) return error_result(kEofInsideRecord);
                 return status_result(IoStatus::closed);
             }
             fatal_ = true;

@@ -11,6 +11,8 @@
 
 #include "backends/wolfssl/wolfssl_errors.hpp"
 #include "crypto/crypto.hpp"
+#include "tls/root_file_anchors.hpp"
+#include "tls/system_trust_overrides.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::wolf {
@@ -52,18 +54,24 @@ void enable_crl_checks(WOLFSSL_CTX* ctx) {
         throw Error(ErrorKind::tls, "wolfssl: could not enable CRL checking: " + error_text(rc));
 }
 
-// $SSL_CERT_FILE overrides, as it does for OpenSSL (and so for libpq's sslrootcert=system);
-// otherwise wolfSSL's own search of the platform store.
+// $SSL_CERT_FILE and $SSL_CERT_DIR as OpenSSL (and so libpq's sslrootcert=system) honours
+// them; wolfSSL's own search of the platform store stands in for the part not named.
 void load_system_trust(WOLFSSL_CTX* ctx) {
-    if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) {
-        const std::string data = read_file(env, "system root certificate file ($SSL_CERT_FILE)");
+    const SystemTrustOverrides env = system_trust_overrides();
+    if (env.file) {
+        const std::string data = read_file(*env.file, "system root certificate file ($SSL_CERT_FILE)");
         if (wolfSSL_CTX_load_verify_buffer_ex(ctx, bytes(data), size_of(data), WOLFSSL_FILETYPE_PEM, 0,
                                               WOLFSSL_LOAD_FLAG_IGNORE_ERR) != WOLFSSL_SUCCESS)
-            throw Error(ErrorKind::config, std::string("could not load the system trust store (sslrootcert=system) from "
-                                                       "$SSL_CERT_FILE \"") + env + "\"");
-        return;
+            throw Error(ErrorKind::config, "could not load the system trust store (sslrootcert=system) from "
+                                           "$SSL_CERT_FILE \"" + *env.file + "\"");
     }
-    if (wolfSSL_CTX_load_system_CA_certs(ctx) != WOLFSSL_SUCCESS)
+    // Every file of the directory, not a hashed lookup; files that are not certificates are
+    // skipped, and an unreadable directory adds nothing, as OpenSSL's by_dir.
+    if (env.dir)
+        wolfSSL_CTX_load_verify_locations_ex(ctx, nullptr, env.dir->c_str(), WOLFSSL_LOAD_FLAG_IGNORE_ERR);
+    if (env.replaces_platform_store()) return;
+    const bool platform = wolfSSL_CTX_load_system_CA_certs(ctx) == WOLFSSL_SUCCESS;
+    if (!platform && !env.file && !env.dir)
         throw Error(ErrorKind::config, "could not load the system trust store (sslrootcert=system): no readable CA "
                                        "certificates found in the platform's locations");
 }
@@ -72,9 +80,14 @@ void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
     if (ca.kind == Material::Kind::system) return load_system_trust(ctx);
     const std::string label = describe(ca, "root certificate file");
     const std::string data = material_data(ca, "root certificate file");
-    if (const int rc = wolfSSL_CTX_load_verify_buffer(ctx, bytes(data), size_of(data), WOLFSSL_FILETYPE_PEM);
-        rc != WOLFSSL_SUCCESS)
-        throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
+    // wolfSSL would take an intermediate CA of the file as an anchor; libpq does not.
+    const RootFileAnchors anchors = keep_anchored_certificates(data);
+    if (!anchors.trusts_nothing()) {
+        const std::string& roots = anchors.data;
+        if (const int rc = wolfSSL_CTX_load_verify_buffer(ctx, bytes(roots), size_of(roots), WOLFSSL_FILETYPE_PEM);
+            rc != WOLFSSL_SUCCESS)
+            throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
+    }
     // libpq loads the root file with X509_STORE_load_locations, which takes CRLs too.
     if (ca.kind == Material::Kind::file && data.find(crl_begin) != std::string::npos) {
         enable_crl_checks(ctx);

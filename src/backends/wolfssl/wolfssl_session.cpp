@@ -97,7 +97,10 @@ int WolfsslSession::recv_callback(WOLFSSL*, char* buf, int len, void* self) {
     for (;;) {
         ssize_t n = ::recv(s->fd_, buf, static_cast<std::size_t>(len), 0);
         if (n < 0 && errno == ENOTSOCK) n = ::read(s->fd_, buf, static_cast<std::size_t>(len));
-        if (n > 0) return static_cast<int>(n);
+        if (n > 0) {
+            s->framing_.received(buf, static_cast<std::size_t>(n));
+            return static_cast<int>(n);
+        }
         if (n == 0) {
             s->transport_eof_ = true;
             return WOLFSSL_CBIO_ERR_CONN_CLOSE;
@@ -192,6 +195,7 @@ IoResult WolfsslSession::read(void* buf, std::size_t len) {
     // close_notify, or EOF without it (wolfSSL reports the latter as a socket error).
     if (err == WOLFSSL_ERROR_ZERO_RETURN || err == SOCKET_PEER_CLOSED_E || (err == SOCKET_ERROR_E && transport_eof_)) {
         peer_closed_ = true;
+        if (transport_eof_ && framing_.inside_record()) return {IoStatus::error, 0, kEofInsideRecord};
         return {IoStatus::closed, 0, {}};
     }
     return failure(rc, "read");

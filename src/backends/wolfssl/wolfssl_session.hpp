@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tls/record_framing.hpp"
 #include "tls/tls_backend.hpp"
 
 struct WOLFSSL;
@@ -57,6 +58,7 @@ private:
     int fd_;
     int io_errno_ = 0;          // errno of the last failed send/recv
     bool transport_eof_ = false;  // recv saw end of stream
+    RecordFraming framing_;       // of what recv returned: was the end of stream inside a record?
     bool send_failed_ = false;    // send failed for good (io_errno_ says why)
     bool handshake_done_ = false;
     bool peer_closed_ = false;  // close_notify or EOF seen: nothing left to shut down

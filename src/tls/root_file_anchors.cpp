@@ -1,0 +1,138 @@
+#include "tls/root_file_anchors.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "tls/der_reader.hpp"
+
+namespace pgtls::tls {
+namespace {
+
+constexpr std::string_view begin_marker = "-----BEGIN CERTIFICATE-----";
+constexpr std::string_view end_marker = "-----END CERTIFICATE-----";
+
+struct Names {
+    std::vector<std::uint8_t> issuer;
+    std::vector<std::uint8_t> subject;
+};
+
+// Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version OPTIONAL, serialNumber,
+// signature, issuer, validity, subject, ... }, ... }
+std::optional<Names> names_of(std::span<const std::uint8_t> der) {
+    DerReader outer(der);
+    DerElement cert, tbs, issuer, subject, ignored;
+    if (!outer.expect(der::sequence, cert)) return std::nullopt;
+    DerReader in_cert(cert.value);
+    if (!in_cert.expect(der::sequence, tbs)) return std::nullopt;
+    DerReader r(tbs.value);
+    r.skip_if(der::context(0, true));
+    if (!r.expect(der::integer, ignored) || !r.expect(der::sequence, ignored) || !r.expect(der::sequence, issuer) ||
+        !r.expect(der::sequence, ignored) || !r.expect(der::sequence, subject))
+        return std::nullopt;
+    return Names{{issuer.whole.begin(), issuer.whole.end()}, {subject.whole.begin(), subject.whole.end()}};
+}
+
+std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
+    std::vector<std::uint8_t> out;
+    std::uint32_t acc = 0;
+    int bits = 0;
+    for (char c : text) {
+        int v;
+        if (c >= 'A' && c <= 'Z') v = c - 'A';
+        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') v = c - '0' + 52;
+        else if (c == '+') v = 62;
+        else if (c == '/') v = 63;
+        else if (c == '=' || c == '\r' || c == '\n' || c == ' ' || c == '\t') continue;
+        else return std::nullopt;
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<std::uint8_t>(acc >> bits));
+        }
+    }
+    return out;
+}
+
+struct Block {
+    std::size_t begin = 0, end = 0;  // byte range in the input, the line break after END included
+    Names names;
+};
+
+// Marks which certificates lead to a self-issued one of the same set.
+std::vector<bool> anchored(const std::vector<Names>& certs) {
+    std::vector<bool> ok(certs.size(), false);
+    for (std::size_t i = 0; i < certs.size(); ++i) ok[i] = certs[i].issuer == certs[i].subject;
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (std::size_t i = 0; i < certs.size(); ++i) {
+            if (ok[i]) continue;
+            for (std::size_t j = 0; j < certs.size(); ++j) {
+                if (ok[j] && certs[j].subject == certs[i].issuer) {
+                    ok[i] = changed = true;
+                    break;
+                }
+            }
+        }
+    }
+    return ok;
+}
+
+}  // namespace
+
+RootFileAnchors keep_anchored_certificates(std::string_view data) {
+    RootFileAnchors out;
+    out.data = std::string(data);
+    if (data.find("-----BEGIN") == std::string_view::npos) {
+        const auto* p = reinterpret_cast<const std::uint8_t*>(data.data());
+        const auto names = names_of({p, data.size()});
+        if (!names) return out;
+        if (anchored({*names})[0]) {
+            out.kept = 1;
+        } else {
+            out.dropped = 1;
+            out.data.clear();
+        }
+        return out;
+    }
+
+    std::vector<Block> blocks;
+    for (std::size_t pos = data.find(begin_marker); pos != std::string_view::npos;
+         pos = data.find(begin_marker, pos)) {
+        const std::size_t body = pos + begin_marker.size();
+        const std::size_t stop = data.find(end_marker, body);
+        if (stop == std::string_view::npos) break;
+        std::size_t end = stop + end_marker.size();
+        if (end < data.size() && data[end] == '\r') ++end;
+        if (end < data.size() && data[end] == '\n') ++end;
+        const auto der = base64_decode(data.substr(body, stop - body));
+        const auto names = der ? names_of(*der) : std::nullopt;
+        if (!names) return out;  // unreadable here: leave every verdict to the library
+        blocks.push_back({pos, end, *names});
+        pos = end;
+    }
+
+    std::vector<Names> certs;
+    for (const Block& b : blocks) certs.push_back(b.names);
+    const std::vector<bool> ok = anchored(certs);
+    std::string kept_text;
+    std::size_t from = 0;
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        if (ok[i]) {
+            ++out.kept;
+            continue;
+        }
+        ++out.dropped;
+        kept_text.append(data.substr(from, blocks[i].begin - from));
+        from = blocks[i].end;
+    }
+    if (out.dropped == 0) return out;
+    kept_text.append(data.substr(from));
+    out.data = std::move(kept_text);
+    return out;
+}
+
+}  // namespace pgtls::tls
