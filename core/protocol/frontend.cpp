@@ -350,6 +350,16 @@ void copy_data(std::string& out, std::string_view data) {
     finish_message(out, pos);
 }
 
+void frame_copy_data(char* message, std::size_t size) {
+    check_message_length("CopyData", size - 5);
+    const auto len = static_cast<std::uint32_t>(size - 1);
+    message[0] = 'd';
+    message[1] = char(len >> 24);
+    message[2] = char(len >> 16);
+    message[3] = char(len >> 8);
+    message[4] = char(len);
+}
+
 void copy_done(std::string& out) { out.append("c\0\0\0\4", 5); }
 
 void copy_fail(std::string& out, std::string_view reason) {
