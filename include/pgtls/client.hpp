@@ -80,8 +80,13 @@ public:
 
 private:
     friend class Client;
+    template <typename T>
+    friend class CopyRowWriter;
     explicit CopyIn(Client& c) : client_(&c) {}
     void flush();
+    // Sends `message` as one CopyData message without copying it, after what write() buffered:
+    // its first 5 bytes are left for the message header (filled in here), the data follows.
+    void write_framed(char* message, std::size_t size);
     void end() noexcept;  // done: the client accepts statements again
     Client& owner() const;  // Error(usage) when moved from
     Client* client_;

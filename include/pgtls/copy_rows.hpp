@@ -18,7 +18,10 @@
 
 #include "pgtls/version.hpp"
 
+#include <algorithm>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -67,82 +70,120 @@ template <typename T>
 class CopyRowWriter {
 public:
     /// Takes over `in` (from Client::copy_in with FORMAT binary) and writes the header.
-    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)) {
-        buffer_.reserve(batch + 4096);
-        buffer_ += detail::binary_copy_header();
+    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)), buffer_(header + batch + 4096, '\0') {
+        const std::string h = detail::binary_copy_header();
+        std::memcpy(room(h.size()), h.data(), h.size());
     }
-    /// Encodes one row into the writer's buffer, handed to CopyIn in 64 KiB pieces (one
-    /// CopyData message per piece, not per row). A field that cannot be encoded throws, and
-    /// nothing of that row stays behind: the COPY goes on with the next row.
+    /// Encodes one row into the writer's buffer, sent in 64 KiB CopyData messages (one per
+    /// batch of rows, not per row). A field that cannot be encoded throws, and nothing of that
+    /// row stays behind: the COPY goes on with the next row.
     void write(const T& row) {
-        const std::size_t at = buffer_.size();
-        buffer_.resize(at + 2);
-        put_be(buffer_.data() + at, size, 2);
+        const std::size_t at = used_;
+        put_be<2>(room(2), size);
         try {
             std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
         } catch (...) {
-            buffer_.resize(at);  // never half a row on the wire
+            used_ = at;  // never half a row on the wire
             throw;
         }
-        if (buffer_.size() >= batch) {
-            in_.write(buffer_);
-            buffer_.clear();
-        }
+        if (used_ - header >= batch) send();
     }
     /// Writes the rest and the trailer and ends the COPY; returns the server's row count.
     std::uint64_t finish() {
-        buffer_.append("\xff\xff", 2);
-        in_.write(buffer_);
-        buffer_.clear();
+        put_be<2>(room(2), 0xffff);
+        in_.write(data());  // sent with CopyDone in one write
+        used_ = header;
         return in_.finish();
     }
     /// Aborts the COPY (the server discards every row).
     void abort(std::string_view reason = "aborted by the client") {
-        buffer_.clear();
+        used_ = header;
         in_.abort(reason);
     }
 
 private:
     static constexpr std::size_t size = detail::composite_size<T>();
     static constexpr std::size_t batch = 64 * 1024;
+    // The buffer starts with room for the CopyData header, so a batch goes out in place.
+    static constexpr std::size_t header = 5;
+    // Larger batches (rows of many MiB) go through CopyIn::write, which splits them.
+    static constexpr std::size_t max_framed = 16 * 1024 * 1024;
+
+    std::string_view data() const { return {buffer_.data() + header, used_ - header}; }
+    void send() {
+        if (used_ - header <= max_framed)
+            in_.write_framed(buffer_.data(), used_);
+        else
+            in_.write(data());
+        used_ = header;
+    }
+    // `n` bytes at the end of the rows, to be written by the caller. (Forced inline: called per
+    // field, and GCC keeps it out of line otherwise.)
+    [[gnu::always_inline]] char* room(std::size_t n) {
+        if (buffer_.size() - used_ < n) [[unlikely]]
+            grow(n);
+        char* p = buffer_.data() + used_;
+        used_ += n;
+        return p;
+    }
+    void grow(std::size_t n) { buffer_.resize(std::max(buffer_.size() * 2, used_ + n)); }
     template <typename F>
     void append(const F& f) {
         if constexpr (is_optional_v<F>) {
             if (!f) {
-                detail::write_be(buffer_, 0xffffffffu, 4);
+                put_be<4>(room(4), 0xffffffffu);
                 return;
             }
             append(*f);
         } else if constexpr (std::is_integral_v<F> && requires { Codec<F>::wire_size; }) {
             // Integers: written in place, no temporary string.
-            put_fixed(static_cast<std::uint64_t>(static_cast<std::int64_t>(f)), Codec<F>::wire_size);
+            put_fixed<Codec<F>::wire_size>(static_cast<std::uint64_t>(static_cast<std::int64_t>(f)));
         } else if constexpr (std::is_same_v<F, TimestampTz> || std::is_same_v<F, Timestamp>) {
-            put_fixed(static_cast<std::uint64_t>(detail::pg_micros_from_time_point(f)), 8);
+            put_fixed<8>(static_cast<std::uint64_t>(detail::pg_micros_from_time_point(f)));
+        } else if constexpr (std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>) {
+            put_bytes(f);  // a string's binary form is its bytes; no temporary
         } else {
             static_assert(requires { Codec<F>::encode_binary(f); }, "a binary COPY field needs a codec with encode_binary");
-            const std::size_t at = buffer_.size();
-            buffer_.append(4, '\0');
-            if constexpr (std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>)
-                buffer_ += f;  // a string's binary form is its bytes; no temporary
-            else
-                buffer_ += Codec<F>::encode_binary(f);
-            const std::size_t n = buffer_.size() - at - 4;
-            if (n > 0x7fffffffu) throw Error(ErrorKind::usage, "COPY field larger than 2 GiB");
-            put_be(buffer_.data() + at, n, 4);
+            put_bytes(Codec<F>::encode_binary(f));
         }
     }
-    // The length `n` and the n-byte big-endian `v`.
-    void put_fixed(std::uint64_t v, std::size_t n) {
-        const std::size_t at = buffer_.size();
-        buffer_.resize(at + 4 + n);
-        put_be(buffer_.data() + at, n, 4);
-        put_be(buffer_.data() + at + 4, v, n);
+    // The length and the bytes of one field.
+    void put_bytes(std::string_view b) {
+        if (b.size() > 0x7fffffffu) throw Error(ErrorKind::usage, "COPY field larger than 2 GiB");
+        char* p = room(4 + b.size());
+        put_be<4>(p, b.size());
+        if (!b.empty()) std::memcpy(p + 4, b.data(), b.size());
     }
-    static void put_be(char* p, std::uint64_t v, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<char>(v >> (8 * (n - 1 - i)));
+    // The length `n` and the n-byte big-endian `v`.
+    template <std::size_t N>
+    void put_fixed(std::uint64_t v) {
+        char* p = room(4 + N);
+        put_be<4>(p, N);
+        put_be<N>(p + 4, v);
+    }
+    // The low N bytes of `v`, big-endian: one byte-swapped store where the compiler has one.
+    template <std::size_t N>
+    static void put_be(char* p, std::uint64_t v) {
+#if defined(__GNUC__)
+        if constexpr (std::endian::native == std::endian::little && (N == 2 || N == 4 || N == 8)) {
+            if constexpr (N == 2) {
+                const std::uint16_t x = __builtin_bswap16(static_cast<std::uint16_t>(v));
+                std::memcpy(p, &x, N);
+            } else if constexpr (N == 4) {
+                const std::uint32_t x = __builtin_bswap32(static_cast<std::uint32_t>(v));
+                std::memcpy(p, &x, N);
+            } else {
+                const std::uint64_t x = __builtin_bswap64(v);
+                std::memcpy(p, &x, N);
+            }
+            return;
+        }
+#endif
+        for (std::size_t i = 0; i < N; ++i) p[i] = static_cast<char>(v >> (8 * (N - 1 - i)));
     }
     CopyIn in_;
-    std::string buffer_;
+    std::string buffer_;  // [header][rows up to used_][spare]
+    std::size_t used_ = header;
 };
 
 namespace detail {

@@ -33,13 +33,17 @@ inline std::uint64_t read_be(std::string_view b, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(b[i]);
     return v;
 }
+// The low `n` bytes of `v`, big-endian; n <= 8. (Built in a local array: a push_back per byte
+// costs a capacity check each, on every integer parameter of every query.)
 inline void write_be(std::string& out, std::uint64_t v, std::size_t n) {
-    for (std::size_t i = n; i-- > 0;) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    char b[8];
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<char>(v >> (8 * (n - 1 - i)));
+    out.append(b, n);
 }
 inline std::string be_bytes(std::uint64_t v, std::size_t n) {
-    std::string s;
-    write_be(s, v, n);
-    return s;
+    char b[8];
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<char>(v >> (8 * (n - 1 - i)));
+    return std::string(b, n);
 }
 
 // An integer read from an int2/int4/int8/oid/numeric column (or text with OID 0): either a

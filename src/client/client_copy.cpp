@@ -93,6 +93,22 @@ void CopyIn::write(std::string_view data) {
     });
 }
 
+void CopyIn::write_framed(char* message, std::size_t size) {
+    auto& impl = owner().live();
+    if (done_) throw Error(ErrorKind::usage, "COPY is already finished");
+    guarded(impl, [&] {
+        protocol::frame_copy_data(message, size);
+        flush();
+        try {
+            protocol::CopyInData q(impl.wire(), std::string_view(message, size), impl.request_options(impl.query_deadline()));
+            impl.drive(q);
+        } catch (...) {
+            end();
+            throw;
+        }
+    });
+}
+
 namespace {
 // Sends `buffer` (the COPY's last CopyData, then CopyDone or CopyFail) and reads the COPY's
 // outcome; the buffer is spent either way.

@@ -1,6 +1,7 @@
 #include "protocol/frontend.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "pgtls/error.hpp"
@@ -147,18 +148,30 @@ public:
         i32(static_cast<std::int32_t>(body + 4));
     }
     void u8(char c) noexcept { *p_++ = c; }
+    // Big-endian; one byte-swapped store where the compiler has one (GCC does not merge the
+    // four byte stores itself here, and a query writes about fifteen of these).
     void i16(std::int16_t v) noexcept {
-        const auto u = static_cast<std::uint16_t>(v);
+        auto u = static_cast<std::uint16_t>(v);
+#if defined(__GNUC__)
+        if constexpr (std::endian::native == std::endian::little) u = __builtin_bswap16(u);
+        std::memcpy(p_, &u, 2);
+#else
         p_[0] = char(u >> 8);
         p_[1] = char(u);
+#endif
         p_ += 2;
     }
     void i32(std::int32_t v) noexcept {
-        const auto u = static_cast<std::uint32_t>(v);
+        auto u = static_cast<std::uint32_t>(v);
+#if defined(__GNUC__)
+        if constexpr (std::endian::native == std::endian::little) u = __builtin_bswap32(u);
+        std::memcpy(p_, &u, 4);
+#else
         p_[0] = char(u >> 24);
         p_[1] = char(u >> 16);
         p_[2] = char(u >> 8);
         p_[3] = char(u);
+#endif
         p_ += 4;
     }
     void bytes(const char* d, std::size_t n) noexcept {
@@ -348,6 +361,16 @@ void copy_data(std::string& out, std::string_view data) {
     const auto pos = begin(out, 'd');
     out.append(data);
     finish_message(out, pos);
+}
+
+void frame_copy_data(char* message, std::size_t size) {
+    check_message_length("CopyData", size - 5);
+    const auto len = static_cast<std::uint32_t>(size - 1);
+    message[0] = 'd';
+    message[1] = char(len >> 24);
+    message[2] = char(len >> 16);
+    message[3] = char(len >> 8);
+    message[4] = char(len);
 }
 
 void copy_done(std::string& out) { out.append("c\0\0\0\4", 5); }

@@ -83,6 +83,9 @@ void sync(std::string& out);
 void flush(std::string& out);
 void terminate(std::string& out);
 void copy_data(std::string& out, std::string_view data);
+// Fills in the header of a CopyData message built in place: `message` is 5 header bytes and
+// then `size` - 5 bytes of data. Error(usage) past the protocol's message limit.
+void frame_copy_data(char* message, std::size_t size);
 void copy_done(std::string& out);
 void copy_fail(std::string& out, std::string_view reason);
 

@@ -23,7 +23,7 @@ void QueryFlow::finish_result() {
     have_columns_ = false;
 }
 
-bool QueryFlow::on_message(const BackendMessage& m) {
+bool QueryFlow::on_any_message(const BackendMessage& m) {
     if (in_copy_out_) {
         switch (m.type) {
             case 'd': return false;  // data of a COPY TO STDOUT run through query(): dropped

@@ -22,7 +22,12 @@ public:
     // Returns true once ReadyForQuery has been consumed. Throws Error(protocol) on a message
     // that does not belong in this state. Server errors are stored (see error()) because the
     // server still sends ReadyForQuery after them.
-    bool on_message(const BackendMessage& m);
+    bool on_message(const BackendMessage& m) {
+        // Inline: ParseComplete and BindComplete open every extended query's reply and need
+        // nothing but the check that they belong here.
+        if ((m.type == '1' || m.type == '2') && kind_ == Kind::extended && !in_copy_out_) return false;
+        return on_any_message(m);
+    }
 
     std::vector<Result>& results() noexcept { return results_; }
     // Keep only the last result, in *target (no vector): one-statement extended queries.
@@ -42,6 +47,7 @@ public:
     void copy_fail_sent() noexcept { copy_in_requested_ = false; }
 
 private:
+    bool on_any_message(const BackendMessage& m);
     [[noreturn]] void unexpected(char type) const;
     void finish_result();
     Result* single_ = nullptr;

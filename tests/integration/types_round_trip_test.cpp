@@ -379,6 +379,32 @@ TEST_P(TypesRoundTrip, TypedBinaryCopyInAndOut) {
     EXPECT_EQ(c.query("SELECT count(*) FROM copy_rows")[0][0].as<int>(), 500);
 }
 
+// Rows over many 64 KiB batches (each sent as one CopyData built in place), a row larger than
+// the writer's buffer and one larger than its in-place limit (16 MiB, sent through
+// CopyIn::write): the server stores every byte.
+TEST_P(TypesRoundTrip, TypedBinaryCopySpansBatchesAndHugeRows) {
+    Client c = open();
+    c.query("CREATE TEMP TABLE copy_big (id int4, name text)");
+    auto w = copy_in_rows<std::tuple<std::int32_t, std::string>>(c, "COPY copy_big FROM STDIN (FORMAT binary)");
+    std::int64_t ids = 0, bytes = 0;
+    const auto put = [&](std::int32_t id, std::string name) {
+        ids += id;
+        bytes += static_cast<std::int64_t>(name.size());
+        w.write({id, std::move(name)});
+    };
+    for (std::int32_t i = 1; i <= 20000; ++i) put(i, "name-" + std::to_string(i));
+    put(20001, std::string(200 * 1024, 'x'));
+    for (std::int32_t i = 20002; i <= 21000; ++i) put(i, std::string(static_cast<std::size_t>(i % 300), 'y'));
+    put(21001, std::string(17 * 1024 * 1024, 'z'));
+    for (std::int32_t i = 21002; i <= 22000; ++i) put(i, "after-" + std::to_string(i));
+    EXPECT_EQ(w.finish(), 22000u);
+    const Result r = c.query("SELECT count(*), sum(id), sum(length(name)) FROM copy_big");
+    EXPECT_EQ(r[0][0].as<std::int64_t>(), 22000);
+    EXPECT_EQ(r[0][1].as<std::int64_t>(), ids);
+    EXPECT_EQ(r[0][2].as<std::int64_t>(), bytes);
+    EXPECT_EQ(c.query("SELECT name FROM copy_big WHERE id = 12345")[0][0].as<std::string>(), "name-12345");
+}
+
 // A field whose codec throws in the middle of a row: the row is refused whole, nothing of it
 // reaches the server, and the COPY goes on with the next row.
 struct Picky {
