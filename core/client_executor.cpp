@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/client_impl.hpp"
+#include "core/trace_run.hpp"
 
 namespace pgtls {
 
@@ -53,7 +54,10 @@ protocol::Action Client::Impl::run(protocol::Algorithm& algo, Link& l, Deadline 
     bool faulted = false;
     std::exception_ptr failure;    // holds the Error an io_error / cancel_done event points to
 
+    // Null without a tracer: each hook below is then one test of a null pointer.
+    const std::unique_ptr<trace::TraceRun> trace = trace::begin(settings, info, algo, reader, out);
     protocol::Action action = algo.resume(protocol::Event::start());
+    if (trace) trace->after(action);
     while (true) {
         switch (action.timer.kind) {
             case protocol::Timer::Kind::keep: break;
@@ -190,7 +194,9 @@ protocol::Action Client::Impl::run(protocol::Algorithm& algo, Link& l, Deadline 
                 event = protocol::Event::failed(held_error(failure, e));
             }
         }
+        if (trace) trace->before(event);
         action = algo.resume(event);
+        if (trace) trace->after(action, tls && tls->backend ? tls->backend->name() : std::string_view{});
     }
 }
 
