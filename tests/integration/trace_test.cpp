@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "pgtls/pool.hpp"
 #include "pgtls/trace.hpp"
 #include "tests/integration/integration_fixture.hpp"
 
@@ -351,6 +352,18 @@ TEST_P(Tracing, NoTracerNoSpans) {
     Conn conn(driver(), c);
     EXPECT_EQ(conn.query("SELECT 1")[0][0].as<int>(), 1);
     EXPECT_TRUE(tracer->named("pgtls.query").empty());
+}
+
+// A pool's connections are Clients made from the pool's Config: its tracer sees them.
+TEST_P(Tracing, PoolConnectionsAreTracedThroughTheConfig) {
+    if (driver() == DriverKind::async) GTEST_SKIP() << "the pool is blocking";
+    Pool pool(traced());
+    EXPECT_EQ(pool.acquire()->execute("SELECT $1::int + 1", Params{to_param(41)})[0][0].as<int>(), 42);
+    EXPECT_EQ(tracer->named("pgtls.connect").size(), 1u);
+    const auto e = tracer->named("pgtls.execute");
+    ASSERT_FALSE(e.empty());
+    EXPECT_EQ(text(e.back(), "db.operation.name"), "SELECT");
+    EXPECT_EQ(number(e.back(), "db.response.returned_rows"), 1);
 }
 
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Tracing);
