@@ -2,12 +2,14 @@
 // service and password files, and the resolved settings a connection runs with.
 #pragma once
 
+#include "pgtls/trace.hpp"
 #include "pgtls/version.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -129,6 +131,13 @@ struct Config {
     std::optional<std::size_t> max_notifications;  // queued, not yet taken: default 100,000
     std::optional<NotificationOverflow> notification_overflow;  // default error
     std::optional<std::size_t> max_parameter_status;  // distinct ParameterStatus names: default 1,000
+
+    /// Receives a span per operation of connections made with this config (see
+    /// pgtls/trace.hpp); null (the default): no tracing, no cost beyond a null check.
+    std::shared_ptr<Tracer> tracer;
+    /// Spans carry db.query.text (the statement's text, never parameter values). Off by
+    /// default: statements can hold literals an application considers secret.
+    bool trace_query_text = false;
 };
 
 // Where a resolved setting came from, for `pgtls conninfo`.
@@ -207,6 +216,8 @@ struct Settings {
     std::size_t max_notifications = 100'000;
     NotificationOverflow notification_overflow = NotificationOverflow::error;
     std::size_t max_parameter_status = 1'000;
+    std::shared_ptr<Tracer> tracer;        // Config::tracer
+    bool trace_query_text = false;         // Config::trace_query_text
 
     // keyword -> where its value came from (only keywords that have a value).
     std::map<std::string, SettingSource> sources;

@@ -10,5 +10,6 @@
 #include "pgtls/pool.hpp"
 #include "pgtls/result.hpp"
 #include "pgtls/session.hpp"
+#include "pgtls/trace.hpp"
 #include "pgtls/types.hpp"
 #include "pgtls/type_loader.hpp"

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "client/client_impl.hpp"
+#include "client/trace_run.hpp"
 
 namespace pgtls {
 
@@ -68,7 +69,10 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
     bool faulted = false;
     std::exception_ptr failure;    // holds the Error an io_error / cancel_done event points to
 
+    // Null without a tracer: each hook below is then one test of a null pointer.
+    const std::unique_ptr<trace::TraceRun> trace = trace::begin(settings, info, algo, reader, out);
     protocol::Action action = algo.resume(protocol::Event::start());
+    if (trace) trace->after(action);
     while (true) {
         switch (action.timer.kind) {
             case protocol::Timer::Kind::keep: break;
@@ -205,7 +209,9 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
                 event = protocol::Event::failed(held_error(failure, e));
             }
         }
+        if (trace) trace->before(event);
         next_action(action, algo, event);
+        if (trace) trace->after(action, tls && tls->backend ? tls->backend->name() : std::string_view{});
     }
 }
 

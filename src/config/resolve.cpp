@@ -820,6 +820,8 @@ Settings resolve(const Config& config, const Environment& process_env) {
     s.max_parameter_status = size_setting(layers, "max_parameter_status", s.max_parameter_status);
     s.runtime_params = config.runtime_params;
     s.password_callback = config.password_callback;
+    s.tracer = config.tracer;
+    s.trace_query_text = config.trace_query_text;
     if (config.max_message_size) {
         if (*config.max_message_size < 5) fail("max_message_size (set in code) must be at least 5 bytes");
         s.max_message_size = *config.max_message_size;

@@ -70,6 +70,8 @@ public:
     }
     const TlsUp* tls_up() const noexcept { return tls_established_ ? &tls_up_ : nullptr; }
     const StartupFlow& startup() const noexcept { return *startup_; }
+    // The attempts that failed so far, in order (Error::attempts() of a failed connect).
+    const std::vector<ConnectAttempt>& failed_attempts() const noexcept { return attempts_; }
 
 private:
     enum class State { opening, starting, showing, closing, done };

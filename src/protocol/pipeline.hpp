@@ -25,6 +25,7 @@ public:
 
     // See PipelineFlow::reported() and settled().
     std::size_t reported() const noexcept { return flow_.reported(); }
+    const std::vector<PipelineResult>& results() const noexcept { return flow_.results(); }
     std::size_t settled() const noexcept { return flow_.settled(); }
 
 private:

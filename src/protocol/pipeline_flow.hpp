@@ -30,6 +30,7 @@ public:
     // How many queries have their result or error (the server is at the next one, or past
     // the end).
     std::size_t reported() const noexcept { return q_; }
+    const std::vector<PipelineResult>& results() const noexcept { return results_; }
     // How many queries have their final outcome: those of the sync groups that ended (until
     // its ReadyForQuery, a group's implicit COMMIT can still fail and turn its results into
     // errors).

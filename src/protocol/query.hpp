@@ -26,6 +26,8 @@ public:
     SimpleQuery(Wire wire, std::string_view sql, RequestOptions options)
         : Request(wire, options), sql_(sql), flow_(QueryFlow::Kind::simple, wire.session) {}
     std::vector<Result>& results() noexcept { return flow_.results(); }
+    const std::vector<Result>& results() const noexcept { return const_cast<QueryFlow&>(flow_).results(); }
+    std::string_view sql() const noexcept { return sql_; }
 
 private:
     Action send() override;
@@ -55,6 +57,7 @@ struct ExtendedCall {
 class ExtendedRequest final : public Request {
 public:
     ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOptions options);
+    const ExtendedCall& call() const noexcept { return call_; }
 
 private:
     Action send() override;

@@ -392,6 +392,11 @@ for b in names:
            env=dict(env, PGUSER="scramuser", PGPASSWORD="scram-secret"),
            out_has=["from config: negotiation=direct alpn=postgresql", "from URI: negotiation=direct alpn=postgresql"],
            prog=example("direct_negotiation"))
+    expect(f"example otlp_json_tracer {b}", [conninfo("pg18", extra="sslmode=require")], 0, env=env,
+           out_has=['"name":"pgtls.connect"', '"name":"pgtls.connect.tls"', '"name":"pgtls.pipeline.query"',
+                    '{"key":"db.response.status_code","value":{"stringValue":"22012"}}',
+                    '{"key":"tls.backend","value":{"stringValue":"' + b + '"}}'],
+           prog=example("otlp_json_tracer"))
     expect(f"example channel_binding {b}", [conninfo("pg18")], 0, env=env,
            out_has=["client: auth=SCRAM-SHA-256-PLUS channel_binding=yes", "pool: auth=SCRAM-SHA-256-PLUS channel_binding=yes"],
            prog=example("channel_binding"))

@@ -111,6 +111,10 @@ struct client::AsyncCore {
             protocol::CancelOptions o = cancel_options(settings, target, address, tls_start, tls && tls->verify_full, key);
             return std::make_unique<protocol::CancelFlow>(std::move(o), w);
         };
+        s.begin_trace = [this](const protocol::Algorithm& a, const protocol::MessageReader& in, const std::string& o) {
+            return trace::begin(settings, info, a, in, o);
+        };
+        s.tls_backend = [this]() -> std::string_view { return tls && tls->backend ? tls->backend->name() : ""; };
         return s;
     }
 
@@ -557,7 +561,7 @@ AsyncConnection::OpId AsyncConnection::copy_out(std::string sql, std::function<v
 
 namespace {
 // COPY FROM STDIN with all its data: start, then the data and CopyDone in one final write.
-class CopyInAll final : public protocol::Algorithm {
+class CopyInAll final : public protocol::Algorithm, public trace::Labelled {
 public:
     CopyInAll(protocol::Wire wire, std::string_view sql, std::string_view messages, protocol::RequestOptions o)
         : start_(wire, sql, o), end_(wire, messages, protocol::CopyInEnd::How::finish, o) {}
@@ -573,6 +577,11 @@ public:
     std::optional<protocol::Action> consume_input() override { return started_ ? end_.consume_input() : start_.consume_input(); }
     bool cancellable() const noexcept override { return true; }
     std::uint64_t rows() noexcept { return end_.rows(); }
+    const char* span_name() const noexcept override { return "pgtls.copy_in"; }
+    const char* span_operation() const noexcept override { return "COPY"; }
+    std::int64_t span_rows() const noexcept override {
+        return started_ ? static_cast<std::int64_t>(const_cast<protocol::CopyInEnd&>(end_).rows()) : -1;
+    }
 
 private:
     protocol::CopyInStart start_;

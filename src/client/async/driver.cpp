@@ -36,6 +36,7 @@ void Driver::start(protocol::Algorithm& algo, Completion done, Clock::time_point
     if (algo_) throw Error(ErrorKind::usage, ErrorCause::usage, "another operation is already running on this connection");
     algo_ = &algo;
     done_ = std::move(done);
+    trace_ = setup_.begin_trace ? setup_.begin_trace(algo, wire_.in, wire_.out) : nullptr;
     resume(Event::start(), now);
     advance(now);
 }
@@ -49,12 +50,14 @@ void Driver::apply_timer(const protocol::Timer& t, Clock::time_point now) {
 }
 
 void Driver::resume(const Event& e, Clock::time_point now) {
+    if (trace_) trace_->before(e);
     try {
         action_ = algo_->resume(e);
     } catch (...) {
         // A broken contract (or an algorithm's bug): the operation ends, the connection with it.
         action_ = Action::failure(std::current_exception(), Action::Connection::retired);
     }
+    if (trace_) trace_->after(action_, setup_.tls_backend ? setup_.tls_backend() : std::string_view{});
     apply_timer(action_.timer, now);
     out_sent_ = 0;
     tail_sent_ = {};
@@ -233,6 +236,7 @@ bool Driver::step_cancel(Clock::time_point now) {
         DriverSetup sub;
         sub.socket_options = setup_.socket_options;
         sub.tls_context = setup_.tls_context;
+        sub.begin_trace = setup_.begin_trace;  // the cancel request's own span
         side.driver = std::make_unique<Driver>(side.channel, protocol::Wire{side.in, side.out, side.session}, sub);
         // The side algorithm's own timers bound it; the action's timer bounds it too.
         side.driver->start(*side.algo, [&side](const Action& done) {
@@ -297,6 +301,7 @@ void Driver::finish() {
     cancel_pending_ = false;
     main_interest_ = {};
     algo_ = nullptr;
+    trace_.reset();
     Completion done = std::move(done_);
     done_ = nullptr;
     const Action final_action = std::move(action_);

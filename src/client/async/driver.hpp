@@ -16,6 +16,7 @@
 #include <string>
 
 #include "protocol/algorithm.hpp"
+#include "client/trace_run.hpp"
 #include "transport/channel.hpp"
 #include "transport/socket.hpp"
 
@@ -43,6 +44,13 @@ struct DriverSetup {
     // Makes the side algorithm a cancel action runs (null: cancel actions fail). The side
     // algorithm gets its own wire; it opens its own socket.
     std::function<std::unique_ptr<protocol::Algorithm>(protocol::Wire)> make_cancel;
+    // Tracing (core/trace_run.hpp): the TraceRun of an algorithm that starts, null without a
+    // tracer (or without this hook), reading into `in` and sending from `out` (the driver's
+    // wire); and the name of the TLS backend a connect used.
+    std::function<std::unique_ptr<trace::TraceRun>(const protocol::Algorithm&, const protocol::MessageReader& in,
+                                                   const std::string& out)>
+        begin_trace;
+    std::function<std::string_view()> tls_backend;
 };
 
 class Driver {
@@ -105,6 +113,7 @@ private:
     DriverSetup setup_;
 
     protocol::Algorithm* algo_ = nullptr;
+    std::unique_ptr<trace::TraceRun> trace_;  // the running algorithm's, when traced
     Completion done_;
     protocol::Action action_;
     std::optional<Clock::time_point> deadline_;

@@ -1,0 +1,79 @@
+// pgtls — tracing: span-shaped events for every operation a connection runs, with attributes
+// named after the OpenTelemetry database semantic conventions. No dependency: an application
+// forwards the spans to OpenTelemetry, a log, or anything else (examples/otlp_json_tracer.cpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace pgtls {
+
+/// One attribute value: text, integer, floating point or boolean (OpenTelemetry's scalars).
+using TraceValue = std::variant<std::string, std::int64_t, double, bool>;
+
+/// A named attribute of a span.
+struct TraceAttribute {
+    std::string key;
+    TraceValue value;
+};
+
+/// One finished operation, or one phase of it.
+///
+/// Names: "pgtls.connect" (the whole connect), its children "pgtls.connect.attempt" (one per
+/// socket opened: host x address x sslmode attempt) and the attempt's phases
+/// "pgtls.connect.tcp", "pgtls.connect.tls" and "pgtls.connect.startup" (authentication up to
+/// the first ReadyForQuery); "pgtls.query" (simple protocol), "pgtls.execute" (extended:
+/// execute and stream), "pgtls.prepare", "pgtls.close_statement", "pgtls.pipeline" with one
+/// child "pgtls.pipeline.query" per query, "pgtls.copy_out", "pgtls.copy_in" (the request that
+/// starts a COPY FROM STDIN and the one that ends it; data chunks are not spans),
+/// "pgtls.cancel", "pgtls.close", "pgtls.notification_wait".
+///
+/// Attributes (present when known): db.system.name ("postgresql"), db.namespace (database),
+/// db.user, db.operation.name (first word of the command tag, e.g. "SELECT"),
+/// db.query.text (only with Config::trace_query_text; never parameter values),
+/// db.response.status_code (SQLSTATE of a server error), db.response.returned_rows,
+/// server.address, server.port, network.peer.address, tls.backend, tls.protocol.version,
+/// pgtls.encryption ("tls", "gss", "plaintext"), pgtls.command_tag, pgtls.bytes_sent,
+/// pgtls.bytes_received, pgtls.connection_kept (false: the connection was closed by this
+/// operation's failure), error.type (ErrorKind name, or SQLSTATE for server errors).
+///
+/// Children are reported before their parent; `parent_id` links them (0: a root span).
+struct Span {
+    std::string name;
+    std::uint64_t id = 0;         // unique in the process, never 0
+    std::uint64_t parent_id = 0;  // 0: none
+    std::chrono::system_clock::time_point start;
+    std::chrono::system_clock::time_point end;
+    std::chrono::nanoseconds duration{0};  // measured on a monotonic clock
+    bool ok = true;
+    std::string error;  // the error's message when !ok
+    std::vector<TraceAttribute> attributes;
+
+    /// The value of attribute `key`, or null when the span has none.
+    const TraceValue* find(std::string_view key) const noexcept {
+        for (const TraceAttribute& a : attributes)
+            if (a.key == key) return &a.value;
+        return nullptr;
+    }
+};
+
+/// Receives the spans of the connections it is set on (Config::tracer).
+///
+/// on_span() runs on the thread that drives the connection, synchronously, after the
+/// operation's outcome is decided and before its result is returned (blocking Client) or its
+/// callback runs (AsyncConnection). An exception it throws is swallowed: it never changes the
+/// operation's outcome or the connection's state. It must not use the connection it is
+/// called for. One tracer may be shared by many connections and threads: it synchronises
+/// itself.
+class Tracer {
+public:
+    virtual ~Tracer() = default;
+    /// One finished span (valid only during the call).
+    virtual void on_span(const Span& span) = 0;
+};
+
+}  // namespace pgtls

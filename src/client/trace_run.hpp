@@ -1,0 +1,93 @@
+// Tracing, shared by both drivers of the engine (the blocking executor and the async driver):
+// a TraceRun watches one algorithm run — the events it is resumed with and the actions it
+// returns — and, when it is done, reports its spans (pgtls/trace.hpp) to the tracer. What a
+// span says comes from the algorithm's own results (its type tells the operation), so the
+// drivers only call the three hooks below and never describe an operation themselves.
+// Drivers create a TraceRun only when a tracer is set: otherwise tracing costs a null check.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/algorithm.hpp"
+#include "pgtls/config.hpp"
+#include "pgtls/session.hpp"
+#include "pgtls/trace.hpp"
+
+namespace pgtls::trace {
+
+// An algorithm composed by a driver (not one of core/protocol's) names its own span.
+struct Labelled {
+    virtual ~Labelled() = default;
+    virtual const char* span_name() const noexcept = 0;
+    // db.operation.name ("COPY"), or null.
+    virtual const char* span_operation() const noexcept { return nullptr; }
+    // Rows the operation affected, or -1 when it has none to tell.
+    virtual std::int64_t span_rows() const noexcept { return -1; }
+};
+
+class TraceRun {
+public:
+    // `algo` runs over a connection with `settings` that reached `peer` (empty before it
+    // connected), reading into `in` and sending from `out`; all outlive the run.
+    TraceRun(const Settings& settings, const ConnectionInfo& peer, const protocol::Algorithm& algo,
+             const protocol::MessageReader& in, const std::string& out);
+    ~TraceRun();
+    TraceRun(const TraceRun&) = delete;
+    TraceRun& operator=(const TraceRun&) = delete;
+
+    // Before algo.resume(event).
+    void before(const protocol::Event& event) noexcept;
+    // After resume() returned `action` (the first one answers Event::start). A done action
+    // reports the spans: exceptions of the tracer are swallowed. `tls_backend` names the TLS
+    // backend that ran a connect's handshakes.
+    void after(const protocol::Action& action, std::string_view tls_backend = {}) noexcept;
+
+private:
+    struct Phase {
+        std::string name;
+        std::chrono::system_clock::time_point start, end;
+        std::chrono::steady_clock::time_point t0, t1;
+        bool ended = false;
+    };
+    struct Attempt {
+        std::string host, address;
+        int port = 0;
+        std::string tls_version;
+        bool tls = false, gss = false;
+        std::vector<Phase> phases;  // tcp, tls, startup (in order, as they happened)
+        std::chrono::system_clock::time_point start, end;
+        std::chrono::steady_clock::time_point t0, t1;
+    };
+    void begin_phase(const char* name);
+    void end_phase();
+    void end_attempt();
+    void report(const protocol::Action& done, std::string_view tls_backend);
+    void emit(Span& span) noexcept;
+
+    const Settings& settings_;
+    const ConnectionInfo& peer_;
+    const protocol::Algorithm& algo_;
+    const protocol::MessageReader& in_;
+    const std::string& out_;
+    std::chrono::system_clock::time_point start_;
+    std::chrono::steady_clock::time_point t0_;
+    std::uint64_t bytes_sent_ = 0, bytes_received_ = 0;
+    std::size_t buffered_after_read_ = 0;  // Wire::in's size when a read action was returned
+    bool reading_ = false;
+    bool done_ = false;
+    std::vector<Attempt> attempts_;  // connect only
+};
+
+// A TraceRun for `algo` when `settings` has a tracer; null otherwise.
+inline std::unique_ptr<TraceRun> begin(const Settings& settings, const ConnectionInfo& peer,
+                                       const protocol::Algorithm& algo, const protocol::MessageReader& in,
+                                       const std::string& out) {
+    if (!settings.tracer) return nullptr;
+    return std::make_unique<TraceRun>(settings, peer, algo, in, out);
+}
+
+}  // namespace pgtls::trace
