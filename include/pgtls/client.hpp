@@ -1,4 +1,5 @@
-// pgtls — a blocking PostgreSQL connection with timeouts.
+/// \file
+/// pgtls — a blocking PostgreSQL connection with timeouts.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -23,20 +24,20 @@
 
 namespace pgtls {
 
-class TypeCache;  // type_loader.hpp
+class TypeCache;  ///< type_loader.hpp
 class Client;
 
-// Queue many statements before reading any result (libpq pipeline mode): each add() queues
-// Parse/Bind/Describe/Execute, sync() marks a sync point, run() sends everything in large
-// writes and reads every result in order. An error aborts the rest of its sync group,
-// exactly as the server does; every query's outcome is reported.
+/// Queue many statements before reading any result (libpq pipeline mode): each add() queues
+/// Parse/Bind/Describe/Execute, sync() marks a sync point, run() sends everything in large
+/// writes and reads every result in order. An error aborts the rest of its sync group,
+/// exactly as the server does; every query's outcome is reported.
 class Pipeline {
 public:
     explicit Pipeline(Client& client) : client_(client) {}
-    // Returns the query's index in run()'s result vector.
+    /// Returns the query's index in run()'s result vector.
     std::size_t add(std::string_view sql, const std::vector<Param>& params = {},
                     ResultFormat format = ResultFormat::text);
-    // The same with any contiguous parameters (no vector needed).
+    /// The same with any contiguous parameters (no vector needed).
     std::size_t add_params(std::string_view sql, std::span<const Param> params,
                            ResultFormat format = ResultFormat::text);
     template <typename... Args>
@@ -46,7 +47,7 @@ public:
     }
     void sync();
     std::size_t size() const noexcept { return queued_; }
-    // Sends and collects everything (adds a final sync when needed). The pipeline is empty after.
+    /// Sends and collects everything (adds a final sync when needed). The pipeline is empty after.
     std::vector<PipelineResult> run();
 
 private:
@@ -54,47 +55,47 @@ private:
     Client& client_;
     std::string buffer_;
     std::size_t queued_ = 0;
-    std::vector<std::size_t> sync_after_;  // number of queries before each sync point
+    std::vector<std::size_t> sync_after_;  ///< number of queries before each sync point
 };
 
-// COPY FROM STDIN in progress: write data, then finish() (or abort()). While it is open every
-// other statement on its Client is Error(usage), nothing sent.
+/// COPY FROM STDIN in progress: write data, then finish() (or abort()). While it is open every
+/// other statement on its Client is Error(usage), nothing sent.
 class CopyIn {
 public:
     CopyIn(CopyIn&&) noexcept;
     CopyIn& operator=(CopyIn&&) = delete;
-    ~CopyIn();  // aborts if neither finish() nor abort() was called
-    // Buffers and sends data in large CopyData messages.
+    ~CopyIn();  ///< aborts if neither finish() nor abort() was called
+    /// Buffers and sends data in large CopyData messages.
     void write(std::string_view data);
-    // Ends the COPY; returns the number of rows the server copied. Throws ServerError.
+    /// Ends the COPY; returns the number of rows the server copied. Throws ServerError.
     std::uint64_t finish();
-    // CopyFail with this reason; the server reports an error which abort() swallows.
+    /// CopyFail with this reason; the server reports an error which abort() swallows.
     void abort(std::string_view reason = "aborted by the client");
 
 private:
     friend class Client;
     explicit CopyIn(Client& c) : client_(&c) {}
     void flush();
-    void end() noexcept;  // done: the client accepts statements again
-    Client& owner() const;  // Error(usage) when moved from
+    void end() noexcept;  ///< done: the client accepts statements again
+    Client& owner() const;  ///< Error(usage) when moved from
     Client* client_;
     std::string buffer_;
     bool done_ = false;
 };
 
-// User callbacks (notice handler, stream rows, COPY out data, password callback) may throw
-// anything: the client stops calling them for the rest of the request, reads the rest of the
-// reply up to ReadyForQuery (at most 5 s and 16 MiB, otherwise it closes the connection), and
-// rethrows the callback's exception unchanged to the caller of the request. A callback must
-// not use its own Client: such a call throws Error(usage) ("another command is already in
-// progress") before sending anything.
-//
-// A moved-from Client throws Error(usage) from every call but connect(), which makes it a new
-// connection; a never-connected one throws Error(usage) ("connection is closed").
+/// User callbacks (notice handler, stream rows, COPY out data, password callback) may throw
+/// anything: the client stops calling them for the rest of the request, reads the rest of the
+/// reply up to ReadyForQuery (at most 5 s and 16 MiB, otherwise it closes the connection), and
+/// rethrows the callback's exception unchanged to the caller of the request. A callback must
+/// not use its own Client: such a call throws Error(usage) ("another command is already in
+/// progress") before sending anything.
+///
+/// A moved-from Client throws Error(usage) from every call but connect(), which makes it a new
+/// connection; a never-connected one throws Error(usage) ("connection is closed").
 class Client {
 public:
     Client();
-    // Connect at once; throws pgtls::Error on failure.
+    /// Connect at once; throws pgtls::Error on failure.
     explicit Client(const Config& config);
     explicit Client(const std::string& conninfo);
     explicit Client(Settings settings);
@@ -104,24 +105,24 @@ public:
 
     void connect(const Config& config);
     void connect(Settings settings);
-    // Terminate politely (Terminate message, TLS close_notify) and close the socket.
+    /// Terminate politely (Terminate message, TLS close_notify) and close the socket.
     void close() noexcept;
     bool is_open() const noexcept;
-    // False after an I/O or protocol error: the connection cannot be used any more.
+    /// False after an I/O or protocol error: the connection cannot be used any more.
     bool is_healthy() const noexcept;
 
-    // Simple query protocol; several statements give several results (the last is returned
-    // by query(), all by query_all()). Throws ServerError on the first failing statement.
+    /// Simple query protocol; several statements give several results (the last is returned
+    /// by query(), all by query_all()). Throws ServerError on the first failing statement.
     Result query(std::string_view sql);
     std::vector<Result> query_all(std::string_view sql);
 
-    // Extended protocol with the unnamed statement: Parse/Bind/Describe/Execute/Sync.
+    /// Extended protocol with the unnamed statement: Parse/Bind/Describe/Execute/Sync.
     Result execute(std::string_view sql, const Params& params = {});
-    // The same with any contiguous parameters (no vector needed).
+    /// The same with any contiguous parameters (no vector needed).
     Result execute_params(std::string_view sql, std::span<const Param> params,
                           ResultFormat format = ResultFormat::text);
-    // exec(sql, a, b, ...) binds each argument; exec(sql, user) with one plain struct (see
-    // row_mapping.hpp) binds its fields in declaration order.
+    /// exec(sql, a, b, ...) binds each argument; exec(sql, user) with one plain struct (see
+    /// row_mapping.hpp) binds its fields in declaration order.
     template <typename... Args>
     Result exec(std::string_view sql, const Args&... args) {
         if constexpr (sizeof...(Args) == 1 && (row_struct<Args> && ...)) {
@@ -133,11 +134,11 @@ public:
         }
     }
 
-    // Extended protocol with result columns in the given format (binary decodes to the same
-    // C++ values via pgtls::Codec and is cheaper for numbers and timestamps).
+    /// Extended protocol with result columns in the given format (binary decodes to the same
+    /// C++ values via pgtls::Codec and is cheaper for numbers and timestamps).
     Result execute(std::string_view sql, const Params& params, ResultFormat format);
 
-    // Named prepared statements.
+    /// Named prepared statements.
     PreparedStatement prepare(std::string_view name, std::string_view sql,
                               const std::vector<std::uint32_t>& param_types = {});
     Result execute(const PreparedStatement& statement, const Params& params = {},
@@ -145,22 +146,22 @@ public:
     PreparedStatement describe_statement(std::string_view name);
     void close_statement(std::string_view name);
 
-    // Cache of server-side statements for execute(sql, ...): an LRU of `capacity` statements
-    // (0, the default, disables it so PgBouncer transaction pooling keeps working). Shrinking
-    // it closes the statements it forgets on the server (one round trip when connected).
+    /// Cache of server-side statements for execute(sql, ...): an LRU of `capacity` statements
+    /// (0, the default, disables it so PgBouncer transaction pooling keeps working). Shrinking
+    /// it closes the statements it forgets on the server (one round trip when connected).
     void set_statement_cache_capacity(std::size_t capacity);
     std::size_t statement_cache_capacity() const noexcept;
 
-    // Streams the rows of a query to `on_row` as they arrive, in constant memory. The Row and
-    // its Fields are views of the connection's receive buffer, not copies: valid only during
-    // the call (copy what you keep, e.g. std::string(field.view()) or field.as<T>()), and the
-    // callback must not use this Client. Returns the command tag's row count.
+    /// Streams the rows of a query to `on_row` as they arrive, in constant memory. The Row and
+    /// its Fields are views of the connection's receive buffer, not copies: valid only during
+    /// the call (copy what you keep, e.g. std::string(field.view()) or field.as<T>()), and the
+    /// callback must not use this Client. Returns the command tag's row count.
     std::uint64_t stream(std::string_view sql, const Params& params,
                          const std::function<void(const Row&)>& on_row,
                          ResultFormat format = ResultFormat::text);
 
-    // stream() with each row as a T (a plain struct or a std::tuple, see row_mapping.hpp): the
-    // columns are checked against T once, at the first row, before it is decoded.
+    /// stream() with each row as a T (a plain struct or a std::tuple, see row_mapping.hpp): the
+    /// columns are checked against T once, at the first row, before it is decoded.
     template <typename T, typename F>
     std::uint64_t stream_as(std::string_view sql, const Params& params, F&& on_value,
                             ResultFormat format = ResultFormat::text) {
@@ -171,21 +172,21 @@ public:
         }, format);
     }
 
-    // COPY ... FROM STDIN: returns a writer. COPY ... TO STDOUT: calls on_data per CopyData
-    // chunk and returns the row count. Text, CSV and binary formats alike.
+    /// COPY ... FROM STDIN: returns a writer. COPY ... TO STDOUT: calls on_data per CopyData
+    /// chunk and returns the row count. Text, CSV and binary formats alike.
     CopyIn copy_in(std::string_view copy_sql);
     std::uint64_t copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& on_data);
 
-    // Per-call client-side timeout for queries (0 = none). On expiry the query is cancelled on
-    // the server and Error(timeout) is thrown; the connection stays usable.
+    /// Per-call client-side timeout for queries (0 = none). On expiry the query is cancelled on
+    /// the server and Error(timeout) is thrown; the connection stays usable.
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
     std::chrono::milliseconds query_timeout() const noexcept;
 
-    // One round trip (`sql`, by default an empty query) bounded by `timeout` (0: the query
-    // timeout, or none). Unlike a timed-out query, an unanswered ping is not cancelled (a
-    // cancel on a dead network waits for its own connect): the connection is closed at once
-    // and Error(timeout) thrown, so the call does not outlast `timeout`. What a pool's health
-    // check needs. Server and connection errors are thrown as query() throws them.
+    /// One round trip (`sql`, by default an empty query) bounded by `timeout` (0: the query
+    /// timeout, or none). Unlike a timed-out query, an unanswered ping is not cancelled (a
+    /// cancel on a dead network waits for its own connect): the connection is closed at once
+    /// and Error(timeout) thrown, so the call does not outlast `timeout`. What a pool's health
+    /// check needs. Server and connection errors are thrown as query() throws them.
     void ping(std::chrono::milliseconds timeout, std::string_view sql = ";");
 
     TransactionStatus transaction_status() const noexcept;
@@ -194,22 +195,22 @@ public:
     const Settings& settings() const noexcept;
     int socket() const noexcept;
 
-    // Ask the server to cancel the running query (new connection, same host and TLS settings).
-    // Safe to call from another thread.
+    /// Ask the server to cancel the running query (new connection, same host and TLS settings).
+    /// Safe to call from another thread.
     void cancel();
 
     void set_notice_handler(std::function<void(const Notice&)> handler);
-    // The handler set by set_notice_handler (empty when none).
+    /// The handler set by set_notice_handler (empty when none).
     const std::function<void(const Notice&)>& notice_handler() const noexcept;
-    // Notifications received so far (queued during queries), oldest first.
+    /// Notifications received so far (queued during queries), oldest first.
     std::vector<Notification> take_notifications();
-    // True once a LISTEN command completed on this session (its command tag), until
-    // unlisten_all() or a DISCARD ALL. A LISTEN run inside a function or DO block is not seen.
+    /// True once a LISTEN command completed on this session (its command tag), until
+    /// unlisten_all() or a DISCARD ALL. A LISTEN run inside a function or DO block is not seen.
     bool listening() const noexcept;
-    // UNLISTEN * (errors thrown as query() throws them), then drops the queued notifications;
-    // listening() is false afterwards. A pool calls it when a lease that LISTENed is released.
+    /// UNLISTEN * (errors thrown as query() throws them), then drops the queued notifications;
+    /// listening() is false afterwards. A pool calls it when a lease that LISTENed is released.
     void unlisten_all();
-    // Wait up to `timeout` for a notification; nullopt on timeout.
+    /// Wait up to `timeout` for a notification; nullopt on timeout.
     std::optional<Notification> wait_for_notification(std::chrono::milliseconds timeout);
 
     struct Impl;
@@ -217,17 +218,17 @@ public:
 private:
     friend class Pipeline;
     friend class CopyIn;
-    friend struct ClientSetupAccess;  // core/client_shared.hpp: a pool's shared connection setup
-    // The connection state; Error(usage) on a moved-from client.
+    friend struct ClientSetupAccess;  ///< core/client_shared.hpp: a pool's shared connection setup
+    /// The connection state; Error(usage) on a moved-from client.
     Impl& live() const;
     std::unique_ptr<Impl> impl_;
     friend TypeCache& connection_type_cache(Client&);
-    std::shared_ptr<TypeCache> type_cache_;  // load_type's, made on first use (type_loader.cpp)
+    std::shared_ptr<TypeCache> type_cache_;  ///< load_type's, made on first use (type_loader.cpp)
 };
 
-// BEGIN on construction; ROLLBACK on destruction unless commit() was called. Savepoints nest;
-// transactions do not: constructing one on a client already in a transaction is
-// Error(usage) (use savepoint() / rollback_to() / release() of the open one).
+/// BEGIN on construction; ROLLBACK on destruction unless commit() was called. Savepoints nest;
+/// transactions do not: constructing one on a client already in a transaction is
+/// Error(usage) (use savepoint() / rollback_to() / release() of the open one).
 class Transaction {
 public:
     explicit Transaction(Client& client, std::string_view begin_sql = "BEGIN");
@@ -236,7 +237,7 @@ public:
     Transaction& operator=(const Transaction&) = delete;
     void commit();
     void rollback();
-    // SAVEPOINT name / ROLLBACK TO SAVEPOINT name / RELEASE SAVEPOINT name.
+    /// SAVEPOINT name / ROLLBACK TO SAVEPOINT name / RELEASE SAVEPOINT name.
     void savepoint(std::string_view name);
     void rollback_to(std::string_view name);
     void release(std::string_view name);

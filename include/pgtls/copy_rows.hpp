@@ -1,19 +1,20 @@
-// Typed binary COPY: rows of tuples or structs written with COPY ... FROM STDIN (FORMAT binary)
-// and read with COPY ... TO STDOUT (FORMAT binary).
-//
-//   struct Item { std::int32_t id; std::string name; std::optional<pgtls::TimestampTz> at; };
-//   auto w = pgtls::copy_in_rows<Item>(client, "COPY item (id, name, at) FROM STDIN (FORMAT binary)");
-//   for (const Item& i : items) w.write(i);
-//   w.finish();
-//   pgtls::copy_out_rows<Item>(client, "COPY item (id, name, at) TO STDOUT (FORMAT binary)",
-//                              [](const Item& i) { ... });
-//
-// Binary COPY carries no type information: each field is written with its codec's
-// encode_binary and must match its column's type exactly (std::int32_t for int4, not int64;
-// the server rejects a mismatch as "incorrect binary data format"). Reading decodes each
-// field as the type its C++ codec names (Codec<F>::type_oid). T is a tuple or a plain
-// aggregate (fields by position); std::optional fields carry NULLs. Malformed COPY data (bad
-// signature, a field count other than T's, lengths past the data) is Error(usage).
+/// \file
+/// Typed binary COPY: rows of tuples or structs written with COPY ... FROM STDIN (FORMAT binary)
+/// and read with COPY ... TO STDOUT (FORMAT binary).
+///
+///   struct Item { std::int32_t id; std::string name; std::optional<pgtls::TimestampTz> at; };
+///   auto w = pgtls::copy_in_rows<Item>(client, "COPY item (id, name, at) FROM STDIN (FORMAT binary)");
+///   for (const Item& i : items) w.write(i);
+///   w.finish();
+///   pgtls::copy_out_rows<Item>(client, "COPY item (id, name, at) TO STDOUT (FORMAT binary)",
+///                              [](const Item& i) { ... });
+///
+/// Binary COPY carries no type information: each field is written with its codec's
+/// encode_binary and must match its column's type exactly (std::int32_t for int4, not int64;
+/// the server rejects a mismatch as "incorrect binary data format"). Reading decodes each
+/// field as the type its C++ codec names (Codec<F>::type_oid). T is a tuple or a plain
+/// aggregate (fields by position); std::optional fields carry NULLs. Malformed COPY data (bad
+/// signature, a field count other than T's, lengths past the data) is Error(usage).
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -48,7 +49,7 @@ public:
     void finish() const;
 
 private:
-    std::size_t parse(std::string_view b);  // bytes consumed
+    std::size_t parse(std::string_view b);  ///< bytes consumed
     TupleHandler on_tuple_;
     std::string pending_;
     bool header_done_ = false;
@@ -80,7 +81,7 @@ public:
         try {
             std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
         } catch (...) {
-            buffer_.resize(at);  // never half a row on the wire
+            buffer_.resize(at);  ///< never half a row on the wire
             throw;
         }
         if (buffer_.size() >= batch) {
@@ -113,7 +114,7 @@ private:
             }
             append(*f);
         } else if constexpr (std::is_integral_v<F> && requires { Codec<F>::wire_size; }) {
-            // Integers: written in place, no temporary string.
+            /// Integers: written in place, no temporary string.
             put_fixed(static_cast<std::uint64_t>(static_cast<std::int64_t>(f)), Codec<F>::wire_size);
         } else if constexpr (std::is_same_v<F, TimestampTz> || std::is_same_v<F, Timestamp>) {
             put_fixed(static_cast<std::uint64_t>(detail::pg_micros_from_time_point(f)), 8);
@@ -122,7 +123,7 @@ private:
             const std::size_t at = buffer_.size();
             buffer_.append(4, '\0');
             if constexpr (std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>)
-                buffer_ += f;  // a string's binary form is its bytes; no temporary
+                buffer_ += f;  ///< a string's binary form is its bytes; no temporary
             else
                 buffer_ += Codec<F>::encode_binary(f);
             const std::size_t n = buffer_.size() - at - 4;
@@ -130,7 +131,7 @@ private:
             put_be(buffer_.data() + at, n, 4);
         }
     }
-    // The length `n` and the n-byte big-endian `v`.
+    /// The length `n` and the n-byte big-endian `v`.
     void put_fixed(std::uint64_t v, std::size_t n) {
         const std::size_t at = buffer_.size();
         buffer_.resize(at + 4 + n);

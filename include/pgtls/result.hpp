@@ -1,4 +1,5 @@
-// pgtls — query results: column metadata and rows whose fields are views into one buffer.
+/// \file
+/// pgtls — query results: column metadata and rows whose fields are views into one buffer.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -19,9 +20,9 @@
 namespace pgtls {
 
 namespace detail {
-// A byte buffer with room for one small row inside the object: the one-row result of a
-// short query (`SELECT $1::int`) allocates nothing, which matters when a pipeline keeps a
-// thousand of them alive at once. resize() leaves new bytes uninitialised.
+/// A byte buffer with room for one small row inside the object: the one-row result of a
+/// short query (`SELECT $1::int`) allocates nothing, which matters when a pipeline keeps a
+/// thousand of them alive at once. resize() leaves new bytes uninitialised.
 class RowBytes {
 public:
     RowBytes() noexcept = default;
@@ -67,7 +68,7 @@ private:
     }
     std::uint8_t* heap_ = nullptr;
     std::size_t size_ = 0;
-    std::size_t capacity_ = 0;  // of heap_
+    std::size_t capacity_ = 0;  ///< of heap_
     alignas(8) std::uint8_t inline_[inline_capacity];
 };
 }  // namespace detail
@@ -79,7 +80,7 @@ struct Column {
     std::uint32_t type_oid = 0;
     std::int16_t type_size = 0;
     std::int32_t type_modifier = 0;
-    std::int16_t format = 0;  // 0 text, 1 binary
+    std::int16_t format = 0;  ///< 0 text, 1 binary
 };
 
 class Field {
@@ -87,7 +88,7 @@ public:
     Field(const std::uint8_t* data, std::int32_t len, const Column* column) noexcept
         : data_(data), len_(len), column_(column) {}
     bool is_null() const noexcept { return len_ < 0; }
-    // Raw bytes (text or binary per column format); empty for NULL.
+    /// Raw bytes (text or binary per column format); empty for NULL.
     std::string_view view() const noexcept {
         return len_ < 0 ? std::string_view{} : std::string_view(reinterpret_cast<const char*>(data_), std::size_t(len_));
     }
@@ -95,7 +96,7 @@ public:
     std::uint32_t type_oid() const noexcept { return column_->type_oid; }
     bool is_binary() const noexcept { return column_->format == 1; }
 
-    // Convert to T (see types.hpp). NULL into a non-optional T throws Error(usage).
+    /// Convert to T (see types.hpp). NULL into a non-optional T throws Error(usage).
     template <typename T>
     T as() const {
         if constexpr (is_optional_v<T>) {
@@ -125,10 +126,10 @@ public:
     Field operator[](std::size_t column) const;
     Field operator[](std::string_view column_name) const;
     std::size_t index() const noexcept { return index_; }
-    // The result's column descriptions.
+    /// The result's column descriptions.
     const std::vector<Column>& columns() const noexcept;
 
-    // auto [a, b] = row.as<int, std::string>();
+    /// auto [a, b] = row.as<int, std::string>();
     template <typename... Ts>
     std::tuple<Ts...> as() const {
         return as_impl<Ts...>(std::index_sequence_for<Ts...>{});
@@ -145,7 +146,7 @@ private:
     std::size_t index_;
 };
 
-// The outcome of one statement: rows (possibly none), columns and the command tag.
+/// The outcome of one statement: rows (possibly none), columns and the command tag.
 class Result {
 public:
     Result() = default;
@@ -153,23 +154,23 @@ public:
     bool empty() const noexcept { return rows_ == 0; }
     std::size_t columns() const noexcept { return ncols_; }
     const std::vector<Column>& column_info() const noexcept { return columns_ ? *columns_ : no_columns(); }
-    // Column index by name; throws Error(usage) if absent.
+    /// Column index by name; throws Error(usage) if absent.
     std::size_t column_index(std::string_view name) const;
     Row operator[](std::size_t row) const;
     Row at(std::size_t row) const;
 
-    // "INSERT 0 3", "SELECT 10", ...; empty for an empty query.
+    /// "INSERT 0 3", "SELECT 10", ...; empty for an empty query.
     const std::string& command_tag() const noexcept { return command_tag_; }
-    // Rows affected/returned per the command tag (0 when none).
+    /// Rows affected/returned per the command tag (0 when none).
     std::uint64_t affected_rows() const noexcept;
     bool is_empty_query() const noexcept { return empty_query_; }
 
-    // Every row as a C++ value: result.as<std::vector<User>>() for a plain struct (fields by
-    // position, or by name with pgtls::column_names<User>) or a std::tuple; the columns are
-    // checked against the type once, before any row is decoded (see row_mapping.hpp).
+    /// Every row as a C++ value: result.as<std::vector<User>>() for a plain struct (fields by
+    /// position, or by name with pgtls::column_names<User>) or a std::tuple; the columns are
+    /// checked against the type once, before any row is decoded (see row_mapping.hpp).
     template <typename Container>
     Container as() const;
-    // The rows as T values for range-for: for (const User& u : result.rows<User>()).
+    /// The rows as T values for range-for: for (const User& u : result.rows<User>()).
     template <typename T>
     TypedRows<T> rows() const;
 
@@ -189,31 +190,31 @@ public:
     iterator begin() const { return {this, 0}; }
     iterator end() const { return {this, size()}; }
 
-    // --- building (used by the client) ---
+    /// --- building (used by the client) ---
     void set_columns(std::vector<Column> columns) {
         ncols_ = columns.size();
         columns_ = std::make_shared<const std::vector<Column>>(std::move(columns));
     }
-    // Shares one column list between results (a repeated RowDescription is parsed once).
+    /// Shares one column list between results (a repeated RowDescription is parsed once).
     void set_columns(std::shared_ptr<const std::vector<Column>> columns) {
         ncols_ = columns ? columns->size() : 0;
         columns_ = std::move(columns);
     }
-    // `payload` is a DataRow body (Int16 count, then Int32 len + bytes per field). Validated.
+    /// `payload` is a DataRow body (Int16 count, then Int32 len + bytes per field). Validated.
     void add_data_row(std::span<const std::uint8_t> payload);
-    // Makes the result hold exactly one row that refers to `payload` (a DataRow body, validated)
-    // instead of copying it: streaming hands rows straight from the receive buffer. The row is
-    // valid only while `payload` is; any later add_data_row/clear_rows/set_row_view replaces it.
+    /// Makes the result hold exactly one row that refers to `payload` (a DataRow body, validated)
+    /// instead of copying it: streaming hands rows straight from the receive buffer. The row is
+    /// valid only while `payload` is; any later add_data_row/clear_rows/set_row_view replaces it.
     void set_row_view(std::span<const std::uint8_t> payload);
     void set_command_tag(std::string tag) { command_tag_ = std::move(tag); }
-    // Drops the rows but keeps columns and buffer capacity (streaming reuses one Result).
+    /// Drops the rows but keeps columns and buffer capacity (streaming reuses one Result).
     void clear_rows() noexcept {
         storage_.clear();
         later_rows_.clear();
         rows_ = 0;
         view_ = nullptr;
     }
-    // Sets every column's format (results of a statement described before Bind chose it).
+    /// Sets every column's format (results of a statement described before Bind chose it).
     void set_all_formats(std::int16_t format) {
         if (!columns_) return;
         bool same = true;
@@ -224,7 +225,7 @@ public:
         columns_ = std::move(copy);
     }
     void set_empty_query() { empty_query_ = true; }
-    // Back to a default-constructed result, keeping buffer capacity (cheaper than = Result()).
+    /// Back to a default-constructed result, keeping buffer capacity (cheaper than = Result()).
     void reset() noexcept {
         columns_.reset();
         ncols_ = 0;
@@ -236,18 +237,18 @@ public:
 private:
     friend class Row;
     static const std::vector<Column>& no_columns() noexcept;
-    // Validates a DataRow body and writes its field table (columns() entries of
-    // {uint32 offset of the bytes from `bytes_base`, int32 length or -1 for NULL}) at `table`.
+    /// Validates a DataRow body and writes its field table (columns() entries of
+    /// {uint32 offset of the bytes from `bytes_base`, int32 length or -1 for NULL}) at `table`.
     void index_fields(std::span<const std::uint8_t> payload, std::uint8_t* table, std::size_t bytes_base) const;
     std::size_t row_start(std::size_t row) const noexcept { return row == 0 ? 0 : later_rows_[row - 1]; }
     std::shared_ptr<const std::vector<Column>> columns_;
-    std::size_t ncols_ = 0;  // columns_->size()
-    // Per row: its field table, then its DataRow body (offsets count from the row's start).
-    // With a row view, only row 0's table is here and offsets count from view_.
+    std::size_t ncols_ = 0;  ///< columns_->size()
+    /// Per row: its field table, then its DataRow body (offsets count from the row's start).
+    /// With a row view, only row 0's table is here and offsets count from view_.
     detail::RowBytes storage_;
-    std::vector<std::size_t> later_rows_;  // start of rows 1..n-1: a one-row result allocates once
+    std::vector<std::size_t> later_rows_;  ///< start of rows 1..n-1: a one-row result allocates once
     std::size_t rows_ = 0;
-    const std::uint8_t* view_ = nullptr;  // set_row_view's payload, not owned
+    const std::uint8_t* view_ = nullptr;  ///< set_row_view's payload, not owned
     std::string command_tag_;
     bool empty_query_ = false;
 };

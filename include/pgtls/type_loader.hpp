@@ -1,15 +1,16 @@
-// Finding user-defined types by name at run time: OIDs of composites, enums, domains, ranges
-// and arrays, with their fields, labels and base or element types.
-//
-//   const pgtls::TypeInfo& point = pgtls::load_type(client, "public.point3");
-//   pgtls::check_type<Point>(point);                       // fields agree with the struct
-//   client.execute("INSERT INTO t VALUES ($1)", {pgtls::typed_param(p, point)});
-//
-// load_type runs one query on the first call for a name and caches the answer in the Client
-// (reconnecting it to another server or backend drops the cache). For a pool, keep one
-// TypeCache next to it and call cache.load(*lease, name): its connections share the database,
-// so they share the OIDs. A type dropped and recreated under the same name gets a new OID;
-// clear() the cache after such DDL.
+/// \file
+/// Finding user-defined types by name at run time: OIDs of composites, enums, domains, ranges
+/// and arrays, with their fields, labels and base or element types.
+///
+///   const pgtls::TypeInfo& point = pgtls::load_type(client, "public.point3");
+///   pgtls::check_type<Point>(point);                       // fields agree with the struct
+///   client.execute("INSERT INTO t VALUES ($1)", {pgtls::typed_param(p, point)});
+///
+/// load_type runs one query on the first call for a name and caches the answer in the Client
+/// (reconnecting it to another server or backend drops the cache). For a pool, keep one
+/// TypeCache next to it and call cache.load(*lease, name): its connections share the database,
+/// so they share the OIDs. A type dropped and recreated under the same name gets a new OID;
+/// clear() the cache after such DDL.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -68,7 +69,7 @@ private:
     friend TypeCache& connection_type_cache(Client&);
     std::mutex mutex_;
     std::map<std::string, std::unique_ptr<TypeInfo>, std::less<>> types_;
-    std::string connection_;  // the connection the per-Client cache was filled on
+    std::string connection_;  ///< the connection the per-Client cache was filled on
 };
 
 /// The type `name` via the Client's own cache (one query per name per connection).

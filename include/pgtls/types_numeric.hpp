@@ -1,4 +1,5 @@
-// pgtls::Numeric — PostgreSQL numeric, exactly. Included by types.hpp.
+/// \file
+/// pgtls::Numeric — PostgreSQL numeric, exactly. Included by types.hpp.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -11,33 +12,33 @@
 
 namespace pgtls {
 
-// An exact decimal held as PostgreSQL's canonical text: "-12.3400", "0", "NaN", "Infinity",
-// "-Infinity". The scale (digits after the point) is kept, so 1.0 and 1.00 compare unequal,
-// as their text differs; compare by value in SQL if that matters.
+/// An exact decimal held as PostgreSQL's canonical text: "-12.3400", "0", "NaN", "Infinity",
+/// "-Infinity". The scale (digits after the point) is kept, so 1.0 and 1.00 compare unequal,
+/// as their text differs; compare by value in SQL if that matters.
 class Numeric {
 public:
-    Numeric() = default;  // 0
-    // Accepts what numeric_in accepts: optional sign, digits with an optional point, an
-    // optional exponent (1.5e-3), surrounding spaces, NaN/Infinity/inf (any case).
-    // Throws Error(usage) on anything else.
+    Numeric() = default;  ///< 0
+    /// Accepts what numeric_in accepts: optional sign, digits with an optional point, an
+    /// optional exponent (1.5e-3), surrounding spaces, NaN/Infinity/inf (any case).
+    /// Throws Error(usage) on anything else.
     explicit Numeric(std::string_view decimal);
     explicit Numeric(std::int64_t v);
-    // The shortest decimal that reads back as `v`; NaN and ±infinity map to the numeric ones.
+    /// The shortest decimal that reads back as `v`; NaN and ±infinity map to the numeric ones.
     static Numeric from_double(double v);
 
     const std::string& str() const noexcept { return text_; }
     bool is_nan() const noexcept { return text_ == "NaN"; }
     bool is_infinite() const noexcept { return text_ == "Infinity" || text_ == "-Infinity"; }
     bool is_negative() const noexcept { return !text_.empty() && text_[0] == '-'; }
-    // Digits after the decimal point (PostgreSQL's dscale); 0 for NaN and infinities.
+    /// Digits after the decimal point (PostgreSQL's dscale); 0 for NaN and infinities.
     int scale() const noexcept;
 
-    // Nearest double; NaN/±Infinity map to the double ones. Error if beyond double's range.
+    /// Nearest double; NaN/±Infinity map to the double ones. Error if beyond double's range.
     double to_double() const;
-    // Error unless the value is an integer (any zero fraction is fine) within int64.
+    /// Error unless the value is an integer (any zero fraction is fine) within int64.
     std::int64_t to_int64() const;
 
-    // PostgreSQL's binary numeric (numeric_send) form, and parsing it (numeric_recv).
+    /// PostgreSQL's binary numeric (numeric_send) form, and parsing it (numeric_recv).
     std::string to_binary() const;
     static Numeric from_binary(std::string_view bytes);
 
@@ -49,11 +50,15 @@ private:
 
 template <>
 struct Codec<Numeric> {
+    /// The PostgreSQL type this codec writes (parameters and array elements).
     static constexpr std::uint32_t type_oid = oid::numeric;
-    // numeric columns, and integer columns (exact).
+    /// numeric columns, and integer columns (exact).
     static Numeric decode(std::string_view b, std::uint32_t oid, bool binary);
+    /// The value in PostgreSQL's text input form.
     static std::string encode_text(const Numeric& v) { return v.str(); }
+    /// The value in PostgreSQL's binary (send/recv) form.
     static std::string encode_binary(const Numeric& v) { return v.to_binary(); }
+    /// The value as a text parameter typed as type_oid.
     static Param encode(const Numeric& v) { return Param{v.str(), type_oid, 0}; }
 };
 

@@ -1,17 +1,18 @@
-// Ranges and multiranges. Included by types.hpp.
-//
-// int4range <-> Range<std::int32_t>    int8range <-> Range<std::int64_t>    numrange <-> Range<Numeric>
-// daterange <-> Range<std::chrono::sys_days>   tsrange <-> Range<Timestamp>  tstzrange <-> Range<TimestampTz>
-// and the multiranges of each (PostgreSQL 14+) <-> Multirange<T>.
-//
-// An unbounded side is nullopt (PostgreSQL's "(,5]"); an infinite date or timestamp bound is a
-// value (sys_days::max(), see types_datetime.hpp), as PostgreSQL keeps them apart. The server
-// canonicalizes discrete ranges (int4range, int8range, daterange) to "[lower,upper)" and
-// clears the inclusive flag of an unbounded side; values read back are in that form. Text is
-// range_out's "[1,5)" / "empty" (bounds quoted as the server quotes them); binary is
-// range_send's flags byte and length-prefixed bounds. A lower bound above the upper one (for
-// ordered T), unknown flag bits, or lengths disagreeing with the data are Error(usage).
-// Written binary and typed when T is one of the element types above, else as untyped text.
+/// \file
+/// Ranges and multiranges. Included by types.hpp.
+///
+/// int4range <-> Range<std::int32_t>    int8range <-> Range<std::int64_t>    numrange <-> Range<Numeric>
+/// daterange <-> Range<std::chrono::sys_days>   tsrange <-> Range<Timestamp>  tstzrange <-> Range<TimestampTz>
+/// and the multiranges of each (PostgreSQL 14+) <-> Multirange<T>.
+///
+/// An unbounded side is nullopt (PostgreSQL's "(,5]"); an infinite date or timestamp bound is a
+/// value (sys_days::max(), see types_datetime.hpp), as PostgreSQL keeps them apart. The server
+/// canonicalizes discrete ranges (int4range, int8range, daterange) to "[lower,upper)" and
+/// clears the inclusive flag of an unbounded side; values read back are in that form. Text is
+/// range_out's "[1,5)" / "empty" (bounds quoted as the server quotes them); binary is
+/// range_send's flags byte and length-prefixed bounds. A lower bound above the upper one (for
+/// ordered T), unknown flag bits, or lengths disagreeing with the data are Error(usage).
+/// Written binary and typed when T is one of the element types above, else as untyped text.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -129,8 +130,11 @@ void parse_text_multirange(std::string_view b, std::uint32_t type_oid, std::vect
 /// Range<T> for any T with a codec; typed and binary for the built-in range element types.
 template <typename T>
 struct Codec<Range<T>> {
+    /// The PostgreSQL type this codec writes (parameters and array elements).
     static constexpr std::uint32_t type_oid = oid::range_of(codec_type_oid<T>());
 
+    /// Reads a field of column type `oid` in text or binary format; throws
+    /// Error(ErrorKind::usage) when the value does not fit.
     static Range<T> decode(std::string_view b, std::uint32_t oid, bool binary) {
         detail::RangeParts parts;
         if (binary) detail::parse_binary_range(b, oid, parts);
@@ -150,6 +154,7 @@ struct Codec<Range<T>> {
         return r;
     }
 
+    /// The value in PostgreSQL's text input form.
     static std::string encode_text(const Range<T>& v) {
         detail::RangeParts parts = split(v);
         if (!parts.empty) {
@@ -159,6 +164,7 @@ struct Codec<Range<T>> {
         return detail::range_text(parts);
     }
 
+    /// The value in PostgreSQL's binary (send/recv) form.
     static std::string encode_binary(const Range<T>& v)
         requires binary_encodable<T>
     {
@@ -170,6 +176,7 @@ struct Codec<Range<T>> {
         return detail::range_binary(parts);
     }
 
+    /// The value as a binary parameter typed as type_oid.
     static Param encode(const Range<T>& v) {
         if constexpr (type_oid != 0 && binary_encodable<T>) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), 0, 0};
@@ -206,8 +213,11 @@ private:
 /// Multirange<T>: typed and binary for the built-in range element types.
 template <typename T>
 struct Codec<Multirange<T>> {
+    /// The PostgreSQL type this codec writes (parameters and array elements).
     static constexpr std::uint32_t type_oid = oid::multirange_of(Codec<Range<T>>::type_oid);
 
+    /// Reads a field of column type `oid` in text or binary format; throws
+    /// Error(ErrorKind::usage) when the value does not fit.
     static Multirange<T> decode(std::string_view b, std::uint32_t oid, bool binary) {
         std::vector<std::string_view> parts;
         if (binary) detail::parse_binary_multirange(b, oid, parts);
@@ -220,6 +230,7 @@ struct Codec<Multirange<T>> {
         return m;
     }
 
+    /// The value in PostgreSQL's text input form.
     static std::string encode_text(const Multirange<T>& v) {
         std::string out = "{";
         for (std::size_t i = 0; i < v.ranges.size(); ++i) {
@@ -230,6 +241,7 @@ struct Codec<Multirange<T>> {
         return out;
     }
 
+    /// The value in PostgreSQL's binary (send/recv) form.
     static std::string encode_binary(const Multirange<T>& v)
         requires binary_encodable<T>
     {
@@ -243,6 +255,7 @@ struct Codec<Multirange<T>> {
         return out;
     }
 
+    /// The value as a binary parameter typed as type_oid.
     static Param encode(const Multirange<T>& v) {
         if constexpr (type_oid != 0 && binary_encodable<T>) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), 0, 0};
