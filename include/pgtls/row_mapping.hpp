@@ -194,6 +194,9 @@ bool column_fits(std::uint32_t type_oid) {
 template <typename T>
 class RowMapper {
 public:
+    /// Matches `columns` to T's fields: by position, or by name when column_names<T> is
+    /// specialized; checks each column's type fits its field. Throws Error(ErrorKind::usage)
+    /// naming `type_label` when a column is missing, extra, duplicated or of a wrong type.
     explicit RowMapper(const std::vector<Column>& columns, std::string_view type_label = "the row type") {
         constexpr std::size_t n = field_count();
         if constexpr (!std::is_same_v<std::remove_cv_t<decltype(column_names<T>)>, std::nullptr_t>) {
@@ -232,12 +235,14 @@ public:
         check_types(columns, type_label, std::make_index_sequence<n>{});
     }
 
+    /// Decodes one row of the shape given at construction; Error(usage) as Field::as<T>().
     T map(const Row& row) const {
         T value{};
         fill(row, value, std::make_index_sequence<field_count()>{});
         return value;
     }
 
+    /// Number of fields of T (tuple elements, or aggregate members).
     static constexpr std::size_t field_count() {
         if constexpr (detail::is_tuple<T>::value) return std::tuple_size_v<T>;
         else return detail::aggregate_field_count<T>();
@@ -280,13 +285,19 @@ private:
 template <typename T>
 class TypedRows {
 public:
+    /// Rows of `result` (which must outlive this object) mapped by `mapper`.
     TypedRows(const Result& result, RowMapper<T> mapper) : result_(&result), mapper_(std::move(mapper)) {}
+    /// A forward iterator that decodes the row it points at when dereferenced.
     class iterator {
     public:
-        using value_type = T;
-        using difference_type = std::ptrdiff_t;
+        using value_type = T;                    ///< The mapped row type.
+        using difference_type = std::ptrdiff_t;  ///< Row distance.
+        /// Row `i` of `rows`.
         iterator(const TypedRows* rows, std::size_t i) : rows_(rows), i_(i) {}
+        /// The row decoded into a new T; Error(usage) as Field::as<T>().
         T operator*() const { return rows_->mapper_.map((*rows_->result_)[i_]); }
+        /// @{
+        /// Next row.
         iterator& operator++() {
             ++i_;
             return *this;
@@ -296,15 +307,17 @@ public:
             ++i_;
             return t;
         }
+        /// @}
+        /// Same row (of the same TypedRows).
         bool operator==(const iterator& o) const { return i_ == o.i_; }
 
     private:
         const TypedRows* rows_;
         std::size_t i_;
     };
-    iterator begin() const { return {this, 0}; }
-    iterator end() const { return {this, result_->size()}; }
-    std::size_t size() const { return result_->size(); }
+    iterator begin() const { return {this, 0}; }                  ///< The first row.
+    iterator end() const { return {this, result_->size()}; }      ///< Past the last row.
+    std::size_t size() const { return result_->size(); }          ///< Number of rows.
 
 private:
     const Result* result_;

@@ -37,8 +37,8 @@ struct TypeInfo {
     enum class Kind { base, composite, domain, enumeration, pseudo, range, multirange };
     /// The type's name as format_type prints it (schema-qualified unless on the search_path).
     std::string name;
-    std::uint32_t oid = 0;
-    Kind kind = Kind::base;
+    std::uint32_t oid = 0;   ///< The type's OID.
+    Kind kind = Kind::base;  ///< What sort of type it is.
     /// Its array type (0 if it has none).
     std::uint32_t array_oid = 0;
     /// For an array type: the element type (0 otherwise).
@@ -47,8 +47,9 @@ struct TypeInfo {
     std::uint32_t base_oid = 0;
     /// For a range: its subtype (0 otherwise).
     std::uint32_t range_subtype_oid = 0;
-    /// For a composite: the field names and type OIDs, in order (dropped columns left out).
+    /// For a composite: the field names, in order (dropped columns left out).
     std::vector<std::string> field_names;
+    /// For a composite: the field type OIDs, parallel to field_names.
     std::vector<std::uint32_t> field_oids;
     /// For an enum: the labels in their sort order.
     std::vector<std::string> labels;

@@ -80,14 +80,19 @@ struct array_nesting<std::vector<T>> {
 
 }  // namespace detail
 
+/// std::vector (nested up to 6 levels, elements optionally std::optional) <-> PostgreSQL arrays,
+/// text and binary. Sent binary, typed as the element's array type, when the element codec has a
+/// binary form and a built-in array type; otherwise as a text array literal.
 template <typename V>
 struct Codec<std::vector<V>, std::enable_if_t<!is_byte_v<V>>> {
     using L = typename detail::array_nesting<V>::leaf;  ///< the element, maybe optional
-    using E = typename detail::unwrap_optional<L>::type;
+    using E = typename detail::unwrap_optional<L>::type;  ///< the element type without optional
+    /// Number of dimensions: 1 for std::vector<T>, 2 for std::vector<std::vector<T>>, ...
     static constexpr std::size_t depth = 1 + detail::array_nesting<V>::depth;
     static_assert(!detail::is_plain_vector<E>::value,
                   "a sub-array cannot be NULL: nest std::vector directly, e.g. std::vector<std::vector<std::optional<T>>>");
     static_assert(depth <= 6, "PostgreSQL arrays have at most 6 dimensions");
+    /// True when the array is sent in binary format (see above).
     static constexpr bool element_binary = binary_encodable<E> && oid::array_of(codec_type_oid<E>()) != 0;
     /// The PostgreSQL type this codec writes (parameters and array elements).
     static constexpr std::uint32_t type_oid = oid::array_of(codec_type_oid<E>());
@@ -159,7 +164,7 @@ struct Codec<std::vector<V>, std::enable_if_t<!is_byte_v<V>>> {
         return out;
     }
 
-    /// The value as a binary parameter typed as type_oid.
+    /// The array as a parameter typed as type_oid: binary when element_binary, else text.
     static Param encode(const std::vector<V>& v) {
         if constexpr (element_binary) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), type_oid, 0};

@@ -26,18 +26,18 @@ namespace pgtls {
 
 /// A bit or varbit value, most significant (leftmost printed) bit first.
 struct BitString {
-    std::vector<bool> bits;
+    std::vector<bool> bits;  ///< The bits, leftmost first; the length is the value's length.
     /// Parses "0101" (only '0' and '1'); Error(usage) otherwise.
     static BitString parse(std::string_view text);
     /// "0101", as bit_out prints it.
     std::string str() const;
-    bool operator==(const BitString&) const = default;
+    bool operator==(const BitString&) const = default;  ///< Equal when the bits are.
 };
 
 /// A money value in the minor currency unit (see above).
 struct Money {
-    std::int64_t units = 0;
-    bool operator==(const Money&) const = default;
+    std::int64_t units = 0;  ///< The amount in minor units (cents for lc_monetary with 2 digits).
+    bool operator==(const Money&) const = default;  ///< Equal when the amounts are.
 };
 
 namespace detail {

@@ -26,39 +26,39 @@ namespace pgtls {
 /// An inet value: `family` 4 or 6; `address` holds 4 (IPv4, the rest zero) or 16 bytes;
 /// `prefix` is the netmask length (32 or 128 for a plain host address).
 struct Inet {
-    std::uint8_t family = 4;
-    std::array<std::uint8_t, 16> address{};
-    std::uint8_t prefix = 32;
+    std::uint8_t family = 4;                  ///< 4 or 6.
+    std::array<std::uint8_t, 16> address{};  ///< 4 or 16 significant bytes, network order.
+    std::uint8_t prefix = 32;                 ///< Netmask length: 0..32 (IPv4) or 0..128 (IPv6).
     /// Parses "192.168.0.1", "10.0.0.0/8", "::1", "fe80::1/64"; Error(usage) otherwise.
     static Inet parse(std::string_view text);
     /// The text form network_out prints for inet ("/bits" only when not a full host mask).
     std::string str() const;
-    bool operator==(const Inet&) const = default;
+    bool operator==(const Inet&) const = default;  ///< Equal when all fields are.
 };
 
 /// A cidr value: as Inet, but the bits right of `prefix` must be zero (checked when decoding
 /// and encoding). Its text form always carries "/bits".
 struct Cidr {
-    std::uint8_t family = 4;
-    std::array<std::uint8_t, 16> address{};
-    std::uint8_t prefix = 32;
+    std::uint8_t family = 4;                  ///< 4 or 6.
+    std::array<std::uint8_t, 16> address{};  ///< 4 or 16 significant bytes, network order.
+    std::uint8_t prefix = 32;                 ///< Netmask length; the bits after it are zero.
     /// Parses "10.0.0.0/8" or "2001:db8::/32"; Error(usage) if host bits are set.
     static Cidr parse(std::string_view text);
     /// The text form network_out prints for cidr.
     std::string str() const;
-    bool operator==(const Cidr&) const = default;
+    bool operator==(const Cidr&) const = default;  ///< Equal when all fields are.
 };
 
 /// A macaddr value (6 bytes), printed "08:00:2b:01:02:03".
 struct MacAddr {
-    std::array<std::uint8_t, 6> bytes{};
-    bool operator==(const MacAddr&) const = default;
+    std::array<std::uint8_t, 6> bytes{};  ///< The address, first printed byte first.
+    bool operator==(const MacAddr&) const = default;  ///< Equal when the bytes are.
 };
 
 /// A macaddr8 value (8 bytes), printed "08:00:2b:01:02:03:04:05".
 struct MacAddr8 {
-    std::array<std::uint8_t, 8> bytes{};
-    bool operator==(const MacAddr8&) const = default;
+    std::array<std::uint8_t, 8> bytes{};  ///< The address, first printed byte first.
+    bool operator==(const MacAddr8&) const = default;  ///< Equal when the bytes are.
 };
 
 namespace detail {

@@ -32,11 +32,11 @@ namespace pgtls {
 /// A range of T: empty, or bounds (nullopt = unbounded) with inclusive flags.
 template <typename T>
 struct Range {
-    std::optional<T> lower;
-    std::optional<T> upper;
-    bool lower_inclusive = true;
-    bool upper_inclusive = false;
-    bool empty = false;
+    std::optional<T> lower;        ///< The lower bound; nullopt is unbounded.
+    std::optional<T> upper;        ///< The upper bound; nullopt is unbounded.
+    bool lower_inclusive = true;   ///< `[` rather than `(`.
+    bool upper_inclusive = false;  ///< `]` rather than `)`.
+    bool empty = false;            ///< The empty range (the bounds are then ignored).
     /// The empty range.
     static Range make_empty() {
         Range r;
@@ -44,14 +44,14 @@ struct Range {
         r.lower_inclusive = false;
         return r;
     }
-    bool operator==(const Range&) const = default;
+    bool operator==(const Range&) const = default;  ///< Equal when all fields are (compare canonical forms: the server normalizes discrete ranges).
 };
 
 /// A multirange: its ranges in order (the server sorts and merges them).
 template <typename T>
 struct Multirange {
-    std::vector<Range<T>> ranges;
-    bool operator==(const Multirange&) const = default;
+    std::vector<Range<T>> ranges;  ///< The ranges, in order.
+    bool operator==(const Multirange&) const = default;  ///< Equal when the ranges are.
 };
 
 namespace oid {
@@ -176,7 +176,7 @@ struct Codec<Range<T>> {
         return detail::range_binary(parts);
     }
 
-    /// The value as a binary parameter typed as type_oid.
+    /// Binary and typed for the built-in range element types; otherwise untyped text.
     static Param encode(const Range<T>& v) {
         if constexpr (type_oid != 0 && binary_encodable<T>) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), 0, 0};
@@ -255,7 +255,7 @@ struct Codec<Multirange<T>> {
         return out;
     }
 
-    /// The value as a binary parameter typed as type_oid.
+    /// Binary and typed for the built-in range element types; otherwise untyped text.
     static Param encode(const Multirange<T>& v) {
         if constexpr (type_oid != 0 && binary_encodable<T>) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), 0, 0};

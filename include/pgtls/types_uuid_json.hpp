@@ -13,16 +13,18 @@
 
 namespace pgtls {
 
+/// A uuid value: its 16 bytes in the order it is printed.
 struct Uuid {
-    std::array<std::uint8_t, 16> bytes{};
+    std::array<std::uint8_t, 16> bytes{};  ///< The 16 bytes, first printed first.
     /// Accepts what uuid_in accepts: 32 hex digits (any case), optionally in braces, with a
     /// hyphen allowed after any group of four digits. Throws Error(usage) otherwise.
     static Uuid parse(std::string_view text);
     /// Lowercase 8-4-4-4-12 form, as the server prints it.
     std::string str() const;
-    bool operator==(const Uuid&) const = default;
+    bool operator==(const Uuid&) const = default;  ///< Equal when the bytes are.
 };
 
+/// Uuid <-> uuid, text and binary; sent binary.
 template <>
 struct Codec<Uuid> {
     /// The PostgreSQL type this codec writes (parameters and array elements).
@@ -42,10 +44,11 @@ struct Codec<Uuid> {
 /// text is not validated here (the server validates what it stores). Written as untyped text
 /// so the statement decides json or jsonb (`$1::jsonb` to force it).
 struct Json {
-    std::string text;
-    bool operator==(const Json&) const = default;
+    std::string text;  ///< The document, as the server prints json (jsonb: normalized).
+    bool operator==(const Json&) const = default;  ///< Equal when the texts are (byte for byte).
 };
 
+/// Json <-> json and jsonb (text and binary); sent as untyped text.
 template <>
 struct Codec<Json> {
     /// Reads a field of column type `oid` in text or binary format; throws
