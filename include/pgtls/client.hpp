@@ -33,6 +33,7 @@ class Client;
 /// exactly as the server does; every query's outcome is reported.
 class Pipeline {
 public:
+    /// An empty pipeline on `client`, which must outlive it; nothing is sent before run().
     explicit Pipeline(Client& client) : client_(client) {}
     /// Returns the query's index in run()'s result vector.
     std::size_t add(std::string_view sql, const std::vector<Param>& params = {},
@@ -40,13 +41,15 @@ public:
     /// The same with any contiguous parameters (no vector needed).
     std::size_t add_params(std::string_view sql, std::span<const Param> params,
                            ResultFormat format = ResultFormat::text);
+    /// add() with each argument bound through to_param(); returns the query's index.
     template <typename... Args>
     std::size_t add_exec(std::string_view sql, const Args&... args) {
         const std::array<Param, sizeof...(Args)> params{to_param(args)...};
         return add_params(sql, params);
     }
+    /// Ends a sync group: an error aborts the rest of its group, not the next one.
     void sync();
-    std::size_t size() const noexcept { return queued_; }
+    std::size_t size() const noexcept { return queued_; }  ///< Queries queued so far.
     /// Sends and collects everything (adds a final sync when needed). The pipeline is empty after.
     std::vector<PipelineResult> run();
 
@@ -62,6 +65,7 @@ private:
 /// other statement on its Client is Error(usage), nothing sent.
 class CopyIn {
 public:
+    /// Takes over the COPY; the moved-from writer throws Error(usage) from every call.
     CopyIn(CopyIn&&) noexcept;
     CopyIn& operator=(CopyIn&&) = delete;
     ~CopyIn();  ///< aborts if neither finish() nor abort() was called
@@ -97,23 +101,32 @@ public:
     Client();
     /// Connect at once; throws pgtls::Error on failure.
     explicit Client(const Config& config);
+    /// Connect at once to a libpq connection string or URI; throws pgtls::Error on failure.
     explicit Client(const std::string& conninfo);
+    /// Connect at once with resolved settings; throws pgtls::Error on failure.
     explicit Client(Settings settings);
-    ~Client();
+    ~Client();  ///< close()s the connection if open.
+    /// Takes over the connection; the source then throws Error(usage) until connect()ed again.
     Client(Client&&) noexcept;
+    /// Drops this connection and takes over the source's.
     Client& operator=(Client&&) noexcept;
 
+    /// (Re)connects: closes an open connection first, then tries each host as libpq does.
+    /// Throws Error (kind connection, tls, authentication, config, timeout, ...) or
+    /// ServerError; a failed connect's Error::attempts() lists every host tried.
     void connect(const Config& config);
+    /// The same with resolved settings.
     void connect(Settings settings);
     /// Terminate politely (Terminate message, TLS close_notify) and close the socket.
     void close() noexcept;
-    bool is_open() const noexcept;
+    bool is_open() const noexcept;  ///< True between a successful connect and close().
     /// False after an I/O or protocol error: the connection cannot be used any more.
     bool is_healthy() const noexcept;
 
     /// Simple query protocol; several statements give several results (the last is returned
     /// by query(), all by query_all()). Throws ServerError on the first failing statement.
     Result query(std::string_view sql);
+    /// Every statement's result, in order.
     std::vector<Result> query_all(std::string_view sql);
 
     /// Extended protocol with the unnamed statement: Parse/Bind/Describe/Execute/Sync.
@@ -141,16 +154,19 @@ public:
     /// Named prepared statements.
     PreparedStatement prepare(std::string_view name, std::string_view sql,
                               const std::vector<std::uint32_t>& param_types = {});
+    /// Bind/Execute of a statement prepare() returned; throws ServerError as query() does.
     Result execute(const PreparedStatement& statement, const Params& params = {},
                    ResultFormat format = ResultFormat::text);
+    /// The parameter types and columns of the named statement (ServerError if it does not exist).
     PreparedStatement describe_statement(std::string_view name);
+    /// Closes the named statement on the server (no error if it does not exist).
     void close_statement(std::string_view name);
 
     /// Cache of server-side statements for execute(sql, ...): an LRU of `capacity` statements
     /// (0, the default, disables it so PgBouncer transaction pooling keeps working). Shrinking
     /// it closes the statements it forgets on the server (one round trip when connected).
     void set_statement_cache_capacity(std::size_t capacity);
-    std::size_t statement_cache_capacity() const noexcept;
+    std::size_t statement_cache_capacity() const noexcept;  ///< The cache's capacity (0: off).
 
     /// Streams the rows of a query to `on_row` as they arrive, in constant memory. The Row and
     /// its Fields are views of the connection's receive buffer, not copies: valid only during
@@ -175,12 +191,13 @@ public:
     /// COPY ... FROM STDIN: returns a writer. COPY ... TO STDOUT: calls on_data per CopyData
     /// chunk and returns the row count. Text, CSV and binary formats alike.
     CopyIn copy_in(std::string_view copy_sql);
+    /// COPY ... TO STDOUT (see above); `on_data` must not use this Client.
     std::uint64_t copy_out(std::string_view copy_sql, const std::function<void(std::string_view)>& on_data);
 
     /// Per-call client-side timeout for queries (0 = none). On expiry the query is cancelled on
     /// the server and Error(timeout) is thrown; the connection stays usable.
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
-    std::chrono::milliseconds query_timeout() const noexcept;
+    std::chrono::milliseconds query_timeout() const noexcept;  ///< The current query timeout.
 
     /// One round trip (`sql`, by default an empty query) bounded by `timeout` (0: the query
     /// timeout, or none). Unlike a timed-out query, an unanswered ping is not cancelled (a
@@ -189,16 +206,24 @@ public:
     /// check needs. Server and connection errors are thrown as query() throws them.
     void ping(std::chrono::milliseconds timeout, std::string_view sql = ";");
 
+    /// The transaction state after the last command (unknown when not connected).
     TransactionStatus transaction_status() const noexcept;
+    /// The last value of a ParameterStatus the server reported (server_version, TimeZone,
+    /// client_encoding, ...); nullopt when the server never reported `name`.
     std::optional<std::string> parameter_status(const std::string& name) const;
+    /// What the connection negotiated (host, TLS, authentication, timings).
     const ConnectionInfo& info() const noexcept;
+    /// The resolved settings the connection was made with.
     const Settings& settings() const noexcept;
+    /// The socket's file descriptor, -1 when closed; for polling only (do not read or write it).
     int socket() const noexcept;
 
     /// Ask the server to cancel the running query (new connection, same host and TLS settings).
     /// Safe to call from another thread.
     void cancel();
 
+    /// Called with each NoticeResponse (and pgtls warning) on the calling thread, during the
+    /// call that received it; an empty function drops notices (the default).
     void set_notice_handler(std::function<void(const Notice&)> handler);
     /// The handler set by set_notice_handler (empty when none).
     const std::function<void(const Notice&)>& notice_handler() const noexcept;
@@ -213,7 +238,7 @@ public:
     /// Wait up to `timeout` for a notification; nullopt on timeout.
     std::optional<Notification> wait_for_notification(std::chrono::milliseconds timeout);
 
-    struct Impl;
+    struct Impl;  ///< The connection's state (core/client_impl.hpp); not API.
 
 private:
     friend class Pipeline;
@@ -231,17 +256,24 @@ private:
 /// Error(usage) (use savepoint() / rollback_to() / release() of the open one).
 class Transaction {
 public:
+    /// Runs `begin_sql` (e.g. "BEGIN ISOLATION LEVEL SERIALIZABLE") on `client`, which must
+    /// outlive the transaction. Error(usage) when a transaction is already open.
     explicit Transaction(Client& client, std::string_view begin_sql = "BEGIN");
-    ~Transaction();
+    ~Transaction();  ///< ROLLBACK unless finished (errors swallowed; skipped if the connection broke).
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
+    /// COMMIT. Error(server) when the server rolled back instead (the transaction had failed);
+    /// Error(usage) when already finished.
     void commit();
+    /// ROLLBACK; Error(usage) when already finished.
     void rollback();
     /// SAVEPOINT name / ROLLBACK TO SAVEPOINT name / RELEASE SAVEPOINT name.
     void savepoint(std::string_view name);
+    /// ROLLBACK TO SAVEPOINT `name` (quoted as an identifier).
     void rollback_to(std::string_view name);
+    /// RELEASE SAVEPOINT `name` (quoted as an identifier).
     void release(std::string_view name);
-    Client& client() noexcept { return client_; }
+    Client& client() noexcept { return client_; }  ///< The client the transaction runs on.
 
 private:
     Client& client_;
