@@ -1,14 +1,15 @@
-// pgtls — a thread-safe connection pool built on the public Client API only.
-//
-// BasicPool<Conn> holds the pool logic for any connection type that offers
-//     bool is_healthy() const;  TransactionStatus transaction_status() const;
-//     auto query(std::string_view);  void close() noexcept;
-// (and optionally `int socket() const`, used to notice data or EOF on idle connections).
-// pgtls::Pool is BasicPool<Client> created from a Config, connection string or Settings;
-// unit tests instantiate BasicPool with fake connections and a fake PoolClock.
-//
-// Threads: every member of BasicPool may be called from any thread. A Lease and the
-// connection it lends belong to one thread at a time, like a Client.
+/// \file
+/// pgtls — a thread-safe connection pool built on the public Client API only.
+///
+/// BasicPool<Conn> holds the pool logic for any connection type that offers
+///     bool is_healthy() const;  TransactionStatus transaction_status() const;
+///     auto query(std::string_view);  void close() noexcept;
+/// (and optionally `int socket() const`, used to notice data or EOF on idle connections).
+/// pgtls::Pool is BasicPool<Client> created from a Config, connection string or Settings;
+/// unit tests instantiate BasicPool with fake connections and a fake PoolClock.
+///
+/// Threads: every member of BasicPool may be called from any thread. A Lease and the
+/// connection it lends belong to one thread at a time, like a Client.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -36,131 +37,131 @@
 
 namespace pgtls {
 
-// Time as the pool sees it. The default is std::chrono::steady_clock; tests substitute a
-// clock they advance by hand.
+/// Time as the pool sees it. The default is std::chrono::steady_clock; tests substitute a
+/// clock they advance by hand.
 class PoolClock {
 public:
-    using time_point = std::chrono::steady_clock::time_point;
+    using time_point = std::chrono::steady_clock::time_point;  ///< A point on this clock.
     virtual ~PoolClock() = default;
-    virtual time_point now() const = 0;
-    // Block on `cv` (with `lock` held on entry and exit) until notified or until now() reaches
-    // `deadline` (time_point::max(): no deadline). May return early; callers re-check.
+    virtual time_point now() const = 0;  ///< The current time; never goes backwards.
+    /// Block on `cv` (with `lock` held on entry and exit) until notified or until now() reaches
+    /// `deadline` (time_point::max(): no deadline). May return early; callers re-check.
     virtual void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
                             time_point deadline) const = 0;
 };
 
-// The process's steady clock.
+/// The process's steady clock.
 std::shared_ptr<const PoolClock> steady_pool_clock();
 
-// What a connection did, for the event hooks.
+/// What a connection did, for the event hooks.
 struct PoolEvent {
-    std::uint64_t connection_id = 0;      // 0 when no connection is involved (failed connect)
-    std::string reason;                   // why a connection was removed; the error's message
-    std::chrono::nanoseconds wait{0};     // acquire: time spent waiting for the connection
+    std::uint64_t connection_id = 0;      ///< 0 when no connection is involved (failed connect)
+    std::string reason;                   ///< why a connection was removed; the error's message
+    std::chrono::nanoseconds wait{0};     ///< acquire: time spent waiting for the connection
 };
 
-// Options of a pool. Durations of zero mean "no limit" / "off" unless said otherwise.
+/// Options of a pool. Durations of zero mean "no limit" / "off" unless said otherwise.
 template <class Conn>
 struct BasicPoolOptions {
-    std::size_t max_size = 10;            // connections open or opening at most (>= 1)
-    std::size_t min_size = 0;             // kept open by the maintenance thread (<= max_size)
-    std::chrono::milliseconds acquire_timeout{30'000};  // wait for a connection; 0 = forever
-    // Per-connect timeout handed to the connector (pgtls::Pool rounds it up to whole seconds
-    // for Settings::connect_timeout); 0 = the connection settings' own connect_timeout.
+    std::size_t max_size = 10;            ///< connections open or opening at most (>= 1)
+    std::size_t min_size = 0;             ///< kept open by the maintenance thread (<= max_size)
+    std::chrono::milliseconds acquire_timeout{30'000};  ///< wait for a connection; 0 = forever
+    /// Per-connect timeout handed to the connector (pgtls::Pool rounds it up to whole seconds
+    /// for Settings::connect_timeout); 0 = the connection settings' own connect_timeout.
     std::chrono::milliseconds connect_timeout{0};
-    // Idle connections beyond min_size are closed after this long unused.
+    /// Idle connections beyond min_size are closed after this long unused.
     std::chrono::milliseconds idle_timeout{10 * 60'000};
-    // Connections are closed (when idle or on release) after max_lifetime plus a random
-    // extra in [0, max_lifetime_jitter], so connections opened together do not expire together.
+    /// Connections are closed (when idle or on release) after max_lifetime plus a random
+    /// extra in [0, max_lifetime_jitter], so connections opened together do not expire together.
     std::chrono::milliseconds max_lifetime{60 * 60'000};
-    std::chrono::milliseconds max_lifetime_jitter{0};
-    std::uint64_t max_uses = 0;           // acquisitions per connection; 0 = unlimited
-    // A connection idle at least this long is pinged (ping_sql) before it is handed out;
-    // a connection whose socket turned readable while idle (for at least 1 ms) is pinged
-    // regardless.
-    // Negative: never ping.
+    std::chrono::milliseconds max_lifetime_jitter{0};  ///< see max_lifetime
+    std::uint64_t max_uses = 0;           ///< acquisitions per connection; 0 = unlimited
+    /// A connection idle at least this long is pinged (ping_sql) before it is handed out;
+    /// a connection whose socket turned readable while idle (for at least 1 ms) is pinged
+    /// regardless.
+    /// Negative: never ping.
     std::chrono::milliseconds health_check_after{1'000};
-    std::string ping_sql = ";";           // an empty query: one round trip, no parse work
-    // How long the ping waits for its answer: at most this long, and at most a fifth of what
-    // is left of the acquire timeout (a replacement must still be opened), before the
-    // connection is discarded: an idle connection whose network went silent must not hang
-    // acquire(), nor stretch it past its timeout. With pgtls::Client (Client::ping) an
-    // unanswered ping closes the connection at once, so each dead idle connection costs at
-    // most this; a connection type with only set_query_timeout()/query_timeout() gets that
-    // query timeout (plus its own cancel). 0 = only the acquire timeout's fifth.
+    std::string ping_sql = ";";           ///< an empty query: one round trip, no parse work
+    /// How long the ping waits for its answer: at most this long, and at most a fifth of what
+    /// is left of the acquire timeout (a replacement must still be opened), before the
+    /// connection is discarded: an idle connection whose network went silent must not hang
+    /// acquire(), nor stretch it past its timeout. With pgtls::Client (Client::ping) an
+    /// unanswered ping closes the connection at once, so each dead idle connection costs at
+    /// most this; a connection type with only set_query_timeout()/query_timeout() gets that
+    /// query timeout (plus its own cancel). 0 = only the acquire timeout's fifth.
     std::chrono::milliseconds health_check_timeout{5'000};
-    // Run on every new connection before first use (e.g. SET statements). Throwing discards
-    // the connection and fails the connect with that exception.
+    /// Run on every new connection before first use (e.g. SET statements). Throwing discards
+    /// the connection and fails the connect with that exception.
     std::function<void(Conn&)> after_connect;
-    // On release: a connection inside a transaction (or failed one) is rolled back with
-    // ROLLBACK when true, discarded when false. A connection mid-query or mid-COPY
-    // (transaction status unknown) or broken (is_healthy() false) is always discarded.
+    /// On release: a connection inside a transaction (or failed one) is rolled back with
+    /// ROLLBACK when true, discarded when false. A connection mid-query or mid-COPY
+    /// (transaction status unknown) or broken (is_healthy() false) is always discarded.
     bool rollback_on_release = true;
-    // Run on every release of a clean connection (e.g. "DISCARD ALL"); failure discards it.
-    // Empty by default: each release costs no extra round trip. The client-side state of a
-    // lease (notice handler, query timeout, statement cache capacity, queued notifications,
-    // LISTENs) is reset whatever this says; see Lease.
+    /// Run on every release of a clean connection (e.g. "DISCARD ALL"); failure discards it.
+    /// Empty by default: each release costs no extra round trip. The client-side state of a
+    /// lease (notice handler, query timeout, statement cache capacity, queued notifications,
+    /// LISTENs) is reset whatever this says; see Lease.
     std::string reset_sql;
-    // How often the maintenance thread closes expired idle connections and refills min_size.
+    /// How often the maintenance thread closes expired idle connections and refills min_size.
     std::chrono::milliseconds maintenance_interval{1'000};
-    // Delay before retrying after a failed connect: doubles per failure up to the max,
-    // back to zero after a success. Acquirers needing a new connection wait it out.
+    /// Delay before retrying after a failed connect: doubles per failure up to the max,
+    /// back to zero after a success. Acquirers needing a new connection wait it out.
     std::chrono::milliseconds connect_backoff_initial{100};
-    std::chrono::milliseconds connect_backoff_max{5'000};
-    // How long the destructor waits for outstanding leases before closing the rest.
+    std::chrono::milliseconds connect_backoff_max{5'000};  ///< the backoff's ceiling
+    /// How long the destructor waits for outstanding leases before closing the rest.
     std::chrono::milliseconds close_timeout{5'000};
 
-    // Certificate rotation (pgtls::Pool only; see Pool::reload_tls). Before each new
-    // connection, at most once per tls_check_interval, the pool stats sslcert, sslkey,
-    // sslrootcert, sslcrl and sslcrldir (and its entries) — mtime, size, inode — and when one
-    // changed builds a new TLS context from the files for the connections opened afterwards;
-    // connections already open keep theirs. If the new files do not load, the last good
-    // context stays in use and on_tls_reload reports the error. 0: check on every new
-    // connection; negative: never (reload_tls() only).
+    /// Certificate rotation (pgtls::Pool only; see Pool::reload_tls). Before each new
+    /// connection, at most once per tls_check_interval, the pool stats sslcert, sslkey,
+    /// sslrootcert, sslcrl and sslcrldir (and its entries) — mtime, size, inode — and when one
+    /// changed builds a new TLS context from the files for the connections opened afterwards;
+    /// connections already open keep theirs. If the new files do not load, the last good
+    /// context stays in use and on_tls_reload reports the error. 0: check on every new
+    /// connection; negative: never (reload_tls() only).
     std::chrono::milliseconds tls_check_interval{1'000};
-    // After a reload, close connections made with the previous TLS material when they are next
-    // released, instead of returning them to idle.
+    /// After a reload, close connections made with the previous TLS material when they are next
+    /// released, instead of returning them to idle.
     bool retire_on_tls_reload = false;
 
-    // Event hooks, called without the pool's lock held, from whichever thread caused the
-    // event. They must not throw (exceptions are swallowed) and must be thread-safe.
-    std::function<void(const PoolEvent&)> on_connect;  // a new connection is ready
-    std::function<void(const PoolEvent&)> on_acquire;  // a lease was handed out
-    std::function<void(const PoolEvent&)> on_release;  // a connection went back to idle
-    std::function<void(const PoolEvent&)> on_remove;   // a connection was closed (reason says why)
-    std::function<void(const PoolEvent&)> on_error;    // a connect failed (reason = message)
-    // A TLS context rebuild after changed files or reload_tls(): reason empty when the new
-    // context is in use, else the load error (the previous context stays in use).
+    /// Event hooks, called without the pool's lock held, from whichever thread caused the
+    /// event. They must not throw (exceptions are swallowed) and must be thread-safe.
+    std::function<void(const PoolEvent&)> on_connect;  ///< a new connection is ready
+    std::function<void(const PoolEvent&)> on_acquire;  ///< a lease was handed out
+    std::function<void(const PoolEvent&)> on_release;  ///< a connection went back to idle
+    std::function<void(const PoolEvent&)> on_remove;   ///< a connection was closed (reason says why)
+    std::function<void(const PoolEvent&)> on_error;    ///< a connect failed (reason = message)
+    /// A TLS context rebuild after changed files or reload_tls(): reason empty when the new
+    /// context is in use, else the load error (the previous context stays in use).
     std::function<void(const PoolEvent&)> on_tls_reload;
 };
 
-// A consistent snapshot of the pool's counters.
+/// A consistent snapshot of the pool's counters.
 struct PoolStats {
-    std::size_t total = 0;        // open or opening
-    std::size_t idle = 0;
-    std::size_t in_use = 0;       // lent out (or being checked/reset)
-    std::size_t opening = 0;      // connects in progress
-    std::size_t waiting = 0;      // callers blocked in acquire()
-    std::uint64_t created = 0;    // connections opened successfully
-    std::uint64_t destroyed = 0;  // connections closed
-    std::uint64_t acquire_count = 0;     // successful acquisitions
-    std::uint64_t acquire_timeouts = 0;  // acquisitions that gave up (exhausted)
-    std::uint64_t connect_errors = 0;
-    std::chrono::nanoseconds acquire_wait_total{0};
-    std::chrono::nanoseconds acquire_wait_max{0};
+    std::size_t total = 0;        ///< open or opening
+    std::size_t idle = 0;         ///< open and unused
+    std::size_t in_use = 0;       ///< lent out (or being checked/reset)
+    std::size_t opening = 0;      ///< connects in progress
+    std::size_t waiting = 0;      ///< callers blocked in acquire()
+    std::uint64_t created = 0;    ///< connections opened successfully
+    std::uint64_t destroyed = 0;  ///< connections closed
+    std::uint64_t acquire_count = 0;     ///< successful acquisitions
+    std::uint64_t acquire_timeouts = 0;  ///< acquisitions that gave up (exhausted)
+    std::uint64_t connect_errors = 0;    ///< connects that failed
+    std::chrono::nanoseconds acquire_wait_total{0};  ///< time successful acquisitions waited, summed
+    std::chrono::nanoseconds acquire_wait_max{0};    ///< the longest wait of a successful acquisition
 };
 
 namespace pool_detail {
-// True when fd has data or EOF pending (poll with zero timeout). Defined in pool/pool.cpp.
+/// True when fd has data or EOF pending (poll with zero timeout). Defined in pool/pool.cpp.
 bool socket_has_input(int fd) noexcept;
 std::string describe_exception(std::exception_ptr e);
-class TlsFileWatch;  // pool/tls_reload.hpp
+class TlsFileWatch;  ///< pool/tls_reload.hpp
 long long to_ms(std::chrono::nanoseconds d) noexcept;
 
-// What a borrower may change on a connection's client side, as the connection was set up
-// (connector, then after_connect): put back on every release so that each lease starts
-// clean. Each part applies only when the connection type has the matching members (as
-// pgtls::Client does); fake connections in tests/pool may have none.
+/// What a borrower may change on a connection's client side, as the connection was set up
+/// (connector, then after_connect): put back on every release so that each lease starts
+/// clean. Each part applies only when the connection type has the matching members (as
+/// pgtls::Client does); fake connections in tests/pool may have none.
 template <class Conn>
 struct LeaseDefaults {
     std::function<void(const Notice&)> notice_handler;
@@ -190,18 +191,18 @@ struct LeaseDefaults {
         if constexpr (has_query_timeout) query_timeout = c.query_timeout();
         if constexpr (has_statement_cache) statement_cache_capacity = c.statement_cache_capacity();
     }
-    // First thing on release, before any I/O: the borrower's notice handler (whose captures
-    // may already be gone) must not see the notices of the release's ROLLBACK or reset_sql,
-    // nor run under the borrower's query timeout. No I/O.
+    /// First thing on release, before any I/O: the borrower's notice handler (whose captures
+    /// may already be gone) must not see the notices of the release's ROLLBACK or reset_sql,
+    /// nor run under the borrower's query timeout. No I/O.
     void restore_local(Conn& c) const {
         if constexpr (has_notice_handler)
             if (c.notice_handler() || notice_handler) c.set_notice_handler(notice_handler);
         if constexpr (has_query_timeout)
             if (c.query_timeout() != query_timeout) c.set_query_timeout(query_timeout);
     }
-    // Last thing on release of a connection that is kept (after ROLLBACK and reset_sql): the
-    // statement cache's capacity (statements it forgets are closed), the borrower's LISTENs
-    // (UNLISTEN * when one ran) and its queued notifications. Throws what the I/O throws.
+    /// Last thing on release of a connection that is kept (after ROLLBACK and reset_sql): the
+    /// statement cache's capacity (statements it forgets are closed), the borrower's LISTENs
+    /// (UNLISTEN * when one ran) and its queued notifications. Throws what the I/O throws.
     void restore_session(Conn& c) const {
         if constexpr (has_statement_cache)
             if (c.statement_cache_capacity() != statement_cache_capacity)
@@ -213,35 +214,41 @@ struct LeaseDefaults {
 };
 }  // namespace pool_detail
 
+/// A thread-safe pool of connections of type Conn (pgtls::Client for Pool; tests use fakes),
+/// opened by a Connector: FIFO acquire with a timeout, health checks, idle and lifetime
+/// expiry, min_size kept open by a maintenance thread. Every member is safe to call from any
+/// thread; a Lease and its connection are used by one thread at a time.
 template <class Conn>
 class BasicPool {
     struct Slot;
     struct State;
 
 public:
-    using Options = BasicPoolOptions<Conn>;
-    using time_point = PoolClock::time_point;
-    // Opens one connection within `connect_timeout` (0: the connection's own default).
-    // Throws on failure; the exception reaches the acquire() caller that needed it.
+    using Options = BasicPoolOptions<Conn>;     ///< The pool's options.
+    using time_point = PoolClock::time_point;  ///< A point on the pool's clock.
+    /// Opens one connection within `connect_timeout` (0: the connection's own default).
+    /// Throws on failure; the exception reaches the acquire() caller that needed it.
     using Connector = std::function<std::unique_ptr<Conn>(std::chrono::milliseconds connect_timeout)>;
 
-    // RAII loan of one connection: returned to the pool (or discarded when dirty or broken)
-    // by release() or the destructor. Move-only.
-    //
-    // A lease starts clean. What the borrower changed on the connection's client side is put
-    // back on release, to what the connector and after_connect left: the notice handler
-    // (reset before the release's ROLLBACK and reset_sql run, so it never sees their notices
-    // nor any later borrower's), the query timeout, and the statement cache capacity
-    // (statements it forgets are closed on the server). Notifications still queued are
-    // dropped, and when a LISTEN ran during the lease (Client::listening()) the pool sends
-    // UNLISTEN * first: the next borrower never receives the previous one's payloads. Server
-    // session state (SET, PREPARE, temp tables, advisory locks) stays unless reset_sql
-    // clears it (e.g. DISCARD ALL). A LISTEN run inside a function or DO block is not seen:
-    // use reset_sql = "UNLISTEN *" (or DISCARD ALL) for that.
+    /// RAII loan of one connection: returned to the pool (or discarded when dirty or broken)
+    /// by release() or the destructor. Move-only.
+    ///
+    /// A lease starts clean. What the borrower changed on the connection's client side is put
+    /// back on release, to what the connector and after_connect left: the notice handler
+    /// (reset before the release's ROLLBACK and reset_sql run, so it never sees their notices
+    /// nor any later borrower's), the query timeout, and the statement cache capacity
+    /// (statements it forgets are closed on the server). Notifications still queued are
+    /// dropped, and when a LISTEN ran during the lease (Client::listening()) the pool sends
+    /// UNLISTEN * first: the next borrower never receives the previous one's payloads. Server
+    /// session state (SET, PREPARE, temp tables, advisory locks) stays unless reset_sql
+    /// clears it (e.g. DISCARD ALL). A LISTEN run inside a function or DO block is not seen:
+    /// use reset_sql = "UNLISTEN *" (or DISCARD ALL) for that.
     class Lease {
     public:
         Lease() noexcept = default;
+        /// Takes over the loan; `other` becomes empty.
         Lease(Lease&& other) noexcept = default;
+        /// Releases this lease's connection, then takes over `other`'s loan.
         Lease& operator=(Lease&& other) noexcept {
             if (this != &other) {
                 release();
@@ -254,21 +261,22 @@ public:
         Lease& operator=(const Lease&) = delete;
         ~Lease() { release(); }
 
-        // Give the connection back now; the lease becomes empty. Idempotent.
+        /// Give the connection back now; the lease becomes empty. Idempotent.
         void release() noexcept {
             if (slot_) State::release(state_, std::move(slot_));
             state_.reset();
         }
-        explicit operator bool() const noexcept { return slot_ != nullptr; }
-        Conn* operator->() const { return &get(); }
-        Conn& operator*() const { return get(); }
+        explicit operator bool() const noexcept { return slot_ != nullptr; }  ///< Holds a connection.
+        Conn* operator->() const { return &get(); }  ///< The connection; Error(usage) when empty.
+        Conn& operator*() const { return get(); }    ///< The connection; Error(usage) when empty.
+        /// The connection; Error(usage) when the lease is empty (released or moved from).
         Conn& get() const {
             if (!slot_) throw Error(ErrorKind::usage, "pool lease is empty (released or moved from)");
             return *slot_->conn;
         }
-        // The pool's id of the lent connection (1, 2, ... in creation order); 0 when empty.
+        /// The pool's id of the lent connection (1, 2, ... in creation order); 0 when empty.
         std::uint64_t connection_id() const noexcept { return slot_ ? slot_->id : 0; }
-        // How many times this connection has been acquired, this lease included.
+        /// How many times this connection has been acquired, this lease included.
         std::uint64_t uses() const noexcept { return slot_ ? slot_->uses : 0; }
 
     private:
@@ -279,8 +287,8 @@ public:
         std::unique_ptr<Slot> slot_;
     };
 
-    // Validates the options (Error(usage) naming the option) and starts the maintenance
-    // thread; opens no connection itself (min_size is filled in the background).
+    /// Validates the options (Error(usage) naming the option) and starts the maintenance
+    /// thread; opens no connection itself (min_size is filled in the background).
     explicit BasicPool(Connector connector, Options options = {},
                        std::shared_ptr<const PoolClock> clock = nullptr)
         : state_(std::make_shared<State>(std::move(connector), std::move(options),
@@ -291,19 +299,20 @@ public:
     BasicPool(const BasicPool&) = delete;
     BasicPool& operator=(const BasicPool&) = delete;
 
-    // Wait (FIFO) for a connection up to options().acquire_timeout, or `timeout`
-    // (0 = forever). Throws Error(pool) when exhausted or closed, or the connect error when
-    // this caller's connect failed. The timeout bounds everything acquire() does: a
-    // connection it opens gets what is left of it (at most connect_timeout), and the
-    // health check's ping a fifth of it (see health_check_timeout).
+    /// Wait (FIFO) for a connection up to options().acquire_timeout, or `timeout`
+    /// (0 = forever). Throws Error(pool) when exhausted or closed, or the connect error when
+    /// this caller's connect failed. The timeout bounds everything acquire() does: a
+    /// connection it opens gets what is left of it (at most connect_timeout), and the
+    /// health check's ping a fifth of it (see health_check_timeout).
     Lease acquire() { return acquire(state_->opt.acquire_timeout); }
+    /// The same with its own `timeout` instead of options().acquire_timeout.
     Lease acquire(std::chrono::milliseconds timeout) { return Lease(state_, state_->acquire(timeout)); }
 
-    // Runs f(connection) on a lease; when it fails because the connection was lost
-    // (Error::connection_lost(): a terminated backend, a reset, a server restart), runs it
-    // once more on another connection. Only for idempotent work: the first run may have
-    // taken effect before the connection went. Returns what f returns; other errors, and
-    // the second failure, reach the caller.
+    /// Runs f(connection) on a lease; when it fails because the connection was lost
+    /// (Error::connection_lost(): a terminated backend, a reset, a server restart), runs it
+    /// once more on another connection. Only for idempotent work: the first run may have
+    /// taken effect before the connection went. Returns what f returns; other errors, and
+    /// the second failure, reach the caller.
     template <class F>
     auto run_retrying(F&& f) -> decltype(f(std::declval<Conn&>())) {
         for (int attempt = 0;; ++attempt) {
@@ -316,30 +325,33 @@ public:
         }
     }
 
-    // One-off statements on a pooled connection.
+    /// One-off statements on a pooled connection.
     auto query(std::string_view sql) { return acquire()->query(sql); }
+    /// One-off Client::exec() on a pooled connection.
     template <typename... Args>
     auto exec(std::string_view sql, const Args&... args) {
         return acquire()->exec(sql, args...);
     }
 
-    // Stop handing out connections (waiters and later acquire() get Error(pool)), close idle
-    // connections, join the maintenance thread, wait up to `wait_for_leases` for leases to come
-    // back (closing each as it returns). Leases still out afterwards close their connection
-    // when released. Safe to call more than once and from several threads.
+    /// Stop handing out connections (waiters and later acquire() get Error(pool)), close idle
+    /// connections, join the maintenance thread, wait up to `wait_for_leases` for leases to come
+    /// back (closing each as it returns). Leases still out afterwards close their connection
+    /// when released. Safe to call more than once and from several threads.
     void close() { close(state_->opt.close_timeout); }
+    /// close() waiting `wait_for_leases` instead of options().close_timeout.
     void close(std::chrono::milliseconds wait_for_leases) { state_->close(wait_for_leases); }
+    /// True once close() began (or the pool is being destroyed).
     bool is_closed() const {
         std::lock_guard lk(state_->m);
         return state_->closed;
     }
 
-    PoolStats stats() const { return state_->snapshot(); }
-    const Options& options() const noexcept { return state_->opt; }
+    PoolStats stats() const { return state_->snapshot(); }  ///< The counters, taken under the lock.
+    const Options& options() const noexcept { return state_->opt; }  ///< The options it runs with.
 
 protected:
-    // For a pool of a concrete connection type: a connection for which `retire` answers true
-    // is closed when released instead of kept ("retired: TLS material reloaded").
+    /// For a pool of a concrete connection type: a connection for which `retire` answers true
+    /// is closed when released instead of kept ("retired: TLS material reloaded").
     BasicPool(Connector connector, Options options, std::function<bool(const Conn&)> retire)
         : state_(std::make_shared<State>(std::move(connector), std::move(options), steady_pool_clock())) {
         state_->retire = std::move(retire);
@@ -349,16 +361,16 @@ protected:
 private:
     struct Slot {
         std::unique_ptr<Conn> conn;
-        pool_detail::LeaseDefaults<Conn> defaults;  // put back on every release
+        pool_detail::LeaseDefaults<Conn> defaults;  ///< put back on every release
         std::uint64_t id = 0;
         time_point created{}, expires{}, last_used{};
         std::uint64_t uses = 0;
     };
 
-    // One blocked acquire(). A release hands its connection straight to the oldest waiter
-    // (`handed`, set under the pool lock) and notifies it after unlocking, so the waiter
-    // neither competes for the connection nor wakes into a held lock, and nobody else is
-    // woken. Shared so that a notify after unlocking never outlives the waiter's object.
+    /// One blocked acquire(). A release hands its connection straight to the oldest waiter
+    /// (`handed`, set under the pool lock) and notifies it after unlocking, so the waiter
+    /// neither competes for the connection nor wakes into a held lock, and nobody else is
+    /// woken. Shared so that a notify after unlocking never outlives the waiter's object.
     struct Waiter {
         std::condition_variable cv;
         std::unique_ptr<Slot> handed;
@@ -383,23 +395,23 @@ private:
                 throw Error(ErrorKind::usage, "pool: durations must not be negative");
         }
 
-        // An idle connection's socket is probed for data/EOF only after this long idle.
+        /// An idle connection's socket is probed for data/EOF only after this long idle.
         static constexpr std::chrono::milliseconds kProbeIdleAfter{1};
 
         const Connector connector;
         const Options opt;
-        std::function<bool(const Conn&)> retire;  // set before start(); see the protected constructor
+        std::function<bool(const Conn&)> retire;  ///< set before start(); see the protected constructor
         const std::shared_ptr<const PoolClock> clock;
 
         mutable std::mutex m;
-        std::deque<std::unique_ptr<Slot>> idle;  // back = most recently released
-        std::deque<std::shared_ptr<Waiter>> waiters;  // FIFO; only the front may take a connection
+        std::deque<std::unique_ptr<Slot>> idle;  ///< back = most recently released
+        std::deque<std::shared_ptr<Waiter>> waiters;  ///< FIFO; only the front may take a connection
         std::size_t total = 0, opening = 0, in_use = 0;
         bool closed = false;
-        // Mirrors `closed` for release()'s unlocked early check (skip ROLLBACK/reset on a
-        // closed pool); the decision is always re-checked under the lock.
+        /// Mirrors `closed` for release()'s unlocked early check (skip ROLLBACK/reset on a
+        /// closed pool); the decision is always re-checked under the lock.
         std::atomic<bool> closing{false};
-        bool maint_kick = false;  // a connection was removed: refill min_size now, not next tick
+        bool maint_kick = false;  ///< a connection was removed: refill min_size now, not next tick
         std::condition_variable maint_cv, drained_cv;
         std::thread maint;
         std::uint64_t next_id = 1;
@@ -423,8 +435,8 @@ private:
         void notify_head() {
             if (!waiters.empty()) waiters.front()->cv.notify_one();
         }
-        // After the head left the queue: wake the new head only when it can make progress
-        // (an idle connection or room to open one), not on every hand-over.
+        /// After the head left the queue: wake the new head only when it can make progress
+        /// (an idle connection or room to open one), not on every hand-over.
         void notify_head_if_useful() {
             if (waiters.empty()) return;
             if (!idle.empty() || (total < opt.max_size && clock->now() >= backoff_until)) notify_head();
@@ -438,10 +450,10 @@ private:
             waiters.erase(it);
             if (was_head) notify_head();
         }
-        // A ready connection (released clean, or opened by the maintenance thread): to the
-        // oldest waiter if there is one, else to the idle list. Caller holds the lock; the
-        // slot counts in in_use for a waiter, in idle otherwise. Returns the waiter, which
-        // the caller notifies once it has released the lock (empty: none).
+        /// A ready connection (released clean, or opened by the maintenance thread): to the
+        /// oldest waiter if there is one, else to the idle list. Caller holds the lock; the
+        /// slot counts in in_use for a waiter, in idle otherwise. Returns the waiter, which
+        /// the caller notifies once it has released the lock (empty: none).
         [[nodiscard]] std::shared_ptr<Waiter> hand_over(std::unique_ptr<Slot> slot, bool was_in_use) {
             if (!waiters.empty()) {
                 std::shared_ptr<Waiter> w = std::move(waiters.front());
@@ -455,7 +467,7 @@ private:
             if (was_in_use) --in_use;
             return nullptr;
         }
-        // Bookkeeping of a successful acquisition; caller holds the lock.
+        /// Bookkeeping of a successful acquisition; caller holds the lock.
         std::chrono::nanoseconds count_acquire(Slot& slot, time_point start, time_point now) {
             auto waited = now - start;
             ++slot.uses;
@@ -479,8 +491,8 @@ private:
             return s;
         }
 
-        // What a connect made for an acquire() may take: what is left until its deadline, and
-        // at most connect_timeout; never 0 ("no limit") when a deadline is set.
+        /// What a connect made for an acquire() may take: what is left until its deadline, and
+        /// at most connect_timeout; never 0 ("no limit") when a deadline is set.
         std::chrono::milliseconds connect_budget(time_point deadline) const {
             if (deadline == time_point::max()) return opt.connect_timeout;
             auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock->now());
@@ -488,9 +500,9 @@ private:
             return opt.connect_timeout.count() > 0 ? std::min(left, opt.connect_timeout) : left;
         }
 
-        // Opens one connection within `timeout` (0: the connection's own default); the caller
-        // has already counted it in total and opening. On failure undoes that, arms the
-        // backoff, wakes the head waiter and rethrows.
+        /// Opens one connection within `timeout` (0: the connection's own default); the caller
+        /// has already counted it in total and opening. On failure undoes that, arms the
+        /// backoff, wakes the head waiter and rethrows.
         std::unique_ptr<Slot> open(std::chrono::milliseconds timeout) {
             std::unique_ptr<Conn> conn;
             try {
@@ -541,7 +553,7 @@ private:
             return slot;
         }
 
-        // Closes a connection that is counted in total (and in in_use when `was_in_use`).
+        /// Closes a connection that is counted in total (and in in_use when `was_in_use`).
         void destroy(std::unique_ptr<Slot> slot, bool was_in_use, const std::string& reason) noexcept {
             std::uint64_t id = slot->id;
             slot->conn->close();
@@ -561,8 +573,8 @@ private:
             emit(opt.on_remove, id, reason);
         }
 
-        // health_check_timeout, and at most a fifth of what is left until `deadline`
-        // (0: neither applies).
+        /// health_check_timeout, and at most a fifth of what is left until `deadline`
+        /// (0: neither applies).
         std::chrono::milliseconds ping_limit(time_point deadline) const {
             auto limit = opt.health_check_timeout;
             if (deadline != time_point::max()) {
@@ -573,8 +585,8 @@ private:
             return limit;
         }
 
-        // The health check's ping, bounded per health_check_timeout and the acquire deadline
-        // when the connection type has a query timeout; the connection's own timeout is restored.
+        /// The health check's ping, bounded per health_check_timeout and the acquire deadline
+        /// when the connection type has a query timeout; the connection's own timeout is restored.
         void ping_idle(Conn& c, time_point deadline) {
             if constexpr (requires(Conn& x, std::chrono::milliseconds t, const std::string& sql) { x.ping(t, sql); }) {
                 // An unanswered ping closes its connection at once (no cancel, no grace period),
@@ -602,8 +614,8 @@ private:
             c.query(opt.ping_sql);
         }
 
-        // Why an idle connection about to be lent must not be, or empty. Runs unlocked:
-        // the caller owns the slot.
+        /// Why an idle connection about to be lent must not be, or empty. Runs unlocked:
+        /// the caller owns the slot.
         std::string reject_reason(Slot& s, time_point deadline) {
             auto now = clock->now();
             if (now >= s.expires) return "max lifetime reached";
@@ -669,7 +681,7 @@ private:
                             me->queued = false;
                             notify_head_if_useful();
                             lk.unlock();
-                            slot = open(connect_budget(deadline));  // throws the connect error to this caller
+                            slot = open(connect_budget(deadline));  ///< throws the connect error to this caller
                             lk.lock();
                             --opening;
                             ++in_use;
@@ -700,10 +712,10 @@ private:
                     --slot->uses;
                     --counters.acquire_count;
                     counters.acquire_wait_total -= waited;
-                    waiters.push_front(me);  // keep our place at the head
+                    waiters.push_front(me);  ///< keep our place at the head
                     me->queued = true;
                     lk.unlock();
-                    destroy(std::move(slot), true, reason);  // wakes us (the head) to reconnect
+                    destroy(std::move(slot), true, reason);  ///< wakes us (the head) to reconnect
                     lk.lock();
                     continue;
                 }
@@ -721,7 +733,7 @@ private:
             }
         }
 
-        // Why a returned connection must be closed rather than kept, or empty; resets it.
+        /// Why a returned connection must be closed rather than kept, or empty; resets it.
         std::string release_reason(Slot& s) {
             s.defaults.restore_local(*s.conn);
             if (!s.conn->is_healthy()) return "connection broken";
@@ -795,7 +807,7 @@ private:
             emit(st.opt.on_release, id, {});
         }
 
-        // Background: close expired or surplus idle connections and keep min_size open.
+        /// Background: close expired or surplus idle connections and keep min_size open.
         void maintain() {
             std::unique_lock lk(m);
             while (!closed) {
@@ -803,7 +815,7 @@ private:
                 auto now = clock->now();
                 std::deque<std::pair<std::unique_ptr<Slot>, std::string>> victims;
                 std::size_t remaining = total;
-                for (auto it = idle.begin(); it != idle.end();) {  // oldest released first
+                for (auto it = idle.begin(); it != idle.end();) {  ///< oldest released first
                     Slot& s = **it;
                     std::string why;
                     if (now >= s.expires)
@@ -818,7 +830,7 @@ private:
                     --remaining;
                     victims.emplace_back(std::move(*it), std::move(why));
                     it = idle.erase(it);
-                    ++in_use;  // destroy() counts them down as lent connections
+                    ++in_use;  ///< destroy() counts them down as lent connections
                 }
                 if (!victims.empty()) {
                     lk.unlock();
@@ -880,25 +892,29 @@ private:
     std::shared_ptr<State> state_;
 };
 
-// Compiled once in pool/pool.cpp.
+/// Compiled once in pool/pool.cpp.
 extern template class BasicPool<Client>;
 
-// Options of the Client pool.
+/// Options of the Client pool.
 using PoolOptions = BasicPoolOptions<Client>;
 
-// A pool of pgtls::Client connections sharing one resolved Settings (host list, TLS settings
-// and backend, credentials): resolved once at construction, so configuration errors throw here.
+/// A pool of pgtls::Client connections sharing one resolved Settings (host list, TLS settings
+/// and backend, credentials): resolved once at construction, so configuration errors throw here.
 class Pool : public BasicPool<Client> {
 public:
+    /// Resolves `config` (Error(config) when invalid), validates the options (Error(usage))
+    /// and starts the pool; no connection is opened here (min_size fills in the background).
     explicit Pool(const Config& config, PoolOptions options = {});
+    /// The same from a libpq connection string or URI.
     explicit Pool(const std::string& conninfo, PoolOptions options = {});
+    /// The same with settings already resolved.
     explicit Pool(Settings settings, PoolOptions options = {});
 
-    // Rebuilds the TLS context from the files the settings name (sslcert, sslkey,
-    // sslrootcert, sslcrl, sslcrldir) now, whether or not they changed, for the connections
-    // opened afterwards; connections already open keep their context. Reports through
-    // on_tls_reload too. Throws the load error (Error(config) or Error(tls)) and keeps the
-    // last good context. Does nothing with sslmode=disable.
+    /// Rebuilds the TLS context from the files the settings name (sslcert, sslkey,
+    /// sslrootcert, sslcrl, sslcrldir) now, whether or not they changed, for the connections
+    /// opened afterwards; connections already open keep their context. Reports through
+    /// on_tls_reload too. Throws the load error (Error(config) or Error(tls)) and keeps the
+    /// last good context. Does nothing with sslmode=disable.
     void reload_tls();
 
 private:
