@@ -1,10 +1,12 @@
 /// \file
 /// pgtls on standalone Asio (1.22+): C++20 coroutines and any completion token.
 ///
+/// @code
 ///   pgtls::AsioConnection conn(io.get_executor());
 ///   co_await conn.async_connect(config, asio::use_awaitable);
 ///   auto rows = co_await conn.async_query("SELECT 1", asio::use_awaitable);
 ///   auto r = co_await conn.async_execute("SELECT $1::int", {pgtls::to_param(7)}, asio::use_awaitable);
+/// @endcode
 ///
 /// Each operation completes with (std::exception_ptr[, result]): use_awaitable rethrows the
 /// error in the coroutine; a plain callback receives it. Completions are posted to the

@@ -2,12 +2,14 @@
 /// Typed binary COPY: rows of tuples or structs written with COPY ... FROM STDIN (FORMAT binary)
 /// and read with COPY ... TO STDOUT (FORMAT binary).
 ///
+/// @code
 ///   struct Item { std::int32_t id; std::string name; std::optional<pgtls::TimestampTz> at; };
 ///   auto w = pgtls::copy_in_rows<Item>(client, "COPY item (id, name, at) FROM STDIN (FORMAT binary)");
 ///   for (const Item& i : items) w.write(i);
 ///   w.finish();
 ///   pgtls::copy_out_rows<Item>(client, "COPY item (id, name, at) TO STDOUT (FORMAT binary)",
 ///                              [](const Item& i) { ... });
+/// @endcode
 ///
 /// Binary COPY carries no type information: each field is written with its codec's
 /// encode_binary and must match its column's type exactly (std::int32_t for int4, not int64;

@@ -2,8 +2,10 @@
 /// pgtls — a thread-safe connection pool built on the public Client API only.
 ///
 /// BasicPool<Conn> holds the pool logic for any connection type that offers
+/// @code
 ///     bool is_healthy() const;  TransactionStatus transaction_status() const;
 ///     auto query(std::string_view);  void close() noexcept;
+/// @endcode
 /// (and optionally `int socket() const`, used to notice data or EOF on idle connections).
 /// pgtls::Pool is BasicPool<Client> created from a Config, connection string or Settings;
 /// unit tests instantiate BasicPool with fake connections and a fake PoolClock.

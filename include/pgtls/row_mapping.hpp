@@ -2,17 +2,21 @@
 /// pgtls — rows as C++ values: plain structs and tuples, checked against the result's columns.
 /// Included by result.hpp; do not include directly.
 ///
+/// @code
 ///   struct User { std::int64_t id; std::string name; std::optional<std::string> email; };
 ///   auto users = client.query("SELECT id, name, email FROM users").as<std::vector<User>>();
 ///   for (const User& u : result.rows<User>()) ...
 ///   client.stream_as<User>("SELECT ...", {}, [](const User& u) { ... });
 ///   client.exec("INSERT INTO users VALUES ($1, $2, $3)", user);   // fields bound in order
+/// @endcode
 ///
 /// By position: a plain aggregate's fields take the columns in order (no macro, no
 /// registration). By name: one line names the fields, in declaration order, and each field
 /// takes the column of that name wherever it is:
 ///
+/// @code
 ///   template <> inline constexpr std::array pgtls::column_names<User>{"id", "name", "email"};
+/// @endcode
 ///
 /// std::tuple<Ts...> maps by position. The shape is checked once per result, against the
 /// RowDescription, before any row is decoded: a missing column, an extra column, or a column

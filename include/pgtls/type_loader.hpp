@@ -2,9 +2,11 @@
 /// Finding user-defined types by name at run time: OIDs of composites, enums, domains, ranges
 /// and arrays, with their fields, labels and base or element types.
 ///
+/// @code
 ///   const pgtls::TypeInfo& point = pgtls::load_type(client, "public.point3");
 ///   pgtls::check_type<Point>(point);                       // fields agree with the struct
 ///   client.execute("INSERT INTO t VALUES ($1)", {pgtls::typed_param(p, point)});
+/// @endcode
 ///
 /// load_type runs one query on the first call for a name and caches the answer in the Client
 /// (reconnecting it to another server or backend drops the cache). For a pool, keep one

@@ -12,6 +12,7 @@
 /// (binary for numbers, dates, uuid, bytea, arrays; text for numeric and json).
 /// text_param(v) / binary_param(v) force a format for built-in types.
 ///
+/// @code{.unparsed}
 /// C++ type                         PostgreSQL type(s)
 /// bool                             bool
 /// int16/int32/int64 (and smaller)  int2, int4, int8 (also oid, numeric when integral)
@@ -39,9 +40,11 @@
 /// Uuid                             uuid
 /// std::vector<T>,
 ///   std::vector<std::optional<T>>  one-dimensional arrays of any of the above
+/// @endcode
 ///
 /// Extend with your own type by specializing pgtls::Codec<T> (after including this header):
 ///
+/// @code
 ///   struct Point2 { double x, y; };
 ///   template <> struct pgtls::Codec<Point2> {
 ///       // bytes is the field in the column's format; throw via pgtls::detail::conversion_error
@@ -57,6 +60,7 @@
 ///           return pgtls::Param{"(" + std::to_string(p.x) + "," + std::to_string(p.y) + ")", 600, 0};
 ///       }
 ///   };
+/// @endcode
 ///
 /// A user codec works in Field::as<Point2>(), to_param(), and inside std::vector<Point2>
 /// (sent as a text-format array literal). Built-in codecs additionally expose `type_oid`,

@@ -1,9 +1,11 @@
 /// \file
 /// Bit strings and money. Included by types.hpp.
 ///
+/// @code{.unparsed}
 /// bit, varbit <-> pgtls::BitString (any length; written as varbit, which a bit(n) column takes
 ///                 by assignment when the length matches)
 /// money       <-> pgtls::Money     (int64 in the currency's minor unit)
+/// @endcode
 ///
 /// money: binary is exact and locale-free: the int64 the server stores, in units of
 /// 10^-frac_digits of lc_monetary's currency (cents for C, en_US and most locales). Text

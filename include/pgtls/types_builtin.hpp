@@ -2,9 +2,11 @@
 /// Built-in codecs for scalar types. Included by types.hpp; do not include directly.
 ///
 /// Every built-in Codec<T> has, besides decode/encode:
+/// @code
 ///   static constexpr std::uint32_t type_oid;       the PostgreSQL type it writes
 ///   static std::string encode_text(const T&);      PostgreSQL's text input form
 ///   static std::string encode_binary(const T&);    PostgreSQL's binary (send/recv) form, where exact
+/// @endcode
 #pragma once
 
 #include "pgtls/version.hpp"

@@ -2,11 +2,13 @@
 /// Composite (row) types: a std::tuple, or a plain aggregate marked as composite, by position.
 /// Included by row_mapping.hpp (so by result.hpp and client.hpp).
 ///
+/// @code
 ///   struct Point { double x; double y; };
 ///   template <> inline constexpr bool pgtls::composite_type<Point> = true;
 ///   auto p = row[0].as<Point>();                       // a column of type point3 AS (x float8, y float8)
 ///   auto t = row[0].as<std::tuple<int, std::optional<std::string>>>();
 ///   auto v = row[0].as<std::vector<Point>>();          // an array of composites
+/// @endcode
 ///
 /// Field i of the value fills field i of the C++ type (the struct's declaration order); the
 /// counts must agree. A NULL field needs std::optional. Fields may be any type with a codec,

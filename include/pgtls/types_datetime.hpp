@@ -1,12 +1,14 @@
 /// \file
 /// Dates and times with std::chrono. Included by types.hpp.
 ///
+/// @code{.unparsed}
 /// date          <-> std::chrono::sys_days, std::chrono::year_month_day
 /// timestamp     <-> std::chrono::local_time<D>   (no zone)
 /// timestamptz   <-> std::chrono::sys_time<D>     (UTC; a timestamp column reads as if UTC)
 /// time          <-> pgtls::Time                  (microseconds since midnight, 24:00:00 allowed)
 /// interval      <-> pgtls::Interval              (months, days, microseconds: exact)
 ///               <-> std::chrono::duration        (only without months; a day is 24 h)
+/// @endcode
 ///
 /// ±infinity of date/timestamp/timestamptz is the time_point's max()/min() both ways.
 /// PostgreSQL's microseconds are exact; reading into a coarser D (seconds, days) is an error

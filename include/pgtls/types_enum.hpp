@@ -1,8 +1,10 @@
 /// \file
 /// PostgreSQL enum types as C++ enums. Included by types.hpp.
 ///
+/// @code
 ///   enum class Mood { sad, ok, happy };
 ///   template <> inline constexpr std::array pgtls::enum_labels<Mood>{"sad", "ok", "happy"};
+/// @endcode
 ///
 /// Label i is static_cast<Mood>(i): list the labels in the order of the enumerators, which must
 /// be 0, 1, 2, ... (the default). The value is the label in both text and binary format; a label

@@ -1,10 +1,12 @@
 /// \file
 /// Network address types. Included by types.hpp.
 ///
+/// @code{.unparsed}
 /// inet     <-> pgtls::Inet     (an IPv4 or IPv6 host address with an optional netmask length)
 /// cidr     <-> pgtls::Cidr     (a network: no bits set right of the netmask)
 /// macaddr  <-> pgtls::MacAddr  (6 bytes)
 /// macaddr8 <-> pgtls::MacAddr8 (8 bytes, EUI-64)
+/// @endcode
 ///
 /// Text decoding reads the forms the server prints (inet/cidr in full dotted or RFC 5952-like
 /// colon notation with "/bits", MAC addresses as colon- or hyphen-separated hex pairs); the

@@ -1,8 +1,10 @@
 /// \file
 /// Ranges and multiranges. Included by types.hpp.
 ///
+/// @code{.unparsed}
 /// int4range <-> Range<std::int32_t>    int8range <-> Range<std::int64_t>    numrange <-> Range<Numeric>
 /// daterange <-> Range<std::chrono::sys_days>   tsrange <-> Range<Timestamp>  tstzrange <-> Range<TimestampTz>
+/// @endcode
 /// and the multiranges of each (PostgreSQL 14+) <-> Multirange<T>.
 ///
 /// An unbounded side is nullopt (PostgreSQL's "(,5]"); an infinite date or timestamp bound is a
