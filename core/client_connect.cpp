@@ -18,6 +18,7 @@
 #include "core/tls/hostname.hpp"
 #include "core/tls/key_file_check.hpp"
 #include "core/tls/tls_backend.hpp"
+#include "core/tls_setup_cache.hpp"
 #include "core/transport/channel.hpp"
 
 namespace pgtls {
@@ -120,7 +121,7 @@ struct ConnectShared {
 
 
 void Client::Impl::ensure_tls() {
-    if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
+    if (!tls) tls = shared ? shared->tls_for(settings) : shared_tls_setup(settings);
 }
 
 // ---------------------------------------------------------------------------------------------

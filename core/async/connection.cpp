@@ -17,6 +17,7 @@
 #include "core/protocol/pipeline.hpp"
 #include "core/protocol/query.hpp"
 #include "core/session_setup.hpp"
+#include "core/tls_setup_cache.hpp"
 
 namespace pgtls {
 
@@ -109,7 +110,7 @@ struct AsyncConnection::State {
     }
 
     void ensure_tls() {
-        if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
+        if (!tls) tls = shared_tls_setup(settings);
     }
 
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
