@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/client_impl.hpp"
+#include "core/protocol/sent_buffer.hpp"
 
 namespace pgtls {
 
@@ -73,10 +74,10 @@ protocol::Action Client::Impl::run(protocol::Algorithm& algo, Link& l, Deadline 
                         for (std::string_view part : action.tail)
                             if (!part.empty()) channel.write_all(part, d);
                     } catch (...) {
-                        out.clear();
+                        protocol::clear_sent(out);
                         throw;
                     }
-                    out.clear();
+                    protocol::clear_sent(out);
                     l.reply_pending = true;
                     event = protocol::Event::of(protocol::Event::Kind::written);
                     break;
@@ -97,10 +98,10 @@ protocol::Action Client::Impl::run(protocol::Algorithm& algo, Link& l, Deadline 
                             if (!part.empty()) channel.write_all_draining(part, reader, d, consume);
                     } catch (const StopDrainingWrite&) {
                     } catch (...) {
-                        out.clear();
+                        protocol::clear_sent(out);
                         throw;
                     }
-                    out.clear();
+                    protocol::clear_sent(out);
                     if (stopped) {
                         // The request went out only in part, if at all: the algorithm retires
                         // the connection in the action it returned.
