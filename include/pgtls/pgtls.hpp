@@ -1,4 +1,5 @@
-// pgtls — umbrella header.
+/// \file
+/// pgtls — umbrella header.
 #pragma once
 
 #include "pgtls/version.hpp"

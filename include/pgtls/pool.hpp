@@ -33,127 +33,127 @@
 PGTLS_API_BEGIN
 namespace pgtls {
 
-// Time as the pool sees it. The default is std::chrono::steady_clock; tests substitute a
-// clock they advance by hand.
+/// Time as the pool sees it. The default is std::chrono::steady_clock; tests substitute a
+/// clock they advance by hand.
 class PoolClock {
 public:
-    using time_point = std::chrono::steady_clock::time_point;
+    using time_point = std::chrono::steady_clock::time_point;  ///< A point on this clock.
     virtual ~PoolClock() = default;
-    virtual time_point now() const = 0;
-    // Block on `cv` (with `lock` held on entry and exit) until notified or until now() reaches
-    // `deadline` (time_point::max(): no deadline). May return early; callers re-check.
+    virtual time_point now() const = 0;  ///< The current time; never goes backwards.
+    /// Block on `cv` (with `lock` held on entry and exit) until notified or until now() reaches
+    /// `deadline` (time_point::max(): no deadline). May return early; callers re-check.
     virtual void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
                             time_point deadline) const = 0;
 };
 
-// The process's steady clock.
+/// The process's steady clock.
 std::shared_ptr<const PoolClock> steady_pool_clock();
 
-// What a connection did, for the event hooks.
+/// What a connection did, for the event hooks.
 struct PoolEvent {
-    std::uint64_t connection_id = 0;      // 0 when no connection is involved (failed connect)
-    std::string reason;                   // why a connection was removed; the error's message
-    std::chrono::nanoseconds wait{0};     // acquire: time spent waiting for the connection
+    std::uint64_t connection_id = 0;      ///< 0 when no connection is involved (failed connect)
+    std::string reason;                   ///< why a connection was removed; the error's message
+    std::chrono::nanoseconds wait{0};     ///< acquire: time spent waiting for the connection
 };
 
-// Options of a pool. Durations of zero mean "no limit" / "off" unless said otherwise.
+/// Options of a pool. Durations of zero mean "no limit" / "off" unless said otherwise.
 template <class Conn>
 struct BasicPoolOptions {
-    std::size_t max_size = 10;            // connections open or opening at most (>= 1)
-    std::size_t min_size = 0;             // kept open by the maintenance thread (<= max_size)
-    std::chrono::milliseconds acquire_timeout{30'000};  // wait for a connection; 0 = forever
-    // Per-connect timeout handed to the connector (pgtls::Pool rounds it up to whole seconds
-    // for Settings::connect_timeout); 0 = the connection settings' own connect_timeout.
+    std::size_t max_size = 10;            ///< connections open or opening at most (>= 1)
+    std::size_t min_size = 0;             ///< kept open by the maintenance thread (<= max_size)
+    std::chrono::milliseconds acquire_timeout{30'000};  ///< wait for a connection; 0 = forever
+    /// Per-connect timeout handed to the connector (pgtls::Pool rounds it up to whole seconds
+    /// for Settings::connect_timeout); 0 = the connection settings' own connect_timeout.
     std::chrono::milliseconds connect_timeout{0};
-    // Idle connections beyond min_size are closed after this long unused.
+    /// Idle connections beyond min_size are closed after this long unused.
     std::chrono::milliseconds idle_timeout{10 * 60'000};
-    // Connections are closed (when idle or on release) after max_lifetime plus a random
-    // extra in [0, max_lifetime_jitter], so connections opened together do not expire together.
+    /// Connections are closed (when idle or on release) after max_lifetime plus a random
+    /// extra in [0, max_lifetime_jitter], so connections opened together do not expire together.
     std::chrono::milliseconds max_lifetime{60 * 60'000};
-    std::chrono::milliseconds max_lifetime_jitter{0};
-    std::uint64_t max_uses = 0;           // acquisitions per connection; 0 = unlimited
-    // A connection idle at least this long is pinged (ping_sql) before it is handed out;
-    // a connection whose socket turned readable while idle (for at least 1 ms) is pinged
-    // regardless.
-    // Negative: never ping.
+    std::chrono::milliseconds max_lifetime_jitter{0};  ///< see max_lifetime
+    std::uint64_t max_uses = 0;           ///< acquisitions per connection; 0 = unlimited
+    /// A connection idle at least this long is pinged (ping_sql) before it is handed out;
+    /// a connection whose socket turned readable while idle (for at least 1 ms) is pinged
+    /// regardless.
+    /// Negative: never ping.
     std::chrono::milliseconds health_check_after{1'000};
-    std::string ping_sql = ";";           // an empty query: one round trip, no parse work
-    // How long the ping waits for its answer: at most this long, and at most a fifth of what
-    // is left of the acquire timeout (a replacement must still be opened), before the
-    // connection is discarded: an idle connection whose network went silent must not hang
-    // acquire(), nor stretch it past its timeout. With pgtls::Client (Client::ping) an
-    // unanswered ping closes the connection at once, so each dead idle connection costs at
-    // most this; a connection type with only set_query_timeout()/query_timeout() gets that
-    // query timeout (plus its own cancel). 0 = only the acquire timeout's fifth.
+    std::string ping_sql = ";";           ///< an empty query: one round trip, no parse work
+    /// How long the ping waits for its answer: at most this long, and at most a fifth of what
+    /// is left of the acquire timeout (a replacement must still be opened), before the
+    /// connection is discarded: an idle connection whose network went silent must not hang
+    /// acquire(), nor stretch it past its timeout. With pgtls::Client (Client::ping) an
+    /// unanswered ping closes the connection at once, so each dead idle connection costs at
+    /// most this; a connection type with only set_query_timeout()/query_timeout() gets that
+    /// query timeout (plus its own cancel). 0 = only the acquire timeout's fifth.
     std::chrono::milliseconds health_check_timeout{5'000};
-    // Run on every new connection before first use (e.g. SET statements). Throwing discards
-    // the connection and fails the connect with that exception.
+    /// Run on every new connection before first use (e.g. SET statements). Throwing discards
+    /// the connection and fails the connect with that exception.
     std::function<void(Conn&)> after_connect;
-    // On release: a connection inside a transaction (or failed one) is rolled back with
-    // ROLLBACK when true, discarded when false. A connection mid-query or mid-COPY
-    // (transaction status unknown) or broken (is_healthy() false) is always discarded.
+    /// On release: a connection inside a transaction (or failed one) is rolled back with
+    /// ROLLBACK when true, discarded when false. A connection mid-query or mid-COPY
+    /// (transaction status unknown) or broken (is_healthy() false) is always discarded.
     bool rollback_on_release = true;
-    // Run on every release of a clean connection (e.g. "DISCARD ALL"); failure discards it.
-    // Empty by default: each release costs no extra round trip. The client-side state of a
-    // lease (notice handler, query timeout, statement cache capacity, queued notifications,
-    // LISTENs) is reset whatever this says; see Lease.
+    /// Run on every release of a clean connection (e.g. "DISCARD ALL"); failure discards it.
+    /// Empty by default: each release costs no extra round trip. The client-side state of a
+    /// lease (notice handler, query timeout, statement cache capacity, queued notifications,
+    /// LISTENs) is reset whatever this says; see Lease.
     std::string reset_sql;
-    // How often the maintenance thread closes expired idle connections and refills min_size.
+    /// How often the maintenance thread closes expired idle connections and refills min_size.
     std::chrono::milliseconds maintenance_interval{1'000};
-    // Delay before retrying after a failed connect: doubles per failure up to the max,
-    // back to zero after a success. Acquirers needing a new connection wait it out.
+    /// Delay before retrying after a failed connect: doubles per failure up to the max,
+    /// back to zero after a success. Acquirers needing a new connection wait it out.
     std::chrono::milliseconds connect_backoff_initial{100};
-    std::chrono::milliseconds connect_backoff_max{5'000};
-    // How long the destructor waits for outstanding leases before closing the rest.
+    std::chrono::milliseconds connect_backoff_max{5'000};  ///< the backoff's ceiling
+    /// How long the destructor waits for outstanding leases before closing the rest.
     std::chrono::milliseconds close_timeout{5'000};
 
-    // Certificate rotation (pgtls::Pool only; see Pool::reload_tls). Before each new
-    // connection, at most once per tls_check_interval, the pool stats sslcert, sslkey,
-    // sslrootcert, sslcrl and sslcrldir (and its entries) — mtime, size, inode — and when one
-    // changed builds a new TLS context from the files for the connections opened afterwards;
-    // connections already open keep theirs. If the new files do not load, the last good
-    // context stays in use and on_tls_reload reports the error. 0: check on every new
-    // connection; negative: never (reload_tls() only).
+    /// Certificate rotation (pgtls::Pool only; see Pool::reload_tls). Before each new
+    /// connection, at most once per tls_check_interval, the pool stats sslcert, sslkey,
+    /// sslrootcert, sslcrl and sslcrldir (and its entries) — mtime, size, inode — and when one
+    /// changed builds a new TLS context from the files for the connections opened afterwards;
+    /// connections already open keep theirs. If the new files do not load, the last good
+    /// context stays in use and on_tls_reload reports the error. 0: check on every new
+    /// connection; negative: never (reload_tls() only).
     std::chrono::milliseconds tls_check_interval{1'000};
-    // After a reload, close connections made with the previous TLS material when they are next
-    // released, instead of returning them to idle.
+    /// After a reload, close connections made with the previous TLS material when they are next
+    /// released, instead of returning them to idle.
     bool retire_on_tls_reload = false;
 
-    // Event hooks, called without the pool's lock held, from whichever thread caused the
-    // event. They must not throw (exceptions are swallowed) and must be thread-safe.
-    std::function<void(const PoolEvent&)> on_connect;  // a new connection is ready
-    std::function<void(const PoolEvent&)> on_acquire;  // a lease was handed out
-    std::function<void(const PoolEvent&)> on_release;  // a connection went back to idle
-    std::function<void(const PoolEvent&)> on_remove;   // a connection was closed (reason says why)
-    std::function<void(const PoolEvent&)> on_error;    // a connect failed (reason = message)
-    // A TLS context rebuild after changed files or reload_tls(): reason empty when the new
-    // context is in use, else the load error (the previous context stays in use).
+    /// Event hooks, called without the pool's lock held, from whichever thread caused the
+    /// event. They must not throw (exceptions are swallowed) and must be thread-safe.
+    std::function<void(const PoolEvent&)> on_connect;  ///< a new connection is ready
+    std::function<void(const PoolEvent&)> on_acquire;  ///< a lease was handed out
+    std::function<void(const PoolEvent&)> on_release;  ///< a connection went back to idle
+    std::function<void(const PoolEvent&)> on_remove;   ///< a connection was closed (reason says why)
+    std::function<void(const PoolEvent&)> on_error;    ///< a connect failed (reason = message)
+    /// A TLS context rebuild after changed files or reload_tls(): reason empty when the new
+    /// context is in use, else the load error (the previous context stays in use).
     std::function<void(const PoolEvent&)> on_tls_reload;
 };
 
-// A consistent snapshot of the pool's counters.
+/// A consistent snapshot of the pool's counters.
 struct PoolStats {
-    std::size_t total = 0;        // open or opening
-    std::size_t idle = 0;
-    std::size_t in_use = 0;       // lent out (or being checked/reset)
-    std::size_t opening = 0;      // connects in progress
-    std::size_t waiting = 0;      // callers blocked in acquire()
-    std::uint64_t created = 0;    // connections opened successfully
-    std::uint64_t destroyed = 0;  // connections closed
-    std::uint64_t acquire_count = 0;     // successful acquisitions
-    std::uint64_t acquire_timeouts = 0;  // acquisitions that gave up (exhausted)
-    std::uint64_t connect_errors = 0;
-    std::chrono::nanoseconds acquire_wait_total{0};
-    std::chrono::nanoseconds acquire_wait_max{0};
+    std::size_t total = 0;        ///< open or opening
+    std::size_t idle = 0;         ///< open and unused
+    std::size_t in_use = 0;       ///< lent out (or being checked/reset)
+    std::size_t opening = 0;      ///< connects in progress
+    std::size_t waiting = 0;      ///< callers blocked in acquire()
+    std::uint64_t created = 0;    ///< connections opened successfully
+    std::uint64_t destroyed = 0;  ///< connections closed
+    std::uint64_t acquire_count = 0;     ///< successful acquisitions
+    std::uint64_t acquire_timeouts = 0;  ///< acquisitions that gave up (exhausted)
+    std::uint64_t connect_errors = 0;    ///< connects that failed
+    std::chrono::nanoseconds acquire_wait_total{0};  ///< time successful acquisitions waited, summed
+    std::chrono::nanoseconds acquire_wait_max{0};    ///< the longest wait of a successful acquisition
 };
 
 namespace pool_detail {
 class TlsFileWatch;  // pool/tls_reload.hpp
 
-// What a borrower may change on a connection's client side, as the connection was set up
-// (connector, then after_connect): put back on every release so that each lease starts
-// clean. Each part applies only when the connection type has the matching members (as
-// pgtls::Client does); fake connections in tests/pool may have none.
+/// What a borrower may change on a connection's client side, as the connection was set up
+/// (connector, then after_connect): put back on every release so that each lease starts
+/// clean. Each part applies only when the connection type has the matching members (as
+/// pgtls::Client does); fake connections in tests/pool may have none.
 template <class Conn>
 struct LeaseDefaults {
     std::function<void(const Notice&)> notice_handler;
@@ -183,18 +183,18 @@ struct LeaseDefaults {
         if constexpr (has_query_timeout) query_timeout = c.query_timeout();
         if constexpr (has_statement_cache) statement_cache_capacity = c.statement_cache_capacity();
     }
-    // First thing on release, before any I/O: the borrower's notice handler (whose captures
-    // may already be gone) must not see the notices of the release's ROLLBACK or reset_sql,
-    // nor run under the borrower's query timeout. No I/O.
+    /// First thing on release, before any I/O: the borrower's notice handler (whose captures
+    /// may already be gone) must not see the notices of the release's ROLLBACK or reset_sql,
+    /// nor run under the borrower's query timeout. No I/O.
     void restore_local(Conn& c) const {
         if constexpr (has_notice_handler)
             if (c.notice_handler() || notice_handler) c.set_notice_handler(notice_handler);
         if constexpr (has_query_timeout)
             if (c.query_timeout() != query_timeout) c.set_query_timeout(query_timeout);
     }
-    // Last thing on release of a connection that is kept (after ROLLBACK and reset_sql): the
-    // statement cache's capacity (statements it forgets are closed), the borrower's LISTENs
-    // (UNLISTEN * when one ran) and its queued notifications. Throws what the I/O throws.
+    /// Last thing on release of a connection that is kept (after ROLLBACK and reset_sql): the
+    /// statement cache's capacity (statements it forgets are closed), the borrower's LISTENs
+    /// (UNLISTEN * when one ran) and its queued notifications. Throws what the I/O throws.
     void restore_session(Conn& c) const {
         if constexpr (has_statement_cache)
             if (c.statement_cache_capacity() != statement_cache_capacity)
@@ -369,31 +369,36 @@ private:
 LeasedSlot acquire_blocking(const std::shared_ptr<BlockingPool>& pool, std::chrono::milliseconds timeout);
 }  // namespace pool_detail
 
+/// A thread-safe pool of connections of type Conn (pgtls::Client for Pool; tests use fakes),
+/// opened by a Connector: FIFO acquire with a timeout, health checks, idle and lifetime
+/// expiry, min_size kept open by a maintenance thread. Every member is safe to call from any
+/// thread; a Lease and its connection are used by one thread at a time.
 template <class Conn>
 class BasicPool {
 public:
-    using Options = BasicPoolOptions<Conn>;
-    using time_point = PoolClock::time_point;
-    // Opens one connection within `connect_timeout` (0: the connection's own default).
-    // Throws on failure; the exception reaches the acquire() caller that needed it.
+    using Options = BasicPoolOptions<Conn>;     ///< The pool's options.
+    using time_point = PoolClock::time_point;  ///< A point on the pool's clock.
+    /// Opens one connection within `connect_timeout` (0: the connection's own default).
+    /// Throws on failure; the exception reaches the acquire() caller that needed it.
     using Connector = std::function<std::unique_ptr<Conn>(std::chrono::milliseconds connect_timeout)>;
 
-    // RAII loan of one connection: returned to the pool (or discarded when dirty or broken)
-    // by release() or the destructor. Move-only.
-    //
-    // A lease starts clean. What the borrower changed on the connection's client side is put
-    // back on release, to what the connector and after_connect left: the notice handler
-    // (reset before the release's ROLLBACK and reset_sql run, so it never sees their notices
-    // nor any later borrower's), the query timeout, and the statement cache capacity
-    // (statements it forgets are closed on the server). Notifications still queued are
-    // dropped, and when a LISTEN ran during the lease (Client::listening()) the pool sends
-    // UNLISTEN * first: the next borrower never receives the previous one's payloads. Server
-    // session state (SET, PREPARE, temp tables, advisory locks) stays unless reset_sql
-    // clears it (e.g. DISCARD ALL). A LISTEN run inside a function or DO block is not seen:
-    // use reset_sql = "UNLISTEN *" (or DISCARD ALL) for that.
+    /// RAII loan of one connection: returned to the pool (or discarded when dirty or broken)
+    /// by release() or the destructor. Move-only.
+    ///
+    /// A lease starts clean. What the borrower changed on the connection's client side is put
+    /// back on release, to what the connector and after_connect left: the notice handler
+    /// (reset before the release's ROLLBACK and reset_sql run, so it never sees their notices
+    /// nor any later borrower's), the query timeout, and the statement cache capacity
+    /// (statements it forgets are closed on the server). Notifications still queued are
+    /// dropped, and when a LISTEN ran during the lease (Client::listening()) the pool sends
+    /// UNLISTEN * first: the next borrower never receives the previous one's payloads. Server
+    /// session state (SET, PREPARE, temp tables, advisory locks) stays unless reset_sql
+    /// clears it (e.g. DISCARD ALL). A LISTEN run inside a function or DO block is not seen:
+    /// use reset_sql = "UNLISTEN *" (or DISCARD ALL) for that.
     class Lease {
     public:
         Lease() noexcept = default;
+        /// Takes over the loan; `other` becomes empty.
         Lease(Lease&& other) noexcept = default;
         Lease& operator=(Lease&& other) noexcept = default;
         Lease(const Lease&) = delete;
@@ -420,8 +425,8 @@ public:
         pool_detail::LeasedSlot slot_;
     };
 
-    // Validates the options (Error(usage) naming the option) and starts the maintenance
-    // thread; opens no connection itself (min_size is filled in the background).
+    /// Validates the options (Error(usage) naming the option) and starts the maintenance
+    /// thread; opens no connection itself (min_size is filled in the background).
     explicit BasicPool(Connector connector, Options options = {},
                        std::shared_ptr<const PoolClock> clock = nullptr)
         : BasicPool(std::move(connector), std::move(options), std::move(clock), {}) {}
@@ -437,11 +442,11 @@ public:
     Lease acquire() { return acquire(opt_.acquire_timeout); }
     Lease acquire(std::chrono::milliseconds timeout) { return Lease(pool_detail::acquire_blocking(impl_, timeout)); }
 
-    // Runs f(connection) on a lease; when it fails because the connection was lost
-    // (Error::connection_lost(): a terminated backend, a reset, a server restart), runs it
-    // once more on another connection. Only for idempotent work: the first run may have
-    // taken effect before the connection went. Returns what f returns; other errors, and
-    // the second failure, reach the caller.
+    /// Runs f(connection) on a lease; when it fails because the connection was lost
+    /// (Error::connection_lost(): a terminated backend, a reset, a server restart), runs it
+    /// once more on another connection. Only for idempotent work: the first run may have
+    /// taken effect before the connection went. Returns what f returns; other errors, and
+    /// the second failure, reach the caller.
     template <class F>
     auto run_retrying(F&& f) -> decltype(f(std::declval<Conn&>())) {
         for (int attempt = 0;; ++attempt) {
@@ -454,8 +459,9 @@ public:
         }
     }
 
-    // One-off statements on a pooled connection.
+    /// One-off statements on a pooled connection.
     auto query(std::string_view sql) { return acquire()->query(sql); }
+    /// One-off Client::exec() on a pooled connection.
     template <typename... Args>
     auto exec(std::string_view sql, const Args&... args) {
         return acquire()->exec(sql, args...);
@@ -473,8 +479,8 @@ public:
     const Options& options() const noexcept { return opt_; }
 
 protected:
-    // For a pool of a concrete connection type: a connection for which `retire` answers true
-    // is closed when released instead of kept ("retired: TLS material reloaded").
+    /// For a pool of a concrete connection type: a connection for which `retire` answers true
+    /// is closed when released instead of kept ("retired: TLS material reloaded").
     BasicPool(Connector connector, Options options, std::function<bool(const Conn&)> retire)
         : BasicPool(std::move(connector), std::move(options), nullptr, std::move(retire)) {}
 
@@ -517,25 +523,29 @@ private:
     std::shared_ptr<pool_detail::BlockingPool> impl_;
 };
 
-// Compiled once in pool/pool.cpp.
+/// Compiled once in pool/pool.cpp.
 extern template class BasicPool<Client>;
 
-// Options of the Client pool.
+/// Options of the Client pool.
 using PoolOptions = BasicPoolOptions<Client>;
 
-// A pool of pgtls::Client connections sharing one resolved Settings (host list, TLS settings
-// and backend, credentials): resolved once at construction, so configuration errors throw here.
+/// A pool of pgtls::Client connections sharing one resolved Settings (host list, TLS settings
+/// and backend, credentials): resolved once at construction, so configuration errors throw here.
 class Pool : public BasicPool<Client> {
 public:
+    /// Resolves `config` (Error(config) when invalid), validates the options (Error(usage))
+    /// and starts the pool; no connection is opened here (min_size fills in the background).
     explicit Pool(const Config& config, PoolOptions options = {});
+    /// The same from a libpq connection string or URI.
     explicit Pool(const std::string& conninfo, PoolOptions options = {});
+    /// The same with settings already resolved.
     explicit Pool(Settings settings, PoolOptions options = {});
 
-    // Rebuilds the TLS context from the files the settings name (sslcert, sslkey,
-    // sslrootcert, sslcrl, sslcrldir) now, whether or not they changed, for the connections
-    // opened afterwards; connections already open keep their context. Reports through
-    // on_tls_reload too. Throws the load error (Error(config) or Error(tls)) and keeps the
-    // last good context. Does nothing with sslmode=disable.
+    /// Rebuilds the TLS context from the files the settings name (sslcert, sslkey,
+    /// sslrootcert, sslcrl, sslcrldir) now, whether or not they changed, for the connections
+    /// opened afterwards; connections already open keep their context. Reports through
+    /// on_tls_reload too. Throws the load error (Error(config) or Error(tls)) and keeps the
+    /// last good context. Does nothing with sslmode=disable.
     void reload_tls();
 
 private:

@@ -1,24 +1,29 @@
-// pgtls — rows as C++ values: plain structs and tuples, checked against the result's columns.
-// Included by result.hpp; do not include directly.
-//
-//   struct User { std::int64_t id; std::string name; std::optional<std::string> email; };
-//   auto users = client.query("SELECT id, name, email FROM users").as<std::vector<User>>();
-//   for (const User& u : result.rows<User>()) ...
-//   client.stream_as<User>("SELECT ...", {}, [](const User& u) { ... });
-//   client.exec("INSERT INTO users VALUES ($1, $2, $3)", user);   // fields bound in order
-//
-// By position: a plain aggregate's fields take the columns in order (no macro, no
-// registration). By name: one line names the fields, in declaration order, and each field
-// takes the column of that name wherever it is:
-//
-//   template <> inline constexpr std::array pgtls::column_names<User>{"id", "name", "email"};
-//
-// std::tuple<Ts...> maps by position. The shape is checked once per result, against the
-// RowDescription, before any row is decoded: a missing column, an extra column, or a column
-// whose type cannot fill a field (a text column for an int field, say) is Error(usage) naming
-// the field, the column and both types. NULL needs std::optional<T>. A field is any type with a
-// pgtls::Codec (built-in or yours); a struct field that is itself a plain aggregate is not
-// expanded. Up to 32 fields.
+/// \file
+/// pgtls — rows as C++ values: plain structs and tuples, checked against the result's columns.
+/// Included by result.hpp; do not include directly.
+///
+/// @code
+///   struct User { std::int64_t id; std::string name; std::optional<std::string> email; };
+///   auto users = client.query("SELECT id, name, email FROM users").as<std::vector<User>>();
+///   for (const User& u : result.rows<User>()) ...
+///   client.stream_as<User>("SELECT ...", {}, [](const User& u) { ... });
+///   client.exec("INSERT INTO users VALUES ($1, $2, $3)", user);   // fields bound in order
+/// @endcode
+///
+/// By position: a plain aggregate's fields take the columns in order (no macro, no
+/// registration). By name: one line names the fields, in declaration order, and each field
+/// takes the column of that name wherever it is:
+///
+/// @code
+///   template <> inline constexpr std::array pgtls::column_names<User>{"id", "name", "email"};
+/// @endcode
+///
+/// std::tuple<Ts...> maps by position. The shape is checked once per result, against the
+/// RowDescription, before any row is decoded: a missing column, an extra column, or a column
+/// whose type cannot fill a field (a text column for an int field, say) is Error(usage) naming
+/// the field, the column and both types. NULL needs std::optional<T>. A field is any type with a
+/// pgtls::Codec (built-in or yours); a struct field that is itself a plain aggregate is not
+/// expanded. Up to 32 fields.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -40,8 +45,8 @@
 PGTLS_API_BEGIN
 namespace pgtls {
 
-// Specialize for a struct to map its fields by column name (see above); the default maps by
-// position.
+/// Specialize for a struct to map its fields by column name (see above); the default maps by
+/// position.
 template <typename T>
 inline constexpr std::nullptr_t column_names = nullptr;
 
@@ -52,7 +57,7 @@ concept has_codec = requires(std::string_view b, std::uint32_t oid, bool binary)
     { Codec<T>::decode(b, oid, binary) };
 };
 
-// Stands for any field type in the field-count probe (never called).
+/// Stands for any field type in the field-count probe (never called).
 struct any_field {
     template <typename T>
     operator T() const;
@@ -78,7 +83,7 @@ struct is_tuple<std::tuple<Ts...>> : std::true_type {};
 
 }  // namespace detail
 
-// A struct rows map into: a plain aggregate that is not itself a value type with a codec.
+/// A struct rows map into: a plain aggregate that is not itself a value type with a codec.
 template <typename T>
 concept row_struct = std::is_aggregate_v<T> && std::is_class_v<T> && !detail::has_codec<T> &&
                      !detail::is_tuple<T>::value;
@@ -143,10 +148,10 @@ auto tie_fields(T& v) {
 }
 #undef PGTLS_DETAIL_TIE
 
-// "int4", "text", ... (types_builtin.hpp's detail::type_name).
+/// "int4", "text", ... (types_builtin.hpp's detail::type_name).
 std::string type_name(std::uint32_t type_oid);
 
-// The C++ field type as an error message names it.
+/// The C++ field type as an error message names it.
 template <typename F>
 std::string field_type_name() {
     using T = typename unwrap_optional<F>::type;
@@ -161,10 +166,10 @@ std::string field_type_name() {
     return is_optional_v<F> ? "std::optional<" + base + ">" : base;
 }
 
-// Whether a column of `type_oid` can fill a field of type F, for the checks whose answer does
-// not depend on the value: booleans, integers and floating point take only the numeric types
-// their decoders read; a codec may say so itself with `static bool accepts(std::uint32_t)`.
-// Everything else is left to the decoder (text format reads anything into a string, say).
+/// Whether a column of `type_oid` can fill a field of type F, for the checks whose answer does
+/// not depend on the value: booleans, integers and floating point take only the numeric types
+/// their decoders read; a codec may say so itself with `static bool accepts(std::uint32_t)`.
+/// Everything else is left to the decoder (text format reads anything into a string, say).
 template <typename F>
 bool column_fits(std::uint32_t type_oid) {
     using T = typename unwrap_optional<F>::type;
@@ -184,16 +189,19 @@ bool column_fits(std::uint32_t type_oid) {
     }
 }
 
-// Throws Error(usage) with `what` (row_mapping.cpp).
+/// Throws Error(usage) with `what` (row_mapping.cpp).
 [[noreturn]] void row_shape_error(const std::string& what);
 
 }  // namespace detail
 
-// Maps rows of one result shape into T (a row struct or a std::tuple): the columns are
-// matched and checked once, at construction, then each map() decodes one row.
+/// Maps rows of one result shape into T (a row struct or a std::tuple): the columns are
+/// matched and checked once, at construction, then each map() decodes one row.
 template <typename T>
 class RowMapper {
 public:
+    /// Matches `columns` to T's fields: by position, or by name when column_names<T> is
+    /// specialized; checks each column's type fits its field. Throws Error(ErrorKind::usage)
+    /// naming `type_label` when a column is missing, extra, duplicated or of a wrong type.
     explicit RowMapper(const std::vector<Column>& columns, std::string_view type_label = "the row type") {
         constexpr std::size_t n = field_count();
         if constexpr (!std::is_same_v<std::remove_cv_t<decltype(column_names<T>)>, std::nullptr_t>) {
@@ -232,12 +240,14 @@ public:
         check_types(columns, type_label, std::make_index_sequence<n>{});
     }
 
+    /// Decodes one row of the shape given at construction; Error(usage) as Field::as<T>().
     T map(const Row& row) const {
         T value{};
         fill(row, value, std::make_index_sequence<field_count()>{});
         return value;
     }
 
+    /// Number of fields of T (tuple elements, or aggregate members).
     static constexpr std::size_t field_count() {
         if constexpr (detail::is_tuple<T>::value) return std::tuple_size_v<T>;
         else return detail::aggregate_field_count<T>();
@@ -276,17 +286,23 @@ private:
     std::array<std::size_t, field_count()> index_{};
 };
 
-// The rows of a Result as T values, for range-for (each row decoded when reached).
+/// The rows of a Result as T values, for range-for (each row decoded when reached).
 template <typename T>
 class TypedRows {
 public:
+    /// Rows of `result` (which must outlive this object) mapped by `mapper`.
     TypedRows(const Result& result, RowMapper<T> mapper) : result_(&result), mapper_(std::move(mapper)) {}
+    /// A forward iterator that decodes the row it points at when dereferenced.
     class iterator {
     public:
-        using value_type = T;
-        using difference_type = std::ptrdiff_t;
+        using value_type = T;                    ///< The mapped row type.
+        using difference_type = std::ptrdiff_t;  ///< Row distance.
+        /// Row `i` of `rows`.
         iterator(const TypedRows* rows, std::size_t i) : rows_(rows), i_(i) {}
+        /// The row decoded into a new T; Error(usage) as Field::as<T>().
         T operator*() const { return rows_->mapper_.map((*rows_->result_)[i_]); }
+        /// @{
+        /// Next row.
         iterator& operator++() {
             ++i_;
             return *this;
@@ -296,15 +312,17 @@ public:
             ++i_;
             return t;
         }
+        /// @}
+        /// Same row (of the same TypedRows).
         bool operator==(const iterator& o) const { return i_ == o.i_; }
 
     private:
         const TypedRows* rows_;
         std::size_t i_;
     };
-    iterator begin() const { return {this, 0}; }
-    iterator end() const { return {this, result_->size()}; }
-    std::size_t size() const { return result_->size(); }
+    iterator begin() const { return {this, 0}; }                  ///< The first row.
+    iterator end() const { return {this, result_->size()}; }      ///< Past the last row.
+    std::size_t size() const { return result_->size(); }          ///< Number of rows.
 
 private:
     const Result* result_;
@@ -333,7 +351,7 @@ TypedRows<T> Result::rows() const {
 
 namespace detail {
 
-// A row struct's fields as bound parameters, in declaration order.
+/// A row struct's fields as bound parameters, in declaration order.
 template <row_struct T>
 auto params_of(const T& value) {
     auto fields = tie_fields(value);

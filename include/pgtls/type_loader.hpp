@@ -1,15 +1,18 @@
-// Finding user-defined types by name at run time: OIDs of composites, enums, domains, ranges
-// and arrays, with their fields, labels and base or element types.
-//
-//   const pgtls::TypeInfo& point = pgtls::load_type(client, "public.point3");
-//   pgtls::check_type<Point>(point);                       // fields agree with the struct
-//   client.execute("INSERT INTO t VALUES ($1)", {pgtls::typed_param(p, point)});
-//
-// load_type runs one query on the first call for a name and caches the answer in the Client
-// (reconnecting it to another server or backend drops the cache). For a pool, keep one
-// TypeCache next to it and call cache.load(*lease, name): its connections share the database,
-// so they share the OIDs. A type dropped and recreated under the same name gets a new OID;
-// clear() the cache after such DDL.
+/// \file
+/// Finding user-defined types by name at run time: OIDs of composites, enums, domains, ranges
+/// and arrays, with their fields, labels and base or element types.
+///
+/// @code
+///   const pgtls::TypeInfo& point = pgtls::load_type(client, "public.point3");
+///   pgtls::check_type<Point>(point);                       // fields agree with the struct
+///   client.execute("INSERT INTO t VALUES ($1)", {pgtls::typed_param(p, point)});
+/// @endcode
+///
+/// load_type runs one query on the first call for a name and caches the answer in the Client
+/// (reconnecting it to another server or backend drops the cache). For a pool, keep one
+/// TypeCache next to it and call cache.load(*lease, name): its connections share the database,
+/// so they share the OIDs. A type dropped and recreated under the same name gets a new OID;
+/// clear() the cache after such DDL.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -37,8 +40,8 @@ struct TypeInfo {
     enum class Kind { base, composite, domain, enumeration, pseudo, range, multirange };
     /// The type's name as format_type prints it (schema-qualified unless on the search_path).
     std::string name;
-    std::uint32_t oid = 0;
-    Kind kind = Kind::base;
+    std::uint32_t oid = 0;   ///< The type's OID.
+    Kind kind = Kind::base;  ///< What sort of type it is.
     /// Its array type (0 if it has none).
     std::uint32_t array_oid = 0;
     /// For an array type: the element type (0 otherwise).
@@ -47,8 +50,9 @@ struct TypeInfo {
     std::uint32_t base_oid = 0;
     /// For a range: its subtype (0 otherwise).
     std::uint32_t range_subtype_oid = 0;
-    /// For a composite: the field names and type OIDs, in order (dropped columns left out).
+    /// For a composite: the field names, in order (dropped columns left out).
     std::vector<std::string> field_names;
+    /// For a composite: the field type OIDs, parallel to field_names.
     std::vector<std::uint32_t> field_oids;
     /// For an enum: the labels in their sort order.
     std::vector<std::string> labels;
@@ -69,7 +73,7 @@ private:
     friend TypeCache& connection_type_cache(Client&);
     std::mutex mutex_;
     std::map<std::string, std::unique_ptr<TypeInfo>, std::less<>> types_;
-    std::string connection_;  // the connection the per-Client cache was filled on
+    std::string connection_;  ///< the connection the per-Client cache was filled on
 };
 
 /// The type `name` via the Client's own cache (one query per name per connection).

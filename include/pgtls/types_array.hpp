@@ -1,16 +1,17 @@
-// Arrays: std::vector<T>, std::vector<std::optional<T>>, and nested vectors for more dimensions
-// (std::vector<std::vector<T>> is a 2-dimensional array, up to PostgreSQL's 6). Included by
-// types.hpp.
-//
-// Reads an array column in text ({{1,"a b"},{NULL,2}}) or binary format; elements decode with
-// Codec<T> and the array's element type. A NULL element needs std::optional<T>; a sub-array
-// cannot be NULL. The value's dimension count must equal the nesting depth (an empty array
-// reads as an empty outer vector at any depth); otherwise, or when the dimensions disagree with
-// the data, decoding is a conversion error. Lower bounds other than 1 are accepted and
-// dropped. Writing nested vectors requires them rectangular (same size at each depth): a
-// ragged one is Error(usage); one with an empty sub-vector writes the empty array.
-// Writes binary when Codec<T> can (built-in element types), else a text array literal typed
-// with the array type of Codec<T>::type_oid, or untyped (0) when T has none.
+/// \file
+/// Arrays: std::vector<T>, std::vector<std::optional<T>>, and nested vectors for more dimensions
+/// (std::vector<std::vector<T>> is a 2-dimensional array, up to PostgreSQL's 6). Included by
+/// types.hpp.
+///
+/// Reads an array column in text ({{1,"a b"},{NULL,2}}) or binary format; elements decode with
+/// Codec<T> and the array's element type. A NULL element needs std::optional<T>; a sub-array
+/// cannot be NULL. The value's dimension count must equal the nesting depth (an empty array
+/// reads as an empty outer vector at any depth); otherwise, or when the dimensions disagree with
+/// the data, decoding is a conversion error. Lower bounds other than 1 are accepted and
+/// dropped. Writing nested vectors requires them rectangular (same size at each depth): a
+/// ragged one is Error(usage); one with an empty sub-vector writes the empty array.
+/// Writes binary when Codec<T> can (built-in element types), else a text array literal typed
+/// with the array type of Codec<T>::type_oid, or untyped (0) when T has none.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -29,26 +30,26 @@ PGTLS_API_BEGIN
 namespace pgtls {
 namespace detail {
 
-// Parses a binary array; fills `out` with views into `b`; returns the element type OID.
+/// Parses a binary array; fills `out` with views into `b`; returns the element type OID.
 std::uint32_t parse_binary_array(std::string_view b, std::uint32_t type_oid,
                                  std::vector<std::optional<std::string_view>>& out);
-// Parses a text array literal (with optional [lo:hi]= decoration), unquoting elements.
+/// Parses a text array literal (with optional [lo:hi]= decoration), unquoting elements.
 void parse_text_array(std::string_view b, std::uint32_t type_oid, std::vector<std::optional<std::string>>& out);
-// Appends `element` to a text array literal, quoted and escaped if needed.
+/// Appends `element` to a text array literal, quoted and escaped if needed.
 void append_text_array_element(std::string& out, std::string_view element);
-// ndim, flags, element type, and the single dimension (size n, lower bound 1).
+/// ndim, flags, element type, and the single dimension (size n, lower bound 1).
 std::string binary_array_header(std::uint32_t element_oid, std::size_t n, bool has_nulls);
-// Any dimension count: `dims` receives the sizes (empty for an empty array), `out` the
-// elements in row-major order. Sizes disagreeing with the data are a conversion error.
+/// Any dimension count: `dims` receives the sizes (empty for an empty array), `out` the
+/// elements in row-major order. Sizes disagreeing with the data are a conversion error.
 std::uint32_t parse_binary_array_nd(std::string_view b, std::uint32_t type_oid, std::vector<std::size_t>& dims,
                                     std::vector<std::optional<std::string_view>>& out);
 void parse_text_array_nd(std::string_view b, std::uint32_t type_oid, std::vector<std::size_t>& dims,
                          std::vector<std::optional<std::string>>& out);
-// The header for `dims` (lower bounds 1); a zero size anywhere writes the empty array.
+/// The header for `dims` (lower bounds 1); a zero size anywhere writes the empty array.
 std::string binary_array_header_nd(std::uint32_t element_oid, const std::vector<std::size_t>& dims, bool has_nulls);
-// "array of <have> dimensions read as <want>-dimensional"
+/// "array of <have> dimensions read as <want>-dimensional"
 [[noreturn]] void array_depth_error(std::size_t have, std::size_t want);
-// "array element <index+1>: <what>"
+/// "array element <index+1>: <what>"
 std::string array_element_error(std::size_t index, const std::string& what);
 
 template <typename T>
@@ -65,7 +66,7 @@ struct is_plain_vector : std::false_type {};
 template <typename T>
 struct is_plain_vector<std::vector<T>> : std::bool_constant<!is_byte_v<T>> {};
 
-// Nesting of std::vector around an array's element type (bytea vectors are elements).
+/// Nesting of std::vector around an array's element type (bytea vectors are elements).
 template <typename T>
 struct array_nesting {
     using leaf = T;
@@ -80,17 +81,25 @@ struct array_nesting<std::vector<T>> {
 
 }  // namespace detail
 
+/// std::vector (nested up to 6 levels, elements optionally std::optional) <-> PostgreSQL arrays,
+/// text and binary. Sent binary, typed as the element's array type, when the element codec has a
+/// binary form and a built-in array type; otherwise as a text array literal.
 template <typename V>
 struct Codec<std::vector<V>, std::enable_if_t<!is_byte_v<V>>> {
-    using L = typename detail::array_nesting<V>::leaf;  // the element, maybe optional
-    using E = typename detail::unwrap_optional<L>::type;
+    using L = typename detail::array_nesting<V>::leaf;  ///< the element, maybe optional
+    using E = typename detail::unwrap_optional<L>::type;  ///< the element type without optional
+    /// Number of dimensions: 1 for std::vector<T>, 2 for std::vector<std::vector<T>>, ...
     static constexpr std::size_t depth = 1 + detail::array_nesting<V>::depth;
     static_assert(!detail::is_plain_vector<E>::value,
                   "a sub-array cannot be NULL: nest std::vector directly, e.g. std::vector<std::vector<std::optional<T>>>");
     static_assert(depth <= 6, "PostgreSQL arrays have at most 6 dimensions");
+    /// True when the array is sent in binary format (see above).
     static constexpr bool element_binary = binary_encodable<E> && oid::array_of(codec_type_oid<E>()) != 0;
+    /// The PostgreSQL type this codec writes (parameters and array elements).
     static constexpr std::uint32_t type_oid = oid::array_of(codec_type_oid<E>());
 
+    /// Reads a field of column type `oid` in text or binary format; throws
+    /// Error(ErrorKind::usage) when the value does not fit.
     static std::vector<V> decode(std::string_view b, std::uint32_t oid, bool binary) {
         static_assert(!std::is_same_v<E, std::string_view>,
                       "array elements cannot be viewed (text arrays are unescaped); use std::string");
@@ -120,6 +129,7 @@ struct Codec<std::vector<V>, std::enable_if_t<!is_byte_v<V>>> {
         });
     }
 
+    /// The value in PostgreSQL's text input form.
     static std::string encode_text(const std::vector<V>& v) {
         std::vector<std::size_t> dims;
         shape(v, dims);
@@ -129,6 +139,7 @@ struct Codec<std::vector<V>, std::enable_if_t<!is_byte_v<V>>> {
         return out;
     }
 
+    /// The value in PostgreSQL's binary (send/recv) form.
     static std::string encode_binary(const std::vector<V>& v)
         requires binary_encodable<E>
     {
@@ -154,6 +165,7 @@ struct Codec<std::vector<V>, std::enable_if_t<!is_byte_v<V>>> {
         return out;
     }
 
+    /// The array as a parameter typed as type_oid: binary when element_binary, else text.
     static Param encode(const std::vector<V>& v) {
         if constexpr (element_binary) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), type_oid, 0};
@@ -177,8 +189,8 @@ private:
         if (!dims.empty() && dims.size() != depth) detail::array_depth_error(dims.size(), depth);
     }
 
-    // Sizes at each depth, from the first sub-vector of each; a sub-vector of another size is
-    // Error(usage).
+    /// Sizes at each depth, from the first sub-vector of each; a sub-vector of another size is
+    /// Error(usage).
     template <typename W>
     static void shape(const std::vector<W>& v, std::vector<std::size_t>& dims, std::size_t level = 0) {
         if (dims.size() == level) dims.push_back(v.size());
@@ -235,7 +247,7 @@ private:
         }
     }
 
-    // Rebuilds the nesting of W from row-major elements; `leaf(i)` decodes element i.
+    /// Rebuilds the nesting of W from row-major elements; `leaf(i)` decodes element i.
     template <typename W, typename F>
     static std::vector<W> build(const std::vector<std::size_t>& dims, std::size_t level, std::size_t& next, F&& leaf) {
         std::vector<W> out;

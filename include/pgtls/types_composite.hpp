@@ -1,27 +1,30 @@
-// Composite (row) types: a std::tuple, or a plain aggregate marked as composite, by position.
-// Included by row_mapping.hpp (so by result.hpp and client.hpp).
-//
-//   struct Point { double x; double y; };
-//   template <> inline constexpr bool pgtls::composite_type<Point> = true;
-//   auto p = row[0].as<Point>();                       // a column of type point3 AS (x float8, y float8)
-//   auto t = row[0].as<std::tuple<int, std::optional<std::string>>>();
-//   auto v = row[0].as<std::vector<Point>>();          // an array of composites
-//
-// Field i of the value fills field i of the C++ type (the struct's declaration order); the
-// counts must agree. A NULL field needs std::optional. Fields may be any type with a codec,
-// including nested composites and arrays. Text format: record_out's "(1,"a b",)" with the
-// fields decoded by content (OID 0). Binary format: field count, then each field's type OID,
-// length and bytes; each field OID is checked against its C++ field type as row mapping checks
-// columns. A malformed value (truncated, wrong count, lengths past the end, trailing bytes) is
-// Error(usage) naming the composite type (and, through Field::as, the column).
-//
-// A domain field carries the domain's OID in binary format, which built-in field types refuse
-// (they cannot tell a domain from any other user type); text format reads it as its base type.
-//
-// Writing: as untyped text (OID 0), so the statement names the type (`$1::point3`); a vector of
-// them is an untyped text array (`$1::point3[]`). encode_binary exists when every field's codec
-// has a type OID; send it with the composite's OID (see load_type in type_loader.hpp).
-// A struct marked composite is a value, not a row: map rows into another struct or a tuple.
+/// \file
+/// Composite (row) types: a std::tuple, or a plain aggregate marked as composite, by position.
+/// Included by row_mapping.hpp (so by result.hpp and client.hpp).
+///
+/// @code
+///   struct Point { double x; double y; };
+///   template <> inline constexpr bool pgtls::composite_type<Point> = true;
+///   auto p = row[0].as<Point>();                       // a column of type point3 AS (x float8, y float8)
+///   auto t = row[0].as<std::tuple<int, std::optional<std::string>>>();
+///   auto v = row[0].as<std::vector<Point>>();          // an array of composites
+/// @endcode
+///
+/// Field i of the value fills field i of the C++ type (the struct's declaration order); the
+/// counts must agree. A NULL field needs std::optional. Fields may be any type with a codec,
+/// including nested composites and arrays. Text format: record_out's "(1,"a b",)" with the
+/// fields decoded by content (OID 0). Binary format: field count, then each field's type OID,
+/// length and bytes; each field OID is checked against its C++ field type as row mapping checks
+/// columns. A malformed value (truncated, wrong count, lengths past the end, trailing bytes) is
+/// Error(usage) naming the composite type (and, through Field::as, the column).
+///
+/// A domain field carries the domain's OID in binary format, which built-in field types refuse
+/// (they cannot tell a domain from any other user type); text format reads it as its base type.
+///
+/// Writing: as untyped text (OID 0), so the statement names the type (`$1::point3`); a vector of
+/// them is an untyped text array (`$1::point3[]`). encode_binary exists when every field's codec
+/// has a type OID; send it with the composite's OID (see load_type in type_loader.hpp).
+/// A struct marked composite is a value, not a row: map rows into another struct or a tuple.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -78,7 +81,7 @@ constexpr std::size_t composite_size() {
     else return aggregate_field_count<T>();
 }
 
-// Whether every field's codec writes binary with a type OID.
+/// Whether every field's codec writes binary with a type OID.
 template <typename T>
 constexpr bool composite_binary_encodable() {
     return []<std::size_t... I>(std::index_sequence<I...>) {
@@ -95,6 +98,8 @@ template <typename T>
 struct Codec<T, std::enable_if_t<detail::is_composite<T>::value>> {
     static constexpr std::size_t size = detail::composite_size<T>();
 
+    /// Reads a field of column type `oid` in text or binary format; throws
+    /// Error(ErrorKind::usage) when the value does not fit.
     static T decode(std::string_view b, std::uint32_t oid, bool binary) {
         T value{};
         auto fields = detail::composite_fields(value);
@@ -112,6 +117,7 @@ struct Codec<T, std::enable_if_t<detail::is_composite<T>::value>> {
         return value;
     }
 
+    /// The value in PostgreSQL's text input form.
     static std::string encode_text(const T& v) {
         std::string out = "(";
         std::apply(
@@ -124,6 +130,7 @@ struct Codec<T, std::enable_if_t<detail::is_composite<T>::value>> {
         return out;
     }
 
+    /// The value in PostgreSQL's binary (send/recv) form.
     static std::string encode_binary(const T& v)
         requires(detail::composite_binary_encodable<T>())
     {
@@ -133,6 +140,7 @@ struct Codec<T, std::enable_if_t<detail::is_composite<T>::value>> {
         return out;
     }
 
+    /// The value as an untyped text parameter: the server reads it as the type the statement needs.
     static Param encode(const T& v) { return Param{encode_text(v), 0, 0}; }
 
 private:

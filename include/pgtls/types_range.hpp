@@ -1,17 +1,20 @@
-// Ranges and multiranges. Included by types.hpp.
-//
-// int4range <-> Range<std::int32_t>    int8range <-> Range<std::int64_t>    numrange <-> Range<Numeric>
-// daterange <-> Range<std::chrono::sys_days>   tsrange <-> Range<Timestamp>  tstzrange <-> Range<TimestampTz>
-// and the multiranges of each (PostgreSQL 14+) <-> Multirange<T>.
-//
-// An unbounded side is nullopt (PostgreSQL's "(,5]"); an infinite date or timestamp bound is a
-// value (sys_days::max(), see types_datetime.hpp), as PostgreSQL keeps them apart. The server
-// canonicalizes discrete ranges (int4range, int8range, daterange) to "[lower,upper)" and
-// clears the inclusive flag of an unbounded side; values read back are in that form. Text is
-// range_out's "[1,5)" / "empty" (bounds quoted as the server quotes them); binary is
-// range_send's flags byte and length-prefixed bounds. A lower bound above the upper one (for
-// ordered T), unknown flag bits, or lengths disagreeing with the data are Error(usage).
-// Written binary and typed when T is one of the element types above, else as untyped text.
+/// \file
+/// Ranges and multiranges. Included by types.hpp.
+///
+/// @code{.unparsed}
+/// int4range <-> Range<std::int32_t>    int8range <-> Range<std::int64_t>    numrange <-> Range<Numeric>
+/// daterange <-> Range<std::chrono::sys_days>   tsrange <-> Range<Timestamp>  tstzrange <-> Range<TimestampTz>
+/// @endcode
+/// and the multiranges of each (PostgreSQL 14+) <-> Multirange<T>.
+///
+/// An unbounded side is nullopt (PostgreSQL's "(,5]"); an infinite date or timestamp bound is a
+/// value (sys_days::max(), see types_datetime.hpp), as PostgreSQL keeps them apart. The server
+/// canonicalizes discrete ranges (int4range, int8range, daterange) to "[lower,upper)" and
+/// clears the inclusive flag of an unbounded side; values read back are in that form. Text is
+/// range_out's "[1,5)" / "empty" (bounds quoted as the server quotes them); binary is
+/// range_send's flags byte and length-prefixed bounds. A lower bound above the upper one (for
+/// ordered T), unknown flag bits, or lengths disagreeing with the data are Error(usage).
+/// Written binary and typed when T is one of the element types above, else as untyped text.
 #pragma once
 
 #include "pgtls/version.hpp"
@@ -32,11 +35,11 @@ namespace pgtls {
 /// A range of T: empty, or bounds (nullopt = unbounded) with inclusive flags.
 template <typename T>
 struct Range {
-    std::optional<T> lower;
-    std::optional<T> upper;
-    bool lower_inclusive = true;
-    bool upper_inclusive = false;
-    bool empty = false;
+    std::optional<T> lower;        ///< The lower bound; nullopt is unbounded.
+    std::optional<T> upper;        ///< The upper bound; nullopt is unbounded.
+    bool lower_inclusive = true;   ///< `[` rather than `(`.
+    bool upper_inclusive = false;  ///< `]` rather than `)`.
+    bool empty = false;            ///< The empty range (the bounds are then ignored).
     /// The empty range.
     static Range make_empty() {
         Range r;
@@ -44,14 +47,14 @@ struct Range {
         r.lower_inclusive = false;
         return r;
     }
-    bool operator==(const Range&) const = default;
+    bool operator==(const Range&) const = default;  ///< Equal when all fields are (compare canonical forms: the server normalizes discrete ranges).
 };
 
 /// A multirange: its ranges in order (the server sorts and merges them).
 template <typename T>
 struct Multirange {
-    std::vector<Range<T>> ranges;
-    bool operator==(const Multirange&) const = default;
+    std::vector<Range<T>> ranges;  ///< The ranges, in order.
+    bool operator==(const Multirange&) const = default;  ///< Equal when the ranges are.
 };
 
 namespace oid {
@@ -130,8 +133,11 @@ void parse_text_multirange(std::string_view b, std::uint32_t type_oid, std::vect
 /// Range<T> for any T with a codec; typed and binary for the built-in range element types.
 template <typename T>
 struct Codec<Range<T>> {
+    /// The PostgreSQL type this codec writes (parameters and array elements).
     static constexpr std::uint32_t type_oid = oid::range_of(codec_type_oid<T>());
 
+    /// Reads a field of column type `oid` in text or binary format; throws
+    /// Error(ErrorKind::usage) when the value does not fit.
     static Range<T> decode(std::string_view b, std::uint32_t oid, bool binary) {
         detail::RangeParts parts;
         if (binary) detail::parse_binary_range(b, oid, parts);
@@ -151,6 +157,7 @@ struct Codec<Range<T>> {
         return r;
     }
 
+    /// The value in PostgreSQL's text input form.
     static std::string encode_text(const Range<T>& v) {
         detail::RangeParts parts = split(v);
         if (!parts.empty) {
@@ -160,6 +167,7 @@ struct Codec<Range<T>> {
         return detail::range_text(parts);
     }
 
+    /// The value in PostgreSQL's binary (send/recv) form.
     static std::string encode_binary(const Range<T>& v)
         requires binary_encodable<T>
     {
@@ -171,6 +179,7 @@ struct Codec<Range<T>> {
         return detail::range_binary(parts);
     }
 
+    /// Binary and typed for the built-in range element types; otherwise untyped text.
     static Param encode(const Range<T>& v) {
         if constexpr (type_oid != 0 && binary_encodable<T>) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), 0, 0};
@@ -207,8 +216,11 @@ private:
 /// Multirange<T>: typed and binary for the built-in range element types.
 template <typename T>
 struct Codec<Multirange<T>> {
+    /// The PostgreSQL type this codec writes (parameters and array elements).
     static constexpr std::uint32_t type_oid = oid::multirange_of(Codec<Range<T>>::type_oid);
 
+    /// Reads a field of column type `oid` in text or binary format; throws
+    /// Error(ErrorKind::usage) when the value does not fit.
     static Multirange<T> decode(std::string_view b, std::uint32_t oid, bool binary) {
         std::vector<std::string_view> parts;
         if (binary) detail::parse_binary_multirange(b, oid, parts);
@@ -221,6 +233,7 @@ struct Codec<Multirange<T>> {
         return m;
     }
 
+    /// The value in PostgreSQL's text input form.
     static std::string encode_text(const Multirange<T>& v) {
         std::string out = "{";
         for (std::size_t i = 0; i < v.ranges.size(); ++i) {
@@ -231,6 +244,7 @@ struct Codec<Multirange<T>> {
         return out;
     }
 
+    /// The value in PostgreSQL's binary (send/recv) form.
     static std::string encode_binary(const Multirange<T>& v)
         requires binary_encodable<T>
     {
@@ -244,6 +258,7 @@ struct Codec<Multirange<T>> {
         return out;
     }
 
+    /// Binary and typed for the built-in range element types; otherwise untyped text.
     static Param encode(const Multirange<T>& v) {
         if constexpr (type_oid != 0 && binary_encodable<T>) return Param{encode_binary(v), type_oid, 1};
         else return Param{encode_text(v), 0, 0};

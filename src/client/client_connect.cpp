@@ -18,6 +18,7 @@
 #include "tls/hostname.hpp"
 #include "tls/key_file_check.hpp"
 #include "tls/tls_backend.hpp"
+#include "client/tls_setup_cache.hpp"
 #include "transport/channel.hpp"
 
 namespace pgtls {
@@ -120,7 +121,7 @@ struct ConnectShared {
 
 
 void client::ClientCore::ensure_tls() {
-    if (!tls) tls = shared ? shared->tls_for(settings) : std::make_shared<TlsSetup>(make_tls_setup(settings));
+    if (!tls) tls = shared ? shared->tls_for(settings) : shared_tls_setup(settings);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "client/client_impl.hpp"
+#include "protocol/sent_buffer.hpp"
 #include "client/trace_run.hpp"
 
 namespace pgtls {
@@ -92,10 +93,10 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
                         for (std::string_view part : action.tail)
                             if (!part.empty()) channel.write_all(part, d);
                     } catch (...) {
-                        out.clear();
+                        protocol::clear_sent(out);
                         throw;
                     }
-                    out.clear();
+                    protocol::clear_sent(out);
                     l.reply_pending = true;
                     event = protocol::Event::of(protocol::Event::Kind::written);
                     break;
@@ -116,10 +117,10 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
                             if (!part.empty()) channel.write_all_draining(part, reader, d, consume);
                     } catch (const StopDrainingWrite&) {
                     } catch (...) {
-                        out.clear();
+                        protocol::clear_sent(out);
                         throw;
                     }
-                    out.clear();
+                    protocol::clear_sent(out);
                     if (stopped) {
                         // The request went out only in part, if at all: the algorithm retires
                         // the connection in the action it returned.

@@ -6,13 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include <malloc.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 
 #include "pgtls/client.hpp"
 #include "tests/integration/integration_fixture.hpp"
+#include "tests/support/env/sanitizers.hpp"
 #include "tests/support/proxy/silent_listener.hpp"
 
 using namespace pgtls;
@@ -704,4 +707,34 @@ TEST_P(AsyncConnectionTest, ACallbackThatThrowsReachesTheLoopAndLeavesTheConnect
     d->query("SELECT pg_sleep(5)", [](std::exception_ptr, std::vector<Result>) { throw std::runtime_error("x"); });
     run_loop(*d, [] { return false; }, 100ms);
     d.reset();  // must not terminate
+}
+
+// The room a large parameter took in the send buffer is given back once it is sent (as the
+// blocking client's, tests/hostile/reader_memory_test.cpp): an idle connection does not keep it.
+TEST_P(AsyncConnectionTest, TheSendBufferIsGivenBackAfterALargeParameter) {
+    if (built_with_asan() || built_with_tsan()) GTEST_SKIP() << "the sanitizer's allocator is not malloc's";
+    const auto malloc_in_use = [] {
+        const struct mallinfo2 m = mallinfo2();
+        return m.uordblks + m.hblkhd;
+    };
+    constexpr std::size_t param_bytes = 64u << 20;
+    AsyncConnection c;
+    connect(c);
+    const std::size_t before = malloc_in_use();
+    {
+        bool done = false;
+        std::exception_ptr err;
+        std::int64_t length = 0;
+        c.execute("SELECT length($1)", {Param{std::string(param_bytes, 'p'), 0, 0}}, [&](std::exception_ptr e, Result r) {
+            err = e;
+            if (!e) length = r[0][0].as<std::int64_t>();
+            done = true;
+        });
+        ASSERT_TRUE(run_loop(c, [&] { return done; }, 60s));
+        ASSERT_FALSE(err) << what(err);
+        EXPECT_EQ(length, std::int64_t(param_bytes));
+    }
+    EXPECT_EQ(query(c, "SELECT 1").size(), 1u);
+    const std::size_t held = malloc_in_use() - std::min(before, malloc_in_use());
+    EXPECT_LT(held, std::size_t{4} << 20) << "the idle connection holds " << (held >> 10) << " KiB";
 }

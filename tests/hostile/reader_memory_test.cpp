@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "pgtls/client.hpp"
 #include "tests/protocol/scripted_bytes.hpp"
@@ -130,6 +131,31 @@ TEST_P(ReaderMemory, TheBufferIsGivenBackAfterALargeRow) {
     Client client(settings_for(server));
     const std::size_t before = malloc_in_use();
     EXPECT_EQ(client.query("SELECT big")[0][0].view().size(), row_bytes);  // the Result is freed here
+    EXPECT_EQ(client.query("SELECT 1")[0][0].as<int>(), 1);
+    const std::size_t held = malloc_in_use() - std::min(before, malloc_in_use());
+    EXPECT_LT(held, std::size_t{4} << 20) << "the idle connection holds " << (held >> 10) << " KiB";
+}
+
+// The send side likewise: the room a large parameter took in the connection's send buffer is
+// given back once it is sent, so an idle connection does not keep it.
+TEST_P(ReaderMemory, TheSendBufferIsGivenBackAfterALargeParameter) {
+    if (built_with_asan() || built_with_tsan()) GTEST_SKIP() << "the sanitizer's allocator is not malloc's";
+    constexpr std::size_t param_bytes = 64u << 20;
+    auto server = target(trust_then([](FakeConnection& c) {
+        while (c.read_message() != 'S') {
+        }  // Parse, Bind (64 MiB), Describe, Execute, Sync
+        c.send(msg('1', "") + msg('2', "") + row_description({{"n", 23}}) + data_row({"1"}) +
+               command_complete("SELECT 1") + ready());
+        c.read_message();
+        c.send(row_description({{"a", 23}}) + data_row({"1"}) + command_complete("SELECT 1") + ready());
+        c.wait_for_close();
+    }));
+    Client client(settings_for(server));
+    const std::size_t before = malloc_in_use();
+    {
+        const std::vector<Param> params{Param{std::string(param_bytes, 'p'), 0, 0}};
+        EXPECT_EQ(client.execute("SELECT length($1)", params)[0][0].as<int>(), 1);
+    }  // the parameter itself is freed here
     EXPECT_EQ(client.query("SELECT 1")[0][0].as<int>(), 1);
     const std::size_t held = malloc_in_use() - std::min(before, malloc_in_use());
     EXPECT_LT(held, std::size_t{4} << 20) << "the idle connection holds " << (held >> 10) << " KiB";

@@ -17,6 +17,7 @@
 #include "protocol/pipeline.hpp"
 #include "protocol/query.hpp"
 #include "client/session_setup.hpp"
+#include "client/tls_setup_cache.hpp"
 
 namespace pgtls {
 
@@ -119,7 +120,7 @@ struct client::AsyncCore {
     }
 
     void ensure_tls() {
-        if (!tls) tls = std::make_shared<TlsSetup>(make_tls_setup(settings));
+        if (!tls) tls = shared_tls_setup(settings);
     }
 
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }

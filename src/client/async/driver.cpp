@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 
+#include "protocol/sent_buffer.hpp"
+
 namespace pgtls::async {
 
 using protocol::Action;
@@ -139,7 +141,7 @@ bool Driver::step_write(Clock::time_point now, bool draining) {
     bool complete = send_part(wire_.out, out_sent_);
     for (std::size_t i = 0; complete && i < action_.tail.size(); ++i) complete = send_part(action_.tail[i], tail_sent_[i]);
     if (complete) {
-        wire_.out.clear();
+        protocol::clear_sent(wire_.out);
         resume(Event::of(Event::Kind::written), now);
         return true;
     }
