@@ -400,23 +400,28 @@ public:
         Lease() noexcept = default;
         /// Takes over the loan; `other` becomes empty.
         Lease(Lease&& other) noexcept = default;
+        /// Gives back what this lease held, then takes over `other`'s loan.
         Lease& operator=(Lease&& other) noexcept = default;
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
         ~Lease() = default;
 
-        // Give the connection back now; the lease becomes empty. Idempotent.
+        /// Give the connection back now; the lease becomes empty. Idempotent.
         void release() noexcept { slot_.release(); }
+        /// True while the lease holds a connection.
         explicit operator bool() const noexcept { return static_cast<bool>(slot_); }
+        /// The lent connection; Error(usage) when the lease is empty.
         Conn* operator->() const { return &get(); }
+        /// The lent connection; Error(usage) when the lease is empty.
         Conn& operator*() const { return get(); }
+        /// The lent connection; Error(usage) when the lease is empty (released or moved from).
         Conn& get() const {
             if (!slot_) throw Error(ErrorKind::usage, "pool lease is empty (released or moved from)");
             return static_cast<pool_detail::PooledAs<Conn>&>(slot_.connection()).get();
         }
-        // The pool's id of the lent connection (1, 2, ... in creation order); 0 when empty.
+        /// The pool's id of the lent connection (1, 2, ... in creation order); 0 when empty.
         std::uint64_t connection_id() const noexcept { return slot_.id(); }
-        // How many times this connection has been acquired, this lease included.
+        /// How many times this connection has been acquired, this lease included.
         std::uint64_t uses() const noexcept { return slot_.uses(); }
 
     private:
@@ -434,12 +439,13 @@ public:
     BasicPool(const BasicPool&) = delete;
     BasicPool& operator=(const BasicPool&) = delete;
 
-    // Wait (FIFO) for a connection up to options().acquire_timeout, or `timeout`
-    // (0 = forever). Throws Error(pool) when exhausted or closed, or the connect error when
-    // this caller's connect failed. The timeout bounds everything acquire() does: a
-    // connection it opens gets what is left of it (at most connect_timeout), and the
-    // health check's ping a fifth of it (see health_check_timeout).
+    /// Wait (FIFO) for a connection up to options().acquire_timeout, or `timeout`
+    /// (0 = forever). Throws Error(pool) when exhausted or closed, or the connect error when
+    /// this caller's connect failed. The timeout bounds everything acquire() does: a
+    /// connection it opens gets what is left of it (at most connect_timeout), and the
+    /// health check's ping a fifth of it (see health_check_timeout).
     Lease acquire() { return acquire(opt_.acquire_timeout); }
+    /// As acquire(), waiting up to `timeout` (0 = forever).
     Lease acquire(std::chrono::milliseconds timeout) { return Lease(pool_detail::acquire_blocking(impl_, timeout)); }
 
     /// Runs f(connection) on a lease; when it fails because the connection was lost
@@ -467,15 +473,19 @@ public:
         return acquire()->exec(sql, args...);
     }
 
-    // Stop handing out connections (waiters and later acquire() get Error(pool)), close idle
-    // connections, join the maintenance thread, wait up to `wait_for_leases` for leases to come
-    // back (closing each as it returns). Leases still out afterwards close their connection
-    // when released. Safe to call more than once and from several threads.
+    /// Stop handing out connections (waiters and later acquire() get Error(pool)), close idle
+    /// connections, join the maintenance thread, wait up to options().close_timeout for leases
+    /// to come back (closing each as it returns). Leases still out afterwards close their
+    /// connection when released. Safe to call more than once and from several threads.
     void close() { close(opt_.close_timeout); }
+    /// As close(), waiting up to `wait_for_leases` for the leases out.
     void close(std::chrono::milliseconds wait_for_leases) { pool_detail::close_blocking_pool(*impl_, wait_for_leases); }
+    /// True once close() has begun.
     bool is_closed() const { return pool_detail::blocking_pool_closed(*impl_); }
 
+    /// The pool's counters now (a consistent snapshot).
     PoolStats stats() const { return pool_detail::blocking_pool_stats(*impl_); }
+    /// The options the pool runs with.
     const Options& options() const noexcept { return opt_; }
 
 protected:

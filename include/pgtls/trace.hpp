@@ -17,8 +17,8 @@ using TraceValue = std::variant<std::string, std::int64_t, double, bool>;
 
 /// A named attribute of a span.
 struct TraceAttribute {
-    std::string key;
-    TraceValue value;
+    std::string key;   ///< OpenTelemetry attribute name, e.g. "db.response.status_code"
+    TraceValue value;  ///< its value
 };
 
 /// One finished operation, or one phase of it.
@@ -43,15 +43,15 @@ struct TraceAttribute {
 ///
 /// Children are reported before their parent; `parent_id` links them (0: a root span).
 struct Span {
-    std::string name;
-    std::uint64_t id = 0;         // unique in the process, never 0
-    std::uint64_t parent_id = 0;  // 0: none
-    std::chrono::system_clock::time_point start;
-    std::chrono::system_clock::time_point end;
-    std::chrono::nanoseconds duration{0};  // measured on a monotonic clock
-    bool ok = true;
-    std::string error;  // the error's message when !ok
-    std::vector<TraceAttribute> attributes;
+    std::string name;             ///< "pgtls.query", "pgtls.connect.attempt", ... (above)
+    std::uint64_t id = 0;         ///< unique in the process, never 0
+    std::uint64_t parent_id = 0;  ///< the parent span's id; 0: a root span
+    std::chrono::system_clock::time_point start;  ///< wall-clock start (for exporters)
+    std::chrono::system_clock::time_point end;    ///< wall-clock end
+    std::chrono::nanoseconds duration{0};  ///< measured on a monotonic clock
+    bool ok = true;                        ///< false when the operation failed
+    std::string error;                     ///< the error's message when !ok
+    std::vector<TraceAttribute> attributes;  ///< the attributes listed above that are known
 
     /// The value of attribute `key`, or null when the span has none.
     const TraceValue* find(std::string_view key) const noexcept {

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "core/tls_setup_cache.hpp"
+#include "client/tls_setup_cache.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 
 namespace pgtls::conformance {
