@@ -57,19 +57,6 @@ const ReplicaEnv& replica() {
     return env;
 }
 
-// A TCP port on 127.0.0.1 where nothing listens: bound once by the kernel's choice, then closed.
-int closed_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 std::string ports(std::initializer_list<int> ps) {
     std::string s;
     for (int p : ps) s += (s.empty() ? "" : ",") + std::to_string(p);

@@ -79,4 +79,7 @@ std::string quote_conninfo_value(std::string_view value);
 // a failure fails the calling test. Only for tests that run alone (is_parallel: false).
 void restart_test_server(std::string_view name);
 
+// A TCP port on 127.0.0.1 where nothing listens: bound once by the kernel's choice, then closed.
+int closed_port();
+
 }  // namespace pgtls::test
