@@ -72,6 +72,16 @@ const char* to_string(ErrorCause cause) noexcept;
 
 struct ServerErrorFields;
 
+/// What the server had sent when a TLS handshake failed, as the transport saw it before the TLS
+/// library read it (Error::tls_peer_answer()). A failed `sslnegotiation=direct` handshake whose
+/// server sent nothing or no TLS record most likely met a server before PostgreSQL 17.
+enum class TlsPeerAnswer : std::uint8_t {
+    unknown,  ///< not a failed TLS handshake, or the transport did not look
+    nothing,  ///< no byte came back (a server before 17 closes on a ClientHello without a word)
+    tls,      ///< a TLS record: the server speaks TLS, whatever went wrong after
+    not_tls,  ///< bytes that are no TLS record (e.g. an ErrorResponse)
+};
+
 /// One host attempt of a failed connect (libpq reports them as one line each).
 struct ConnectAttempt {
     std::string host;        ///< as given (host or hostaddr), or the Unix socket path
@@ -112,11 +122,17 @@ public:
     bool connection_lost() const noexcept { return connection_lost_; }
     /// Set by the library when it closes the connection on this error.
     void set_connection_lost(bool lost) noexcept { connection_lost_ = lost; }
+    /// A failed TLS handshake (cause tls_handshake): what the server had sent. Kept by copies,
+    /// so an Error rethrown or stored by value still carries it.
+    TlsPeerAnswer tls_peer_answer() const noexcept { return tls_peer_answer_; }
+    /// Set by the transport when a TLS handshake fails.
+    void set_tls_peer_answer(TlsPeerAnswer answer) noexcept { tls_peer_answer_ = answer; }
 
 private:
     ErrorKind kind_;
     ErrorCause cause_ = ErrorCause::unspecified;
     bool connection_lost_ = false;
+    TlsPeerAnswer tls_peer_answer_ = TlsPeerAnswer::unknown;
     /// Shared so copying an Error (exception_ptr, rethrow) stays cheap.
     std::shared_ptr<const std::vector<ConnectAttempt>> attempts_;
 };

@@ -1,7 +1,10 @@
-// pgtls — tracing: span-shaped events for every operation a connection runs, with attributes
-// named after the OpenTelemetry database semantic conventions. No dependency: an application
-// forwards the spans to OpenTelemetry, a log, or anything else (examples/otlp_json_tracer.cpp).
+/// \file
+/// pgtls — tracing: span-shaped events for every operation a connection runs, with attributes
+/// named after the OpenTelemetry database semantic conventions. No dependency: an application
+/// forwards the spans to OpenTelemetry, a log, or anything else (examples/otlp_json_tracer.cpp).
 #pragma once
+
+#include "pgtls/version.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -10,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+PGTLS_API_BEGIN
 namespace pgtls {
 
 /// One attribute value: text, integer, floating point or boolean (OpenTelemetry's scalars).
@@ -77,3 +81,4 @@ public:
 };
 
 }  // namespace pgtls
+PGTLS_API_END

@@ -18,9 +18,14 @@ std::string with_direct_negotiation_hint(std::string_view what, TlsStart how) {
     return text;
 }
 
+Error tls_handshake_error(const std::string& message, TlsPeerAnswer answer) {
+    Error e(ErrorKind::tls, ErrorCause::tls_handshake, message);
+    e.set_tls_peer_answer(answer);
+    return e;
+}
+
 bool direct_hint_applies(const Error& handshake_error) {
-    const auto* e = dynamic_cast<const TlsHandshakeError*>(&handshake_error);
-    return !e || e->answer() != TlsPeerAnswer::tls;
+    return handshake_error.tls_peer_answer() != TlsPeerAnswer::tls;
 }
 
 }  // namespace pgtls::protocol

@@ -25,23 +25,11 @@ void check_tls_up(const TlsUp& up, const TlsChecks& checks);
 // sees says so. Returns `what` unchanged for classic negotiation.
 std::string with_direct_negotiation_hint(std::string_view what, TlsStart how);
 
-// What the server had sent when a TLS handshake failed, as the transport saw it.
-enum class TlsPeerAnswer : std::uint8_t {
-    nothing,  // no byte came back (a server before 17 closes on a ClientHello without a word)
-    tls,      // a TLS record: the server speaks TLS, whatever went wrong after
-    not_tls,  // bytes that are no TLS record (e.g. an ErrorResponse)
-};
+using pgtls::TlsPeerAnswer;
 
-// The Error a transport throws for a failed TLS handshake (kind tls, cause tls_handshake).
-class TlsHandshakeError : public Error {
-public:
-    TlsHandshakeError(const std::string& message, TlsPeerAnswer answer)
-        : Error(ErrorKind::tls, ErrorCause::tls_handshake, message), answer_(answer) {}
-    TlsPeerAnswer answer() const noexcept { return answer_; }
-
-private:
-    TlsPeerAnswer answer_;
-};
+// The Error a transport throws for a failed TLS handshake: kind tls, cause tls_handshake, and
+// the server's answer in Error::tls_peer_answer(), which survives copies (no subclass to slice).
+Error tls_handshake_error(const std::string& message, TlsPeerAnswer answer);
 
 // Whether a failed direct handshake gets the hint: only when the server's answer shows that it
 // may not speak direct TLS (nothing or no TLS came back), never after it answered in TLS (a

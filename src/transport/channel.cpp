@@ -58,7 +58,7 @@ tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionP
         case tls::IoStatus::closed:
             tls_.reset();
             handshaking_ = false;
-            throw protocol::TlsHandshakeError("SSL connection has been closed unexpectedly during the handshake",
+            throw protocol::tls_handshake_error("SSL connection has been closed unexpectedly during the handshake",
                                               peer_answer_);
         case tls::IoStatus::error: break;
     }
@@ -67,7 +67,7 @@ tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionP
     std::string msg = r.error.rfind("SSL ", 0) == 0 ? r.error : "SSL error: " + r.error;
     tls_.reset();
     handshaking_ = false;
-    throw protocol::TlsHandshakeError(msg, peer_answer_);
+    throw protocol::tls_handshake_error(msg, peer_answer_);
 }
 
 tls::IoStatus Channel::gss_handshake_step(const GssParams& params) {

@@ -54,7 +54,7 @@ public:
     // Non-blocking steps for an event-loop driver; the blocking calls above are these steps
     // with a poll() between them.
     // Starts (first call) or continues the TLS handshake: ok once it is complete, otherwise
-    // what to wait for. Throws protocol::TlsHandshakeError, which says whether the server had
+    // what to wait for. Throws protocol::tls_handshake_error(...), which says whether the server had
     // answered in TLS (read with MSG_PEEK before the library consumes it).
     tls::IoStatus handshake_step(tls::Context& context, const tls::SessionParams& params);
     // The same for GSSAPI encryption (after the server's 'G'). Throws the GSSAPI failure's

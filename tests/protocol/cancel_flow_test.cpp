@@ -198,7 +198,7 @@ TEST(CancelFlow, ADirectHandshakeCutAfterTheServerAnsweredInTlsHasNoVersionHint)
     Action a = flow.resume(protocol::Event::start());
     a = flow.resume(protocol::Event::of(protocol::Event::Kind::socket_open));
     ASSERT_EQ(a.kind, Action::Kind::start_tls);
-    const protocol::TlsHandshakeError cut("SSL SYSCALL error: EOF detected", protocol::TlsPeerAnswer::tls);
+    const Error cut = protocol::tls_handshake_error("SSL SYSCALL error: EOF detected", protocol::TlsPeerAnswer::tls);
     a = flow.resume(protocol::Event::failed(cut));
     ASSERT_EQ(a.kind, Action::Kind::close);
     a = flow.resume(protocol::Event::of(protocol::Event::Kind::closed));

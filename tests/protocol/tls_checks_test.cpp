@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 using namespace pgtls;
 using protocol::TlsChecks;
 using protocol::TlsStart;
@@ -97,11 +99,28 @@ TEST(TlsChecks, TheDirectNegotiationHintIsAddedToDirectFailuresOnly) {
 }
 
 TEST(TlsChecks, TheDirectNegotiationHintNeedsAServerThatDidNotAnswerInTls) {
-    using protocol::TlsHandshakeError;
+    using protocol::tls_handshake_error;
     using protocol::TlsPeerAnswer;
-    EXPECT_TRUE(protocol::direct_hint_applies(TlsHandshakeError("EOF", TlsPeerAnswer::nothing)));
-    EXPECT_TRUE(protocol::direct_hint_applies(TlsHandshakeError("wrong version number", TlsPeerAnswer::not_tls)));
-    EXPECT_FALSE(protocol::direct_hint_applies(TlsHandshakeError("EOF", TlsPeerAnswer::tls)));
+    EXPECT_TRUE(protocol::direct_hint_applies(tls_handshake_error("EOF", TlsPeerAnswer::nothing)));
+    EXPECT_TRUE(protocol::direct_hint_applies(tls_handshake_error("wrong version number", TlsPeerAnswer::not_tls)));
+    EXPECT_FALSE(protocol::direct_hint_applies(tls_handshake_error("EOF", TlsPeerAnswer::tls)));
     // A transport that cannot tell keeps the hint.
     EXPECT_TRUE(protocol::direct_hint_applies(Error(ErrorKind::tls, ErrorCause::tls_handshake, "EOF")));
+}
+
+// The answer travels in the Error itself, not in a subclass: the async driver hands a failed
+// cancel's error on by value (std::optional<Error>), which sliced the old TlsHandshakeError and
+// so added the "server must be PostgreSQL 17" hint to a cut after the server had answered in TLS.
+TEST(TlsChecks, TheServersAnswerSurvivesACopyOfTheError) {
+    const Error thrown = protocol::tls_handshake_error("SSL SYSCALL error: EOF detected", protocol::TlsPeerAnswer::tls);
+    std::optional<Error> held;
+    try {
+        throw thrown;
+    } catch (const Error& e) {
+        held.emplace(e);
+    }
+    EXPECT_EQ(held->kind(), ErrorKind::tls);
+    EXPECT_EQ(held->cause(), ErrorCause::tls_handshake);
+    EXPECT_EQ(held->tls_peer_answer(), protocol::TlsPeerAnswer::tls);
+    EXPECT_FALSE(protocol::direct_hint_applies(*held));
 }
