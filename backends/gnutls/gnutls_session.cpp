@@ -8,9 +8,9 @@
 #include <cstring>
 
 #include "backends/gnutls/gnutls_chain_verify.hpp"
-#include "backends/gnutls/gnutls_keylog.hpp"
 #include "backends/gnutls/gnutls_names.hpp"
 #include "backends/gnutls/gnutls_peer_certificate.hpp"
+#include "core/tls/key_log_file.hpp"
 
 namespace pgtls::tls::gnutls_detail {
 namespace {
@@ -110,8 +110,8 @@ int GnutlsSession::keylog_callback(gnutls_session_t s, const char* label, const 
     if (!self || !label || !secret) return 0;
     gnutls_datum_t client_random{nullptr, 0};
     gnutls_session_get_random(s, &client_random, nullptr);
-    std::string line = keylog_line(label, client_random, *secret);
-    if (auto warning = append_keylog_line(self->state_->keylog_file, line)) self->add_warning(std::move(*warning));
+    std::string line = key_log_line(label, {client_random.data, client_random.size}, {secret->data, secret->size});
+    if (auto warning = append_key_log_line(self->state_->keylog_file, line)) self->add_warning(std::move(*warning));
     crypto::secure_zero(line.data(), line.size());
     return 0;  // non-zero would abort the handshake; a key log is never worth that
 }
