@@ -51,12 +51,14 @@ std::string material_bytes(const Material& m, const std::string& what, const cha
     throw Error(ErrorKind::config, std::string(verb) + " " + describe(m, what) + ": " + error);
 }
 
-std::string raw_issuer_of(gnutls_x509_crl_t crl) {
+void add_issuer_of(CrlIssuers& issuers, gnutls_x509_crl_t crl) {
     gnutls_datum_t dn{nullptr, 0};
-    if (gnutls_x509_crl_get_raw_issuer_dn(crl, &dn) < 0) return {};
-    std::string out(reinterpret_cast<const char*>(dn.data), dn.size);
+    if (gnutls_x509_crl_get_raw_issuer_dn(crl, &dn) < 0) {
+        issuers.add({});  // as before: an unreadable issuer is recorded as the empty Name
+        return;
+    }
+    issuers.add({dn.data, dn.size});
     gnutls_free(dn.data);
-    return out;
 }
 
 // Parses every CRL (PEM) in `bytes`; returns how many were found and records their issuers.
@@ -72,7 +74,7 @@ int add_crls(ContextState& state, const std::string& bytes, std::string& error) 
                     : "no certificate revocation list found";
         return 0;
     }
-    for (unsigned i = 0; i < n; ++i) state.crl_issuers.push_back({raw_issuer_of(list[i])});
+    for (unsigned i = 0; i < n; ++i) add_issuer_of(state.crl_issuers, list[i]);
     rc = gnutls_certificate_set_x509_crl(state.cred.get(), list, static_cast<int>(n));
     for (unsigned i = 0; i < n; ++i) gnutls_x509_crl_deinit(list[i]);
     gnutls_free(list);

@@ -134,6 +134,7 @@ MbedtlsContext::MbedtlsContext(const ContextConfig& config) {
                 throw Error(ErrorKind::config, "certificate verification requested but no root certificate (sslrootcert) given");
             load_trust_anchors(config.ca);
             load_crls(config.crl, config.crl_dir);
+            collect_crl_issuers();
             mbedtls_ssl_conf_ca_chain(&conf_, &ca_, has_crl_ ? &crl_ : nullptr);
             mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
         } else {
@@ -230,12 +231,13 @@ void MbedtlsContext::load_crls(const Material& crl, const std::string& crl_dir) 
 }
 
 bool MbedtlsContext::has_crl_from(const mbedtls_x509_buf& issuer_raw) const noexcept {
-    if (!has_crl_) return false;
+    return crl_issuers_.covers({issuer_raw.p, issuer_raw.len});
+}
+
+void MbedtlsContext::collect_crl_issuers() {
+    if (!has_crl_) return;
     for (const mbedtls_x509_crl* c = &crl_; c != nullptr; c = c->next)
-        if (c->raw.p != nullptr && c->issuer_raw.len == issuer_raw.len &&
-            std::memcmp(c->issuer_raw.p, issuer_raw.p, issuer_raw.len) == 0)
-            return true;
-    return false;
+        if (c->raw.p != nullptr) crl_issuers_.add({c->issuer_raw.p, c->issuer_raw.len});
 }
 
 void MbedtlsContext::load_client_identity(const ContextConfig& config) {

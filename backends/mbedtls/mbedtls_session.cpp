@@ -12,6 +12,7 @@
 #include "backends/mbedtls/mbedtls_errors.hpp"
 #include "backends/mbedtls/nss_key_log.hpp"
 #include "backends/mbedtls/x509_names.hpp"
+#include "core/tls/crl_coverage.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::mbed {
@@ -120,7 +121,7 @@ IoResult MbedtlsSession::failure(int rc, const char* during) {
             std::string reasons;
             if (flags & MBEDTLS_X509_BADCERT_OTHER) {
                 flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_OTHER);
-                reasons = "unable to get certificate CRL (no CRL from issuer \"" + missing_crl_issuer_ + "\")";
+                reasons = missing_crl_reason(missing_crl_issuer_);
             }
             if (flags) reasons = verify_text(flags) + (reasons.empty() ? "" : "; " + reasons);
             what = "certificate verify failed: " + (reasons.empty() ? error_text(rc) : reasons);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 
+#include "core/tls/crl_coverage.hpp"
 #include "core/tls/key_log_file.hpp"
 
 namespace pgtls::conformance {
@@ -18,6 +19,22 @@ TEST(KitKeyLogLine, NssFormatInLowercaseHex) {
 TEST(KitKeyLogLine, EmptySecretKeepsBothSeparators) {
     const std::array<std::uint8_t, 1> random = {0x01};
     EXPECT_EQ(tls::key_log_line("SERVER_TRAFFIC_SECRET_0", random, {}), "SERVER_TRAFFIC_SECRET_0 01 ");
+}
+
+TEST(KitCrlCoverage, CoversExactlyTheLoadedIssuers) {
+    const std::array<std::uint8_t, 3> ca = {0x30, 0x01, 0x00};
+    const std::array<std::uint8_t, 3> other = {0x30, 0x01, 0x01};
+    tls::CrlIssuers issuers;
+    EXPECT_FALSE(issuers.covers(ca));
+    issuers.add(ca);
+    EXPECT_TRUE(issuers.covers(ca));
+    EXPECT_FALSE(issuers.covers(other));
+    EXPECT_FALSE(issuers.covers(std::span<const std::uint8_t>(ca).first(2)));
+}
+
+TEST(KitCrlCoverage, ReasonNamesTheIssuer) {
+    EXPECT_EQ(tls::missing_crl_reason("CN=Intermediate"),
+              "unable to get certificate CRL (no CRL from issuer \"CN=Intermediate\")");
 }
 
 }  // namespace
