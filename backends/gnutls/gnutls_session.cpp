@@ -11,6 +11,7 @@
 #include "backends/gnutls/gnutls_names.hpp"
 #include "backends/gnutls/gnutls_peer_certificate.hpp"
 #include "core/tls/key_log_file.hpp"
+#include "core/tls/tls_names.hpp"
 
 namespace pgtls::tls::gnutls_detail {
 namespace {

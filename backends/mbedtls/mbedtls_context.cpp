@@ -16,6 +16,7 @@
 #include "backends/mbedtls/private_key_loader.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/tls/tls_files.hpp"
+#include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::mbed {

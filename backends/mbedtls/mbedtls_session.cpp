@@ -13,27 +13,11 @@
 #include "backends/mbedtls/nss_key_log.hpp"
 #include "backends/mbedtls/x509_names.hpp"
 #include "core/tls/crl_coverage.hpp"
+#include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::mbed {
 namespace {
-
-// mbedTLS names TLS 1.0 "TLSv1.0"; OpenSSL (and so libpq's sslversion) says "TLSv1".
-std::string openssl_protocol_name(const char* name) {
-    if (name == nullptr) return {};
-    std::string s(name);
-    if (s == "TLSv1.0") return "TLSv1";
-    return s;
-}
-
-// mbedTLS suite names are the IANA names with '-' for '_': "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384".
-std::string iana_cipher_name(const char* name) {
-    if (name == nullptr) return {};
-    std::string s(name);
-    for (char& c : s)
-        if (c == '-') c = '_';
-    return s;
-}
 
 // Errors mbedTLS raises while decoding the server's Certificate message (the high-level part
 // of a combined code), as happens for key types 2.28 does not know (Ed25519, Ed448).
@@ -207,8 +191,8 @@ std::size_t MbedtlsSession::pending() const { return mbedtls_ssl_get_bytes_avail
 SessionInfo MbedtlsSession::info() const {
     SessionInfo i;
     if (!handshake_done_) return i;
-    i.protocol = openssl_protocol_name(mbedtls_ssl_get_version(&ssl_));
-    i.cipher = iana_cipher_name(mbedtls_ssl_get_ciphersuite(&ssl_));
+    if (const char* version = mbedtls_ssl_get_version(&ssl_)) i.protocol = openssl_protocol_name(version);
+    if (const char* suite = mbedtls_ssl_get_ciphersuite(&ssl_)) i.cipher = openssl_cipher_name(suite);
     if (const char* alpn = mbedtls_ssl_get_alpn_protocol(&ssl_)) i.alpn = alpn;
     return i;
 }

@@ -8,6 +8,7 @@
 
 #include <openssl/err.h>
 
+#include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::openssl {
@@ -34,16 +35,7 @@ std::string drain_errors(std::vector<unsigned long>* codes) {
     return out;
 }
 
-const char* version_name(TlsVersion v) noexcept {
-    switch (v) {
-        case TlsVersion::unspecified: return "any";
-        case TlsVersion::tls1_0: return "TLSv1";
-        case TlsVersion::tls1_1: return "TLSv1.1";
-        case TlsVersion::tls1_2: return "TLSv1.2";
-        case TlsVersion::tls1_3: return "TLSv1.3";
-    }
-    return "unknown";
-}
+const char* version_name(TlsVersion v) noexcept { return tls::version_name(v, "any"); }
 
 std::string read_file(const std::string& path, std::string_view what) {
     errno = 0;

@@ -6,6 +6,7 @@
 #include "backends/wolfssl/wolfssl_credentials.hpp"
 #include "backends/wolfssl/wolfssl_errors.hpp"
 #include "backends/wolfssl/wolfssl_session.hpp"
+#include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::wolf {

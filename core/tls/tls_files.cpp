@@ -47,26 +47,4 @@ void for_each_crl_dir_file(const std::string& dir,
     }
 }
 
-const char* version_name(TlsVersion v) noexcept {
-    switch (v) {
-        case TlsVersion::tls1_0: return "TLSv1";
-        case TlsVersion::tls1_1: return "TLSv1.1";
-        case TlsVersion::tls1_2: return "TLSv1.2";
-        case TlsVersion::tls1_3: return "TLSv1.3";
-        case TlsVersion::unspecified: break;
-    }
-    return "(unspecified)";
-}
-
-int version_rank(TlsVersion v) noexcept {
-    switch (v) {
-        case TlsVersion::tls1_0: return 0;
-        case TlsVersion::tls1_1: return 1;
-        case TlsVersion::tls1_2: return 2;
-        case TlsVersion::tls1_3: return 3;
-        case TlsVersion::unspecified: break;
-    }
-    return -1;
-}
-
 }  // namespace pgtls::tls

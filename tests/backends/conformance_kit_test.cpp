@@ -6,6 +6,7 @@
 
 #include "core/tls/crl_coverage.hpp"
 #include "core/tls/key_log_file.hpp"
+#include "core/tls/tls_names.hpp"
 
 namespace pgtls::conformance {
 namespace {
@@ -35,6 +36,22 @@ TEST(KitCrlCoverage, CoversExactlyTheLoadedIssuers) {
 TEST(KitCrlCoverage, ReasonNamesTheIssuer) {
     EXPECT_EQ(tls::missing_crl_reason("CN=Intermediate"),
               "unable to get certificate CRL (no CRL from issuer \"CN=Intermediate\")");
+}
+
+TEST(KitNames, VersionsInOpenSslSpelling) {
+    EXPECT_STREQ(tls::version_name(TlsVersion::tls1_0), "TLSv1");
+    EXPECT_STREQ(tls::version_name(TlsVersion::tls1_3), "TLSv1.3");
+    EXPECT_STREQ(tls::version_name(TlsVersion::unspecified), "(unspecified)");
+    EXPECT_STREQ(tls::version_name(TlsVersion::unspecified, "any"), "any");
+    EXPECT_EQ(tls::openssl_protocol_name("TLSv1.0"), "TLSv1");
+    EXPECT_EQ(tls::openssl_protocol_name("TLSv1.2"), "TLSv1.2");
+}
+
+TEST(KitNames, CipherSuitesInOpenSslSpelling) {
+    EXPECT_EQ(tls::openssl_cipher_name("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), "ECDHE-RSA-AES256-GCM-SHA384");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"), "ECDHE-RSA-AES256-GCM-SHA384");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS_AES_256_GCM_SHA384"), "TLS_AES_256_GCM_SHA384");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS-SOMETHING-NEW"), "TLS_SOMETHING_NEW");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "backends/gnutls/gnutls_names.hpp"
 #include "backends/gnutls/gnutls_priority.hpp"
+#include "core/tls/tls_names.hpp"
 #include "gnutls_test_support.hpp"
 #include "pgtls/error.hpp"
 
@@ -198,14 +199,14 @@ TEST(GnutlsNames, CipherTableAgreesWithOpensslStdnames) {
     }
     ASSERT_GT(openssl.size(), 20u);
     int checked = 0;
-    for (const auto& pair : tls::gnutls_detail::cipher_name_table()) {
+    for (const auto& pair : tls::cipher_name_table()) {
         auto it = openssl.find(std::string(pair.iana));
         if (it == openssl.end()) continue;  // e.g. CCM_8 suites not in this OpenSSL's list
         EXPECT_EQ(it->second, pair.openssl) << pair.iana;
         ++checked;
     }
     EXPECT_GT(checked, 30);
-    EXPECT_EQ(tls::gnutls_detail::openssl_cipher_name("TLS_SOMETHING_NEW"), "TLS_SOMETHING_NEW");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS_SOMETHING_NEW"), "TLS_SOMETHING_NEW");
 }
 
 }  // namespace
