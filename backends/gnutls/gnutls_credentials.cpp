@@ -1,12 +1,9 @@
 #include "backends/gnutls/gnutls_credentials.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
-#include <sstream>
+
+#include "core/tls/material.hpp"
 
 namespace pgtls::tls::gnutls_detail {
 namespace {
@@ -17,34 +14,20 @@ bool is_pem(std::string_view bytes) { return bytes.find("-----BEGIN ") != std::s
 
 // "root certificate file "/path"" or "root certificate (PEM data)".
 std::string describe(const Material& m, const std::string& what) {
-    if (m.kind == Material::Kind::file) return what + " file \"" + m.value + "\"";
-    if (m.kind == Material::Kind::pem) return what + " (PEM data)";
-    return what;
+    if (m.kind != Material::Kind::file && m.kind != Material::Kind::pem) return what;
+    return material_label(m, {what + " file", what + " (PEM data)"});
 }
 
-// Reads a whole file; nullopt with errno text in `error` when it cannot.
+// Reads a whole file (core/tls/material.hpp); nullopt with errno text in `error` when it cannot.
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-        error = "Is a directory";
-        return std::nullopt;
-    }
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = errno ? std::strerror(errno) : "cannot open";
-        return std::nullopt;
-    }
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) {
-        error = errno ? std::strerror(errno) : "read error";
-        return std::nullopt;
-    }
+    FileReadFailure failure;
+    auto data = read_whole_file(path, failure);
+    if (!data) error = !failure.reason.empty() ? failure.reason : failure.at_open ? "cannot open" : "read error";
     return data;
 }
 
 // The bytes of a file or PEM material; throws Error(config) "could not read <what>: reason".
-std::string material_bytes(const Material& m, const std::string& what, const char* verb = "could not read") {
+std::string read_material(const Material& m, const std::string& what, const char* verb = "could not read") {
     if (m.kind == Material::Kind::pem) return m.value;
     std::string error;
     if (auto data = read_file(m.value, error)) return std::move(*data);
@@ -131,7 +114,7 @@ void load_trust(ContextState& state, const ContextConfig& config) {
             state.warnings.push_back("the system root certificate store (sslrootcert=system) holds no certificates");
         return;
     }
-    const std::string bytes = material_bytes(ca, "root certificate");
+    const std::string bytes = read_material(ca, "root certificate");
     gnutls_datum_t d = datum_of(bytes);
     const bool pem = is_pem(bytes);
     int rc = gnutls_certificate_set_x509_trust_mem(state.cred.get(), &d, pem ? GNUTLS_X509_FMT_PEM : GNUTLS_X509_FMT_DER);
@@ -149,7 +132,7 @@ void load_trust(ContextState& state, const ContextConfig& config) {
 
 void load_crls(ContextState& state, const ContextConfig& config) {
     if (!config.crl.empty()) {
-        const std::string bytes = material_bytes(config.crl, "certificate revocation list");
+        const std::string bytes = read_material(config.crl, "certificate revocation list");
         std::string error;
         if (add_crls(state, bytes, error) == 0)
             throw Error(ErrorKind::config,
@@ -184,7 +167,7 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
                         " given without sslkey");
 
     // Certificate chain, leaf first, sent in file order (SSL_CTX_use_certificate_chain_file).
-    const std::string cert_bytes = material_bytes(config.cert, "certificate");
+    const std::string cert_bytes = read_material(config.cert, "certificate");
     {
         std::vector<gnutls_pcert_st> chain(64);
         unsigned n = static_cast<unsigned>(chain.size());
@@ -199,7 +182,7 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
     }
 
     const std::string what = describe(config.key, "private key");
-    std::string key_bytes = material_bytes(config.key, "private key", "could not load");
+    std::string key_bytes = read_material(config.key, "private key", "could not load");
     gnutls_x509_privkey_t raw = nullptr;
     if (int rc = gnutls_x509_privkey_init(&raw); rc < 0)
         throw Error(ErrorKind::tls, "GnuTLS: could not allocate a private key: " + error_text(rc));

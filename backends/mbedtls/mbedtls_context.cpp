@@ -15,6 +15,7 @@
 #include "backends/mbedtls/nss_key_log.hpp"
 #include "backends/mbedtls/private_key_loader.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/tls/material.hpp"
 #include "core/tls/tls_files.hpp"
 #include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
@@ -32,7 +33,7 @@ std::size_t parse_length(const std::string& data) { return looks_like_pem(data) 
 const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.c_str()); }
 
 std::string describe(const Material& m, const std::string& what) {
-    return m.kind == Material::Kind::file ? what + " \"" + m.value + "\"" : what + " (in-memory PEM)";
+    return material_label(m, {what, what + " (in-memory PEM)"});
 }
 
 // Certificates into `chain`. Returns the number of certificates that failed to parse, or
@@ -213,7 +214,7 @@ void MbedtlsContext::load_trust_anchors(const Material& ca) {
 void MbedtlsContext::load_crls(const Material& crl, const std::string& crl_dir) {
     if (crl.kind == Material::Kind::file || crl.kind == Material::Kind::pem) {
         const std::string data =
-            crl.kind == Material::Kind::file ? read_file(crl.value, "SSL certificate revocation list file") : crl.value;
+            material_bytes(crl, "SSL certificate revocation list file");
         const int rc = mbedtls_x509_crl_parse(&crl_, bytes(data), parse_length(data));
         if (rc != 0)
             throw Error(ErrorKind::config,
@@ -247,17 +248,14 @@ void MbedtlsContext::load_client_identity(const ContextConfig& config) {
         throw Error(ErrorKind::config, "certificate present, but not private key: " +
                                            describe(config.cert, "client certificate") + " needs sslkey");
     const std::string cert_label = describe(config.cert, "client certificate file");
-    const std::string cert_data = config.cert.kind == Material::Kind::file
-                                      ? read_file(config.cert.value, "certificate file")
-                                      : config.cert.value;
+    const std::string cert_data = material_bytes(config.cert, "certificate file");
     const int failed = parse_certificates(own_cert_, cert_data, cert_label);
     if (failed > 0)
         throw Error(ErrorKind::config, "could not load " + cert_label + ": " + std::to_string(failed) +
                                            " certificate(s) could not be parsed");
 
     const std::string key_label = describe(config.key, "private key file");
-    std::string key_data =
-        config.key.kind == Material::Kind::file ? read_file(config.key.value, "private key file") : config.key.value;
+    std::string key_data = material_bytes(config.key, "private key file");
     try {
         load_private_key(own_key_, key_data, config.key_password, key_label);
     } catch (...) {

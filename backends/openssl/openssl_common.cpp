@@ -8,6 +8,7 @@
 
 #include <openssl/err.h>
 
+#include "core/tls/material.hpp"
 #include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
@@ -38,17 +39,12 @@ std::string drain_errors(std::vector<unsigned long>* codes) {
 const char* version_name(TlsVersion v) noexcept { return tls::version_name(v, "any"); }
 
 std::string read_file(const std::string& path, std::string_view what) {
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        int e = errno;
+    FileReadFailure failure;
+    if (auto bytes = read_whole_file(path, failure)) return std::move(*bytes);
+    if (failure.at_open)
         throw Error(ErrorKind::config, "could not open " + std::string(what) + " \"" + path + "\": " +
-                                           (e ? std::strerror(e) : "unreadable"));
-    }
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad())
-        throw Error(ErrorKind::config, "could not read " + std::string(what) + " \"" + path + "\"");
-    return bytes;
+                                           (failure.reason.empty() ? "unreadable" : failure.reason));
+    throw Error(ErrorKind::config, "could not read " + std::string(what) + " \"" + path + "\"");
 }
 
 BioPtr memory_bio(const std::string& bytes) {

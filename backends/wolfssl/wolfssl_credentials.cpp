@@ -11,6 +11,7 @@
 
 #include "backends/wolfssl/wolfssl_errors.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/tls/material.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::wolf {
@@ -20,12 +21,10 @@ const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const
 long size_of(const std::string& s) { return static_cast<long>(s.size()); }
 
 std::string describe(const Material& m, const std::string& what) {
-    return m.kind == Material::Kind::file ? what + " \"" + m.value + "\"" : what + " (in-memory PEM)";
+    return material_label(m, {what, what + " (in-memory PEM)"});
 }
 
-std::string material_data(const Material& m, const std::string& what) {
-    return m.kind == Material::Kind::file ? read_file(m.value, what) : m.value;
-}
+std::string material_data(const Material& m, const std::string& what) { return material_bytes(m, what); }
 
 constexpr std::string_view crl_begin = "-----BEGIN X509 CRL-----";
 constexpr std::string_view crl_end = "-----END X509 CRL-----";

@@ -6,7 +6,9 @@
 
 #include "core/tls/crl_coverage.hpp"
 #include "core/tls/key_log_file.hpp"
+#include "core/tls/material.hpp"
 #include "core/tls/tls_names.hpp"
+#include "pgtls/error.hpp"
 
 namespace pgtls::conformance {
 namespace {
@@ -52,6 +54,33 @@ TEST(KitNames, CipherSuitesInOpenSslSpelling) {
     EXPECT_EQ(tls::openssl_cipher_name("TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"), "ECDHE-RSA-AES256-GCM-SHA384");
     EXPECT_EQ(tls::openssl_cipher_name("TLS_AES_256_GCM_SHA384"), "TLS_AES_256_GCM_SHA384");
     EXPECT_EQ(tls::openssl_cipher_name("TLS-SOMETHING-NEW"), "TLS_SOMETHING_NEW");
+}
+
+TEST(KitMaterial, LabelNamesTheFileOrTheOption) {
+    const tls::MaterialLabel label{"root certificate file", "sslrootcert (PEM data)"};
+    EXPECT_EQ(tls::material_label({tls::Material::Kind::file, "/p/root.crt"}, label),
+              "root certificate file \"/p/root.crt\"");
+    EXPECT_EQ(tls::material_label({tls::Material::Kind::pem, "-----BEGIN"}, label), "sslrootcert (PEM data)");
+}
+
+TEST(KitMaterial, BytesOfPemAndOfAFile) {
+    EXPECT_EQ(tls::material_bytes({tls::Material::Kind::pem, "pem bytes"}, "root certificate file"), "pem bytes");
+    EXPECT_EQ(tls::material_bytes({tls::Material::Kind::system, ""}, "root certificate file"), "");
+    try {
+        tls::material_bytes({tls::Material::Kind::file, "/nonexistent-pgtls/root.crt"}, "root certificate file");
+        ADD_FAILURE() << "no error for a missing file";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::config);
+        EXPECT_STREQ(e.what(), "could not read root certificate file \"/nonexistent-pgtls/root.crt\": "
+                               "No such file or directory");
+    }
+}
+
+TEST(KitMaterial, ADirectoryIsAFailureAtOpenNotAnException) {
+    tls::FileReadFailure failure;
+    EXPECT_FALSE(tls::read_whole_file("/tmp", failure).has_value());
+    EXPECT_TRUE(failure.at_open);
+    EXPECT_EQ(failure.reason, "Is a directory");
 }
 
 }  // namespace
