@@ -9,7 +9,7 @@
 
 #include "backends/gnutls/gnutls_chain_verify.hpp"
 #include "backends/gnutls/gnutls_names.hpp"
-#include "backends/gnutls/gnutls_peer_certificate.hpp"
+#include "backends/gnutls/gnutls_certificate.hpp"
 #include "core/tls/key_log_file.hpp"
 #include "core/tls/tls_names.hpp"
 

@@ -12,8 +12,8 @@
 
 #include "backends/mbedtls/mbedtls_errors.hpp"
 #include "backends/mbedtls/mbedtls_session.hpp"
-#include "backends/mbedtls/nss_key_log.hpp"
-#include "backends/mbedtls/private_key_loader.hpp"
+#include "backends/mbedtls/mbedtls_key_log.hpp"
+#include "backends/mbedtls/mbedtls_private_key.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/tls/material.hpp"
 #include "core/tls/tls_files.hpp"

@@ -10,8 +10,8 @@
 
 #include "backends/mbedtls/mbedtls_context.hpp"
 #include "backends/mbedtls/mbedtls_errors.hpp"
-#include "backends/mbedtls/nss_key_log.hpp"
-#include "backends/mbedtls/x509_names.hpp"
+#include "backends/mbedtls/mbedtls_key_log.hpp"
+#include "backends/mbedtls/mbedtls_certificate.hpp"
 #include "core/tls/crl_coverage.hpp"
 #include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"

@@ -15,7 +15,7 @@
 
 #include "backends/wolfssl/wolfssl_context.hpp"
 #include "backends/wolfssl/wolfssl_errors.hpp"
-#include "backends/wolfssl/wolfssl_peer_certificate.hpp"
+#include "backends/wolfssl/wolfssl_certificate.hpp"
 #include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 

@@ -3,7 +3,7 @@
 // because wolfSSL 5.5 cannot make a WOLFSSL_X509 of it.
 #include <gtest/gtest.h>
 
-#include "backends/wolfssl/wolfssl_peer_certificate.hpp"
+#include "backends/wolfssl/wolfssl_certificate.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 
 namespace pgtls::test {

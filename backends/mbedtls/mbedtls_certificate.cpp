@@ -1,4 +1,4 @@
-#include "backends/mbedtls/x509_names.hpp"
+#include "backends/mbedtls/mbedtls_certificate.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "backends/wolfssl/wolfssl_peer_certificate.hpp"
+#include "backends/wolfssl/wolfssl_certificate.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "backends/mbedtls/private_key_loader.hpp"
+#include "backends/mbedtls/mbedtls_private_key.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "backends/gnutls/gnutls_peer_certificate.hpp"
+#include "backends/gnutls/gnutls_certificate.hpp"
 
 #include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>

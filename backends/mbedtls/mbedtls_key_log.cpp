@@ -1,4 +1,4 @@
-#include "backends/mbedtls/nss_key_log.hpp"
+#include "backends/mbedtls/mbedtls_key_log.hpp"
 
 #include "core/crypto/crypto.hpp"
 #include "core/tls/key_log_file.hpp"
