@@ -4,7 +4,7 @@
 
 #include <vector>
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 std::string raw_dn(gnutls_x509_crt_t crt, bool issuer) {
@@ -94,4 +94,4 @@ std::optional<std::string> verify_server_chain(gnutls_session_t session, const C
     return std::nullopt;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -11,7 +11,7 @@
 #include "core/tls/crl_coverage.hpp"
 #include "core/tls/tls_backend.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 // Immutable after construction; sessions keep it alive with a shared_ptr, so a session may
 // outlive the Context object that made it.
@@ -50,4 +50,4 @@ private:
     std::shared_ptr<ContextState> state_;
 };
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -5,7 +5,7 @@
 
 #include "core/tls/material.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 // PEM when it has an armour line; otherwise the bytes are taken as one DER object, as the
@@ -230,4 +230,4 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
     key.release();  // owned by `priv` now (AUTO_RELEASE)
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

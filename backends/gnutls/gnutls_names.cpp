@@ -2,7 +2,7 @@
 
 #include "core/tls/tls_names.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 std::string protocol_name(gnutls_protocol_t version) {
     switch (version) {
@@ -17,4 +17,4 @@ std::string protocol_name(gnutls_protocol_t version) {
     return n ? n : "unknown";
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -6,9 +6,9 @@
 
 #include <string>
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 // "TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1" (OpenSSL's SSL_get_version spelling).
 std::string protocol_name(gnutls_protocol_t version);
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -2,7 +2,7 @@
 
 #include "core/tls/tls_names.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 const char* name(int r) { return rank_name(r); }
@@ -50,4 +50,4 @@ Priority make_priority(TlsVersion min, TlsVersion max) {
     return priority;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

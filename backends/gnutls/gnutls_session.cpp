@@ -13,7 +13,7 @@
 #include "core/tls/key_log_file.hpp"
 #include "core/tls/tls_names.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 // Bounds the retries on non-fatal GnuTLS results (warning alerts, refused renegotiation) so a
@@ -299,4 +299,4 @@ bool GnutlsSession::client_certificate_sent() const {
     return cert_sent_ && gnutls_certificate_get_ours(session_) != nullptr;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

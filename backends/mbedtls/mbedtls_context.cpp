@@ -20,7 +20,7 @@
 #include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 using tls::read_file;  // core/tls/tls_files.hpp
@@ -284,4 +284,4 @@ void MbedtlsContext::set_alpn(const std::vector<std::string>& protocols) {
         throw Error(ErrorKind::config, "could not configure ALPN: " + error_text(rc));
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -15,7 +15,7 @@
 #include "core/tls/crl_coverage.hpp"
 #include "core/tls/tls_backend.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 class MbedtlsContext final : public Context, public std::enable_shared_from_this<MbedtlsContext> {
 public:
@@ -62,4 +62,4 @@ private:
     std::string keylog_file_;
 };
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -3,7 +3,7 @@
 #include "core/crypto/crypto.hpp"
 #include "core/tls/key_log_file.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 thread_local std::vector<std::string>* current_sink = nullptr;
@@ -29,4 +29,4 @@ int export_keys_to_file(void* p_expkey, const unsigned char* ms, const unsigned 
     return 0;
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

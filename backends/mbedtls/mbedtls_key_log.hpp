@@ -10,7 +10,7 @@
 
 #include <mbedtls/ssl.h>
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 // While alive, warnings from export_keys_to_file on this thread go to `sink`.
 class KeyLogScope {
@@ -31,4 +31,4 @@ int export_keys_to_file(void* p_expkey, const unsigned char* ms, const unsigned 
                         std::size_t keylen, std::size_t ivlen, const unsigned char client_random[32],
                         const unsigned char server_random[32], mbedtls_tls_prf_types tls_prf_type);
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

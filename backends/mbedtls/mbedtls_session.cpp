@@ -16,7 +16,7 @@
 #include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 // Errors mbedTLS raises while decoding the server's Certificate message (the high-level part
@@ -211,4 +211,4 @@ bool MbedtlsSession::client_certificate_sent() const {
     return handshake_done_ && ssl_.client_auth != 0 && context_->has_client_certificate();
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -10,7 +10,7 @@
 
 #include "core/tls/tls_backend.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 class MbedtlsContext;
 
@@ -52,4 +52,4 @@ private:
     std::vector<std::string> warnings_;
 };
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -12,7 +12,7 @@
 #include "core/tls/der_reader.hpp"
 #include "core/tls/subject_alt_names.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 struct X509Free {
@@ -152,4 +152,4 @@ std::string weak_signature_subject(std::span<const std::uint8_t> der) {
     return names.subject;
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

@@ -14,7 +14,7 @@
 #include "core/tls/material.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); }
@@ -161,4 +161,4 @@ bool load_client_identity(WOLFSSL_CTX* ctx, const ContextConfig& config) {
     return true;
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

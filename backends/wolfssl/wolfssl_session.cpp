@@ -19,7 +19,7 @@
 #include "core/tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 int clamp(std::size_t len) { return len > INT_MAX ? INT_MAX : static_cast<int>(len); }
@@ -269,4 +269,4 @@ bool WolfsslSession::client_certificate_sent() const {
     return handshake_done_ && cert_requested_ && context_->has_client_certificate();
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

@@ -13,7 +13,7 @@ struct WOLFSSL_CTX;
 struct WOLFSSL_X509;
 struct WOLFSSL_EVP_PKEY;
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 class WolfsslContext;
 
@@ -64,4 +64,4 @@ private:
     std::vector<std::string> warnings_;
 };
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

@@ -167,7 +167,7 @@ TEST(GnutlsContext, InvalidAlpnNameIsRefused) {
 }
 
 TEST(GnutlsPriority, StringsForVersionRanges) {
-    using tls::gnutls_detail::priority_string;
+    using tls::gnutls::priority_string;
     EXPECT_EQ(priority_string(TlsVersion::tls1_2, TlsVersion::unspecified), "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
     EXPECT_EQ(priority_string(TlsVersion::tls1_3, TlsVersion::tls1_3), "NORMAL:-VERS-ALL:+VERS-TLS1.3");
     EXPECT_EQ(priority_string(TlsVersion::unspecified, TlsVersion::tls1_1),
@@ -176,9 +176,9 @@ TEST(GnutlsPriority, StringsForVersionRanges) {
 }
 
 TEST(GnutlsNames, ProtocolNamesUseOpensslSpelling) {
-    EXPECT_EQ(tls::gnutls_detail::protocol_name(GNUTLS_TLS1_3), "TLSv1.3");
-    EXPECT_EQ(tls::gnutls_detail::protocol_name(GNUTLS_TLS1_2), "TLSv1.2");
-    EXPECT_EQ(tls::gnutls_detail::protocol_name(GNUTLS_TLS1_0), "TLSv1");
+    EXPECT_EQ(tls::gnutls::protocol_name(GNUTLS_TLS1_3), "TLSv1.3");
+    EXPECT_EQ(tls::gnutls::protocol_name(GNUTLS_TLS1_2), "TLSv1.2");
+    EXPECT_EQ(tls::gnutls::protocol_name(GNUTLS_TLS1_0), "TLSv1");
 }
 
 TEST(GnutlsNames, CipherTableAgreesWithOpensslStdnames) {
