@@ -269,6 +269,7 @@ void TlsTestServer::serve(int fd) {
     }
     rec.handshake_ok = true;
     rec.protocol = SSL_get_version(ssl);
+    rec.cipher = SSL_get_cipher_name(ssl);
     const unsigned char* sel = nullptr;
     unsigned int sel_len = 0;
     SSL_get0_alpn_selected(ssl, &sel, &sel_len);

@@ -51,6 +51,7 @@ struct TlsServerConnection {
     std::vector<std::string> alpn_offered;    // the client's list, empty when none
     std::string alpn_selected;
     std::string protocol;                     // "TLSv1.3"
+    std::string cipher;                       // OpenSSL's name, "ECDHE-RSA-AES256-GCM-SHA384"
     bool client_cert_presented = false;
     std::string client_cert_subject;          // RFC 2253 one-liner
     std::string client_cert_cn;
