@@ -24,8 +24,8 @@ const std::string& pki_dir() {
         char tmpl[] = "/tmp/pgtls-gnutls-pki-XXXXXX";
         if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
         const std::string d = tmpl;
-        const std::string cmd = std::string("sh '") + PGTLS_GNUTLS_PKI_SCRIPT + "' '" + d + "'";
-        if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-test-pki.sh failed (see " + d + "/openssl.log)");
+        const std::string cmd = std::string("bash '") + PGTLS_MAKE_PKI_SCRIPT + "' '" + d + "' >/dev/null";
+        if (std::system(cmd.c_str()) != 0) throw std::runtime_error("scripts/make-pki.sh failed");
         ::setenv("PGTLS_GNUTLS_TEST_PKI", d.c_str(), 1);
         return d;
     }();

@@ -8,7 +8,7 @@
 
 namespace pgtls::test {
 
-// Directory holding the PKI from make-test-pki.sh (generated on first use).
+// Directory holding the PKI from scripts/make-pki.sh (generated on first use).
 const std::string& pki_dir();
 std::string pki(const std::string& name);   // full path of a PKI file
 std::string slurp(const std::string& path); // whole file; throws if unreadable

@@ -157,6 +157,9 @@ void OpensslPeer::run() {
             char cn[256] = {0};
             X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, cn, sizeof cn);
             obs.client_cn = cn;
+            char issuer_cn[256] = {0};
+            X509_NAME_get_text_by_NID(X509_get_issuer_name(peer), NID_commonName, issuer_cn, sizeof issuer_cn);
+            obs.client_issuer_cn = issuer_cn;
             X509_free(peer);
         }
         char buf[16384];

@@ -31,6 +31,7 @@ struct PeerObservation {
     std::string sni;
     bool client_cert = false;
     std::string client_cn;
+    std::string client_issuer_cn;      // CN of the client certificate's issuer
     std::string received;              // bytes echoed (echo mode)
 };
 

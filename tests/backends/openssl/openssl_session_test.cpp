@@ -1,5 +1,5 @@
 // The OpenSSL backend against an in-process OpenSSL server (openssl_test_server.hpp), with
-// certificates made by make-test-certs.sh in a temporary directory.
+// the project's test PKI (scripts/make-pki.sh) made in a temporary directory.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -66,7 +66,7 @@ protected:
         char tmpl[] = "/tmp/pgtls-openssl-test-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         g_dir = tmpl;
-        std::string cmd = std::string("sh '") + PGTLS_OPENSSL_TEST_CERT_SCRIPT + "' '" + g_dir + "'";
+        std::string cmd = std::string("bash '") + PGTLS_MAKE_PKI_SCRIPT + "' '" + g_dir + "' >/dev/null";
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     }
     static void TearDownTestSuite() { std::filesystem::remove_all(g_dir); }
@@ -135,8 +135,8 @@ TEST_F(OpenSslSessionTest, VerifiedHandshakeReportsSessionAndPeer) {
     EXPECT_EQ(peer->san_ip[0], (std::vector<std::uint8_t>{127, 0, 0, 1}));
     EXPECT_EQ(peer->san_ip[1].size(), 16u);
     EXPECT_EQ(peer->san_ip[1][15], 1);
-    EXPECT_EQ(peer->subject, "CN=localhost,O=pgtls");
-    EXPECT_EQ(peer->issuer, "CN=pgtls test CA");
+    EXPECT_EQ(peer->subject, "CN=localhost,O=pgtls test");
+    EXPECT_EQ(peer->issuer, "CN=pgtls test root CA,O=pgtls test");
     EXPECT_EQ(peer->signature_hash, crypto::Hash::sha256);
     EXPECT_FALSE(s->client_certificate_requested());
     EXPECT_FALSE(s->client_certificate_sent());
@@ -335,8 +335,8 @@ ServerOptions requesting_server() {
 
 TEST_F(OpenSslSessionTest, ClientCertificateWithEncryptedPkcs8Key) {
     ContextConfig c = verifying(file("ca.crt"));
-    c.cert = file("client.crt");
-    c.key = file("client-encrypted.key");
+    c.cert = file("client-ecdsa.crt");
+    c.key = file("client-ecdsa-encrypted.key");
     c.key_password = "keypass";
     auto ctx = backend().create_context(c);
     TestServer srv(requesting_server());
@@ -345,14 +345,14 @@ TEST_F(OpenSslSessionTest, ClientCertificateWithEncryptedPkcs8Key) {
     EXPECT_TRUE(s->client_certificate_requested());
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "cert"), "cert");
-    EXPECT_EQ(srv.finish().client_subject, "/CN=certuser");
+    EXPECT_EQ(srv.finish().client_subject, "/O=pgtls test/CN=certuser");
     EXPECT_EQ(srv.finish().client_intermediates, 0);
 }
 
 TEST_F(OpenSslSessionTest, ClientCertificateFromPemWithLegacyEncryptedRsaKey) {
     ContextConfig c = verifying(file("ca.crt"));
-    c.cert = pem("client-rsa.crt");
-    c.key = pem("client-rsa-legacy-encrypted.key");
+    c.cert = pem("client.crt");
+    c.key = pem("client-pkcs1-encrypted.key");
     c.key_password = "keypass";
     auto ctx = backend().create_context(c);
     TestServer srv(requesting_server());
@@ -360,27 +360,27 @@ TEST_F(OpenSslSessionTest, ClientCertificateFromPemWithLegacyEncryptedRsaKey) {
     ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok);
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "pem"), "pem");
-    EXPECT_EQ(srv.finish().client_subject, "/CN=certuser");
+    EXPECT_EQ(srv.finish().client_subject, "/O=pgtls test/CN=certuser");
 }
 
 TEST_F(OpenSslSessionTest, ClientCertificateChainIsSent) {
     for (bool in_memory : {false, true}) {
         ContextConfig c = verifying(file("ca.crt"));
         c.cert = in_memory ? pem("client-chain.crt") : file("client-chain.crt");
-        c.key = file("client-leaf.key");
+        c.key = file("client-chain.key");
         auto ctx = backend().create_context(c);
         TestServer srv(requesting_server());
         std::unique_ptr<Session> s;
         ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok);
         EXPECT_EQ(echo(*s, "chain"), "chain");
         const auto& report = srv.finish();
-        EXPECT_EQ(report.client_subject, "/CN=chainuser");
+        EXPECT_EQ(report.client_subject, "/O=pgtls test/CN=certuser");
         EXPECT_EQ(report.client_intermediates, 1) << "the intermediate must follow the leaf";
     }
 }
 
 TEST_F(OpenSslSessionTest, ClientKeyInDerAndSec1) {
-    for (auto [cert, key] : {std::pair{"client-rsa.crt", "client-rsa.der"}, std::pair{"client.crt", "client.key"}}) {
+    for (auto [cert, key] : {std::pair{"client.crt", "client.key.der"}, std::pair{"client-ecdsa.crt", "client-ecdsa.key"}}) {
         ContextConfig c = verifying(file("ca.crt"));
         c.cert = file(cert);
         c.key = file(key);
@@ -389,7 +389,7 @@ TEST_F(OpenSslSessionTest, ClientKeyInDerAndSec1) {
         std::unique_ptr<Session> s;
         ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok) << key;
         EXPECT_EQ(echo(*s, "k"), "k");
-        EXPECT_EQ(srv.finish().client_subject, "/CN=certuser") << key;
+        EXPECT_EQ(srv.finish().client_subject, "/O=pgtls test/CN=certuser") << key;
     }
 }
 
@@ -406,8 +406,8 @@ TEST_F(OpenSslSessionTest, RequestedButNoCertificateConfigured) {
 
 TEST_F(OpenSslSessionTest, SendClientCertFalseLoadsNothing) {
     ContextConfig c = verifying(file("ca.crt"));
-    c.cert = file("client.crt");
-    c.key = file("client-encrypted.key");  // no password: would fail if it were loaded
+    c.cert = file("client-ecdsa.crt");
+    c.key = file("client-ecdsa-encrypted.key");  // no password: would fail if it were loaded
     c.send_client_cert = false;
     auto ctx = backend().create_context(c);
     TestServer srv(requesting_server());
@@ -419,7 +419,7 @@ TEST_F(OpenSslSessionTest, SendClientCertFalseLoadsNothing) {
     EXPECT_EQ(srv.finish().client_subject, "");
 }
 
-Error key_error(const std::string& key, const std::string& password, const std::string& cert = "client.crt") {
+Error key_error(const std::string& key, const std::string& password, const std::string& cert = "client-ecdsa.crt") {
     ContextConfig c;
     c.cert = file(cert);
     c.key = file(key);
@@ -434,16 +434,17 @@ Error key_error(const std::string& key, const std::string& password, const std::
 }
 
 TEST_F(OpenSslSessionTest, EncryptedKeyWithoutPasswordNamesFileAndSetting) {
-    Error e = key_error("client-encrypted.key", "");
+    Error e = key_error("client-ecdsa-encrypted.key", "");
     EXPECT_EQ(e.kind(), ErrorKind::config);
     std::string msg = e.what();
-    EXPECT_NE(msg.find("client-encrypted.key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("client-ecdsa-encrypted.key"), std::string::npos) << msg;
     EXPECT_NE(msg.find("sslpassword"), std::string::npos) << msg;
 }
 
 TEST_F(OpenSslSessionTest, WrongPasswordNamesFileButNotPassword) {
-    for (const char* key : {"client-encrypted.key", "client-rsa-legacy-encrypted.key"}) {
-        Error e = key_error(key, "hunter2-wrong", std::string(key).find("rsa") ? "client-rsa.crt" : "client.crt");
+    for (const char* key : {"client-ecdsa-encrypted.key", "client-pkcs1-encrypted.key"}) {
+        const bool ecdsa = std::string(key).find("ecdsa") != std::string::npos;
+        Error e = key_error(key, "hunter2-wrong", ecdsa ? "client-ecdsa.crt" : "client.crt");
         EXPECT_EQ(e.kind(), ErrorKind::config);
         std::string msg = e.what();
         EXPECT_NE(msg.find(key), std::string::npos) << msg;
@@ -453,10 +454,10 @@ TEST_F(OpenSslSessionTest, WrongPasswordNamesFileButNotPassword) {
 }
 
 TEST_F(OpenSslSessionTest, MismatchedCertificateAndKey) {
-    Error e = key_error("client-rsa.key", "", "client.crt");
+    Error e = key_error("client.key", "", "client-ecdsa.crt");
     std::string msg = e.what();
     EXPECT_NE(msg.find("does not match"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("client-rsa.key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("client.key"), std::string::npos) << msg;
 }
 
 TEST_F(OpenSslSessionTest, KeylogFileWrittenWithOwnerOnlyMode) {
