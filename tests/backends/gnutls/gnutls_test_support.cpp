@@ -9,7 +9,6 @@
 #include <iterator>
 #include <stdexcept>
 
-#include "openssl_peer.hpp"
 
 namespace pgtls::tls {
 const Backend& gnutls_backend();
@@ -107,8 +106,14 @@ std::string read_some(tls::Session& s, int fd, std::size_t want, tls::IoResult* 
     return out;
 }
 
+const PeerObservation& TlsPeer::finish() {
+    if (!seen_) seen_ = server_.next_connection(std::chrono::seconds(20));
+    if (!seen_) seen_ = PeerObservation{};
+    return *seen_;
+}
+
 TestClient::TestClient(const tls::ContextConfig& config, int port, const std::string& sni)
-    : context(gnutls().create_context(config)), fd(connect_loopback(port)) {
+    : context(gnutls().create_context(config)), fd(connect_tcp("127.0.0.1", static_cast<std::uint16_t>(port))) {
     tls::SessionParams params;
     params.sni = sni;
     session = context->create_session(fd, params);

@@ -1,4 +1,4 @@
-// The OpenSSL backend against an in-process OpenSSL server (openssl_test_server.hpp), with
+// The OpenSSL backend against the in-process OpenSSL test peer (tests/support/tls), with
 // the project's test PKI (scripts/make-pki.sh) made in a temporary directory.
 #include <gtest/gtest.h>
 
@@ -8,17 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include <openssl/ssl.h>
 
 #include "tls/tls_backend.hpp"
-#include "openssl_test_server.hpp"
 #include "pgtls/error.hpp"
+#include "tests/support/tls/tls_test_server.hpp"
 
 namespace pgtls::tls {
 const Backend& openssl_backend();
@@ -28,8 +30,9 @@ namespace {
 
 using namespace pgtls;
 using namespace pgtls::tls;
-using pgtls::test::ServerOptions;
-using pgtls::test::TestServer;
+using ServerOptions = pgtls::test::TlsServerOptions;
+using pgtls::test::TlsServerConnection;
+using pgtls::test::TlsTestServer;
 
 std::string g_dir;
 
@@ -45,12 +48,45 @@ std::string slurp(const std::string& path) {
 Material file(const std::string& name) { return {Material::Kind::file, pki(name)}; }
 Material pem(const std::string& name) { return {Material::Kind::pem, slurp(pki(name))}; }
 
+// The peer presents `name`.crt / .key and selects "postgresql" when the client offers it.
 ServerOptions server(const std::string& name) {
     ServerOptions o;
-    o.cert = pki(name + ".crt");
-    o.key = pki(name + ".key");
+    o.cert_file = pki(name + ".crt");
+    o.key_file = pki(name + ".key");
+    o.alpn = ServerOptions::Alpn::select;
     return o;
 }
+
+// The test peer and one client socket connected to it (closed on destruction).
+class TestServer {
+public:
+    explicit TestServer(ServerOptions options)
+        : server_(std::move(options)), fd_(pgtls::test::connect_tcp(server_.address(), server_.port())) {}
+    ~TestServer() { ::close(fd_); }
+    TestServer(const TestServer&) = delete;
+    TestServer& operator=(const TestServer&) = delete;
+
+    int client_fd() const { return fd_; }
+    // What the peer saw once the handshake ended on its side; a client that stalls gets its
+    // socket shut down after a few seconds so the peer's handshake ends.
+    const TlsServerConnection& finish() {
+        if (!seen_) seen_ = server_.next_connection(std::chrono::seconds(3));
+        if (!seen_) {
+            ::shutdown(fd_, SHUT_RDWR);
+            seen_ = server_.next_connection();
+        }
+        if (!seen_) {
+            ADD_FAILURE() << "the test peer saw no connection";
+            seen_ = TlsServerConnection{};
+        }
+        return *seen_;
+    }
+
+private:
+    TlsTestServer server_;
+    int fd_;
+    std::optional<TlsServerConnection> seen_;
+};
 
 ContextConfig verifying(Material ca) {
     ContextConfig c;
@@ -306,7 +342,6 @@ TEST_F(OpenSslSessionTest, SignatureHashFollowsTheCertificate) {
 // chain; without verification the certificate is still described, hash SHA-1.
 TEST_F(OpenSslSessionTest, Sha1SignedCertificate) {
     ServerOptions o = server("server-rsa-sha1");
-    o.security_level = 0;
     {
         auto ctx = backend().create_context(ContextConfig{});
         TestServer srv(o);
@@ -329,7 +364,7 @@ TEST_F(OpenSslSessionTest, Sha1SignedCertificate) {
 
 ServerOptions requesting_server() {
     ServerOptions o = server("server");
-    o.client_ca = pki("client-ca.crt");
+    o.client_ca_file = pki("client-ca.crt");
     return o;
 }
 
@@ -345,7 +380,7 @@ TEST_F(OpenSslSessionTest, ClientCertificateWithEncryptedPkcs8Key) {
     EXPECT_TRUE(s->client_certificate_requested());
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "cert"), "cert");
-    EXPECT_EQ(srv.finish().client_subject, "/O=pgtls test/CN=certuser");
+    EXPECT_EQ(srv.finish().client_cert_subject, "CN=certuser,O=pgtls test");
     EXPECT_EQ(srv.finish().client_intermediates, 0);
 }
 
@@ -360,7 +395,7 @@ TEST_F(OpenSslSessionTest, ClientCertificateFromPemWithLegacyEncryptedRsaKey) {
     ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok);
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "pem"), "pem");
-    EXPECT_EQ(srv.finish().client_subject, "/O=pgtls test/CN=certuser");
+    EXPECT_EQ(srv.finish().client_cert_subject, "CN=certuser,O=pgtls test");
 }
 
 TEST_F(OpenSslSessionTest, ClientCertificateChainIsSent) {
@@ -374,7 +409,7 @@ TEST_F(OpenSslSessionTest, ClientCertificateChainIsSent) {
         ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok);
         EXPECT_EQ(echo(*s, "chain"), "chain");
         const auto& report = srv.finish();
-        EXPECT_EQ(report.client_subject, "/O=pgtls test/CN=certuser");
+        EXPECT_EQ(report.client_cert_subject, "CN=certuser,O=pgtls test");
         EXPECT_EQ(report.client_intermediates, 1) << "the intermediate must follow the leaf";
     }
 }
@@ -389,7 +424,7 @@ TEST_F(OpenSslSessionTest, ClientKeyInDerAndSec1) {
         std::unique_ptr<Session> s;
         ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok) << key;
         EXPECT_EQ(echo(*s, "k"), "k");
-        EXPECT_EQ(srv.finish().client_subject, "/O=pgtls test/CN=certuser") << key;
+        EXPECT_EQ(srv.finish().client_cert_subject, "CN=certuser,O=pgtls test") << key;
     }
 }
 
@@ -401,7 +436,7 @@ TEST_F(OpenSslSessionTest, RequestedButNoCertificateConfigured) {
     EXPECT_TRUE(s->client_certificate_requested());
     EXPECT_FALSE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "none"), "none");
-    EXPECT_EQ(srv.finish().client_subject, "");
+    EXPECT_EQ(srv.finish().client_cert_subject, "");
 }
 
 TEST_F(OpenSslSessionTest, SendClientCertFalseLoadsNothing) {
@@ -416,7 +451,7 @@ TEST_F(OpenSslSessionTest, SendClientCertFalseLoadsNothing) {
     EXPECT_TRUE(s->client_certificate_requested());
     EXPECT_FALSE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "off"), "off");
-    EXPECT_EQ(srv.finish().client_subject, "");
+    EXPECT_EQ(srv.finish().client_cert_subject, "");
 }
 
 Error key_error(const std::string& key, const std::string& password, const std::string& cert = "client-ecdsa.crt") {
