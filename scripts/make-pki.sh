@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Generates the pgtls test PKI into DIR (see /work/brief.md "Test PKI" for the file list).
+# Generates the pgtls test PKI into DIR: the one PKI of the test rig, the conformance suite and
+# every backend's own tests (tests/backends/<b>/).
 # Idempotent: every run replaces the artifacts in DIR with fresh ones. Keys are 0600,
 # certificates valid 3650 days, the CRL as long. Every artifact is checked with openssl.
 # Password of every encrypted key: keypass.
@@ -112,7 +113,8 @@ leaf() {
 pids=()
 for k in ca other-ca client-ca server server-wildcard server-wrongname server-cn-only server-ip-cn \
          server-cn-hidden server-ip-cn-dns-san server-rsa-sha1 server-rsa-sha512 server-revoked \
-         client-pkcs8 client-other intermediate-ca server-chain client-intermediate-ca client-chain; do
+         client-pkcs8 client-other intermediate-ca server-chain client-intermediate-ca client-chain \
+         server-clientauth server-multi-cn; do
     gen_rsa "$k.key" & pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p"; done
@@ -153,6 +155,12 @@ ed_key server-ed25519.key
 leaf server-ed25519 "/O=pgtls test/CN=localhost" ca-ed25519 - v3_server_ec "$LOCAL_SAN"
 rsa_key server-revoked.key
 leaf server-revoked "/O=pgtls test/CN=localhost" ca sha256 v3_server "$LOCAL_SAN"
+# For the backends' own tests: a leaf whose extendedKeyUsage is clientAuth only (a chain check
+# must refuse it as a server), and two CNs with no SAN, signed with SHA-512.
+rsa_key server-clientauth.key
+leaf server-clientauth "/O=pgtls test/CN=localhost" ca sha256 v3_client "$LOCAL_SAN"
+rsa_key server-multi-cn.key
+leaf server-multi-cn "/O=pgtls test/CN=localhost/CN=second.example" ca sha512 v3_server
 
 # Chains through an intermediate: the *-chain.crt files hold leaf + intermediate, so a peer
 # that trusts only the root verifies them only if the whole chain is sent.
@@ -171,9 +179,18 @@ openssl ca -config pki.cnf -batch -keyfile ca.key -cert ca.crt -revoke server-re
 openssl ca -config pki.cnf -batch -keyfile ca.key -cert ca.crt -gencrl -crldays "$DAYS" \
     -out ca.crl 2>/dev/null
 rm -rf ca-db
+# An empty CRL of other-ca: on its own it leaves every certificate of ca uncovered.
+mkdir ca-db
+: > ca-db/index.txt
+echo 1000 > ca-db/crlnumber
+openssl ca -config pki.cnf -batch -keyfile other-ca.key -cert other-ca.crt -gencrl -crldays "$DAYS" \
+    -out other-ca.crl 2>/dev/null
+rm -rf ca-db
 mkdir crl-dir
 cp ca.crl crl-dir/ca.crl
 openssl rehash crl-dir
+mkdir empty-crl-dir
+cat ca.crt ca.crl > ca-with-crl.crt   # libpq takes the CRLs inside sslrootcert too
 
 # --- clients ---------------------------------------------------------------------------
 rsa_key client-pkcs8.key
@@ -192,6 +209,14 @@ leaf client-intermediate-ca "/O=pgtls test/CN=pgtls test client intermediate CA"
 rsa_key client-chain.key
 leaf client-chain "/O=pgtls test/CN=certuser" client-intermediate-ca sha256 v3_client
 cat client-intermediate-ca.crt >> client-chain.crt
+# More encodings of the client key for the backends' loaders: PKCS#8 with 3DES and with
+# AES-128 + HMAC-SHA512, and DER (PKCS#8 plain and encrypted); DER copies of certificates.
+openssl pkcs8 -topk8 -in client-pkcs8.key -v2 des3 -passout "pass:$PASS" -out client-encrypted-des3.key
+openssl pkcs8 -topk8 -in client-pkcs8.key -v2 aes-128-cbc -v2prf hmacWithSHA512 -passout "pass:$PASS" \
+    -out client-encrypted-aes128-sha512.key
+openssl pkcs8 -topk8 -nocrypt -in client-pkcs8.key -outform DER -out client.key.der
+openssl pkcs8 -topk8 -in client-pkcs8.key -v2 aes-256-cbc -passout "pass:$PASS" -outform DER -out client-encrypted.key.der
+for c in ca server client; do openssl x509 -in "$c.crt" -outform DER -out "$c.der"; done
 
 # --- checks ------------------------------------------------------------------------------
 fail() { echo "make-pki.sh: check failed: $*" >&2; exit 1; }
@@ -203,6 +228,10 @@ for s in server server-wildcard server-wrongname server-cn-only server-ip-cn ser
          server-rsa-sha512 server-revoked server-cn-hidden server-ip-cn-dns-san; do
     openssl verify -CAfile ca.crt "$s.crt" >/dev/null || fail "$s.crt"
 done
+openssl verify -CAfile ca.crt server-multi-cn.crt >/dev/null || fail server-multi-cn.crt
+if openssl verify -CAfile ca.crt -purpose sslserver server-clientauth.crt >/dev/null 2>&1; then
+    fail "server-clientauth.crt must not verify as a server"; fi
+openssl crl -in other-ca.crl -CAfile other-ca.crt -noout 2>/dev/null || fail "other-ca.crl signature"
 openssl verify -CAfile ca-ecdsa.crt server-ecdsa384.crt >/dev/null || fail server-ecdsa384.crt
 openssl verify -CAfile ca-ed25519.crt server-ed25519.crt >/dev/null || fail server-ed25519.crt
 for s in server server-ecdsa384 server-ed25519 server-revoked; do
@@ -237,7 +266,8 @@ grep -q '^DEK-Info: ' client-pkcs1-encrypted.key || fail "client-pkcs1-encrypted
 [[ $(head1 client-ecdsa.key) == "-----BEGIN EC PRIVATE KEY-----" ]] || fail "client-ecdsa.key is not SEC1"
 [[ $(head1 client-ecdsa-pkcs8.key) == "-----BEGIN PRIVATE KEY-----" ]] || fail "client-ecdsa-pkcs8.key"
 [[ $(head1 client-ecdsa-encrypted.key) == "-----BEGIN ENCRYPTED PRIVATE KEY-----" ]] || fail "client-ecdsa-encrypted.key"
-for k in client-encrypted client-pkcs1-encrypted client-ecdsa-encrypted; do
+for k in client-encrypted client-pkcs1-encrypted client-ecdsa-encrypted client-encrypted-des3 \
+         client-encrypted-aes128-sha512; do
     openssl pkey -in "$k.key" -passin "pass:$PASS" -noout 2>/dev/null || fail "$k.key with the password"
     if openssl pkey -in "$k.key" -passin pass:wrong -noout >/dev/null 2>&1; then fail "$k.key opens with a wrong password"; fi
 done
@@ -246,14 +276,18 @@ for pair in client:client client:client-pkcs8 client-ecdsa:client-ecdsa client-e
     c=${pair%%:*} k=${pair##*:}
     [[ $(openssl x509 -in "$c.crt" -noout -pubkey) == $(openssl pkey -in "$k.key" -pubout) ]] || fail "$k.key does not match $c.crt"
 done
+[[ $(openssl pkey -in client.key.der -inform DER -pubout) == $(openssl x509 -in client.crt -noout -pubkey) ]] || fail client.key.der
+openssl pkey -in client-encrypted.key.der -inform DER -passin "pass:$PASS" -noout 2>/dev/null || fail client-encrypted.key.der
 
 # --- install -------------------------------------------------------------------------------
 rm -f pki.cnf ./*.srl
 chmod 0600 ./*.key
-chmod 0644 ./*.crt ./*.crl
-chmod 0755 crl-dir
+chmod 0600 ./*.key.der
+chmod 0644 ./*.crt ./*.crl ca.der server.der client.der
+chmod 0755 crl-dir empty-crl-dir
 chmod 0644 crl-dir/ca.crl
-rm -rf "$DIR/crl-dir"
-for f in ./*.crt ./*.key ./*.crl; do mv -f "$f" "$DIR/"; done
+rm -rf "$DIR/crl-dir" "$DIR/empty-crl-dir"
+for f in ./*.crt ./*.key ./*.crl ./*.der; do mv -f "$f" "$DIR/"; done
 mv crl-dir "$DIR/crl-dir"
+mv empty-crl-dir "$DIR/empty-crl-dir"
 echo "make-pki.sh: test PKI written to $DIR"

@@ -31,19 +31,33 @@ inline ByteView as_bytes(std::string_view s) noexcept {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-// All functions throw pgtls::Error(ErrorKind::authentication) only if the underlying library
-// fails (it should not). Output sizes are digest_size(hash) unless stated.
+// Each TLS backend implements it with its own library (src/backends/<b>/<b>_crypto.*); builds
+// without a backend get src/crypto/builtin_crypto. Thread-safe: one Provider serves every
+// connection. Errors: pgtls::Error(ErrorKind::authentication) when the library fails (it
+// should not), with a message naming the library and the operation ("GnuTLS HMAC failed:
+// <reason>", "mbedtls: <operation> failed: <reason>", "wolfssl: <operation> failed: <reason>"); nothing
+// else is thrown (std::bad_alloc aside). The same inputs give the same bytes on every
+// provider (shared vectors in tests/auth/crypto_vectors_test.cpp).
 class Provider {
 public:
     virtual ~Provider() = default;
-    virtual std::string_view name() const noexcept = 0;  // "openssl", "gnutls", "mbedtls"
+    // The backend's name: "openssl", "gnutls", "mbedtls", "wolfssl" ("builtin" without one).
+    virtual std::string_view name() const noexcept = 0;
 
+    // The digest of `data`; digest_size(hash) bytes. MD5 and SHA-1 are available whatever
+    // the library's FIPS or legacy settings, or the call throws Error(authentication) saying
+    // so ("mbedtls: digest algorithm not available in this build").
     virtual Bytes digest(Hash hash, ByteView data) const = 0;
+    // HMAC-`hash` of `data` under `key` (any length, empty included); digest_size(hash) bytes.
     virtual Bytes hmac(Hash hash, ByteView key, ByteView data) const = 0;
-    // PBKDF2-HMAC with the library's own implementation (much faster than a hand loop).
+    // PBKDF2-HMAC (RFC 8018) with the library's own implementation (much faster than a hand
+    // loop); `out_len` bytes. `iterations` == 0 throws Error(authentication) (wording per
+    // library: "PBKDF2: iteration count must be at least 1", "mbedtls: PBKDF2 iteration count
+    // must be positive", ...); so does a length the library cannot take.
     virtual Bytes pbkdf2_hmac(Hash hash, ByteView password, ByteView salt, std::uint32_t iterations,
                               std::size_t out_len) const = 0;
-    // Cryptographically secure random bytes.
+    // Fills `out` with cryptographically secure random bytes (SCRAM nonces), or throws
+    // Error(authentication) when the library's generator fails; never returns weak bytes.
     virtual void random(std::span<std::uint8_t> out) const = 0;
 };
 

@@ -4,30 +4,16 @@
 #include <array>
 #include <cstring>
 
+#include "tls/der_reader.hpp"
+
 namespace pgtls::auth {
 namespace {
 
 using crypto::ByteView;
 using crypto::Hash;
-
-// One DER TLV; `value` is the contents. False on any malformation.
-bool read_tlv(ByteView& in, std::uint8_t& tag, ByteView& value) {
-    if (in.size() < 2) return false;
-    tag = in[0];
-    std::size_t len = in[1];
-    std::size_t header = 2;
-    if (len & 0x80) {
-        const std::size_t n = len & 0x7f;
-        if (n == 0 || n > 4 || in.size() < 2 + n) return false;
-        len = 0;
-        for (std::size_t i = 0; i < n; ++i) len = (len << 8) | in[2 + i];
-        header += n;
-    }
-    if (in.size() - header < len) return false;
-    value = in.subspan(header, len);
-    in = in.subspan(header + len);
-    return true;
-}
+using tls::DerElement;
+using tls::DerReader;
+namespace der = tls::der;
 
 template <std::size_t N>
 bool equals(ByteView oid, const std::array<std::uint8_t, N>& ref) {
@@ -72,30 +58,32 @@ std::optional<Hash> hash_oid(ByteView oid) {
 }
 
 // RSASSA-PSS-params ::= SEQUENCE { hashAlgorithm [0] AlgorithmIdentifier DEFAULT sha1, ... }
-std::optional<Hash> pss_hash(ByteView params) {
-    std::uint8_t tag;
-    ByteView seq;
-    if (!read_tlv(params, tag, seq) || tag != 0x30) return std::nullopt;
-    if (seq.empty() || seq[0] != 0xA0) return Hash::sha1;
-    ByteView explicit_alg, alg, oid;
-    if (!read_tlv(seq, tag, explicit_alg)) return std::nullopt;
-    if (!read_tlv(explicit_alg, tag, alg) || tag != 0x30) return std::nullopt;
-    if (!read_tlv(alg, tag, oid) || tag != 0x06) return std::nullopt;
-    return hash_oid(oid);
+// `params` is what follows the algorithm OID inside its AlgorithmIdentifier.
+std::optional<Hash> pss_hash(DerReader& params) {
+    DerElement seq, explicit_alg, alg, oid;
+    if (!params.expect(der::sequence, seq)) return std::nullopt;
+    DerReader fields(seq.value);
+    if (fields.peek_tag() != der::context(0, true)) return Hash::sha1;
+    if (!fields.next(explicit_alg)) return std::nullopt;
+    DerReader wrapped(explicit_alg.value);
+    if (!wrapped.expect(der::sequence, alg)) return std::nullopt;
+    DerReader alg_fields(alg.value);
+    if (!alg_fields.expect(der::oid, oid)) return std::nullopt;
+    return hash_oid(oid.value);
 }
 
 }  // namespace
 
-CertificateSignature certificate_signature(crypto::ByteView der) noexcept {
+CertificateSignature certificate_signature(crypto::ByteView certificate_der) noexcept {
     CertificateSignature r;
-    std::uint8_t tag;
-    ByteView cert, tbs, alg, oid;
-    ByteView in = der;
-    if (!read_tlv(in, tag, cert) || tag != 0x30) return r;
-    if (!read_tlv(cert, tag, tbs) || tag != 0x30) return r;
-    if (!read_tlv(cert, tag, alg) || tag != 0x30) return r;
-    if (!read_tlv(alg, tag, oid) || tag != 0x06) return r;
-    const ByteView params = alg;
+    DerElement cert, tbs, alg, oid_element;
+    DerReader top(certificate_der);
+    if (!top.expect(der::sequence, cert)) return r;
+    DerReader cert_fields(cert.value);
+    if (!cert_fields.expect(der::sequence, tbs) || !cert_fields.expect(der::sequence, alg)) return r;
+    DerReader params(alg.value);
+    if (!params.expect(der::oid, oid_element)) return r;
+    const ByteView oid = oid_element.value;
 
     auto found = [&r](Hash h) {
         r.kind = CertificateSignature::Kind::hash;

@@ -1,5 +1,7 @@
 // A minimal DER (X.690) reader over a byte span, for the few structures a TLS library does not
-// decode for us (subjectAltName iPAddress entries, RSA-PSS parameters, PBES2 PKCS#8 keys).
+// decode for us (subjectAltName iPAddress entries, RSA-PSS parameters, PBES2 PKCS#8 keys, the
+// certificate signature algorithm src/tls/certificate_signature reads for tls-server-end-point).
+// The one DER reader of the project: backends and auth share it.
 // Definite lengths only (DER forbids the rest); every read is bounds-checked and reports
 // failure instead of throwing, so hostile input cannot crash the caller.
 #pragma once

@@ -10,6 +10,29 @@
 #include "crypto/crypto.hpp"
 
 namespace pgtls::tls {
+namespace {
+
+void append_hex(std::string& out, std::span<const std::uint8_t> bytes) {
+    static constexpr char digits[] = "0123456789abcdef";
+    for (const std::uint8_t b : bytes) {
+        out += digits[b >> 4];
+        out += digits[b & 0x0f];
+    }
+}
+
+}  // namespace
+
+std::string key_log_line(std::string_view label, std::span<const std::uint8_t> client_random,
+                         std::span<const std::uint8_t> secret) {
+    std::string line;
+    line.reserve(label.size() + 2 + 2 * (client_random.size() + secret.size()));
+    line += label;
+    line += ' ';
+    append_hex(line, client_random);
+    line += ' ';
+    append_hex(line, secret);
+    return line;
+}
 
 std::optional<std::string> append_key_log_line(const std::string& path, std::string_view line) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

@@ -8,21 +8,17 @@
 #include <memory>
 #include <sys/stat.h>
 
+#include "tls/material.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls {
 
 std::string read_file(const std::string& path, const std::string& what) {
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        const int err = errno;
-        throw Error(ErrorKind::config, "could not read " + what + " \"" + path +
-                                           "\": " + (err ? std::strerror(err) : "cannot open file"));
-    }
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw Error(ErrorKind::config, "could not read " + what + " \"" + path + "\": read error");
-    return data;
+    FileReadFailure failure;
+    if (auto data = read_whole_file(path, failure)) return std::move(*data);
+    const std::string reason =
+        !failure.reason.empty() ? failure.reason : failure.at_open ? "cannot open file" : "read error";
+    throw Error(ErrorKind::config, "could not read " + what + " \"" + path + "\": " + reason);
 }
 
 void for_each_crl_dir_file(const std::string& dir,
@@ -45,28 +41,6 @@ void for_each_crl_dir_file(const std::string& dir,
         }
         on_file(path, data);
     }
-}
-
-const char* version_name(TlsVersion v) noexcept {
-    switch (v) {
-        case TlsVersion::tls1_0: return "TLSv1";
-        case TlsVersion::tls1_1: return "TLSv1.1";
-        case TlsVersion::tls1_2: return "TLSv1.2";
-        case TlsVersion::tls1_3: return "TLSv1.3";
-        case TlsVersion::unspecified: break;
-    }
-    return "(unspecified)";
-}
-
-int version_rank(TlsVersion v) noexcept {
-    switch (v) {
-        case TlsVersion::tls1_0: return 0;
-        case TlsVersion::tls1_1: return 1;
-        case TlsVersion::tls1_2: return 2;
-        case TlsVersion::tls1_3: return 3;
-        case TlsVersion::unspecified: break;
-    }
-    return -1;
 }
 
 }  // namespace pgtls::tls

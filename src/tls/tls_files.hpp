@@ -20,9 +20,4 @@ std::string read_file(const std::string& path, const std::string& what);
 void for_each_crl_dir_file(const std::string& dir,
                            const std::function<void(const std::string& path, const std::string& data)>& on_file);
 
-// "TLSv1.2" for the messages of ssl_min/max_protocol_version; "(unspecified)" for none.
-const char* version_name(TlsVersion v) noexcept;
-// 0 (TLS 1.0) .. 3 (TLS 1.3); -1 for unspecified.
-int version_rank(TlsVersion v) noexcept;
-
 }  // namespace pgtls::tls

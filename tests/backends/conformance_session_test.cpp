@@ -404,6 +404,23 @@ TEST_P(BackendConformance, GarbageCrlFileIsAnError) {
     }
 }
 
+// A directory where a file is expected is a configuration error naming it, on every backend
+// (reading one used to escape as std::ios_base::failure from the shared file reader).
+TEST_P(BackendConformance, RootCertThatIsADirectoryIsAConfigErrorNamingIt) {
+    ContextConfig c = verified();
+    c.ca = {tls::Material::Kind::file, pki("crl-dir")};
+    try {
+        TlsTestServer server(server_options("server"));
+        Handshake h = run_handshake(backend(), c, server, {"localhost"});
+        ADD_FAILURE() << "context created with a directory as root certificate file; handshake " << describe(h.result);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::config) << e.what();
+        EXPECT_NE(std::string(e.what()).find("crl-dir"), std::string::npos) << e.what();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "not a pgtls::Error: " << e.what();
+    }
+}
+
 TEST_P(BackendConformance, MissingCrlDirNeverPassesSilently) {
     // libpq (OpenSSL by_dir) accepts the path and then fails verification for want of a CRL.
     ContextConfig c = verified();

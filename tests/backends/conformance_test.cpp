@@ -718,6 +718,18 @@ TEST_P(BackendConformance, MaxTls12Negotiates12) {
     EXPECT_EQ(echo(h, "v12"), "v12");
 }
 
+// One cipher naming on every backend: OpenSSL's, which libpq reports (a TLS 1.2 suite is
+// "ECDHE-RSA-AES256-GCM-SHA384", never the IANA "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384").
+TEST_P(BackendConformance, CipherIsNamedAsOpenSslNamesIt) {
+    TlsTestServer server(server_options("server"));
+    ContextConfig c = verify_with("ca.crt");
+    c.max_version = TlsVersion::tls1_2;
+    Handshake h = run_handshake(backend(), c, server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
+    ASSERT_TRUE(h.server && h.server->handshake_ok);
+    EXPECT_EQ(h.session->info().cipher, h.server->cipher);
+}
+
 TEST_P(BackendConformance, DefaultNegotiatesHighestCommonVersion) {
     TlsTestServer server(server_options("server"));
     Handshake h = run_handshake(backend(), verify_with("ca.crt"), server, {"localhost"});

@@ -23,10 +23,10 @@ public:
     }
 
     std::shared_ptr<Context> create_context(const ContextConfig& config) const override {
-        return std::make_shared<gnutls_detail::GnutlsContext>(config);
+        return std::make_shared<gnutls::GnutlsContext>(config);
     }
 
-    const crypto::Provider& crypto() const noexcept override { return gnutls_detail::gnutls_crypto(); }
+    const crypto::Provider& crypto() const noexcept override { return gnutls::gnutls_crypto(); }
 };
 
 }  // namespace

@@ -4,7 +4,7 @@
 
 #include <vector>
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 std::string raw_dn(gnutls_x509_crt_t crt, bool issuer) {
@@ -22,9 +22,8 @@ std::string issuer_text(gnutls_x509_crt_t crt) {
     return dn.str();
 }
 
-// OpenSSL's X509_V_FLAG_CRL_CHECK_ALL: each certificate on the path from the leaf to the
-// trust anchor (the anchor included) needs a CRL from its issuer, or verification fails
-// with "unable to get certificate CRL". GnuTLS itself checks only the CRLs it has.
+// The kit's CRL-coverage rule (src/tls/crl_coverage.hpp) over the path GnuTLS verified,
+// which it does not expose: rebuilt here from the peer's certificates and the trust store.
 std::optional<std::string> check_crl_coverage(gnutls_session_t session, const ContextState& state) {
     unsigned n = 0;
     const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &n);
@@ -39,13 +38,10 @@ std::optional<std::string> check_crl_coverage(gnutls_session_t session, const Co
     if (chain.empty()) return std::string("could not parse the server certificate");
 
     auto has_crl_from = [&](const std::string& issuer) {
-        for (const auto& c : state.crl_issuers)
-            if (c.raw_dn == issuer) return true;
-        return false;
+        return state.crl_issuers.covers(
+            {reinterpret_cast<const std::uint8_t*>(issuer.data()), issuer.size()});
     };
-    auto missing = [](gnutls_x509_crt_t crt) {
-        return "unable to get certificate CRL (no CRL from issuer \"" + issuer_text(crt) + "\")";
-    };
+    auto missing = [](gnutls_x509_crt_t crt) { return missing_crl_reason(issuer_text(crt)); };
 
     gnutls_x509_crt_t cur = chain.front().get();
     std::vector<bool> used(chain.size(), false);
@@ -98,4 +94,4 @@ std::optional<std::string> verify_server_chain(gnutls_session_t session, const C
     return std::nullopt;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -12,10 +12,10 @@
 
 #include "backends/gnutls/gnutls_context.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 // nullopt when the peer chain is acceptable, else the reason, e.g.
 // "The certificate is NOT trusted. The certificate issuer is unknown."
 std::optional<std::string> verify_server_chain(gnutls_session_t session, const ContextState& state);
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -4,7 +4,7 @@
 #include "backends/gnutls/gnutls_priority.hpp"
 #include "backends/gnutls/gnutls_session.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 ContextState::~ContextState() {
     for (auto& p : client_chain) gnutls_pcert_deinit(&p);
@@ -40,4 +40,4 @@ std::unique_ptr<Session> GnutlsContext::create_session(int fd, const SessionPara
     return std::make_unique<GnutlsSession>(state_, fd, params);
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -8,14 +8,10 @@
 #include <vector>
 
 #include "backends/gnutls/gnutls_util.hpp"
+#include "tls/crl_coverage.hpp"
 #include "tls/tls_backend.hpp"
 
-namespace pgtls::tls::gnutls_detail {
-
-// A CRL issuer that was loaded, for the OpenSSL-style "a CRL for every issuer" rule.
-struct CrlIssuer {
-    std::string raw_dn;  // DER of the issuer Name
-};
+namespace pgtls::tls::gnutls {
 
 // Immutable after construction; sessions keep it alive with a shared_ptr, so a session may
 // outlive the Context object that made it.
@@ -37,7 +33,7 @@ struct ContextState {
     // CRL checking is on exactly when libpq would set X509_V_FLAG_CRL_CHECK_ALL: a CRL file or
     // directory was named. crl_issuers also holds CRLs found in the root certificate file.
     bool crl_active = false;
-    std::vector<CrlIssuer> crl_issuers;
+    CrlIssuers crl_issuers;
 
     std::vector<std::string> alpn;
     std::string keylog_file;
@@ -54,4 +50,4 @@ private:
     std::shared_ptr<ContextState> state_;
 };
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -1,17 +1,13 @@
 #include "backends/gnutls/gnutls_credentials.hpp"
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
-#include <sstream>
 
+#include "tls/material.hpp"
 #include "tls/root_file_anchors.hpp"
 #include "tls/system_trust_overrides.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 // PEM when it has an armour line; otherwise the bytes are taken as one DER object, as the
@@ -20,46 +16,34 @@ bool is_pem(std::string_view bytes) { return bytes.find("-----BEGIN ") != std::s
 
 // "root certificate file "/path"" or "root certificate (PEM data)".
 std::string describe(const Material& m, const std::string& what) {
-    if (m.kind == Material::Kind::file) return what + " file \"" + m.value + "\"";
-    if (m.kind == Material::Kind::pem) return what + " (PEM data)";
-    return what;
+    if (m.kind != Material::Kind::file && m.kind != Material::Kind::pem) return what;
+    return material_label(m, {what + " file", what + " (PEM data)"});
 }
 
-// Reads a whole file; nullopt with errno text in `error` when it cannot.
+// Reads a whole file (tls/material.hpp); nullopt with errno text in `error` when it cannot.
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-        error = "Is a directory";
-        return std::nullopt;
-    }
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = errno ? std::strerror(errno) : "cannot open";
-        return std::nullopt;
-    }
-    std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) {
-        error = errno ? std::strerror(errno) : "read error";
-        return std::nullopt;
-    }
+    FileReadFailure failure;
+    auto data = read_whole_file(path, failure);
+    if (!data) error = !failure.reason.empty() ? failure.reason : failure.at_open ? "cannot open" : "read error";
     return data;
 }
 
 // The bytes of a file or PEM material; throws Error(config) "could not read <what>: reason".
-std::string material_bytes(const Material& m, const std::string& what, const char* verb = "could not read") {
+std::string read_material(const Material& m, const std::string& what, const char* verb = "could not read") {
     if (m.kind == Material::Kind::pem) return m.value;
     std::string error;
     if (auto data = read_file(m.value, error)) return std::move(*data);
     throw Error(ErrorKind::config, std::string(verb) + " " + describe(m, what) + ": " + error);
 }
 
-std::string raw_issuer_of(gnutls_x509_crl_t crl) {
+void add_issuer_of(CrlIssuers& issuers, gnutls_x509_crl_t crl) {
     gnutls_datum_t dn{nullptr, 0};
-    if (gnutls_x509_crl_get_raw_issuer_dn(crl, &dn) < 0) return {};
-    std::string out(reinterpret_cast<const char*>(dn.data), dn.size);
+    if (gnutls_x509_crl_get_raw_issuer_dn(crl, &dn) < 0) {
+        issuers.add({});  // as before: an unreadable issuer is recorded as the empty Name
+        return;
+    }
+    issuers.add({dn.data, dn.size});
     gnutls_free(dn.data);
-    return out;
 }
 
 // Parses every CRL (PEM) in `bytes`; returns how many were found and records their issuers.
@@ -75,7 +59,7 @@ int add_crls(ContextState& state, const std::string& bytes, std::string& error) 
                     : "no certificate revocation list found";
         return 0;
     }
-    for (unsigned i = 0; i < n; ++i) state.crl_issuers.push_back({raw_issuer_of(list[i])});
+    for (unsigned i = 0; i < n; ++i) add_issuer_of(state.crl_issuers, list[i]);
     rc = gnutls_certificate_set_x509_crl(state.cred.get(), list, static_cast<int>(n));
     for (unsigned i = 0; i < n; ++i) gnutls_x509_crl_deinit(list[i]);
     gnutls_free(list);
@@ -154,7 +138,7 @@ void load_trust(ContextState& state, const ContextConfig& config) {
         return;
     }
     // GnuTLS would take an intermediate CA of the file as an anchor; libpq does not.
-    const RootFileAnchors anchors = keep_anchored_certificates(material_bytes(ca, "root certificate"));
+    const RootFileAnchors anchors = keep_anchored_certificates(read_material(ca, "root certificate"));
     const std::string& bytes = anchors.data;
     const bool pem = is_pem(bytes);
     if (!anchors.trusts_nothing()) {
@@ -175,7 +159,7 @@ void load_trust(ContextState& state, const ContextConfig& config) {
 
 void load_crls(ContextState& state, const ContextConfig& config) {
     if (!config.crl.empty()) {
-        const std::string bytes = material_bytes(config.crl, "certificate revocation list");
+        const std::string bytes = read_material(config.crl, "certificate revocation list");
         std::string error;
         if (add_crls(state, bytes, error) == 0)
             throw Error(ErrorKind::config,
@@ -210,7 +194,7 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
                         " given without sslkey");
 
     // Certificate chain, leaf first, sent in file order (SSL_CTX_use_certificate_chain_file).
-    const std::string cert_bytes = material_bytes(config.cert, "certificate");
+    const std::string cert_bytes = read_material(config.cert, "certificate");
     {
         std::vector<gnutls_pcert_st> chain(64);
         unsigned n = static_cast<unsigned>(chain.size());
@@ -225,7 +209,7 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
     }
 
     const std::string what = describe(config.key, "private key");
-    std::string key_bytes = material_bytes(config.key, "private key", "could not load");
+    std::string key_bytes = read_material(config.key, "private key", "could not load");
     gnutls_x509_privkey_t raw = nullptr;
     if (int rc = gnutls_x509_privkey_init(&raw); rc < 0)
         throw Error(ErrorKind::tls, "GnuTLS: could not allocate a private key: " + error_text(rc));
@@ -273,4 +257,4 @@ void load_client_certificate(ContextState& state, const ContextConfig& config) {
     key.release();  // owned by `priv` now (AUTO_RELEASE)
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -5,7 +5,7 @@
 
 #include "backends/gnutls/gnutls_context.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 // Trust anchors from config.ca (file, PEM or the system store; PEM or one DER certificate).
 // CRLs inside a PEM root file are loaded too, as libpq's X509_STORE_load_locations does.
@@ -28,4 +28,4 @@ void load_crls(ContextState& state, const ContextConfig& config);
 // or a key that does not match the certificate.
 void load_client_certificate(ContextState& state, const ContextConfig& config);
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

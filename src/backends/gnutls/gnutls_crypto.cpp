@@ -7,7 +7,7 @@
 
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 gnutls_digest_algorithm_t digest_algorithm(crypto::Hash h) {
@@ -92,4 +92,4 @@ const crypto::Provider& gnutls_crypto() {
     return provider;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -4,8 +4,8 @@
 
 #include "crypto/crypto.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 const crypto::Provider& gnutls_crypto();
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -1,59 +1,15 @@
 #include "backends/gnutls/gnutls_names.hpp"
 
-#include <array>
+#include "tls/tls_names.hpp"
 
-namespace pgtls::tls::gnutls_detail {
-namespace {
-
-constexpr std::array<CipherNamePair, 38> kCipherNames{{
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"},
-    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"},
-    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"},
-    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"},
-    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_CCM", "ECDHE-ECDSA-AES256-CCM"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "ECDHE-ECDSA-AES128-CCM"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA"},
-    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA"},
-    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "ECDHE-ECDSA-AES128-SHA256"},
-    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA-AES128-SHA256"},
-    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", "ECDHE-ECDSA-AES256-SHA384"},
-    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "ECDHE-RSA-AES256-SHA384"},
-    {"TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "DHE-RSA-AES256-GCM-SHA384"},
-    {"TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE-RSA-AES128-GCM-SHA256"},
-    {"TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "DHE-RSA-CHACHA20-POLY1305"},
-    {"TLS_DHE_RSA_WITH_AES_256_CCM", "DHE-RSA-AES256-CCM"},
-    {"TLS_DHE_RSA_WITH_AES_128_CCM", "DHE-RSA-AES128-CCM"},
-    {"TLS_DHE_RSA_WITH_AES_256_CBC_SHA", "DHE-RSA-AES256-SHA"},
-    {"TLS_DHE_RSA_WITH_AES_128_CBC_SHA", "DHE-RSA-AES128-SHA"},
-    {"TLS_DHE_RSA_WITH_AES_256_CBC_SHA256", "DHE-RSA-AES256-SHA256"},
-    {"TLS_DHE_RSA_WITH_AES_128_CBC_SHA256", "DHE-RSA-AES128-SHA256"},
-    {"TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384"},
-    {"TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256"},
-    {"TLS_RSA_WITH_AES_256_CCM", "AES256-CCM"},
-    {"TLS_RSA_WITH_AES_128_CCM", "AES128-CCM"},
-    {"TLS_RSA_WITH_AES_256_CBC_SHA", "AES256-SHA"},
-    {"TLS_RSA_WITH_AES_128_CBC_SHA", "AES128-SHA"},
-    {"TLS_RSA_WITH_AES_256_CBC_SHA256", "AES256-SHA256"},
-    {"TLS_RSA_WITH_AES_128_CBC_SHA256", "AES128-SHA256"},
-    {"TLS_AES_256_GCM_SHA384", "TLS_AES_256_GCM_SHA384"},
-    {"TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA256"},
-    {"TLS_CHACHA20_POLY1305_SHA256", "TLS_CHACHA20_POLY1305_SHA256"},
-    {"TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_SHA256"},
-    {"TLS_AES_128_CCM_8_SHA256", "TLS_AES_128_CCM_8_SHA256"},
-}};
-
-}  // namespace
+namespace pgtls::tls::gnutls {
 
 std::string protocol_name(gnutls_protocol_t version) {
     switch (version) {
-        case GNUTLS_TLS1_3: return "TLSv1.3";
-        case GNUTLS_TLS1_2: return "TLSv1.2";
-        case GNUTLS_TLS1_1: return "TLSv1.1";
-        case GNUTLS_TLS1_0: return "TLSv1";
+        case GNUTLS_TLS1_3: return version_name(TlsVersion::tls1_3);
+        case GNUTLS_TLS1_2: return version_name(TlsVersion::tls1_2);
+        case GNUTLS_TLS1_1: return version_name(TlsVersion::tls1_1);
+        case GNUTLS_TLS1_0: return version_name(TlsVersion::tls1_0);
         case GNUTLS_SSL3: return "SSLv3";
         default: break;
     }
@@ -61,12 +17,4 @@ std::string protocol_name(gnutls_protocol_t version) {
     return n ? n : "unknown";
 }
 
-std::string openssl_cipher_name(std::string_view iana_name) {
-    for (const auto& p : kCipherNames)
-        if (p.iana == iana_name) return std::string(p.openssl);
-    return std::string(iana_name);
-}
-
-std::span<const CipherNamePair> cipher_name_table() { return kCipherNames; }
-
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

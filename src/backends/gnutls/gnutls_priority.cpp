@@ -1,15 +1,12 @@
 #include "backends/gnutls/gnutls_priority.hpp"
 
 #include "tls/tls_files.hpp"
+#include "tls/tls_names.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
-
-const char* name(int r) {
-    static const char* const names[] = {"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
-    return names[r];
-}
+const char* name(int r) { return rank_name(r); }
 
 const char* gnutls_token(int r) {
     static const char* const tokens[] = {"+VERS-TLS1.0", "+VERS-TLS1.1", "+VERS-TLS1.2", "+VERS-TLS1.3"};
@@ -54,4 +51,4 @@ Priority make_priority(TlsVersion min, TlsVersion max) {
     return priority;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

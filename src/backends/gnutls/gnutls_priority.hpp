@@ -6,7 +6,7 @@
 #include "backends/gnutls/gnutls_util.hpp"
 #include "pgtls/config.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 // "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" for [tls1_2, unspecified]. An unspecified
 // minimum means the lowest version GnuTLS has (TLS 1.0), an unspecified maximum the highest
@@ -17,4 +17,4 @@ std::string priority_string(TlsVersion min, TlsVersion max);
 // the system-wide GnuTLS configuration; throws Error(config) naming the range otherwise.
 Priority make_priority(TlsVersion min, TlsVersion max);
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -8,11 +8,12 @@
 #include <cstring>
 
 #include "backends/gnutls/gnutls_chain_verify.hpp"
-#include "backends/gnutls/gnutls_keylog.hpp"
 #include "backends/gnutls/gnutls_names.hpp"
-#include "backends/gnutls/gnutls_peer_certificate.hpp"
+#include "backends/gnutls/gnutls_certificate.hpp"
+#include "tls/key_log_file.hpp"
+#include "tls/tls_names.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 // Bounds the retries on non-fatal GnuTLS results (warning alerts, refused renegotiation) so a
@@ -110,8 +111,8 @@ int GnutlsSession::keylog_callback(gnutls_session_t s, const char* label, const 
     if (!self || !label || !secret) return 0;
     gnutls_datum_t client_random{nullptr, 0};
     gnutls_session_get_random(s, &client_random, nullptr);
-    std::string line = keylog_line(label, client_random, *secret);
-    if (auto warning = append_keylog_line(self->state_->keylog_file, line)) self->add_warning(std::move(*warning));
+    std::string line = key_log_line(label, {client_random.data, client_random.size}, {secret->data, secret->size});
+    if (auto warning = append_key_log_line(self->state_->keylog_file, line)) self->add_warning(std::move(*warning));
     crypto::secure_zero(line.data(), line.size());
     return 0;  // non-zero would abort the handshake; a key log is never worth that
 }
@@ -298,4 +299,4 @@ bool GnutlsSession::client_certificate_sent() const {
     return cert_sent_ && gnutls_certificate_get_ours(session_) != nullptr;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

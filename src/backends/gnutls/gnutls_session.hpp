@@ -9,7 +9,7 @@
 
 #include "backends/gnutls/gnutls_context.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 class GnutlsSession final : public Session {
 public:
@@ -59,4 +59,4 @@ private:
 // Installs the callbacks above on a context's credentials.
 void install_session_callbacks(ContextState& state);
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

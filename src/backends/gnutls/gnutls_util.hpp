@@ -14,7 +14,7 @@
 
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 struct CredentialsDeleter {
     void operator()(gnutls_certificate_credentials_t c) const noexcept { gnutls_certificate_free_credentials(c); }
@@ -78,4 +78,4 @@ inline Crl make_crl() {
     return Crl(c);
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

@@ -28,10 +28,10 @@ public:
     }
 
     std::shared_ptr<Context> create_context(const ContextConfig& config) const override {
-        return std::make_shared<mbed::MbedtlsContext>(config);
+        return std::make_shared<mbedtls::MbedtlsContext>(config);
     }
 
-    const crypto::Provider& crypto() const noexcept override { return mbed::crypto_provider(); }
+    const crypto::Provider& crypto() const noexcept override { return mbedtls::crypto_provider(); }
 };
 
 }  // namespace

@@ -12,15 +12,17 @@
 
 #include "backends/mbedtls/mbedtls_errors.hpp"
 #include "backends/mbedtls/mbedtls_session.hpp"
-#include "backends/mbedtls/nss_key_log.hpp"
-#include "backends/mbedtls/private_key_loader.hpp"
+#include "backends/mbedtls/mbedtls_key_log.hpp"
+#include "backends/mbedtls/mbedtls_private_key.hpp"
 #include "crypto/crypto.hpp"
+#include "tls/material.hpp"
 #include "tls/root_file_anchors.hpp"
 #include "tls/system_trust_overrides.hpp"
 #include "tls/tls_files.hpp"
+#include "tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 using tls::read_file;  // src/tls/tls_files.hpp
@@ -33,7 +35,7 @@ std::size_t parse_length(const std::string& data) { return looks_like_pem(data) 
 const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.c_str()); }
 
 std::string describe(const Material& m, const std::string& what) {
-    return m.kind == Material::Kind::file ? what + " \"" + m.value + "\"" : what + " (in-memory PEM)";
+    return material_label(m, {what, what + " (in-memory PEM)"});
 }
 
 // Certificates into `chain`. Returns the number of certificates that failed to parse, or
@@ -147,6 +149,7 @@ MbedtlsContext::MbedtlsContext(const ContextConfig& config) {
                 throw Error(ErrorKind::config, "certificate verification requested but no root certificate (sslrootcert) given");
             load_trust_anchors(config.ca);
             load_crls(config.crl, config.crl_dir);
+            collect_crl_issuers();
             mbedtls_ssl_conf_ca_chain(&conf_, &ca_, has_crl_ ? &crl_ : nullptr);
             mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
         } else {
@@ -224,7 +227,7 @@ void MbedtlsContext::load_trust_anchors(const Material& ca) {
 void MbedtlsContext::load_crls(const Material& crl, const std::string& crl_dir) {
     if (crl.kind == Material::Kind::file || crl.kind == Material::Kind::pem) {
         const std::string data =
-            crl.kind == Material::Kind::file ? read_file(crl.value, "SSL certificate revocation list file") : crl.value;
+            material_bytes(crl, "SSL certificate revocation list file");
         const int rc = mbedtls_x509_crl_parse(&crl_, bytes(data), parse_length(data));
         if (rc != 0)
             throw Error(ErrorKind::config,
@@ -243,12 +246,13 @@ void MbedtlsContext::load_crls(const Material& crl, const std::string& crl_dir) 
 }
 
 bool MbedtlsContext::has_crl_from(const mbedtls_x509_buf& issuer_raw) const noexcept {
-    if (!has_crl_) return false;
+    return crl_issuers_.covers({issuer_raw.p, issuer_raw.len});
+}
+
+void MbedtlsContext::collect_crl_issuers() {
+    if (!has_crl_) return;
     for (const mbedtls_x509_crl* c = &crl_; c != nullptr; c = c->next)
-        if (c->raw.p != nullptr && c->issuer_raw.len == issuer_raw.len &&
-            std::memcmp(c->issuer_raw.p, issuer_raw.p, issuer_raw.len) == 0)
-            return true;
-    return false;
+        if (c->raw.p != nullptr) crl_issuers_.add({c->issuer_raw.p, c->issuer_raw.len});
 }
 
 void MbedtlsContext::load_client_identity(const ContextConfig& config) {
@@ -257,17 +261,14 @@ void MbedtlsContext::load_client_identity(const ContextConfig& config) {
         throw Error(ErrorKind::config, "certificate present, but not private key: " +
                                            describe(config.cert, "client certificate") + " needs sslkey");
     const std::string cert_label = describe(config.cert, "client certificate file");
-    const std::string cert_data = config.cert.kind == Material::Kind::file
-                                      ? read_file(config.cert.value, "certificate file")
-                                      : config.cert.value;
+    const std::string cert_data = material_bytes(config.cert, "certificate file");
     const int failed = parse_certificates(own_cert_, cert_data, cert_label);
     if (failed > 0)
         throw Error(ErrorKind::config, "could not load " + cert_label + ": " + std::to_string(failed) +
                                            " certificate(s) could not be parsed");
 
     const std::string key_label = describe(config.key, "private key file");
-    std::string key_data =
-        config.key.kind == Material::Kind::file ? read_file(config.key.value, "private key file") : config.key.value;
+    std::string key_data = material_bytes(config.key, "private key file");
     try {
         load_private_key(own_key_, key_data, config.key_password, key_label);
     } catch (...) {
@@ -296,4 +297,4 @@ void MbedtlsContext::set_alpn(const std::vector<std::string>& protocols) {
         throw Error(ErrorKind::config, "could not configure ALPN: " + error_text(rc));
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -12,9 +12,10 @@
 #include <mbedtls/x509_crt.h>
 
 #include "backends/mbedtls/mbedtls_random.hpp"
+#include "tls/crl_coverage.hpp"
 #include "tls/tls_backend.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 class MbedtlsContext final : public Context, public std::enable_shared_from_this<MbedtlsContext> {
 public:
@@ -39,6 +40,7 @@ public:
 private:
     void load_trust_anchors(const Material& ca);
     void load_crls(const Material& crl, const std::string& crl_dir);
+    void collect_crl_issuers();  // after every CRL is parsed into crl_
     void load_client_identity(const ContextConfig& config);
     void set_protocol_range(TlsVersion min, TlsVersion max);
     void set_alpn(const std::vector<std::string>& protocols);
@@ -47,6 +49,7 @@ private:
     mbedtls_ssl_config conf_;
     mbedtls_x509_crt ca_;
     mbedtls_x509_crl crl_;
+    CrlIssuers crl_issuers_;
     mbedtls_x509_crt own_cert_;
     mbedtls_pk_context own_key_;
     bool has_crl_ = false;
@@ -59,4 +62,4 @@ private:
     std::string keylog_file_;
 };
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -12,7 +12,7 @@
 #include "backends/mbedtls/mbedtls_random.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 const mbedtls_md_info_t* md_info(crypto::Hash hash) {
@@ -162,4 +162,4 @@ const crypto::Provider& crypto_provider() {
     return provider;
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -3,9 +3,9 @@
 
 #include "crypto/crypto.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 // Process-wide provider; thread-safe (stateless digests, a mutex-guarded DRBG seeded lazily).
 const crypto::Provider& crypto_provider();
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

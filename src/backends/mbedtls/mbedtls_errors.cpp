@@ -6,7 +6,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/x509_crt.h>
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 std::string error_text(int code) {
     char buf[256];
@@ -70,4 +70,4 @@ std::string alert_name(unsigned char description) {
     }
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 // mbedtls_strerror text, e.g. "X509 - Certificate verification failed, e.g. CRL, CA or
 // signature check failed (-0x2700)".
@@ -17,4 +17,4 @@ std::string verify_text(std::uint32_t flags);
 // TLS alert description name ("handshake_failure") or "alert N".
 std::string alert_name(unsigned char description);
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -3,7 +3,7 @@
 #include "backends/mbedtls/mbedtls_errors.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 namespace {
 constexpr unsigned char personalization[] = "pgtls mbedtls backend";
@@ -43,4 +43,4 @@ int Random::callback(void* p_rng, unsigned char* out, std::size_t len) {
     return static_cast<Random*>(p_rng)->fill(out, len);
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -9,7 +9,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 class Random {
 public:
@@ -31,4 +31,4 @@ private:
     mbedtls_ctr_drbg_context drbg_;
 };
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

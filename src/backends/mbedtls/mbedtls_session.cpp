@@ -10,29 +10,14 @@
 
 #include "backends/mbedtls/mbedtls_context.hpp"
 #include "backends/mbedtls/mbedtls_errors.hpp"
-#include "backends/mbedtls/nss_key_log.hpp"
-#include "backends/mbedtls/x509_names.hpp"
+#include "backends/mbedtls/mbedtls_key_log.hpp"
+#include "backends/mbedtls/mbedtls_certificate.hpp"
+#include "tls/crl_coverage.hpp"
+#include "tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
-
-// mbedTLS names TLS 1.0 "TLSv1.0"; OpenSSL (and so libpq's sslversion) says "TLSv1".
-std::string openssl_protocol_name(const char* name) {
-    if (name == nullptr) return {};
-    std::string s(name);
-    if (s == "TLSv1.0") return "TLSv1";
-    return s;
-}
-
-// mbedTLS suite names are the IANA names with '-' for '_': "TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384".
-std::string iana_cipher_name(const char* name) {
-    if (name == nullptr) return {};
-    std::string s(name);
-    for (char& c : s)
-        if (c == '-') c = '_';
-    return s;
-}
 
 // Errors mbedTLS raises while decoding the server's Certificate message (the high-level part
 // of a combined code), as happens for key types 2.28 does not know (Ed25519, Ed448).
@@ -121,7 +106,7 @@ IoResult MbedtlsSession::failure(int rc, const char* during) {
             std::string reasons;
             if (flags & MBEDTLS_X509_BADCERT_OTHER) {
                 flags &= ~static_cast<std::uint32_t>(MBEDTLS_X509_BADCERT_OTHER);
-                reasons = "unable to get certificate CRL (no CRL from issuer \"" + missing_crl_issuer_ + "\")";
+                reasons = missing_crl_reason(missing_crl_issuer_);
             }
             if (flags) reasons = verify_text(flags) + (reasons.empty() ? "" : "; " + reasons);
             what = "certificate verify failed: " + (reasons.empty() ? error_text(rc) : reasons);
@@ -208,8 +193,8 @@ std::size_t MbedtlsSession::pending() const { return mbedtls_ssl_get_bytes_avail
 SessionInfo MbedtlsSession::info() const {
     SessionInfo i;
     if (!handshake_done_) return i;
-    i.protocol = openssl_protocol_name(mbedtls_ssl_get_version(&ssl_));
-    i.cipher = iana_cipher_name(mbedtls_ssl_get_ciphersuite(&ssl_));
+    if (const char* version = mbedtls_ssl_get_version(&ssl_)) i.protocol = openssl_protocol_name(version);
+    if (const char* suite = mbedtls_ssl_get_ciphersuite(&ssl_)) i.cipher = openssl_cipher_name(suite);
     if (const char* alpn = mbedtls_ssl_get_alpn_protocol(&ssl_)) i.alpn = alpn;
     return i;
 }
@@ -228,4 +213,4 @@ bool MbedtlsSession::client_certificate_sent() const {
     return handshake_done_ && ssl_.client_auth != 0 && context_->has_client_certificate();
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -11,7 +11,7 @@
 #include "tls/record_framing.hpp"
 #include "tls/tls_backend.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 class MbedtlsContext;
 
@@ -54,4 +54,4 @@ private:
     std::vector<std::string> warnings_;
 };
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -8,6 +8,8 @@
 
 #include <openssl/err.h>
 
+#include "tls/material.hpp"
+#include "tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::openssl {
@@ -34,29 +36,15 @@ std::string drain_errors(std::vector<unsigned long>* codes) {
     return out;
 }
 
-const char* version_name(TlsVersion v) noexcept {
-    switch (v) {
-        case TlsVersion::unspecified: return "any";
-        case TlsVersion::tls1_0: return "TLSv1";
-        case TlsVersion::tls1_1: return "TLSv1.1";
-        case TlsVersion::tls1_2: return "TLSv1.2";
-        case TlsVersion::tls1_3: return "TLSv1.3";
-    }
-    return "unknown";
-}
+const char* version_name(TlsVersion v) noexcept { return tls::version_name(v, "any"); }
 
 std::string read_file(const std::string& path, std::string_view what) {
-    errno = 0;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        int e = errno;
+    FileReadFailure failure;
+    if (auto bytes = read_whole_file(path, failure)) return std::move(*bytes);
+    if (failure.at_open)
         throw Error(ErrorKind::config, "could not open " + std::string(what) + " \"" + path + "\": " +
-                                           (e ? std::strerror(e) : "unreadable"));
-    }
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad())
-        throw Error(ErrorKind::config, "could not read " + std::string(what) + " \"" + path + "\"");
-    return bytes;
+                                           (failure.reason.empty() ? "unreadable" : failure.reason));
+    throw Error(ErrorKind::config, "could not read " + std::string(what) + " \"" + path + "\"");
 }
 
 BioPtr memory_bio(const std::string& bytes) {

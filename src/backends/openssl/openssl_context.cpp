@@ -11,6 +11,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "backends/openssl/openssl_session.hpp"
+#include "tls/material.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::tls::openssl {
@@ -18,8 +19,7 @@ namespace {
 
 // The label errors use for a piece of material: `what "path"` or `setting (PEM data)`.
 std::string label_of(const Material& m, std::string_view what, std::string_view setting) {
-    if (m.kind == Material::Kind::file) return std::string(what) + " \"" + m.value + "\"";
-    return std::string(setting) + " (PEM data)";
+    return material_label(m, {std::string(what), std::string(setting) + " (PEM data)"});
 }
 
 const std::string& bytes_of(const Material& m, std::string& storage, std::string_view what) {

@@ -27,10 +27,10 @@ public:
     }
 
     std::shared_ptr<Context> create_context(const ContextConfig& config) const override {
-        return std::make_shared<wolf::WolfsslContext>(config);
+        return std::make_shared<wolfssl::WolfsslContext>(config);
     }
 
-    const crypto::Provider& crypto() const noexcept override { return wolf::crypto_provider(); }
+    const crypto::Provider& crypto() const noexcept override { return wolfssl::crypto_provider(); }
 };
 
 }  // namespace

@@ -6,9 +6,10 @@
 #include "backends/wolfssl/wolfssl_credentials.hpp"
 #include "backends/wolfssl/wolfssl_errors.hpp"
 #include "backends/wolfssl/wolfssl_session.hpp"
+#include "tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 // wolfSSL_Init is reference-counted; once for the process is enough and it is never undone,
@@ -91,4 +92,4 @@ void WolfsslContext::set_alpn(const std::vector<std::string>& protocols) {
     }
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

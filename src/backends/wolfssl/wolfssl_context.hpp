@@ -9,7 +9,7 @@
 
 struct WOLFSSL_CTX;
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 class WolfsslContext final : public Context, public std::enable_shared_from_this<WolfsslContext> {
 public:
@@ -37,4 +37,4 @@ private:
     std::string alpn_list_;
 };
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

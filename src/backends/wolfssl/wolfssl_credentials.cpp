@@ -11,23 +11,22 @@
 
 #include "backends/wolfssl/wolfssl_errors.hpp"
 #include "crypto/crypto.hpp"
+#include "tls/material.hpp"
 #include "tls/root_file_anchors.hpp"
 #include "tls/system_trust_overrides.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 long size_of(const std::string& s) { return static_cast<long>(s.size()); }
 
 std::string describe(const Material& m, const std::string& what) {
-    return m.kind == Material::Kind::file ? what + " \"" + m.value + "\"" : what + " (in-memory PEM)";
+    return material_label(m, {what, what + " (in-memory PEM)"});
 }
 
-std::string material_data(const Material& m, const std::string& what) {
-    return m.kind == Material::Kind::file ? read_file(m.value, what) : m.value;
-}
+std::string material_data(const Material& m, const std::string& what) { return material_bytes(m, what); }
 
 constexpr std::string_view crl_begin = "-----BEGIN X509 CRL-----";
 constexpr std::string_view crl_end = "-----END X509 CRL-----";
@@ -175,4 +174,4 @@ bool load_client_identity(WOLFSSL_CTX* ctx, const ContextConfig& config) {
     return true;
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

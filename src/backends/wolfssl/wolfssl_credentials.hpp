@@ -5,7 +5,7 @@
 
 struct WOLFSSL_CTX;
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 // Root certificates (file, PEM or the system store) and CRLs (file, PEM, directory, or CRLs
 // inside the root file, as libpq's X509_STORE_load_locations takes them). Once any CRL source
@@ -18,4 +18,4 @@ void load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config);
 // on a wrong password or a key that does not match the certificate.
 bool load_client_identity(WOLFSSL_CTX* ctx, const ContextConfig& config);
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

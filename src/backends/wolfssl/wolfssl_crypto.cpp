@@ -13,7 +13,7 @@
 #include "backends/wolfssl/wolfssl_errors.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 [[noreturn]] void fail(const char* what, int rc) {
@@ -124,4 +124,4 @@ const crypto::Provider& crypto_provider() {
     return provider;
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

@@ -3,8 +3,8 @@
 
 #include "crypto/crypto.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 const crypto::Provider& crypto_provider();
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

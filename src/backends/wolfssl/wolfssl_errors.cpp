@@ -6,7 +6,7 @@
 
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 std::string error_text(int code) {
     char buf[WOLFSSL_MAX_ERROR_SZ] = {};
@@ -14,4 +14,4 @@ std::string error_text(int code) {
     return std::string(buf) + " (" + std::to_string(code) + ")";
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

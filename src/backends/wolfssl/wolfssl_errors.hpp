@@ -5,7 +5,7 @@
 
 #include "tls/tls_files.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 // "ASN no signer error to confirm failure (-188)".
 std::string error_text(int code);
@@ -13,4 +13,4 @@ std::string error_text(int code);
 // Files are read with the shared pgtls::tls::read_file (src/tls/tls_files.hpp).
 using tls::read_file;
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

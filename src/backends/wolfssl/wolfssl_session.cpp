@@ -15,10 +15,11 @@
 
 #include "backends/wolfssl/wolfssl_context.hpp"
 #include "backends/wolfssl/wolfssl_errors.hpp"
-#include "backends/wolfssl/wolfssl_peer_certificate.hpp"
+#include "backends/wolfssl/wolfssl_certificate.hpp"
+#include "tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 int clamp(std::size_t len) { return len > INT_MAX ? INT_MAX : static_cast<int>(len); }
@@ -226,15 +227,15 @@ std::size_t WolfsslSession::pending() const {
 SessionInfo WolfsslSession::info() const {
     SessionInfo i;
     if (!handshake_done_) return i;
-    if (const char* v = wolfSSL_get_version(ssl_)) i.protocol = v;
-    // The IANA name, as the other backends report it; wolfSSL's own ("TLS13-AES256-GCM-SHA384")
-    // only if it has none.
+    if (const char* v = wolfSSL_get_version(ssl_)) i.protocol = openssl_protocol_name(v);
+    // OpenSSL's name from the IANA one, as the other backends report it; wolfSSL's own
+    // ("TLS13-AES256-GCM-SHA384") only if it has none.
     const int suite = wolfSSL_get_current_cipher_suite(ssl_);
     const char* iana = suite >= 0 ? wolfSSL_get_cipher_name_iana_from_suite(static_cast<unsigned char>(suite >> 8),
                                                                            static_cast<unsigned char>(suite & 0xff))
                                   : nullptr;
     if (iana != nullptr && *iana != '\0' && std::strcmp(iana, "None") != 0)
-        i.cipher = iana;
+        i.cipher = openssl_cipher_name(iana);
     else if (const char* c = wolfSSL_get_cipher_name(ssl_))
         i.cipher = c;
     char* alpn = nullptr;
@@ -272,4 +273,4 @@ bool WolfsslSession::client_certificate_sent() const {
     return handshake_done_ && cert_requested_ && context_->has_client_certificate();
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

@@ -14,7 +14,7 @@ struct WOLFSSL_CTX;
 struct WOLFSSL_X509;
 struct WOLFSSL_EVP_PKEY;
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 class WolfsslContext;
 
@@ -66,4 +66,4 @@ private:
     std::vector<std::string> warnings_;
 };
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

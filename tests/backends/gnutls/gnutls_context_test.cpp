@@ -9,6 +9,7 @@
 
 #include "backends/gnutls/gnutls_names.hpp"
 #include "backends/gnutls/gnutls_priority.hpp"
+#include "tls/tls_names.hpp"
 #include "gnutls_test_support.hpp"
 #include "pgtls/error.hpp"
 
@@ -166,7 +167,7 @@ TEST(GnutlsContext, InvalidAlpnNameIsRefused) {
 }
 
 TEST(GnutlsPriority, StringsForVersionRanges) {
-    using tls::gnutls_detail::priority_string;
+    using tls::gnutls::priority_string;
     EXPECT_EQ(priority_string(TlsVersion::tls1_2, TlsVersion::unspecified), "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
     EXPECT_EQ(priority_string(TlsVersion::tls1_3, TlsVersion::tls1_3), "NORMAL:-VERS-ALL:+VERS-TLS1.3");
     EXPECT_EQ(priority_string(TlsVersion::unspecified, TlsVersion::tls1_1),
@@ -175,9 +176,9 @@ TEST(GnutlsPriority, StringsForVersionRanges) {
 }
 
 TEST(GnutlsNames, ProtocolNamesUseOpensslSpelling) {
-    EXPECT_EQ(tls::gnutls_detail::protocol_name(GNUTLS_TLS1_3), "TLSv1.3");
-    EXPECT_EQ(tls::gnutls_detail::protocol_name(GNUTLS_TLS1_2), "TLSv1.2");
-    EXPECT_EQ(tls::gnutls_detail::protocol_name(GNUTLS_TLS1_0), "TLSv1");
+    EXPECT_EQ(tls::gnutls::protocol_name(GNUTLS_TLS1_3), "TLSv1.3");
+    EXPECT_EQ(tls::gnutls::protocol_name(GNUTLS_TLS1_2), "TLSv1.2");
+    EXPECT_EQ(tls::gnutls::protocol_name(GNUTLS_TLS1_0), "TLSv1");
 }
 
 TEST(GnutlsNames, CipherTableAgreesWithOpensslStdnames) {
@@ -198,14 +199,14 @@ TEST(GnutlsNames, CipherTableAgreesWithOpensslStdnames) {
     }
     ASSERT_GT(openssl.size(), 20u);
     int checked = 0;
-    for (const auto& pair : tls::gnutls_detail::cipher_name_table()) {
+    for (const auto& pair : tls::cipher_name_table()) {
         auto it = openssl.find(std::string(pair.iana));
         if (it == openssl.end()) continue;  // e.g. CCM_8 suites not in this OpenSSL's list
         EXPECT_EQ(it->second, pair.openssl) << pair.iana;
         ++checked;
     }
     EXPECT_GT(checked, 30);
-    EXPECT_EQ(tls::gnutls_detail::openssl_cipher_name("TLS_SOMETHING_NEW"), "TLS_SOMETHING_NEW");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS_SOMETHING_NEW"), "TLS_SOMETHING_NEW");
 }
 
 }  // namespace

@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "gnutls_test_support.hpp"
-#include "openssl_peer.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::test {
@@ -24,14 +23,15 @@ using tls::IoStatus;
 
 PeerOptions server(const std::string& name = "server") {
     PeerOptions o;
-    o.cert = pki(name + ".crt");
-    o.key = pki(name + ".key");
+    o.cert_file = pki(name + ".crt");
+    o.key_file = pki(name + ".key");
     return o;
 }
 
 PeerOptions requesting_server_options() {
     PeerOptions o = server();
-    o.client_ca = pki("client-ca.crt");
+    o.client_ca_file = pki("client-ca.crt");
+    o.accept_any_client_cert = true;
     return o;
 }
 
@@ -45,7 +45,7 @@ tls::ContextConfig verifying(const std::string& ca = "ca.crt") {
 // Handshake, echo "ping", close cleanly; returns the server's observation.
 PeerObservation round_trip(const tls::ContextConfig& config, PeerOptions options, tls::SessionInfo* info = nullptr,
                            const std::string& sni = "") {
-    OpensslPeer peer(std::move(options));
+    TlsPeer peer(std::move(options));
     TestClient c(config, peer.port(), sni);
     tls::IoResult hs = drive_handshake(*c.session, c.fd);
     EXPECT_EQ(hs.status, IoStatus::ok) << hs.error;
@@ -62,7 +62,7 @@ PeerObservation round_trip(const tls::ContextConfig& config, PeerOptions options
 
 // Handshake expected to fail; returns the client's error text.
 std::string failing_handshake(const tls::ContextConfig& config, PeerOptions options) {
-    OpensslPeer peer(std::move(options));
+    TlsPeer peer(std::move(options));
     TestClient c(config, peer.port());
     tls::IoResult hs = drive_handshake(*c.session, c.fd);
     EXPECT_EQ(hs.status, IoStatus::error);
@@ -88,10 +88,9 @@ TEST(GnutlsSession, Tls13ByDefaultWithEcho) {
     PeerObservation obs = round_trip(verifying(), server(), &info);
     ASSERT_TRUE(obs.handshake_ok) << obs.error;
     EXPECT_EQ(info.protocol, "TLSv1.3");
-    EXPECT_EQ(obs.version, "TLSv1.3");
+    EXPECT_EQ(obs.protocol, "TLSv1.3");
     EXPECT_EQ(info.cipher, obs.cipher);
     EXPECT_EQ(info.cipher.rfind("TLS_", 0), 0u) << info.cipher;
-    EXPECT_EQ(obs.received, "ping");
 }
 
 TEST(GnutlsSession, MaxTls12ReportsOpensslCipherName) {
@@ -101,7 +100,7 @@ TEST(GnutlsSession, MaxTls12ReportsOpensslCipherName) {
     PeerObservation obs = round_trip(c, server(), &info);
     ASSERT_TRUE(obs.handshake_ok) << obs.error;
     EXPECT_EQ(info.protocol, "TLSv1.2");
-    EXPECT_EQ(obs.version, "TLSv1.2");
+    EXPECT_EQ(obs.protocol, "TLSv1.2");
     EXPECT_EQ(info.cipher, obs.cipher);  // same spelling as OpenSSL's SSL_get_cipher_name
 }
 
@@ -127,12 +126,12 @@ TEST(GnutlsSession, AlpnSelectedByServerIsReported) {
     tls::ContextConfig c = verifying();
     c.alpn = {"postgresql"};
     PeerOptions o = server();
-    o.alpn = {"postgresql"};
+    o.alpn = PeerOptions::Alpn::select;
     tls::SessionInfo info;
     PeerObservation obs = round_trip(c, o, &info);
     ASSERT_TRUE(obs.handshake_ok) << obs.error;
     EXPECT_EQ(info.alpn, "postgresql");
-    EXPECT_EQ(obs.alpn, "postgresql");
+    EXPECT_EQ(obs.alpn_selected, "postgresql");
 }
 
 TEST(GnutlsSession, AlpnIgnoredByServerIsEmpty) {
@@ -149,7 +148,8 @@ TEST(GnutlsSession, AlpnProtocolNotOfferedFailsHandshake) {
     tls::ContextConfig c = verifying();
     c.alpn = {"postgresql"};
     PeerOptions o = server();
-    o.alpn_force = "imap";
+    o.alpn = PeerOptions::Alpn::force_wrong;
+    o.alpn_protocols = {"imap"};
     const std::string error = failing_handshake(c, o);
     EXPECT_NE(error.find("ALPN"), std::string::npos) << error;
 }
@@ -163,7 +163,7 @@ TEST(GnutlsSession, SniSentOnlyWhenGiven) {
 }
 
 TEST(GnutlsSession, PeerCertificateNamesAndDer) {
-    OpensslPeer peer(server());
+    TlsPeer peer(server());
     TestClient c(verifying(), peer.port());
     ASSERT_EQ(drive_handshake(*c.session, c.fd).status, IoStatus::ok);
     auto pc = c.session->peer_certificate();
@@ -184,7 +184,7 @@ TEST(GnutlsSession, PeerCertificateNamesAndDer) {
 }
 
 TEST(GnutlsSession, PeerCertificateWithTwoCommonNamesAndNoSan) {
-    OpensslPeer peer(server("server-cn-only"));
+    TlsPeer peer(server("server-multi-cn"));
     TestClient c(verifying(), peer.port());
     ASSERT_EQ(drive_handshake(*c.session, c.fd).status, IoStatus::ok);
     auto pc = c.session->peer_certificate();
@@ -204,7 +204,7 @@ class GnutlsSignatureHash : public ::testing::TestWithParam<SignatureCase> {};
 
 TEST_P(GnutlsSignatureHash, ReportsCertificateSignatureHash) {
     const SignatureCase& p = GetParam();
-    OpensslPeer peer(server(p.server));
+    TlsPeer peer(server(p.server));
     TestClient c(verifying(p.ca), peer.port());
     tls::IoResult hs = drive_handshake(*c.session, c.fd);
     ASSERT_EQ(hs.status, IoStatus::ok) << hs.error;
@@ -220,7 +220,7 @@ INSTANTIATE_TEST_SUITE_P(Certificates, GnutlsSignatureHash,
                                            SignatureCase{"server-ed25519", "ca-ed25519.crt", std::nullopt}));
 
 TEST(GnutlsSession, Sha1SignedServerCertReportsSha1WithoutVerification) {
-    OpensslPeer peer(server("server-rsa-sha1"));
+    TlsPeer peer(server("server-rsa-sha1"));
     TestClient c(tls::ContextConfig{}, peer.port());
     ASSERT_EQ(drive_handshake(*c.session, c.fd).status, IoStatus::ok);
     auto pc = c.session->peer_certificate();
@@ -368,7 +368,8 @@ TEST(GnutlsSession, EmptyCrlDirFailsVerification) {
 
 PeerOptions requesting_server() {
     PeerOptions o = server();
-    o.client_ca = pki("client-ca.crt");
+    o.client_ca_file = pki("client-ca.crt");
+    o.accept_any_client_cert = true;
     return o;
 }
 
@@ -386,7 +387,7 @@ TEST_P(GnutlsClientKey, CertificateIsSent) {
     c.cert = file_material(k.cert);
     c.key = file_material(k.key);
     c.key_password = k.password;
-    OpensslPeer peer(requesting_server());
+    TlsPeer peer(requesting_server());
     TestClient cl(c, peer.port());
     tls::IoResult hs = drive_handshake(*cl.session, cl.fd);
     ASSERT_EQ(hs.status, IoStatus::ok) << hs.error;
@@ -397,8 +398,8 @@ TEST_P(GnutlsClientKey, CertificateIsSent) {
     cl.session->shutdown();
     ::shutdown(cl.fd, SHUT_WR);
     PeerObservation obs = peer.finish();
-    EXPECT_TRUE(obs.client_cert);
-    EXPECT_EQ(obs.client_cn, "certuser");
+    EXPECT_TRUE(obs.client_cert_presented);
+    EXPECT_EQ(obs.client_cert_cn, "certuser");
 }
 
 INSTANTIATE_TEST_SUITE_P(Keys, GnutlsClientKey,
@@ -417,8 +418,8 @@ TEST(GnutlsClientCert, PemInMemory) {
     c.key = pem_material("client-encrypted.key");
     c.key_password = "keypass";
     PeerObservation obs = round_trip(c, requesting_server());
-    EXPECT_TRUE(obs.client_cert);
-    EXPECT_EQ(obs.client_cn, "certuser");
+    EXPECT_TRUE(obs.client_cert_presented);
+    EXPECT_EQ(obs.client_cert_cn, "certuser");
 }
 
 TEST(GnutlsClientCert, SentEvenWhenServerListsAnotherCa) {
@@ -428,8 +429,8 @@ TEST(GnutlsClientCert, SentEvenWhenServerListsAnotherCa) {
     c.cert = file_material("client-other.crt");
     c.key = file_material("client-other.key");
     PeerObservation obs = round_trip(c, requesting_server());
-    EXPECT_TRUE(obs.client_cert);
-    EXPECT_EQ(obs.client_cn, "otheruser");
+    EXPECT_TRUE(obs.client_cert_presented);
+    EXPECT_EQ(obs.client_cert_issuer_cn, "pgtls unrelated root CA");  // client-other, not client.crt
 }
 
 TEST(GnutlsClientCert, NotSentWhenDisabled) {
@@ -437,7 +438,7 @@ TEST(GnutlsClientCert, NotSentWhenDisabled) {
     c.cert = file_material("client.crt");
     c.key = file_material("client.key");
     c.send_client_cert = false;
-    OpensslPeer peer(requesting_server());
+    TlsPeer peer(requesting_server());
     TestClient cl(c, peer.port());
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
     EXPECT_EQ(write_all(*cl.session, cl.fd, "x").status, IoStatus::ok);
@@ -446,14 +447,14 @@ TEST(GnutlsClientCert, NotSentWhenDisabled) {
     EXPECT_FALSE(cl.session->client_certificate_sent());
     cl.session->shutdown();
     ::shutdown(cl.fd, SHUT_WR);
-    EXPECT_FALSE(peer.finish().client_cert);
+    EXPECT_FALSE(peer.finish().client_cert_presented);
 }
 
 TEST(GnutlsClientCert, NotRequestedByServer) {
     tls::ContextConfig c = verifying();
     c.cert = file_material("client.crt");
     c.key = file_material("client.key");
-    OpensslPeer peer(server());
+    TlsPeer peer(server());
     TestClient cl(c, peer.port());
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
     EXPECT_EQ(write_all(*cl.session, cl.fd, "x").status, IoStatus::ok);
@@ -489,7 +490,7 @@ TEST(GnutlsKeylog, WritesNssLinesTo0600File) {
 TEST(GnutlsKeylog, UnopenableFileIsOnlyAWarning) {
     tls::ContextConfig c = verifying();
     c.keylog_file = "/nonexistent-dir/keys.log";
-    OpensslPeer peer(server());
+    TlsPeer peer(server());
     TestClient cl(c, peer.port());
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
     auto w = cl.session->warnings();
@@ -507,7 +508,7 @@ TEST(GnutlsKeylog, SslkeylogfileEnvironmentIsIgnored) {
     EXPECT_EXIT(
         {
             ::setenv("SSLKEYLOGFILE", path.c_str(), 1);
-            OpensslPeer peer(server());
+            TlsPeer peer(server());
             TestClient cl(verifying(), peer.port());
             const bool ok = drive_handshake(*cl.session, cl.fd).status == IoStatus::ok;
             struct stat st{};
@@ -533,9 +534,9 @@ TEST(GnutlsContextThreads, OneContextManyConcurrentSessions) {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
             PeerOptions o = requesting_server_options();
-            o.alpn = {"postgresql"};
-            OpensslPeer peer(o);
-            const int fd = connect_loopback(peer.port());
+            o.alpn = PeerOptions::Alpn::select;
+            TlsPeer peer(o);
+            const int fd = connect_tcp("127.0.0.1", static_cast<std::uint16_t>(peer.port()));
             {
                 auto session = context->create_session(fd, {"localhost"});
                 tls::IoResult hs = drive_handshake(*session, fd);
@@ -551,7 +552,7 @@ TEST(GnutlsContextThreads, OneContextManyConcurrentSessions) {
             }
             ::shutdown(fd, SHUT_WR);
             PeerObservation obs = peer.finish();
-            if (obs.client_cn != "certuser") results[t] += "|no client cert";
+            if (obs.client_cert_cn != "certuser") results[t] += "|no client cert";
             ::close(fd);
         });
     }
@@ -564,7 +565,7 @@ TEST(GnutlsContextThreads, OneContextManyConcurrentSessions) {
 TEST(GnutlsIo, NonBlockingSocketWorks) {
     PeerOptions o = server();
     o.sink_bytes = 300000;
-    OpensslPeer peer(o);
+    TlsPeer peer(o);
     TestClient cl(verifying(), peer.port());
     ::fcntl(cl.fd, F_SETFL, ::fcntl(cl.fd, F_GETFL) | O_NONBLOCK);
     tls::IoResult first = cl.session->handshake();
@@ -577,14 +578,14 @@ TEST(GnutlsIo, NonBlockingSocketWorks) {
     EXPECT_LE(one.bytes, 16384u);
     EXPECT_GT(one.bytes, 0u);
     ASSERT_EQ(write_all(*cl.session, cl.fd, big.substr(one.bytes)).status, IoStatus::ok);
-    EXPECT_EQ(read_some(*cl.session, cl.fd, 4), "done");
-    EXPECT_EQ(peer.finish().received, "300000");
+    EXPECT_EQ(read_some(*cl.session, cl.fd, 6), "300000");  // what the peer counted
 }
 
 TEST(GnutlsIo, PendingCountsBufferedPlaintext) {
     PeerOptions o = server();
     o.greeting = "hello world";
-    OpensslPeer peer(o);
+    o.end = PeerOptions::End::close_notify;
+    TlsPeer peer(o);
     TestClient cl(verifying(), peer.port());
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
     EXPECT_EQ(read_some(*cl.session, cl.fd, 5), "hello");
@@ -596,7 +597,8 @@ TEST(GnutlsIo, PendingCountsBufferedPlaintext) {
 TEST(GnutlsIo, CloseNotifyReadsAsClosed) {
     PeerOptions o = server();
     o.greeting = "bye";
-    OpensslPeer peer(o);
+    o.end = PeerOptions::End::close_notify;
+    TlsPeer peer(o);
     TestClient cl(verifying(), peer.port());
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
     tls::IoResult last;
@@ -607,8 +609,8 @@ TEST(GnutlsIo, CloseNotifyReadsAsClosed) {
 TEST(GnutlsIo, EofWithoutCloseNotifyIsAnError) {
     PeerOptions o = server();
     o.greeting = "bye";
-    o.abrupt_close = true;
-    OpensslPeer peer(o);
+    o.end = PeerOptions::End::abrupt;
+    TlsPeer peer(o);
     TestClient cl(verifying(), peer.port());
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
     tls::IoResult last;
@@ -644,7 +646,7 @@ TEST(GnutlsIo, NonTlsPeerFailsHandshakeCleanly) {
 }
 
 TEST(GnutlsIo, SessionNeverClosesTheSocket) {
-    OpensslPeer peer(server());
+    TlsPeer peer(server());
     TestClient cl(verifying(), peer.port());
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
     cl.session->shutdown();
@@ -654,7 +656,7 @@ TEST(GnutlsIo, SessionNeverClosesTheSocket) {
 }
 
 TEST(GnutlsIo, SessionOutlivesItsContext) {
-    OpensslPeer peer(server());
+    TlsPeer peer(server());
     TestClient cl(verifying(), peer.port());
     cl.context.reset();  // the session keeps the credentials alive
     ASSERT_EQ(drive_handshake(*cl.session, cl.fd).status, IoStatus::ok);
@@ -663,7 +665,7 @@ TEST(GnutlsIo, SessionOutlivesItsContext) {
 }
 
 TEST(GnutlsIo, InfoBeforeHandshakeIsEmpty) {
-    OpensslPeer peer(server());
+    TlsPeer peer(server());
     TestClient cl(verifying(), peer.port());
     EXPECT_EQ(cl.session->info().protocol, "");
     EXPECT_FALSE(cl.session->peer_certificate().has_value());

@@ -9,7 +9,6 @@
 #include <iterator>
 #include <stdexcept>
 
-#include "openssl_peer.hpp"
 
 namespace pgtls::tls {
 const Backend& gnutls_backend();
@@ -24,8 +23,8 @@ const std::string& pki_dir() {
         char tmpl[] = "/tmp/pgtls-gnutls-pki-XXXXXX";
         if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
         const std::string d = tmpl;
-        const std::string cmd = std::string("sh '") + PGTLS_GNUTLS_PKI_SCRIPT + "' '" + d + "'";
-        if (std::system(cmd.c_str()) != 0) throw std::runtime_error("make-test-pki.sh failed (see " + d + "/openssl.log)");
+        const std::string cmd = std::string("bash '") + PGTLS_MAKE_PKI_SCRIPT + "' '" + d + "' >/dev/null";
+        if (std::system(cmd.c_str()) != 0) throw std::runtime_error("scripts/make-pki.sh failed");
         ::setenv("PGTLS_GNUTLS_TEST_PKI", d.c_str(), 1);
         return d;
     }();
@@ -107,8 +106,14 @@ std::string read_some(tls::Session& s, int fd, std::size_t want, tls::IoResult* 
     return out;
 }
 
+const PeerObservation& TlsPeer::finish() {
+    if (!seen_) seen_ = server_.next_connection(std::chrono::seconds(20));
+    if (!seen_) seen_ = PeerObservation{};
+    return *seen_;
+}
+
 TestClient::TestClient(const tls::ContextConfig& config, int port, const std::string& sni)
-    : context(gnutls().create_context(config)), fd(connect_loopback(port)) {
+    : context(gnutls().create_context(config)), fd(connect_tcp("127.0.0.1", static_cast<std::uint16_t>(port))) {
     tls::SessionParams params;
     params.sni = sni;
     session = context->create_session(fd, params);

@@ -2,13 +2,15 @@
 // small blocking/non-blocking driver for tls::Session.
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "tests/support/tls/tls_test_server.hpp"
 #include "tls/tls_backend.hpp"
 
 namespace pgtls::test {
 
-// Directory holding the PKI from make-test-pki.sh (generated on first use).
+// Directory holding the PKI from scripts/make-pki.sh (generated on first use).
 const std::string& pki_dir();
 std::string pki(const std::string& name);   // full path of a PKI file
 std::string slurp(const std::string& path); // whole file; throws if unreadable
@@ -25,6 +27,22 @@ tls::IoResult drive_handshake(tls::Session& s, int fd);
 tls::IoResult write_all(tls::Session& s, int fd, const std::string& data);
 // Reads until `want` bytes, EOF or an error; `last` gets the final status.
 std::string read_some(tls::Session& s, int fd, std::size_t want, tls::IoResult* last = nullptr);
+
+// The one TLS test peer (tests/support/tls) serving one client of a test.
+using PeerOptions = TlsServerOptions;
+using PeerObservation = TlsServerConnection;
+class TlsPeer {
+public:
+    explicit TlsPeer(PeerOptions options) : server_(std::move(options)) {}
+    int port() const { return server_.port(); }
+    // What the peer saw on the first connection once its handshake ended (waits up to 20 s;
+    // an empty record with handshake_ok false when none came).
+    const PeerObservation& finish();
+
+private:
+    TlsTestServer server_;
+    std::optional<PeerObservation> seen_;
+};
 
 // A connected client: socket to 127.0.0.1:port and a session on it. Closes the fd.
 struct TestClient {

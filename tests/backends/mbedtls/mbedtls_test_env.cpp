@@ -15,9 +15,9 @@ namespace pgtls::test {
 
 const std::string& pki_dir() {
     static TempDir dir;
-    static const bool made = run_shell(std::string("sh '") + MBEDTLS_TEST_PKI_SCRIPT + "' '" + dir.path() + "/pki'");
+    static const bool made = run_shell(std::string("bash '") + PGTLS_MAKE_PKI_SCRIPT + "' '" + dir.path() + "/pki' >/dev/null");
     static const std::string path = dir.path() + "/pki";
-    if (!made) throw std::runtime_error("make_test_pki.sh failed");
+    if (!made) throw std::runtime_error("scripts/make-pki.sh failed");
     return path;
 }
 

@@ -1,5 +1,5 @@
 // Shared fixture pieces for the mbedTLS backend tests: a PKI generated once per test binary
-// by make_test_pki.sh, material helpers and a poll-driven handshake loop.
+// by scripts/make-pki.sh, material helpers and a poll-driven handshake loop.
 #pragma once
 
 #include <memory>

@@ -1,5 +1,5 @@
-// The OpenSSL backend against an in-process OpenSSL server (openssl_test_server.hpp), with
-// certificates made by make-test-certs.sh in a temporary directory.
+// The OpenSSL backend against the in-process OpenSSL test peer (tests/support/tls), with
+// the project's test PKI (scripts/make-pki.sh) made in a temporary directory.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -8,17 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include <openssl/ssl.h>
 
 #include "tls/tls_backend.hpp"
-#include "openssl_test_server.hpp"
 #include "pgtls/error.hpp"
+#include "tests/support/tls/tls_test_server.hpp"
 
 namespace pgtls::tls {
 const Backend& openssl_backend();
@@ -28,8 +30,9 @@ namespace {
 
 using namespace pgtls;
 using namespace pgtls::tls;
-using pgtls::test::ServerOptions;
-using pgtls::test::TestServer;
+using ServerOptions = pgtls::test::TlsServerOptions;
+using pgtls::test::TlsServerConnection;
+using pgtls::test::TlsTestServer;
 
 std::string g_dir;
 
@@ -45,12 +48,45 @@ std::string slurp(const std::string& path) {
 Material file(const std::string& name) { return {Material::Kind::file, pki(name)}; }
 Material pem(const std::string& name) { return {Material::Kind::pem, slurp(pki(name))}; }
 
+// The peer presents `name`.crt / .key and selects "postgresql" when the client offers it.
 ServerOptions server(const std::string& name) {
     ServerOptions o;
-    o.cert = pki(name + ".crt");
-    o.key = pki(name + ".key");
+    o.cert_file = pki(name + ".crt");
+    o.key_file = pki(name + ".key");
+    o.alpn = ServerOptions::Alpn::select;
     return o;
 }
+
+// The test peer and one client socket connected to it (closed on destruction).
+class TestServer {
+public:
+    explicit TestServer(ServerOptions options)
+        : server_(std::move(options)), fd_(pgtls::test::connect_tcp(server_.address(), server_.port())) {}
+    ~TestServer() { ::close(fd_); }
+    TestServer(const TestServer&) = delete;
+    TestServer& operator=(const TestServer&) = delete;
+
+    int client_fd() const { return fd_; }
+    // What the peer saw once the handshake ended on its side; a client that stalls gets its
+    // socket shut down after a few seconds so the peer's handshake ends.
+    const TlsServerConnection& finish() {
+        if (!seen_) seen_ = server_.next_connection(std::chrono::seconds(3));
+        if (!seen_) {
+            ::shutdown(fd_, SHUT_RDWR);
+            seen_ = server_.next_connection();
+        }
+        if (!seen_) {
+            ADD_FAILURE() << "the test peer saw no connection";
+            seen_ = TlsServerConnection{};
+        }
+        return *seen_;
+    }
+
+private:
+    TlsTestServer server_;
+    int fd_;
+    std::optional<TlsServerConnection> seen_;
+};
 
 ContextConfig verifying(Material ca) {
     ContextConfig c;
@@ -66,7 +102,7 @@ protected:
         char tmpl[] = "/tmp/pgtls-openssl-test-XXXXXX";
         ASSERT_NE(::mkdtemp(tmpl), nullptr);
         g_dir = tmpl;
-        std::string cmd = std::string("sh '") + PGTLS_OPENSSL_TEST_CERT_SCRIPT + "' '" + g_dir + "'";
+        std::string cmd = std::string("bash '") + PGTLS_MAKE_PKI_SCRIPT + "' '" + g_dir + "' >/dev/null";
         ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     }
     static void TearDownTestSuite() { std::filesystem::remove_all(g_dir); }
@@ -135,8 +171,8 @@ TEST_F(OpenSslSessionTest, VerifiedHandshakeReportsSessionAndPeer) {
     EXPECT_EQ(peer->san_ip[0], (std::vector<std::uint8_t>{127, 0, 0, 1}));
     EXPECT_EQ(peer->san_ip[1].size(), 16u);
     EXPECT_EQ(peer->san_ip[1][15], 1);
-    EXPECT_EQ(peer->subject, "CN=localhost,O=pgtls");
-    EXPECT_EQ(peer->issuer, "CN=pgtls test CA");
+    EXPECT_EQ(peer->subject, "CN=localhost,O=pgtls test");
+    EXPECT_EQ(peer->issuer, "CN=pgtls test root CA,O=pgtls test");
     EXPECT_EQ(peer->signature_hash, crypto::Hash::sha256);
     EXPECT_FALSE(s->client_certificate_requested());
     EXPECT_FALSE(s->client_certificate_sent());
@@ -306,7 +342,6 @@ TEST_F(OpenSslSessionTest, SignatureHashFollowsTheCertificate) {
 // chain; without verification the certificate is still described, hash SHA-1.
 TEST_F(OpenSslSessionTest, Sha1SignedCertificate) {
     ServerOptions o = server("server-rsa-sha1");
-    o.security_level = 0;
     {
         auto ctx = backend().create_context(ContextConfig{});
         TestServer srv(o);
@@ -329,14 +364,14 @@ TEST_F(OpenSslSessionTest, Sha1SignedCertificate) {
 
 ServerOptions requesting_server() {
     ServerOptions o = server("server");
-    o.client_ca = pki("client-ca.crt");
+    o.client_ca_file = pki("client-ca.crt");
     return o;
 }
 
 TEST_F(OpenSslSessionTest, ClientCertificateWithEncryptedPkcs8Key) {
     ContextConfig c = verifying(file("ca.crt"));
-    c.cert = file("client.crt");
-    c.key = file("client-encrypted.key");
+    c.cert = file("client-ecdsa.crt");
+    c.key = file("client-ecdsa-encrypted.key");
     c.key_password = "keypass";
     auto ctx = backend().create_context(c);
     TestServer srv(requesting_server());
@@ -345,14 +380,14 @@ TEST_F(OpenSslSessionTest, ClientCertificateWithEncryptedPkcs8Key) {
     EXPECT_TRUE(s->client_certificate_requested());
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "cert"), "cert");
-    EXPECT_EQ(srv.finish().client_subject, "/CN=certuser");
+    EXPECT_EQ(srv.finish().client_cert_subject, "CN=certuser,O=pgtls test");
     EXPECT_EQ(srv.finish().client_intermediates, 0);
 }
 
 TEST_F(OpenSslSessionTest, ClientCertificateFromPemWithLegacyEncryptedRsaKey) {
     ContextConfig c = verifying(file("ca.crt"));
-    c.cert = pem("client-rsa.crt");
-    c.key = pem("client-rsa-legacy-encrypted.key");
+    c.cert = pem("client.crt");
+    c.key = pem("client-pkcs1-encrypted.key");
     c.key_password = "keypass";
     auto ctx = backend().create_context(c);
     TestServer srv(requesting_server());
@@ -360,27 +395,27 @@ TEST_F(OpenSslSessionTest, ClientCertificateFromPemWithLegacyEncryptedRsaKey) {
     ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok);
     EXPECT_TRUE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "pem"), "pem");
-    EXPECT_EQ(srv.finish().client_subject, "/CN=certuser");
+    EXPECT_EQ(srv.finish().client_cert_subject, "CN=certuser,O=pgtls test");
 }
 
 TEST_F(OpenSslSessionTest, ClientCertificateChainIsSent) {
     for (bool in_memory : {false, true}) {
         ContextConfig c = verifying(file("ca.crt"));
         c.cert = in_memory ? pem("client-chain.crt") : file("client-chain.crt");
-        c.key = file("client-leaf.key");
+        c.key = file("client-chain.key");
         auto ctx = backend().create_context(c);
         TestServer srv(requesting_server());
         std::unique_ptr<Session> s;
         ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok);
         EXPECT_EQ(echo(*s, "chain"), "chain");
         const auto& report = srv.finish();
-        EXPECT_EQ(report.client_subject, "/CN=chainuser");
+        EXPECT_EQ(report.client_cert_subject, "CN=certuser,O=pgtls test");
         EXPECT_EQ(report.client_intermediates, 1) << "the intermediate must follow the leaf";
     }
 }
 
 TEST_F(OpenSslSessionTest, ClientKeyInDerAndSec1) {
-    for (auto [cert, key] : {std::pair{"client-rsa.crt", "client-rsa.der"}, std::pair{"client.crt", "client.key"}}) {
+    for (auto [cert, key] : {std::pair{"client.crt", "client.key.der"}, std::pair{"client-ecdsa.crt", "client-ecdsa.key"}}) {
         ContextConfig c = verifying(file("ca.crt"));
         c.cert = file(cert);
         c.key = file(key);
@@ -389,7 +424,7 @@ TEST_F(OpenSslSessionTest, ClientKeyInDerAndSec1) {
         std::unique_ptr<Session> s;
         ASSERT_EQ(connect(*ctx, srv, s).status, IoStatus::ok) << key;
         EXPECT_EQ(echo(*s, "k"), "k");
-        EXPECT_EQ(srv.finish().client_subject, "/CN=certuser") << key;
+        EXPECT_EQ(srv.finish().client_cert_subject, "CN=certuser,O=pgtls test") << key;
     }
 }
 
@@ -401,13 +436,13 @@ TEST_F(OpenSslSessionTest, RequestedButNoCertificateConfigured) {
     EXPECT_TRUE(s->client_certificate_requested());
     EXPECT_FALSE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "none"), "none");
-    EXPECT_EQ(srv.finish().client_subject, "");
+    EXPECT_EQ(srv.finish().client_cert_subject, "");
 }
 
 TEST_F(OpenSslSessionTest, SendClientCertFalseLoadsNothing) {
     ContextConfig c = verifying(file("ca.crt"));
-    c.cert = file("client.crt");
-    c.key = file("client-encrypted.key");  // no password: would fail if it were loaded
+    c.cert = file("client-ecdsa.crt");
+    c.key = file("client-ecdsa-encrypted.key");  // no password: would fail if it were loaded
     c.send_client_cert = false;
     auto ctx = backend().create_context(c);
     TestServer srv(requesting_server());
@@ -416,10 +451,10 @@ TEST_F(OpenSslSessionTest, SendClientCertFalseLoadsNothing) {
     EXPECT_TRUE(s->client_certificate_requested());
     EXPECT_FALSE(s->client_certificate_sent());
     EXPECT_EQ(echo(*s, "off"), "off");
-    EXPECT_EQ(srv.finish().client_subject, "");
+    EXPECT_EQ(srv.finish().client_cert_subject, "");
 }
 
-Error key_error(const std::string& key, const std::string& password, const std::string& cert = "client.crt") {
+Error key_error(const std::string& key, const std::string& password, const std::string& cert = "client-ecdsa.crt") {
     ContextConfig c;
     c.cert = file(cert);
     c.key = file(key);
@@ -434,16 +469,17 @@ Error key_error(const std::string& key, const std::string& password, const std::
 }
 
 TEST_F(OpenSslSessionTest, EncryptedKeyWithoutPasswordNamesFileAndSetting) {
-    Error e = key_error("client-encrypted.key", "");
+    Error e = key_error("client-ecdsa-encrypted.key", "");
     EXPECT_EQ(e.kind(), ErrorKind::config);
     std::string msg = e.what();
-    EXPECT_NE(msg.find("client-encrypted.key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("client-ecdsa-encrypted.key"), std::string::npos) << msg;
     EXPECT_NE(msg.find("sslpassword"), std::string::npos) << msg;
 }
 
 TEST_F(OpenSslSessionTest, WrongPasswordNamesFileButNotPassword) {
-    for (const char* key : {"client-encrypted.key", "client-rsa-legacy-encrypted.key"}) {
-        Error e = key_error(key, "hunter2-wrong", std::string(key).find("rsa") ? "client-rsa.crt" : "client.crt");
+    for (const char* key : {"client-ecdsa-encrypted.key", "client-pkcs1-encrypted.key"}) {
+        const bool ecdsa = std::string(key).find("ecdsa") != std::string::npos;
+        Error e = key_error(key, "hunter2-wrong", ecdsa ? "client-ecdsa.crt" : "client.crt");
         EXPECT_EQ(e.kind(), ErrorKind::config);
         std::string msg = e.what();
         EXPECT_NE(msg.find(key), std::string::npos) << msg;
@@ -453,10 +489,10 @@ TEST_F(OpenSslSessionTest, WrongPasswordNamesFileButNotPassword) {
 }
 
 TEST_F(OpenSslSessionTest, MismatchedCertificateAndKey) {
-    Error e = key_error("client-rsa.key", "", "client.crt");
+    Error e = key_error("client.key", "", "client-ecdsa.crt");
     std::string msg = e.what();
     EXPECT_NE(msg.find("does not match"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("client-rsa.key"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("client.key"), std::string::npos) << msg;
 }
 
 TEST_F(OpenSslSessionTest, KeylogFileWrittenWithOwnerOnlyMode) {

@@ -3,7 +3,7 @@
 // because wolfSSL 5.5 cannot make a WOLFSSL_X509 of it.
 #include <gtest/gtest.h>
 
-#include "backends/wolfssl/wolfssl_peer_certificate.hpp"
+#include "backends/wolfssl/wolfssl_certificate.hpp"
 #include "tests/backends/conformance_fixture.hpp"
 
 namespace pgtls::test {
@@ -11,7 +11,7 @@ namespace {
 
 std::optional<tls::PeerCertificate> describe(const std::string& base) {
     const std::vector<std::uint8_t> der = pem_certificate_der(conformance::pki(base + ".crt"));
-    return tls::wolf::describe_certificate(der);
+    return tls::wolfssl::describe_certificate(der);
 }
 
 TEST(WolfsslPeerCertificate, RsaServerNamesAndHash) {
@@ -42,8 +42,8 @@ TEST(WolfsslPeerCertificate, Ed25519NamesComeFromTheDer) {
 
 TEST(WolfsslPeerCertificate, GarbageIsNoCertificate) {
     const std::vector<std::uint8_t> junk{0x30, 0x03, 0x02, 0x01, 0x00};
-    EXPECT_FALSE(tls::wolf::describe_certificate(junk));
-    EXPECT_FALSE(tls::wolf::describe_certificate({}));
+    EXPECT_FALSE(tls::wolfssl::describe_certificate(junk));
+    EXPECT_FALSE(tls::wolfssl::describe_certificate({}));
 }
 
 }  // namespace

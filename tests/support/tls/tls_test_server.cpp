@@ -65,6 +65,7 @@ struct TlsTestServer::Impl {
     std::vector<unsigned char> alpn_wire_wrong;  // length-prefixed alpn_protocols[0]
     TlsServerConnection* current = nullptr;      // record being filled by callbacks (server thread only)
     std::pair<TlsServerOptions*, Impl*> alpn_arg{nullptr, nullptr};
+    bool accept_any = false;                     // TlsServerOptions::accept_any_client_cert
     ~Impl() { SSL_CTX_free(ctx); }
 };
 
@@ -80,8 +81,9 @@ int verify_callback(int preverify_ok, X509_STORE_CTX* store) {
         impl->current->client_cert_presented = true;
         impl->current->client_cert_subject = x509_name_rfc2253(X509_get_subject_name(leaf));
         impl->current->client_cert_cn = x509_cn(X509_get_subject_name(leaf));
+        impl->current->client_cert_issuer_cn = x509_cn(X509_get_issuer_name(leaf));
     }
-    return preverify_ok;
+    return impl && impl->accept_any ? 1 : preverify_ok;
 }
 
 int alpn_callback(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
@@ -138,6 +140,7 @@ TlsTestServer::TlsTestServer(TlsServerOptions options) : options_(std::move(opti
         STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(options_.client_ca_file.c_str());
         if (names) SSL_CTX_set_client_CA_list(ctx, names);
         int mode = SSL_VERIFY_PEER | (options_.require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+        impl_->accept_any = options_.accept_any_client_cert;
         SSL_CTX_set_app_data(ctx, impl_.get());
         SSL_CTX_set_verify(ctx, mode, verify_callback);
     }
@@ -258,6 +261,12 @@ void TlsTestServer::serve(int fd) {
         rec.client_cert_presented = true;
         rec.client_cert_subject = x509_name_rfc2253(X509_get_subject_name(peer));
         rec.client_cert_cn = x509_cn(X509_get_subject_name(peer));
+        rec.client_cert_issuer_cn = x509_cn(X509_get_issuer_name(peer));
+    }
+    if (SSL_get0_peer_certificate(ssl) != nullptr) {
+        // On the server side this chain excludes the client's leaf.
+        STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+        rec.client_intermediates = chain != nullptr ? sk_X509_num(chain) : 0;
     }
     if (r != 1) {
         rec.error = openssl_error();
@@ -269,12 +278,36 @@ void TlsTestServer::serve(int fd) {
     }
     rec.handshake_ok = true;
     rec.protocol = SSL_get_version(ssl);
+    rec.cipher = SSL_get_cipher_name(ssl);
     const unsigned char* sel = nullptr;
     unsigned int sel_len = 0;
     SSL_get0_alpn_selected(ssl, &sel, &sel_len);
     if (sel) rec.alpn_selected.assign(reinterpret_cast<const char*>(sel), sel_len);
     publish(std::move(rec));
 
+    if (!options_.greeting.empty())
+        SSL_write(ssl, options_.greeting.data(), static_cast<int>(options_.greeting.size()));
+    if (options_.end != TlsServerOptions::End::echo) {
+        if (options_.end == TlsServerOptions::End::close_notify) SSL_shutdown(ssl);
+        SSL_free(ssl);  // the caller closes the socket: no close_notify for End::abrupt
+        ERR_clear_error();
+        return;
+    }
+    if (options_.sink_bytes > 0) {
+        std::size_t got = 0;
+        char sink[16384];
+        while (got < options_.sink_bytes) {
+            const int n = SSL_read(ssl, sink, sizeof sink);
+            if (n <= 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        const std::string count = std::to_string(got);
+        SSL_write(ssl, count.data(), static_cast<int>(count.size()));
+        SSL_shutdown(ssl);
+        SSL_free(ssl);
+        ERR_clear_error();
+        return;
+    }
     // Echo until the client closes, an error, a 10 s silence, or stop().
     char buf[16384];
     for (;;) {

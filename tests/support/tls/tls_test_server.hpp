@@ -1,4 +1,4 @@
-// An in-process TLS server for backend tests, built on OpenSSL directly (independent of the
+// The one in-process TLS peer of the backend tests, built on OpenSSL directly (independent of the
 // backend under test). It accepts connections one at a time on a loopback address and an
 // ephemeral port, in its own thread; for each it records what the client presented (SNI,
 // ALPN list, client certificate) and then echoes application bytes until the client closes.
@@ -28,6 +28,7 @@ struct TlsServerOptions {
     // what it gets against that CA; `require_client_cert` makes a missing one fatal.
     std::string client_ca_file;
     bool require_client_cert = false;
+    bool accept_any_client_cert = false;  // request one, record it, never refuse it
 
     enum class Alpn {
         ignore,        // no ALPN callback: the server never selects a protocol
@@ -41,6 +42,16 @@ struct TlsServerOptions {
     // OpenSSL protocol versions (TLS1_2_VERSION...), 0 = library default.
     int min_version = 0;
     int max_version = 0;
+
+    // After a handshake: `greeting` (when not empty) is written, then the connection ends as
+    // `end` says — echo until the client closes, close_notify at once, or a close of the
+    // socket without close_notify.
+    std::string greeting;
+    enum class End { echo, close_notify, abrupt };
+    End end = End::echo;
+    // > 0 (with End::echo): instead of echoing, read that many bytes, answer with how many
+    // arrived in decimal ("300000") and send close_notify.
+    std::size_t sink_bytes = 0;
 };
 
 // What the server saw on one connection; published when the handshake ends.
@@ -51,9 +62,12 @@ struct TlsServerConnection {
     std::vector<std::string> alpn_offered;    // the client's list, empty when none
     std::string alpn_selected;
     std::string protocol;                     // "TLSv1.3"
+    std::string cipher;                       // OpenSSL's name, "ECDHE-RSA-AES256-GCM-SHA384"
     bool client_cert_presented = false;
     std::string client_cert_subject;          // RFC 2253 one-liner
     std::string client_cert_cn;
+    std::string client_cert_issuer_cn;
+    int client_intermediates = -1;            // certificates the client sent after its leaf
 };
 
 class TlsTestServer {

@@ -9,7 +9,7 @@
 
 #include "tls/tls_backend.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 
 // nullopt when wolfSSL cannot parse the certificate.
 std::optional<PeerCertificate> describe_certificate(std::span<const std::uint8_t> der);
@@ -19,4 +19,4 @@ std::optional<PeerCertificate> describe_certificate(std::span<const std::uint8_t
 // weak"), so libpq does; wolfSSL has no security levels and accepts them.
 std::string weak_signature_subject(std::span<const std::uint8_t> der);
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

@@ -1,11 +1,11 @@
-#include "backends/gnutls/gnutls_peer_certificate.hpp"
+#include "backends/gnutls/gnutls_certificate.hpp"
 
 #include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
 
 #include "backends/gnutls/gnutls_util.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 namespace {
 
 constexpr const char* kSubjectAltNameOid = "2.5.29.17";
@@ -106,4 +106,4 @@ PeerCertificate describe_certificate(const gnutls_datum_t& der) {
     return pc;
 }
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

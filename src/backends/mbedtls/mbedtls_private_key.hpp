@@ -10,7 +10,7 @@
 
 #include <mbedtls/pk.h>
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 // Parses `key` (PEM text or DER bytes) into `pk`, which must be initialised and empty.
 // `label` names the key in messages (`private key file "/path"`). Throws pgtls::Error(config):
@@ -19,4 +19,4 @@ namespace pgtls::tls::mbed {
 void load_private_key(mbedtls_pk_context& pk, std::string_view key, const std::string& password,
                       const std::string& label);
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

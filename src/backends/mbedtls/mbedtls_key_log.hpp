@@ -1,5 +1,5 @@
-// NSS key log ("CLIENT_RANDOM <client random> <master secret>") for SSLKEYLOGFILE-style
-// debugging with Wireshark. mbedTLS 2.28 exports keys through a callback registered on the
+// mbedTLS's hook into the shared key-log writer (src/tls/key_log_file.hpp): one
+// "CLIENT_RANDOM <client random> <master secret>" line per handshake. mbedTLS 2.28 exports keys through a callback registered on the
 // ssl_config, which carries no session pointer; the session that is running a handshake on
 // this thread installs a KeyLogScope so an open failure becomes that session's warning.
 #pragma once
@@ -10,7 +10,7 @@
 
 #include <mbedtls/ssl.h>
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 // While alive, warnings from export_keys_to_file on this thread go to `sink`.
 class KeyLogScope {
@@ -31,7 +31,4 @@ int export_keys_to_file(void* p_expkey, const unsigned char* ms, const unsigned 
                         std::size_t keylen, std::size_t ivlen, const unsigned char client_random[32],
                         const unsigned char server_random[32], mbedtls_tls_prf_types tls_prf_type);
 
-// The line written for a client random and master secret, without the newline.
-std::string key_log_line(const unsigned char client_random[32], const unsigned char* master_secret, std::size_t len);
-
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -12,8 +12,8 @@
 #include "tls/subject_alt_names.hpp"
 #include "tls/tls_backend.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 
 PeerCertificate describe_certificate(const mbedtls_x509_crt& crt);
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

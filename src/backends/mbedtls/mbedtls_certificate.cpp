@@ -1,4 +1,4 @@
-#include "backends/mbedtls/x509_names.hpp"
+#include "backends/mbedtls/mbedtls_certificate.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,7 +8,7 @@
 
 #include "tls/subject_alt_names.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 std::optional<crypto::Hash> hash_of(mbedtls_md_type_t md) {
@@ -47,4 +47,4 @@ PeerCertificate describe_certificate(const mbedtls_x509_crt& crt) {
     return pc;
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -8,7 +8,7 @@
 
 #include "tls/tls_backend.hpp"
 
-namespace pgtls::tls::gnutls_detail {
+namespace pgtls::tls::gnutls {
 
 // Throws Error(tls) if the DER does not parse.
 PeerCertificate describe_certificate(const gnutls_datum_t& der);
@@ -17,4 +17,4 @@ PeerCertificate describe_certificate(const gnutls_datum_t& der);
 // has none (Ed25519, Ed448) or uses one crypto::Hash cannot name.
 std::optional<crypto::Hash> signature_hash_of(int gnutls_sign_algorithm);
 
-}  // namespace pgtls::tls::gnutls_detail
+}  // namespace pgtls::tls::gnutls

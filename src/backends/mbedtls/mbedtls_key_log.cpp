@@ -1,28 +1,14 @@
-#include "backends/mbedtls/nss_key_log.hpp"
-
-#include <cerrno>
-#include <cstring>
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "backends/mbedtls/mbedtls_key_log.hpp"
 
 #include "crypto/crypto.hpp"
 #include "tls/key_log_file.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 thread_local std::vector<std::string>* current_sink = nullptr;
 
 constexpr std::size_t master_secret_len = 48;
-
-void append_hex(std::string& out, const unsigned char* p, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    for (std::size_t i = 0; i < n; ++i) {
-        out += digits[p[i] >> 4];
-        out += digits[p[i] & 0x0f];
-    }
-}
 
 void warn(std::string message) {
     if (current_sink != nullptr) current_sink->push_back(std::move(message));
@@ -33,22 +19,14 @@ void warn(std::string message) {
 KeyLogScope::KeyLogScope(std::vector<std::string>& sink) noexcept : previous_(current_sink) { current_sink = &sink; }
 KeyLogScope::~KeyLogScope() { current_sink = previous_; }
 
-std::string key_log_line(const unsigned char client_random[32], const unsigned char* master_secret, std::size_t len) {
-    std::string line = "CLIENT_RANDOM ";
-    append_hex(line, client_random, 32);
-    line += ' ';
-    append_hex(line, master_secret, len);
-    return line;
-}
-
 int export_keys_to_file(void* p_expkey, const unsigned char* ms, const unsigned char*, std::size_t, std::size_t,
                         std::size_t, const unsigned char client_random[32], const unsigned char*,
                         mbedtls_tls_prf_types) {
     const auto& path = *static_cast<const std::string*>(p_expkey);
-    std::string line = key_log_line(client_random, ms, master_secret_len);
+    std::string line = key_log_line("CLIENT_RANDOM", {client_random, 32}, {ms, master_secret_len});
     if (auto warning = append_key_log_line(path, line)) warn(std::move(*warning));
     crypto::secure_zero(line.data(), line.size());
     return 0;
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

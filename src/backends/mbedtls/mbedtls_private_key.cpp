@@ -1,4 +1,4 @@
-#include "backends/mbedtls/private_key_loader.hpp"
+#include "backends/mbedtls/mbedtls_private_key.hpp"
 
 #include <algorithm>
 #include <array>
@@ -18,7 +18,7 @@
 #include "crypto/crypto.hpp"
 #include "pgtls/error.hpp"
 
-namespace pgtls::tls::mbed {
+namespace pgtls::tls::mbedtls {
 namespace {
 
 using Oid = std::span<const std::uint8_t>;
@@ -238,4 +238,4 @@ void load_private_key(mbedtls_pk_context& pk, std::string_view key, const std::s
     throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
 }
 
-}  // namespace pgtls::tls::mbed
+}  // namespace pgtls::tls::mbedtls

@@ -1,4 +1,4 @@
-#include "backends/wolfssl/wolfssl_peer_certificate.hpp"
+#include "backends/wolfssl/wolfssl_certificate.hpp"
 
 #include <algorithm>
 #include <array>
@@ -12,7 +12,7 @@
 #include "tls/der_reader.hpp"
 #include "tls/subject_alt_names.hpp"
 
-namespace pgtls::tls::wolf {
+namespace pgtls::tls::wolfssl {
 namespace {
 
 struct X509Free {
@@ -152,4 +152,4 @@ std::string weak_signature_subject(std::span<const std::uint8_t> der) {
     return names.subject;
 }
 
-}  // namespace pgtls::tls::wolf
+}  // namespace pgtls::tls::wolfssl

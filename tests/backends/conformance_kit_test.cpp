@@ -1,0 +1,87 @@
+// The backend kit in src/tls: pieces every backend shares, tested once without a TLS stack.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+
+#include "tls/crl_coverage.hpp"
+#include "tls/key_log_file.hpp"
+#include "tls/material.hpp"
+#include "tls/tls_names.hpp"
+#include "pgtls/error.hpp"
+
+namespace pgtls::conformance {
+namespace {
+
+TEST(KitKeyLogLine, NssFormatInLowercaseHex) {
+    const std::array<std::uint8_t, 3> random = {0x00, 0xab, 0x0f};
+    const std::array<std::uint8_t, 2> secret = {0xff, 0x10};
+    EXPECT_EQ(tls::key_log_line("CLIENT_RANDOM", random, secret), "CLIENT_RANDOM 00ab0f ff10");
+}
+
+TEST(KitKeyLogLine, EmptySecretKeepsBothSeparators) {
+    const std::array<std::uint8_t, 1> random = {0x01};
+    EXPECT_EQ(tls::key_log_line("SERVER_TRAFFIC_SECRET_0", random, {}), "SERVER_TRAFFIC_SECRET_0 01 ");
+}
+
+TEST(KitCrlCoverage, CoversExactlyTheLoadedIssuers) {
+    const std::array<std::uint8_t, 3> ca = {0x30, 0x01, 0x00};
+    const std::array<std::uint8_t, 3> other = {0x30, 0x01, 0x01};
+    tls::CrlIssuers issuers;
+    EXPECT_FALSE(issuers.covers(ca));
+    issuers.add(ca);
+    EXPECT_TRUE(issuers.covers(ca));
+    EXPECT_FALSE(issuers.covers(other));
+    EXPECT_FALSE(issuers.covers(std::span<const std::uint8_t>(ca).first(2)));
+}
+
+TEST(KitCrlCoverage, ReasonNamesTheIssuer) {
+    EXPECT_EQ(tls::missing_crl_reason("CN=Intermediate"),
+              "unable to get certificate CRL (no CRL from issuer \"CN=Intermediate\")");
+}
+
+TEST(KitNames, VersionsInOpenSslSpelling) {
+    EXPECT_STREQ(tls::version_name(TlsVersion::tls1_0), "TLSv1");
+    EXPECT_STREQ(tls::version_name(TlsVersion::tls1_3), "TLSv1.3");
+    EXPECT_STREQ(tls::version_name(TlsVersion::unspecified), "(unspecified)");
+    EXPECT_STREQ(tls::version_name(TlsVersion::unspecified, "any"), "any");
+    EXPECT_EQ(tls::openssl_protocol_name("TLSv1.0"), "TLSv1");
+    EXPECT_EQ(tls::openssl_protocol_name("TLSv1.2"), "TLSv1.2");
+}
+
+TEST(KitNames, CipherSuitesInOpenSslSpelling) {
+    EXPECT_EQ(tls::openssl_cipher_name("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), "ECDHE-RSA-AES256-GCM-SHA384");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"), "ECDHE-RSA-AES256-GCM-SHA384");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS_AES_256_GCM_SHA384"), "TLS_AES_256_GCM_SHA384");
+    EXPECT_EQ(tls::openssl_cipher_name("TLS-SOMETHING-NEW"), "TLS_SOMETHING_NEW");
+}
+
+TEST(KitMaterial, LabelNamesTheFileOrTheOption) {
+    const tls::MaterialLabel label{"root certificate file", "sslrootcert (PEM data)"};
+    EXPECT_EQ(tls::material_label({tls::Material::Kind::file, "/p/root.crt"}, label),
+              "root certificate file \"/p/root.crt\"");
+    EXPECT_EQ(tls::material_label({tls::Material::Kind::pem, "-----BEGIN"}, label), "sslrootcert (PEM data)");
+}
+
+TEST(KitMaterial, BytesOfPemAndOfAFile) {
+    EXPECT_EQ(tls::material_bytes({tls::Material::Kind::pem, "pem bytes"}, "root certificate file"), "pem bytes");
+    EXPECT_EQ(tls::material_bytes({tls::Material::Kind::system, ""}, "root certificate file"), "");
+    try {
+        tls::material_bytes({tls::Material::Kind::file, "/nonexistent-pgtls/root.crt"}, "root certificate file");
+        ADD_FAILURE() << "no error for a missing file";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::config);
+        EXPECT_STREQ(e.what(), "could not read root certificate file \"/nonexistent-pgtls/root.crt\": "
+                               "No such file or directory");
+    }
+}
+
+TEST(KitMaterial, ADirectoryIsAFailureAtOpenNotAnException) {
+    tls::FileReadFailure failure;
+    EXPECT_FALSE(tls::read_whole_file("/tmp", failure).has_value());
+    EXPECT_TRUE(failure.at_open);
+    EXPECT_EQ(failure.reason, "Is a directory");
+}
+
+}  // namespace
+}  // namespace pgtls::conformance
