@@ -74,18 +74,18 @@ template <typename T>
 class CopyRowWriter {
 public:
     /// Takes over `in` (from Client::copy_in with FORMAT binary) and writes the header.
-    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)), buffer_(header + batch + 4096, '\0') {
+    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)), buffer_(batch + 4096, '\0') {
         const std::string h = detail::binary_copy_header();
         std::memcpy(room(h.size()), h.data(), h.size());
     }
-    /// Encodes one row into the writer's buffer, sent in 64 KiB CopyData messages (one per
-    /// batch of rows, not per row). A field that cannot be encoded throws, and nothing of that
-    /// row stays behind: the COPY goes on with the next row.
+    /// Encodes one row into the writer's buffer, sent in CopyData messages of up to 64 KiB
+    /// (one per batch of whole rows, not per row). A field that cannot be encoded throws, and
+    /// nothing of that row stays behind: the COPY goes on with the next row.
     [[gnu::always_inline]] void write(const T& row) {
+        const std::size_t at = used_;
         if constexpr (direct_row) {
             std::apply([&](const auto&... f) { write_direct(f...); }, detail::composite_fields(row));
         } else {
-            const std::size_t at = used_;
             put_be<2>(room(2), size);
             try {
                 std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
@@ -94,8 +94,8 @@ public:
                 throw;
             }
         }
-        if (used_ - header >= batch) [[unlikely]]
-            send();
+        if (used_ > batch) [[unlikely]]
+            send(at);
     }
     /// Writes the rest and the trailer and ends the COPY; returns the server's row count.
     std::uint64_t finish() {
@@ -112,6 +112,9 @@ public:
 
 private:
     static constexpr std::size_t size = detail::composite_size<T>();
+    // A batch is one CopyData message, its header included, of at most four TLS records of
+    // plaintext (16 KiB each): a message one row past it would cost a fifth, nearly empty record
+    // and a fifth send.
     static constexpr std::size_t batch = 64 * 1024;
     // The buffer starts with room for the CopyData header, so a batch goes out in place.
     static constexpr std::size_t header = 5;
@@ -226,12 +229,30 @@ private:
     [[noreturn]] static void too_large() { throw Error(ErrorKind::usage, "COPY field larger than 2 GiB"); }
 
     std::string_view data() const { return {buffer_.data() + header, used_ - header}; }
-    [[gnu::noinline]] void send() {
-        if (used_ - header <= max_framed)
-            in_.write_framed(buffer_.data(), used_);
-        else
-            in_.write(data());
+    // The row from `at` to used_ took the buffer past a batch: sends the rows before it, then
+    // keeps that row for the next batch (moved to the front), or sends it alone when it fills
+    // a batch by itself.
+    [[gnu::noinline]] void send(std::size_t at) {
+        if (at > header) {
+            send_message(0, at);
+            if (used_ - at + header <= batch) {
+                std::memmove(buffer_.data() + header, buffer_.data() + at, used_ - at);
+                used_ = header + (used_ - at);
+                return;
+            }
+            at -= header;  // its CopyData header goes over the end of the rows just sent
+        } else {
+            at = 0;
+        }
+        send_message(at, used_);
         used_ = header;
+    }
+    // Sends buffer_[from + header, end) as one CopyData message framed in place at `from`.
+    void send_message(std::size_t from, std::size_t end) {
+        if (end - from - header <= max_framed)
+            in_.write_framed(buffer_.data() + from, end - from);
+        else
+            in_.write(std::string_view(buffer_.data() + from + header, end - from - header));
     }
     // `n` bytes at the end of the rows, to be written by the caller. (Forced inline: called per
     // field, and GCC keeps it out of line otherwise.)
