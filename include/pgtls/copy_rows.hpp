@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,11 +75,18 @@ template <typename T>
 class CopyRowWriter {
 public:
     /// Takes over `in` (from Client::copy_in with FORMAT binary) and writes the header.
-    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)), buffer_(batch + 4096, '\0') {
+    explicit CopyRowWriter(CopyIn in)
+        : in_(std::move(in)), buffer_(std::make_unique_for_overwrite<char[]>(batch + 4096)), capacity_(batch + 4096) {
         const std::string h = detail::binary_copy_header();
         std::memcpy(room(h.size()), h.data(), h.size());
     }
-    /// Encodes one row into the writer's buffer, sent in CopyData messages of up to 64 KiB
+    /// Takes over `o`'s COPY and its rows not yet sent; `o` is left empty (its COPY moved).
+    CopyRowWriter(CopyRowWriter&& o) noexcept
+        : in_(std::move(o.in_)),
+          buffer_(std::move(o.buffer_)),
+          capacity_(std::exchange(o.capacity_, 0)),
+          used_(std::exchange(o.used_, header)) {}
+    /// Encodes one row into the writer's buffer, sent in CopyData messages of up to 256 KiB
     /// (one per batch of whole rows, not per row). A field that cannot be encoded throws, and
     /// nothing of that row stays behind: the COPY goes on with the next row.
     [[gnu::always_inline]] void write(const T& row) {
@@ -112,10 +120,11 @@ public:
 
 private:
     static constexpr std::size_t size = detail::composite_size<T>();
-    // A batch is one CopyData message, its header included, of at most four TLS records of
-    // plaintext (16 KiB each): a message one row past it would cost a fifth, nearly empty record
-    // and a fifth send.
-    static constexpr std::size_t batch = 64 * 1024;
+    // A batch is one CopyData message, its header included, of at most 16 TLS records of
+    // plaintext (16 KiB each): a message one row past it would cost one more, nearly empty
+    // record and one more send. (256 KiB rather than 64: one write, one check for what the
+    // server sent meanwhile and one executor run per 16 records rather than per 4.)
+    static constexpr std::size_t batch = 256 * 1024;
     // The buffer starts with room for the CopyData header, so a batch goes out in place.
     static constexpr std::size_t header = 5;
     // Larger batches (rows of many MiB) go through CopyIn::write, which splits them.
@@ -141,9 +150,9 @@ private:
     template <typename... F>
     [[gnu::always_inline]] void write_direct(const F&... f) {
         const std::size_t n = (std::size_t{2} + ... + direct_size(f));
-        if (buffer_.size() - used_ < n) [[unlikely]]
+        if (used_ + n > capacity_) [[unlikely]]  // (a moved-from writer has no buffer: capacity_ 0)
             grow(n);
-        char* p = buffer_.data() + used_;
+        char* p = buffer_.get() + used_;
         put_be<2>(p, size);
         p += 2;
         ((p = put_direct(p, f)), ...);
@@ -228,7 +237,7 @@ private:
     }
     [[noreturn]] static void too_large() { throw Error(ErrorKind::usage, "COPY field larger than 2 GiB"); }
 
-    std::string_view data() const { return {buffer_.data() + header, used_ - header}; }
+    std::string_view data() const { return {buffer_.get() + header, used_ - header}; }
     // The row from `at` to used_ took the buffer past a batch: sends the rows before it, then
     // keeps that row for the next batch (moved to the front), or sends it alone when it fills
     // a batch by itself.
@@ -236,7 +245,7 @@ private:
         if (at > header) {
             send_message(0, at);
             if (used_ - at + header <= batch) {
-                std::memmove(buffer_.data() + header, buffer_.data() + at, used_ - at);
+                std::memmove(buffer_.get() + header, buffer_.get() + at, used_ - at);
                 used_ = header + (used_ - at);
                 return;
             }
@@ -250,20 +259,26 @@ private:
     // Sends buffer_[from + header, end) as one CopyData message framed in place at `from`.
     void send_message(std::size_t from, std::size_t end) {
         if (end - from - header <= max_framed)
-            in_.write_framed(buffer_.data() + from, end - from);
+            in_.write_framed(buffer_.get() + from, end - from);
         else
-            in_.write(std::string_view(buffer_.data() + from + header, end - from - header));
+            in_.write(std::string_view(buffer_.get() + from + header, end - from - header));
     }
     // `n` bytes at the end of the rows, to be written by the caller. (Forced inline: called per
     // field, and GCC keeps it out of line otherwise.)
     [[gnu::always_inline]] char* room(std::size_t n) {
-        if (buffer_.size() - used_ < n) [[unlikely]]
+        if (used_ + n > capacity_) [[unlikely]]  // (a moved-from writer has no buffer: capacity_ 0)
             grow(n);
-        char* p = buffer_.data() + used_;
+        char* p = buffer_.get() + used_;
         used_ += n;
         return p;
     }
-    void grow(std::size_t n) { buffer_.resize(std::max(buffer_.size() * 2, used_ + n)); }
+    void grow(std::size_t n) {
+        const std::size_t c = std::max(capacity_ * 2, used_ + n);
+        auto b = std::make_unique_for_overwrite<char[]>(c);
+        if (buffer_) std::memcpy(b.get(), buffer_.get(), used_);
+        buffer_ = std::move(b);
+        capacity_ = c;
+    }
     template <typename F>
     void append(const F& f) {
         if constexpr (is_optional_v<F>) {
@@ -319,7 +334,10 @@ private:
         for (std::size_t i = 0; i < N; ++i) p[i] = static_cast<char>(v >> (8 * (N - 1 - i)));
     }
     CopyIn in_;
-    std::string buffer_;  // [header][rows up to used_][spare]
+    // [header][rows up to used_][spare up to capacity_], not zeroed: a short COPY touches only
+    // the pages it fills.
+    std::unique_ptr<char[]> buffer_;
+    std::size_t capacity_;
     std::size_t used_ = header;
 };
 

@@ -500,6 +500,29 @@ TEST_P(TypesRoundTrip, TypedBinaryCopyFieldsAreTheCodecsBytes) {
     EXPECT_EQ(c.query("SELECT at::text FROM copy_edge WHERE id = 1")[0][0].as<std::string>(), "-infinity");
 }
 
+// A writer moved in the middle of a COPY carries the rows it has not sent yet; the moved-from
+// one refuses to go on (its COPY moved with it).
+TEST_P(TypesRoundTrip, AMovedCopyRowWriterCarriesItsRows) {
+    Client c = open();
+    c.query("CREATE TEMP TABLE copy_moved (id int4, name text)");
+    using Row = std::tuple<std::int32_t, std::string>;
+    auto first = copy_in_rows<Row>(c, "COPY copy_moved FROM STDIN (FORMAT binary)");
+    first.write({1, "one"});
+    first.write({2, "two"});
+    CopyRowWriter<Row> second(std::move(first));
+    second.write({3, "three"});
+    try {
+        first.write({4, "four"});
+        first.finish();
+        ADD_FAILURE() << "a moved-from writer finished a COPY";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
+    }
+    EXPECT_EQ(second.finish(), 3u);
+    EXPECT_EQ(c.query("SELECT string_agg(id::text || name, ',' ORDER BY id) FROM copy_moved")[0][0].as<std::string>(),
+              "1one,2two,3three");
+}
+
 // A field whose codec throws in the middle of a row: the row is refused whole, nothing of it
 // reaches the server, and the COPY goes on with the next row.
 struct Picky {
