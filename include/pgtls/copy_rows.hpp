@@ -23,9 +23,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,23 +75,35 @@ template <typename T>
 class CopyRowWriter {
 public:
     /// Takes over `in` (from Client::copy_in with FORMAT binary) and writes the header.
-    explicit CopyRowWriter(CopyIn in) : in_(std::move(in)), buffer_(header + batch + 4096, '\0') {
+    explicit CopyRowWriter(CopyIn in)
+        : in_(std::move(in)), buffer_(std::make_unique_for_overwrite<char[]>(batch + 4096)), capacity_(batch + 4096) {
         const std::string h = detail::binary_copy_header();
         std::memcpy(room(h.size()), h.data(), h.size());
     }
-    /// Encodes one row into the writer's buffer, sent in 64 KiB CopyData messages (one per
-    /// batch of rows, not per row). A field that cannot be encoded throws, and nothing of that
-    /// row stays behind: the COPY goes on with the next row.
-    void write(const T& row) {
+    /// Takes over `o`'s COPY and its rows not yet sent; `o` is left empty (its COPY moved).
+    CopyRowWriter(CopyRowWriter&& o) noexcept
+        : in_(std::move(o.in_)),
+          buffer_(std::move(o.buffer_)),
+          capacity_(std::exchange(o.capacity_, 0)),
+          used_(std::exchange(o.used_, header)) {}
+    /// Encodes one row into the writer's buffer, sent in CopyData messages of up to 256 KiB
+    /// (one per batch of whole rows, not per row). A field that cannot be encoded throws, and
+    /// nothing of that row stays behind: the COPY goes on with the next row.
+    [[gnu::always_inline]] void write(const T& row) {
         const std::size_t at = used_;
-        put_be<2>(room(2), size);
-        try {
-            std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
-        } catch (...) {
-            used_ = at;  // never half a row on the wire
-            throw;
+        if constexpr (direct_row) {
+            std::apply([&](const auto&... f) { write_direct(f...); }, detail::composite_fields(row));
+        } else {
+            put_be<2>(room(2), size);
+            try {
+                std::apply([&](const auto&... f) { (append(f), ...); }, detail::composite_fields(row));
+            } catch (...) {
+                used_ = at;  // never half a row on the wire
+                throw;
+            }
         }
-        if (used_ - header >= batch) send();
+        if (used_ > batch) [[unlikely]]
+            send(at);
     }
     /// Writes the rest and the trailer and ends the COPY; returns the server's row count.
     std::uint64_t finish() {
@@ -106,30 +120,165 @@ public:
 
 private:
     static constexpr std::size_t size = detail::composite_size<T>();
-    static constexpr std::size_t batch = 64 * 1024;
+    // A batch is one CopyData message, its header included, of at most 16 TLS records of
+    // plaintext (16 KiB each): a message one row past it would cost one more, nearly empty
+    // record and one more send. (256 KiB rather than 64: one write, one check for what the
+    // server sent meanwhile and one executor run per 16 records rather than per 4.)
+    static constexpr std::size_t batch = 256 * 1024;
     // The buffer starts with room for the CopyData header, so a batch goes out in place.
     static constexpr std::size_t header = 5;
     // Larger batches (rows of many MiB) go through CopyIn::write, which splits them.
     static constexpr std::size_t max_framed = 16 * 1024 * 1024;
 
-    std::string_view data() const { return {buffer_.data() + header, used_ - header}; }
-    void send() {
-        if (used_ - header <= max_framed)
-            in_.write_framed(buffer_.data(), used_);
-        else
-            in_.write(data());
+    // Fields the writer encodes itself, with the same bytes as their codec's encode_binary:
+    // signed integers, float, double, bool, timestamps, strings, and std::optional of these.
+    template <typename F>
+    static constexpr bool direct_field() {
+        if constexpr (is_optional_v<F>) return direct_field<typename F::value_type>();
+        else return (std::is_integral_v<F> && requires { Codec<F>::wire_size; }) || std::is_same_v<F, double> ||
+                    std::is_same_v<F, float> || std::is_same_v<F, bool> || std::is_same_v<F, TimestampTz> ||
+                    std::is_same_v<F, Timestamp> || std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>;
+    }
+    static constexpr bool direct_row = []<std::size_t... I>(std::index_sequence<I...>) {
+        return (direct_field<std::remove_cvref_t<std::tuple_element_t<I, detail::copy_row_fields<T>>>>() && ...);
+    }(std::make_index_sequence<size>{});
+
+    // A row of direct fields: its size first (so one capacity check per row, and a string
+    // over 2 GiB is refused before anything is written), then every field stored through one
+    // local pointer. used_ moves only once the whole row is in, so a field that throws (a
+    // timestamp outside PostgreSQL's range) leaves nothing of the row behind.
+    template <typename... F>
+    [[gnu::always_inline]] void write_direct(const F&... f) {
+        const std::size_t n = (std::size_t{2} + ... + direct_size(f));
+        if (used_ + n > capacity_) [[unlikely]]  // (a moved-from writer has no buffer: capacity_ 0)
+            grow(n);
+        char* p = buffer_.get() + used_;
+        put_be<2>(p, size);
+        p += 2;
+        ((p = put_direct(p, f)), ...);
+        used_ += n;
+    }
+    template <typename F>
+    static std::size_t direct_size(const F& f) {
+        if constexpr (is_optional_v<F>) return f ? direct_size(*f) : 4;
+        else if constexpr (std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>) {
+            if (f.size() > 0x7fffffffu) [[unlikely]]
+                too_large();
+            return 4 + f.size();
+        } else if constexpr (std::is_same_v<F, bool>) return 4 + 1;
+        else return 4 + sizeof(wire_value(f));
+    }
+    template <typename F>
+    static char* put_direct(char* p, const F& f) {
+        if constexpr (is_optional_v<F>) {
+            if (!f) {
+                put_be<4>(p, 0xffffffffu);
+                return p + 4;
+            }
+            return put_direct(p, *f);
+        } else if constexpr (std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>) {
+            put_be<4>(p, f.size());
+            copy_bytes(p + 4, f.data(), f.size());
+            return p + 4 + f.size();
+        } else if constexpr (std::is_same_v<F, bool>) {
+            put_be<4>(p, 1);
+            p[4] = f ? '\1' : '\0';
+            return p + 5;
+        } else {
+            const auto v = wire_value(f);
+            put_be<4>(p, sizeof v);
+            put_be<sizeof v>(p + 4, v);
+            return p + 4 + sizeof v;
+        }
+    }
+    // A fixed-size field as the unsigned integer whose big-endian bytes are its binary form.
+    template <typename F>
+    static auto wire_value(const F& f) {
+        if constexpr (std::is_same_v<F, double>) return std::bit_cast<std::uint64_t>(f);
+        else if constexpr (std::is_same_v<F, float>) return std::bit_cast<std::uint32_t>(f);
+        else if constexpr (std::is_same_v<F, TimestampTz> || std::is_same_v<F, Timestamp>) return static_cast<std::uint64_t>(pg_micros(f));
+        else if constexpr (Codec<F>::wire_size == 2) return static_cast<std::uint16_t>(f);
+        else if constexpr (Codec<F>::wire_size == 4) return static_cast<std::uint32_t>(f);
+        else return static_cast<std::uint64_t>(static_cast<std::int64_t>(f));
+    }
+    // pg_micros_from_time_point, with the common case inline: a time within about 300 BC ..
+    // 73,000 AD is well inside PostgreSQL's range, so only the epoch moves; the rest (and
+    // ±infinity) goes through the codec's checks.
+    template <typename TP>
+    static std::int64_t pg_micros(const TP& tp) {
+        static_assert(std::is_same_v<typename TP::duration, std::chrono::microseconds>);
+        const std::int64_t us = tp.time_since_epoch().count();
+        if (us > -(std::int64_t{1} << 56) && us < (std::int64_t{1} << 61)) [[likely]]
+            return us - detail::pg_epoch_micros;
+        return detail::pg_micros_from_time_point(tp);
+    }
+    // memcpy, without a call for the short strings rows mostly hold: two overlapping loads and
+    // stores, never touching a byte outside [s, s + n) or [d, d + n).
+    static void copy_bytes(char* d, const char* s, std::size_t n) {
+        if (n > 16) {
+            std::memcpy(d, s, n);
+        } else if (n >= 8) {
+            std::uint64_t a, b;
+            std::memcpy(&a, s, 8);
+            std::memcpy(&b, s + n - 8, 8);
+            std::memcpy(d, &a, 8);
+            std::memcpy(d + n - 8, &b, 8);
+        } else if (n >= 4) {
+            std::uint32_t a, b;
+            std::memcpy(&a, s, 4);
+            std::memcpy(&b, s + n - 4, 4);
+            std::memcpy(d, &a, 4);
+            std::memcpy(d + n - 4, &b, 4);
+        } else if (n > 0) {
+            d[0] = s[0];
+            d[n / 2] = s[n / 2];
+            d[n - 1] = s[n - 1];
+        }
+    }
+    [[noreturn]] static void too_large() { throw Error(ErrorKind::usage, "COPY field larger than 2 GiB"); }
+
+    std::string_view data() const { return {buffer_.get() + header, used_ - header}; }
+    // The row from `at` to used_ took the buffer past a batch: sends the rows before it, then
+    // keeps that row for the next batch (moved to the front), or sends it alone when it fills
+    // a batch by itself.
+    [[gnu::noinline]] void send(std::size_t at) {
+        if (at > header) {
+            send_message(0, at);
+            if (used_ - at + header <= batch) {
+                std::memmove(buffer_.get() + header, buffer_.get() + at, used_ - at);
+                used_ = header + (used_ - at);
+                return;
+            }
+            at -= header;  // its CopyData header goes over the end of the rows just sent
+        } else {
+            at = 0;
+        }
+        send_message(at, used_);
         used_ = header;
+    }
+    // Sends buffer_[from + header, end) as one CopyData message framed in place at `from`.
+    void send_message(std::size_t from, std::size_t end) {
+        if (end - from - header <= max_framed)
+            in_.write_framed(buffer_.get() + from, end - from);
+        else
+            in_.write(std::string_view(buffer_.get() + from + header, end - from - header));
     }
     // `n` bytes at the end of the rows, to be written by the caller. (Forced inline: called per
     // field, and GCC keeps it out of line otherwise.)
     [[gnu::always_inline]] char* room(std::size_t n) {
-        if (buffer_.size() - used_ < n) [[unlikely]]
+        if (used_ + n > capacity_) [[unlikely]]  // (a moved-from writer has no buffer: capacity_ 0)
             grow(n);
-        char* p = buffer_.data() + used_;
+        char* p = buffer_.get() + used_;
         used_ += n;
         return p;
     }
-    void grow(std::size_t n) { buffer_.resize(std::max(buffer_.size() * 2, used_ + n)); }
+    void grow(std::size_t n) {
+        const std::size_t c = std::max(capacity_ * 2, used_ + n);
+        auto b = std::make_unique_for_overwrite<char[]>(c);
+        if (buffer_) std::memcpy(b.get(), buffer_.get(), used_);
+        buffer_ = std::move(b);
+        capacity_ = c;
+    }
     template <typename F>
     void append(const F& f) {
         if constexpr (is_optional_v<F>) {
@@ -142,7 +291,7 @@ private:
             // Integers: written in place, no temporary string.
             put_fixed<Codec<F>::wire_size>(static_cast<std::uint64_t>(static_cast<std::int64_t>(f)));
         } else if constexpr (std::is_same_v<F, TimestampTz> || std::is_same_v<F, Timestamp>) {
-            put_fixed<8>(static_cast<std::uint64_t>(detail::pg_micros_from_time_point(f)));
+            put_fixed<8>(static_cast<std::uint64_t>(pg_micros(f)));
         } else if constexpr (std::is_same_v<F, std::string> || std::is_same_v<F, std::string_view>) {
             put_bytes(f);  // a string's binary form is its bytes; no temporary
         } else {
@@ -152,7 +301,7 @@ private:
     }
     // The length and the bytes of one field.
     void put_bytes(std::string_view b) {
-        if (b.size() > 0x7fffffffu) throw Error(ErrorKind::usage, "COPY field larger than 2 GiB");
+        if (b.size() > 0x7fffffffu) too_large();
         char* p = room(4 + b.size());
         put_be<4>(p, b.size());
         if (!b.empty()) std::memcpy(p + 4, b.data(), b.size());
@@ -185,7 +334,10 @@ private:
         for (std::size_t i = 0; i < N; ++i) p[i] = static_cast<char>(v >> (8 * (N - 1 - i)));
     }
     CopyIn in_;
-    std::string buffer_;  // [header][rows up to used_][spare]
+    // [header][rows up to used_][spare up to capacity_], not zeroed: a short COPY touches only
+    // the pages it fills.
+    std::unique_ptr<char[]> buffer_;
+    std::size_t capacity_;
     std::size_t used_ = header;
 };
 

@@ -3,6 +3,8 @@
 // and read back equal from text and binary results.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
 #include <random>
 
 #include "integration_fixture.hpp"
@@ -403,6 +405,122 @@ TEST_P(TypesRoundTrip, TypedBinaryCopySpansBatchesAndHugeRows) {
     EXPECT_EQ(r[0][1].as<std::int64_t>(), ids);
     EXPECT_EQ(r[0][2].as<std::int64_t>(), bytes);
     EXPECT_EQ(c.query("SELECT name FROM copy_big WHERE id = 12345")[0][0].as<std::string>(), "name-12345");
+}
+
+struct EdgeRow {
+    std::int32_t id;
+    std::int16_t small;
+    std::int64_t big;
+    float f4;
+    double f8;
+    bool flag;
+    std::string text;
+    std::string_view view;
+    std::optional<TimestampTz> at;
+    std::optional<Timestamp> local;
+};
+
+// The binary form of `rows` as PostgreSQL's COPY TO STDOUT writes it, built from each field's
+// codec: what the writer must have sent for the server to send it back.
+std::string expected_binary_copy(const std::vector<EdgeRow>& rows) {
+    std::string out = detail::binary_copy_header();
+    const auto field = [&](const std::optional<std::string>& b) {
+        detail::write_be(out, b ? b->size() : 0xffffffffu, 4);
+        if (b) out += *b;
+    };
+    for (const EdgeRow& r : rows) {
+        detail::write_be(out, 10, 2);
+        field(Codec<std::int32_t>::encode_binary(r.id));
+        field(Codec<std::int16_t>::encode_binary(r.small));
+        field(Codec<std::int64_t>::encode_binary(r.big));
+        field(Codec<float>::encode_binary(r.f4));
+        field(Codec<double>::encode_binary(r.f8));
+        field(Codec<bool>::encode_binary(r.flag));
+        field(r.text);
+        field(std::string(r.view));
+        field(r.at ? std::optional(Codec<TimestampTz>::encode_binary(*r.at)) : std::nullopt);
+        field(r.local ? std::optional(Codec<Timestamp>::encode_binary(*r.local)) : std::nullopt);
+    }
+    detail::write_be(out, 0xffff, 2);
+    return out;
+}
+
+// Every field kind the writer stores itself (integers of each width, float4/8, bool, strings of
+// every short length, timestamps near, far and infinite, NULLs) comes back from the server's
+// binary COPY byte for byte as the codecs' encode_binary writes it; a timestamp outside
+// PostgreSQL's range refuses its row only.
+TEST_P(TypesRoundTrip, TypedBinaryCopyFieldsAreTheCodecsBytes) {
+    Client c = open();
+    c.query("CREATE TEMP TABLE copy_edge (id int4, small int2, big int8, f4 float4, f8 float8, flag bool, text text, "
+            "view text, at timestamptz, local timestamp)");
+    using std::chrono::microseconds;
+    const std::vector<TimestampTz> times{
+        TimestampTz::max(), TimestampTz::min(), TimestampTz(microseconds(0)), TimestampTz(microseconds(-1)),
+        TimestampTz(microseconds(-(std::int64_t{1} << 56))),       // just outside the inline range
+        TimestampTz(microseconds((std::int64_t{1} << 61) - 1)),    // its last value
+        TimestampTz(microseconds(std::int64_t{1} << 61)),          // beyond: through the codec's checks
+        TimestampTz(microseconds(-210000000000000000)),            // 4685 BC
+    };
+    const std::string letters = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ";
+    std::vector<std::string> texts;
+    std::vector<EdgeRow> rows;
+    for (std::size_t len = 0; len <= 40; ++len) texts.push_back(letters.substr(len % 7, len));
+    for (std::int32_t i = 0; i < 200; ++i) {
+        EdgeRow r{i,
+                  static_cast<std::int16_t>(rng()),
+                  static_cast<std::int64_t>(rng()),
+                  static_cast<float>(static_cast<std::int32_t>(rng())) / 7.0f,
+                  static_cast<double>(static_cast<std::int64_t>(rng())) / 3.0,
+                  (rng() & 1) != 0,
+                  texts[static_cast<std::size_t>(i) % texts.size()],
+                  texts[static_cast<std::size_t>(i * 7) % texts.size()],
+                  std::nullopt,
+                  std::nullopt};
+        if (i % 5) r.at = times[static_cast<std::size_t>(i) % times.size()];
+        if (i % 3) r.local = Timestamp(microseconds(static_cast<std::int64_t>(rng() >> 12) - (std::int64_t{1} << 50)));
+        rows.push_back(r);
+    }
+    rows[1].small = -32768;
+    rows[2].big = std::numeric_limits<std::int64_t>::min();
+    rows[3].f8 = -std::numeric_limits<double>::infinity();
+    rows[4].f4 = std::numeric_limits<float>::denorm_min();
+    rows[5].id = -1;
+    auto w = copy_in_rows<EdgeRow>(c, "COPY copy_edge FROM STDIN (FORMAT binary)");
+    for (const EdgeRow& r : rows) w.write(r);
+    EdgeRow bad = rows[0];
+    bad.id = 1000;
+    bad.at = TimestampTz::min() + microseconds(1);  // not -infinity, and before 4714 BC
+    EXPECT_THROW(w.write(bad), Error);
+    EXPECT_EQ(w.finish(), rows.size());
+    std::string back;
+    c.copy_out("COPY (SELECT * FROM copy_edge ORDER BY id) TO STDOUT (FORMAT binary)",
+               [&](std::string_view d) { back.append(d); });
+    std::sort(rows.begin(), rows.end(), [](const EdgeRow& a, const EdgeRow& b) { return a.id < b.id; });
+    EXPECT_TRUE(back == expected_binary_copy(rows)) << back.size() << " bytes back, " << expected_binary_copy(rows).size() << " expected";
+    EXPECT_EQ(c.query("SELECT at::text FROM copy_edge WHERE id = 1")[0][0].as<std::string>(), "-infinity");
+}
+
+// A writer moved in the middle of a COPY carries the rows it has not sent yet; the moved-from
+// one refuses to go on (its COPY moved with it).
+TEST_P(TypesRoundTrip, AMovedCopyRowWriterCarriesItsRows) {
+    Client c = open();
+    c.query("CREATE TEMP TABLE copy_moved (id int4, name text)");
+    using Row = std::tuple<std::int32_t, std::string>;
+    auto first = copy_in_rows<Row>(c, "COPY copy_moved FROM STDIN (FORMAT binary)");
+    first.write({1, "one"});
+    first.write({2, "two"});
+    CopyRowWriter<Row> second(std::move(first));
+    second.write({3, "three"});
+    try {
+        first.write({4, "four"});
+        first.finish();
+        ADD_FAILURE() << "a moved-from writer finished a COPY";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
+    }
+    EXPECT_EQ(second.finish(), 3u);
+    EXPECT_EQ(c.query("SELECT string_agg(id::text || name, ',' ORDER BY id) FROM copy_moved")[0][0].as<std::string>(),
+              "1one,2two,3three");
 }
 
 // A field whose codec throws in the middle of a row: the row is refused whole, nothing of it
