@@ -2,8 +2,11 @@
 # Footprint of a small client program (connect with verify-full + SCRAM, one query with a
 # parameter: tests/consumers/app.cpp, and bench/footprint/libpq_app.c for libpq), per
 # single-backend pgtls build (buildtype=minsize, static, stripped) against the same program
-# on static libpq + OpenSSL. Prints a table of stripped sizes. The memory of idle
-# connections is bench/pgtls_bench's W8 (scripts/bench.sh).
+# on static libpq + OpenSSL. Prints a table of stripped sizes, with each TLS library's floor:
+# bench/footprint/tls_floor_<library>.c, a program that only does a verified TLS handshake
+# with that library, linked the same way; what a pgtls program weighs above it is pgtls's.
+# The memory of idle connections is bench/pgtls_bench's W8 (scripts/bench.sh), and its split
+# and floor bench/footprint/idle_memory.cpp.
 #
 #   scripts/footprint.sh          needs scripts/install-deps.sh and postgresql-server-dev-15
 #                                 (libpgcommon.a/libpgport.a for a static libpq)
@@ -23,8 +26,8 @@ gcc -Os -I"$(pg_config --includedir)" "$ROOT/bench/footprint/libpq_app.c" -o "$W
     -Wl,-Bdynamic -lgssapi_krb5 -lldap -lpthread -lm
 strip "$W/libpq_app"
 base=$(size "$W/libpq_app")
-printf '| program | stripped size | vs libpq | with static libstdc++ | shared libraries left |\n|---|---|---|---|---|\n'
-printf '| libpq 15 + OpenSSL 3.0 (static) | %d | 1.00 | – | %s |\n' "$base" \
+printf '| program | stripped size | vs libpq | TLS-only floor | above the floor | with static libstdc++ | shared libraries left |\n|---|---|---|---|---|---|---|\n'
+printf '| libpq 15 + OpenSSL 3.0 (static) | %d | 1.00 | – | – | – | %s |\n' "$base" \
     "$(ldd "$W/libpq_app" | awk '{print $1}' | grep -v -e vdso -e ld-linux | sed 's/\.so.*//' | tr '\n' ' ')"
 
 for b in openssl gnutls mbedtls; do
@@ -47,8 +50,12 @@ for b in openssl gnutls mbedtls; do
             -L"$P/lib/$arch" -l:libpgtls.a "${tls[@]}" -pthread -Wl,--gc-sections "${extra[@]}"
         strip "$W/app-$b-$mode"
     done
+    gcc -Os -I"$ROOT/bench/footprint" "$ROOT/bench/footprint/tls_floor_$b.c" -o "$W/tls-floor-$b" \
+        "${tls[@]}" -pthread -Wl,--gc-sections
+    strip "$W/tls-floor-$b"
     s=$(size "$W/app-$b-shared-libstdc++")
-    printf '| pgtls %s (static) | %d | %.2f | %d | %s |\n' "$b" "$s" "$(echo "$s / $base" | bc -l)" \
-        "$(size "$W/app-$b-static-libstdc++")" \
+    floor=$(size "$W/tls-floor-$b")
+    printf '| pgtls %s (static) | %d | %.2f | %d | %d | %d | %s |\n' "$b" "$s" "$(echo "$s / $base" | bc -l)" \
+        "$floor" "$((s - floor))" "$(size "$W/app-$b-static-libstdc++")" \
         "$(ldd "$W/app-$b-shared-libstdc++" | awk '{print $1}' | grep -v -e vdso -e ld-linux | sed 's/\.so.*//' | tr '\n' ' ')"
 done

@@ -10,7 +10,6 @@
 namespace pgtls::protocol {
 
 namespace {
-constexpr std::size_t initial_capacity = 16 * 1024;
 
 // libpq's VALID_LONG_MESSAGE_TYPE, plus ParameterDescription.
 bool may_be_long(char type) noexcept {
@@ -56,6 +55,7 @@ void MessageReader::reallocate(std::size_t capacity) {
 
 std::span<std::uint8_t> MessageReader::prepare(std::size_t min) {
     if (begin_ == end_) begin_ = end_ = 0;
+    min = std::max(min, read_size_);
     if (capacity_ - end_ < min) {
         // Compact first; grow (doubling, as bytes arrive) only if still short.
         if (begin_ > 0) {
@@ -63,15 +63,25 @@ std::span<std::uint8_t> MessageReader::prepare(std::size_t min) {
             end_ -= begin_;
             begin_ = 0;
         }
-        if (capacity_ - end_ < min) reallocate(std::max({capacity_ * 2, end_ + min, initial_capacity}));
+        if (capacity_ - end_ < min) reallocate(std::max({capacity_ * 2, end_ + min, idle_capacity}));
     }
-    return {buf_.get() + end_, capacity_ - end_};
+    offered_ = capacity_ - end_;
+    return {buf_.get() + end_, offered_};
 }
 
 void MessageReader::shrink() {
     const std::size_t held = end_ - begin_;
     if (held > retained_capacity / 2) return;  // a large message still arriving
-    reallocate(std::max(initial_capacity, 2 * held));
+    reallocate(std::max(bulk_read_size, 2 * held));
+}
+
+BackendMessage MessageReader::idle_after(const std::uint8_t* body, std::size_t size) {
+    if (size > ready_body_.size()) return {'Z', {body, size}};  // malformed: its parser says so
+    std::memcpy(ready_body_.data(), body, size);
+    buf_.reset();
+    capacity_ = begin_ = end_ = offered_ = 0;
+    read_size_ = idle_capacity;
+    return {'Z', {ready_body_.data(), size}};
 }
 
 void MessageReader::feed(std::span<const std::uint8_t> bytes) {

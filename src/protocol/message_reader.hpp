@@ -3,8 +3,9 @@
 //  - the buffer grows as bytes arrive, never to the length a header claims;
 //  - a length is believed only up to the cap of its message type (below); above it, or
 //    below 4, it is a protocol error, never an allocation;
-//  - room a large message took is given back once it is consumed, so an idle connection
-//    does not keep it.
+//  - room a large message took is given back once it is consumed, and a buffer grown for a
+//    stream of reads goes back to idle_capacity at a ReadyForQuery that leaves nothing
+//    buffered, so an idle connection keeps a small buffer only.
 #pragma once
 
 #include <array>
@@ -34,14 +35,26 @@ public:
     static constexpr std::uint32_t auth_message_limit = 2000;
     // A buffer grown beyond this is shrunk back once what it holds is small again.
     static constexpr std::size_t retained_capacity = std::size_t{1} << 20;
+    // The buffer's size while replies are small, and again once the connection is idle
+    // (a ReadyForQuery consumed with nothing after it). Reads offer at least this much room.
+    static constexpr std::size_t idle_capacity = 2 * 1024;
+    // Reads that fill the room they were offered double it, up to this (a TLS record's
+    // plaintext), so a large result streams in record-sized reads.
+    static constexpr std::size_t bulk_read_size = 16 * 1024;
 
     explicit MessageReader(std::size_t max_message_size = std::size_t{1} << 30);
     MessageReader(MessageReader&&) noexcept = default;
     MessageReader& operator=(MessageReader&&) noexcept = default;
 
-    // Space to read into: at least `min` bytes. Call commit() with how many were written.
-    std::span<std::uint8_t> prepare(std::size_t min = 16 * 1024);
-    void commit(std::size_t n) noexcept { end_ += n; }
+    // Space to read into: at least `min` bytes, and at least the current read size (which
+    // starts at idle_capacity and grows while reads fill what they are offered). Call
+    // commit() with how many bytes were written.
+    std::span<std::uint8_t> prepare(std::size_t min = 0);
+    void commit(std::size_t n) noexcept {
+        end_ += n;
+        if (n == offered_ && read_size_ < bulk_read_size) [[unlikely]]
+            read_size_ *= 2;
+    }
     // Append bytes (tests and callers without a read buffer).
     void feed(std::span<const std::uint8_t> bytes);
 
@@ -58,6 +71,8 @@ public:
                                       (std::uint32_t(p[3]) << 8) | std::uint32_t(p[4]);
             if (len >= 4 && len <= limits_[p[0]] && avail > std::size_t(len)) {
                 begin_ += std::size_t(len) + 1;
+                if (capacity_ > idle_capacity && begin_ == end_ && p[0] == 'Z') [[unlikely]]
+                    return idle_after(p + 5, std::size_t(len) - 4);
                 return BackendMessage{char(p[0]), {p + 5, std::size_t(len) - 4}};
             }
         }
@@ -79,6 +94,10 @@ public:
 
 private:
     std::optional<BackendMessage> next_slow();
+    // A ReadyForQuery (its body at `body`) was the last byte buffered: the connection is idle.
+    // Releases the buffer (the next read allocates idle_capacity) and returns the message,
+    // its body copied into the reader.
+    BackendMessage idle_after(const std::uint8_t* body, std::size_t size);
     void shrink();
     void reallocate(std::size_t capacity);
     void update_limits() noexcept;
@@ -86,6 +105,9 @@ private:
     std::unique_ptr<std::uint8_t[]> buf_;
     std::size_t capacity_ = 0;
     std::size_t begin_ = 0, end_ = 0;
+    std::size_t offered_ = 0;                  // room the last prepare() gave
+    std::size_t read_size_ = idle_capacity;    // room a read is offered at least
+    std::array<std::uint8_t, 8> ready_body_{};  // an idle ReadyForQuery's body, once the buffer is gone
     std::size_t max_;
     bool long_allowed_ = true;
     // The largest length field believed per type byte.

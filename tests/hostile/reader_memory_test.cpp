@@ -136,6 +136,29 @@ TEST_P(ReaderMemory, TheBufferIsGivenBackAfterALargeRow) {
     EXPECT_LT(held, std::size_t{4} << 20) << "the idle connection holds " << (held >> 10) << " KiB";
 }
 
+// A reply below the 1 MiB the reader keeps for large messages grew the buffer too: the idle
+// connection gives it back at the ReadyForQuery, keeping a small buffer only.
+TEST_P(ReaderMemory, TheIdleConnectionGivesBackWhatAMediumRowTook) {
+    if (built_with_asan() || built_with_tsan()) GTEST_SKIP() << "the sanitizer's allocator is not malloc's";
+    constexpr std::size_t row_bytes = 600u << 10;
+    auto server = target(trust_then([](FakeConnection& c) {
+        c.read_message();
+        {
+            const std::string medium(row_bytes, 'r');
+            c.send(row_description({{"a", 25}}) + data_row({medium.c_str()}) + command_complete("SELECT 1") + ready());
+        }
+        c.read_message();
+        c.send(row_description({{"a", 23}}) + data_row({"1"}) + command_complete("SELECT 1") + ready());
+        c.wait_for_close();
+    }));
+    Client client(settings_for(server));
+    const std::size_t before = malloc_in_use();
+    EXPECT_EQ(client.query("SELECT medium")[0][0].view().size(), row_bytes);  // the Result is freed here
+    EXPECT_EQ(client.query("SELECT 1")[0][0].as<int>(), 1);
+    const std::size_t held = malloc_in_use() - std::min(before, malloc_in_use());
+    EXPECT_LT(held, std::size_t{64} << 10) << "the idle connection holds " << (held >> 10) << " KiB";
+}
+
 // The send side likewise: the room a large parameter took in the connection's send buffer is
 // given back once it is sent, so an idle connection does not keep it.
 TEST_P(ReaderMemory, TheSendBufferIsGivenBackAfterALargeParameter) {

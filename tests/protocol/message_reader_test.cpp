@@ -147,3 +147,84 @@ TEST(MessageReader, RoomALargeMessageTookIsGivenBack) {
     EXPECT_EQ(m->type, 'Z');
     EXPECT_LE(r.capacity(), 64u * 1024);
 }
+
+namespace {
+// Delivers `stream` as a socket would: each read takes what fits in the room offered, at most
+// `chunk` bytes; complete messages are taken out after each read. Returns the types seen.
+std::string read_like_a_channel(protocol::MessageReader& r, const std::string& stream, std::size_t chunk = 1 << 30) {
+    std::string types;
+    for (std::size_t pos = 0; pos < stream.size();) {
+        auto space = r.prepare();
+        const std::size_t n = std::min({space.size(), chunk, stream.size() - pos});
+        std::memcpy(space.data(), stream.data() + pos, n);
+        r.commit(n);
+        pos += n;
+        while (auto m = r.next()) {
+            types += m->type;
+            if (m->type == 'Z') {
+                EXPECT_EQ(m->body.size(), 1u);
+                if (!m->body.empty()) {
+                    EXPECT_EQ(char(m->body[0]), 'I');
+                }
+            }
+        }
+    }
+    return types;
+}
+}  // namespace
+
+// An idle connection keeps a small receive buffer: room grown for a large reply is released at
+// the ReadyForQuery that leaves nothing buffered (the message itself stays readable).
+TEST(MessageReader, TheBufferIsReleasedWhenTheConnectionGoesIdle) {
+    protocol::MessageReader r;
+    const std::string big = row_description({{"a", 25}}) + data_row({std::string(1 << 20, 'r').c_str()}) +
+                            command_complete("SELECT 1") + ready();
+    EXPECT_EQ(read_like_a_channel(r, big), "TDCZ");
+    EXPECT_LE(r.capacity(), protocol::MessageReader::idle_capacity);
+    // A stream of record-sized reads grows the buffer too; it is released likewise.
+    std::string rows;
+    for (int i = 0; i < 200; ++i) rows += data_row({std::string(300, 'x').c_str()});
+    EXPECT_EQ(read_like_a_channel(r, rows + command_complete("SELECT 200") + ready(), 16384),
+              std::string(200, 'D') + "CZ");
+    EXPECT_LE(r.capacity(), protocol::MessageReader::idle_capacity);
+    // The next small reply is read as before.
+    EXPECT_EQ(read_like_a_channel(r, data_row({"1"}) + ready()), "DZ");
+}
+
+// Small replies cost no allocation: the buffer keeps its idle size across them.
+TEST(MessageReader, SmallRepliesKeepTheIdleBuffer) {
+    protocol::MessageReader r;
+    const std::string reply = msg('1', "") + msg('2', "") + row_description({{"n", 23}}) + data_row({"1"}) +
+                              command_complete("SELECT 1") + ready();
+    for (int i = 0; i < 100; ++i) {
+        ASSERT_EQ(read_like_a_channel(r, reply), "12TDCZ");
+        ASSERT_EQ(r.capacity(), protocol::MessageReader::idle_capacity);
+    }
+}
+
+// A ReadyForQuery with bytes after it (a pipeline's next reply) is not idle: they are kept.
+TEST(MessageReader, AReadyForQueryWithMoreBufferedKeepsTheBuffer) {
+    protocol::MessageReader r;
+    const std::string first = data_row({std::string(40000, 'r').c_str()}) + ready();
+    const std::string second = data_row({"2"}) + command_complete("SELECT 1") + ready();
+    r.feed(bytes(first + second));
+    std::string types;
+    while (auto m = r.next()) types += m->type;
+    EXPECT_EQ(types, "DZDCZ");
+    EXPECT_LE(r.capacity(), protocol::MessageReader::idle_capacity);  // released at the last 'Z' only
+}
+
+// Reads that fill the room they are offered get more, up to a TLS record's plaintext.
+TEST(MessageReader, FullReadsGrowTheReadSizeToARecord) {
+    protocol::MessageReader r;
+    EXPECT_EQ(r.prepare().size(), protocol::MessageReader::idle_capacity);
+    std::size_t offered = 0;
+    for (int i = 0; i < 10; ++i) {
+        auto space = r.prepare();
+        offered = space.size();
+        std::memset(space.data(), 0, space.size());  // type 0, length 0: never parsed here
+        r.commit(space.size());
+        r.consume_raw(r.buffered());
+    }
+    EXPECT_EQ(offered, protocol::MessageReader::bulk_read_size);
+}
