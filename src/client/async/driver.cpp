@@ -178,7 +178,8 @@ bool Driver::step_open(Clock::time_point now) {
         new_socket();
         if (!action_.target)
             throw Error(ErrorKind::usage, ErrorCause::usage, "open_socket action without a target");
-        opener_ = std::make_unique<transport::SocketOpener>(*action_.target, setup_.socket_options);
+        opener_ = std::make_unique<transport::SocketOpener>(*action_.target, setup_.socket_options,
+                                                            transport::Resolution::background);
         opener_attempts_ = 0;
     }
     if (!opener_->advance()) {
@@ -187,7 +188,7 @@ bool Driver::step_open(Clock::time_point now) {
             opener_attempts_ = opener_->attempts();
             new_socket();
         }
-        main_interest_ = {opener_->fd(), false, true, epoch_};
+        main_interest_ = {opener_->fd(), opener_->resolving(), !opener_->resolving(), epoch_};
         return false;
     }
     transport::OpenedSocket s = opener_->take();
