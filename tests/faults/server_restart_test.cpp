@@ -1,7 +1,7 @@
 // The real PostgreSQL 18 server going away under the client: restarted (scripts/test-servers.sh
 // restart) while a Pool holds idle connections, and the backend serving a connection killed
 // (SIGKILL) or frozen (SIGSTOP) while its handshake is in flight (slowed by a FaultProxy so
-// the fault lands inside it). In plaintext and with sslmode=require on every TLS backend: a
+// the fault lands inside it; with both drivers: the blocking Client and the AsyncConnection). In plaintext and with sslmode=require on every TLS backend: a
 // clear error or a working connection, never a hang or a wrong result; the pool discards the
 // dead connections and recovers; no fd or thread is left behind.
 //
@@ -146,9 +146,10 @@ Failure connect_while(const Variant& v, const std::string& extra, const std::fun
     const auto before = children_of(pm);
     auto attempt = std::async(std::launch::async, [&] {
         return run_failing([&] {
-            Client c(config_for("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
-                                    " dbname=pgtls user=scramuser password=scram-secret sslmode=" + v.sslmode + " " + extra,
-                                v.backend));
+            DriverConnection c(v.driver, config_for("host=127.0.0.1 port=" + std::to_string(proxy.port()) +
+                                                        " dbname=pgtls user=scramuser password=scram-secret sslmode=" +
+                                                        v.sslmode + " " + extra,
+                                                    v.backend));
         });
     });
     const pid_t backend = new_backend(pm, before);
@@ -159,7 +160,7 @@ Failure connect_while(const Variant& v, const std::string& extra, const std::fun
 }
 
 TEST(ServerRestart, BackendKilledDuringHandshake) {
-    for (const Variant& v : variants()) {
+    for (const Variant& v : driver_variants()) {
         const std::string where = label(v) + " backend SIGKILLed mid-handshake";
         const ResourceBaseline baseline;
         const Failure f = connect_while(v, "connect_timeout=10", [](pid_t p) { ::kill(p, SIGKILL); });
@@ -175,7 +176,7 @@ TEST(ServerRestart, BackendKilledDuringHandshake) {
 }
 
 TEST(ServerRestart, BackendFrozenDuringHandshakeFiresConnectTimeout) {
-    for (const Variant& v : variants()) {
+    for (const Variant& v : driver_variants()) {
         const std::string where = label(v) + " backend SIGSTOPped mid-handshake";
         const ResourceBaseline baseline;
         pid_t frozen = 0;
