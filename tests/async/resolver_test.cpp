@@ -1,6 +1,7 @@
 // Host names resolved by the non-blocking connection off its loop (BackgroundResolver), against
 // the real test servers on every TLS backend. A blackholed name — served by a DNS server that
-// never answers: a UDP socket of this test on 127.0.0.77:53, made the process's only name
+// never answers: a UDP socket of this test on port 53 of a loopback address of its own
+// (127.77.x.y from the pid, so concurrent runs do not collide), made the process's only name
 // server by a private mount namespace whose /etc/resolv.conf points there (root needed; the
 // cases skip otherwise) — never delays another connection on the same loop; connect_timeout
 // ends its connect; destroying or cancelling the connection mid-resolution completes it
@@ -67,7 +68,9 @@ SilentDns& silent_dns() {
             return d;
         }
         ::close(f);
-        std::ofstream(path) << "nameserver 127.0.0.77\noptions timeout:" << kResolverTimeoutSeconds
+        const unsigned pid = static_cast<unsigned>(::getpid());
+        const std::string server = "127.77." + std::to_string((pid >> 8) & 0xff) + "." + std::to_string(1 + pid % 254);
+        std::ofstream(path) << "nameserver " << server << "\noptions timeout:" << kResolverTimeoutSeconds
                             << " attempts:1\n";
         const bool mounted = ::mount(path, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) == 0;
         ::unlink(path);
@@ -79,8 +82,8 @@ SilentDns& silent_dns() {
         sockaddr_in a{};
         a.sin_family = AF_INET;
         a.sin_port = htons(53);
-        a.sin_addr.s_addr = inet_addr("127.0.0.77");
-        if (d.udp < 0 || ::bind(d.udp, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) d.why_not = "could not bind 127.0.0.77:53";
+        a.sin_addr.s_addr = inet_addr(server.c_str());
+        if (d.udp < 0 || ::bind(d.udp, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) d.why_not = "could not bind " + server + ":53";
         return d;
     }();
     return dns;
