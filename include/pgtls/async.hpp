@@ -1,7 +1,9 @@
 /// \file
 /// pgtls — a non-blocking PostgreSQL connection for any event loop (epoll, libuv, Qt, Asio).
 ///
-/// The connection never blocks and never starts a thread. The loop asks it what to wait for —
+/// The connection never blocks; its only thread is a short-lived one that resolves a host name
+/// (the system resolver blocks), whose answer the loop waits for on a watched descriptor. The
+/// loop asks it what to wait for —
 /// watches(): up to two sockets (the connection's, and a cancel request's while one runs), each
 /// with the readiness wanted and an epoch that changes when the socket behind the number
 /// changes — and deadline(): when to call advance() even if no socket became ready. The loop
@@ -113,8 +115,9 @@ public:
     /// Connects with resolved settings, with the blocking Client's whole connect policy: every
     /// host in turn (or shuffled, load_balance_hosts=random), every sslmode with its
     /// fallbacks, classic or direct negotiation, target_session_attrs, connect_timeout per
-    /// host. A password callback runs from advance(). Host names are resolved with the
-    /// system resolver, which may block (give hostaddr, or an IP literal, to avoid it).
+    /// host. A password callback runs from advance(). A host name is resolved on a thread of
+    /// its own: meanwhile watches() names a descriptor that becomes readable with the answer;
+    /// connect_timeout, cancel() and destruction stop waiting for it at once.
     OpId connect(Settings settings, Done done);
     /// Resolves `config` (conninfo, PG* environment) first; a resolve error completes `done`.
     OpId connect(const Config& config, Done done);

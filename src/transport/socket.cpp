@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pgtls/error.hpp"
+#include "transport/background_resolver.hpp"
 
 namespace pgtls::transport {
 
@@ -67,7 +68,7 @@ void wait_fd(int fd, bool for_write, Deadline deadline, const char* what) {
     }
 }
 
-SocketOpener::SocketOpener(const HostTarget& target, const SocketOptions& options)
+SocketOpener::SocketOpener(const HostTarget& target, const SocketOptions& options, Resolution resolution)
     : target_(target), options_(options) {
     if (target.is_unix_socket()) {
         const std::string path = config::unix_socket_path(target);
@@ -96,23 +97,41 @@ SocketOpener::SocketOpener(const HostTarget& target, const SocketOptions& option
     if (!target.hostaddr.empty()) hints.ai_flags |= AI_NUMERICHOST;
     addrinfo* res = nullptr;
     const std::string port = std::to_string(target.port);
-    const int gai = ::getaddrinfo(name.c_str(), port.c_str(), &hints, &res);
-    if (gai != 0)
-        throw Error(ErrorKind::connection, ErrorCause::resolve_failed,
-                    (target.hostaddr.empty() ? "could not translate host name " : "could not parse network address ") +
-                        describe_target(target) + " to address: " + gai_strerror(gai));
-    for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    if (resolution == Resolution::background && target.hostaddr.empty()) {
+        // An IP literal needs no lookup; a name goes to the resolver's thread.
+        addrinfo numeric = hints;
+        numeric.ai_flags |= AI_NUMERICHOST;
+        if (::getaddrinfo(name.c_str(), port.c_str(), &numeric, &res) != 0) {
+            resolver_ = std::make_unique<BackgroundResolver>(name, port, hints);
+            return;
+        }
+    } else if (const int gai = ::getaddrinfo(name.c_str(), port.c_str(), &hints, &res); gai != 0) {
+        resolve_failed(gai);
+    }
+    take_addresses(res);
+    freeaddrinfo(res);
+}
+
+void SocketOpener::take_addresses(const addrinfo* list) {
+    for (const addrinfo* ai = list; ai; ai = ai->ai_next) {
         const auto* b = reinterpret_cast<const unsigned char*>(ai->ai_addr);
         sockaddrs_.emplace_back(b, b + ai->ai_addrlen);
         families_.push_back(ai->ai_family);
         addresses_.push_back(sockaddr_text(ai->ai_addr));
     }
-    freeaddrinfo(res);
+}
+
+void SocketOpener::resolve_failed(int gai) const {
+    throw Error(ErrorKind::connection, ErrorCause::resolve_failed,
+                (target_.hostaddr.empty() ? "could not translate host name " : "could not parse network address ") +
+                    describe_target(target_) + " to address: " + gai_strerror(gai));
 }
 
 SocketOpener::~SocketOpener() {
     if (fd_ >= 0) ::close(fd_);
 }
+
+int SocketOpener::fd() const noexcept { return resolver_ ? resolver_->fd() : fd_; }
 
 bool SocketOpener::start_next() {
     const bool unix_socket = target_.is_unix_socket();
@@ -154,6 +173,12 @@ void SocketOpener::record_failure(int err) {
 }
 
 bool SocketOpener::advance() {
+    if (resolver_) {
+        if (!resolver_->finished()) return false;
+        const std::unique_ptr<BackgroundResolver> done = std::move(resolver_);
+        if (done->gai_error() != 0) resolve_failed(done->gai_error());
+        take_addresses(done->result());
+    }
     while (true) {
         if (fd_ < 0) {
             if (!start_next()) fail();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,11 @@
 
 #include "pgtls/config.hpp"
 
+struct addrinfo;
+
 namespace pgtls::transport {
+
+class BackgroundResolver;
 
 using Clock = std::chrono::steady_clock;
 using Deadline = std::optional<Clock::time_point>;
@@ -29,22 +34,31 @@ struct OpenedSocket {
     std::string address;  // "127.0.0.1", "::1" or the socket path
 };
 
+// How a SocketOpener resolves a host name: getaddrinfo() in its constructor, which blocks
+// (as libpq's PQconnectPoll does), or on a thread of its own (BackgroundResolver), which the
+// caller's loop waits for through fd(). A hostaddr, an IP literal or a Unix socket needs no
+// lookup either way.
+enum class Resolution { blocking, background };
+
 // Opens a socket to `target` without ever blocking on the connect: the caller's loop waits
-// for fd() to become writable between calls to advance(). The same attempts and error texts
-// as open_socket(). Name resolution is getaddrinfo() in the constructor, which blocks for a
-// host name (as libpq's PQconnectPoll does); a hostaddr or a Unix socket does not.
+// for fd() to become writable (readable while resolving(), see Resolution) between calls to
+// advance(). The same attempts and error texts as open_socket().
 class SocketOpener {
 public:
-    // Throws Error(connection) when the name does not resolve or the socket path is too long.
-    SocketOpener(const HostTarget& target, const SocketOptions& options);
+    // Throws Error(connection) when the name does not resolve (Resolution::blocking) or the
+    // socket path is too long.
+    SocketOpener(const HostTarget& target, const SocketOptions& options, Resolution resolution = Resolution::blocking);
     ~SocketOpener();
     SocketOpener(const SocketOpener&) = delete;
     SocketOpener& operator=(const SocketOpener&) = delete;
 
     // Starts or finishes connect attempts. True: connected (see take()). False: wait for fd()
     // to be writable, then call again. Throws Error(connection) once every address failed.
+    // Throws Error(connection) as the constructor does once a background lookup failed.
     bool advance();
-    int fd() const noexcept { return fd_; }
+    int fd() const noexcept;
+    // True while a background lookup runs: wait for fd() to be readable.
+    bool resolving() const noexcept { return resolver_ != nullptr; }
     // How many addresses have been tried so far: each attempt is a new socket.
     std::size_t attempts() const noexcept { return next_; }
     // The connected socket; the opener no longer owns it.
@@ -54,6 +68,8 @@ public:
 
 private:
     bool start_next();  // starts the next address's connect; false when none is left
+    void take_addresses(const addrinfo* list);
+    [[noreturn]] void resolve_failed(int gai) const;
     void record_failure(int err);  // closes the attempt's socket, notes why it failed
     [[noreturn]] void fail() const;
     HostTarget target_;
@@ -67,6 +83,7 @@ private:
     std::string current_;                      // address of the attempt in progress
     std::string errors_;
     int last_errno_ = 0;
+    std::unique_ptr<BackgroundResolver> resolver_;  // while a background lookup runs
 };
 
 // Connects to `target` (hostaddr if given, else resolves host; every resolved address is

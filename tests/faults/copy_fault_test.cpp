@@ -1,5 +1,6 @@
 // The server connection lost in the middle of COPY, against the real PostgreSQL 15 server, in
-// plaintext and with sslmode=require on every TLS backend: the backend terminated by
+// plaintext and with sslmode=require on every TLS backend, with both drivers (the blocking
+// Client and the AsyncConnection): the backend terminated by
 // pg_terminate_backend from another session, and the stream cut by a FaultProxy, both while
 // COPY FROM STDIN is sending rows and while COPY TO STDOUT is delivering them. Each time a
 // clear error within seconds, every row handed over before it is whole and correct, nothing
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -22,11 +24,15 @@ namespace {
 using namespace std::chrono_literals;
 using Direction = FaultProxy::Direction;
 
+// The parameter: a TLS backend or "none", "_async" appended for the async driver.
 class CopyFault : public ::testing::TestWithParam<std::string> {
 protected:
-    const std::string& backend() const { return GetParam(); }
+    std::string backend() const { return split_driver(GetParam()).first; }
+    DriverKind driver() const { return split_driver(GetParam()).second; }
     bool tls() const { return backend() != "none"; }
-    std::string label() const { return tls() ? backend() : "plaintext"; }
+    std::string label() const {
+        return (tls() ? backend() : "plaintext") + (driver() == DriverKind::async ? "_async" : "");
+    }
     const TestServer& server() const { return test_env().server("pg15"); }
     std::string sslmode() const { return tls() ? " sslmode=require" : " sslmode=disable"; }
 
@@ -49,12 +55,17 @@ protected:
     }
 
     // Sends rows through COPY FROM STDIN until it fails (or 20 s pass), calling `after_first_mb`
-    // once a megabyte has gone out. Returns the failure.
-    static Failure copy_in_until_failure(Client& c, const std::string& table, const std::function<void()>& after_first_mb) {
+    // once a megabyte has gone out. Returns the failure. The async driver takes the whole
+    // stream at once: 64 MiB, far more than the server takes in before the fault, with
+    // `after_first_mb` called once the socket is full (or 200 ms in).
+    static Failure copy_in_until_failure(DriverConnection& dc, const std::string& table,
+                                         const std::function<void()>& after_first_mb) {
+        std::string batch;
+        for (int i = 0; i < 1000; ++i) batch += std::to_string(i) + "\tsome row text to make the rows longer\n";
+        if (AsyncConnection* a = dc.async()) return copy_in_async_until_failure(*a, table, batch, after_first_mb);
+        Client& c = *dc.client();
         return run_failing([&] {
             auto in = c.copy_in("COPY " + table + " FROM STDIN");
-            std::string batch;
-            for (int i = 0; i < 1000; ++i) batch += std::to_string(i) + "\tsome row text to make the rows longer\n";
             std::size_t sent = 0;
             bool signalled = false;
             const auto until = std::chrono::steady_clock::now() + 20s;
@@ -70,6 +81,33 @@ protected:
         });
     }
 
+    static Failure copy_in_async_until_failure(AsyncConnection& a, const std::string& table, const std::string& batch,
+                                               const std::function<void()>& after_first_mb) {
+        return run_failing([&] {
+            std::string data;
+            while (data.size() < (64u << 20)) data += batch;
+            std::optional<std::exception_ptr> outcome;
+            a.copy_in("COPY " + table + " FROM STDIN", std::move(data), [&](std::exception_ptr e, std::uint64_t) { outcome = e; });
+            const auto signal_at = AsyncConnection::Clock::now() + 200ms;
+            bool started = false, signalled = false;
+            const bool finished = run_async_loop(
+                a,
+                [&] {
+                    // Waiting to write after the first advance: the socket is full of COPY data.
+                    const bool blocked = started && a.watches()[0].write;
+                    started = true;
+                    if (!signalled && (blocked || AsyncConnection::Clock::now() >= signal_at)) {
+                        signalled = true;
+                        after_first_mb();
+                    }
+                    return outcome.has_value();
+                },
+                60s, signal_at);
+            ASSERT_TRUE(finished) << "the async COPY FROM did not end";
+            if (*outcome) std::rethrow_exception(*outcome);
+        });
+    }
+
     // generate_series in the select list streams (ProjectSet); in FROM it would be
     // materialized first.
     static constexpr const char* kCopyOutSql =
@@ -78,7 +116,7 @@ protected:
     // Reads a large COPY TO STDOUT of "g\tg*7" lines (`sql`), checking every line handed over;
     // calls `after_first_mb` once a megabyte has arrived. Returns the failure; `lines` counts
     // the good lines.
-    static Failure copy_out_until_failure(Client& c, std::size_t& lines, const std::function<void()>& after_first_mb,
+    static Failure copy_out_until_failure(DriverConnection& c, std::size_t& lines, const std::function<void()>& after_first_mb,
                                           const char* sql = kCopyOutSql) {
         lines = 0;
         std::size_t received = 0;
@@ -116,7 +154,7 @@ protected:
     }
 
     // After the failure: the client refuses to be used, without a hang.
-    void expect_dead(Client& c, const std::string& where) const {
+    void expect_dead(DriverConnection& c, const std::string& where) const {
         EXPECT_FALSE(c.is_healthy()) << where;
         const Failure next = run_failing([&] { c.query("SELECT 1"); });
         expect_failure(next, {ErrorKind::connection, ErrorKind::usage}, {}, 2000ms, where + ", next query");
@@ -135,11 +173,13 @@ TEST_P(CopyFault, CopyInBackendTerminated) {
     const std::string table = fresh_table("copy_in_term");
     const ResourceBaseline baseline;
     {
-        Client c(direct());
+        DriverConnection c(driver(), direct());
         const int pid = c.query("SELECT pg_backend_pid()")[0][0].as<int>();
-        std::thread killer;
-        const Failure f = copy_in_until_failure(c, table, [&] { terminate_soon(direct(), pid, killer); });
-        killer.join();
+        // Terminated before the client sends more: the COPY cannot finish first (the async
+        // driver's stream is finite).
+        const Failure f = copy_in_until_failure(c, table, [&] {
+            Client(direct()).query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+        });
         // The write fails, but the server's FATAL came first: that is the error.
         expect_failure(f, {ErrorKind::server}, {"terminating connection due to administrator command"}, 25000ms,
                        label() + " COPY FROM, backend terminated");
@@ -156,7 +196,7 @@ TEST_P(CopyFault, CopyInBackendTerminated) {
 TEST_P(CopyFault, CopyOutBackendTerminatedWhileWaitingReportsTheFatal) {
     const ResourceBaseline baseline;
     {
-        Client c(direct());
+        DriverConnection c(driver(), direct());
         const int pid = c.query("SELECT pg_backend_pid()")[0][0].as<int>();
         std::thread killer;
         std::size_t lines = 0;
@@ -177,7 +217,7 @@ TEST_P(CopyFault, CopyOutBackendTerminatedWhileWaitingReportsTheFatal) {
 TEST_P(CopyFault, CopyOutBackendTerminated) {
     const ResourceBaseline baseline;
     {
-        Client c(direct());
+        DriverConnection c(driver(), direct());
         const int pid = c.query("SELECT pg_backend_pid()")[0][0].as<int>();
         std::thread killer;
         std::size_t lines = 0;
@@ -228,7 +268,7 @@ TEST_P(CopyFault, CopyInStreamCut) {
         // Past the startup (whose Terminate is counted too: it is small), 3 MB into the COPY.
         const std::size_t at = startup_bytes(proxy, config, Direction::client_to_server) + (3u << 20);
         proxy.set_fault(FaultProxy::Fault{Direction::client_to_server, at, FaultProxy::Action::cut});
-        Client c(config);
+        DriverConnection c(driver(), config);
         const Failure f = copy_in_until_failure(c, table, [] {});
         expect_failure(f, {ErrorKind::connection}, {"closed", "Broken pipe", "reset"}, 25000ms, label() + " COPY FROM, stream cut");
         expect_dead(c, label() + " COPY FROM cut");
@@ -245,7 +285,7 @@ TEST_P(CopyFault, CopyOutStreamCut) {
         // 3 MB (and 5 odd bytes, to land inside a message and a TLS record) into the COPY.
         const std::size_t at = startup_bytes(proxy, config, Direction::server_to_client) + (3u << 20) + 5;
         proxy.set_fault(FaultProxy::Fault{Direction::server_to_client, at, FaultProxy::Action::cut});
-        Client c(config);
+        DriverConnection c(driver(), config);
         std::size_t lines = 0;
         const Failure f = copy_out_until_failure(c, lines, [] {});
         expect_failure(f, {ErrorKind::connection}, {"closed"}, 25000ms, label() + " COPY TO, stream cut");
@@ -260,8 +300,8 @@ TEST_P(CopyFault, CopyOutStreamCut) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, CopyFault, ::testing::ValuesIn([] {
-                             auto v = tls_backend_names();
-                             if (v.front() != "none") v.insert(v.begin(), "none");
+                             auto v = tls_backend_and_driver_names();
+                             if (v.front() != "none") v.insert(v.begin(), {"none", "none_async"});
                              return v;
                          }()),
                          param_name);

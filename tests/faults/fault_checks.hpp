@@ -13,7 +13,9 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tls/tls_backend.hpp"
@@ -158,6 +160,25 @@ inline std::vector<std::string> tls_backend_names() {
 }
 
 inline std::string param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+// tls_backend_names(), each also with "_async" appended: a suite instantiated with these runs
+// every case with the blocking Client and with the AsyncConnection (see split_driver()).
+inline std::vector<std::string> tls_backend_and_driver_names() {
+    std::vector<std::string> v;
+    for (const std::string& b : tls_backend_names()) {
+        v.push_back(b);
+        v.push_back(b + "_async");
+    }
+    return v;
+}
+
+// A parameter of tls_backend_and_driver_names(): the backend name, and the driver.
+inline std::pair<std::string, DriverKind> split_driver(const std::string& param) {
+    constexpr std::string_view suffix = "_async";
+    if (param.size() > suffix.size() && param.compare(param.size() - suffix.size(), suffix.size(), suffix) == 0)
+        return {param.substr(0, param.size() - suffix.size()), DriverKind::async};
+    return {param, DriverKind::blocking};
+}
 
 // A Config for `conninfo` with the environment ignored and, unless "none", that TLS backend.
 inline Config config_for(const std::string& conninfo, const std::string& backend) {

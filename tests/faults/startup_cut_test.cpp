@@ -2,7 +2,7 @@
 // between client and server: in the reply to SSLRequest, at several offsets inside the TLS
 // handshake, during the SCRAM exchange, after AuthenticationOk before ReadyForQuery — in
 // each direction, for sslmode=disable and require, classic and direct negotiation (PG18),
-// on every TLS backend. The cut points come from a recorded clean startup: every flight's
+// on every TLS backend, with both drivers (the blocking Client and the AsyncConnection). The cut points come from a recorded clean startup: every flight's
 // start, its second and sixth byte (inside a TLS record header), its middle and its last
 // byte. Each cut must give a connection or TLS error naming the server, within seconds, with
 // no fd or thread left behind; a cut never yields a connection, and never a weaker one than
@@ -76,7 +76,7 @@ struct Target {
 };
 
 // Cuts the startup of `target` at every cut point in both directions; each must fail.
-void cut_everywhere(const Target& t, const std::string& backend) {
+void cut_everywhere(const Target& t, const std::string& backend, DriverKind driver) {
     const TestServer& server = test_env().server(t.server);
     const ResourceBaseline baseline;
     std::size_t cuts = 0;
@@ -87,12 +87,12 @@ void cut_everywhere(const Target& t, const std::string& backend) {
         ASSERT_FALSE(trace.empty()) << t.label;
         for (Direction d : {Direction::client_to_server, Direction::server_to_client}) {
             for (std::size_t at : cut_points(trace, d)) {
-                const std::string where = t.label + " [" + backend + "] cut " + direction_name(d) + " after " +
-                                          std::to_string(at) + " bytes";
+                const std::string where = t.label + " [" + backend + (driver == DriverKind::async ? " async" : "") +
+                                          "] cut " + direction_name(d) + " after " + std::to_string(at) + " bytes";
                 proxy.set_fault(FaultProxy::Fault{d, at, FaultProxy::Action::cut});
                 bool ssl = false;
                 const Failure f = run_failing([&] {
-                    Client c(config);
+                    DriverConnection c(driver, config);
                     ssl = c.info().ssl;
                 });
                 if (!f.threw) {
@@ -114,25 +114,29 @@ void cut_everywhere(const Target& t, const std::string& backend) {
     baseline.expect_unchanged(t.label + " [" + backend + "]");
 }
 
+// The parameter: a TLS backend, "_async" appended for the async driver.
 class StartupCut : public ::testing::TestWithParam<std::string> {
 protected:
-    const std::string& backend() const { return GetParam(); }
+    std::string backend() const { return split_driver(GetParam()).first; }
+    DriverKind driver() const { return split_driver(GetParam()).second; }
 };
 
 TEST(StartupCutPlain, SslModeDisableOnEveryServer) {
-    for (const auto& s : test_env().servers)
-        cut_everywhere({s.name + " sslmode=disable", s.name, "sslmode=disable", false}, "none");
+    for (const DriverKind driver : {DriverKind::blocking, DriverKind::async})
+        for (const auto& s : test_env().servers)
+            cut_everywhere({s.name + " sslmode=disable", s.name, "sslmode=disable", false}, "none", driver);
 }
 
 TEST_P(StartupCut, SslModeRequireClassicNegotiation) {
     if (backend() == "none") GTEST_SKIP() << "no TLS backend in this build";
     for (const TestServer* s : test_env().ssl_servers())
-        cut_everywhere({s->name + " sslmode=require", s->name, "sslmode=require sslnegotiation=postgres", true}, backend());
+        cut_everywhere({s->name + " sslmode=require", s->name, "sslmode=require sslnegotiation=postgres", true}, backend(),
+                       driver());
 }
 
 TEST_P(StartupCut, SslModeRequireDirectNegotiationPg18) {
     if (backend() == "none") GTEST_SKIP() << "no TLS backend in this build";
-    cut_everywhere({"pg18 sslmode=require direct", "pg18", "sslmode=require sslnegotiation=direct", true}, backend());
+    cut_everywhere({"pg18 sslmode=require direct", "pg18", "sslmode=require sslnegotiation=direct", true}, backend(), driver());
 }
 
 // "The server must be PostgreSQL 17 or later" only when nothing (or no TLS) came back: a
@@ -149,7 +153,7 @@ TEST_P(StartupCut, DirectNegotiationHintsAtOldServersOnlyWhenNoTlsCameBack) {
     for (std::size_t at : cut_points(trace, d)) {
         const std::string where = "[" + backend() + "] cut " + direction_name(d) + " after " + std::to_string(at) + " bytes";
         proxy.set_fault(FaultProxy::Fault{d, at, FaultProxy::Action::cut});
-        const Failure f = run_failing([&] { Client c(config); });
+        const Failure f = run_failing([&] { DriverConnection c(driver(), config); });
         ASSERT_TRUE(f.threw) << where;
         const bool hint = f.message.find("PostgreSQL 17 or later") != std::string::npos;
         EXPECT_EQ(hint, at == 0) << where << ": " << f.message;
@@ -186,7 +190,7 @@ TEST_P(StartupCut, PreferAndAllowNeverReportAWeakerConnectionThanTheServerHas) {
                     proxy.set_fault(FaultProxy::Fault{d, at, FaultProxy::Action::cut});
                     std::optional<ConnectionInfo> info;
                     const Failure f = run_failing([&] {
-                        Client c(config);
+                        DriverConnection c(driver(), config);
                         info = c.info();
                         // Keep it open while the server is asked what it sees.
                         const auto ssl = server_says_ssl(server, info->backend_pid);
@@ -230,7 +234,7 @@ TEST_P(StartupCut, CutBeforeTheSslReplyNeverDowngrades) {
             std::string ci = via_proxy(proxy, std::string("sslmode=") + mode);
             if (std::string(mode) == "verify-full") ci += " host=localhost hostaddr=127.0.0.1 sslrootcert=" + quote_conninfo_value(pki("ca.crt"));
             const std::size_t before = proxy.connections_accepted();
-            const Failure f = run_failing([&] { Client c(config_for(ci, backend())); });
+            const Failure f = run_failing([&] { DriverConnection c(driver(), config_for(ci, backend())); });
             expect_failure(f, {ErrorKind::connection}, {"closed"}, 5000ms, mode);
             EXPECT_EQ(proxy.connections_accepted(), before + 1) << mode << ": retried after the cut";
         }
@@ -238,7 +242,7 @@ TEST_P(StartupCut, CutBeforeTheSslReplyNeverDowngrades) {
     baseline.expect_unchanged("ssl reply cut");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StartupCut, ::testing::ValuesIn(tls_backend_names()), param_name);
+INSTANTIATE_TEST_SUITE_P(Backends, StartupCut, ::testing::ValuesIn(tls_backend_and_driver_names()), param_name);
 
 }  // namespace
 }  // namespace pgtls::test

@@ -1,7 +1,9 @@
 // A connection made by either driver of the engine — the blocking Client or the non-blocking
-// AsyncConnection run by a poll() loop — behind the small blocking surface the connect-policy
-// suites use, so one test body checks both drivers: they must connect to the same host, with
-// the same encryption, and fail with the same Error (kind, cause, text, attempts).
+// AsyncConnection run by a poll() loop — behind a blocking surface named after Client's, so one
+// test body checks both drivers: they must connect to the same host, with the same encryption,
+// fail with the same Error (kind, cause, text, attempts), and give the same results, rows, COPY
+// data and notifications. What only Client has (COPY writers, Transaction, the statement
+// cache) is reached through client(), null for the async driver.
 #pragma once
 
 #include <poll.h>
@@ -12,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pgtls/async.hpp"
@@ -21,9 +24,11 @@ namespace pgtls::test {
 
 enum class DriverKind { blocking, async };
 
-// Runs the loop for `c` until `finished()`; false after `limit`.
+// Runs the loop for `c` until `finished()`; false after `limit`. `wake_at`: a time at which
+// the loop wakes (to let `finished` act, say) even if the connection has no deadline then.
 inline bool run_async_loop(AsyncConnection& c, const std::function<bool()>& finished,
-                           std::chrono::milliseconds limit = std::chrono::seconds(60)) {
+                           std::chrono::milliseconds limit = std::chrono::seconds(60),
+                           std::optional<AsyncConnection::Clock::time_point> wake_at = std::nullopt) {
     const auto end = AsyncConnection::Clock::now() + limit;
     while (!finished()) {
         const auto now = AsyncConnection::Clock::now();
@@ -34,6 +39,7 @@ inline bool run_async_loop(AsyncConnection& c, const std::function<bool()>& fini
                 fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
         auto wake = end;
         if (auto d = c.deadline(); d && *d < wake) wake = *d;
+        if (wake_at && *wake_at > now && *wake_at < wake) wake = *wake_at;
         const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
         ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
         c.advance();
@@ -72,23 +78,151 @@ public:
             async_->set_query_timeout(t);
     }
 
-    // The last statement's result; throws as Client::query does.
-    Result query(const std::string& sql) {
+    // The Client behind a blocking DriverConnection; null for the async driver.
+    Client* client() const { return blocking_.get(); }
+    AsyncConnection* async() const { return async_.get(); }
+
+    // Each call below does what Client's call of that name does (throws what it throws),
+    // through this connection's driver.
+    Result query(std::string sql) {
         if (blocking_) return blocking_->query(sql);
+        auto results = await<std::vector<Result>>("query", [&](auto done) { async_->query(std::move(sql), done); });
+        if (results.empty()) throw std::runtime_error("no result");
+        return std::move(results.back());
+    }
+    std::vector<Result> query_all(std::string sql) {
+        if (blocking_) return blocking_->query_all(sql);
+        return await<std::vector<Result>>("query", [&](auto done) { async_->query(std::move(sql), done); });
+    }
+    Result execute(std::string sql, Params params = {}, ResultFormat format = ResultFormat::text) {
+        if (blocking_) return blocking_->execute(sql, params, format);
+        return await<Result>("execute", [&](auto done) { async_->execute(std::move(sql), std::move(params), done, format); });
+    }
+    template <typename... Args>
+    Result exec(std::string sql, const Args&... args) {
+        return execute(std::move(sql), Params{to_param(args)...});
+    }
+    PreparedStatement prepare(std::string name, std::string sql, std::vector<std::uint32_t> types = {}) {
+        if (blocking_) return blocking_->prepare(name, sql, types);
+        return await<PreparedStatement>("prepare", [&](auto done) {
+            async_->prepare(std::move(name), std::move(sql), std::move(types), done);
+        });
+    }
+    Result execute(const PreparedStatement& ps, Params params = {}, ResultFormat format = ResultFormat::text) {
+        if (blocking_) return blocking_->execute(ps, params, format);
+        return await<Result>("execute", [&](auto done) { async_->execute(ps, std::move(params), done, format); });
+    }
+    std::uint64_t stream(std::string sql, Params params, std::function<void(const Row&)> on_row,
+                         ResultFormat format = ResultFormat::text) {
+        if (blocking_) return blocking_->stream(sql, params, on_row, format);
+        return await<std::uint64_t>("stream", [&](auto done) {
+            async_->stream(std::move(sql), std::move(params), std::move(on_row), done, format);
+        });
+    }
+    std::uint64_t copy_out(std::string sql, std::function<void(std::string_view)> on_data) {
+        if (blocking_) return blocking_->copy_out(sql, on_data);
+        return await<std::uint64_t>("copy_out", [&](auto done) { async_->copy_out(std::move(sql), std::move(on_data), done); });
+    }
+    // COPY ... FROM STDIN with all of `data` (the async API takes the whole stream; the blocking
+    // one writes it through a CopyIn and finishes).
+    std::uint64_t copy_in(std::string sql, std::string data) {
+        if (blocking_) {
+            CopyIn in = blocking_->copy_in(sql);
+            in.write(data);
+            return in.finish();
+        }
+        return await<std::uint64_t>("copy_in", [&](auto done) { async_->copy_in(std::move(sql), std::move(data), done); });
+    }
+    std::optional<Notification> wait_for_notification(std::chrono::milliseconds timeout) {
+        if (blocking_) return blocking_->wait_for_notification(timeout);
+        return await<std::optional<Notification>>("wait_notification",
+                                                  [&](auto done) { async_->wait_notification(timeout, done); });
+    }
+    std::vector<Notification> take_notifications() {
+        return blocking_ ? blocking_->take_notifications() : async_->take_notifications();
+    }
+    // The queries in order, sync groups ending at sync_after, as Pipeline::run() reports them.
+    std::vector<PipelineResult> pipeline(std::vector<PipelineQuery> queries) {
+        if (blocking_) {
+            Pipeline p(*blocking_);
+            for (const PipelineQuery& q : queries) {
+                p.add(q.sql, q.params, q.format);
+                if (q.sync_after) p.sync();
+            }
+            return p.run();
+        }
+        return await<std::vector<PipelineResult>>("pipeline", [&](auto done) { async_->pipeline(std::move(queries), done); });
+    }
+    // query(sql), cancelled `after` its start: by Client::cancel() from another thread, or by
+    // AsyncConnection::cancel(id) from the loop.
+    Result query_cancelled_after(std::string sql, std::chrono::milliseconds after) {
+        if (blocking_) {
+            std::thread canceller([this, after] {
+                std::this_thread::sleep_for(after);
+                blocking_->cancel();
+            });
+            try {
+                Result r = blocking_->query(sql);
+                canceller.join();
+                return r;
+            } catch (...) {
+                canceller.join();
+                throw;
+            }
+        }
         std::optional<std::exception_ptr> outcome;
         std::vector<Result> results;
-        async_->query(sql, [&](std::exception_ptr e, std::vector<Result> r) {
+        const AsyncConnection::OpId id = async_->query(std::move(sql), [&](std::exception_ptr e, std::vector<Result> r) {
             outcome = e;
             results = std::move(r);
         });
-        if (!run_async_loop(*async_, [&] { return outcome.has_value(); }))
-            throw std::runtime_error("the async query did not complete within the test's limit");
+        const auto cancel_at = AsyncConnection::Clock::now() + after;
+        bool cancelled = false;
+        const bool finished = run_async_loop(
+            *async_,
+            [&] {
+                if (!cancelled && AsyncConnection::Clock::now() >= cancel_at) {
+                    cancelled = true;
+                    async_->cancel(id);
+                }
+                return outcome.has_value();
+            },
+            std::chrono::seconds(60), cancel_at);
+        if (!finished) throw std::runtime_error("the async query did not complete within the test's limit");
         if (*outcome) std::rethrow_exception(*outcome);
         if (results.empty()) throw std::runtime_error("no result");
         return std::move(results.back());
     }
+    std::optional<std::string> parameter_status(const std::string& name) const {
+        return blocking_ ? blocking_->parameter_status(name) : async_->parameter_status(name);
+    }
+    TransactionStatus transaction_status() const {
+        return blocking_ ? blocking_->transaction_status() : async_->transaction_status();
+    }
+    void set_notice_handler(std::function<void(const Notice&)> handler) {
+        if (blocking_)
+            blocking_->set_notice_handler(std::move(handler));
+        else
+            async_->set_notice_handler(std::move(handler));
+    }
 
 private:
+    // Queues an operation through `start(callback)` and runs the loop until it completes;
+    // rethrows its error, else returns its value.
+    template <class T, class Start>
+    T await(const char* what, Start start) {
+        std::optional<std::exception_ptr> outcome;
+        std::optional<T> value;
+        start([&](std::exception_ptr e, T v) {
+            outcome = e;
+            if (!e) value.emplace(std::move(v));
+        });
+        if (!run_async_loop(*async_, [&] { return outcome.has_value(); }))
+            throw std::runtime_error(std::string("the async ") + what + " did not complete within the test's limit");
+        if (*outcome) std::rethrow_exception(*outcome);
+        return std::move(*value);
+    }
+
     static Config with(const std::string& conninfo) {
         Config c;
         c.conninfo = conninfo;

@@ -1,5 +1,8 @@
-// Application traffic against real servers on every backend: prepared statements, binary
-// results, streaming, COPY, LISTEN/NOTIFY, cancel, timeouts, pipelining, transactions.
+// Application traffic against real servers on every backend, with both drivers (the blocking
+// Client and the non-blocking AsyncConnection, through DriverConnection): prepared statements,
+// binary results, streaming, COPY, LISTEN/NOTIFY, cancel, timeouts, pipelining. What only
+// Client offers (a COPY writer's abort, the statement cache, Transaction, rows as structs) is
+// checked with the blocking driver alone.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -17,12 +20,24 @@ using namespace std::chrono_literals;
 
 class Queries : public BackendTest {
 protected:
-    // PostgreSQL 18 over TLS (classic negotiation unless `extra` says otherwise).
-    Client open(const std::string& extra = "", const char* server = "pg18") const {
-        return connect(env().conninfo(env().server(server), "scramuser") +
-                       (has_tls() ? " sslmode=require" : " sslmode=disable") + extra);
+    std::string conninfo(const std::string& extra, const char* server) const {
+        return env().conninfo(env().server(server), "scramuser") + (has_tls() ? " sslmode=require" : " sslmode=disable") +
+               extra;
+    }
+    // PostgreSQL 18 over TLS (classic negotiation unless `extra` says otherwise), with this
+    // test's driver.
+    DriverConnection open(const std::string& extra = "", const char* server = "pg18") const {
+        return BackendTest::open(conninfo(extra, server));
+    }
+    // The same with the blocking Client, for what only Client offers.
+    Client open_client(const std::string& extra = "", const char* server = "pg18") const {
+        return connect(conninfo(extra, server));
     }
 };
+
+// A test of what only Client offers runs with the blocking driver alone.
+#define PGTLS_CLIENT_ONLY()                                                             \
+    if (driver() == DriverKind::async) GTEST_SKIP() << "Client-only API: run with the blocking driver"
 
 TEST_P(Queries, SeveralStatementsAndEmptyQuery) {
     auto c = open();
@@ -44,11 +59,11 @@ TEST_P(Queries, SeveralStatementsAndEmptyQuery) {
 // doubling, held 2-3 times its size).
 TEST_P(Queries, LargeStatementIsSentWithoutACopy) {
     auto c = open();
-    const std::string sql = "SELECT length('" + std::string(64 << 20, 'x') + "')";
+    std::string sql = "SELECT length('" + std::string(64 << 20, 'x') + "')";
     c.query("SELECT 1");
     ASSERT_TRUE(reset_peak_rss());
     const long before = peak_rss_kib();
-    EXPECT_EQ(c.query(sql)[0][0].as<long long>(), 64 << 20);
+    EXPECT_EQ(c.query(std::move(sql))[0][0].as<long long>(), 64 << 20);
     const long grew = peak_rss_kib() - before;
     // ASan's allocator and shadow memory account differently; the copy is the same code.
     if (!built_with_asan() && !built_with_tsan()) {
@@ -65,32 +80,38 @@ TEST_P(Queries, PreparedStatementsAndCache) {
     EXPECT_EQ(ps.columns[0].name, "sum");
     for (int i = 0; i < 5; ++i) EXPECT_EQ(c.execute(ps, {to_param(i), to_param(10)})[0][0].as<int>(), i + 10);
     EXPECT_EQ(c.execute(ps, {to_param(1), to_param(2)}, ResultFormat::binary)[0][0].as<int>(), 3);
-    auto d = c.describe_statement("add");
-    EXPECT_EQ(d.param_types.size(), 2u);
     EXPECT_THROW(c.execute(ps, {to_param(1)}), Error);
-    c.close_statement("add");
+    Client* const client = c.client();
+    if (client) {
+        EXPECT_EQ(client->describe_statement("add").param_types.size(), 2u);
+        client->close_statement("add");
+    } else {
+        c.query("DEALLOCATE add");
+    }
     EXPECT_THROW(c.execute(ps, {to_param(1), to_param(2)}), ServerError);
+    if (!client) return;  // the statement cache is Client's
 
-    c.set_statement_cache_capacity(2);
+    Client& b = *client;
+    b.set_statement_cache_capacity(2);
     for (int round = 0; round < 3; ++round)
         for (const char* sql : {"SELECT $1::int", "SELECT $1::int * 2", "SELECT $1::int * 3"})
-            EXPECT_GE(c.exec(sql, 7)[0][0].as<int>(), 7);
+            EXPECT_GE(b.exec(sql, 7)[0][0].as<int>(), 7);
     // LRU of 2: at most 2 pgtls statements live on the server.
-    EXPECT_LE(c.query("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls_%'")[0][0].as<int>(), 2);
+    EXPECT_LE(b.query("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls_%'")[0][0].as<int>(), 2);
     // DISCARD ALL through query() is noticed: the cache starts afresh.
-    c.query("DISCARD ALL");
-    EXPECT_EQ(c.exec("SELECT $1::int * 3", 1)[0][0].as<int>(), 3);
+    b.query("DISCARD ALL");
+    EXPECT_EQ(b.exec("SELECT $1::int * 3", 1)[0][0].as<int>(), 3);
     // Behind our back (a function, a pooler): outside a transaction the statement is prepared
     // again transparently...
-    c.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
-    EXPECT_EQ(c.exec("SELECT $1::int * 3", 2)[0][0].as<int>(), 6);
+    b.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+    EXPECT_EQ(b.exec("SELECT $1::int * 3", 2)[0][0].as<int>(), 6);
     // ...inside one the error stands (the transaction is aborted), and after it we recover.
-    c.query("BEGIN");
-    c.exec("SELECT $1::int * 2", 1);
-    c.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
-    EXPECT_THROW(c.exec("SELECT $1::int * 2", 1), ServerError);
-    c.query("ROLLBACK");
-    EXPECT_EQ(c.exec("SELECT $1::int * 2", 4)[0][0].as<int>(), 8);
+    b.query("BEGIN");
+    b.exec("SELECT $1::int * 2", 1);
+    b.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+    EXPECT_THROW(b.exec("SELECT $1::int * 2", 1), ServerError);
+    b.query("ROLLBACK");
+    EXPECT_EQ(b.exec("SELECT $1::int * 2", 4)[0][0].as<int>(), 8);
 }
 
 TEST_P(Queries, TextAndBinaryResultsDecodeAlike) {
@@ -130,16 +151,10 @@ TEST_P(Queries, StreamingRunsInConstantMemory) {
 TEST_P(Queries, CopyInAndOutInTextCsvAndBinary) {
     auto c = open();
     c.query("CREATE TEMP TABLE copy_t(id int, name text, at timestamptz)");
-    {
-        auto in = c.copy_in("COPY copy_t FROM STDIN");
-        for (int i = 0; i < 10000; ++i) in.write(std::to_string(i) + "\tname " + std::to_string(i) + "\t2024-01-01 00:00:00+00\n");
-        EXPECT_EQ(in.finish(), 10000u);
-    }
-    {
-        auto in = c.copy_in("COPY copy_t FROM STDIN (FORMAT csv)");
-        in.write("10000,\"quoted, name\",2024-01-02 00:00:00+00\n");
-        EXPECT_EQ(in.finish(), 1u);
-    }
+    std::string rows;
+    for (int i = 0; i < 10000; ++i) rows += std::to_string(i) + "\tname " + std::to_string(i) + "\t2024-01-01 00:00:00+00\n";
+    EXPECT_EQ(c.copy_in("COPY copy_t FROM STDIN", rows), 10000u);
+    EXPECT_EQ(c.copy_in("COPY copy_t FROM STDIN (FORMAT csv)", "10000,\"quoted, name\",2024-01-02 00:00:00+00\n"), 1u);
     std::string text;
     EXPECT_EQ(c.copy_out("COPY (SELECT * FROM copy_t ORDER BY id LIMIT 2) TO STDOUT", [&](std::string_view d) { text += d; }),
               2u);
@@ -152,29 +167,26 @@ TEST_P(Queries, CopyInAndOutInTextCsvAndBinary) {
     c.copy_out("COPY copy_t TO STDOUT (FORMAT binary)", [&](std::string_view d) { bin += d; });
     EXPECT_EQ(bin.substr(0, 11), std::string("PGCOPY\n\xff\r\n\0", 11));
     c.query("CREATE TEMP TABLE copy_b (LIKE copy_t)");
-    {
-        auto in = c.copy_in("COPY copy_b FROM STDIN (FORMAT binary)");
-        in.write(bin);
-        EXPECT_EQ(in.finish(), 10001u);
-    }
-    // CopyFail on an application error: nothing copied, connection usable.
-    {
-        auto in = c.copy_in("COPY copy_b FROM STDIN");
+    EXPECT_EQ(c.copy_in("COPY copy_b FROM STDIN (FORMAT binary)", bin), 10001u);
+    // CopyFail on an application error: nothing copied, connection usable. (Client's writer
+    // only: the async copy_in takes the whole stream at once.)
+    if (Client* b = c.client()) {
+        auto in = b->copy_in("COPY copy_b FROM STDIN");
         in.write("1\tx\t2024-01-01\n");
         in.abort("application gave up");
     }
     EXPECT_EQ(c.query("SELECT count(*) FROM copy_b")[0][0].as<int>(), 10001);
     // A server error mid-stream (bad data) is reported cleanly.
     try {
-        auto in = c.copy_in("COPY copy_b FROM STDIN");
-        for (int i = 0; i < 50000; ++i) in.write("not-a-number\tx\t2024-01-01\n");
-        in.finish();
+        std::string bad;
+        for (int i = 0; i < 50000; ++i) bad += "not-a-number\tx\t2024-01-01\n";
+        c.copy_in("COPY copy_b FROM STDIN", bad);
         FAIL() << "bad COPY data accepted";
     } catch (const ServerError& e) {
         EXPECT_EQ(e.sqlstate(), "22P02");
     }
     EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
-    EXPECT_THROW(c.copy_in("COPY nope FROM STDIN"), ServerError);
+    EXPECT_THROW(c.copy_in("COPY nope FROM STDIN", ""), ServerError);
     EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
 }
 
@@ -218,8 +230,19 @@ TEST_P(Queries, ParameterStatusIsTracked) {
     EXPECT_EQ(c.parameter_status("TimeZone"), "Asia/Kolkata");
 }
 
-void cancel_case(const Client& unused, Client& c) {
-    (void)unused;
+// A query cancelled 200 ms after it started fails with 57014; the connection stays usable.
+void cancel_case(DriverConnection& c) {
+    try {
+        c.query_cancelled_after("SELECT pg_sleep(30)", 200ms);
+        ADD_FAILURE() << "not cancelled";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "57014");
+    }
+    EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+}
+
+// The same through a pooled Client, cancelled from another thread.
+void cancel_client_case(Client& c) {
     std::atomic<bool> started{false};
     std::thread t([&] {
         while (!started) std::this_thread::sleep_for(1ms);
@@ -239,11 +262,11 @@ void cancel_case(const Client& unused, Client& c) {
 
 TEST_P(Queries, CancelFromAnotherThreadClassicAndDirect) {
     auto classic = open();
-    cancel_case(classic, classic);
+    cancel_case(classic);
     if (has_tls()) {
         auto direct = open(" sslnegotiation=direct");
         EXPECT_EQ(direct.info().negotiation, "direct");
-        cancel_case(direct, direct);
+        cancel_case(direct);
     }
 }
 
@@ -254,13 +277,13 @@ TEST_P(Queries, Protocol32AndItsCancelKey) {
     EXPECT_EQ(open().info().protocol_version, "3.0");
     auto classic = open(" max_protocol_version=3.2");
     EXPECT_EQ(classic.info().protocol_version, "3.2");
-    cancel_case(classic, classic);
+    cancel_case(classic);
     if (has_tls()) {
         auto direct = open(" max_protocol_version=latest sslnegotiation=direct");
         EXPECT_EQ(direct.info().protocol_version, "3.2");
-        cancel_case(direct, direct);
+        cancel_case(direct);
     }
-    {
+    if (driver() == DriverKind::blocking) {  // the blocking pool
         PoolOptions o;
         o.max_size = 1;
         Pool pool(config(env().conninfo(env().server("pg18"), "scramuser") +
@@ -268,7 +291,7 @@ TEST_P(Queries, Protocol32AndItsCancelKey) {
                   o);
         auto lease = pool.acquire();
         EXPECT_EQ(lease->info().protocol_version, "3.2");
-        cancel_case(*lease, *lease);
+        cancel_client_case(*lease);
     }
     auto old = open(" max_protocol_version=3.2", "pg15");
     EXPECT_EQ(old.info().protocol_version, "3.0");
@@ -295,7 +318,8 @@ struct Account {
 // vector of structs, range-for, streaming, binary format; a wrong shape is refused before a
 // row is decoded, and the connection stays usable.
 TEST_P(Queries, RowsAsStructsAndStructsAsParameters) {
-    auto c = open();
+    PGTLS_CLIENT_ONLY();
+    auto c = open_client();
     c.query("CREATE TEMP TABLE account(id int, owner text, balance float8)");
     for (const Account& a : {Account{1, "ann", 10.5}, Account{2, "bob", std::nullopt}, Account{3, "cy", -2}})
         c.exec("INSERT INTO account VALUES ($1, $2, $3)", a);
@@ -353,14 +377,14 @@ TEST_P(Queries, StatementTimeoutAndClientTimeout) {
 
 TEST_P(Queries, PipelineOfTenThousandWithErrorsInTheMiddle) {
     auto c = open();
-    Pipeline p(c);
+    std::vector<PipelineQuery> p;
     constexpr int n = 10000;
     for (int i = 0; i < n; ++i) {
-        if (i == 2500 || i == 7000) p.add("SELECT 1/0");
-        else p.add_exec("SELECT $1::int", i);
-        if (i % 1000 == 999) p.sync();
+        if (i == 2500 || i == 7000) p.push_back({"SELECT 1/0", {}});
+        else p.push_back({"SELECT $1::int", {to_param(i)}});
+        p.back().sync_after = i % 1000 == 999;
     }
-    auto rs = p.run();
+    auto rs = c.pipeline(std::move(p));
     ASSERT_EQ(rs.size(), std::size_t(n));
     int ok = 0, err = 0, skipped = 0;
     for (int i = 0; i < n; ++i) {
@@ -394,13 +418,9 @@ TEST_P(Queries, PipelineOfTenThousandWithErrorsInTheMiddle) {
 TEST_P(Queries, PipelineGroupWhoseCommitFailsReportsEachQueryAsFailed) {
     auto c = open();
     c.query("CREATE TEMP TABLE deferred_u (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
-    Pipeline p(c);
-    p.add_exec("INSERT INTO deferred_u VALUES ($1)", 1);
-    p.add_exec("INSERT INTO deferred_u VALUES ($1)", 1);
-    p.sync();
-    p.add_exec("INSERT INTO deferred_u VALUES ($1)", 2);
-    p.sync();
-    const auto rs = p.run();
+    const auto rs = c.pipeline({{"INSERT INTO deferred_u VALUES ($1)", {to_param(1)}},
+                                {"INSERT INTO deferred_u VALUES ($1)", {to_param(1)}, ResultFormat::text, true},
+                                {"INSERT INTO deferred_u VALUES ($1)", {to_param(2)}, ResultFormat::text, true}});
     ASSERT_EQ(rs.size(), 3u);
     for (int i : {0, 1}) {
         EXPECT_EQ(rs[i].status, PipelineResult::Status::error) << i;
@@ -412,7 +432,8 @@ TEST_P(Queries, PipelineGroupWhoseCommitFailsReportsEachQueryAsFailed) {
 }
 
 TEST_P(Queries, TransactionsRollBackUnlessCommitted) {
-    auto c = open();
+    PGTLS_CLIENT_ONLY();
+    auto c = open_client();
     c.query("CREATE TEMP TABLE tx(v int)");
     {
         Transaction tx(c);
@@ -499,9 +520,9 @@ TEST_P(Queries, SameTrafficOnPostgres15) {
     auto c = open("", "pg15");
     auto ps = c.prepare("s", "SELECT $1::text || '!'");
     EXPECT_EQ(c.execute(ps, {to_param(std::string("hi"))})[0][0].as<std::string>(), "hi!");
-    Pipeline p(c);
-    for (int i = 0; i < 100; ++i) p.add_exec("SELECT $1::int", i);
-    auto rs = p.run();
+    std::vector<PipelineQuery> p;
+    for (int i = 0; i < 100; ++i) p.push_back({"SELECT $1::int", {to_param(i)}});
+    auto rs = c.pipeline(std::move(p));
     EXPECT_EQ(rs[99].result[0][0].as<int>(), 99);
     std::string out;
     c.copy_out("COPY (SELECT 1) TO STDOUT", [&](std::string_view d) { out += d; });
@@ -511,7 +532,7 @@ TEST_P(Queries, SameTrafficOnPostgres15) {
 // The extended protocol's COPY FROM STDIN: the server waits for data and ignores Sync, so
 // execute() and stream() answer with CopyFail and a second Sync (they used to wait forever).
 TEST_P(Queries, ExecuteOrStreamOfCopyFromStdinFailsAndKeepsTheConnection) {
-    Client c = open();
+    auto c = open();
     c.query("CREATE TEMP TABLE copy_ext (n int)");
     for (int round = 0; round < 2; ++round) {
         try {
@@ -530,7 +551,7 @@ TEST_P(Queries, ExecuteOrStreamOfCopyFromStdinFailsAndKeepsTheConnection) {
     }
 }
 
-PGTLS_INSTANTIATE_PER_BACKEND(Queries);
+PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Queries);
 
 }  // namespace
 }  // namespace pgtls::test

@@ -138,15 +138,31 @@ bool Driver::step_write(Clock::time_point now, bool draining) {
         }
         return true;
     };
-    bool complete = send_part(wire_.out, out_sent_);
-    for (std::size_t i = 0; complete && i < action_.tail.size(); ++i) complete = send_part(action_.tail[i], tail_sent_[i]);
+    // Draining, what the server sent is taken in before writing, and again when a write fails:
+    // a server that went away (terminated mid-COPY, say) sent its FATAL first, and that is the
+    // error to report, not the reset that follows (as the blocking executor does).
+    if (draining && drain_input(now)) return true;
+    bool complete = false;
+    try {
+        complete = send_part(wire_.out, out_sent_);
+        for (std::size_t i = 0; complete && i < action_.tail.size(); ++i) complete = send_part(action_.tail[i], tail_sent_[i]);
+    } catch (const Error&) {
+        if (draining && drain_input(now, false)) return true;
+        throw;
+    }
     if (complete) {
         protocol::clear_sent(wire_.out);
         resume(Event::of(Event::Kind::written), now);
         return true;
     }
-    if (draining) {
-        // Take in what the server sends meanwhile, so neither side waits on the other.
+    // Take in what the server sends meanwhile, so neither side waits on the other.
+    if (draining && drain_input(now)) return true;
+    main_interest_ = {channel_.fd(), want_read || draining, !want_read, epoch_};
+    return false;
+}
+
+bool Driver::drain_input(Clock::time_point now, bool read_errors) {
+    try {
         while (channel_.try_read(wire_.in) > 0) {
             if (auto stop = algo_->consume_input()) {
                 action_ = std::move(*stop);
@@ -154,8 +170,9 @@ bool Driver::step_write(Clock::time_point now, bool draining) {
                 return true;
             }
         }
+    } catch (const Error&) {
+        if (read_errors) throw;
     }
-    main_interest_ = {channel_.fd(), want_read || draining, !want_read, epoch_};
     return false;
 }
 
@@ -178,7 +195,8 @@ bool Driver::step_open(Clock::time_point now) {
         new_socket();
         if (!action_.target)
             throw Error(ErrorKind::usage, ErrorCause::usage, "open_socket action without a target");
-        opener_ = std::make_unique<transport::SocketOpener>(*action_.target, setup_.socket_options);
+        opener_ = std::make_unique<transport::SocketOpener>(*action_.target, setup_.socket_options,
+                                                            transport::Resolution::background);
         opener_attempts_ = 0;
     }
     if (!opener_->advance()) {
@@ -187,7 +205,7 @@ bool Driver::step_open(Clock::time_point now) {
             opener_attempts_ = opener_->attempts();
             new_socket();
         }
-        main_interest_ = {opener_->fd(), false, true, epoch_};
+        main_interest_ = {opener_->fd(), opener_->resolving(), !opener_->resolving(), epoch_};
         return false;
     }
     transport::OpenedSocket s = opener_->take();

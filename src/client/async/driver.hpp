@@ -100,6 +100,10 @@ private:
     void resume(const protocol::Event& e, Clock::time_point now);
     void apply_timer(const protocol::Timer& t, Clock::time_point now);
     bool step_write(Clock::time_point now, bool draining);
+    // write_draining: feeds what the server sent to the algorithm; true when that ended the
+    // write (action_ is then the algorithm's next). A read error throws, unless !read_errors
+    // (after a failed write, whose error is the one to report).
+    bool drain_input(Clock::time_point now, bool read_errors = true);
     bool step_read(Clock::time_point now);
     bool step_open(Clock::time_point now);
     bool step_tls(Clock::time_point now);
