@@ -13,8 +13,6 @@ constexpr const char* kWaitTimeout = "timeout expired while waiting for the serv
 constexpr const char* kSendTimeout = "timeout expired while sending data to the server";
 }  // namespace
 
-Timer Request::next_timer() { return std::exchange(timer_, Timer::keep()); }
-
 Action Request::end(Action a) {
     state_ = State::done;
     return a;
@@ -57,15 +55,7 @@ Action Request::finished() {
 }
 
 
-inline bool Request::take(const BackendMessage& m) {
-    if (!callback_drain_ && !wire_.session.callback_error) [[likely]] {
-        const bool ended = on_message(m);
-        if (wire_.session.callback_error) [[unlikely]] {
-            callback_drain_ = true;
-            timer_ = Timer::set(callback_drain_time);
-        }
-        return ended;
-    }
+bool Request::take_draining(const BackendMessage& m) {
     if (callback_drain_) {
         drained_ += m.body.size() + 5;
         if (drained_ > callback_drain_bytes)
@@ -79,30 +69,25 @@ inline bool Request::take(const BackendMessage& m) {
     return ended;
 }
 
-Action Request::process() {
-    try {
-        while (auto m = wire_.in.next()) {
-            const std::size_t unsent = wire_.out.size();
-            if (take(*m)) {
-                if (timed_out_)
-                    return end(Action::failure(
-                        std::make_exception_ptr(Error(ErrorKind::timeout, ErrorCause::query_timeout,
-                                                      "query cancelled after the client-side timeout of " +
-                                                          std::to_string(options_.timeout.count()) + " ms")),
-                        Action::Connection::kept));
-                state_ = State::done;
-                return finished();
-            }
-            if (wire_.out.size() > unsent) {  // the operation answers the server (CopyFail) first
-                state_ = State::writing;
-                return Action::write(next_timer());
-            }
+Action Request::reply_ended() {
+    if (timed_out_)
+        return end(Action::failure(std::make_exception_ptr(Error(ErrorKind::timeout, ErrorCause::query_timeout,
+                                                                 "query cancelled after the client-side timeout of " +
+                                                                     std::to_string(options_.timeout.count()) + " ms")),
+                                   Action::Connection::kept));
+    state_ = State::done;
+    return finished();
+}
+
+Action Request::failed_in_reply() {
+    if (state_ == State::draining) {
+        try {
+            throw;
+        } catch (const Error& e) {
+            return cancelled_but_stuck(e.what());
         }
-    } catch (const Error& e) {
-        if (state_ == State::draining) return cancelled_but_stuck(e.what());
-        return retire(std::current_exception());
     }
-    return Action::read(next_timer());
+    return retire(std::current_exception());
 }
 
 std::optional<Action> Request::consume_input() {
@@ -111,7 +96,7 @@ std::optional<Action> Request::consume_input() {
         while (!reply_ended_) {
             auto m = wire_.in.next();
             if (!m) break;
-            if (take(*m)) reply_ended_ = true;
+            if (take(*this, *m)) reply_ended_ = true;
         }
     } catch (const Error&) {
         return retire(std::current_exception());
