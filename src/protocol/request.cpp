@@ -49,9 +49,8 @@ Action Request::send_cancel() {
     return Action::cancel(Timer::set(timed_out_ || options_.timeout.count() > 0 ? grace : std::chrono::seconds(30)));
 }
 
-Action Request::finished() {
-    if (const ServerError* e = server_error()) return Action::failure(std::make_exception_ptr(*e), Action::Connection::kept);
-    return Action::success();
+Action Request::failed_with(const ServerError& e) {
+    return Action::failure(std::make_exception_ptr(e), Action::Connection::kept);
 }
 
 
@@ -106,6 +105,8 @@ std::optional<Action> Request::consume_input() {
 
 Action Request::resume(const Event& event) {
     using K = Event::Kind;
+    // The write completed and this is the event of the read that followed it (read_after).
+    if (event.write_done && state_ == State::writing) state_ = timed_out_ ? State::draining : State::reading;
     switch (state_) {
         case State::start: {
             if (options_.remaining)
@@ -114,6 +115,8 @@ Action Request::resume(const Event& event) {
                 timer_ = options_.timeout.count() > 0 ? Timer::set(options_.timeout) : Timer::clear();
             Action a = send();
             a.timer = next_timer();
+            // After `written` process() would only ask for the reply with the timer kept.
+            a.read_after = a.kind == Action::Kind::write && reply_expected();
             state_ = State::writing;
             return a;
         }

@@ -66,7 +66,12 @@ protected:
     virtual bool reply_expected() const noexcept { return true; }
     // The outcome once the reply has ended: by default the server's error, if any, with the
     // connection kept; otherwise success.
-    virtual Action finished();
+    virtual Action finished() {
+        if (const ServerError* e = server_error()) [[unlikely]] return failed_with(*e);
+        return Action::success();
+    }
+    // The server's error as the outcome, the connection kept.
+    static Action failed_with(const ServerError& e);
 
     // Handles what Wire::in holds, then asks for more or ends. An operation may override it as
     // `return process_as(*this);` from a final class: its on_message is then called directly
@@ -122,7 +127,12 @@ Action Request::process_as(Op& op) {
     try {
         while (auto m = wire_.in.next()) {
             const std::size_t unsent = wire_.out.size();
-            if (take(op, *m)) return reply_ended();
+            if (take(op, *m)) {
+                if (timed_out_) [[unlikely]]
+                    return reply_ended();
+                state_ = State::done;
+                return op.finished();  // direct (inlined) for a final Op that keeps the default
+            }
             if (wire_.out.size() > unsent) {  // the operation answers the server (CopyFail) first
                 state_ = State::writing;
                 return Action::write(next_timer());
