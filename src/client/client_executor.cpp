@@ -54,10 +54,13 @@ void next_action(protocol::Action& action, protocol::Algorithm& algo, const prot
 
 }  // namespace
 
-void client::ClientCore::drive(protocol::Algorithm& algo, Deadline limit) {
-    const protocol::Action done = run(algo, link, limit);
-    if (done.connection == protocol::Action::Connection::retired) fail_connection();
-    if (done.error) std::rethrow_exception(done.error);
+void client::ClientCore::read_reply(Link& l, Deadline d) {
+    if (l.reply_pending) {
+        l.reply_pending = false;
+        // poll() cannot see bytes the TLS library has already decrypted.
+        if (!l.channel.has_buffered()) transport::wait_fd(l.channel.fd(), false, d, "waiting for the server");
+    }
+    l.channel.read_some(l.reader, d);
 }
 
 protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Deadline limit) {
@@ -82,6 +85,7 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
         }
         const Deadline d = earlier(timer, limit);
         protocol::Event event;
+        bool written = false;  // a write with read_after completed: the event is its read's
         try {
             switch (action.kind) {
                 case protocol::Action::Kind::done:
@@ -98,6 +102,15 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
                     }
                     protocol::clear_sent(out);
                     l.reply_pending = true;
+                    // Traced runs take the two steps: the tracer counts a read's bytes from
+                    // the read action on.
+                    if (action.read_after && !trace) {
+                        written = true;
+                        read_reply(l, d);
+                        event = protocol::Event::of(protocol::Event::Kind::read);
+                        event.write_done = true;
+                        break;
+                    }
                     event = protocol::Event::of(protocol::Event::Kind::written);
                     break;
                 case protocol::Action::Kind::write_draining: {
@@ -133,12 +146,7 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
                     break;
                 }
                 case protocol::Action::Kind::read:
-                    if (l.reply_pending) {
-                        l.reply_pending = false;
-                        // poll() cannot see bytes the TLS library has already decrypted.
-                        if (!channel.has_buffered()) transport::wait_fd(channel.fd(), false, d, "waiting for the server");
-                    }
-                    channel.read_some(reader, d);
+                    read_reply(l, d);
                     event = protocol::Event::of(protocol::Event::Kind::read);
                     break;
                 case protocol::Action::Kind::open_socket: {
@@ -209,6 +217,7 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
                 failure = std::current_exception();
                 event = protocol::Event::failed(held_error(failure, e));
             }
+            event.write_done = written;
         }
         if (trace) trace->before(event);
         next_action(action, algo, event);

@@ -126,9 +126,15 @@ struct client::ClientCore {
     // `limit` when set (either expiring is Event::timeout). I/O errors are reported to the
     // algorithm, never thrown past it. Returns the final (done) action.
     protocol::Action run(protocol::Algorithm& algo, Link& l, Deadline limit);
+    // The read action's I/O: at least one byte into l.reader by `d`.
+    static void read_reply(Link& l, Deadline d);
     // run() on this connection; on done, a retired connection is aborted (healthy = false) and
     // the algorithm's error, if any, is rethrown.
-    void drive(protocol::Algorithm& algo, Deadline limit = std::nullopt);
+    void drive(protocol::Algorithm& algo, Deadline limit = std::nullopt) {
+        const protocol::Action done = run(algo, link, limit);
+        if (done.connection == protocol::Action::Connection::retired) [[unlikely]] fail_connection();
+        if (done.error) [[unlikely]] std::rethrow_exception(done.error);
+    }
     // The buffers an algorithm running on this connection works on.
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
     // One simple-protocol request (query_all, ping): send, run, and forget the statement

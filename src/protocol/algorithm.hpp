@@ -15,6 +15,11 @@
 //      close                  -> closed         cancel      -> cancel_done
 //    or, when performing it failed, with io_error (the Error the I/O layer reported), or
 //    with timeout when the timer the algorithm armed expired first.
+//  - A write with Action::read_after set may be followed at once by a read, without resuming
+//    in between: the driver then resumes with the read's event (read, timeout or io_error)
+//    and Event::write_done set, standing for written plus that event. A driver may ignore
+//    the hint (resume with written); the algorithm accepts both. It sets the hint only where
+//    its next action after written would be that read with its timer kept.
 //  - Action::done is final: the algorithm is not resumed again. Its error, if any, is in
 //    Action::error; its result is read from the algorithm's own accessors.
 //  - Action::connection says what became of the connection: a driver closes (aborts) a
@@ -129,6 +134,8 @@ struct Action {
     // write: sent after Wire::out, from memory the algorithm's caller keeps alive (a large
     // statement is never copied into `out`).
     std::array<std::string_view, 2> tail{};
+    // write: the reply follows; see the contract above (one resume less per request).
+    bool read_after = false;
     const HostTarget* target = nullptr;  // open_socket
     TlsRequest tls;                      // start_tls
     std::exception_ptr error;            // done: the operation's error (pgtls::Error or a
@@ -184,6 +191,9 @@ struct Event {
     std::string_view address;        // socket_open
     const TlsUp* tls = nullptr;      // tls_up
     const Error* error = nullptr;    // io_error; cancel_done when the cancel failed
+    // read, timeout, io_error: the event of the read a driver performed right after a
+    // write with Action::read_after; the write completed.
+    bool write_done = false;
 
     static Event start() noexcept { return {}; }
     static Event of(Kind k) noexcept {

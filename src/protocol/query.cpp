@@ -25,6 +25,8 @@ bool SimpleQuery::on_message(const BackendMessage& m) {
     return ended;
 }
 
+Action SimpleQuery::process() { return process_as(*this); }
+
 void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
                      std::span<const Param> params, ResultFormat format) {
     ExtendedQuery q;
@@ -67,6 +69,8 @@ bool ExtendedRequest::on_message(const BackendMessage& m) {
     }
     return ended;
 }
+
+Action ExtendedRequest::process() { return process_as(*this); }
 
 Action CloseStatements::send() {
     for (const auto& name : names_) close(wire_.out, 'S', name);

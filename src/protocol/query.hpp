@@ -30,8 +30,10 @@ public:
     std::string_view sql() const noexcept { return sql_; }
 
 private:
+    friend class Request;  // process_as() calls on_message directly
     Action send() override;
     bool on_message(const BackendMessage& m) override;
+    Action process() override;
     const ServerError* server_error() const noexcept override { return flow_.error() ? &*flow_.error() : nullptr; }
 
     std::string_view sql_;
@@ -60,8 +62,10 @@ public:
     const ExtendedCall& call() const noexcept { return call_; }
 
 private:
+    friend class Request;  // process_as() calls on_message directly
     Action send() override;
     bool on_message(const BackendMessage& m) override;
+    Action process() override;
     const ServerError* server_error() const noexcept override { return flow_.error() ? &*flow_.error() : nullptr; }
 
     ExtendedCall call_;

@@ -13,8 +13,6 @@ constexpr const char* kWaitTimeout = "timeout expired while waiting for the serv
 constexpr const char* kSendTimeout = "timeout expired while sending data to the server";
 }  // namespace
 
-Timer Request::next_timer() { return std::exchange(timer_, Timer::keep()); }
-
 Action Request::end(Action a) {
     state_ = State::done;
     return a;
@@ -51,21 +49,12 @@ Action Request::send_cancel() {
     return Action::cancel(Timer::set(timed_out_ || options_.timeout.count() > 0 ? grace : std::chrono::seconds(30)));
 }
 
-Action Request::finished() {
-    if (const ServerError* e = server_error()) return Action::failure(std::make_exception_ptr(*e), Action::Connection::kept);
-    return Action::success();
+Action Request::failed_with(const ServerError& e) {
+    return Action::failure(std::make_exception_ptr(e), Action::Connection::kept);
 }
 
 
-inline bool Request::take(const BackendMessage& m) {
-    if (!callback_drain_ && !wire_.session.callback_error) [[likely]] {
-        const bool ended = on_message(m);
-        if (wire_.session.callback_error) [[unlikely]] {
-            callback_drain_ = true;
-            timer_ = Timer::set(callback_drain_time);
-        }
-        return ended;
-    }
+bool Request::take_draining(const BackendMessage& m) {
     if (callback_drain_) {
         drained_ += m.body.size() + 5;
         if (drained_ > callback_drain_bytes)
@@ -79,30 +68,25 @@ inline bool Request::take(const BackendMessage& m) {
     return ended;
 }
 
-Action Request::process() {
-    try {
-        while (auto m = wire_.in.next()) {
-            const std::size_t unsent = wire_.out.size();
-            if (take(*m)) {
-                if (timed_out_)
-                    return end(Action::failure(
-                        std::make_exception_ptr(Error(ErrorKind::timeout, ErrorCause::query_timeout,
-                                                      "query cancelled after the client-side timeout of " +
-                                                          std::to_string(options_.timeout.count()) + " ms")),
-                        Action::Connection::kept));
-                state_ = State::done;
-                return finished();
-            }
-            if (wire_.out.size() > unsent) {  // the operation answers the server (CopyFail) first
-                state_ = State::writing;
-                return Action::write(next_timer());
-            }
+Action Request::reply_ended() {
+    if (timed_out_)
+        return end(Action::failure(std::make_exception_ptr(Error(ErrorKind::timeout, ErrorCause::query_timeout,
+                                                                 "query cancelled after the client-side timeout of " +
+                                                                     std::to_string(options_.timeout.count()) + " ms")),
+                                   Action::Connection::kept));
+    state_ = State::done;
+    return finished();
+}
+
+Action Request::failed_in_reply() {
+    if (state_ == State::draining) {
+        try {
+            throw;
+        } catch (const Error& e) {
+            return cancelled_but_stuck(e.what());
         }
-    } catch (const Error& e) {
-        if (state_ == State::draining) return cancelled_but_stuck(e.what());
-        return retire(std::current_exception());
     }
-    return Action::read(next_timer());
+    return retire(std::current_exception());
 }
 
 std::optional<Action> Request::consume_input() {
@@ -111,7 +95,7 @@ std::optional<Action> Request::consume_input() {
         while (!reply_ended_) {
             auto m = wire_.in.next();
             if (!m) break;
-            if (take(*m)) reply_ended_ = true;
+            if (take(*this, *m)) reply_ended_ = true;
         }
     } catch (const Error&) {
         return retire(std::current_exception());
@@ -121,6 +105,8 @@ std::optional<Action> Request::consume_input() {
 
 Action Request::resume(const Event& event) {
     using K = Event::Kind;
+    // The write completed and this is the event of the read that followed it (read_after).
+    if (event.write_done && state_ == State::writing) state_ = timed_out_ ? State::draining : State::reading;
     switch (state_) {
         case State::start: {
             if (options_.remaining)
@@ -129,6 +115,8 @@ Action Request::resume(const Event& event) {
                 timer_ = options_.timeout.count() > 0 ? Timer::set(options_.timeout) : Timer::clear();
             Action a = send();
             a.timer = next_timer();
+            // After `written` process() would only ask for the reply with the timer kept.
+            a.read_after = a.kind == Action::Kind::write && reply_expected();
             state_ = State::writing;
             return a;
         }

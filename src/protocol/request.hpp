@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <utility>
 
 #include "protocol/algorithm.hpp"
 #include "protocol/message_reader.hpp"
@@ -65,21 +66,37 @@ protected:
     virtual bool reply_expected() const noexcept { return true; }
     // The outcome once the reply has ended: by default the server's error, if any, with the
     // connection kept; otherwise success.
-    virtual Action finished();
+    virtual Action finished() {
+        if (const ServerError* e = server_error()) [[unlikely]] return failed_with(*e);
+        return Action::success();
+    }
+    // The server's error as the outcome, the connection kept.
+    static Action failed_with(const ServerError& e);
+
+    // Handles what Wire::in holds, then asks for more or ends. An operation may override it as
+    // `return process_as(*this);` from a final class: its on_message is then called directly
+    // (inlined) for each message instead of through the vtable (the hot path of a query's reply).
+    virtual Action process() { return process_as(*this); }
+    template <class Op>
+    Action process_as(Op& op);
 
     Wire wire_;
     RequestOptions options_;
 
 private:
     enum class State { start, writing, reading, salvaging, cancelling, draining, done };
-    Action process();  // handles what Wire::in holds, then asks for more or ends
-    inline bool take(const BackendMessage& m);  // on_message with the callback drain's accounting
+    // on_message with the callback drain's accounting.
+    template <class Op>
+    bool take(Op& op, const BackendMessage& m);
+    bool take_draining(const BackendMessage& m);  // take() once a callback threw: out of line
+    Action reply_ended();                          // the reply's last message was taken
+    Action failed_in_reply();                      // in a catch (const Error&) block
     Action end(Action a);
     Action retire(std::exception_ptr e);
     Action retire_after_lost(const Error& e);
     Action cancelled_but_stuck(const char* why);
     Action send_cancel();
-    Timer next_timer();
+    Timer next_timer() noexcept { return std::exchange(timer_, Timer::keep()); }
 
     State state_ = State::start;
     Timer timer_;                   // carried by the next action
@@ -91,5 +108,40 @@ private:
     std::exception_ptr write_error_;  // salvaging: the failed write's error
     std::optional<ServerError> last_error_;  // salvaging: the last ErrorResponse read
 };
+
+template <class Op>
+inline bool Request::take(Op& op, const BackendMessage& m) {
+    if (!callback_drain_ && !wire_.session.callback_error) [[likely]] {
+        const bool ended = op.on_message(m);
+        if (wire_.session.callback_error) [[unlikely]] {
+            callback_drain_ = true;
+            timer_ = Timer::set(callback_drain_time);
+        }
+        return ended;
+    }
+    return take_draining(m);
+}
+
+template <class Op>
+Action Request::process_as(Op& op) {
+    try {
+        while (auto m = wire_.in.next()) {
+            const std::size_t unsent = wire_.out.size();
+            if (take(op, *m)) {
+                if (timed_out_) [[unlikely]]
+                    return reply_ended();
+                state_ = State::done;
+                return op.finished();  // direct (inlined) for a final Op that keeps the default
+            }
+            if (wire_.out.size() > unsent) {  // the operation answers the server (CopyFail) first
+                state_ = State::writing;
+                return Action::write(next_timer());
+            }
+        }
+    } catch (const Error&) {
+        return failed_in_reply();
+    }
+    return Action::read(next_timer());
+}
 
 }  // namespace pgtls::protocol

@@ -69,6 +69,34 @@ TEST(ClientExecutor, RunsCloseFlowTerminateThenClose) {
     ::close(peer);
 }
 
+TEST(ClientExecutor, ReadsRightAfterAWriteWithReadAfter) {
+    client::ClientCore impl;
+    const int peer = connect_pair(impl);
+    ASSERT_EQ(::write(peer, "Z\0\0\0\5I", 6), 6);  // the reply is there before the request
+    std::vector<bool> write_done;
+    Steps algo({
+        [&](const protocol::Event&) {
+            impl.out = "request";
+            auto a = protocol::Action::write(protocol::Timer::set(5s));
+            a.read_after = true;
+            return a;
+        },
+        [&](const protocol::Event& e) {
+            write_done.push_back(e.write_done);
+            auto m = impl.reader.next();
+            EXPECT_TRUE(m && m->type == 'Z');
+            return protocol::Action::success();
+        },
+    });
+    impl.drive(algo);
+    EXPECT_EQ(algo.events, (std::vector{protocol::Event::Kind::start, protocol::Event::Kind::read}));
+    EXPECT_EQ(write_done, std::vector<bool>{true});
+    char buf[64];
+    const auto n = ::read(peer, buf, sizeof buf);
+    EXPECT_EQ(std::string(buf, static_cast<std::size_t>(n > 0 ? n : 0)), "request");
+    ::close(peer);
+}
+
 TEST(ClientExecutor, CloseFlowStillClosesWhenThePeerIsGone) {
     client::ClientCore impl;
     ::close(connect_pair(impl));

@@ -288,6 +288,50 @@ TEST(ExtendedRequest, SendsParseBindDescribeExecuteSyncAndKeepsTheResult) {
     EXPECT_EQ(result[0][0].view(), "7");
 }
 
+// Action::read_after: a driver may read right after the write and resume once, with the
+// read's event marked write_done; the request takes it as written followed by that event.
+TEST(ExtendedRequest, AReadRightAfterTheWriteStandsForWrittenThenRead) {
+    TestWire w;
+    const std::array<Param, 1> params{to_param(7)};
+    Result result;
+    protocol::ExtendedRequest q(w.wire, {nullptr, "SELECT $1::int", params, ResultFormat::text, nullptr, &result}, k1s);
+    const Action first = q.resume(Event::start());
+    ASSERT_EQ(first.kind, Action::Kind::write);
+    EXPECT_TRUE(first.read_after);
+    w.out.clear();
+    w.in.feed(bytes(msg('1', "") + msg('2', "") + row_description({{"int4", 23}}) + data_row({"7"}) +
+                    command_complete("SELECT 1") + ready()));
+    Event read = Event::of(Event::Kind::read);
+    read.write_done = true;
+    const Action end = q.resume(read);
+    EXPECT_EQ(end.kind, Action::Kind::done);
+    EXPECT_FALSE(end.error);
+    EXPECT_EQ(result[0][0].view(), "7");
+}
+
+TEST(ExtendedRequest, AFailedReadRightAfterTheWriteIsTheReadsFailure) {
+    // A timeout of that read cancels on the server, as one while reading does.
+    TestWire w;
+    Result r1;
+    protocol::ExtendedRequest q(w.wire, {nullptr, "SELECT pg_sleep(5)", {}, ResultFormat::text, nullptr, &r1}, k1s);
+    ASSERT_TRUE(q.resume(Event::start()).read_after);
+    Event timeout = Event::of(Event::Kind::timeout);
+    timeout.write_done = true;
+    EXPECT_EQ(q.resume(timeout).kind, Action::Kind::cancel);
+    // A lost connection retires it with the I/O error: the request was sent, nothing is
+    // salvaged as after a failed write.
+    TestWire w2;
+    Result r2;
+    protocol::ExtendedRequest q2(w2.wire, {nullptr, "SELECT 1", {}, ResultFormat::text, nullptr, &r2}, k1s);
+    ASSERT_TRUE(q2.resume(Event::start()).read_after);
+    const Error lost(ErrorKind::connection, "server closed the connection unexpectedly");
+    Event failed = Event::failed(lost);
+    failed.write_done = true;
+    const Action end = q2.resume(failed);
+    EXPECT_EQ(end.connection, Action::Connection::retired);
+    EXPECT_STREQ(error_of(end).what(), lost.what());
+}
+
 TEST(ExtendedRequest, APreparedStatementExpectsNoRowDescription) {
     TestWire w;
     PreparedStatement ps;
