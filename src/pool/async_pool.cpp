@@ -143,6 +143,7 @@ struct AsyncPoolState {
             if (done) done(closed_error(), AsyncPool::Lease());
             return 0;
         }
+        take_returns(now, false);  // a lease given back just before is reused, not a new one opened
         const auto id = core.acquire(now, deadline);
         pending[id] = Pending{std::move(done), deadline};
         dispatch(now);
@@ -223,11 +224,7 @@ struct AsyncPoolState {
         for (int round = 0;; ++round) {
             if (!advance_connections(now)) return false;
             settle_all(now);
-            while (!returned.empty()) {
-                const auto id = returned.front();
-                returned.pop_front();
-                start_release(id, now);
-            }
+            take_returns(now, true);
             if (now >= next_maintenance || core.refill_due() <= now) {
                 core.maintain(now);
                 next_maintenance = now + opt.maintenance_interval;
@@ -267,6 +264,23 @@ struct AsyncPoolState {
     }
 
 private:
+    // Starts the release of the leases given back. From acquire(), one whose connection is
+    // still busy (given back from inside one of its operations' callbacks) waits for advance(),
+    // which judges it after the connection's own advance() returned.
+    void take_returns(time_point now, bool from_advance) {
+        std::deque<PoolCore::SlotId> later;
+        while (!returned.empty()) {
+            const auto id = returned.front();
+            returned.pop_front();
+            auto it = slots.find(id);
+            if (it != slots.end() && it->second->conn && it->second->conn->busy() && !from_advance)
+                later.push_back(id);
+            else
+                start_release(id, now);
+        }
+        returned = std::move(later);
+    }
+
     // ---- carrying out the core's actions
 
     // Carries out the core's actions, and those they lead to, until none is left.

@@ -358,3 +358,12 @@ TEST_P(AsyncPoolTest, AFailedConnectReachesItsAcquirerWithItsOwnError) {
     EXPECT_EQ(errors, 1);
     EXPECT_EQ(pool.stats().connect_errors, 1u);
 }
+
+TEST_P(AsyncPoolTest, ALeaseGivenBackJustBeforeAnAcquireIsReused) {
+    AsyncPool pool(pg18_verified(), small(2));
+    auto lease = acquire(pool);
+    lease.release();
+    auto next = acquire(pool);  // no advance() between: the return is taken first
+    EXPECT_EQ(next.connection_id(), 1u);
+    EXPECT_EQ(pool.stats().created, 1u);
+}
