@@ -15,6 +15,7 @@
 
 #include "pgtls/client.hpp"
 #include "tests/integration/integration_fixture.hpp"
+#include "tests/support/proxy/silent_listener.hpp"
 
 using namespace pgtls;
 using namespace pgtls::test;
@@ -366,4 +367,58 @@ TEST_P(AsyncPoolTest, ALeaseGivenBackJustBeforeAnAcquireIsReused) {
     auto next = acquire(pool);  // no advance() between: the return is taken first
     EXPECT_EQ(next.connection_id(), 1u);
     EXPECT_EQ(pool.stats().created, 1u);
+}
+
+TEST_P(AsyncPoolTest, ReleaseResetsTheLeaseAndIdleConnectionsExpire) {
+    AsyncPoolOptions o = small(1);
+    o.reset_sql = "RESET application_name";
+    o.idle_timeout = 200ms;
+    o.maintenance_interval = 50ms;
+    int connects = 0, acquires = 0, releases = 0;
+    std::vector<std::string> removed;
+    o.on_connect = [&](const PoolEvent&) { ++connects; };
+    o.on_acquire = [&](const PoolEvent&) { ++acquires; };
+    o.on_release = [&](const PoolEvent&) { ++releases; };
+    o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    query(pool, lease, "SET application_name = 'borrower'");
+    lease->set_notice_handler([](const Notice&) {});
+    lease->set_query_timeout(5s);
+    lease.release();
+    auto again = acquire(pool);
+    EXPECT_EQ(again.connection_id(), 1u);
+    EXPECT_NE(query(pool, again, "SHOW application_name").at(0)[0][0].view(), "borrower") << "reset_sql ran";
+    EXPECT_FALSE(again->notice_handler()) << "the borrower's notice handler does not outlive its lease";
+    EXPECT_EQ(again->query_timeout(), 0ms);
+    again.release();
+    settle(pool, [&] { return pool.stats().total == 0; });
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_EQ(removed[0], "idle timeout");
+    EXPECT_EQ(connects, 1);
+    EXPECT_EQ(acquires, 2);
+    EXPECT_EQ(releases, 2);
+}
+
+TEST_P(AsyncPoolTest, AConnectToASilentServerEndsByTheAcquireTimeout) {
+    SilentListener silent;
+    Config cfg = config("host=127.0.0.1 port=" + std::to_string(silent.port()) +
+                        " dbname=pgtls user=scramuser password=scram-secret" +
+                        (has_tls() ? " sslmode=verify-full" + ca() : std::string(" sslmode=disable")));
+    AsyncPool pool(cfg, small(1));
+    Got g;
+    const auto start = AsyncPool::Clock::now();
+    pool.acquire(300ms, g.callback());
+    settle(pool, [&] { return g.done; });
+    const auto took = AsyncPool::Clock::now() - start;
+    ASSERT_TRUE(g.error);
+    EXPECT_GE(took, 300ms);
+    EXPECT_LT(took, 5s) << "bounded by the acquire timeout, not by a connect_timeout";
+    try {
+        std::rethrow_exception(g.error);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::timeout) << e.what();
+    }
+    EXPECT_EQ(pool.stats().total, 0u);
+    EXPECT_EQ(pool.stats().connect_errors, 1u);
 }
