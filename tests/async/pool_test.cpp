@@ -422,3 +422,34 @@ TEST_P(AsyncPoolTest, AConnectToASilentServerEndsByTheAcquireTimeout) {
     EXPECT_EQ(pool.stats().total, 0u);
     EXPECT_EQ(pool.stats().connect_errors, 1u);
 }
+
+TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
+    AsyncPoolOptions o = small(1);
+    std::vector<std::string> removed;
+    o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    const int pid = query(pool, lease, "SELECT pg_backend_pid()").at(0)[0][0].as<int>();
+    Client admin(pg18_verified());
+    admin.exec("SELECT pg_terminate_backend($1, 5000)", pid);
+    bool failed = false;
+    lease->query("SELECT 1", [&](std::exception_ptr e, std::vector<Result>) { failed = e != nullptr; });
+    settle(pool, [&] { return failed; });
+    lease.release();
+    auto fresh = acquire(pool);
+    EXPECT_EQ(fresh.connection_id(), 2u);
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_EQ(removed[0], "connection broken");
+
+    bool done = false;
+    std::exception_ptr error;
+    fresh->query("SELECT pg_sleep(5)", [&](std::exception_ptr e, std::vector<Result>) {
+        done = true;
+        error = e;
+    });
+    fresh.release();  // with the query in flight
+    settle(pool, [&] { return done && pool.stats().total == 0; });
+    EXPECT_TRUE(error) << "the query in flight ended with the connection";
+    ASSERT_EQ(removed.size(), 2u);
+    EXPECT_EQ(removed[1], "released mid-query, mid-COPY or not connected");
+}
