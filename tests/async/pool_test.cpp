@@ -296,23 +296,32 @@ TEST_P(AsyncPoolTest, CloseFailsWaitersAndClosesLeasesAsTheyComeBack) {
 }
 
 TEST_P(AsyncPoolTest, DestroyingThePoolCompletesEverythingInFlight) {
-    Got connecting;
+    Got waiting, connecting;
     bool query_done = false;
     std::exception_ptr query_error;
     AsyncPool::Lease survivor;
+    SilentListener silent;  // a connect to it stays in flight
     {
-        AsyncPool pool(pg18_verified(), small(2));
+        AsyncPool hanging(config("host=127.0.0.1 port=" + std::to_string(silent.port()) +
+                                 " dbname=pgtls user=scramuser sslmode=disable"),
+                          small(1));
+        hanging.acquire(connecting.callback());
+        hanging.advance();
+        EXPECT_FALSE(connecting.done);
+        AsyncPool pool(pg18_verified(), small(1));
         survivor = acquire(pool);
         survivor->query("SELECT pg_sleep(5)", [&](std::exception_ptr e, std::vector<Result>) {
             query_done = true;
             query_error = e;
         });
-        pool.acquire(connecting.callback());
-        pool.advance();  // the connect is under way, the query sent
-        EXPECT_FALSE(connecting.done);
+        pool.acquire(waiting.callback());
+        pool.advance();  // the query sent, the acquire waiting for the one connection
+        EXPECT_FALSE(waiting.done);
     }
-    EXPECT_TRUE(connecting.done) << "completed by the destructor";
-    EXPECT_TRUE(connecting.error);
+    for (Got* g : {&waiting, &connecting}) {
+        EXPECT_TRUE(g->done) << "completed by the destructor";
+        EXPECT_TRUE(g->error);
+    }
     EXPECT_TRUE(query_done) << "the lent connection's query completed by the destructor";
     EXPECT_TRUE(query_error);
     EXPECT_FALSE(survivor) << "a lease that outlives its pool is empty";
