@@ -1,9 +1,11 @@
-// The Asio coroutine API (pgtls/asio.hpp): connect, a query with parameters, streamed rows,
-// a query cancelled by a timer (a real CancelRequest; the connection stays usable), and
-// several coroutines sharing one connection.
+// The Asio coroutine API (pgtls/asio.hpp, pgtls/asio_pool.hpp): connect, a query with
+// parameters, streamed rows, a query cancelled by a timer (a real CancelRequest; the
+// connection stays usable), several coroutines sharing one connection, and a pool of two
+// connections shared by more coroutines, with an acquire that gives up after a timeout.
 //
 //   async_asio CONNINFO
 #include <pgtls/asio.hpp>
+#include <pgtls/asio_pool.hpp>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -49,6 +51,14 @@ asio::awaitable<void> worker(pgtls::AsioConnection& db, int id, int& done) {
     if (r[0][0].as<int>() == id + 100) ++done;
 }
 
+// Borrows a connection from the pool (waiting its turn, FIFO), runs one query, gives it back.
+asio::awaitable<void> pooled(pgtls::AsioPool& pool, int id, int& done) {
+    pgtls::AsioPool::Lease db = co_await pool.async_acquire(std::chrono::milliseconds(5000), use_awaitable);
+    std::vector<pgtls::Param> args{pgtls::to_param(id)};
+    const pgtls::Result r = co_await db.async_execute(std::string("SELECT $1::int * 10"), std::move(args), use_awaitable);
+    if (r[0][0].as<int>() == id * 10) ++done;
+}  // the lease goes back to the pool here
+
 int main(int argc, char** argv) {
     asio::io_context io;
     pgtls::AsioConnection db(io.get_executor());
@@ -73,5 +83,20 @@ int main(int argc, char** argv) {
     io.restart();
     io.run();
     std::cout << done << " of 8 coroutines answered\n";
-    return done == 8 ? 0 : 1;
+    if (done != 8) return 1;
+
+    // A pool of at most two connections for eight coroutines: they take turns.
+    pgtls::Config config;
+    config.conninfo = argc > 1 ? argv[1] : "";
+    pgtls::AsyncPoolOptions options;
+    options.max_size = 2;
+    pgtls::AsioPool pool(io.get_executor(), config, options);
+    int pooled_done = 0;
+    for (int i = 0; i < 8; ++i) asio::co_spawn(io, pooled(pool, i, pooled_done), asio::detached);
+    io.restart();
+    while (pooled_done < 8 && io.run_one_for(std::chrono::seconds(10)) > 0) {
+    }
+    const pgtls::PoolStats stats = pool.stats();
+    std::cout << pooled_done << " of 8 pooled coroutines answered over " << stats.created << " connections\n";
+    return pooled_done == 8 ? 0 : 1;
 }

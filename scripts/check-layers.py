@@ -22,6 +22,8 @@ FRONT_ENDS = {
     "pgtls/async.hpp": {"client", "pool"},
     "pgtls/asio.hpp": {"client", "pool"},
     "pgtls/pool.hpp": {"pool"},
+    "pgtls/async_pool.hpp": {"pool"},
+    "pgtls/asio_pool.hpp": {"pool"},
     "pgtls/pgtls.hpp": set(),
 }
 # Headers the build generates, and who may include them (None: every layer).

@@ -24,6 +24,7 @@
 
 #include "pgtls/version.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,31 +42,16 @@
 PGTLS_API_BEGIN
 namespace pgtls {
 
-/// An AsyncConnection driven by an Asio executor, with async_* operations for any completion
-/// token (see the file comment). Each async_* operation queues the AsyncConnection operation
-/// of the same name and completes with its outcome.
-class AsioConnection {
+/// The async_* operations of an AsyncConnection owned by `Derived` (AsioConnection, or an
+/// AsioPool lease), for any completion token. Each queues the AsyncConnection operation of the
+/// same name and completes with its outcome, posted to the handler's associated executor (the
+/// owner's by default). A handler with a cancellation slot cancels its operation through
+/// AsyncConnection::cancel.
+///
+/// `Derived` provides get_executor(), and op_target(): an OpTarget naming the connection.
+template <class Derived>
+class AsioOperations {
 public:
-    using executor_type = ::asio::any_io_executor;  ///< The executor it runs on.
-
-    /// A closed connection whose socket work runs on `ex`.
-    explicit AsioConnection(executor_type ex) : ex_(std::move(ex)), pollable_{conn_}, pump_(ex_, pollable_) {}
-    AsioConnection(const AsioConnection&) = delete;
-    AsioConnection& operator=(const AsioConnection&) = delete;
-    ~AsioConnection() { *alive_ = false; }
-
-    executor_type get_executor() const noexcept { return ex_; }  ///< The executor it runs on.
-    /// The loop-agnostic connection underneath (state, notice handler, query timeout).
-    AsyncConnection& connection() noexcept { return conn_; }
-    /// Back-pressure for async_stream (see AsyncConnection::pause_reading): stop reading the
-    /// socket until resume_reading(), e.g. while a slow consumer drains what on_row queued.
-    void pause_reading() noexcept { conn_.pause_reading(); }
-    /// Reads again after pause_reading().
-    void resume_reading() {
-        conn_.resume_reading();
-        pump_.arm();
-    }
-
     /// Resolves `config` and connects (AsyncConnection::connect): completes with (error).
     template <class Token>
     auto async_connect(Config config, Token&& token) {
@@ -158,23 +144,29 @@ public:
                                                   [](AsyncConnection& c, auto done) { return c.close(std::move(done)); });
     }
 
-private:
-    struct Pollable {
-        AsyncConnection& c;
-        std::array<AsyncWatch, 2> interest() const noexcept { return c.watches(); }
-        std::optional<AsyncConnection::Clock::time_point> deadline() const noexcept { return c.deadline(); }
-        void advance() { c.advance(); }
+    /// What an operation needs from its owner: the connection, a call that re-arms the pump
+    /// driving it, and a flag that is false once the owner (and so the connection) is gone.
+    struct OpTarget {
+        AsyncConnection* conn = nullptr;      ///< the connection the operation runs on
+        std::function<void()> arm;            ///< re-arms the pump after a change
+        std::shared_ptr<bool> alive;          ///< false once `conn` may be gone
     };
 
+protected:
+    AsioOperations() = default;
+    ~AsioOperations() = default;
+
+private:
     /// Queues the operation `start` makes on the connection, with a completion that posts the
     /// handler to its executor; connects the handler's cancellation slot to cancel(id).
     template <class Signature, class Token, class Start>
     auto initiate(Token&& token, Start start) {
+        Derived& self = static_cast<Derived&>(*this);
         return ::asio::async_initiate<Token, Signature>(
-            [this](auto handler, Start start_op) {
+            [target = self.op_target(), default_ex = self.get_executor()](auto handler, Start start_op) {
                 using Handler = decltype(handler);
                 auto slot = ::asio::get_associated_cancellation_slot(handler);
-                auto ex = ::asio::get_associated_executor(handler, ex_);
+                auto ex = ::asio::get_associated_executor(handler, default_ex);
                 // std::function needs a copyable callable; Asio handlers may be move-only.
                 auto h = std::make_shared<std::optional<Handler>>(std::move(handler));
                 auto complete = [h, ex, slot](std::exception_ptr e, auto&&... result) mutable {
@@ -183,18 +175,60 @@ private:
                         std::apply([&](auto&&... v) { std::move(**h)(e, std::move(v)...); }, std::move(r));
                     });
                 };
-                const AsyncConnection::OpId id = start_op(conn_, std::move(complete));
+                const AsyncConnection::OpId id = start_op(*target.conn, std::move(complete));
                 if (slot.is_connected())
-                    slot.assign([this, id, alive = alive_](::asio::cancellation_type) {
-                        if (*alive) {
-                            conn_.cancel(id);
-                            pump_.arm();
+                    slot.assign([target, id](::asio::cancellation_type) {
+                        if (*target.alive) {
+                            target.conn->cancel(id);
+                            target.arm();
                         }
                     });
-                pump_.arm();
+                target.arm();
             },
             token, std::move(start));
     }
+};
+
+/// An AsyncConnection driven by an Asio executor, with async_* operations for any completion
+/// token (see the file comment and AsioOperations).
+class AsioConnection : public AsioOperations<AsioConnection> {
+public:
+    using executor_type = ::asio::any_io_executor;  ///< The executor it runs on.
+
+    /// A closed connection whose socket work runs on `ex`.
+    explicit AsioConnection(executor_type ex) : ex_(std::move(ex)), pollable_{conn_}, pump_(ex_, pollable_) {}
+    AsioConnection(const AsioConnection&) = delete;
+    AsioConnection& operator=(const AsioConnection&) = delete;
+    ~AsioConnection() { *alive_ = false; }
+
+    executor_type get_executor() const noexcept { return ex_; }  ///< The executor it runs on.
+    /// The loop-agnostic connection underneath (state, notice handler, query timeout).
+    AsyncConnection& connection() noexcept { return conn_; }
+    /// Back-pressure for async_stream (see AsyncConnection::pause_reading): stop reading the
+    /// socket until resume_reading(), e.g. while a slow consumer drains what on_row queued.
+    void pause_reading() noexcept { conn_.pause_reading(); }
+    /// Reads again after pause_reading().
+    void resume_reading() {
+        conn_.resume_reading();
+        pump_.arm();
+    }
+
+
+private:
+    friend class AsioOperations<AsioConnection>;
+    OpTarget op_target() {
+        return OpTarget{&conn_, [this, alive = alive_] {
+                            if (*alive) pump_.arm();
+                        },
+                        alive_};
+    }
+
+    struct Pollable {
+        AsyncConnection& c;
+        std::array<AsyncWatch, 2> interest() const noexcept { return c.watches(); }
+        std::optional<AsyncConnection::Clock::time_point> deadline() const noexcept { return c.deadline(); }
+        void advance() { c.advance(); }
+    };
 
     executor_type ex_;
     AsyncConnection conn_;

@@ -163,6 +163,9 @@ public:
 
     // ---- state
     bool is_open() const noexcept;  ///< True between a completed connect and close.
+    /// The connection's socket (-1 when none), e.g. to probe an idle connection for data or
+    /// EOF; watches() says what to wait for.
+    int socket() const noexcept;
     /// False after an I/O or protocol error: the connection cannot be used any more.
     bool is_healthy() const noexcept;
     const ConnectionInfo& info() const noexcept;  ///< What the connection negotiated.
@@ -175,8 +178,12 @@ public:
     /// Bounds each later query like Client::set_query_timeout: cancel, drain, keep the
     /// connection; 0 = none.
     void set_query_timeout(std::chrono::milliseconds timeout) noexcept;
+    /// The query timeout set_query_timeout() last set (0: none).
+    std::chrono::milliseconds query_timeout() const noexcept;
     /// Called from advance() with each NoticeResponse; empty: notices are dropped.
     void set_notice_handler(std::function<void(const Notice&)> handler);
+    /// The notice handler set_notice_handler() last set (empty: none).
+    const std::function<void(const Notice&)>& notice_handler() const noexcept;
 
     /// Back-pressure for stream() (and every other operation): while paused the connection
     /// reads nothing more from its socket and does not watch it for reading, so a server that

@@ -687,6 +687,11 @@ void AsyncConnection::resume_reading() noexcept {
 }
 bool AsyncConnection::reading_paused() const noexcept { return state_->driver.reading_paused(); }
 void AsyncConnection::set_query_timeout(std::chrono::milliseconds timeout) noexcept { state_->query_timeout = timeout; }
+std::chrono::milliseconds AsyncConnection::query_timeout() const noexcept { return state_->query_timeout; }
+int AsyncConnection::socket() const noexcept { return state_->channel.fd(); }
+const std::function<void(const Notice&)>& AsyncConnection::notice_handler() const noexcept {
+    return state_->session.notice_handler;
+}
 void AsyncConnection::set_notice_handler(std::function<void(const Notice&)> handler) {
     state_->session.notice_handler = std::move(handler);
 }

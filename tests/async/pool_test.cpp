@@ -1,0 +1,464 @@
+// The asynchronous pool (pgtls/async_pool.hpp) against the real test servers, on every TLS
+// backend, driven by a plain poll() loop the way an application's event loop would: acquire,
+// release and reuse, FIFO order, timeouts, cancellation, the health check, retirement by uses
+// and lifetime, rollback on release, after_connect, min_size, close and destruction with
+// acquires and leases in flight.
+#include "pgtls/async_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <poll.h>
+
+#include <algorithm>
+#include <functional>
+#include <thread>
+
+#include "pgtls/client.hpp"
+#include "tests/integration/integration_fixture.hpp"
+#include "tests/support/proxy/silent_listener.hpp"
+
+using namespace pgtls;
+using namespace pgtls::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs `pool`'s loop until `finished()` or `limit`; false on the limit.
+bool run_loop(AsyncPool& pool, const std::function<bool()>& finished, std::chrono::milliseconds limit = 20s) {
+    const auto end = AsyncPool::Clock::now() + limit;
+    while (!finished()) {
+        const auto now = AsyncPool::Clock::now();
+        if (now >= end) return false;
+        std::vector<pollfd> fds;
+        for (const AsyncWatch& w : pool.watches())
+            fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
+        auto wake = end;
+        if (auto d = pool.deadline(); d && *d < wake) wake = *d;
+        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
+        pool.advance();
+    }
+    return true;
+}
+
+std::string what(std::exception_ptr e) {
+    if (!e) return "";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    }
+    return "?";
+}
+
+// One acquire's outcome.
+struct Got {
+    bool done = false;
+    std::exception_ptr error;
+    AsyncPool::Lease lease;
+    AsyncPool::AcquireCallback callback() {
+        return [this](std::exception_ptr e, AsyncPool::Lease l) {
+            done = true;
+            error = e;
+            lease = std::move(l);
+        };
+    }
+};
+
+class AsyncPoolTest : public BackendTest {
+protected:
+    AsyncPoolOptions small(std::size_t max) const {
+        AsyncPoolOptions o;
+        o.max_size = max;
+        o.acquire_timeout = 20s;
+        return o;
+    }
+    // Acquires one connection, running the loop; fails the test on an error.
+    AsyncPool::Lease acquire(AsyncPool& pool) {
+        Got g;
+        pool.acquire(g.callback());
+        EXPECT_TRUE(run_loop(pool, [&] { return g.done; })) << "acquire did not finish";
+        EXPECT_FALSE(g.error) << what(g.error);
+        return std::move(g.lease);
+    }
+    // Runs `sql` on the lease's connection through the pool's loop.
+    std::vector<Result> query(AsyncPool& pool, AsyncPool::Lease& lease, const std::string& sql) {
+        bool done = false;
+        std::vector<Result> out;
+        std::exception_ptr err;
+        lease->query(sql, [&](std::exception_ptr e, std::vector<Result> r) {
+            err = e;
+            out = std::move(r);
+            done = true;
+        });
+        EXPECT_TRUE(run_loop(pool, [&] { return done; }));
+        EXPECT_FALSE(err) << what(err);
+        return out;
+    }
+    // Lets the pool carry out what is due (a release, a close) without waiting for anything.
+    void settle(AsyncPool& pool, const std::function<bool()>& until) { EXPECT_TRUE(run_loop(pool, until)); }
+};
+PGTLS_INSTANTIATE_PER_BACKEND(AsyncPoolTest);
+
+}  // namespace
+
+TEST_P(AsyncPoolTest, AcquiresReleasesAndReusesAConnection) {
+    AsyncPool pool(pg18_verified(), small(2));
+    auto lease = acquire(pool);
+    ASSERT_TRUE(lease);
+    EXPECT_EQ(lease.connection_id(), 1u);
+    EXPECT_EQ(lease.uses(), 1u);
+    EXPECT_EQ(lease->info().ssl, has_tls());
+    if (has_tls()) {
+        EXPECT_EQ(lease->info().backend, backend());
+    }
+    EXPECT_EQ(query(pool, lease, "SELECT 41 + 1").at(0)[0][0].as<int>(), 42);
+    EXPECT_EQ(pool.stats().in_use, 1u);
+    lease.release();
+    EXPECT_FALSE(lease);
+    settle(pool, [&] { return pool.stats().idle == 1; });
+
+    auto again = acquire(pool);
+    EXPECT_EQ(again.connection_id(), 1u) << "the idle connection is reused";
+    EXPECT_EQ(again.uses(), 2u);
+    const PoolStats s = pool.stats();
+    EXPECT_EQ(s.created, 1u);
+    EXPECT_EQ(s.acquire_count, 2u);
+    EXPECT_EQ(s.total, 1u);
+}
+
+TEST_P(AsyncPoolTest, CallbacksRunOnlyFromAdvance) {
+    AsyncPool pool(pg18_verified(), small(1));
+    auto lease = acquire(pool);
+    lease.release();
+    settle(pool, [&] { return pool.stats().idle == 1; });
+    Got g;
+    pool.acquire(g.callback());
+    EXPECT_FALSE(g.done) << "an idle connection is handed over from advance(), not from acquire()";
+    ASSERT_TRUE(pool.deadline());
+    EXPECT_LE(*pool.deadline(), AsyncPool::Clock::now()) << "the hand-over is due at once";
+    settle(pool, [&] { return g.done; });
+    EXPECT_TRUE(g.lease);
+}
+
+TEST_P(AsyncPoolTest, WaitersAreServedInTheOrderTheyAsked) {
+    AsyncPool pool(pg18_verified(), small(1));
+    auto held = acquire(pool);
+    std::vector<int> order;
+    std::vector<std::uint64_t> ids;
+    for (int i = 1; i <= 3; ++i)
+        pool.acquire([&, i](std::exception_ptr e, AsyncPool::Lease l) {
+            ASSERT_FALSE(e) << what(e);
+            order.push_back(i);
+            ids.push_back(l.connection_id());
+            // The lease goes back as `l` is destroyed: the next waiter's turn.
+        });
+    settle(pool, [&] { return pool.stats().waiting == 3; });
+    EXPECT_TRUE(order.empty());
+    held.release();
+    settle(pool, [&] { return order.size() == 3; });
+    EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 1, 1})) << "one connection handed from waiter to waiter";
+}
+
+TEST_P(AsyncPoolTest, AnAcquireTimesOutWhenThePoolIsExhausted) {
+    AsyncPool pool(pg18_verified(), small(1));
+    auto held = acquire(pool);
+    Got g;
+    const auto start = AsyncPool::Clock::now();
+    pool.acquire(200ms, g.callback());
+    settle(pool, [&] { return g.done; });
+    const auto took = AsyncPool::Clock::now() - start;
+    EXPECT_GE(took, 200ms);
+    EXPECT_LT(took, 10s);
+    ASSERT_TRUE(g.error);
+    try {
+        std::rethrow_exception(g.error);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::pool);
+        EXPECT_NE(std::string(e.what()).find("pool exhausted: 1 of 1 connections in use"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.stats().acquire_timeouts, 1u);
+    EXPECT_TRUE(held) << "the lease held is unaffected";
+}
+
+TEST_P(AsyncPoolTest, CancellingAWaitingAcquireHandsTheConnectionToTheNext) {
+    AsyncPool pool(pg18_verified(), small(1));
+    auto held = acquire(pool);
+    Got first, second;
+    const auto id = pool.acquire(first.callback());
+    pool.acquire(second.callback());
+    settle(pool, [&] { return pool.stats().waiting == 2; });
+    pool.cancel(id);
+    settle(pool, [&] { return first.done; });
+    ASSERT_TRUE(first.error);
+    EXPECT_NE(what(first.error).find("acquire cancelled"), std::string::npos) << what(first.error);
+    EXPECT_FALSE(first.lease);
+    pool.cancel(id);  // already completed: nothing
+    held.release();
+    settle(pool, [&] { return second.done; });
+    EXPECT_FALSE(second.error) << what(second.error);
+    EXPECT_EQ(second.lease.connection_id(), 1u);
+}
+
+TEST_P(AsyncPoolTest, ATerminatedIdleConnectionIsReplacedByTheHealthCheck) {
+    AsyncPoolOptions o = small(2);
+    std::vector<std::string> removed;
+    o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    const int pid = query(pool, lease, "SELECT pg_backend_pid()").at(0)[0][0].as<int>();
+    lease.release();
+    settle(pool, [&] { return pool.stats().idle == 1; });
+
+    Client admin(pg18_verified());
+    admin.exec("SELECT pg_terminate_backend($1, 5000)", pid);
+    std::this_thread::sleep_for(20ms);  // idle for at least the 1 ms after which the socket is probed
+
+    auto fresh = acquire(pool);
+    ASSERT_TRUE(fresh);
+    EXPECT_EQ(fresh.connection_id(), 2u) << "the dead connection was not handed out";
+    EXPECT_NE(query(pool, fresh, "SELECT pg_backend_pid()").at(0)[0][0].as<int>(), pid);
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_NE(removed[0].find("health check failed"), std::string::npos) << removed[0];
+}
+
+TEST_P(AsyncPoolTest, ConnectionsRetireAfterMaxUsesAndAfterTheirLifetime) {
+    AsyncPoolOptions o = small(1);
+    o.max_uses = 2;
+    std::vector<std::string> removed;
+    o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+    {
+        AsyncPool pool(pg18_verified(), o);
+        std::vector<std::uint64_t> ids;
+        for (int i = 0; i < 3; ++i) {
+            auto l = acquire(pool);
+            ids.push_back(l.connection_id());
+        }
+        EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 1, 2}));
+        ASSERT_FALSE(removed.empty());
+        EXPECT_EQ(removed[0], "max uses reached");
+    }
+    removed.clear();
+    o.max_uses = 0;
+    o.max_lifetime = 300ms;
+    AsyncPool pool(pg18_verified(), o);
+    acquire(pool).release();
+    std::this_thread::sleep_for(400ms);
+    auto l = acquire(pool);
+    EXPECT_EQ(l.connection_id(), 2u);
+    ASSERT_FALSE(removed.empty());
+    EXPECT_EQ(removed[0], "max lifetime reached");
+}
+
+TEST_P(AsyncPoolTest, ATransactionLeftOpenIsRolledBackAndAfterConnectRunsFirst) {
+    AsyncPoolOptions o = small(1);
+    o.after_connect = [](AsyncConnection& c) {
+        c.query("SET application_name = 'pooled'", [](std::exception_ptr, std::vector<Result>) {});
+    };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    EXPECT_EQ(query(pool, lease, "SHOW application_name").at(0)[0][0].view(), "pooled");
+    query(pool, lease, "BEGIN; CREATE TEMP TABLE pooled_t (n int)");
+    EXPECT_EQ(lease->transaction_status(), TransactionStatus::in_transaction);
+    lease.release();
+    auto again = acquire(pool);
+    EXPECT_EQ(again.connection_id(), 1u);
+    EXPECT_EQ(again->transaction_status(), TransactionStatus::idle);
+    EXPECT_EQ(query(pool, again, "SELECT to_regclass('pooled_t') IS NULL").at(0)[0][0].view(), "t");
+}
+
+TEST_P(AsyncPoolTest, MinSizeIsFilledByTheLoop) {
+    AsyncPoolOptions o = small(3);
+    o.min_size = 2;
+    AsyncPool pool(pg18_verified(), o);
+    settle(pool, [&] { return pool.stats().idle == 2; });
+    EXPECT_EQ(pool.stats().created, 2u);
+}
+
+TEST_P(AsyncPoolTest, CloseFailsWaitersAndClosesLeasesAsTheyComeBack) {
+    AsyncPool pool(pg18_verified(), small(1));
+    auto held = acquire(pool);
+    Got a, b;
+    pool.acquire(a.callback());
+    pool.acquire(b.callback());
+    pool.close();
+    EXPECT_TRUE(pool.is_closed());
+    settle(pool, [&] { return a.done && b.done; });
+    for (Got* g : {&a, &b}) EXPECT_NE(what(g->error).find("pool is closed"), std::string::npos) << what(g->error);
+    EXPECT_EQ(query(pool, held, "SELECT 1").size(), 1u) << "a lease out keeps working";
+    held.release();
+    settle(pool, [&] { return pool.stats().total == 0; });
+    Got late;
+    pool.acquire(late.callback());
+    settle(pool, [&] { return late.done; });
+    EXPECT_NE(what(late.error).find("pool is closed"), std::string::npos);
+}
+
+TEST_P(AsyncPoolTest, DestroyingThePoolCompletesEverythingInFlight) {
+    Got waiting, connecting;
+    bool query_done = false;
+    std::exception_ptr query_error;
+    AsyncPool::Lease survivor;
+    SilentListener silent;  // a connect to it stays in flight
+    {
+        AsyncPool hanging(config("host=127.0.0.1 port=" + std::to_string(silent.port()) +
+                                 " dbname=pgtls user=scramuser sslmode=disable"),
+                          small(1));
+        hanging.acquire(connecting.callback());
+        hanging.advance();
+        EXPECT_FALSE(connecting.done);
+        AsyncPool pool(pg18_verified(), small(1));
+        survivor = acquire(pool);
+        survivor->query("SELECT pg_sleep(5)", [&](std::exception_ptr e, std::vector<Result>) {
+            query_done = true;
+            query_error = e;
+        });
+        pool.acquire(waiting.callback());
+        pool.advance();  // the query sent, the acquire waiting for the one connection
+        EXPECT_FALSE(waiting.done);
+    }
+    for (Got* g : {&waiting, &connecting}) {
+        EXPECT_TRUE(g->done) << "completed by the destructor";
+        EXPECT_TRUE(g->error);
+    }
+    EXPECT_TRUE(query_done) << "the lent connection's query completed by the destructor";
+    EXPECT_TRUE(query_error);
+    EXPECT_FALSE(survivor) << "a lease that outlives its pool is empty";
+    EXPECT_THROW((void)survivor.get(), Error);
+}
+
+TEST_P(AsyncPoolTest, ACallbackMayDestroyThePool) {
+    auto pool = std::make_unique<AsyncPool>(pg18_verified(), small(1));
+    bool called = false;
+    pool->acquire([&](std::exception_ptr e, AsyncPool::Lease l) {
+        called = true;
+        EXPECT_FALSE(e) << what(e);
+        l.release();
+        pool.reset();
+    });
+    const auto end = AsyncPool::Clock::now() + 20s;
+    while (pool && AsyncPool::Clock::now() < end) {
+        std::vector<pollfd> fds;
+        for (const AsyncWatch& w : pool->watches())
+            fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
+        ::poll(fds.data(), fds.size(), 10);
+        pool->advance();
+    }
+    EXPECT_TRUE(called);
+    EXPECT_FALSE(pool);
+}
+
+TEST_P(AsyncPoolTest, AFailedConnectReachesItsAcquirerWithItsOwnError) {
+    Config bad = pg18_verified();
+    bad.conninfo += " password=wrong";
+    AsyncPoolOptions o = small(1);
+    int errors = 0;
+    o.on_error = [&](const PoolEvent&) { ++errors; };
+    AsyncPool pool(bad, o);
+    Got g;
+    pool.acquire(g.callback());
+    settle(pool, [&] { return g.done; });
+    ASSERT_TRUE(g.error);
+    try {
+        std::rethrow_exception(g.error);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::authentication) << e.what();
+    }
+    EXPECT_EQ(errors, 1);
+    EXPECT_EQ(pool.stats().connect_errors, 1u);
+}
+
+TEST_P(AsyncPoolTest, ALeaseGivenBackJustBeforeAnAcquireIsReused) {
+    AsyncPool pool(pg18_verified(), small(2));
+    auto lease = acquire(pool);
+    lease.release();
+    auto next = acquire(pool);  // no advance() between: the return is taken first
+    EXPECT_EQ(next.connection_id(), 1u);
+    EXPECT_EQ(pool.stats().created, 1u);
+}
+
+TEST_P(AsyncPoolTest, ReleaseResetsTheLeaseAndIdleConnectionsExpire) {
+    AsyncPoolOptions o = small(1);
+    o.reset_sql = "RESET application_name";
+    o.idle_timeout = 200ms;
+    o.maintenance_interval = 50ms;
+    int connects = 0, acquires = 0, releases = 0;
+    std::vector<std::string> removed;
+    o.on_connect = [&](const PoolEvent&) { ++connects; };
+    o.on_acquire = [&](const PoolEvent&) { ++acquires; };
+    o.on_release = [&](const PoolEvent&) { ++releases; };
+    o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    query(pool, lease, "SET application_name = 'borrower'");
+    lease->set_notice_handler([](const Notice&) {});
+    lease->set_query_timeout(5s);
+    lease.release();
+    auto again = acquire(pool);
+    EXPECT_EQ(again.connection_id(), 1u);
+    EXPECT_NE(query(pool, again, "SHOW application_name").at(0)[0][0].view(), "borrower") << "reset_sql ran";
+    EXPECT_FALSE(again->notice_handler()) << "the borrower's notice handler does not outlive its lease";
+    EXPECT_EQ(again->query_timeout(), 0ms);
+    again.release();
+    settle(pool, [&] { return pool.stats().total == 0; });
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_EQ(removed[0], "idle timeout");
+    EXPECT_EQ(connects, 1);
+    EXPECT_EQ(acquires, 2);
+    EXPECT_EQ(releases, 2);
+}
+
+TEST_P(AsyncPoolTest, AConnectToASilentServerEndsByTheAcquireTimeout) {
+    SilentListener silent;
+    Config cfg = config("host=127.0.0.1 port=" + std::to_string(silent.port()) +
+                        " dbname=pgtls user=scramuser password=scram-secret" +
+                        (has_tls() ? " sslmode=verify-full" + ca() : std::string(" sslmode=disable")));
+    AsyncPool pool(cfg, small(1));
+    Got g;
+    const auto start = AsyncPool::Clock::now();
+    pool.acquire(300ms, g.callback());
+    settle(pool, [&] { return g.done; });
+    const auto took = AsyncPool::Clock::now() - start;
+    ASSERT_TRUE(g.error);
+    EXPECT_GE(took, 300ms);
+    EXPECT_LT(took, 5s) << "bounded by the acquire timeout, not by a connect_timeout";
+    try {
+        std::rethrow_exception(g.error);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::timeout) << e.what();
+    }
+    EXPECT_EQ(pool.stats().total, 0u);
+    EXPECT_EQ(pool.stats().connect_errors, 1u);
+}
+
+TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
+    AsyncPoolOptions o = small(1);
+    std::vector<std::string> removed;
+    o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    const int pid = query(pool, lease, "SELECT pg_backend_pid()").at(0)[0][0].as<int>();
+    Client admin(pg18_verified());
+    admin.exec("SELECT pg_terminate_backend($1, 5000)", pid);
+    bool failed = false;
+    lease->query("SELECT 1", [&](std::exception_ptr e, std::vector<Result>) { failed = e != nullptr; });
+    settle(pool, [&] { return failed; });
+    lease.release();
+    auto fresh = acquire(pool);
+    EXPECT_EQ(fresh.connection_id(), 2u);
+    ASSERT_EQ(removed.size(), 1u);
+    EXPECT_EQ(removed[0], "connection broken");
+
+    bool done = false;
+    std::exception_ptr error;
+    fresh->query("SELECT pg_sleep(5)", [&](std::exception_ptr e, std::vector<Result>) {
+        done = true;
+        error = e;
+    });
+    fresh.release();  // with the query in flight
+    settle(pool, [&] { return done && pool.stats().total == 0; });
+    EXPECT_TRUE(error) << "the query in flight ended with the connection";
+    ASSERT_EQ(removed.size(), 2u);
+    EXPECT_EQ(removed[1], "released mid-query, mid-COPY or not connected");
+}
