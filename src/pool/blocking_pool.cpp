@@ -169,11 +169,13 @@ public:
                 auto scope = span.enter();
                 slot->conn->close();
             }
-            span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
-            span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(slot->uses));
-            span.set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(reason))));
-            span.set("pgtls.pool.destroy.detail", reason);
-            span.finish();
+            if (span.active()) {
+                span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
+                span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(slot->uses));
+                span.set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(reason))));
+                span.set("pgtls.pool.destroy.detail", reason);
+                span.finish();
+            }
             slot.reset();
             {
                 std::lock_guard lk(m);
@@ -212,7 +214,7 @@ public:
         finish(work);
         std::unique_ptr<PooledConnection> conn;
         PoolSpan span(opt, "pgtls.pool.create");
-        span.set("pgtls.pool.create.trigger", std::string(trigger));
+        if (span.active()) span.set("pgtls.pool.create.trigger", std::string(trigger));
         try {
             auto scope = span.enter();
             conn = connector(timeout);
