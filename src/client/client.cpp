@@ -94,6 +94,7 @@ std::vector<Result> client::ClientCore::simple_query(std::string_view sql, Deadl
 std::vector<Result> Client::query_all(std::string_view sql) {
     auto& impl = live();
     return guarded(impl, [&] {
+        if (!impl.settings.trace_context) return impl.simple_query(sql, impl.query_deadline());
         const std::string commented = trace::with_trace_context(impl.settings, sql);
         return impl.simple_query(commented.empty() ? sql : commented, impl.query_deadline());
     });
@@ -159,7 +160,8 @@ Result client::ClientCore::execute_extended(std::string_view sql, std::span<cons
     const Deadline d = query_deadline();
     const PreparedStatement* cached = cache_capacity > 0 ? cached_statement(sql, params, d) : nullptr;
     // Only the unnamed statement carries the trace comment: a cached one is Parsed once.
-    const std::string commented = cached ? std::string() : trace::with_trace_context(settings, sql);
+    std::string commented;
+    if (!cached && settings.trace_context) commented = trace::with_trace_context(settings, sql);
     try {
         return extended_round_trip({cached, commented.empty() ? sql : commented, params, format, on_row, nullptr}, d);
     } catch (const ServerError& e) {
