@@ -158,6 +158,18 @@ struct Config {
     /// Spans carry db.query.text (the statement's text, never parameter values). Off by
     /// default: statements can hold literals an application considers secret.
     bool trace_query_text = false;
+    /// Trace-context comment, sqlcommenter style; null (the default): none. When set, it is
+    /// called just before a statement is sent with the simple protocol (Client::query,
+    /// query_all, AsyncConnection::query) or as Client::execute()/exec()'s unnamed statement
+    /// (statement cache off: statement_cache_capacity 0, the default), on the thread that sends it (AsyncConnection: its
+    /// event loop's), and returns the current W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>")
+    /// or "" for none; the statement then goes out as "/* traceparent='...' */ " + sql. A
+    /// value that is not a valid traceparent is not sent (never spliced into the SQL), and an
+    /// exception thrown by the callback is swallowed. Named statements (prepare(), the
+    /// statement cache) never carry it: their Parse is sent once and reused whatever the trace,
+    /// and the cache's key stays the statement's own text. PgBouncer in transaction mode
+    /// passes the comment through like any statement text.
+    std::function<std::string()> trace_context;
 };
 
 /// Where a resolved setting came from, for `pgtls conninfo`.
@@ -248,6 +260,7 @@ struct Settings {
     std::size_t max_parameter_status = 1'000;  ///< as Config::max_parameter_status
     std::shared_ptr<Tracer> tracer;        ///< as Config::tracer
     bool trace_query_text = false;         ///< as Config::trace_query_text
+    std::function<std::string()> trace_context;  ///< as Config::trace_context
 
     /// keyword -> where its value came from (only keywords that have a value).
     std::map<std::string, SettingSource> sources;

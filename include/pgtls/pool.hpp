@@ -15,6 +15,7 @@
 
 #include "pgtls/version.hpp"
 
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <condition_variable>
@@ -29,6 +30,7 @@
 #include "pgtls/client.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/error.hpp"
+#include "pgtls/trace.hpp"
 
 PGTLS_API_BEGIN
 namespace pgtls {
@@ -119,6 +121,18 @@ struct BasicPoolOptions {
     /// released, instead of returning them to idle.
     bool retire_on_tls_reload = false;
 
+    /// The pool's name, for tracing and metrics (span attribute db.client.connection.pool.name,
+    /// as OpenTelemetry names it). Empty: pgtls::Pool names itself "user@host:port/dbname"
+    /// from its settings; other pools leave the attribute out.
+    std::string name;
+    /// Receives the pool's spans (pgtls/trace.hpp): "pgtls.pool.acquire", "pgtls.pool.release",
+    /// "pgtls.pool.create" and "pgtls.pool.destroy". Null: pgtls::Pool uses its Config's
+    /// tracer (Settings::tracer), other pools trace nothing. Spans of the connection's own
+    /// operations that run inside one of these (the connect inside create, the health check's
+    /// ping inside acquire, ROLLBACK and reset_sql inside release, the close inside destroy) name
+    /// it as their parent. Called without the pool's lock held; exceptions are swallowed.
+    std::shared_ptr<Tracer> tracer;
+
     /// Event hooks, called without the pool's lock held, from whichever thread caused the
     /// event. They must not throw (exceptions are swallowed) and must be thread-safe.
     std::function<void(const PoolEvent&)> on_connect;  ///< a new connection is ready
@@ -131,20 +145,58 @@ struct BasicPoolOptions {
     std::function<void(const PoolEvent&)> on_tls_reload;
 };
 
-/// A consistent snapshot of the pool's counters.
+/// Why the pool closed a connection (PoolStats::destroyed_by_reason; the "pgtls.pool.destroy"
+/// span's pgtls.pool.destroy.reason attribute is its to_string()).
+enum class PoolCloseReason : std::uint8_t {
+    idle_timeout,         ///< idle longer than idle_timeout (beyond min_size)
+    max_lifetime,         ///< older than max_lifetime (plus its jitter)
+    max_uses,             ///< acquired max_uses times
+    health_check_failed,  ///< its ping before a lend failed
+    broken,               ///< is_healthy() false when lent or released
+    pool_closed,          ///< the pool was closing
+    unclean_release,      ///< released in a state the pool could not clean (transaction, mid-query, failed reset)
+    retired,              ///< opened with TLS material since reloaded (retire_on_tls_reload)
+};
+/// How many PoolCloseReason values there are (the size of PoolStats::destroyed_by_reason).
+inline constexpr std::size_t pool_close_reason_count = 8;
+/// "idle_timeout", "max_lifetime", ... (the enumerator's name; a static string).
+const char* to_string(PoolCloseReason reason) noexcept;
+
+/// A consistent snapshot of the pool's counters (metrics: sample it periodically, e.g.
+/// examples/pool_metrics.cpp).
 struct PoolStats {
     std::size_t total = 0;        ///< open or opening
     std::size_t idle = 0;         ///< open and unused
     std::size_t in_use = 0;       ///< lent out (or being checked/reset)
     std::size_t opening = 0;      ///< connects in progress
-    std::size_t waiting = 0;      ///< callers blocked in acquire()
+    std::size_t waiting = 0;      ///< callers blocked in acquire() waiting in the queue
+    /// acquire() calls not answered yet: `waiting` plus those whose own connect is in progress.
+    std::size_t pending_acquires = 0;
     std::uint64_t created = 0;    ///< connections opened successfully
-    std::uint64_t destroyed = 0;  ///< connections closed
+    std::uint64_t destroyed = 0;  ///< connections closed (the sum of destroyed_by_reason)
+    /// Connections closed, by reason: indexed by PoolCloseReason.
+    std::array<std::uint64_t, pool_close_reason_count> destroyed_by_reason{};
     std::uint64_t acquire_count = 0;     ///< successful acquisitions
     std::uint64_t acquire_timeouts = 0;  ///< acquisitions that gave up (exhausted)
     std::uint64_t connect_errors = 0;    ///< connects that failed
     std::chrono::nanoseconds acquire_wait_total{0};  ///< time successful acquisitions waited, summed
     std::chrono::nanoseconds acquire_wait_max{0};    ///< the longest wait of a successful acquisition
+
+    /// Upper bounds, in milliseconds, of the buckets of acquire_wait_histogram but its last:
+    /// OpenTelemetry's default explicit bucket boundaries. Bucket i counts the waits w with
+    /// bound[i-1] < w <= bound[i] (bucket 0: w <= 0 ms; the last bucket: w > 10,000 ms), so
+    /// the histogram exports as is to an OpenTelemetry explicit-bucket histogram
+    /// (db.client.connection.wait_time, in ms).
+    static constexpr std::array<std::uint32_t, 15> acquire_wait_bounds_ms{0,   5,   10,   25,   50,   75,   100, 250,
+                                                                          500, 750, 1000, 2500, 5000, 7500, 10000};
+    /// Successful acquisitions by how long they waited (see acquire_wait_bounds_ms); the counts
+    /// sum to acquire_count.
+    std::array<std::uint64_t, acquire_wait_bounds_ms.size() + 1> acquire_wait_histogram{};
+
+    /// Connections closed for `reason`.
+    std::uint64_t destroyed_for(PoolCloseReason reason) const noexcept {
+        return destroyed_by_reason[static_cast<std::size_t>(reason)];
+    }
 };
 
 namespace pool_detail {
@@ -289,6 +341,8 @@ struct PoolCoreOptions {
     bool rollback_on_release = true;
     std::string reset_sql;
     std::chrono::milliseconds maintenance_interval{0}, connect_backoff_initial{0}, connect_backoff_max{0};
+    std::string name;
+    std::shared_ptr<Tracer> tracer;
     std::function<void(const PoolEvent&)> on_connect, on_acquire, on_release, on_remove, on_error;
 };
 
@@ -311,6 +365,8 @@ PoolCoreOptions core_options(const BasicPoolOptions<Conn>& o) {
     c.maintenance_interval = o.maintenance_interval;
     c.connect_backoff_initial = o.connect_backoff_initial;
     c.connect_backoff_max = o.connect_backoff_max;
+    c.name = o.name;
+    c.tracer = o.tracer;
     c.on_connect = o.on_connect;
     c.on_acquire = o.on_acquire;
     c.on_release = o.on_release;

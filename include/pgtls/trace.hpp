@@ -45,6 +45,19 @@ struct TraceAttribute {
 /// pgtls.bytes_received, pgtls.connection_kept (false: the connection was closed by this
 /// operation's failure), error.type (ErrorKind name, or SQLSTATE for server errors).
 ///
+/// Pool spans (PoolOptions::tracer, or the pool's Config tracer): "pgtls.pool.acquire"
+/// (pgtls.pool.acquire.outcome: acquired, timeout, connect_failed, closed, failed;
+/// db.client.connection.wait_time in seconds; pgtls.pool.connection.created: it opened a new
+/// connection; pgtls.pool.acquire.checks_failed), "pgtls.pool.release"
+/// (pgtls.pool.release.outcome: kept, reset (after ROLLBACK or reset_sql), discarded;
+/// pgtls.pool.release.reason), "pgtls.pool.create" (pgtls.pool.create.trigger: acquire or
+/// min_size) and "pgtls.pool.destroy" (pgtls.pool.destroy.reason: a PoolCloseReason name;
+/// pgtls.pool.destroy.detail: the message). All carry db.client.connection.pool.name and
+/// pgtls.pool.connection.id (and .uses) when known. A connection's spans that run inside one
+/// of them are its children: the connect inside create, the health check inside acquire,
+/// ROLLBACK and reset_sql inside release, the close inside destroy, and create and destroy
+/// inside the acquire or release that caused them.
+///
 /// Children are reported before their parent; `parent_id` links them (0: a root span).
 struct Span {
     std::string name;             ///< "pgtls.query", "pgtls.connect.attempt", ... (above)

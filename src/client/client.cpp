@@ -9,6 +9,7 @@
 #include "client/client_call.hpp"
 #include "client/client_impl.hpp"
 #include "client/client_shared.hpp"
+#include "client/trace_comment.hpp"
 #include "protocol/backend_messages.hpp"
 #include "protocol/close_flow.hpp"
 #include "protocol/frontend.hpp"
@@ -92,7 +93,11 @@ std::vector<Result> client::ClientCore::simple_query(std::string_view sql, Deadl
 
 std::vector<Result> Client::query_all(std::string_view sql) {
     auto& impl = live();
-    return guarded(impl, [&] { return impl.simple_query(sql, impl.query_deadline()); });
+    return guarded(impl, [&] {
+        if (!impl.settings.trace_context) return impl.simple_query(sql, impl.query_deadline());
+        const std::string commented = trace::with_trace_context(impl.settings, sql);
+        return impl.simple_query(commented.empty() ? sql : commented, impl.query_deadline());
+    });
 }
 
 void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
@@ -154,8 +159,11 @@ Result client::ClientCore::execute_extended(std::string_view sql, std::span<cons
     ensure_ready();
     const Deadline d = query_deadline();
     const PreparedStatement* cached = cache_capacity > 0 ? cached_statement(sql, params, d) : nullptr;
+    // Only the unnamed statement carries the trace comment: a cached one is Parsed once.
+    std::string commented;
+    if (!cached && settings.trace_context) commented = trace::with_trace_context(settings, sql);
     try {
-        return extended_round_trip({cached, sql, params, format, on_row, nullptr}, d);
+        return extended_round_trip({cached, commented.empty() ? sql : commented, params, format, on_row, nullptr}, d);
     } catch (const ServerError& e) {
         // A cached statement the server no longer knows (DISCARD ALL, a pooler) or whose
         // result type changed is evicted so the next call prepares it afresh.

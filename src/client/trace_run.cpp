@@ -4,6 +4,7 @@
 #include <atomic>
 #include <random>
 #include <span>
+#include <utility>
 
 #include "protocol/cancel_flow.hpp"
 #include "protocol/close_flow.hpp"
@@ -30,6 +31,8 @@ std::uint64_t next_span_id() {
     std::uint64_t id = counter.fetch_add(1, std::memory_order_relaxed);
     return id ? id : counter.fetch_add(1, std::memory_order_relaxed);
 }
+
+thread_local std::uint64_t tl_parent = 0;
 
 void set(Span& s, std::string key, TraceValue v) { s.attributes.push_back({std::move(key), std::move(v)}); }
 
@@ -91,6 +94,7 @@ Span timed(std::string name, SysClock::time_point start, SysClock::time_point en
     Span s;
     s.name = std::move(name);
     s.id = next_span_id();
+    s.parent_id = tl_parent;  // children below overwrite it with their own parent
     s.start = start;
     s.end = end;
     s.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0);
@@ -98,6 +102,11 @@ Span timed(std::string name, SysClock::time_point start, SysClock::time_point en
 }
 
 }  // namespace
+
+std::uint64_t new_span_id() { return next_span_id(); }
+std::uint64_t current_parent() noexcept { return tl_parent; }
+ParentScope::ParentScope(std::uint64_t parent) noexcept : previous_(std::exchange(tl_parent, parent)) {}
+ParentScope::~ParentScope() { tl_parent = previous_; }
 
 TraceRun::TraceRun(const Settings& settings, const ConnectionInfo& peer, const protocol::Algorithm& algo,
                    const protocol::MessageReader& in, const std::string& out)

@@ -82,6 +82,26 @@ private:
     std::vector<Attempt> attempts_;  // connect only
 };
 
+// A fresh span id: unique in the process, never 0 (for spans made outside a TraceRun, e.g.
+// the pool's, that must be known before their children are reported).
+std::uint64_t new_span_id();
+
+// The span that root spans reported on this thread name as their parent (0: none). A
+// ParentScope sets it for its lifetime, so an operation that runs connection calls on its own
+// thread (the blocking pool's acquire, release, create) becomes their parent; the async
+// driver's spans, reported on the event loop's thread, are not affected.
+std::uint64_t current_parent() noexcept;
+class ParentScope {
+public:
+    explicit ParentScope(std::uint64_t parent) noexcept;
+    ~ParentScope();
+    ParentScope(const ParentScope&) = delete;
+    ParentScope& operator=(const ParentScope&) = delete;
+
+private:
+    std::uint64_t previous_;
+};
+
 // A TraceRun for `algo` when `settings` has a tracer; null otherwise.
 inline std::unique_ptr<TraceRun> begin(const Settings& settings, const ConnectionInfo& peer,
                                        const protocol::Algorithm& algo, const protocol::MessageReader& in,

@@ -822,6 +822,7 @@ Settings resolve(const Config& config, const Environment& process_env) {
     s.password_callback = config.password_callback;
     s.tracer = config.tracer;
     s.trace_query_text = config.trace_query_text;
+    s.trace_context = config.trace_context;
     if (config.max_message_size) {
         if (*config.max_message_size < 5) fail("max_message_size (set in code) must be at least 5 bytes");
         s.max_message_size = *config.max_message_size;

@@ -15,6 +15,7 @@
 
 #include "pool/pool_core.hpp"
 #include "pool/pool_detail.hpp"
+#include "pool/pool_trace.hpp"
 
 namespace pgtls {
 
@@ -163,7 +164,18 @@ public:
             auto [slot, reason] = std::move(work.closes.front());
             work.closes.pop_front();
             const std::uint64_t id = slot->id;
-            slot->conn->close();
+            PoolSpan span(opt, "pgtls.pool.destroy");
+            {
+                auto scope = span.enter();
+                slot->conn->close();
+            }
+            if (span.active()) {
+                span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
+                span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(slot->uses));
+                span.set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(reason))));
+                span.set("pgtls.pool.destroy.detail", reason);
+                span.finish();
+            }
             slot.reset();
             {
                 std::lock_guard lk(m);
@@ -194,17 +206,23 @@ public:
     }
 
     // Runs the connector for `ticket` and reports the outcome to the core; the lock is held
-    // on entry and exit, released meanwhile. Rethrows the connect's own exception.
+    // on entry and exit, released meanwhile. Rethrows the connect's own exception. `trigger`
+    // says who asked ("acquire", "min_size") on the create span.
     void open(PoolCore::Ticket ticket, std::chrono::milliseconds timeout, std::unique_lock<std::mutex>& lk,
-              Work& work) {
+              Work& work, const char* trigger) {
         lk.unlock();
         finish(work);
         std::unique_ptr<PooledConnection> conn;
+        PoolSpan span(opt, "pgtls.pool.create");
+        if (span.active()) span.set("pgtls.pool.create.trigger", std::string(trigger));
         try {
+            auto scope = span.enter();
             conn = connector(timeout);
             if (!conn) throw Error(ErrorKind::connection, "pool: connector returned no connection");
         } catch (...) {
             auto error = std::current_exception();
+            span.fail(error);
+            span.finish();
             if (conn) conn->close();
             std::string message = describe_exception(error);
             lk.lock();
@@ -224,6 +242,8 @@ public:
         slots[id] = std::move(slot);
         dispatch(work);
         lk.unlock();
+        span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
+        span.finish();
         finish(work);
         emit(opt.on_connect, id, {});
         lk.lock();
@@ -264,6 +284,17 @@ public:
         const auto start = clock->now();
         const auto deadline = timeout.count() > 0 ? start + timeout : time_point::max();
         const auto me = std::make_shared<Waiter>();
+        PoolSpan span(opt, "pgtls.pool.acquire");
+        const auto scope = span.enter();
+        bool created = false;          // this acquire opened the connection it got
+        std::int64_t checks_failed = 0;  // connections it was lent whose check failed
+        // The span's closing attributes, on every way out (after the closes it caused).
+        const auto end_span = [&](const char* outcome) noexcept {
+            span.set("pgtls.pool.acquire.outcome", std::string(outcome));
+            span.set("pgtls.pool.connection.created", created);
+            if (checks_failed) span.set("pgtls.pool.acquire.checks_failed", checks_failed);
+            span.finish();
+        };
         Work work;
         std::unique_lock lk(m);
         const auto id = core.acquire(start, deadline);
@@ -291,14 +322,21 @@ public:
                     waiting.erase(id);
                     lk.unlock();
                     finish(work);
+                    span.fail(a.reason, "pool");
+                    end_span(a.reason.rfind("pool exhausted", 0) == 0 ? "timeout"
+                             : a.reason == "pool is closed"            ? "closed"
+                                                                       : "failed");
                     throw Error(ErrorKind::pool, a.reason);
                 case PoolCore::Action::Kind::open:
                     try {
-                        open(a.ticket, connect_budget(deadline), lk, work);
+                        open(a.ticket, connect_budget(deadline), lk, work, "acquire");
+                        created = true;
                     } catch (...) {
                         waiting.erase(id);  // the core failed this waiter with the same error
                         lk.unlock();
                         finish(work);
+                        span.fail(std::current_exception());
+                        end_span("connect_failed");
                         throw;
                     }
                     break;
@@ -315,14 +353,24 @@ public:
                         waiting.erase(id);
                         lk.unlock();
                         finish(work);
+                        span.fail("pool is closed", "pool");
+                        end_span("closed");
                         throw Error(ErrorKind::pool, "pool is closed");
                     }
                     if (reason.empty()) {
                         waiting.erase(id);
                         lk.unlock();
                         emit(opt.on_acquire, s->id, {}, a.waited);
+                        if (span.active()) {
+                            span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(s->id));
+                            span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(s->uses));
+                            span.set("db.client.connection.wait_time",
+                                     std::chrono::duration<double>(a.waited).count());
+                            end_span("acquired");
+                        }
                         return s;
                     }
+                    ++checks_failed;
                     core.check_failed(id, a.slot, clock->now(), reason);
                     dispatch(work);
                     break;
@@ -334,7 +382,8 @@ public:
     }
 
     // Why a returned connection must be closed rather than kept, or empty; resets it.
-    std::string release_reason(Slot& s) {
+    // `reset`: a ROLLBACK or reset_sql was sent.
+    std::string release_reason(Slot& s, bool& reset) {
         s.conn->restore_local();
         if (!s.conn->is_healthy()) return "connection broken";
         if (retire && retire(*s.conn)) return "retired: TLS material reloaded";
@@ -344,6 +393,7 @@ public:
             case TransactionStatus::in_transaction:
             case TransactionStatus::failed:
                 if (!opt.rollback_on_release) return "released inside a transaction";
+                reset = true;
                 try {
                     s.conn->query("ROLLBACK");
                 } catch (...) {
@@ -360,6 +410,7 @@ public:
             if (auto why = core.expired(s.id, clock->now()); !why.empty()) return why;
         }
         if (!opt.reset_sql.empty()) {
+            reset = true;
             try {
                 s.conn->query(opt.reset_sql);
             } catch (...) {
@@ -379,16 +430,20 @@ public:
     }
 
     void release(Slot* slot) noexcept {
+        PoolSpan span(opt, "pgtls.pool.release");
+        const auto scope = span.enter();
         std::string reason;
+        bool reset = false;
         if (closing.load(std::memory_order_relaxed)) reason = "pool closed";
         if (reason.empty()) {
             try {
-                reason = release_reason(*slot);
+                reason = release_reason(*slot, reset);
             } catch (...) {
                 reason = "release failed";
             }
         }
         const std::uint64_t id = slot->id;
+        const std::uint64_t uses = slot->uses;
         Work work;
         bool kept;
         {
@@ -397,8 +452,19 @@ public:
             core.released(id, clock->now(), reason);
             dispatch(work);
         }
-        finish(work);
+        finish(work);  // the slot may be gone from here on
         if (kept) emit(opt.on_release, id, {});
+        if (span.active()) {
+            span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
+            span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(uses));
+            span.set("pgtls.pool.release.outcome", std::string(kept ? (reset ? "reset" : "kept") : "discarded"));
+            if (!kept) {
+                const std::string why = reason.empty() ? std::string("pool closed") : reason;
+                span.set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(why))));
+                span.set("pgtls.pool.release.reason", why);
+            }
+            span.finish();
+        }
     }
 
     // Background: the core's maintenance pass every maintenance_interval, and the opens it
@@ -414,7 +480,7 @@ public:
                 const auto ticket = refills.front();
                 refills.pop_front();
                 try {
-                    open(ticket, opt.connect_timeout, lk, work);
+                    open(ticket, opt.connect_timeout, lk, work, "min_size");
                 } catch (...) {
                 }
             }

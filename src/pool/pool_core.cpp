@@ -13,7 +13,50 @@ constexpr std::chrono::milliseconds kProbeIdleAfter{1};
 long long to_ms(std::chrono::nanoseconds d) noexcept {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
+bool starts_with(std::string_view s, std::string_view prefix) noexcept {
+    return s.substr(0, prefix.size()) == prefix;
+}
 }  // namespace
+
+}  // namespace pgtls::pool_detail
+
+namespace pgtls {
+
+const char* to_string(PoolCloseReason reason) noexcept {
+    switch (reason) {
+        case PoolCloseReason::idle_timeout: return "idle_timeout";
+        case PoolCloseReason::max_lifetime: return "max_lifetime";
+        case PoolCloseReason::max_uses: return "max_uses";
+        case PoolCloseReason::health_check_failed: return "health_check_failed";
+        case PoolCloseReason::broken: return "broken";
+        case PoolCloseReason::pool_closed: return "pool_closed";
+        case PoolCloseReason::unclean_release: return "unclean_release";
+        case PoolCloseReason::retired: return "retired";
+    }
+    return "unknown";
+}
+
+}  // namespace pgtls
+
+namespace pgtls::pool_detail {
+
+PoolCloseReason close_reason_of(std::string_view reason) noexcept {
+    if (reason == "idle timeout") return PoolCloseReason::idle_timeout;
+    if (reason == "max lifetime reached") return PoolCloseReason::max_lifetime;
+    if (reason == "max uses reached") return PoolCloseReason::max_uses;
+    if (starts_with(reason, "health check failed")) return PoolCloseReason::health_check_failed;
+    if (reason == "connection broken") return PoolCloseReason::broken;
+    if (reason == "pool closed") return PoolCloseReason::pool_closed;
+    if (starts_with(reason, "retired")) return PoolCloseReason::retired;
+    return PoolCloseReason::unclean_release;
+}
+
+std::size_t wait_bucket(std::chrono::nanoseconds waited) noexcept {
+    const auto& bounds = PoolStats::acquire_wait_bounds_ms;
+    std::size_t i = 0;
+    while (i < bounds.size() && waited > std::chrono::milliseconds(bounds[i])) ++i;
+    return i;
+}
 
 PoolCore::PoolCore(const PoolCoreOptions& options, std::uint64_t seed)
     : opt_(options), rng_(static_cast<std::minstd_rand::result_type>(seed)) {}
@@ -82,6 +125,7 @@ void PoolCore::lend(const Waiter& w, SlotId id, time_point now, bool fresh) {
     ++counters_.acquire_count;
     counters_.acquire_wait_total += s.waited;
     counters_.acquire_wait_max = std::max(counters_.acquire_wait_max, s.waited);
+    ++counters_.acquire_wait_histogram[wait_bucket(s.waited)];
     Action a;
     a.kind = Action::Kind::lend;
     a.waiter = w.id;
@@ -119,6 +163,7 @@ void PoolCore::close_slot(SlotId id, std::string reason) {
     Slot& s = slots_[id];
     if (s.state == State::closing) return;
     s.state = State::closing;
+    s.close_reason = close_reason_of(reason);
     ++closing_;
     lent_waiters_.erase(id);
     Action a;
@@ -199,6 +244,7 @@ void PoolCore::check_failed(WaiterId waiter, SlotId id, time_point now, const st
     --s.uses;
     --counters_.acquire_count;
     counters_.acquire_wait_total -= s.waited;
+    --counters_.acquire_wait_histogram[wait_bucket(s.waited)];
     auto w = lent_waiters_.find(id);
     if (w != lent_waiters_.end() && w->second.id == waiter && !shut_down_) waiters_.push_front(w->second);
     close_slot(id, reason);
@@ -227,7 +273,10 @@ void PoolCore::released(SlotId id, time_point now, const std::string& reason) {
 }
 
 void PoolCore::closed(SlotId id, time_point now) {
-    slots_.erase(id);
+    auto it = slots_.find(id);
+    if (it == slots_.end()) return;  // not a slot: a front end's bug
+    ++counters_.destroyed_by_reason[static_cast<std::size_t>(it->second.close_reason)];
+    slots_.erase(it);
     --closing_;
     ++counters_.destroyed;
     serve(now);
@@ -322,6 +371,9 @@ PoolStats PoolCore::stats() const {
     s.in_use = slots_.size() - idle_.size();
     s.opening = opening_.size();
     s.waiting = waiters_.size();
+    s.pending_acquires = waiters_.size();
+    for (const auto& [ticket, o] : opening_)
+        if (o.waiter.id != 0 && o.wanted) ++s.pending_acquires;
     return s;
 }
 

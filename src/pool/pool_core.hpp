@@ -16,11 +16,20 @@
 #include <map>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgtls/pool.hpp"
 
 namespace pgtls::pool_detail {
+
+// The PoolCloseReason of a close reason the pool itself wrote ("idle timeout", "health check
+// failed: ...", "connection broken", ...): classified by its text, so that the core's and the
+// front ends' calls keep passing one message. Anything not recognised is unclean_release
+// (the release verdicts: transaction left open, mid-query, failed ROLLBACK or reset).
+PoolCloseReason close_reason_of(std::string_view reason) noexcept;
+// The bucket of PoolStats::acquire_wait_histogram that counts a wait of `waited`.
+std::size_t wait_bucket(std::chrono::nanoseconds waited) noexcept;
 
 class PoolCore {
 public:
@@ -113,6 +122,7 @@ private:
         std::uint64_t uses = 0;
         WaiterId lent_to = 0;
         std::chrono::nanoseconds waited{0};  // of the current lend, taken back on check_failed
+        PoolCloseReason close_reason = PoolCloseReason::pool_closed;  // set when closing starts
     };
     struct Waiter {
         WaiterId id = 0;

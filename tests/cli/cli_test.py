@@ -397,6 +397,9 @@ for b in names:
                     '{"key":"db.response.status_code","value":{"stringValue":"22012"}}',
                     '{"key":"tls.backend","value":{"stringValue":"' + b + '"}}'],
            prog=example("otlp_json_tracer"))
+    expect(f"example pool_metrics {b}", [conninfo("pg18", extra="sslmode=require"), "1"], 0, env=env,
+           out_has=["pool: total=2 ", "final pool: total=0 ", "destroyed_pool_closed=2", "wait_ms{ le"],
+           prog=example("pool_metrics"))
     expect(f"example channel_binding {b}", [conninfo("pg18")], 0, env=env,
            out_has=["client: auth=SCRAM-SHA-256-PLUS channel_binding=yes", "pool: auth=SCRAM-SHA-256-PLUS channel_binding=yes"],
            prog=example("channel_binding"))

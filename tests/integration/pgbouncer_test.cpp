@@ -301,6 +301,31 @@ TEST_P(PgBouncer, StatementCacheUnderTransactionPooling) {
                 backend().c_str(), ok.load(), lost.load());
 }
 
+// Config::trace_context through transaction pooling: the comment is plain statement text to
+// PgBouncer, simple and unnamed extended statements reach the server with it, and with the
+// statement cache on the named statements go without it (not re-prepared per trace).
+TEST_P(PgBouncer, TraceparentCommentPassesThrough) {
+    const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    Config cfg = config(conninfo());
+    cfg.trace_context = [&] { return parent; };
+    Client c(cfg);
+    const std::string comment = "/* traceparent='" + parent + "' */ ";
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(c.query("SELECT current_query()")[0][0].as<std::string>(), comment + "SELECT current_query()");
+        EXPECT_EQ(c.exec("SELECT current_query(), $1::int", i)[0][1].as<int>(), i);
+    }
+    c.query("BEGIN");
+    EXPECT_EQ(c.exec("SELECT current_query(), $1::int", 1)[0][0].as<std::string>(),
+              comment + "SELECT current_query(), $1::int");
+    c.query("COMMIT");
+    c.set_statement_cache_capacity(4);
+    c.query("BEGIN");  // one server connection for the prepare and its executions
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(c.exec("SELECT current_query(), $1::int", i)[0][0].as<std::string>(),
+                  "SELECT current_query(), $1::int");
+    c.query("COMMIT");
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND(PgBouncer);
 
 }  // namespace

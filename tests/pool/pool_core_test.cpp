@@ -352,5 +352,106 @@ TEST(PoolCore, StatsKeepTotalEqualToIdlePlusInUsePlusOpening) {
     (void)open;
 }
 
+// The wait histogram: fixed OpenTelemetry buckets, upper bounds inclusive, and a lend whose
+// check fails is taken back out of it like the rest of the acquisition's counters.
+TEST(PoolCore, AcquireWaitsFillTheFixedHistogramBuckets) {
+    EXPECT_EQ(wait_bucket(0ns), 0u);
+    EXPECT_EQ(wait_bucket(1ns), 1u);
+    EXPECT_EQ(wait_bucket(5ms), 1u);
+    EXPECT_EQ(wait_bucket(5ms + 1ns), 2u);
+    EXPECT_EQ(wait_bucket(10s), 14u);
+    EXPECT_EQ(wait_bucket(10s + 1ns), 15u);
+    EXPECT_EQ(wait_bucket(1h), PoolStats{}.acquire_wait_histogram.size() - 1);
+
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);  // waited 0
+    const std::pair<std::chrono::milliseconds, std::size_t> waits[] = {{3ms, 1}, {60ms, 5}, {700ms, 9}, {12s, 15}};
+    time_point now = T0;
+    for (auto [wait, bucket] : waits) {
+        auto w = core.acquire(now, kNever);
+        now += wait;
+        core.released(id, now, "");
+        auto lend = only(core, Kind::lend);
+        EXPECT_EQ(lend.waiter, w);
+        EXPECT_EQ(core.stats().acquire_wait_histogram[bucket], 1u) << wait.count() << " ms";
+    }
+    auto s = core.stats();
+    EXPECT_EQ(s.acquire_wait_histogram[0], 1u);
+    std::uint64_t sum = 0;
+    for (auto n : s.acquire_wait_histogram) sum += n;
+    EXPECT_EQ(sum, s.acquire_count);
+
+    // A lend after a long idle is checked; its check fails: the wait is not counted.
+    core.released(id, now, "");
+    now += 5s;
+    auto w = core.acquire(now, kNever);
+    auto lend = only(core, Kind::lend);
+    ASSERT_TRUE(lend.check);
+    now += 30ms;  // the ping's time is not a wait of the core's: the lend was at `now - 30ms`
+    core.check_failed(w, id, now, "health check failed: timeout");
+    s = core.stats();
+    EXPECT_EQ(s.acquire_count, 5u);
+    sum = 0;
+    for (auto n : s.acquire_wait_histogram) sum += n;
+    EXPECT_EQ(sum, 5u);
+}
+
+TEST(PoolCore, DestroyedConnectionsAreCountedByReason) {
+    EXPECT_EQ(close_reason_of("idle timeout"), PoolCloseReason::idle_timeout);
+    EXPECT_EQ(close_reason_of("max lifetime reached"), PoolCloseReason::max_lifetime);
+    EXPECT_EQ(close_reason_of("max uses reached"), PoolCloseReason::max_uses);
+    EXPECT_EQ(close_reason_of("health check failed: connection not idle after ping"),
+              PoolCloseReason::health_check_failed);
+    EXPECT_EQ(close_reason_of("connection broken"), PoolCloseReason::broken);
+    EXPECT_EQ(close_reason_of("pool closed"), PoolCloseReason::pool_closed);
+    EXPECT_EQ(close_reason_of("retired: TLS material reloaded"), PoolCloseReason::retired);
+    EXPECT_EQ(close_reason_of("released inside a transaction"), PoolCloseReason::unclean_release);
+    EXPECT_STREQ(to_string(PoolCloseReason::health_check_failed), "health_check_failed");
+
+    PoolCoreOptions o = options(3);
+    o.idle_timeout = 10s;
+    PoolCore core(o, 1);
+    [[maybe_unused]] auto [w0, a] = open_one(core, T0);
+    [[maybe_unused]] auto [w1, b] = open_one(core, T0);
+    [[maybe_unused]] auto [w2, c] = open_one(core, T0);
+    core.released(a, T0, "connection broken");
+    core.released(b, T0, "");
+    core.released(c, T0, "released inside a transaction");
+    for (auto& x : core.take_actions()) {
+        ASSERT_EQ(x.kind, Kind::close);
+        core.closed(x.slot, T0);
+    }
+    core.maintain(T0 + 11s);  // b idle past idle_timeout
+    auto idle = only(core, Kind::close);
+    EXPECT_EQ(idle.slot, b);
+    EXPECT_EQ(core.stats().destroyed, 2u) << "counted when closed, not when asked";
+    core.closed(b, T0 + 11s);
+    auto s = core.stats();
+    EXPECT_EQ(s.destroyed, 3u);
+    EXPECT_EQ(s.destroyed_for(PoolCloseReason::broken), 1u);
+    EXPECT_EQ(s.destroyed_for(PoolCloseReason::unclean_release), 1u);
+    EXPECT_EQ(s.destroyed_for(PoolCloseReason::idle_timeout), 1u);
+    EXPECT_EQ(s.destroyed_for(PoolCloseReason::pool_closed), 0u);
+}
+
+// pending_acquires: queued waiters plus those whose own connect is in progress (waiting
+// counts only the queue, as before).
+TEST(PoolCore, PendingAcquiresCountWaitersWhoseConnectIsInProgress) {
+    PoolCore core(options(1), 1);
+    auto w = core.acquire(T0, kNever);
+    auto open = only(core, Kind::open);
+    core.acquire(T0, kNever);
+    EXPECT_TRUE(core.take_actions().empty());
+    auto s = core.stats();
+    EXPECT_EQ(s.waiting, 1u);
+    EXPECT_EQ(s.pending_acquires, 2u);
+    core.open_failed(open.ticket, T0 + 1ms, "refused");
+    auto fail = only(core, Kind::fail);
+    EXPECT_EQ(fail.waiter, w);
+    s = core.stats();
+    EXPECT_EQ(s.pending_acquires, 1u);
+    EXPECT_EQ(s.connect_errors, 1u);
+}
+
 }  // namespace
 }  // namespace pgtls::pool_detail

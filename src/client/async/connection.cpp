@@ -18,6 +18,7 @@
 #include "protocol/query.hpp"
 #include "client/session_setup.hpp"
 #include "client/tls_setup_cache.hpp"
+#include "client/trace_comment.hpp"
 
 namespace pgtls {
 
@@ -434,7 +435,10 @@ AsyncConnection::OpId AsyncConnection::connect(const Config& config, Done done) 
 AsyncConnection::OpId AsyncConnection::query(std::string sql, Callback<std::vector<Result>> done) {
     auto held = std::make_shared<std::string>(std::move(sql));
     return state_->submit(make_op<protocol::SimpleQuery>(
-        [held](State& s) { return std::make_unique<protocol::SimpleQuery>(s.wire(), *held, s.request_options()); },
+        [held](State& s) {
+            if (std::string c = trace::with_trace_context(s.settings, *held); !c.empty()) *held = std::move(c);
+            return std::make_unique<protocol::SimpleQuery>(s.wire(), *held, s.request_options());
+        },
         [held, done = std::move(done)](State&, protocol::SimpleQuery* q, std::exception_ptr e) {
             done(e, q && !e ? std::move(q->results()) : std::vector<Result>{});
         }));
