@@ -29,6 +29,7 @@
 
 #include "crypto/crypto.hpp"
 #include "pgtls/config.hpp"
+#include "pgtls/error.hpp"
 
 namespace pgtls::tls {
 
@@ -142,6 +143,14 @@ public:
     virtual bool client_certificate_requested() const = 0;
     // True when a client certificate was actually sent.
     virtual bool client_certificate_sent() const = 0;
+    // What the server's first bytes were, as the session's own socket reads returned them
+    // during the handshake (src/tls/peer_answer_probe.hpp): nothing before any byte came (also
+    // after an EOF without a byte), tls when they started a TLS record, not_tls otherwise.
+    // Exact whatever one handshake() call read: bytes and EOF consumed by the library inside one
+    // call are counted. Valid at any time, in particular after a failed handshake (core's
+    // sslnegotiation=direct hint, Error::tls_peer_answer()). Default: unknown (a session that
+    // does not look, e.g. GSSAPI).
+    virtual TlsPeerAnswer peer_answer() const noexcept { return TlsPeerAnswer::unknown; }
     // Non-fatal problems met so far, for the caller to surface (e.g. the key log file could
     // not be opened: libpq warns and goes on; texts in src/tls/key_log_file.hpp). Never
     // contains secrets. Default: none.

@@ -13,7 +13,7 @@ namespace pgtls::transport {
 Channel::~Channel() { abort(); }
 
 Channel::Channel(Channel&& o) noexcept
-    : fd_(o.fd_), handshaking_(o.handshaking_), gss_(o.gss_), peer_answer_(o.peer_answer_), tls_(std::move(o.tls_)) {
+    : fd_(o.fd_), handshaking_(o.handshaking_), gss_(o.gss_), tls_(std::move(o.tls_)) {
     o.fd_ = -1;
 }
 
@@ -23,23 +23,10 @@ Channel& Channel::operator=(Channel&& o) noexcept {
         fd_ = o.fd_;
         handshaking_ = o.handshaking_;
         gss_ = o.gss_;
-        peer_answer_ = o.peer_answer_;
         tls_ = std::move(o.tls_);
         o.fd_ = -1;
     }
     return *this;
-}
-
-// The first bytes the server sent during the handshake, seen before the TLS library reads
-// them: a TLS record starts with its content type (20..24) and the major version 3. The library
-// reads only after poll() said the socket is readable, so the bytes are there to be seen.
-void Channel::note_peer_answer() noexcept {
-    if (peer_answer_ != protocol::TlsPeerAnswer::nothing) return;
-    unsigned char head[2];
-    const ssize_t n = ::recv(fd_, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
-    if (n <= 0) return;  // nothing yet, EOF or an error: the handshake reports it
-    const bool record = head[0] >= 20 && head[0] <= 24 && (n < 2 || head[1] == 3);
-    peer_answer_ = record ? protocol::TlsPeerAnswer::tls : protocol::TlsPeerAnswer::not_tls;
 }
 
 tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionParams& params) {
@@ -47,10 +34,11 @@ tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionP
         tls_ = context.create_session(fd_, params);
         gss_ = false;
         handshaking_ = true;
-        peer_answer_ = protocol::TlsPeerAnswer::nothing;
     }
-    note_peer_answer();
     const tls::IoResult r = tls_->handshake();
+    // What the server answered, as the session's own reads saw it (exact even when its bytes
+    // and its EOF were consumed inside this one call), for the sslnegotiation=direct hint.
+    const protocol::TlsPeerAnswer answer = tls_->peer_answer();
     switch (r.status) {
         case tls::IoStatus::ok: handshaking_ = false; return r.status;
         case tls::IoStatus::want_read:
@@ -59,7 +47,7 @@ tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionP
             tls_.reset();
             handshaking_ = false;
             throw protocol::tls_handshake_error("SSL connection has been closed unexpectedly during the handshake",
-                                              peer_answer_);
+                                              answer);
         case tls::IoStatus::error: break;
     }
     // libpq's "SSL error: ..." once: a backend may already say "SSL error: ..." or
@@ -67,7 +55,7 @@ tls::IoStatus Channel::handshake_step(tls::Context& context, const tls::SessionP
     std::string msg = r.error.rfind("SSL ", 0) == 0 ? r.error : "SSL error: " + r.error;
     tls_.reset();
     handshaking_ = false;
-    throw protocol::tls_handshake_error(msg, peer_answer_);
+    throw protocol::tls_handshake_error(msg, answer);
 }
 
 tls::IoStatus Channel::gss_handshake_step(const GssParams& params) {

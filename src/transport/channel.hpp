@@ -55,7 +55,7 @@ public:
     // with a poll() between them.
     // Starts (first call) or continues the TLS handshake: ok once it is complete, otherwise
     // what to wait for. Throws protocol::tls_handshake_error(...), which says whether the server had
-    // answered in TLS (read with MSG_PEEK before the library consumes it).
+    // answered in TLS (tls::Session::peer_answer(): what the session's own reads returned).
     tls::IoStatus handshake_step(tls::Context& context, const tls::SessionParams& params);
     // The same for GSSAPI encryption (after the server's 'G'). Throws the GSSAPI failure's
     // Error, or Error(connection) when the network fails during the exchange.
@@ -78,8 +78,6 @@ private:
     int fd_ = -1;
     bool handshaking_ = false;
     bool gss_ = false;  // tls_ is a GSSAPI session
-    protocol::TlsPeerAnswer peer_answer_ = protocol::TlsPeerAnswer::nothing;  // this handshake's
-    void note_peer_answer() noexcept;
     std::unique_ptr<tls::Session> tls_;
 };
 

@@ -1,10 +1,12 @@
 #include "backends/gnutls/gnutls_session.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "backends/gnutls/gnutls_chain_verify.hpp"
@@ -69,12 +71,38 @@ GnutlsSession::GnutlsSession(std::shared_ptr<const ContextState> state, int fd, 
                                                                              : &GnutlsSession::keylog_callback);
     // Deadlines are core's business (connect_timeout), as with OpenSSL, which has none.
     gnutls_handshake_set_timeout(session_, 0);
-    gnutls_transport_set_int(session_, fd);
+    // Reads go through pull() so that peer_answer() sees the server's first bytes even when
+    // GnuTLS reads them and the EOF inside one handshake call; writes stay GnuTLS's own on the fd.
+    gnutls_transport_set_ptr2(session_, this, reinterpret_cast<gnutls_transport_ptr_t>(static_cast<std::intptr_t>(fd)));
+    gnutls_transport_set_pull_function(session_, &GnutlsSession::pull);
+    gnutls_transport_set_pull_timeout_function(session_, &GnutlsSession::pull_timeout);
     fd_ = fd;
 }
 
 GnutlsSession::~GnutlsSession() {
     if (session_) gnutls_deinit(session_);
+}
+
+// errno is left as recv/poll set it: GnuTLS reads it (EAGAIN, EINTR) when no errno function
+// was installed.
+ssize_t GnutlsSession::pull(gnutls_transport_ptr_t self, void* buf, std::size_t len) {
+    auto* s = static_cast<GnutlsSession*>(self);
+    const ssize_t n = ::recv(s->fd_, buf, len, 0);
+    if (n > 0) s->peer_answer_.received(buf, static_cast<std::size_t>(n));
+    return n;
+}
+
+// GnuTLS's contract: > 0 when data (or EOF) is readable, 0 when `ms` passed, -1 on error;
+// GNUTLS_INDEFINITE_TIMEOUT waits without limit.
+int GnutlsSession::pull_timeout(gnutls_transport_ptr_t self, unsigned int ms) {
+    auto* s = static_cast<GnutlsSession*>(self);
+    pollfd p{s->fd_, POLLIN, 0};
+    const int timeout = ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : static_cast<int>(ms);
+    for (;;) {
+        const int rc = ::poll(&p, 1, timeout);
+        if (rc < 0 && errno == EINTR) continue;
+        return rc;
+    }
 }
 
 int GnutlsSession::verify_callback(gnutls_session_t s) {

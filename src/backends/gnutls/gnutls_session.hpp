@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backends/gnutls/gnutls_context.hpp"
+#include "tls/peer_answer_probe.hpp"
 
 namespace pgtls::tls::gnutls {
 
@@ -29,6 +30,7 @@ public:
     bool client_certificate_requested() const override;
     bool client_certificate_sent() const override;
     std::vector<std::string> warnings() const override;
+    TlsPeerAnswer peer_answer() const noexcept override { return peer_answer_.answer(); }
 
 private:
     // GnuTLS callbacks; the session pointer is stored with gnutls_session_set_ptr.
@@ -38,6 +40,10 @@ private:
     static int keylog_callback(gnutls_session_t session, const char* label, const gnutls_datum_t* secret);
     static int discard_keylog(gnutls_session_t session, const char* label, const gnutls_datum_t* secret);
     friend void install_session_callbacks(ContextState& state);
+    // Socket reads (the recv transport pointer is the session; sends keep GnuTLS's own
+    // send(MSG_NOSIGNAL) on the fd): recv on the fd, noting the bytes for peer_answer().
+    static ssize_t pull(gnutls_transport_ptr_t self, void* buf, std::size_t len);
+    static int pull_timeout(gnutls_transport_ptr_t self, unsigned int ms);
 
     IoResult would_block() const;
     IoResult failure(std::string message) const;
@@ -48,6 +54,7 @@ private:
     std::shared_ptr<const ContextState> state_;
     gnutls_session_t session_ = nullptr;
     int fd_ = -1;
+    PeerAnswerProbe peer_answer_;  // of what pull() read: the server's first bytes
     bool handshake_done_ = false;
     bool cert_requested_ = false;
     bool cert_sent_ = false;

@@ -65,7 +65,10 @@ int MbedtlsSession::recv_callback(void* self, unsigned char* buf, std::size_t le
     for (;;) {
         ssize_t n = ::recv(s->fd_, buf, len, 0);
         if (n < 0 && errno == ENOTSOCK) n = ::read(s->fd_, buf, len);
-        if (n > 0) s->framing_.received(buf, static_cast<std::size_t>(n));
+        if (n > 0) {
+            s->framing_.received(buf, static_cast<std::size_t>(n));
+            s->peer_answer_.received(buf, static_cast<std::size_t>(n));
+        }
         if (n >= 0) return static_cast<int>(n);  // 0: EOF, reported by mbedTLS as CONN_EOF
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_WANT_READ;

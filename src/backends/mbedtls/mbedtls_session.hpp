@@ -8,6 +8,7 @@
 
 #include <mbedtls/ssl.h>
 
+#include "tls/peer_answer_probe.hpp"
 #include "tls/record_framing.hpp"
 #include "tls/tls_backend.hpp"
 
@@ -33,6 +34,7 @@ public:
     bool client_certificate_requested() const override;
     bool client_certificate_sent() const override;
     std::vector<std::string> warnings() const override { return warnings_; }
+    TlsPeerAnswer peer_answer() const noexcept override { return peer_answer_.answer(); }
 
 private:
     static int send_callback(void* self, const unsigned char* buf, std::size_t len);
@@ -46,6 +48,7 @@ private:
     mbedtls_ssl_context ssl_;
     int fd_;
     int io_errno_ = 0;             // errno of the last failed send/recv
+    PeerAnswerProbe peer_answer_;  // of what recv returned: the server's first bytes
     RecordFraming framing_;        // of what recv returned: was the end of stream inside a record?
     std::uint32_t verify_flags_ = 0;  // union of chain verification flags we kept
     std::string missing_crl_issuer_;  // issuer DN of a chain certificate without a CRL

@@ -37,6 +37,7 @@ int socket_read(BIO* bio, char* buf, int size) {
     if (size <= 0) return 0;
     for (;;) {
         ssize_t n = ::recv(session->fd(), buf, static_cast<std::size_t>(size), 0);
+        if (n > 0) session->note_received(buf, static_cast<std::size_t>(n));
         if (n >= 0) return static_cast<int>(n);
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {

@@ -6,6 +6,7 @@
 
 #include "backends/openssl/openssl_common.hpp"
 #include "backends/openssl/openssl_context.hpp"
+#include "tls/peer_answer_probe.hpp"
 #include "tls/tls_backend.hpp"
 
 namespace pgtls::tls::openssl {
@@ -30,6 +31,7 @@ public:
     bool client_certificate_requested() const override { return cert_requested_; }
     bool client_certificate_sent() const override { return cert_sent_; }
     std::vector<std::string> warnings() const override { return warnings_; }
+    TlsPeerAnswer peer_answer() const noexcept override { return peer_answer_.answer(); }
 
     // Called from the OpenSSL callbacks and the socket BIO (same thread as the I/O call).
     void note_verify_failure(int error, int depth, X509* cert);
@@ -37,6 +39,7 @@ public:
     void append_keylog_line(const char* line);
     int fd() const noexcept { return fd_; }
     void set_io_errno(int e) noexcept { io_errno_ = e; }
+    void note_received(const void* data, std::size_t n) noexcept { peer_answer_.received(data, n); }
 
 private:
     enum class Op { handshake, read, write, shutdown };
@@ -46,6 +49,7 @@ private:
     int fd_;
     SslPtr ssl_;
     int io_errno_ = 0;
+    PeerAnswerProbe peer_answer_;  // of what the socket BIO read
     bool cert_requested_ = false;
     bool cert_sent_ = false;
     bool keylog_warned_ = false;

@@ -100,6 +100,7 @@ int WolfsslSession::recv_callback(WOLFSSL*, char* buf, int len, void* self) {
         if (n < 0 && errno == ENOTSOCK) n = ::read(s->fd_, buf, static_cast<std::size_t>(len));
         if (n > 0) {
             s->framing_.received(buf, static_cast<std::size_t>(n));
+            s->peer_answer_.received(buf, static_cast<std::size_t>(n));
             return static_cast<int>(n);
         }
         if (n == 0) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tls/peer_answer_probe.hpp"
 #include "tls/record_framing.hpp"
 #include "tls/tls_backend.hpp"
 
@@ -39,6 +40,7 @@ public:
     bool client_certificate_requested() const override { return cert_requested_; }
     bool client_certificate_sent() const override;
     std::vector<std::string> warnings() const override { return warnings_; }
+    TlsPeerAnswer peer_answer() const noexcept override { return peer_answer_.answer(); }
 
 private:
     static int send_callback(WOLFSSL* ssl, char* buf, int len, void* self);
@@ -58,6 +60,7 @@ private:
     int fd_;
     int io_errno_ = 0;          // errno of the last failed send/recv
     bool transport_eof_ = false;  // recv saw end of stream
+    PeerAnswerProbe peer_answer_; // of what recv returned: the server's first bytes
     RecordFraming framing_;       // of what recv returned: was the end of stream inside a record?
     bool send_failed_ = false;    // send failed for good (io_errno_ says why)
     bool handshake_done_ = false;

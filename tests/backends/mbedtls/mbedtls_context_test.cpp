@@ -3,7 +3,6 @@
 
 #include "tls/tls_backend.hpp"
 #include "mbedtls_test_env.hpp"
-#include "openssl_server_process.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::test {

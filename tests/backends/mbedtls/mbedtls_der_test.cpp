@@ -5,7 +5,6 @@
 
 #include "tls/subject_alt_names.hpp"
 #include "mbedtls_test_env.hpp"
-#include "openssl_server_process.hpp"
 
 namespace pgtls::test {
 namespace {

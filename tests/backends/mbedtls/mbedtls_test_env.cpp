@@ -1,17 +1,33 @@
 #include "mbedtls_test_env.hpp"
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include <poll.h>
-
-#include "openssl_server_process.hpp"
+#include <unistd.h>
 
 namespace pgtls::tls {
 const Backend& mbedtls_backend();
 }
 
 namespace pgtls::test {
+
+std::string read_text_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+bool run_shell(const std::string& command) { return std::system(command.c_str()) == 0; }
+
+TempDir::TempDir() {
+    std::string tmpl = "/tmp/pgtls-mbedtls-test-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() { run_shell("rm -rf '" + path_ + "'"); }
 
 const std::string& pki_dir() {
     static TempDir dir;

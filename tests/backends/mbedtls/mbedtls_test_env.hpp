@@ -9,6 +9,23 @@
 
 namespace pgtls::test {
 
+// A fresh temporary directory removed (recursively) on destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+// Runs `command` with /bin/sh; true on exit status 0.
+bool run_shell(const std::string& command);
+std::string read_text_file(const std::string& path);
+
 // Directory holding the generated PKI (created on first use, removed at exit).
 const std::string& pki_dir();
 std::string pki(const std::string& name);  // pki_dir() + "/" + name

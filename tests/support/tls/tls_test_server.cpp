@@ -66,10 +66,17 @@ struct TlsTestServer::Impl {
     TlsServerConnection* current = nullptr;      // record being filled by callbacks (server thread only)
     std::pair<TlsServerOptions*, Impl*> alpn_arg{nullptr, nullptr};
     bool accept_any = false;                     // TlsServerOptions::accept_any_client_cert
+    std::string keylog_file;                     // TlsServerOptions::keylog_file
     ~Impl() { SSL_CTX_free(ctx); }
 };
 
 namespace {
+
+void keylog_callback(const SSL* ssl, const char* line) {
+    auto* impl = static_cast<TlsTestServer::Impl*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+    if (!impl || impl->keylog_file.empty()) return;
+    std::ofstream(impl->keylog_file, std::ios::app) << line << '\n';
+}
 
 // Records the client's leaf before verification can reject it: OpenSSL forgets a peer
 // certificate that failed verification.
@@ -130,6 +137,11 @@ TlsTestServer::TlsTestServer(TlsServerOptions options) : options_(std::move(opti
         throw std::runtime_error("test server cert " + options_.cert_file + ": " + openssl_error());
     if (SSL_CTX_use_PrivateKey_file(ctx, options_.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
         throw std::runtime_error("test server key " + options_.key_file + ": " + openssl_error());
+    SSL_CTX_set_app_data(ctx, impl_.get());
+    if (!options_.keylog_file.empty()) {
+        impl_->keylog_file = options_.keylog_file;
+        SSL_CTX_set_keylog_callback(ctx, keylog_callback);
+    }
     if (options_.min_version && SSL_CTX_set_min_proto_version(ctx, options_.min_version) != 1)
         throw std::runtime_error("test server min version: " + openssl_error());
     if (options_.max_version && SSL_CTX_set_max_proto_version(ctx, options_.max_version) != 1)
@@ -141,7 +153,6 @@ TlsTestServer::TlsTestServer(TlsServerOptions options) : options_(std::move(opti
         if (names) SSL_CTX_set_client_CA_list(ctx, names);
         int mode = SSL_VERIFY_PEER | (options_.require_client_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
         impl_->accept_any = options_.accept_any_client_cert;
-        SSL_CTX_set_app_data(ctx, impl_.get());
         SSL_CTX_set_verify(ctx, mode, verify_callback);
     }
     if (options_.alpn != TlsServerOptions::Alpn::ignore) {
@@ -205,6 +216,7 @@ void TlsTestServer::stop() {
             return;
         }
         stopping_ = true;
+        cv_.notify_all();  // a held handshake (hold_handshakes) ends
     }
     char b = 'x';
     [[maybe_unused]] ssize_t n = ::write(wake_pipe_[1], &b, 1);
@@ -218,6 +230,19 @@ std::optional<TlsServerConnection> TlsTestServer::next_connection(std::chrono::m
     TlsServerConnection rec = std::move(records_.front());
     records_.pop_front();
     return rec;
+}
+
+bool TlsTestServer::wait_for_close_notify(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!cv_.wait_for(lock, timeout, [this] { return close_notifies_ > 0; })) return false;
+    --close_notifies_;
+    return true;
+}
+
+void TlsTestServer::release_handshakes() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    cv_.notify_all();
 }
 
 void TlsTestServer::publish(TlsServerConnection record) {
@@ -243,7 +268,33 @@ void TlsTestServer::run() {
     }
 }
 
+namespace {
+
+// After a failed handshake: our alert is on its way, but the client may still be sending its
+// flight. Closing with those bytes unread would make the kernel send a reset, which can destroy
+// the alert before the client reads it; so read and drop until the client closes (2 s at most).
+void drain_until_client_closes(int fd) {
+    ::shutdown(fd, SHUT_WR);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    char sink[4096];
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return;
+        pollfd p{fd, POLLIN, 0};
+        const int pr = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (pr < 0 && errno == EINTR) continue;
+        if (pr <= 0) return;
+        if (::recv(fd, sink, sizeof sink, 0) <= 0) return;
+    }
+}
+
+}  // namespace
+
 void TlsTestServer::serve(int fd) {
+    if (options_.hold_handshakes) {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this] { return released_ || stopping_; });
+    }
     TlsServerConnection rec;
     SSL* ssl = SSL_new(impl_->ctx);
     if (!ssl) {
@@ -274,6 +325,7 @@ void TlsTestServer::serve(int fd) {
             rec.error += std::string(" (client certificate: ") + X509_verify_cert_error_string(v) + ")";
         publish(std::move(rec));
         SSL_free(ssl);
+        drain_until_client_closes(fd);
         return;
     }
     rec.handshake_ok = true;
@@ -318,7 +370,14 @@ void TlsTestServer::serve(int fd) {
             if (pr <= 0 || (fds[1].revents & POLLIN)) break;
         }
         int n = SSL_read(ssl, buf, sizeof buf);
-        if (n <= 0) break;
+        if (n <= 0) {
+            if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN) {
+                std::lock_guard<std::mutex> lock(mutex_);
+                ++close_notifies_;
+                cv_.notify_all();
+            }
+            break;
+        }
         int off = 0;
         while (off < n) {
             int w = SSL_write(ssl, buf + off, n - off);

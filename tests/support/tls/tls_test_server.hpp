@@ -52,6 +52,14 @@ struct TlsServerOptions {
     // > 0 (with End::echo): instead of echoing, read that many bytes, answer with how many
     // arrived in decimal ("300000") and send close_notify.
     std::size_t sink_bytes = 0;
+
+    // Appends the server's TLS secrets to this file in NSS key-log format (as s_server
+    // -keylogfile), so a test can compare them with the client's; empty = off.
+    std::string keylog_file;
+
+    // Each connection waits, before its handshake, until release_handshakes() (or stop()): a
+    // client's first handshake step on a non-blocking socket then surely finds no answer.
+    bool hold_handshakes = false;
 };
 
 // What the server saw on one connection; published when the handshake ends.
@@ -87,6 +95,13 @@ public:
     std::optional<TlsServerConnection> next_connection(
         std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
+    // True once a connection's echo ended on the client's close_notify (each such end is
+    // counted once); false when none comes within `timeout`.
+    bool wait_for_close_notify(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+    // Lets held handshakes (TlsServerOptions::hold_handshakes) go on, now and from now on.
+    void release_handshakes();
+
     // Stops accepting and echoing; idempotent. Called by the destructor.
     void stop();
 
@@ -107,6 +122,8 @@ private:
     std::condition_variable cv_;
     std::deque<TlsServerConnection> records_;
     bool stopping_ = false;
+    int close_notifies_ = 0;
+    bool released_ = false;   // release_handshakes() was called  // echo loops ended by the client's close_notify, not yet waited for
 };
 
 // A connected TCP socket to address:port (blocking, with 10 s send/receive timeouts so a
