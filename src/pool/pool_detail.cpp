@@ -5,6 +5,8 @@
 
 #include <stdexcept>
 
+#include "pgtls/config.hpp"
+
 namespace pgtls::pool_detail {
 
 bool socket_has_input(int fd) noexcept {
@@ -25,6 +27,15 @@ std::string describe_exception(std::exception_ptr e) {
 
 long long to_ms(std::chrono::nanoseconds d) noexcept {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
+std::string default_pool_name(const Settings& s) {
+    std::string name = s.user + "@";
+    if (!s.hosts.empty()) {
+        const HostTarget& h = s.hosts.front();
+        name += (h.host.empty() ? h.hostaddr : h.host) + ":" + std::to_string(h.port);
+    }
+    return name + "/" + s.dbname;
 }
 
 }  // namespace pgtls::pool_detail

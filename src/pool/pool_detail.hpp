@@ -5,6 +5,10 @@
 #include <exception>
 #include <string>
 
+namespace pgtls {
+struct Settings;
+}
+
 namespace pgtls::pool_detail {
 
 // True when fd has data or EOF pending (poll with zero timeout); false for fd < 0.
@@ -12,5 +16,8 @@ bool socket_has_input(int fd) noexcept;
 // The exception's what(), or "unknown exception".
 std::string describe_exception(std::exception_ptr e);
 long long to_ms(std::chrono::nanoseconds d) noexcept;
+// The default pool name: "user@host:port/dbname" of the first host (as OpenTelemetry suggests
+// for db.client.connection.pool.name when the application names none).
+std::string default_pool_name(const Settings& s);
 
 }  // namespace pgtls::pool_detail
