@@ -37,30 +37,6 @@ constexpr auto kNever = time_point::max();
 // How long a connection being closed may take to say goodbye before it is dropped.
 constexpr std::chrono::seconds kCloseGrace{2};
 
-void emit(const std::function<void(const PoolEvent&)>& hook, std::uint64_t id, std::string reason,
-          std::chrono::nanoseconds wait = {}) noexcept {
-    if (!hook) return;
-    try {
-        hook(PoolEvent{id, std::move(reason), wait});
-    } catch (...) {
-    }
-}
-
-// The blocking pool's checks (blocking_pool.cpp), minus the connector.
-void validate(const PoolCoreOptions& opt) {
-    if (opt.max_size == 0) throw Error(ErrorKind::usage, "pool: max_size must be at least 1");
-    if (opt.min_size > opt.max_size)
-        throw Error(ErrorKind::usage, "pool: min_size (" + std::to_string(opt.min_size) + ") exceeds max_size (" +
-                                          std::to_string(opt.max_size) + ")");
-    if (opt.maintenance_interval.count() <= 0)
-        throw Error(ErrorKind::usage, "pool: maintenance_interval must be positive");
-    if (opt.connect_backoff_initial.count() < 0 || opt.connect_backoff_max < opt.connect_backoff_initial)
-        throw Error(ErrorKind::usage, "pool: connect_backoff_initial must be >= 0 and <= connect_backoff_max");
-    if (opt.max_lifetime_jitter.count() < 0 || opt.acquire_timeout.count() < 0 || opt.idle_timeout.count() < 0 ||
-        opt.max_lifetime.count() < 0 || opt.connect_timeout.count() < 0 || opt.health_check_timeout.count() < 0)
-        throw Error(ErrorKind::usage, "pool: durations must not be negative");
-}
-
 std::exception_ptr pool_error(ErrorCause cause, std::string message) {
     return std::make_exception_ptr(Error(ErrorKind::pool, cause, std::move(message)));
 }
