@@ -57,7 +57,10 @@ namespace pgtls {
 /// maintenance pass that advance() runs (deadline() includes it). close_timeout,
 /// tls_check_interval, retire_on_tls_reload and on_tls_reload do not apply. On release the
 /// notice handler, query timeout and queued notifications are put back as after_connect left
-/// them; a LISTEN is not undone (use reset_sql = "UNLISTEN *").
+/// them; a LISTEN is not undone (use reset_sql = "UNLISTEN *"). The pool's spans are the
+/// blocking pool's, reported from advance(); a span ends when its operation does (a release's
+/// when the pool decided, before a close it caused), and connections still open when the pool
+/// is destroyed report no destroy span.
 using AsyncPoolOptions = BasicPoolOptions<AsyncConnection>;
 
 /// A pool of AsyncConnection driven by the application's event loop (see the file comment).

@@ -160,8 +160,9 @@ struct Config {
     bool trace_query_text = false;
     /// Trace-context comment, sqlcommenter style; null (the default): none. When set, it is
     /// called just before a statement is sent with the simple protocol (Client::query,
-    /// query_all, AsyncConnection::query) or as Client::execute()/exec()'s unnamed statement
-    /// (statement cache off: statement_cache_capacity 0, the default), on the thread that sends it (AsyncConnection: its
+    /// query_all, AsyncConnection::query) or as the unnamed statement of Client::execute()/exec()
+    /// (statement cache off: statement_cache_capacity 0, the default) and of
+    /// AsyncConnection::execute()/stream(), on the thread that sends it (AsyncConnection: its
     /// event loop's), and returns the current W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>")
     /// or "" for none; the statement then goes out as "/* traceparent='...' */ " + sql. A
     /// value that is not a valid traceparent is not sent (never spliced into the SQL), and an

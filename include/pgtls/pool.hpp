@@ -122,12 +122,12 @@ struct BasicPoolOptions {
     bool retire_on_tls_reload = false;
 
     /// The pool's name, for tracing and metrics (span attribute db.client.connection.pool.name,
-    /// as OpenTelemetry names it). Empty: pgtls::Pool names itself "user@host:port/dbname"
-    /// from its settings; other pools leave the attribute out.
+    /// as OpenTelemetry names it). Empty: pgtls::Pool and AsyncPool name themselves
+    /// "user@host:port/dbname" from their settings; other pools leave the attribute out.
     std::string name;
     /// Receives the pool's spans (pgtls/trace.hpp): "pgtls.pool.acquire", "pgtls.pool.release",
-    /// "pgtls.pool.create" and "pgtls.pool.destroy". Null: pgtls::Pool uses its Config's
-    /// tracer (Settings::tracer), other pools trace nothing. Spans of the connection's own
+    /// "pgtls.pool.create" and "pgtls.pool.destroy". Null: pgtls::Pool and AsyncPool use their
+    /// Config's tracer (Settings::tracer), other pools trace nothing. Spans of the connection's own
     /// operations that run inside one of these (the connect inside create, the health check's
     /// ping inside acquire, ROLLBACK and reset_sql inside release, the close inside destroy) name
     /// it as their parent. Called without the pool's lock held; exceptions are swallowed.

@@ -7,6 +7,15 @@
 // the call that queues them); a slot is destroyed, and a user callback called, only from
 // advance() (or the destructor). The callbacks the pool gives its connections only record
 // the outcome in the slot; advance() reads it after the connection's advance() returned.
+//
+// Tracing: the same spans as the blocking pool (pool_trace.hpp). A span lives in what it is
+// about (an acquire's in its Pending, a create's, release's or destroy's in its slot) and ends
+// when that operation ends, possibly several advance() calls later. A connection's own spans
+// are reported from its advance(), which runs with the slot's span (or, for a health check,
+// the acquire's) as the thread's parent, so they nest as in the blocking pool; a create span
+// started for an acquire, and a destroy span started by a failed check or a release, name
+// that operation's span as parent. What differs: a release span ends when the pool decided
+// (before the close it caused), and connections dropped by ~AsyncPool report no destroy span.
 #include "pgtls/async_pool.hpp"
 
 #include <algorithm>
@@ -16,6 +25,7 @@
 
 #include "pool/pool_core.hpp"
 #include "pool/pool_detail.hpp"
+#include "pool/pool_trace.hpp"
 
 namespace pgtls::pool_detail {
 
@@ -26,30 +36,6 @@ using time_point = Clock::time_point;
 constexpr auto kNever = time_point::max();
 // How long a connection being closed may take to say goodbye before it is dropped.
 constexpr std::chrono::seconds kCloseGrace{2};
-
-void emit(const std::function<void(const PoolEvent&)>& hook, std::uint64_t id, std::string reason,
-          std::chrono::nanoseconds wait = {}) noexcept {
-    if (!hook) return;
-    try {
-        hook(PoolEvent{id, std::move(reason), wait});
-    } catch (...) {
-    }
-}
-
-// The blocking pool's checks (blocking_pool.cpp), minus the connector.
-void validate(const PoolCoreOptions& opt) {
-    if (opt.max_size == 0) throw Error(ErrorKind::usage, "pool: max_size must be at least 1");
-    if (opt.min_size > opt.max_size)
-        throw Error(ErrorKind::usage, "pool: min_size (" + std::to_string(opt.min_size) + ") exceeds max_size (" +
-                                          std::to_string(opt.max_size) + ")");
-    if (opt.maintenance_interval.count() <= 0)
-        throw Error(ErrorKind::usage, "pool: maintenance_interval must be positive");
-    if (opt.connect_backoff_initial.count() < 0 || opt.connect_backoff_max < opt.connect_backoff_initial)
-        throw Error(ErrorKind::usage, "pool: connect_backoff_initial must be >= 0 and <= connect_backoff_max");
-    if (opt.max_lifetime_jitter.count() < 0 || opt.acquire_timeout.count() < 0 || opt.idle_timeout.count() < 0 ||
-        opt.max_lifetime.count() < 0 || opt.connect_timeout.count() < 0 || opt.health_check_timeout.count() < 0)
-        throw Error(ErrorKind::usage, "pool: durations must not be negative");
-}
 
 std::exception_ptr pool_error(ErrorCause cause, std::string message) {
     return std::make_exception_ptr(Error(ErrorKind::pool, cause, std::move(message)));
@@ -78,6 +64,12 @@ struct AsyncSlot {
     time_point step_deadline = kNever;
     enum class Release { rollback, reset } release_stage = Release::rollback;
     std::string close_reason;
+    bool reset_sent = false;  // releasing: a ROLLBACK or reset_sql was sent
+    // The pool span of the slot's current operation (create, release, destroy), or null.
+    std::unique_ptr<PoolSpan> span;
+    // The span a close decided now would start its destroy span under: the acquire whose
+    // check failed, or the release that discarded the connection; 0: the caller's parent.
+    std::uint64_t close_parent = 0;
     LeaseDefaults<AsyncConnection> defaults;
     // Declared last: destroyed first, while the fields its callbacks write still exist.
     std::unique_ptr<AsyncConnection> conn;
@@ -106,7 +98,7 @@ struct AsyncSlot {
 struct AsyncPoolState {
     AsyncPoolState(Settings s, AsyncPoolOptions o)
         : settings(std::move(s)),
-          options(std::move(o)),
+          options(with_trace_defaults(settings, std::move(o))),
           opt((validate(core_options(options)), core_options(options))),
           core(opt, std::random_device{}()),
           next_maintenance(Clock::now()) {}
@@ -116,9 +108,19 @@ struct AsyncPoolState {
     const PoolCoreOptions opt;
     PoolCore core;
 
+    // The blocking pgtls::Pool's defaults: the Config's tracer and "user@host:port/dbname".
+    static AsyncPoolOptions with_trace_defaults(const Settings& s, AsyncPoolOptions o) {
+        if (!o.tracer) o.tracer = s.tracer;
+        if (o.name.empty()) o.name = default_pool_name(s);
+        return o;
+    }
+
     struct Pending {
         AsyncPool::AcquireCallback done;
         time_point deadline = kNever;
+        std::unique_ptr<PoolSpan> span;  // pgtls.pool.acquire
+        bool created = false;            // its connection was opened for it
+        std::int64_t checks_failed = 0;  // connections lent to it whose check failed
     };
     struct Completion {
         AsyncPool::AcquireCallback done;
@@ -144,8 +146,9 @@ struct AsyncPoolState {
             return 0;
         }
         take_returns(now, false);  // a lease given back just before is reused, not a new one opened
+        auto span = std::make_unique<PoolSpan>(opt, "pgtls.pool.acquire");
         const auto id = core.acquire(now, deadline);
-        pending[id] = Pending{std::move(done), deadline};
+        pending[id] = Pending{std::move(done), deadline, std::move(span)};
         dispatch(now);
         return id;
     }
@@ -154,7 +157,7 @@ struct AsyncPoolState {
         auto it = pending.find(id);
         if (it == pending.end() || destroyed) return;
         const auto now = Clock::now();
-        complete(id, pool_error(ErrorCause::usage, "acquire cancelled"));
+        complete(id, pool_error(ErrorCause::usage, "acquire cancelled"), "cancelled");
         core.cancel(id, now);  // queued: leaves the queue; opening: its connection goes on
         for (auto& [t, s] : opening)
             if (s->waiter == id) s->waiter = 0;
@@ -172,7 +175,7 @@ struct AsyncPoolState {
         for (auto& [t, s] : opening) s->waiter = 0;
         for (auto& [sid, s] : slots)
             if (s->phase == AsyncSlot::Phase::checking) s->waiter = 0;
-        while (!pending.empty()) complete(pending.begin()->first, closed_error());
+        while (!pending.empty()) complete(pending.begin()->first, closed_error(), "closed");
         dispatch(now);
     }
 
@@ -303,19 +306,48 @@ private:
                     if (a.connect_error) e = it->second;  // the acquirer gets its connect's own error
                     connect_errors.erase(it);
                 }
+                const char* outcome = e                                      ? "connect_failed"
+                                      : core.is_shut_down()                    ? "closed"
+                                      : a.reason.rfind("pool exhausted", 0) == 0 ? "timeout"
+                                                                                 : "failed";
                 if (!e)
                     e = pool_error(core.is_shut_down() ? ErrorCause::pool_closed : ErrorCause::pool_exhausted, a.reason);
-                return complete(a.waiter, e);
+                return complete(a.waiter, e, outcome);
             }
         }
     }
 
-    void complete(PoolCore::WaiterId id, std::exception_ptr error, PoolCore::SlotId slot = 0) {
+    // Ends acquire `id` with `error` (its span's outcome) or with `lent`, which waited `waited`.
+    void complete(PoolCore::WaiterId id, std::exception_ptr error, const char* outcome, const AsyncSlot* lent = nullptr,
+                  std::chrono::nanoseconds waited = {}) {
         auto it = pending.find(id);
         if (it == pending.end()) return;
-        // Tracing: an acquire span (Config tracer) would end here, with `error`.
-        completions.push_back(Completion{std::move(it->second.done), error, slot});
+        Pending& p = it->second;
+        if (p.span && p.span->active()) {
+            PoolSpan& span = *p.span;
+            if (lent) {
+                span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(lent->id));
+                span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(lent->uses));
+                span.set("db.client.connection.wait_time", std::chrono::duration<double>(waited).count());
+            } else {
+                span.fail(error);
+            }
+            span.set("pgtls.pool.acquire.outcome", std::string(outcome));
+            span.set("pgtls.pool.connection.created", p.created);
+            if (p.checks_failed) span.set("pgtls.pool.acquire.checks_failed", p.checks_failed);
+            span.finish();
+        }
+        completions.push_back(Completion{std::move(p.done), error, lent ? lent->id : 0});
         pending.erase(it);
+    }
+
+    // The acquire span of waiter `id`, for a parent scope; 0 when none.
+    std::uint64_t acquire_span(PoolCore::WaiterId id) const {
+        auto it = pending.find(id);
+        return it != pending.end() && it->second.span ? it->second.span->id() : 0;
+    }
+    void count_failed_check(PoolCore::WaiterId id) {
+        if (auto it = pending.find(id); it != pending.end()) ++it->second.checks_failed;
     }
 
     // What a connect made for an acquire may take: what is left until its deadline, and at
@@ -331,6 +363,11 @@ private:
         s->ticket = ticket;
         s->waiter = waiter;
         if (auto p = pending.find(waiter); p != pending.end()) s->waiter_deadline = p->second.deadline;
+        {
+            trace::ParentScope scope(waiter != 0 ? acquire_span(waiter) : trace::current_parent());
+            s->span = std::make_unique<PoolSpan>(opt, "pgtls.pool.create");
+            s->span->set("pgtls.pool.create.trigger", std::string(waiter != 0 ? "acquire" : "min_size"));
+        }
         s->conn = std::make_unique<AsyncConnection>();
         Settings st = settings;
         const auto deadline = connect_deadline(s->waiter_deadline, now);
@@ -358,6 +395,8 @@ private:
         }
         if (!s.conn || !s.conn->is_healthy()) {
             s.phase = AsyncSlot::Phase::checking;
+            count_failed_check(a.waiter);
+            s.close_parent = acquire_span(a.waiter);
             core.check_failed(a.waiter, a.slot, now, "connection broken");
             return;  // the close and the next lend come with the next dispatch round
         }
@@ -378,7 +417,7 @@ private:
     void hand_out(AsyncSlot& s, PoolCore::WaiterId waiter, std::chrono::nanoseconds waited) {
         s.phase = AsyncSlot::Phase::lent;
         s.waiter = 0;
-        complete(waiter, nullptr, s.id);
+        complete(waiter, nullptr, "acquired", &s, waited);
         emit(opt.on_acquire, s.id, {}, waited);
     }
 
@@ -387,6 +426,11 @@ private:
         s.phase = AsyncSlot::Phase::closing;
         s.close_reason = std::move(reason);
         s.step_running = s.step_done = false;
+        {
+            trace::ParentScope scope(s.close_parent != 0 ? s.close_parent : trace::current_parent());
+            s.span = std::make_unique<PoolSpan>(opt, "pgtls.pool.destroy");
+            s.close_parent = 0;
+        }
         if (s.conn && s.conn->is_open() && s.conn->is_healthy() && !s.conn->busy())
             s.run_step(now + kCloseGrace, [](AsyncConnection& c, auto done) { c.close(std::move(done)); });
         // Otherwise settle() drops it at once.
@@ -397,6 +441,8 @@ private:
         if (it == slots.end() || it->second->phase != AsyncSlot::Phase::lent) return;
         AsyncSlot& s = *it->second;
         s.phase = AsyncSlot::Phase::releasing;
+        s.reset_sent = false;
+        s.span = std::make_unique<PoolSpan>(opt, "pgtls.pool.release");
         if (s.conn) s.defaults.restore_local(*s.conn);
         std::string reason;
         if (core.is_shut_down())
@@ -413,6 +459,7 @@ private:
             case TransactionStatus::failed:
                 if (!opt.rollback_on_release) return finish_release(s, "released inside a transaction", now);
                 s.release_stage = AsyncSlot::Release::rollback;
+                s.reset_sent = true;
                 s.run_step(release_deadline(now),
                            [](AsyncConnection& c, auto done) { c.query("ROLLBACK", std::move(done)); });
                 return;
@@ -430,6 +477,7 @@ private:
         if (auto why = core.expired(s.id, now); !why.empty()) return finish_release(s, std::move(why), now);
         if (!opt.reset_sql.empty()) {
             s.release_stage = AsyncSlot::Release::reset;
+            s.reset_sent = true;
             s.run_step(release_deadline(now),
                        [&](AsyncConnection& c, auto done) { c.query(opt.reset_sql, std::move(done)); });
             return;
@@ -446,21 +494,42 @@ private:
             s.phase = AsyncSlot::Phase::idle;  // or lent again: dispatch() sets it
             emit(opt.on_release, s.id, {});
         }
+        const std::unique_ptr<PoolSpan> span = std::move(s.span);
+        if (span && span->active()) {
+            span->set("pgtls.pool.connection.id", static_cast<std::int64_t>(s.id));
+            span->set("pgtls.pool.connection.uses", static_cast<std::int64_t>(s.uses));
+            span->set("pgtls.pool.release.outcome", std::string(kept ? (s.reset_sent ? "reset" : "kept") : "discarded"));
+            if (!kept) {
+                const std::string why = reason.empty() ? std::string("pool closed") : reason;
+                span->set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(why))));
+                span->set("pgtls.pool.release.reason", why);
+            }
+        }
+        s.close_parent = span ? span->id() : 0;  // a close it causes starts under the release
         dispatch(now);
+        s.close_parent = 0;  // kept: a later close is no part of this release
+        if (span) span->finish();
     }
 
     // ---- the slots' steps
 
     bool advance_connections(time_point now) {
-        std::vector<AsyncConnection*> conns;
+        // Each with the span its operation's spans nest under (0: the caller's).
+        std::vector<std::pair<AsyncConnection*, std::uint64_t>> conns;
+        auto parent = [&](const AsyncSlot& s) -> std::uint64_t {
+            if (s.span) return s.span->id();
+            if (s.phase == AsyncSlot::Phase::checking && s.waiter != 0) return acquire_span(s.waiter);
+            return 0;
+        };
         for (auto& [t, s] : opening)
-            if (s->conn) conns.push_back(s->conn.get());
+            if (s->conn) conns.emplace_back(s->conn.get(), parent(*s));
         for (auto& [id, s] : slots)
-            if (s->conn && s->phase != AsyncSlot::Phase::idle) conns.push_back(s->conn.get());
-        for (AsyncConnection* c : conns) {
+            if (s->conn && s->phase != AsyncSlot::Phase::idle) conns.emplace_back(s->conn.get(), parent(*s));
+        for (auto [c, span] : conns) {
             // A callback run by an earlier connection may have dropped this one (a release
             // mid-query is only queued, so only the destructor drops connections here).
             if (destroyed) return false;
+            trace::ParentScope scope(span != 0 ? span : trace::current_parent());
             c->advance(now);
             if (destroyed) return false;
         }
@@ -521,6 +590,12 @@ private:
         opening.erase(ticket);
         const auto id = core.opened(ticket, now);
         owned->id = id;
+        if (owned->waiter != 0)
+            if (auto p = pending.find(owned->waiter); p != pending.end()) p->second.created = true;
+        if (const auto span = std::move(owned->span)) {
+            span->set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
+            span->finish();
+        }
         owned->phase = AsyncSlot::Phase::lent;  // the core lends it, hands it on or closes it
         owned->waiter = 0;
         slots[id] = std::move(owned);
@@ -530,6 +605,10 @@ private:
 
     void open_failed(PoolCore::Ticket ticket, AsyncSlot& s, std::exception_ptr e, time_point now) {
         s.conn.reset();
+        if (s.span) {
+            s.span->fail(e);
+            s.span->finish();
+        }
         const PoolCore::WaiterId waiter = s.waiter;
         opening.erase(ticket);
         const std::string message = describe_exception(e);
@@ -555,9 +634,11 @@ private:
                     reason = "health check failed: " + describe_exception(e);
                 else if (!s.usable())
                     reason = "health check failed: connection not idle after ping";
+                s.close_parent = acquire_span(waiter);  // a close it causes starts under the acquire
                 if (core.is_shut_down()) {
                     core.released(s.id, now, "pool closed");
                 } else if (!reason.empty()) {
+                    count_failed_check(waiter);
                     core.check_failed(waiter, s.id, now, reason);  // waiter 0: cancelled, not requeued
                 } else if (waiter == 0) {
                     core.released(s.id, now, "");  // its acquire was cancelled meanwhile
@@ -566,6 +647,7 @@ private:
                     hand_out(s, waiter, s.waited);
                 }
                 dispatch(now);
+                s.close_parent = 0;
                 return;
             }
             case AsyncSlot::Phase::releasing: {
@@ -586,6 +668,13 @@ private:
                 if (s.step_running && !s.step_done) return;
                 const PoolCore::SlotId id = s.id;
                 std::string reason = std::move(s.close_reason);
+                if (const auto span = std::move(s.span); span && span->active()) {
+                    span->set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
+                    span->set("pgtls.pool.connection.uses", static_cast<std::int64_t>(s.uses));
+                    span->set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(reason))));
+                    span->set("pgtls.pool.destroy.detail", reason);
+                    span->finish();
+                }
                 s.conn.reset();
                 slots.erase(id);
                 core.closed(id, now);

@@ -64,28 +64,9 @@ struct Waiter {
     std::optional<PoolCore::Action> action;
 };
 
-void emit(const std::function<void(const PoolEvent&)>& hook, std::uint64_t id, std::string reason,
-          std::chrono::nanoseconds wait = {}) noexcept {
-    if (!hook) return;
-    try {
-        hook(PoolEvent{id, std::move(reason), wait});
-    } catch (...) {
-    }
-}
-
 void validate(const PooledConnector& connector, const PoolCoreOptions& opt) {
     if (!connector) throw Error(ErrorKind::usage, "pool: connector is empty");
-    if (opt.max_size == 0) throw Error(ErrorKind::usage, "pool: max_size must be at least 1");
-    if (opt.min_size > opt.max_size)
-        throw Error(ErrorKind::usage, "pool: min_size (" + std::to_string(opt.min_size) + ") exceeds max_size (" +
-                                          std::to_string(opt.max_size) + ")");
-    if (opt.maintenance_interval.count() <= 0)
-        throw Error(ErrorKind::usage, "pool: maintenance_interval must be positive");
-    if (opt.connect_backoff_initial.count() < 0 || opt.connect_backoff_max < opt.connect_backoff_initial)
-        throw Error(ErrorKind::usage, "pool: connect_backoff_initial must be >= 0 and <= connect_backoff_max");
-    if (opt.max_lifetime_jitter.count() < 0 || opt.acquire_timeout.count() < 0 || opt.idle_timeout.count() < 0 ||
-        opt.max_lifetime.count() < 0 || opt.connect_timeout.count() < 0 || opt.health_check_timeout.count() < 0)
-        throw Error(ErrorKind::usage, "pool: durations must not be negative");
+    pool_detail::validate(opt);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "pgtls/pool.hpp"
 
 #include "client/client_shared.hpp"
+#include "pool/pool_detail.hpp"
 #include "pool/tls_reload.hpp"
 
 #include <cmath>
@@ -29,17 +30,6 @@ BasicPool<Client>::Connector client_connector(std::shared_ptr<const Settings> sh
     };
 }
 
-// The default pool name: "user@host:port/dbname" of the first host (as OpenTelemetry suggests
-// for db.client.connection.pool.name when the application names none).
-std::string default_pool_name(const Settings& s) {
-    std::string name = s.user + "@";
-    if (!s.hosts.empty()) {
-        const HostTarget& h = s.hosts.front();
-        name += (h.host.empty() ? h.hostaddr : h.host) + ":" + std::to_string(h.port);
-    }
-    return name + "/" + s.dbname;
-}
-
 Settings resolve_conninfo(const std::string& conninfo) {
     Config config;
     config.conninfo = conninfo;
@@ -61,7 +51,7 @@ struct Pool::Parts {
 
     Parts(Settings settings, PoolOptions o) : options(std::move(o)) {
         if (!options.tracer) options.tracer = settings.tracer;
-        if (options.name.empty()) options.name = default_pool_name(settings);
+        if (options.name.empty()) options.name = pool_detail::default_pool_name(settings);
         auto shared = std::make_shared<const Settings>(std::move(settings));
         auto setup = make_connect_shared();
         watch = std::make_shared<pool_detail::TlsFileWatch>(shared, setup, options.tls_check_interval,

@@ -29,6 +29,8 @@ public:
     PoolSpan& operator=(const PoolSpan&) = delete;
 
     bool active() const noexcept { return span_ != nullptr; }
+    // The span's id while it runs (for a parent scope entered later); 0 when inert or ended.
+    std::uint64_t id() const noexcept { return span_ ? span_->id : 0; }
     // Makes this span the parent of root spans reported on this thread until the returned
     // scope ends (when inert, the scope keeps the parent there was).
     trace::ParentScope enter() const noexcept;

@@ -16,6 +16,7 @@
 #include "pgtls/client.hpp"
 #include "tests/integration/integration_fixture.hpp"
 #include "tests/support/proxy/silent_listener.hpp"
+#include "tests/support/trace/recording_tracer.hpp"
 
 using namespace pgtls;
 using namespace pgtls::test;
@@ -461,4 +462,100 @@ TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
     EXPECT_TRUE(error) << "the query in flight ended with the connection";
     ASSERT_EQ(removed.size(), 2u);
     EXPECT_EQ(removed[1], "released mid-query, mid-COPY or not connected");
+}
+
+// The pool's spans, as the blocking pool reports them (tests/integration/pool_trace_test.cpp):
+// the Config's tracer and the default name, the connection's own spans under create, release
+// and acquire (the health check), a failed check's close under the acquire.
+TEST_P(AsyncPoolTest, ReportsTheBlockingPoolsSpansWithTheirConnectionsSpansInside) {
+    auto tracer = std::make_shared<RecordingTracer>();
+    Config cfg = pg18_verified();
+    cfg.tracer = tracer;  // the pool's spans go to the Config's tracer when its options name none
+    AsyncPoolOptions o = small(1);
+    o.health_check_after = 0ms;  // every reuse is pinged: a terminated backend is noticed
+    AsyncPool pool(cfg, o);
+    const int port = env().server("pg18").port;
+
+    auto lease = acquire(pool);
+    const int pid = query(pool, lease, "SELECT pg_backend_pid()").at(0)[0][0].as<int>();
+    query(pool, lease, "BEGIN");
+    lease.release();
+    settle(pool, [&] { return pool.stats().idle == 1; });
+
+    const auto acquires = tracer->named("pgtls.pool.acquire");
+    const auto creates = tracer->named("pgtls.pool.create");
+    ASSERT_EQ(acquires.size(), 1u);
+    ASSERT_EQ(creates.size(), 1u);
+    EXPECT_EQ(creates[0].parent_id, acquires[0].id);
+    EXPECT_EQ(text_of(creates[0], "pgtls.pool.create.trigger"), "acquire");
+    EXPECT_EQ(number_of(creates[0], "pgtls.pool.connection.id"), 1);
+    EXPECT_FALSE(tracer->children(creates[0].id).empty()) << "the connect's spans sit under create";
+    EXPECT_EQ(text_of(acquires[0], "db.client.connection.pool.name"),
+              "scramuser@localhost:" + std::to_string(port) + "/" + resolve(cfg).dbname);
+    EXPECT_EQ(text_of(acquires[0], "pgtls.pool.acquire.outcome"), "acquired");
+    EXPECT_EQ(flag_of(acquires[0], "pgtls.pool.connection.created"), true);
+    EXPECT_EQ(number_of(acquires[0], "pgtls.pool.connection.id"), 1);
+    for (const Span& q : tracer->named("pgtls.query"))
+        if (text_of(q, "db.operation.name") == "SELECT") {
+            EXPECT_EQ(q.parent_id, 0u) << "the borrower's own query";
+        }
+    const auto releases = tracer->named("pgtls.pool.release");
+    ASSERT_EQ(releases.size(), 1u);
+    EXPECT_EQ(text_of(releases[0], "pgtls.pool.release.outcome"), "reset");
+    EXPECT_TRUE(has_child(*tracer, releases[0], "pgtls.query")) << "ROLLBACK is the release's child";
+
+    // The idle backend is terminated: the next acquire's health check fails, under it.
+    {
+        Client admin(pg18_verified());
+        admin.exec("SELECT pg_terminate_backend($1, 5000)", pid);
+    }
+    std::this_thread::sleep_for(20ms);
+    tracer->clear();
+    auto fresh = acquire(pool);
+    ASSERT_TRUE(fresh);
+    settle(pool, [&] { return tracer->named("pgtls.pool.destroy").size() == 1; });
+    const auto second = tracer->named("pgtls.pool.acquire");
+    const auto destroyed = tracer->named("pgtls.pool.destroy");
+    ASSERT_EQ(second.size(), 1u);
+    ASSERT_EQ(destroyed.size(), 1u);
+    const std::string reason = text_of(destroyed[0], "pgtls.pool.destroy.reason");
+    EXPECT_TRUE(reason == "health_check_failed" || reason == "broken") << reason;
+    EXPECT_EQ(destroyed[0].parent_id, second[0].id);
+    EXPECT_EQ(number_of(second[0], "pgtls.pool.acquire.checks_failed"), 1);
+    EXPECT_TRUE(has_child(*tracer, second[0], "pgtls.pool.create"));
+
+    fresh.release();
+    pool.close();
+    settle(pool, [&] { return tracer->named("pgtls.pool.destroy").size() == 2; });
+    EXPECT_EQ(text_of(tracer->named("pgtls.pool.destroy").back(), "pgtls.pool.destroy.reason"), "pool_closed");
+    const PoolStats s = pool.stats();
+    EXPECT_EQ(s.created, 2u);
+    EXPECT_EQ(s.destroyed, 2u);
+}
+
+// Spans go to PoolOptions::tracer under PoolOptions::name; a tracer that throws changes nothing,
+// and an acquire that fails is reported with its outcome.
+TEST_P(AsyncPoolTest, ATracerThatThrowsDoesNotDisturbThePool) {
+    auto tracer = std::make_shared<RecordingTracer>();
+    tracer->throws = true;
+    AsyncPoolOptions o = small(1);
+    o.tracer = tracer;
+    o.name = "loop";
+    AsyncPool pool(pg18_verified(), o);
+    {
+        auto lease = acquire(pool);
+        EXPECT_EQ(query(pool, lease, "SELECT 1").at(0)[0][0].view(), "1");
+        Got second;
+        pool.acquire(50ms, second.callback());
+        settle(pool, [&] { return second.done; });
+        EXPECT_TRUE(second.error) << "the pool has one connection, lent";
+    }
+    auto again = acquire(pool);
+    EXPECT_EQ(again.connection_id(), 1u);
+    const auto acquires = tracer->named("pgtls.pool.acquire");
+    ASSERT_EQ(acquires.size(), 3u);
+    EXPECT_EQ(text_of(acquires[1], "pgtls.pool.acquire.outcome"), "timeout");
+    EXPECT_FALSE(acquires[1].ok);
+    for (const Span& s : tracer->all()) EXPECT_EQ(text_of(s, "db.client.connection.pool.name"), "loop") << s.name;
+    EXPECT_TRUE(tracer->named("pgtls.connect").empty()) << "the connections trace to the Config's tracer only";
 }

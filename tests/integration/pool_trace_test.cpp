@@ -11,52 +11,12 @@
 #include "pgtls/pool.hpp"
 #include "pgtls/trace.hpp"
 #include "tests/support/env/test_env.hpp"
+#include "tests/support/trace/recording_tracer.hpp"
 
 namespace pgtls::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-class PoolRecorder : public Tracer {
-public:
-    void on_span(const Span& span) override {
-        std::lock_guard<std::mutex> lock(mutex_);
-        spans_.push_back(span);
-    }
-    std::vector<Span> named(std::string_view name) const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::vector<Span> v;
-        for (const Span& s : spans_)
-            if (s.name == name) v.push_back(s);
-        return v;
-    }
-    std::vector<Span> children(std::uint64_t parent) const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::vector<Span> v;
-        for (const Span& s : spans_)
-            if (s.parent_id == parent) v.push_back(s);
-        return v;
-    }
-    void clear() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        spans_.clear();
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<Span> spans_;
-};
-
-std::string text_of(const Span& s, std::string_view key) {
-    const TraceValue* v = s.find(key);
-    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string("<absent>");
-}
-
-bool has_child(const PoolRecorder& r, const Span& parent, std::string_view name) {
-    for (const Span& c : r.children(parent.id))
-        if (c.name == name) return true;
-    return false;
-}
 
 class PoolTracing : public BackendTest {
 protected:
@@ -68,7 +28,7 @@ protected:
         o.health_check_after = 0ms;  // every reuse is pinged: a terminated backend is noticed
         return o;
     }
-    std::shared_ptr<PoolRecorder> tracer = std::make_shared<PoolRecorder>();
+    std::shared_ptr<RecordingTracer> tracer = std::make_shared<RecordingTracer>();
 };
 
 TEST_P(PoolTracing, SpansNestTheConnectionsOwnAndMetricsCountByReason) {

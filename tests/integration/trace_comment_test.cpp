@@ -108,6 +108,35 @@ TEST_P(TraceComment, OnlyTheUnnamedStatementCarriesItNeverACachedOne) {
         << "prepared once, not once per trace id";
 }
 
+// execute() on either driver: its unnamed statement carries the comment (the async driver's
+// too, also when execute()s queued back to back go out as one implicit pipeline); a named
+// prepared statement never does.
+TEST_P(TraceComment, ExecutesUnnamedStatementCarriesItOnEveryDriver) {
+    auto c = open(commented());
+    EXPECT_EQ(c.exec("SELECT current_query(), $1::int", 7)[0][0].as<std::string>(),
+              "/* traceparent='" + kParent + "' */ SELECT current_query(), $1::int");
+    context = kOther;
+    if (AsyncConnection* a = c.async()) {
+        Result first;
+        bool first_done = false;
+        a->execute("SELECT current_query(), 1", {}, [&](std::exception_ptr e, Result r) {
+            EXPECT_FALSE(e);
+            first = std::move(r);
+            first_done = true;
+        });
+        // Queued behind the first: the two may go out together.
+        EXPECT_EQ(c.exec("SELECT current_query(), $1::int", 2)[0][0].as<std::string>(),
+                  "/* traceparent='" + kOther + "' */ SELECT current_query(), $1::int");
+        ASSERT_TRUE(first_done);
+        EXPECT_EQ(first[0][0].as<std::string>(), "/* traceparent='" + kOther + "' */ SELECT current_query(), 1");
+    }
+    context.clear();
+    EXPECT_EQ(c.exec("SELECT current_query(), $1::int", 7)[0][0].as<std::string>(), "SELECT current_query(), $1::int");
+    context = kParent;
+    const PreparedStatement ps = c.prepare("traced", "SELECT current_query(), $1::int");
+    EXPECT_EQ(c.execute(ps, Params{to_param(7)})[0][0].as<std::string>(), "SELECT current_query(), $1::int");
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(TraceComment);
 
 }  // namespace

@@ -8,54 +8,12 @@
 #include <vector>
 
 #include "fake_connection.hpp"
+#include "tests/support/trace/recording_tracer.hpp"
 
 namespace pgtls::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-class RecordingTracer : public Tracer {
-public:
-    void on_span(const Span& span) override {
-        std::lock_guard<std::mutex> lock(mutex_);
-        spans_.push_back(span);
-        if (throws) throw std::runtime_error("tracer failure");
-    }
-    std::vector<Span> named(std::string_view name) const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::vector<Span> v;
-        for (const Span& s : spans_)
-            if (s.name == name) v.push_back(s);
-        return v;
-    }
-    std::vector<Span> all() const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return spans_;
-    }
-    void clear() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        spans_.clear();
-    }
-    std::atomic<bool> throws{false};
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<Span> spans_;
-};
-
-std::string text(const Span& s, std::string_view key) {
-    const TraceValue* v = s.find(key);
-    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string("<absent>");
-}
-std::int64_t number(const Span& s, std::string_view key) {
-    const TraceValue* v = s.find(key);
-    return v && std::holds_alternative<std::int64_t>(*v) ? std::get<std::int64_t>(*v) : -1;
-}
-std::optional<bool> flag(const Span& s, std::string_view key) {
-    const TraceValue* v = s.find(key);
-    if (v && std::holds_alternative<bool>(*v)) return std::get<bool>(*v);
-    return std::nullopt;
-}
 
 class PoolTraceTest : public ::testing::Test {
 protected:
@@ -91,16 +49,16 @@ TEST_F(PoolTraceTest, AcquireOfANewConnectionIsTheParentOfItsCreate) {
     EXPECT_TRUE(a.ok);
     EXPECT_EQ(a.parent_id, 0u);
     EXPECT_EQ(c.parent_id, a.id);
-    EXPECT_EQ(text(a, "db.client.connection.pool.name"), "orders");
-    EXPECT_EQ(text(a, "db.system.name"), "postgresql");
-    EXPECT_EQ(text(a, "pgtls.pool.acquire.outcome"), "acquired");
-    EXPECT_EQ(flag(a, "pgtls.pool.connection.created"), true);
-    EXPECT_EQ(number(a, "pgtls.pool.connection.id"), 1);
-    EXPECT_EQ(number(a, "pgtls.pool.connection.uses"), 1);
+    EXPECT_EQ(text_of(a, "db.client.connection.pool.name"), "orders");
+    EXPECT_EQ(text_of(a, "db.system.name"), "postgresql");
+    EXPECT_EQ(text_of(a, "pgtls.pool.acquire.outcome"), "acquired");
+    EXPECT_EQ(flag_of(a, "pgtls.pool.connection.created"), true);
+    EXPECT_EQ(number_of(a, "pgtls.pool.connection.id"), 1);
+    EXPECT_EQ(number_of(a, "pgtls.pool.connection.uses"), 1);
     ASSERT_NE(a.find("db.client.connection.wait_time"), nullptr);
     EXPECT_EQ(std::get<double>(*a.find("db.client.connection.wait_time")), 0.0);  // the fake clock stood still
-    EXPECT_EQ(text(c, "pgtls.pool.create.trigger"), "acquire");
-    EXPECT_EQ(number(c, "pgtls.pool.connection.id"), 1);
+    EXPECT_EQ(text_of(c, "pgtls.pool.create.trigger"), "acquire");
+    EXPECT_EQ(number_of(c, "pgtls.pool.connection.id"), 1);
     EXPECT_TRUE(c.ok);
 
     lease.release();
@@ -108,8 +66,8 @@ TEST_F(PoolTraceTest, AcquireOfANewConnectionIsTheParentOfItsCreate) {
     auto again = pool->acquire();
     auto reuse = tracer->named("pgtls.pool.acquire");
     ASSERT_EQ(reuse.size(), 1u);
-    EXPECT_EQ(flag(reuse[0], "pgtls.pool.connection.created"), false);
-    EXPECT_EQ(number(reuse[0], "pgtls.pool.connection.uses"), 2);
+    EXPECT_EQ(flag_of(reuse[0], "pgtls.pool.connection.created"), false);
+    EXPECT_EQ(number_of(reuse[0], "pgtls.pool.connection.uses"), 2);
     EXPECT_TRUE(tracer->named("pgtls.pool.create").empty());
 }
 
@@ -118,8 +76,8 @@ TEST_F(PoolTraceTest, ReleaseSaysKeptResetOrDiscardedAndWhy) {
     pool->acquire().release();
     auto kept = tracer->named("pgtls.pool.release");
     ASSERT_EQ(kept.size(), 1u);
-    EXPECT_EQ(text(kept[0], "pgtls.pool.release.outcome"), "kept");
-    EXPECT_EQ(text(kept[0], "pgtls.pool.release.reason"), "<absent>");
+    EXPECT_EQ(text_of(kept[0], "pgtls.pool.release.outcome"), "kept");
+    EXPECT_EQ(text_of(kept[0], "pgtls.pool.release.reason"), "<absent>");
 
     tracer->clear();
     {
@@ -128,7 +86,7 @@ TEST_F(PoolTraceTest, ReleaseSaysKeptResetOrDiscardedAndWhy) {
     }
     auto reset = tracer->named("pgtls.pool.release");
     ASSERT_EQ(reset.size(), 1u);
-    EXPECT_EQ(text(reset[0], "pgtls.pool.release.outcome"), "reset");  // ROLLBACK ran
+    EXPECT_EQ(text_of(reset[0], "pgtls.pool.release.outcome"), "reset");  // ROLLBACK ran
 
     tracer->clear();
     {
@@ -139,14 +97,14 @@ TEST_F(PoolTraceTest, ReleaseSaysKeptResetOrDiscardedAndWhy) {
     auto destroyed = tracer->named("pgtls.pool.destroy");
     ASSERT_EQ(discarded.size(), 1u);
     ASSERT_EQ(destroyed.size(), 1u);
-    EXPECT_EQ(text(discarded[0], "pgtls.pool.release.outcome"), "discarded");
-    EXPECT_EQ(text(discarded[0], "pgtls.pool.release.reason"), "connection broken");
-    EXPECT_EQ(text(discarded[0], "pgtls.pool.destroy.reason"), "broken");
+    EXPECT_EQ(text_of(discarded[0], "pgtls.pool.release.outcome"), "discarded");
+    EXPECT_EQ(text_of(discarded[0], "pgtls.pool.release.reason"), "connection broken");
+    EXPECT_EQ(text_of(discarded[0], "pgtls.pool.destroy.reason"), "broken");
     EXPECT_EQ(destroyed[0].parent_id, discarded[0].id) << "the close happened inside the release";
-    EXPECT_EQ(text(destroyed[0], "pgtls.pool.destroy.reason"), "broken");
-    EXPECT_EQ(text(destroyed[0], "pgtls.pool.destroy.detail"), "connection broken");
-    EXPECT_EQ(number(destroyed[0], "pgtls.pool.connection.id"), 1);
-    EXPECT_EQ(number(destroyed[0], "pgtls.pool.connection.uses"), 3);
+    EXPECT_EQ(text_of(destroyed[0], "pgtls.pool.destroy.reason"), "broken");
+    EXPECT_EQ(text_of(destroyed[0], "pgtls.pool.destroy.detail"), "connection broken");
+    EXPECT_EQ(number_of(destroyed[0], "pgtls.pool.connection.id"), 1);
+    EXPECT_EQ(number_of(destroyed[0], "pgtls.pool.connection.uses"), 3);
     EXPECT_EQ(pool->stats().destroyed_for(PoolCloseReason::broken), 1u);
 }
 
@@ -162,24 +120,24 @@ TEST_F(PoolTraceTest, DestroyReasonsOfHealthCheckMaxUsesIdleTimeoutAndPoolClosed
     auto l = pool->acquire();  // connection 1 fails its ping; 2 is opened
     EXPECT_EQ(l->id(), 2);
     auto acquire = tracer->named("pgtls.pool.acquire").back();
-    EXPECT_EQ(number(acquire, "pgtls.pool.acquire.checks_failed"), 1);
-    EXPECT_EQ(flag(acquire, "pgtls.pool.connection.created"), true);
+    EXPECT_EQ(number_of(acquire, "pgtls.pool.acquire.checks_failed"), 1);
+    EXPECT_EQ(flag_of(acquire, "pgtls.pool.connection.created"), true);
     auto destroyed = tracer->named("pgtls.pool.destroy");
     ASSERT_EQ(destroyed.size(), 1u);
-    EXPECT_EQ(text(destroyed[0], "pgtls.pool.destroy.reason"), "health_check_failed");
+    EXPECT_EQ(text_of(destroyed[0], "pgtls.pool.destroy.reason"), "health_check_failed");
     EXPECT_EQ(destroyed[0].parent_id, acquire.id);
     server->fail_pings = false;
     l.release();
     pool->acquire().release();  // its second use: closed on release
     destroyed = tracer->named("pgtls.pool.destroy");
     ASSERT_EQ(destroyed.size(), 2u);
-    EXPECT_EQ(text(destroyed[1], "pgtls.pool.destroy.reason"), "max_uses");
+    EXPECT_EQ(text_of(destroyed[1], "pgtls.pool.destroy.reason"), "max_uses");
 
     pool->acquire().release();  // connection 3, idle from now
     clock->advance(2s);
     ASSERT_TRUE(eventually([&] { return tracer->named("pgtls.pool.destroy").size() == 3; }));
     auto idle = tracer->named("pgtls.pool.destroy")[2];
-    EXPECT_EQ(text(idle, "pgtls.pool.destroy.reason"), "idle_timeout");
+    EXPECT_EQ(text_of(idle, "pgtls.pool.destroy.reason"), "idle_timeout");
     EXPECT_EQ(idle.parent_id, 0u) << "the maintenance thread's own close";
 
     auto last = pool->acquire();
@@ -187,7 +145,7 @@ TEST_F(PoolTraceTest, DestroyReasonsOfHealthCheckMaxUsesIdleTimeoutAndPoolClosed
     last.release();
     destroyed = tracer->named("pgtls.pool.destroy");
     ASSERT_EQ(destroyed.size(), 4u);
-    EXPECT_EQ(text(destroyed[3], "pgtls.pool.destroy.reason"), "pool_closed");
+    EXPECT_EQ(text_of(destroyed[3], "pgtls.pool.destroy.reason"), "pool_closed");
     auto s = pool->stats();
     EXPECT_EQ(s.destroyed, 4u);
     EXPECT_EQ(s.destroyed_for(PoolCloseReason::health_check_failed), 1u);
@@ -205,8 +163,8 @@ TEST_F(PoolTraceTest, FailedAcquiresSayTimeoutConnectFailedOrClosed) {
     ASSERT_EQ(a.size(), 1u);
     ASSERT_EQ(c.size(), 1u);
     EXPECT_FALSE(a[0].ok);
-    EXPECT_EQ(text(a[0], "pgtls.pool.acquire.outcome"), "connect_failed");
-    EXPECT_EQ(text(a[0], "error.type"), "connection");
+    EXPECT_EQ(text_of(a[0], "pgtls.pool.acquire.outcome"), "connect_failed");
+    EXPECT_EQ(text_of(a[0], "error.type"), "connection");
     EXPECT_FALSE(c[0].ok);
     EXPECT_EQ(c[0].error, "connection refused");
     EXPECT_EQ(c[0].parent_id, a[0].id);
@@ -224,12 +182,12 @@ TEST_F(PoolTraceTest, FailedAcquiresSayTimeoutConnectFailedOrClosed) {
     EXPECT_THROW(f.get(), Error);
     auto timeouts = tracer->named("pgtls.pool.acquire");
     ASSERT_EQ(timeouts.size(), 2u);
-    EXPECT_EQ(text(timeouts[1], "pgtls.pool.acquire.outcome"), "timeout");
-    EXPECT_EQ(text(timeouts[1], "error.type"), "pool");
+    EXPECT_EQ(text_of(timeouts[1], "pgtls.pool.acquire.outcome"), "timeout");
+    EXPECT_EQ(text_of(timeouts[1], "error.type"), "pool");
 
     small->close(0ms);
     EXPECT_THROW(small->acquire(), Error);
-    EXPECT_EQ(text(tracer->named("pgtls.pool.acquire").back(), "pgtls.pool.acquire.outcome"), "closed");
+    EXPECT_EQ(text_of(tracer->named("pgtls.pool.acquire").back(), "pgtls.pool.acquire.outcome"), "closed");
 }
 
 TEST_F(PoolTraceTest, MinSizeOpensAreRootCreateSpans) {
@@ -238,7 +196,7 @@ TEST_F(PoolTraceTest, MinSizeOpensAreRootCreateSpans) {
     auto pool = make(o);
     ASSERT_TRUE(eventually([&] { return !tracer->named("pgtls.pool.create").empty(); }));
     auto c = tracer->named("pgtls.pool.create")[0];
-    EXPECT_EQ(text(c, "pgtls.pool.create.trigger"), "min_size");
+    EXPECT_EQ(text_of(c, "pgtls.pool.create.trigger"), "min_size");
     EXPECT_EQ(c.parent_id, 0u);
 }
 

@@ -36,6 +36,14 @@ struct ExtendedArgs {
     ResultFormat format = ResultFormat::text;
     std::function<void(const Row&)> on_row;
     Result result;
+    bool commented = false;  // with_trace_comment() ran
+
+    // Prefixes the trace-context comment (Config::trace_context) as the statement goes out,
+    // once; only the unnamed statement carries it (as Client::execute with the cache off).
+    void with_trace_comment(const Settings& settings) {
+        if (std::exchange(commented, true) || statement || !settings.trace_context) return;
+        if (std::string c = trace::with_trace_context(settings, sql); !c.empty()) sql = std::move(c);
+    }
 };
 
 // An implicit pipeline: the queued queries' messages, each followed by its own Sync (so an
@@ -185,7 +193,8 @@ struct client::AsyncCore {
         batch->batch = std::make_shared<Batch>();
         Batch& b = *batch->batch;
         auto add = [&](std::unique_ptr<Op>& op) {
-            const ExtendedArgs& a = *op->pipelinable;
+            ExtendedArgs& a = *op->pipelinable;
+            a.with_trace_comment(settings);
             const std::size_t before = b.messages.size();
             try {
                 protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params, a.format);
@@ -450,6 +459,7 @@ std::unique_ptr<Op> extended_op(std::shared_ptr<ExtendedArgs> a,
     const bool pipelinable = !a->on_row;
     auto op = make_op<protocol::ExtendedRequest>(
         [a](State& s) {
+            a->with_trace_comment(s.settings);
             protocol::ExtendedCall call{a->statement ? &*a->statement : nullptr, a->sql, a->params, a->format,
                                         a->on_row ? &a->on_row : nullptr, &a->result};
             return std::make_unique<protocol::ExtendedRequest>(s.wire(), call, s.request_options());
