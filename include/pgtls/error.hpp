@@ -72,8 +72,8 @@ const char* to_string(ErrorCause cause) noexcept;
 
 struct ServerErrorFields;
 
-/// What the server had sent when a TLS handshake failed, as the transport saw it before the TLS
-/// library read it (Error::tls_peer_answer()). A failed `sslnegotiation=direct` handshake whose
+/// What the server had sent when a TLS handshake failed, as the TLS session's own reads returned
+/// it (Error::tls_peer_answer()). A failed `sslnegotiation=direct` handshake whose
 /// server sent nothing or no TLS record most likely met a server before PostgreSQL 17.
 enum class TlsPeerAnswer : std::uint8_t {
     unknown,  ///< not a failed TLS handshake, or the transport did not look

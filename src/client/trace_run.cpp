@@ -17,6 +17,13 @@
 
 namespace pgtls::trace {
 
+// The algorithm as its concrete type when it is that operation, else null: every concrete
+// algorithm is final and names itself (Algorithm::operation()), so no type probe is needed.
+template <class T>
+const T* as_op(const protocol::Algorithm& a, protocol::Operation op) noexcept {
+    return a.operation() == op ? static_cast<const T*>(&a) : nullptr;
+}
+
 namespace {
 
 using SysClock = std::chrono::system_clock;
@@ -178,7 +185,7 @@ void TraceRun::after(const protocol::Action& action, std::string_view tls_backen
                 buffered_after_read_ = in_.buffered();
                 break;
             case K::open_socket:
-                if (dynamic_cast<const protocol::ConnectFlow*>(&algo_)) {
+                if (as_op<protocol::ConnectFlow>(algo_, protocol::Operation::connect)) {
                     end_attempt();
                     Attempt a;
                     if (action.target) {
@@ -231,7 +238,7 @@ void TraceRun::report(const protocol::Action& done, std::string_view tls_backend
     common(s, settings_);
     const bool kept = done.connection == protocol::Action::Connection::kept;
 
-    if (const auto* c = dynamic_cast<const protocol::ConnectFlow*>(&algo_)) {
+    if (const auto* c = as_op<protocol::ConnectFlow>(algo_, protocol::Operation::connect)) {
         s.name = "pgtls.connect";
         // The failed attempts' messages: the flow's own list, or the error's when it failed.
         std::vector<ConnectAttempt> failed = c->failed_attempts();
@@ -286,20 +293,20 @@ void TraceRun::report(const protocol::Action& done, std::string_view tls_backend
         set(s, "pgtls.attempts", static_cast<std::int64_t>(attempts_.size()));
     } else {
         peer(s, peer_);
-        if (const auto* q = dynamic_cast<const protocol::SimpleQuery*>(&algo_)) {
+        if (const auto* q = as_op<protocol::SimpleQuery>(algo_, protocol::Operation::simple_query)) {
             s.name = "pgtls.query";
             if (settings_.trace_query_text) set(s, "db.query.text", std::string(q->sql()));
             result_attributes(s, q->results());
-        } else if (const auto* e = dynamic_cast<const protocol::ExtendedRequest*>(&algo_)) {
+        } else if (const auto* e = as_op<protocol::ExtendedRequest>(algo_, protocol::Operation::extended)) {
             s.name = "pgtls.execute";
             if (settings_.trace_query_text && !e->call().prepared) set(s, "db.query.text", std::string(e->call().sql));
             if (e->call().prepared) set(s, "db.query.summary", e->call().prepared->name);
             if (e->call().target && !done.error) result_attributes(s, std::span<const Result>(e->call().target, 1));
-        } else if (dynamic_cast<const protocol::DescribeStatement*>(&algo_)) {
+        } else if (as_op<protocol::DescribeStatement>(algo_, protocol::Operation::describe)) {
             s.name = "pgtls.prepare";
-        } else if (dynamic_cast<const protocol::CloseStatements*>(&algo_)) {
+        } else if (as_op<protocol::CloseStatements>(algo_, protocol::Operation::close_statements)) {
             s.name = "pgtls.close_statement";
-        } else if (const auto* pl = dynamic_cast<const protocol::PipelineRequest*>(&algo_)) {
+        } else if (const auto* pl = as_op<protocol::PipelineRequest>(algo_, protocol::Operation::pipeline)) {
             s.name = "pgtls.pipeline";
             const auto& results = pl->results();
             set(s, "db.operation.batch.size", static_cast<std::int64_t>(results.size()));
@@ -323,31 +330,31 @@ void TraceRun::report(const protocol::Action& done, std::string_view tls_backend
                 }
                 emit(qs);
             }
-        } else if (const auto* co = dynamic_cast<const protocol::CopyOut*>(&algo_)) {
+        } else if (const auto* co = as_op<protocol::CopyOut>(algo_, protocol::Operation::copy_out)) {
             s.name = "pgtls.copy_out";
             set(s, "db.operation.name", std::string("COPY"));
             set(s, "db.response.returned_rows", static_cast<std::int64_t>(co->rows()));
-        } else if (dynamic_cast<const protocol::CopyInStart*>(&algo_)) {
+        } else if (as_op<protocol::CopyInStart>(algo_, protocol::Operation::copy_in_start)) {
             s.name = "pgtls.copy_in";
             set(s, "db.operation.name", std::string("COPY"));
             set(s, "pgtls.copy.phase", std::string("start"));
-        } else if (dynamic_cast<const protocol::CopyInData*>(&algo_)) {
+        } else if (as_op<protocol::CopyInData>(algo_, protocol::Operation::copy_in_data)) {
             return;  // a chunk of data: not a span (thousands per COPY)
-        } else if (auto* ce = dynamic_cast<const protocol::CopyInEnd*>(&algo_)) {
+        } else if (auto* ce = as_op<protocol::CopyInEnd>(algo_, protocol::Operation::copy_in_end)) {
             s.name = "pgtls.copy_in";
             set(s, "db.operation.name", std::string("COPY"));
             set(s, "pgtls.copy.phase", std::string("end"));
             if (!done.error) set(s, "pgtls.affected_rows", static_cast<std::int64_t>(const_cast<protocol::CopyInEnd*>(ce)->rows()));
-        } else if (dynamic_cast<const protocol::CancelFlow*>(&algo_)) {
+        } else if (as_op<protocol::CancelFlow>(algo_, protocol::Operation::cancel)) {
             s.name = "pgtls.cancel";
-        } else if (dynamic_cast<const protocol::CloseFlow*>(&algo_)) {
+        } else if (as_op<protocol::CloseFlow>(algo_, protocol::Operation::close)) {
             s.name = "pgtls.close";
-        } else if (dynamic_cast<const protocol::NotificationWait*>(&algo_)) {
+        } else if (as_op<protocol::NotificationWait>(algo_, protocol::Operation::notification_wait)) {
             s.name = "pgtls.notification_wait";
-        } else if (const auto* l = dynamic_cast<const Labelled*>(&algo_)) {
-            s.name = l->span_name();
-            if (const char* op = l->span_operation()) set(s, "db.operation.name", std::string(op));
-            if (l->span_rows() >= 0 && !done.error) set(s, "pgtls.affected_rows", l->span_rows());
+        } else if (algo_.operation() == protocol::Operation::copy_in) {
+            s.name = "pgtls.copy_in";
+            set(s, "db.operation.name", std::string("COPY"));
+            if (algo_.affected_rows() >= 0 && !done.error) set(s, "pgtls.affected_rows", algo_.affected_rows());
         } else {
             s.name = "pgtls.operation";
         }

@@ -19,16 +19,6 @@
 
 namespace pgtls::trace {
 
-// An algorithm composed by a driver (not one of core/protocol's) names its own span.
-struct Labelled {
-    virtual ~Labelled() = default;
-    virtual const char* span_name() const noexcept = 0;
-    // db.operation.name ("COPY"), or null.
-    virtual const char* span_operation() const noexcept { return nullptr; }
-    // Rows the operation affected, or -1 when it has none to tell.
-    virtual std::int64_t span_rows() const noexcept { return -1; }
-};
-
 class TraceRun {
 public:
     // `algo` runs over a connection with `settings` that reached `peer` (empty before it

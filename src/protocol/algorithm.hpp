@@ -209,11 +209,36 @@ struct Event {
     }
 };
 
+// What an algorithm does, for observers that describe a run (the tracer): each algorithm names
+// itself, so an observer reads its results through the named type (every concrete algorithm
+// is final) and never probes the type with dynamic_cast.
+enum class Operation : std::uint8_t {
+    other,
+    connect,            // ConnectFlow
+    simple_query,       // SimpleQuery
+    extended,           // ExtendedRequest
+    describe,           // DescribeStatement
+    close_statements,   // CloseStatements
+    pipeline,           // PipelineRequest
+    copy_out,           // CopyOut
+    copy_in_start,      // CopyInStart
+    copy_in_data,       // CopyInData
+    copy_in_end,        // CopyInEnd
+    copy_in,            // a whole COPY FROM STDIN composed by a driver (rows: affected_rows())
+    cancel,             // CancelFlow
+    close,              // CloseFlow
+    notification_wait,  // NotificationWait
+};
+
 // The interface a driver runs. Concrete algorithms derive from it; their results are read
 // through their own accessors once resume() returned Action::done.
 class Algorithm {
 public:
     virtual ~Algorithm() = default;
+    // What this algorithm is (see Operation).
+    virtual Operation operation() const noexcept { return Operation::other; }
+    // Rows the operation affected, or -1 when it has none to tell (for observers).
+    virtual std::int64_t affected_rows() const noexcept { return -1; }
     virtual Action resume(const Event& event) = 0;
     // write_draining only: take complete messages out of Wire::in as they arrive. May return
     // an Action::done (failure) to stop the write; otherwise returns nullopt.

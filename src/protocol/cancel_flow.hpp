@@ -31,6 +31,7 @@ struct CancelOptions {
 
 class CancelFlow final : public Algorithm {
 public:
+    Operation operation() const noexcept override { return Operation::cancel; }
     // Bytes the server may send before it closes; more ends the wait (a hostile server
     // cannot keep the canceller reading).
     static constexpr std::size_t drain_limit = 256;

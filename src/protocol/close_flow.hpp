@@ -10,6 +10,7 @@ namespace pgtls::protocol {
 
 class CloseFlow final : public Algorithm {
 public:
+    Operation operation() const noexcept override { return Operation::close; }
     // `grace` bounds the Terminate write: a server that stopped reading cannot hold close().
     CloseFlow(Wire wire, std::chrono::milliseconds grace) : wire_(wire), grace_(grace) {}
     Action resume(const Event& event) override;

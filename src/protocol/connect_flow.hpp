@@ -57,6 +57,7 @@ struct ConnectOptions {
 
 class ConnectFlow final : public Algorithm {
 public:
+    Operation operation() const noexcept override { return Operation::connect; }
     ConnectFlow(ConnectOptions options, Wire wire);
     Action resume(const Event& event) override;
 

@@ -20,6 +20,7 @@ namespace pgtls::protocol {
 
 class CopyOut final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::copy_out; }
     // `sql` and `on_data` outlive the request.
     CopyOut(Wire wire, std::string_view sql, const std::function<void(std::string_view)>& on_data, RequestOptions options)
         : Request(wire, options), sql_(sql), on_data_(on_data) {}
@@ -39,6 +40,7 @@ private:
 
 class CopyInStart final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::copy_in_start; }
     CopyInStart(Wire wire, std::string_view sql, RequestOptions options)
         : Request(wire, options), sql_(sql), other_(QueryFlow::Kind::simple, wire.session) {}
 
@@ -58,6 +60,7 @@ private:
 // are written, unless the server reported an error meanwhile: then ServerError, connection kept.
 class CopyInData final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::copy_in_data; }
     CopyInData(Wire wire, std::string_view messages, RequestOptions options)
         : Request(wire, options), messages_(messages) {}
 
@@ -76,6 +79,7 @@ private:
 // answer, not a failure.
 class CopyInEnd final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::copy_in_end; }
     enum class How : std::uint8_t { finish, abort };
     CopyInEnd(Wire wire, std::string_view messages, How how, RequestOptions options)
         : Request(wire, options), messages_(messages), how_(how), flow_(QueryFlow::Kind::simple, wire.session) {}

@@ -12,6 +12,7 @@ namespace pgtls::protocol {
 
 class NotificationWait final : public Algorithm {
 public:
+    Operation operation() const noexcept override { return Operation::notification_wait; }
     NotificationWait(Wire wire, std::chrono::milliseconds timeout) : wire_(wire), timeout_(timeout) {}
     Action resume(const Event& event) override;
     // Cancelling a wait ends it: no notification, the connection kept.

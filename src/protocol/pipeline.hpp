@@ -15,6 +15,7 @@ namespace pgtls::protocol {
 
 class PipelineRequest final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::pipeline; }
     // `messages` (the encoded queries and Syncs), `results` (one per query) and `sync_after`
     // (queries before each Sync) outlive the request.
     PipelineRequest(Wire wire, std::string_view messages, std::vector<PipelineResult>& results,

@@ -17,6 +17,7 @@ namespace pgtls::protocol {
 
 class SimpleQuery final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::simple_query; }
     // From this size on the SQL is sent from the caller's memory (Action::tail) instead of being
     // copied into Wire::out: a copy would cost its size again, and time no deadline bounds.
     static constexpr std::size_t large_statement_bytes = 64 * 1024;
@@ -58,6 +59,7 @@ struct ExtendedCall {
 // its result goes to *call.target.
 class ExtendedRequest final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::extended; }
     ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOptions options);
     const ExtendedCall& call() const noexcept { return call_; }
 
@@ -75,6 +77,7 @@ private:
 // Close of each named prepared statement, then Sync.
 class CloseStatements final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::close_statements; }
     CloseStatements(Wire wire, std::vector<std::string> names, RequestOptions options)
         : Request(wire, options), names_(std::move(names)), flow_(QueryFlow::Kind::extended, wire.session) {}
 
@@ -91,6 +94,7 @@ private:
 // result columns.
 class DescribeStatement final : public Request {
 public:
+    Operation operation() const noexcept override { return Operation::describe; }
     // `param_types` null: describe an existing statement; otherwise prepare `sql` first.
     DescribeStatement(Wire wire, std::string name, std::string_view sql, const std::vector<std::uint32_t>* param_types,
                       RequestOptions options)

@@ -576,7 +576,7 @@ AsyncConnection::OpId AsyncConnection::copy_out(std::string sql, std::function<v
 
 namespace {
 // COPY FROM STDIN with all its data: start, then the data and CopyDone in one final write.
-class CopyInAll final : public protocol::Algorithm, public trace::Labelled {
+class CopyInAll final : public protocol::Algorithm {
 public:
     CopyInAll(protocol::Wire wire, std::string_view sql, std::string_view messages, protocol::RequestOptions o)
         : start_(wire, sql, o), end_(wire, messages, protocol::CopyInEnd::How::finish, o) {}
@@ -592,9 +592,8 @@ public:
     std::optional<protocol::Action> consume_input() override { return started_ ? end_.consume_input() : start_.consume_input(); }
     bool cancellable() const noexcept override { return true; }
     std::uint64_t rows() noexcept { return end_.rows(); }
-    const char* span_name() const noexcept override { return "pgtls.copy_in"; }
-    const char* span_operation() const noexcept override { return "COPY"; }
-    std::int64_t span_rows() const noexcept override {
+    protocol::Operation operation() const noexcept override { return protocol::Operation::copy_in; }
+    std::int64_t affected_rows() const noexcept override {
         return started_ ? static_cast<std::int64_t>(const_cast<protocol::CopyInEnd&>(end_).rows()) : -1;
     }
 
