@@ -31,6 +31,9 @@ namespace pgtls::pool_detail {
 
 namespace {
 
+// A release verdict (transaction left open, mid-query, failed ROLLBACK or reset).
+CloseReason unclean(std::string message) { return {PoolCloseReason::unclean_release, std::move(message)}; }
+
 using Clock = AsyncConnection::Clock;
 using time_point = Clock::time_point;
 constexpr auto kNever = time_point::max();
@@ -63,7 +66,7 @@ struct AsyncSlot {
     std::exception_ptr step_error;
     time_point step_deadline = kNever;
     enum class Release { rollback, reset } release_stage = Release::rollback;
-    std::string close_reason;
+    CloseReason close_reason;
     bool reset_sent = false;  // releasing: a ROLLBACK or reset_sql was sent
     // The pool span of the slot's current operation (create, release, destroy), or null.
     std::unique_ptr<PoolSpan> span;
@@ -249,7 +252,7 @@ struct AsyncPoolState {
             Completion c = std::move(completions.front());
             completions.pop_front();
             if (!c.error) {  // a lend not delivered yet: it goes back, the caller is told
-                core.released(c.slot, Clock::now(), "pool closed");
+                core.released(c.slot, Clock::now(), pool_closed_reason());
                 c.error = closed_error();
             }
             if (c.done) try {
@@ -299,7 +302,7 @@ private:
             case PoolCore::Action::Kind::lend:
                 return start_lend(a, now);
             case PoolCore::Action::Kind::close:
-                return start_close(a.slot, std::move(a.reason), now);
+                return start_close(a.slot, CloseReason{a.close_kind, std::move(a.reason)}, now);
             case PoolCore::Action::Kind::fail: {
                 std::exception_ptr e;
                 if (auto it = connect_errors.find(a.waiter); it != connect_errors.end()) {
@@ -308,7 +311,7 @@ private:
                 }
                 const char* outcome = e                                      ? "connect_failed"
                                       : core.is_shut_down()                    ? "closed"
-                                      : a.reason.rfind("pool exhausted", 0) == 0 ? "timeout"
+                                      : a.timed_out                            ? "timeout"
                                                                                  : "failed";
                 if (!e)
                     e = pool_error(core.is_shut_down() ? ErrorCause::pool_closed : ErrorCause::pool_exhausted, a.reason);
@@ -390,14 +393,14 @@ private:
         auto p = pending.find(a.waiter);
         if (p == pending.end()) {  // cannot happen: a waiter leaves the core before `pending`
             s.phase = AsyncSlot::Phase::lent;
-            core.released(a.slot, now, "");
+            core.released(a.slot, now);
             return;
         }
         if (!s.conn || !s.conn->is_healthy()) {
             s.phase = AsyncSlot::Phase::checking;
             count_failed_check(a.waiter);
             s.close_parent = acquire_span(a.waiter);
-            core.check_failed(a.waiter, a.slot, now, "connection broken");
+            core.check_failed(a.waiter, a.slot, now, broken_connection_reason());
             return;  // the close and the next lend come with the next dispatch round
         }
         // Data or EOF on an idle connection: the server probably said goodbye.
@@ -421,7 +424,7 @@ private:
         emit(opt.on_acquire, s.id, {}, waited);
     }
 
-    void start_close(PoolCore::SlotId id, std::string reason, time_point now) {
+    void start_close(PoolCore::SlotId id, CloseReason reason, time_point now) {
         AsyncSlot& s = *slots.at(id);
         s.phase = AsyncSlot::Phase::closing;
         s.close_reason = std::move(reason);
@@ -444,27 +447,27 @@ private:
         s.reset_sent = false;
         s.span = std::make_unique<PoolSpan>(opt, "pgtls.pool.release");
         if (s.conn) s.defaults.restore_local(*s.conn);
-        std::string reason;
+        CloseReason reason;
         if (core.is_shut_down())
-            reason = "pool closed";
+            reason = pool_closed_reason();
         else if (!s.conn || !s.conn->is_healthy())
-            reason = "connection broken";
+            reason = broken_connection_reason();
         else if (s.conn->busy())
-            reason = "released mid-query, mid-COPY or not connected";
-        if (!reason.empty()) return finish_release(s, std::move(reason), now);
+            reason = {PoolCloseReason::unclean_release, "released mid-query, mid-COPY or not connected"};
+        if (reason.closes()) return finish_release(s, std::move(reason), now);
         switch (s.conn->transaction_status()) {
             case TransactionStatus::idle:
                 return continue_release(s, now);
             case TransactionStatus::in_transaction:
             case TransactionStatus::failed:
-                if (!opt.rollback_on_release) return finish_release(s, "released inside a transaction", now);
+                if (!opt.rollback_on_release) return finish_release(s, unclean("released inside a transaction"), now);
                 s.release_stage = AsyncSlot::Release::rollback;
                 s.reset_sent = true;
                 s.run_step(release_deadline(now),
                            [](AsyncConnection& c, auto done) { c.query("ROLLBACK", std::move(done)); });
                 return;
             case TransactionStatus::unknown:
-                return finish_release(s, "released mid-query, mid-COPY or not connected", now);
+                return finish_release(s, unclean("released mid-query, mid-COPY or not connected"), now);
         }
     }
 
@@ -474,7 +477,7 @@ private:
 
     // After the ROLLBACK (if any): the age and uses, then reset_sql.
     void continue_release(AsyncSlot& s, time_point now) {
-        if (auto why = core.expired(s.id, now); !why.empty()) return finish_release(s, std::move(why), now);
+        if (auto why = core.expired(s.id, now); why.closes()) return finish_release(s, std::move(why), now);
         if (!opt.reset_sql.empty()) {
             s.release_stage = AsyncSlot::Release::reset;
             s.reset_sent = true;
@@ -485,9 +488,9 @@ private:
         finish_release(s, {}, now);
     }
 
-    void finish_release(AsyncSlot& s, std::string reason, time_point now) {
-        if (reason.empty() && s.conn) (void)s.conn->take_notifications();
-        const bool kept = reason.empty() && !core.is_shut_down();
+    void finish_release(AsyncSlot& s, CloseReason reason, time_point now) {
+        if (!reason.closes() && s.conn) (void)s.conn->take_notifications();
+        const bool kept = !reason.closes() && !core.is_shut_down();
         s.phase = AsyncSlot::Phase::lent;  // the core's view until it decides
         core.released(s.id, now, reason);
         if (kept) {
@@ -500,9 +503,9 @@ private:
             span->set("pgtls.pool.connection.uses", static_cast<std::int64_t>(s.uses));
             span->set("pgtls.pool.release.outcome", std::string(kept ? (s.reset_sent ? "reset" : "kept") : "discarded"));
             if (!kept) {
-                const std::string why = reason.empty() ? std::string("pool closed") : reason;
-                span->set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(why))));
-                span->set("pgtls.pool.release.reason", why);
+                const CloseReason why = reason.closes() ? reason : pool_closed_reason();
+                span->set("pgtls.pool.destroy.reason", std::string(to_string(why.kind)));
+                span->set("pgtls.pool.release.reason", why.message);
             }
         }
         s.close_parent = span ? span->id() : 0;  // a close it causes starts under the release
@@ -627,21 +630,21 @@ private:
                 const bool timed_out = s.timed_out;
                 std::exception_ptr e = s.take_step();
                 const PoolCore::WaiterId waiter = s.waiter;
-                std::string reason;
+                CloseReason reason;
                 if (timed_out)
-                    reason = "health check failed: no answer in time";
+                    reason = {PoolCloseReason::health_check_failed, "health check failed: no answer in time"};
                 else if (e)
-                    reason = "health check failed: " + describe_exception(e);
+                    reason = {PoolCloseReason::health_check_failed, "health check failed: " + describe_exception(e)};
                 else if (!s.usable())
-                    reason = "health check failed: connection not idle after ping";
+                    reason = {PoolCloseReason::health_check_failed, "health check failed: connection not idle after ping"};
                 s.close_parent = acquire_span(waiter);  // a close it causes starts under the acquire
                 if (core.is_shut_down()) {
-                    core.released(s.id, now, "pool closed");
-                } else if (!reason.empty()) {
+                    core.released(s.id, now, pool_closed_reason());
+                } else if (reason.closes()) {
                     count_failed_check(waiter);
-                    core.check_failed(waiter, s.id, now, reason);  // waiter 0: cancelled, not requeued
+                    core.check_failed(waiter, s.id, now, std::move(reason));  // waiter 0: cancelled, not requeued
                 } else if (waiter == 0) {
-                    core.released(s.id, now, "");  // its acquire was cancelled meanwhile
+                    core.released(s.id, now);  // its acquire was cancelled meanwhile
                     s.phase = AsyncSlot::Phase::idle;
                 } else {
                     hand_out(s, waiter, s.waited);
@@ -656,29 +659,29 @@ private:
                 std::exception_ptr e = s.take_step();
                 if (s.release_stage == AsyncSlot::Release::rollback) {
                     if (timed_out || e)
-                        return finish_release(s, "rollback on release failed: " + (e ? describe_exception(e) : "no answer"), now);
-                    if (!s.usable()) return finish_release(s, "still in a transaction after ROLLBACK", now);
+                        return finish_release(s, unclean("rollback on release failed: " + (e ? describe_exception(e) : "no answer")), now);
+                    if (!s.usable()) return finish_release(s, unclean("still in a transaction after ROLLBACK"), now);
                     return continue_release(s, now);
                 }
-                if (timed_out || e) return finish_release(s, "reset failed: " + (e ? describe_exception(e) : "no answer"), now);
-                if (!s.usable()) return finish_release(s, "reset left the connection busy", now);
+                if (timed_out || e) return finish_release(s, unclean("reset failed: " + (e ? describe_exception(e) : "no answer")), now);
+                if (!s.usable()) return finish_release(s, unclean("reset left the connection busy"), now);
                 return finish_release(s, {}, now);
             }
             case AsyncSlot::Phase::closing: {
                 if (s.step_running && !s.step_done) return;
                 const PoolCore::SlotId id = s.id;
-                std::string reason = std::move(s.close_reason);
+                CloseReason reason = std::move(s.close_reason);
                 if (const auto span = std::move(s.span); span && span->active()) {
                     span->set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
                     span->set("pgtls.pool.connection.uses", static_cast<std::int64_t>(s.uses));
-                    span->set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(reason))));
-                    span->set("pgtls.pool.destroy.detail", reason);
+                    span->set("pgtls.pool.destroy.reason", std::string(to_string(reason.kind)));
+                    span->set("pgtls.pool.destroy.detail", reason.message);
                     span->finish();
                 }
                 s.conn.reset();
                 slots.erase(id);
                 core.closed(id, now);
-                emit(opt.on_remove, id, reason);
+                emit(opt.on_remove, id, reason.message);
                 dispatch(now);
                 return;
             }

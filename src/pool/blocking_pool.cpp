@@ -97,7 +97,7 @@ public:
     // What a thread must do once it has released the lock: close these connections (and
     // report each to the core), then notify these waiters.
     struct Work {
-        std::deque<std::pair<std::unique_ptr<Slot>, std::string>> closes;
+        std::deque<std::pair<std::unique_ptr<Slot>, CloseReason>> closes;
         std::vector<std::shared_ptr<Waiter>> notify;
     };
 
@@ -109,7 +109,7 @@ public:
             switch (a.kind) {
                 case PoolCore::Action::Kind::close: {
                     auto it = slots.find(a.slot);
-                    work.closes.emplace_back(std::move(it->second), std::move(a.reason));
+                    work.closes.emplace_back(std::move(it->second), CloseReason{a.close_kind, std::move(a.reason)});
                     slots.erase(it);
                     break;
                 }
@@ -153,8 +153,8 @@ public:
             if (span.active()) {
                 span.set("pgtls.pool.connection.id", static_cast<std::int64_t>(id));
                 span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(slot->uses));
-                span.set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(reason))));
-                span.set("pgtls.pool.destroy.detail", reason);
+                span.set("pgtls.pool.destroy.reason", std::string(to_string(reason.kind)));
+                span.set("pgtls.pool.destroy.detail", reason.message);
                 span.finish();
             }
             slot.reset();
@@ -168,7 +168,7 @@ public:
                     maint_cv.notify_all();
                 }
             }
-            emit(opt.on_remove, id, reason);
+            emit(opt.on_remove, id, reason.message);
         }
     }
 
@@ -244,8 +244,8 @@ public:
 
     // Why a connection about to be lent must not be, or empty. Runs unlocked: the caller
     // owns the slot.
-    std::string reject_reason(Slot& s, const PoolCore::Action& lend, time_point deadline) {
-        if (!s.conn->is_healthy()) return "connection broken";
+    CloseReason reject_reason(Slot& s, const PoolCore::Action& lend, time_point deadline) {
+        if (!s.conn->is_healthy()) return broken_connection_reason();
         // Data or EOF on an idle connection: the server probably said goodbye. Probed only
         // when the core says it sat idle long enough (see pool_core.cpp).
         bool ping = lend.check || (lend.probe && socket_has_input(s.conn->socket()));
@@ -253,10 +253,11 @@ public:
             try {
                 s.conn->ping(ping_limit(deadline), opt.ping_sql);
             } catch (...) {
-                return "health check failed: " + describe_exception(std::current_exception());
+                return {PoolCloseReason::health_check_failed,
+                        "health check failed: " + describe_exception(std::current_exception())};
             }
             if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
-                return "health check failed: connection not idle after ping";
+                return {PoolCloseReason::health_check_failed, "health check failed: connection not idle after ping"};
         }
         return {};
     }
@@ -299,15 +300,15 @@ public:
             PoolCore::Action a = std::move(*me->action);
             me->action.reset();
             switch (a.kind) {
-                case PoolCore::Action::Kind::fail:
+                case PoolCore::Action::Kind::fail: {
                     waiting.erase(id);
+                    const char* outcome = a.timed_out ? "timeout" : core.is_shut_down() ? "closed" : "failed";
                     lk.unlock();
                     finish(work);
                     span.fail(a.reason, "pool");
-                    end_span(a.reason.rfind("pool exhausted", 0) == 0 ? "timeout"
-                             : a.reason == "pool is closed"            ? "closed"
-                                                                       : "failed");
+                    end_span(outcome);
                     throw Error(ErrorKind::pool, a.reason);
+                }
                 case PoolCore::Action::Kind::open:
                     try {
                         open(a.ticket, connect_budget(deadline), lk, work, "acquire");
@@ -326,10 +327,10 @@ public:
                     s->uses = core.uses(a.slot);
                     lk.unlock();
                     finish(work);
-                    std::string reason = reject_reason(*s, a, deadline);
+                    CloseReason reason = reject_reason(*s, a, deadline);
                     lk.lock();
                     if (core.is_shut_down()) {
-                        core.released(a.slot, clock->now(), "pool closed");
+                        core.released(a.slot, clock->now(), pool_closed_reason());
                         dispatch(work);
                         waiting.erase(id);
                         lk.unlock();
@@ -338,7 +339,7 @@ public:
                         end_span("closed");
                         throw Error(ErrorKind::pool, "pool is closed");
                     }
-                    if (reason.empty()) {
+                    if (!reason.closes()) {
                         waiting.erase(id);
                         lk.unlock();
                         emit(opt.on_acquire, s->id, {}, a.waited);
@@ -352,7 +353,7 @@ public:
                         return s;
                     }
                     ++checks_failed;
-                    core.check_failed(id, a.slot, clock->now(), reason);
+                    core.check_failed(id, a.slot, clock->now(), std::move(reason));
                     dispatch(work);
                     break;
                 }
@@ -364,63 +365,63 @@ public:
 
     // Why a returned connection must be closed rather than kept, or empty; resets it.
     // `reset`: a ROLLBACK or reset_sql was sent.
-    std::string release_reason(Slot& s, bool& reset) {
+    CloseReason release_reason(Slot& s, bool& reset) {
         s.conn->restore_local();
-        if (!s.conn->is_healthy()) return "connection broken";
-        if (retire && retire(*s.conn)) return "retired: TLS material reloaded";
+        if (!s.conn->is_healthy()) return broken_connection_reason();
+        if (retire && retire(*s.conn)) return {PoolCloseReason::retired, "retired: TLS material reloaded"};
         switch (s.conn->transaction_status()) {
             case TransactionStatus::idle:
                 break;
             case TransactionStatus::in_transaction:
             case TransactionStatus::failed:
-                if (!opt.rollback_on_release) return "released inside a transaction";
+                if (!opt.rollback_on_release) return {PoolCloseReason::unclean_release, "released inside a transaction"};
                 reset = true;
                 try {
                     s.conn->query("ROLLBACK");
                 } catch (...) {
-                    return "rollback on release failed: " + describe_exception(std::current_exception());
+                    return {PoolCloseReason::unclean_release, "rollback on release failed: " + describe_exception(std::current_exception())};
                 }
                 if (s.conn->transaction_status() != TransactionStatus::idle)
-                    return "still in a transaction after ROLLBACK";
+                    return {PoolCloseReason::unclean_release, "still in a transaction after ROLLBACK"};
                 break;
             case TransactionStatus::unknown:
-                return "released mid-query, mid-COPY or not connected";
+                return {PoolCloseReason::unclean_release, "released mid-query, mid-COPY or not connected"};
         }
         {
             std::lock_guard lk(m);
-            if (auto why = core.expired(s.id, clock->now()); !why.empty()) return why;
+            if (auto why = core.expired(s.id, clock->now()); why.closes()) return why;
         }
         if (!opt.reset_sql.empty()) {
             reset = true;
             try {
                 s.conn->query(opt.reset_sql);
             } catch (...) {
-                return "reset failed: " + describe_exception(std::current_exception());
+                return {PoolCloseReason::unclean_release, "reset failed: " + describe_exception(std::current_exception())};
             }
             if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
-                return "reset left the connection busy";
+                return {PoolCloseReason::unclean_release, "reset left the connection busy"};
         }
         try {
             s.conn->restore_session();
         } catch (...) {
-            return "lease reset failed: " + describe_exception(std::current_exception());
+            return {PoolCloseReason::unclean_release, "lease reset failed: " + describe_exception(std::current_exception())};
         }
         if (!s.conn->is_healthy() || s.conn->transaction_status() != TransactionStatus::idle)
-            return "lease reset left the connection busy";
+            return {PoolCloseReason::unclean_release, "lease reset left the connection busy"};
         return {};
     }
 
     void release(Slot* slot) noexcept {
         PoolSpan span(opt, "pgtls.pool.release");
         const auto scope = span.enter();
-        std::string reason;
+        CloseReason reason;
         bool reset = false;
-        if (closing.load(std::memory_order_relaxed)) reason = "pool closed";
-        if (reason.empty()) {
+        if (closing.load(std::memory_order_relaxed)) reason = pool_closed_reason();
+        if (!reason.closes()) {
             try {
                 reason = release_reason(*slot, reset);
             } catch (...) {
-                reason = "release failed";
+                reason = {PoolCloseReason::unclean_release, "release failed"};
             }
         }
         const std::uint64_t id = slot->id;
@@ -429,7 +430,7 @@ public:
         bool kept;
         {
             std::lock_guard lk(m);
-            kept = reason.empty() && !core.is_shut_down();
+            kept = !reason.closes() && !core.is_shut_down();
             core.released(id, clock->now(), reason);
             dispatch(work);
         }
@@ -440,9 +441,9 @@ public:
             span.set("pgtls.pool.connection.uses", static_cast<std::int64_t>(uses));
             span.set("pgtls.pool.release.outcome", std::string(kept ? (reset ? "reset" : "kept") : "discarded"));
             if (!kept) {
-                const std::string why = reason.empty() ? std::string("pool closed") : reason;
-                span.set("pgtls.pool.destroy.reason", std::string(to_string(close_reason_of(why))));
-                span.set("pgtls.pool.release.reason", why);
+                const CloseReason why = reason.closes() ? reason : pool_closed_reason();
+                span.set("pgtls.pool.destroy.reason", std::string(to_string(why.kind)));
+                span.set("pgtls.pool.release.reason", why.message);
             }
             span.finish();
         }

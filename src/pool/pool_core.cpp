@@ -13,9 +13,6 @@ constexpr std::chrono::milliseconds kProbeIdleAfter{1};
 long long to_ms(std::chrono::nanoseconds d) noexcept {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
-bool starts_with(std::string_view s, std::string_view prefix) noexcept {
-    return s.substr(0, prefix.size()) == prefix;
-}
 }  // namespace
 
 }  // namespace pgtls::pool_detail
@@ -40,16 +37,8 @@ const char* to_string(PoolCloseReason reason) noexcept {
 
 namespace pgtls::pool_detail {
 
-PoolCloseReason close_reason_of(std::string_view reason) noexcept {
-    if (reason == "idle timeout") return PoolCloseReason::idle_timeout;
-    if (reason == "max lifetime reached") return PoolCloseReason::max_lifetime;
-    if (reason == "max uses reached") return PoolCloseReason::max_uses;
-    if (starts_with(reason, "health check failed")) return PoolCloseReason::health_check_failed;
-    if (reason == "connection broken") return PoolCloseReason::broken;
-    if (reason == "pool closed") return PoolCloseReason::pool_closed;
-    if (starts_with(reason, "retired")) return PoolCloseReason::retired;
-    return PoolCloseReason::unclean_release;
-}
+CloseReason pool_closed_reason() { return {PoolCloseReason::pool_closed, "pool closed"}; }
+CloseReason broken_connection_reason() { return {PoolCloseReason::broken, "connection broken"}; }
 
 std::size_t wait_bucket(std::chrono::nanoseconds waited) noexcept {
     const auto& bounds = PoolStats::acquire_wait_bounds_ms;
@@ -100,7 +89,7 @@ void PoolCore::serve(time_point now) {
             SlotId id = idle_.back();
             idle_.pop_back();
             if (now >= slots_[id].expires) {
-                close_slot(id, "max lifetime reached");
+                close_slot(id, {PoolCloseReason::max_lifetime, "max lifetime reached"});
                 continue;
             }
             Waiter w = waiters_.front();
@@ -150,26 +139,28 @@ void PoolCore::open_for(const Waiter& w) {
     actions_.push_back(std::move(a));
 }
 
-void PoolCore::fail(WaiterId w, std::string reason, bool connect_error) {
+void PoolCore::fail(WaiterId w, std::string reason, bool connect_error, bool timed_out) {
     Action a;
     a.kind = Action::Kind::fail;
     a.waiter = w;
     a.reason = std::move(reason);
     a.connect_error = connect_error;
+    a.timed_out = timed_out;
     actions_.push_back(std::move(a));
 }
 
-void PoolCore::close_slot(SlotId id, std::string reason) {
+void PoolCore::close_slot(SlotId id, CloseReason reason) {
     Slot& s = slots_[id];
     if (s.state == State::closing) return;
     s.state = State::closing;
-    s.close_reason = close_reason_of(reason);
+    s.close_reason = reason.kind;
     ++closing_;
     lent_waiters_.erase(id);
     Action a;
     a.kind = Action::Kind::close;
     a.slot = id;
-    a.reason = std::move(reason);
+    a.reason = std::move(reason.message);
+    a.close_kind = reason.kind;
     actions_.push_back(std::move(a));
 }
 
@@ -206,7 +197,7 @@ PoolCore::SlotId PoolCore::opened(Ticket ticket, time_point now) {
     last_connect_error_.clear();
     if (o.waiter.id == 0) refilling_ = false;
     if (shut_down_) {
-        close_slot(id, "pool closed");
+        close_slot(id, pool_closed_reason());
         if (o.waiter.id != 0 && o.wanted) fail(o.waiter.id, "pool is closed");
         return id;
     }
@@ -239,7 +230,7 @@ void PoolCore::dropped(Ticket ticket) {
     opening_.erase(it);
 }
 
-void PoolCore::check_failed(WaiterId waiter, SlotId id, time_point now, const std::string& reason) {
+void PoolCore::check_failed(WaiterId waiter, SlotId id, time_point now, CloseReason reason) {
     Slot& s = slots_[id];
     --s.uses;
     --counters_.acquire_count;
@@ -247,25 +238,25 @@ void PoolCore::check_failed(WaiterId waiter, SlotId id, time_point now, const st
     --counters_.acquire_wait_histogram[wait_bucket(s.waited)];
     auto w = lent_waiters_.find(id);
     if (w != lent_waiters_.end() && w->second.id == waiter && !shut_down_) waiters_.push_front(w->second);
-    close_slot(id, reason);
+    close_slot(id, std::move(reason));
     serve(now);
 }
 
-std::string PoolCore::expired(SlotId id, time_point now) const {
+CloseReason PoolCore::expired(SlotId id, time_point now) const {
     auto it = slots_.find(id);
     if (it == slots_.end()) return {};
-    if (opt_.max_uses > 0 && it->second.uses >= opt_.max_uses) return "max uses reached";
-    if (now >= it->second.expires) return "max lifetime reached";
+    if (opt_.max_uses > 0 && it->second.uses >= opt_.max_uses) return {PoolCloseReason::max_uses, "max uses reached"};
+    if (now >= it->second.expires) return {PoolCloseReason::max_lifetime, "max lifetime reached"};
     return {};
 }
 
-void PoolCore::released(SlotId id, time_point now, const std::string& reason) {
+void PoolCore::released(SlotId id, time_point now, CloseReason reason) {
     if (shut_down_) {
-        close_slot(id, "pool closed");
+        close_slot(id, pool_closed_reason());
         return;
     }
-    if (!reason.empty()) {
-        close_slot(id, reason);
+    if (reason.closes()) {
+        close_slot(id, std::move(reason));
         return;
     }
     slots_[id].last_used = now;
@@ -300,7 +291,7 @@ void PoolCore::tick(time_point now) {
         Waiter w = *it;
         it = waiters_.erase(it);
         ++counters_.acquire_timeouts;
-        fail(w.id, exhausted_message(w.start, now));
+        fail(w.id, exhausted_message(w.start, now), false, true);
     }
 }
 
@@ -319,12 +310,12 @@ void PoolCore::maintain(time_point now) {
     std::size_t remaining = slots_.size() + opening_.size() - closing_;
     for (auto it = idle_.begin(); it != idle_.end();) {  // oldest released first
         const Slot& s = slots_[*it];
-        std::string why;
+        CloseReason why;
         if (now >= s.expires)
-            why = "max lifetime reached";
+            why = {PoolCloseReason::max_lifetime, "max lifetime reached"};
         else if (opt_.idle_timeout.count() > 0 && now - s.last_used >= opt_.idle_timeout && remaining > opt_.min_size)
-            why = "idle timeout";
-        if (why.empty()) {
+            why = {PoolCloseReason::idle_timeout, "idle timeout"};
+        if (!why.closes()) {
             ++it;
             continue;
         }
@@ -344,7 +335,7 @@ void PoolCore::shutdown(time_point) {
     while (!idle_.empty()) {
         SlotId id = idle_.front();
         idle_.pop_front();
-        close_slot(id, "pool closed");
+        close_slot(id, pool_closed_reason());
     }
 }
 

@@ -23,11 +23,16 @@
 
 namespace pgtls::pool_detail {
 
-// The PoolCloseReason of a close reason the pool itself wrote ("idle timeout", "health check
-// failed: ...", "connection broken", ...): classified by its text, so that the core's and the
-// front ends' calls keep passing one message. Anything not recognised is unclean_release
-// (the release verdicts: transaction left open, mid-query, failed ROLLBACK or reset).
-PoolCloseReason close_reason_of(std::string_view reason) noexcept;
+// Why the pool closes a connection: the category (PoolStats::destroyed_by_reason, the destroy
+// span), chosen where the close is decided, and the message hooks and spans show. Empty
+// message: no close (a release that keeps the connection, an age that has not run out).
+struct CloseReason {
+    PoolCloseReason kind = PoolCloseReason::unclean_release;
+    std::string message;
+    bool closes() const noexcept { return !message.empty(); }
+};
+CloseReason pool_closed_reason();       // pool_closed, "pool closed"
+CloseReason broken_connection_reason();  // broken, "connection broken"
 // The bucket of PoolStats::acquire_wait_histogram that counts a wait of `waited`.
 std::size_t wait_bucket(std::chrono::nanoseconds waited) noexcept;
 
@@ -43,7 +48,7 @@ public:
         enum class Kind {
             lend,  // give `slot` to `waiter` (check it first when `check` or `probe`)
             open,  // open a connection for `ticket`: for `waiter`, or 0 for min_size
-            close,  // close `slot` for `reason`, then report closed()
+            close,  // close `slot` for `reason` (of kind `close_kind`), then report closed()
             fail,   // fail `waiter`: `reason` is the error message; `connect_error`: its own
                     // connect failed (the front end reports that connect's own exception)
         };
@@ -54,7 +59,9 @@ public:
         bool check = false;  // lend: idle at least health_check_after: ping before lending
         bool probe = false;  // lend: idle at least 1 ms: ping if its socket has input
         bool connect_error = false;
+        bool timed_out = false;  // fail: the waiter's deadline passed (`reason`: "pool exhausted: ...")
         std::string reason;
+        PoolCloseReason close_kind = PoolCloseReason::unclean_release;  // close: reason's kind
         std::chrono::nanoseconds waited{0};  // lend: how long the waiter waited
     };
 
@@ -76,13 +83,13 @@ public:
     void open_failed(Ticket ticket, time_point now, const std::string& message);
     // The lend's check found the connection unusable: the waiter keeps its place at the
     // head, the acquisition is not counted, and the slot is closed for `reason`.
-    void check_failed(WaiterId waiter, SlotId slot, time_point now, const std::string& reason);
+    void check_failed(WaiterId waiter, SlotId slot, time_point now, CloseReason reason);
     // The borrower gave the slot back: kept (`reason` empty: to the oldest waiter or idle)
     // or closed for `reason`.
-    void released(SlotId slot, time_point now, const std::string& reason);
+    void released(SlotId slot, time_point now, CloseReason reason = {});
     // Why a slot being released must be closed by its age or uses ("max uses reached",
-    // "max lifetime reached"), or empty.
-    std::string expired(SlotId slot, time_point now) const;
+    // "max lifetime reached"), or an empty reason.
+    CloseReason expired(SlotId slot, time_point now) const;
     // A close asked by a close action is done. Refilling min_size is left to maintain()
     // (see refill_due()), so that only the maintenance pass ever opens for it.
     void closed(SlotId slot, time_point now);
@@ -137,9 +144,9 @@ private:
     // `fresh`: just opened for this waiter, no check.
     void lend(const Waiter& w, SlotId slot, time_point now, bool fresh);
     void hand_over(SlotId slot, time_point now);
-    void close_slot(SlotId slot, std::string reason);
+    void close_slot(SlotId slot, CloseReason reason);
     void open_for(const Waiter& w);
-    void fail(WaiterId w, std::string reason, bool connect_error = false);
+    void fail(WaiterId w, std::string reason, bool connect_error = false, bool timed_out = false);
     void refill(time_point now);  // open towards min_size, one at a time
     bool may_open(time_point now) const;
 

@@ -53,7 +53,7 @@ std::pair<PoolCore::WaiterId, PoolCore::SlotId> open_one(PoolCore& core, time_po
 TEST(PoolCore, OpensForTheFirstWaiterAndReusesReleasedConnection) {
     PoolCore core(options(), 1);
     [[maybe_unused]] auto [w1, id] = open_one(core, T0);
-    core.released(id, T0 + 10ms, "");
+    core.released(id, T0 + 10ms);
     EXPECT_TRUE(core.take_actions().empty());
     EXPECT_EQ(core.stats().idle, 1u);
     auto w2 = core.acquire(T0 + 20ms, kNever);
@@ -75,7 +75,7 @@ TEST(PoolCore, WaitersAreServedFirstInFirstOut) {
     EXPECT_TRUE(core.take_actions().empty());
     EXPECT_EQ(core.stats().waiting, 3u);
     for (auto expected : {a, b, c}) {
-        core.released(id, T0 + 10ms, "");
+        core.released(id, T0 + 10ms);
         auto lend = only(core, Kind::lend);
         EXPECT_EQ(lend.waiter, expected);
         EXPECT_EQ(lend.slot, id);
@@ -124,7 +124,7 @@ TEST(PoolCore, CancelledWaiterIsSkippedAndItsConnectionHandedOn) {
     EXPECT_EQ(lend.slot, id);
     auto c = core.acquire(T0 + 3ms, kNever);
     core.cancel(c, T0 + 4ms);
-    core.released(id, T0 + 5ms, "");
+    core.released(id, T0 + 5ms);
     EXPECT_TRUE(core.take_actions().empty());
     EXPECT_EQ(core.stats().idle, 1u);
 }
@@ -141,9 +141,9 @@ TEST(PoolCore, CancellingTheHeadKeepsTheOthersInOrder) {
     EXPECT_EQ(core.next_deadline(), kNever);  // a's deadline went with it
     core.tick(T0 + 2s);
     EXPECT_TRUE(core.take_actions().empty());
-    core.released(id, T0 + 2s, "");
+    core.released(id, T0 + 2s);
     EXPECT_EQ(only(core, Kind::lend).waiter, b);
-    core.released(id, T0 + 3s, "");
+    core.released(id, T0 + 3s);
     EXPECT_EQ(only(core, Kind::lend).waiter, c);
     core.cancel(c, T0 + 4s);  // already served: no-op
     EXPECT_TRUE(core.take_actions().empty());
@@ -185,13 +185,13 @@ TEST(PoolCore, ConnectFailureFailsItsWaiterAndArmsTheBackoff) {
 TEST(PoolCore, FailedCheckClosesTheConnectionAndKeepsTheWaiterAtTheHead) {
     PoolCore core(options(1), 1);
     [[maybe_unused]] auto [w0, id] = open_one(core, T0);
-    core.released(id, T0, "");
+    core.released(id, T0);
     auto a = core.acquire(T0 + 2s, kNever);
     auto b = core.acquire(T0 + 2s, kNever);
     auto lend = only(core, Kind::lend);
     EXPECT_EQ(lend.waiter, a);
     EXPECT_TRUE(lend.check);  // idle 2 s >= health_check_after
-    core.check_failed(a, id, T0 + 2s, "health check failed: gone");
+    core.check_failed(a, id, T0 + 2s, {PoolCloseReason::health_check_failed, "health check failed: gone"});
     auto close = only(core, Kind::close);
     EXPECT_EQ(close.slot, id);
     EXPECT_EQ(close.reason, "health check failed: gone");
@@ -206,7 +206,7 @@ TEST(PoolCore, FailedCheckClosesTheConnectionAndKeepsTheWaiterAtTheHead) {
 TEST(PoolCore, BrokenOrDirtyReleaseIsClosedNotReused) {
     PoolCore core(options(1), 1);
     [[maybe_unused]] auto [w0, id] = open_one(core, T0);
-    core.released(id, T0, "connection broken");
+    core.released(id, T0, broken_connection_reason());
     auto close = only(core, Kind::close);
     EXPECT_EQ(close.reason, "connection broken");
     auto w = core.acquire(T0, kNever);
@@ -224,14 +224,16 @@ TEST(PoolCore, LifetimeWithJitterAndMaxUses) {
     o.max_uses = 2;
     PoolCore core(o, 42);
     [[maybe_unused]] auto [w0, id] = open_one(core, T0);
-    EXPECT_EQ(core.expired(id, T0 + 9s), "");
-    EXPECT_EQ(core.expired(id, T0 + 15s), "max lifetime reached");
-    core.released(id, T0, "");
+    EXPECT_FALSE(core.expired(id, T0 + 9s).closes());
+    EXPECT_EQ(core.expired(id, T0 + 15s).message, "max lifetime reached");
+    EXPECT_EQ(core.expired(id, T0 + 15s).kind, PoolCloseReason::max_lifetime);
+    core.released(id, T0);
     core.acquire(T0 + 1ms, kNever);
     only(core, Kind::lend);
-    EXPECT_EQ(core.expired(id, T0 + 1ms), "max uses reached");
+    EXPECT_EQ(core.expired(id, T0 + 1ms).message, "max uses reached");
+    EXPECT_EQ(core.expired(id, T0 + 1ms).kind, PoolCloseReason::max_uses);
     // Lifetimes spread over [10 s, 15 s]: an idle connection past its own expires.
-    core.released(id, T0 + 1ms, "");
+    core.released(id, T0 + 1ms);
     core.maintain(T0 + 15s);
     auto close = only(core, Kind::close);
     EXPECT_EQ(close.reason, "max lifetime reached");
@@ -242,7 +244,7 @@ TEST(PoolCore, ExpiredIdleConnectionIsClosedInsteadOfLent) {
     o.max_lifetime = 10s;
     PoolCore core(o, 1);
     [[maybe_unused]] auto [w0, id] = open_one(core, T0);
-    core.released(id, T0, "");
+    core.released(id, T0);
     auto w = core.acquire(T0 + 11s, kNever);
     auto close = only(core, Kind::close);
     EXPECT_EQ(close.reason, "max lifetime reached");
@@ -266,8 +268,8 @@ TEST(PoolCore, MaintenanceClosesIdleBeyondMinSizeAndRefills) {
     core.acquire(T0, kNever);
     EXPECT_EQ(only(core, Kind::lend).slot, first);
     [[maybe_unused]] auto [w, second] = open_one(core, T0);
-    core.released(first, T0, "");
-    core.released(second, T0 + 1s, "");
+    core.released(first, T0);
+    core.released(second, T0 + 1s);
     core.maintain(T0 + 61s);
     auto close = only(core, Kind::close);  // the oldest idle one; one stays for min_size
     EXPECT_EQ(close.reason, "idle timeout");
@@ -316,7 +318,7 @@ TEST(PoolCore, ShutdownFailsWaitersClosesIdleAndReturnedConnections) {
     EXPECT_EQ(actions[1].kind, Kind::fail);
     EXPECT_EQ(actions[1].waiter, y);
     EXPECT_TRUE(core.is_shut_down());
-    core.released(b, T0, "");
+    core.released(b, T0);
     auto close = only(core, Kind::close);
     EXPECT_EQ(close.reason, "pool closed");
     auto late = core.acquire(T0, kNever);
@@ -326,7 +328,7 @@ TEST(PoolCore, ShutdownFailsWaitersClosesIdleAndReturnedConnections) {
 
     PoolCore idle(options(2), 1);
     [[maybe_unused]] auto [w2, c] = open_one(idle, T0);
-    idle.released(c, T0, "");
+    idle.released(c, T0);
     idle.shutdown(T0);
     close = only(idle, Kind::close);
     EXPECT_EQ(close.slot, c);
@@ -339,8 +341,8 @@ TEST(PoolCore, StatsKeepTotalEqualToIdlePlusInUsePlusOpening) {
     [[maybe_unused]] auto [w1, b] = open_one(core, T0);
     core.acquire(T0, kNever);
     auto open = only(core, Kind::open);
-    core.released(a, T0, "");
-    core.released(b, T0, "broken");
+    core.released(a, T0);
+    core.released(b, T0, broken_connection_reason());
     only(core, Kind::close);
     auto s = core.stats();
     EXPECT_EQ(s.total, 3u);
@@ -370,7 +372,7 @@ TEST(PoolCore, AcquireWaitsFillTheFixedHistogramBuckets) {
     for (auto [wait, bucket] : waits) {
         auto w = core.acquire(now, kNever);
         now += wait;
-        core.released(id, now, "");
+        core.released(id, now);
         auto lend = only(core, Kind::lend);
         EXPECT_EQ(lend.waiter, w);
         EXPECT_EQ(core.stats().acquire_wait_histogram[bucket], 1u) << wait.count() << " ms";
@@ -382,13 +384,13 @@ TEST(PoolCore, AcquireWaitsFillTheFixedHistogramBuckets) {
     EXPECT_EQ(sum, s.acquire_count);
 
     // A lend after a long idle is checked; its check fails: the wait is not counted.
-    core.released(id, now, "");
+    core.released(id, now);
     now += 5s;
     auto w = core.acquire(now, kNever);
     auto lend = only(core, Kind::lend);
     ASSERT_TRUE(lend.check);
     now += 30ms;  // the ping's time is not a wait of the core's: the lend was at `now - 30ms`
-    core.check_failed(w, id, now, "health check failed: timeout");
+    core.check_failed(w, id, now, {PoolCloseReason::health_check_failed, "health check failed: timeout"});
     s = core.stats();
     EXPECT_EQ(s.acquire_count, 5u);
     sum = 0;
@@ -397,15 +399,6 @@ TEST(PoolCore, AcquireWaitsFillTheFixedHistogramBuckets) {
 }
 
 TEST(PoolCore, DestroyedConnectionsAreCountedByReason) {
-    EXPECT_EQ(close_reason_of("idle timeout"), PoolCloseReason::idle_timeout);
-    EXPECT_EQ(close_reason_of("max lifetime reached"), PoolCloseReason::max_lifetime);
-    EXPECT_EQ(close_reason_of("max uses reached"), PoolCloseReason::max_uses);
-    EXPECT_EQ(close_reason_of("health check failed: connection not idle after ping"),
-              PoolCloseReason::health_check_failed);
-    EXPECT_EQ(close_reason_of("connection broken"), PoolCloseReason::broken);
-    EXPECT_EQ(close_reason_of("pool closed"), PoolCloseReason::pool_closed);
-    EXPECT_EQ(close_reason_of("retired: TLS material reloaded"), PoolCloseReason::retired);
-    EXPECT_EQ(close_reason_of("released inside a transaction"), PoolCloseReason::unclean_release);
     EXPECT_STREQ(to_string(PoolCloseReason::health_check_failed), "health_check_failed");
 
     PoolCoreOptions o = options(3);
@@ -414,9 +407,10 @@ TEST(PoolCore, DestroyedConnectionsAreCountedByReason) {
     [[maybe_unused]] auto [w0, a] = open_one(core, T0);
     [[maybe_unused]] auto [w1, b] = open_one(core, T0);
     [[maybe_unused]] auto [w2, c] = open_one(core, T0);
-    core.released(a, T0, "connection broken");
-    core.released(b, T0, "");
-    core.released(c, T0, "released inside a transaction");
+    // The kind is what counts, whatever the message says (a front end's wording is free).
+    core.released(a, T0, {PoolCloseReason::broken, "server went away"});
+    core.released(b, T0);
+    core.released(c, T0, {PoolCloseReason::unclean_release, "released inside a transaction"});
     for (auto& x : core.take_actions()) {
         ASSERT_EQ(x.kind, Kind::close);
         core.closed(x.slot, T0);
@@ -424,6 +418,7 @@ TEST(PoolCore, DestroyedConnectionsAreCountedByReason) {
     core.maintain(T0 + 11s);  // b idle past idle_timeout
     auto idle = only(core, Kind::close);
     EXPECT_EQ(idle.slot, b);
+    EXPECT_EQ(idle.close_kind, PoolCloseReason::idle_timeout) << "the close action carries its kind";
     EXPECT_EQ(core.stats().destroyed, 2u) << "counted when closed, not when asked";
     core.closed(b, T0 + 11s);
     auto s = core.stats();
