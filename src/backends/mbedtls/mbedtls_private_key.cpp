@@ -206,7 +206,12 @@ void load_private_key(mbedtls_pk_context& pk, std::string_view key, const std::s
     if (rc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED)
         throw Error(ErrorKind::config, "could not load " + label +
                                            ": the key is encrypted and no password (sslpassword) was given");
-    if (rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH)
+    // A traditional encrypted PEM ("Proc-Type: 4,ENCRYPTED") has no integrity check: mbedTLS
+    // judges the password by the first two decrypted bytes only (pem.c), so about one wrong
+    // password in 500 passes and fails later as a malformed key. With a password given, any
+    // failure to parse such a key is the password's.
+    const bool legacy_encrypted = pem && key.find("Proc-Type: 4,ENCRYPTED") != std::string_view::npos;
+    if (rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH || (legacy_encrypted && !password.empty()))
         throw Error(ErrorKind::config, "could not load " + label + ": wrong password (sslpassword) for the encrypted key");
 
     // PBES2 with AES: decrypt here, then let mbedTLS parse the plain PKCS#8.
