@@ -224,7 +224,7 @@ enum class Operation : std::uint8_t {
     copy_in_start,      // CopyInStart
     copy_in_data,       // CopyInData
     copy_in_end,        // CopyInEnd
-    copy_in,            // a whole COPY FROM STDIN composed by a driver (rows: affected_rows())
+    copy_in,            // CopyInAll: a whole COPY FROM STDIN (rows: affected_rows())
     cancel,             // CancelFlow
     close,              // CloseFlow
     notification_wait,  // NotificationWait

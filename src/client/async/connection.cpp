@@ -12,6 +12,7 @@
 #include "protocol/close_flow.hpp"
 #include "protocol/connect_flow.hpp"
 #include "protocol/copy.hpp"
+#include "protocol/copy_in_all.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/notification_wait.hpp"
 #include "protocol/pipeline.hpp"
@@ -574,36 +575,6 @@ AsyncConnection::OpId AsyncConnection::copy_out(std::string sql, std::function<v
         }));
 }
 
-namespace {
-// COPY FROM STDIN with all its data: start, then the data and CopyDone in one final write.
-class CopyInAll final : public protocol::Algorithm {
-public:
-    CopyInAll(protocol::Wire wire, std::string_view sql, std::string_view messages, protocol::RequestOptions o)
-        : start_(wire, sql, o), end_(wire, messages, protocol::CopyInEnd::How::finish, o) {}
-    protocol::Action resume(const protocol::Event& e) override {
-        if (!started_) {
-            protocol::Action a = start_.resume(e);
-            if (a.kind != protocol::Action::Kind::done || a.error) return a;
-            started_ = true;
-            return end_.resume(protocol::Event::start());
-        }
-        return end_.resume(e);
-    }
-    std::optional<protocol::Action> consume_input() override { return started_ ? end_.consume_input() : start_.consume_input(); }
-    bool cancellable() const noexcept override { return true; }
-    std::uint64_t rows() noexcept { return end_.rows(); }
-    protocol::Operation operation() const noexcept override { return protocol::Operation::copy_in; }
-    std::int64_t affected_rows() const noexcept override {
-        return started_ ? static_cast<std::int64_t>(const_cast<protocol::CopyInEnd&>(end_).rows()) : -1;
-    }
-
-private:
-    protocol::CopyInStart start_;
-    protocol::CopyInEnd end_;
-    bool started_ = false;
-};
-}  // namespace
-
 AsyncConnection::OpId AsyncConnection::copy_in(std::string sql, std::string data, Callback<std::uint64_t> done) {
     struct Args {
         std::string sql;
@@ -614,9 +585,9 @@ AsyncConnection::OpId AsyncConnection::copy_in(std::string sql, std::string data
     for (std::size_t off = 0; off < data.size(); off += 64 * 1024)
         protocol::copy_data(a->messages, std::string_view(data).substr(off, 64 * 1024));
     protocol::copy_done(a->messages);
-    return state_->submit(make_op<CopyInAll>(
-        [a](State& s) { return std::make_unique<CopyInAll>(s.wire(), a->sql, a->messages, s.request_options()); },
-        [a, done = std::move(done)](State&, CopyInAll* q, std::exception_ptr e) { done(e, q && !e ? q->rows() : 0); }));
+    return state_->submit(make_op<protocol::CopyInAll>(
+        [a](State& s) { return std::make_unique<protocol::CopyInAll>(s.wire(), a->sql, a->messages, s.request_options()); },
+        [a, done = std::move(done)](State&, protocol::CopyInAll* q, std::exception_ptr e) { done(e, q && !e ? q->rows() : 0); }));
 }
 
 AsyncConnection::OpId AsyncConnection::wait_notification(std::chrono::milliseconds timeout,
