@@ -1,6 +1,6 @@
 // Authentication exchange, backend-neutral: turns the server's Authentication* requests into
 // the client's replies, and enforces channel_binding and require_auth before any secret
-// leaves the client. Used by the startup flow in core/protocol; knows no socket.
+// leaves the client. Used by the startup flow in src/protocol; knows no socket.
 #pragma once
 
 #include <cstdint>

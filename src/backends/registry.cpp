@@ -1,5 +1,5 @@
 // Name -> backend for the stacks compiled into this build. The only place that knows which
-// backends exist; core/ asks through src/tls/tls_backend.hpp.
+// backends exist; the layers above ask through src/tls/tls_backend.hpp.
 #include <string>
 
 #include "tls/tls_backend.hpp"

@@ -1,4 +1,4 @@
-// The blocking client's state (private to core/): the connection's channel, buffers and
+// The blocking client's state (private to src/client): the connection's channel, buffers and
 // session, the connect state, the statement cache, and the executor that runs the protocol
 // algorithms (src/protocol/algorithm.hpp) over the channel (src/client/client_executor.cpp).
 #pragma once

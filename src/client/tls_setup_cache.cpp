@@ -1,4 +1,4 @@
-// See core/tls_setup_cache.hpp. Keyed by what make_tls_setup reads, with each file's identity so
+// See client/tls_setup_cache.hpp. Keyed by what make_tls_setup reads, with each file's identity so
 // that a rotated certificate or key is loaded by the next client that connects.
 #include <sys/stat.h>
 

@@ -1,5 +1,5 @@
 // Where settings come from besides the connection string: the process environment, the
-// user's home directory, service files. Internal to core/config.
+// user's home directory, service files. Internal to src/config.
 #pragma once
 
 #include <optional>

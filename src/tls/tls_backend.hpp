@@ -1,10 +1,10 @@
-// The seam between core/ and a TLS stack. A backend implements Backend, Context and
-// Session; core/ never sees OpenSSL, GnuTLS or mbedTLS types and never #ifdefs on them.
+// The seam between the library and a TLS stack. A backend implements Backend, Context and
+// Session; the layers above never see OpenSSL, GnuTLS, mbedTLS or wolfSSL types and never #ifdef on them.
 //
 // Division of labour:
 //  - the backend verifies the certificate chain (CA bundle or system store, CRL file/dir)
 //    when ContextConfig::verify_chain is set, and reports the peer certificate's names;
-//  - core/ checks the host name (src/tls/hostname.hpp) with libpq's rules, identically for
+//  - the tls layer checks the host name (src/tls/hostname.hpp) with libpq's rules, identically for
 //    every backend, and computes channel binding in auth/ from the peer certificate.
 //
 // Errors, for every function below: a problem the user can fix (a file, a setting, a key) is

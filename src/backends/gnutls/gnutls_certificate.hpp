@@ -1,5 +1,5 @@
 // PeerCertificate from a DER certificate, with the names as raw as OpenSSL's accessors give
-// them, so core/'s libpq host-name rules see the same bytes on every backend.
+// them, so the tls layer's libpq host-name rules see the same bytes on every backend.
 #pragma once
 
 #include <gnutls/gnutls.h>

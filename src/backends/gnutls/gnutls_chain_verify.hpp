@@ -2,7 +2,7 @@
 // handshake. Checks what OpenSSL-based libpq checks with SSL_VERIFY_PEER: the chain up to a
 // trust anchor, validity dates, the TLS-server purpose (extendedKeyUsage), and — when CRL
 // checking is active — revocation with a CRL required for every issuer in the chain.
-// Never the host name: core/ does that with libpq's rules.
+// Never the host name: the tls layer (src/tls/hostname) does that with libpq's rules.
 #pragma once
 
 #include <gnutls/gnutls.h>

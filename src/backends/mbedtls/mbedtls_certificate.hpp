@@ -1,4 +1,4 @@
-// Peer-certificate facts for core/: the names libpq's host-name check needs and the
+// Peer-certificate facts for the tls layer: the names libpq's host-name check needs and the
 // signature hash for channel binding, extracted from a parsed mbedTLS certificate.
 #pragma once
 

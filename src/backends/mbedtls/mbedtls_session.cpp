@@ -34,7 +34,7 @@ MbedtlsSession::MbedtlsSession(std::shared_ptr<const MbedtlsContext> context, in
     mbedtls_ssl_init(&ssl_);
     int rc = mbedtls_ssl_setup(&ssl_, context_->ssl_config());
     // SNI only when asked for. mbedTLS also checks the certificate's names against this
-    // value; verify_callback discards that result because core/ checks host names itself,
+    // value; verify_callback discards that result because src/tls checks host names itself,
     // with libpq's rules, for every backend alike.
     if (rc == 0 && !params.sni.empty()) rc = mbedtls_ssl_set_hostname(&ssl_, params.sni.c_str());
     if (rc != 0) {

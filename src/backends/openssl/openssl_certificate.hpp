@@ -8,8 +8,8 @@
 
 namespace pgtls::tls::openssl {
 
-// Everything core/ needs from a peer certificate, with names kept as the raw bytes in the
-// certificate (embedded NULs included) so core/ can apply — and refuse — as libpq does.
+// Everything the tls layer needs from a peer certificate, with names kept as the raw bytes in the
+// certificate (embedded NULs included) so it can apply — and refuse — as libpq does.
 PeerCertificate describe_certificate(X509* cert);
 
 // "CN=localhost,O=Example" (RFC 2253 order, UTF-8 kept); "" for a null name.

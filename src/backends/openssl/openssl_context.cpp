@@ -267,7 +267,7 @@ std::shared_ptr<OpenSslContext> OpenSslContext::create(const ContextConfig& conf
 #endif
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
     // A TCP FIN without close_notify reads as end of stream. The PostgreSQL protocol frames
-    // every message with its length, so core/ detects truncation itself; servers killed by
+    // every message with its length, so the channel detects truncation itself; servers killed by
     // the postmaster close without close_notify and must read as a closed connection.
     options |= SSL_OP_IGNORE_UNEXPECTED_EOF;
 #endif

@@ -48,7 +48,7 @@ WolfsslSession::WolfsslSession(std::shared_ptr<const WolfsslContext> context, in
     wolfSSL_SetIOReadCtx(ssl_, this);
     wolfSSL_SetIOWriteCtx(ssl_, this);
     int rc = WOLFSSL_SUCCESS;
-    // SNI only when asked for; wolfSSL does not check the certificate against it (core/ checks
+    // SNI only when asked for; wolfSSL does not check the certificate against it (src/tls checks
     // host names itself, with libpq's rules, for every backend alike).
     if (!params.sni.empty())
         rc = wolfSSL_UseSNI(ssl_, WOLFSSL_SNI_HOST_NAME, params.sni.data(), static_cast<unsigned short>(params.sni.size()));

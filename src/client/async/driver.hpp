@@ -44,7 +44,7 @@ struct DriverSetup {
     // Makes the side algorithm a cancel action runs (null: cancel actions fail). The side
     // algorithm gets its own wire; it opens its own socket.
     std::function<std::unique_ptr<protocol::Algorithm>(protocol::Wire)> make_cancel;
-    // Tracing (core/trace_run.hpp): the TraceRun of an algorithm that starts, null without a
+    // Tracing (client/trace_run.hpp): the TraceRun of an algorithm that starts, null without a
     // tracer (or without this hook), reading into `in` and sending from `out` (the driver's
     // wire); and the name of the TLS backend a connect used.
     std::function<std::unique_ptr<trace::TraceRun>(const protocol::Algorithm&, const protocol::MessageReader& in,
