@@ -153,8 +153,8 @@ protected:
 
 // "localhost" (from /etc/hosts) goes through the resolver's thread and connects.
 TEST_P(Resolver, NameResolvedOffTheLoopConnects) {
+    std::optional<std::exception_ptr> connected;  // outlives c, whose destructor may complete the connect
     AsyncConnection c;
-    std::optional<std::exception_ptr> connected;
     c.connect(pg18("localhost"), [&](std::exception_ptr e) { connected = e; });
     ASSERT_TRUE(run_loop({&c}, [&] { return connected.has_value(); }, 30s));
     ASSERT_FALSE(*connected) << "connect failed";
@@ -165,9 +165,11 @@ TEST_P(Resolver, BlackholedNameNeverDelaysAnotherConnectionOnTheLoop) {
     PGTLS_NEEDS_SILENT_DNS();
     const std::size_t threads = thread_count();
     {
-        AsyncConnection stuck, other;
+        // Declared before the connections: destroying `stuck` completes its connect, and the
+        // callback writes to stuck_done, which must still exist then.
         std::optional<std::exception_ptr> stuck_done, other_done;
         std::optional<int> answer;
+        AsyncConnection stuck, other;
         stuck.connect(pg18(kBlackholed, " connect_timeout=30"), [&](std::exception_ptr e) { stuck_done = e; });
         other.connect(pg18("127.0.0.1"), [&](std::exception_ptr e) {
             other_done = e;
