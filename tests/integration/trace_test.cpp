@@ -14,55 +14,10 @@
 #include "pgtls/pool.hpp"
 #include "pgtls/trace.hpp"
 #include "tests/integration/integration_fixture.hpp"
+#include "tests/support/trace/recording_tracer.hpp"
 
 namespace pgtls::test {
 namespace {
-
-class RecordingTracer : public Tracer {
-public:
-    void on_span(const Span& span) override {
-        std::lock_guard<std::mutex> lock(mutex_);
-        spans_.push_back(span);
-        if (throws) throw std::runtime_error("tracer failure");
-    }
-    std::vector<Span> named(std::string_view name) const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::vector<Span> v;
-        for (const Span& s : spans_)
-            if (s.name == name) v.push_back(s);
-        return v;
-    }
-    std::vector<Span> children(std::uint64_t parent) const {
-        std::lock_guard<std::mutex> lock(mutex_);
-        std::vector<Span> v;
-        for (const Span& s : spans_)
-            if (s.parent_id == parent) v.push_back(s);
-        return v;
-    }
-    void clear() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        spans_.clear();
-    }
-    bool throws = false;
-
-private:
-    mutable std::mutex mutex_;
-    std::vector<Span> spans_;
-};
-
-std::string text(const Span& s, std::string_view key) {
-    const TraceValue* v = s.find(key);
-    return v && std::holds_alternative<std::string>(*v) ? std::get<std::string>(*v) : std::string("<absent>");
-}
-std::int64_t number(const Span& s, std::string_view key) {
-    const TraceValue* v = s.find(key);
-    return v && std::holds_alternative<std::int64_t>(*v) ? std::get<std::int64_t>(*v) : -1;
-}
-std::optional<bool> flag(const Span& s, std::string_view key) {
-    const TraceValue* v = s.find(key);
-    if (v && std::holds_alternative<bool>(*v)) return std::get<bool>(*v);
-    return std::nullopt;
-}
 
 // One connection of the test's driver, with the operations the traces are checked for.
 class Conn {
@@ -193,13 +148,13 @@ TEST_P(Tracing, ConnectWithAFailedFirstHost) {
     ASSERT_EQ(connects.size(), 1u);
     const Span& s = connects[0];
     EXPECT_TRUE(s.ok) << s.error;
-    EXPECT_EQ(text(s, "db.system.name"), "postgresql");
-    EXPECT_EQ(text(s, "db.namespace"), "pgtls");
-    EXPECT_EQ(text(s, "server.address"), "localhost");
-    EXPECT_EQ(number(s, "server.port"), port);
-    EXPECT_NE(text(s, "network.peer.address"), "<absent>");
-    EXPECT_GT(number(s, "pgtls.bytes_sent"), 0);
-    EXPECT_GT(number(s, "pgtls.bytes_received"), 0);
+    EXPECT_EQ(text_of(s, "db.system.name"), "postgresql");
+    EXPECT_EQ(text_of(s, "db.namespace"), "pgtls");
+    EXPECT_EQ(text_of(s, "server.address"), "localhost");
+    EXPECT_EQ(number_of(s, "server.port"), port);
+    EXPECT_NE(text_of(s, "network.peer.address"), "<absent>");
+    EXPECT_GT(number_of(s, "pgtls.bytes_sent"), 0);
+    EXPECT_GT(number_of(s, "pgtls.bytes_received"), 0);
     EXPECT_GE(s.end, s.start);
 
     auto attempts = tracer->children(s.id);
@@ -208,21 +163,21 @@ TEST_P(Tracing, ConnectWithAFailedFirstHost) {
     for (std::size_t i = 0; i + 1 < attempts.size(); ++i) {
         EXPECT_EQ(attempts[i].name, "pgtls.connect.attempt");
         EXPECT_FALSE(attempts[i].ok);
-        EXPECT_EQ(number(attempts[i], "server.port"), dead);
+        EXPECT_EQ(number_of(attempts[i], "server.port"), dead);
         EXPECT_FALSE(attempts[i].error.empty());
     }
     const Span& good = attempts.back();
     EXPECT_TRUE(good.ok) << good.error;
-    EXPECT_EQ(number(good, "server.port"), port);
+    EXPECT_EQ(number_of(good, "server.port"), port);
     std::vector<std::string> phases;
     for (const Span& p : tracer->children(good.id)) phases.push_back(p.name);
     if (has_tls()) {
-        EXPECT_EQ(text(good, "pgtls.encryption"), "tls");
-        EXPECT_EQ(text(good, "tls.backend"), backend());
-        EXPECT_NE(text(good, "tls.protocol.version"), "<absent>");
+        EXPECT_EQ(text_of(good, "pgtls.encryption"), "tls");
+        EXPECT_EQ(text_of(good, "tls.backend"), backend());
+        EXPECT_NE(text_of(good, "tls.protocol.version"), "<absent>");
         EXPECT_EQ(phases, (std::vector<std::string>{"pgtls.connect.tcp", "pgtls.connect.tls", "pgtls.connect.startup"}));
     } else {
-        EXPECT_EQ(text(good, "pgtls.encryption"), "plaintext");
+        EXPECT_EQ(text_of(good, "pgtls.encryption"), "plaintext");
         EXPECT_EQ(phases, (std::vector<std::string>{"pgtls.connect.tcp", "pgtls.connect.startup"}));
     }
 }
@@ -234,25 +189,25 @@ TEST_P(Tracing, QueryCarriesTagRowsAndPeerButNoTextUnlessAskedFor) {
     auto q = tracer->named("pgtls.query");
     ASSERT_EQ(q.size(), 1u);
     EXPECT_TRUE(q[0].ok);
-    EXPECT_EQ(text(q[0], "db.operation.name"), "SELECT");
-    EXPECT_EQ(text(q[0], "pgtls.command_tag"), "SELECT 2");
-    EXPECT_EQ(number(q[0], "db.response.returned_rows"), 2);
-    EXPECT_EQ(text(q[0], "db.query.text"), "<absent>");
-    EXPECT_EQ(text(q[0], "server.address"), "localhost");
-    EXPECT_EQ(number(q[0], "server.port"), env().server("pg18").port);
+    EXPECT_EQ(text_of(q[0], "db.operation.name"), "SELECT");
+    EXPECT_EQ(text_of(q[0], "pgtls.command_tag"), "SELECT 2");
+    EXPECT_EQ(number_of(q[0], "db.response.returned_rows"), 2);
+    EXPECT_EQ(text_of(q[0], "db.query.text"), "<absent>");
+    EXPECT_EQ(text_of(q[0], "server.address"), "localhost");
+    EXPECT_EQ(number_of(q[0], "server.port"), env().server("pg18").port);
     if (has_tls()) {
-        EXPECT_EQ(text(q[0], "tls.backend"), backend());
+        EXPECT_EQ(text_of(q[0], "tls.backend"), backend());
     }
-    EXPECT_GT(number(q[0], "pgtls.bytes_sent"), 0);
-    EXPECT_GT(number(q[0], "pgtls.bytes_received"), 0);
-    EXPECT_EQ(flag(q[0], "pgtls.connection_kept"), true);
+    EXPECT_GT(number_of(q[0], "pgtls.bytes_sent"), 0);
+    EXPECT_GT(number_of(q[0], "pgtls.bytes_received"), 0);
+    EXPECT_EQ(flag_of(q[0], "pgtls.connection_kept"), true);
 
     Conn with_text = open_traced(true);
     tracer->clear();
     with_text.query("SELECT 42");
     q = tracer->named("pgtls.query");
     ASSERT_EQ(q.size(), 1u);
-    EXPECT_EQ(text(q[0], "db.query.text"), "SELECT 42");
+    EXPECT_EQ(text_of(q[0], "db.query.text"), "SELECT 42");
 }
 
 TEST_P(Tracing, ServerErrorCarriesSqlstateAndTheConnectionSurvives) {
@@ -263,9 +218,9 @@ TEST_P(Tracing, ServerErrorCarriesSqlstateAndTheConnectionSurvives) {
     ASSERT_EQ(q.size(), 1u);
     EXPECT_FALSE(q[0].ok);
     EXPECT_NE(q[0].error.find("division by zero"), std::string::npos) << q[0].error;
-    EXPECT_EQ(text(q[0], "db.response.status_code"), "22012");
-    EXPECT_EQ(text(q[0], "error.type"), "22012");
-    EXPECT_EQ(flag(q[0], "pgtls.connection_kept"), true);
+    EXPECT_EQ(text_of(q[0], "db.response.status_code"), "22012");
+    EXPECT_EQ(text_of(q[0], "error.type"), "22012");
+    EXPECT_EQ(flag_of(q[0], "pgtls.connection_kept"), true);
     EXPECT_TRUE(c.is_healthy());
 }
 
@@ -276,15 +231,15 @@ TEST_P(Tracing, PipelineHasOneChildPerQuery) {
     ASSERT_EQ(r.size(), 3u);
     const auto p = tracer->named("pgtls.pipeline");
     ASSERT_EQ(p.size(), 1u);
-    EXPECT_EQ(number(p[0], "db.operation.batch.size"), 3);
+    EXPECT_EQ(number_of(p[0], "db.operation.batch.size"), 3);
     const auto qs = tracer->children(p[0].id);
     ASSERT_EQ(qs.size(), 3u);
     EXPECT_TRUE(qs[0].ok);
-    EXPECT_EQ(text(qs[0], "db.operation.name"), "SELECT");
+    EXPECT_EQ(text_of(qs[0], "db.operation.name"), "SELECT");
     EXPECT_FALSE(qs[1].ok);
-    EXPECT_EQ(text(qs[1], "db.response.status_code"), "22012");
+    EXPECT_EQ(text_of(qs[1], "db.response.status_code"), "22012");
     EXPECT_FALSE(qs[2].ok);  // skipped: the same sync group failed
-    EXPECT_EQ(number(qs[2], "pgtls.pipeline.index"), 2);
+    EXPECT_EQ(number_of(qs[2], "pgtls.pipeline.index"), 2);
 }
 
 TEST_P(Tracing, CopyOutAndIn) {
@@ -294,15 +249,15 @@ TEST_P(Tracing, CopyOutAndIn) {
     EXPECT_EQ(c.copy_in("COPY trace_copy FROM STDIN", "1\n2\n3\n"), 3u);
     auto in = tracer->named("pgtls.copy_in");
     ASSERT_FALSE(in.empty());
-    EXPECT_EQ(number(in.back(), "pgtls.affected_rows"), 3);
-    EXPECT_EQ(text(in.back(), "db.operation.name"), "COPY");
+    EXPECT_EQ(number_of(in.back(), "pgtls.affected_rows"), 3);
+    EXPECT_EQ(text_of(in.back(), "db.operation.name"), "COPY");
     EXPECT_TRUE(in.back().ok);
 
     EXPECT_EQ(c.copy_out("COPY trace_copy TO STDOUT"), 3u);
     auto out = tracer->named("pgtls.copy_out");
     ASSERT_EQ(out.size(), 1u);
-    EXPECT_EQ(number(out[0], "db.response.returned_rows"), 3);
-    EXPECT_GT(number(out[0], "pgtls.bytes_received"), 0);
+    EXPECT_EQ(number_of(out[0], "db.response.returned_rows"), 3);
+    EXPECT_GT(number_of(out[0], "pgtls.bytes_received"), 0);
 }
 
 TEST_P(Tracing, CancelHasItsSpanAndTheQueryEnds57014) {
@@ -319,8 +274,8 @@ TEST_P(Tracing, CancelHasItsSpanAndTheQueryEnds57014) {
     EXPECT_TRUE(cancels[0].ok) << cancels[0].error;
     const auto q = tracer->named("pgtls.query");
     ASSERT_EQ(q.size(), 1u);
-    EXPECT_EQ(text(q[0], "db.response.status_code"), "57014");
-    EXPECT_EQ(flag(q[0], "pgtls.connection_kept"), true);
+    EXPECT_EQ(text_of(q[0], "db.response.status_code"), "57014");
+    EXPECT_EQ(flag_of(q[0], "pgtls.connection_kept"), true);
     EXPECT_TRUE(c.is_healthy());
 }
 
@@ -350,8 +305,8 @@ TEST_P(Tracing, PoolConnectionsAreTracedThroughTheConfig) {
     EXPECT_EQ(tracer->named("pgtls.connect").size(), 1u);
     const auto e = tracer->named("pgtls.execute");
     ASSERT_FALSE(e.empty());
-    EXPECT_EQ(text(e.back(), "db.operation.name"), "SELECT");
-    EXPECT_EQ(number(e.back(), "db.response.returned_rows"), 1);
+    EXPECT_EQ(text_of(e.back(), "db.operation.name"), "SELECT");
+    EXPECT_EQ(number_of(e.back(), "db.response.returned_rows"), 1);
 }
 
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Tracing);
