@@ -47,8 +47,20 @@ protected:
     // A fresh table for this backend's COPY FROM.
     std::string fresh_table(const std::string& what) const {
         const std::string t = "faults_" + what + "_" + label();
-        admin().query("DROP TABLE IF EXISTS " + t + "; CREATE TABLE " + t + " (id int, v text)");
+        admin().query("DROP TABLE IF EXISTS " + t + "; DROP FUNCTION IF EXISTS " + t + "_stall(); DROP SEQUENCE IF EXISTS " + t +
+                      "_batches; CREATE TABLE " + t + " (id int, v text)");
         return t;
+    }
+    // Makes a COPY FROM into `table` stall on the server once it has taken in `batches`
+    // batches of copy_in_until_failure's rows (40 kB each): a row trigger sleeps for a minute.
+    // The COPY then cannot finish before the fault a test injects, however fast the server
+    // takes in rows and however slowly the client sends them (an ASan build, say).
+    void stall_copy_after(const std::string& table, int batches) const {
+        admin().query("CREATE SEQUENCE " + table + "_batches; "
+                      "CREATE FUNCTION " + table + "_stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                      "IF NEW.id = 999 AND nextval('" + table + "_batches') >= " + std::to_string(batches) +
+                      " THEN PERFORM pg_sleep(60); END IF; RETURN NEW; END $$; "
+                      "CREATE TRIGGER stall BEFORE INSERT ON " + table + " FOR EACH ROW EXECUTE FUNCTION " + table + "_stall()");
     }
     long long rows_in(const std::string& table) const {
         return admin().query("SELECT count(*) FROM " + table)[0][0].as<long long>();
@@ -171,12 +183,15 @@ void terminate_soon(const Config& admin_config, int pid, std::thread& killer) {
 
 TEST_P(CopyFault, CopyInBackendTerminated) {
     const std::string table = fresh_table("copy_in_term");
+    // The server stalls after ~1.2 MB (30 batches): past the blocking driver's 1 MB signal,
+    // and it fills the async driver's socket, which is its signal. Without the stall a fast
+    // server took in all of the async driver's 64 MiB before the signal under ASan.
+    stall_copy_after(table, 30);
     const ResourceBaseline baseline;
     {
         DriverConnection c(driver(), direct());
         const int pid = c.query("SELECT pg_backend_pid()")[0][0].as<int>();
-        // Terminated before the client sends more: the COPY cannot finish first (the async
-        // driver's stream is finite).
+        // Terminated while the server is stalled in the COPY: it cannot finish first.
         const Failure f = copy_in_until_failure(c, table, [&] {
             Client(direct()).query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
         });
