@@ -127,6 +127,18 @@ public:
     AsyncPool& pool() noexcept { return pool_; }
     /// The pool's counters now.
     PoolStats stats() const { return pool_.stats(); }
+    /// Rebuilds the TLS context now (AsyncPool::reload_tls): throws the load error and keeps
+    /// the last good context; on_tls_reload hears the outcome from the executor.
+    void reload_tls() {
+        // on_tls_reload is told from the pool's advance(), which the pump runs: on failure too.
+        try {
+            pool_.reload_tls();
+        } catch (...) {
+            pump_.arm();
+            throw;
+        }
+        pump_.arm();
+    }
     /// Stops the pool (AsyncPool::close): acquires in flight fail, leases out keep working.
     void close() {
         pool_.close();

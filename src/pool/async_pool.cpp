@@ -26,6 +26,7 @@
 #include "pool/pool_core.hpp"
 #include "pool/pool_detail.hpp"
 #include "pool/pool_trace.hpp"
+#include "pool/tls_reload.hpp"
 
 namespace pgtls::pool_detail {
 
@@ -100,16 +101,20 @@ struct AsyncSlot {
 
 struct AsyncPoolState {
     AsyncPoolState(Settings s, AsyncPoolOptions o)
-        : settings(std::move(s)),
-          options(with_trace_defaults(settings, std::move(o))),
+        : options(with_trace_defaults(s, std::move(o))),
           opt((validate(core_options(options)), core_options(options))),
           core(opt, std::random_device{}()),
+          tls(std::make_shared<const Settings>(std::move(s)), options.tls_check_interval,
+              options.retire_on_tls_reload, [this](const PoolEvent& e) { tls_events.push_back(e); }),
           next_maintenance(Clock::now()) {}
 
-    const Settings settings;
     const AsyncPoolOptions options;
     const PoolCoreOptions opt;
     PoolCore core;
+    // The connections' settings and shared TLS context, and certificate rotation; what it
+    // reports waits in `tls_events` for advance() to tell on_tls_reload.
+    PoolTls tls;
+    std::deque<PoolEvent> tls_events;
 
     // The blocking pgtls::Pool's defaults: the Config's tracer and "user@host:port/dbname".
     static AsyncPoolOptions with_trace_defaults(const Settings& s, AsyncPoolOptions o) {
@@ -209,7 +214,7 @@ struct AsyncPoolState {
     }
 
     std::optional<time_point> deadline() const {
-        if (!completions.empty() || !returned.empty()) return time_point{};
+        if (!completions.empty() || !returned.empty() || !tls_events.empty()) return time_point{};
         time_point t = std::min({next_maintenance, core.next_deadline(), core.refill_due()});
         auto add = [&](const AsyncSlot& s) {
             if (s.step_done || (s.phase == AsyncSlot::Phase::setting_up && !s.conn->busy()) ||
@@ -238,6 +243,7 @@ struct AsyncPoolState {
             if (core.next_deadline() <= now) core.tick(now);
             dispatch(now);
             settle_all(now);  // what dispatch() finished at once (a close without I/O)
+            if (!report_tls_events()) return false;
             if (completions.empty()) return true;
             if (!deliver()) return false;
             now = Clock::now();
@@ -372,11 +378,14 @@ private:
             s->span->set("pgtls.pool.create.trigger", std::string(waiter != 0 ? "acquire" : "min_size"));
         }
         s->conn = std::make_unique<AsyncConnection>();
-        Settings st = settings;
+        tls.check();  // changed TLS files: a new context for this connection and the next ones
+        Settings st = *tls.settings();
         const auto deadline = connect_deadline(s->waiter_deadline, now);
         if (deadline != kNever)
             st.connect_timeout = std::chrono::ceil<std::chrono::seconds>(std::max(deadline - now, Clock::duration(1)));
-        s->run_step(deadline, [&](AsyncConnection& c, auto done) { c.connect(std::move(st), std::move(done)); });
+        s->run_step(deadline, [&](AsyncConnection& c, auto done) {
+            connect_shared(c, std::move(st), tls.shared(), std::move(done));
+        });
         opening[ticket] = std::move(s);
     }
 
@@ -452,6 +461,8 @@ private:
             reason = pool_closed_reason();
         else if (!s.conn || !s.conn->is_healthy())
             reason = broken_connection_reason();
+        else if (auto why = tls.retire_reason(*s.conn); why.closes())
+            reason = std::move(why);
         else if (s.conn->busy())
             reason = {PoolCloseReason::unclean_release, "released mid-query, mid-COPY or not connected"};
         if (reason.closes()) return finish_release(s, std::move(reason), now);
@@ -690,6 +701,18 @@ private:
         }
     }
 
+    // Tells on_tls_reload what the TLS checks and reloads found; false when it destroyed the pool.
+    bool report_tls_events() {
+        while (!tls_events.empty()) {
+            PoolEvent e = std::move(tls_events.front());
+            tls_events.pop_front();
+            const std::weak_ptr<AsyncPoolState> alive = weak_self;
+            emit(options.on_tls_reload, e.connection_id, e.reason);
+            if (alive.expired() || destroyed) return false;
+        }
+        return true;
+    }
+
     // Calls the completions due; false when one destroyed the pool.
     bool deliver() {
         while (!completions.empty()) {
@@ -743,6 +766,7 @@ AsyncPool::OpId AsyncPool::acquire(std::chrono::milliseconds timeout, AcquireCal
     return state_->acquire(timeout, std::move(done));
 }
 void AsyncPool::cancel(OpId id) { state_->cancel(id); }
+void AsyncPool::reload_tls() { state_->tls.reload(); }
 void AsyncPool::close() { state_->close(); }
 bool AsyncPool::is_closed() const noexcept { return state_->core.is_shut_down(); }
 PoolStats AsyncPool::stats() const { return state_->core.stats(); }

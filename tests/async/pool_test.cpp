@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "pgtls/client.hpp"
+#include "tests/integration/driver_pool.hpp"
 #include "tests/integration/integration_fixture.hpp"
 #include "tests/support/proxy/silent_listener.hpp"
 #include "tests/support/trace/recording_tracer.hpp"
@@ -26,20 +27,7 @@ namespace {
 
 // Runs `pool`'s loop until `finished()` or `limit`; false on the limit.
 bool run_loop(AsyncPool& pool, const std::function<bool()>& finished, std::chrono::milliseconds limit = 20s) {
-    const auto end = AsyncPool::Clock::now() + limit;
-    while (!finished()) {
-        const auto now = AsyncPool::Clock::now();
-        if (now >= end) return false;
-        std::vector<pollfd> fds;
-        for (const AsyncWatch& w : pool.watches())
-            fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
-        auto wake = end;
-        if (auto d = pool.deadline(); d && *d < wake) wake = *d;
-        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
-        pool.advance();
-    }
-    return true;
+    return run_pool_loop(pool, finished, limit);
 }
 
 std::string what(std::exception_ptr e) {
