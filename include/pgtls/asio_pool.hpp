@@ -33,7 +33,7 @@
 
 #include "pgtls/asio.hpp"
 #include "pgtls/async_pool.hpp"
-#include "pgtls/detail/asio_multi_pump.hpp"
+#include "pgtls/detail/asio_pump.hpp"
 
 PGTLS_API_BEGIN
 namespace pgtls {
@@ -188,7 +188,7 @@ private:
     AsyncPool pool_;
     Pollable pollable_{pool_};
     std::shared_ptr<Link> link_;
-    detail::AsioMultiPump<Pollable> pump_{link_->ex, pollable_};
+    detail::AsioPump<Pollable> pump_{link_->ex, pollable_};
 };
 
 }  // namespace pgtls
