@@ -55,16 +55,16 @@ namespace pgtls {
 /// Options of an AsyncPool: the blocking pool's, with these differences. after_connect runs
 /// from advance() on each new connection; it may queue operations (SET ...), and the
 /// connection is lent only once they completed, with the connection still healthy and idle.
-/// The hooks run from advance() on the loop's thread. maintenance_interval paces the
-/// maintenance pass that advance() runs (deadline() includes it). close_timeout does not
-/// apply. The TLS files are checked (tls_check_interval) as a connection is opened, and
-/// on_tls_reload, like the other hooks, hears the outcome from advance(), a reload_tls()'s
-/// included. On release the
-/// notice handler, query timeout and queued notifications are put back as after_connect left
-/// them; a LISTEN is not undone (use reset_sql = "UNLISTEN *"). The pool's spans are the
-/// blocking pool's, reported from advance(); a span ends when its operation does (a release's
-/// when the pool decided, before a close it caused), and connections still open when the pool
-/// is destroyed report no destroy span.
+/// The hooks run from advance() only, on the loop's thread (never from acquire(), release()
+/// or reload_tls()), in the order of their events and before the acquire completions of the
+/// same pass. maintenance_interval paces the maintenance pass that advance() runs (deadline()
+/// includes it). close_timeout does not apply. The TLS files are checked (tls_check_interval)
+/// as a connection is opened. On release the notice handler, query timeout and queued
+/// notifications are put back as after_connect left them; a LISTEN is not undone (use
+/// reset_sql = "UNLISTEN *"). The pool's spans are the blocking pool's, reported from
+/// advance(); a span ends when its operation does (a release's when the pool decided, before
+/// a close it caused), and connections still open when the pool is destroyed report no
+/// destroy span.
 using AsyncPoolOptions = BasicPoolOptions<AsyncConnection>;
 
 /// A pool of AsyncConnection driven by the application's event loop (see the file comment).

@@ -88,7 +88,7 @@ std::vector<AsyncWatch> AsyncPoolState::watches() const {
 }
 
 std::optional<time_point> AsyncPoolState::deadline() const {
-    if (!completions.empty() || !returned.empty() || !tls_events.empty()) return time_point{};
+    if (!completions.empty() || !returned.empty() || !hook_calls.empty()) return time_point{};
     time_point t = std::min({next_maintenance, core.next_deadline(), core.refill_due()});
     auto add = [&](const AsyncSlot& s) {
         if (s.step_done || (s.phase == AsyncSlot::Phase::setting_up && !s.conn->busy()) ||
@@ -116,7 +116,7 @@ bool AsyncPoolState::advance(time_point now) {
         if (core.next_deadline() <= now) core.tick(now);
         dispatch(now);
         settle_all(now);  // what dispatch() finished at once (a close without I/O)
-        if (!report_tls_events()) return false;
+        if (!call_hooks()) return false;
         if (completions.empty()) return true;
         if (!deliver()) return false;
         now = Clock::now();
@@ -208,12 +208,17 @@ void AsyncPoolState::count_failed_check(PoolCore::WaiterId id) {
     if (auto it = pending.find(id); it != pending.end()) ++it->second.checks_failed;
 }
 
-bool AsyncPoolState::report_tls_events() {
-    while (!tls_events.empty()) {
-        PoolEvent e = std::move(tls_events.front());
-        tls_events.pop_front();
+void AsyncPoolState::notify(const std::function<void(const PoolEvent&)>& hook, std::uint64_t id, std::string reason,
+                            std::chrono::nanoseconds wait) {
+    if (hook) hook_calls.push_back(HookCall{&hook, PoolEvent{id, std::move(reason), wait}});
+}
+
+bool AsyncPoolState::call_hooks() {
+    while (!hook_calls.empty()) {
+        HookCall call = std::move(hook_calls.front());
+        hook_calls.pop_front();
         const std::weak_ptr<AsyncPoolState> alive = weak_self;
-        emit(options.on_tls_reload, e.connection_id, e.reason);
+        emit(*call.hook, call.event.connection_id, std::move(call.event.reason), call.event.wait);
         if (alive.expired() || destroyed) return false;
     }
     return true;

@@ -84,7 +84,7 @@ void AsyncPoolState::finish_release(AsyncSlot& s, CloseReason reason, time_point
     core.released(s.id, now, reason);
     if (kept) {
         s.phase = AsyncSlot::Phase::idle;  // or lent again: dispatch() sets it
-        emit(opt.on_release, s.id, {});
+        notify(opt.on_release, s.id, {});
     }
     const std::unique_ptr<PoolSpan> span = std::move(s.span);
     if (span && span->active()) {

@@ -83,7 +83,7 @@ void AsyncPoolState::hand_out(AsyncSlot& s, PoolCore::WaiterId waiter, std::chro
     s.phase = AsyncSlot::Phase::lent;
     s.waiter = 0;
     complete(waiter, nullptr, "acquired", &s, waited);
-    emit(opt.on_acquire, s.id, {}, waited);
+    notify(opt.on_acquire, s.id, {}, waited);
 }
 
 void AsyncPoolState::start_close(PoolCore::SlotId id, CloseReason reason, time_point now) {
@@ -185,7 +185,7 @@ void AsyncPoolState::settle_opening(PoolCore::Ticket ticket, AsyncSlot& s, time_
     owned->phase = AsyncSlot::Phase::lent;  // the core lends it, hands it on or closes it
     owned->waiter = 0;
     slots[id] = std::move(owned);
-    emit(opt.on_connect, id, {});
+    notify(opt.on_connect, id, {});
     dispatch(now);
 }
 
@@ -200,7 +200,7 @@ void AsyncPoolState::open_failed(PoolCore::Ticket ticket, AsyncSlot& s, std::exc
     const std::string message = describe_exception(e);
     if (waiter != 0) connect_errors[waiter] = e;
     core.open_failed(ticket, now, message);
-    emit(opt.on_error, 0, message);
+    notify(opt.on_error, 0, message);
     dispatch(now);
     if (waiter != 0) connect_errors.erase(waiter);  // cancelled meanwhile: not used
 }
@@ -252,7 +252,7 @@ void AsyncPoolState::settle(AsyncSlot& s, time_point now) {
             s.conn.reset();
             slots.erase(id);
             core.closed(id, now);
-            emit(opt.on_remove, id, reason.message);
+            notify(opt.on_remove, id, reason.message);
             dispatch(now);
             return;
         }

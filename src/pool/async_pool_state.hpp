@@ -100,16 +100,16 @@ struct AsyncPoolState {
           opt((validate(core_options(options)), core_options(options))),
           core(opt, std::random_device{}()),
           tls(std::make_shared<const Settings>(std::move(s)), options.tls_check_interval,
-              options.retire_on_tls_reload, [this](const PoolEvent& e) { tls_events.push_back(e); }),
+              options.retire_on_tls_reload,
+              [this](const PoolEvent& e) { notify(options.on_tls_reload, e.connection_id, e.reason); }),
           next_maintenance(Clock::now()) {}
 
     const AsyncPoolOptions options;
     const PoolCoreOptions opt;
     PoolCore core;
-    // The connections' settings and shared TLS context, and certificate rotation; what it
-    // reports waits in `tls_events` for advance() to tell on_tls_reload.
+    // The connections' settings and shared TLS context, and certificate rotation (its
+    // reports go to on_tls_reload through notify()).
     PoolTls tls;
-    std::deque<PoolEvent> tls_events;
 
     // The blocking pgtls::Pool's defaults: the Config's tracer and "user@host:port/dbname".
     static AsyncPoolOptions with_trace_defaults(const Settings& s, AsyncPoolOptions o) {
@@ -135,6 +135,13 @@ struct AsyncPoolState {
     std::map<PoolCore::Ticket, std::unique_ptr<AsyncSlot>> opening;     // opening, setting_up
     std::map<PoolCore::SlotId, std::unique_ptr<AsyncSlot>> slots;       // every other phase
     std::deque<Completion> completions;                                 // for advance() to call
+    // Hook calls waiting for advance(), in order: the hooks run from there only (an entry
+    // point that hands a connection over or takes a lease back must not call one).
+    struct HookCall {
+        const std::function<void(const PoolEvent&)>* hook;  // a member of `opt` or `options`
+        PoolEvent event;
+    };
+    std::deque<HookCall> hook_calls;
     std::deque<PoolCore::SlotId> returned;                              // released leases
     time_point next_maintenance;  // the first pass (filling min_size) is due at once
     bool destroyed = false;
@@ -169,8 +176,11 @@ private:
     // The acquire span of waiter `id`, for a parent scope; 0 when none.
     std::uint64_t acquire_span(PoolCore::WaiterId id) const;
     void count_failed_check(PoolCore::WaiterId id);
-    // Tells on_tls_reload what the TLS checks and reloads found; false when it destroyed the pool.
-    bool report_tls_events();
+    // Queues `hook` (if set) with the event for advance().
+    void notify(const std::function<void(const PoolEvent&)>& hook, std::uint64_t id, std::string reason,
+                std::chrono::nanoseconds wait = {});
+    // Calls the hooks queued by notify(); false when one destroyed the pool.
+    bool call_hooks();
     // Calls the completions due; false when one destroyed the pool.
     bool deliver();
 

@@ -130,6 +130,29 @@ TEST_P(AsyncPoolTest, CallbacksRunOnlyFromAdvance) {
     EXPECT_TRUE(g.lease);
 }
 
+// The event hooks too: an acquire() that takes back a lease given back just before and hands
+// the connection straight on (release, then lend) calls no hook itself; advance() calls them,
+// in order, before the acquire's completion.
+TEST_P(AsyncPoolTest, HooksRunOnlyFromAdvance) {
+    AsyncPoolOptions o = small(1);
+    std::vector<std::string> heard;
+    bool completed = false;
+    o.on_acquire = [&](const PoolEvent&) { heard.push_back(completed ? "acquire after completion" : "acquire"); };
+    o.on_release = [&](const PoolEvent&) { heard.push_back("release"); };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    EXPECT_EQ(heard, std::vector<std::string>{"acquire"});
+    lease.release();
+    Got g;
+    pool.acquire([&](std::exception_ptr e, AsyncPool::Lease l) {
+        completed = true;
+        g.callback()(e, std::move(l));
+    });
+    EXPECT_EQ(heard, std::vector<std::string>{"acquire"}) << "no hook runs inside acquire()";
+    settle(pool, [&] { return g.done; });
+    EXPECT_EQ(heard, (std::vector<std::string>{"acquire", "release", "acquire"}));
+}
+
 TEST_P(AsyncPoolTest, WaitersAreServedInTheOrderTheyAsked) {
     AsyncPool pool(pg18_verified(), small(1));
     auto held = acquire(pool);
