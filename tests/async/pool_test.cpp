@@ -27,7 +27,7 @@ namespace {
 
 // Runs `pool`'s loop until `finished()` or `limit`; false on the limit.
 bool run_loop(AsyncPool& pool, const std::function<bool()>& finished, std::chrono::milliseconds limit = 20s) {
-    return run_pool_loop(pool, finished, limit);
+    return run_async_loop(pool, finished, limit);
 }
 
 std::string what(std::exception_ptr e) {

@@ -5,9 +5,6 @@
 // idle again or closed), a reload_tls() reported to on_tls_reload.
 #pragma once
 
-#include <poll.h>
-
-#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -22,25 +19,6 @@
 #include "tests/integration/driver_connection.hpp"
 
 namespace pgtls::test {
-
-// Runs `pool`'s loop until `finished()`; false after `limit`.
-inline bool run_pool_loop(AsyncPool& pool, const std::function<bool()>& finished,
-                          std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    const auto end = AsyncPool::Clock::now() + limit;
-    while (!finished()) {
-        const auto now = AsyncPool::Clock::now();
-        if (now >= end) return false;
-        std::vector<pollfd> fds;
-        for (const AsyncWatch& w : pool.watches())
-            fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
-        auto wake = end;
-        if (auto d = pool.deadline(); d && *d < wake) wake = *d;
-        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
-        pool.advance();
-    }
-    return true;
-}
 
 class DriverPool {
 public:
@@ -86,7 +64,7 @@ public:
                 outcome = e;
                 results = std::move(r);
             });
-            if (!run_pool_loop(*pool_, [&] { return outcome.has_value(); }))
+            if (!run_async_loop(*pool_, [&] { return outcome.has_value(); }))
                 throw std::runtime_error("the async query did not complete within the test's limit");
             if (*outcome) std::rethrow_exception(*outcome);
             if (results.empty()) throw std::runtime_error("no result");
@@ -101,7 +79,7 @@ public:
             if (pool_ && async_) {
                 const std::size_t in_use = pool_->stats().in_use;
                 async_.release();
-                (void)run_pool_loop(*pool_, [&] { return pool_->stats().in_use < in_use; });
+                (void)run_async_loop(*pool_, [&] { return pool_->stats().in_use < in_use; });
             }
             pool_ = nullptr;
         }
@@ -124,7 +102,7 @@ public:
             outcome = e;
             lease = std::move(l);
         });
-        if (!run_pool_loop(*async_, [&] { return outcome.has_value(); }))
+        if (!run_async_loop(*async_, [&] { return outcome.has_value(); }))
             throw std::runtime_error("the async acquire did not complete within the test's limit");
         if (*outcome) std::rethrow_exception(*outcome);
         return Lease(std::move(lease), async_.get());
@@ -145,7 +123,7 @@ public:
     void close() {
         if (blocking_) return blocking_->close(std::chrono::milliseconds(0));
         async_->close();
-        (void)run_pool_loop(*async_, [&] { return async_->stats().total == 0; });
+        (void)run_async_loop(*async_, [&] { return async_->stats().total == 0; });
     }
 
 private:
