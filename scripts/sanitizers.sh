@@ -6,8 +6,9 @@
 #         The tree is also instrumented for libFuzzer (-fsanitize=fuzzer-no-link, -Dfuzzing=true),
 #         so `FUZZ_BUILD_DIR=<root>/build-asan scripts/fuzz.sh` reuses it instead of a build of its own.
 #   tsan  ThreadSanitizer (build-tsan): every test binary that runs threads (pool, SCRAM key
-#         cache, fake servers, TLS peers; with servers cancel, pools, PgBouncer and two fault
-#         binaries); only their targets are built.
+#         cache, fake servers, TLS peers; with servers cancel, pools, PgBouncer, two fault
+#         binaries, and the async API: its resolver thread under the async connection and
+#         both async pools); only their targets are built.
 # Exits non-zero on any failing test or sanitizer report.
 #
 #   PGTLS_TEST_DIR=/tmp/pgtls-test scripts/sanitizers.sh [asan|tsan|all]
@@ -68,15 +69,19 @@ if [ "$what" = tsan ] || [ "$what" = all ]; then
     # Every test binary that runs threads: the pool and its SCRAM key cache; fake servers and
     # TLS peers on their own threads (hostile-server, conformance); with servers, cancel from
     # another thread (integration), pools under load, through PgBouncer, across a server
-    # restart and a silent network (faults_server_restart, faults_network_loss).
+    # restart and a silent network (faults_server_restart, faults_network_loss), and the one
+    # thread the async API starts, the host-name lookup (async_resolver), under the
+    # loop-driven pools too (async_pool, asio_pool).
     tests=(pool pbkdf2_cache hostile-server conformance)
     targets=(tests/pool/pool_test tests/pool/pbkdf2_cache_test tests/hostile/hostile_server_test
              tests/backends/conformance_test)
     if $integration; then
-        tests+=(integration pool_integration pgbouncer faults_server_restart faults_network_loss)
+        tests+=(integration pool_integration pgbouncer faults_server_restart faults_network_loss
+                async_resolver async_pool asio_pool)
         targets+=(tests/integration/integration_test tests/integration/pool_integration_test
                   tests/integration/pgbouncer_test tests/faults/faults_server_restart_test
-                  tests/faults/faults_network_loss_test)
+                  tests/faults/faults_network_loss_test tests/async/async_resolver_test
+                  tests/async/async_pool_test tests/async/asio_pool_test)
     fi
     ninja -C "$b" "${targets[@]}" || status=1
     took "tsan build"

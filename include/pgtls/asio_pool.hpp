@@ -33,7 +33,7 @@
 
 #include "pgtls/asio.hpp"
 #include "pgtls/async_pool.hpp"
-#include "pgtls/detail/asio_multi_pump.hpp"
+#include "pgtls/detail/asio_pump.hpp"
 
 PGTLS_API_BEGIN
 namespace pgtls {
@@ -127,6 +127,18 @@ public:
     AsyncPool& pool() noexcept { return pool_; }
     /// The pool's counters now.
     PoolStats stats() const { return pool_.stats(); }
+    /// Rebuilds the TLS context now (AsyncPool::reload_tls): throws the load error and keeps
+    /// the last good context; on_tls_reload hears the outcome from the executor.
+    void reload_tls() {
+        // on_tls_reload is told from the pool's advance(), which the pump runs: on failure too.
+        try {
+            pool_.reload_tls();
+        } catch (...) {
+            pump_.arm();
+            throw;
+        }
+        pump_.arm();
+    }
     /// Stops the pool (AsyncPool::close): acquires in flight fail, leases out keep working.
     void close() {
         pool_.close();
@@ -176,7 +188,7 @@ private:
     AsyncPool pool_;
     Pollable pollable_{pool_};
     std::shared_ptr<Link> link_;
-    detail::AsioMultiPump<Pollable> pump_{link_->ex, pollable_};
+    detail::AsioPump<Pollable> pump_{link_->ex, pollable_};
 };
 
 }  // namespace pgtls

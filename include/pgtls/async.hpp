@@ -203,6 +203,10 @@ public:
     };
     Stats stats() const noexcept;  ///< The counters so far.
 
+    /// The connection's state inside the library (an opaque type here): what the library's
+    /// own pool uses to connect through a shared TLS context.
+    client::AsyncCore* core() const noexcept { return state_.get(); }
+
 private:
     std::unique_ptr<client::AsyncCore> state_;
 };

@@ -4,7 +4,9 @@
 /// AsyncPool is the asynchronous front end of the same pool logic as pgtls::Pool (the core in
 /// src/pool/pool_core): FIFO acquire with a timeout, min/max size, idle timeout, lifetime with
 /// jitter, max uses, the health check before a lend, rollback and reset_sql on release, the
-/// connect backoff, stats and the event hooks — with AsyncConnection instead of Client, and
+/// connect backoff, certificate rotation (tls_check_interval, reload_tls(),
+/// retire_on_tls_reload; one TLS context shared by the pool's connections), stats and the
+/// event hooks — with AsyncConnection instead of Client, and
 /// no thread: connects, pings, ROLLBACKs, resets and closes are non-blocking operations on the
 /// pooled AsyncConnections, and the loop drives the pool as it drives one AsyncConnection.
 ///
@@ -53,14 +55,16 @@ namespace pgtls {
 /// Options of an AsyncPool: the blocking pool's, with these differences. after_connect runs
 /// from advance() on each new connection; it may queue operations (SET ...), and the
 /// connection is lent only once they completed, with the connection still healthy and idle.
-/// The hooks run from advance() on the loop's thread. maintenance_interval paces the
-/// maintenance pass that advance() runs (deadline() includes it). close_timeout,
-/// tls_check_interval, retire_on_tls_reload and on_tls_reload do not apply. On release the
-/// notice handler, query timeout and queued notifications are put back as after_connect left
-/// them; a LISTEN is not undone (use reset_sql = "UNLISTEN *"). The pool's spans are the
-/// blocking pool's, reported from advance(); a span ends when its operation does (a release's
-/// when the pool decided, before a close it caused), and connections still open when the pool
-/// is destroyed report no destroy span.
+/// The hooks run from advance() only, on the loop's thread (never from acquire(), release()
+/// or reload_tls()), in the order of their events and before the acquire completions of the
+/// same pass. maintenance_interval paces the maintenance pass that advance() runs (deadline()
+/// includes it). close_timeout does not apply. The TLS files are checked (tls_check_interval)
+/// as a connection is opened. On release the notice handler, query timeout and queued
+/// notifications are put back as after_connect left them; a LISTEN is not undone (use
+/// reset_sql = "UNLISTEN *"). The pool's spans are the blocking pool's, reported from
+/// advance(); a span ends when its operation does (a release's when the pool decided, before
+/// a close it caused), and connections still open when the pool is destroyed report no
+/// destroy span.
 using AsyncPoolOptions = BasicPoolOptions<AsyncConnection>;
 
 /// A pool of AsyncConnection driven by the application's event loop (see the file comment).
@@ -148,6 +152,12 @@ public:
     void cancel(OpId id);
 
     // ---- lifetime and state
+    /// Rebuilds the TLS context from the files the settings name now, whether or not they
+    /// changed, for the connections opened afterwards (Pool::reload_tls): connections already
+    /// open keep theirs, and with retire_on_tls_reload are closed when released. Throws the
+    /// load error (Error(config) or Error(tls)) and keeps the last good context; the next
+    /// advance() reports the outcome to on_tls_reload. Does nothing with sslmode=disable.
+    void reload_tls();
     /// Stops the pool (see the file comment). Safe to call more than once.
     void close();
     /// True once close() has begun.

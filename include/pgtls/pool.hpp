@@ -109,7 +109,7 @@ struct BasicPoolOptions {
     /// How long the destructor waits for outstanding leases before closing the rest.
     std::chrono::milliseconds close_timeout{5'000};
 
-    /// Certificate rotation (pgtls::Pool only; see Pool::reload_tls). Before each new
+    /// Certificate rotation (pgtls::Pool and AsyncPool; see Pool::reload_tls). Before each new
     /// connection, at most once per tls_check_interval, the pool stats sslcert, sslkey,
     /// sslrootcert, sslcrl and sslcrldir (and its entries) — mtime, size, inode — and when one
     /// changed builds a new TLS context from the files for the connections opened afterwards;
@@ -200,7 +200,7 @@ struct PoolStats {
 };
 
 namespace pool_detail {
-class TlsFileWatch;  // pool/tls_reload.hpp
+class PoolTls;  // pool/tls_reload.hpp
 
 /// What a borrower may change on a connection's client side, as the connection was set up
 /// (connector, then after_connect): put back on every release so that each lease starts
@@ -617,7 +617,7 @@ public:
 private:
     struct Parts;
     explicit Pool(Parts parts);
-    std::shared_ptr<pool_detail::TlsFileWatch> tls_watch_;
+    std::shared_ptr<pool_detail::PoolTls> tls_;
 };
 
 }  // namespace pgtls

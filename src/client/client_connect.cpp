@@ -190,11 +190,21 @@ std::unique_ptr<Client> connect_shared(Settings settings, const std::shared_ptr<
 
 void rebuild_shared_tls(ConnectShared& shared, const Settings& settings) { shared.rebuild_tls(settings); }
 
+std::shared_ptr<TlsSetup> shared_tls(ConnectShared& shared, const Settings& settings) { return shared.tls_for(settings); }
+
+const crypto::Provider& shared_auth_crypto(ConnectShared& shared, const crypto::Provider& base) {
+    return shared.auth_crypto_for(base);
+}
+
+bool is_current_tls(const ConnectShared& shared, const std::shared_ptr<TlsSetup>& tls) {
+    std::lock_guard lk(shared.m);
+    return tls == shared.tls;
+}
+
 bool uses_current_tls(const Client& client, const ConnectShared& shared) {
     const client::ClientCore* core = client.core();
     if (!core || !core->tls || core->shared.get() != &shared) return true;
-    std::lock_guard lk(shared.m);
-    return core->tls == shared.tls;
+    return is_current_tls(shared, core->tls);
 }
 
 ConnectSharedStats connect_shared_stats(const ConnectShared& shared) {

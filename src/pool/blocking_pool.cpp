@@ -368,7 +368,7 @@ public:
     CloseReason release_reason(Slot& s, bool& reset) {
         s.conn->restore_local();
         if (!s.conn->is_healthy()) return broken_connection_reason();
-        if (retire && retire(*s.conn)) return {PoolCloseReason::retired, "retired: TLS material reloaded"};
+        if (retire && retire(*s.conn)) return tls_retired_reason();
         switch (s.conn->transaction_status()) {
             case TransactionStatus::idle:
                 break;

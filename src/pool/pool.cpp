@@ -12,21 +12,19 @@ namespace pgtls {
 namespace {
 
 // One Settings for every connection of the pool: resolved once, copied per connect so the
-// pool's connect_timeout can override the settings' own. One ConnectShared too: the TLS
-// context is built by the first connect and reused (until `watch` rebuilds it from changed
-// files), and SCRAM's PBKDF2 result is kept for the (password, salt, iterations) the server
-// sends, so reconnects skip both.
-BasicPool<Client>::Connector client_connector(std::shared_ptr<const Settings> shared,
-                                              std::shared_ptr<ConnectShared> setup,
-                                              std::shared_ptr<pool_detail::TlsFileWatch> watch) {
-    return [shared, setup, watch](std::chrono::milliseconds connect_timeout) {
-        watch->check();
-        Settings s = *shared;
+// pool's connect_timeout can override the settings' own. One ConnectShared too (in `tls`):
+// the TLS context is built by the first connect and reused (until `tls` rebuilds it from
+// changed files), and SCRAM's PBKDF2 result is kept for the (password, salt, iterations) the
+// server sends, so reconnects skip both.
+BasicPool<Client>::Connector client_connector(std::shared_ptr<pool_detail::PoolTls> tls) {
+    return [tls](std::chrono::milliseconds connect_timeout) {
+        tls->check();
+        Settings s = *tls->settings();
         // Settings holds whole seconds; round up so a 500 ms budget does not become "none".
         if (connect_timeout.count() > 0) s.connect_timeout = std::chrono::ceil<std::chrono::seconds>(connect_timeout);
         // ... and the exact budget bounds the whole connect (every host and attempt), below
         // libpq's 2 s floor: an acquire() must not outlast its own timeout.
-        return connect_shared(std::move(s), setup, connect_timeout);
+        return connect_shared(std::move(s), tls->shared(), connect_timeout);
     };
 }
 
@@ -46,19 +44,17 @@ Pool::Pool(const std::string& conninfo, PoolOptions options)
 struct Pool::Parts {
     BasicPool<Client>::Connector connector;
     std::function<bool(const Client&)> retire;
-    std::shared_ptr<pool_detail::TlsFileWatch> watch;
+    std::shared_ptr<pool_detail::PoolTls> tls;
     PoolOptions options;
 
     Parts(Settings settings, PoolOptions o) : options(std::move(o)) {
         if (!options.tracer) options.tracer = settings.tracer;
         if (options.name.empty()) options.name = pool_detail::default_pool_name(settings);
-        auto shared = std::make_shared<const Settings>(std::move(settings));
-        auto setup = make_connect_shared();
-        watch = std::make_shared<pool_detail::TlsFileWatch>(shared, setup, options.tls_check_interval,
-                                                            options.on_tls_reload);
-        connector = client_connector(shared, setup, watch);
-        if (options.retire_on_tls_reload)
-            retire = [setup](const Client& c) { return !uses_current_tls(c, *setup); };
+        tls = std::make_shared<pool_detail::PoolTls>(std::make_shared<const Settings>(std::move(settings)),
+                                                      options.tls_check_interval, options.retire_on_tls_reload,
+                                                      options.on_tls_reload);
+        connector = client_connector(tls);
+        if (tls->retires()) retire = [tls = tls](const Client& c) { return tls->retire_reason(c).closes(); };
     }
 };
 
@@ -66,9 +62,9 @@ Pool::Pool(Settings settings, PoolOptions options) : Pool(Parts(std::move(settin
 
 Pool::Pool(Parts parts)
     : BasicPool<Client>(std::move(parts.connector), std::move(parts.options), std::move(parts.retire)),
-      tls_watch_(std::move(parts.watch)) {}
+      tls_(std::move(parts.tls)) {}
 
-void Pool::reload_tls() { tls_watch_->reload(); }
+void Pool::reload_tls() { tls_->reload(); }
 
 template class BasicPool<Client>;
 

@@ -39,6 +39,7 @@ namespace pgtls::pool_detail {
 
 CloseReason pool_closed_reason() { return {PoolCloseReason::pool_closed, "pool closed"}; }
 CloseReason broken_connection_reason() { return {PoolCloseReason::broken, "connection broken"}; }
+CloseReason tls_retired_reason() { return {PoolCloseReason::retired, "retired: TLS material reloaded"}; }
 
 std::size_t wait_bucket(std::chrono::nanoseconds waited) noexcept {
     const auto& bounds = PoolStats::acquire_wait_bounds_ms;

@@ -33,6 +33,7 @@ struct CloseReason {
 };
 CloseReason pool_closed_reason();       // pool_closed, "pool closed"
 CloseReason broken_connection_reason();  // broken, "connection broken"
+CloseReason tls_retired_reason();        // retired, "retired: TLS material reloaded"
 // The bucket of PoolStats::acquire_wait_histogram that counts a wait of `waited`.
 std::size_t wait_bucket(std::chrono::nanoseconds waited) noexcept;
 

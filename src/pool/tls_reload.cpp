@@ -32,9 +32,13 @@ FileStamp stat_path(const std::string& path) {
 
 }  // namespace
 
-TlsFileWatch::TlsFileWatch(std::shared_ptr<const Settings> settings, std::shared_ptr<ConnectShared> shared,
-                           std::chrono::milliseconds interval, std::function<void(const PoolEvent&)> hook)
-    : settings_(std::move(settings)), shared_(std::move(shared)), interval_(interval), hook_(std::move(hook)) {
+PoolTls::PoolTls(std::shared_ptr<const Settings> settings, std::chrono::milliseconds interval, bool retire,
+                 std::function<void(const PoolEvent&)> hook)
+    : settings_(std::move(settings)),
+      shared_(make_connect_shared()),
+      interval_(interval),
+      retire_(retire),
+      hook_(std::move(hook)) {
     const Settings& s = *settings_;
     if (s.sslmode != SslMode::disable) {
         add_path(paths_, s.sslrootcert);
@@ -49,7 +53,7 @@ TlsFileWatch::TlsFileWatch(std::shared_ptr<const Settings> settings, std::shared
     last_check_ = std::chrono::steady_clock::now();
 }
 
-std::vector<FileStamp> TlsFileWatch::stamp() const {
+std::vector<FileStamp> PoolTls::stamp() const {
     std::vector<FileStamp> out;
     out.reserve(paths_.size());
     for (const auto& p : paths_) out.push_back(stat_path(p));
@@ -67,7 +71,7 @@ std::vector<FileStamp> TlsFileWatch::stamp() const {
     return out;
 }
 
-std::exception_ptr TlsFileWatch::rebuild() noexcept {
+std::exception_ptr PoolTls::rebuild() noexcept {
     try {
         rebuild_shared_tls(*shared_, *settings_);
     } catch (...) {
@@ -76,7 +80,7 @@ std::exception_ptr TlsFileWatch::rebuild() noexcept {
     return nullptr;
 }
 
-void TlsFileWatch::report(const std::exception_ptr& error) const noexcept {
+void PoolTls::report(const std::exception_ptr& error) const noexcept {
     if (hook_) {
         try {
             hook_(PoolEvent{0, error ? describe_exception(error) : std::string(), {}});
@@ -85,7 +89,7 @@ void TlsFileWatch::report(const std::exception_ptr& error) const noexcept {
     }
 }
 
-void TlsFileWatch::check() noexcept {
+void PoolTls::check() noexcept {
     if (interval_.count() < 0 || paths_.empty()) return;
     std::unique_lock lk(m_, std::try_to_lock);
     if (!lk.owns_lock()) return;  // another connect is checking or a reload is running
@@ -105,7 +109,7 @@ void TlsFileWatch::check() noexcept {
     report(error);
 }
 
-void TlsFileWatch::reload() {
+void PoolTls::reload() {
     if (settings_->sslmode == SslMode::disable) return;
     std::unique_lock lk(m_);
     stamps_ = stamp();
@@ -115,5 +119,18 @@ void TlsFileWatch::reload() {
     report(error);
     if (error) std::rethrow_exception(error);
 }
+
+namespace {
+
+template <class Conn>
+CloseReason retire_if_stale(bool retire, const Conn& c, const ConnectShared& shared) {
+    if (!retire || uses_current_tls(c, shared)) return {};
+    return tls_retired_reason();
+}
+
+}  // namespace
+
+CloseReason PoolTls::retire_reason(const Client& c) const { return retire_if_stale(retire_, c, *shared_); }
+CloseReason PoolTls::retire_reason(const AsyncConnection& c) const { return retire_if_stale(retire_, c, *shared_); }
 
 }  // namespace pgtls::pool_detail

@@ -1,6 +1,8 @@
-// Certificate rotation for pgtls::Pool: notices that the TLS files a pool's Settings name
-// (sslcert, sslkey, sslrootcert, sslcrl, sslcrldir and its entries) changed on disk and
-// rebuilds the pool's shared TLS context from them. Internal (not installed).
+// Certificate rotation for both front ends (pgtls::Pool, AsyncPool): one per pool, it holds
+// the pool's shared connection setup (ConnectShared: TLS context, SCRAM key cache), notices
+// that the TLS files its Settings name (sslcert, sslkey, sslrootcert, sslcrl, sslcrldir and
+// its entries) changed on disk, rebuilds the context from them, and says which released
+// connections to retire. Internal (not installed).
 #pragma once
 
 #include <chrono>
@@ -12,8 +14,10 @@
 #include <vector>
 
 #include "client/client_shared.hpp"
+#include "pgtls/async.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/pool.hpp"
+#include "pool/pool_core.hpp"
 
 namespace pgtls::pool_detail {
 
@@ -26,13 +30,18 @@ struct FileStamp {
     bool operator==(const FileStamp&) const = default;
 };
 
-class TlsFileWatch {
+class PoolTls {
 public:
-    // `interval`: the least time between two automatic checks; negative: none (reload() only).
-    // `hook` (may be empty) hears every rebuild: PoolEvent::reason empty on success, else the
-    // load error.
-    TlsFileWatch(std::shared_ptr<const Settings> settings, std::shared_ptr<ConnectShared> shared,
-                 std::chrono::milliseconds interval, std::function<void(const PoolEvent&)> hook);
+    // `interval` (tls_check_interval): the least time between two automatic checks; negative:
+    // none (reload() only). `retire` (retire_on_tls_reload): see retire_reason(). `hook` (may
+    // be empty; the blocking pool's on_tls_reload, the async pool's queue for advance()) hears
+    // every rebuild: PoolEvent::reason empty on success, else the load error.
+    PoolTls(std::shared_ptr<const Settings> settings, std::chrono::milliseconds interval, bool retire,
+            std::function<void(const PoolEvent&)> hook);
+
+    // What every connection of the pool connects with.
+    const std::shared_ptr<const Settings>& settings() const noexcept { return settings_; }
+    const std::shared_ptr<ConnectShared>& shared() const noexcept { return shared_; }
 
     // Before each new connection: at most once per interval, stat the files and rebuild the
     // context when any changed. Never throws; a failed rebuild keeps the last good context
@@ -41,6 +50,12 @@ public:
     // Rebuilds now whatever the files look like; throws the load error (the last good context
     // stays). Nothing to do when the settings use no TLS.
     void reload();
+    // Checked on release right after the broken-connection check: with retire_on_tls_reload,
+    // a connection whose TLS context a rebuild has replaced is closed ("retired: TLS material
+    // reloaded"); empty otherwise.
+    CloseReason retire_reason(const Client& c) const;
+    CloseReason retire_reason(const AsyncConnection& c) const;
+    bool retires() const noexcept { return retire_; }
 
 private:
     std::vector<FileStamp> stamp() const;
@@ -52,6 +67,7 @@ private:
     const std::shared_ptr<const Settings> settings_;
     const std::shared_ptr<ConnectShared> shared_;
     const std::chrono::milliseconds interval_;
+    const bool retire_;
     const std::function<void(const PoolEvent&)> hook_;
     std::vector<std::string> paths_;  // files, and a CRL directory's entries are added at stat time
     std::mutex m_;                    // serialises checks and rebuilds

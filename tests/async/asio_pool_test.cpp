@@ -184,3 +184,39 @@ TEST_P(AsioPoolTest, DestroyingThePoolFailsTheAcquiresInFlight) {
     EXPECT_TRUE(called);
     EXPECT_TRUE(error);
 }
+
+// reload_tls() on the Asio pool: on_tls_reload hears it from the executor (the pump runs the
+// pool's advance()), and with retire_on_tls_reload a connection opened before the reload is
+// closed when its lease goes back, while one opened after is kept.
+TEST_P(AsioPoolTest, ReloadTlsIsReportedOnTheExecutorAndRetiresOldConnections) {
+    if (!has_tls()) GTEST_SKIP() << "no TLS backend";
+    run([this](asio::io_context& io, auto done) {
+        asio::co_spawn(
+            io,
+            [this, &io]() -> asio::awaitable<void> {
+                std::vector<std::string> reloads, removed;
+                AsyncPoolOptions o = small(2);
+                o.retire_on_tls_reload = true;
+                o.on_tls_reload = [&](const PoolEvent& e) { reloads.push_back(e.reason); };
+                o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+                AsioPool pool(io.get_executor(), pg18_verified(), o);
+                AsioPool::Lease old = co_await pool.async_acquire(asio::use_awaitable);
+                pool.reload_tls();
+                EXPECT_TRUE(reloads.empty()) << "reported from the executor, not inside reload_tls()";
+                AsioPool::Lease fresh = co_await pool.async_acquire(asio::use_awaitable);
+                EXPECT_EQ(reloads, std::vector<std::string>{""});
+                const std::uint64_t fresh_id = fresh.connection_id();
+                old.release();
+                fresh.release();
+                asio::steady_timer tick(io);
+                while (pool.stats().in_use != 0) {  // the releases run on the executor
+                    tick.expires_after(1ms);
+                    co_await tick.async_wait(asio::use_awaitable);
+                }
+                EXPECT_EQ(removed, std::vector<std::string>{"retired: TLS material reloaded"});
+                AsioPool::Lease again = co_await pool.async_acquire(asio::use_awaitable);
+                EXPECT_EQ(again.connection_id(), fresh_id) << "the connection made after the reload is kept";
+            },
+            done);
+    });
+}

@@ -1,7 +1,10 @@
 // The Asio pump over the non-blocking driver: an io_context runs operations to completion
 // with no thread blocked — readiness, timers, a large write against a slow reader, a socket
-// replaced by another with the same descriptor number, and a handler that destroys the pump.
+// replaced by another with the same descriptor number, a socket unwatched and watched again
+// (a pool's connection going idle and lent anew), and a handler that destroys the pump.
 #include "pgtls/detail/asio_pump.hpp"
+
+#include "pgtls/async.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +17,9 @@
 #include <asio/post.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
+#include <array>
 #include <deque>
+#include <optional>
 
 #include "client/async/driver.hpp"
 
@@ -177,5 +182,41 @@ TEST(AsioPump, AHandlerMayDestroyThePumpAndTheConnection) {
     io.run_for(std::chrono::seconds(10));
     EXPECT_TRUE(done);
     EXPECT_FALSE(pump);
+    ::close(peer_fd);
+}
+
+// The pool's case: a socket dropped from the interest (its connection went idle) and watched
+// again under the same epoch (lent anew) before the dropped wait's cancelled handler ran. That
+// late handler must not clear the new wait's flag: a re-arm would then add a second wait on
+// the socket and one readiness would advance the pollable twice.
+TEST(AsioPump, ALateHandlerOfAnUnwatchedSocketLeavesItsNewWaitAlone) {
+    struct Toggled {
+        int fd = -1;
+        bool watched = true;
+        int advances = 0;
+        std::array<AsyncWatch, 1> interest() const { return {AsyncWatch{watched ? fd : -1, true, false, 4242}}; }
+        std::optional<std::chrono::steady_clock::time_point> deadline() const { return std::nullopt; }
+        void advance() {
+            ++advances;
+            char b;
+            (void)::read(fd, &b, 1);
+            watched = false;  // done: nothing more to wait for
+        }
+    };
+    asio::io_context io;
+    auto [mine, peer_fd] = socket_pair();
+    Toggled p{mine};
+    detail::AsioPump<Toggled> pump(io.get_executor(), p);
+    pump.arm();  // the first wait
+    p.watched = false;
+    pump.arm();  // dropped: its wait is cancelled, the handler not run yet
+    p.watched = true;
+    pump.arm();  // watched again: a new wait under the same epoch
+    io.poll();   // the cancelled wait's handler runs now
+    pump.arm();  // the interest is unchanged: nothing to add
+    ASSERT_EQ(::write(peer_fd, "x", 1), 1);
+    io.run_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(p.advances, 1) << "one readiness, one advance()";
+    ::close(mine);
     ::close(peer_fd);
 }

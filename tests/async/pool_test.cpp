@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "pgtls/client.hpp"
+#include "tests/integration/driver_pool.hpp"
 #include "tests/integration/integration_fixture.hpp"
 #include "tests/support/proxy/silent_listener.hpp"
 #include "tests/support/trace/recording_tracer.hpp"
@@ -26,20 +27,7 @@ namespace {
 
 // Runs `pool`'s loop until `finished()` or `limit`; false on the limit.
 bool run_loop(AsyncPool& pool, const std::function<bool()>& finished, std::chrono::milliseconds limit = 20s) {
-    const auto end = AsyncPool::Clock::now() + limit;
-    while (!finished()) {
-        const auto now = AsyncPool::Clock::now();
-        if (now >= end) return false;
-        std::vector<pollfd> fds;
-        for (const AsyncWatch& w : pool.watches())
-            fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
-        auto wake = end;
-        if (auto d = pool.deadline(); d && *d < wake) wake = *d;
-        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
-        pool.advance();
-    }
-    return true;
+    return run_async_loop(pool, finished, limit);
 }
 
 std::string what(std::exception_ptr e) {
@@ -140,6 +128,29 @@ TEST_P(AsyncPoolTest, CallbacksRunOnlyFromAdvance) {
     EXPECT_LE(*pool.deadline(), AsyncPool::Clock::now()) << "the hand-over is due at once";
     settle(pool, [&] { return g.done; });
     EXPECT_TRUE(g.lease);
+}
+
+// The event hooks too: an acquire() that takes back a lease given back just before and hands
+// the connection straight on (release, then lend) calls no hook itself; advance() calls them,
+// in order, before the acquire's completion.
+TEST_P(AsyncPoolTest, HooksRunOnlyFromAdvance) {
+    AsyncPoolOptions o = small(1);
+    std::vector<std::string> heard;
+    bool completed = false;
+    o.on_acquire = [&](const PoolEvent&) { heard.push_back(completed ? "acquire after completion" : "acquire"); };
+    o.on_release = [&](const PoolEvent&) { heard.push_back("release"); };
+    AsyncPool pool(pg18_verified(), o);
+    auto lease = acquire(pool);
+    EXPECT_EQ(heard, std::vector<std::string>{"acquire"});
+    lease.release();
+    Got g;
+    pool.acquire([&](std::exception_ptr e, AsyncPool::Lease l) {
+        completed = true;
+        g.callback()(e, std::move(l));
+    });
+    EXPECT_EQ(heard, std::vector<std::string>{"acquire"}) << "no hook runs inside acquire()";
+    settle(pool, [&] { return g.done; });
+    EXPECT_EQ(heard, (std::vector<std::string>{"acquire", "release", "acquire"}));
 }
 
 TEST_P(AsyncPoolTest, WaitersAreServedInTheOrderTheyAsked) {

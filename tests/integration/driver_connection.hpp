@@ -24,9 +24,11 @@ namespace pgtls::test {
 
 enum class DriverKind { blocking, async };
 
-// Runs the loop for `c` until `finished()`; false after `limit`. `wake_at`: a time at which
-// the loop wakes (to let `finished` act, say) even if the connection has no deadline then.
-inline bool run_async_loop(AsyncConnection& c, const std::function<bool()>& finished,
+// Runs the loop for `c` (an AsyncConnection, or an AsyncPool) until `finished()`; false after
+// `limit`. `wake_at`: a time at which the loop wakes (to let `finished` act, say) even if the
+// connection has no deadline then.
+template <class Loop>
+bool run_async_loop(Loop& c, const std::function<bool()>& finished,
                            std::chrono::milliseconds limit = std::chrono::seconds(60),
                            std::optional<AsyncConnection::Clock::time_point> wake_at = std::nullopt) {
     const auto end = AsyncConnection::Clock::now() + limit;

@@ -1,7 +1,8 @@
-// Certificate rotation in pgtls::Pool (issue 22) against PostgreSQL 18, on every TLS backend:
-// the pool's files are rewritten with real new material (made here with the openssl CLI from
-// the test PKI's CA keys) and the pool must use it for new connections only, keep the last
-// good context when the files are broken, and optionally retire the old connections.
+// Certificate rotation (issue 22) in both pools — pgtls::Pool and AsyncPool (issue 17), each
+// test run on each — against PostgreSQL 18, on every TLS backend: the pool's files are
+// rewritten with real new material (made here with the openssl CLI from the test PKI's CA
+// keys) and the pool must use it for new connections only, keep the last good context when
+// the files are broken, and optionally retire the old connections.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -14,7 +15,7 @@
 #include <vector>
 
 #include "integration_fixture.hpp"
-#include "pgtls/pool.hpp"
+#include "tests/integration/driver_pool.hpp"
 
 namespace pgtls::test {
 namespace {
@@ -70,21 +71,30 @@ struct ReloadLog {
     }
 };
 
+// The parameter names the backend and the pool: "<backend>" pgtls::Pool, "<backend>_async"
+// AsyncPool.
 class PoolTlsRotation : public BackendTest {
 protected:
     void SetUp() override {
         if (!has_tls()) GTEST_SKIP() << "no TLS backend";
     }
-    PoolOptions options(ReloadLog& log) const {
-        PoolOptions o;
-        o.max_size = 4;
-        o.acquire_timeout = 20s;
-        o.connect_timeout = 5s;
-        o.connect_backoff_initial = 10ms;
-        o.connect_backoff_max = 50ms;
-        o.tls_check_interval = 0ms;  // check on every new connection
-        o.on_tls_reload = [&log](const PoolEvent& e) { log.add(e); };
-        return o;
+    // The test's pool (of the parameter's kind): small, quick to retry, checking the files on
+    // every new connection and logging on_tls_reload to `log`; then `more(options)`.
+    struct NoMore {
+        void operator()(auto&) const {}
+    };
+    template <class More = NoMore>
+    DriverPool make_pool(const Config& config, ReloadLog& log, More more = {}) const {
+        return DriverPool(driver(), config, [&](auto& o) {
+            o.max_size = 4;
+            o.acquire_timeout = 20s;
+            o.connect_timeout = 5s;
+            o.connect_backoff_initial = 10ms;
+            o.connect_backoff_max = 50ms;
+            o.tls_check_interval = 0ms;  // check on every new connection
+            o.on_tls_reload = [&log](const PoolEvent& e) { log.add(e); };
+            more(o);
+        });
     }
     // certuser by client certificate (pg_hba "cert"; the server trusts client-ca.crt).
     Config certuser(const Scratch& s) const {
@@ -92,8 +102,8 @@ protected:
                       " sslcert=" + quote_conninfo_value(s.path("client.crt")) +
                       " sslkey=" + quote_conninfo_value(s.path("client.key")));
     }
-    static std::string issuer(Pool::Lease& l) {
-        return l->query("SELECT issuer_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0][0].as<std::string>();
+    static std::string issuer(DriverPool::Lease& l) {
+        return l.query("SELECT issuer_dn FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0][0].as<std::string>();
     }
     // A new CA below client-ca (so the server trusts it through client-ca.crt) and a
     // certuser certificate from it: rotation.crt (leaf + the new CA) and rotation.key.
@@ -136,7 +146,7 @@ TEST_P(PoolTlsRotation, RenewedClientCertificateIsUsedForNewConnections) {
     s.install(pki("client.crt"), "client.crt");
     s.install(pki("client.key"), "client.key");
     ReloadLog log;
-    Pool pool(certuser(s), options(log));
+    DriverPool pool = make_pool(certuser(s), log);
     auto first = pool.acquire();
     EXPECT_NE(issuer(first).find("pgtls test client CA"), std::string::npos) << issuer(first);
 
@@ -160,18 +170,18 @@ TEST_P(PoolTlsRotation, BrokenFilesKeepTheLastGoodContext) {
     s.install(pki("client.crt"), "client.crt");
     s.install(pki("client.key"), "client.key");
     ReloadLog log;
-    auto o = options(log);
-    o.on_tls_reload = [&log](const PoolEvent& e) {
-        log.add(e);
-        throw std::runtime_error("hook failure is ignored");
-    };
-    Pool pool(certuser(s), o);
+    DriverPool pool = make_pool(certuser(s), log, [&log](auto& o) {
+        o.on_tls_reload = [&log](const PoolEvent& e) {
+            log.add(e);
+            throw std::runtime_error("hook failure is ignored");
+        };
+    });
     auto first = pool.acquire();
     s.write("client.crt.new", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n");
     fs::rename(s.path("client.crt.new"), s.path("client.crt"));
 
     auto second = pool.acquire();  // a new connection, with the previous context
-    EXPECT_EQ(second->query("SELECT current_user")[0][0].as<std::string>(), "certuser");
+    EXPECT_EQ(second.query("SELECT current_user")[0][0].as<std::string>(), "certuser");
     EXPECT_NE(issuer(second).find("pgtls test client CA"), std::string::npos);
     auto events = log.get();
     ASSERT_EQ(events.size(), 1u);
@@ -186,7 +196,8 @@ TEST_P(PoolTlsRotation, BrokenFilesKeepTheLastGoodContext) {
     EXPECT_EQ(log.get().size(), 2u);
     second.release();
     first.release();
-    pool.close(0ms);  // not needed for the next step; proves nothing is stuck
+    pool.close();  // proves nothing is stuck
+    EXPECT_EQ(pool.stats().total, 0u);
 }
 
 // (b') After a failed reload, a later good rotation is picked up.
@@ -195,7 +206,7 @@ TEST_P(PoolTlsRotation, ARepairedRotationLoadsAfterAFailure) {
     s.install(pki("client.crt"), "client.crt");
     s.install(pki("client.key"), "client.key");
     ReloadLog log;
-    Pool pool(certuser(s), options(log));
+    DriverPool pool = make_pool(certuser(s), log);
     { auto l = pool.acquire(); }
     s.write("client.key.new", "garbage\n");
     fs::permissions(s.path("client.key.new"), fs::perms::owner_read | fs::perms::owner_write);
@@ -205,7 +216,7 @@ TEST_P(PoolTlsRotation, ARepairedRotationLoadsAfterAFailure) {
     s.install(pki("client-ecdsa.key"), "client.key");
     EXPECT_NO_THROW(pool.reload_tls());
     auto a = pool.acquire(), b = pool.acquire();  // b is new
-    EXPECT_EQ(b->query("SELECT current_user")[0][0].as<std::string>(), "certuser");
+    EXPECT_EQ(b.query("SELECT current_user")[0][0].as<std::string>(), "certuser");
     auto events = log.get();
     ASSERT_EQ(events.size(), 2u);
     EXPECT_NE(events[0], "");
@@ -222,7 +233,7 @@ TEST_P(PoolTlsRotation, ACrlRevokingTheServerStopsNewConnections) {
     ReloadLog log;
     auto conf = pg18_verified();
     conf.conninfo += " sslcrl=" + quote_conninfo_value(s.path("crl.pem"));
-    Pool pool(conf, options(log));
+    DriverPool pool = make_pool(conf, log);
     auto first = pool.acquire();
 
     s.install(s.path("crl-revoked.pem"), "crl.pem");
@@ -234,7 +245,7 @@ TEST_P(PoolTlsRotation, ACrlRevokingTheServerStopsNewConnections) {
         for (auto& ch : what) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         EXPECT_NE(what.find("revoked"), std::string::npos) << e.what();
     }
-    EXPECT_EQ(first->query("SELECT 1")[0][0].as<int>(), 1);
+    EXPECT_EQ(first.query("SELECT 1")[0][0].as<int>(), 1);
     auto events = log.get();
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0], "");
@@ -246,15 +257,15 @@ TEST_P(PoolTlsRotation, RetireOnReloadClosesOldConnectionsOnRelease) {
     for (bool retire : {false, true}) {
         SCOPED_TRACE(retire ? "retire" : "keep");
         ReloadLog log;
-        auto o = options(log);
-        o.retire_on_tls_reload = retire;
         std::mutex m;
         std::vector<std::string> removed;
-        o.on_remove = [&](const PoolEvent& e) {
-            std::lock_guard lk(m);
-            removed.push_back(e.reason);
-        };
-        Pool pool(pg18_verified(), o);
+        DriverPool pool = make_pool(pg18_verified(), log, [&](auto& o) {
+            o.retire_on_tls_reload = retire;
+            o.on_remove = [&](const PoolEvent& e) {
+                std::lock_guard lk(m);
+                removed.push_back(e.reason);
+            };
+        });
         std::uint64_t old_id;
         {
             auto a = pool.acquire();
@@ -278,7 +289,7 @@ TEST_P(PoolTlsRotation, RetireOnReloadClosesOldConnectionsOnRelease) {
     }
 }
 
-PGTLS_INSTANTIATE_PER_BACKEND(PoolTlsRotation);
+PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(PoolTlsRotation);
 
 }  // namespace
 }  // namespace pgtls::test

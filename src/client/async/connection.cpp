@@ -17,6 +17,7 @@
 #include "protocol/notification_wait.hpp"
 #include "protocol/pipeline.hpp"
 #include "protocol/query.hpp"
+#include "client/client_shared.hpp"
 #include "client/session_setup.hpp"
 #include "client/tls_setup_cache.hpp"
 #include "client/trace_comment.hpp"
@@ -90,6 +91,9 @@ struct client::AsyncCore {
 
     Settings settings;
     std::shared_ptr<TlsSetup> tls;
+    // Set by connect_shared() (client_shared.hpp) for the connect it queues: a pool's TLS
+    // context and key cache; `shared` is the running connect's.
+    std::shared_ptr<ConnectShared> shared, next_shared;
     transport::Channel channel;
     protocol::MessageReader reader{64 * 1024 * 1024};
     std::string out;
@@ -130,7 +134,7 @@ struct client::AsyncCore {
     }
 
     void ensure_tls() {
-        if (!tls) tls = shared_tls_setup(settings);
+        if (!tls) tls = shared ? shared_tls(*shared, settings) : shared_tls_setup(settings);
     }
 
     protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
@@ -395,12 +399,14 @@ bool AsyncConnection::busy() const noexcept {
 
 AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
     auto op = make_op<protocol::ConnectFlow>(
-        [settings = std::move(settings)](State& s) mutable -> std::unique_ptr<protocol::Algorithm> {
+        [settings = std::move(settings), shared = std::exchange(state_->next_shared, nullptr)](
+            State& s) mutable -> std::unique_ptr<protocol::Algorithm> {
             s.channel.abort();
             s.healthy = false;
             s.closing = false;
             s.settings = std::move(settings);
             s.tls.reset();
+            s.shared = std::move(shared);
             s.reader = protocol::MessageReader(s.settings.max_message_size);
             s.out.clear();
             {
@@ -415,14 +421,27 @@ AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
             o.prepare_tls = [&s] { s.ensure_tls(); };
             o.startup_options = [&s](const HostTarget& t, protocol::TlsStart how) {
                 if (how != protocol::TlsStart::none) s.ensure_tls();
-                const crypto::Provider& crypto = s.tls ? s.tls->backend->crypto() : tls::default_crypto();
-                return startup_options(s.settings, t, how, crypto, s.session);
+                const crypto::Provider* crypto = s.tls ? &s.tls->backend->crypto() : &tls::default_crypto();
+                if (s.shared) crypto = &shared_auth_crypto(*s.shared, *crypto);
+                return startup_options(s.settings, t, how, *crypto, s.session);
             };
             return std::make_unique<protocol::ConnectFlow>(std::move(o), s.wire());
         },
         [done = std::move(done)](State&, protocol::ConnectFlow*, std::exception_ptr e) { done(e); });
     op->kind = Op::Kind::connect;
     return state_->submit(std::move(op));
+}
+
+AsyncConnection::OpId connect_shared(AsyncConnection& connection, Settings settings,
+                                     std::shared_ptr<ConnectShared> shared, AsyncConnection::Done done) {
+    connection.core()->next_shared = std::move(shared);  // taken by the connect queued now
+    return connection.connect(std::move(settings), std::move(done));
+}
+
+bool uses_current_tls(const AsyncConnection& connection, const ConnectShared& shared) {
+    const client::AsyncCore* core = connection.core();
+    if (!core || !core->tls || core->shared.get() != &shared) return true;
+    return is_current_tls(shared, core->tls);
 }
 
 AsyncConnection::OpId AsyncConnection::connect(const Config& config, Done done) {
