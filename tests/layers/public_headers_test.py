@@ -40,7 +40,7 @@ def main():
     headers += sorted(h for h in os.listdir(os.path.join(build_inc, "pgtls")) if h.endswith(".hpp"))
     headers += ["detail/" + h for h in sorted(os.listdir(os.path.join(src_inc, "pgtls", "detail")))
                 if h.endswith(".hpp")]
-    needs_asio = {"asio.hpp", "detail/asio_pump.hpp"}
+    needs_asio = {"asio.hpp", "asio_pool.hpp", "detail/asio_pump.hpp"}
     include_dirs = [src_inc, build_inc]
     failures = []
 
