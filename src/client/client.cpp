@@ -114,7 +114,8 @@ void Client::ping(std::chrono::milliseconds timeout, std::string_view sql) {
     }
 }
 
-Result client::ClientCore::extended_round_trip(protocol::ExtendedCall call, Deadline d) {
+// Inline into its two callers below (the only ones): a call frame less on every query.
+[[gnu::always_inline]] inline Result client::ClientCore::extended_round_trip(protocol::ExtendedCall call, Deadline d) {
     Result result;
     call.target = &result;
     protocol::ExtendedRequest q(wire(), call, request_options(d));

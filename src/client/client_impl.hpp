@@ -172,7 +172,7 @@ struct client::ClientCore {
 
     // Sends one extended query (encode_extended + Sync) and reads its single result; rows go to
     // `on_row` when given. The shared path of execute(sql...), execute(PreparedStatement) and
-    // stream().
+    // stream(). Defined inline in client.cpp: called there only.
     Result extended_round_trip(protocol::ExtendedCall call, Deadline d);
     PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
                                         const std::vector<std::uint32_t>& types, Deadline d);

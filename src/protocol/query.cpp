@@ -44,12 +44,12 @@ void encode_extended(std::string& out, const PreparedStatement* prepared, std::s
 
 ExtendedRequest::ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOptions options)
     : Request(wire, options), call_(call), flow_(QueryFlow::Kind::extended, wire.session) {
+    if (!call_.target) throw Error(ErrorKind::usage, ErrorCause::usage, "an extended query needs a result target");
+    flow_.set_single_target(call_.target);
     if (call_.prepared)
         flow_.set_expected_columns(
             wire.session.columns_like(call_.prepared->columns, static_cast<std::int16_t>(call_.format)));
     flow_.set_row_callback(call_.on_row);
-    if (!call_.target) throw Error(ErrorKind::usage, ErrorCause::usage, "an extended query needs a result target");
-    flow_.set_single_target(call_.target);
 }
 
 Action ExtendedRequest::send() {

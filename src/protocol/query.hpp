@@ -52,7 +52,7 @@ struct ExtendedCall {
     std::span<const Param> params;
     ResultFormat format = ResultFormat::text;
     const std::function<void(const Row&)>* on_row = nullptr;  // set: rows are streamed to it
-    Result* target = nullptr;  // where the result goes (required)
+    Result* target = nullptr;  // where the result is built (required; what it held is dropped)
 };
 
 // One statement with parameters and a Sync; everything in `call` outlives the request, and

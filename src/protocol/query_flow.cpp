@@ -11,15 +11,20 @@ void QueryFlow::unexpected(char type) const {
 }
 
 void QueryFlow::finish_result() {
-    if (on_row_) current_.clear_rows();  // a streamed row view points into the read buffer
+    if (on_row_) current_->clear_rows();  // a streamed row view points into the read buffer
     if (single_) {
-        *single_ = std::move(current_);
         ++single_count_;
+        if (current_ == single_) {  // built in place; a later result is built apart
+            current_ = &own_;
+            have_columns_ = false;
+            return;
+        }
+        *single_ = std::move(own_);
     } else {
         session_.hold_result();  // each one is kept (a single target keeps only the last)
-        results_.push_back(std::move(current_));
+        results_.push_back(std::move(own_));
     }
-    current_.reset();
+    own_.reset();
     have_columns_ = false;
 }
 
@@ -48,28 +53,28 @@ bool QueryFlow::on_any_message(const BackendMessage& m) {
             return false;
         case 'T':
             if (have_columns_) unexpected(m.type);
-            current_.set_columns(session_.columns_for(m.body));
+            current_->set_columns(session_.columns_for(m.body));
             have_columns_ = true;
             return false;
         case 'D':
             if (!have_columns_) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
             if (on_row_) {
                 // The row refers to the receive buffer: no copy (valid during the callback only).
-                current_.set_row_view(m.body);
-                session_.call_user([&] { (*on_row_)(current_[0]); });
+                current_->set_row_view(m.body);
+                session_.call_user([&] { (*on_row_)((*current_)[0]); });
             } else {
                 // Kept: the body, its field table, its row index entry.
-                session_.hold_row(m.body.size() + 8 * current_.columns() + 8);
-                current_.add_data_row(m.body);
+                session_.hold_row(m.body.size() + 8 * current_->columns() + 8);
+                current_->add_data_row(m.body);
             }
             return false;
         case 'C':
-            current_.set_command_tag(parse_command_complete(m.body));
-            session_.note_command_tag(current_.command_tag());
+            current_->set_command_tag(parse_command_complete(m.body));
+            session_.note_command_tag(current_->command_tag());
             finish_result();
             return false;
         case 'I':
-            current_.set_empty_query();
+            current_->set_empty_query();
             finish_result();
             return false;
         case 's':  // PortalSuspended (Execute with a row limit)
@@ -78,7 +83,7 @@ bool QueryFlow::on_any_message(const BackendMessage& m) {
             return false;
         case 'E':
             if (!error_) error_.emplace(parse_error_fields(m.body));
-            current_.reset();
+            current_->reset();
             have_columns_ = false;
             return false;
         case 'G':  // CopyInResponse: this API has no data to give

@@ -18,6 +18,8 @@ public:
     enum class Kind { simple, extended };
     // A flow is one request: what the session holds for it (SessionState::held) starts at 0.
     QueryFlow(Kind kind, SessionState& state) : kind_(kind), session_(state) { session_.held = {}; }
+    QueryFlow(const QueryFlow&) = delete;  // current_ may point into the flow itself
+    QueryFlow& operator=(const QueryFlow&) = delete;
 
     // Returns true once ReadyForQuery has been consumed. Throws Error(protocol) on a message
     // that does not belong in this state. Server errors are stored (see error()) because the
@@ -30,15 +32,21 @@ public:
     }
 
     std::vector<Result>& results() noexcept { return results_; }
-    // Keep only the last result, in *target (no vector): one-statement extended queries.
-    void set_single_target(Result* target) noexcept { single_ = target; }
+    // Keep only the last result, in *target (no vector): one-statement extended queries. The
+    // first result is built in *target itself (no move per query); a later one, if any, is
+    // built apart and replaces it. Before the first message and before set_expected_columns.
+    void set_single_target(Result* target) noexcept {
+        single_ = target;
+        current_ = target;
+        target->reset();
+    }
     std::size_t single_count() const noexcept { return single_count_; }
     // Rows go to `on_row` one at a time instead of being kept (streaming).
     void set_row_callback(const std::function<void(const Row&)>* on_row) noexcept { on_row_ = on_row; }
     // Statement already described: no RowDescription will come (Bind+Execute only).
     void set_expected_columns(std::shared_ptr<const std::vector<Column>> columns) {
         have_columns_ = !columns->empty();
-        current_.set_columns(std::move(columns));
+        current_->set_columns(std::move(columns));
     }
     const std::optional<ServerError>& error() const noexcept { return error_; }
     // Set when the server asked for COPY data we could not give (COPY FROM STDIN in a plain
@@ -55,7 +63,8 @@ private:
     Kind kind_;
     SessionState& session_;
     std::vector<Result> results_;
-    Result current_;
+    Result own_;
+    Result* current_ = &own_;  // the result being built: own_, or *single_ until it has one
     bool have_columns_ = false;
     bool in_copy_out_ = false;
     bool copy_in_requested_ = false;

@@ -90,6 +90,49 @@ TEST(QueryFlow, ExtendedQuerySequence) {
     EXPECT_EQ(f.results()[0][0][0].as<std::optional<std::string>>(), std::nullopt);
 }
 
+// A single target (an extended query's) is where the first result is built; what it held
+// before is dropped, and a later result replaces the first one entirely.
+TEST(QueryFlow, SingleTargetHoldsOnlyTheLastResult) {
+    protocol::SessionState s;
+    Result target;
+    {
+        protocol::QueryFlow earlier(protocol::QueryFlow::Kind::extended, s);
+        earlier.set_single_target(&target);
+        ASSERT_TRUE(drive(earlier, row_description({{"old", 25}}) + data_row({"stale"}) + command_complete("SELECT 1") +
+                                       ready()));
+        ASSERT_EQ(target.size(), 1u);
+    }
+    protocol::QueryFlow f(protocol::QueryFlow::Kind::extended, s);
+    f.set_single_target(&target);
+    EXPECT_EQ(target.size(), 0u);
+    EXPECT_EQ(target.columns(), 0u);
+    EXPECT_EQ(target.command_tag(), "");
+    ASSERT_TRUE(drive(f, msg('1', "") + msg('2', "") + row_description({{"a", 23}}) + data_row({"1"}) + data_row({"2"}) +
+                             msg('s', "") + row_description({{"b", 23}}) + data_row({"3"}) + command_complete("SELECT 1") +
+                             ready()));
+    EXPECT_EQ(f.single_count(), 2u);
+    EXPECT_TRUE(f.results().empty());
+    ASSERT_EQ(target.size(), 1u);
+    ASSERT_EQ(target.columns(), 1u);
+    EXPECT_EQ(target.column_info()[0].name, "b");
+    EXPECT_EQ(target[0][0].as<int>(), 3);
+    EXPECT_EQ(target.command_tag(), "SELECT 1");
+}
+
+// An ErrorResponse drops the rows of the result being built in the target.
+TEST(QueryFlow, SingleTargetKeepsNoRowsOfAFailedStatement) {
+    protocol::SessionState s;
+    Result target;
+    protocol::QueryFlow f(protocol::QueryFlow::Kind::extended, s);
+    f.set_single_target(&target);
+    ASSERT_TRUE(drive(f, msg('1', "") + msg('2', "") + row_description({{"a", 23}}) + data_row({"1"}) +
+                             error_response("22012", "division by zero") + ready()));
+    ASSERT_TRUE(f.error());
+    EXPECT_EQ(f.single_count(), 0u);
+    EXPECT_EQ(target.size(), 0u);
+    EXPECT_EQ(target.columns(), 0u);
+}
+
 TEST(QueryFlow, AsyncMessagesDuringAQueryAreKept) {
     protocol::SessionState s;
     protocol::QueryFlow f(protocol::QueryFlow::Kind::simple, s);

@@ -92,6 +92,10 @@ ssize_t GnutlsSession::pull(gnutls_transport_ptr_t self, void* buf, std::size_t 
     return n;
 }
 
+ssize_t GnutlsSession::pull_established(gnutls_transport_ptr_t self, void* buf, std::size_t len) {
+    return ::recv(static_cast<GnutlsSession*>(self)->fd_, buf, len, 0);
+}
+
 // GnuTLS's contract: > 0 when data (or EOF) is readable, 0 when `ms` passed, -1 on error;
 // GNUTLS_INDEFINITE_TIMEOUT waits without limit.
 int GnutlsSession::pull_timeout(gnutls_transport_ptr_t self, unsigned int ms) {
@@ -225,6 +229,9 @@ IoResult GnutlsSession::handshake() {
         const int saved_errno = errno;
         if (rc == GNUTLS_E_SUCCESS) {
             handshake_done_ = true;
+            // The server's first bytes are known: later reads (every record of every query)
+            // skip the probe.
+            gnutls_transport_set_pull_function(session_, &GnutlsSession::pull_established);
             return {};
         }
         if (rc == GNUTLS_E_INTERRUPTED) continue;

@@ -43,6 +43,8 @@ private:
     // Socket reads (the recv transport pointer is the session; sends keep GnuTLS's own
     // send(MSG_NOSIGNAL) on the fd): recv on the fd, noting the bytes for peer_answer().
     static ssize_t pull(gnutls_transport_ptr_t self, void* buf, std::size_t len);
+    // pull() once the handshake is done: recv alone.
+    static ssize_t pull_established(gnutls_transport_ptr_t self, void* buf, std::size_t len);
     static int pull_timeout(gnutls_transport_ptr_t self, unsigned int ms);
 
     IoResult would_block() const;
