@@ -11,31 +11,36 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
         case '1':
         case '2':
         case 'n': return false;
+        // A query's result is built in its own slot (results_[q_], empty until then): no
+        // result is moved per query.
         case 'T':
+            if (q_ >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
             // A batch of the same query shares one parsed column list.
-            current_.set_columns(session_.columns_for(m.body));
+            results_[q_].result.set_columns(session_.columns_for(m.body));
             have_columns_ = true;
             return false;
-        case 'D':
+        case 'D': {
             if (!have_columns_) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
-            session_.hold_row(m.body.size() + 8 * current_.columns() + 8);
-            current_.add_data_row(m.body);
+            Result& r = results_[q_].result;  // have_columns_: q_ < group_end
+            session_.hold_row(m.body.size() + 8 * r.columns() + 8);
+            r.add_data_row(m.body);
             return false;
+        }
         case 'C':
-        case 'I':
+        case 'I': {
             if (q_ >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
+            Result& r = results_[q_].result;
             if (m.type == 'C') {
-                current_.set_command_tag(parse_command_complete(m.body));
-                session_.note_command_tag(current_.command_tag());  // a pooled LISTEN is noticed
+                r.set_command_tag(parse_command_complete(m.body));
+                session_.note_command_tag(r.command_tag());  // a pooled LISTEN is noticed
             } else {
-                current_.set_empty_query();
+                r.set_empty_query();
             }
             results_[q_].status = PipelineResult::Status::ok;
-            results_[q_].result = std::move(current_);
-            current_.reset();
             have_columns_ = false;
             ++q_;
             return false;
+        }
         case 'E': {
             // A FATAL or PANIC ends the session (pg_terminate_backend, shutdown): that is the
             // pipeline's error, not one query's.
@@ -57,10 +62,10 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
                 return false;
             }
             results_[q_].status = PipelineResult::Status::error;
+            results_[q_].result.reset();  // the rows that came before the error
             results_[q_].error.emplace(std::move(fields));
             ++q_;
             aborted_ = true;
-            current_.reset();
             have_columns_ = false;
             return false;
         }
@@ -71,7 +76,6 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
             for (; q_ < group_end; ++q_) results_[q_].status = PipelineResult::Status::skipped;
             ++group_;
             aborted_ = false;
-            current_.reset();
             have_columns_ = false;
             return done();
         default:

@@ -43,8 +43,7 @@ private:
     std::size_t group_ = 0;  // current sync group
     std::size_t q_ = 0;      // next query to report
     bool aborted_ = false;   // an error in the current group: the rest is skipped
-    Result current_;
-    bool have_columns_ = false;
+    bool have_columns_ = false;  // results_[q_] has its RowDescription
 };
 
 }  // namespace pgtls::protocol

@@ -448,6 +448,46 @@ TEST(PipelineRequest, AFailedCommitAtTheSyncMakesEveryQueryOfItsGroupAnError) {
     EXPECT_EQ(q.settled(), 3u);
 }
 
+// Each query's result is built in its own slot: a query that fails after some of its rows
+// keeps none of them, its neighbours keep theirs.
+TEST(PipelineRequest, AQueryThatFailsAfterRowsKeepsNoneOfThem) {
+    TestWire w;
+    std::vector<PipelineResult> results(2);
+    const std::vector<std::size_t> sync_after{1, 2};
+    protocol::PipelineRequest q(w.wire, "", results, sync_after, k1s);
+    q.resume(Event::start());
+    q.resume(Event::of(Event::Kind::written));
+    w.in.feed(bytes(msg('1', "") + msg('2', "") + row_description({{"n", 23}}) + data_row({"1"}) + data_row({"2"}) +
+                    error_response("22012", "division by zero") + ready() + msg('1', "") + msg('2', "") +
+                    row_description({{"m", 23}}) + data_row({"9"}) + command_complete("SELECT 1") + ready()));
+    const auto a = q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::done);
+    EXPECT_EQ(results[0].status, PipelineResult::Status::error);
+    EXPECT_EQ(results[0].result.size(), 0u) << "rows of a failed query were kept";
+    EXPECT_EQ(results[0].result.columns(), 0u);
+    ASSERT_EQ(results[1].status, PipelineResult::Status::ok);
+    ASSERT_EQ(results[1].result.size(), 1u);
+    EXPECT_EQ(results[1].result[0][0].as<int>(), 9);
+    EXPECT_EQ(results[1].result.column_info().at(0).name, "m");
+}
+
+// A RowDescription for a query the group does not have is the server's error, caught before
+// anything is written past the results.
+TEST(PipelineRequest, ARowDescriptionBeyondTheGroupIsAProtocolError) {
+    TestWire w;
+    std::vector<PipelineResult> results(1);
+    const std::vector<std::size_t> sync_after{1};
+    protocol::PipelineRequest q(w.wire, "", results, sync_after, k1s);
+    q.resume(Event::start());
+    q.resume(Event::of(Event::Kind::written));
+    w.in.feed(bytes(row_description({{"n", 23}}) + data_row({"1"}) + command_complete("SELECT 1") +
+                    row_description({{"n", 23}}) + data_row({"2"})));
+    const auto a = q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::done);
+    EXPECT_EQ(error_of(a).kind(), ErrorKind::protocol);
+    EXPECT_NE(std::string(error_of(a).what()).find("more results than queries"), std::string::npos) << error_of(a).what();
+}
+
 TEST(PipelineRequest, ATimeoutRetiresTheConnection) {
     TestWire w;
     std::vector<PipelineResult> results(1);
