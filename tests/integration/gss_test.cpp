@@ -304,11 +304,10 @@ TEST_P(GssEncryption, RowsAndStatementsLargerThanAPacket) {
 }
 
 TEST_P(GssEncryption, CopyInAndOutOverGssapi) {
-    if (async_driver()) GTEST_SKIP() << "COPY runs through the blocking Client here";
-    Client c = connect(enc("gssonly", "gssencmode=require"));
+    DriverConnection c = open(enc("gssonly", "gssencmode=require"));
     ASSERT_EQ(c.info().encryption, "gss");
     c.exec("CREATE TEMP TABLE t (id int, v text)");
-    auto in = c.copy_in("COPY t FROM STDIN");
+    auto in = c.copy_in_writer("COPY t FROM STDIN");
     std::string expected;
     for (int i = 0; i < 20000; ++i) {
         std::string line = std::to_string(i) + "\t" + std::string(100, static_cast<char>('a' + i % 26)) + "\n";
@@ -389,19 +388,14 @@ TEST_P(GssEncryption, AQueryTimeoutCancelsOverGssapi) {
 }
 
 TEST_P(GssEncryption, CancelFromAnotherThreadOverGssapi) {
-    if (async_driver()) GTEST_SKIP() << "Client::cancel is the blocking driver's";
-    Client c = connect(enc("gssonly", "gssencmode=require"));
-    std::thread t([&] {
-        std::this_thread::sleep_for(300ms);
-        c.cancel();
-    });
+    // Client::cancel() from another thread, or AsyncConnection::cancel(id) from the loop.
+    DriverConnection c = open(enc("gssonly", "gssencmode=require"));
     try {
-        c.query("SELECT pg_sleep(30)");
+        c.query_cancelled_after("SELECT pg_sleep(30)", 300ms);
         ADD_FAILURE() << "not cancelled";
     } catch (const ServerError& e) {
         EXPECT_EQ(e.sqlstate(), "57014");
     }
-    t.join();
     EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
 }
 
