@@ -387,7 +387,7 @@ TEST_P(GssEncryption, AQueryTimeoutCancelsOverGssapi) {
     EXPECT_EQ(c.query("SELECT 1")[0][0].view(), "1");
 }
 
-TEST_P(GssEncryption, CancelFromAnotherThreadOverGssapi) {
+TEST_P(GssEncryption, CancellingARunningQueryOverGssapi) {
     // Client::cancel() from another thread, or AsyncConnection::cancel(id) from the loop.
     DriverConnection c = open(enc("gssonly", "gssencmode=require"));
     try {
