@@ -23,9 +23,11 @@ namespace pgtls::test {
 
 enum class DriverKind { blocking, async };
 
-// Runs the loop for `c` until `finished()`; false after `limit`. `wake_at`: a time at which
-// the loop wakes (to let `finished` act, say) even if the connection has no deadline then.
-inline bool run_async_loop(AsyncConnection& c, const std::function<bool()>& finished,
+// Runs the loop for `c` (an AsyncConnection, or an AsyncPool) until `finished()`; false after
+// `limit`. `wake_at`: a time at which the loop wakes (to let `finished` act, say) even if the
+// connection has no deadline then.
+template <class Loop>
+bool run_async_loop(Loop& c, const std::function<bool()>& finished,
                            std::chrono::milliseconds limit = std::chrono::seconds(60),
                            std::optional<AsyncConnection::Clock::time_point> wake_at = std::nullopt) {
     const auto end = AsyncConnection::Clock::now() + limit;
@@ -48,8 +50,8 @@ inline bool run_async_loop(AsyncConnection& c, const std::function<bool()>& fini
 
 // Waits for the operation `start(callback)` queued on `c`: rethrows its error, else returns
 // its value.
-template <class T, class Start>
-T await_async(AsyncConnection& c, const char* what, Start start) {
+template <class T, class Pollable, class Start>
+T await_async(Pollable& c, const char* what, Start start) {
     std::optional<std::exception_ptr> outcome;
     std::optional<T> value;
     start([&](std::exception_ptr e, T v) {
@@ -62,8 +64,8 @@ T await_async(AsyncConnection& c, const char* what, Start start) {
     return std::move(*value);
 }
 // The same for an operation without a value.
-template <class Start>
-void await_async_done(AsyncConnection& c, const char* what, Start start) {
+template <class Pollable, class Start>
+void await_async_done(Pollable& c, const char* what, Start start) {
     await_async<bool>(c, what, [&](auto done) { start([done](std::exception_ptr e) { done(e, true); }); });
 }
 

@@ -476,8 +476,6 @@ AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
             s.channel.abort();
             s.healthy = false;
             s.closing = false;
-            s.end_copy(nullptr);
-            s.cache.clear();  // a new session has none of the old one's statements
             s.settings = std::move(settings);
             s.tls.reset();
             s.reader = protocol::MessageReader(s.settings.max_message_size);
@@ -488,6 +486,8 @@ AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
                 s.session.notice_handler = std::move(handler);
                 s.session.limits = protocol::SessionState::Limits::from(s.settings);
             }
+            s.end_copy(nullptr);
+            s.cache.clear();  // a new session has none of the old one's statements
             // The connect policy is the blocking client's (ConnectFlow); the TLS context is
             // built before the first TLS attempt, once.
             protocol::ConnectOptions o = connect_options(s.settings);
