@@ -88,7 +88,9 @@ auto asio_initiate(Token&& token, AsioOpTarget target, ::asio::any_io_executor d
 namespace detail {
 /// What AsioCopyIn and AsioTransaction share: an AsyncCopyIn or AsyncTransaction (`Inner`) on
 /// an Asio connection, whose operations start through asio_initiate, and whose destruction
-/// while open (an abort, a ROLLBACK queued) re-arms the connection's pump.
+/// while open (an abort, a ROLLBACK queued) re-arms the connection's pump. `Inner` lives on the
+/// heap, so an operation initiated later (a deferred token) still finds it after a move of
+/// its holder; the holder itself must outlive the initiation, as any Asio I/O object.
 template <class Inner>
 class AsioHeld {
 public:
@@ -98,7 +100,7 @@ public:
     AsioHeld() = default;
     /// Holds `inner`, of the connection `target` names.
     AsioHeld(Inner inner, AsioOpTarget target, executor_type ex)
-        : inner_(std::move(inner)), target_(std::move(target)), ex_(std::move(ex)) {}
+        : inner_(std::make_unique<Inner>(std::move(inner))), target_(std::move(target)), ex_(std::move(ex)) {}
     AsioHeld(AsioHeld&&) noexcept = default;  ///< Takes over what the source holds.
     /// Ends what this one holds (as the destructor), then takes over the source's.
     AsioHeld& operator=(AsioHeld&& other) noexcept {
@@ -112,24 +114,28 @@ public:
     }
     /// Ends what it holds when still open (Inner's destructor queues it) and re-arms the pump.
     ~AsioHeld() {
-        if (!inner_.is_open()) return;
-        inner_ = Inner{};
+        if (!is_open()) return;
+        inner_.reset();  // Inner's destructor queues the abort or ROLLBACK
         if (target_.alive && *target_.alive) target_.arm();
     }
 
-    executor_type get_executor() const noexcept { return ex_; }  ///< Its connection's executor.
-    bool is_open() const noexcept { return inner_.is_open(); }    ///< As Inner::is_open().
+    executor_type get_executor() const noexcept { return ex_; }        ///< Its connection's executor.
+    bool is_open() const noexcept { return inner_ && inner_->is_open(); }  ///< As Inner::is_open().
 
 protected:
-    /// Starts `start(inner, done)` (an operation of Inner) for any completion token.
+    /// Starts `start(inner, done)` (an operation of Inner) for any completion token; one that
+    /// holds nothing starts on an Inner of nothing (whose operations throw Error(usage)).
     template <class Signature, class Token, class Start>
     auto run(Token&& token, Start start) {
+        if (!inner_) inner_ = std::make_unique<Inner>();
         return asio_initiate<Signature>(std::forward<Token>(token), target_, ex_,
-                                        [this, start = std::move(start)](auto done) mutable { return start(inner_, std::move(done)); });
+                                        [inner = inner_.get(), start = std::move(start)](auto done) mutable {
+                                            return start(*inner, std::move(done));
+                                        });
     }
 
 private:
-    Inner inner_;
+    std::unique_ptr<Inner> inner_;
     AsioOpTarget target_;
     executor_type ex_;
 };

@@ -9,10 +9,12 @@
 /// changes — and deadline(): when to call advance() even if no socket became ready. The loop
 /// calls advance() on readiness or at the deadline; spurious calls are harmless.
 ///
-/// Operations (connect, query, execute, prepare, stream, pipeline, COPY, notifications, close)
-/// are queued and run one after another in order; they start at the next advance() (after
-/// queueing, deadline() is already past), so the application's code — completion callbacks, a
-/// password callback, a notice handler — runs only from advance() (and from the destructor),
+/// Operations (connect, query, execute, prepare, describe and close statements, stream,
+/// pipeline, COPY — whole or streamed through an AsyncCopyIn —, transactions through an
+/// AsyncTransaction, notifications, close) are queued and run one after another in order;
+/// they start at the next advance() (after queueing, deadline() is already past), so the
+/// application's code — completion callbacks, a password callback, a notice handler — runs
+/// only from advance() (and from the destructor),
 /// never from the call that queued the operation. Each completes through its callback with an
 /// exception_ptr (null on success: a pgtls::Error, ServerError, or what a user callback threw)
 /// and its result. A callback may queue further operations; it must not destroy the

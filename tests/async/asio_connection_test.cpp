@@ -159,9 +159,13 @@ TEST_P(AsioConnectionTest, AStreamedCopyInFromACoroutine) {
         co_await conn.async_connect(pg18_verified(), asio::use_awaitable);
         co_await conn.async_query("CREATE TEMP TABLE s (n int)"s, asio::use_awaitable);
         AsioCopyIn w = co_await conn.async_open_copy_in("COPY s FROM STDIN"s, asio::use_awaitable);
-        for (int i = 0; i < 100; ++i) co_await w.async_write(std::to_string(i) + "\n", asio::use_awaitable);
-        EXPECT_EQ(co_await w.async_finish(asio::use_awaitable), 100u);
-        EXPECT_FALSE(w.is_open());
+        for (int i = 0; i < 99; ++i) co_await w.async_write(std::to_string(i) + "\n", asio::use_awaitable);
+        // An operation initiated when awaited, after its writer moved: it still finds the COPY.
+        auto last = w.async_write("99\n"s, asio::use_awaitable);
+        AsioCopyIn moved = std::move(w);
+        co_await std::move(last);
+        EXPECT_EQ(co_await moved.async_finish(asio::use_awaitable), 100u);
+        EXPECT_FALSE(moved.is_open());
 
         AsioCopyIn bad = co_await conn.async_open_copy_in("COPY s FROM STDIN"s, asio::use_awaitable);
         co_await bad.async_write("oops\n"s, asio::use_awaitable);
