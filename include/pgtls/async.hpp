@@ -9,10 +9,12 @@
 /// changes — and deadline(): when to call advance() even if no socket became ready. The loop
 /// calls advance() on readiness or at the deadline; spurious calls are harmless.
 ///
-/// Operations (connect, query, execute, prepare, stream, pipeline, COPY, notifications, close)
-/// are queued and run one after another in order; they start at the next advance() (after
-/// queueing, deadline() is already past), so the application's code — completion callbacks, a
-/// password callback, a notice handler — runs only from advance() (and from the destructor),
+/// Operations (connect, query, execute, prepare, describe and close statements, stream,
+/// pipeline, COPY — whole or streamed through an AsyncCopyIn —, transactions through an
+/// AsyncTransaction, notifications, close) are queued and run one after another in order;
+/// they start at the next advance() (after queueing, deadline() is already past), so the
+/// application's code — completion callbacks, a password callback, a notice handler — runs
+/// only from advance() (and from the destructor),
 /// never from the call that queued the operation. Each completes through its callback with an
 /// exception_ptr (null on success: a pgtls::Error, ServerError, or what a user callback threw)
 /// and its result. A callback may queue further operations; it must not destroy the
@@ -77,6 +79,104 @@ struct PipelineQuery {
     bool sync_after = false;                   ///< a Sync follows it: its sync group ends here
 };
 
+class AsyncConnection;
+
+/// A COPY ... FROM STDIN in progress on an AsyncConnection (AsyncConnection::open_copy_in):
+/// the application writes the data as it produces it, then finish()es or abort()s. Its
+/// operations are queued on the connection like any other and complete through their callbacks
+/// from advance(); while the COPY is open they run before every other queued operation, which
+/// waits for the COPY to end.
+///
+/// Back-pressure: write() completes once its data went out to the socket, so a producer that
+/// waits for each write before the next holds at most one chunk in memory.
+/// An error the server reports mid-COPY (bad data) ends the COPY: the operation that meets it
+/// completes with that ServerError (the connection stays usable), and every later operation of
+/// the writer with the same error. Destroying a writer whose COPY is still open aborts it.
+/// Operations on a writer whose connection was destroyed throw Error(usage).
+class AsyncCopyIn {
+public:
+    using OpId = std::uint64_t;  ///< As AsyncConnection::OpId: cancel() takes it.
+    /// Completion without a value, as AsyncConnection::Done.
+    using Done = std::function<void(std::exception_ptr)>;
+    /// Completion with a value, as AsyncConnection::Callback.
+    template <class T>
+    using Callback = std::function<void(std::exception_ptr, T)>;
+
+    /// A writer of no COPY (what a failed open_copy_in() completes with).
+    AsyncCopyIn() noexcept;
+    ~AsyncCopyIn();  ///< Aborts the COPY ("COPY abandoned by the client") if it is still open.
+    /// Takes over the COPY; the moved-from writer is one of no COPY.
+    AsyncCopyIn(AsyncCopyIn&&) noexcept;
+    /// Aborts this writer's open COPY, if any, then takes over the source's.
+    AsyncCopyIn& operator=(AsyncCopyIn&&) noexcept;
+    AsyncCopyIn(const AsyncCopyIn&) = delete;
+    AsyncCopyIn& operator=(const AsyncCopyIn&) = delete;
+
+    /// Sends `data` (any part of the COPY text or binary stream) as CopyData messages;
+    /// completes once it went out to the socket. Error(usage) when the COPY has ended.
+    OpId write(std::string data, Done done);
+    /// CopyDone: completes with the number of rows the server copied, or its error.
+    OpId finish(Callback<std::uint64_t> done);
+    /// CopyFail with `reason`: the server ends the COPY with its 57014 error ("COPY from
+    /// stdin failed: <reason>"), the answer abort() expects: it completes with null then, and
+    /// the connection is ready for the next operation.
+    OpId abort(std::string reason, Done done);
+    /// True from open_copy_in()'s completion until finish() or abort() is queued, or the
+    /// COPY ended with an error.
+    bool is_open() const noexcept;
+
+    /// The writer's hold on its connection and COPY: defined inside the library, opaque here.
+    struct Link;
+
+private:
+    friend struct client::AsyncCore;
+    std::unique_ptr<Link> link_;
+};
+
+/// A transaction on an AsyncConnection (AsyncConnection::begin), the asynchronous form of the
+/// blocking Transaction: commit(), rollback() and savepoints are queued on the connection like
+/// any other operation. Destroying a transaction that was neither committed nor rolled back
+/// queues a ROLLBACK (when the connection still exists and is healthy), so a transaction whose
+/// owner goes away never stays open. Operations after commit() or rollback() complete with
+/// Error(usage); on a transaction of no connection (moved from, or whose connection was
+/// destroyed) they throw Error(usage).
+class AsyncTransaction {
+public:
+    using OpId = std::uint64_t;  ///< As AsyncConnection::OpId: cancel() takes it.
+    /// Completion without a value, as AsyncConnection::Done.
+    using Done = std::function<void(std::exception_ptr)>;
+
+    /// A transaction of no connection (what a failed begin() completes with).
+    AsyncTransaction() noexcept;
+    ~AsyncTransaction();  ///< Queues a ROLLBACK unless finished (see above).
+    /// Takes over the transaction; the moved-from one belongs to no connection.
+    AsyncTransaction(AsyncTransaction&&) noexcept;
+    /// Rolls this transaction back (as the destructor), then takes over the source's.
+    AsyncTransaction& operator=(AsyncTransaction&&) noexcept;
+    AsyncTransaction(const AsyncTransaction&) = delete;
+    AsyncTransaction& operator=(const AsyncTransaction&) = delete;
+
+    /// COMMIT. Error(server) when the server rolled back instead (the transaction had failed).
+    OpId commit(Done done);
+    /// ROLLBACK.
+    OpId rollback(Done done);
+    /// SAVEPOINT `name` (quoted as an identifier).
+    OpId savepoint(std::string name, Done done);
+    /// ROLLBACK TO SAVEPOINT `name`.
+    OpId rollback_to(std::string name, Done done);
+    /// RELEASE SAVEPOINT `name`.
+    OpId release(std::string name, Done done);
+    /// True from begin()'s completion until commit() or rollback() is queued.
+    bool is_open() const noexcept;
+
+    /// The transaction's hold on its connection: defined inside the library, opaque here.
+    struct Link;
+
+private:
+    friend struct client::AsyncCore;
+    std::unique_ptr<Link> link_;
+};
+
 /// A non-blocking connection driven by the application's event loop (see the file comment).
 class AsyncConnection {
 public:
@@ -127,7 +227,8 @@ public:
     /// back to back (from several coroutines, say) go out together without waiting for each
     /// other's replies, each with its own Sync, so each gets its own result and an error fails
     /// only its own query, as when they run one after another. Up to 256 queries or 1 MiB per
-    /// pipeline; not while a query timeout is set (it bounds one query at a time).
+    /// pipeline; not while a query timeout is set (it bounds one query at a time), nor with
+    /// the statement cache on (each execute then runs through it, as Client::execute does).
     OpId execute(std::string sql, std::vector<Param> params, Callback<Result> done,
                  ResultFormat format = ResultFormat::text);
     /// execute() with each argument bound through to_param().
@@ -151,6 +252,28 @@ public:
     OpId copy_out(std::string sql, std::function<void(std::string_view)> on_data, Callback<std::uint64_t> done);
     /// COPY ... FROM STDIN with `data` (the whole COPY text or binary stream); the row count.
     OpId copy_in(std::string sql, std::string data, Callback<std::uint64_t> done);
+    /// COPY ... FROM STDIN streamed: completes, once the server accepted the COPY, with the
+    /// writer the data goes through (see AsyncCopyIn); any other statement is Error(usage).
+    OpId open_copy_in(std::string sql, Callback<AsyncCopyIn> done);
+    /// The parameter types and result columns of the named prepared statement, as
+    /// Client::describe_statement() (ServerError 26000 when it does not exist).
+    OpId describe_statement(std::string name, Callback<PreparedStatement> done);
+    /// BEGIN with `options` (the blocking Transaction's): completes with the transaction, or
+    /// Error(usage) when one is already open on the connection (transactions do not nest).
+    OpId begin(TransactionOptions options, Callback<AsyncTransaction> done);
+    /// The statement cache of execute(sql, ...) and stream(), as Client's (the same logic): an
+    /// LRU of `capacity` server-side statements (0, the default, disables it), evicting with a
+    /// Close; a statement the server lost (26000, after DISCARD ALL or DEALLOCATE) empties the
+    /// cache, and outside a transaction the execute prepares again once; a cached plan whose
+    /// result type changed (0A000) is forgotten. Queued like an operation: the capacity changes
+    /// when it runs, and the statements it forgets are closed on the server then (one round
+    /// trip); `done` gets the outcome (a closed connection: Error(usage), capacity unchanged).
+    OpId set_statement_cache_capacity(std::size_t capacity, Done done);
+    /// The statement cache's capacity (0: off), as the last set_statement_cache_capacity() that ran set it.
+    std::size_t statement_cache_capacity() const noexcept;
+    /// Closes (deallocates) the named prepared statement, as Client::close_statement() (no
+    /// error when it does not exist).
+    OpId close_statement(std::string name, Done done);
     /// The next notification (LISTEN first), or nullopt when `timeout` passed without one.
     OpId wait_notification(std::chrono::milliseconds timeout, Callback<std::optional<Notification>> done);
     /// Terminate and close; queued operations after it fail.

@@ -273,6 +273,8 @@ public:
     /// Runs `begin_sql` (e.g. "BEGIN ISOLATION LEVEL SERIALIZABLE") on `client`, which must
     /// outlive the transaction. Error(usage) when a transaction is already open.
     explicit Transaction(Client& client, std::string_view begin_sql = "BEGIN");
+    /// BEGIN with the isolation level and access mode of `options` (see TransactionOptions).
+    Transaction(Client& client, const TransactionOptions& options);
     ~Transaction();  ///< ROLLBACK unless finished (errors swallowed; skipped if the connection broke).
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;

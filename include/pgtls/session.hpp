@@ -80,6 +80,16 @@ struct PreparedStatement {
     std::vector<Column> columns;             ///< empty for statements without rows
 };
 
+/// How a transaction begins (Transaction, AsyncConnection::begin): BEGIN with these modes.
+struct TransactionOptions {
+    /// The isolation level; server_default: the session's default_transaction_isolation.
+    enum class Isolation : std::uint8_t { server_default, read_committed, repeatable_read, serializable };
+    Isolation isolation = Isolation::server_default;  ///< ISOLATION LEVEL ...
+    bool read_only = false;   ///< READ ONLY (otherwise the session's default access mode)
+    /// DEFERRABLE: with serializable and read_only, waits for a snapshot that cannot fail.
+    bool deferrable = false;
+};
+
 /// Outcome of one query of a pipeline.
 struct PipelineResult {
     /// ok: `result` holds the rows; error: `error` holds the exception; skipped: aborted by

@@ -82,12 +82,7 @@ std::vector<Result> client::ClientCore::simple_query(std::string_view sql, Deadl
                                                                  : protocol::RequestOptions::OnTimeout::close));
     drive(q);
     auto results = std::move(q.results());
-    if (cache_capacity > 0)
-        for (const auto& r : results)
-            if (r.command_tag() == "DISCARD ALL" || r.command_tag() == "DEALLOCATE ALL") {
-                cache.clear();
-                cache_lru.clear();
-            }
+    cache.after_simple_query(results);
     return results;
 }
 
@@ -130,58 +125,21 @@ PreparedStatement client::ClientCore::prepare_statement(std::string_view name, s
     return std::move(q.statement());
 }
 
-const PreparedStatement* client::ClientCore::cached_statement(std::string_view sql, std::span<const Param> params, Deadline d) {
-    std::string key(sql);
-    for (const auto& p : params) key += "\x1f" + std::to_string(p.type_oid);
-    if (auto it = cache.find(key); it != cache.end()) {
-        cache_lru.splice(cache_lru.begin(), cache_lru, it->second.lru);
-        return &it->second.statement;
-    }
-    if (cache.size() >= cache_capacity) {
-        const std::string victim = cache_lru.back();
-        const std::string vname = cache[victim].statement.name;
-        cache.erase(victim);
-        cache_lru.pop_back();
-        protocol::CloseStatements close(wire(), {vname}, request_options(d));
-        drive(close);
-    }
-    std::vector<std::uint32_t> types;
-    for (const auto& p : params) types.push_back(p.type_oid);
-    auto ps = prepare_statement(statement_prefix + std::to_string(++statement_counter), sql, types, d);
-    cache_lru.push_front(key);
-    auto& entry = cache[key];
-    entry.statement = std::move(ps);
-    entry.lru = cache_lru.begin();
-    return &entry.statement;
-}
-
 Result client::ClientCore::execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
-                                      const std::function<void(const Row&)>* on_row) {
+                                            const std::function<void(const Row&)>* on_row, bool may_retry) {
     ensure_ready();
     const Deadline d = query_deadline();
-    const PreparedStatement* cached = cache_capacity > 0 ? cached_statement(sql, params, d) : nullptr;
-    // Only the unnamed statement carries the trace comment: a cached one is Parsed once.
-    std::string commented;
-    if (!cached && settings.trace_context) commented = trace::with_trace_context(settings, sql);
-    try {
-        return extended_round_trip({cached, commented.empty() ? sql : commented, params, format, on_row, nullptr}, d);
-    } catch (const ServerError& e) {
-        // A cached statement the server no longer knows (DISCARD ALL, a pooler) or whose
-        // result type changed is evicted so the next call prepares it afresh.
-        if (cached && e.sqlstate() == "26000") {
-            // Statements vanish together (DISCARD/DEALLOCATE ALL, a pooler's server swap).
-            cache.clear();
-            cache_lru.clear();
-        } else if (cached && e.sqlstate() == "0A000") {
-            for (auto it = cache.begin(); it != cache.end(); ++it)
-                if (&it->second.statement == cached) {
-                    cache_lru.erase(it->second.lru);
-                    cache.erase(it);
-                    break;
-                }
-        }
-        throw;
+    if (cache.capacity() > 0) {
+        // A cached statement is Parsed once: it never carries the trace comment.
+        Result result;
+        protocol::CachedExecute q(wire(), cache, {nullptr, sql, params, format, on_row, &result}, request_options(d),
+                                  may_retry);
+        drive(q, d);
+        return result;
     }
+    std::string commented;
+    if (settings.trace_context) commented = trace::with_trace_context(settings, sql);
+    return extended_round_trip({nullptr, commented.empty() ? sql : commented, params, format, on_row, nullptr}, d);
 }
 
 Result Client::execute(std::string_view sql, const Params& params) {
@@ -194,18 +152,7 @@ Result Client::execute(std::string_view sql, const Params& params, ResultFormat 
 
 Result Client::execute_params(std::string_view sql, std::span<const Param> params, ResultFormat format) {
     auto& impl = live();
-    return guarded(impl, [&] {
-        try {
-            return impl.execute_extended(sql, params, format, nullptr);
-        } catch (const ServerError& e) {
-            // The cache lost its statement (DISCARD ALL, a pooler): outside a transaction nothing
-            // ran, so preparing again is safe. Inside one the error stands.
-            if (impl.cache_capacity == 0 || e.sqlstate() != "26000" ||
-                impl.session.transaction_status != TransactionStatus::idle)
-                throw;
-            return impl.execute_extended(sql, params, format, nullptr);
-        }
-    });
+    return guarded(impl, [&] { return impl.execute_extended(sql, params, format, nullptr, true); });
 }
 
 PreparedStatement Client::prepare(std::string_view name, std::string_view sql,
@@ -253,28 +200,20 @@ void Client::close_statement(std::string_view name) {
 
 void Client::set_statement_cache_capacity(std::size_t capacity) {
     auto& im = live();
-    im.cache_capacity = capacity;
-    if (im.cache.size() <= capacity) return;
     // The statements the cache forgets are closed on the server too (one round trip), so a
     // pool restoring a lease's capacity leaves no prepared statement behind per lease.
-    const bool close_on_server = im.channel.is_open() && im.healthy;
-    std::vector<std::string> names;
-    while (im.cache.size() > capacity) {
-        names.push_back(im.cache[im.cache_lru.back()].statement.name);
-        im.cache.erase(im.cache_lru.back());
-        im.cache_lru.pop_back();
-    }
-    if (!close_on_server) return;
+    std::vector<std::string> names = im.cache.set_capacity(capacity);
+    if (names.empty() || !im.channel.is_open() || !im.healthy) return;
     protocol::CloseStatements q(im.wire(), std::move(names), im.request_options(im.query_deadline()));
     im.drive(q);
 }
 
-std::size_t Client::statement_cache_capacity() const noexcept { return impl_ ? impl_->cache_capacity : 0; }
+std::size_t Client::statement_cache_capacity() const noexcept { return impl_ ? impl_->cache.capacity() : 0; }
 
 std::uint64_t Client::stream(std::string_view sql, const Params& params, const std::function<void(const Row&)>& on_row,
                              ResultFormat format) {
     auto& impl = live();
-    return guarded(impl, [&] { return impl.execute_extended(sql, params, format, &on_row).affected_rows(); });
+    return guarded(impl, [&] { return impl.execute_extended(sql, params, format, &on_row, false).affected_rows(); });
 }
 
 void Client::set_query_timeout(std::chrono::milliseconds timeout) noexcept {

@@ -3,6 +3,7 @@
 
 #include "client/client_call.hpp"
 #include "client/client_impl.hpp"
+#include "client/transaction_sql.hpp"
 #include "protocol/backend_messages.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/copy.hpp"
@@ -188,13 +189,12 @@ std::vector<PipelineResult> Pipeline::run() {
 // Transaction
 
 Transaction::Transaction(Client& client, std::string_view begin_sql) : client_(client) {
-    const TransactionStatus st = client_.transaction_status();
-    if (st == TransactionStatus::in_transaction || st == TransactionStatus::failed)
-        throw Error(ErrorKind::usage,
-                    "a transaction is already open on this client: transactions do not nest; use savepoints "
-                    "(Transaction::savepoint, rollback_to, release) inside the open one");
+    client::refuse_nested(client_.transaction_status());
     client_.query(begin_sql);
 }
+
+Transaction::Transaction(Client& client, const TransactionOptions& options)
+    : Transaction(client, client::begin_statement(options)) {}
 
 Transaction::~Transaction() {
     if (!open_) return;
@@ -207,10 +207,7 @@ Transaction::~Transaction() {
 void Transaction::commit() {
     if (!open_) throw Error(ErrorKind::usage, "transaction is already finished");
     open_ = false;
-    Result r = client_.query("COMMIT");
-    // COMMIT of a failed transaction is reported by the server as ROLLBACK.
-    if (r.command_tag() == "ROLLBACK")
-        throw Error(ErrorKind::server, "COMMIT failed: the transaction was aborted by an earlier error and rolled back");
+    client::check_committed(client_.query("COMMIT"));
 }
 
 void Transaction::rollback() {
@@ -219,19 +216,10 @@ void Transaction::rollback() {
     client_.query("ROLLBACK");
 }
 
-namespace {
-std::string quote_ident(std::string_view name) {
-    std::string q = "\"";
-    for (char c : name) {
-        if (c == '"') q += '"';
-        q += c;
-    }
-    return q + '"';
+void Transaction::savepoint(std::string_view name) { client_.query(client::savepoint_statement("SAVEPOINT", name)); }
+void Transaction::rollback_to(std::string_view name) {
+    client_.query(client::savepoint_statement("ROLLBACK TO SAVEPOINT", name));
 }
-}  // namespace
-
-void Transaction::savepoint(std::string_view name) { client_.query("SAVEPOINT " + quote_ident(name)); }
-void Transaction::rollback_to(std::string_view name) { client_.query("ROLLBACK TO SAVEPOINT " + quote_ident(name)); }
-void Transaction::release(std::string_view name) { client_.query("RELEASE SAVEPOINT " + quote_ident(name)); }
+void Transaction::release(std::string_view name) { client_.query(client::savepoint_statement("RELEASE SAVEPOINT", name)); }
 
 }  // namespace pgtls

@@ -23,6 +23,7 @@
 #include "protocol/request.hpp"
 #include "protocol/session_state.hpp"
 #include "protocol/startup_flow.hpp"
+#include "protocol/statement_cache.hpp"
 #include "tls/tls_backend.hpp"
 #include "transport/channel.hpp"
 #include "transport/socket.hpp"
@@ -150,25 +151,9 @@ struct client::ClientCore {
     // `limit`, when set, bounds the whole request (the query timeout's grace period).
     void cancel_request(Deadline limit = std::nullopt);
 
-    // Statement cache (LRU), off when capacity is 0.
-    struct CachedStatement {
-        PreparedStatement statement;
-        std::list<std::string>::iterator lru;
-    };
-    std::size_t cache_capacity = 0;
-    std::unordered_map<std::string, CachedStatement> cache;
-    std::list<std::string> cache_lru;  // front = most recent
-    std::uint64_t statement_counter = 0;
-    // Cached statement names are "pgtls_<random>_<n>": unique per client, so behind a pooler
-    // (PgBouncer transaction pooling) a server connection that carries another client's
-    // statements never runs one of them in place of ours; a missing one is a clear 26000.
-    std::string statement_prefix = [] {
-        std::random_device rd;
-        const std::uint64_t r = (std::uint64_t{rd()} << 32) ^ rd();
-        char buf[40];
-        std::snprintf(buf, sizeof buf, "pgtls_%016llx_", static_cast<unsigned long long>(r));
-        return std::string(buf);
-    }();
+    // Statement cache of execute(sql, ...) (src/protocol/statement_cache.hpp), off when its
+    // capacity is 0.
+    protocol::StatementCache cache;
 
     // Sends one extended query (encode_extended + Sync) and reads its single result; rows go to
     // `on_row` when given. The shared path of execute(sql...), execute(PreparedStatement) and
@@ -176,9 +161,10 @@ struct client::ClientCore {
     Result extended_round_trip(protocol::ExtendedCall call, Deadline d);
     PreparedStatement prepare_statement(std::string_view name, std::string_view sql,
                                         const std::vector<std::uint32_t>& types, Deadline d);
-    const PreparedStatement* cached_statement(std::string_view sql, std::span<const Param> params, Deadline d);
+    // One extended query of `sql`: through the statement cache when it is on (starting over once
+    // after a lost statement when `may_retry`), else as the unnamed statement.
     Result execute_extended(std::string_view sql, std::span<const Param> params, ResultFormat format,
-                            const std::function<void(const Row&)>* on_row);
+                            const std::function<void(const Row&)>* on_row, bool may_retry);
     std::optional<Notification> wait_notification(std::chrono::milliseconds timeout);
     void fail_connection() noexcept {
         healthy = false;

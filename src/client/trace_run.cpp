@@ -13,6 +13,7 @@
 #include "protocol/notification_wait.hpp"
 #include "protocol/pipeline.hpp"
 #include "protocol/query.hpp"
+#include "protocol/statement_cache.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::trace {
@@ -22,6 +23,14 @@ namespace pgtls::trace {
 template <class T>
 const T* as_op(const protocol::Algorithm& a, protocol::Operation op) noexcept {
     return a.operation() == op ? static_cast<const T*>(&a) : nullptr;
+}
+
+// The execute an algorithm ran: an ExtendedRequest, or the one a CachedExecute ran through
+// the statement cache (one span for the whole call); null for any other algorithm.
+static const protocol::ExtendedRequest* executed(const protocol::Algorithm& a) noexcept {
+    if (const auto* e = as_op<protocol::ExtendedRequest>(a, protocol::Operation::extended)) return e;
+    if (const auto* c = as_op<protocol::CachedExecute>(a, protocol::Operation::cached_execute)) return c->execution();
+    return nullptr;
 }
 
 namespace {
@@ -297,11 +306,11 @@ void TraceRun::report(const protocol::Action& done, std::string_view tls_backend
             s.name = "pgtls.query";
             if (settings_.trace_query_text) set(s, "db.query.text", std::string(q->sql()));
             result_attributes(s, q->results());
-        } else if (const auto* e = as_op<protocol::ExtendedRequest>(algo_, protocol::Operation::extended)) {
-            s.name = "pgtls.execute";
-            if (settings_.trace_query_text && !e->call().prepared) set(s, "db.query.text", std::string(e->call().sql));
-            if (e->call().prepared) set(s, "db.query.summary", e->call().prepared->name);
-            if (e->call().target && !done.error) result_attributes(s, std::span<const Result>(e->call().target, 1));
+        } else if (const auto* e = executed(algo_); e || algo_.operation() == protocol::Operation::cached_execute) {
+            s.name = "pgtls.execute";  // a cached execute that failed before its Execute has no `e`
+            if (e && settings_.trace_query_text && !e->call().prepared) set(s, "db.query.text", std::string(e->call().sql));
+            if (e && e->call().prepared) set(s, "db.query.summary", e->call().prepared->name);
+            if (e && e->call().target && !done.error) result_attributes(s, std::span<const Result>(e->call().target, 1));
         } else if (as_op<protocol::DescribeStatement>(algo_, protocol::Operation::describe)) {
             s.name = "pgtls.prepare";
         } else if (as_op<protocol::CloseStatements>(algo_, protocol::Operation::close_statements)) {

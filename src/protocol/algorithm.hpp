@@ -217,6 +217,7 @@ enum class Operation : std::uint8_t {
     connect,            // ConnectFlow
     simple_query,       // SimpleQuery
     extended,           // ExtendedRequest
+    cached_execute,     // CachedExecute: execute through the statement cache
     describe,           // DescribeStatement
     close_statements,   // CloseStatements
     pipeline,           // PipelineRequest

@@ -149,3 +149,134 @@ TEST_P(AsioConnectionTest, ManyCoroutinesShareOneConnection) {
     EXPECT_EQ(ok, 16 * 25);
     EXPECT_EQ(wrong, 0);
 }
+
+// A streamed COPY from a coroutine: chunks written as produced (each awaited: back-pressure),
+// a bad row's error as an exception that ends the COPY, abort, and a writer dropped while open
+// aborts its COPY; the connection goes on each time.
+TEST_P(AsioConnectionTest, AStreamedCopyInFromACoroutine) {
+    run([this](asio::io_context& io) -> asio::awaitable<void> {
+        AsioConnection conn(io.get_executor());
+        co_await conn.async_connect(pg18_verified(), asio::use_awaitable);
+        co_await conn.async_query("CREATE TEMP TABLE s (n int)"s, asio::use_awaitable);
+        AsioCopyIn w = co_await conn.async_open_copy_in("COPY s FROM STDIN"s, asio::use_awaitable);
+        for (int i = 0; i < 99; ++i) co_await w.async_write(std::to_string(i) + "\n", asio::use_awaitable);
+        // An operation initiated when awaited, after its writer moved: it still finds the COPY.
+        auto last = w.async_write("99\n"s, asio::use_awaitable);
+        AsioCopyIn moved = std::move(w);
+        co_await std::move(last);
+        EXPECT_EQ(co_await moved.async_finish(asio::use_awaitable), 100u);
+        EXPECT_FALSE(moved.is_open());
+
+        AsioCopyIn bad = co_await conn.async_open_copy_in("COPY s FROM STDIN"s, asio::use_awaitable);
+        co_await bad.async_write("oops\n"s, asio::use_awaitable);
+        std::string state;
+        try {
+            co_await bad.async_finish(asio::use_awaitable);
+        } catch (const ServerError& e) {
+            state = e.sqlstate();
+        }
+        EXPECT_EQ(state, "22P02");
+
+        AsioCopyIn aborted = co_await conn.async_open_copy_in("COPY s FROM STDIN"s, asio::use_awaitable);
+        co_await aborted.async_write("1000\n"s, asio::use_awaitable);
+        co_await aborted.async_abort("no"s, asio::use_awaitable);
+        {
+            AsioCopyIn dropped = co_await conn.async_open_copy_in("COPY s FROM STDIN"s, asio::use_awaitable);
+            co_await dropped.async_write("2000\n"s, asio::use_awaitable);
+        }
+        auto rs = co_await conn.async_query("SELECT count(*), max(n) FROM s"s, asio::use_awaitable);
+        EXPECT_EQ(rs.at(0)[0][0].view(), "100");
+        EXPECT_EQ(rs.at(0)[0][1].view(), "99");
+    });
+}
+
+TEST_P(AsioConnectionTest, DescribesAndClosesStatementsWithPlainCallbacks) {
+    asio::io_context io;
+    AsioConnection conn(io.get_executor());
+    std::string got;
+    conn.async_connect(pg18_verified(), [&](std::exception_ptr e) {
+        ASSERT_FALSE(e);
+        conn.async_prepare("cb_s", "SELECT $1::int8", [&](std::exception_ptr e2, PreparedStatement) {
+            ASSERT_FALSE(e2);
+            conn.async_describe_statement("cb_s", [&](std::exception_ptr e3, PreparedStatement ps) {
+                ASSERT_FALSE(e3);
+                got = std::to_string(ps.param_types.at(0));
+                conn.async_close_statement("cb_s", [&](std::exception_ptr e4) {
+                    got += e4 ? "!" : " closed";
+                    conn.async_describe_statement("cb_s", [&](std::exception_ptr e5, PreparedStatement) {
+                        try {
+                            if (e5) std::rethrow_exception(e5);
+                        } catch (const ServerError& s) {
+                            got += " " + s.sqlstate();
+                        }
+                    });
+                });
+            });
+        });
+    });
+    io.run_for(20s);
+    EXPECT_EQ(got, "20 closed 26000");
+}
+
+// The coroutine form of a transaction: commit, and an exception leaving the scope rolls back;
+// the statement cache as Client's.
+TEST_P(AsioConnectionTest, TransactionsAndTheStatementCacheFromACoroutine) {
+    run([this](asio::io_context& io) -> asio::awaitable<void> {
+        AsioConnection conn(io.get_executor());
+        co_await conn.async_connect(pg18_verified(), asio::use_awaitable);
+        co_await conn.async_query("CREATE TEMP TABLE tx (v int)"s, asio::use_awaitable);
+        {
+            TransactionOptions o;
+            o.isolation = TransactionOptions::Isolation::repeatable_read;
+            AsioTransaction tx = co_await conn.async_begin(o, asio::use_awaitable);
+            auto rs = co_await conn.async_query("INSERT INTO tx VALUES (1); SHOW transaction_isolation"s, asio::use_awaitable);
+            EXPECT_EQ(rs.at(1)[0][0].view(), "repeatable read");
+            co_await tx.async_commit(asio::use_awaitable);
+            EXPECT_FALSE(tx.is_open());
+        }
+        bool thrown = false;
+        try {
+            AsioTransaction tx = co_await conn.async_begin({}, asio::use_awaitable);
+            co_await conn.async_query("INSERT INTO tx VALUES (2)"s, asio::use_awaitable);
+            co_await conn.async_query("SELECT 1/0"s, asio::use_awaitable);
+        } catch (const ServerError&) {
+            thrown = true;
+        }
+        EXPECT_TRUE(thrown);
+        auto rs = co_await conn.async_query("SELECT string_agg(v::text, ',') FROM tx"s, asio::use_awaitable);
+        EXPECT_EQ(rs.at(0)[0][0].view(), "1") << "the transaction left by the exception was rolled back";
+        EXPECT_EQ(conn.connection().transaction_status(), TransactionStatus::idle);
+
+        co_await conn.async_set_statement_cache_capacity(4, asio::use_awaitable);
+        for (int i = 0; i < 3; ++i) {
+            std::vector<Param> p(1, to_param(i));
+            Result r = co_await conn.async_execute("SELECT $1::int + 100"s, std::move(p), asio::use_awaitable);
+            EXPECT_EQ(r[0][0].as<int>(), 100 + i);
+        }
+        rs = co_await conn.async_query("SELECT count(*) FROM pg_prepared_statements"s, asio::use_awaitable);
+        EXPECT_EQ(rs.at(0)[0][0].view(), "1") << "prepared once, reused";
+    });
+}
+
+// Cancelling a COPY's finish through the awaitable operators: a real CancelRequest, the COPY
+// ends with 57014 and the connection stays usable.
+TEST_P(AsioConnectionTest, CancellingACopyFinishThroughTheAwaitableOperators) {
+    run([this](asio::io_context& io) -> asio::awaitable<void> {
+        AsioConnection conn(io.get_executor());
+        co_await conn.async_connect(pg18_verified(), asio::use_awaitable);
+        co_await conn.async_query("CREATE TEMP TABLE slow_copy (v int); "
+                                  "CREATE FUNCTION pg_temp.slow() RETURNS trigger LANGUAGE plpgsql AS "
+                                  "$$BEGIN PERFORM pg_sleep(30); RETURN NEW; END$$; "
+                                  "CREATE TRIGGER slow BEFORE INSERT ON slow_copy FOR EACH ROW EXECUTE FUNCTION pg_temp.slow()"s,
+                                  asio::use_awaitable);
+        AsioCopyIn w = co_await conn.async_open_copy_in("COPY slow_copy FROM STDIN"s, asio::use_awaitable);
+        co_await w.async_write("1\n"s, asio::use_awaitable);
+        asio::steady_timer timer(io, 300ms);
+        auto winner = co_await (w.async_finish(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+        EXPECT_EQ(winner.index(), 1u);
+        EXPECT_FALSE(w.is_open());
+        EXPECT_TRUE(conn.connection().is_healthy());
+        auto rs = co_await conn.async_query("SELECT count(*) FROM slow_copy"s, asio::use_awaitable);
+        EXPECT_EQ(rs.at(0)[0][0].view(), "0");
+    });
+}

@@ -738,3 +738,261 @@ TEST_P(AsyncConnectionTest, TheSendBufferIsGivenBackAfterALargeParameter) {
     const std::size_t held = malloc_in_use() - std::min(before, malloc_in_use());
     EXPECT_LT(held, std::size_t{4} << 20) << "the idle connection holds " << (held >> 10) << " KiB";
 }
+
+namespace {
+// Queues an operation through `start(callback)` and runs `c`'s loop until it completes.
+template <class T, class Start>
+std::pair<std::exception_ptr, T> complete(AsyncConnection& c, Start start) {
+    std::optional<std::pair<std::exception_ptr, T>> got;
+    start([&](std::exception_ptr e, T v) { got.emplace(e, std::move(v)); });
+    EXPECT_TRUE(run_loop(c, [&] { return got.has_value(); })) << "the operation did not complete";
+    if (!got) return {std::make_exception_ptr(std::runtime_error("not completed")), T{}};
+    return std::move(*got);
+}
+template <class Start>
+std::exception_ptr complete_void(AsyncConnection& c, Start start) {
+    return complete<int>(c, [&](auto done) { start([done](std::exception_ptr e) { done(e, 0); }); }).first;
+}
+AsyncCopyIn open_copy(AsyncConnection& c, const std::string& sql) {
+    auto [e, w] = complete<AsyncCopyIn>(c, [&](auto done) { c.open_copy_in(sql, done); });
+    EXPECT_FALSE(e) << what(e);
+    return std::move(w);
+}
+}  // namespace
+
+// A streamed COPY: each chunk is written once the previous one went out (back-pressure), a
+// query queued meanwhile waits for the COPY's end, finish() reports the rows copied.
+TEST_P(AsyncConnectionTest, AStreamedCopyInWritesChunksAsTheyComeAndFinishes) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE streamed (id int, v text)");
+    AsyncCopyIn w = open_copy(c, "COPY streamed FROM STDIN");
+    ASSERT_TRUE(w.is_open());
+    std::string order;
+    c.query("SELECT count(*) FROM streamed", [&](std::exception_ptr e, std::vector<Result> rs) {
+        order += e ? "!" : "q" + std::string(rs.at(0)[0][0].view());
+    });
+    int written = 0;
+    std::function<void()> next = [&] {
+        if (written == 200) {
+            w.finish([&](std::exception_ptr e, std::uint64_t rows) { order += e ? "!" + what(e) : "f" + std::to_string(rows); });
+            return;
+        }
+        std::string chunk;
+        for (int i = 0; i < 100; ++i) chunk += std::to_string(written * 100 + i) + "\t" + std::string(50, 'x') + "\n";
+        ++written;
+        w.write(std::move(chunk), [&](std::exception_ptr e) {
+            if (e) order += "!" + what(e);
+            else next();
+        });
+    };
+    next();
+    ASSERT_TRUE(run_loop(c, [&] { return order.find('q') != std::string::npos || order.find('!') != std::string::npos; }));
+    EXPECT_EQ(order, "f20000q20000") << "the query waited for the COPY";
+    EXPECT_FALSE(w.is_open());
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+    // The writer's later operations fail: its COPY has ended.
+    const std::exception_ptr late = complete_void(c, [&](auto done) { w.write("1\tx\n", done); });
+    EXPECT_EQ(what(late), "the COPY has already ended");
+}
+
+// Bad data: the server's error ends the COPY; it reaches the operation that meets it and every
+// later one of the writer, and the connection runs the next query.
+TEST_P(AsyncConnectionTest, AServerErrorMidCopyEndsTheWriterWithThatError) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE bad_copy (id int)");
+    AsyncCopyIn w = open_copy(c, "COPY bad_copy FROM STDIN");
+    std::vector<std::string> states;
+    std::string lines;
+    for (int i = 0; i < 5000; ++i) lines += "1\n";
+    for (int i = 0; i < 50; ++i)
+        w.write(i == 3 ? "not a number\n" : lines, [&](std::exception_ptr e) { states.push_back(sqlstate(e)); });
+    auto [fe, rows] = complete<std::uint64_t>(c, [&](auto done) { w.finish(done); });
+    EXPECT_EQ(sqlstate(fe), "22P02") << what(fe);
+    ASSERT_EQ(states.size(), 50u);
+    // Writes complete once sent: those before the error reached the client succeed, every one
+    // after it fails with it.
+    const auto first = std::find(states.begin(), states.end(), "22P02");
+    EXPECT_TRUE(std::all_of(states.begin(), first, [](const std::string& s) { return s.empty(); }));
+    EXPECT_TRUE(std::all_of(first, states.end(), [](const std::string& s) { return s == "22P02"; }));
+    EXPECT_FALSE(w.is_open());
+    EXPECT_EQ(query(c, "SELECT count(*) FROM bad_copy").at(0)[0][0].view(), "0");
+    EXPECT_TRUE(c.is_healthy());
+}
+
+TEST_P(AsyncConnectionTest, AbortingAStreamedCopyKeepsTheConnection) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE aborted (id int)");
+    AsyncCopyIn w = open_copy(c, "COPY aborted FROM STDIN");
+    EXPECT_FALSE(complete_void(c, [&](auto done) { w.write("1\n2\n", done); }));
+    EXPECT_FALSE(complete_void(c, [&](auto done) { w.abort("changed my mind", done); }));
+    EXPECT_FALSE(w.is_open());
+    EXPECT_EQ(query(c, "SELECT count(*) FROM aborted").at(0)[0][0].view(), "0");
+    // Destroying an open writer aborts its COPY: the next query runs.
+    {
+        AsyncCopyIn dropped = open_copy(c, "COPY aborted FROM STDIN");
+        EXPECT_FALSE(complete_void(c, [&](auto done) { dropped.write("3\n", done); }));
+    }
+    EXPECT_EQ(query(c, "SELECT count(*) FROM aborted").at(0)[0][0].view(), "0");
+    // A statement that is no COPY FROM STDIN is refused, the connection kept.
+    auto [e, none] = complete<AsyncCopyIn>(c, [&](auto done) { c.open_copy_in("SELECT 1", done); });
+    EXPECT_EQ(what(e), "copy_in() needs a COPY ... FROM STDIN statement");
+    EXPECT_FALSE(none.is_open());
+    EXPECT_THROW(none.write("x", [](std::exception_ptr) {}), Error);
+    EXPECT_EQ(query(c, "SELECT 1").size(), 1u);
+}
+
+// cancel() of a queued write removes it (the COPY goes on); of a running finish() sends a
+// CancelRequest: the COPY ends with 57014 and the connection stays usable.
+TEST_P(AsyncConnectionTest, CancellingCopyOperations) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE cancelled_copy (id int)");
+    query(c, "CREATE FUNCTION pg_temp.slow() RETURNS trigger LANGUAGE plpgsql AS "
+             "$$BEGIN PERFORM pg_sleep(2); RETURN NEW; END$$");
+    query(c, "CREATE TRIGGER slow BEFORE INSERT ON cancelled_copy FOR EACH ROW EXECUTE FUNCTION pg_temp.slow()");
+    AsyncCopyIn w = open_copy(c, "COPY cancelled_copy FROM STDIN");
+    std::string got;
+    w.write("1\n", [&](std::exception_ptr e) { got += e ? "!" : "a"; });
+    const auto second = w.write("2\n", [&](std::exception_ptr e) { got += what(e) == "operation cancelled" ? "x" : "?"; });
+    c.cancel(second);
+    const auto fin = w.finish([&](std::exception_ptr e, std::uint64_t) { got += sqlstate(e) == "57014" ? "c" : "?" + what(e); });
+    const auto cancel_at = AsyncConnection::Clock::now() + 200ms;
+    bool cancelled = false;
+    ASSERT_TRUE(run_loop(c, [&] {
+        if (!cancelled && AsyncConnection::Clock::now() >= cancel_at) {
+            cancelled = true;
+            c.cancel(fin);
+        }
+        return got.size() == 3;
+    }));
+    EXPECT_EQ(got, "xac");
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(query(c, "SELECT count(*) FROM cancelled_copy").at(0)[0][0].view(), "0");
+}
+
+// The connection destroyed with a COPY's write in flight: the write completes with an error,
+// and the writer left behind refuses its operations (Error(usage)) without touching it.
+TEST_P(AsyncConnectionTest, DestroyingTheConnectionEndsItsCopyWriter) {
+    auto c = std::make_unique<AsyncConnection>();
+    connect(*c);
+    query(*c, "CREATE TEMP TABLE orphan (id int)");
+    AsyncCopyIn w = open_copy(*c, "COPY orphan FROM STDIN");
+    std::string got;
+    w.write("1\n", [&](std::exception_ptr e) { got = what(e); });
+    c.reset();
+    EXPECT_NE(got.find("destroyed"), std::string::npos) << got;
+    EXPECT_FALSE(w.is_open());
+    EXPECT_THROW(w.finish([](std::exception_ptr, std::uint64_t) {}), Error);
+}
+
+// A write's callback that throws: the exception reaches the loop, the COPY goes on.
+TEST_P(AsyncConnectionTest, ACopyCallbackThatThrowsLeavesTheCopyOpen) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE thrown (id int)");
+    AsyncCopyIn w = open_copy(c, "COPY thrown FROM STDIN");
+    bool written = false;
+    w.write("7\n", [&](std::exception_ptr) {
+        written = true;
+        throw std::runtime_error("application bug");
+    });
+    bool thrown = false;
+    for (int i = 0; i < 2000 && !written; ++i) {
+        ::poll(nullptr, 0, 1);
+        try {
+            c.advance();
+        } catch (const std::runtime_error& e) {
+            thrown = std::string(e.what()) == "application bug";
+        }
+    }
+    EXPECT_TRUE(thrown);
+    EXPECT_TRUE(w.is_open());
+    auto [e, rows] = complete<std::uint64_t>(c, [&](auto done) { w.finish(done); });
+    EXPECT_FALSE(e) << what(e);
+    EXPECT_EQ(rows, 1u);
+}
+
+// describe_statement / close_statement, as the blocking Client's.
+TEST_P(AsyncConnectionTest, DescribesAndClosesANamedStatement) {
+    AsyncConnection c;
+    connect(c);
+    auto [pe, ps] = complete<PreparedStatement>(
+        c, [&](auto done) { c.prepare("named", "SELECT $1::int AS n, $2::text AS t", {}, done); });
+    ASSERT_FALSE(pe) << what(pe);
+    auto [de, described] = complete<PreparedStatement>(c, [&](auto done) { c.describe_statement("named", done); });
+    ASSERT_FALSE(de) << what(de);
+    EXPECT_EQ(described.name, "named");
+    EXPECT_EQ(described.param_types, (std::vector<std::uint32_t>{23, 25}));
+    ASSERT_EQ(described.columns.size(), 2u);
+    EXPECT_EQ(described.columns[1].name, "t");
+    EXPECT_FALSE(complete_void(c, [&](auto done) { c.close_statement("named", done); }));
+    EXPECT_FALSE(complete_void(c, [&](auto done) { c.close_statement("never_prepared", done); }));
+    auto [ge, gone] = complete<PreparedStatement>(c, [&](auto done) { c.describe_statement("named", done); });
+    EXPECT_EQ(sqlstate(ge), "26000") << what(ge);
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements").at(0)[0][0].view(), "0");
+}
+
+// A transaction whose owner goes away without commit is rolled back: dropped by its begin's
+// callback, dropped by a callback that throws, or whose commit was cancelled while queued.
+TEST_P(AsyncConnectionTest, ATransactionWhoseOwnerGoesAwayIsRolledBack) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE owned (v int)");
+    auto [e1, t1] = complete<AsyncTransaction>(c, [&](auto done) { c.begin({}, done); });
+    ASSERT_FALSE(e1) << what(e1);
+    query(c, "INSERT INTO owned VALUES (1)");
+    { AsyncTransaction gone = std::move(t1); }
+    EXPECT_EQ(query(c, "SELECT count(*) FROM owned").at(0)[0][0].view(), "0");
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+
+    // The begin's callback throws: the transaction it was given is rolled back.
+    c.begin({}, [&](std::exception_ptr, AsyncTransaction) { throw std::runtime_error("application bug"); });
+    c.query("INSERT INTO owned VALUES (2)", [](std::exception_ptr, std::vector<Result>) {});
+    bool thrown = false;
+    for (int i = 0; i < 2000 && (!thrown || c.busy()); ++i) {
+        ::poll(nullptr, 0, 1);
+        try {
+            c.advance();
+        } catch (const std::runtime_error&) {
+            thrown = true;
+        }
+    }
+    EXPECT_TRUE(thrown);
+    EXPECT_EQ(query(c, "SELECT count(*) FROM owned").at(0)[0][0].view(), "0");
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+
+    // A commit cancelled while queued leaves the transaction open; its owner gone, it is rolled back.
+    auto [e3, t3] = complete<AsyncTransaction>(c, [&](auto done) { c.begin({}, done); });
+    ASSERT_FALSE(e3);
+    c.query("INSERT INTO owned VALUES (3)", [](std::exception_ptr, std::vector<Result>) {});
+    std::string got;
+    const auto id = t3.commit([&](std::exception_ptr e) { got = what(e); });
+    c.cancel(id);
+    EXPECT_FALSE(t3.is_open());
+    { AsyncTransaction gone = std::move(t3); }
+    ASSERT_TRUE(run_loop(c, [&] { return !c.busy(); }));
+    EXPECT_EQ(got, "operation cancelled");
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+    EXPECT_EQ(query(c, "SELECT count(*) FROM owned").at(0)[0][0].view(), "0");
+}
+
+// The connection destroyed with a commit in flight: it completes with an error; the
+// transaction left behind refuses its operations.
+TEST_P(AsyncConnectionTest, DestroyingTheConnectionEndsItsTransaction) {
+    auto c = std::make_unique<AsyncConnection>();
+    connect(*c);
+    auto [e, t] = complete<AsyncTransaction>(*c, [&](auto done) { c->begin({}, done); });
+    ASSERT_FALSE(e);
+    std::string got;
+    c->query("SELECT pg_sleep(5)", [](std::exception_ptr, std::vector<Result>) {});
+    t.commit([&](std::exception_ptr err) { got = what(err); });
+    run_loop(*c, [] { return false; }, 100ms);
+    c.reset();
+    EXPECT_NE(got.find("destroyed"), std::string::npos) << got;
+    EXPECT_FALSE(t.is_open());
+    EXPECT_THROW(t.rollback([](std::exception_ptr) {}), Error);
+}

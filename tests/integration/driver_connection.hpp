@@ -2,8 +2,7 @@
 // AsyncConnection run by a poll() loop — behind a blocking surface named after Client's, so one
 // test body checks both drivers: they must connect to the same host, with the same encryption,
 // fail with the same Error (kind, cause, text, attempts), and give the same results, rows, COPY
-// data and notifications. What only Client has (COPY writers, Transaction, the statement
-// cache) is reached through client(), null for the async driver.
+// data and notifications: COPY writers, transactions and the statement cache included.
 #pragma once
 
 #include <poll.h>
@@ -48,6 +47,88 @@ bool run_async_loop(Loop& c, const std::function<bool()>& finished,
     }
     return true;
 }
+
+// Waits for the operation `start(callback)` queued on `c`: rethrows its error, else returns
+// its value.
+template <class T, class Pollable, class Start>
+T await_async(Pollable& c, const char* what, Start start) {
+    std::optional<std::exception_ptr> outcome;
+    std::optional<T> value;
+    start([&](std::exception_ptr e, T v) {
+        outcome = e;
+        if (!e) value.emplace(std::move(v));
+    });
+    if (!run_async_loop(c, [&] { return outcome.has_value(); }))
+        throw std::runtime_error(std::string("the async ") + what + " did not complete within the test's limit");
+    if (*outcome) std::rethrow_exception(*outcome);
+    return std::move(*value);
+}
+// The same for an operation without a value.
+template <class Pollable, class Start>
+void await_async_done(Pollable& c, const char* what, Start start) {
+    await_async<bool>(c, what, [&](auto done) { start([done](std::exception_ptr e) { done(e, true); }); });
+}
+
+// A COPY FROM STDIN writer of either driver, with CopyIn's blocking surface: the blocking
+// CopyIn, or an AsyncCopyIn whose every operation is awaited on its connection's loop.
+class DriverCopyIn {
+public:
+    explicit DriverCopyIn(CopyIn in) : blocking_(std::move(in)) {}
+    DriverCopyIn(AsyncConnection& c, AsyncCopyIn w) : conn_(&c), async_(std::move(w)) {}
+    void write(std::string data) {
+        if (blocking_) return blocking_->write(data);
+        await_async_done(*conn_, "COPY write", [&](auto done) { async_.write(std::move(data), done); });
+    }
+    std::uint64_t finish() {
+        if (blocking_) return blocking_->finish();
+        return await_async<std::uint64_t>(*conn_, "COPY finish", [&](auto done) { async_.finish(done); });
+    }
+    void abort(std::string reason) {
+        if (blocking_) return blocking_->abort(reason);
+        await_async_done(*conn_, "COPY abort", [&](auto done) { async_.abort(std::move(reason), done); });
+    }
+
+private:
+    std::optional<CopyIn> blocking_;
+    AsyncConnection* conn_ = nullptr;
+    AsyncCopyIn async_;
+};
+
+// A transaction of either driver, with Transaction's blocking surface. The async one's end of
+// scope (its ROLLBACK when not finished) is awaited too, so what a test checks next sees it.
+class DriverTransaction {
+public:
+    DriverTransaction(Client& c, const TransactionOptions& o) : blocking_(std::make_unique<Transaction>(c, o)) {}
+    DriverTransaction(AsyncConnection& c, AsyncTransaction t) : conn_(&c), async_(std::move(t)) {}
+    DriverTransaction(const DriverTransaction&) = delete;
+    DriverTransaction& operator=(const DriverTransaction&) = delete;
+    ~DriverTransaction() {
+        if (!conn_) return;
+        async_ = AsyncTransaction{};
+        run_async_loop(*conn_, [&] { return !conn_->busy(); });
+    }
+    void commit() { run("commit", [&](auto done) { return async_.commit(done); }, [&] { blocking_->commit(); }); }
+    void rollback() { run("rollback", [&](auto done) { return async_.rollback(done); }, [&] { blocking_->rollback(); }); }
+    void savepoint(std::string n) {
+        run("savepoint", [&](auto done) { return async_.savepoint(n, done); }, [&] { blocking_->savepoint(n); });
+    }
+    void rollback_to(std::string n) {
+        run("rollback_to", [&](auto done) { return async_.rollback_to(n, done); }, [&] { blocking_->rollback_to(n); });
+    }
+    void release(std::string n) {
+        run("release", [&](auto done) { return async_.release(n, done); }, [&] { blocking_->release(n); });
+    }
+
+private:
+    template <class Async, class Blocking>
+    void run(const char* what, Async async, Blocking blocking) {
+        if (blocking_) return blocking();
+        await_async_done(*conn_, what, async);
+    }
+    std::unique_ptr<Transaction> blocking_;
+    AsyncConnection* conn_ = nullptr;
+    AsyncTransaction async_;
+};
 
 class DriverConnection {
 public:
@@ -100,9 +181,15 @@ public:
         if (blocking_) return blocking_->execute(sql, params, format);
         return await<Result>("execute", [&](auto done) { async_->execute(std::move(sql), std::move(params), done, format); });
     }
+    // As Client::exec: each argument bound, or one plain struct's fields (row_mapping.hpp).
     template <typename... Args>
     Result exec(std::string sql, const Args&... args) {
-        return execute(std::move(sql), Params{to_param(args)...});
+        if constexpr (sizeof...(Args) == 1 && (row_struct<Args> && ...)) {
+            const auto params = detail::params_of(args...);
+            return execute(std::move(sql), Params(params.begin(), params.end()));
+        } else {
+            return execute(std::move(sql), Params{to_param(args)...});
+        }
     }
     PreparedStatement prepare(std::string name, std::string sql, std::vector<std::uint32_t> types = {}) {
         if (blocking_) return blocking_->prepare(name, sql, types);
@@ -121,6 +208,15 @@ public:
             async_->stream(std::move(sql), std::move(params), std::move(on_row), done, format);
         });
     }
+    // As Client::stream_as: each row as a T, the columns checked against T at the first row.
+    template <typename T, typename F>
+    std::uint64_t stream_as(std::string sql, Params params, F&& on_value, ResultFormat format = ResultFormat::text) {
+        std::optional<RowMapper<T>> mapper;
+        return stream(std::move(sql), std::move(params), [&](const Row& row) {
+            if (!mapper) mapper.emplace(row.columns());
+            on_value(mapper->map(row));
+        }, format);
+    }
     std::uint64_t copy_out(std::string sql, std::function<void(std::string_view)> on_data) {
         if (blocking_) return blocking_->copy_out(sql, on_data);
         return await<std::uint64_t>("copy_out", [&](auto done) { async_->copy_out(std::move(sql), std::move(on_data), done); });
@@ -134,6 +230,33 @@ public:
             return in.finish();
         }
         return await<std::uint64_t>("copy_in", [&](auto done) { async_->copy_in(std::move(sql), std::move(data), done); });
+    }
+    // COPY ... FROM STDIN through a writer (Client::copy_in, AsyncConnection::open_copy_in).
+    DriverCopyIn copy_in_writer(std::string sql) {
+        if (blocking_) return DriverCopyIn(blocking_->copy_in(sql));
+        return DriverCopyIn(*async_, await<AsyncCopyIn>("open_copy_in", [&](auto done) { async_->open_copy_in(std::move(sql), done); }));
+    }
+    // A Transaction, or AsyncConnection::begin's (null when begin failed: it throws).
+    std::unique_ptr<DriverTransaction> begin(TransactionOptions options = {}) {
+        if (blocking_) return std::make_unique<DriverTransaction>(*blocking_, options);
+        return std::make_unique<DriverTransaction>(
+            *async_, await<AsyncTransaction>("begin", [&](auto done) { async_->begin(options, done); }));
+    }
+    // Client::set_statement_cache_capacity, or the async driver's.
+    void set_statement_cache_capacity(std::size_t capacity) {
+        if (blocking_) return blocking_->set_statement_cache_capacity(capacity);
+        await_async_done(*async_, "set_statement_cache_capacity",
+                         [&](auto done) { async_->set_statement_cache_capacity(capacity, done); });
+    }
+    // Client::describe_statement / close_statement, or the async driver's.
+    PreparedStatement describe_statement(std::string name) {
+        if (blocking_) return blocking_->describe_statement(name);
+        return await<PreparedStatement>("describe_statement",
+                                        [&](auto done) { async_->describe_statement(std::move(name), done); });
+    }
+    void close_statement(std::string name) {
+        if (blocking_) return blocking_->close_statement(name);
+        await_async_done(*async_, "close_statement", [&](auto done) { async_->close_statement(std::move(name), done); });
     }
     std::optional<Notification> wait_for_notification(std::chrono::milliseconds timeout) {
         if (blocking_) return blocking_->wait_for_notification(timeout);
@@ -213,16 +336,7 @@ private:
     // rethrows its error, else returns its value.
     template <class T, class Start>
     T await(const char* what, Start start) {
-        std::optional<std::exception_ptr> outcome;
-        std::optional<T> value;
-        start([&](std::exception_ptr e, T v) {
-            outcome = e;
-            if (!e) value.emplace(std::move(v));
-        });
-        if (!run_async_loop(*async_, [&] { return outcome.has_value(); }))
-            throw std::runtime_error(std::string("the async ") + what + " did not complete within the test's limit");
-        if (*outcome) std::rethrow_exception(*outcome);
-        return std::move(*value);
+        return await_async<T>(*async_, what, std::move(start));
     }
 
     static Config with(const std::string& conninfo) {

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "integration_fixture.hpp"
+#include "pgtls/async_pool.hpp"
 #include "pgtls/pool.hpp"
 
 namespace pgtls::test {
@@ -304,11 +305,10 @@ TEST_P(GssEncryption, RowsAndStatementsLargerThanAPacket) {
 }
 
 TEST_P(GssEncryption, CopyInAndOutOverGssapi) {
-    if (async_driver()) GTEST_SKIP() << "COPY runs through the blocking Client here";
-    Client c = connect(enc("gssonly", "gssencmode=require"));
+    DriverConnection c = open(enc("gssonly", "gssencmode=require"));
     ASSERT_EQ(c.info().encryption, "gss");
     c.exec("CREATE TEMP TABLE t (id int, v text)");
-    auto in = c.copy_in("COPY t FROM STDIN");
+    auto in = c.copy_in_writer("COPY t FROM STDIN");
     std::string expected;
     for (int i = 0; i < 20000; ++i) {
         std::string line = std::to_string(i) + "\t" + std::string(100, static_cast<char>('a' + i % 26)) + "\n";
@@ -388,25 +388,41 @@ TEST_P(GssEncryption, AQueryTimeoutCancelsOverGssapi) {
     EXPECT_EQ(c.query("SELECT 1")[0][0].view(), "1");
 }
 
-TEST_P(GssEncryption, CancelFromAnotherThreadOverGssapi) {
-    if (async_driver()) GTEST_SKIP() << "Client::cancel is the blocking driver's";
-    Client c = connect(enc("gssonly", "gssencmode=require"));
-    std::thread t([&] {
-        std::this_thread::sleep_for(300ms);
-        c.cancel();
-    });
+TEST_P(GssEncryption, CancellingARunningQueryOverGssapi) {
+    // Client::cancel() from another thread, or AsyncConnection::cancel(id) from the loop.
+    DriverConnection c = open(enc("gssonly", "gssencmode=require"));
     try {
-        c.query("SELECT pg_sleep(30)");
+        c.query_cancelled_after("SELECT pg_sleep(30)", 300ms);
         ADD_FAILURE() << "not cancelled";
     } catch (const ServerError& e) {
         EXPECT_EQ(e.sqlstate(), "57014");
     }
-    t.join();
     EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
 }
 
+// Three borrowers, 30 queries each: threads on the blocking Pool, leases of an AsyncPool on
+// one loop with the async driver.
 TEST_P(GssEncryption, PoolOverGssapiEncryption) {
-    if (async_driver()) GTEST_SKIP() << "the pool runs blocking clients";
+    const auto check = [](const Result& r, int i) { return r[0][0].view() == "t" && r[0][1].as<int>() == i; };
+    const std::string sql = "SELECT encrypted, $1::int FROM pg_stat_gssapi WHERE pid = pg_backend_pid()";
+    if (async_driver()) {
+        AsyncPoolOptions o;
+        o.max_size = 3;
+        o.acquire_timeout = 20s;
+        o.connect_timeout = 10s;
+        AsyncPool pool(config(enc("gssonly", "gssencmode=require")), o);
+        std::vector<AsyncPool::Lease> leases;
+        for (int t = 0; t < 3; ++t)
+            leases.push_back(await_async<AsyncPool::Lease>(pool, "acquire", [&](auto done) { pool.acquire(done); }));
+        int ok = 0, errors = 0;
+        for (auto& lease : leases)
+            for (int i = 0; i < 30; ++i)
+                lease->execute(sql, {to_param(i)}, [&, i](std::exception_ptr e, Result r) { (!e && check(r, i) ? ok : errors)++; });
+        ASSERT_TRUE(run_async_loop(pool, [&] { return ok + errors == 90; }));
+        EXPECT_EQ(errors, 0);
+        EXPECT_EQ(leases[0]->info().encryption, "gss");
+        return;
+    }
     PoolOptions o;
     o.max_size = 3;
     o.acquire_timeout = 20s;
@@ -418,8 +434,7 @@ TEST_P(GssEncryption, PoolOverGssapiEncryption) {
         threads.emplace_back([&] {
             for (int i = 0; i < 30; ++i) {
                 try {
-                    auto r = pool.exec("SELECT encrypted, $1::int FROM pg_stat_gssapi WHERE pid = pg_backend_pid()", i);
-                    if (r[0][0].view() != "t" || r[0][1].as<int>() != i) ++errors;
+                    if (!check(pool.exec(sql, i), i)) ++errors;
                 } catch (const Error& e) {
                     if (++errors < 3) ADD_FAILURE() << e.what();
                 }

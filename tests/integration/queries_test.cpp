@@ -29,15 +29,7 @@ protected:
     DriverConnection open(const std::string& extra = "", const char* server = "pg18") const {
         return BackendTest::open(conninfo(extra, server));
     }
-    // The same with the blocking Client, for what only Client offers.
-    Client open_client(const std::string& extra = "", const char* server = "pg18") const {
-        return connect(conninfo(extra, server));
-    }
 };
-
-// A test of what only Client offers runs with the blocking driver alone.
-#define PGTLS_CLIENT_ONLY()                                                             \
-    if (driver() == DriverKind::async) GTEST_SKIP() << "Client-only API: run with the blocking driver"
 
 TEST_P(Queries, SeveralStatementsAndEmptyQuery) {
     auto c = open();
@@ -81,37 +73,52 @@ TEST_P(Queries, PreparedStatementsAndCache) {
     for (int i = 0; i < 5; ++i) EXPECT_EQ(c.execute(ps, {to_param(i), to_param(10)})[0][0].as<int>(), i + 10);
     EXPECT_EQ(c.execute(ps, {to_param(1), to_param(2)}, ResultFormat::binary)[0][0].as<int>(), 3);
     EXPECT_THROW(c.execute(ps, {to_param(1)}), Error);
-    Client* const client = c.client();
-    if (client) {
-        EXPECT_EQ(client->describe_statement("add").param_types.size(), 2u);
-        client->close_statement("add");
-    } else {
-        c.query("DEALLOCATE add");
-    }
+    EXPECT_EQ(c.describe_statement("add").param_types.size(), 2u);
+    c.close_statement("add");
     EXPECT_THROW(c.execute(ps, {to_param(1), to_param(2)}), ServerError);
-    if (!client) return;  // the statement cache is Client's
 
-    Client& b = *client;
-    b.set_statement_cache_capacity(2);
+    // The statement cache, the same logic on both drivers.
+    c.set_statement_cache_capacity(2);
     for (int round = 0; round < 3; ++round)
         for (const char* sql : {"SELECT $1::int", "SELECT $1::int * 2", "SELECT $1::int * 3"})
-            EXPECT_GE(b.exec(sql, 7)[0][0].as<int>(), 7);
-    // LRU of 2: at most 2 pgtls statements live on the server.
-    EXPECT_LE(b.query("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls_%'")[0][0].as<int>(), 2);
+            EXPECT_GE(c.exec(sql, 7)[0][0].as<int>(), 7);
+    // LRU of 2: at most 2 pgtls statements live on the server (the evicted one was closed).
+    EXPECT_EQ(c.query("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls_%'")[0][0].as<int>(), 2);
     // DISCARD ALL through query() is noticed: the cache starts afresh.
-    b.query("DISCARD ALL");
-    EXPECT_EQ(b.exec("SELECT $1::int * 3", 1)[0][0].as<int>(), 3);
+    c.query("DISCARD ALL");
+    EXPECT_EQ(c.exec("SELECT $1::int * 3", 1)[0][0].as<int>(), 3);
     // Behind our back (a function, a pooler): outside a transaction the statement is prepared
     // again transparently...
-    b.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
-    EXPECT_EQ(b.exec("SELECT $1::int * 3", 2)[0][0].as<int>(), 6);
+    c.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+    EXPECT_EQ(c.exec("SELECT $1::int * 3", 2)[0][0].as<int>(), 6);
     // ...inside one the error stands (the transaction is aborted), and after it we recover.
-    b.query("BEGIN");
-    b.exec("SELECT $1::int * 2", 1);
-    b.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
-    EXPECT_THROW(b.exec("SELECT $1::int * 2", 1), ServerError);
-    b.query("ROLLBACK");
-    EXPECT_EQ(b.exec("SELECT $1::int * 2", 4)[0][0].as<int>(), 8);
+    c.query("BEGIN");
+    c.exec("SELECT $1::int * 2", 1);
+    c.query("DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$");
+    try {
+        c.exec("SELECT $1::int * 2", 1);
+        ADD_FAILURE() << "a lost statement inside a transaction was prepared again";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "26000");
+    }
+    c.query("ROLLBACK");
+    EXPECT_EQ(c.exec("SELECT $1::int * 2", 4)[0][0].as<int>(), 8);
+    // A cached plan whose result type changed: the server's 0A000 stands, the statement is
+    // forgotten, and the next call prepares it afresh.
+    c.query("CREATE TEMP TABLE reshaped (v int)");
+    c.query("INSERT INTO reshaped VALUES (5)");
+    EXPECT_EQ(c.exec("SELECT * FROM reshaped WHERE $1::int > 0", 1)[0][0].view(), "5");
+    c.query("ALTER TABLE reshaped ALTER v TYPE text");
+    try {
+        c.exec("SELECT * FROM reshaped WHERE $1::int > 0", 1);
+        ADD_FAILURE() << "the changed result type went unnoticed";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "0A000") << e.what();
+    }
+    EXPECT_EQ(c.exec("SELECT * FROM reshaped WHERE $1::int > 0", 1)[0][0].view(), "5");
+    // Shrinking closes what the cache forgets on the server.
+    c.set_statement_cache_capacity(0);
+    EXPECT_EQ(c.query("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls_%'")[0][0].as<int>(), 0);
 }
 
 TEST_P(Queries, TextAndBinaryResultsDecodeAlike) {
@@ -168,10 +175,9 @@ TEST_P(Queries, CopyInAndOutInTextCsvAndBinary) {
     EXPECT_EQ(bin.substr(0, 11), std::string("PGCOPY\n\xff\r\n\0", 11));
     c.query("CREATE TEMP TABLE copy_b (LIKE copy_t)");
     EXPECT_EQ(c.copy_in("COPY copy_b FROM STDIN (FORMAT binary)", bin), 10001u);
-    // CopyFail on an application error: nothing copied, connection usable. (Client's writer
-    // only: the async copy_in takes the whole stream at once.)
-    if (Client* b = c.client()) {
-        auto in = b->copy_in("COPY copy_b FROM STDIN");
+    // CopyFail on an application error: nothing copied, connection usable.
+    {
+        auto in = c.copy_in_writer("COPY copy_b FROM STDIN");
         in.write("1\tx\t2024-01-01\n");
         in.abort("application gave up");
     }
@@ -318,8 +324,7 @@ struct Account {
 // vector of structs, range-for, streaming, binary format; a wrong shape is refused before a
 // row is decoded, and the connection stays usable.
 TEST_P(Queries, RowsAsStructsAndStructsAsParameters) {
-    PGTLS_CLIENT_ONLY();
-    auto c = open_client();
+    auto c = open();
     c.query("CREATE TEMP TABLE account(id int, owner text, balance float8)");
     for (const Account& a : {Account{1, "ann", 10.5}, Account{2, "bob", std::nullopt}, Account{3, "cy", -2}})
         c.exec("INSERT INTO account VALUES ($1, $2, $3)", a);
@@ -432,32 +437,57 @@ TEST_P(Queries, PipelineGroupWhoseCommitFailsReportsEachQueryAsFailed) {
 }
 
 TEST_P(Queries, TransactionsRollBackUnlessCommitted) {
-    PGTLS_CLIENT_ONLY();
-    auto c = open_client();
+    auto c = open();
     c.query("CREATE TEMP TABLE tx(v int)");
     {
-        Transaction tx(c);
+        auto tx = c.begin();
         EXPECT_EQ(c.transaction_status(), TransactionStatus::in_transaction);
         c.exec("INSERT INTO tx VALUES ($1)", 1);
     }  // rolled back
     EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
     EXPECT_EQ(c.query("SELECT count(*) FROM tx")[0][0].as<int>(), 0);
     {
-        Transaction tx(c);
+        auto tx = c.begin();
         c.exec("INSERT INTO tx VALUES ($1)", 2);
-        tx.savepoint("s1");
+        tx->savepoint("s1");
         c.exec("INSERT INTO tx VALUES ($1)", 3);
         EXPECT_THROW(c.query("SELECT 1/0"), ServerError);
         EXPECT_EQ(c.transaction_status(), TransactionStatus::failed);
-        tx.rollback_to("s1");
+        tx->rollback_to("s1");
         EXPECT_EQ(c.transaction_status(), TransactionStatus::in_transaction);
-        tx.commit();
+        tx->commit();
+        EXPECT_THROW(tx->commit(), Error) << "already finished";
     }
     EXPECT_EQ(c.query("SELECT array_agg(v)::text FROM tx")[0][0].as<std::string>(), "{2}");
     {
-        Transaction tx(c);
+        auto tx = c.begin();
         EXPECT_THROW(c.query("SELECT 1/0"), ServerError);
-        EXPECT_THROW(tx.commit(), Error);  // COMMIT of a failed transaction rolls back
+        EXPECT_THROW(tx->commit(), Error);  // COMMIT of a failed transaction rolls back
+    }
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+    {
+        auto tx = c.begin();
+        try {
+            c.begin();
+            ADD_FAILURE() << "a transaction nested in another";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
+        }
+        tx->rollback();
+    }
+    // The options: isolation level, access mode and DEFERRABLE as BEGIN says them.
+    TransactionOptions o;
+    o.isolation = TransactionOptions::Isolation::serializable;
+    o.read_only = true;
+    o.deferrable = true;
+    {
+        auto tx = c.begin(o);
+        const Result r = c.query("SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only'), "
+                                 "current_setting('transaction_deferrable')");
+        EXPECT_EQ(r[0][0].view(), "serializable");
+        EXPECT_EQ(r[0][1].view(), "on");
+        EXPECT_EQ(r[0][2].view(), "on");
+        EXPECT_THROW(c.query("CREATE TABLE read_only_refuses_this (v int)"), ServerError);
     }
     EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
 }

@@ -90,12 +90,11 @@ TEST_P(TraceComment, AMalformedOrHostileValueIsNeverSent) {
     admin.query("DROP TABLE " + table);
 }
 
-// The extended protocol (blocking Client): the unnamed statement carries the comment; with the
+// The extended protocol (either driver): the unnamed statement carries the comment; with the
 // statement cache on, the named statement is Parsed once without it and reused whatever the
 // trace, so the cache never grows per trace id.
 TEST_P(TraceComment, OnlyTheUnnamedStatementCarriesItNeverACachedOne) {
-    if (driver() != DriverKind::blocking) GTEST_SKIP() << "execute() is the blocking Client's";
-    Client c(commented());
+    auto c = open(commented());
     EXPECT_EQ(c.exec("SELECT current_query(), $1::int", 7)[0][0].as<std::string>(),
               "/* traceparent='" + kParent + "' */ SELECT current_query(), $1::int");
     c.set_statement_cache_capacity(8);

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "pgtls/async_pool.hpp"
 #include "pgtls/pool.hpp"
 #include "pgtls/trace.hpp"
 #include "tests/integration/integration_fixture.hpp"
@@ -297,11 +298,20 @@ TEST_P(Tracing, NoTracerNoSpans) {
     EXPECT_TRUE(tracer->named("pgtls.query").empty());
 }
 
-// A pool's connections are Clients made from the pool's Config: its tracer sees them.
+// A pool's connections are made from the pool's Config (Clients, or AsyncConnections of an
+// AsyncPool): its tracer sees them.
 TEST_P(Tracing, PoolConnectionsAreTracedThroughTheConfig) {
-    if (driver() == DriverKind::async) GTEST_SKIP() << "the pool is blocking";
-    Pool pool(traced());
-    EXPECT_EQ(pool.acquire()->execute("SELECT $1::int + 1", Params{to_param(41)})[0][0].as<int>(), 42);
+    Result r;
+    if (driver() == DriverKind::async) {
+        AsyncPool pool(traced());
+        AsyncPool::Lease lease = await_async<AsyncPool::Lease>(pool, "acquire", [&](auto done) { pool.acquire(done); });
+        r = await_async<Result>(pool, "execute",
+                                [&](auto done) { lease->execute("SELECT $1::int + 1", Params{to_param(41)}, done); });
+    } else {
+        Pool pool(traced());
+        r = pool.acquire()->execute("SELECT $1::int + 1", Params{to_param(41)});
+    }
+    EXPECT_EQ(r[0][0].as<int>(), 42);
     EXPECT_EQ(tracer->named("pgtls.connect").size(), 1u);
     const auto e = tracer->named("pgtls.execute");
     ASSERT_FALSE(e.empty());

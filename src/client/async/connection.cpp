@@ -3,6 +3,7 @@
 // reports them and handed to the application's callbacks from advance() only.
 #include "pgtls/async.hpp"
 
+#include <algorithm>
 #include <deque>
 #include <utility>
 
@@ -15,16 +16,21 @@
 #include "protocol/copy_in_all.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/notification_wait.hpp"
+#include "protocol/statement_cache.hpp"
 #include "protocol/pipeline.hpp"
 #include "protocol/query.hpp"
 #include "client/client_shared.hpp"
 #include "client/session_setup.hpp"
 #include "client/tls_setup_cache.hpp"
 #include "client/trace_comment.hpp"
+#include "client/transaction_sql.hpp"
 
 namespace pgtls {
 
 namespace {
+
+// COPY data goes out in CopyData messages of at most this many bytes (as the blocking CopyIn's).
+constexpr std::size_t copy_chunk = 64 * 1024;
 
 std::exception_ptr usage_error(const char* what) {
     return std::make_exception_ptr(Error(ErrorKind::usage, ErrorCause::usage, what));
@@ -46,6 +52,25 @@ struct ExtendedArgs {
         if (std::exchange(commented, true) || statement || !settings.trace_context) return;
         if (std::string c = trace::with_trace_context(settings, sql); !c.empty()) sql = std::move(c);
     }
+};
+
+// A streamed COPY FROM STDIN (open_copy_in), shared by the connection and its writer: open from
+// the COPY's start until it ends (finish, abort, an error); `error` is how it ended, when it
+// ended with an error (the writer's later operations complete with it). `ended`: the writer
+// queued its finish or abort; `writer_gone`: the writer was destroyed.
+struct CopyState {
+    bool open = false;
+    bool ended = false;
+    bool writer_gone = false;
+    std::exception_ptr error;
+};
+
+// A transaction begun by AsyncConnection::begin, shared by the transaction and its operations:
+// `finished` once commit or rollback was queued; `owner_gone` once the AsyncTransaction was
+// destroyed.
+struct TransactionState {
+    bool finished = false;
+    bool owner_gone = false;
 };
 
 // An implicit pipeline: the queued queries' messages, each followed by its own Sync (so an
@@ -82,6 +107,10 @@ struct client::AsyncCore {
         std::vector<std::unique_ptr<Op>> members;
         std::shared_ptr<Batch> batch;
         std::size_t completed_members = 0;  // members completed so far (in order)
+        // A streamed COPY's operations (open_copy_in and its writer's): while the COPY is
+        // open only they start. copy_end: finish or abort, which ends the COPY.
+        std::shared_ptr<CopyState> copy;
+        bool copy_open = false, copy_end = false;
     };
     // An implicit pipeline's limits: past them the rest waits for the next one.
     static constexpr std::size_t max_batch_queries = 256;
@@ -98,6 +127,7 @@ struct client::AsyncCore {
     protocol::MessageReader reader{64 * 1024 * 1024};
     std::string out;
     protocol::SessionState session;
+    protocol::StatementCache cache;  // execute()'s, as Client's
     async::Driver driver{channel, protocol::Wire{reader, out, session}, setup()};
 
     ConnectionInfo info;
@@ -113,6 +143,7 @@ struct client::AsyncCore {
     std::deque<std::unique_ptr<Op>> queue;
     std::unique_ptr<Op> running;
     std::deque<std::unique_ptr<Op>> completed;
+    std::shared_ptr<CopyState> copy;  // the open COPY, if any
     // Cleared by the destructor: a callback that destroyed the connection stops the delivery.
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
@@ -154,16 +185,35 @@ struct client::AsyncCore {
     // Why `op` cannot run now, or null.
     std::exception_ptr refusal(const Op& op) const {
         if (op.kind == Op::Kind::connect) return nullptr;
+        if (op.copy && !op.copy_open && !op.copy->open)
+            return op.copy->error ? op.copy->error : usage_error("the COPY has already ended");
         if (!channel.is_open()) return usage_error("connection is closed");
         if (!healthy) return std::make_exception_ptr(
             Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect"));
         return nullptr;
     }
 
+    // The queued operation to start next: the first, or while a COPY is open the first of a
+    // COPY writer's (the others wait for the COPY to end). queue.end(): none may start.
+    std::deque<std::unique_ptr<Op>>::iterator next_startable() {
+        if (!copy) return queue.begin();
+        return std::find_if(queue.begin(), queue.end(), [](const auto& op) { return op->copy && !op->copy_open; });
+    }
+
+    // The open COPY ends (with `error` when set).
+    void end_copy(std::exception_ptr error) {
+        if (!copy) return;
+        copy->open = false;
+        if (!copy->error) copy->error = std::move(error);
+        copy.reset();
+    }
+
     void start_next(Clock::time_point now) {
         while (!driver.busy() && !running && !queue.empty()) {
-            std::unique_ptr<Op> op = std::move(queue.front());
-            queue.pop_front();
+            const auto next = next_startable();
+            if (next == queue.end()) return;
+            std::unique_ptr<Op> op = std::move(*next);
+            queue.erase(next);
             if (auto why = refusal(*op)) {
                 op->error = why;
                 completed.push_back(std::move(op));
@@ -171,7 +221,8 @@ struct client::AsyncCore {
             }
             // Implicit pipelining: queries queued back to back go out together. Not with a
             // query timeout, which bounds and cancels one query at a time.
-            if (op->pipelinable && query_timeout.count() == 0 && !queue.empty() && queue.front()->pipelinable)
+            if (op->pipelinable && query_timeout.count() == 0 && cache.capacity() == 0 && !queue.empty() &&
+                queue.front()->pipelinable)
                 op = make_batch(std::move(op));
             try {
                 op->algo = op->make(*this);
@@ -185,6 +236,7 @@ struct client::AsyncCore {
                 continue;
             }
             running = std::move(op);
+            session.callback_error = nullptr;
             driver.start(*running->algo, [this](const protocol::Action& done) { on_done(done); }, now);
         }
     }
@@ -275,11 +327,27 @@ struct client::AsyncCore {
             return;
         }
         op->error = done.error;
-        if (done.connection == protocol::Action::Connection::retired) healthy = false;
+        // A user callback (on_row, on_data, the notice handler) threw: its exception is the
+        // operation's outcome, unchanged, in place of its result or of an error that followed
+        // (as the blocking Client's call rethrows it).
+        if (auto thrown = std::exchange(session.callback_error, nullptr)) op->error = std::move(thrown);
+        if (done.connection == protocol::Action::Connection::retired) {
+            healthy = false;
+            end_copy(done.error);
+        }
+        if (op->copy) {
+            if (op->copy_open && !done.error) {
+                op->copy->open = true;
+                copy = op->copy;
+            } else if (!op->copy_open && (done.error || op->copy_end)) {
+                end_copy(done.error);
+            }
+        }
         if (op->kind == Op::Kind::connect && !done.error) connected(static_cast<protocol::ConnectFlow&>(*op->algo));
         if (op->kind == Op::Kind::close) {
             channel.abort();
             healthy = false;
+            end_copy(nullptr);
         }
         completed.push_back(std::move(op));
     }
@@ -316,6 +384,15 @@ struct client::AsyncCore {
         }
         return true;
     }
+
+    // A writer of the COPY `state` just opened on this connection.
+    AsyncCopyIn writer(std::shared_ptr<CopyState> state);
+    // A transaction just begun on this connection.
+    AsyncTransaction transaction();
+    // Queues `sql` (simple protocol, with the trace-context comment); `check`, when set, runs
+    // first when the operation starts and may refuse it by throwing.
+    OpId simple(std::string sql, std::function<void(std::exception_ptr, std::vector<Result>)> done,
+                std::function<void(const State&)> check = {});
 
     void fail_all(std::exception_ptr why) {
         if (running) driver.abandon(why);  // on_done moves it to `completed`
@@ -415,6 +492,8 @@ AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
                 s.session.notice_handler = std::move(handler);
                 s.session.limits = protocol::SessionState::Limits::from(s.settings);
             }
+            s.end_copy(nullptr);
+            s.cache.clear();  // a new session has none of the old one's statements
             // The connect policy is the blocking client's (ConnectFlow); the TLS context is
             // built before the first TLS attempt, once.
             protocol::ConnectOptions o = connect_options(s.settings);
@@ -461,30 +540,141 @@ AsyncConnection::OpId AsyncConnection::connect(const Config& config, Done done) 
     return connect(std::move(*settings), std::move(done));
 }
 
-AsyncConnection::OpId AsyncConnection::query(std::string sql, Callback<std::vector<Result>> done) {
+AsyncConnection::OpId client::AsyncCore::simple(std::string sql,
+                                                std::function<void(std::exception_ptr, std::vector<Result>)> done,
+                                                std::function<void(const State&)> check) {
     auto held = std::make_shared<std::string>(std::move(sql));
-    return state_->submit(make_op<protocol::SimpleQuery>(
-        [held](State& s) {
+    return submit(make_op<protocol::SimpleQuery>(
+        [held, check = std::move(check)](State& s) {
+            if (check) check(s);
             if (std::string c = trace::with_trace_context(s.settings, *held); !c.empty()) *held = std::move(c);
             return std::make_unique<protocol::SimpleQuery>(s.wire(), *held, s.request_options());
         },
-        [held, done = std::move(done)](State&, protocol::SimpleQuery* q, std::exception_ptr e) {
+        [held, done = std::move(done)](State& s, protocol::SimpleQuery* q, std::exception_ptr e) {
+            if (q) s.cache.after_simple_query(q->results());
             done(e, q && !e ? std::move(q->results()) : std::vector<Result>{});
         }));
+}
+
+AsyncConnection::OpId AsyncConnection::query(std::string sql, Callback<std::vector<Result>> done) {
+    return state_->simple(std::move(sql), std::move(done));
+}
+
+// ---- transactions
+
+// A transaction's hold on its connection (while `alive`), and its state.
+struct AsyncTransaction::Link {
+    client::AsyncCore* core = nullptr;
+    std::shared_ptr<bool> alive;
+    std::shared_ptr<TransactionState> state;
+};
+
+AsyncTransaction client::AsyncCore::transaction() {
+    AsyncTransaction t;
+    t.link_ = std::make_unique<AsyncTransaction::Link>(
+        AsyncTransaction::Link{this, alive, std::make_shared<TransactionState>()});
+    return t;
+}
+
+AsyncConnection::OpId AsyncConnection::begin(TransactionOptions options, Callback<AsyncTransaction> done) {
+    State* core = state_.get();  // outlives every completion it delivers
+    return state_->simple(
+        client::begin_statement(options),
+        [core, done = std::move(done)](std::exception_ptr e, std::vector<Result>) {
+            done(e, e ? AsyncTransaction{} : core->transaction());
+        },
+        [](const State& s) { client::refuse_nested(s.session.transaction_status); });
+}
+
+namespace {
+// Queues `sql` for transaction `link`; `finishes`: commit or rollback, after which the
+// transaction's operations fail; `is_commit`: COMMIT, whose result is checked.
+//
+// A commit or rollback that failed with the transaction still open on the server (cancelled
+// while queued, say) leaves it open: its owner may end it again, or, when the owner is gone, it
+// is rolled back for it.
+AsyncTransaction::OpId transaction_op(AsyncTransaction::Link* link, std::string sql, bool finishes,
+                                      AsyncTransaction::Done done, bool is_commit = false) {
+    if (!link || !*link->alive)
+        throw Error(ErrorKind::usage, ErrorCause::usage, "this AsyncTransaction has no connection (moved from, or destroyed)");
+    std::function<void(const State&)> check;
+    const std::shared_ptr<TransactionState> tx = link->state;
+    if (tx->finished) check = [](const State&) { throw Error(ErrorKind::usage, "transaction is already finished"); };
+    const bool ends = finishes && !tx->finished;
+    if (ends) tx->finished = true;
+    State* core = link->core;
+    return core->simple(
+        std::move(sql),
+        [done = std::move(done), is_commit, ends, tx, core](std::exception_ptr e, std::vector<Result> rs) {
+            const TransactionStatus st = core->session.transaction_status;
+            if (ends && e && core->healthy && (st == TransactionStatus::in_transaction || st == TransactionStatus::failed)) {
+                tx->finished = false;
+                if (tx->owner_gone) {
+                    AsyncTransaction::Link orphan{core, core->alive, tx};
+                    transaction_op(&orphan, "ROLLBACK", true, [](std::exception_ptr) {});
+                }
+            }
+            if (!e && is_commit && !rs.empty()) {
+                try {
+                    client::check_committed(rs.back());
+                } catch (...) {
+                    e = std::current_exception();
+                }
+            }
+            done(e);
+        },
+        std::move(check));
+}
+}  // namespace
+
+AsyncTransaction::AsyncTransaction() noexcept = default;
+AsyncTransaction::AsyncTransaction(AsyncTransaction&&) noexcept = default;
+AsyncTransaction& AsyncTransaction::operator=(AsyncTransaction&& other) noexcept {
+    if (this != &other) {
+        AsyncTransaction gone(std::move(*this));  // rolls this one back, if open
+        link_ = std::move(other.link_);
+    }
+    return *this;
+}
+AsyncTransaction::~AsyncTransaction() {
+    if (!link_) return;
+    link_->state->owner_gone = true;
+    if (!is_open() || !link_->core->healthy) return;
+    try {
+        rollback([](std::exception_ptr) {});
+    } catch (...) {
+    }
+}
+bool AsyncTransaction::is_open() const noexcept { return link_ && !link_->state->finished && *link_->alive; }
+AsyncTransaction::OpId AsyncTransaction::commit(Done done) { return transaction_op(link_.get(), "COMMIT", true, std::move(done), true); }
+AsyncTransaction::OpId AsyncTransaction::rollback(Done done) { return transaction_op(link_.get(), "ROLLBACK", true, std::move(done)); }
+AsyncTransaction::OpId AsyncTransaction::savepoint(std::string name, Done done) {
+    return transaction_op(link_.get(), client::savepoint_statement("SAVEPOINT", name), false, std::move(done));
+}
+AsyncTransaction::OpId AsyncTransaction::rollback_to(std::string name, Done done) {
+    return transaction_op(link_.get(), client::savepoint_statement("ROLLBACK TO SAVEPOINT", name), false, std::move(done));
+}
+AsyncTransaction::OpId AsyncTransaction::release(std::string name, Done done) {
+    return transaction_op(link_.get(), client::savepoint_statement("RELEASE SAVEPOINT", name), false, std::move(done));
 }
 
 namespace {
 std::unique_ptr<Op> extended_op(std::shared_ptr<ExtendedArgs> a,
                                 std::function<void(ExtendedArgs&, std::exception_ptr)> result) {
     const bool pipelinable = !a->on_row;
-    auto op = make_op<protocol::ExtendedRequest>(
-        [a](State& s) {
+    auto op = make_op<protocol::Algorithm>(
+        [a](State& s) -> std::unique_ptr<protocol::Algorithm> {
+            const std::function<void(const Row&)>* on_row = a->on_row ? &a->on_row : nullptr;
+            if (!a->statement && s.cache.capacity() > 0)  // execute() starts over once, as Client's
+                return std::make_unique<protocol::CachedExecute>(
+                    s.wire(), s.cache, protocol::ExtendedCall{nullptr, a->sql, a->params, a->format, on_row, &a->result},
+                    s.request_options(), !on_row);
             a->with_trace_comment(s.settings);
-            protocol::ExtendedCall call{a->statement ? &*a->statement : nullptr, a->sql, a->params, a->format,
-                                        a->on_row ? &a->on_row : nullptr, &a->result};
+            protocol::ExtendedCall call{a->statement ? &*a->statement : nullptr, a->sql, a->params, a->format, on_row,
+                                        &a->result};
             return std::make_unique<protocol::ExtendedRequest>(s.wire(), call, s.request_options());
         },
-        [a, result = std::move(result)](State&, protocol::ExtendedRequest*, std::exception_ptr e) { result(*a, e); });
+        [a, result = std::move(result)](State&, protocol::Algorithm*, std::exception_ptr e) { result(*a, e); });
     if (pipelinable) op->pipelinable = std::move(a);
     return op;
 }
@@ -601,12 +791,174 @@ AsyncConnection::OpId AsyncConnection::copy_in(std::string sql, std::string data
     };
     auto a = std::make_shared<Args>();
     a->sql = std::move(sql);
-    for (std::size_t off = 0; off < data.size(); off += 64 * 1024)
-        protocol::copy_data(a->messages, std::string_view(data).substr(off, 64 * 1024));
+    for (std::size_t off = 0; off < data.size(); off += copy_chunk)
+        protocol::copy_data(a->messages, std::string_view(data).substr(off, copy_chunk));
     protocol::copy_done(a->messages);
     return state_->submit(make_op<protocol::CopyInAll>(
         [a](State& s) { return std::make_unique<protocol::CopyInAll>(s.wire(), a->sql, a->messages, s.request_options()); },
         [a, done = std::move(done)](State&, protocol::CopyInAll* q, std::exception_ptr e) { done(e, q && !e ? q->rows() : 0); }));
+}
+
+// ---- streamed COPY FROM STDIN
+
+// A writer's hold on its COPY: the connection (while `alive`), the COPY's shared state, and
+// whether the writer queued its end (finish or abort) already.
+struct AsyncCopyIn::Link {
+    client::AsyncCore* core = nullptr;
+    std::shared_ptr<bool> alive;
+    std::shared_ptr<CopyState> copy;
+};
+
+AsyncCopyIn client::AsyncCore::writer(std::shared_ptr<CopyState> state) {
+    AsyncCopyIn w;
+    w.link_ = std::make_unique<AsyncCopyIn::Link>(AsyncCopyIn::Link{this, alive, std::move(state)});
+    return w;
+}
+
+AsyncConnection::OpId AsyncConnection::open_copy_in(std::string sql, Callback<AsyncCopyIn> done) {
+    auto held = std::make_shared<std::string>(std::move(sql));
+    auto op = make_op<protocol::CopyInStart>(
+        [held](State& s) { return std::make_unique<protocol::CopyInStart>(s.wire(), *held, s.request_options()); },
+        [held, done = std::move(done)](State& s, protocol::CopyInStart*, std::exception_ptr e) {
+            done(e, e ? AsyncCopyIn{} : s.writer(s.copy));
+        });
+    op->copy = std::make_shared<CopyState>();
+    op->copy_open = true;
+    return state_->submit(std::move(op));
+}
+
+namespace {
+// One operation of a writer on its COPY: `make` builds its algorithm, `done` gets the outcome;
+// Error(usage) for a writer of no COPY or of a destroyed connection, and an operation queued
+// after the writer's end fails as the COPY ended.
+//
+// A finish or abort that never ran (cancelled while queued, refused) leaves the COPY open:
+// the writer may end it again, or, when it is gone, the COPY is aborted for it.
+template <class Algo, class Make, class Done>
+AsyncCopyIn::OpId copy_op(AsyncCopyIn::Link* link, bool ends, Make make, Done done) {
+    if (!link) throw Error(ErrorKind::usage, ErrorCause::usage, "this AsyncCopyIn has no COPY (moved from, or never opened)");
+    if (!*link->alive) throw Error(ErrorKind::usage, ErrorCause::usage, "the connection of this COPY was destroyed");
+    const std::shared_ptr<CopyState> copy = link->copy;
+    std::unique_ptr<Op> op;
+    if (copy->ended) {
+        op = make_op<Algo>([](State&) -> std::unique_ptr<Algo> { throw Error(ErrorKind::usage, ErrorCause::usage, "the COPY has already ended"); },
+                           std::move(done));
+    } else if (ends) {
+        copy->ended = true;
+        op = make_op<Algo>(std::move(make), [copy, done = std::move(done)](State& s, Algo* a, std::exception_ptr e) mutable {
+            if (copy->open && copy == s.copy) {  // it never ran
+                copy->ended = false;
+                if (copy->writer_gone) AsyncCopyIn(s.writer(copy)).abort("COPY abandoned by the client", [](std::exception_ptr) {});
+            }
+            done(s, a, e);
+        });
+    } else {
+        op = make_op<Algo>(std::move(make), std::move(done));
+    }
+    op->copy = copy;
+    op->copy_end = ends;
+    return link->core->submit(std::move(op));
+}
+
+// The message that ends a COPY: CopyFail with `reason` when `fail`, else CopyDone.
+std::shared_ptr<std::string> copy_end_message(bool fail, std::string_view reason) {
+    auto m = std::make_shared<std::string>();
+    if (fail)
+        protocol::copy_fail(*m, reason);
+    else
+        protocol::copy_done(*m);
+    return m;
+}
+}  // namespace
+
+AsyncCopyIn::AsyncCopyIn() noexcept = default;
+AsyncCopyIn::AsyncCopyIn(AsyncCopyIn&&) noexcept = default;
+
+AsyncCopyIn& AsyncCopyIn::operator=(AsyncCopyIn&& other) noexcept {
+    if (this != &other) {
+        AsyncCopyIn gone(std::move(*this));  // aborts this writer's COPY, if open
+        link_ = std::move(other.link_);
+    }
+    return *this;
+}
+
+AsyncCopyIn::~AsyncCopyIn() {
+    if (!link_) return;
+    link_->copy->writer_gone = true;
+    if (!is_open()) return;
+    try {
+        abort("COPY abandoned by the client", [](std::exception_ptr) {});
+    } catch (...) {
+    }
+}
+
+bool AsyncCopyIn::is_open() const noexcept { return link_ && !link_->copy->ended && *link_->alive && link_->copy->open; }
+
+AsyncCopyIn::OpId AsyncCopyIn::write(std::string data, Done done) {
+    auto messages = std::make_shared<std::string>();
+    for (std::size_t off = 0; off < data.size(); off += copy_chunk)
+        protocol::copy_data(*messages, std::string_view(data).substr(off, copy_chunk));
+    return copy_op<protocol::CopyInData>(
+        link_.get(), false,
+        [messages](State& s) { return std::make_unique<protocol::CopyInData>(s.wire(), *messages, s.request_options()); },
+        [messages, done = std::move(done)](State&, protocol::CopyInData*, std::exception_ptr e) { done(e); });
+}
+
+AsyncCopyIn::OpId AsyncCopyIn::finish(Callback<std::uint64_t> done) {
+    auto messages = copy_end_message(false, {});
+    return copy_op<protocol::CopyInEnd>(
+        link_.get(), true,
+        [messages](State& s) {
+            return std::make_unique<protocol::CopyInEnd>(s.wire(), *messages, protocol::CopyInEnd::How::finish,
+                                                         s.request_options());
+        },
+        [messages, done = std::move(done)](State&, protocol::CopyInEnd* q, std::exception_ptr e) {
+            done(e, q && !e ? q->rows() : 0);
+        });
+}
+
+AsyncCopyIn::OpId AsyncCopyIn::abort(std::string reason, Done done) {
+    auto messages = copy_end_message(true, reason);
+    return copy_op<protocol::CopyInEnd>(
+        link_.get(), true,
+        [messages](State& s) {
+            return std::make_unique<protocol::CopyInEnd>(s.wire(), *messages, protocol::CopyInEnd::How::abort,
+                                                         s.request_options());
+        },
+        [messages, done = std::move(done)](State&, protocol::CopyInEnd*, std::exception_ptr e) { done(e); });
+}
+
+// ---- prepared statements by name
+
+AsyncConnection::OpId AsyncConnection::describe_statement(std::string name, Callback<PreparedStatement> done) {
+    auto held = std::make_shared<std::string>(std::move(name));
+    return state_->submit(make_op<protocol::DescribeStatement>(
+        [held](State& s) {
+            return std::make_unique<protocol::DescribeStatement>(s.wire(), *held, std::string_view{}, nullptr,
+                                                                 s.request_options());
+        },
+        [held, done = std::move(done)](State&, protocol::DescribeStatement* q, std::exception_ptr e) {
+            done(e, q && !e ? std::move(q->statement()) : PreparedStatement{});
+        }));
+}
+
+AsyncConnection::OpId AsyncConnection::set_statement_cache_capacity(std::size_t capacity, Done done) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    return state_->submit(make_op<protocol::CloseStatements>(
+        [names, capacity](State& s) {
+            *names = s.cache.set_capacity(capacity);
+            return std::make_unique<protocol::CloseStatements>(s.wire(), *names, s.request_options());
+        },
+        [done = std::move(done)](State&, protocol::CloseStatements*, std::exception_ptr e) { done(e); }));
+}
+
+std::size_t AsyncConnection::statement_cache_capacity() const noexcept { return state_->cache.capacity(); }
+
+AsyncConnection::OpId AsyncConnection::close_statement(std::string name, Done done) {
+    auto held = std::make_shared<std::vector<std::string>>(std::vector<std::string>{std::move(name)});
+    return state_->submit(make_op<protocol::CloseStatements>(
+        [held](State& s) { return std::make_unique<protocol::CloseStatements>(s.wire(), *held, s.request_options()); },
+        [done = std::move(done)](State&, protocol::CloseStatements*, std::exception_ptr e) { done(e); }));
 }
 
 AsyncConnection::OpId AsyncConnection::wait_notification(std::chrono::milliseconds timeout,
@@ -619,7 +971,6 @@ AsyncConnection::OpId AsyncConnection::wait_notification(std::chrono::millisecon
                 n = std::move(s.session.notifications.front());
                 s.session.notifications.pop_front();
             }
-            if (!e && s.session.callback_error) e = std::exchange(s.session.callback_error, nullptr);
             done(e, std::move(n));
         }));
 }
