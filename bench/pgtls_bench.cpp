@@ -3,7 +3,9 @@
 //
 // Every run happens in a forked child, so client CPU (getrusage(RUSAGE_SELF), user+sys, around
 // the timed part only) and peak RSS (ru_maxrss) belong to one client and one workload; the
-// child sends its figures back through a pipe. Per (workload, client) the parent reports the
+// child sends its figures back through a pipe. W2, W3, W3s, W3i and W7 also report the server
+// backends' CPU per query (their /proc/<pg_backend_pid>/stat, readable when the server runs on
+// this machine as the same user, or the bench runs as root). Per (workload, client) the parent reports the
 // median and min/max over the runs and the pgtls/libpq ratio of medians.
 //
 //   pgtls_bench [--workloads W1,W2,...] [--clients libpq,openssl,gnutls,mbedtls]
@@ -14,9 +16,11 @@
 // libpq 15 lacks it; W1cb: channel_binding=require; W1p: the same through a pgtls::Pool that
 // retires each connection after one use, so every acquisition reconnects with the pool's
 // shared TLS context and cached SCRAM keys), W2 sequential SELECT $1::int, W3 the same
-// pipelined in batches of 1000 with a sync, W3i the same queries from 64 independent callers
-// on one non-blocking connection (pgtls::AsyncConnection, one poll() loop), each issuing its
-// next query when its result arrives — implicit pipelining; libpq has none, so its W3i row is
+// pipelined in batches of 1000 with a sync, W3s the same batches with a Sync after every query
+// (each query its own sync group and implicit transaction, as implicit pipelining sends them),
+// W3i the same queries from 64 independent callers on one non-blocking connection
+// (pgtls::AsyncConnection, one poll() loop), each issuing its next query when its result
+// arrives — implicit pipelining; libpq has none, so its W3i row is
 // its sequential W2 loop, the baseline the async API is measured against — W7 one thread
 // with 100 TLS connections sharing n SELECT $1::int, each connection one query at a time
 // (pgtls::AsyncConnection vs libpq's non-blocking API, PQsendQueryParams / PQconsumeInput /
@@ -78,6 +82,7 @@ struct Sample {
     double p99_ms = 0;
     long maxrss_kb = 0;    // peak RSS of the child (whole life)
     long rss_delta_kb = 0; // W8: resident memory the n idle connections added
+    double server_cpu_s = -1;  // user+sys of the server backend(s) during the timed part; < 0: not measured
     int ok = 0;
     char error[200] = {};
 };
@@ -98,12 +103,44 @@ double cpu_now() {
     return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+// CPU time (user+sys) the server backends `pids` used so far, from /proc/<pid>/stat (fields 14
+// and 15, in clock ticks: 10 ms resolution); < 0 when unreadable (a remote server, or a server
+// running as another user without root). The bench's server runs on this machine.
+double backend_cpu(const std::vector<int>& pids) {
+    double ticks = 0;
+    for (const int pid : pids) {
+        char path[64];
+        std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        FILE* f = std::fopen(path, "r");
+        if (!f) return -1;
+        char buf[1024];
+        const std::size_t got = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        buf[got] = 0;
+        const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+        unsigned long utime = 0, stime = 0;
+        if (!p || std::sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
+        ticks += double(utime + stime);
+    }
+    return ticks / double(sysconf(_SC_CLK_TCK));
+}
+
+// Times the measured part: wall clock, this process's CPU, and with `server_pids` the CPU of
+// those server backends (the connections' pg_backend_pid()).
 struct Timer {
+    std::vector<int> server_pids;
+    double s0 = backend_cpu(server_pids);
     Clock::time_point t0 = Clock::now();
     double c0 = cpu_now();
+    Timer() = default;
+    explicit Timer(std::vector<int> pids) : server_pids(std::move(pids)), s0(backend_cpu(server_pids)) {}
     void finish(Sample& s) const {
         s.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
         s.cpu_s = cpu_now() - c0;
+        if (!server_pids.empty() && s0 >= 0) {
+            const double s1 = backend_cpu(server_pids);
+            if (s1 >= 0) s.server_cpu_s = s1 - s0;
+        }
     }
 };
 
@@ -148,10 +185,10 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W3i", "W7", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W3s", "W3i", "W7", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
     std::vector<std::string> clients;
     int repeats = 5;
-    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W3i", 100000}, {"W7", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
+    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W3s", 100000}, {"W3i", 100000}, {"W7", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
                                   {"W8", 200}};
     std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
     bool smoke = false;
@@ -325,6 +362,7 @@ private:
 };
 
 constexpr int kW7Connections = 100;
+constexpr long kPipelineBatch = 1000;  // W3 / W3s: queries per run of the explicit pipeline
 
 // W7, libpq: kW7Connections non-blocking connections on one poll() loop, each sending its next
 // query when the previous result is in, until n queries have completed.
@@ -344,7 +382,9 @@ void run_libpq_many(const std::string& ci, long n, Sample& s) {
             throw std::runtime_error(std::string("PQsendQueryParams: ") + PQerrorMessage(conns[k]));
         sent[k] = issued++;
     };
-    Timer t;
+    std::vector<int> server;
+    for (PGconn* c : conns) server.push_back(PQbackendPID(c));
+    Timer t(server);
     for (std::size_t k = 0; k < conns.size() && issued < n; ++k) send(k);
     std::vector<pollfd> fds(conns.size());
     while (completed < n) {
@@ -441,33 +481,43 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
         return;
     }
     PGconn* c = pq_connect(ci);
+    const std::vector<int> server{PQbackendPID(c)};
     if (w == "W2" || w == "W3i") {  // W3i: libpq has no implicit pipelining (see the file comment)
-        Timer t;
+        Timer t(server);
         for (long i = 0; i < n; ++i) g_sink = g_sink + pq_select_int(c, i);
         t.finish(s);
-    } else if (w == "W3") {
-        Timer t;
+    } else if (w == "W3" || w == "W3s") {
+        // Batches of kPipelineBatch queries; W3 ends each batch with one Sync, W3s follows
+        // every query with its own (PQpipelineSync, which also flushes: libpq 15 has no
+        // PQsendPipelineSync).
+        const bool sync_each = w == "W3s";
+        Timer t(server);
         if (!PQenterPipelineMode(c)) throw std::runtime_error("PQenterPipelineMode failed");
         char buf[24];
+        auto expect_sync = [&] {
+            PGresult* r = PQgetResult(c);
+            pq_check(r, PGRES_PIPELINE_SYNC, c);
+            PQclear(r);
+        };
         for (long done = 0; done < n;) {
-            const long batch = std::min(1000L, n - done);
+            const long batch = std::min(kPipelineBatch, n - done);
             for (long i = 0; i < batch; ++i) {
                 std::snprintf(buf, sizeof buf, "%ld", done + i);
                 const char* values[1] = {buf};
                 if (!PQsendQueryParams(c, "SELECT $1::int", 1, nullptr, values, nullptr, nullptr, 0))
                     throw std::runtime_error(std::string("PQsendQueryParams: ") + PQerrorMessage(c));
+                if (sync_each && !PQpipelineSync(c)) throw std::runtime_error("PQpipelineSync failed");
             }
-            if (!PQpipelineSync(c)) throw std::runtime_error("PQpipelineSync failed");
+            if (!sync_each && !PQpipelineSync(c)) throw std::runtime_error("PQpipelineSync failed");
             for (long i = 0; i < batch; ++i) {
                 PGresult* r = PQgetResult(c);
                 pq_check(r, PGRES_TUPLES_OK, c);
                 g_sink = g_sink + parse_int(PQgetvalue(r, 0, 0));
                 PQclear(r);
                 if (PQgetResult(c) != nullptr) throw std::runtime_error("expected end of query");
+                if (sync_each) expect_sync();
             }
-            PGresult* r = PQgetResult(c);
-            pq_check(r, PGRES_PIPELINE_SYNC, c);
-            PQclear(r);
+            if (!sync_each) expect_sync();
             done += batch;
         }
         PQexitPipelineMode(c);
@@ -609,7 +659,7 @@ void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s) {
             if (issued < n) issue();
         }, std::int32_t(i));
     };
-    Timer t;
+    Timer t({c.info().backend_pid});
     for (long k = 0; k < std::min(kCallers, n); ++k) issue();
     async_loop(conns, [&] { return completed == n; }, failure);
     t.finish(s);
@@ -643,7 +693,9 @@ void run_pgtls_many(const pgtls::Config& cfg, long n, Sample& s) {
             if (issued < n) issue(k);
         }, std::int32_t(i));
     };
-    Timer t;
+    std::vector<int> server;
+    for (const auto& c : conns) server.push_back(c->info().backend_pid);
+    Timer t(server);
     for (std::size_t k = 0; k < conns.size() && issued < n; ++k) issue(k);
     async_loop(conns, [&] { return completed == n; }, failure);
     t.finish(s);
@@ -733,17 +785,23 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
         return;
     }
     pgtls::Client c(cfg);
+    const std::vector<int> server{c.info().backend_pid};
     if (w == "W2") {
-        Timer t;
+        Timer t(server);
         for (long i = 0; i < n; ++i) g_sink = g_sink + c.exec("SELECT $1::int", std::int32_t(i))[0][0].as<std::int32_t>();
         t.finish(s);
-    } else if (w == "W3") {
-        Timer t;
+    } else if (w == "W3" || w == "W3s") {
+        // As libpq's: one Sync per batch (W3) or per query (W3s, each query its own sync group).
+        const bool sync_each = w == "W3s";
+        Timer t(server);
         pgtls::Pipeline p(c);
         for (long done = 0; done < n;) {
-            const long batch = std::min(1000L, n - done);
-            for (long i = 0; i < batch; ++i) p.add_exec("SELECT $1::int", std::int32_t(done + i));
-            p.sync();
+            const long batch = std::min(kPipelineBatch, n - done);
+            for (long i = 0; i < batch; ++i) {
+                p.add_exec("SELECT $1::int", std::int32_t(done + i));
+                if (sync_each) p.sync();
+            }
+            if (!sync_each) p.sync();
             for (const auto& r : p.run()) {
                 if (r.status != pgtls::PipelineResult::Status::ok) throw std::runtime_error("pipeline query failed");
                 g_sink = g_sink + r.result[0][0].as<std::int32_t>();
@@ -850,6 +908,53 @@ Stat stat(const std::vector<Sample>& runs, double (*f)(const Sample&)) {
     return {median(v), *std::min_element(v.begin(), v.end()), *std::max_element(v.begin(), v.end())};
 }
 
+double ops_per_s(const Sample& s) { return s.ops / s.wall_s; }
+double cpu_per_op(const Sample& s) { return s.cpu_s / s.ops; }
+double server_cpu_per_op(const Sample& s) { return s.server_cpu_s / s.ops; }
+
+using Results = std::map<std::string, std::map<std::string, std::vector<Sample>>>;
+
+// W3 (one Sync per 1,000 queries), W3s (one Sync per query) and W3i (implicit pipelining, one
+// Sync per query) of each client side by side: how far W3i is from each explicit pipeline,
+// and what a Sync per query costs the server.
+void print_pipelines(const Options& o, const Results& results) {
+    static const char* const kinds[] = {"W3", "W3s", "W3i"};
+    auto runs = [&](const char* w, const std::string& client) -> const std::vector<Sample>* {
+        const auto a = results.find(w);
+        if (a == results.end()) return nullptr;
+        const auto b = a->second.find(client);
+        return b == a->second.end() || b->second.empty() ? nullptr : &b->second;
+    };
+    if (!results.count("W3i") || (!results.count("W3") && !results.count("W3s"))) return;
+    std::printf("\n| medians | client | W3 ops/s | W3s ops/s | W3i ops/s | W3i / W3 | W3i / W3s "
+                "| client CPU/q W3 · W3s · W3i | server CPU/q W3 · W3s · W3i |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& client : o.clients) {
+        std::string cells[3], cpu, server;
+        double tput[3] = {};
+        for (int k = 0; k < 3; ++k) {
+            const auto* r = runs(kinds[k], client);
+            char b[64];
+            if (r) tput[k] = stat(*r, ops_per_s).med;
+            std::snprintf(b, sizeof b, r ? "%.0f" : "–", tput[k]);
+            cells[k] = b;
+            std::snprintf(b, sizeof b, r ? "%.2f" : "–", r ? stat(*r, cpu_per_op).med * 1e6 : 0.0);
+            cpu += (k ? " · " : "") + std::string(b);
+            const bool has_server = r && std::all_of(r->begin(), r->end(), [](const Sample& x) { return x.server_cpu_s >= 0; });
+            std::snprintf(b, sizeof b, has_server ? "%.2f" : "–", has_server ? stat(*r, server_cpu_per_op).med * 1e6 : 0.0);
+            server += (k ? " · " : "") + std::string(b);
+        }
+        auto ratio = [&](int k) {
+            char b[32];
+            std::snprintf(b, sizeof b, tput[k] > 0 && tput[2] > 0 ? "%.2f" : "–", tput[k] > 0 ? tput[2] / tput[k] : 0.0);
+            return std::string(b);
+        };
+        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s µs | %s µs |\n", client == "libpq" ? "W3i = sequential" : "",
+                    client.c_str(), cells[0].c_str(), cells[1].c_str(), cells[2].c_str(), ratio(0).c_str(),
+                    ratio(1).c_str(), cpu.c_str(), server.c_str());
+    }
+}
+
 std::vector<std::string> split(const std::string& s) {
     std::vector<std::string> out;
     std::size_t at = 0;
@@ -865,7 +970,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3i,W7,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3s,W3i,W7,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "                   [--latency-ms MS] [--interleave-workloads]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
@@ -898,7 +1003,7 @@ int main(int argc, char** argv) {
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
-            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W3i", 2500}, {"W7", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
+            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W3s", 2500}, {"W3i", 2500}, {"W7", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
         } else if (a == "--n") {
             const std::string kv = value();
             const auto eq = kv.find('=');
@@ -928,7 +1033,7 @@ int main(int argc, char** argv) {
     }
 
     // results[workload][client] = runs; interleaved: each repeat runs every client once.
-    std::map<std::string, std::map<std::string, std::vector<Sample>>> results;
+    Results results;
     int failures = 0;
     auto run_repeat = [&](const std::string& w, int rep) {
         for (std::size_t k = 0; k < o.clients.size(); ++k) {
@@ -943,8 +1048,9 @@ int main(int argc, char** argv) {
                 continue;
             }
             if (!o.quiet)
-                std::fprintf(stderr, "%s %-8s run %d: %.0f ops/s, cpu %.3f us/op, rss %ld KiB\n", w.c_str(), client.c_str(),
-                             rep + 1, s.ops / s.wall_s, s.cpu_s / s.ops * 1e6, s.maxrss_kb);
+                std::fprintf(stderr, "%s %-8s run %d: %.0f ops/s, cpu %.3f us/op, server cpu %.3f us/op, rss %ld KiB\n",
+                             w.c_str(), client.c_str(), rep + 1, s.ops / s.wall_s, s.cpu_s / s.ops * 1e6,
+                             s.server_cpu_s / s.ops * 1e6, s.maxrss_kb);
             results[w][client].push_back(s);
         }
     };
@@ -966,8 +1072,8 @@ int main(int argc, char** argv) {
         const double cpu_scale = per_row ? 1e9 : 1e6;
         const char* cpu_unit = per_row ? "ns" : per_conn ? "ms" : "µs";
         const double scale = per_conn ? 1e3 : cpu_scale;
-        auto tput = [](const Sample& s) { return s.ops / s.wall_s; };
-        auto cpu = [](const Sample& s) { return s.cpu_s / s.ops; };
+        const auto tput = ops_per_s;
+        const auto cpu = cpu_per_op;
         for (const auto& client : o.clients) {
             const auto it = byc.find(client);
             if (it == byc.end() || it->second.empty()) continue;
@@ -995,6 +1101,11 @@ int main(int argc, char** argv) {
                 }
                 extra = b;
             }
+            if (std::all_of(it->second.begin(), it->second.end(), [](const Sample& x) { return x.server_cpu_s >= 0; })) {
+                const Stat srv = stat(it->second, server_cpu_per_op);
+                std::snprintf(b, sizeof b, "server CPU/op %.2f µs [%.2f–%.2f]", srv.med * 1e6, srv.lo * 1e6, srv.hi * 1e6);
+                extra = b;
+            }
             if (per_row && w.rfind("W5", 0) != 0) {
                 const Stat rss = stat(it->second, [](const Sample& s) { return double(s.maxrss_kb); });
                 std::snprintf(b, sizeof b, "peak RSS %.1f MiB", rss.med / 1024);
@@ -1005,6 +1116,8 @@ int main(int argc, char** argv) {
                         ratio_t.c_str(), ratio_c.c_str(), extra.c_str());
         }
     }
+
+    print_pipelines(o, results);
 
     // What direct negotiation saves: classic minus direct connect latency, per backend.
     const auto w1 = results.find("W1"), w1d = results.find("W1d");
