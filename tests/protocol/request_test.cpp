@@ -5,6 +5,8 @@
 // network error, timeout or malformed message at every step.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "protocol/copy.hpp"
 #include "protocol/notification_wait.hpp"
 #include "protocol/pipeline.hpp"
@@ -417,16 +419,25 @@ TEST(PipelineRequest, CollectsEachQueryAndSkipsTheRestOfAFailedGroup) {
     EXPECT_EQ(results[2].status, PipelineResult::Status::skipped);
 }
 
+// A PipelineRequest of `n` queries (nothing to write) past its write, waiting for replies.
+struct ReadingPipeline {
+    ReadingPipeline(std::size_t n, std::vector<std::size_t> syncs)
+        : results(n), sync_after(std::move(syncs)), q(w.wire, "", results, sync_after, k1s) {
+        q.resume(Event::start());
+        q.resume(Event::of(Event::Kind::written));
+    }
+    TestWire w;
+    std::vector<PipelineResult> results;
+    std::vector<std::size_t> sync_after;
+    protocol::PipelineRequest q;
+};
+
 // An error after every query of a group has its result: the group's implicit COMMIT at the
 // Sync failed (a deferred constraint). Its work is rolled back, so each of its queries is an
 // error, never "ok"; the next group is unaffected, and settled() counts only ended groups.
 TEST(PipelineRequest, AFailedCommitAtTheSyncMakesEveryQueryOfItsGroupAnError) {
-    TestWire w;
-    std::vector<PipelineResult> results(3);
-    const std::vector<std::size_t> sync_after{2, 3};
-    protocol::PipelineRequest q(w.wire, "", results, sync_after, k1s);
-    q.resume(Event::start());
-    q.resume(Event::of(Event::Kind::written));
+    ReadingPipeline p(3, {2, 3});
+    auto [w, results, q] = std::tie(p.w, p.results, p.q);
     w.in.feed(bytes(msg('1', "") + msg('2', "") + msg('n', "") + command_complete("INSERT 0 1") + msg('1', "") +
                     msg('2', "") + msg('n', "") + command_complete("INSERT 0 1")));
     auto a = q.resume(Event::of(Event::Kind::read));
@@ -451,12 +462,8 @@ TEST(PipelineRequest, AFailedCommitAtTheSyncMakesEveryQueryOfItsGroupAnError) {
 // Each query's result is built in its own slot: a query that fails after some of its rows
 // keeps none of them, its neighbours keep theirs.
 TEST(PipelineRequest, AQueryThatFailsAfterRowsKeepsNoneOfThem) {
-    TestWire w;
-    std::vector<PipelineResult> results(2);
-    const std::vector<std::size_t> sync_after{1, 2};
-    protocol::PipelineRequest q(w.wire, "", results, sync_after, k1s);
-    q.resume(Event::start());
-    q.resume(Event::of(Event::Kind::written));
+    ReadingPipeline p(2, {1, 2});
+    auto [w, results, q] = std::tie(p.w, p.results, p.q);
     w.in.feed(bytes(msg('1', "") + msg('2', "") + row_description({{"n", 23}}) + data_row({"1"}) + data_row({"2"}) +
                     error_response("22012", "division by zero") + ready() + msg('1', "") + msg('2', "") +
                     row_description({{"m", 23}}) + data_row({"9"}) + command_complete("SELECT 1") + ready()));
@@ -474,12 +481,8 @@ TEST(PipelineRequest, AQueryThatFailsAfterRowsKeepsNoneOfThem) {
 // A RowDescription for a query the group does not have is the server's error, caught before
 // anything is written past the results.
 TEST(PipelineRequest, ARowDescriptionBeyondTheGroupIsAProtocolError) {
-    TestWire w;
-    std::vector<PipelineResult> results(1);
-    const std::vector<std::size_t> sync_after{1};
-    protocol::PipelineRequest q(w.wire, "", results, sync_after, k1s);
-    q.resume(Event::start());
-    q.resume(Event::of(Event::Kind::written));
+    ReadingPipeline p(1, {1});
+    auto [w, results, q] = std::tie(p.w, p.results, p.q);
     w.in.feed(bytes(row_description({{"n", 23}}) + data_row({"1"}) + command_complete("SELECT 1") +
                     row_description({{"n", 23}}) + data_row({"2"})));
     const auto a = q.resume(Event::of(Event::Kind::read));
@@ -489,12 +492,8 @@ TEST(PipelineRequest, ARowDescriptionBeyondTheGroupIsAProtocolError) {
 }
 
 TEST(PipelineRequest, ATimeoutRetiresTheConnection) {
-    TestWire w;
-    std::vector<PipelineResult> results(1);
-    const std::vector<std::size_t> sync_after{1};
-    protocol::PipelineRequest q(w.wire, "", results, sync_after, k1s);
-    q.resume(Event::start());
-    q.resume(Event::of(Event::Kind::written));
+    ReadingPipeline p(1, {1});
+    auto [w, results, q] = std::tie(p.w, p.results, p.q);
     const auto a = q.resume(Event::of(Event::Kind::timeout));
     EXPECT_EQ(a.connection, Action::Connection::retired);
     EXPECT_EQ(error_of(a).kind(), ErrorKind::timeout);
