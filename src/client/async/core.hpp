@@ -1,0 +1,419 @@
+// The state of one AsyncConnection (`client::AsyncCore`): its channel, session, operation
+// queue, implicit pipelines and streamed COPY, shared by the files that implement the async
+// API — connection.cpp (the connection and its operations), transaction.cpp (AsyncTransaction)
+// and copy_in.cpp (AsyncCopyIn).
+#pragma once
+
+#include "pgtls/async.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <utility>
+
+#include "client/async/driver.hpp"
+#include "client/client_impl.hpp"
+#include "protocol/cancel_flow.hpp"
+#include "protocol/close_flow.hpp"
+#include "protocol/connect_flow.hpp"
+#include "protocol/copy.hpp"
+#include "protocol/copy_in_all.hpp"
+#include "protocol/frontend.hpp"
+#include "protocol/notification_wait.hpp"
+#include "protocol/statement_cache.hpp"
+#include "protocol/pipeline.hpp"
+#include "protocol/query.hpp"
+#include "client/client_shared.hpp"
+#include "client/session_setup.hpp"
+#include "client/tls_setup_cache.hpp"
+#include "client/trace_comment.hpp"
+#include "client/transaction_sql.hpp"
+
+namespace pgtls::client {
+
+// COPY data goes out in CopyData messages of at most this many bytes (as the blocking CopyIn's).
+constexpr std::size_t copy_chunk = 64 * 1024;
+
+inline std::exception_ptr usage_error(const char* what) {
+    return std::make_exception_ptr(Error(ErrorKind::usage, ErrorCause::usage, what));
+}
+
+// The arguments and result of one extended query (execute, stream).
+struct ExtendedArgs {
+    std::string sql;
+    std::optional<PreparedStatement> statement;
+    std::vector<Param> params;
+    ResultFormat format = ResultFormat::text;
+    std::function<void(const Row&)> on_row;
+    Result result;
+    bool commented = false;  // with_trace_comment() ran
+
+    // Prefixes the trace-context comment (Config::trace_context) as the statement goes out,
+    // once; only the unnamed statement carries it (as Client::execute with the cache off).
+    void with_trace_comment(const Settings& settings) {
+        if (std::exchange(commented, true) || statement || !settings.trace_context) return;
+        if (std::string c = trace::with_trace_context(settings, sql); !c.empty()) sql = std::move(c);
+    }
+};
+
+// A streamed COPY FROM STDIN (open_copy_in), shared by the connection and its writer: open from
+// the COPY's start until it ends (finish, abort, an error); `error` is how it ended, when it
+// ended with an error (the writer's later operations complete with it). `ended`: the writer
+// queued its finish or abort; `writer_gone`: the writer was destroyed.
+struct CopyState {
+    bool open = false;
+    bool ended = false;
+    bool writer_gone = false;
+    std::exception_ptr error;
+};
+
+// A transaction begun by AsyncConnection::begin, shared by the transaction and its operations:
+// `finished` once commit or rollback was queued; `owner_gone` once the AsyncTransaction was
+// destroyed.
+struct TransactionState {
+    bool finished = false;
+    bool owner_gone = false;
+};
+
+// An implicit pipeline: the queued queries' messages, each followed by its own Sync (so an
+// error fails only its own query, exactly as when they run one after another), and their
+// outcomes.
+struct Batch {
+    std::string messages;
+    std::vector<std::size_t> sync_after;
+    std::vector<PipelineResult> results;
+};
+
+
+struct AsyncCore {
+    using State = AsyncCore;
+    using Clock = AsyncConnection::Clock;
+    using OpId = AsyncConnection::OpId;
+    template <class T>
+    using Callback = AsyncConnection::Callback<T>;
+    using Done = AsyncConnection::Done;
+    // One queued operation: `make` builds its algorithm when it starts (so it sees the session
+    // as it is then), `finish` reads the result and calls the application's callback.
+    struct Op {
+        OpId id = 0;
+        enum class Kind { connect, close, other } kind = Kind::other;
+        std::function<std::unique_ptr<protocol::Algorithm>(State&)> make;
+        std::function<void(State&, protocol::Algorithm*, std::exception_ptr)> finish;
+        std::unique_ptr<protocol::Algorithm> algo;
+        std::exception_ptr error;  // set when it completed
+        // An execute() without a row callback: such operations queued back to back go out
+        // together (implicit pipelining).
+        std::shared_ptr<ExtendedArgs> pipelinable;
+        // An implicit pipeline: the operations it sends, in order, and their messages.
+        std::vector<std::unique_ptr<Op>> members;
+        std::shared_ptr<Batch> batch;
+        std::size_t completed_members = 0;  // members completed so far (in order)
+        // A streamed COPY's operations (open_copy_in and its writer's): while the COPY is
+        // open only they start. copy_end: finish or abort, which ends the COPY.
+        std::shared_ptr<CopyState> copy;
+        bool copy_open = false, copy_end = false;
+    };
+    // An implicit pipeline's limits: past them the rest waits for the next one.
+    static constexpr std::size_t max_batch_queries = 256;
+    static constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
+    AsyncConnection::Stats stats;
+    bool kick = false;  // resume_reading(): advance() is due
+
+    Settings settings;
+    std::shared_ptr<TlsSetup> tls;
+    // Set by connect_shared() (client_shared.hpp) for the connect it queues: a pool's TLS
+    // context and key cache; `shared` is the running connect's.
+    std::shared_ptr<ConnectShared> shared, next_shared;
+    transport::Channel channel;
+    protocol::MessageReader reader{64 * 1024 * 1024};
+    std::string out;
+    protocol::SessionState session;
+    protocol::StatementCache cache;  // execute()'s, as Client's
+    async::Driver driver{channel, protocol::Wire{reader, out, session}, setup()};
+
+    ConnectionInfo info;
+    protocol::BackendKey key;
+    HostTarget target;
+    std::string address;
+    protocol::TlsStart tls_start = protocol::TlsStart::none;
+    bool healthy = false;
+    bool closing = false;  // a close was queued: later operations fail
+    std::chrono::milliseconds query_timeout{0};
+
+    OpId next_id = 0;
+    std::deque<std::unique_ptr<Op>> queue;
+    std::unique_ptr<Op> running;
+    std::deque<std::unique_ptr<Op>> completed;
+    std::shared_ptr<CopyState> copy;  // the open COPY, if any
+    // Cleared by the destructor: a callback that destroyed the connection stops the delivery.
+    std::shared_ptr<bool> alive = std::make_shared<bool>(true);
+
+    async::DriverSetup setup() {
+        async::DriverSetup s;
+        s.tls_context = [this]() -> tls::Context* {
+            ensure_tls();
+            return tls->context.get();
+        };
+        s.make_cancel = [this](protocol::Wire w) -> std::unique_ptr<protocol::Algorithm> {
+            protocol::CancelOptions o = cancel_options(settings, target, address, tls_start, tls && tls->verify_full, key);
+            return std::make_unique<protocol::CancelFlow>(std::move(o), w);
+        };
+        s.begin_trace = [this](const protocol::Algorithm& a, const protocol::MessageReader& in, const std::string& o) {
+            return trace::begin(settings, info, a, in, o);
+        };
+        s.tls_backend = [this]() -> std::string_view { return tls && tls->backend ? tls->backend->name() : ""; };
+        return s;
+    }
+
+    void ensure_tls() {
+        if (!tls) tls = shared ? shared_tls(*shared, settings) : shared_tls_setup(settings);
+    }
+
+    protocol::Wire wire() noexcept { return protocol::Wire{reader, out, session}; }
+    protocol::RequestOptions request_options() const { return {query_timeout, {}, std::nullopt}; }
+
+    // Operations start from advance() only (deadline() is then due at once): the application's
+    // code — a password callback, a notice handler — never runs inside the call that queued
+    // an operation, and what is queued between two advance() calls (by several coroutines, or
+    // by the callbacks of one delivery) goes out together, as one implicit pipeline.
+    OpId submit(std::unique_ptr<Op> op) {
+        op->id = ++next_id;
+        const OpId id = op->id;
+        queue.push_back(std::move(op));
+        return id;
+    }
+
+    // Why `op` cannot run now, or null.
+    std::exception_ptr refusal(const Op& op) const {
+        if (op.kind == Op::Kind::connect) return nullptr;
+        if (op.copy && !op.copy_open && !op.copy->open)
+            return op.copy->error ? op.copy->error : usage_error("the COPY has already ended");
+        if (!channel.is_open()) return usage_error("connection is closed");
+        if (!healthy) return std::make_exception_ptr(
+            Error(ErrorKind::connection, "connection is broken after an earlier error; reconnect"));
+        return nullptr;
+    }
+
+    // The queued operation to start next: the first, or while a COPY is open the first of a
+    // COPY writer's (the others wait for the COPY to end). queue.end(): none may start.
+    std::deque<std::unique_ptr<Op>>::iterator next_startable() {
+        if (!copy) return queue.begin();
+        return std::find_if(queue.begin(), queue.end(), [](const auto& op) { return op->copy && !op->copy_open; });
+    }
+
+    // The open COPY ends (with `error` when set).
+    void end_copy(std::exception_ptr error) {
+        if (!copy) return;
+        copy->open = false;
+        if (!copy->error) copy->error = std::move(error);
+        copy.reset();
+    }
+
+    void start_next(Clock::time_point now) {
+        while (!driver.busy() && !running && !queue.empty()) {
+            const auto next = next_startable();
+            if (next == queue.end()) return;
+            std::unique_ptr<Op> op = std::move(*next);
+            queue.erase(next);
+            if (auto why = refusal(*op)) {
+                op->error = why;
+                completed.push_back(std::move(op));
+                continue;
+            }
+            // Implicit pipelining: queries queued back to back go out together. Not with a
+            // query timeout, which bounds and cancels one query at a time.
+            if (op->pipelinable && query_timeout.count() == 0 && cache.capacity() == 0 && !queue.empty() &&
+                queue.front()->pipelinable)
+                op = make_batch(std::move(op));
+            try {
+                op->algo = op->make(*this);
+            } catch (...) {
+                if (op->batch) {
+                    complete_batch(*op, protocol::Action::failure(std::current_exception(), protocol::Action::Connection::kept));
+                    continue;
+                }
+                op->error = std::current_exception();
+                completed.push_back(std::move(op));
+                continue;
+            }
+            running = std::move(op);
+            session.callback_error = nullptr;
+            driver.start(*running->algo, [this](const protocol::Action& done) { on_done(done); }, now);
+        }
+    }
+
+    // An operation that sends `first` and the pipelinable operations queued after it as one
+    // pipeline; `first` alone (unbatched) when its own messages cannot be encoded. An operation
+    // whose messages cannot be encoded ends the batch and runs alone next, so callbacks still
+    // run in submission order.
+    std::unique_ptr<Op> make_batch(std::unique_ptr<Op> first) {
+        auto batch = std::make_unique<Op>();
+        batch->batch = std::make_shared<Batch>();
+        Batch& b = *batch->batch;
+        auto add = [&](std::unique_ptr<Op>& op) {
+            ExtendedArgs& a = *op->pipelinable;
+            a.with_trace_comment(settings);
+            const std::size_t before = b.messages.size();
+            try {
+                protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params, a.format);
+                protocol::sync(b.messages);
+            } catch (...) {
+                b.messages.resize(before);
+                return false;
+            }
+            batch->members.push_back(std::move(op));
+            b.sync_after.push_back(batch->members.size());
+            return true;
+        };
+        if (!add(first)) return first;
+        while (!queue.empty() && queue.front()->pipelinable && batch->members.size() < max_batch_queries &&
+               b.messages.size() < max_batch_bytes) {
+            if (!add(queue.front())) break;  // it stays first in the queue
+            queue.pop_front();
+        }
+        if (batch->members.size() == 1) return std::move(batch->members.front());
+        b.results.resize(batch->members.size());
+        ++stats.pipelines;
+        stats.pipelined_queries += batch->members.size();
+        batch->make = [bp = batch->batch](State& s) -> std::unique_ptr<protocol::Algorithm> {
+            return std::make_unique<protocol::PipelineRequest>(s.wire(), bp->messages, bp->results, bp->sync_after,
+                                                               s.request_options());
+        };
+        return batch;
+    }
+
+    // Completes the members of the running implicit pipeline whose outcome is final (their
+    // sync group ended: its implicit COMMIT can fail until then), each as soon as it is (a
+    // query's caller never waits for the queries sent after it).
+    void harvest_batch() {
+        if (!running || !running->batch || !running->algo) return;
+        Op& batch = *running;
+        const std::size_t settled = static_cast<const protocol::PipelineRequest&>(*batch.algo).settled();
+        while (batch.completed_members < settled) complete_member(batch, batch.completed_members++, nullptr);
+    }
+
+    // Member `i` of `batch` completes: with `error` when set, else with its own result.
+    void complete_member(Op& batch, std::size_t i, std::exception_ptr error) {
+        std::unique_ptr<Op>& m = batch.members[i];
+        PipelineResult& r = batch.batch->results[i];
+        if (error) {
+            m->error = std::move(error);
+        } else if (r.status == PipelineResult::Status::ok) {
+            m->pipelinable->result = std::move(r.result);
+        } else if (r.status == PipelineResult::Status::error && r.error) {
+            m->error = std::make_exception_ptr(std::move(*r.error));
+        } else {
+            m->error = std::make_exception_ptr(
+                Error(ErrorKind::protocol, ErrorCause::protocol_violation, "the server skipped a pipelined query"));
+        }
+        completed.push_back(std::move(m));
+    }
+
+    // A finished implicit pipeline: the members not completed yet complete with their own
+    // outcome, or, those the server had not answered when the pipeline failed, its error.
+    void complete_batch(Op& batch, const protocol::Action& done) {
+        const std::size_t answered =
+            batch.algo ? static_cast<const protocol::PipelineRequest&>(*batch.algo).settled() : 0;
+        for (std::size_t i = batch.completed_members; i < batch.members.size(); ++i)
+            complete_member(batch, i, done.error && i >= answered ? done.error : nullptr);
+        batch.completed_members = batch.members.size();
+    }
+
+    // From the driver: internal bookkeeping only; the application's callback runs later.
+    void on_done(const protocol::Action& done) {
+        std::unique_ptr<Op> op = std::move(running);
+        if (op->batch) {
+            if (done.connection == protocol::Action::Connection::retired) healthy = false;
+            complete_batch(*op, done);
+            return;
+        }
+        op->error = done.error;
+        // A user callback (on_row, on_data, the notice handler) threw: its exception is the
+        // operation's outcome, unchanged, in place of its result or of an error that followed
+        // (as the blocking Client's call rethrows it).
+        if (auto thrown = std::exchange(session.callback_error, nullptr)) op->error = std::move(thrown);
+        if (done.connection == protocol::Action::Connection::retired) {
+            healthy = false;
+            end_copy(done.error);
+        }
+        if (op->copy) {
+            if (op->copy_open && !done.error) {
+                op->copy->open = true;
+                copy = op->copy;
+            } else if (!op->copy_open && (done.error || op->copy_end)) {
+                end_copy(done.error);
+            }
+        }
+        if (op->kind == Op::Kind::connect && !done.error) connected(static_cast<protocol::ConnectFlow&>(*op->algo));
+        if (op->kind == Op::Kind::close) {
+            channel.abort();
+            healthy = false;
+            end_copy(nullptr);
+        }
+        completed.push_back(std::move(op));
+    }
+
+    void connected(const protocol::ConnectFlow& a) {
+        const auto& f = a.startup();
+        healthy = true;
+        target = a.target();
+        address = a.address();
+        tls_start = a.tls();
+        key = f.backend_key();
+        info = connection_info(target, address, tls_start, a.tls_up(), a.tls_up() ? tls->backend : nullptr, f, session);
+    }
+
+    // Runs the callbacks of completed operations. False when a callback destroyed the
+    // connection (nothing of it may be touched then).
+    // A callback that throws: from advance() its exception propagates to the loop (this
+    // connection and the other completions are unaffected: the next advance() delivers them);
+    // from the destructor (`discard_exceptions`) it is dropped, as a destructor cannot throw.
+    bool deliver(bool discard_exceptions = false) {
+        const std::shared_ptr<bool> token = alive;
+        while (!completed.empty()) {
+            std::unique_ptr<Op> op = std::move(completed.front());
+            completed.pop_front();
+            if (discard_exceptions) {
+                try {
+                    op->finish(*this, op->algo.get(), op->error);
+                } catch (...) {
+                }
+            } else {
+                op->finish(*this, op->algo.get(), op->error);
+            }
+            if (!*token) return false;
+        }
+        return true;
+    }
+
+    // A writer of the COPY `state` just opened on this connection.
+    AsyncCopyIn writer(std::shared_ptr<CopyState> state);
+    // A transaction just begun on this connection.
+    AsyncTransaction transaction();
+    // Queues `sql` (simple protocol, with the trace-context comment); `check`, when set, runs
+    // first when the operation starts and may refuse it by throwing.
+    OpId simple(std::string sql, std::function<void(std::exception_ptr, std::vector<Result>)> done,
+                std::function<void(const State&)> check = {});
+
+    void fail_all(std::exception_ptr why) {
+        if (running) driver.abandon(why);  // on_done moves it to `completed`
+        while (!queue.empty()) {
+            queue.front()->error = why;
+            completed.push_back(std::move(queue.front()));
+            queue.pop_front();
+        }
+    }
+};
+
+// An operation of the async API: `make` builds an `Algo` when it starts, `result` gets it (null
+// when it never started) and the outcome.
+template <class Algo, class Make, class Result>
+std::unique_ptr<AsyncCore::Op> make_op(Make make, Result result) {
+    auto op = std::make_unique<AsyncCore::Op>();
+    op->make = [make = std::move(make)](AsyncCore& s) mutable -> std::unique_ptr<protocol::Algorithm> { return make(s); };
+    op->finish = [result = std::move(result)](AsyncCore& s, protocol::Algorithm* a, std::exception_ptr e) mutable {
+        result(s, static_cast<Algo*>(a), e);
+    };
+    return op;
+}
+
+}  // namespace pgtls::client
