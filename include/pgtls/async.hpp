@@ -56,6 +56,8 @@
 // exported.
 namespace pgtls::client {
 struct AsyncCore;
+struct AsyncCopyInLink;
+struct AsyncTransactionLink;
 }
 
 PGTLS_API_BEGIN
@@ -125,12 +127,12 @@ public:
     /// COPY ended with an error.
     bool is_open() const noexcept;
 
-    /// The writer's hold on its connection and COPY: defined inside the library, opaque here.
-    struct Link;
+    /// A writer holding `link` (its connection and COPY, an opaque type of the library):
+    /// what open_copy_in() completes with. Applications receive writers, never make them.
+    explicit AsyncCopyIn(std::unique_ptr<client::AsyncCopyInLink> link) noexcept;
 
 private:
-    friend struct client::AsyncCore;
-    std::unique_ptr<Link> link_;
+    std::unique_ptr<client::AsyncCopyInLink> link_;
 };
 
 /// A transaction on an AsyncConnection (AsyncConnection::begin), the asynchronous form of the
@@ -169,12 +171,12 @@ public:
     /// True from begin()'s completion until commit() or rollback() is queued.
     bool is_open() const noexcept;
 
-    /// The transaction's hold on its connection: defined inside the library, opaque here.
-    struct Link;
+    /// A transaction holding `link` (its connection and state, an opaque type of the library):
+    /// what begin() completes with. Applications receive transactions, never make them.
+    explicit AsyncTransaction(std::unique_ptr<client::AsyncTransactionLink> link) noexcept;
 
 private:
-    friend struct client::AsyncCore;
-    std::unique_ptr<Link> link_;
+    std::unique_ptr<client::AsyncTransactionLink> link_;
 };
 
 /// A non-blocking connection driven by the application's event loop (see the file comment).

@@ -17,16 +17,14 @@ using State = client::AsyncCore;
 
 // A writer's hold on its COPY: the connection (while `alive`), the COPY's shared state, and
 // whether the writer queued its end (finish or abort) already.
-struct AsyncCopyIn::Link {
+struct client::AsyncCopyInLink {
     client::AsyncCore* core = nullptr;
     std::shared_ptr<bool> alive;
     std::shared_ptr<CopyState> copy;
 };
 
 AsyncCopyIn client::AsyncCore::writer(std::shared_ptr<CopyState> state) {
-    AsyncCopyIn w;
-    w.link_ = std::make_unique<AsyncCopyIn::Link>(AsyncCopyIn::Link{this, alive, std::move(state)});
-    return w;
+    return AsyncCopyIn(std::make_unique<AsyncCopyInLink>(AsyncCopyInLink{this, alive, std::move(state)}));
 }
 
 AsyncConnection::OpId AsyncConnection::open_copy_in(std::string sql, Callback<AsyncCopyIn> done) {
@@ -49,7 +47,7 @@ namespace {
 // A finish or abort that never ran (cancelled while queued, refused) leaves the COPY open:
 // the writer may end it again, or, when it is gone, the COPY is aborted for it.
 template <class Algo, class Make, class Done>
-AsyncCopyIn::OpId copy_op(AsyncCopyIn::Link* link, bool ends, Make make, Done done) {
+AsyncCopyIn::OpId copy_op(client::AsyncCopyInLink* link, bool ends, Make make, Done done) {
     if (!link) throw Error(ErrorKind::usage, ErrorCause::usage, "this AsyncCopyIn has no COPY (moved from, or never opened)");
     if (!*link->alive) throw Error(ErrorKind::usage, ErrorCause::usage, "the connection of this COPY was destroyed");
     const std::shared_ptr<CopyState> copy = link->copy;
@@ -86,6 +84,7 @@ std::shared_ptr<std::string> copy_end_message(bool fail, std::string_view reason
 }  // namespace
 
 AsyncCopyIn::AsyncCopyIn() noexcept = default;
+AsyncCopyIn::AsyncCopyIn(std::unique_ptr<client::AsyncCopyInLink> link) noexcept : link_(std::move(link)) {}
 AsyncCopyIn::AsyncCopyIn(AsyncCopyIn&&) noexcept = default;
 
 AsyncCopyIn& AsyncCopyIn::operator=(AsyncCopyIn&& other) noexcept {

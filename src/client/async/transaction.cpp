@@ -14,17 +14,15 @@ using State = client::AsyncCore;
 // ---- transactions
 
 // A transaction's hold on its connection (while `alive`), and its state.
-struct AsyncTransaction::Link {
+struct client::AsyncTransactionLink {
     client::AsyncCore* core = nullptr;
     std::shared_ptr<bool> alive;
     std::shared_ptr<TransactionState> state;
 };
 
 AsyncTransaction client::AsyncCore::transaction() {
-    AsyncTransaction t;
-    t.link_ = std::make_unique<AsyncTransaction::Link>(
-        AsyncTransaction::Link{this, alive, std::make_shared<TransactionState>()});
-    return t;
+    return AsyncTransaction(
+        std::make_unique<AsyncTransactionLink>(AsyncTransactionLink{this, alive, std::make_shared<TransactionState>()}));
 }
 
 AsyncConnection::OpId AsyncConnection::begin(TransactionOptions options, Callback<AsyncTransaction> done) {
@@ -44,7 +42,7 @@ namespace {
 // A commit or rollback that failed with the transaction still open on the server (cancelled
 // while queued, say) leaves it open: its owner may end it again, or, when the owner is gone, it
 // is rolled back for it.
-AsyncTransaction::OpId transaction_op(AsyncTransaction::Link* link, std::string sql, bool finishes,
+AsyncTransaction::OpId transaction_op(client::AsyncTransactionLink* link, std::string sql, bool finishes,
                                       AsyncTransaction::Done done, bool is_commit = false) {
     if (!link || !*link->alive)
         throw Error(ErrorKind::usage, ErrorCause::usage, "this AsyncTransaction has no connection (moved from, or destroyed)");
@@ -61,7 +59,7 @@ AsyncTransaction::OpId transaction_op(AsyncTransaction::Link* link, std::string 
             if (ends && e && core->healthy && (st == TransactionStatus::in_transaction || st == TransactionStatus::failed)) {
                 tx->finished = false;
                 if (tx->owner_gone) {
-                    AsyncTransaction::Link orphan{core, core->alive, tx};
+                    client::AsyncTransactionLink orphan{core, core->alive, tx};
                     transaction_op(&orphan, "ROLLBACK", true, [](std::exception_ptr) {});
                 }
             }
@@ -79,6 +77,8 @@ AsyncTransaction::OpId transaction_op(AsyncTransaction::Link* link, std::string 
 }  // namespace
 
 AsyncTransaction::AsyncTransaction() noexcept = default;
+AsyncTransaction::AsyncTransaction(std::unique_ptr<client::AsyncTransactionLink> link) noexcept
+    : link_(std::move(link)) {}
 AsyncTransaction::AsyncTransaction(AsyncTransaction&&) noexcept = default;
 AsyncTransaction& AsyncTransaction::operator=(AsyncTransaction&& other) noexcept {
     if (this != &other) {
