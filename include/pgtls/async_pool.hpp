@@ -104,9 +104,11 @@ public:
         /// How many times this connection has been acquired, this lease included; 0 when empty.
         std::uint64_t uses() const noexcept;
 
-    private:
-        friend struct pool_detail::AsyncPoolState;
+        /// The loan of `slot` of `pool` (the pool's opaque state): what an acquire completes
+        /// with. Applications receive leases, never make them.
         Lease(std::shared_ptr<pool_detail::AsyncPoolState> pool, std::uint64_t slot) noexcept;
+
+    private:
         std::shared_ptr<pool_detail::AsyncPoolState> pool_;
         std::uint64_t slot_ = 0;
     };
