@@ -20,8 +20,14 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
             have_columns_ = true;
             return false;
         case 'D': {
-            if (!have_columns_) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
-            Result& r = results_[q_].result;  // have_columns_: q_ < group_end
+            if (!have_columns_) {
+                // An execute of a prepared statement sends no Describe: its slot came with the
+                // statement's columns.
+                if (q_ >= group_end || results_[q_].result.columns() == 0)
+                    throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
+                have_columns_ = true;
+            }
+            Result& r = results_[q_].result;
             session_.hold_row(m.body.size() + 8 * r.columns() + 8);
             r.add_data_row(m.body);
             return false;

@@ -16,8 +16,9 @@ namespace pgtls::protocol {
 
 class PipelineFlow {
 public:
-    // `results` has one entry per query; `sync_after[i]` is the number of queries before the
-    // i-th Sync. Both outlive the flow.
+    // `results` has one entry per query, empty, or for an execute of a prepared statement
+    // (which sends no Describe) holding the statement's columns; `sync_after[i]` is the number
+    // of queries before the i-th Sync. Both outlive the flow.
     PipelineFlow(std::vector<PipelineResult>& results, std::span<const std::size_t> sync_after, SessionState& session)
         : results_(results), sync_after_(sync_after), session_(session) {
         session_.held = {};

@@ -242,6 +242,33 @@ TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOu
     EXPECT_EQ(tx, "BEAR5");
 }
 
+// execute() of a prepared statement sends no Describe (its columns are known): queued back to
+// back, such executes still go out as one pipeline and each gets its own rows.
+TEST_P(AsyncConnectionTest, PreparedStatementsQueuedTogetherArePipelined) {
+    AsyncConnection c;
+    connect(c);
+    PreparedStatement ps;
+    bool prepared = false;
+    c.prepare("pipelined_ps", "SELECT $1::int * 2 AS twice", {}, [&](std::exception_ptr e, PreparedStatement p) {
+        EXPECT_FALSE(e) << what(e);
+        ps = std::move(p);
+        prepared = true;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return prepared; }));
+    constexpr int kQueries = 20;
+    std::vector<std::string> got(kQueries);
+    int answered = 0;
+    for (int i = 0; i < kQueries; ++i)
+        c.execute(ps, {to_param(i)}, [&, i](std::exception_ptr e, Result r) {
+            got[static_cast<std::size_t>(i)] = e ? what(e) : std::string(r[0][0].view()) + "/" + r.column_info().at(0).name;
+            ++answered;
+        });
+    ASSERT_TRUE(run_loop(c, [&] { return answered == kQueries; }));
+    for (int i = 0; i < kQueries; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], std::to_string(2 * i) + "/twice") << i;
+    EXPECT_GE(c.stats().pipelined_queries, static_cast<std::uint64_t>(kQueries - 1));
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // 64 "coroutines" on one connection, started from the connect's completion, each issuing its
 // next query from its callback: what the completions issue goes out together, so every query
 // travels in a pipeline (none starts alone ahead of the others).

@@ -491,6 +491,28 @@ TEST(PipelineRequest, ARowDescriptionBeyondTheGroupIsAProtocolError) {
     EXPECT_NE(std::string(error_of(a).what()).find("more results than queries"), std::string::npos) << error_of(a).what();
 }
 
+// An execute of a prepared statement sends no Describe: its slot comes with the statement's
+// columns and its DataRows are taken without a RowDescription. A query whose slot has none
+// still needs one.
+TEST(PipelineRequest, APreparedStatementsRowsNeedNoRowDescription) {
+    ReadingPipeline p(2, {1, 2});
+    auto [w, results, q] = std::tie(p.w, p.results, p.q);
+    Column n;
+    n.name = "n";
+    n.type_oid = 23;
+    results[0].result.set_columns(std::vector<Column>{n});
+    w.in.feed(bytes(msg('2', "") + data_row({"7"}) + command_complete("SELECT 1") + ready() + msg('2', "") +
+                    data_row({"8"})));
+    const auto a = q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::done);
+    ASSERT_EQ(results[0].status, PipelineResult::Status::ok);
+    ASSERT_EQ(results[0].result.size(), 1u);
+    EXPECT_EQ(results[0].result[0][0].view(), "7");
+    EXPECT_EQ(results[0].result.column_info().at(0).name, "n");
+    EXPECT_EQ(error_of(a).kind(), ErrorKind::protocol);
+    EXPECT_NE(std::string(error_of(a).what()).find("without RowDescription"), std::string::npos) << error_of(a).what();
+}
+
 TEST(PipelineRequest, ATimeoutRetiresTheConnection) {
     ReadingPipeline p(1, {1});
     auto [w, results, q] = std::tie(p.w, p.results, p.q);

@@ -272,6 +272,10 @@ struct AsyncCore {
         }
         if (batch->members.size() == 1) return std::move(batch->members.front());
         b.results.resize(batch->members.size());
+        for (std::size_t i = 0; i < batch->members.size(); ++i)
+            if (const ExtendedArgs& a = *batch->members[i]->pipelinable; a.statement)
+                b.results[i].result.set_columns(
+                    session.columns_like(a.statement->columns, static_cast<std::int16_t>(a.format)));
         ++stats.pipelines;
         stats.pipelined_queries += batch->members.size();
         batch->make = [bp = batch->batch](State& s) -> std::unique_ptr<protocol::Algorithm> {
