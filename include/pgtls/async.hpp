@@ -229,8 +229,13 @@ public:
     /// back to back (from several coroutines, say) go out together without waiting for each
     /// other's replies, each with its own Sync, so each gets its own result and an error fails
     /// only its own query, as when they run one after another. Up to 256 queries or 1 MiB per
-    /// pipeline; not while a query timeout is set (it bounds one query at a time), nor with
-    /// the statement cache on (each execute then runs through it, as Client::execute does).
+    /// pipeline; not while a query timeout is set (it bounds one query at a time). With the
+    /// statement cache on, a pipelined execute goes through it too: the first of a statement
+    /// prepares it inside the pipeline (those queued before that is answered use the unnamed
+    /// statement), later ones only bind and execute. A cached statement the server lost
+    /// (26000) or whose result type changed (0A000) fails the pipelined queries that used it
+    /// and is forgotten (the next execute prepares it again); unlike a lone execute, such a
+    /// query is not started over, as the queries sent after it have already run.
     OpId execute(std::string sql, std::vector<Param> params, Callback<Result> done,
                  ResultFormat format = ResultFormat::text);
     /// execute() with each argument bound through to_param().

@@ -10,6 +10,7 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
     switch (m.type) {
         case '1':
         case '2':
+        case '3':  // CloseComplete: the statement cache's Close of the statement it evicted
         case 'n': return false;
         // A query's result is built in its own slot (results_[q_], empty until then): no
         // result is moved per query.

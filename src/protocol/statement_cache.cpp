@@ -4,6 +4,8 @@
 #include <random>
 #include <type_traits>
 
+#include "protocol/frontend.hpp"
+
 namespace pgtls::protocol {
 
 StatementCache::StatementCache() {
@@ -31,9 +33,14 @@ std::vector<std::string> StatementCache::set_capacity(std::size_t capacity) {
     return forgotten;
 }
 
+void StatementCache::erase(std::unordered_map<std::string, Entry>::iterator it) {
+    lru_.erase(it->second.lru);
+    entries_.erase(it);
+}
+
 const PreparedStatement* StatementCache::find(std::string_view sql, std::span<const Param> params) {
     const auto it = entries_.find(key(sql, params));
-    if (it == entries_.end()) return nullptr;
+    if (it == entries_.end() || it->second.pending) return nullptr;
     lru_.splice(lru_.begin(), lru_, it->second.lru);
     return &it->second.statement;
 }
@@ -66,8 +73,7 @@ bool StatementCache::forget_after(const PreparedStatement& cached, const ServerE
     if (e.sqlstate() == "0A000") {  // cached plan must not change result type
         for (auto it = entries_.begin(); it != entries_.end(); ++it)
             if (&it->second.statement == &cached) {
-                lru_.erase(it->second.lru);
-                entries_.erase(it);
+                erase(it);
                 break;
             }
     }
@@ -78,6 +84,92 @@ void StatementCache::after_simple_query(const std::vector<Result>& results) {
     if (entries_.empty()) return;
     for (const auto& r : results)
         if (r.command_tag() == "DISCARD ALL" || r.command_tag() == "DEALLOCATE ALL") clear();
+}
+
+void StatementCache::after_result(const Result& result) {
+    if (!entries_.empty() && (result.command_tag() == "DISCARD ALL" || result.command_tag() == "DEALLOCATE ALL")) clear();
+}
+
+StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, std::string_view sql,
+                                                              std::span<const Param> params, ResultFormat format) {
+    PipelinedUse use;
+    std::string k = key(sql, params);
+    const auto it = entries_.find(k);
+    if (it != entries_.end() && !it->second.pending) {
+        lru_.splice(lru_.begin(), lru_, it->second.lru);
+        encode_extended(out, &it->second.statement, sql, params, format);
+        use.kind = PipelinedUse::Kind::hit;
+        use.name = it->second.statement.name;
+        use.columns = &it->second.statement.columns;
+        return use;
+    }
+    if (it != entries_.end()) {  // pending: its Parse is not answered yet
+        encode_extended(out, nullptr, sql, params, format);
+        return use;
+    }
+    // A miss: Parse of a named statement, then the query's Bind/Describe/Execute. Encoded
+    // apart first, so a query that cannot be encoded changes nothing.
+    PreparedStatement statement;
+    statement.name = prefix_ + std::to_string(counter_ + 1);
+    for (const auto& p : params) statement.param_types.push_back(p.type_oid);
+    std::string messages;
+    ExtendedQuery q;
+    q.statement = statement.name;
+    q.sql = sql;
+    q.params = params;
+    const std::int16_t fmt = static_cast<std::int16_t>(format);
+    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
+    extended_query(messages, q);
+    ++counter_;
+    if (auto victim = make_room()) close(out, 'S', *victim);  // before the Parse: an error would skip it
+    out += messages;
+    use.kind = PipelinedUse::Kind::miss;
+    use.name = statement.name;
+    use.key = k;
+    lru_.push_front(k);
+    Entry& e = entries_[std::move(k)];
+    e.statement = std::move(statement);
+    e.lru = lru_.begin();
+    e.pending = true;
+    return use;
+}
+
+std::vector<std::string> StatementCache::settle_pipelined(const PipelinedUse& use, const Result* result,
+                                                          const ServerError* error) {
+    std::vector<std::string> to_close;
+    if (result) after_result(*result);
+    switch (use.kind) {
+        case PipelinedUse::Kind::unnamed: break;
+        case PipelinedUse::Kind::hit:
+            if (!error) break;
+            if (error->sqlstate() == "26000") {
+                clear();
+            } else if (error->sqlstate() == "0A000") {  // cached plan must not change result type
+                for (auto it = entries_.begin(); it != entries_.end(); ++it)
+                    if (it->second.statement.name == use.name) {
+                        erase(it);
+                        to_close.push_back(use.name);
+                        break;
+                    }
+            }
+            break;
+        case PipelinedUse::Kind::miss: {
+            const auto it = entries_.find(use.key);
+            const bool ours = it != entries_.end() && it->second.pending && it->second.statement.name == use.name;
+            if (result && ours) {
+                it->second.statement.columns = result->column_info();
+                it->second.pending = false;
+                break;
+            }
+            if (ours) erase(it);
+            // Failed (its Parse may have succeeded), or the cache let it go meanwhile (evicted,
+            // emptied): the server may hold it, the cache does not. Closing a statement that
+            // does not exist is no error.
+            if (result || error) to_close.push_back(use.name);
+            break;
+        }
+    }
+    return to_close;
 }
 
 void StatementCache::clear() noexcept {

@@ -8,7 +8,13 @@
 //    Bind/Execute of the cached statement. When the server no longer knows a cached statement
 //    (26000: DISCARD ALL, DEALLOCATE, a pooler's server swap) every cached one is forgotten,
 //    and outside a transaction (nothing ran) the execute starts over once; a cached plan whose
-//    result type changed (0A000) is forgotten and closed on the server, the error stands.
+//    result type changed (0A000) is forgotten and closed on the server, the error stands;
+//  - executes through the cache inside a pipeline (StatementCache::encode_pipelined/settle_pipelined):
+//    every message is encoded at once, so a miss sends the Parse of a new named statement
+//    ahead of its Bind/Describe/Execute, and the statement is pending until the query's
+//    outcome says it exists. A query queued while its statement is pending uses the unnamed
+//    statement. A lost statement (26000) empties the cache but the query is not started over,
+//    as the queries sent after it have already run.
 #pragma once
 
 #include <cstddef>
@@ -52,14 +58,38 @@ public:
     bool forget_after(const PreparedStatement& cached, const ServerError& e, TransactionStatus status);
     // A simple query's results: DISCARD ALL and DEALLOCATE ALL drop every prepared statement.
     void after_simple_query(const std::vector<Result>& results);
+    void after_result(const Result& result);  // one statement's result, as after_simple_query
     void clear() noexcept;
+
+    // How one query in a pipeline uses the cache (see the file comment).
+    struct PipelinedUse {
+        enum class Kind : std::uint8_t { unnamed, hit, miss } kind = Kind::unnamed;
+        std::string key;   // miss: the cache key
+        std::string name;  // hit, miss: the statement's name
+        // hit: the statement's columns (its Bind/Execute have no Describe); valid until the
+        // cache next changes.
+        const std::vector<Column>* columns = nullptr;
+    };
+    // Appends the query's messages, without its Sync, to `out` — with a cached statement, or
+    // the Close of an evicted one and the Parse of a new pending one, or (while the statement
+    // is pending) the unnamed statement — and returns how it used the cache. The cache
+    // changes only when the messages could be encoded (the encoding error propagates).
+    PipelinedUse encode_pipelined(std::string& out, std::string_view sql, std::span<const Param> params,
+                                  ResultFormat format);
+    // The query of `use` ended: with `result` when it succeeded, else with `error` (null: the
+    // connection failed). Returns the statements to close on the server: a pending one whose
+    // query failed (its Parse may have succeeded) or that the cache no longer holds, a cached
+    // one whose result type changed.
+    std::vector<std::string> settle_pipelined(const PipelinedUse& use, const Result* result, const ServerError* error);
 
 private:
     static std::string key(std::string_view sql, std::span<const Param> params);
     struct Entry {
         PreparedStatement statement;
         std::list<std::string>::iterator lru;
+        bool pending = false;  // prepared in a pipeline whose answer has not come yet
     };
+    void erase(std::unordered_map<std::string, Entry>::iterator it);
     std::size_t capacity_ = 0;
     std::unordered_map<std::string, Entry> entries_;
     std::list<std::string> lru_;  // front = most recent

@@ -125,29 +125,36 @@ TEST_P(AsioConnectionTest, PlainCallbacksAreCompletionTokensToo) {
     EXPECT_EQ(got, "cb");
 }
 
+// 16 coroutines issuing queries on one connection: their queries go out together (implicit
+// pipelining), with the statement cache off and on.
 TEST_P(AsioConnectionTest, ManyCoroutinesShareOneConnection) {
-    asio::io_context io;
-    AsioConnection conn(io.get_executor());
-    int ok = 0, wrong = 0, finished = 0;
-    bool connected = false;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        co_await conn.async_connect(pg18_verified(), asio::use_awaitable);
-        connected = true;
-    }, asio::detached);
-    for (int w = 0; w < 16; ++w)
-        asio::co_spawn(io, [&, w]() -> asio::awaitable<void> {
-            for (int i = 0; i < 25; ++i) {
-                std::vector<Param> p(1, to_param(w * 1000 + i));
-                Result r = co_await conn.async_execute("SELECT $1::int"s, std::move(p), asio::use_awaitable);
-                (r[0][0].as<int>() == w * 1000 + i ? ok : wrong)++;
-            }
-            ++finished;
+    for (const std::size_t cache : {0, 8}) {
+        SCOPED_TRACE("statement cache " + std::to_string(cache));
+        asio::io_context io;
+        AsioConnection conn(io.get_executor());
+        int ok = 0, wrong = 0, finished = 0;
+        bool connected = false;
+        asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+            co_await conn.async_connect(pg18_verified(), asio::use_awaitable);
+            co_await conn.async_set_statement_cache_capacity(cache, asio::use_awaitable);
+            connected = true;
         }, asio::detached);
-    io.run_for(60s);
-    EXPECT_TRUE(connected);
-    EXPECT_EQ(finished, 16);
-    EXPECT_EQ(ok, 16 * 25);
-    EXPECT_EQ(wrong, 0);
+        for (int w = 0; w < 16; ++w)
+            asio::co_spawn(io, [&, w]() -> asio::awaitable<void> {
+                for (int i = 0; i < 25; ++i) {
+                    std::vector<Param> p(1, to_param(w * 1000 + i));
+                    Result r = co_await conn.async_execute("SELECT $1::int"s, std::move(p), asio::use_awaitable);
+                    (r[0][0].as<int>() == w * 1000 + i ? ok : wrong)++;
+                }
+                ++finished;
+            }, asio::detached);
+        io.run_for(60s);
+        EXPECT_TRUE(connected);
+        EXPECT_EQ(finished, 16);
+        EXPECT_EQ(ok, 16 * 25);
+        EXPECT_EQ(wrong, 0);
+        EXPECT_GE(conn.connection().stats().pipelined_queries, 16u * 25u * 9u / 10u);
+    }
 }
 
 // A streamed COPY from a coroutine: chunks written as produced (each awaited: back-pressure),

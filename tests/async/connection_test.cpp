@@ -269,6 +269,109 @@ TEST_P(AsyncConnectionTest, PreparedStatementsQueuedTogetherArePipelined) {
     EXPECT_TRUE(c.is_healthy());
 }
 
+namespace {
+void set_cache(AsyncConnection& c, std::size_t capacity) {
+    bool done = false;
+    c.set_statement_cache_capacity(capacity, [&](std::exception_ptr e) {
+        EXPECT_FALSE(e) << what(e);
+        done = true;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return done; }));
+}
+}  // namespace
+
+// With the statement cache on, queries queued together still go out as one pipeline: the
+// first of each statement prepares it in the pipeline, the others use the unnamed statement
+// until it is answered, later ones only bind and execute. A query that fails (at Parse or at
+// execution) leaves no statement behind on the server.
+TEST_P(AsyncConnectionTest, CachedExecutesQueuedTogetherArePipelined) {
+    AsyncConnection c;
+    connect(c);
+    set_cache(c, 8);
+    const char* const sqls[] = {"SELECT $1::int", "SELECT $1::int + 1000", "SELECT $1::int * 2", "SELECT 1 / ($1::int - $1::int)",
+                                "SELEKT $1::int"};
+    constexpr int kQueries = 200;
+    std::vector<std::string> got(kQueries);
+    int answered = 0;
+    auto expected = [](int i) -> std::string {
+        switch (i % 5) {
+            case 0: return std::to_string(i);
+            case 1: return std::to_string(i + 1000);
+            case 2: return std::to_string(2 * i);
+            case 3: return "22012";
+            default: return "42601";
+        }
+    };
+    for (int round = 0; round < 2; ++round) {  // the second round: every statement cached
+        answered = 0;
+        const auto before = c.stats();
+        for (int i = 0; i < kQueries; ++i)
+            c.execute_args(sqls[i % 5], [&, i](std::exception_ptr e, Result r) {
+                got[static_cast<std::size_t>(i)] = e ? sqlstate(e) : std::string(r[0][0].view());
+                ++answered;
+            }, i);
+        ASSERT_TRUE(run_loop(c, [&] { return answered == kQueries; }));
+        for (int i = 0; i < kQueries; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], expected(i)) << "round " << round << " query " << i;
+        EXPECT_GE(c.stats().pipelined_queries - before.pipelined_queries, static_cast<std::uint64_t>(kQueries - 1))
+            << "round " << round;
+        EXPECT_TRUE(c.is_healthy());
+        // The three statements that succeed, each once; none of the failing ones.
+        const auto names = query(c, "SELECT string_agg(statement, ' | ' ORDER BY statement) FROM pg_prepared_statements");
+        ASSERT_EQ(names.size(), 1u);
+        EXPECT_EQ(names[0][0][0].view(), "SELECT $1::int | SELECT $1::int * 2 | SELECT $1::int + 1000") << "round " << round;
+    }
+}
+
+// A cache smaller than the statements of one pipeline evicts inside it: every query gets its
+// own result and the server holds no more statements than the capacity.
+TEST_P(AsyncConnectionTest, ACachedPipelineEvictsAndClosesOnTheServer) {
+    AsyncConnection c;
+    connect(c);
+    set_cache(c, 2);
+    constexpr int kQueries = 60;
+    int answered = 0, wrong = 0;
+    for (int i = 0; i < kQueries; ++i) {
+        const std::string sql = "SELECT $1::int + " + std::to_string(i % 6);
+        c.execute_args(sql, [&, i](std::exception_ptr e, Result r) {
+            if (e || r[0][0].as<int>() != i + i % 6) ++wrong;
+            ++answered;
+        }, i);
+    }
+    ASSERT_TRUE(run_loop(c, [&] { return answered == kQueries; }));
+    EXPECT_EQ(wrong, 0);
+    EXPECT_GE(c.stats().pipelined_queries, static_cast<std::uint64_t>(kQueries - 1));
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "2");
+}
+
+// A cached statement whose result type changed (0A000) fails the pipelined queries that used
+// it, is forgotten and closed; the next execute prepares it again.
+TEST_P(AsyncConnectionTest, ACachedStatementWhoseResultTypeChangedIsForgottenInAPipeline) {
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE shape (a int); INSERT INTO shape VALUES (1)");
+    set_cache(c, 4);
+    std::string got;
+    auto select = [&] {
+        c.execute_args("SELECT * FROM shape WHERE a = $1::int", [&](std::exception_ptr e, Result r) {
+            got += e ? (sqlstate(e) == "0A000" ? "X" : "?" + what(e)) : std::to_string(r.columns());
+        }, 1);
+    };
+    select();
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 1; }));
+    ASSERT_EQ(got, "1");
+    query(c, "ALTER TABLE shape ADD COLUMN b int");
+    select();
+    select();
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 3; }));
+    EXPECT_EQ(got, "1XX");
+    EXPECT_EQ(c.stats().pipelines, 1u);
+    select();
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 4; }));
+    EXPECT_EQ(got, "1XX2");
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "1") << "the old one closed";
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // 64 "coroutines" on one connection, started from the connect's completion, each issuing its
 // next query from its callback: what the completions issue goes out together, so every query
 // travels in a pipeline (none starts alone ahead of the others).

@@ -81,6 +81,8 @@ struct Batch {
     std::string messages;
     std::vector<std::size_t> sync_after;
     std::vector<PipelineResult> results;
+    // With the statement cache on: how each query used it (settled as the query completes).
+    std::vector<protocol::StatementCache::PipelinedUse> cache_uses;
 };
 
 
@@ -144,6 +146,9 @@ struct AsyncCore {
     std::unique_ptr<Op> running;
     std::deque<std::unique_ptr<Op>> completed;
     std::shared_ptr<CopyState> copy;  // the open COPY, if any
+    // Statements an implicit pipeline left on the server that the cache does not hold: closed
+    // by an operation of their own before the next one starts.
+    std::vector<std::string> to_close;
     // Cleared by the destructor: a callback that destroyed the connection stops the delivery.
     std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 
@@ -208,7 +213,21 @@ struct AsyncCore {
         copy.reset();
     }
 
+    // Queues the Close of `to_close` first: the statements an implicit pipeline left behind.
+    void queue_closes() {
+        if (to_close.empty() || !channel.is_open() || !healthy || copy) return;
+        auto names = std::make_shared<std::vector<std::string>>(std::exchange(to_close, {}));
+        auto op = std::make_unique<Op>();
+        op->id = ++next_id;
+        op->make = [names](State& s) -> std::unique_ptr<protocol::Algorithm> {
+            return std::make_unique<protocol::CloseStatements>(s.wire(), std::move(*names), s.request_options());
+        };
+        op->finish = [](State&, protocol::Algorithm*, std::exception_ptr) {};  // nobody waits for it
+        queue.push_front(std::move(op));
+    }
+
     void start_next(Clock::time_point now) {
+        if (!driver.busy() && !running) queue_closes();
         while (!driver.busy() && !running && !queue.empty()) {
             const auto next = next_startable();
             if (next == queue.end()) return;
@@ -221,8 +240,7 @@ struct AsyncCore {
             }
             // Implicit pipelining: queries queued back to back go out together. Not with a
             // query timeout, which bounds and cancels one query at a time.
-            if (op->pipelinable && query_timeout.count() == 0 && cache.capacity() == 0 && !queue.empty() &&
-                queue.front()->pipelinable)
+            if (op->pipelinable && query_timeout.count() == 0 && !queue.empty() && queue.front()->pipelinable)
                 op = make_batch(std::move(op));
             try {
                 op->algo = op->make(*this);
@@ -249,17 +267,32 @@ struct AsyncCore {
         auto batch = std::make_unique<Op>();
         batch->batch = std::make_shared<Batch>();
         Batch& b = *batch->batch;
+        // A prepared statement's query has no Describe: its result slot gets its columns.
+        std::vector<std::shared_ptr<const std::vector<Column>>> columns;
+        const bool cached = cache.capacity() > 0;
         auto add = [&](std::unique_ptr<Op>& op) {
             ExtendedArgs& a = *op->pipelinable;
-            a.with_trace_comment(settings);
             const std::size_t before = b.messages.size();
+            std::shared_ptr<const std::vector<Column>> known;
+            const auto fmt = static_cast<std::int16_t>(a.format);
             try {
-                protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params, a.format);
+                if (!a.statement && cached) {  // as CachedExecute: no trace comment
+                    auto use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format);
+                    if (use.columns) known = session.columns_like(*use.columns, fmt);
+                    b.cache_uses.push_back(std::move(use));
+                } else {
+                    a.with_trace_comment(settings);
+                    protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
+                                              a.format);
+                    if (a.statement) known = session.columns_like(a.statement->columns, fmt);
+                    if (cached) b.cache_uses.emplace_back();
+                }
                 protocol::sync(b.messages);
             } catch (...) {
                 b.messages.resize(before);
                 return false;
             }
+            columns.push_back(std::move(known));
             batch->members.push_back(std::move(op));
             b.sync_after.push_back(batch->members.size());
             return true;
@@ -270,12 +303,13 @@ struct AsyncCore {
             if (!add(queue.front())) break;  // it stays first in the queue
             queue.pop_front();
         }
-        if (batch->members.size() == 1) return std::move(batch->members.front());
+        // Alone, it runs as one operation — unless it already prepared through the cache.
+        if (batch->members.size() == 1 &&
+            (b.cache_uses.empty() || b.cache_uses.front().kind != protocol::StatementCache::PipelinedUse::Kind::miss))
+            return std::move(batch->members.front());
         b.results.resize(batch->members.size());
         for (std::size_t i = 0; i < batch->members.size(); ++i)
-            if (const ExtendedArgs& a = *batch->members[i]->pipelinable; a.statement)
-                b.results[i].result.set_columns(
-                    session.columns_like(a.statement->columns, static_cast<std::int16_t>(a.format)));
+            if (columns[i]) b.results[i].result.set_columns(std::move(columns[i]));
         ++stats.pipelines;
         stats.pipelined_queries += batch->members.size();
         batch->make = [bp = batch->batch](State& s) -> std::unique_ptr<protocol::Algorithm> {
@@ -299,11 +333,17 @@ struct AsyncCore {
     void complete_member(Op& batch, std::size_t i, std::exception_ptr error) {
         std::unique_ptr<Op>& m = batch.members[i];
         PipelineResult& r = batch.batch->results[i];
+        const bool ok = !error && r.status == PipelineResult::Status::ok;
+        const ServerError* server_error = !error && r.status == PipelineResult::Status::error && r.error ? &*r.error : nullptr;
+        if (!batch.batch->cache_uses.empty()) {
+            auto names = cache.settle_pipelined(batch.batch->cache_uses[i], ok ? &r.result : nullptr, server_error);
+            if (healthy) to_close.insert(to_close.end(), names.begin(), names.end());
+        }
         if (error) {
             m->error = std::move(error);
-        } else if (r.status == PipelineResult::Status::ok) {
+        } else if (ok) {
             m->pipelinable->result = std::move(r.result);
-        } else if (r.status == PipelineResult::Status::error && r.error) {
+        } else if (server_error) {
             m->error = std::make_exception_ptr(std::move(*r.error));
         } else {
             m->error = std::make_exception_ptr(
