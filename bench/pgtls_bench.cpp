@@ -3,7 +3,7 @@
 //
 // Every run happens in a forked child, so client CPU (getrusage(RUSAGE_SELF), user+sys, around
 // the timed part only) and peak RSS (ru_maxrss) belong to one client and one workload; the
-// child sends its figures back through a pipe. W2, W3, W3s, W3i and W7 also report the server
+// child sends its figures back through a pipe. W2, W3, W3s, W3i, W3ic and W7 also report the server
 // backends' CPU per query (their /proc/<pg_backend_pid>/stat, readable when the server runs on
 // this machine as the same user, or the bench runs as root). Per (workload, client) the parent reports the
 // median and min/max over the runs and the pgtls/libpq ratio of medians.
@@ -21,7 +21,10 @@
 // W3i the same queries from 64 independent callers on one non-blocking connection
 // (pgtls::AsyncConnection, one poll() loop), each issuing its next query when its result
 // arrives — implicit pipelining; libpq has none, so its W3i row is
-// its sequential W2 loop, the baseline the async API is measured against — W7 one thread
+// its sequential W2 loop, the baseline the async API is measured against — W3ic the same as
+// W3i with the statement cache on (set_statement_cache_capacity(16): each query binds and
+// executes a statement prepared once, still with its own Sync; libpq's row: a sequential
+// PQexecPrepared loop), W7 one thread
 // with 100 TLS connections sharing n SELECT $1::int, each connection one query at a time
 // (pgtls::AsyncConnection vs libpq's non-blocking API, PQsendQueryParams / PQconsumeInput /
 // PQisBusy, both on one poll() loop; connects not timed), W4b / W4s bulk read buffered / streaming (libpq:
@@ -185,10 +188,10 @@ volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
-    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W3s", "W3i", "W7", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
+    std::vector<std::string> workloads{"W1", "W1d", "W1cb", "W1p", "W2", "W3", "W3s", "W3i", "W3ic", "W7", "W4b", "W4s", "W5", "W5b", "W6", "W8"};
     std::vector<std::string> clients;
     int repeats = 5;
-    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W3s", 100000}, {"W3i", 100000}, {"W7", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
+    std::map<std::string, long> n{{"W1", 200}, {"W2", 20000}, {"W3", 100000}, {"W3s", 100000}, {"W3i", 100000}, {"W3ic", 100000}, {"W7", 100000}, {"W4", 1000000}, {"W5", 1000000}, {"W5b", 1000000}, {"W6", 20000},
                                   {"W8", 200}};
     std::string conninfo = "host=127.0.0.1 dbname=pgtls user=scramuser password=scram-secret sslmode=require";
     bool smoke = false;
@@ -486,6 +489,21 @@ void run_libpq(const Options& o, const std::string& w, Sample& s) {
         Timer t(server);
         for (long i = 0; i < n; ++i) g_sink = g_sink + pq_select_int(c, i);
         t.finish(s);
+    } else if (w == "W3ic") {  // sequential, a statement prepared once (see the file comment)
+        PGresult* p = PQprepare(c, "w3ic", "SELECT $1::int", 1, nullptr);
+        pq_check(p, PGRES_COMMAND_OK, c);
+        PQclear(p);
+        Timer t(server);
+        char buf[24];
+        for (long i = 0; i < n; ++i) {
+            std::snprintf(buf, sizeof buf, "%ld", i);
+            const char* values[1] = {buf};
+            PGresult* r = PQexecPrepared(c, "w3ic", 1, values, nullptr, nullptr, 0);
+            pq_check(r, PGRES_TUPLES_OK, c);
+            g_sink = g_sink + parse_int(PQgetvalue(r, 0, 0));
+            PQclear(r);
+        }
+        t.finish(s);
     } else if (w == "W3" || w == "W3s") {
         // Batches of kPipelineBatch queries; W3 ends each batch with one Sync, W3s follows
         // every query with its own (PQpipelineSync, which also flushes: libpq 15 has no
@@ -632,8 +650,9 @@ void async_loop(const std::vector<std::unique_ptr<pgtls::AsyncConnection>>& conn
 }
 
 // W3i: 64 callers on one AsyncConnection, each issuing SELECT $1::int when its previous
-// result arrives, until n queries have completed; one poll() loop.
-void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s) {
+// result arrives, until n queries have completed; one poll() loop. W3ic: the same with a
+// statement cache of `cache` statements.
+void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s, std::size_t cache) {
     constexpr long kCallers = 64;
     std::vector<std::unique_ptr<pgtls::AsyncConnection>> conns;
     conns.push_back(std::make_unique<pgtls::AsyncConnection>());
@@ -645,6 +664,14 @@ void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s) {
         connected = true;
     });
     async_loop(conns, [&] { return connected; }, failure);
+    if (cache > 0) {
+        bool set = false;
+        c.set_statement_cache_capacity(cache, [&](std::exception_ptr e) {
+            failure = e;
+            set = true;
+        });
+        async_loop(conns, [&] { return set; }, failure);
+    }
     long issued = 0, completed = 0;
     std::function<void()> issue = [&] {
         const long i = issued++;
@@ -776,8 +803,8 @@ void run_pgtls(const Options& o, const std::string& w, const std::string& backen
         s.ops = double(n);
         return;
     }
-    if (w == "W3i") {
-        run_implicit_pipelining(cfg, n, s);
+    if (w == "W3i" || w == "W3ic") {
+        run_implicit_pipelining(cfg, n, s, w == "W3ic" ? 16 : 0);
         return;
     }
     if (w == "W7") {
@@ -914,25 +941,27 @@ double server_cpu_per_op(const Sample& s) { return s.server_cpu_s / s.ops; }
 
 using Results = std::map<std::string, std::map<std::string, std::vector<Sample>>>;
 
-// W3 (one Sync per 1,000 queries), W3s (one Sync per query) and W3i (implicit pipelining, one
-// Sync per query) of each client side by side: how far W3i is from each explicit pipeline,
-// and what a Sync per query costs the server.
+// W3 (one Sync per 1,000 queries), W3s (one Sync per query), W3i (implicit pipelining, one
+// Sync per query) and W3ic (the same through the statement cache) of each client side by
+// side: how far implicit pipelining is from each explicit pipeline, and what a Sync per query
+// and a Parse per query cost the server.
 void print_pipelines(const Options& o, const Results& results) {
-    static const char* const kinds[] = {"W3", "W3s", "W3i"};
+    static const char* const kinds[] = {"W3", "W3s", "W3i", "W3ic"};
+    constexpr int kKinds = 4;
     auto runs = [&](const char* w, const std::string& client) -> const std::vector<Sample>* {
         const auto a = results.find(w);
         if (a == results.end()) return nullptr;
         const auto b = a->second.find(client);
         return b == a->second.end() || b->second.empty() ? nullptr : &b->second;
     };
-    if (!results.count("W3i") || (!results.count("W3") && !results.count("W3s"))) return;
-    std::printf("\n| medians | client | W3 ops/s | W3s ops/s | W3i ops/s | W3i / W3 | W3i / W3s "
-                "| client CPU/q W3 · W3s · W3i | server CPU/q W3 · W3s · W3i |\n");
-    std::printf("|---|---|---|---|---|---|---|---|---|\n");
+    if ((!results.count("W3i") && !results.count("W3ic")) || (!results.count("W3") && !results.count("W3s"))) return;
+    std::printf("\n| medians | client | W3 ops/s | W3s ops/s | W3i ops/s | W3ic ops/s | W3i / W3 | W3i / W3s | W3ic / W3 "
+                "| client CPU/q W3 · W3s · W3i · W3ic | server CPU/q W3 · W3s · W3i · W3ic |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& client : o.clients) {
-        std::string cells[3], cpu, server;
-        double tput[3] = {};
-        for (int k = 0; k < 3; ++k) {
+        std::string cells[kKinds], cpu, server;
+        double tput[kKinds] = {};
+        for (int k = 0; k < kKinds; ++k) {
             const auto* r = runs(kinds[k], client);
             char b[64];
             if (r) tput[k] = stat(*r, ops_per_s).med;
@@ -944,14 +973,15 @@ void print_pipelines(const Options& o, const Results& results) {
             std::snprintf(b, sizeof b, has_server ? "%.2f" : "–", has_server ? stat(*r, server_cpu_per_op).med * 1e6 : 0.0);
             server += (k ? " · " : "") + std::string(b);
         }
-        auto ratio = [&](int k) {
+        auto ratio = [&](int num, int den) {
             char b[32];
-            std::snprintf(b, sizeof b, tput[k] > 0 && tput[2] > 0 ? "%.2f" : "–", tput[k] > 0 ? tput[2] / tput[k] : 0.0);
+            std::snprintf(b, sizeof b, tput[num] > 0 && tput[den] > 0 ? "%.2f" : "–", tput[den] > 0 ? tput[num] / tput[den] : 0.0);
             return std::string(b);
         };
-        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s µs | %s µs |\n", client == "libpq" ? "W3i = sequential" : "",
-                    client.c_str(), cells[0].c_str(), cells[1].c_str(), cells[2].c_str(), ratio(0).c_str(),
-                    ratio(1).c_str(), cpu.c_str(), server.c_str());
+        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s µs | %s µs |\n",
+                    client == "libpq" ? "W3i, W3ic = sequential" : "", client.c_str(), cells[0].c_str(), cells[1].c_str(),
+                    cells[2].c_str(), cells[3].c_str(), ratio(2, 0).c_str(), ratio(2, 1).c_str(), ratio(3, 0).c_str(),
+                    cpu.c_str(), server.c_str());
     }
 }
 
@@ -970,7 +1000,7 @@ std::vector<std::string> split(const std::string& s) {
 
 [[noreturn]] void usage() {
     std::fprintf(stderr,
-        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3s,W3i,W7,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
+        "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3s,W3i,W3ic,W7,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "                   [--latency-ms MS] [--interleave-workloads]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
@@ -1003,7 +1033,7 @@ int main(int argc, char** argv) {
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;
-            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W3s", 2500}, {"W3i", 2500}, {"W7", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
+            o.n = {{"W1", 3}, {"W2", 50}, {"W3", 2500}, {"W3s", 2500}, {"W3i", 2500}, {"W3ic", 2500}, {"W7", 2500}, {"W4", 5000}, {"W5", 5000}, {"W5b", 5000}, {"W6", 200}, {"W8", 5}};
         } else if (a == "--n") {
             const std::string kv = value();
             const auto eq = kv.find('=');
