@@ -210,7 +210,9 @@ public:
     /// completion callbacks (which may queue more operations). Call it when a watched socket
     /// is ready or deadline() has passed; extra calls are harmless.
     void advance(Clock::time_point now = Clock::now());
-    /// True while an operation is queued, running or waiting for its callback.
+    /// True while an operation is queued, running or waiting for its callback. The Close the
+    /// library sends of statements an implicit pipeline left on the server (statement cache)
+    /// does not count: an operation queued meanwhile starts after it.
     bool busy() const noexcept;
 
     // ---- operations (queued; see the file comment)

@@ -322,6 +322,32 @@ TEST_P(AsyncConnectionTest, CachedExecutesQueuedTogetherArePipelined) {
     }
 }
 
+// A pipelined query that failed may leave its statement on the server: the library closes it
+// on its own, which does not make the connection busy for the application (a pool releasing
+// it then would call it "released mid-query"); what is queued meanwhile runs after.
+TEST_P(AsyncConnectionTest, TheCloseOfALeftoverStatementIsNotTheApplicationsOperation) {
+    AsyncConnection c;
+    connect(c);
+    set_cache(c, 4);
+    std::string got;
+    bool busy_in_last_callback = true;
+    c.execute_args("SELECT 1 / $1::int", [&](std::exception_ptr e, Result) { got += sqlstate(e) == "22012" ? "E" : "?"; }, 0);
+    c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result r) {
+        got += e ? "!" : std::string(r[0][0].view());
+        busy_in_last_callback = c.busy();
+        c.execute_args("SELECT $1::int + 1", [&](std::exception_ptr e2, Result r2) {
+            got += e2 ? "!" : std::string(r2[0][0].view());
+        }, 5);
+    }, 3);
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 3; }));
+    EXPECT_EQ(got, "E36");
+    EXPECT_FALSE(busy_in_last_callback);
+    EXPECT_EQ(c.stats().pipelines, 1u);
+    EXPECT_EQ(query(c, "SELECT string_agg(statement, ' | ' ORDER BY statement) FROM pg_prepared_statements")[0][0][0].view(),
+              "SELECT $1::int | SELECT $1::int + 1")
+        << "the failed one's statement closed";
+}
+
 // A cache smaller than the statements of one pipeline evicts inside it: every query gets its
 // own result and the server holds no more statements than the capacity.
 TEST_P(AsyncConnectionTest, ACachedPipelineEvictsAndClosesOnTheServer) {

@@ -69,7 +69,7 @@ void AsyncConnection::advance(Clock::time_point now) {
 }
 
 bool AsyncConnection::busy() const noexcept {
-    return state_->running || !state_->queue.empty() || !state_->completed.empty();
+    return (state_->running && !state_->running->internal) || !state_->queue.empty() || !state_->completed.empty();
 }
 
 AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {

@@ -98,6 +98,7 @@ struct AsyncCore {
     struct Op {
         OpId id = 0;
         enum class Kind { connect, close, other } kind = Kind::other;
+        bool internal = false;  // the library's own (queue_closes), not the application's
         std::function<std::unique_ptr<protocol::Algorithm>(State&)> make;
         std::function<void(State&, protocol::Algorithm*, std::exception_ptr)> finish;
         std::unique_ptr<protocol::Algorithm> algo;
@@ -219,6 +220,7 @@ struct AsyncCore {
         auto names = std::make_shared<std::vector<std::string>>(std::exchange(to_close, {}));
         auto op = std::make_unique<Op>();
         op->id = ++next_id;
+        op->internal = true;
         op->make = [names](State& s) -> std::unique_ptr<protocol::Algorithm> {
             return std::make_unique<protocol::CloseStatements>(s.wire(), std::move(*names), s.request_options());
         };
