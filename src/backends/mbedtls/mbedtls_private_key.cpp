@@ -188,6 +188,11 @@ bool is_password_error(int rc) {
     return rc == MBEDTLS_ERR_PK_PASSWORD_MISMATCH || rc == MBEDTLS_ERR_PK_PASSWORD_REQUIRED;
 }
 
+// MBEDTLS_ERR_PK_KEY_INVALID_FORMAT, alone or with the ASN.1 error beneath it added.
+bool is_key_format_error(int rc) {
+    return rc < 0 && ((-rc) & ~0x7F) == -MBEDTLS_ERR_PK_KEY_INVALID_FORMAT;
+}
+
 }  // namespace
 
 void load_private_key(mbedtls_pk_context& pk, std::string_view key, const std::string& password,
@@ -240,6 +245,14 @@ void load_private_key(mbedtls_pk_context& pk, std::string_view key, const std::s
                             "could not load " + label + ": wrong password (sslpassword) for the encrypted key");
         }
     }
+    // An encrypted PKCS#8 key that mbedTLS decrypts itself (PBES2 with DES or 3DES): the CBC
+    // padding is the only check of the password, so about one wrong password in 256 decrypts
+    // to garbage whose padding looks valid, and mbedTLS reports a malformed key. With a
+    // password given, that is the password's (or a damaged file's).
+    const bool pkcs8_encrypted = pem && key.find("-----BEGIN ENCRYPTED PRIVATE KEY-----") != std::string_view::npos;
+    if (pkcs8_encrypted && !password.empty() && is_key_format_error(rc))
+        throw Error(ErrorKind::config, "could not load " + label +
+                                           ": wrong password (sslpassword) for the encrypted key, or a damaged key");
     throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
 }
 
