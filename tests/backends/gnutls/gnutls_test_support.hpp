@@ -35,6 +35,8 @@ class TlsPeer {
 public:
     explicit TlsPeer(PeerOptions options) : server_(std::move(options)) {}
     int port() const { return server_.port(); }
+    // With PeerOptions::hold_handshakes: lets the held handshakes go on.
+    void release_handshakes() { server_.release_handshakes(); }
     // What the peer saw on the first connection once its handshake ended (waits up to 20 s;
     // an empty record with handshake_ok false when none came).
     const PeerObservation& finish();
