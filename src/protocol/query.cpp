@@ -28,13 +28,14 @@ bool SimpleQuery::on_message(const BackendMessage& m) {
 Action SimpleQuery::process() { return process_as(*this); }
 
 void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
-                     std::span<const Param> params, ResultFormat format) {
+                     std::span<const Param> params, ResultFormat format, std::string_view parse_as) {
     ExtendedQuery q;
     if (prepared) {
         q.parse = false;
         q.statement = prepared->name;
     } else {
         q.sql = sql;
+        q.statement = parse_as;
     }
     q.params = params;
     const std::int16_t fmt = static_cast<std::int16_t>(format);

@@ -42,9 +42,10 @@ private:
 };
 
 // Appends Parse (unless `prepared`) + Bind + Describe portal (unless `prepared`) + Execute for
-// one statement to `out`, straight from the parameters (no copies of their values).
+// one statement to `out`, straight from the parameters (no copies of their values). The Parse
+// makes the unnamed statement, or the one named `parse_as`.
 void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
-                     std::span<const Param> params, ResultFormat format);
+                     std::span<const Param> params, ResultFormat format, std::string_view parse_as = {});
 
 struct ExtendedCall {
     const PreparedStatement* prepared = nullptr;  // null: the unnamed statement from `sql`

@@ -38,6 +38,15 @@ void StatementCache::erase(std::unordered_map<std::string, Entry>::iterator it) 
     entries_.erase(it);
 }
 
+bool StatementCache::erase_named(std::string_view name) {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it)
+        if (it->second.statement.name == name) {
+            erase(it);
+            return true;
+        }
+    return false;
+}
+
 const PreparedStatement* StatementCache::find(std::string_view sql, std::span<const Param> params) {
     const auto it = entries_.find(key(sql, params));
     if (it == entries_.end() || it->second.pending) return nullptr;
@@ -70,20 +79,12 @@ bool StatementCache::forget_after(const PreparedStatement& cached, const ServerE
         clear();  // statements vanish together (DISCARD/DEALLOCATE ALL, a pooler's server swap)
         return status == TransactionStatus::idle;
     }
-    if (e.sqlstate() == "0A000") {  // cached plan must not change result type
-        for (auto it = entries_.begin(); it != entries_.end(); ++it)
-            if (&it->second.statement == &cached) {
-                erase(it);
-                break;
-            }
-    }
+    if (e.sqlstate() == "0A000") erase_named(cached.name);  // cached plan must not change result type
     return false;
 }
 
 void StatementCache::after_simple_query(const std::vector<Result>& results) {
-    if (entries_.empty()) return;
-    for (const auto& r : results)
-        if (r.command_tag() == "DISCARD ALL" || r.command_tag() == "DEALLOCATE ALL") clear();
+    for (const auto& r : results) after_result(r);
 }
 
 void StatementCache::after_result(const Result& result) {
@@ -113,13 +114,7 @@ StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, 
     statement.name = prefix_ + std::to_string(counter_ + 1);
     for (const auto& p : params) statement.param_types.push_back(p.type_oid);
     std::string messages;
-    ExtendedQuery q;
-    q.statement = statement.name;
-    q.sql = sql;
-    q.params = params;
-    const std::int16_t fmt = static_cast<std::int16_t>(format);
-    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
-    extended_query(messages, q);
+    encode_extended(messages, nullptr, sql, params, format, statement.name);
     ++counter_;
     if (auto victim = make_room()) close(out, 'S', *victim);  // before the Parse: an error would skip it
     out += messages;
@@ -144,13 +139,8 @@ std::vector<std::string> StatementCache::settle_pipelined(const PipelinedUse& us
             if (!error) break;
             if (error->sqlstate() == "26000") {
                 clear();
-            } else if (error->sqlstate() == "0A000") {  // cached plan must not change result type
-                for (auto it = entries_.begin(); it != entries_.end(); ++it)
-                    if (it->second.statement.name == use.name) {
-                        erase(it);
-                        to_close.push_back(use.name);
-                        break;
-                    }
+            } else if (error->sqlstate() == "0A000" && erase_named(use.name)) {  // result type changed
+                to_close.push_back(use.name);
             }
             break;
         case PipelinedUse::Kind::miss: {

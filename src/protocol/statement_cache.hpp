@@ -90,6 +90,7 @@ private:
         bool pending = false;  // prepared in a pipeline whose answer has not come yet
     };
     void erase(std::unordered_map<std::string, Entry>::iterator it);
+    bool erase_named(std::string_view name);  // false when no entry has that name
     std::size_t capacity_ = 0;
     std::unordered_map<std::string, Entry> entries_;
     std::list<std::string> lru_;  // front = most recent
