@@ -269,32 +269,32 @@ struct AsyncCore {
         auto batch = std::make_unique<Op>();
         batch->batch = std::make_shared<Batch>();
         Batch& b = *batch->batch;
-        // A prepared statement's query has no Describe: its result slot gets its columns.
-        std::vector<std::shared_ptr<const std::vector<Column>>> columns;
         const bool cached = cache.capacity() > 0;
         auto add = [&](std::unique_ptr<Op>& op) {
             ExtendedArgs& a = *op->pipelinable;
             const std::size_t before = b.messages.size();
+            // A prepared statement's query has no Describe: its result slot gets its columns.
             std::shared_ptr<const std::vector<Column>> known;
             const auto fmt = static_cast<std::int16_t>(a.format);
+            protocol::StatementCache::PipelinedUse use;  // unnamed unless the cache encodes it
             try {
                 if (!a.statement && cached) {  // as CachedExecute: no trace comment
-                    auto use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format);
+                    use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format);
                     if (use.columns) known = session.columns_like(*use.columns, fmt);
-                    b.cache_uses.push_back(std::move(use));
                 } else {
                     a.with_trace_comment(settings);
                     protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
                                               a.format);
                     if (a.statement) known = session.columns_like(a.statement->columns, fmt);
-                    if (cached) b.cache_uses.emplace_back();
                 }
                 protocol::sync(b.messages);
             } catch (...) {
                 b.messages.resize(before);
                 return false;
             }
-            columns.push_back(std::move(known));
+            if (cached) b.cache_uses.push_back(std::move(use));  // one per member, in step with them
+            b.results.emplace_back();
+            if (known) b.results.back().result.set_columns(std::move(known));
             batch->members.push_back(std::move(op));
             b.sync_after.push_back(batch->members.size());
             return true;
@@ -309,9 +309,6 @@ struct AsyncCore {
         if (batch->members.size() == 1 &&
             (b.cache_uses.empty() || b.cache_uses.front().kind != protocol::StatementCache::PipelinedUse::Kind::miss))
             return std::move(batch->members.front());
-        b.results.resize(batch->members.size());
-        for (std::size_t i = 0; i < batch->members.size(); ++i)
-            if (columns[i]) b.results[i].result.set_columns(std::move(columns[i]));
         ++stats.pipelines;
         stats.pipelined_queries += batch->members.size();
         batch->make = [bp = batch->batch](State& s) -> std::unique_ptr<protocol::Algorithm> {
