@@ -4,6 +4,7 @@
 #include <mbedtls/pk.h>
 
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <string>
 
@@ -114,18 +115,37 @@ TEST_P(MbedtlsEncryptedKey, RightPasswordLoads) {
     EXPECT_NE(mbedtls().create_context(cfg), nullptr);
 }
 
+namespace {
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+// The first of "wrong-0", "wrong-1", … (up to `tries`) that gets past mbedTLS's own check of
+// the password (`passes`); empty when none does.
+std::string fooling_password(int tries, const std::function<bool(const std::string&)>& passes) {
+    for (int i = 0; i < tries; ++i)
+        if (std::string candidate = "wrong-" + std::to_string(i); passes(candidate)) return candidate;
+    return {};
+}
+// The error of a context whose key is `key_path` (client.crt's), decrypted with `password`.
+std::string key_error(const std::string& key_path, const std::string& password) {
+    ContextConfig cfg;
+    cfg.cert = file_material(pki("client.crt"));
+    cfg.key = file_material(key_path);
+    cfg.key_password = password;
+    return context_error(cfg);
+}
+}  // namespace
+
 // A traditional encrypted PEM carries no integrity check, and mbedTLS judges a password by the
 // first two decrypted bytes only: about one wrong password in 500 gets past that and then fails
 // as a malformed key. That must still read as a wrong password (the test PKI is remade with a
 // fresh IV, so a fixed wrong password met this case about once in 500 runs).
 TEST(MbedtlsLegacyEncryptedKey, AWrongPasswordThatPassesThePemCheckIsStillAWrongPassword) {
     const std::string path = pki("client-pkcs1-encrypted.key");
-    std::ifstream in(path);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = read_text(path);
     ASSERT_NE(text.find("Proc-Type: 4,ENCRYPTED"), std::string::npos);
-    std::string fooling;
-    for (int i = 0; i < 200000 && fooling.empty(); ++i) {
-        const std::string candidate = "wrong-" + std::to_string(i);
+    const std::string fooling = fooling_password(200000, [&](const std::string& candidate) {
         mbedtls_pem_context pem;
         mbedtls_pem_init(&pem);
         std::size_t used = 0;
@@ -134,14 +154,10 @@ TEST(MbedtlsLegacyEncryptedKey, AWrongPasswordThatPassesThePemCheckIsStillAWrong
                                                reinterpret_cast<const unsigned char*>(candidate.data()),
                                                candidate.size(), &used);
         mbedtls_pem_free(&pem);
-        if (rc == 0) fooling = candidate;
-    }
+        return rc == 0;
+    });
     ASSERT_FALSE(fooling.empty()) << "no wrong password got past mbedTLS's PEM check";
-    ContextConfig cfg;
-    cfg.cert = file_material(pki("client.crt"));
-    cfg.key = file_material(path);
-    cfg.key_password = fooling;
-    const std::string msg = context_error(cfg);
+    const std::string msg = key_error(path, fooling);
     EXPECT_NE(msg.find("wrong password"), std::string::npos) << fooling << ": " << msg;
 }
 
@@ -151,29 +167,19 @@ TEST(MbedtlsLegacyEncryptedKey, AWrongPasswordThatPassesThePemCheckIsStillAWrong
 // WrongPasswordNamesTheKeyNotThePassword/1 in CI, where the PKI is remade every run.
 TEST(MbedtlsPkcs8EncryptedKey, AWrongPasswordThatPassesThePaddingCheckIsStillAWrongPassword) {
     const std::string path = pki("client-encrypted-des3.key");
-    std::ifstream in(path);
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = read_text(path);
     ASSERT_NE(text.find("-----BEGIN ENCRYPTED PRIVATE KEY-----"), std::string::npos);
-    std::string fooling;
     int fooling_rc = 0;
-    for (int i = 0; i < 20000 && fooling.empty(); ++i) {
-        const std::string candidate = "wrong-" + std::to_string(i);
+    const std::string fooling = fooling_password(20000, [&](const std::string& candidate) {
         mbedtls_pk_context pk;
         mbedtls_pk_init(&pk);
-        const int rc = mbedtls_pk_parse_key(&pk, reinterpret_cast<const unsigned char*>(text.c_str()), text.size() + 1,
-                                            reinterpret_cast<const unsigned char*>(candidate.data()), candidate.size());
+        fooling_rc = mbedtls_pk_parse_key(&pk, reinterpret_cast<const unsigned char*>(text.c_str()), text.size() + 1,
+                                          reinterpret_cast<const unsigned char*>(candidate.data()), candidate.size());
         mbedtls_pk_free(&pk);
-        if (rc != 0 && rc != MBEDTLS_ERR_PK_PASSWORD_MISMATCH) {
-            fooling = candidate;
-            fooling_rc = rc;
-        }
-    }
+        return fooling_rc != 0 && fooling_rc != MBEDTLS_ERR_PK_PASSWORD_MISMATCH;
+    });
     ASSERT_FALSE(fooling.empty()) << "no wrong password got past mbedTLS's padding check";
-    ContextConfig cfg;
-    cfg.cert = file_material(pki("client.crt"));
-    cfg.key = file_material(path);
-    cfg.key_password = fooling;
-    const std::string msg = context_error(cfg);
+    const std::string msg = key_error(path, fooling);
     EXPECT_NE(msg.find("wrong password"), std::string::npos) << fooling << " (mbedTLS " << fooling_rc << "): " << msg;
     EXPECT_NE(msg.find(path), std::string::npos) << msg;
 }
