@@ -330,7 +330,7 @@ void extended_query(std::string& out, const ExtendedQuery& q) {
     constexpr std::size_t describe_portal_len = 5 + 1 + 1;  // 'D', length, 'P', "" NUL
     constexpr std::size_t execute_len = 5 + 1 + 4;          // 'E', length, "" NUL, row limit
     const std::size_t total =
-        (q.parse ? 5 + parse_len + describe_portal_len : 0) + 5 + bind_len + execute_len;
+        (q.parse ? 5 + parse_len : 0) + (q.describe ? describe_portal_len : 0) + 5 + bind_len + execute_len;
     Writer w(grow(out, total));
     if (q.parse) {
         w.begin('P', parse_len);
@@ -340,7 +340,7 @@ void extended_query(std::string& out, const ExtendedQuery& q) {
         for (const auto& p : q.params) w.i32(static_cast<std::int32_t>(p.type_oid));
     }
     write_bind(w, bind_len, {}, q.statement, q.params, q.result_formats);
-    if (q.parse) write_describe(w, 'P', {});
+    if (q.describe) write_describe(w, 'P', {});
     write_execute(w, {}, 0);
 }
 

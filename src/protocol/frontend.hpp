@@ -66,11 +66,12 @@ void bind(std::string& out, std::string_view portal, std::string_view statement,
 void describe(std::string& out, char kind /* 'S' or 'P' */, std::string_view name);
 // One extended-protocol query on the unnamed portal, written with a single resize of `out`
 // straight from the caller's parameters: [Parse(statement, sql, each parameter's type_oid)]
-// Bind(statement, params, result_formats) [Describe portal] Execute(no row limit). Parse and
-// Describe only when `parse` is set (a statement prepared earlier is only bound and
-// executed). No Sync.
+// Bind(statement, params, result_formats) [Describe portal] Execute(no row limit). Parse only
+// when `parse` is set; Describe when `describe` is (a statement prepared earlier whose
+// columns are known is only bound and executed). No Sync.
 struct ExtendedQuery {
     bool parse = true;
+    bool describe = true;
     std::string_view statement;
     std::string_view sql;
     std::span<const Param> params;

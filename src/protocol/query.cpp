@@ -32,6 +32,7 @@ void encode_extended(std::string& out, const PreparedStatement* prepared, std::s
     ExtendedQuery q;
     if (prepared) {
         q.parse = false;
+        q.describe = false;
         q.statement = prepared->name;
     } else {
         q.sql = sql;
@@ -51,6 +52,16 @@ ExtendedRequest::ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOpt
         flow_.set_expected_columns(
             wire.session.columns_like(call_.prepared->columns, static_cast<std::int16_t>(call_.format)));
     flow_.set_row_callback(call_.on_row);
+}
+
+void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format) {
+    ExtendedQuery q;
+    q.parse = false;
+    q.statement = statement;
+    q.params = params;
+    const std::int16_t fmt = static_cast<std::int16_t>(format);
+    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
+    extended_query(out, q);
 }
 
 Action ExtendedRequest::send() {

@@ -46,6 +46,9 @@ private:
 // makes the unnamed statement, or the one named `parse_as`.
 void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
                      std::span<const Param> params, ResultFormat format, std::string_view parse_as = {});
+// Appends Bind + Describe portal + Execute of `statement`, parsed earlier with these
+// parameters' types but whose columns are not known yet.
+void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format);
 
 struct ExtendedCall {
     const PreparedStatement* prepared = nullptr;  // null: the unnamed statement from `sql`

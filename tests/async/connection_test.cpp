@@ -269,6 +269,77 @@ TEST_P(AsyncConnectionTest, PreparedStatementsQueuedTogetherArePipelined) {
     EXPECT_TRUE(c.is_healthy());
 }
 
+// With the statement cache off, a run of queries with the same SQL and parameter types in one
+// implicit pipeline is parsed once: into a statement the run's queries bind and its last one
+// closes. Each query of a run sees that statement in pg_prepared_statements (with a Parse of
+// its own it would see none); another query ends the run; nothing is left behind.
+TEST_P(AsyncConnectionTest, ARunOfTheSameQueryInAPipelineIsParsedOnce) {
+    AsyncConnection c;
+    connect(c);
+    const std::string counted = "SELECT count(*) FROM pg_prepared_statements WHERE $1::int > 0";
+    const std::string other = "SELECT count(*) FROM pg_prepared_statements WHERE $1::int > -1";
+    const std::string sqls[] = {counted, counted, counted, other, counted, counted, counted};
+    std::vector<std::string> got(std::size(sqls));
+    std::size_t answered = 0;
+    const auto before = c.stats();
+    for (std::size_t i = 0; i < std::size(sqls); ++i)
+        c.execute_args(sqls[i], [&, i](std::exception_ptr e, Result r) {
+            got[i] = e ? what(e) : std::string(r[0][0].view());
+            ++answered;
+        }, 1);
+    ASSERT_TRUE(run_loop(c, [&] { return answered == std::size(sqls); }));
+    EXPECT_EQ(got, (std::vector<std::string>{"1", "1", "1", "0", "1", "1", "1"}));
+    EXPECT_EQ(c.stats().pipelines - before.pipelines, 1u);
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
+    // A parameter of another type is another statement: no run.
+    answered = 0;
+    got.assign(2, "");
+    c.execute_args(counted + " AND $2::text IS NOT NULL", [&](std::exception_ptr e, Result r) {
+        got[0] = e ? what(e) : std::string(r[0][0].view());
+        ++answered;
+    }, 1, 2);
+    c.execute_args(counted + " AND $2::text IS NOT NULL", [&](std::exception_ptr e, Result r) {
+        got[1] = e ? what(e) : std::string(r[0][0].view());
+        ++answered;
+    }, 1, "two");
+    ASSERT_TRUE(run_loop(c, [&] { return answered == 2; }));
+    EXPECT_EQ(got, (std::vector<std::string>{"0", "0"}));
+    EXPECT_TRUE(c.is_healthy());
+}
+
+// A run whose first query fails to parse: the others get that error (their own Parse would
+// have failed the same way), not the "statement does not exist" of their Binds; in a failed
+// transaction each gets 25P02. Queries of a run that fail to execute fail alone; the statement
+// of a run whose last query failed (skipping its Close) is closed before the next operation.
+TEST_P(AsyncConnectionTest, AFailingQueryOfARunFailsAlone) {
+    AsyncConnection c;
+    connect(c);
+    std::vector<std::string> got;
+    auto queue_all = [&](const std::string& sql, std::vector<int> args) {
+        got.assign(args.size(), "");
+        std::size_t answered = 0;
+        for (std::size_t i = 0; i < args.size(); ++i)
+            c.execute_args(sql, [&, i](std::exception_ptr e, Result r) {
+                got[i] = e ? sqlstate(e) : std::string(r[0][0].view());
+                ++answered;
+            }, args[i]);
+        ASSERT_TRUE(run_loop(c, [&] { return answered == args.size(); }));
+    };
+    queue_all("SELECT no_such_column, $1::int", {1, 2, 3});
+    EXPECT_EQ(got, (std::vector<std::string>{"42703", "42703", "42703"}));
+    queue_all("SELECT 10 / $1::int", {0, 5, 2, 0});
+    EXPECT_EQ(got, (std::vector<std::string>{"22012", "2", "5", "22012"}));
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
+    query(c, "BEGIN");
+    queue_all("SELECT 10 / $1::int", {0, 1, 2});
+    EXPECT_EQ(got, (std::vector<std::string>{"22012", "25P02", "25P02"}));
+    query(c, "ROLLBACK");
+    queue_all("SELECT 10 / $1::int", {1, 2});
+    EXPECT_EQ(got, (std::vector<std::string>{"10", "5"}));
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 namespace {
 void set_cache(AsyncConnection& c, std::size_t capacity) {
     bool done = false;

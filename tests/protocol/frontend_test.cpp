@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "pgtls/error.hpp"
+#include "protocol/query.hpp"
 
 using namespace pgtls;
 
@@ -35,6 +36,20 @@ TEST(Frontend, BindSendsFormatsOnlyWhenSomeParameterIsBinary) {
     p.format = 1;
     protocol::bind(binary, "", "", std::span(&p, 1), {});
     EXPECT_EQ(binary.size(), text.size() + 2);  // one format code
+}
+
+// A statement parsed earlier whose columns are not known yet (the second query of an implicit
+// pipeline's run): Bind, Describe portal, Execute.
+TEST(Frontend, AStatementParsedEarlierCanBeBoundAndDescribed) {
+    const std::vector<Param> params = {{std::string("7"), 23, 0}};
+    const protocol::BindParam bind_params[] = {{"7", 1, 0}};
+    std::string expected = "prefix";
+    protocol::bind(expected, "", "s1", bind_params, {});
+    protocol::describe(expected, 'P', "");
+    protocol::execute(expected, "", 0);
+    std::string out = "prefix";
+    protocol::encode_bound(out, "s1", params, ResultFormat::text);
+    EXPECT_EQ(out, expected);
 }
 
 TEST(Frontend, NullParameterIsMinusOne) {
@@ -71,6 +86,7 @@ TEST(Frontend, ExtendedQueryIsParseBindDescribeExecuteInOneWrite) {
             std::string out = "prefix";
             protocol::ExtendedQuery q;
             q.parse = parse;
+            q.describe = parse;
             q.statement = statement;
             if (parse) q.sql = "SELECT $1, $2, $3";
             q.params = params;

@@ -83,6 +83,18 @@ struct Batch {
     std::vector<PipelineResult> results;
     // With the statement cache on: how each query used it (settled as the query completes).
     std::vector<protocol::StatementCache::PipelinedUse> cache_uses;
+    // With it off, a run of queries with the same SQL and parameter types shares one Parse:
+    // the first parses a statement of a name unique to the connection, the others bind it
+    // and the last closes it (a Bind of a statement parsed in another pipeline could reach
+    // another server connection behind a transaction pooler; a unique name cannot run
+    // another client's statement there). Per member, in step with them: the member whose
+    // Parse it binds (npos: its own), and the statement it closes (empty: none).
+    static constexpr std::size_t own_parse = static_cast<std::size_t>(-1);
+    std::vector<std::size_t> parsed_by;
+    std::vector<std::string> closes;
+    // The server error of a run's first query, for the queries that bind its statement.
+    std::optional<ServerError> run_error;
+    std::size_t run_error_of = own_parse;
 };
 
 
@@ -270,8 +282,32 @@ struct AsyncCore {
         batch->batch = std::make_shared<Batch>();
         Batch& b = *batch->batch;
         const bool cached = cache.capacity() > 0;
+        // The current run (see Batch): its first member, where that member's messages start,
+        // and the statement it parses once a second member joins (empty before).
+        std::size_t run_first = Batch::own_parse, run_start = 0;
+        std::string run_name;
+        auto joins_run = [&](const ExtendedArgs& a) {
+            if (run_first == Batch::own_parse || a.statement) return false;
+            const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
+            return a.sql == f.sql && std::equal(a.params.begin(), a.params.end(), f.params.begin(), f.params.end(),
+                                                [](const Param& x, const Param& y) { return x.type_oid == y.type_oid; });
+        };
+        // The run's last query (the batch's last member) closes its statement, before its Sync.
+        auto end_run = [&] {
+            if (!run_name.empty()) {
+                b.messages.resize(b.messages.size() - 5);
+                protocol::close(b.messages, 'S', run_name);
+                protocol::sync(b.messages);
+                b.closes.back() = std::move(run_name);
+            }
+            run_first = Batch::own_parse;
+            run_name.clear();
+        };
         auto add = [&](std::unique_ptr<Op>& op) {
             ExtendedArgs& a = *op->pipelinable;
+            if (!cached) a.with_trace_comment(settings);
+            const bool joins = !cached && joins_run(a);
+            if (!joins) end_run();
             const std::size_t before = b.messages.size();
             // A prepared statement's query has no Describe: its result slot gets its columns.
             std::shared_ptr<const std::vector<Column>> known;
@@ -281,13 +317,27 @@ struct AsyncCore {
                 if (!a.statement && cached) {  // as CachedExecute: no trace comment
                     use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format);
                     if (use.columns) known = session.columns_like(*use.columns, fmt);
+                    protocol::sync(b.messages);
+                } else if (joins) {
+                    // Encoded apart, then put in place at once: a query that cannot be encoded
+                    // changes nothing.
+                    std::string name = run_name.empty() ? cache.next_name() : run_name;
+                    std::string tail;
+                    if (run_name.empty()) {  // the second of the run: the first now parses `name`
+                        const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
+                        protocol::encode_extended(tail, nullptr, f.sql, f.params, f.format, name);
+                        protocol::sync(tail);
+                    }
+                    protocol::encode_bound(tail, name, a.params, a.format);
+                    protocol::sync(tail);
+                    b.messages.replace(run_name.empty() ? run_start : b.messages.size(), std::string::npos, tail);
+                    run_name = std::move(name);
                 } else {
-                    a.with_trace_comment(settings);
                     protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
                                               a.format);
                     if (a.statement) known = session.columns_like(a.statement->columns, fmt);
+                    protocol::sync(b.messages);
                 }
-                protocol::sync(b.messages);
             } catch (...) {
                 b.messages.resize(before);
                 return false;
@@ -295,8 +345,14 @@ struct AsyncCore {
             if (cached) b.cache_uses.push_back(std::move(use));  // one per member, in step with them
             b.results.emplace_back();
             if (known) b.results.back().result.set_columns(std::move(known));
+            b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
+            b.closes.emplace_back();
             batch->members.push_back(std::move(op));
             b.sync_after.push_back(batch->members.size());
+            if (!joins && !cached && !a.statement) {
+                run_first = batch->members.size() - 1;
+                run_start = before;
+            }
             return true;
         };
         if (!add(first)) return first;
@@ -305,6 +361,7 @@ struct AsyncCore {
             if (!add(queue.front())) break;  // it stays first in the queue
             queue.pop_front();
         }
+        end_run();
         // Alone, it runs as one operation — unless it already prepared through the cache.
         if (batch->members.size() == 1 &&
             (b.cache_uses.empty() || b.cache_uses.front().kind != protocol::StatementCache::PipelinedUse::Kind::miss))
@@ -331,13 +388,26 @@ struct AsyncCore {
     // Member `i` of `batch` completes: with `error` when set, else with its own result.
     void complete_member(Op& batch, std::size_t i, std::exception_ptr error) {
         std::unique_ptr<Op>& m = batch.members[i];
-        PipelineResult& r = batch.batch->results[i];
+        Batch& b = *batch.batch;
+        PipelineResult& r = b.results[i];
         const bool ok = !error && r.status == PipelineResult::Status::ok;
         const ServerError* server_error = !error && r.status == PipelineResult::Status::error && r.error ? &*r.error : nullptr;
-        if (!batch.batch->cache_uses.empty()) {
-            auto names = cache.settle_pipelined(batch.batch->cache_uses[i], ok ? &r.result : nullptr, server_error);
+        if (!b.cache_uses.empty()) {
+            auto names = cache.settle_pipelined(b.cache_uses[i], ok ? &r.result : nullptr, server_error);
             if (healthy) to_close.insert(to_close.end(), names.begin(), names.end());
         }
+        if (const std::size_t first = b.parsed_by[i]; first == Batch::own_parse) {
+            if (server_error && i + 1 < b.parsed_by.size() && b.parsed_by[i + 1] == i) {
+                b.run_error = *server_error;
+                b.run_error_of = i;
+            }
+        } else if (server_error && server_error->sqlstate() == "26000" && b.run_error_of == first) {
+            // The run's first query failed to parse, so its statement does not exist: this
+            // query's own Parse would have failed the same way.
+            r.error = b.run_error;
+        }
+        // A query that did not succeed skipped the Close after it: closed later.
+        if (!ok && healthy && !b.closes[i].empty()) to_close.push_back(b.closes[i]);
         if (error) {
             m->error = std::move(error);
         } else if (ok) {
