@@ -27,6 +27,16 @@ bool SimpleQuery::on_message(const BackendMessage& m) {
 
 Action SimpleQuery::process() { return process_as(*this); }
 
+namespace {
+// `q` with the parameters and the result format, appended to `out`.
+void write_extended(std::string& out, ExtendedQuery q, std::span<const Param> params, ResultFormat format) {
+    q.params = params;
+    const std::int16_t fmt = static_cast<std::int16_t>(format);
+    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
+    extended_query(out, q);
+}
+}  // namespace
+
 void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
                      std::span<const Param> params, ResultFormat format, std::string_view parse_as) {
     ExtendedQuery q;
@@ -38,10 +48,14 @@ void encode_extended(std::string& out, const PreparedStatement* prepared, std::s
         q.sql = sql;
         q.statement = parse_as;
     }
-    q.params = params;
-    const std::int16_t fmt = static_cast<std::int16_t>(format);
-    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
-    extended_query(out, q);
+    write_extended(out, q, params, format);
+}
+
+void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format) {
+    ExtendedQuery q;
+    q.parse = false;
+    q.statement = statement;
+    write_extended(out, q, params, format);
 }
 
 ExtendedRequest::ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOptions options)
@@ -52,16 +66,6 @@ ExtendedRequest::ExtendedRequest(Wire wire, const ExtendedCall& call, RequestOpt
         flow_.set_expected_columns(
             wire.session.columns_like(call_.prepared->columns, static_cast<std::int16_t>(call_.format)));
     flow_.set_row_callback(call_.on_row);
-}
-
-void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format) {
-    ExtendedQuery q;
-    q.parse = false;
-    q.statement = statement;
-    q.params = params;
-    const std::int16_t fmt = static_cast<std::int16_t>(format);
-    if (format != ResultFormat::text) q.result_formats = std::span<const std::int16_t>(&fmt, 1);
-    extended_query(out, q);
 }
 
 Action ExtendedRequest::send() {
