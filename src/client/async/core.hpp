@@ -295,7 +295,8 @@ struct AsyncCore {
         // The run's last query (the batch's last member) closes its statement, before its Sync.
         auto end_run = [&] {
             if (!run_name.empty()) {
-                b.messages.resize(b.messages.size() - 5);
+                constexpr std::size_t sync_bytes = 5;  // the Sync protocol::sync() appended last
+                b.messages.resize(b.messages.size() - sync_bytes);
                 protocol::close(b.messages, 'S', run_name);
                 protocol::sync(b.messages);
                 b.closes.back() = std::move(run_name);
