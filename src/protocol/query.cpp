@@ -1,5 +1,8 @@
 #include "protocol/query.hpp"
 
+#include <cctype>
+#include <cstring>
+
 #include "protocol/backend_messages.hpp"
 #include "protocol/frontend.hpp"
 
@@ -49,6 +52,38 @@ void encode_extended(std::string& out, const PreparedStatement* prepared, std::s
         q.statement = parse_as;
     }
     write_extended(out, q, params, format);
+}
+
+bool drops_prepared_statements(std::string_view sql) noexcept {
+    std::size_t i = 0;
+    while (i < sql.size()) {
+        if (std::strchr(" \t\n\r\f\v", sql[i]) != nullptr && sql[i] != '\0') {
+            ++i;
+        } else if (sql.substr(i, 2) == "--") {
+            i = sql.find('\n', i);
+            if (i == std::string_view::npos) return false;
+        } else if (sql.substr(i, 2) == "/*") {
+            int depth = 0;
+            while (i < sql.size()) {
+                if (sql.substr(i, 2) == "/*") {
+                    ++depth;
+                    i += 2;
+                } else if (sql.substr(i, 2) == "*/") {
+                    i += 2;
+                    if (--depth == 0) break;
+                } else {
+                    ++i;
+                }
+            }
+            if (depth != 0) return false;
+        } else {
+            break;
+        }
+    }
+    std::string word;
+    for (; i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i)
+        word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i]))));
+    return word == "deallocate" || word == "discard";
 }
 
 void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format) {

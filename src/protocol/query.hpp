@@ -46,6 +46,10 @@ private:
 // makes the unnamed statement, or the one named `parse_as`.
 void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
                      std::span<const Param> params, ResultFormat format, std::string_view parse_as = {});
+// Whether `sql`'s command is DEALLOCATE or DISCARD (after white space and comments, nested
+// block comments included): a statement that may drop prepared statements, its own included.
+bool drops_prepared_statements(std::string_view sql) noexcept;
+
 // Appends Bind + Describe portal + Execute of `statement`, parsed earlier with these
 // parameters' types but whose columns are not known yet.
 void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format);

@@ -340,6 +340,24 @@ TEST_P(AsyncConnectionTest, AFailingQueryOfARunFailsAlone) {
     EXPECT_TRUE(c.is_healthy());
 }
 
+// A statement that drops prepared statements (DEALLOCATE ALL, DISCARD ALL) would drop its own
+// run's statement: such queries each parse their own.
+TEST_P(AsyncConnectionTest, QueriesThatDropPreparedStatementsFormNoRun) {
+    AsyncConnection c;
+    connect(c);
+    std::vector<std::string> got(4);
+    std::size_t answered = 0;
+    const char* const sqls[] = {"DEALLOCATE ALL", "DEALLOCATE ALL", " discard ALL", " discard ALL"};
+    for (std::size_t i = 0; i < std::size(sqls); ++i)
+        c.execute(sqls[i], {}, [&, i](std::exception_ptr e, Result r) {
+            got[i] = e ? what(e) : r.command_tag();
+            ++answered;
+        });
+    ASSERT_TRUE(run_loop(c, [&] { return answered == std::size(sqls); }));
+    EXPECT_EQ(got, (std::vector<std::string>{"DEALLOCATE ALL", "DEALLOCATE ALL", "DISCARD ALL", "DISCARD ALL"}));
+    EXPECT_TRUE(c.is_healthy());
+}
+
 namespace {
 void set_cache(AsyncConnection& c, std::size_t capacity) {
     bool done = false;

@@ -52,6 +52,15 @@ TEST(Frontend, AStatementParsedEarlierCanBeBoundAndDescribed) {
     EXPECT_EQ(out, expected);
 }
 
+TEST(Frontend, StatementsThatDropPreparedStatementsAreKnownByTheirCommand) {
+    for (const char* sql : {"DEALLOCATE ALL", "deallocate pgtls_1", "  Discard ALL", "/* a /* nested */ comment */ DISCARD ALL",
+                            "-- a line\n\tDEALLOCATE PREPARE ALL", "/* traceparent='00-1-2-01' */ DISCARD PLANS"})
+        EXPECT_TRUE(protocol::drops_prepared_statements(sql)) << sql;
+    for (const char* sql : {"SELECT 1", "", "  ", "-- DISCARD ALL", "/* DISCARD ALL", "/* */ SELECT 'DISCARD ALL'",
+                            "DEALLOCATEX", "DISCARDED", "\"discard\" ALL"})
+        EXPECT_FALSE(protocol::drops_prepared_statements(sql)) << sql;
+}
+
 TEST(Frontend, NullParameterIsMinusOne) {
     std::string out;
     protocol::BindParam p{nullptr, 0, 0};

@@ -287,7 +287,8 @@ struct AsyncCore {
         std::size_t run_first = Batch::own_parse, run_start = 0;
         std::string run_name;
         auto joins_run = [&](const ExtendedArgs& a) {
-            if (run_first == Batch::own_parse || a.statement) return false;
+            // DEALLOCATE and DISCARD would drop their own run's statement.
+            if (run_first == Batch::own_parse || a.statement || protocol::drops_prepared_statements(a.sql)) return false;
             const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
             return a.sql == f.sql && std::equal(a.params.begin(), a.params.end(), f.params.begin(), f.params.end(),
                                                 [](const Param& x, const Param& y) { return x.type_oid == y.type_oid; });
