@@ -287,8 +287,7 @@ struct AsyncCore {
         std::size_t run_first = Batch::own_parse, run_start = 0;
         std::string run_name;
         auto joins_run = [&](const ExtendedArgs& a) {
-            // DEALLOCATE and DISCARD would drop their own run's statement.
-            if (run_first == Batch::own_parse || a.statement || protocol::drops_prepared_statements(a.sql)) return false;
+            if (run_first == Batch::own_parse || a.statement) return false;
             const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
             return a.sql == f.sql && std::equal(a.params.begin(), a.params.end(), f.params.begin(), f.params.end(),
                                                 [](const Param& x, const Param& y) { return x.type_oid == y.type_oid; });
@@ -351,7 +350,9 @@ struct AsyncCore {
             b.closes.emplace_back();
             batch->members.push_back(std::move(op));
             b.sync_after.push_back(batch->members.size());
-            if (!joins && !cached && !a.statement) {
+            // A query may start a run — not DEALLOCATE or DISCARD, which would drop the run's
+            // statement (its other queries have the same SQL: checked once, here).
+            if (!joins && !cached && !a.statement && !protocol::drops_prepared_statements(a.sql)) {
                 run_first = batch->members.size() - 1;
                 run_start = before;
             }
