@@ -233,8 +233,9 @@ public:
     /// only its own query, as when they run one after another. Up to 256 queries or 1 MiB per
     /// pipeline; not while a query timeout is set (it bounds one query at a time). With the
     /// statement cache off, a run of queries with the same SQL and parameter types queued back
-    /// to back shares one Parse: the first parses a statement named for this connection, the
-    /// others bind it, the last closes it (each still with its own Sync); when the first fails
+    /// to back shares one Parse: the first parses and describes a statement named for this
+    /// connection, the others bind it (each takes the described columns in its own result
+    /// format), the last closes it (each still with its own Sync); when the first fails
     /// to parse — or is cancelled while the server parses it — the others get its error. With the
     /// statement cache on, a pipelined execute goes through it too: the first of a statement
     /// prepares it inside the pipeline (those queued before that is answered use the unnamed

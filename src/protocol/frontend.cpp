@@ -327,10 +327,12 @@ void extended_query(std::string& out, const ExtendedQuery& q) {
     const std::size_t bind_len = bind_body({}, q.statement, q.params, q.result_formats);
     check_cstring(q.statement);
     if (q.parse) check_cstring(q.sql);
-    constexpr std::size_t describe_portal_len = 5 + 1 + 1;  // 'D', length, 'P', "" NUL
-    constexpr std::size_t execute_len = 5 + 1 + 4;          // 'E', length, "" NUL, row limit
-    const std::size_t total =
-        (q.parse ? 5 + parse_len : 0) + (q.describe ? describe_portal_len : 0) + 5 + bind_len + execute_len;
+    using Describe = ExtendedQuery::Describe;
+    const std::size_t describe_len = q.describe == Describe::none        ? 0
+                                     : q.describe == Describe::portal    ? 5 + 1 + 1  // 'D', length, 'P', "" NUL
+                                                                         : 5 + 1 + q.statement.size() + 1;
+    constexpr std::size_t execute_len = 5 + 1 + 4;  // 'E', length, "" NUL, row limit
+    const std::size_t total = (q.parse ? 5 + parse_len : 0) + describe_len + 5 + bind_len + execute_len;
     Writer w(grow(out, total));
     if (q.parse) {
         w.begin('P', parse_len);
@@ -339,8 +341,9 @@ void extended_query(std::string& out, const ExtendedQuery& q) {
         w.i16(static_cast<std::int16_t>(q.params.size()));
         for (const auto& p : q.params) w.i32(static_cast<std::int32_t>(p.type_oid));
     }
+    if (q.describe == Describe::statement) write_describe(w, 'S', q.statement);
     write_bind(w, bind_len, {}, q.statement, q.params, q.result_formats);
-    if (q.describe) write_describe(w, 'P', {});
+    if (q.describe == Describe::portal) write_describe(w, 'P', {});
     write_execute(w, {}, 0);
 }
 

@@ -66,12 +66,15 @@ void bind(std::string& out, std::string_view portal, std::string_view statement,
 void describe(std::string& out, char kind /* 'S' or 'P' */, std::string_view name);
 // One extended-protocol query on the unnamed portal, written with a single resize of `out`
 // straight from the caller's parameters: [Parse(statement, sql, each parameter's type_oid)]
-// Bind(statement, params, result_formats) [Describe portal] Execute(no row limit). Parse only
-// when `parse` is set; Describe when `describe` is (a statement prepared earlier whose
-// columns are known is only bound and executed). No Sync.
+// [Describe statement] Bind(statement, params, result_formats) [Describe portal]
+// Execute(no row limit). Parse only when `parse` is set. `describe`: the portal's columns
+// (in the result formats), the statement's (ParameterDescription and the columns in text
+// format, answered also when the Bind then fails), or none (a statement whose columns are
+// known is only bound and executed). No Sync.
 struct ExtendedQuery {
+    enum class Describe : std::uint8_t { none, portal, statement };
     bool parse = true;
-    bool describe = true;
+    Describe describe = Describe::portal;
     std::string_view statement;
     std::string_view sql;
     std::span<const Param> params;

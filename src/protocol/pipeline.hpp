@@ -16,13 +16,14 @@ namespace pgtls::protocol {
 class PipelineRequest final : public Request {
 public:
     Operation operation() const noexcept override { return Operation::pipeline; }
-    // `messages` (the encoded queries and Syncs), `results` (one per query) and `sync_after`
-    // (queries before each Sync) outlive the request.
+    // `messages` (the encoded queries and Syncs), `results` (one per query), `sync_after`
+    // (queries before each Sync) and `described` (see PipelineFlow) outlive the request.
     PipelineRequest(Wire wire, std::string_view messages, std::vector<PipelineResult>& results,
-                    std::span<const std::size_t> sync_after, RequestOptions options)
+                    std::span<const std::size_t> sync_after, RequestOptions options,
+                    std::span<const std::int16_t> described = {})
         : Request(wire, closing(options)),
           messages_(messages),
-          flow_(results, sync_after, wire.session) {}
+          flow_(results, sync_after, wire.session, described) {}
 
     // See PipelineFlow::reported() and settled().
     std::size_t reported() const noexcept { return flow_.reported(); }

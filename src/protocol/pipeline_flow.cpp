@@ -1,8 +1,18 @@
 #include "protocol/pipeline_flow.hpp"
 
+#include <utility>
+
 #include "protocol/backend_messages.hpp"
 
 namespace pgtls::protocol {
+
+bool PipelineFlow::take_described_columns() {
+    if (q_ >= described_.size() || described_[q_] == own_description) return false;
+    if (!statement_columns_) throw Error(ErrorKind::protocol, "server skipped the description of a pipelined statement");
+    results_[q_].result.set_columns(session_.columns_like(*statement_columns_, described_[q_]));
+    have_columns_ = true;
+    return true;
+}
 
 bool PipelineFlow::on_message(const BackendMessage& m) {
     if (done()) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
@@ -10,12 +20,23 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
     switch (m.type) {
         case '1':
         case '2':
-        case '3':  // CloseComplete: the statement cache's Close of the statement it evicted
-        case 'n': return false;
+        case '3': return false;  // CloseComplete: of a statement evicted from the cache or a run's
+        case 't':  // ParameterDescription: a statement's description, its columns (or NoData) next
+            if (q_ >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
+            statement_described_ = true;
+            return false;
+        case 'n':
+            if (std::exchange(statement_described_, false))
+                statement_columns_ = std::make_shared<const std::vector<Column>>();
+            return false;
         // A query's result is built in its own slot (results_[q_], empty until then): no
         // result is moved per query.
         case 'T':
             if (q_ >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
+            if (std::exchange(statement_described_, false)) {
+                statement_columns_ = session_.columns_for(m.body);
+                return false;
+            }
             // A batch of the same query shares one parsed column list.
             results_[q_].result.set_columns(session_.columns_for(m.body));
             have_columns_ = true;
@@ -23,8 +44,9 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
         case 'D': {
             if (!have_columns_) {
                 // An execute of a prepared statement sends no Describe: its slot came with the
-                // statement's columns.
-                if (q_ >= group_end || results_[q_].result.columns() == 0)
+                // statement's columns — or takes those of the statement described for it.
+                if (q_ >= group_end) throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
+                if (!take_described_columns() && results_[q_].result.columns() == 0)
                     throw Error(ErrorKind::protocol, "server sent DataRow without RowDescription");
                 have_columns_ = true;
             }
@@ -36,6 +58,7 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
         case 'C':
         case 'I': {
             if (q_ >= group_end) throw Error(ErrorKind::protocol, "server sent more results than queries in the pipeline");
+            if (!have_columns_) (void)take_described_columns();  // no rows: still its columns
             Result& r = results_[q_].result;
             if (m.type == 'C') {
                 r.set_command_tag(parse_command_complete(m.body));
@@ -84,6 +107,7 @@ bool PipelineFlow::on_message(const BackendMessage& m) {
             ++group_;
             aborted_ = false;
             have_columns_ = false;
+            statement_described_ = false;
             return done();
         default:
             if (session_.handle_async(m)) return false;

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -18,9 +20,15 @@ class PipelineFlow {
 public:
     // `results` has one entry per query, empty, or for an execute of a prepared statement
     // (which sends no Describe) holding the statement's columns; `sync_after[i]` is the number
-    // of queries before the i-th Sync. Both outlive the flow.
-    PipelineFlow(std::vector<PipelineResult>& results, std::span<const std::size_t> sync_after, SessionState& session)
-        : results_(results), sync_after_(sync_after), session_(session) {
+    // of queries before the i-th Sync. `described`, empty or one entry per query: a query with
+    // an entry other than `own_description` sends no Describe of its portal, its columns are
+    // those of the statement described last (a Describe of a statement earlier in the
+    // pipeline, see encode_parsed_and_described), each in that result format. All three
+    // outlive the flow.
+    static constexpr std::int16_t own_description = -1;
+    PipelineFlow(std::vector<PipelineResult>& results, std::span<const std::size_t> sync_after, SessionState& session,
+                 std::span<const std::int16_t> described = {})
+        : results_(results), sync_after_(sync_after), described_(described), session_(session) {
         session_.held = {};
     }
 
@@ -38,9 +46,19 @@ public:
     std::size_t settled() const noexcept { return group_ == 0 ? 0 : sync_after_[group_ - 1]; }
 
 private:
+    // Query q_ takes the described statement's columns (it has none of its own): false if it
+    // has its own.
+    bool take_described_columns();
+
     std::vector<PipelineResult>& results_;
     std::span<const std::size_t> sync_after_;
+    std::span<const std::int16_t> described_;
     SessionState& session_;
+    // The columns of the statement described last (text format; empty: it returns no rows),
+    // null before the first; `statement_described_`: its ParameterDescription came, its
+    // RowDescription or NoData is next.
+    std::shared_ptr<const std::vector<Column>> statement_columns_;
+    bool statement_described_ = false;
     std::size_t group_ = 0;  // current sync group
     std::size_t q_ = 0;      // next query to report
     bool aborted_ = false;   // an error in the current group: the rest is skipped

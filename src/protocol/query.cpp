@@ -45,7 +45,7 @@ void encode_extended(std::string& out, const PreparedStatement* prepared, std::s
     ExtendedQuery q;
     if (prepared) {
         q.parse = false;
-        q.describe = false;
+        q.describe = ExtendedQuery::Describe::none;
         q.statement = prepared->name;
     } else {
         q.sql = sql;
@@ -86,9 +86,19 @@ bool drops_prepared_statements(std::string_view sql) noexcept {
     return word == "deallocate" || word == "discard";
 }
 
+void encode_parsed_and_described(std::string& out, std::string_view statement, std::string_view sql,
+                                 std::span<const Param> params, ResultFormat format) {
+    ExtendedQuery q;
+    q.describe = ExtendedQuery::Describe::statement;
+    q.statement = statement;
+    q.sql = sql;
+    write_extended(out, q, params, format);
+}
+
 void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format) {
     ExtendedQuery q;
     q.parse = false;
+    q.describe = ExtendedQuery::Describe::none;
     q.statement = statement;
     write_extended(out, q, params, format);
 }

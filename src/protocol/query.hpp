@@ -50,8 +50,14 @@ void encode_extended(std::string& out, const PreparedStatement* prepared, std::s
 // block comments included): a statement that may drop prepared statements, its own included.
 bool drops_prepared_statements(std::string_view sql) noexcept;
 
-// Appends Bind + Describe portal + Execute of `statement`, parsed earlier with these
-// parameters' types but whose columns are not known yet.
+// A statement parsed once for several queries (an implicit pipeline's run): the first query
+// appends Parse of `statement` + Describe of the statement + Bind + Execute, the others Bind +
+// Execute of it (encode_bound). Each query's columns are the statement's description with
+// its own result format (PipelineFlow's `described`): a portal Describe per query would cost
+// the server a RowDescription each, and the statement's description comes even when the first
+// query's Bind fails.
+void encode_parsed_and_described(std::string& out, std::string_view statement, std::string_view sql,
+                                 std::span<const Param> params, ResultFormat format);
 void encode_bound(std::string& out, std::string_view statement, std::span<const Param> params, ResultFormat format);
 
 struct ExtendedCall {

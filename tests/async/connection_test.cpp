@@ -340,6 +340,60 @@ TEST_P(AsyncConnectionTest, AFailingQueryOfARunFailsAlone) {
     EXPECT_TRUE(c.is_healthy());
 }
 
+// The statement of a run is described once, with its first query (before that query's Bind):
+// every query of the run takes those columns in its own result format — also when the first
+// query's Bind fails, also with no rows —, and a statement that returns no rows has none.
+TEST_P(AsyncConnectionTest, QueriesOfARunGetTheStatementsColumnsInTheirOwnFormat) {
+    AsyncConnection c;
+    connect(c);
+    const std::string sql = "SELECT $1::int AS n, 'x'::text AS t FROM generate_series(1, $2::int)";
+    struct Case {
+        const char* n;
+        const char* rows;
+        ResultFormat format;
+    };
+    const Case cases[] = {{"abc", "1", ResultFormat::text},  // the first query's Bind fails: 22P02
+                          {"7", "1", ResultFormat::binary},
+                          {"8", "1", ResultFormat::text},
+                          {"9", "0", ResultFormat::binary},
+                          {"10", "2", ResultFormat::text}};
+    std::vector<std::string> got(std::size(cases));
+    std::size_t answered = 0;
+    const auto before = c.stats();
+    for (std::size_t i = 0; i < std::size(cases); ++i)
+        c.execute(sql, {Param{std::string(cases[i].n), 0, 0}, Param{std::string(cases[i].rows), 0, 0}},
+                  [&, i](std::exception_ptr e, Result r) {
+                      ++answered;
+                      if (e) {
+                          got[i] = sqlstate(e);
+                          return;
+                      }
+                      for (const Column& col : r.column_info()) got[i] += col.name + ":" + std::to_string(col.format) + " ";
+                      try {
+                          for (std::size_t row = 0; row < r.size(); ++row)
+                              got[i] += std::to_string(r[row][0].as<int>()) + "," + r[row][1].as<std::string>() + " ";
+                      } catch (const std::exception& x) {
+                          got[i] += x.what();
+                      }
+                  }, cases[i].format);
+    ASSERT_TRUE(run_loop(c, [&] { return answered == std::size(cases); }));
+    EXPECT_EQ(got, (std::vector<std::string>{"22P02", "n:1 t:1 7,x ", "n:0 t:0 8,x ", "n:1 t:1 ", "n:0 t:0 10,x 10,x "}));
+    EXPECT_EQ(c.stats().pipelines - before.pipelines, 1u);
+
+    query(c, "CREATE TEMP TABLE run_rows (v int)");
+    got.assign(3, "");
+    answered = 0;
+    for (std::size_t i = 0; i < 3; ++i)
+        c.execute_args("INSERT INTO run_rows VALUES ($1::int)", [&, i](std::exception_ptr e, Result r) {
+            got[i] = e ? what(e) : r.command_tag() + "/" + std::to_string(r.columns());
+            ++answered;
+        }, static_cast<int>(i));
+    ASSERT_TRUE(run_loop(c, [&] { return answered == 3; }));
+    EXPECT_EQ(got, (std::vector<std::string>(3, "INSERT 0 1/0")));
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // A statement that drops prepared statements (DEALLOCATE ALL, DISCARD ALL) would drop its own
 // run's statement: such queries each parse their own.
 TEST_P(AsyncConnectionTest, QueriesThatDropPreparedStatementsFormNoRun) {

@@ -38,16 +38,23 @@ TEST(Frontend, BindSendsFormatsOnlyWhenSomeParameterIsBinary) {
     EXPECT_EQ(binary.size(), text.size() + 2);  // one format code
 }
 
-// A statement parsed earlier whose columns are not known yet (the second query of an implicit
-// pipeline's run): Bind, Describe portal, Execute.
-TEST(Frontend, AStatementParsedEarlierCanBeBoundAndDescribed) {
+// An implicit pipeline's run: its first query parses and describes the statement (the
+// Describe before the Bind, so it is answered also when the Bind fails), the others only bind
+// and execute it.
+TEST(Frontend, ARunDescribesItsStatementOnceAndBindsItAfter) {
     const std::vector<Param> params = {{std::string("7"), 23, 0}};
     const protocol::BindParam bind_params[] = {{"7", 1, 0}};
+    const std::uint32_t types[] = {23};
+    const std::int16_t binary = 1;
     std::string expected = "prefix";
+    protocol::parse(expected, "s1", "SELECT $1", types);
+    protocol::describe(expected, 'S', "s1");
+    protocol::bind(expected, "", "s1", bind_params, std::span(&binary, 1));
+    protocol::execute(expected, "", 0);
     protocol::bind(expected, "", "s1", bind_params, {});
-    protocol::describe(expected, 'P', "");
     protocol::execute(expected, "", 0);
     std::string out = "prefix";
+    protocol::encode_parsed_and_described(out, "s1", "SELECT $1", params, ResultFormat::binary);
     protocol::encode_bound(out, "s1", params, ResultFormat::text);
     EXPECT_EQ(out, expected);
 }
@@ -95,7 +102,7 @@ TEST(Frontend, ExtendedQueryIsParseBindDescribeExecuteInOneWrite) {
             std::string out = "prefix";
             protocol::ExtendedQuery q;
             q.parse = parse;
-            q.describe = parse;
+            q.describe = parse ? protocol::ExtendedQuery::Describe::portal : protocol::ExtendedQuery::Describe::none;
             q.statement = statement;
             if (parse) q.sql = "SELECT $1, $2, $3";
             q.params = params;

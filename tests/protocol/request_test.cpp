@@ -421,14 +421,18 @@ TEST(PipelineRequest, CollectsEachQueryAndSkipsTheRestOfAFailedGroup) {
 
 // A PipelineRequest of `n` queries (nothing to write) past its write, waiting for replies.
 struct ReadingPipeline {
-    ReadingPipeline(std::size_t n, std::vector<std::size_t> syncs)
-        : results(n), sync_after(std::move(syncs)), q(w.wire, "", results, sync_after, k1s) {
+    ReadingPipeline(std::size_t n, std::vector<std::size_t> syncs, std::vector<std::int16_t> described_formats = {})
+        : results(n),
+          sync_after(std::move(syncs)),
+          described(std::move(described_formats)),
+          q(w.wire, "", results, sync_after, k1s, described) {
         q.resume(Event::start());
         q.resume(Event::of(Event::Kind::written));
     }
     TestWire w;
     std::vector<PipelineResult> results;
     std::vector<std::size_t> sync_after;
+    std::vector<std::int16_t> described;
     protocol::PipelineRequest q;
 };
 
@@ -511,6 +515,62 @@ TEST(PipelineRequest, APreparedStatementsRowsNeedNoRowDescription) {
     EXPECT_EQ(results[0].result.column_info().at(0).name, "n");
     EXPECT_EQ(error_of(a).kind(), ErrorKind::protocol);
     EXPECT_NE(std::string(error_of(a).what()).find("without RowDescription"), std::string::npos) << error_of(a).what();
+}
+
+// A run of one statement (encode_parsed_and_described, encode_bound): its first query's group
+// carries the statement's description (ParameterDescription, then RowDescription in text
+// format), no query sends a Describe of its portal, and each takes the described columns in
+// its own result format — also when the first query's Bind failed, and also with no rows.
+TEST(PipelineRequest, QueriesOfARunTakeTheDescribedStatementsColumnsInTheirOwnFormat) {
+    constexpr std::int16_t own = protocol::PipelineFlow::own_description;
+    ReadingPipeline p(5, {1, 2, 3, 4, 5}, {own, 1, 0, 1, 0});
+    auto [w, results, q] = std::tie(p.w, p.results, p.q);
+    const std::string statement_description = msg('t', i16(1) + i32(23)) + row_description({{"n", 23}});
+    w.in.feed(bytes(msg('1', "") + msg('2', "") + row_description({{"own", 25}}) + data_row({"a"}) +
+                    command_complete("SELECT 1") + ready() +  // a query with its own Describe
+                    msg('1', "") + statement_description + error_response("22P02", "invalid input syntax") + ready() +
+                    msg('2', "") + data_row({"7"}) + command_complete("SELECT 1") + ready() +
+                    msg('2', "") + msg('D', i16(1) + i32(4) + std::string("\0\0\0\x08", 4)) + command_complete("SELECT 1") +
+                    ready() + msg('2', "") + command_complete("SELECT 0") + msg('3', "") + ready()));
+    const auto a = q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::done);
+    EXPECT_FALSE(a.error);
+    EXPECT_EQ(results[0].result.column_info().at(0).name, "own");
+    ASSERT_EQ(results[1].status, PipelineResult::Status::error);
+    EXPECT_EQ(results[1].error->sqlstate(), "22P02");
+    ASSERT_EQ(results[2].status, PipelineResult::Status::ok);
+    ASSERT_EQ(results[2].result.columns(), 1u);
+    EXPECT_EQ(results[2].result.column_info()[0].name, "n");
+    EXPECT_EQ(results[2].result.column_info()[0].format, 0);
+    EXPECT_EQ(results[2].result[0][0].as<int>(), 7);
+    ASSERT_EQ(results[3].status, PipelineResult::Status::ok);
+    EXPECT_EQ(results[3].result.column_info().at(0).format, 1);
+    EXPECT_EQ(results[3].result.column_info().at(0).type_oid, 23u);
+    EXPECT_EQ(results[3].result[0][0].as<int>(), 8) << "read as binary";
+    ASSERT_EQ(results[4].status, PipelineResult::Status::ok);
+    EXPECT_EQ(results[4].result.size(), 0u);
+    EXPECT_EQ(results[4].result.columns(), 1u) << "a query with no rows still has its columns";
+}
+
+// A statement that returns no rows is described with NoData: its queries have no columns.
+// A query that relies on a description the server never sent is a protocol error.
+TEST(PipelineRequest, ARunWithoutItsStatementsDescriptionIsAProtocolError) {
+    ReadingPipeline described(1, {1}, {0});
+    described.w.in.feed(bytes(msg('1', "") + msg('t', i16(0)) + msg('n', "") + msg('2', "") +
+                              command_complete("INSERT 0 1") + ready()));
+    auto a = described.q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::done);
+    EXPECT_FALSE(a.error);
+    EXPECT_EQ(described.results[0].status, PipelineResult::Status::ok);
+    EXPECT_EQ(described.results[0].result.columns(), 0u);
+    EXPECT_EQ(described.results[0].result.command_tag(), "INSERT 0 1");
+
+    ReadingPipeline skipped(1, {1}, {0});
+    skipped.w.in.feed(bytes(msg('1', "") + msg('2', "") + data_row({"1"})));
+    a = skipped.q.resume(Event::of(Event::Kind::read));
+    ASSERT_EQ(a.kind, Action::Kind::done);
+    EXPECT_EQ(error_of(a).kind(), ErrorKind::protocol);
+    EXPECT_NE(std::string(error_of(a).what()).find("description"), std::string::npos) << error_of(a).what();
 }
 
 TEST(PipelineRequest, ATimeoutRetiresTheConnection) {

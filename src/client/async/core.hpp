@@ -87,11 +87,15 @@ struct Batch {
     // the first parses a statement of a name unique to the connection, the others bind it
     // and the last closes it (a Bind of a statement parsed in another pipeline could reach
     // another server connection behind a transaction pooler; a unique name cannot run
-    // another client's statement there). Per member, in step with them: the member whose
-    // Parse it binds (npos: its own), and the statement it closes (empty: none).
+    // another client's statement there). The first also describes the statement, and every
+    // member of the run takes its columns from that description (no Describe of its own).
+    // Per member, in step with them: the member whose Parse it binds (npos: its own), the
+    // statement it closes (empty: none), and its result format when its columns are the
+    // described statement's (PipelineFlow::own_description: its own Describe).
     static constexpr std::size_t own_parse = static_cast<std::size_t>(-1);
     std::vector<std::size_t> parsed_by;
     std::vector<std::string> closes;
+    std::vector<std::int16_t> described;
     // The server error of a run's first query, for the queries that bind its statement.
     std::optional<ServerError> run_error;
     std::size_t run_error_of = own_parse;
@@ -326,7 +330,7 @@ struct AsyncCore {
                     std::string tail;
                     if (run_name.empty()) {  // the second of the run: the first now parses `name`
                         const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
-                        protocol::encode_extended(tail, nullptr, f.sql, f.params, f.format, name);
+                        protocol::encode_parsed_and_described(tail, name, f.sql, f.params, f.format);
                         protocol::sync(tail);
                     }
                     protocol::encode_bound(tail, name, a.params, a.format);
@@ -348,6 +352,8 @@ struct AsyncCore {
             if (known) b.results.back().result.set_columns(std::move(known));
             b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
             b.closes.emplace_back();
+            b.described.push_back(joins ? fmt : protocol::PipelineFlow::own_description);
+            if (joins) b.described[run_first] = static_cast<std::int16_t>(batch->members[run_first]->pipelinable->format);
             batch->members.push_back(std::move(op));
             b.sync_after.push_back(batch->members.size());
             // A query may start a run — not DEALLOCATE or DISCARD, which would drop the run's
@@ -373,7 +379,7 @@ struct AsyncCore {
         stats.pipelined_queries += batch->members.size();
         batch->make = [bp = batch->batch](State& s) -> std::unique_ptr<protocol::Algorithm> {
             return std::make_unique<protocol::PipelineRequest>(s.wire(), bp->messages, bp->results, bp->sync_after,
-                                                               s.request_options());
+                                                               s.request_options(), bp->described);
         };
         return batch;
     }
