@@ -14,12 +14,14 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "protocol/backend_messages.hpp"
 #include "protocol/frontend.hpp"
 #include "protocol/message_reader.hpp"
 #include "protocol/connect_flow.hpp"
 #include "protocol/copy.hpp"
+#include "protocol/pipeline.hpp"
 #include "protocol/query.hpp"
 #include "protocol/startup_flow.hpp"
 #include "tls/tls_backend.hpp"
@@ -108,7 +110,7 @@ void walk(const std::vector<Result>& results) {
 }
 
 // The decoder and every parser on the raw stream, then the query-side algorithms the clients
-// run (simple query, extended query, COPY TO STDOUT) on the same stream.
+// run (simple query, extended query, COPY TO STDOUT, an implicit pipeline) on the same stream.
 void run_query(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint8_t> stream) {
     {
         protocol::MessageReader reader((mode & 4) ? 64 : 1 << 20);
@@ -130,6 +132,18 @@ void run_query(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint8_
     const protocol::Wire wire{in, out, session};
     fuzz::Splitter split(seed);
     const protocol::RequestOptions options{};
+    if (mode & 0x10) {
+        // An implicit pipeline, a sync group per query: a query with a Describe of its own,
+        // then a run that takes its columns from its statement's description (text, binary).
+        std::vector<PipelineResult> results(4);
+        const std::size_t sync_after[] = {1, 2, 3, 4};
+        constexpr std::int16_t own = protocol::PipelineFlow::own_description;
+        const std::int16_t described[] = {own, 0, 1, 0};
+        protocol::PipelineRequest q(wire, "", results, sync_after, options, described);
+        play_server(q, wire, split, stream);
+        for (const PipelineResult& r : results) walk({r.result});
+        return;
+    }
     // Bit 1 keeps its old meaning (extended); bit 3 adds COPY and streamed rows.
     switch (((mode >> 1) & 1) | ((mode >> 2) & 2)) {
         case 0: {

@@ -36,7 +36,8 @@ params = b''.join(ps(k, v) for k, v in [('application_name', ''), ('client_encod
 nonce = 'rOprNGfwEbeRWgbNEkqO'
 sfirst = f'r={nonce}%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096'
 sfinal = 'v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4='
-# query streams: mode byte even; mode&2 extended, mode&8 COPY TO STDOUT (with mode&2: streamed rows); seed byte
+# query streams: mode byte even; mode&2 extended, mode&8 COPY TO STDOUT (with mode&2: streamed rows),
+# mode&0x10 an implicit pipeline; seed byte
 q = []
 q.append(rowdesc([('?column?', 23)]) + datarow([b'1']) + cc('SELECT 1') + ready())
 q.append(rowdesc([('a', 25), ('b', 23), ('c', 17)]) + datarow([b'hello', None, b'\\x00ff']) + datarow([b'', b'-7', b'\\x']) + cc('SELECT 2') + ready('T'))
@@ -55,6 +56,13 @@ write('fuzz_backend_messages', 'query-small-cap', bytes([4, 3]) + q[1])
 write('fuzz_backend_messages', 'copy-out', bytes([8, 5]) + q[6])
 write('fuzz_backend_messages', 'copy-out-error', bytes([8, 6]) + msg('H', b'\0' + i16(1) + i16(0)) + msg('d', b'x\n') + err('57014', 'canceling statement') + ready())
 write('fuzz_backend_messages', 'streamed', bytes([10, 7]) + ext3)
+# an implicit pipeline (mode&0x10): a query with its own Describe, then a run whose statement is
+# described once (its first query's Bind fails), bound in binary and text, closed by the last
+pipe = (msg('1', b'') + msg('2', b'') + rowdesc([('own', 25)]) + datarow([b'a']) + cc('SELECT 1') + ready()
+        + msg('1', b'') + msg('t', i16(1) + i32(23)) + rowdesc([('n', 23)]) + err('22P02', 'invalid input syntax') + ready()
+        + msg('2', b'') + datarow([i32(8)]) + cc('SELECT 1') + ready()
+        + msg('2', b'') + cc('SELECT 0') + msg('3', b'') + ready())
+write('fuzz_backend_messages', 'pipeline-run', bytes([0x10, 13]) + pipe)
 # startup streams: mode&1; 0x10 ssl_request, 0x20 direct
 trust = auth_ok + params + key + ready()
 # connect streams (mode&1 and mode&8): ConnectFlow over two hosts, sslmode=prefer,
