@@ -10,7 +10,6 @@ bool PipelineFlow::take_described_columns() {
     if (q_ >= described_.size() || described_[q_] == own_description) return false;
     if (!statement_columns_) throw Error(ErrorKind::protocol, "server skipped the description of a pipelined statement");
     results_[q_].result.set_columns(session_.columns_like(*statement_columns_, described_[q_]));
-    have_columns_ = true;
     return true;
 }
 

@@ -318,6 +318,9 @@ struct AsyncCore {
             std::shared_ptr<const std::vector<Column>> known;
             const auto fmt = static_cast<std::int16_t>(a.format);
             protocol::StatementCache::PipelinedUse use;  // unnamed unless the cache encodes it
+            // The second query of a run: the run's first is encoded again, to parse and describe
+            // the run's statement.
+            const bool second = joins && run_name.empty();
             try {
                 if (!a.statement && cached) {  // as CachedExecute: no trace comment
                     use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format);
@@ -326,16 +329,16 @@ struct AsyncCore {
                 } else if (joins) {
                     // Encoded apart, then put in place at once: a query that cannot be encoded
                     // changes nothing.
-                    std::string name = run_name.empty() ? cache.next_name() : run_name;
+                    std::string name = second ? cache.next_name() : run_name;
                     std::string tail;
-                    if (run_name.empty()) {  // the second of the run: the first now parses `name`
+                    if (second) {
                         const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
                         protocol::encode_parsed_and_described(tail, name, f.sql, f.params, f.format);
                         protocol::sync(tail);
                     }
                     protocol::encode_bound(tail, name, a.params, a.format);
                     protocol::sync(tail);
-                    b.messages.replace(run_name.empty() ? run_start : b.messages.size(), std::string::npos, tail);
+                    b.messages.replace(second ? run_start : b.messages.size(), std::string::npos, tail);
                     run_name = std::move(name);
                 } else {
                     protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
@@ -353,7 +356,7 @@ struct AsyncCore {
             b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
             b.closes.emplace_back();
             b.described.push_back(joins ? fmt : protocol::PipelineFlow::own_description);
-            if (joins) b.described[run_first] = static_cast<std::int16_t>(batch->members[run_first]->pipelinable->format);
+            if (second) b.described[run_first] = static_cast<std::int16_t>(batch->members[run_first]->pipelinable->format);
             batch->members.push_back(std::move(op));
             b.sync_after.push_back(batch->members.size());
             // A query may start a run — not DEALLOCATE or DISCARD, which would drop the run's
