@@ -92,7 +92,8 @@ void StatementCache::after_result(const Result& result) {
 }
 
 StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, std::string_view sql,
-                                                              std::span<const Param> params, ResultFormat format) {
+                                                              std::span<const Param> params, ResultFormat format,
+                                                              std::string_view parse_as) {
     PipelinedUse use;
     std::string k = key(sql, params);
     const auto it = entries_.find(k);
@@ -105,7 +106,8 @@ StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, 
         return use;
     }
     if (it != entries_.end()) {  // pending: its Parse is not answered yet
-        encode_extended(out, nullptr, sql, params, format);
+        encode_extended(out, nullptr, sql, params, format, parse_as);
+        if (!parse_as.empty()) close(out, 'S', parse_as);
         return use;
     }
     // A miss: Parse of a named statement, then the query's Bind/Describe/Execute. Encoded

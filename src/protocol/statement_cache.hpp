@@ -72,10 +72,11 @@ public:
     };
     // Appends the query's messages, without its Sync, to `out` — with a cached statement, or
     // the Close of an evicted one and the Parse of a new pending one, or (while the statement
-    // is pending) the unnamed statement — and returns how it used the cache. The cache
-    // changes only when the messages could be encoded (the encoding error propagates).
+    // is pending) a statement of its own: the unnamed one, or when `parse_as` is given one of
+    // that name, closed after its Execute (kind unnamed) — and returns how it used the cache.
+    // The cache changes only when the messages could be encoded (the encoding error propagates).
     PipelinedUse encode_pipelined(std::string& out, std::string_view sql, std::span<const Param> params,
-                                  ResultFormat format);
+                                  ResultFormat format, std::string_view parse_as = {});
     // The query of `use` ended: with `result` when it succeeded, else with `error` (null: the
     // connection failed). Returns the statements to close on the server: a pending one whose
     // query failed (its Parse may have succeeded) or that the cache no longer holds, a cached

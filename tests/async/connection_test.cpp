@@ -272,7 +272,8 @@ TEST_P(AsyncConnectionTest, PreparedStatementsQueuedTogetherArePipelined) {
 // With the statement cache off, a run of queries with the same SQL and parameter types in one
 // implicit pipeline is parsed once: into a statement the run's queries bind and its last one
 // closes. Each query of a run sees that statement in pg_prepared_statements (with a Parse of
-// its own it would see none); another query ends the run; nothing is left behind.
+// the unnamed statement it would see none); another query ends the run and sees only its own
+// statement (see PipelinedQueriesAfterTheFirstParseAStatementOfTheirOwn); nothing is left behind.
 TEST_P(AsyncConnectionTest, ARunOfTheSameQueryInAPipelineIsParsedOnce) {
     AsyncConnection c;
     connect(c);
@@ -288,10 +289,11 @@ TEST_P(AsyncConnectionTest, ARunOfTheSameQueryInAPipelineIsParsedOnce) {
             ++answered;
         }, 1);
     ASSERT_TRUE(run_loop(c, [&] { return answered == std::size(sqls); }));
-    EXPECT_EQ(got, (std::vector<std::string>{"1", "1", "1", "0", "1", "1", "1"}));
+    EXPECT_EQ(got, (std::vector<std::string>{"1", "1", "1", "1", "1", "1", "1"}));
     EXPECT_EQ(c.stats().pipelines - before.pipelines, 1u);
     EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
-    // A parameter of another type is another statement: no run.
+    // A parameter of another type is another statement: no run (the first parses the unnamed
+    // statement, the second one of its own).
     answered = 0;
     got.assign(2, "");
     c.execute_args(counted + " AND $2::text IS NOT NULL", [&](std::exception_ptr e, Result r) {
@@ -303,7 +305,8 @@ TEST_P(AsyncConnectionTest, ARunOfTheSameQueryInAPipelineIsParsedOnce) {
         ++answered;
     }, 1, "two");
     ASSERT_TRUE(run_loop(c, [&] { return answered == 2; }));
-    EXPECT_EQ(got, (std::vector<std::string>{"0", "0"}));
+    EXPECT_EQ(got, (std::vector<std::string>{"0", "1"}));
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
     EXPECT_TRUE(c.is_healthy());
 }
 
@@ -394,6 +397,77 @@ TEST_P(AsyncConnectionTest, QueriesOfARunGetTheStatementsColumnsInTheirOwnFormat
     EXPECT_TRUE(c.is_healthy());
 }
 
+namespace {
+void set_cache(AsyncConnection& c, std::size_t capacity) {
+    bool done = false;
+    c.set_statement_cache_capacity(capacity, [&](std::exception_ptr e) {
+        EXPECT_FALSE(e) << what(e);
+        done = true;
+    });
+    ASSERT_TRUE(run_loop(c, [&] { return done; }));
+}
+}  // namespace
+
+// A query of an implicit pipeline after its first, outside a run, parses a statement of its
+// own unique name (closed before its Sync, or after the query when it failed), never the
+// unnamed statement: behind a transaction pooler that hands the server connection over in
+// the middle of a Sync group (pgbouncer#759) its Bind fails with 26000 rather than running
+// another client's unnamed statement. Seen from the server: a pipelined query finds its own
+// statement in pg_prepared_statements; the pipeline's first query and DEALLOCATE find none.
+TEST_P(AsyncConnectionTest, PipelinedQueriesAfterTheFirstParseAStatementOfTheirOwn) {
+    // Each counts the server's statements whose text is its own SQL (given as its argument).
+    auto own = [](int k) {
+        return "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1::text AND " + std::to_string(k) +
+               " > 0";
+    };
+    for (const std::size_t cache : {std::size_t{0}, std::size_t{4}}) {
+        SCOPED_TRACE("statement cache " + std::to_string(cache));
+        AsyncConnection c;
+        connect(c);
+        if (cache > 0) set_cache(c, cache);
+        // Without the cache: distinct SQL each (a run would share one named statement). With
+        // it: the second query repeats the first while the cache's statement is pending.
+        const std::vector<std::string> sqls{own(1), cache > 0 ? own(1) : own(2), "SELECT 1 / $1::int", own(4)};
+        std::vector<std::string> got(sqls.size());
+        std::size_t answered = 0;
+        const auto before = c.stats();
+        for (std::size_t i = 0; i < sqls.size(); ++i)
+            c.execute(sqls[i], {Param{i == 2 ? std::string("0") : sqls[i], 0, 0}}, [&, i](std::exception_ptr e, Result r) {
+                got[i] = e ? sqlstate(e) : std::string(r[0][0].view());
+                ++answered;
+            });
+        ASSERT_TRUE(run_loop(c, [&] { return answered == sqls.size(); }));
+        EXPECT_EQ(c.stats().pipelines - before.pipelines, 1u);
+        if (cache == 0)  // the pipeline's first query: the unnamed statement
+            EXPECT_EQ(got, (std::vector<std::string>{"0", "1", "22012", "1"}));
+        else  // the cache's statement, then it and the second query's own
+            EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "22012", "1"}));
+        // Nothing is left behind but the cache's: the failed query's statement was closed after it.
+        EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), cache > 0 ? "2" : "0");
+        EXPECT_TRUE(c.is_healthy());
+    }
+}
+
+// A DEALLOCATE ALL queued in a pipeline keeps the unnamed statement (a statement of its own
+// would be among those it drops) and drops the statements the queries before it parsed.
+TEST_P(AsyncConnectionTest, ADeallocateInAPipelineParsesTheUnnamedStatement) {
+    AsyncConnection c;
+    connect(c);
+    const std::vector<std::string> sqls{"SELECT 1", "SELECT count(*) FROM pg_prepared_statements", "DEALLOCATE ALL",
+                                        "SELECT count(*) FROM pg_prepared_statements WHERE 2 > 1"};
+    std::vector<std::string> got(sqls.size());
+    std::size_t answered = 0;
+    for (std::size_t i = 0; i < sqls.size(); ++i)
+        c.execute(sqls[i], {}, [&, i](std::exception_ptr e, Result r) {
+            got[i] = e ? what(e) : r.columns() > 0 ? std::string(r[0][0].view()) : r.command_tag();
+            ++answered;
+        });
+    ASSERT_TRUE(run_loop(c, [&] { return answered == sqls.size(); }));
+    EXPECT_EQ(got, (std::vector<std::string>{"1", "1", "DEALLOCATE ALL", "1"}));
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // A statement that drops prepared statements (DEALLOCATE ALL, DISCARD ALL) would drop its own
 // run's statement: such queries each parse their own.
 TEST_P(AsyncConnectionTest, QueriesThatDropPreparedStatementsFormNoRun) {
@@ -411,17 +485,6 @@ TEST_P(AsyncConnectionTest, QueriesThatDropPreparedStatementsFormNoRun) {
     EXPECT_EQ(got, (std::vector<std::string>{"DEALLOCATE ALL", "DEALLOCATE ALL", "DISCARD ALL", "DISCARD ALL"}));
     EXPECT_TRUE(c.is_healthy());
 }
-
-namespace {
-void set_cache(AsyncConnection& c, std::size_t capacity) {
-    bool done = false;
-    c.set_statement_cache_capacity(capacity, [&](std::exception_ptr e) {
-        EXPECT_FALSE(e) << what(e);
-        done = true;
-    });
-    ASSERT_TRUE(run_loop(c, [&] { return done; }));
-}
-}  // namespace
 
 // With the statement cache on, queries queued together still go out as one pipeline: the
 // first of each statement prepares it in the pipeline, the others use the unnamed statement

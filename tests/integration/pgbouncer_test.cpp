@@ -312,13 +312,19 @@ TEST_P(PgBouncer, StatementCacheUnderTransactionPooling) {
 // client's statement shows as a wrong value — as a Bind of the unnamed statement parsed by an
 // earlier pipeline would (tried: 1,790 of 3,136 results wrong). With the statement cache on,
 // a statement prepared on one server connection may be missing on the next: such a query
-// fails with 26000, never with a wrong value.
+// fails with 26000, never with a wrong value. Within a pipeline too: PgBouncer 1.18 may
+// release the server connection once it has the answers to the Syncs it forwarded while the
+// rest of the pipeline, even the rest of a Sync group, is still unread (pgbouncer#759), and the
+// rest then runs on another server connection (seen once in CI: a dividing query's own Parse
+// and Bind split, 26000). So a lost statement (26000) is accepted in both modes — rarely
+// without the cache —, and never a wrong value: every statement a pipeline's query binds after
+// the pipeline's first Sync has a name unique to its connection.
 TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
     constexpr int kCallers = 32, kQueries = 400;
     constexpr int kFailing = 8;  // i % 50 == 7: a division by zero, 22012
     for (const std::size_t cache : {std::size_t{0}, std::size_t{16}}) {
         SCOPED_TRACE("statement cache " + std::to_string(cache));
-        std::atomic<int> ok{0}, lost{0}, wrong{0}, divided{0};
+        std::atomic<int> ok{0}, lost{0}, lost_failing{0}, wrong{0}, divided{0};
         std::atomic<std::uint64_t> pipelines{0};
         std::vector<std::string> errors(kClients);
         std::vector<std::thread> threads;
@@ -354,8 +360,8 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
                             } catch (const ServerError& se) {
                                 if (fails && se.sqlstate() == "22012")
                                     ++divided;
-                                else if (!fails && cache > 0 && se.sqlstate() == "26000")
-                                    ++lost;
+                                else if (se.sqlstate() == "26000")
+                                    ++(fails ? lost_failing : lost);
                                 else
                                     fail("query " + std::to_string(i) + ": " + se.what());
                             } catch (const std::exception& x) {
@@ -379,16 +385,20 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
         for (auto& th : threads) th.join();
         for (int k = 0; k < kClients; ++k) EXPECT_TRUE(errors[k].empty()) << "client " << k << ": " << errors[k];
         EXPECT_EQ(wrong.load(), 0) << "a pipelined query got another query's result";
-        EXPECT_EQ(divided.load(), kClients * kFailing);
         EXPECT_GT(pipelines.load(), 0u) << "nothing was pipelined";
-        if (cache == 0) {
-            EXPECT_EQ(ok.load(), kClients * (kQueries - kFailing));
-        } else {
+        // A failing query's statement may be lost as well; then it fails with 26000 before it
+        // could divide — still its own error, and no other query's.
+        EXPECT_GT(divided.load(), 0);
+        EXPECT_EQ(divided + lost_failing, kClients * kFailing);
+        EXPECT_EQ(ok + lost, kClients * (kQueries - kFailing));
+        if (cache == 0)  // only PgBouncer's hand-over within a pipeline loses a statement
+            EXPECT_GE(ok.load(), kClients * (kQueries - kFailing) * 95 / 100);
+        else
             EXPECT_GT(ok.load(), 0);
-            EXPECT_EQ(ok + lost, kClients * (kQueries - kFailing));
-        }
-        std::printf("implicit pipelines under transaction pooling (%s, cache %zu): %d correct, %d lost (26000), %llu pipelines\n",
-                    backend().c_str(), cache, ok.load(), lost.load(), static_cast<unsigned long long>(pipelines.load()));
+        std::printf("implicit pipelines under transaction pooling (%s, cache %zu): %d correct, %d + %d lost (26000), "
+                    "%llu pipelines\n",
+                    backend().c_str(), cache, ok.load(), lost.load(), lost_failing.load(),
+                    static_cast<unsigned long long>(pipelines.load()));
     }
 }
 

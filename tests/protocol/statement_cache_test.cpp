@@ -220,6 +220,31 @@ TEST(PipelinedCache, AMissIsPendingUntilItsQuerySucceedsThenHits) {
     EXPECT_EQ(hit.columns->front().name, "n");
 }
 
+// While the statement is pending, a query given a name to parse as parses a statement of
+// that name and closes it after its Execute (behind a transaction pooler its Bind must not
+// reach another client's unnamed statement); the cache does not keep it.
+TEST(PipelinedCache, APendingStatementsQueryParsesAsTheGivenNameAndClosesIt) {
+    protocol::StatementCache cache;
+    cache.set_capacity(4);
+    const std::vector<Param> params{to_param(7)};
+    std::string out;
+    const Use miss = cache.encode_pipelined(out, "SELECT $1::int", params, ResultFormat::text, "own_1");
+    EXPECT_EQ(miss.kind, Use::Kind::miss);
+    EXPECT_EQ(message_types(out), "PBDE") << "a miss parses the cache's statement, not the given name";
+    EXPECT_EQ(out.find("own_1"), std::string::npos);
+
+    out.clear();
+    const Use meanwhile = cache.encode_pipelined(out, "SELECT $1::int", params, ResultFormat::text, "own_2");
+    EXPECT_EQ(meanwhile.kind, Use::Kind::unnamed);
+    EXPECT_EQ(message_types(out), "PBDEC");
+    EXPECT_EQ(out.find(miss.name), std::string::npos);
+    // Parse, Bind and Close name it: three times.
+    std::size_t named = 0;
+    for (auto at = out.find("own_2"); at != std::string::npos; at = out.find("own_2", at + 1)) ++named;
+    EXPECT_EQ(named, 3u);
+    EXPECT_EQ(cache.size(), 1u);
+}
+
 // A miss whose query failed may or may not have been parsed: forgotten, and closed on the
 // server (closing a statement that does not exist is no error). The next query prepares anew.
 TEST(PipelinedCache, AFailedMissIsForgottenAndClosed) {

@@ -83,7 +83,9 @@ struct Batch {
     std::vector<PipelineResult> results;
     // With the statement cache on: how each query used it (settled as the query completes).
     std::vector<protocol::StatementCache::PipelinedUse> cache_uses;
-    // With it off, a run of queries with the same SQL and parameter types shares one Parse:
+    // Every query after the first that parses outside the cache and a run parses a statement
+    // of its own unique name and closes it before its Sync (see make_batch).
+    // With the cache off, a run of queries with the same SQL and parameter types shares one Parse:
     // the first parses a statement of a name unique to the connection, the others bind it
     // and the last closes it (a Bind of a statement parsed in another pipeline could reach
     // another server connection behind a transaction pooler; a unique name cannot run
@@ -321,9 +323,21 @@ struct AsyncCore {
             // The second query of a run: the run's first is encoded again, to parse and describe
             // the run's statement.
             const bool second = joins && run_name.empty();
+            // A query after the batch's first that parses a statement outside a run (nor
+            // through the cache's named one) parses one of its own unique name and closes it
+            // before its Sync, as a run does: a transaction pooler may hand the server
+            // connection over between the Parse and the Bind of one Sync group once it has the
+            // answers to the Syncs before it (PgBouncer, pgbouncer#759), and a Bind of the
+            // unnamed statement would then run whatever another client parsed there; a unique
+            // name fails with 26000 instead. The batch's first query has no Sync unanswered
+            // before it, and DEALLOCATE or DISCARD would drop their own.
+            std::string own_name;
+            if (!a.statement && !joins && !batch->members.empty() && !protocol::drops_prepared_statements(a.sql))
+                own_name = cache.next_name();
             try {
                 if (!a.statement && cached) {  // as CachedExecute: no trace comment
-                    use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format);
+                    use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format, own_name);
+                    if (use.kind != protocol::StatementCache::PipelinedUse::Kind::unnamed) own_name.clear();
                     if (use.columns) known = session.columns_like(*use.columns, fmt);
                     protocol::sync(b.messages);
                 } else if (joins) {
@@ -342,8 +356,9 @@ struct AsyncCore {
                     run_name = std::move(name);
                 } else {
                     protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
-                                              a.format);
+                                              a.format, own_name);
                     if (a.statement) known = session.columns_like(a.statement->columns, fmt);
+                    if (!own_name.empty()) protocol::close(b.messages, 'S', own_name);
                     protocol::sync(b.messages);
                 }
             } catch (...) {
@@ -354,9 +369,12 @@ struct AsyncCore {
             b.results.emplace_back();
             if (known) b.results.back().result.set_columns(std::move(known));
             b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
-            b.closes.emplace_back();
+            b.closes.push_back(std::move(own_name));
             b.described.push_back(joins ? fmt : protocol::PipelineFlow::own_description);
-            if (second) b.described[run_first] = static_cast<std::int16_t>(batch->members[run_first]->pipelinable->format);
+            if (second) {  // the run's first no longer parses a statement of its own
+                b.described[run_first] = static_cast<std::int16_t>(batch->members[run_first]->pipelinable->format);
+                b.closes[run_first].clear();
+            }
             batch->members.push_back(std::move(op));
             b.sync_after.push_back(batch->members.size());
             // A query may start a run — not DEALLOCATE or DISCARD, which would drop the run's
