@@ -69,7 +69,12 @@ void AsyncConnection::advance(Clock::time_point now) {
 }
 
 bool AsyncConnection::busy() const noexcept {
-    return (state_->running && !state_->running->internal) || !state_->queue.empty() || !state_->completed.empty();
+    // The library's own operations do not count, running or completed: the Close of leftover
+    // statements may complete before the callbacks of the operations that ran ahead of it.
+    const auto applications = [](const auto& op) { return !op->internal; };
+    return (state_->running && !state_->running->internal) ||
+           std::any_of(state_->queue.begin(), state_->queue.end(), applications) ||
+           std::any_of(state_->completed.begin(), state_->completed.end(), applications);
 }
 
 AsyncConnection::OpId AsyncConnection::connect(Settings settings, Done done) {
