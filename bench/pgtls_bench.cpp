@@ -185,6 +185,7 @@ struct RowValue {
     std::int64_t ts;
 };
 volatile std::int64_t g_sink = 0;  // keeps the decoded values alive
+pgtls::PipelineOverlap g_pipeline_overlap = pgtls::PipelineOverlap::automatic;  // W3i, W3ic (--pipeline-overlap)
 inline void consume(const RowValue& v) { g_sink = g_sink + v.i + std::int64_t(v.text.size()) + (v.ts & 1); }
 
 struct Options {
@@ -657,6 +658,7 @@ void run_implicit_pipelining(const pgtls::Config& cfg, long n, Sample& s, std::s
     std::vector<std::unique_ptr<pgtls::AsyncConnection>> conns;
     conns.push_back(std::make_unique<pgtls::AsyncConnection>());
     pgtls::AsyncConnection& c = *conns.front();
+    c.set_pipeline_overlap(g_pipeline_overlap);
     bool connected = false;
     std::exception_ptr failure;
     c.connect(cfg, [&](std::exception_ptr e) {
@@ -1002,13 +1004,15 @@ std::vector<std::string> split(const std::string& s) {
     std::fprintf(stderr,
         "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3s,W3i,W3ic,W7,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
-        "                   [--latency-ms MS] [--interleave-workloads]\n"
+        "                   [--latency-ms MS] [--interleave-workloads] [--pipeline-overlap automatic|on|off]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
         "--smoke: every workload tiny, one run; exits non-zero when any run fails.\n"
         "--no-fork: run in this process (valgrind); CPU and RSS then include earlier runs.\n"
         "--latency-ms: connect through a proxy delaying every chunk MS ms each way (RTT + 2 MS).\n"
         "--interleave-workloads: each repeat runs every workload (default: all repeats of one\n"
-        "  workload, then the next), for comparing workloads such as W1 and W1d.\n",
+        "  workload, then the next), for comparing workloads such as W1 and W1d.\n"
+        "--pipeline-overlap: W3i/W3ic's AsyncConnection::set_pipeline_overlap (automatic, the\n"
+        "  default, is off to a loopback address: the delaying proxy's too).\n",
         PGTLS_BENCH_BACKENDS);
     std::exit(2);
 }
@@ -1030,6 +1034,14 @@ int main(int argc, char** argv) {
         else if (a == "--no-fork") o.no_fork = true;
         else if (a == "--latency-ms") o.latency_ms = std::atof(value().c_str());
         else if (a == "--interleave-workloads") o.interleave_workloads = true;
+        else if (a == "--pipeline-overlap") {
+            const std::string v = value();
+            if (v == "on") g_pipeline_overlap = pgtls::PipelineOverlap::on;
+            else if (v == "off") g_pipeline_overlap = pgtls::PipelineOverlap::off;
+            else if (v == "automatic") g_pipeline_overlap = pgtls::PipelineOverlap::automatic;
+            else usage();
+            std::printf("# W3i/W3ic with pipeline overlap %s\n", v.c_str());
+        }
         else if (a == "--smoke") {
             o.smoke = true;
             o.repeats = 1;

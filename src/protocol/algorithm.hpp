@@ -27,7 +27,8 @@
 //    half-sent or a reply half-read on a connection it keeps.
 //  - A driver may deliver cancel_requested (the application cancels the operation) in place
 //    of a read's completion, only to an algorithm whose cancellable() is true and only while
-//    its action is read; the read is then no longer pending.
+//    its action is read; the read is then no longer pending. Likewise `more`, only to an
+//    algorithm that was handed more to send while its action was read (PipelineRequest::append).
 //  - Timers are relative (Timer): the driver turns them into deadlines. A timer stays armed
 //    across actions until the algorithm sets another one or clears it.
 //  - An algorithm may throw pgtls::Error only for the driver's own misuse (a broken
@@ -186,6 +187,7 @@ struct Event {
         timeout,      // the armed timer expired before the action completed
         io_error,     // the action failed: see `error`
         cancel_requested,  // the application cancels the operation (see the contract above)
+        more,              // the algorithm was handed more to send (see the contract above)
     };
     Kind kind = Kind::start;
     std::string_view address;        // socket_open

@@ -6,6 +6,7 @@
 
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "protocol/pipeline_flow.hpp"
@@ -30,7 +31,23 @@ public:
     const std::vector<PipelineResult>& results() const noexcept { return flow_.results(); }
     std::size_t settled() const noexcept { return flow_.settled(); }
 
+    // More queries can join: the request was written and awaits its reply (no cancel, timeout
+    // or callback drain under way), and its last sync group is not answered yet.
+    bool appendable() const noexcept { return awaiting_reply() && !flow_.done(); }
+    // Only when appendable(): the caller appended more queries, each with its Sync, to
+    // Wire::out, one result per query to `results`, and `sync_after` and `described` are the
+    // longer lists (their starts unchanged). The driver then resumes the request with
+    // Event::more: the new messages are written while the reply is read on.
+    void append(std::span<const std::size_t> sync_after, std::span<const std::int16_t> described) noexcept {
+        flow_.extend(sync_after, described);
+        more_ = true;
+    }
+
 private:
+    friend class Request;  // process_as() calls on_message and take_more directly
+    bool take_more() noexcept { return std::exchange(more_, false); }
+    Action process() override { return process_as(*this); }
+
     static RequestOptions closing(RequestOptions o) {
         o.on_timeout = RequestOptions::OnTimeout::close;
         return o;
@@ -46,6 +63,7 @@ private:
 
     std::string_view messages_;
     PipelineFlow flow_;
+    bool more_ = false;  // append()ed, not yet written
 };
 
 }  // namespace pgtls::protocol

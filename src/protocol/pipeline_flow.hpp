@@ -36,6 +36,12 @@ public:
     // on a message out of place, ServerError on a FATAL/PANIC (the session is over).
     bool on_message(const BackendMessage& m);
     bool done() const noexcept { return group_ == sync_after_.size(); }
+    // More queries were added (before done()): `sync_after` and `described` are the longer
+    // lists (their starts unchanged), and `results` has an entry for each new query.
+    void extend(std::span<const std::size_t> sync_after, std::span<const std::int16_t> described) noexcept {
+        sync_after_ = sync_after;
+        described_ = described;
+    }
     // How many queries have their result or error (the server is at the next one, or past
     // the end).
     std::size_t reported() const noexcept { return q_; }

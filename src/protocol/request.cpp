@@ -162,7 +162,8 @@ Action Request::resume(const Event& event) {
             return retire(write_error_);
         case State::reading:
             switch (event.kind) {
-                case K::read: return process();
+                case K::read:
+                case K::more: return process();
                 case K::timeout:
                     if (callback_drain_)
                         return retire(std::make_exception_ptr(Error(
@@ -193,6 +194,7 @@ Action Request::resume(const Event& event) {
             switch (event.kind) {
                 case K::read: return process();
                 case K::cancel_requested: return Action::read();  // a cancel is already on its way
+                case K::more: return Action::read();  // not handed more once a cancel is sent
                 case K::timeout: return cancelled_but_stuck(kWaitTimeout);
                 case K::io_error: return cancelled_but_stuck(event.error->what());
                 default: break;

@@ -53,6 +53,16 @@ public:
 protected:
     Request(Wire wire, RequestOptions options) : wire_(wire), options_(options) {}
 
+    // Waiting for the reply with nothing unusual under way (no cancel, timeout or callback
+    // drain): the state in which a PipelineRequest takes more queries.
+    bool awaiting_reply() const noexcept {
+        return state_ == State::reading && !callback_drain_ && !timed_out_ && !cancel_asked_;
+    }
+    // process_as(op) asks op.take_more() once the messages at hand are handled: true when the
+    // operation appended more to send to Wire::out while it waited for its reply (a
+    // PipelineRequest's append); that is then written, the reply read meanwhile.
+    bool take_more() noexcept { return false; }
+
     // Appends the request to Wire::out; returns the action that sends it (write with a tail,
     // or write_draining). The base sets its timer.
     virtual Action send() = 0;
@@ -137,6 +147,10 @@ Action Request::process_as(Op& op) {
                 state_ = State::writing;
                 return Action::write(next_timer());
             }
+        }
+        if (op.take_more()) [[unlikely]] {
+            state_ = State::writing;
+            return Action::write_draining(next_timer());
         }
     } catch (const Error&) {
         return failed_in_reply();

@@ -239,4 +239,16 @@ OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options,
     return opener.take();
 }
 
+bool is_loopback_address(std::string_view address) noexcept {
+    char text[INET6_ADDRSTRLEN] = {};
+    if (address.empty() || address.size() >= sizeof text) return false;
+    address.copy(text, address.size());
+    in_addr v4{};
+    if (inet_pton(AF_INET, text, &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (inet_pton(AF_INET6, text, &v6) != 1) return false;
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
 }  // namespace pgtls::transport

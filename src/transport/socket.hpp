@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgtls/error.hpp"
@@ -93,6 +94,10 @@ OpenedSocket open_socket(const HostTarget& target, const SocketOptions& options,
 
 // Waits until fd is readable (or writable). Throws Error(timeout) at the deadline.
 void wait_fd(int fd, bool for_write, Deadline deadline, const char* what);
+
+// Whether `address` (numeric, as OpenedSocket::address) is a loopback address: 127.0.0.0/8,
+// ::1, or 127.0.0.0/8 mapped into IPv6. False for anything else, names included.
+bool is_loopback_address(std::string_view address) noexcept;
 
 
 }  // namespace pgtls::transport

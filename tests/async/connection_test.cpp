@@ -70,8 +70,10 @@ std::string sqlstate(std::exception_ptr e) {
 
 class AsyncConnectionTest : public BackendTest {
 protected:
-    // Connects `c` to PostgreSQL 18 (verify-full over TLS; plaintext for "none").
+    // Connects `c` to PostgreSQL 18 (verify-full over TLS; plaintext for "none"), with the
+    // suite's pipeline overlap (test_pipeline_overlap()).
     void connect(AsyncConnection& c) {
+        c.set_pipeline_overlap(test_pipeline_overlap());
         bool done = false;
         std::exception_ptr err;
         c.connect(pg18_verified(), [&](std::exception_ptr e) {
@@ -226,7 +228,9 @@ TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOu
         EXPECT_EQ(order[static_cast<std::size_t>(i)], i) << "callbacks run in submission order";
     }
     const AsyncConnection::Stats st = c.stats();
-    EXPECT_GE(st.pipelines, 2u) << "the first query runs alone only if nothing was queued behind it";
+    // 256 in one write, the rest in another: a pipeline of their own, or (overlapping) joining
+    // the first while it is answered.
+    EXPECT_GE(st.pipelines + st.pipeline_appends, 2u) << "the first query runs alone only if nothing was queued behind it";
     EXPECT_GE(st.pipelined_queries, static_cast<std::uint64_t>(kQueries - 1));
     EXPECT_TRUE(c.is_healthy());
 
@@ -444,6 +448,75 @@ TEST_P(AsyncConnectionTest, PipelinedQueriesAfterTheFirstParseAStatementOfTheirO
             EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "22012", "1"}));
         // Nothing is left behind but the cache's: the failed query's statement was closed after it.
         EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), cache > 0 ? "2" : "0");
+        EXPECT_TRUE(c.is_healthy());
+    }
+}
+
+namespace {
+// Queues, on `c`, a pipeline whose first query keeps the server busy for `sleep_s` seconds,
+// then two queries (a division by zero, a value), and after 100 ms — while the server sleeps —
+// `later` queries of one statement dividing 12 by 3, 0 (22012) and 4, and one of another
+// statement that counts the server's prepared statements named like pgtls's. Returns each
+// outcome in order: the value, E for 22012, ! and the error for anything else.
+std::string overlap_scenario(AsyncConnection& c, int later, double sleep_s = 0.3) {
+    std::vector<std::string> got;
+    auto add = [&](const std::string& sql, const std::string& arg) {
+        const std::size_t i = got.size();
+        got.emplace_back();
+        c.execute(sql, {Param{arg, 0, 0}}, [&got, i](std::exception_ptr e, Result r) {
+            got[i] = e ? (sqlstate(e) == "22012" ? "E" : "!" + what(e)) : std::string(r[0][0].view());
+        });
+    };
+    add("SELECT pg_sleep($1::float8)::text || 'a'", std::to_string(sleep_s));
+    add("SELECT 10 / $1::int", "0");
+    add("SELECT $1::int", "2");
+    run_loop(c, [] { return false; }, 100ms);  // the server sleeps on the first query
+    for (int i = 0; i < later; ++i) add("SELECT 12 / $1::int", i == 0 ? "3" : i == 1 ? "0" : "4");
+    add("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls%' AND $1::int > 0", "1");
+    const bool all = run_loop(c, [&] { return std::none_of(got.begin(), got.end(), [](const std::string& g) { return g.empty(); }); }, 10s);
+    EXPECT_TRUE(all) << "the queries did not complete";
+    std::string joined;
+    for (const auto& g : got) joined += g + " ";
+    return joined;
+}
+}  // namespace
+
+// Overlapping pipelines: queries queued while a pipeline is answered join it once they are as
+// many as its unanswered ones — written while the server still sleeps on its first query —,
+// answered in order after the others, each with its own outcome (an error only its own).
+// Those of one statement form a run of their own write (parsed once, closed by its last); the
+// query after them parses a statement of its own name and sees that one on the server, and
+// the statement of the failed division of the first write (a failed query skips its Close:
+// that statement is closed once the pipeline ended). Nothing is left behind on the server.
+TEST_P(AsyncConnectionTest, QueriesQueuedWhileAPipelineIsAnsweredJoinIt) {
+    AsyncConnection c;
+    connect(c);
+    c.set_pipeline_overlap(PipelineOverlap::on);
+    const auto before = c.stats();
+    EXPECT_EQ(overlap_scenario(c, 3), "a E 2 4 E 3 2 ");
+    const auto st = c.stats();
+    EXPECT_EQ(st.pipelines - before.pipelines, 1u);
+    EXPECT_EQ(st.pipeline_appends - before.pipeline_appends, 1u);
+    EXPECT_EQ(st.pipelined_queries - before.pipelined_queries, 7u);
+    EXPECT_EQ(query(c, "SELECT count(*) FROM pg_prepared_statements")[0][0][0].view(), "0");
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_FALSE(c.busy());
+}
+
+// automatic, the default, overlaps only across a network: not to the rig's loopback server
+// (see NetnsLoss.PipelinesOverlapAcrossANetworkLinkByDefault for the other side). Off, never.
+TEST_P(AsyncConnectionTest, PipelinesDoNotOverlapOnLoopbackByDefault) {
+    for (const PipelineOverlap overlap : {PipelineOverlap::automatic, PipelineOverlap::off}) {
+        AsyncConnection c;
+        EXPECT_EQ(c.pipeline_overlap(), PipelineOverlap::automatic);
+        connect(c);
+        c.set_pipeline_overlap(overlap);
+        EXPECT_EQ(c.pipeline_overlap(), overlap);
+        // Once the first pipeline ended (and the failed division's statement was closed),
+        // the later queries go out as one of their own.
+        EXPECT_EQ(overlap_scenario(c, 3), "a E 2 4 E 3 1 ");
+        EXPECT_EQ(c.stats().pipeline_appends, 0u);
+        EXPECT_EQ(c.stats().pipelines, 2u);
         EXPECT_TRUE(c.is_healthy());
     }
 }

@@ -15,6 +15,7 @@
 #include <deque>
 
 #include "protocol/close_flow.hpp"
+#include "transport/socket.hpp"
 
 using namespace pgtls;
 using protocol::Action;
@@ -127,6 +128,40 @@ TEST(AsyncDriver, WritesThenReadsAndWatchesTheSocketInBetween) {
     EXPECT_EQ(r.in.buffered(), 5u);
     EXPECT_EQ(a.events, (std::vector<Event::Kind>{Event::Kind::start, Event::Kind::written, Event::Kind::read}));
     EXPECT_TRUE(r.out.empty());
+}
+
+// more(): an algorithm waiting for a read that was handed more to send is resumed with
+// Event::more, and what it then asks (a write) goes out at the next advance(); while its
+// action is not a read, more() does nothing.
+TEST(AsyncDriver, MoreResumesAReadingAlgorithmThatThenWrites) {
+    Pair p;
+    Rig r(p.mine);
+    ListAlgorithm a;
+    a.actions = {Action::write(), Action::read(), Action::write_draining(), Action::read()};
+    r.out = "first";
+    r.start(a);
+    EXPECT_EQ(p.drain_peer(), "first");
+    r.out = "more";
+    r.driver->more(async::Clock::now());
+    r.driver->advance();
+    EXPECT_EQ(p.drain_peer(), "more");
+    EXPECT_EQ(a.events, (std::vector<Event::Kind>{Event::Kind::start, Event::Kind::written, Event::Kind::more,
+                                                  Event::Kind::written}));
+    ASSERT_EQ(::write(p.peer, "reply", 5), 5);
+    r.driver->advance();
+    ASSERT_TRUE(r.final_action);
+    EXPECT_FALSE(r.final_action->error);
+
+    Rig idle(-1);
+    idle.driver->more(async::Clock::now());  // nothing runs: nothing happens
+    EXPECT_FALSE(idle.driver->busy());
+}
+
+TEST(AsyncDriver, TellsLoopbackAddressesFromOthers) {
+    for (const char* a : {"127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"})
+        EXPECT_TRUE(transport::is_loopback_address(a)) << a;
+    for (const char* a : {"10.0.0.1", "128.0.0.1", "::ffff:10.0.0.1", "::2", "fe80::1", "localhost", "", "127.0.0.1 "})
+        EXPECT_FALSE(transport::is_loopback_address(a)) << a;
 }
 
 TEST(AsyncDriver, AWriteTheSocketCannotTakeAtOnceWaitsForWritabilityAndResumes) {

@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,6 +24,15 @@
 namespace pgtls::test {
 
 enum class DriverKind { blocking, async };
+
+// The pipeline overlap the suites give their AsyncConnections: automatic (off on the loopback
+// servers of the test rig) unless PGTLS_TEST_PIPELINE_OVERLAP is "on" or "off" — the meson
+// suites named *_overlap run the async ones again with it on.
+inline PipelineOverlap test_pipeline_overlap() {
+    const char* v = std::getenv("PGTLS_TEST_PIPELINE_OVERLAP");
+    const std::string_view s = v ? v : "";
+    return s == "on" ? PipelineOverlap::on : s == "off" ? PipelineOverlap::off : PipelineOverlap::automatic;
+}
 
 // Runs the loop for `c` (an AsyncConnection, or an AsyncPool) until `finished()`; false after
 // `limit`. `wake_at`: a time at which the loop wakes (to let `finished` act, say) even if the
@@ -141,6 +152,7 @@ public:
             return;
         }
         async_ = std::make_unique<AsyncConnection>();
+        async_->set_pipeline_overlap(test_pipeline_overlap());
         if (notices) async_->set_notice_handler(std::move(notices));
         std::optional<std::exception_ptr> outcome;
         async_->connect(config, [&](std::exception_ptr e) { outcome = e; });

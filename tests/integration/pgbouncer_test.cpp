@@ -18,6 +18,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "integration_fixture.hpp"
 
@@ -322,10 +323,16 @@ TEST_P(PgBouncer, StatementCacheUnderTransactionPooling) {
 TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
     constexpr int kCallers = 32, kQueries = 400;
     constexpr int kFailing = 8;  // i % 50 == 7: a division by zero, 22012
-    for (const std::size_t cache : {std::size_t{0}, std::size_t{16}}) {
-        SCOPED_TRACE("statement cache " + std::to_string(cache));
+    // With overlapping pipelines too: queries then join a pipeline while it is answered, and
+    // PgBouncer keeps them on its server connection as long as a Sync is unanswered.
+    for (const auto& [cache, overlap] : {std::pair{std::size_t{0}, PipelineOverlap::off},
+                                         std::pair{std::size_t{16}, PipelineOverlap::off},
+                                         std::pair{std::size_t{0}, PipelineOverlap::on},
+                                         std::pair{std::size_t{16}, PipelineOverlap::on}}) {
+        const bool overlapping = overlap == PipelineOverlap::on;
+        SCOPED_TRACE("statement cache " + std::to_string(cache) + (overlapping ? ", overlapping" : ""));
         std::atomic<int> ok{0}, lost{0}, lost_failing{0}, wrong{0}, divided{0};
-        std::atomic<std::uint64_t> pipelines{0};
+        std::atomic<std::uint64_t> pipelines{0}, appends{0};
         std::vector<std::string> errors(kClients);
         std::vector<std::thread> threads;
         for (int k = 0; k < kClients; ++k) {
@@ -335,6 +342,7 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
                 };
                 try {
                     AsyncConnection c;
+                    c.set_pipeline_overlap(overlap);
                     await_async_done(c, "connect", [&](auto done) { c.connect(config(conninfo()), done); });
                     if (cache > 0)
                         await_async_done(c, "cache", [&](auto done) { c.set_statement_cache_capacity(cache, done); });
@@ -377,6 +385,7 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
                     if (!run_async_loop(c, [&] { return completed == kQueries; }))
                         throw std::runtime_error("the queries did not complete within the test's limit");
                     pipelines += c.stats().pipelines;
+                    appends += c.stats().pipeline_appends;
                 } catch (const std::exception& e) {
                     fail(e.what());
                 }
@@ -386,6 +395,10 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
         for (int k = 0; k < kClients; ++k) EXPECT_TRUE(errors[k].empty()) << "client " << k << ": " << errors[k];
         EXPECT_EQ(wrong.load(), 0) << "a pipelined query got another query's result";
         EXPECT_GT(pipelines.load(), 0u) << "nothing was pipelined";
+        if (overlapping)
+            EXPECT_GT(appends.load(), 0u) << "no pipeline overlapped";
+        else
+            EXPECT_EQ(appends.load(), 0u);
         // A failing query's statement may be lost as well; then it fails with 26000 before it
         // could divide — still its own error, and no other query's.
         EXPECT_GT(divided.load(), 0);
@@ -395,10 +408,11 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
             EXPECT_GE(ok.load(), kClients * (kQueries - kFailing) * 95 / 100);
         else
             EXPECT_GT(ok.load(), 0);
-        std::printf("implicit pipelines under transaction pooling (%s, cache %zu): %d correct, %d + %d lost (26000), "
-                    "%llu pipelines\n",
-                    backend().c_str(), cache, ok.load(), lost.load(), lost_failing.load(),
-                    static_cast<unsigned long long>(pipelines.load()));
+        std::printf("implicit pipelines under transaction pooling (%s, cache %zu%s): %d correct, %d + %d lost (26000), "
+                    "%llu pipelines, %llu appended writes\n",
+                    backend().c_str(), cache, overlapping ? ", overlapping" : "", ok.load(), lost.load(),
+                    lost_failing.load(), static_cast<unsigned long long>(pipelines.load()),
+                    static_cast<unsigned long long>(appends.load()));
     }
 }
 

@@ -45,12 +45,14 @@ std::array<AsyncWatch, 2> AsyncConnection::watches() const noexcept {
 }
 
 std::optional<AsyncConnection::Clock::time_point> AsyncConnection::deadline() const noexcept {
-    // advance() is due at once when a completion waits for its callback or a queued operation
-    // waits to start. The clock's epoch: a time every later `now` is past, whenever the loop
+    // advance() is due at once when a completion waits for its callback, a queued operation
+    // waits to start, or queued queries can join the running pipeline. The clock's epoch: a
+    // time every later `now` is past, whenever the loop
     // took its own `now` (Clock::now() here would be later than a loop's earlier reading, and
     // `deadline <= now` would then never hold for it); and not time_point::min(), which
     // overflows a loop's `deadline - now`.
-    if (!state_->completed.empty() || (!state_->running && !state_->queue.empty()) || state_->kick)
+    if (!state_->completed.empty() || (!state_->running && !state_->queue.empty()) || state_->kick ||
+        state_->can_append())
         return Clock::time_point{};
     return state_->driver.deadline();
 }
@@ -61,7 +63,7 @@ void AsyncConnection::advance(Clock::time_point now) {
     while (true) {
         s.driver.advance(now);
         s.harvest_batch();
-        s.start_next(now);
+        if (s.start_next(now)) continue;  // queries joined the running pipeline: write them
         if (s.completed.empty()) return;
         if (!s.deliver()) return;
         now = Clock::now();
@@ -417,6 +419,8 @@ void AsyncConnection::resume_reading() noexcept {
 }
 bool AsyncConnection::reading_paused() const noexcept { return state_->driver.reading_paused(); }
 void AsyncConnection::set_query_timeout(std::chrono::milliseconds timeout) noexcept { state_->query_timeout = timeout; }
+void AsyncConnection::set_pipeline_overlap(PipelineOverlap overlap) noexcept { state_->pipeline_overlap = overlap; }
+PipelineOverlap AsyncConnection::pipeline_overlap() const noexcept { return state_->pipeline_overlap; }
 std::chrono::milliseconds AsyncConnection::query_timeout() const noexcept { return state_->query_timeout; }
 int AsyncConnection::socket() const noexcept { return state_->channel.fd(); }
 const std::function<void(const Notice&)>& AsyncConnection::notice_handler() const noexcept {

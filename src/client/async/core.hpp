@@ -27,6 +27,7 @@
 #include "client/tls_setup_cache.hpp"
 #include "client/trace_comment.hpp"
 #include "client/transaction_sql.hpp"
+#include "transport/socket.hpp"
 
 namespace pgtls::client {
 
@@ -84,7 +85,7 @@ struct Batch {
     // With the statement cache on: how each query used it (settled as the query completes).
     std::vector<protocol::StatementCache::PipelinedUse> cache_uses;
     // Every query after the first that parses outside the cache and a run parses a statement
-    // of its own unique name and closes it before its Sync (see make_batch).
+    // of its own unique name and closes it before its Sync (see fill_batch).
     // With the cache off, a run of queries with the same SQL and parameter types shares one Parse:
     // the first parses a statement of a name unique to the connection, the others bind it
     // and the last closes it (a Bind of a statement parsed in another pipeline could reach
@@ -136,6 +137,12 @@ struct AsyncCore {
     // An implicit pipeline's limits: past them the rest waits for the next one.
     static constexpr std::size_t max_batch_queries = 256;
     static constexpr std::size_t max_batch_bytes = std::size_t{1} << 20;
+    // Queries one pipeline takes in all, appended writes included (append_to_running), so the
+    // outcomes it holds stay bounded.
+    static constexpr std::size_t max_running_queries = 512;
+    PipelineOverlap pipeline_overlap = PipelineOverlap::automatic;
+    bool peer_remote = false;     // the connected peer is neither a Unix socket nor loopback
+    bool append_refused = false;  // a queued query could not join the running pipeline
     AsyncConnection::Stats stats;
     bool kick = false;  // resume_reading(): advance() is due
 
@@ -246,11 +253,14 @@ struct AsyncCore {
         queue.push_front(std::move(op));
     }
 
-    void start_next(Clock::time_point now) {
+    // Starts what can start: queued queries join the running pipeline (true: advance() must
+    // write them), or the next operation starts when none runs.
+    bool start_next(Clock::time_point now) {
         if (!driver.busy() && !running) queue_closes();
+        if (append_to_running(now)) return true;
         while (!driver.busy() && !running && !queue.empty()) {
             const auto next = next_startable();
-            if (next == queue.end()) return;
+            if (next == queue.end()) return false;
             std::unique_ptr<Op> op = std::move(*next);
             queue.erase(next);
             if (auto why = refusal(*op)) {
@@ -277,6 +287,7 @@ struct AsyncCore {
             session.callback_error = nullptr;
             driver.start(*running->algo, [this](const protocol::Action& done) { on_done(done); }, now);
         }
+        return false;
     }
 
     // An operation that sends `first` and the pipelinable operations queued after it as one
@@ -287,111 +298,12 @@ struct AsyncCore {
         auto batch = std::make_unique<Op>();
         batch->batch = std::make_shared<Batch>();
         Batch& b = *batch->batch;
-        const bool cached = cache.capacity() > 0;
-        // The current run (see Batch): its first member, where that member's messages start,
-        // and the statement it parses once a second member joins (empty before).
-        std::size_t run_first = Batch::own_parse, run_start = 0;
-        std::string run_name;
-        auto joins_run = [&](const ExtendedArgs& a) {
-            if (run_first == Batch::own_parse || a.statement) return false;
-            const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
-            return a.sql == f.sql && std::equal(a.params.begin(), a.params.end(), f.params.begin(), f.params.end(),
-                                                [](const Param& x, const Param& y) { return x.type_oid == y.type_oid; });
-        };
-        // The run's last query (the batch's last member) closes its statement, before its Sync.
-        auto end_run = [&] {
-            if (!run_name.empty()) {
-                constexpr std::size_t sync_bytes = 5;  // the Sync protocol::sync() appended last
-                b.messages.resize(b.messages.size() - sync_bytes);
-                protocol::close(b.messages, 'S', run_name);
-                protocol::sync(b.messages);
-                b.closes.back() = std::move(run_name);
-            }
-            run_first = Batch::own_parse;
-            run_name.clear();
-        };
-        auto add = [&](std::unique_ptr<Op>& op) {
-            ExtendedArgs& a = *op->pipelinable;
-            if (!cached) a.with_trace_comment(settings);
-            const bool joins = !cached && joins_run(a);
-            if (!joins) end_run();
-            const std::size_t before = b.messages.size();
-            // A prepared statement's query has no Describe: its result slot gets its columns.
-            std::shared_ptr<const std::vector<Column>> known;
-            const auto fmt = static_cast<std::int16_t>(a.format);
-            protocol::StatementCache::PipelinedUse use;  // unnamed unless the cache encodes it
-            // The second query of a run: the run's first is encoded again, to parse and describe
-            // the run's statement.
-            const bool second = joins && run_name.empty();
-            // A query after the batch's first that parses a statement outside a run (nor
-            // through the cache's named one) parses one of its own unique name and closes it
-            // before its Sync, as a run does: a transaction pooler may hand the server
-            // connection over between the Parse and the Bind of one Sync group once it has the
-            // answers to the Syncs before it (PgBouncer, pgbouncer#759), and a Bind of the
-            // unnamed statement would then run whatever another client parsed there; a unique
-            // name fails with 26000 instead. The batch's first query has no Sync unanswered
-            // before it, and DEALLOCATE or DISCARD would drop their own.
-            std::string own_name;
-            if (!a.statement && !joins && !batch->members.empty() && !protocol::drops_prepared_statements(a.sql))
-                own_name = cache.next_name();
-            try {
-                if (!a.statement && cached) {  // as CachedExecute: no trace comment
-                    use = cache.encode_pipelined(b.messages, a.sql, a.params, a.format, own_name);
-                    if (use.kind != protocol::StatementCache::PipelinedUse::Kind::unnamed) own_name.clear();
-                    if (use.columns) known = session.columns_like(*use.columns, fmt);
-                    protocol::sync(b.messages);
-                } else if (joins) {
-                    // Encoded apart, then put in place at once: a query that cannot be encoded
-                    // changes nothing.
-                    std::string name = second ? cache.next_name() : run_name;
-                    std::string tail;
-                    if (second) {
-                        const ExtendedArgs& f = *batch->members[run_first]->pipelinable;
-                        protocol::encode_parsed_and_described(tail, name, f.sql, f.params, f.format);
-                        protocol::sync(tail);
-                    }
-                    protocol::encode_bound(tail, name, a.params, a.format);
-                    protocol::sync(tail);
-                    b.messages.replace(second ? run_start : b.messages.size(), std::string::npos, tail);
-                    run_name = std::move(name);
-                } else {
-                    protocol::encode_extended(b.messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
-                                              a.format, own_name);
-                    if (a.statement) known = session.columns_like(a.statement->columns, fmt);
-                    if (!own_name.empty()) protocol::close(b.messages, 'S', own_name);
-                    protocol::sync(b.messages);
-                }
-            } catch (...) {
-                b.messages.resize(before);
-                return false;
-            }
-            if (cached) b.cache_uses.push_back(std::move(use));  // one per member, in step with them
-            b.results.emplace_back();
-            if (known) b.results.back().result.set_columns(std::move(known));
-            b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
-            b.closes.push_back(std::move(own_name));
-            b.described.push_back(joins ? fmt : protocol::PipelineFlow::own_description);
-            if (second) {  // the run's first no longer parses a statement of its own
-                b.described[run_first] = static_cast<std::int16_t>(batch->members[run_first]->pipelinable->format);
-                b.closes[run_first].clear();
-            }
-            batch->members.push_back(std::move(op));
-            b.sync_after.push_back(batch->members.size());
-            // A query may start a run — not DEALLOCATE or DISCARD, which would drop the run's
-            // statement (its other queries have the same SQL: checked once, here).
-            if (!joins && !cached && !a.statement && !protocol::drops_prepared_statements(a.sql)) {
-                run_first = batch->members.size() - 1;
-                run_start = before;
-            }
-            return true;
-        };
-        if (!add(first)) return first;
-        while (!queue.empty() && queue.front()->pipelinable && batch->members.size() < max_batch_queries &&
-               b.messages.size() < max_batch_bytes) {
-            if (!add(queue.front())) break;  // it stays first in the queue
+        queue.push_front(std::move(first));  // it came from the front
+        if (fill_batch(*batch, b.messages) == 0) {
+            first = std::move(queue.front());
             queue.pop_front();
+            return first;
         }
-        end_run();
         // Alone, it runs as one operation — unless it already prepared through the cache.
         if (batch->members.size() == 1 &&
             (b.cache_uses.empty() || b.cache_uses.front().kind != protocol::StatementCache::PipelinedUse::Kind::miss))
@@ -403,6 +315,165 @@ struct AsyncCore {
                                                                s.request_options(), bp->described);
         };
         return batch;
+    }
+
+    // Takes the pipelinable operations at the head of the queue into `batch`, their messages
+    // appended to `messages` (one write: the batch's first, or one appended while the batch is
+    // answered), as many as one write holds; an operation whose messages cannot be encoded
+    // stops it and stays first in the queue. Runs form within one write. How many it took.
+    std::size_t fill_batch(Op& batch, std::string& messages) {
+        Batch& b = *batch.batch;
+        const bool cached = cache.capacity() > 0;
+        const std::size_t start = batch.members.size(), base = messages.size();
+        // The current run (see Batch): its first member, where that member's messages start,
+        // and the statement it parses once a second member joins (empty before).
+        std::size_t run_first = Batch::own_parse, run_start = 0;
+        std::string run_name;
+        auto joins_run = [&](const ExtendedArgs& a) {
+            if (run_first == Batch::own_parse || a.statement) return false;
+            const ExtendedArgs& f = *batch.members[run_first]->pipelinable;
+            return a.sql == f.sql && std::equal(a.params.begin(), a.params.end(), f.params.begin(), f.params.end(),
+                                                [](const Param& x, const Param& y) { return x.type_oid == y.type_oid; });
+        };
+        // The run's last query (the write's last member) closes its statement, before its Sync.
+        auto end_run = [&] {
+            if (!run_name.empty()) {
+                constexpr std::size_t sync_bytes = 5;  // the Sync protocol::sync() appended last
+                messages.resize(messages.size() - sync_bytes);
+                protocol::close(messages, 'S', run_name);
+                protocol::sync(messages);
+                b.closes.back() = std::move(run_name);
+            }
+            run_first = Batch::own_parse;
+            run_name.clear();
+        };
+        auto add = [&](std::unique_ptr<Op>& op) {
+            ExtendedArgs& a = *op->pipelinable;
+            if (!cached) a.with_trace_comment(settings);
+            const bool joins = !cached && joins_run(a);
+            if (!joins) end_run();
+            const std::size_t before = messages.size();
+            // A prepared statement's query has no Describe: its result slot gets its columns.
+            std::shared_ptr<const std::vector<Column>> known;
+            const auto fmt = static_cast<std::int16_t>(a.format);
+            protocol::StatementCache::PipelinedUse use;  // unnamed unless the cache encodes it
+            // The second query of a run: the run's first is encoded again, to parse and describe
+            // the run's statement.
+            const bool second = joins && run_name.empty();
+            // A query after the pipeline's first that parses a statement outside a run (nor
+            // through the cache's named one) parses one of its own unique name and closes it
+            // before its Sync, as a run does: a transaction pooler may hand the server
+            // connection over between the Parse and the Bind of one Sync group once it has the
+            // answers to the Syncs before it (PgBouncer, pgbouncer#759), and a Bind of the
+            // unnamed statement would then run whatever another client parsed there; a unique
+            // name fails with 26000 instead. The pipeline's first query has no Sync unanswered
+            // before it, and DEALLOCATE or DISCARD would drop their own.
+            std::string own_name;
+            if (!a.statement && !joins && !batch.members.empty() && !protocol::drops_prepared_statements(a.sql))
+                own_name = cache.next_name();
+            try {
+                if (!a.statement && cached) {  // as CachedExecute: no trace comment
+                    use = cache.encode_pipelined(messages, a.sql, a.params, a.format, own_name);
+                    if (use.kind != protocol::StatementCache::PipelinedUse::Kind::unnamed) own_name.clear();
+                    if (use.columns) known = session.columns_like(*use.columns, fmt);
+                    protocol::sync(messages);
+                } else if (joins) {
+                    // Encoded apart, then put in place at once: a query that cannot be encoded
+                    // changes nothing.
+                    std::string name = second ? cache.next_name() : run_name;
+                    std::string tail;
+                    if (second) {
+                        const ExtendedArgs& f = *batch.members[run_first]->pipelinable;
+                        protocol::encode_parsed_and_described(tail, name, f.sql, f.params, f.format);
+                        protocol::sync(tail);
+                    }
+                    protocol::encode_bound(tail, name, a.params, a.format);
+                    protocol::sync(tail);
+                    messages.replace(second ? run_start : messages.size(), std::string::npos, tail);
+                    run_name = std::move(name);
+                } else {
+                    protocol::encode_extended(messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
+                                              a.format, own_name);
+                    if (a.statement) known = session.columns_like(a.statement->columns, fmt);
+                    if (!own_name.empty()) protocol::close(messages, 'S', own_name);
+                    protocol::sync(messages);
+                }
+            } catch (...) {
+                messages.resize(before);
+                return false;
+            }
+            if (cached) b.cache_uses.push_back(std::move(use));  // one per member, in step with them
+            b.results.emplace_back();
+            if (known) b.results.back().result.set_columns(std::move(known));
+            b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
+            b.closes.push_back(std::move(own_name));
+            b.described.push_back(joins ? fmt : protocol::PipelineFlow::own_description);
+            if (second) {  // the run's first no longer parses a statement of its own
+                b.described[run_first] = static_cast<std::int16_t>(batch.members[run_first]->pipelinable->format);
+                b.closes[run_first].clear();
+            }
+            batch.members.push_back(std::move(op));
+            b.sync_after.push_back(batch.members.size());
+            // A query may start a run — not DEALLOCATE or DISCARD, which would drop the run's
+            // statement (its other queries have the same SQL: checked once, here).
+            if (!joins && !cached && !a.statement && !protocol::drops_prepared_statements(a.sql)) {
+                run_first = batch.members.size() - 1;
+                run_start = before;
+            }
+            return true;
+        };
+        while (!queue.empty() && queue.front()->pipelinable && batch.members.size() - start < max_batch_queries &&
+               messages.size() - base < max_batch_bytes && batch.members.size() < max_running_queries) {
+            if (!add(queue.front())) break;  // it stays first in the queue
+            queue.pop_front();
+        }
+        end_run();
+        return batch.members.size() - start;
+    }
+
+    // Overlapping pipelines (see AsyncConnection::set_pipeline_overlap): while the running
+    // pipeline is answered, the queries queued since join it once they are as many as its
+    // unanswered ones, written at once and answered in order after the others, so the server
+    // does not wait a round trip for the client between one write and the next. Up to
+    // max_running_queries per pipeline (their outcomes are held until it ends). True when
+    // some joined: advance() then writes them.
+    bool append_to_running(Clock::time_point now) {
+        if (!can_append()) return false;
+        const std::size_t taken = fill_batch(*running, out);
+        if (taken == 0) {  // the first queued cannot be encoded: it runs alone after this pipeline
+            append_refused = true;
+            return false;
+        }
+        stats.pipelined_queries += taken;
+        ++stats.pipeline_appends;
+        const Batch& b = *running->batch;
+        static_cast<protocol::PipelineRequest&>(*running->algo).append(b.sync_after, b.described);
+        driver.more(now);
+        return true;
+    }
+
+    bool overlapping() const noexcept {
+        return pipeline_overlap == PipelineOverlap::on || (pipeline_overlap == PipelineOverlap::automatic && peer_remote);
+    }
+
+    // Queued queries could join the running pipeline now (advance() is then due at once).
+    bool can_append() const noexcept {
+        if (!running || !running->batch || !running->algo || !overlapping() || append_refused || queue.empty() ||
+            !queue.front()->pipelinable || query_timeout.count() != 0 || driver.reading_paused() || !out.empty() ||
+            running->members.size() >= max_running_queries)
+            return false;
+        const auto& pipeline = static_cast<const protocol::PipelineRequest&>(*running->algo);
+        if (!pipeline.appendable()) return false;
+        // Join once as many wait as are left to answer: the server still has work while they
+        // travel, and each write carries many queries (joining each as it comes would cost the
+        // server a read and a wake-up per query).
+        const std::size_t unanswered = running->members.size() - pipeline.reported();
+        std::size_t waiting = 0;
+        for (const auto& op : queue) {
+            if (!op->pipelinable || waiting >= unanswered) break;
+            ++waiting;
+        }
+        return waiting >= std::max<std::size_t>(unanswered, 1);
     }
 
     // Completes the members of the running implicit pipeline whose outcome is final (their
@@ -464,6 +535,7 @@ struct AsyncCore {
     // From the driver: internal bookkeeping only; the application's callback runs later.
     void on_done(const protocol::Action& done) {
         std::unique_ptr<Op> op = std::move(running);
+        append_refused = false;
         if (op->batch) {
             if (done.connection == protocol::Action::Connection::retired) healthy = false;
             complete_batch(*op, done);
@@ -500,6 +572,7 @@ struct AsyncCore {
         healthy = true;
         target = a.target();
         address = a.address();
+        peer_remote = !target.is_unix_socket() && !transport::is_loopback_address(address);
         tls_start = a.tls();
         key = f.backend_key();
         info = connection_info(target, address, tls_start, a.tls_up(), a.tls_up() ? tls->backend : nullptr, f, session);

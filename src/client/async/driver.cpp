@@ -95,6 +95,11 @@ void Driver::advance(Clock::time_point now) {
     }
 }
 
+void Driver::more(Clock::time_point now) {
+    if (!algo_ || action_.kind != Action::Kind::read) return;
+    resume(Event::of(Event::Kind::more), now);
+}
+
 void Driver::request_cancel(std::exception_ptr error, Clock::time_point now) {
     if (!algo_) return;
     if (!algo_->cancellable()) {

@@ -83,6 +83,11 @@ public:
     // `error`. Nothing when idle.
     void request_cancel(std::exception_ptr error, Clock::time_point now = Clock::now());
 
+    // The running algorithm, its action a read, was handed more to send (PipelineRequest::
+    // append): resumes it with Event::more; the next advance() writes what that asks.
+    // Nothing when its action is not a read.
+    void more(Clock::time_point now);
+
     // Ends the running algorithm at once with `error` (the connection is retired): for
     // destroying a connection with an operation in flight. Runs its completion.
     void abandon(std::exception_ptr error);
