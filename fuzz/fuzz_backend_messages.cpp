@@ -55,8 +55,10 @@ void parse_one(const protocol::BackendMessage& m) {
 // piece (the end of the stream is the server closing the connection), every other action
 // succeeds (a start_tls as a handshake without a peer certificate). Runs until done; an
 // algorithm that neither finishes nor asks for input within the step budget is a bug.
+// `more`, when given, is asked at each read: true when it handed the algorithm more to send,
+// which is then resumed with Event::more in place of the read (PipelineRequest::append).
 void play_server(protocol::Algorithm& algo, protocol::Wire wire, fuzz::Splitter& split,
-                 std::span<const std::uint8_t> stream) {
+                 std::span<const std::uint8_t> stream, const std::function<bool()>& more = {}) {
     const Error eof(ErrorKind::connection, ErrorCause::connection_closed, "server closed the connection unexpectedly");
     const protocol::TlsUp tls_up;
     std::size_t pos = 0;
@@ -71,6 +73,10 @@ void play_server(protocol::Algorithm& algo, protocol::Wire wire, fuzz::Splitter&
                 ev = protocol::Event::of(protocol::Event::Kind::written);
                 break;
             case protocol::Action::Kind::read: {
+                if (more && more()) {
+                    ev = protocol::Event::of(protocol::Event::Kind::more);
+                    break;
+                }
                 if (pos == stream.size()) {
                     ev = protocol::Event::failed(eof);
                     break;
@@ -135,12 +141,27 @@ void run_query(std::uint8_t mode, std::uint8_t seed, std::span<const std::uint8_
     if (mode & 0x10) {
         // An implicit pipeline, a sync group per query: a query with a Describe of its own,
         // then a run that takes its columns from its statement's description (text, binary).
+        // Bit 0x20: once it waits for its reply, the same again joins it (overlapping
+        // pipelines), as often as the stream lasts up to three times.
         std::vector<PipelineResult> results(4);
-        const std::size_t sync_after[] = {1, 2, 3, 4};
+        std::vector<std::size_t> sync_after{1, 2, 3, 4};
         constexpr std::int16_t own = protocol::PipelineFlow::own_description;
-        const std::int16_t described[] = {own, 0, 1, 0};
+        std::vector<std::int16_t> described{own, 0, 1, 0};
         protocol::PipelineRequest q(wire, "", results, sync_after, options, described);
-        play_server(q, wire, split, stream);
+        int appended = 0;
+        const std::function<bool()> more = [&] {
+            if (!(mode & 0x20) || appended == 3 || !q.appendable()) return false;
+            ++appended;
+            for (std::size_t i = 0; i < 4; ++i) {
+                results.emplace_back();
+                sync_after.push_back(results.size());
+                described.push_back(i == 0 ? own : static_cast<std::int16_t>(i == 2));
+            }
+            out.append("appended");  // written by the next action
+            q.append(sync_after, described);
+            return true;
+        };
+        play_server(q, wire, split, stream, more);
         for (const PipelineResult& r : results) walk({r.result});
         return;
     }

@@ -63,6 +63,8 @@ pipe = (msg('1', b'') + msg('2', b'') + rowdesc([('own', 25)]) + datarow([b'a'])
         + msg('2', b'') + datarow([i32(8)]) + cc('SELECT 1') + ready()
         + msg('2', b'') + cc('SELECT 0') + msg('3', b'') + ready())
 write('fuzz_backend_messages', 'pipeline-run', bytes([0x10, 13]) + pipe)
+# the same pipeline overlapped (mode&0x20): a second write joins it while it is answered
+write('fuzz_backend_messages', 'pipeline-overlap', bytes([0x30, 17]) + pipe + pipe)
 # startup streams: mode&1; 0x10 ssl_request, 0x20 direct
 trust = auth_ok + params + key + ready()
 # connect streams (mode&1 and mode&8): ConnectFlow over two hosts, sslmode=prefer,
