@@ -276,6 +276,7 @@ public:
     OpId stream(std::string sql, std::vector<Param> params, std::function<void(const Row&)> on_row,
                 Callback<std::uint64_t> done, ResultFormat format = ResultFormat::text);
     /// Sends every query before reading any result; a final sync is added when missing.
+    /// Behind PgBouncer in transaction mode, see pgtls::Pipeline on several sync groups.
     OpId pipeline(std::vector<PipelineQuery> queries, Callback<std::vector<PipelineResult>> done);
     /// COPY ... TO STDOUT: each chunk to `on_data`; completes with the row count.
     OpId copy_out(std::string sql, std::function<void(std::string_view)> on_data, Callback<std::uint64_t> done);

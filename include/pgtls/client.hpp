@@ -37,7 +37,13 @@ class Client;
 /// Queue many statements before reading any result (libpq pipeline mode): each add() queues
 /// Parse/Bind/Describe/Execute, sync() marks a sync point, run() sends everything in large
 /// writes and reads every result in order. An error aborts the rest of its sync group,
-/// exactly as the server does; every query's outcome is reported.
+/// exactly as the server does; every query's outcome is reported. Behind a transaction pooler,
+/// a sync group after the first may run on another server connection than the groups before
+/// it, and PgBouncer may even split one group there once it has answered the Syncs before it
+/// (pgbouncer#759): an add() of SQL (the unnamed statement) in such a group could then bind
+/// another client's statement. Through PgBouncer in transaction mode, pipeline prepared
+/// statements only, or end the pipeline with its one Sync (implicit pipelining,
+/// AsyncConnection::execute(), names its statements itself).
 class Pipeline {
 public:
     /// An empty pipeline on `client`, which must outlive it; nothing is sent before run().
