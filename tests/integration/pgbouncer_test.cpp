@@ -325,10 +325,11 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
     constexpr int kFailing = 8;  // i % 50 == 7: a division by zero, 22012
     // With overlapping pipelines too: queries then join a pipeline while it is answered, and
     // PgBouncer keeps them on its server connection as long as a Sync is unanswered.
-    for (const auto& [cache, overlap] : {std::pair{std::size_t{0}, PipelineOverlap::off},
-                                         std::pair{std::size_t{16}, PipelineOverlap::off},
-                                         std::pair{std::size_t{0}, PipelineOverlap::on},
-                                         std::pair{std::size_t{16}, PipelineOverlap::on}}) {
+    for (const auto& mode : {std::pair{std::size_t{0}, PipelineOverlap::off}, std::pair{std::size_t{16}, PipelineOverlap::off},
+                             std::pair{std::size_t{0}, PipelineOverlap::on}, std::pair{std::size_t{16}, PipelineOverlap::on}}) {
+        // Named apart: clang before 16 cannot capture structured bindings in the lambdas below.
+        const std::size_t cache = mode.first;
+        const PipelineOverlap overlap = mode.second;
         const bool overlapping = overlap == PipelineOverlap::on;
         SCOPED_TRACE("statement cache " + std::to_string(cache) + (overlapping ? ", overlapping" : ""));
         std::atomic<int> ok{0}, lost{0}, lost_failing{0}, wrong{0}, divided{0};
