@@ -93,7 +93,7 @@ void StatementCache::after_result(const Result& result) {
 
 StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, std::string_view sql,
                                                               std::span<const Param> params, ResultFormat format,
-                                                              std::string_view parse_as) {
+                                                              bool own_statement) {
     PipelinedUse use;
     std::string k = key(sql, params);
     const auto it = entries_.find(k);
@@ -106,8 +106,9 @@ StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, 
         return use;
     }
     if (it != entries_.end()) {  // pending: its Parse is not answered yet
-        encode_extended(out, nullptr, sql, params, format, parse_as);
-        if (!parse_as.empty()) close(out, 'S', parse_as);
+        if (own_statement) use.name = next_name();
+        encode_extended(out, nullptr, sql, params, format, use.name);
+        if (!use.name.empty()) close(out, 'S', use.name);
         return use;
     }
     // A miss: Parse of a named statement, then the query's Bind/Describe/Execute. Encoded

@@ -65,18 +65,19 @@ public:
     struct PipelinedUse {
         enum class Kind : std::uint8_t { unnamed, hit, miss } kind = Kind::unnamed;
         std::string key;   // miss: the cache key
-        std::string name;  // hit, miss: the statement's name
+        std::string name;  // hit, miss: the statement's name; unnamed: its own, if named
         // hit: the statement's columns (its Bind/Execute have no Describe); valid until the
         // cache next changes.
         const std::vector<Column>* columns = nullptr;
     };
     // Appends the query's messages, without its Sync, to `out` — with a cached statement, or
     // the Close of an evicted one and the Parse of a new pending one, or (while the statement
-    // is pending) a statement of its own: the unnamed one, or when `parse_as` is given one of
-    // that name, closed after its Execute (kind unnamed) — and returns how it used the cache.
-    // The cache changes only when the messages could be encoded (the encoding error propagates).
+    // is pending) a statement of its own (kind unnamed): the unnamed one, or with
+    // `own_statement` one named next_name() (in `name`), closed after its Execute — and
+    // returns how it used the cache. The cache changes only when the messages could be
+    // encoded (the encoding error propagates).
     PipelinedUse encode_pipelined(std::string& out, std::string_view sql, std::span<const Param> params,
-                                  ResultFormat format, std::string_view parse_as = {});
+                                  ResultFormat format, bool own_statement = false);
     // The query of `use` ended: with `result` when it succeeded, else with `error` (null: the
     // connection failed). Returns the statements to close on the server: a pending one whose
     // query failed (its Parse may have succeeded) or that the cache no longer holds, a cached

@@ -220,27 +220,28 @@ TEST(PipelinedCache, AMissIsPendingUntilItsQuerySucceedsThenHits) {
     EXPECT_EQ(hit.columns->front().name, "n");
 }
 
-// While the statement is pending, a query given a name to parse as parses a statement of
-// that name and closes it after its Execute (behind a transaction pooler its Bind must not
-// reach another client's unnamed statement); the cache does not keep it.
-TEST(PipelinedCache, APendingStatementsQueryParsesAsTheGivenNameAndClosesIt) {
+// While the statement is pending, a query that asks for a statement of its own parses one
+// named next_name() and closes it after its Execute (behind a transaction pooler its Bind
+// must not reach another client's unnamed statement); the cache does not keep it.
+TEST(PipelinedCache, APendingStatementsQueryParsesAStatementOfItsOwnAndClosesIt) {
     protocol::StatementCache cache;
     cache.set_capacity(4);
     const std::vector<Param> params{to_param(7)};
     std::string out;
-    const Use miss = cache.encode_pipelined(out, "SELECT $1::int", params, ResultFormat::text, "own_1");
+    const Use miss = cache.encode_pipelined(out, "SELECT $1::int", params, ResultFormat::text, true);
     EXPECT_EQ(miss.kind, Use::Kind::miss);
-    EXPECT_EQ(message_types(out), "PBDE") << "a miss parses the cache's statement, not the given name";
-    EXPECT_EQ(out.find("own_1"), std::string::npos);
+    EXPECT_EQ(message_types(out), "PBDE") << "a miss parses the cache's statement, no other";
 
     out.clear();
-    const Use meanwhile = cache.encode_pipelined(out, "SELECT $1::int", params, ResultFormat::text, "own_2");
+    const Use meanwhile = cache.encode_pipelined(out, "SELECT $1::int", params, ResultFormat::text, true);
     EXPECT_EQ(meanwhile.kind, Use::Kind::unnamed);
     EXPECT_EQ(message_types(out), "PBDEC");
+    ASSERT_FALSE(meanwhile.name.empty());
+    EXPECT_NE(meanwhile.name, miss.name);
     EXPECT_EQ(out.find(miss.name), std::string::npos);
     // Parse, Bind and Close name it: three times.
     std::size_t named = 0;
-    for (auto at = out.find("own_2"); at != std::string::npos; at = out.find("own_2", at + 1)) ++named;
+    for (auto at = out.find(meanwhile.name); at != std::string::npos; at = out.find(meanwhile.name, at + 1)) ++named;
     EXPECT_EQ(named, 3u);
     EXPECT_EQ(cache.size(), 1u);
 }

@@ -367,14 +367,15 @@ struct AsyncCore {
             // answers to the Syncs before it (PgBouncer, pgbouncer#759), and a Bind of the
             // unnamed statement would then run whatever another client parsed there; a unique
             // name fails with 26000 instead. The pipeline's first query has no Sync unanswered
-            // before it, and DEALLOCATE or DISCARD would drop their own.
+            // before it, and DEALLOCATE or DISCARD would drop their own. Such a query may also
+            // start a run (below), unless the cache encodes it.
+            const bool parses_own = !a.statement && !joins && !protocol::drops_prepared_statements(a.sql);
+            const bool own_statement = parses_own && !batch.members.empty();
             std::string own_name;
-            if (!a.statement && !joins && !batch.members.empty() && !protocol::drops_prepared_statements(a.sql))
-                own_name = cache.next_name();
             try {
                 if (!a.statement && cached) {  // as CachedExecute: no trace comment
-                    use = cache.encode_pipelined(messages, a.sql, a.params, a.format, own_name);
-                    if (use.kind != protocol::StatementCache::PipelinedUse::Kind::unnamed) own_name.clear();
+                    use = cache.encode_pipelined(messages, a.sql, a.params, a.format, own_statement);
+                    if (use.kind == protocol::StatementCache::PipelinedUse::Kind::unnamed) own_name = use.name;
                     if (use.columns) known = session.columns_like(*use.columns, fmt);
                     protocol::sync(messages);
                 } else if (joins) {
@@ -392,6 +393,7 @@ struct AsyncCore {
                     messages.replace(second ? run_start : messages.size(), std::string::npos, tail);
                     run_name = std::move(name);
                 } else {
+                    if (own_statement) own_name = cache.next_name();
                     protocol::encode_extended(messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
                                               a.format, own_name);
                     if (a.statement) known = session.columns_like(a.statement->columns, fmt);
@@ -416,7 +418,7 @@ struct AsyncCore {
             b.sync_after.push_back(batch.members.size());
             // A query may start a run — not DEALLOCATE or DISCARD, which would drop the run's
             // statement (its other queries have the same SQL: checked once, here).
-            if (!joins && !cached && !a.statement && !protocol::drops_prepared_statements(a.sql)) {
+            if (parses_own && !cached) {
                 run_first = batch.members.size() - 1;
                 run_start = before;
             }
