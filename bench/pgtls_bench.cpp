@@ -35,9 +35,15 @@
 // --latency-ms MS puts every client behind a proxy (bench/delay_proxy.hpp) that delays each
 // chunk MS milliseconds in each direction, so round trips show on loopback: W1 vs W1d then
 // shows what direct TLS negotiation saves (one round trip: the SSLRequest exchange).
+//
+// --pin-cpus C,S pins the timed client thread to CPU C and the server backends it measures to
+// CPU S (W2, W3, W3s, W3i, W3ic, W7: the single-threaded workloads that measure server CPU) (sched_setaffinity; root, or the server's user): on a machine of few cores the
+// scheduler otherwise decides, run by run, whether client and backend share one, which is
+// most of the run-to-run spread of the pipelined workloads (see BENCHMARKS.md, session 16).
 #include <libpq-fe.h>
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,6 +51,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <cerrno>
 #include <cmath>
 #include <chrono>
 #include <condition_variable>
@@ -128,15 +135,43 @@ double backend_cpu(const std::vector<int>& pids) {
     return ticks / double(sysconf(_SC_CLK_TCK));
 }
 
+// --pin-cpus: the client's CPU and the server backends' CPU (< 0: not pinned).
+int g_pin_client_cpu = -1, g_pin_server_cpu = -1;
+
+// Pins the calling thread to g_pin_client_cpu and `server_pids` to g_pin_server_cpu, when
+// --pin-cpus was given; exits when the kernel refuses (a pin asked for and silently missing
+// would publish figures of another setup).
+void pin_cpus(const std::vector<int>& server_pids) {
+    if (g_pin_client_cpu < 0) return;
+    auto pin = [](int pid, int cpu) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        if (::sched_setaffinity(pid, sizeof set, &set) != 0) {
+            std::fprintf(stderr, "--pin-cpus: cannot pin %s to CPU %d: %s\n", pid == 0 ? "the client" : "a server backend",
+                         cpu, std::strerror(errno));
+            std::exit(2);
+        }
+    };
+    pin(0, g_pin_client_cpu);
+    for (const int pid : server_pids) pin(pid, g_pin_server_cpu);
+}
+
 // Times the measured part: wall clock, this process's CPU, and with `server_pids` the CPU of
-// those server backends (the connections' pg_backend_pid()).
+// those server backends (the connections' pg_backend_pid()). With --pin-cpus, pins both first
+// (only here: the workloads measuring server CPU run one client thread).
 struct Timer {
     std::vector<int> server_pids;
     double s0 = backend_cpu(server_pids);
     Clock::time_point t0 = Clock::now();
     double c0 = cpu_now();
     Timer() = default;
-    explicit Timer(std::vector<int> pids) : server_pids(std::move(pids)), s0(backend_cpu(server_pids)) {}
+    explicit Timer(std::vector<int> pids) : server_pids(std::move(pids)) {
+        pin_cpus(server_pids);
+        s0 = backend_cpu(server_pids);
+        t0 = Clock::now();
+        c0 = cpu_now();
+    }
     void finish(Sample& s) const {
         s.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
         s.cpu_s = cpu_now() - c0;
@@ -1005,6 +1040,7 @@ std::vector<std::string> split(const std::string& s) {
         "usage: pgtls_bench [--workloads W1,W1d,W1cb,W1p,W2,W3,W3s,W3i,W3ic,W7,W4b,W4s,W5,W5b,W6] [--clients libpq,%s]\n"
         "                   [--repeats R] [--n W2=20000] ... [--conninfo STR] [--smoke] [--quiet] [--no-fork]\n"
         "                   [--latency-ms MS] [--interleave-workloads] [--pipeline-overlap automatic|on|off]\n"
+        "                   [--pin-cpus CLIENT,SERVER]\n"
         "--n sets an iteration count (W1* share W1's, W4b/W4s share W4's unless given).\n"
         "--smoke: every workload tiny, one run; exits non-zero when any run fails.\n"
         "--no-fork: run in this process (valgrind); CPU and RSS then include earlier runs.\n"
@@ -1012,7 +1048,8 @@ std::vector<std::string> split(const std::string& s) {
         "--interleave-workloads: each repeat runs every workload (default: all repeats of one\n"
         "  workload, then the next), for comparing workloads such as W1 and W1d.\n"
         "--pipeline-overlap: W3i/W3ic's AsyncConnection::set_pipeline_overlap (automatic, the\n"
-        "  default, is off to a loopback address: the delaying proxy's too).\n",
+        "  default, is off to a loopback address: the delaying proxy's too).\n"
+        "--pin-cpus: pin the timed client thread and the server backends it measures to these CPUs.\n",
         PGTLS_BENCH_BACKENDS);
     std::exit(2);
 }
@@ -1041,6 +1078,15 @@ int main(int argc, char** argv) {
             else if (v == "automatic") g_pipeline_overlap = pgtls::PipelineOverlap::automatic;
             else usage();
             std::printf("# W3i/W3ic with pipeline overlap %s\n", v.c_str());
+        }
+        else if (a == "--pin-cpus") {
+            const auto cpus = split(value());
+            if (cpus.size() != 2) usage();
+            g_pin_client_cpu = std::atoi(cpus[0].c_str());
+            g_pin_server_cpu = std::atoi(cpus[1].c_str());
+            if (g_pin_client_cpu < 0 || g_pin_server_cpu < 0 || g_pin_client_cpu >= CPU_SETSIZE || g_pin_server_cpu >= CPU_SETSIZE)
+                usage();
+            std::printf("# client pinned to CPU %d, its server backends to CPU %d\n", g_pin_client_cpu, g_pin_server_cpu);
         }
         else if (a == "--smoke") {
             o.smoke = true;
