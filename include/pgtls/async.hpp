@@ -275,8 +275,11 @@ public:
     /// the affected-row count.
     OpId stream(std::string sql, std::vector<Param> params, std::function<void(const Row&)> on_row,
                 Callback<std::uint64_t> done, ResultFormat format = ResultFormat::text);
-    /// Sends every query before reading any result; a final sync is added when missing.
-    /// Behind PgBouncer in transaction mode, see pgtls::Pipeline on several sync groups.
+    /// Sends every query before reading any result; a final sync is added when missing. As
+    /// pgtls::Pipeline (the same encoding): a query after the first sync parses a statement of
+    /// its own name, closed after its Execute (a failed one's before the next operation), so
+    /// that behind a transaction pooler it fails with 26000 rather than bind another
+    /// client's unnamed statement.
     OpId pipeline(std::vector<PipelineQuery> queries, Callback<std::vector<PipelineResult>> done);
     /// COPY ... TO STDOUT: each chunk to `on_data`; completes with the row count.
     OpId copy_out(std::string sql, std::function<void(std::string_view)> on_data, Callback<std::uint64_t> done);

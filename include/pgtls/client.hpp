@@ -37,13 +37,14 @@ class Client;
 /// Queue many statements before reading any result (libpq pipeline mode): each add() queues
 /// Parse/Bind/Describe/Execute, sync() marks a sync point, run() sends everything in large
 /// writes and reads every result in order. An error aborts the rest of its sync group,
-/// exactly as the server does; every query's outcome is reported. Behind a transaction pooler,
-/// a sync group after the first may run on another server connection than the groups before
-/// it, and PgBouncer may even split one group there once it has answered the Syncs before it
-/// (pgbouncer#759): an add() of SQL (the unnamed statement) in such a group could then bind
-/// another client's statement. Through PgBouncer in transaction mode, pipeline prepared
-/// statements only, or end the pipeline with its one Sync (implicit pipelining,
-/// AsyncConnection::execute(), names its statements itself).
+/// exactly as the server does; every query's outcome is reported. A query of the first sync
+/// group parses the unnamed statement (as libpq); one after a sync() parses a statement of a
+/// name unique to the connection and closes it after its Execute (a failed one's is closed
+/// once the pipeline ended): behind a transaction pooler a group after the first may run on
+/// another server connection than the groups before it, and PgBouncer may even split one
+/// group there once it has answered the Syncs before it (pgbouncer#759) — a Bind of the
+/// unnamed statement would then run another client's statement; a name of its own fails with
+/// 26000 instead of returning wrong data. DEALLOCATE and DISCARD keep the unnamed statement.
 class Pipeline {
 public:
     /// An empty pipeline on `client`, which must outlive it; nothing is sent before run().
@@ -72,6 +73,7 @@ private:
     std::string buffer_;
     std::size_t queued_ = 0;
     std::vector<std::size_t> sync_after_;  ///< number of queries before each sync point
+    std::vector<std::string> names_;       ///< per query, the statement it parses ("" unnamed)
 };
 
 /// COPY FROM STDIN in progress: write data, then finish() (or abort()). While it is open every

@@ -153,8 +153,9 @@ std::size_t Pipeline::add(std::string_view sql, const std::vector<Param>& params
 }
 
 std::size_t Pipeline::add_params(std::string_view sql, std::span<const Param> params, ResultFormat format) {
-    client_.live();  // Error(usage) on a moved-from client, as before
-    protocol::encode_extended(buffer_, nullptr, sql, params, format);
+    auto& impl = client_.live();  // Error(usage) on a moved-from client, as before
+    // After the first Sync, a statement of its own name (see encode_pipeline_query).
+    names_.push_back(protocol::encode_pipeline_query(buffer_, !sync_after_.empty(), sql, params, format, impl.cache));
     return queued_++;
 }
 
@@ -176,11 +177,21 @@ std::vector<PipelineResult> Pipeline::run() {
                 p.buffer_.clear();
                 p.queued_ = 0;
                 p.sync_after_.clear();
+                p.names_.clear();
             }
         } reset{*this};
         protocol::PipelineRequest q(impl.wire(), buffer_, results, sync_after_,
                                     impl.request_options(impl.query_deadline()));
         impl.drive(q);
+        // A failed query skipped its Close: its statement is closed now. The results stand
+        // whatever that does (a connection that failed meanwhile is marked so by drive()).
+        if (auto left = protocol::pipeline_leftovers(names_, results); !left.empty()) {
+            protocol::CloseStatements close(impl.wire(), std::move(left), impl.request_options(impl.query_deadline()));
+            try {
+                impl.drive(close);
+            } catch (const Error&) {
+            }
+        }
         return results;
     });
 }

@@ -5,14 +5,33 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "protocol/pipeline_flow.hpp"
 #include "protocol/request.hpp"
+#include "protocol/statement_cache.hpp"
 
 namespace pgtls::protocol {
+
+// One query of an explicit pipeline (Pipeline, AsyncConnection::pipeline), appended to `out`
+// without a Sync. A query after the pipeline's first Sync (`after_sync`) parses a statement of
+// its own, named by `names.next_name()`, and closes it after its Execute: a transaction
+// pooler may hand the server connection over once it has the answers to the Syncs before it
+// (PgBouncer, pgbouncer#759, even between the Parse and the Bind of one group), and a Bind of
+// the unnamed statement would then run whatever another client parsed there — wrong data; a
+// name of its own fails with 26000 instead. The pipeline's first group has no Sync unanswered
+// before it, and DEALLOCATE or DISCARD would drop their own statement: those parse the
+// unnamed one. Returns the statement's name ("" for the unnamed one); `out` is unchanged when
+// the query cannot be encoded (the encoding error propagates).
+std::string encode_pipeline_query(std::string& out, bool after_sync, std::string_view sql,
+                                  std::span<const Param> params, ResultFormat format, StatementCache& names);
+// The statements an explicit pipeline's queries left on the server once it ended: those of
+// the queries that failed (a failed query skips the rest of its group, its Close included).
+// `names[i]`: what encode_pipeline_query() returned for query i.
+std::vector<std::string> pipeline_leftovers(std::span<const std::string> names, const std::vector<PipelineResult>& results);
 
 class PipelineRequest final : public Request {
 public:

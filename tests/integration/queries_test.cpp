@@ -416,6 +416,44 @@ TEST_P(Queries, PipelineOfTenThousandWithErrorsInTheMiddle) {
     EXPECT_EQ(c.query("SELECT 5")[0][0].as<int>(), 5);
 }
 
+// A query after a pipeline's first Sync parses a statement of its own name and closes it
+// after its Execute: behind a transaction pooler a later group may run on another server
+// connection, PgBouncer may even split a group there (pgbouncer#759), and a Bind of the
+// unnamed statement would then run another client's statement. So a later group's query sees
+// its own statement on the server, the first group's none (the unnamed one is not listed); a
+// failed query's statement (its Close skipped) is there for the groups after it and closed
+// once the pipeline ended; a DEALLOCATE keeps the unnamed statement. Nothing is left behind.
+TEST_P(Queries, PipelineGroupsAfterTheFirstParseStatementsOfTheirOwn) {
+    auto c = open();
+    const int before = c.query("SELECT count(*) FROM pg_prepared_statements")[0][0].as<int>();
+    const std::string count = "SELECT count(*) - " + std::to_string(before) + " FROM pg_prepared_statements WHERE $1::int > 0";
+    auto outcome = [](const PipelineResult& r) {
+        if (r.status == PipelineResult::Status::ok)
+            return r.result.columns() == 0 ? r.result.command_tag() : std::string(r.result[0][0].view());
+        if (r.status == PipelineResult::Status::skipped) return std::string("skipped");
+        return r.error ? r.error->sqlstate() : std::string("error");
+    };
+    auto outcomes = [&](const std::vector<PipelineResult>& rs) {
+        std::string s;
+        for (const auto& r : rs) s += outcome(r) + " ";
+        return s;
+    };
+    EXPECT_EQ(outcomes(c.pipeline({{count, {to_param(1)}},
+                                   {count, {to_param(2)}, ResultFormat::text, true},
+                                   {count, {to_param(3)}, ResultFormat::text, true},
+                                   {"SELECT 1 / $1::int", {to_param(0)}},
+                                   {count, {to_param(4)}, ResultFormat::text, true},
+                                   {count, {to_param(5)}, ResultFormat::text, true}})),
+              "0 0 1 22012 skipped 2 ");
+    EXPECT_EQ(c.query(count.substr(0, count.find(" WHERE")))[0][0].as<int>(), 0) << "a statement was left behind";
+    EXPECT_EQ(outcomes(c.pipeline({{count, {to_param(1)}, ResultFormat::text, true},
+                                   {"DEALLOCATE ALL", {}, ResultFormat::text, true},
+                                   {count, {to_param(2)}, ResultFormat::text, true}})),
+              "0 DEALLOCATE ALL 1 ");
+    EXPECT_EQ(c.query(count.substr(0, count.find(" WHERE")))[0][0].as<int>(), -before);
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // A deferred unique constraint fails at the implicit COMMIT of a sync group, after the
 // group's INSERTs reported success: both INSERTs of that group are errors (their rows are
 // gone), the next group is unaffected, and the connection stays usable. (This used to end the

@@ -253,12 +253,15 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
         std::string messages;
         std::vector<std::size_t> sync_after;
         std::vector<PipelineResult> results;
+        std::vector<std::string> names;  // per query, the statement it parses ("" unnamed)
     };
     auto a = std::make_shared<Args>();
     return state_->submit(make_op<protocol::PipelineRequest>(
         [a, queries = std::move(queries)](State& s) {
             for (std::size_t i = 0; i < queries.size(); ++i) {
-                protocol::encode_extended(a->messages, nullptr, queries[i].sql, queries[i].params, queries[i].format);
+                // After the first Sync, a statement of its own name (see encode_pipeline_query).
+                a->names.push_back(protocol::encode_pipeline_query(a->messages, !a->sync_after.empty(), queries[i].sql,
+                                                                   queries[i].params, queries[i].format, s.cache));
                 if (queries[i].sync_after) {
                     protocol::sync(a->messages);
                     a->sync_after.push_back(i + 1);
@@ -272,7 +275,10 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
             return std::make_unique<protocol::PipelineRequest>(s.wire(), a->messages, a->results, a->sync_after,
                                                                s.request_options());
         },
-        [a, done = std::move(done)](State&, protocol::PipelineRequest*, std::exception_ptr e) {
+        [a, done = std::move(done)](State& s, protocol::PipelineRequest*, std::exception_ptr e) {
+            // A failed query skipped its Close: its statement is closed before the next operation.
+            if (!e)
+                for (auto& name : protocol::pipeline_leftovers(a->names, a->results)) s.to_close.push_back(std::move(name));
             done(e, e ? std::vector<PipelineResult>{} : std::move(a->results));
         }));
 }
