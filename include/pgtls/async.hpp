@@ -345,10 +345,10 @@ public:
     /// once every reply of the running one arrived. The default, automatic, is on for a server
     /// over a network and off for a Unix socket or a loopback address (measured on a 2-vCPU
     /// machine: across 0.25–0.5 ms each way it adds 40–59 % to the queries per second of 64
-    /// callers on one connection; over loopback the result depends on whether the scheduler
-    /// keeps client and server on separate CPUs — 0.62–0.90× an explicit pipeline's
-    /// throughput, against 0.73–0.84× without — as the server's wake-ups pull the client onto
-    /// its CPU). Takes effect at once.
+    /// callers on one connection; over loopback it is bimodal from run to run — 0.62–0.90×
+    /// an explicit pipeline's throughput, against 0.68–0.84× without —, with client and
+    /// server pinned to separate CPUs too: what flips is the server's CPU per query, 6.6
+    /// against 8.7 µs). Takes effect at once.
     void set_pipeline_overlap(PipelineOverlap overlap) noexcept;
     PipelineOverlap pipeline_overlap() const noexcept;  ///< As set (automatic by default).
     /// Called from advance() with each NoticeResponse; empty: notices are dropped.
