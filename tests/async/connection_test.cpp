@@ -452,34 +452,6 @@ TEST_P(AsyncConnectionTest, PipelinedQueriesAfterTheFirstParseAStatementOfTheirO
     }
 }
 
-namespace {
-// Queues, on `c`, a pipeline whose first query keeps the server busy for `sleep_s` seconds,
-// then two queries (a division by zero, a value), and after 100 ms — while the server sleeps —
-// `later` queries of one statement dividing 12 by 3, 0 (22012) and 4, and one of another
-// statement that counts the server's prepared statements named like pgtls's. Returns each
-// outcome in order: the value, E for 22012, ! and the error for anything else.
-std::string overlap_scenario(AsyncConnection& c, int later, double sleep_s = 0.3) {
-    std::vector<std::string> got;
-    auto add = [&](const std::string& sql, const std::string& arg) {
-        const std::size_t i = got.size();
-        got.emplace_back();
-        c.execute(sql, {Param{arg, 0, 0}}, [&got, i](std::exception_ptr e, Result r) {
-            got[i] = e ? (sqlstate(e) == "22012" ? "E" : "!" + what(e)) : std::string(r[0][0].view());
-        });
-    };
-    add("SELECT pg_sleep($1::float8)::text || 'a'", std::to_string(sleep_s));
-    add("SELECT 10 / $1::int", "0");
-    add("SELECT $1::int", "2");
-    run_loop(c, [] { return false; }, 100ms);  // the server sleeps on the first query
-    for (int i = 0; i < later; ++i) add("SELECT 12 / $1::int", i == 0 ? "3" : i == 1 ? "0" : "4");
-    add("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgtls%' AND $1::int > 0", "1");
-    const bool all = run_loop(c, [&] { return std::none_of(got.begin(), got.end(), [](const std::string& g) { return g.empty(); }); }, 10s);
-    EXPECT_TRUE(all) << "the queries did not complete";
-    std::string joined;
-    for (const auto& g : got) joined += g + " ";
-    return joined;
-}
-}  // namespace
 
 // Overlapping pipelines: queries queued while a pipeline is answered join it once they are as
 // many as its unanswered ones — written while the server still sleeps on its first query —,
