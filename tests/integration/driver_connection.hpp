@@ -330,6 +330,45 @@ public:
         if (results.empty()) throw std::runtime_error("no result");
         return std::move(results.back());
     }
+    // pipeline(queries), cancelled `after` its start, as query_cancelled_after(); the results,
+    // or the exception the pipeline ended with.
+    std::vector<PipelineResult> pipeline_cancelled_after(std::vector<PipelineQuery> queries, std::chrono::milliseconds after) {
+        if (blocking_) {
+            std::thread canceller([this, after] {
+                std::this_thread::sleep_for(after);
+                blocking_->cancel();
+            });
+            try {
+                auto r = pipeline(std::move(queries));
+                canceller.join();
+                return r;
+            } catch (...) {
+                canceller.join();
+                throw;
+            }
+        }
+        std::optional<std::exception_ptr> outcome;
+        std::vector<PipelineResult> results;
+        const AsyncConnection::OpId id = async_->pipeline(std::move(queries), [&](std::exception_ptr e, std::vector<PipelineResult> r) {
+            outcome = e;
+            results = std::move(r);
+        });
+        const auto cancel_at = AsyncConnection::Clock::now() + after;
+        bool cancelled = false;
+        const bool finished = run_async_loop(
+            *async_,
+            [&] {
+                if (!cancelled && AsyncConnection::Clock::now() >= cancel_at) {
+                    cancelled = true;
+                    async_->cancel(id);
+                }
+                return outcome.has_value();
+            },
+            std::chrono::seconds(60), cancel_at);
+        if (!finished) throw std::runtime_error("the async pipeline did not complete within the test's limit");
+        if (*outcome) std::rethrow_exception(*outcome);
+        return results;
+    }
     std::optional<std::string> parameter_status(const std::string& name) const {
         return blocking_ ? blocking_->parameter_status(name) : async_->parameter_status(name);
     }

@@ -454,6 +454,29 @@ TEST_P(Queries, PipelineGroupsAfterTheFirstParseStatementsOfTheirOwn) {
     EXPECT_TRUE(c.is_healthy());
 }
 
+// A pipeline cancelled while the server runs a query of a later group (so one that parsed a
+// statement of its own) leaves no statement behind, whether it reports its results or ends
+// with the cancel's error, and the connection stays usable.
+TEST_P(Queries, ACancelledPipelineLeavesNoStatementBehind) {
+    auto c = open();
+    const int before = c.query("SELECT count(*) FROM pg_prepared_statements")[0][0].as<int>();
+    std::string outcome;
+    try {
+        const auto rs = c.pipeline_cancelled_after({{"SELECT $1::int", {to_param(1)}, ResultFormat::text, true},
+                                                    {"SELECT pg_sleep($1::float8)", {to_param(20.0)}, ResultFormat::text, true},
+                                                    {"SELECT $1::int", {to_param(3)}, ResultFormat::text, true}},
+                                                   300ms);
+        ASSERT_EQ(rs.size(), 3u);
+        outcome = rs[1].error ? rs[1].error->sqlstate() : "not cancelled";
+        EXPECT_EQ(rs[2].status, PipelineResult::Status::ok);
+    } catch (const ServerError& e) {
+        outcome = e.sqlstate();
+    }
+    EXPECT_EQ(outcome, "57014");
+    EXPECT_EQ(c.query("SELECT count(*) FROM pg_prepared_statements")[0][0].as<int>(), before) << "a statement was left behind";
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // A deferred unique constraint fails at the implicit COMMIT of a sync group, after the
 // group's INSERTs reported success: both INSERTs of that group are errors (their rows are
 // gone), the next group is unaffected, and the connection stays usable. (This used to end the
