@@ -1,8 +1,6 @@
 // Explicit pipelines' queries: see pipeline.hpp.
 #include "protocol/pipeline.hpp"
 
-#include "protocol/frontend.hpp"
-
 namespace pgtls::protocol {
 
 std::string encode_pipeline_query(std::string& out, bool after_sync, std::string_view sql,
@@ -11,8 +9,7 @@ std::string encode_pipeline_query(std::string& out, bool after_sync, std::string
     if (after_sync && !drops_prepared_statements(sql)) name = names.next_name();
     const std::size_t before = out.size();
     try {
-        encode_extended(out, nullptr, sql, params, format, name);
-        if (!name.empty()) close(out, 'S', name);
+        encode_extended_closing(out, nullptr, sql, params, format, name);
     } catch (...) {
         out.resize(before);
         throw;

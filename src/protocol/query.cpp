@@ -54,6 +54,12 @@ void encode_extended(std::string& out, const PreparedStatement* prepared, std::s
     write_extended(out, q, params, format);
 }
 
+void encode_extended_closing(std::string& out, const PreparedStatement* prepared, std::string_view sql,
+                             std::span<const Param> params, ResultFormat format, std::string_view parse_as) {
+    encode_extended(out, prepared, sql, params, format, parse_as);
+    if (!parse_as.empty()) close(out, 'S', parse_as);
+}
+
 bool drops_prepared_statements(std::string_view sql) noexcept {
     std::size_t i = 0;
     while (i < sql.size()) {

@@ -46,6 +46,11 @@ private:
 // makes the unnamed statement, or the one named `parse_as`.
 void encode_extended(std::string& out, const PreparedStatement* prepared, std::string_view sql,
                      std::span<const Param> params, ResultFormat format, std::string_view parse_as = {});
+// encode_extended(), then the Close of the statement `parse_as` names (none when it is empty:
+// the unnamed statement): a statement of the query's own, gone once the query ran. A query
+// that fails skips the Close with the rest of its sync group.
+void encode_extended_closing(std::string& out, const PreparedStatement* prepared, std::string_view sql,
+                             std::span<const Param> params, ResultFormat format, std::string_view parse_as);
 // Whether `sql`'s command is DEALLOCATE or DISCARD (after white space and comments, nested
 // block comments included): a statement that may drop prepared statements, its own included.
 bool drops_prepared_statements(std::string_view sql) noexcept;

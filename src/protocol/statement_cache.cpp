@@ -107,8 +107,7 @@ StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, 
     }
     if (it != entries_.end()) {  // pending: its Parse is not answered yet
         if (own_statement) use.name = next_name();
-        encode_extended(out, nullptr, sql, params, format, use.name);
-        if (!use.name.empty()) close(out, 'S', use.name);
+        encode_extended_closing(out, nullptr, sql, params, format, use.name);
         return use;
     }
     // A miss: Parse of a named statement, then the query's Bind/Describe/Execute. Encoded

@@ -394,10 +394,9 @@ struct AsyncCore {
                     run_name = std::move(name);
                 } else {
                     if (own_statement) own_name = cache.next_name();
-                    protocol::encode_extended(messages, a.statement ? &*a.statement : nullptr, a.sql, a.params,
-                                              a.format, own_name);
+                    protocol::encode_extended_closing(messages, a.statement ? &*a.statement : nullptr, a.sql,
+                                                      a.params, a.format, own_name);
                     if (a.statement) known = session.columns_like(a.statement->columns, fmt);
-                    if (!own_name.empty()) protocol::close(messages, 'S', own_name);
                     protocol::sync(messages);
                 }
             } catch (...) {
