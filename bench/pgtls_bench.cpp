@@ -37,9 +37,10 @@
 // shows what direct TLS negotiation saves (one round trip: the SSLRequest exchange).
 //
 // --pin-cpus C,S pins the timed client thread to CPU C and the server backends it measures to
-// CPU S (W2, W3, W3s, W3i, W3ic, W7: the single-threaded workloads that measure server CPU) (sched_setaffinity; root, or the server's user): on a machine of few cores the
-// scheduler otherwise decides, run by run, whether client and backend share one, which is
-// most of the run-to-run spread of the pipelined workloads (see BENCHMARKS.md, session 16).
+// CPU S (sched_setaffinity; root, or the server's user) in W2, W3, W3s, W3i, W3ic and W7, the
+// single-threaded workloads that measure server CPU: to tell a spread between runs that comes
+// from where the scheduler puts client and backend from one that does not (on this project's
+// 2-vCPU machine, W3i's did not: BENCHMARKS.md, session 16).
 #include <libpq-fe.h>
 
 #include <poll.h>
@@ -156,6 +157,10 @@ void pin_cpus(const std::vector<int>& server_pids) {
     pin(0, g_pin_client_cpu);
     for (const int pid : server_pids) pin(pid, g_pin_server_cpu);
 }
+std::vector<int> pinned(std::vector<int> server_pids) {
+    pin_cpus(server_pids);
+    return server_pids;
+}
 
 // Times the measured part: wall clock, this process's CPU, and with `server_pids` the CPU of
 // those server backends (the connections' pg_backend_pid()). With --pin-cpus, pins both first
@@ -166,12 +171,8 @@ struct Timer {
     Clock::time_point t0 = Clock::now();
     double c0 = cpu_now();
     Timer() = default;
-    explicit Timer(std::vector<int> pids) : server_pids(std::move(pids)) {
-        pin_cpus(server_pids);
-        s0 = backend_cpu(server_pids);
-        t0 = Clock::now();
-        c0 = cpu_now();
-    }
+    // Pinned first (members initialize in declaration order: the clocks start after).
+    explicit Timer(std::vector<int> pids) : server_pids(pinned(std::move(pids))), s0(backend_cpu(server_pids)) {}
     void finish(Sample& s) const {
         s.wall_s = std::chrono::duration<double>(Clock::now() - t0).count();
         s.cpu_s = cpu_now() - c0;

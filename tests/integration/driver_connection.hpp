@@ -293,81 +293,18 @@ public:
     // query(sql), cancelled `after` its start: by Client::cancel() from another thread, or by
     // AsyncConnection::cancel(id) from the loop.
     Result query_cancelled_after(std::string sql, std::chrono::milliseconds after) {
-        if (blocking_) {
-            std::thread canceller([this, after] {
-                std::this_thread::sleep_for(after);
-                blocking_->cancel();
-            });
-            try {
-                Result r = blocking_->query(sql);
-                canceller.join();
-                return r;
-            } catch (...) {
-                canceller.join();
-                throw;
-            }
-        }
-        std::optional<std::exception_ptr> outcome;
-        std::vector<Result> results;
-        const AsyncConnection::OpId id = async_->query(std::move(sql), [&](std::exception_ptr e, std::vector<Result> r) {
-            outcome = e;
-            results = std::move(r);
-        });
-        const auto cancel_at = AsyncConnection::Clock::now() + after;
-        bool cancelled = false;
-        const bool finished = run_async_loop(
-            *async_,
-            [&] {
-                if (!cancelled && AsyncConnection::Clock::now() >= cancel_at) {
-                    cancelled = true;
-                    async_->cancel(id);
-                }
-                return outcome.has_value();
-            },
-            std::chrono::seconds(60), cancel_at);
-        if (!finished) throw std::runtime_error("the async query did not complete within the test's limit");
-        if (*outcome) std::rethrow_exception(*outcome);
+        std::vector<Result> results = cancelled_after<std::vector<Result>>(
+            "query", after, [&] { return std::vector<Result>{blocking_->query(sql)}; },
+            [&](auto done) { return async_->query(std::move(sql), done); });
         if (results.empty()) throw std::runtime_error("no result");
         return std::move(results.back());
     }
     // pipeline(queries), cancelled `after` its start, as query_cancelled_after(); the results,
     // or the exception the pipeline ended with.
     std::vector<PipelineResult> pipeline_cancelled_after(std::vector<PipelineQuery> queries, std::chrono::milliseconds after) {
-        if (blocking_) {
-            std::thread canceller([this, after] {
-                std::this_thread::sleep_for(after);
-                blocking_->cancel();
-            });
-            try {
-                auto r = pipeline(std::move(queries));
-                canceller.join();
-                return r;
-            } catch (...) {
-                canceller.join();
-                throw;
-            }
-        }
-        std::optional<std::exception_ptr> outcome;
-        std::vector<PipelineResult> results;
-        const AsyncConnection::OpId id = async_->pipeline(std::move(queries), [&](std::exception_ptr e, std::vector<PipelineResult> r) {
-            outcome = e;
-            results = std::move(r);
-        });
-        const auto cancel_at = AsyncConnection::Clock::now() + after;
-        bool cancelled = false;
-        const bool finished = run_async_loop(
-            *async_,
-            [&] {
-                if (!cancelled && AsyncConnection::Clock::now() >= cancel_at) {
-                    cancelled = true;
-                    async_->cancel(id);
-                }
-                return outcome.has_value();
-            },
-            std::chrono::seconds(60), cancel_at);
-        if (!finished) throw std::runtime_error("the async pipeline did not complete within the test's limit");
-        if (*outcome) std::rethrow_exception(*outcome);
-        return results;
+        return cancelled_after<std::vector<PipelineResult>>(
+            "pipeline", after, [&] { return pipeline(std::move(queries)); },
+            [&](auto done) { return async_->pipeline(std::move(queries), done); });
     }
     std::optional<std::string> parameter_status(const std::string& name) const {
         return blocking_ ? blocking_->parameter_status(name) : async_->parameter_status(name);
@@ -394,6 +331,47 @@ private:
         Config c;
         c.conninfo = conninfo;
         return c;
+    }
+    // An operation cancelled `after` its start: `blocking()` with Client::cancel() from another
+    // thread, or the operation `start(done)` queues (returning its OpId) with
+    // AsyncConnection::cancel(id) from the loop. Its value, or the exception it ended with.
+    template <class T, class Blocking, class Start>
+    T cancelled_after(const char* what, std::chrono::milliseconds after, Blocking blocking, Start start) {
+        if (blocking_) {
+            std::thread canceller([this, after] {
+                std::this_thread::sleep_for(after);
+                blocking_->cancel();
+            });
+            try {
+                T r = blocking();
+                canceller.join();
+                return r;
+            } catch (...) {
+                canceller.join();
+                throw;
+            }
+        }
+        std::optional<std::exception_ptr> outcome;
+        T value{};
+        const AsyncConnection::OpId id = start([&](std::exception_ptr e, T v) {
+            outcome = e;
+            value = std::move(v);
+        });
+        const auto cancel_at = AsyncConnection::Clock::now() + after;
+        bool cancelled = false;
+        const bool finished = run_async_loop(
+            *async_,
+            [&] {
+                if (!cancelled && AsyncConnection::Clock::now() >= cancel_at) {
+                    cancelled = true;
+                    async_->cancel(id);
+                }
+                return outcome.has_value();
+            },
+            std::chrono::seconds(60), cancel_at);
+        if (!finished) throw std::runtime_error(std::string("the async ") + what + " did not complete within the test's limit");
+        if (*outcome) std::rethrow_exception(*outcome);
+        return value;
     }
     std::unique_ptr<Client> blocking_;
     std::unique_ptr<AsyncConnection> async_;
