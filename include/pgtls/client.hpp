@@ -74,6 +74,7 @@ private:
     std::size_t queued_ = 0;
     std::vector<std::size_t> sync_after_;  ///< number of queries before each sync point
     std::vector<std::string> names_;       ///< per query, the statement it parses ("" unnamed)
+    std::vector<std::string> texts_;       ///< per query, its SQL when traced with trace_query_text
 };
 
 /// COPY FROM STDIN in progress: write data, then finish() (or abort()). While it is open every

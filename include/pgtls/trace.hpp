@@ -36,6 +36,15 @@ struct TraceAttribute {
 /// starts a COPY FROM STDIN and the one that ends it; data chunks are not spans),
 /// "pgtls.cancel", "pgtls.close", "pgtls.notification_wait".
 ///
+/// Pipelines: the execute() calls an AsyncConnection sends together (implicit pipelining)
+/// are reported as one "pgtls.pipeline" too, with pgtls.pipeline.implicit (true) and
+/// pgtls.pipeline.appends (how many times queued calls joined it while it ran), a
+/// "pgtls.pipeline.query" child per call. Every "pgtls.pipeline.query" (explicit or implicit)
+/// starts when its query was written (with the pipeline, or when it joined) and ends when its
+/// outcome was final (its sync group answered); it carries pgtls.pipeline.index, its own
+/// outcome and result attributes, and db.query.text under the rule below. A query the server
+/// had not answered when the connection failed carries that failure.
+///
 /// Attributes (present when known): db.system.name ("postgresql"), db.namespace (database),
 /// db.user, db.operation.name (first word of the command tag, e.g. "SELECT"),
 /// db.query.text (only with Config::trace_query_text; never parameter values),

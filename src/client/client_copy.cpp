@@ -156,6 +156,7 @@ std::size_t Pipeline::add_params(std::string_view sql, std::span<const Param> pa
     auto& impl = client_.live();  // Error(usage) on a moved-from client, as before
     // After the first Sync, a statement of its own name (see encode_pipeline_query).
     names_.push_back(protocol::encode_pipeline_query(buffer_, !sync_after_.empty(), sql, params, format, impl.cache));
+    if (impl.settings.tracer && impl.settings.trace_query_text) texts_.emplace_back(sql);  // its span's db.query.text
     return queued_++;
 }
 
@@ -178,10 +179,12 @@ std::vector<PipelineResult> Pipeline::run() {
                 p.queued_ = 0;
                 p.sync_after_.clear();
                 p.names_.clear();
+                p.texts_.clear();
             }
         } reset{*this};
         protocol::PipelineRequest q(impl.wire(), buffer_, results, sync_after_,
                                     impl.request_options(impl.query_deadline()));
+        q.set_texts(&texts_);
         impl.drive(q);
         // A failed query skipped its Close: its statement is closed now. The results stand
         // whatever that does (a connection that failed meanwhile is marked so by drive()).

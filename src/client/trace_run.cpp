@@ -182,6 +182,7 @@ void TraceRun::end_attempt() {
 void TraceRun::after(const protocol::Action& action, std::string_view tls_backend) noexcept {
     if (done_) return;
     try {
+        if (algo_.operation() == protocol::Operation::pipeline) watch_pipeline();
         using K = protocol::Action::Kind;
         switch (action.kind) {
             case K::write:
@@ -230,6 +231,47 @@ void TraceRun::after(const protocol::Action& action, std::string_view tls_backen
     } catch (...) {
         // Tracing never disturbs the operation (an allocation failure loses spans only).
     }
+}
+
+void TraceRun::watch_pipeline() {
+    const auto& pl = static_cast<const protocol::PipelineRequest&>(algo_);
+    const std::size_t written = pl.results().size(), settled = pl.settled();
+    if (queries_.size() == written && settled_ == settled) return;
+    // The first queries went out with the pipeline; later ones when they joined it.
+    const bool first = queries_.empty();
+    const SysClock::time_point now = SysClock::now();
+    const Mono::time_point mono = Mono::now();
+    while (queries_.size() < written) queries_.push_back(Query{first ? start_ : now, first ? t0_ : mono, Span{}});
+    for (; settled_ < settled && settled_ < written; ++settled_) queries_[settled_].span = query_span(settled_, now, mono, nullptr);
+}
+
+// Query `i`'s span, ending at `end`; `failed`: the pipeline's error when the query was not
+// answered before it (its outcome then).
+Span TraceRun::query_span(std::size_t i, SysClock::time_point end, Mono::time_point t1,
+                          const std::exception_ptr& failed) const {
+    const auto& pl = static_cast<const protocol::PipelineRequest&>(algo_);
+    const PipelineResult& r = pl.results()[i];
+    Span qs = i < queries_.size() ? timed("pgtls.pipeline.query", queries_[i].start, end, queries_[i].t0, t1)
+                                  : timed("pgtls.pipeline.query", start_, end, t0_, t1);
+    common(qs, settings_);
+    set(qs, "pgtls.pipeline.index", static_cast<std::int64_t>(i));
+    if (settings_.trace_query_text)
+        if (const std::string_view text = pl.text(i); !text.empty()) set(qs, "db.query.text", std::string(text));
+    if (failed) {
+        outcome(qs, failed);
+    } else if (r.status == PipelineResult::Status::ok) {
+        result_attributes(qs, std::span<const Result>(&r.result, 1));
+    } else if (r.status == PipelineResult::Status::error && r.error) {
+        qs.ok = false;
+        qs.error = r.error->what();
+        set(qs, "db.response.status_code", r.error->sqlstate());
+        set(qs, "error.type", r.error->sqlstate());
+    } else {
+        qs.ok = false;
+        qs.error = "skipped";
+        set(qs, "error.type", std::string("skipped"));
+    }
+    return qs;
 }
 
 void TraceRun::emit(Span& span) noexcept {
@@ -317,26 +359,15 @@ void TraceRun::report(const protocol::Action& done, std::string_view tls_backend
             s.name = "pgtls.close_statement";
         } else if (const auto* pl = as_op<protocol::PipelineRequest>(algo_, protocol::Operation::pipeline)) {
             s.name = "pgtls.pipeline";
-            const auto& results = pl->results();
-            set(s, "db.operation.batch.size", static_cast<std::int64_t>(results.size()));
-            for (std::size_t i = 0; i < results.size(); ++i) {
-                const PipelineResult& r = results[i];
-                Span qs = timed("pgtls.pipeline.query", start_, end, t0_, t1);
+            const std::size_t n = pl->results().size();
+            set(s, "db.operation.batch.size", static_cast<std::int64_t>(n));
+            if (pl->implicit()) {
+                set(s, "pgtls.pipeline.implicit", true);
+                set(s, "pgtls.pipeline.appends", static_cast<std::int64_t>(pl->appends()));
+            }
+            for (std::size_t i = 0; i < n; ++i) {
+                Span qs = i < settled_ ? std::move(queries_[i].span) : query_span(i, end, t1, done.error);
                 qs.parent_id = s.id;
-                common(qs, settings_);
-                set(qs, "pgtls.pipeline.index", static_cast<std::int64_t>(i));
-                if (r.status == PipelineResult::Status::ok) {
-                    result_attributes(qs, std::span<const Result>(&r.result, 1));
-                } else if (r.status == PipelineResult::Status::error && r.error) {
-                    qs.ok = false;
-                    qs.error = r.error->what();
-                    set(qs, "db.response.status_code", r.error->sqlstate());
-                    set(qs, "error.type", r.error->sqlstate());
-                } else {
-                    qs.ok = false;
-                    qs.error = "skipped";
-                    set(qs, "error.type", std::string("skipped"));
-                }
                 emit(qs);
             }
         } else if (const auto* co = as_op<protocol::CopyOut>(algo_, protocol::Operation::copy_out)) {

@@ -52,6 +52,18 @@ private:
         std::chrono::system_clock::time_point start, end;
         std::chrono::steady_clock::time_point t0, t1;
     };
+    // A pipeline's queries (explicit pipelines of both drivers, the async connection's implicit
+    // ones): each query's span starts when it was written (with the pipeline, or when it joined
+    // the running one) and is described as soon as its outcome is final (its sync group
+    // answered): an implicit pipeline hands each result to its caller then, moving it out.
+    struct Query {
+        std::chrono::system_clock::time_point start;
+        std::chrono::steady_clock::time_point t0;
+        Span span;  // once settled
+    };
+    void watch_pipeline();
+    Span query_span(std::size_t i, std::chrono::system_clock::time_point end, std::chrono::steady_clock::time_point t1,
+                    const std::exception_ptr& failed) const;
     void begin_phase(const char* name);
     void end_phase();
     void end_attempt();
@@ -70,6 +82,8 @@ private:
     bool reading_ = false;
     bool done_ = false;
     std::vector<Attempt> attempts_;  // connect only
+    std::vector<Query> queries_;     // pipeline only, one per query written so far
+    std::size_t settled_ = 0;        // queries_ described
 };
 
 // A fresh span id: unique in the process, never 0 (for spans made outside a TraceRun, e.g.

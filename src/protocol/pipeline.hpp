@@ -50,6 +50,21 @@ public:
     const std::vector<PipelineResult>& results() const noexcept { return flow_.results(); }
     std::size_t settled() const noexcept { return flow_.settled(); }
 
+    // The SQL of query `i` as the driver gave it for tracing (set_texts; Config::trace_query_text),
+    // empty when it gave none.
+    std::string_view text(std::size_t i) const noexcept {
+        return texts_ && i < texts_->size() ? std::string_view((*texts_)[i]) : std::string_view{};
+    }
+    // `texts` (one per query, as they are appended) outlives the request.
+    void set_texts(const std::vector<std::string>* texts) noexcept { texts_ = texts; }
+
+    // The driver pipelined separate calls (AsyncConnection's implicit pipelining), not one
+    // pipeline of the application's: for tracing.
+    bool implicit() const noexcept { return implicit_; }
+    void set_implicit() noexcept { implicit_ = true; }
+    // How many times queries joined after the first write (append()).
+    std::size_t appends() const noexcept { return appends_; }
+
     // More queries can join: the request was written and awaits its reply (no cancel, timeout
     // or callback drain under way), and its last sync group is not answered yet.
     bool appendable() const noexcept { return awaiting_reply() && !flow_.done(); }
@@ -60,6 +75,7 @@ public:
     void append(std::span<const std::size_t> sync_after, std::span<const std::int16_t> described) noexcept {
         flow_.extend(sync_after, described);
         more_ = true;
+        ++appends_;
     }
 
 private:
@@ -81,6 +97,9 @@ private:
     const ServerError* server_error() const noexcept override { return nullptr; }
 
     std::string_view messages_;
+    const std::vector<std::string>* texts_ = nullptr;
+    bool implicit_ = false;
+    std::size_t appends_ = 0;
     PipelineFlow flow_;
     bool more_ = false;  // append()ed, not yet written
 };

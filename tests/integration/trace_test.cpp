@@ -243,6 +243,128 @@ TEST_P(Tracing, PipelineHasOneChildPerQuery) {
     EXPECT_EQ(number_of(qs[2], "pgtls.pipeline.index"), 2);
 }
 
+TEST_P(Tracing, PipelineQueriesCarryTheirOwnTextAndEndByTheirParent) {
+    Conn c = open_traced(/*query_text=*/true);
+    tracer->clear();
+    ASSERT_EQ(c.pipeline({"SELECT 1", "SELECT 2 + 0"}).size(), 2u);
+    const auto p = tracer->named("pgtls.pipeline");
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(p[0].find("pgtls.pipeline.implicit"), nullptr) << "the application's own pipeline";
+    const auto qs = tracer->children(p[0].id);
+    ASSERT_EQ(qs.size(), 2u);
+    EXPECT_EQ(text_of(qs[0], "db.query.text"), "SELECT 1");
+    EXPECT_EQ(text_of(qs[1], "db.query.text"), "SELECT 2 + 0");
+    for (const Span& q : qs) {
+        EXPECT_GE(q.start, p[0].start);
+        EXPECT_LE(q.end, p[0].end);
+        EXPECT_LE(q.duration, p[0].duration);
+    }
+}
+
+// The async connection pipelines execute() calls queued together (implicit pipelining): one
+// "pgtls.pipeline" span marked implicit, a child per call described when that call's outcome
+// was final — its result goes to its caller then, and the span must still say what it was.
+class AsyncTracing : public Tracing {
+protected:
+    void connect(AsyncConnection& c, PipelineOverlap overlap = PipelineOverlap::automatic) {
+        c.set_pipeline_overlap(overlap);
+        std::optional<std::exception_ptr> outcome;
+        c.connect(traced(/*query_text=*/true), [&](std::exception_ptr e) { outcome = e; });
+        ASSERT_TRUE(run_async_loop(c, [&] { return outcome.has_value(); }));
+        ASSERT_FALSE(*outcome);
+        tracer->clear();
+    }
+};
+
+TEST_P(AsyncTracing, ImplicitlyPipelinedCallsEachKeepTheirOwnOutcome) {
+    AsyncConnection c;
+    connect(c);
+    std::vector<std::optional<std::exception_ptr>> outcomes(6);
+    for (int i = 0; i < 6; ++i)
+        c.execute_args(i == 3 ? "SELECT 1/$1::int" : "SELECT $1::int",
+                       [&, i](std::exception_ptr e, Result) { outcomes[std::size_t(i)] = e; }, i == 3 ? 0 : i);
+    ASSERT_TRUE(run_async_loop(c, [&] {
+        return std::all_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return o.has_value(); });
+    }));
+    const auto p = tracer->named("pgtls.pipeline");
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_EQ(flag_of(p[0], "pgtls.pipeline.implicit"), true);
+    EXPECT_EQ(number_of(p[0], "db.operation.batch.size"), 6);
+    const auto qs = tracer->children(p[0].id);
+    ASSERT_EQ(qs.size(), 6u);
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+        SCOPED_TRACE(i);
+        EXPECT_EQ(number_of(qs[i], "pgtls.pipeline.index"), std::int64_t(i));
+        EXPECT_EQ(text_of(qs[i], "db.query.text"), i == 3 ? "SELECT 1/$1::int" : "SELECT $1::int");
+        EXPECT_LE(qs[i].end, p[0].end);
+        if (i > 0) {
+            EXPECT_GE(qs[i].duration, qs[i - 1].duration) << "each ends as its own sync group is answered";
+        }
+        if (i == 3) {
+            EXPECT_FALSE(qs[i].ok);
+            EXPECT_EQ(text_of(qs[i], "db.response.status_code"), "22012");
+            continue;
+        }
+        // Each call is its own sync group: the failure of call 3 is not the others'.
+        EXPECT_TRUE(qs[i].ok) << qs[i].error;
+        EXPECT_EQ(text_of(qs[i], "db.operation.name"), "SELECT");
+        EXPECT_EQ(text_of(qs[i], "pgtls.command_tag"), "SELECT 1");
+        EXPECT_EQ(number_of(qs[i], "db.response.returned_rows"), 1);
+    }
+}
+
+TEST_P(AsyncTracing, QueriesThatJoinARunningPipelineStartWhenTheyJoin) {
+    AsyncConnection c;
+    connect(c, PipelineOverlap::on);
+    int done = 0;
+    const auto count = [&](std::exception_ptr e, Result) {
+        EXPECT_FALSE(e);
+        ++done;
+    };
+    c.execute("SELECT pg_sleep(0.3)", {}, count);
+    c.execute("SELECT 1", {}, count);
+    run_async_loop(c, [] { return false; }, std::chrono::milliseconds(100));  // the pair is written
+    const auto joined = std::chrono::system_clock::now();
+    for (int i = 0; i < 4; ++i) c.execute("SELECT 2", {}, count);  // more than are unanswered
+    ASSERT_TRUE(run_async_loop(c, [&] { return done == 6; }));
+    const auto p = tracer->named("pgtls.pipeline");
+    ASSERT_EQ(p.size(), 1u) << "the four joined the running pipeline";
+    EXPECT_EQ(number_of(p[0], "pgtls.pipeline.appends"), 1);
+    const auto qs = tracer->children(p[0].id);
+    ASSERT_EQ(qs.size(), 6u);
+    for (std::size_t i = 0; i < 2; ++i) EXPECT_LT(qs[i].start, joined) << i;
+    for (std::size_t i = 2; i < 6; ++i) {
+        EXPECT_GE(qs[i].start, joined) << i;
+        EXPECT_EQ(text_of(qs[i], "db.query.text"), "SELECT 2");
+        EXPECT_TRUE(qs[i].ok) << qs[i].error;
+    }
+}
+
+TEST_P(AsyncTracing, CallsUnansweredWhenTheConnectionDiesFailInTheirSpans) {
+    AsyncConnection c;
+    connect(c);
+    std::vector<std::optional<std::exception_ptr>> outcomes(3);
+    const char* const sqls[] = {"SELECT 1", "SELECT pg_sleep(30)", "SELECT 3"};
+    for (std::size_t i = 0; i < 3; ++i)
+        c.execute(sqls[i], {}, [&, i](std::exception_ptr e, Result) { outcomes[i] = e; });
+    run_async_loop(c, [&] { return outcomes[0].has_value(); });
+    Client admin(pg18_verified());
+    admin.execute("SELECT pg_terminate_backend($1)", {to_param(c.info().backend_pid)});
+    ASSERT_TRUE(run_async_loop(c, [&] { return outcomes[2].has_value(); }));
+    ASSERT_FALSE(*outcomes[0]);
+    ASSERT_TRUE(*outcomes[1] && *outcomes[2]);
+    const auto p = tracer->named("pgtls.pipeline");
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_FALSE(p[0].ok);
+    const auto qs = tracer->children(p[0].id);
+    ASSERT_EQ(qs.size(), 3u);
+    EXPECT_TRUE(qs[0].ok) << qs[0].error;
+    for (std::size_t i = 1; i < 3; ++i) {
+        EXPECT_FALSE(qs[i].ok) << i << ": its caller got an error";
+        EXPECT_NE(text_of(qs[i], "error.type"), "<absent>") << i;
+    }
+}
+
 TEST_P(Tracing, CopyOutAndIn) {
     Conn c = open_traced();
     c.query("CREATE TEMP TABLE trace_copy(a int)");
@@ -320,6 +442,13 @@ TEST_P(Tracing, PoolConnectionsAreTracedThroughTheConfig) {
 }
 
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Tracing);
+// Implicit pipelining is the async connection's only.
+INSTANTIATE_TEST_SUITE_P(Backends, AsyncTracing, ::testing::ValuesIn([] {
+                             std::vector<std::string> names;
+                             for (const std::string& n : backend_names()) names.push_back(n + "_async");
+                             return names;
+                         }()),
+                         backend_test_name);
 
 }  // namespace
 }  // namespace pgtls::test

@@ -254,6 +254,7 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
         std::vector<std::size_t> sync_after;
         std::vector<PipelineResult> results;
         std::vector<std::string> names;  // per query, the statement it parses ("" unnamed)
+        std::vector<std::string> texts;  // per query, its SQL when traced with trace_query_text
     };
     auto a = std::make_shared<Args>();
     return state_->submit(make_op<protocol::PipelineRequest>(
@@ -272,8 +273,13 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
                 a->sync_after.push_back(queries.size());
             }
             a->results.resize(queries.size());
-            return std::make_unique<protocol::PipelineRequest>(s.wire(), a->messages, a->results, a->sync_after,
-                                                               s.request_options());
+            auto request = std::make_unique<protocol::PipelineRequest>(s.wire(), a->messages, a->results,
+                                                                       a->sync_after, s.request_options());
+            if (s.settings.tracer && s.settings.trace_query_text) {
+                for (const auto& q : queries) a->texts.push_back(q.sql);
+                request->set_texts(&a->texts);
+            }
+            return request;
         },
         [a, done = std::move(done)](State& s, protocol::PipelineRequest*, std::exception_ptr e) {
             // A failed query skipped its Close: its statement is closed before the next operation.

@@ -82,6 +82,7 @@ struct Batch {
     std::string messages;
     std::vector<std::size_t> sync_after;
     std::vector<PipelineResult> results;
+    std::vector<std::string> texts;  // per query, its SQL when traced with trace_query_text
     // With the statement cache on: how each query used it (settled as the query completes).
     std::vector<protocol::StatementCache::PipelinedUse> cache_uses;
     // Every query after the first that parses outside the cache and a run parses a statement
@@ -311,8 +312,11 @@ struct AsyncCore {
         ++stats.pipelines;
         stats.pipelined_queries += batch->members.size();
         batch->make = [bp = batch->batch](State& s) -> std::unique_ptr<protocol::Algorithm> {
-            return std::make_unique<protocol::PipelineRequest>(s.wire(), bp->messages, bp->results, bp->sync_after,
-                                                               s.request_options(), bp->described);
+            auto request = std::make_unique<protocol::PipelineRequest>(s.wire(), bp->messages, bp->results,
+                                                                       bp->sync_after, s.request_options(), bp->described);
+            request->set_texts(&bp->texts);
+            request->set_implicit();
+            return request;
         };
         return batch;
     }
@@ -405,6 +409,7 @@ struct AsyncCore {
             }
             if (cached) b.cache_uses.push_back(std::move(use));  // one per member, in step with them
             b.results.emplace_back();
+            if (settings.tracer && settings.trace_query_text) b.texts.push_back(a.statement ? std::string() : a.sql);
             if (known) b.results.back().result.set_columns(std::move(known));
             b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
             b.closes.push_back(std::move(own_name));
