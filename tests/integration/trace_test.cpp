@@ -277,9 +277,9 @@ protected:
 };
 
 TEST_P(AsyncTracing, ImplicitlyPipelinedCallsEachKeepTheirOwnOutcome) {
+    std::vector<std::optional<std::exception_ptr>> outcomes(6);  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
-    std::vector<std::optional<std::exception_ptr>> outcomes(6);
     for (int i = 0; i < 6; ++i)
         c.execute_args(i == 3 ? "SELECT 1/$1::int" : "SELECT $1::int",
                        [&, i](std::exception_ptr e, Result) { outcomes[std::size_t(i)] = e; }, i == 3 ? 0 : i);
@@ -314,13 +314,13 @@ TEST_P(AsyncTracing, ImplicitlyPipelinedCallsEachKeepTheirOwnOutcome) {
 }
 
 TEST_P(AsyncTracing, QueriesThatJoinARunningPipelineStartWhenTheyJoin) {
-    AsyncConnection c;
-    connect(c, PipelineOverlap::on);
-    int done = 0;
+    int done = 0;  // outlives the connection's callbacks
     const auto count = [&](std::exception_ptr e, Result) {
         EXPECT_FALSE(e);
         ++done;
     };
+    AsyncConnection c;
+    connect(c, PipelineOverlap::on);
     c.execute("SELECT pg_sleep(0.3)", {}, count);
     c.execute("SELECT 1", {}, count);
     run_async_loop(c, [] { return false; }, std::chrono::milliseconds(100));  // the pair is written
@@ -341,9 +341,9 @@ TEST_P(AsyncTracing, QueriesThatJoinARunningPipelineStartWhenTheyJoin) {
 }
 
 TEST_P(AsyncTracing, CallsUnansweredWhenTheConnectionDiesFailInTheirSpans) {
+    std::vector<std::optional<std::exception_ptr>> outcomes(3);  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
-    std::vector<std::optional<std::exception_ptr>> outcomes(3);
     const char* const sqls[] = {"SELECT 1", "SELECT pg_sleep(30)", "SELECT 3"};
     for (std::size_t i = 0; i < 3; ++i)
         c.execute(sqls[i], {}, [&, i](std::exception_ptr e, Result) { outcomes[i] = e; });
