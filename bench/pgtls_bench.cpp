@@ -993,12 +993,15 @@ void print_pipelines(const Options& o, const Results& results) {
         return b == a->second.end() || b->second.empty() ? nullptr : &b->second;
     };
     if ((!results.count("W3i") && !results.count("W3ic")) || (!results.count("W3") && !results.count("W3s"))) return;
+    // "server cap": W3's server CPU per query over W3i's — the W3i / W3 a W3i that kept the
+    // server as busy as W3 does would reach, W3 being server-bound (BENCHMARKS.md, sessions
+    // 16–17); "of cap": how much of it W3i reached.
     std::printf("\n| medians | client | W3 ops/s | W3s ops/s | W3i ops/s | W3ic ops/s | W3i / W3 | W3i / W3s | W3ic / W3 "
-                "| client CPU/q W3 · W3s · W3i · W3ic | server CPU/q W3 · W3s · W3i · W3ic |\n");
-    std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+                "| server cap · W3i of cap | client CPU/q W3 · W3s · W3i · W3ic | server CPU/q W3 · W3s · W3i · W3ic |\n");
+    std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (const auto& client : o.clients) {
         std::string cells[kKinds], cpu, server;
-        double tput[kKinds] = {};
+        double tput[kKinds] = {}, server_med[kKinds] = {};
         for (int k = 0; k < kKinds; ++k) {
             const auto* r = runs(kinds[k], client);
             char b[64];
@@ -1008,17 +1011,23 @@ void print_pipelines(const Options& o, const Results& results) {
             std::snprintf(b, sizeof b, r ? "%.2f" : "–", r ? stat(*r, cpu_per_op).med * 1e6 : 0.0);
             cpu += (k ? " · " : "") + std::string(b);
             const bool has_server = r && std::all_of(r->begin(), r->end(), [](const Sample& x) { return x.server_cpu_s >= 0; });
-            std::snprintf(b, sizeof b, has_server ? "%.2f" : "–", has_server ? stat(*r, server_cpu_per_op).med * 1e6 : 0.0);
+            if (has_server) server_med[k] = stat(*r, server_cpu_per_op).med;
+            std::snprintf(b, sizeof b, has_server ? "%.2f" : "–", server_med[k] * 1e6);
             server += (k ? " · " : "") + std::string(b);
+        }
+        char cap[48] = "–";
+        if (server_med[0] > 0 && server_med[2] > 0 && tput[0] > 0 && tput[2] > 0 && client != "libpq") {
+            const double c = server_med[0] / server_med[2];
+            std::snprintf(cap, sizeof cap, "%.2f · %.2f", c, tput[2] / tput[0] / c);
         }
         auto ratio = [&](int num, int den) {
             char b[32];
             std::snprintf(b, sizeof b, tput[num] > 0 && tput[den] > 0 ? "%.2f" : "–", tput[den] > 0 ? tput[num] / tput[den] : 0.0);
             return std::string(b);
         };
-        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s µs | %s µs |\n",
+        std::printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s µs | %s µs |\n",
                     client == "libpq" ? "W3i, W3ic = sequential" : "", client.c_str(), cells[0].c_str(), cells[1].c_str(),
-                    cells[2].c_str(), cells[3].c_str(), ratio(2, 0).c_str(), ratio(2, 1).c_str(), ratio(3, 0).c_str(),
+                    cells[2].c_str(), cells[3].c_str(), ratio(2, 0).c_str(), ratio(2, 1).c_str(), ratio(3, 0).c_str(), cap,
                     cpu.c_str(), server.c_str());
     }
 }
