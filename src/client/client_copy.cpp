@@ -3,6 +3,7 @@
 
 #include "client/client_call.hpp"
 #include "client/client_impl.hpp"
+#include "client/trace_run.hpp"
 #include "client/transaction_sql.hpp"
 #include "protocol/backend_messages.hpp"
 #include "protocol/frontend.hpp"
@@ -156,7 +157,7 @@ std::size_t Pipeline::add_params(std::string_view sql, std::span<const Param> pa
     auto& impl = client_.live();  // Error(usage) on a moved-from client, as before
     // After the first Sync, a statement of its own name (see encode_pipeline_query).
     names_.push_back(protocol::encode_pipeline_query(buffer_, !sync_after_.empty(), sql, params, format, impl.cache));
-    if (impl.settings.tracer && impl.settings.trace_query_text) texts_.emplace_back(sql);  // its span's db.query.text
+    if (trace::reports_query_text(impl.settings)) texts_.emplace_back(sql);  // its span's db.query.text
     return queued_++;
 }
 

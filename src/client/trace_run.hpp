@@ -106,6 +106,12 @@ private:
     std::uint64_t previous_;
 };
 
+// Whether runs with `settings` report db.query.text: the drivers keep each pipelined query's
+// SQL for its span (protocol::PipelineRequest::set_texts) only then.
+inline bool reports_query_text(const Settings& settings) noexcept {
+    return settings.tracer && settings.trace_query_text;
+}
+
 // A TraceRun for `algo` when `settings` has a tracer; null otherwise.
 inline std::unique_ptr<TraceRun> begin(const Settings& settings, const ConnectionInfo& peer,
                                        const protocol::Algorithm& algo, const protocol::MessageReader& in,

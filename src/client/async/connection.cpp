@@ -275,10 +275,9 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
             a->results.resize(queries.size());
             auto request = std::make_unique<protocol::PipelineRequest>(s.wire(), a->messages, a->results,
                                                                        a->sync_after, s.request_options());
-            if (s.settings.tracer && s.settings.trace_query_text) {
+            if (trace::reports_query_text(s.settings))
                 for (const auto& q : queries) a->texts.push_back(q.sql);
-                request->set_texts(&a->texts);
-            }
+            request->set_texts(&a->texts);
             return request;
         },
         [a, done = std::move(done)](State& s, protocol::PipelineRequest*, std::exception_ptr e) {

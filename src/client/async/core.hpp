@@ -409,7 +409,7 @@ struct AsyncCore {
             }
             if (cached) b.cache_uses.push_back(std::move(use));  // one per member, in step with them
             b.results.emplace_back();
-            if (settings.tracer && settings.trace_query_text) b.texts.push_back(a.statement ? std::string() : a.sql);
+            if (trace::reports_query_text(settings)) b.texts.push_back(a.statement ? std::string() : a.sql);
             if (known) b.results.back().result.set_columns(std::move(known));
             b.parsed_by.push_back(joins ? run_first : Batch::own_parse);
             b.closes.push_back(std::move(own_name));
