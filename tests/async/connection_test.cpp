@@ -2,6 +2,8 @@
 // backend, driven by a plain poll() loop the way an application's event loop would: connect,
 // every operation, ordering, cancellation of a running query and of a connect, the query
 // timeout, destruction with operations in flight, and many connections on one thread.
+// What a callback captures by reference is declared before the connection it is queued on: a
+// failing assertion then fails the test instead of running callbacks into destroyed locals.
 #include "pgtls/async.hpp"
 
 #include <gtest/gtest.h>
@@ -103,6 +105,15 @@ PGTLS_INSTANTIATE_PER_BACKEND(AsyncConnectionTest);
 }  // namespace
 
 TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
+    // What the callbacks below capture outlives the connection.
+    int step = 0;
+    std::string trace;
+    PreparedStatement ps;
+    std::uint64_t streamed = 0, total = 0;
+    std::vector<PipelineResult> pr;
+    std::uint64_t copied = 0;
+    std::string out;
+    bool closed = false;
     AsyncConnection c;
     connect(c);
     EXPECT_EQ(c.info().ssl, has_tls());
@@ -116,13 +127,10 @@ TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
     ASSERT_EQ(rs.size(), 2u);
     EXPECT_EQ(rs[1][0][0].view(), "two");
 
-    int step = 0;
-    std::string trace;
     c.execute_args("SELECT $1::int + $2::int", [&](std::exception_ptr e, Result r) {
         trace += e ? "execute failed: " + what(e) : "sum=" + std::string(r[0][0].view());
         ++step;
     }, 40, 2);
-    PreparedStatement ps;
     c.prepare("async_s", "SELECT $1::text || '!'", {}, [&](std::exception_ptr e, PreparedStatement p) {
         trace += e ? " prepare failed: " + what(e) : " prepared";
         ps = std::move(p);
@@ -133,7 +141,6 @@ TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
         trace += e ? " exec failed: " + what(e) : " " + std::string(r[0][0].view());
         ++step;
     });
-    std::uint64_t streamed = 0, total = 0;
     c.stream("SELECT g FROM generate_series(1, 1000) g", {}, [&](const Row& row) { total += row[0].as<int>(); },
              [&](std::exception_ptr e, std::uint64_t n) {
                  trace += e ? " stream failed: " + what(e) : " streamed";
@@ -145,7 +152,6 @@ TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
     EXPECT_EQ(streamed, 1000u);
     EXPECT_EQ(total, 500500u);
 
-    std::vector<PipelineResult> pr;
     c.pipeline({{"SELECT 1", {}, ResultFormat::text, false},
                 {"SELECT nosuchcolumn", {}, ResultFormat::text, false},
                 {"SELECT 3", {}, ResultFormat::text, true},
@@ -164,8 +170,6 @@ TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
     EXPECT_EQ(pr[3].result[0][0].view(), "4");
 
     query(c, "CREATE TEMP TABLE async_copy (n int, t text)");
-    std::uint64_t copied = 0;
-    std::string out;
     c.copy_in("COPY async_copy FROM STDIN", "1\tone\n2\ttwo\n3\tthree\n", [&](std::exception_ptr e, std::uint64_t n) {
         EXPECT_FALSE(e) << what(e);
         copied = n;
@@ -180,7 +184,6 @@ TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
     EXPECT_EQ(copied, 3u);
     EXPECT_EQ(out, "1\tone\n2\ttwo\n3\tthree\n");
 
-    bool closed = false;
     c.close([&](std::exception_ptr e) {
         EXPECT_FALSE(e) << what(e);
         closed = true;
@@ -190,9 +193,9 @@ TEST_P(AsyncConnectionTest, ConnectsOverTheBackendAndRunsEveryOperation) {
 }
 
 TEST_P(AsyncConnectionTest, OperationsRunInOrderAndCallbacksRunOnlyFromAdvance) {
-    AsyncConnection c;
-    std::string order;
+    std::string order;  // order and connected outlive the connection's callbacks
     bool connected = false;
+    AsyncConnection c;
     c.connect(pg18_verified(), [&](std::exception_ptr e) {
         EXPECT_FALSE(e) << what(e);
         connected = true;
@@ -210,12 +213,14 @@ TEST_P(AsyncConnectionTest, OperationsRunInOrderAndCallbacksRunOnlyFromAdvance) 
 }
 
 TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOutcome) {
-    AsyncConnection c;
-    connect(c);
     constexpr int kQueries = 300;  // more than one pipeline holds (256)
+    // What the callbacks below capture outlives the connection.
     std::vector<std::string> got(kQueries);
     int answered = 0;
     std::vector<int> order;
+    std::string tx;
+    AsyncConnection c;
+    connect(c);
     for (int i = 0; i < kQueries; ++i)
         c.execute_args("SELECT 100 / $1::int", [&, i](std::exception_ptr e, Result r) {
             order.push_back(i);
@@ -236,7 +241,6 @@ TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOu
 
     // Inside a transaction the pipelined queries behave as run one by one: after an error,
     // the rest of the block fails with 25P02, and ROLLBACK recovers.
-    std::string tx;
     c.query("BEGIN", [&](std::exception_ptr e, std::vector<Result>) { tx += e ? "!" : "B"; });
     c.execute_args("SELECT 1 / $1::int", [&](std::exception_ptr e, Result) { tx += sqlstate(e) == "22012" ? "E" : "?"; }, 0);
     c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result) { tx += sqlstate(e) == "25P02" ? "A" : "?"; }, 2);
@@ -249,19 +253,20 @@ TEST_P(AsyncConnectionTest, QueriesQueuedTogetherArePipelinedAndEachGetsItsOwnOu
 // execute() of a prepared statement sends no Describe (its columns are known): queued back to
 // back, such executes still go out as one pipeline and each gets its own rows.
 TEST_P(AsyncConnectionTest, PreparedStatementsQueuedTogetherArePipelined) {
-    AsyncConnection c;
-    connect(c);
+    // What the callbacks below capture outlives the connection.
     PreparedStatement ps;
     bool prepared = false;
+    constexpr int kQueries = 20;
+    std::vector<std::string> got(kQueries);
+    int answered = 0;
+    AsyncConnection c;
+    connect(c);
     c.prepare("pipelined_ps", "SELECT $1::int * 2 AS twice", {}, [&](std::exception_ptr e, PreparedStatement p) {
         EXPECT_FALSE(e) << what(e);
         ps = std::move(p);
         prepared = true;
     });
     ASSERT_TRUE(run_loop(c, [&] { return prepared; }));
-    constexpr int kQueries = 20;
-    std::vector<std::string> got(kQueries);
-    int answered = 0;
     for (int i = 0; i < kQueries; ++i)
         c.execute(ps, {to_param(i)}, [&, i](std::exception_ptr e, Result r) {
             got[static_cast<std::size_t>(i)] = e ? what(e) : std::string(r[0][0].view()) + "/" + r.column_info().at(0).name;
@@ -279,13 +284,14 @@ TEST_P(AsyncConnectionTest, PreparedStatementsQueuedTogetherArePipelined) {
 // the unnamed statement it would see none); another query ends the run and sees only its own
 // statement (see PipelinedQueriesAfterTheFirstParseAStatementOfTheirOwn); nothing is left behind.
 TEST_P(AsyncConnectionTest, ARunOfTheSameQueryInAPipelineIsParsedOnce) {
-    AsyncConnection c;
-    connect(c);
     const std::string counted = "SELECT count(*) FROM pg_prepared_statements WHERE $1::int > 0";
     const std::string other = "SELECT count(*) FROM pg_prepared_statements WHERE $1::int > -1";
     const std::string sqls[] = {counted, counted, counted, other, counted, counted, counted};
+    // What the callbacks below capture outlives the connection.
     std::vector<std::string> got(std::size(sqls));
     std::size_t answered = 0;
+    AsyncConnection c;
+    connect(c);
     const auto before = c.stats();
     for (std::size_t i = 0; i < std::size(sqls); ++i)
         c.execute_args(sqls[i], [&, i](std::exception_ptr e, Result r) {
@@ -319,12 +325,14 @@ TEST_P(AsyncConnectionTest, ARunOfTheSameQueryInAPipelineIsParsedOnce) {
 // transaction each gets 25P02. Queries of a run that fail to execute fail alone; the statement
 // of a run whose last query failed (skipping its Close) is closed before the next operation.
 TEST_P(AsyncConnectionTest, AFailingQueryOfARunFailsAlone) {
+    // Outlive the connection's callbacks (answered too: queue_all may return with some pending).
+    std::vector<std::string> got;
+    std::size_t answered = 0;
     AsyncConnection c;
     connect(c);
-    std::vector<std::string> got;
     auto queue_all = [&](const std::string& sql, std::vector<int> args) {
         got.assign(args.size(), "");
-        std::size_t answered = 0;
+        answered = 0;
         for (std::size_t i = 0; i < args.size(); ++i)
             c.execute_args(sql, [&, i](std::exception_ptr e, Result r) {
                 got[i] = e ? sqlstate(e) : std::string(r[0][0].view());
@@ -426,14 +434,14 @@ TEST_P(AsyncConnectionTest, PipelinedQueriesAfterTheFirstParseAStatementOfTheirO
     };
     for (const std::size_t cache : {std::size_t{0}, std::size_t{4}}) {
         SCOPED_TRACE("statement cache " + std::to_string(cache));
-        AsyncConnection c;
-        connect(c);
-        if (cache > 0) set_cache(c, cache);
         // Without the cache: distinct SQL each (a run would share one named statement). With
         // it: the second query repeats the first while the cache's statement is pending.
         const std::vector<std::string> sqls{own(1), cache > 0 ? own(1) : own(2), "SELECT 1 / $1::int", own(4)};
-        std::vector<std::string> got(sqls.size());
+        std::vector<std::string> got(sqls.size());  // got and answered outlive the connection's callbacks
         std::size_t answered = 0;
+        AsyncConnection c;
+        connect(c);
+        if (cache > 0) set_cache(c, cache);
         const auto before = c.stats();
         for (std::size_t i = 0; i < sqls.size(); ++i)
             c.execute(sqls[i], {Param{i == 2 ? std::string("0") : sqls[i], 0, 0}}, [&, i](std::exception_ptr e, Result r) {
@@ -496,12 +504,12 @@ TEST_P(AsyncConnectionTest, PipelinesDoNotOverlapOnLoopbackByDefault) {
 // A DEALLOCATE ALL queued in a pipeline keeps the unnamed statement (a statement of its own
 // would be among those it drops) and drops the statements the queries before it parsed.
 TEST_P(AsyncConnectionTest, ADeallocateInAPipelineParsesTheUnnamedStatement) {
-    AsyncConnection c;
-    connect(c);
     const std::vector<std::string> sqls{"SELECT 1", "SELECT count(*) FROM pg_prepared_statements", "DEALLOCATE ALL",
                                         "SELECT count(*) FROM pg_prepared_statements WHERE 2 > 1"};
-    std::vector<std::string> got(sqls.size());
+    std::vector<std::string> got(sqls.size());  // got and answered outlive the connection's callbacks
     std::size_t answered = 0;
+    AsyncConnection c;
+    connect(c);
     for (std::size_t i = 0; i < sqls.size(); ++i)
         c.execute(sqls[i], {}, [&, i](std::exception_ptr e, Result r) {
             got[i] = e ? what(e) : r.columns() > 0 ? std::string(r[0][0].view()) : r.command_tag();
@@ -516,11 +524,11 @@ TEST_P(AsyncConnectionTest, ADeallocateInAPipelineParsesTheUnnamedStatement) {
 // A statement that drops prepared statements (DEALLOCATE ALL, DISCARD ALL) would drop its own
 // run's statement: such queries each parse their own.
 TEST_P(AsyncConnectionTest, QueriesThatDropPreparedStatementsFormNoRun) {
-    AsyncConnection c;
-    connect(c);
-    std::vector<std::string> got(4);
+    std::vector<std::string> got(4);  // got and answered outlive the connection's callbacks
     std::size_t answered = 0;
     const char* const sqls[] = {"DEALLOCATE ALL", "DEALLOCATE ALL", " discard ALL", " discard ALL"};
+    AsyncConnection c;
+    connect(c);
     for (std::size_t i = 0; i < std::size(sqls); ++i)
         c.execute(sqls[i], {}, [&, i](std::exception_ptr e, Result r) {
             got[i] = e ? what(e) : r.command_tag();
@@ -536,14 +544,14 @@ TEST_P(AsyncConnectionTest, QueriesThatDropPreparedStatementsFormNoRun) {
 // until it is answered, later ones only bind and execute. A query that fails (at Parse or at
 // execution) leaves no statement behind on the server.
 TEST_P(AsyncConnectionTest, CachedExecutesQueuedTogetherArePipelined) {
-    AsyncConnection c;
-    connect(c);
-    set_cache(c, 8);
     const char* const sqls[] = {"SELECT $1::int", "SELECT $1::int + 1000", "SELECT $1::int * 2", "SELECT 1 / ($1::int - $1::int)",
                                 "SELEKT $1::int"};
     constexpr int kQueries = 200;
-    std::vector<std::string> got(kQueries);
+    std::vector<std::string> got(kQueries);  // got and answered outlive the connection's callbacks
     int answered = 0;
+    AsyncConnection c;
+    connect(c);
+    set_cache(c, 8);
     auto expected = [](int i) -> std::string {
         switch (i % 5) {
             case 0: return std::to_string(i);
@@ -577,11 +585,11 @@ TEST_P(AsyncConnectionTest, CachedExecutesQueuedTogetherArePipelined) {
 // on its own, which does not make the connection busy for the application (a pool releasing
 // it then would call it "released mid-query"); what is queued meanwhile runs after.
 TEST_P(AsyncConnectionTest, TheCloseOfALeftoverStatementIsNotTheApplicationsOperation) {
+    std::string got;  // got and busy_in_last_callback outlive the connection's callbacks
+    bool busy_in_last_callback = true;
     AsyncConnection c;
     connect(c);
     set_cache(c, 4);
-    std::string got;
-    bool busy_in_last_callback = true;
     c.execute_args("SELECT 1 / $1::int", [&](std::exception_ptr e, Result) { got += sqlstate(e) == "22012" ? "E" : "?"; }, 0);
     c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result r) {
         got += e ? "!" : std::string(r[0][0].view());
@@ -602,11 +610,11 @@ TEST_P(AsyncConnectionTest, TheCloseOfALeftoverStatementIsNotTheApplicationsOper
 // A cache smaller than the statements of one pipeline evicts inside it: every query gets its
 // own result and the server holds no more statements than the capacity.
 TEST_P(AsyncConnectionTest, ACachedPipelineEvictsAndClosesOnTheServer) {
+    constexpr int kQueries = 60;
+    int answered = 0, wrong = 0;  // outlive the connection's callbacks
     AsyncConnection c;
     connect(c);
     set_cache(c, 2);
-    constexpr int kQueries = 60;
-    int answered = 0, wrong = 0;
     for (int i = 0; i < kQueries; ++i) {
         const std::string sql = "SELECT $1::int + " + std::to_string(i % 6);
         c.execute_args(sql, [&, i](std::exception_ptr e, Result r) {
@@ -623,11 +631,11 @@ TEST_P(AsyncConnectionTest, ACachedPipelineEvictsAndClosesOnTheServer) {
 // A cached statement whose result type changed (0A000) fails the pipelined queries that used
 // it, is forgotten and closed; the next execute prepares it again.
 TEST_P(AsyncConnectionTest, ACachedStatementWhoseResultTypeChangedIsForgottenInAPipeline) {
+    std::string got;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
     query(c, "CREATE TEMP TABLE shape (a int); INSERT INTO shape VALUES (1)");
     set_cache(c, 4);
-    std::string got;
     auto select = [&] {
         c.execute_args("SELECT * FROM shape WHERE a = $1::int", [&](std::exception_ptr e, Result r) {
             got += e ? (sqlstate(e) == "0A000" ? "X" : "?" + what(e)) : std::to_string(r.columns());
@@ -653,10 +661,12 @@ TEST_P(AsyncConnectionTest, ACachedStatementWhoseResultTypeChangedIsForgottenInA
 // next query from its callback: what the completions issue goes out together, so every query
 // travels in a pipeline (none starts alone ahead of the others).
 TEST_P(AsyncConnectionTest, QueriesIssuedFromCallbacksGoOutTogether) {
-    AsyncConnection c;
     constexpr int kChains = 64, kEach = 30;
+    // What the callbacks capture, next included (it queues on c: set once c exists), outlives c.
     int answered = 0, wrong = 0;
-    std::function<void(int, int)> next = [&](int chain, int k) {
+    std::function<void(int, int)> next;
+    AsyncConnection c;
+    next = [&](int chain, int k) {
         c.execute_args("SELECT $1::int + $2::int", [&, chain, k](std::exception_ptr e, Result r) {
             if (e || r[0][0].as<int>() != chain * 1000 + k) ++wrong;
             ++answered;
@@ -682,10 +692,10 @@ TEST_P(AsyncConnectionTest, QueriesIssuedFromCallbacksGoOutTogether) {
 // fails at the implicit COMMIT, after the INSERT's CommandComplete. The caller gets the error,
 // never a success for a row that was rolled back.
 TEST_P(AsyncConnectionTest, APipelinedQueryWhoseCommitFailsGetsTheError) {
+    std::string got;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
     query(c, "CREATE TEMP TABLE deferred_u (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
-    std::string got;
     c.execute_args("INSERT INTO deferred_u VALUES ($1), ($1)", [&](std::exception_ptr e, Result) {
         got += sqlstate(e) == "23505" ? "E" : (e ? "?" : "ok!");
     }, 1);
@@ -700,9 +710,9 @@ TEST_P(AsyncConnectionTest, APipelinedQueryWhoseCommitFailsGetsTheError) {
 }
 
 TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
+    std::string got;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
-    std::string got;
     c.execute_args("SELECT pg_sleep($1::float8)::text", [&](std::exception_ptr e, Result) {
         got += e ? "!" : "a";
     }, 0.01);
@@ -720,10 +730,10 @@ TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
 }
 
 TEST_P(AsyncConnectionTest, WithAQueryTimeoutQueriesRunOneByOne) {
+    int answered = 0;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
     c.set_query_timeout(5s);
-    int answered = 0;
     for (int i = 0; i < 10; ++i)
         c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result) { answered += e ? 100 : 1; }, i);
     ASSERT_TRUE(run_loop(c, [&] { return answered >= 10; }));
@@ -735,10 +745,10 @@ TEST_P(AsyncConnectionTest, WithAQueryTimeoutQueriesRunOneByOne) {
 // must see queued work and waiting completions as due (the deadline is not "now" at the time
 // deadline() was called, which would be later than the loop's reading).
 TEST_P(AsyncConnectionTest, WorkThatIsDueHasADeadlineInThePastOfAnyLoopClock) {
+    bool done = false;  // outlives the connection's callback
     AsyncConnection c;
     connect(c);
     const auto before = AsyncConnection::Clock::now();
-    bool done = false;
     c.query("SELECT 1", [&](std::exception_ptr, std::vector<Result>) { done = true; });
     ASSERT_TRUE(c.deadline().has_value());
     EXPECT_LE(*c.deadline(), before) << "queued: due for a loop whose clock reading came first";
@@ -758,10 +768,10 @@ TEST_P(AsyncConnectionTest, WorkThatIsDueHasADeadlineInThePastOfAnyLoopClock) {
 }
 
 TEST_P(AsyncConnectionTest, CancellingARunningQuerySendsACancelRequestAndKeepsTheConnection) {
+    std::exception_ptr err;  // err and done outlive the connection's callback
+    bool done = false;
     AsyncConnection c;
     connect(c);
-    std::exception_ptr err;
-    bool done = false;
     const auto id = c.query("SELECT pg_sleep(30)", [&](std::exception_ptr e, std::vector<Result>) {
         err = e;
         done = true;
@@ -788,13 +798,12 @@ TEST_P(AsyncConnectionTest, CancelWorksOverEveryNegotiationAndProtocol) {
         SCOPED_TRACE("options:" + extra);
         Config cfg = pg18_verified();
         cfg.conninfo += extra;
+        std::optional<std::exception_ptr> connected, outcome;  // outlive the connection's callbacks
         AsyncConnection c;
-        std::optional<std::exception_ptr> connected;
         c.connect(cfg, [&](std::exception_ptr e) { connected = e; });
         ASSERT_TRUE(run_loop(c, [&] { return connected.has_value(); }));
         ASSERT_FALSE(*connected) << what(*connected);
         EXPECT_EQ(c.info().protocol_version, extra.find("max_protocol_version") != std::string::npos ? "3.2" : "3.0");
-        std::optional<std::exception_ptr> outcome;
         const auto id = c.query("SELECT pg_sleep(30)", [&](std::exception_ptr e, std::vector<Result>) { outcome = e; });
         run_loop(c, [] { return false; }, 300ms);
         c.cancel(id);
@@ -806,9 +815,9 @@ TEST_P(AsyncConnectionTest, CancelWorksOverEveryNegotiationAndProtocol) {
 }
 
 TEST_P(AsyncConnectionTest, CancellingAQueuedOperationRemovesIt) {
+    std::string got;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
-    std::string got;
     c.query("SELECT pg_sleep(0.2)", [&](std::exception_ptr e, std::vector<Result>) { got += e ? "!" : "a"; });
     const auto second = c.query("SELECT 2", [&](std::exception_ptr e, std::vector<Result>) {
         got += e && what(e) == "operation cancelled" ? "x" : "?";
@@ -820,11 +829,11 @@ TEST_P(AsyncConnectionTest, CancellingAQueuedOperationRemovesIt) {
 }
 
 TEST_P(AsyncConnectionTest, TheQueryTimeoutCancelsAndTheConnectionStaysUsable) {
+    std::exception_ptr err;  // err and done outlive the connection's callback
+    bool done = false;
     AsyncConnection c;
     connect(c);
     c.set_query_timeout(300ms);
-    std::exception_ptr err;
-    bool done = false;
     c.query("SELECT pg_sleep(10)", [&](std::exception_ptr e, std::vector<Result>) {
         err = e;
         done = true;
@@ -842,9 +851,9 @@ TEST_P(AsyncConnectionTest, TheQueryTimeoutCancelsAndTheConnectionStaysUsable) {
 }
 
 TEST_P(AsyncConnectionTest, DestroyingTheConnectionCompletesEveryOperationWithAnError) {
+    std::vector<std::string> errors;  // outlives the connection's callbacks
     auto c = std::make_unique<AsyncConnection>();
     connect(*c);
-    std::vector<std::string> errors;
     c->query("SELECT pg_sleep(10)", [&](std::exception_ptr e, std::vector<Result>) { errors.push_back(what(e)); });
     c->query("SELECT 2", [&](std::exception_ptr e, std::vector<Result>) { errors.push_back(what(e)); });
     run_loop(*c, [] { return false; }, 200ms);
@@ -854,9 +863,9 @@ TEST_P(AsyncConnectionTest, DestroyingTheConnectionCompletesEveryOperationWithAn
 }
 
 TEST_P(AsyncConnectionTest, ACallbackMayDestroyItsConnection) {
+    int calls = 0;  // outlives the connection's callbacks
     auto c = std::make_unique<AsyncConnection>();
     connect(*c);
-    int calls = 0;
     AsyncConnection* raw = c.get();
     raw->query("SELECT 1", [&](std::exception_ptr, std::vector<Result>) {
         ++calls;
@@ -874,11 +883,11 @@ TEST_P(AsyncConnectionTest, ACallbackMayDestroyItsConnection) {
 }
 
 TEST_P(AsyncConnectionTest, WaitsForANotification) {
+    std::optional<Notification> got;  // got and done outlive the connection's callbacks
+    bool done = false;
     AsyncConnection c;
     connect(c);
     query(c, "LISTEN async_chan");
-    std::optional<Notification> got;
-    bool done = false;
     c.wait_notification(10s, [&](std::exception_ptr e, std::optional<Notification> n) {
         EXPECT_FALSE(e) << what(e);
         got = std::move(n);
@@ -902,9 +911,9 @@ TEST_P(AsyncConnectionTest, WaitsForANotification) {
 }
 
 TEST_P(AsyncConnectionTest, CancellingAConnectClosesIt) {
-    AsyncConnection c;
-    std::exception_ptr err;
+    std::exception_ptr err;  // err and done outlive the connection's callback
     bool done = false;
+    AsyncConnection c;
     const auto id = c.connect(pg18_verified(), [&](std::exception_ptr e) {
         err = e;
         done = true;
@@ -918,12 +927,13 @@ TEST_P(AsyncConnectionTest, CancellingAConnectClosesIt) {
 // Back-pressure: a stream paused from its on_row callback reads nothing more from the socket
 // (rows already received are delivered, a bounded number), and resumes where it stopped.
 TEST_P(AsyncConnectionTest, PausedReadingHoldsAStreamAndResumingFinishesIt) {
-    AsyncConnection c;
-    connect(c);
     constexpr long kRows = 300000;
+    // What the callbacks below capture outlives the connection.
     long rows = 0, next = 1, out_of_order = 0;
     std::optional<std::exception_ptr> outcome;
     std::uint64_t affected = 0;
+    AsyncConnection c;
+    connect(c);
     c.stream("SELECT g FROM generate_series(1, " + std::to_string(kRows) + ") g", {},
              [&](const Row& r) {
                  if (r[0].as<long>() != next++) ++out_of_order;
@@ -953,10 +963,10 @@ TEST_P(AsyncConnectionTest, PausedReadingHoldsAStreamAndResumingFinishesIt) {
 // Cancelling a paused stream resumes reading (the rest must be drained): it ends with the
 // server's 57014, or its result if it had finished sending, and the connection stays usable.
 TEST_P(AsyncConnectionTest, CancellingAPausedStreamDrainsItAndKeepsTheConnection) {
+    long rows = 0;  // rows and outcome outlive the connection's callbacks
+    std::optional<std::exception_ptr> outcome;
     AsyncConnection c;
     connect(c);
-    long rows = 0;
-    std::optional<std::exception_ptr> outcome;
     const auto id = c.stream("SELECT g FROM generate_series(1, 5000000) g", {},
                              [&](const Row&) {
                                  if (++rows == 1000) c.pause_reading();
@@ -983,14 +993,18 @@ TEST_P(AsyncConnectionTest, ASilentHostNeverDelaysTheOtherConnectionsOnTheLoop) 
     Config cfg = config("host=127.0.0.1,localhost port=" + std::to_string(silent.port()) + "," + std::to_string(pg18.port) +
                         " dbname=pgtls user=scramuser password=scram-secret connect_timeout=2" +
                         (has_tls() ? " sslmode=verify-full" + ca() : std::string(" sslmode=disable")));
-    AsyncConnection slow, busy;
-    connect(busy);
+    // What the callbacks capture, next included (it queues on busy: set once busy exists),
+    // outlives the connections.
     std::optional<std::exception_ptr> slow_outcome;
-    const auto t0 = AsyncConnection::Clock::now();
-    slow.connect(cfg, [&](std::exception_ptr e) { slow_outcome = e; });
+    AsyncConnection::Clock::time_point t0;
     int answered = 0;
     std::optional<AsyncConnection::Clock::duration> busy_took;
-    std::function<void(int)> next = [&](int q) {
+    std::function<void(int)> next;
+    AsyncConnection slow, busy;
+    connect(busy);
+    t0 = AsyncConnection::Clock::now();
+    slow.connect(cfg, [&](std::exception_ptr e) { slow_outcome = e; });
+    next = [&](int q) {
         busy.execute_args("SELECT $1::int", [&, q](std::exception_ptr e, Result) {
             EXPECT_FALSE(e) << what(e);
             if (++answered == 200) busy_took = AsyncConnection::Clock::now() - t0;
@@ -1011,10 +1025,13 @@ TEST_P(AsyncConnectionTest, ASilentHostNeverDelaysTheOtherConnectionsOnTheLoop) 
 // another (the next issued from the previous one's callback), all interleaved.
 TEST_P(AsyncConnectionTest, ManyConnectionsOnOneThread) {
     constexpr int kConnections = 256, kQueries = 100;
+    // What the callbacks capture, next included (it queues on conns: set once conns exists),
+    // outlives the connections.
+    int connected = 0, answered = 0, wrong = 0;
+    std::function<void(int, int)> next;
     std::vector<std::unique_ptr<AsyncConnection>> conns;
     std::vector<AsyncConnection*> raw;
-    int connected = 0, answered = 0, wrong = 0;
-    std::function<void(int, int)> next = [&](int i, int q) {
+    next = [&](int i, int q) {
         conns[static_cast<std::size_t>(i)]->execute_args("SELECT $1::int * 2", [&, i, q](std::exception_ptr e, Result r) {
             if (e || r[0][0].as<int>() != (i * kQueries + q) * 2) ++wrong;
             ++answered;
@@ -1053,8 +1070,8 @@ TEST_P(AsyncConnectionTest, PasswordCallbackRunsFromAdvanceAndItsExceptionEndsTh
         EXPECT_EQ(user, "scramuser");
         return std::string("scram-secret");
     };
+    std::optional<std::exception_ptr> outcome;  // outlives the connections' callbacks
     AsyncConnection c;
-    std::optional<std::exception_ptr> outcome;
     c.connect(cfg, [&](std::exception_ptr e) { outcome = e; });
     in_advance = true;
     ASSERT_TRUE(run_loop(c, [&] { return outcome.has_value(); }));
@@ -1084,9 +1101,9 @@ TEST_P(AsyncConnectionTest, PasswordCallbackRunsFromAdvanceAndItsExceptionEndsTh
 }
 
 TEST_P(AsyncConnectionTest, ACallbackThatThrowsReachesTheLoopAndLeavesTheConnectionInStep) {
+    std::string order;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
-    std::string order;
     c.query("SELECT 1", [&](std::exception_ptr, std::vector<Result>) {
         order += "1";
         throw std::runtime_error("application bug");
@@ -1125,13 +1142,14 @@ TEST_P(AsyncConnectionTest, TheSendBufferIsGivenBackAfterALargeParameter) {
         return m.uordblks + m.hblkhd;
     };
     constexpr std::size_t param_bytes = 64u << 20;
+    // What the callback captures outlives the connection.
+    bool done = false;
+    std::exception_ptr err;
+    std::int64_t length = 0;
     AsyncConnection c;
     connect(c);
     const std::size_t before = malloc_in_use();
     {
-        bool done = false;
-        std::exception_ptr err;
-        std::int64_t length = 0;
         c.execute("SELECT length($1)", {Param{std::string(param_bytes, 'p'), 0, 0}}, [&](std::exception_ptr e, Result r) {
             err = e;
             if (!e) length = r[0][0].as<std::int64_t>();
@@ -1170,17 +1188,21 @@ AsyncCopyIn open_copy(AsyncConnection& c, const std::string& sql) {
 // A streamed COPY: each chunk is written once the previous one went out (back-pressure), a
 // query queued meanwhile waits for the COPY's end, finish() reports the rows copied.
 TEST_P(AsyncConnectionTest, AStreamedCopyInWritesChunksAsTheyComeAndFinishes) {
+    // What the callbacks capture outlives the connection: the writer and next too, which the
+    // write callbacks call (next is set once c exists).
+    std::string order;
+    int written = 0;
+    AsyncCopyIn w;
+    std::function<void()> next;
     AsyncConnection c;
     connect(c);
     query(c, "CREATE TEMP TABLE streamed (id int, v text)");
-    AsyncCopyIn w = open_copy(c, "COPY streamed FROM STDIN");
+    w = open_copy(c, "COPY streamed FROM STDIN");
     ASSERT_TRUE(w.is_open());
-    std::string order;
     c.query("SELECT count(*) FROM streamed", [&](std::exception_ptr e, std::vector<Result> rs) {
         order += e ? "!" : "q" + std::string(rs.at(0)[0][0].view());
     });
-    int written = 0;
-    std::function<void()> next = [&] {
+    next = [&] {
         if (written == 200) {
             w.finish([&](std::exception_ptr e, std::uint64_t rows) { order += e ? "!" + what(e) : "f" + std::to_string(rows); });
             return;
@@ -1206,11 +1228,11 @@ TEST_P(AsyncConnectionTest, AStreamedCopyInWritesChunksAsTheyComeAndFinishes) {
 // Bad data: the server's error ends the COPY; it reaches the operation that meets it and every
 // later one of the writer, and the connection runs the next query.
 TEST_P(AsyncConnectionTest, AServerErrorMidCopyEndsTheWriterWithThatError) {
+    std::vector<std::string> states;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
     query(c, "CREATE TEMP TABLE bad_copy (id int)");
     AsyncCopyIn w = open_copy(c, "COPY bad_copy FROM STDIN");
-    std::vector<std::string> states;
     std::string lines;
     for (int i = 0; i < 5000; ++i) lines += "1\n";
     for (int i = 0; i < 50; ++i)
@@ -1254,6 +1276,7 @@ TEST_P(AsyncConnectionTest, AbortingAStreamedCopyKeepsTheConnection) {
 // cancel() of a queued write removes it (the COPY goes on); of a running finish() sends a
 // CancelRequest: the COPY ends with 57014 and the connection stays usable.
 TEST_P(AsyncConnectionTest, CancellingCopyOperations) {
+    std::string got;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
     query(c, "CREATE TEMP TABLE cancelled_copy (id int)");
@@ -1261,7 +1284,6 @@ TEST_P(AsyncConnectionTest, CancellingCopyOperations) {
              "$$BEGIN PERFORM pg_sleep(2); RETURN NEW; END$$");
     query(c, "CREATE TRIGGER slow BEFORE INSERT ON cancelled_copy FOR EACH ROW EXECUTE FUNCTION pg_temp.slow()");
     AsyncCopyIn w = open_copy(c, "COPY cancelled_copy FROM STDIN");
-    std::string got;
     w.write("1\n", [&](std::exception_ptr e) { got += e ? "!" : "a"; });
     const auto second = w.write("2\n", [&](std::exception_ptr e) { got += what(e) == "operation cancelled" ? "x" : "?"; });
     c.cancel(second);
@@ -1283,11 +1305,11 @@ TEST_P(AsyncConnectionTest, CancellingCopyOperations) {
 // The connection destroyed with a COPY's write in flight: the write completes with an error,
 // and the writer left behind refuses its operations (Error(usage)) without touching it.
 TEST_P(AsyncConnectionTest, DestroyingTheConnectionEndsItsCopyWriter) {
+    std::string got;  // outlives the connection's callbacks
     auto c = std::make_unique<AsyncConnection>();
     connect(*c);
     query(*c, "CREATE TEMP TABLE orphan (id int)");
     AsyncCopyIn w = open_copy(*c, "COPY orphan FROM STDIN");
-    std::string got;
     w.write("1\n", [&](std::exception_ptr e) { got = what(e); });
     c.reset();
     EXPECT_NE(got.find("destroyed"), std::string::npos) << got;
@@ -1297,11 +1319,11 @@ TEST_P(AsyncConnectionTest, DestroyingTheConnectionEndsItsCopyWriter) {
 
 // A write's callback that throws: the exception reaches the loop, the COPY goes on.
 TEST_P(AsyncConnectionTest, ACopyCallbackThatThrowsLeavesTheCopyOpen) {
+    bool written = false;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
     query(c, "CREATE TEMP TABLE thrown (id int)");
     AsyncCopyIn w = open_copy(c, "COPY thrown FROM STDIN");
-    bool written = false;
     w.write("7\n", [&](std::exception_ptr) {
         written = true;
         throw std::runtime_error("application bug");
@@ -1346,6 +1368,7 @@ TEST_P(AsyncConnectionTest, DescribesAndClosesANamedStatement) {
 // A transaction whose owner goes away without commit is rolled back: dropped by its begin's
 // callback, dropped by a callback that throws, or whose commit was cancelled while queued.
 TEST_P(AsyncConnectionTest, ATransactionWhoseOwnerGoesAwayIsRolledBack) {
+    std::string got;  // outlives the connection's callbacks
     AsyncConnection c;
     connect(c);
     query(c, "CREATE TEMP TABLE owned (v int)");
@@ -1376,7 +1399,6 @@ TEST_P(AsyncConnectionTest, ATransactionWhoseOwnerGoesAwayIsRolledBack) {
     auto [e3, t3] = complete<AsyncTransaction>(c, [&](auto done) { c.begin({}, done); });
     ASSERT_FALSE(e3);
     c.query("INSERT INTO owned VALUES (3)", [](std::exception_ptr, std::vector<Result>) {});
-    std::string got;
     const auto id = t3.commit([&](std::exception_ptr e) { got = what(e); });
     c.cancel(id);
     EXPECT_FALSE(t3.is_open());
@@ -1390,11 +1412,11 @@ TEST_P(AsyncConnectionTest, ATransactionWhoseOwnerGoesAwayIsRolledBack) {
 // The connection destroyed with a commit in flight: it completes with an error; the
 // transaction left behind refuses its operations.
 TEST_P(AsyncConnectionTest, DestroyingTheConnectionEndsItsTransaction) {
+    std::string got;  // outlives the connection's callbacks
     auto c = std::make_unique<AsyncConnection>();
     connect(*c);
     auto [e, t] = complete<AsyncTransaction>(*c, [&](auto done) { c->begin({}, done); });
     ASSERT_FALSE(e);
-    std::string got;
     c->query("SELECT pg_sleep(5)", [](std::exception_ptr, std::vector<Result>) {});
     t.commit([&](std::exception_ptr err) { got = what(err); });
     run_loop(*c, [] { return false; }, 100ms);
