@@ -117,11 +117,11 @@ TEST_P(AsyncPoolTest, AcquiresReleasesAndReusesAConnection) {
 }
 
 TEST_P(AsyncPoolTest, CallbacksRunOnlyFromAdvance) {
+    Got g;  // outlives the pool, whose destructor may complete the acquire
     AsyncPool pool(pg18_verified(), small(1));
     auto lease = acquire(pool);
     lease.release();
     settle(pool, [&] { return pool.stats().idle == 1; });
-    Got g;
     pool.acquire(g.callback());
     EXPECT_FALSE(g.done) << "an idle connection is handed over from advance(), not from acquire()";
     ASSERT_TRUE(pool.deadline());
@@ -137,13 +137,13 @@ TEST_P(AsyncPoolTest, HooksRunOnlyFromAdvance) {
     AsyncPoolOptions o = small(1);
     std::vector<std::string> heard;
     bool completed = false;
+    Got g;  // outlives the pool, whose destructor may complete the acquire
     o.on_acquire = [&](const PoolEvent&) { heard.push_back(completed ? "acquire after completion" : "acquire"); };
     o.on_release = [&](const PoolEvent&) { heard.push_back("release"); };
     AsyncPool pool(pg18_verified(), o);
     auto lease = acquire(pool);
     EXPECT_EQ(heard, std::vector<std::string>{"acquire"});
     lease.release();
-    Got g;
     pool.acquire([&](std::exception_ptr e, AsyncPool::Lease l) {
         completed = true;
         g.callback()(e, std::move(l));
@@ -154,10 +154,10 @@ TEST_P(AsyncPoolTest, HooksRunOnlyFromAdvance) {
 }
 
 TEST_P(AsyncPoolTest, WaitersAreServedInTheOrderTheyAsked) {
+    std::vector<int> order;  // order and ids outlive the pool's callbacks
+    std::vector<std::uint64_t> ids;
     AsyncPool pool(pg18_verified(), small(1));
     auto held = acquire(pool);
-    std::vector<int> order;
-    std::vector<std::uint64_t> ids;
     for (int i = 1; i <= 3; ++i)
         pool.acquire([&, i](std::exception_ptr e, AsyncPool::Lease l) {
             ASSERT_FALSE(e) << what(e);
@@ -174,9 +174,9 @@ TEST_P(AsyncPoolTest, WaitersAreServedInTheOrderTheyAsked) {
 }
 
 TEST_P(AsyncPoolTest, AnAcquireTimesOutWhenThePoolIsExhausted) {
+    Got g;  // outlives the pool, whose destructor may complete the acquire
     AsyncPool pool(pg18_verified(), small(1));
     auto held = acquire(pool);
-    Got g;
     const auto start = AsyncPool::Clock::now();
     pool.acquire(200ms, g.callback());
     settle(pool, [&] { return g.done; });
@@ -195,9 +195,9 @@ TEST_P(AsyncPoolTest, AnAcquireTimesOutWhenThePoolIsExhausted) {
 }
 
 TEST_P(AsyncPoolTest, CancellingAWaitingAcquireHandsTheConnectionToTheNext) {
+    Got first, second;  // outlive the pool, whose destructor may complete the acquires
     AsyncPool pool(pg18_verified(), small(1));
     auto held = acquire(pool);
-    Got first, second;
     const auto id = pool.acquire(first.callback());
     pool.acquire(second.callback());
     settle(pool, [&] { return pool.stats().waiting == 2; });
@@ -289,9 +289,9 @@ TEST_P(AsyncPoolTest, MinSizeIsFilledByTheLoop) {
 }
 
 TEST_P(AsyncPoolTest, CloseFailsWaitersAndClosesLeasesAsTheyComeBack) {
+    Got a, b, late;  // outlive the pool, whose destructor may complete the acquires
     AsyncPool pool(pg18_verified(), small(1));
     auto held = acquire(pool);
-    Got a, b;
     pool.acquire(a.callback());
     pool.acquire(b.callback());
     pool.close();
@@ -301,7 +301,6 @@ TEST_P(AsyncPoolTest, CloseFailsWaitersAndClosesLeasesAsTheyComeBack) {
     EXPECT_EQ(query(pool, held, "SELECT 1").size(), 1u) << "a lease out keeps working";
     held.release();
     settle(pool, [&] { return pool.stats().total == 0; });
-    Got late;
     pool.acquire(late.callback());
     settle(pool, [&] { return late.done; });
     EXPECT_NE(what(late.error).find("pool is closed"), std::string::npos);
@@ -341,8 +340,8 @@ TEST_P(AsyncPoolTest, DestroyingThePoolCompletesEverythingInFlight) {
 }
 
 TEST_P(AsyncPoolTest, ACallbackMayDestroyThePool) {
+    bool called = false;  // outlives the pool's callback
     auto pool = std::make_unique<AsyncPool>(pg18_verified(), small(1));
-    bool called = false;
     pool->acquire([&](std::exception_ptr e, AsyncPool::Lease l) {
         called = true;
         EXPECT_FALSE(e) << what(e);
@@ -367,8 +366,8 @@ TEST_P(AsyncPoolTest, AFailedConnectReachesItsAcquirerWithItsOwnError) {
     AsyncPoolOptions o = small(1);
     int errors = 0;
     o.on_error = [&](const PoolEvent&) { ++errors; };
+    Got g;  // outlives the pool, whose destructor may complete the acquire
     AsyncPool pool(bad, o);
-    Got g;
     pool.acquire(g.callback());
     settle(pool, [&] { return g.done; });
     ASSERT_TRUE(g.error);
@@ -426,8 +425,8 @@ TEST_P(AsyncPoolTest, AConnectToASilentServerEndsByTheAcquireTimeout) {
     Config cfg = config("host=127.0.0.1 port=" + std::to_string(silent.port()) +
                         " dbname=pgtls user=scramuser password=scram-secret" +
                         (has_tls() ? " sslmode=verify-full" + ca() : std::string(" sslmode=disable")));
+    Got g;  // outlives the pool, whose destructor may complete the acquire
     AsyncPool pool(cfg, small(1));
-    Got g;
     const auto start = AsyncPool::Clock::now();
     pool.acquire(300ms, g.callback());
     settle(pool, [&] { return g.done; });
@@ -448,12 +447,15 @@ TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
     AsyncPoolOptions o = small(1);
     std::vector<std::string> removed;
     o.on_remove = [&](const PoolEvent& e) { removed.push_back(e.reason); };
+    // What the queries' callbacks capture outlives the pool, which owns their connections.
+    bool failed = false;
+    bool done = false;
+    std::exception_ptr error;
     AsyncPool pool(pg18_verified(), o);
     auto lease = acquire(pool);
     const int pid = query(pool, lease, "SELECT pg_backend_pid()").at(0)[0][0].as<int>();
     Client admin(pg18_verified());
     admin.exec("SELECT pg_terminate_backend($1, 5000)", pid);
-    bool failed = false;
     lease->query("SELECT 1", [&](std::exception_ptr e, std::vector<Result>) { failed = e != nullptr; });
     settle(pool, [&] { return failed; });
     lease.release();
@@ -462,8 +464,6 @@ TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
     ASSERT_EQ(removed.size(), 1u);
     EXPECT_EQ(removed[0], "connection broken");
 
-    bool done = false;
-    std::exception_ptr error;
     fresh->query("SELECT pg_sleep(5)", [&](std::exception_ptr e, std::vector<Result>) {
         done = true;
         error = e;
@@ -552,11 +552,11 @@ TEST_P(AsyncPoolTest, ATracerThatThrowsDoesNotDisturbThePool) {
     AsyncPoolOptions o = small(1);
     o.tracer = tracer;
     o.name = "loop";
+    Got second;  // outlives the pool, whose destructor may complete the acquire
     AsyncPool pool(pg18_verified(), o);
     {
         auto lease = acquire(pool);
         EXPECT_EQ(query(pool, lease, "SELECT 1").at(0)[0][0].view(), "1");
-        Got second;
         pool.acquire(50ms, second.callback());
         settle(pool, [&] { return second.done; });
         EXPECT_TRUE(second.error) << "the pool has one connection, lent";
