@@ -191,8 +191,8 @@ TEST_P(Resolver, ConnectTimeoutEndsAHangingLookup) {
     PGTLS_NEEDS_SILENT_DNS();
     const std::size_t threads = thread_count(), fds = open_fds(), eventfds = open_eventfds();
     {
+        std::optional<std::exception_ptr> done;  // outlives c, whose destructor may complete the connect
         AsyncConnection c;
-        std::optional<std::exception_ptr> done;
         const auto t0 = std::chrono::steady_clock::now();
         c.connect(pg18(kBlackholed, " connect_timeout=1"), [&](std::exception_ptr e) { done = e; });
         ASSERT_TRUE(run_loop({&c}, [&] { return done.has_value(); }, 20s));

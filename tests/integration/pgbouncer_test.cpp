@@ -354,16 +354,20 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
                     if (errors[k].empty()) errors[k] = m;
                 };
                 try {
+                    // What the callbacks capture, issue included (it queues on c: set once c
+                    // exists), outlives the connection, also when a throw below unwinds.
+                    const std::string sql = "SELECT $1::int + " + std::to_string(k * 100000) + ", $2::text";
+                    const std::string failing = "SELECT 1 / ($1::int - $1::int) + " + std::to_string(k);
+                    const std::string tag = "c" + std::to_string(k);
+                    int issued = 0, completed = 0;
+                    bool slept = !overlapping;
+                    std::function<void()> issue;
                     AsyncConnection c;
                     c.set_pipeline_overlap(overlap);
                     await_async_done(c, "connect", [&](auto done) { c.connect(config(conninfo()), done); });
                     if (cache > 0)
                         await_async_done(c, "cache", [&](auto done) { c.set_statement_cache_capacity(cache, done); });
-                    const std::string sql = "SELECT $1::int + " + std::to_string(k * 100000) + ", $2::text";
-                    const std::string failing = "SELECT 1 / ($1::int - $1::int) + " + std::to_string(k);
-                    const std::string tag = "c" + std::to_string(k);
-                    int issued = 0, completed = 0;
-                    std::function<void()> issue = [&] {
+                    issue = [&] {
                         const int i = issued++;
                         const bool fails = i % 50 == 7;
                         auto done = [&, i, fails](std::exception_ptr e, Result r) {
@@ -394,7 +398,6 @@ TEST_P(PgBouncer, ImplicitPipelinesOfInterleavingClients) {
                         else
                             c.execute_args(sql, done, i, tag);
                     };
-                    bool slept = !overlapping;
                     if (overlapping) {
                         // So that a pipeline surely overlaps (how often one does otherwise is
                         // the scheduler's to say): its first query keeps the server busy, and
