@@ -70,34 +70,42 @@ std::string sqlstate(std::exception_ptr e) {
     return "";
 }
 
+// What an operation's callback writes, for a helper that waits for it on the loop. The
+// callback holds it by a shared_ptr: a helper that returns on the loop's time limit leaves the
+// operation pending, and when the connection later completes it (advanced, or destroyed) the
+// callback must not write into the helper's returned stack frame.
+template <class T = bool>
+struct Outcome {
+    bool done = false;
+    std::exception_ptr error;
+    T value{};
+};
+
 class AsyncConnectionTest : public BackendTest {
 protected:
     // Connects `c` to PostgreSQL 18 (verify-full over TLS; plaintext for "none"), with the
     // suite's pipeline overlap (test_pipeline_overlap()).
     void connect(AsyncConnection& c) {
         c.set_pipeline_overlap(test_pipeline_overlap());
-        bool done = false;
-        std::exception_ptr err;
-        c.connect(pg18_verified(), [&](std::exception_ptr e) {
-            err = e;
-            done = true;
+        const auto out = std::make_shared<Outcome<>>();  // the callback's own: see Outcome
+        c.connect(pg18_verified(), [out](std::exception_ptr e) {
+            out->error = e;
+            out->done = true;
         });
-        ASSERT_TRUE(run_loop(c, [&] { return done; })) << "connect did not finish";
-        ASSERT_FALSE(err) << what(err);
+        ASSERT_TRUE(run_loop(c, [&] { return out->done; })) << "connect did not finish";
+        ASSERT_FALSE(out->error) << what(out->error);
         ASSERT_TRUE(c.is_healthy());
     }
     std::vector<Result> query(AsyncConnection& c, const std::string& sql) {
-        bool done = false;
-        std::vector<Result> got;
-        std::exception_ptr err;
-        c.query(sql, [&](std::exception_ptr e, std::vector<Result> r) {
-            err = e;
-            got = std::move(r);
-            done = true;
+        const auto out = std::make_shared<Outcome<std::vector<Result>>>();
+        c.query(sql, [out](std::exception_ptr e, std::vector<Result> r) {
+            out->error = e;
+            out->value = std::move(r);
+            out->done = true;
         });
-        EXPECT_TRUE(run_loop(c, [&] { return done; }));
-        EXPECT_FALSE(err) << what(err);
-        return got;
+        EXPECT_TRUE(run_loop(c, [&] { return out->done; }));
+        EXPECT_FALSE(out->error) << what(out->error);
+        return std::move(out->value);
     }
 };
 PGTLS_INSTANTIATE_PER_BACKEND(AsyncConnectionTest);
@@ -325,20 +333,25 @@ TEST_P(AsyncConnectionTest, ARunOfTheSameQueryInAPipelineIsParsedOnce) {
 // transaction each gets 25P02. Queries of a run that fail to execute fail alone; the statement
 // of a run whose last query failed (skipping its Close) is closed before the next operation.
 TEST_P(AsyncConnectionTest, AFailingQueryOfARunFailsAlone) {
-    // Outlive the connection's callbacks (answered too: queue_all may return with some pending).
-    std::vector<std::string> got;
-    std::size_t answered = 0;
+    std::vector<std::string> got;  // each queue_all's outcomes, once all have come
     AsyncConnection c;
     connect(c);
+    // A call's callbacks write into a vector of that call's own, which they keep alive: one that
+    // gave up on the loop's limit leaves late callbacks that must not write into a later call's.
+    struct Run {
+        std::vector<std::string> got;
+        std::size_t answered = 0;
+    };
     auto queue_all = [&](const std::string& sql, std::vector<int> args) {
-        got.assign(args.size(), "");
-        answered = 0;
+        const auto run = std::make_shared<Run>();
+        run->got.assign(args.size(), "");
         for (std::size_t i = 0; i < args.size(); ++i)
-            c.execute_args(sql, [&, i](std::exception_ptr e, Result r) {
-                got[i] = e ? sqlstate(e) : std::string(r[0][0].view());
-                ++answered;
+            c.execute_args(sql, [run, i](std::exception_ptr e, Result r) {
+                run->got[i] = e ? sqlstate(e) : std::string(r[0][0].view());
+                ++run->answered;
             }, args[i]);
-        ASSERT_TRUE(run_loop(c, [&] { return answered == args.size(); }));
+        ASSERT_TRUE(run_loop(c, [&] { return run->answered == args.size(); }));
+        got = run->got;
     };
     queue_all("SELECT no_such_column, $1::int", {1, 2, 3});
     EXPECT_EQ(got, (std::vector<std::string>{"42703", "42703", "42703"}));
@@ -411,12 +424,12 @@ TEST_P(AsyncConnectionTest, QueriesOfARunGetTheStatementsColumnsInTheirOwnFormat
 
 namespace {
 void set_cache(AsyncConnection& c, std::size_t capacity) {
-    bool done = false;
-    c.set_statement_cache_capacity(capacity, [&](std::exception_ptr e) {
+    const auto out = std::make_shared<Outcome<>>();
+    c.set_statement_cache_capacity(capacity, [out](std::exception_ptr e) {
         EXPECT_FALSE(e) << what(e);
-        done = true;
+        out->done = true;
     });
-    ASSERT_TRUE(run_loop(c, [&] { return done; }));
+    ASSERT_TRUE(run_loop(c, [&] { return out->done; }));
 }
 }  // namespace
 
@@ -1168,11 +1181,15 @@ namespace {
 // Queues an operation through `start(callback)` and runs `c`'s loop until it completes.
 template <class T, class Start>
 std::pair<std::exception_ptr, T> complete(AsyncConnection& c, Start start) {
-    std::optional<std::pair<std::exception_ptr, T>> got;
-    start([&](std::exception_ptr e, T v) { got.emplace(e, std::move(v)); });
-    EXPECT_TRUE(run_loop(c, [&] { return got.has_value(); })) << "the operation did not complete";
-    if (!got) return {std::make_exception_ptr(std::runtime_error("not completed")), T{}};
-    return std::move(*got);
+    const auto out = std::make_shared<Outcome<T>>();  // the callback's own: see Outcome
+    start([out](std::exception_ptr e, T v) {
+        out->error = e;
+        out->value = std::move(v);
+        out->done = true;
+    });
+    EXPECT_TRUE(run_loop(c, [&] { return out->done; })) << "the operation did not complete";
+    if (!out->done) return {std::make_exception_ptr(std::runtime_error("not completed")), T{}};
+    return {out->error, std::move(out->value)};
 }
 template <class Start>
 std::exception_ptr complete_void(AsyncConnection& c, Start start) {
