@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <thread>
 
 #include "pgtls/client.hpp"
@@ -45,12 +46,13 @@ struct Got {
     bool done = false;
     std::exception_ptr error;
     AsyncPool::Lease lease;
+    void set(std::exception_ptr e, AsyncPool::Lease l) {
+        done = true;
+        error = e;
+        lease = std::move(l);
+    }
     AsyncPool::AcquireCallback callback() {
-        return [this](std::exception_ptr e, AsyncPool::Lease l) {
-            done = true;
-            error = e;
-            lease = std::move(l);
-        };
+        return [this](std::exception_ptr e, AsyncPool::Lease l) { set(e, std::move(l)); };
     }
 };
 
@@ -62,27 +64,34 @@ protected:
         o.acquire_timeout = 20s;
         return o;
     }
+    // The callbacks of acquire() and query() keep what they write alive (a shared_ptr): a helper
+    // that returns on the loop's time limit leaves its operation pending, and the pool or the
+    // connection completes it later (advanced, or destroyed) — not into the helper's returned
+    // stack frame.
     // Acquires one connection, running the loop; fails the test on an error.
     AsyncPool::Lease acquire(AsyncPool& pool) {
-        Got g;
-        pool.acquire(g.callback());
-        EXPECT_TRUE(run_loop(pool, [&] { return g.done; })) << "acquire did not finish";
-        EXPECT_FALSE(g.error) << what(g.error);
-        return std::move(g.lease);
+        const auto g = std::make_shared<Got>();
+        pool.acquire([g](std::exception_ptr e, AsyncPool::Lease l) { g->set(e, std::move(l)); });
+        EXPECT_TRUE(run_loop(pool, [&] { return g->done; })) << "acquire did not finish";
+        EXPECT_FALSE(g->error) << what(g->error);
+        return std::move(g->lease);
     }
     // Runs `sql` on the lease's connection through the pool's loop.
     std::vector<Result> query(AsyncPool& pool, AsyncPool::Lease& lease, const std::string& sql) {
-        bool done = false;
-        std::vector<Result> out;
-        std::exception_ptr err;
-        lease->query(sql, [&](std::exception_ptr e, std::vector<Result> r) {
-            err = e;
-            out = std::move(r);
-            done = true;
+        struct Outcome {
+            bool done = false;
+            std::vector<Result> results;
+            std::exception_ptr error;
+        };
+        const auto out = std::make_shared<Outcome>();
+        lease->query(sql, [out](std::exception_ptr e, std::vector<Result> r) {
+            out->error = e;
+            out->results = std::move(r);
+            out->done = true;
         });
-        EXPECT_TRUE(run_loop(pool, [&] { return done; }));
-        EXPECT_FALSE(err) << what(err);
-        return out;
+        EXPECT_TRUE(run_loop(pool, [&] { return out->done; }));
+        EXPECT_FALSE(out->error) << what(out->error);
+        return std::move(out->results);
     }
     // Lets the pool carry out what is due (a release, a close) without waiting for anything.
     void settle(AsyncPool& pool, const std::function<bool()>& until) { EXPECT_TRUE(run_loop(pool, until)); }
