@@ -59,20 +59,28 @@ bool run_async_loop(Loop& c, const std::function<bool()>& finished,
     return true;
 }
 
+// What an awaited operation's callback writes. The callback holds it by a shared_ptr: a wait
+// that throws on the loop's time limit leaves the operation pending, and when `c` completes it
+// later (advanced, or destroyed) the callback must not write into the returned stack frame.
+template <class T>
+struct AsyncOutcome {
+    std::optional<std::exception_ptr> error;
+    std::optional<T> value;
+};
+
 // Waits for the operation `start(callback)` queued on `c`: rethrows its error, else returns
 // its value.
 template <class T, class Pollable, class Start>
 T await_async(Pollable& c, const char* what, Start start) {
-    std::optional<std::exception_ptr> outcome;
-    std::optional<T> value;
-    start([&](std::exception_ptr e, T v) {
-        outcome = e;
-        if (!e) value.emplace(std::move(v));
+    const auto out = std::make_shared<AsyncOutcome<T>>();
+    start([out](std::exception_ptr e, T v) {
+        out->error = e;
+        if (!e) out->value.emplace(std::move(v));
     });
-    if (!run_async_loop(c, [&] { return outcome.has_value(); }))
+    if (!run_async_loop(c, [&] { return out->error.has_value(); }))
         throw std::runtime_error(std::string("the async ") + what + " did not complete within the test's limit");
-    if (*outcome) std::rethrow_exception(*outcome);
-    return std::move(*value);
+    if (*out->error) std::rethrow_exception(*out->error);
+    return std::move(*out->value);
 }
 // The same for an operation without a value.
 template <class Pollable, class Start>
@@ -154,11 +162,9 @@ public:
         async_ = std::make_unique<AsyncConnection>();
         async_->set_pipeline_overlap(test_pipeline_overlap());
         if (notices) async_->set_notice_handler(std::move(notices));
-        std::optional<std::exception_ptr> outcome;
-        async_->connect(config, [&](std::exception_ptr e) { outcome = e; });
-        if (!run_async_loop(*async_, [&] { return outcome.has_value(); }))
-            throw std::runtime_error("the async connect did not complete within the test's limit");
-        if (*outcome) std::rethrow_exception(*outcome);
+        // Thrown on the loop's limit, async_ is destroyed after this frame: it completes the
+        // connect then, into the callback's own outcome.
+        await_async_done(*async_, "connect", [&](auto done) { async_->connect(config, done); });
     }
 
     // As Client(conninfo): environment included.
@@ -351,11 +357,10 @@ private:
                 throw;
             }
         }
-        std::optional<std::exception_ptr> outcome;
-        T value{};
-        const AsyncConnection::OpId id = start([&](std::exception_ptr e, T v) {
-            outcome = e;
-            value = std::move(v);
+        const auto out = std::make_shared<AsyncOutcome<T>>();  // the callback's own, as in await_async
+        const AsyncConnection::OpId id = start([out](std::exception_ptr e, T v) {
+            out->error = e;
+            out->value = std::move(v);
         });
         const auto cancel_at = AsyncConnection::Clock::now() + after;
         bool cancelled = false;
@@ -366,12 +371,12 @@ private:
                     cancelled = true;
                     async_->cancel(id);
                 }
-                return outcome.has_value();
+                return out->error.has_value();
             },
             std::chrono::seconds(60), cancel_at);
         if (!finished) throw std::runtime_error(std::string("the async ") + what + " did not complete within the test's limit");
-        if (*outcome) std::rethrow_exception(*outcome);
-        return value;
+        if (*out->error) std::rethrow_exception(*out->error);
+        return std::move(*out->value);
     }
     std::unique_ptr<Client> blocking_;
     std::unique_ptr<AsyncConnection> async_;
@@ -385,21 +390,25 @@ private:
 // outcome in order: the value, E for 22012, ! and the error for anything else (prefixed with
 // a note when they did not all complete within 10 s).
 inline std::string overlap_scenario(AsyncConnection& c, int later, double sleep_s = 0.3) {
-    std::vector<std::string> got;
+    // The callbacks' own (a shared_ptr): when not all completed within 10 s, `c` completes the
+    // rest after this returned.
+    const auto out = std::make_shared<std::vector<std::string>>();
+    std::vector<std::string>& got = *out;
     auto add = [&](const std::string& sql, const std::string& arg) {
         const std::size_t i = got.size();
         got.emplace_back();
-        c.execute(sql, {Param{arg, 0, 0}}, [&got, i](std::exception_ptr e, Result r) {
+        c.execute(sql, {Param{arg, 0, 0}}, [out, i](std::exception_ptr e, Result r) {
+            std::string& g = (*out)[i];
             if (!e) {
-                got[i] = std::string(r[0][0].view());
+                g = std::string(r[0][0].view());
                 return;
             }
             try {
                 std::rethrow_exception(e);
             } catch (const ServerError& se) {
-                got[i] = se.sqlstate() == "22012" ? "E" : "!" + std::string(se.what());
+                g = se.sqlstate() == "22012" ? "E" : "!" + std::string(se.what());
             } catch (const std::exception& x) {
-                got[i] = "!" + std::string(x.what());
+                g = "!" + std::string(x.what());
             }
         });
     };
