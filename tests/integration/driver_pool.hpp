@@ -58,15 +58,9 @@ public:
         // Client::query's last result, on the lent connection; throws what the query failed with.
         Result query(std::string sql) {
             if (blocking_) return (*blocking_)->query(sql);
-            std::optional<std::exception_ptr> outcome;
-            std::vector<Result> results;
-            async_->query(std::move(sql), [&](std::exception_ptr e, std::vector<Result> r) {
-                outcome = e;
-                results = std::move(r);
-            });
-            if (!run_async_loop(*pool_, [&] { return outcome.has_value(); }))
-                throw std::runtime_error("the async query did not complete within the test's limit");
-            if (*outcome) std::rethrow_exception(*outcome);
+            // await_async's callback keeps its outcome alive should the pool complete it after a throw.
+            auto results = await_async<std::vector<Result>>(
+                *pool_, "query", [&](auto done) { async_->query(std::move(sql), done); });
             if (results.empty()) throw std::runtime_error("no result");
             return std::move(results.back());
         }
@@ -96,16 +90,8 @@ public:
     // Pool::acquire(): throws what the acquire failed with.
     Lease acquire() {
         if (blocking_) return Lease(blocking_->acquire());
-        std::optional<std::exception_ptr> outcome;
-        AsyncPool::Lease lease;
-        async_->acquire([&](std::exception_ptr e, AsyncPool::Lease l) {
-            outcome = e;
-            lease = std::move(l);
-        });
-        if (!run_async_loop(*async_, [&] { return outcome.has_value(); }))
-            throw std::runtime_error("the async acquire did not complete within the test's limit");
-        if (*outcome) std::rethrow_exception(*outcome);
-        return Lease(std::move(lease), async_.get());
+        return Lease(await_async<AsyncPool::Lease>(*async_, "acquire", [&](auto done) { async_->acquire(done); }),
+                     async_.get());
     }
     // Pool::reload_tls(); the async pool's on_tls_reload has heard the outcome when it returns.
     void reload_tls() {
