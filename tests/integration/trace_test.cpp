@@ -29,17 +29,11 @@ public:
             return;
         }
         async_ = std::make_unique<AsyncConnection>();
-        wait([&](auto done) { return async_->connect(cfg, [done](std::exception_ptr e) { done(e); }); });
+        wait<bool>([&](auto done) { return async_->connect(cfg, [done](std::exception_ptr e) { done(e, true); }); });
     }
     Result query(const std::string& sql) {
         if (blocking_) return blocking_->query(sql);
-        std::vector<Result> r;
-        wait([&](auto done) {
-            return async_->query(sql, [&, done](std::exception_ptr e, std::vector<Result> v) {
-                r = std::move(v);
-                done(e);
-            });
-        });
+        auto r = wait<std::vector<Result>>([&](auto done) { return async_->query(sql, done); });
         return std::move(r.back());
     }
     std::vector<PipelineResult> pipeline(const std::vector<std::string>& sqls) {
@@ -51,25 +45,11 @@ public:
         }
         std::vector<PipelineQuery> qs;
         for (const auto& s : sqls) qs.push_back(PipelineQuery{s, {}});
-        std::vector<PipelineResult> r;
-        wait([&](auto done) {
-            return async_->pipeline(std::move(qs), [&, done](std::exception_ptr e, std::vector<PipelineResult> v) {
-                r = std::move(v);
-                done(e);
-            });
-        });
-        return r;
+        return wait<std::vector<PipelineResult>>([&](auto done) { return async_->pipeline(std::move(qs), done); });
     }
     std::uint64_t copy_out(const std::string& sql) {
         if (blocking_) return blocking_->copy_out(sql, [](std::string_view) {});
-        std::uint64_t n = 0;
-        wait([&](auto done) {
-            return async_->copy_out(sql, [](std::string_view) {}, [&, done](std::exception_ptr e, std::uint64_t rows) {
-                n = rows;
-                done(e);
-            });
-        });
-        return n;
+        return wait<std::uint64_t>([&](auto done) { return async_->copy_out(sql, [](std::string_view) {}, done); });
     }
     std::uint64_t copy_in(const std::string& sql, const std::string& data) {
         if (blocking_) {
@@ -77,14 +57,7 @@ public:
             in.write(data);
             return in.finish();
         }
-        std::uint64_t n = 0;
-        wait([&](auto done) {
-            return async_->copy_in(sql, data, [&, done](std::exception_ptr e, std::uint64_t rows) {
-                n = rows;
-                done(e);
-            });
-        });
-        return n;
+        return wait<std::uint64_t>([&](auto done) { return async_->copy_in(sql, data, done); });
     }
     // Runs a long query and cancels it after a moment; throws the query's error.
     void cancelled_sleep() {
@@ -102,22 +75,31 @@ public:
             canceller.join();
             return;
         }
-        std::optional<std::exception_ptr> outcome;
-        const auto id = async_->query("SELECT pg_sleep(20)", [&](std::exception_ptr e, std::vector<Result>) { outcome = e; });
+        const auto outcome = std::make_shared<std::optional<std::exception_ptr>>();  // the callback's own: see wait
+        const auto id =
+            async_->query("SELECT pg_sleep(20)", [outcome](std::exception_ptr e, std::vector<Result>) { *outcome = e; });
         run_async_loop(*async_, [] { return false; }, std::chrono::milliseconds(300));
         async_->cancel(id);
-        if (!run_async_loop(*async_, [&] { return outcome.has_value(); })) throw std::runtime_error("no completion");
-        if (*outcome) std::rethrow_exception(*outcome);
+        if (!run_async_loop(*async_, [&] { return outcome->has_value(); })) throw std::runtime_error("no completion");
+        if (**outcome) std::rethrow_exception(**outcome);
     }
     bool is_healthy() const { return blocking_ ? blocking_->is_healthy() : async_->is_healthy(); }
 
 private:
-    template <class Start>
-    void wait(Start start) {
-        std::optional<std::exception_ptr> outcome;
-        start([&outcome](std::exception_ptr e) { outcome = e; });
-        if (!run_async_loop(*async_, [&] { return outcome.has_value(); })) throw std::runtime_error("no completion");
-        if (*outcome) std::rethrow_exception(*outcome);
+    // Runs the loop until the operation `start(callback)` queued completes; rethrows its error,
+    // else returns its value. The callback holds what it writes by a shared_ptr: when the wait
+    // throws on the loop's limit, the connection completes the operation later (destroyed with
+    // this Conn), and the callback must not write into this returned frame.
+    template <class T, class Start>
+    T wait(Start start) {
+        const auto out = std::make_shared<AsyncOutcome<T>>();
+        start([out](std::exception_ptr e, T v) {
+            out->error = e;
+            if (!e) out->value.emplace(std::move(v));
+        });
+        if (!run_async_loop(*async_, [&] { return out->error.has_value(); })) throw std::runtime_error("no completion");
+        if (*out->error) std::rethrow_exception(*out->error);
+        return std::move(*out->value);
     }
     std::unique_ptr<Client> blocking_;
     std::unique_ptr<AsyncConnection> async_;
@@ -268,10 +250,12 @@ class AsyncTracing : public Tracing {
 protected:
     void connect(AsyncConnection& c, PipelineOverlap overlap = PipelineOverlap::automatic) {
         c.set_pipeline_overlap(overlap);
-        std::optional<std::exception_ptr> outcome;
-        c.connect(traced(/*query_text=*/true), [&](std::exception_ptr e) { outcome = e; });
-        ASSERT_TRUE(run_async_loop(c, [&] { return outcome.has_value(); }));
-        ASSERT_FALSE(*outcome);
+        // The callback's own (a shared_ptr), as in Conn::wait: it may run after a return on the
+        // loop's limit.
+        const auto outcome = std::make_shared<std::optional<std::exception_ptr>>();
+        c.connect(traced(/*query_text=*/true), [outcome](std::exception_ptr e) { *outcome = e; });
+        ASSERT_TRUE(run_async_loop(c, [&] { return outcome->has_value(); }));
+        ASSERT_FALSE(**outcome);
         tracer->clear();
     }
 };
