@@ -33,7 +33,7 @@ t0=$SECONDS
 run() {  # name, command...: builds (and runs) one consumer; a failure is counted, not fatal
     local name=$1; shift
     if (set -e; "$@") >"$WORK/$name.log" 2>&1; then
-        passed=$((passed + 1)); echo "consumer $name: ok ($(tail -n 1 "$WORK/$name.log"))"
+        passed=$((passed + 1)); echo "consumer $name: ok ($(tail -n 1 "$WORK/$name.log")) at $((SECONDS - t0)) s"
     else
         failed=$((failed + 1)); echo "consumer $name: FAILED"; tail -n 30 "$WORK/$name.log"
     fi
@@ -46,10 +46,16 @@ echo "== consumers: install a library-only build into $PREFIX"
 # Without wolfSSL: a static program cannot link static OpenSSL and static wolfSSL together
 # (libwolfssl.a exports a few OpenSSL names unprefixed, e.g. SSL_SESSION_set1_id); shared
 # builds with all four are fine (OpenSSL's symbols are versioned). See src/backends/wolfssl/README.md.
-meson setup "$WORK/lib" "$ROOT" --wrap-mode=nodownload -Ddefault_library=both -Dprefix="$PREFIX" \
+# The build tree sits in the repository beside build-test, with scripts/test.sh's -Dwerror=true,
+# so that its compile commands are the same as the full build's and ccache serves them (only
+# what includes the generated backend list compiles again).
+lib_build=$ROOT/build-consumer-lib
+rm -rf "$lib_build"
+meson setup "$lib_build" "$ROOT" -Dwerror=true --wrap-mode=nodownload -Ddefault_library=both -Dprefix="$PREFIX" \
     -Dwolfssl=disabled -Dtests=false -Dtools=false -Dexamples=false -Dbench=disabled >"$WORK/lib-setup.log"
-ninja -C "$WORK/lib" -j "$(nproc)" >"$WORK/lib-build.log"
-meson install -C "$WORK/lib" --quiet >"$WORK/lib-install.log"
+ninja -C "$lib_build" -j "$(nproc)" >"$WORK/lib-build.log"
+meson install -C "$lib_build" --quiet >"$WORK/lib-install.log"
+echo "consumers: library built and installed ($((SECONDS - t0)) s)"
 export PKG_CONFIG_PATH=$PREFIX/$LIBDIR/pkgconfig
 export LD_LIBRARY_PATH=$PREFIX/$LIBDIR
 
@@ -71,13 +77,18 @@ meson_installed() {  # shared|static
     "$b/consumer_app" "$CONNINFO"
 }
 meson_subproject() {  # shared|static
-    local src=$WORK/meson-sub-src-$1 b=$WORK/meson-sub-$1
-    mkdir -p "$src/subprojects/pgtls"
-    cp "$ROOT"/tests/consumers/meson/meson{.build,_options.txt} "$src/"
-    cp "$ROOT/tests/consumers/app.cpp" "$WORK/"
-    # The subproject is this tree's tracked and new files (build trees excluded).
-    (cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 tar -cf -) | tar -xf - -C "$src/subprojects/pgtls"
-    sed -i "s|'../app.cpp'|'$WORK/app.cpp'|" "$src/meson.build"
+    # One source tree for both builds, their build trees side by side: the subproject's layers
+    # are static libraries either way, so the second build's compile commands are the first's
+    # and ccache serves them.
+    local src=$WORK/meson-sub-src b=$WORK/meson-sub-$1
+    if [[ ! -d $src ]]; then
+        mkdir -p "$src/subprojects/pgtls"
+        cp "$ROOT"/tests/consumers/meson/meson{.build,_options.txt} "$src/"
+        cp "$ROOT/tests/consumers/app.cpp" "$WORK/"
+        # The subproject is this tree's tracked and new files (build trees excluded).
+        (cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 tar -cf -) | tar -xf - -C "$src/subprojects/pgtls"
+        sed -i "s|'../app.cpp'|'$WORK/app.cpp'|" "$src/meson.build"
+    fi
     PKG_CONFIG_PATH= meson setup "$b" "$src" --wrap-mode=forcefallback -Ddefault_library="$1" -Dprefix="$WORK/sub-prefix-$1"
     ninja -C "$b"
     check_linkage "$b/consumer_app" "$1"
