@@ -61,14 +61,16 @@ TEST_P(BackendConformance, TheNonBlockingDriverHandshakesAndEchoesOverTls) {
     std::string out;
     protocol::SessionState session;
     transport::Channel channel;
+    // What the driver's completions write and the algorithms it runs outlive it (declared
+    // first), as in the async suites.
+    bool finished = false;
+    std::exception_ptr error;
+    ListAlgorithm a, b;
     async::DriverSetup setup;
     setup.tls_context = [&] { return ctx.get(); };
     async::Driver driver(channel, protocol::Wire{in, out, session}, setup);
 
-    ListAlgorithm a;
     a.actions = {Action::open_socket(target), Action::start_tls({protocol::TlsStart::direct, {}})};
-    bool finished = false;
-    std::exception_ptr error;
     driver.start(a, [&](const Action& done) {
         finished = true;
         error = done.error;
@@ -79,7 +81,6 @@ TEST_P(BackendConformance, TheNonBlockingDriverHandshakesAndEchoesOverTls) {
     EXPECT_EQ(a.tls->info.alpn, "postgresql");
     ASSERT_TRUE(a.tls->peer);
     // An exchange bigger than the socket buffers: the write must wait for writability.
-    ListAlgorithm b;
     b.actions = {Action::write(), Action::read()};
     const std::string payload(200000, 'p');
     out = payload;

@@ -11,6 +11,8 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -98,8 +100,12 @@ protected:
         return run_failing([&] {
             std::string data;
             while (data.size() < (64u << 20)) data += batch;
-            std::optional<std::exception_ptr> outcome;
-            a.copy_in("COPY " + table + " FROM STDIN", std::move(data), [&](std::exception_ptr e, std::uint64_t) { outcome = e; });
+            // Held by the callback too: when the loop gives up with the COPY still pending, the
+            // callback runs later (the next operation, the connection's destructor) and must not
+            // write into this unwound frame.
+            const auto outcome = std::make_shared<std::optional<std::exception_ptr>>();
+            a.copy_in("COPY " + table + " FROM STDIN", std::move(data),
+                      [outcome](std::exception_ptr e, std::uint64_t) { *outcome = e; });
             const auto signal_at = AsyncConnection::Clock::now() + 200ms;
             bool started = false, signalled = false;
             const bool finished = run_async_loop(
@@ -112,11 +118,11 @@ protected:
                         signalled = true;
                         after_first_mb();
                     }
-                    return outcome.has_value();
+                    return outcome->has_value();
                 },
                 60s, signal_at);
             ASSERT_TRUE(finished) << "the async COPY FROM did not end";
-            if (*outcome) std::rethrow_exception(*outcome);
+            if (**outcome) std::rethrow_exception(**outcome);
         });
     }
 
@@ -130,38 +136,46 @@ protected:
     // the good lines.
     static Failure copy_out_until_failure(DriverConnection& c, std::size_t& lines, const std::function<void()>& after_first_mb,
                                           const char* sql = kCopyOutSql) {
-        lines = 0;
-        std::size_t received = 0;
-        bool signalled = false, bad = false;
-        std::string carry;
+        // What the row callback keeps, held by the callback: if the driver gives up with the COPY
+        // still running, expect_dead's next operation can deliver more data to it after this
+        // frame (and the caller's `after_first_mb`, often a temporary) is gone.
+        struct State {
+            std::size_t lines = 0, received = 0;
+            bool signalled = false, bad = false;
+            std::string carry;
+            std::function<void()> after_first_mb;
+        };
+        const auto st = std::make_shared<State>();
+        st->after_first_mb = after_first_mb;
         Failure f = run_failing([&] {
-            c.copy_out(sql, [&](std::string_view d) {
-                received += d.size();
-                carry += d;
+            c.copy_out(sql, [st](std::string_view d) {
+                st->received += d.size();
+                st->carry += d;
                 std::size_t pos = 0, nl;
-                while ((nl = carry.find('\n', pos)) != std::string::npos) {
-                    const std::string_view line(carry.data() + pos, nl - pos);
+                while ((nl = st->carry.find('\n', pos)) != std::string::npos) {
+                    const std::string_view line(st->carry.data() + pos, nl - pos);
                     const auto tab = line.find('\t');
                     long long a = 0, b = 0;
                     bool ok = tab != std::string_view::npos &&
                               std::from_chars(line.data(), line.data() + tab, a).ec == std::errc{} &&
                               std::from_chars(line.data() + tab + 1, line.data() + line.size(), b).ec == std::errc{};
-                    ok = ok && a == static_cast<long long>(lines) + 1 && b == 7 * a;
-                    if (!ok && !bad) {
-                        bad = true;
-                        ADD_FAILURE() << "wrong row after " << lines << " good ones: " << line;
+                    ok = ok && a == static_cast<long long>(st->lines) + 1 && b == 7 * a;
+                    if (!ok && !st->bad) {
+                        st->bad = true;
+                        ADD_FAILURE() << "wrong row after " << st->lines << " good ones: " << line;
                     }
-                    ++lines;
+                    ++st->lines;
                     pos = nl + 1;
                 }
-                carry.erase(0, pos);
-                if (!signalled && received >= (1u << 20)) {
-                    signalled = true;
-                    after_first_mb();
+                st->carry.erase(0, pos);
+                if (!st->signalled && st->received >= (1u << 20)) {
+                    st->signalled = true;
+                    st->after_first_mb();
                 }
             });
         });
-        EXPECT_TRUE(carry.empty()) << "a partial row was handed over: " << carry.substr(0, 80);
+        lines = st->lines;
+        EXPECT_TRUE(st->carry.empty()) << "a partial row was handed over: " << st->carry.substr(0, 80);
         return f;
     }
 
