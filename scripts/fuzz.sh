@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, -Dfuzzing=true, libpgtls instrumented with
-# -fsanitize=fuzzer-no-link,address,undefined) and runs each for SECONDS (default 60) from its
+# Builds the libFuzzer targets (clang, -Dfuzzing=true, which instruments libpgtls's layers with
+# -fsanitize=fuzzer-no-link; everything with address,undefined) and runs each for SECONDS (default 60) from its
 # seed corpus fuzz/corpus/<target>/. Exits non-zero on any crash, leak, timeout or sanitizer
 # report (UBSan is fatal: -fno-sanitize-recover=all). Prints the exec count of every target.
 #
@@ -25,7 +25,7 @@ san='-fsanitize=address,undefined -fno-sanitize-recover=all'
 if [ ! -f "$build/build.ninja" ]; then
     CXX=${CXX:-clang++} meson setup "$build" "$root" -Dfuzzing=true -Dtests=false -Dexamples=false \
         -Dtools=false -Dbench=disabled -Db_lundef=false -Dbuildtype=debugoptimized \
-        -Dcpp_args="-fsanitize=fuzzer-no-link $san" -Dcpp_link_args="$san"
+        -Dcpp_args="$san" -Dcpp_link_args="$san"
 fi
 ninja -C "$build" "${targets[@]/#/fuzz/}"
 

@@ -3,8 +3,8 @@
 #   asan  AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer (clang, build-asan): the
 #         unit and backends suites and, when the test servers run, the integration suite (the
 #         same suites as scripts/test.sh, tool and examples included). UBSan findings are fatal.
-#         The tree is also instrumented for libFuzzer (-fsanitize=fuzzer-no-link, -Dfuzzing=true),
-#         so `FUZZ_BUILD_DIR=<root>/build-asan scripts/fuzz.sh` reuses it instead of a build of its own.
+#         The tree is also built with -Dfuzzing=true (the library's layers, and only they, carry
+#         libFuzzer's -fsanitize=fuzzer-no-link: meson.build's layer_cpp_args), so `FUZZ_BUILD_DIR=<root>/build-asan scripts/fuzz.sh` reuses it instead of a build of its own.
 #   tsan  ThreadSanitizer (build-tsan): every test binary that runs threads (pool, SCRAM key
 #         cache, fake servers, TLS peers; with servers cancel, pools, PgBouncer, two fault
 #         binaries, and the async API: its resolver thread under the async connection and
@@ -51,7 +51,7 @@ if [ "$what" = asan ] || [ "$what" = all ]; then
     san='-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer'
     if [ ! -f "$b/build.ninja" ]; then
         CXX=${SAN_CXX:-clang++} meson setup "$b" "$root" "${common[@]}" -Dfuzzing=true \
-            -Dcpp_args="-fsanitize=fuzzer-no-link $san" -Dcpp_link_args="$san"
+            -Dcpp_args="$san" -Dcpp_link_args="$san"
     fi
     ninja -C "$b" || status=1
     took "asan build"
