@@ -72,7 +72,7 @@ if [ "$what" = tsan ] || [ "$what" = all ]; then
     # restart and a silent network (faults_server_restart, faults_network_loss), and the one
     # thread the async API starts, the host-name lookup (async_resolver), under the
     # loop-driven pools too (async_pool, asio_pool).
-    tests=(pool pbkdf2_cache hostile-server conformance)
+    tests=(pool pbkdf2_cache hostile-server-1of2 hostile-server-2of2 conformance)
     targets=(tests/pool/pool_test tests/pool/pbkdf2_cache_test tests/hostile/hostile_server_test
              tests/backends/conformance_test)
     if $integration; then
