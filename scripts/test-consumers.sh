@@ -5,7 +5,8 @@
 #     (`pkg-config --static`);
 #   - Meson `dependency('pgtls')` against the installed prefix (shared, static), and as a
 #     subproject fallback with default_library=static and =shared (which also proves a
-#     subproject builds no tests/tools and installs nothing);
+#     subproject builds no tests/tools, installs nothing and takes the parent's choice of
+#     backend: OpenSSL alone);
 #   - CMake `find_package(pgtls CONFIG)`: shared, and static (pgtls_USE_STATIC_LIBS=ON).
 # The installed prefix comes from a library-only build (default_library=both).
 #
@@ -81,6 +82,9 @@ meson_subproject() {  # shared|static
     # are static libraries either way, so the second build's compile commands are the first's
     # and ccache serves them.
     local src=$WORK/meson-sub-src b=$WORK/meson-sub-$1
+    # The installed prefix's library must not stand in for the subproject's: LD_LIBRARY_PATH
+    # (set above for the installed consumers) outranks the build tree's RUNPATH.
+    unset LD_LIBRARY_PATH
     if [[ ! -d $src ]]; then
         mkdir -p "$src/subprojects/pgtls"
         cp "$ROOT"/tests/consumers/meson/meson{.build,_options.txt} "$src/"
@@ -92,8 +96,18 @@ meson_subproject() {  # shared|static
     PKG_CONFIG_PATH= meson setup "$b" "$src" --wrap-mode=forcefallback -Ddefault_library="$1" -Dprefix="$WORK/sub-prefix-$1"
     ninja -C "$b"
     check_linkage "$b/consumer_app" "$1"
+    if [[ $1 == shared ]] && ! ldd "$b/consumer_app" | grep -q "$b/subprojects/pgtls/libpgtls\.so"; then
+        echo "the program does not load the subproject's own libpgtls"; return 1
+    fi
+    # (`if`, not `! cmd`: errexit ignores a negated command's failure.)
+    # The parent's default_options chose OpenSSL alone: no other TLS stack is linked.
+    if ldd "$b/consumer_app" | grep -E 'lib(gnutls|mbedtls|mbedx509|wolfssl)'; then
+        echo "the subproject linked a TLS stack its parent disabled"; return 1
+    fi
     # A subproject builds no tests, tools, examples or benchmarks, and installs nothing.
-    ! ninja -C "$b" -t targets all | grep -Eq '^(subprojects/pgtls/)?(tests|tools|examples|bench)/'
+    if ninja -C "$b" -t targets all | grep -E '^(subprojects/pgtls/)?(tests|tools|examples|bench)/'; then
+        echo "the subproject builds targets a parent never asked for"; return 1
+    fi
     meson install -C "$b" --quiet
     [[ ! -e $WORK/sub-prefix-$1 ]] || [[ -z $(find "$WORK/sub-prefix-$1" -type f) ]]
     "$b/consumer_app" "$CONNINFO"
