@@ -127,6 +127,9 @@ RootFileAnchors keep_anchored_certificates(std::string_view data) {
         }
         ++out.dropped;
         kept_text.append(data.substr(from, blocks[i].begin - from));
+        // A block can start mid-line: end that line here, so that the cut cannot splice the
+        // text before the block and the text after it into a marker no one judged.
+        if (!kept_text.empty() && kept_text.back() != '\n') kept_text += '\n';
         from = blocks[i].end;
     }
     if (out.dropped == 0) return out;

@@ -3,10 +3,14 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+#include <vector>
 
+#include "auth/base64.hpp"
 #include "tls/crl_coverage.hpp"
 #include "tls/key_log_file.hpp"
 #include "tls/material.hpp"
+#include "tls/root_file_anchors.hpp"
 #include "tls/tls_names.hpp"
 #include "pgtls/error.hpp"
 
@@ -38,6 +42,51 @@ TEST(KitCrlCoverage, CoversExactlyTheLoadedIssuers) {
 TEST(KitCrlCoverage, ReasonNamesTheIssuer) {
     EXPECT_EQ(tls::missing_crl_reason("CN=Intermediate"),
               "unable to get certificate CRL (no CRL from issuer \"CN=Intermediate\")");
+}
+
+// The smallest certificate keep_anchored_certificates reads: its issuer and subject names.
+std::vector<std::uint8_t> der(std::uint8_t tag, const std::vector<std::uint8_t>& body) {
+    std::vector<std::uint8_t> out{tag, static_cast<std::uint8_t>(body.size())};  // bodies < 128 bytes
+    out.insert(out.end(), body.begin(), body.end());
+    return out;
+}
+std::vector<std::uint8_t> cat(std::initializer_list<std::vector<std::uint8_t>> parts) {
+    std::vector<std::uint8_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+}
+std::string pem_certificate(const std::string& issuer, const std::string& subject) {
+    auto name = [](const std::string& cn) { return der(0x30, std::vector<std::uint8_t>(cn.begin(), cn.end())); };
+    const auto tbs = der(0x30, cat({der(0x02, {0x01}), der(0x30, {}), name(issuer), der(0x30, {}), name(subject)}));
+    return "-----BEGIN CERTIFICATE-----\n" + auth::base64_encode(der(0x30, tbs)) + "\n-----END CERTIFICATE-----\n";
+}
+
+TEST(KitRootFileAnchors, KeepsRootsAndWhatLeadsToThemDropsTheRest) {
+    const std::string root = pem_certificate("Root", "Root"), inter = pem_certificate("Root", "Inter");
+    const std::string leaf = pem_certificate("Inter", "Leaf"), stray = pem_certificate("Elsewhere", "Stray");
+    const auto r = tls::keep_anchored_certificates("# roots\n" + stray + root + inter + "text\n" + leaf);
+    EXPECT_EQ(r.kept, 3u);
+    EXPECT_EQ(r.dropped, 1u);
+    EXPECT_EQ(r.data, "# roots\n" + root + inter + "text\n" + leaf);
+    const auto none = tls::keep_anchored_certificates(stray + leaf);
+    EXPECT_TRUE(none.trusts_nothing());
+}
+
+TEST(KitRootFileAnchors, ACutNeverJoinsTwoLinesIntoACertificateNobodyJudged) {
+    // The stray certificate's block starts mid-line after "-----BEG", and the text after it
+    // reads "IN CERTIFICATE-----" and a body: cutting the block out must not splice them into
+    // a block the scan never saw (the backend would load it as an anchor).
+    const std::string root = pem_certificate("Root", "Root");
+    std::string evil = pem_certificate("Evil", "Evil");
+    evil.erase(0, std::string("-----BEG").size());
+    const std::string file = root + "-----BEG" + pem_certificate("Elsewhere", "Stray") + evil;
+    const auto r = tls::keep_anchored_certificates(file);
+    EXPECT_EQ(r.kept, 1u);
+    EXPECT_EQ(r.dropped, 1u);
+    EXPECT_EQ(r.data.find("-----BEGIN CERTIFICATE-----", root.size()), std::string::npos) << r.data;
+    const auto again = tls::keep_anchored_certificates(r.data);
+    EXPECT_EQ(again.kept, 1u);
+    EXPECT_EQ(again.dropped, 0u);
 }
 
 TEST(KitNames, VersionsInOpenSslSpelling) {
