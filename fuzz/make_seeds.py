@@ -149,3 +149,46 @@ for i, s in enumerate(['host=localhost port=5432 dbname=postgres user=alice sslm
                        'host=h1,h2 hostaddr=127.0.0.1,::1 port=1,2 load_balance_hosts=random sslnegotiation=direct',
                        'postgresql:///db?host=/tmp&port=5432&require_auth=!password,md5 channel_binding=require']):
     write('fuzz_conninfo_parse', f's{i}', s.encode())
+# certificates (fuzz_certificate): hand-built X.509 DER, unsigned (nothing here checks a
+# signature), with the structures pgtls reads itself: the signature algorithm (RSA PKCS#1,
+# RSA-PSS with and without a hash, ECDSA, Ed25519), subjectAltName dNSName and iPAddress
+# entries (4, 16 and a bad 5 bytes), issuer and subject names for the root-file chain rule.
+def der(tag, body):
+    n = len(body)
+    if n < 0x80: length = bytes([n])
+    else:
+        b = n.to_bytes((n.bit_length() + 7) // 8, 'big'); length = bytes([0x80 | len(b)]) + b
+    return bytes([tag]) + length + body
+def seq(*parts): return der(0x30, b''.join(parts))
+def oid(hexs): return der(0x06, bytes.fromhex(hexs))
+def name(cn): return seq(der(0x31, seq(oid('550403'), der(0x0c, cn.encode()))))
+sha256_rsa = seq(oid('2a864886f70d01010b'), der(0x05, b''))
+pss_sha384 = seq(oid('2a864886f70d01010a'), seq(der(0xa0, seq(oid('608648016503040202')))))
+pss_default = seq(oid('2a864886f70d01010a'), seq())
+ecdsa_sha512 = seq(oid('2a8648ce3d040304'))
+ed25519_alg = seq(oid('2b6570'))
+def cert(issuer, subject, alg=sha256_rsa, sans=None):
+    tbs = [der(0xa0, der(0x02, b'\x02')), der(0x02, b'\x01\x23'), alg, name(issuer),
+           seq(der(0x17, b'250101000000Z'), der(0x17, b'350101000000Z')), name(subject),
+           seq(seq(oid('2a864886f70d010101'), der(0x05, b'')), der(0x03, b'\x00\x30\x00'))]
+    if sans is not None:
+        general = b''.join(der(0x82, v.encode()) if isinstance(v, str) else der(0x87, v) for v in sans)
+        tbs.append(der(0xa3, seq(seq(oid('551d13'), der(0x01, b'\xff'), der(0x04, seq(der(0x01, b'\xff')))),
+                                 seq(oid('551d11'), der(0x04, seq(general))))))
+    return seq(seq(*tbs), alg, der(0x03, b'\x00' + bytes(16)))
+def pem(d):
+    b = base64.b64encode(d).decode()
+    return '-----BEGIN CERTIFICATE-----\n' + '\n'.join(b[i:i + 64] for i in range(0, len(b), 64)) + '\n-----END CERTIFICATE-----\n'
+def cert_seed(mode, host, rest): return bytes([mode, len(host)]) + host.encode() + rest
+leaf_sans = ['localhost', '*.example.com', bytes([127, 0, 0, 1]), bytes(15) + b'\x01', b'\x01\x02\x03\x04\x05']
+for i, (host, alg) in enumerate([('localhost', sha256_rsa), ('db.example.com', pss_sha384), ('127.0.0.1', pss_default),
+                                 ('::1', ecdsa_sha512), ('other', ed25519_alg)]):
+    write('fuzz_certificate', f'leaf-{i}', cert_seed(0, host, cert('Test CA', 'localhost', alg, leaf_sans)))
+ca_root, ca_inter = cert('Root', 'Root'), cert('Root', 'Intermediate')
+ca_leaf, ca_stray = cert('Intermediate', 'Leaf'), cert('Elsewhere', 'Stray')
+write('fuzz_certificate', 'rootfile-pem',
+      cert_seed(1, '', ('# roots\n' + pem(ca_stray) + pem(ca_root) + pem(ca_inter) + 'x\n' + pem(ca_leaf)).encode()))
+write('fuzz_certificate', 'rootfile-der-root', cert_seed(1, '', ca_root))
+write('fuzz_certificate', 'rootfile-der-stray', cert_seed(1, '', ca_stray))
+for i, host in enumerate(['localhost', 'a.b.example.com', '127.1', '::ffff:1.2.3.4', 'Db.Example.COM', 'x..y', '0x7f.1 z']):
+    write('fuzz_certificate', f'host-{i}', cert_seed(2, host, b''))

@@ -18,7 +18,8 @@ shift || true
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz_backend_messages fuzz_scram fuzz_pgpass fuzz_service_file fuzz_types fuzz_conninfo_parse fuzz_frontend)
+    targets=(fuzz_backend_messages fuzz_scram fuzz_pgpass fuzz_service_file fuzz_types fuzz_conninfo_parse fuzz_frontend
+             fuzz_certificate)
 fi
 
 san='-fsanitize=address,undefined -fno-sanitize-recover=all'
