@@ -99,6 +99,13 @@ write('fuzz_scram', 'plus', sfirst.encode() + b'\0' + sfinal.encode() + b'\x01')
 write('fuzz_scram', 'bad-iter', f'r={nonce}abc,s=QSXCR+Q6sek8bf92,i=0'.encode())
 write('fuzz_scram', 'bad-salt', f'r={nonce}abc,s=!!!,i=4096'.encode())
 write('fuzz_scram', 'mext', f'm=ext,r={nonce}abc,s=QSXCR+Q6sek8bf92,i=4096'.encode())
+# passwords for SASLprep (0xFF first): ASCII, mapped to space / to nothing, compatibility and
+# canonical compositions, Hangul, reordering of combining marks, bidi, prohibited, bad UTF-8
+for i, pw in enumerate([b'pencil', '\u2168x'.encode(), 'a\u00adb\u00a0c'.encode(), 'e\u0301\ufb01'.encode(),
+                        '\u1100\u1161\u11a8\uac00'.encode(), 'a\u0323\u0302\u0301q\u0307\u0323'.encode(),
+                        '\u05d0\u05d1'.encode(), '\u05d0a\u05d1'.encode(), '\u2028'.encode(), b'\xc0\x80',
+                        b'\xed\xa0\x80', b'\xf4\x90\x80\x80', '\U0001d400\u212b'.encode()]):
+    write('fuzz_scram', f'password-{i}', b'\xff' + pw)
 # pgpass: key line then file
 pg = b'localhost:5432:postgres:alice\n'
 write('fuzz_pgpass', 'basic', pg + b'localhost:5432:postgres:alice:secret\n')
