@@ -12,6 +12,7 @@
 
 #include "auth/base64.hpp"
 #include "tls/certificate_signature.hpp"
+#include "tests/support/tls/der_writer.hpp"
 #include "auth/channel_binding.hpp"
 #include "crypto_providers.hpp"
 #include "pgtls/error.hpp"
@@ -24,23 +25,6 @@ using Bytes = std::vector<std::uint8_t>;
 using crypto::Hash;
 using Kind = CertificateSignature::Kind;
 
-Bytes tlv(std::uint8_t tag, const Bytes& value) {
-    Bytes out{tag};
-    if (value.size() < 128) {
-        out.push_back(std::uint8_t(value.size()));
-    } else {
-        out.push_back(0x82);
-        out.push_back(std::uint8_t(value.size() >> 8));
-        out.push_back(std::uint8_t(value.size()));
-    }
-    out.insert(out.end(), value.begin(), value.end());
-    return out;
-}
-Bytes cat(std::initializer_list<Bytes> parts) {
-    Bytes out;
-    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
 Bytes cert_with(const Bytes& algorithm_identifier_contents) {
     Bytes tbs = tlv(0x30, Bytes(200, 0x01));  // long enough for a long-form length
     return tlv(0x30, cat({tbs, tlv(0x30, algorithm_identifier_contents), tlv(0x03, {0x00, 0xAB})}));

@@ -4,7 +4,6 @@
 #include <array>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "auth/base64.hpp"
 #include "tls/crl_coverage.hpp"
@@ -12,6 +11,7 @@
 #include "tls/material.hpp"
 #include "tls/root_file_anchors.hpp"
 #include "tls/tls_names.hpp"
+#include "tests/support/tls/der_writer.hpp"
 #include "pgtls/error.hpp"
 
 namespace pgtls::conformance {
@@ -45,20 +45,11 @@ TEST(KitCrlCoverage, ReasonNamesTheIssuer) {
 }
 
 // The smallest certificate keep_anchored_certificates reads: its issuer and subject names.
-std::vector<std::uint8_t> der(std::uint8_t tag, const std::vector<std::uint8_t>& body) {
-    std::vector<std::uint8_t> out{tag, static_cast<std::uint8_t>(body.size())};  // bodies < 128 bytes
-    out.insert(out.end(), body.begin(), body.end());
-    return out;
-}
-std::vector<std::uint8_t> cat(std::initializer_list<std::vector<std::uint8_t>> parts) {
-    std::vector<std::uint8_t> out;
-    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
-    return out;
-}
 std::string pem_certificate(const std::string& issuer, const std::string& subject) {
-    auto name = [](const std::string& cn) { return der(0x30, std::vector<std::uint8_t>(cn.begin(), cn.end())); };
-    const auto tbs = der(0x30, cat({der(0x02, {0x01}), der(0x30, {}), name(issuer), der(0x30, {}), name(subject)}));
-    return "-----BEGIN CERTIFICATE-----\n" + auth::base64_encode(der(0x30, tbs)) + "\n-----END CERTIFICATE-----\n";
+    using test::tlv;
+    auto name = [](const std::string& cn) { return tlv(0x30, test::DerBytes(cn.begin(), cn.end())); };
+    const auto tbs = tlv(0x30, test::cat({tlv(0x02, {0x01}), tlv(0x30, {}), name(issuer), tlv(0x30, {}), name(subject)}));
+    return "-----BEGIN CERTIFICATE-----\n" + auth::base64_encode(tlv(0x30, tbs)) + "\n-----END CERTIFICATE-----\n";
 }
 
 TEST(KitRootFileAnchors, KeepsRootsAndWhatLeadsToThemDropsTheRest) {
