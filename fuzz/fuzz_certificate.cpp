@@ -16,12 +16,12 @@
 #include <netinet/in.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "fuzz_common.hpp"
 #include "tls/certificate_signature.hpp"
 #include "tls/hostname.hpp"
 #include "tls/root_file_anchors.hpp"
@@ -30,16 +30,13 @@
 
 namespace {
 
+using pgtls::fuzz::require;
 using pgtls::tls::PeerCertificate;
-
-void require(bool ok) {
-    if (!ok) std::abort();
-}
 
 bool verifies(const PeerCertificate& cert, std::string_view host) {
     std::string reason;
     const bool ok = pgtls::tls::verify_host_name(cert, host, &reason);
-    require(ok == reason.empty());  // a refusal always says why
+    require(ok == reason.empty(), "a refusal that says no reason, or a reason beside a match");
     return ok;
 }
 
@@ -57,8 +54,7 @@ void certificate(std::span<const std::uint8_t> der, std::string_view host) {
     cert.der.assign(der.begin(), der.end());
     cert.san_dns = names.dns;
     cert.san_ip = names.ip;
-    std::string reason;
-    (void)pgtls::tls::verify_host_name(cert, host, &reason);
+    (void)verifies(cert, host);
     (void)pgtls::tls::describe_cert_names(cert);
 }
 
@@ -71,42 +67,43 @@ std::size_t count(std::string_view text, std::string_view what) {
 void root_file(std::string_view data) {
     const auto r = pgtls::tls::keep_anchored_certificates(data);
     if (r.dropped == 0) {
-        require(r.data == data);
+        require(r.data == data, "a root file with nothing dropped came back changed");
         return;
     }
     if (data.find("-----BEGIN") == std::string_view::npos) {
-        require(r.dropped == 1 && r.kept == 0 && r.data.empty());  // one DER certificate
+        require(r.dropped == 1 && r.kept == 0 && r.data.empty(), "a dropped DER certificate was kept");
         return;
     }
     // Each dropped certificate takes its own block; a cut may break a marker that overlapped
     // the block's END (never a block), but never makes one.
     constexpr std::string_view begin = "-----BEGIN CERTIFICATE-----";
-    require(r.data.size() < data.size());
-    require(count(r.data, begin) + r.dropped <= count(data, begin));
+    require(r.data.size() < data.size(), "a dropped block left the file no shorter");
+    require(count(r.data, begin) + r.dropped <= count(data, begin), "a cut made a BEGIN marker");
     // What is kept is exactly the anchored set: filtering it again changes nothing.
     if (r.kept > 0) {
         const auto again = pgtls::tls::keep_anchored_certificates(r.data);
-        require(again.dropped == 0 && again.kept == r.kept && again.data == r.data);
+        require(again.dropped == 0 && again.kept == r.kept && again.data == r.data,
+                "filtering the kept set again changed it");
     }
 }
 
 void host_rules(std::string_view host) {
-    require(!verifies(PeerCertificate{}, host));  // no names at all
+    require(!verifies(PeerCertificate{}, host), "a certificate without names matched");
     if (host.empty() || host.find('\0') != std::string_view::npos) {
         PeerCertificate named;
         named.san_dns = {std::string(host)};
-        require(!verifies(named, host));
+        require(!verifies(named, host), "an empty host or one with a NUL matched");
         return;
     }
     PeerCertificate same;
     same.san_dns = {std::string(host)};
-    require(verifies(same, host));
+    require(verifies(same, host), "a dNSName equal to the host did not match");
     same.san_dns = {upper(host)};
-    require(verifies(same, host));
+    require(verifies(same, host), "a dNSName equal to the host but for ASCII case did not match");
     PeerCertificate with_nul;
     with_nul.san_dns = {std::string(host) + '\0'};
     with_nul.common_names = {std::string(host)};
-    require(!verifies(with_nul, host));
+    require(!verifies(with_nul, host), "a dNSName with a NUL matched");
 
     // Wildcards stand for exactly the first label, and only when the host has no '*' itself.
     const std::size_t dot = host.find('.');
@@ -114,11 +111,11 @@ void host_rules(std::string_view host) {
         dot + 1 < host.size()) {
         PeerCertificate wild;
         wild.san_dns = {"*" + std::string(host.substr(dot))};
-        require(verifies(wild, host));
+        require(verifies(wild, host), "a wildcard for the first label did not match");
         const std::size_t next = host.find('.', dot + 1);
         if (next != std::string_view::npos && next + 1 < host.size()) {
             wild.san_dns = {"*" + std::string(host.substr(next))};
-            require(!verifies(wild, host));
+            require(!verifies(wild, host), "a wildcard matched two labels");
         }
     }
 
@@ -126,18 +123,18 @@ void host_rules(std::string_view host) {
     in_addr v4{};
     in6_addr v6{};
     if (inet_aton(h.c_str(), &v4)) {
-        require(pgtls::tls::host_is_ip_address(host));
+        require(pgtls::tls::host_is_ip_address(host), "an inet_aton address is not an IP host");
         PeerCertificate ip;
         ip.san_ip = {std::vector<std::uint8_t>(4)};
         std::memcpy(ip.san_ip[0].data(), &v4.s_addr, 4);
-        require(verifies(ip, host));
+        require(verifies(ip, host), "the host's own IPv4 address did not match");
     } else if (inet_pton(AF_INET6, h.c_str(), &v6) == 1) {
-        require(pgtls::tls::host_is_ip_address(host));
+        require(pgtls::tls::host_is_ip_address(host), "an IPv6 address is not an IP host");
         PeerCertificate ip;
         ip.san_ip = {std::vector<std::uint8_t>(v6.s6_addr, v6.s6_addr + 16)};
-        require(verifies(ip, host));
+        require(verifies(ip, host), "the host's own IPv6 address did not match");
     } else {
-        require(!pgtls::tls::host_is_ip_address(host));
+        require(!pgtls::tls::host_is_ip_address(host), "a host that is no address counts as an IP host");
     }
     (void)pgtls::tls::host_wants_sni(host);
 }

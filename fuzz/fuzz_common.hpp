@@ -1,11 +1,24 @@
-// Helpers shared by the libFuzzer targets: splitting the fuzz input deterministically.
+// Helpers shared by the libFuzzer targets: splitting the fuzz input deterministically, and
+// reporting a broken property (an oracle, beyond what the sanitizers catch).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <span>
 
 namespace pgtls::fuzz {
+
+// A property the target checks does not hold: says which, and aborts (libFuzzer then writes
+// the input as a crash artifact).
+[[noreturn]] inline void fail(const char* what) {
+    std::fprintf(stderr, "property broken: %s\n", what);
+    std::abort();
+}
+inline void require(bool holds, const char* what) {
+    if (!holds) fail(what);
+}
 
 // Chunk sizes for feeding a stream in arbitrary splits, derived from a seed byte so that the
 // fuzzer controls them: every split from 1 byte to a whole buffer is reachable.

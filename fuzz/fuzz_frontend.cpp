@@ -12,18 +12,20 @@
 #include <sys/mman.h>
 
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "fuzz_common.hpp"
 #include "protocol/frontend.hpp"
 #include "pgtls/error.hpp"
 
 using namespace pgtls;
 
 namespace {
+
+using fuzz::fail;
 
 using u128 = unsigned __int128;
 constexpr std::size_t fits_here = std::size_t{1} << 20;  // the most the harness lets an encoder build
@@ -48,11 +50,6 @@ struct Backing {
 const Backing& backing() {
     static const Backing b;
     return b;
-}
-
-[[noreturn]] void fail(const char* what) {
-    std::fprintf(stderr, "fuzz_frontend: %s\n", what);
-    std::abort();
 }
 
 std::uint32_t be32(const std::uint8_t* p) {

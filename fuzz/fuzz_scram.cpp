@@ -6,10 +6,10 @@
 // same bytes, NFKC is idempotent, pure ASCII passes unchanged, a prepared password is valid
 // UTF-8, and scram_password is the prepared password, or the raw bytes when SASLprep fails.
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "fuzz_common.hpp"
 #include "auth/saslprep.hpp"
 #include "auth/scram_client.hpp"
 #include "tls/tls_backend.hpp"
@@ -17,27 +17,26 @@
 
 namespace {
 
-void require(bool ok) {
-    if (!ok) std::abort();
-}
+using pgtls::fuzz::require;
 
 void password(std::string_view p) {
     using namespace pgtls::auth;
     std::u32string chars;
     const bool utf8 = utf8_decode(p, chars);
     if (utf8) {
-        require(utf8_encode(chars) == p);
+        require(utf8_encode(chars) == p, "strict UTF-8 re-encoded to other bytes");
         const std::u32string once = nfkc(chars);
-        require(nfkc(once) == once);
+        require(nfkc(once) == once, "NFKC is not idempotent");
     }
     std::string prepared;
     const SaslprepStatus status = saslprep(p, prepared);
     bool ascii = true;
     for (char c : p) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
-    if (ascii) require(status == SaslprepStatus::success && prepared == p);
-    if (!utf8) require(status == SaslprepStatus::invalid_utf8);
-    if (status == SaslprepStatus::success) require(utf8_decode(prepared, chars));
-    require(scram_password(p) == (status == SaslprepStatus::success ? prepared : std::string(p)));
+    if (ascii) require(status == SaslprepStatus::success && prepared == p, "SASLprep changed an ASCII password");
+    if (!utf8) require(status == SaslprepStatus::invalid_utf8, "SASLprep took invalid UTF-8");
+    if (status == SaslprepStatus::success) require(utf8_decode(prepared, chars), "a prepared password is not UTF-8");
+    require(scram_password(p) == (status == SaslprepStatus::success ? prepared : std::string(p)),
+            "scram_password is neither the prepared nor the raw password");
 }
 
 }  // namespace
