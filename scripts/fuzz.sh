@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, -Dfuzzing=true, which instruments libpgtls's layers with
-# -fsanitize=fuzzer-no-link; everything with address,undefined) and runs each for SECONDS (default 60) from its
-# seed corpus fuzz/corpus/<target>/. Exits non-zero on any crash, leak, timeout or sanitizer
-# report (UBSan is fatal: -fno-sanitize-recover=all). Prints the exec count of every target.
+# -fsanitize=fuzzer-no-link; everything with address,undefined) and runs each (by default every
+# target of fuzz/meson.build) for SECONDS (default 60) from its seed corpus fuzz/corpus/<target>/.
+# Exits non-zero on any crash, leak, timeout, sanitizer report or broken property (UBSan is
+# fatal: -fno-sanitize-recover=all). Prints the exec count of every target.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #   FUZZ_BUILD_DIR=/tmp/build-fuzz scripts/fuzz.sh 600      # a longer local campaign
@@ -17,16 +18,22 @@ seconds=${1:-60}
 shift || true
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-    targets=(fuzz_backend_messages fuzz_scram fuzz_pgpass fuzz_service_file fuzz_types fuzz_conninfo_parse fuzz_frontend
-             fuzz_certificate)
-fi
 
 san='-fsanitize=address,undefined -fno-sanitize-recover=all'
 if [ ! -f "$build/build.ninja" ]; then
     CXX=${CXX:-clang++} meson setup "$build" "$root" -Dfuzzing=true -Dtests=false -Dexamples=false \
         -Dtools=false -Dbench=disabled -Db_lundef=false -Dbuildtype=debugoptimized \
         -Dcpp_args="$san" -Dcpp_link_args="$san"
+fi
+# By default every target fuzz/meson.build defines, in its order: the one list of them (an
+# existing tree first regenerates, should fuzz/meson.build have changed since its setup).
+if [ ${#targets[@]} -eq 0 ]; then
+    ninja -C "$build" build.ninja >/dev/null
+    mapfile -t targets < <(meson introspect --targets "$build" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["type"] == "executable" and t["defined_in"].endswith("fuzz/meson.build"): print(t["name"])')
+    [ ${#targets[@]} -gt 0 ] || { echo "fuzz.sh: $build defines no fuzz targets (-Dfuzzing=true?)" >&2; exit 1; }
 fi
 ninja -C "$build" "${targets[@]/#/fuzz/}"
 
