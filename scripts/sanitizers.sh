@@ -4,7 +4,8 @@
 #         unit and backends suites and, when the test servers run, the integration suite (the
 #         same suites as scripts/test.sh, tool and examples included). UBSan findings are fatal.
 #         The tree is also built with -Dfuzzing=true (the library's layers, and only they, carry
-#         libFuzzer's -fsanitize=fuzzer-no-link: meson.build's layer_cpp_args), so `FUZZ_BUILD_DIR=<root>/build-asan scripts/fuzz.sh` reuses it instead of a build of its own.
+#         libFuzzer's -fsanitize=fuzzer-no-link: meson.build's layer_cpp_args), so
+#         `FUZZ_BUILD_DIR=<root>/build-asan scripts/fuzz.sh` reuses it instead of a build of its own.
 #   tsan  ThreadSanitizer (build-tsan): every test binary that runs threads (pool, SCRAM key
 #         cache, fake servers, TLS peers; with servers cancel, pools, PgBouncer, two fault
 #         binaries, and the async API: its resolver thread under the async connection and

@@ -96,10 +96,10 @@ meson_subproject() {  # shared|static
     PKG_CONFIG_PATH= meson setup "$b" "$src" --wrap-mode=forcefallback -Ddefault_library="$1" -Dprefix="$WORK/sub-prefix-$1"
     ninja -C "$b"
     check_linkage "$b/consumer_app" "$1"
+    # Negative checks are `if`s: errexit ignores the failure of a negated command (`! cmd`).
     if [[ $1 == shared ]] && ! ldd "$b/consumer_app" | grep -q "$b/subprojects/pgtls/libpgtls\.so"; then
         echo "the program does not load the subproject's own libpgtls"; return 1
     fi
-    # (`if`, not `! cmd`: errexit ignores a negated command's failure.)
     # The parent's default_options chose OpenSSL alone: no other TLS stack is linked.
     if ldd "$b/consumer_app" | grep -E 'lib(gnutls|mbedtls|mbedx509|wolfssl)'; then
         echo "the subproject linked a TLS stack its parent disabled"; return 1

@@ -23,9 +23,9 @@ struct RootFileAnchors {
 
 // `data`: PEM (CERTIFICATE blocks are judged; every other block and all text between blocks
 // is kept as it is, except that a dropped block which started mid-line leaves a line break in
-// its place, so that no cut splices a new marker) or one DER certificate. Input that holds no certificate this reader can
-// parse comes back unchanged with kept == dropped == 0, so the backend's own loader reports
-// it as before. Certificates are linked by their raw issuer and subject names.
+// its place, so that no cut splices a new marker) or one DER certificate. Input that holds no
+// certificate this reader can parse comes back unchanged with kept == dropped == 0, so the
+// backend's own loader reports it as before. Certificates are linked by their raw issuer and subject names.
 RootFileAnchors keep_anchored_certificates(std::string_view data);
 
 }  // namespace pgtls::tls
