@@ -1014,28 +1014,34 @@ TEST_P(AsyncConnectionTest, ASilentHostNeverDelaysTheOtherConnectionsOnTheLoop) 
     // outlives the connections.
     std::optional<std::exception_ptr> slow_outcome;
     AsyncConnection::Clock::time_point t0;
-    int answered = 0;
-    std::optional<AsyncConnection::Clock::duration> busy_took;
+    std::optional<AsyncConnection::Clock::duration> slow_took;
+    int answered = 0, answered_during_wait = 0;
     std::function<void(int)> next;
     AsyncConnection slow, busy;
     connect(busy);
     t0 = AsyncConnection::Clock::now();
-    slow.connect(cfg, [&](std::exception_ptr e) { slow_outcome = e; });
+    slow.connect(cfg, [&](std::exception_ptr e) {
+        slow_outcome = e;
+        slow_took = AsyncConnection::Clock::now() - t0;
+    });
     next = [&](int q) {
         busy.execute_args("SELECT $1::int", [&, q](std::exception_ptr e, Result) {
             EXPECT_FALSE(e) << what(e);
-            if (++answered == 200) busy_took = AsyncConnection::Clock::now() - t0;
+            ++answered;
+            // Before the silent host's 2 s ran out: its wait left the loop to the others.
+            if (!slow_outcome && AsyncConnection::Clock::now() - t0 < 1900ms) ++answered_during_wait;
             if (q + 1 < 200) next(q + 1);
         }, q);
     };
     next(0);
     ASSERT_TRUE(run_loop(std::vector<AsyncConnection*>{&slow, &busy}, [&] { return slow_outcome.has_value() && answered == 200; }, 20s));
-    ASSERT_TRUE(busy_took.has_value());
     EXPECT_FALSE(*slow_outcome) << what(*slow_outcome);
     EXPECT_EQ(slow.info().port, pg18.port) << "the connect moved on to the second host";
-    const auto slow_took = AsyncConnection::Clock::now() - t0;
-    EXPECT_GE(slow_took, 1900ms) << "the silent host had its connect_timeout (2 s)";
-    EXPECT_LT(*busy_took, slow_took) << "the other connection's 200 queries finished while the silent host was waited for";
+    EXPECT_GE(*slow_took, 1900ms) << "the silent host had its connect_timeout (2 s)";
+    // Not "all 200 before it": on a loaded CI machine (a sanitizer build, a 256-connection test
+    // on the same server) 200 round trips may take longer than 2 s. A connect that held the loop
+    // would let none through.
+    EXPECT_GT(answered_during_wait, 0) << "no query of the other connection was answered while the silent host was waited for";
 }
 
 // One thread, one poll() loop: 256 TLS connections, each running 100 queries one after
