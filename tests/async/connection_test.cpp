@@ -29,37 +29,12 @@ namespace {
 // Runs the loop for `conns` until `finished()` or `limit`; false on the limit.
 bool run_loop(const std::vector<AsyncConnection*>& conns, const std::function<bool()>& finished,
               std::chrono::milliseconds limit = 20s) {
-    const auto end = AsyncConnection::Clock::now() + limit;
-    while (!finished()) {
-        const auto now = AsyncConnection::Clock::now();
-        if (now >= end) return false;
-        std::vector<pollfd> fds;
-        auto wake = end;
-        for (auto* c : conns) {
-            for (const AsyncWatch& w : c->watches())
-                if (w.fd >= 0 && (w.read || w.write))
-                    fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
-            if (auto d = c->deadline(); d && *d < wake) wake = *d;
-        }
-        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
-        for (auto* c : conns) c->advance();
-    }
-    return true;
+    return run_async_loop(conns, finished, limit);
 }
 bool run_loop(AsyncConnection& c, const std::function<bool()>& finished, std::chrono::milliseconds limit = 20s) {
-    return run_loop(std::vector<AsyncConnection*>{&c}, finished, limit);
+    return run_async_loop(c, finished, limit);
 }
 
-std::string what(std::exception_ptr e) {
-    if (!e) return "";
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    }
-    return "?";
-}
 std::string sqlstate(std::exception_ptr e) {
     try {
         if (e) std::rethrow_exception(e);
@@ -70,42 +45,30 @@ std::string sqlstate(std::exception_ptr e) {
     return "";
 }
 
-// What an operation's callback writes, for a helper that waits for it on the loop. The
-// callback holds it by a shared_ptr: a helper that returns on the loop's time limit leaves the
-// operation pending, and when the connection later completes it (advanced, or destroyed) the
-// callback must not write into the helper's returned stack frame.
-template <class T = bool>
-struct Outcome {
-    bool done = false;
-    std::exception_ptr error;
-    T value{};
-};
-
 class AsyncConnectionTest : public BackendTest {
 protected:
     // Connects `c` to PostgreSQL 18 (verify-full over TLS; plaintext for "none"), with the
     // suite's pipeline overlap (test_pipeline_overlap()).
     void connect(AsyncConnection& c) {
         c.set_pipeline_overlap(test_pipeline_overlap());
-        const auto out = std::make_shared<Outcome<>>();  // the callback's own: see Outcome
-        c.connect(pg18_verified(), [out](std::exception_ptr e) {
-            out->error = e;
-            out->done = true;
-        });
-        ASSERT_TRUE(run_loop(c, [&] { return out->done; })) << "connect did not finish";
-        ASSERT_FALSE(out->error) << what(out->error);
+        const auto out = std::make_shared<AsyncOutcome<bool>>();  // the callback's own: see AsyncOutcome
+        c.connect(pg18_verified(), [out](std::exception_ptr e) { out->error = e; });
+        ASSERT_TRUE(run_loop(c, [&] { return out->error.has_value(); })) << "connect did not finish";
+        ASSERT_FALSE(*out->error) << what(*out->error);
         ASSERT_TRUE(c.is_healthy());
     }
     std::vector<Result> query(AsyncConnection& c, const std::string& sql) {
-        const auto out = std::make_shared<Outcome<std::vector<Result>>>();
+        const auto out = std::make_shared<AsyncOutcome<std::vector<Result>>>();
         c.query(sql, [out](std::exception_ptr e, std::vector<Result> r) {
-            out->error = e;
             out->value = std::move(r);
-            out->done = true;
+            out->error = e;
         });
-        EXPECT_TRUE(run_loop(c, [&] { return out->done; }));
-        EXPECT_FALSE(out->error) << what(out->error);
-        return std::move(out->value);
+        if (!run_loop(c, [&] { return out->error.has_value(); })) {
+            ADD_FAILURE() << "the query did not complete";
+            return {};
+        }
+        EXPECT_FALSE(*out->error) << what(*out->error);
+        return std::move(*out->value);
     }
 };
 PGTLS_INSTANTIATE_PER_BACKEND(AsyncConnectionTest);
@@ -424,12 +387,10 @@ TEST_P(AsyncConnectionTest, QueriesOfARunGetTheStatementsColumnsInTheirOwnFormat
 
 namespace {
 void set_cache(AsyncConnection& c, std::size_t capacity) {
-    const auto out = std::make_shared<Outcome<>>();
-    c.set_statement_cache_capacity(capacity, [out](std::exception_ptr e) {
-        EXPECT_FALSE(e) << what(e);
-        out->done = true;
-    });
-    ASSERT_TRUE(run_loop(c, [&] { return out->done; }));
+    const auto out = std::make_shared<AsyncOutcome<bool>>();
+    c.set_statement_cache_capacity(capacity, [out](std::exception_ptr e) { out->error = e; });
+    ASSERT_TRUE(run_loop(c, [&] { return out->error.has_value(); }));
+    EXPECT_FALSE(*out->error) << what(*out->error);
 }
 }  // namespace
 
@@ -1191,15 +1152,14 @@ namespace {
 // Queues an operation through `start(callback)` and runs `c`'s loop until it completes.
 template <class T, class Start>
 std::pair<std::exception_ptr, T> complete(AsyncConnection& c, Start start) {
-    const auto out = std::make_shared<Outcome<T>>();  // the callback's own: see Outcome
+    const auto out = std::make_shared<AsyncOutcome<T>>();  // the callback's own: see AsyncOutcome
     start([out](std::exception_ptr e, T v) {
+        out->value.emplace(std::move(v));
         out->error = e;
-        out->value = std::move(v);
-        out->done = true;
     });
-    EXPECT_TRUE(run_loop(c, [&] { return out->done; })) << "the operation did not complete";
-    if (!out->done) return {std::make_exception_ptr(std::runtime_error("not completed")), T{}};
-    return {out->error, std::move(out->value)};
+    EXPECT_TRUE(run_loop(c, [&] { return out->error.has_value(); })) << "the operation did not complete";
+    if (!out->error) return {std::make_exception_ptr(std::runtime_error("not completed")), T{}};
+    return {*out->error, std::move(*out->value)};
 }
 template <class Start>
 std::exception_ptr complete_void(AsyncConnection& c, Start start) {

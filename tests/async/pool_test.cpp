@@ -31,16 +31,6 @@ bool run_loop(AsyncPool& pool, const std::function<bool()>& finished, std::chron
     return run_async_loop(pool, finished, limit);
 }
 
-std::string what(std::exception_ptr e) {
-    if (!e) return "";
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    }
-    return "?";
-}
-
 // One acquire's outcome.
 struct Got {
     bool done = false;

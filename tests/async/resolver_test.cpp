@@ -149,31 +149,9 @@ std::size_t open_eventfds() {
     return n;
 }
 
-// One poll() loop over several connections, waking at least every 100 ms to check `finished`;
-// the longest single advance() goes to `longest`.
 bool run_loop(const std::vector<AsyncConnection*>& conns, const std::function<bool()>& finished,
               std::chrono::milliseconds limit, std::chrono::steady_clock::duration* longest = nullptr) {
-    const auto end = AsyncConnection::Clock::now() + limit;
-    while (!finished()) {
-        const auto now = AsyncConnection::Clock::now();
-        if (now >= end) return false;
-        std::vector<pollfd> fds;
-        auto wake = end;
-        for (auto* c : conns) {
-            for (const AsyncWatch& w : c->watches())
-                if (w.fd >= 0 && (w.read || w.write))
-                    fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
-            if (auto d = c->deadline(); d && *d < wake) wake = *d;
-        }
-        const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 100)));
-        for (auto* c : conns) {
-            const auto t0 = std::chrono::steady_clock::now();
-            c->advance();
-            if (longest) *longest = std::max(*longest, std::chrono::steady_clock::now() - t0);
-        }
-    }
-    return true;
+    return run_async_loop(conns, finished, limit, std::nullopt, longest);
 }
 
 class Resolver : public BackendTest {

@@ -10,9 +10,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -34,29 +36,56 @@ inline PipelineOverlap test_pipeline_overlap() {
     return s == "on" ? PipelineOverlap::on : s == "off" ? PipelineOverlap::off : PipelineOverlap::automatic;
 }
 
-// Runs the loop for `c` (an AsyncConnection, or an AsyncPool) until `finished()`; false after
-// `limit`. `wake_at`: a time at which the loop wakes (to let `finished` act, say) even if the
-// connection has no deadline then.
+// Runs one poll() loop over `loops` (AsyncConnections, or AsyncPools) until `finished()`; false
+// after `limit`. It wakes at each one's deadline, at `wake_at` if given (to let `finished` act,
+// say), and at least every 100 ms to check `finished`. The longest single advance() goes to
+// `longest` if given (a loop held by one connection shows there).
 template <class Loop>
-bool run_async_loop(Loop& c, const std::function<bool()>& finished,
-                           std::chrono::milliseconds limit = std::chrono::seconds(60),
-                           std::optional<AsyncConnection::Clock::time_point> wake_at = std::nullopt) {
+bool run_async_loop(const std::vector<Loop*>& loops, const std::function<bool()>& finished,
+                    std::chrono::milliseconds limit = std::chrono::seconds(60),
+                    std::optional<AsyncConnection::Clock::time_point> wake_at = std::nullopt,
+                    std::chrono::steady_clock::duration* longest = nullptr) {
     const auto end = AsyncConnection::Clock::now() + limit;
     while (!finished()) {
         const auto now = AsyncConnection::Clock::now();
         if (now >= end) return false;
         std::vector<pollfd> fds;
-        for (const AsyncWatch& w : c.watches())
-            if (w.fd >= 0 && (w.read || w.write))
-                fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
         auto wake = end;
-        if (auto d = c.deadline(); d && *d < wake) wake = *d;
+        for (Loop* c : loops) {
+            for (const AsyncWatch& w : c->watches())
+                if (w.fd >= 0 && (w.read || w.write))
+                    fds.push_back({w.fd, static_cast<short>((w.read ? POLLIN : 0) | (w.write ? POLLOUT : 0)), 0});
+            if (auto d = c->deadline(); d && *d < wake) wake = *d;
+        }
         if (wake_at && *wake_at > now && *wake_at < wake) wake = *wake_at;
         const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
-        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 1000)));
-        c.advance();
+        ::poll(fds.data(), fds.size(), static_cast<int>(std::clamp<long long>(ms, 0, 100)));
+        for (Loop* c : loops) {
+            const auto t0 = std::chrono::steady_clock::now();
+            c->advance();
+            if (longest) *longest = std::max(*longest, std::chrono::steady_clock::now() - t0);
+        }
     }
     return true;
+}
+// The same for one AsyncConnection or AsyncPool.
+template <class Loop>
+bool run_async_loop(Loop& c, const std::function<bool()>& finished,
+                    std::chrono::milliseconds limit = std::chrono::seconds(60),
+                    std::optional<AsyncConnection::Clock::time_point> wake_at = std::nullopt) {
+    return run_async_loop(std::vector<Loop*>{&c}, finished, limit, wake_at);
+}
+
+// The text of an operation's error ("" for none).
+inline std::string what(std::exception_ptr e) {
+    if (!e) return "";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (...) {
+    }
+    return "?";
 }
 
 // What an awaited operation's callback writes. The callback holds it by a shared_ptr: a wait
