@@ -6,10 +6,14 @@ namespace pgtls::protocol {
 
 Action NotificationWait::check(Timer timer) {
     try {
-        while (auto m = wire_.in.next())
-            if (!wire_.session.handle_async(*m))
-                throw Error(ErrorKind::protocol,
-                            std::string("unexpected ") + backend_message_name(m->type) + " message from server while idle");
+        while (auto m = wire_.in.next()) {
+            if (wire_.session.handle_async(*m)) continue;
+            // The FATAL a server sends before it closes an idle session (pg_terminate_backend,
+            // idle_session_timeout, shutdown): the server's reason is the error, as for a query.
+            if (m->type == 'E') throw ServerError(parse_error_fields(m->body));
+            throw Error(ErrorKind::protocol,
+                        std::string("unexpected ") + backend_message_name(m->type) + " message from server while idle");
+        }
     } catch (const Error&) {
         done_ = true;
         return Action::failure(std::current_exception(), Action::Connection::retired);

@@ -1,7 +1,8 @@
 // Waiting for a notification on an idle session, sans I/O: consumes the asynchronous messages
 // (NotificationResponse, NoticeResponse, ParameterStatus) until a notification is queued in
-// SessionState::notifications or the timer expires (not an error: nothing came). Any other
-// message is a protocol error and retires the connection.
+// SessionState::notifications or the timer expires (not an error: nothing came). An
+// ErrorResponse (the FATAL before the server closes the session) ends the wait with that
+// ServerError; any other message is a protocol error. Both retire the connection.
 #pragma once
 
 #include <chrono>

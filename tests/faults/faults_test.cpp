@@ -168,6 +168,53 @@ TEST(Faults, IdleConnectionTerminatedThenUsed) {
     }
 }
 
+// A backend terminated while the client waits for a notification: the FATAL the server sends
+// before closing arrives while the session is idle, and it is the error reported (as for a
+// query), never a protocol violation of the server's.
+TEST(Faults, BackendTerminatedDuringNotificationWait) {
+    const auto& env = test_env();
+    for (const auto& s : env.servers) {
+        std::vector<std::string> modes{"sslmode=disable"};
+        if (s.ssl)
+            for (const tls::Backend* b : tls::available_backends())
+                modes.push_back("sslmode=require sslbackend=" + std::string(b->name()));
+        for (const auto& mode : modes)
+          for (const DriverKind driver : {DriverKind::blocking, DriverKind::async}) {
+            const std::string where = s.name + " " + mode + (driver == DriverKind::async ? " async" : "");
+            const std::size_t fds0 = open_fds();
+            {
+                DriverConnection victim(driver, trust(s, mode));
+                victim.query("LISTEN pgtls_terminated_wait");
+                const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
+                std::thread killer([&] {
+                    std::this_thread::sleep_for(200ms);
+                    Client admin(trust(s));
+                    admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+                });
+                const auto t0 = std::chrono::steady_clock::now();
+                try {
+                    const auto n = victim.wait_for_notification(10s);
+                    ADD_FAILURE() << where << ": the wait of a terminated backend ended without an error"
+                                  << (n ? " (with a notification)" : "");
+                } catch (const ServerError& e) {
+                    EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
+                    EXPECT_NE(std::string(e.what()).find("terminating connection due to administrator command"),
+                              std::string::npos)
+                        << where << ": " << e.what();
+                } catch (const Error& e) {
+                    ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: "
+                                  << e.what();
+                }
+                killer.join();
+                EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s) << where;
+                EXPECT_FALSE(victim.is_healthy()) << where;
+                EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
+            }
+            EXPECT_EQ(open_fds(), fds0) << where;
+        }
+    }
+}
+
 TEST(Faults, PortThatAcceptsButNeverAnswersFiresConnectTimeout) {
     // A listening socket nobody accept()s on: the kernel completes the TCP handshake.
     int l = ::socket(AF_INET, SOCK_STREAM, 0);

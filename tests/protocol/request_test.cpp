@@ -723,6 +723,19 @@ TEST(NotificationWait, EndsWithTheFirstNotificationOrQuietlyAtTheTimer) {
     EXPECT_EQ(a.connection, Action::Connection::kept);
 }
 
+// The FATAL a server sends before it closes an idle session is the wait's error, unchanged.
+TEST(NotificationWait, TheServersFatalWhileIdleIsItsError) {
+    TestWire w;
+    protocol::NotificationWait n(w.wire, 500ms);
+    n.resume(Event::start());
+    w.in.feed(bytes(fatal("57P01", "terminating connection due to administrator command")));
+    const auto a = n.resume(Event::of(Event::Kind::read));
+    EXPECT_EQ(a.connection, Action::Connection::retired);
+    const ServerError e = error_of<ServerError>(a);
+    EXPECT_EQ(e.sqlstate(), "57P01");
+    EXPECT_EQ(e.kind(), ErrorKind::server);
+}
+
 TEST(NotificationWait, AnythingButAsyncTrafficIsAViolation) {
     TestWire w;
     protocol::NotificationWait n(w.wire, 500ms);
