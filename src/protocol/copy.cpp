@@ -42,7 +42,8 @@ bool CopyOut::on_message(const BackendMessage& m) {
             return false;
         case 'G': copy_fail(wire_.out, "copy_out() cannot send COPY FROM STDIN data"); return false;
         case 'T':
-        case 'D': return false;  // not a COPY statement: rows are ignored
+        case 'D':
+        case 'I': return false;  // not a COPY statement (or an empty one): rows are ignored
         case 'Z': wire_.session.transaction_status = parse_ready_for_query(m.body); return true;
         default:
             if (wire_.session.handle_async(m)) return false;
@@ -70,6 +71,7 @@ bool CopyInStart::on_message(const BackendMessage& m) {
         case 'H':
         case 'T':
         case 'C':
+        case 'I':  // an empty statement
         case 'Z': not_copy_ = true; return other_.on_message(m);
         default:
             if (wire_.session.handle_async(m)) return false;

@@ -647,6 +647,29 @@ TEST_P(Queries, ExecuteOrStreamOfCopyFromStdinFailsAndKeepsTheConnection) {
     }
 }
 
+// An empty statement is legal SQL: the server answers it with EmptyQueryResponse. Given to the
+// COPY calls it is the caller's mistake, reported as any other statement that is not the
+// right COPY is, and the connection stays usable (it was a protocol error that closed it).
+TEST_P(Queries, CopyOfAnEmptyStatementKeepsTheConnection) {
+    auto c = open();
+    for (const char* sql : {"", ";", " -- nothing\n"}) {
+        try {
+            c.copy_in(sql, "1\n");
+            ADD_FAILURE() << "copy_in of \"" << sql << "\" succeeded";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::usage) << e.what();
+            EXPECT_NE(std::string(e.what()).find("needs a COPY ... FROM STDIN statement"), std::string::npos) << e.what();
+        }
+        EXPECT_TRUE(c.is_healthy());
+        std::size_t bytes = 0;
+        EXPECT_EQ(c.copy_out(sql, [&](std::string_view d) { bytes += d.size(); }), 0u);
+        EXPECT_EQ(bytes, 0u);
+        EXPECT_TRUE(c.is_healthy());
+        EXPECT_EQ(c.query("SELECT 7")[0][0].as<int>(), 7);
+        EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+    }
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Queries);
 
 }  // namespace
