@@ -78,6 +78,24 @@ Action Request::reply_ended() {
     return finished();
 }
 
+std::optional<Action> Request::refuse_stray_after_reply() {
+    const std::span<const std::uint8_t> raw = wire_.in.raw();
+    std::size_t at = 0;
+    while (at < raw.size()) {
+        const char type = static_cast<char>(raw[at]);
+        if (type != 'N' && type != 'A' && type != 'S' && type != 'E')
+            return retire(std::make_exception_ptr(Error(
+                ErrorKind::protocol, std::string("unexpected ") + backend_message_name(type) + " message ('" +
+                                         std::string(1, type) + "') from server after the end of its reply")));
+        if (raw.size() - at < 5) break;
+        const std::uint32_t len = (std::uint32_t(raw[at + 1]) << 24) | (std::uint32_t(raw[at + 2]) << 16) |
+                                  (std::uint32_t(raw[at + 3]) << 8) | std::uint32_t(raw[at + 4]);
+        if (len < 4) break;  // the reader reports it when the message is read
+        at += std::size_t(len) + 1;
+    }
+    return std::nullopt;
+}
+
 Action Request::failed_in_reply() {
     if (state_ == State::draining) {
         try {
@@ -124,6 +142,8 @@ Action Request::resume(const Event& event) {
             switch (event.kind) {
                 case K::written:
                     if (reply_ended_ || !reply_expected()) {
+                        if (reply_ended_ && wire_.in.buffered() != 0)
+                            if (auto stray = refuse_stray_after_reply()) return std::move(*stray);
                         state_ = State::done;
                         return reply_ended_ ? finished() : Action::success();
                     }

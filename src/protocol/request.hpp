@@ -100,6 +100,11 @@ private:
     bool take(Op& op, const BackendMessage& m);
     bool take_draining(const BackendMessage& m);  // take() once a callback threw: out of line
     Action reply_ended();                          // the reply's last message was taken
+    // Once the reply has ended, a server sends nothing but NoticeResponse, NotificationResponse,
+    // ParameterStatus or a FATAL ErrorResponse until the next request: anything else already
+    // buffered (a second ReadyForQuery, say) would be taken as the next request's reply. The
+    // connection is then retired with Error(protocol); nullopt when only those are buffered.
+    std::optional<Action> refuse_stray_after_reply();
     Action failed_in_reply();                      // in a catch (const Error&) block
     Action end(Action a);
     Action retire(std::exception_ptr e);
@@ -138,6 +143,8 @@ Action Request::process_as(Op& op) {
         while (auto m = wire_.in.next()) {
             const std::size_t unsent = wire_.out.size();
             if (take(op, *m)) {
+                if (wire_.in.buffered() != 0) [[unlikely]]
+                    if (auto stray = refuse_stray_after_reply()) return std::move(*stray);
                 if (timed_out_) [[unlikely]]
                     return reply_ended();
                 state_ = State::done;

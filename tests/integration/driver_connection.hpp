@@ -196,6 +196,17 @@ public:
         await_async_done(*async_, "connect", [&](auto done) { async_->connect(config, done); });
     }
 
+    // Connects with `driver` to exactly `settings` (a scripted server's, say).
+    DriverConnection(DriverKind driver, Settings settings) {
+        if (driver == DriverKind::blocking) {
+            blocking_ = std::make_unique<Client>(std::move(settings));
+            return;
+        }
+        async_ = std::make_unique<AsyncConnection>();
+        async_->set_pipeline_overlap(test_pipeline_overlap());
+        await_async_done(*async_, "connect", [&](auto done) { async_->connect(std::move(settings), done); });
+    }
+
     // As Client(conninfo): environment included.
     DriverConnection(DriverKind driver, const std::string& conninfo) : DriverConnection(driver, with(conninfo)) {}
 
