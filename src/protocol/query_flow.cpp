@@ -93,6 +93,10 @@ bool QueryFlow::on_any_message(const BackendMessage& m) {
             in_copy_out_ = true;
             return false;
         case 'Z':
+            // A result whose rows had begun never ended (no CommandComplete, EmptyQueryResponse,
+            // PortalSuspended or ErrorResponse): its rows may be cut short, so none is reported.
+            if (have_columns_) [[unlikely]]
+                throw Error(ErrorKind::protocol, "server sent ReadyForQuery before the end of a result (no CommandComplete)");
             session_.transaction_status = parse_ready_for_query(m.body);
             return true;
         default:

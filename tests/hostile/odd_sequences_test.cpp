@@ -127,6 +127,20 @@ TEST_P(OddSequences, ASecondReadyForQueryIsRefusedNotTakenAsTheNextReply) {
     EXPECT_TRUE(conn.is_healthy());
 }
 
+// ReadyForQuery before a result's CommandComplete: the rows so far were reported as the
+// whole result (execute, stream), or dropped without a word (query).
+TEST_P(OddSequences, AResultCutShortByReadyForQueryIsAnError) {
+    for (const Call call : {Call::query, Call::execute, Call::stream}) {
+        auto server = target(answer_in_turn({row_description({{"a", 25}}) + data_row({"partial"}) + ready(),
+                                             one_row("second") + ready()}));
+        DriverConnection conn(driver(), server.settings());
+        expect_protocol_error([&] { run(conn, call); },
+                              "server sent ReadyForQuery before the end of a result (no CommandComplete)", name(call));
+        EXPECT_FALSE(conn.is_healthy()) << name(call);
+        EXPECT_THROW(conn.query("SELECT"), Error) << name(call);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(TransportsAndDrivers, OddSequences,
                          ::testing::Combine(::testing::ValuesIn(transports()),
                                             ::testing::Values(DriverKind::blocking, DriverKind::async)),
