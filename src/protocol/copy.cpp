@@ -20,6 +20,12 @@ Action CopyOut::send() {
 }
 
 bool CopyOut::on_message(const BackendMessage& m) {
+    // Between CopyOutResponse and CopyDone (or an ErrorResponse) the server sends CopyData and
+    // asynchronous messages only: a result's messages there are no COPY's.
+    if (in_copy_ && m.type != 'd' && m.type != 'c' && m.type != 'E') [[unlikely]] {
+        if (wire_.session.handle_async(m)) return false;
+        unexpected(m.type, "in the middle of COPY TO STDOUT data");
+    }
     switch (m.type) {
         case 'H': in_copy_ = true; return false;
         case 'd':

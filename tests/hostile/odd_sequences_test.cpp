@@ -141,6 +141,44 @@ TEST_P(OddSequences, AResultCutShortByReadyForQueryIsAnError) {
     }
 }
 
+// Between CopyOutResponse and CopyDone only CopyData (and the asynchronous messages) may come;
+// a result's messages there were ignored and the COPY reported complete.
+TEST_P(OddSequences, CopyOutRefusesAResultInTheMiddleOfItsData) {
+    const std::string start = copy_out_response + msg('d', "row 1\n");
+    const std::vector<std::pair<std::string, const char*>> cases = {
+        {row_description({{"a", 25}}) + msg('d', "row 2\n") + msg('c', "") + command_complete("COPY 2") + ready(), "RowDescription"},
+        {data_row({"x"}) + msg('c', "") + command_complete("COPY 1") + ready(), "DataRow"},
+        {command_complete("COPY 1") + ready(), "CommandComplete"},  // no CopyDone
+        {ready(), "ReadyForQuery"},
+        {msg('I', "") + ready(), "EmptyQueryResponse"},
+    };
+    for (const auto& [rest, type] : cases) {
+        auto server = target(answer_in_turn({start + rest}));
+        DriverConnection conn(driver(), server.settings());
+        std::string got;
+        expect_protocol_error([&] { conn.copy_out("COPY t TO STDOUT", [&](std::string_view d) { got += d; }); },
+                              std::string("unexpected ") + type + " message from server in the middle of COPY TO STDOUT data",
+                              type);
+        EXPECT_EQ(got, "row 1\n") << type;
+        EXPECT_FALSE(conn.is_healthy()) << type;
+    }
+    // Notices, parameter changes and notifications may come between the data.
+    auto server = target(answer_in_turn(
+        {start + msg('N', "SNOTICE" + std::string(1, '\0') + "Mmid-copy" + std::string(2, '\0')) +
+         param_status("application_name", "copying") + msg('A', i32(7) + cstr("ch") + cstr("p")) + msg('d', "row 2\n") +
+         msg('c', "") + command_complete("COPY 2") + ready()}));
+    DriverConnection conn(driver(), server.settings());
+    int notices = 0;
+    conn.set_notice_handler([&](const Notice& n) { notices += n.fields.message == "mid-copy"; });
+    std::string got;
+    EXPECT_EQ(conn.copy_out("COPY t TO STDOUT", [&](std::string_view d) { got += d; }), 2u);
+    EXPECT_EQ(got, "row 1\nrow 2\n");
+    EXPECT_EQ(notices, 1);
+    EXPECT_EQ(conn.parameter_status("application_name"), "copying");
+    EXPECT_EQ(conn.take_notifications().size(), 1u);
+    EXPECT_TRUE(conn.is_healthy());
+}
+
 INSTANTIATE_TEST_SUITE_P(TransportsAndDrivers, OddSequences,
                          ::testing::Combine(::testing::ValuesIn(transports()),
                                             ::testing::Values(DriverKind::blocking, DriverKind::async)),
