@@ -77,10 +77,9 @@ bool QueryFlow::on_any_message(const BackendMessage& m) {
             current_->set_empty_query();
             finish_result();
             return false;
-        case 's':  // PortalSuspended (Execute with a row limit)
-            if (kind_ != Kind::extended) unexpected(m.type);
-            finish_result();
-            return false;
+        case 's':  // PortalSuspended: no Execute of this client has a row limit, so the rows
+                   // would be cut short
+            unexpected(m.type);
         case 'E':
             if (!error_) error_.emplace(parse_error_fields(m.body));
             current_->reset();
@@ -93,8 +92,8 @@ bool QueryFlow::on_any_message(const BackendMessage& m) {
             in_copy_out_ = true;
             return false;
         case 'Z':
-            // A result whose rows had begun never ended (no CommandComplete, EmptyQueryResponse,
-            // PortalSuspended or ErrorResponse): its rows may be cut short, so none is reported.
+            // A result whose rows had begun never ended (no CommandComplete, EmptyQueryResponse or
+            // ErrorResponse): its rows may be cut short, so none is reported.
             if (have_columns_) [[unlikely]]
                 throw Error(ErrorKind::protocol, "server sent ReadyForQuery before the end of a result (no CommandComplete)");
             session_.transaction_status = parse_ready_for_query(m.body);

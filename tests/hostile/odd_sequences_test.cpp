@@ -141,6 +141,21 @@ TEST_P(OddSequences, AResultCutShortByReadyForQueryIsAnError) {
     }
 }
 
+// PortalSuspended ends a result early, for an Execute with a row limit: this client sends
+// none, so its rows are cut short. It was taken as the end of a complete result.
+TEST_P(OddSequences, APortalSuspendedNobodyAskedForIsAnError) {
+    for (const Call call : {Call::execute, Call::stream}) {
+        auto server = target(answer_in_turn({msg('1', "") + msg('2', "") + row_description({{"a", 25}}) +
+                                                 data_row({"partial"}) + msg('s', "") + ready(),
+                                             one_row("second") + ready()}));
+        DriverConnection conn(driver(), server.settings());
+        expect_protocol_error([&] { run(conn, call); },
+                              "unexpected PortalSuspended message ('s') from server during extended query", name(call));
+        EXPECT_FALSE(conn.is_healthy()) << name(call);
+        EXPECT_THROW(conn.query("SELECT"), Error) << name(call);
+    }
+}
+
 // Between CopyOutResponse and CopyDone only CopyData (and the asynchronous messages) may come;
 // a result's messages there were ignored and the COPY reported complete.
 TEST_P(OddSequences, CopyOutRefusesAResultInTheMiddleOfItsData) {

@@ -108,7 +108,7 @@ TEST(QueryFlow, SingleTargetHoldsOnlyTheLastResult) {
     EXPECT_EQ(target.columns(), 0u);
     EXPECT_EQ(target.command_tag(), "");
     ASSERT_TRUE(drive(f, msg('1', "") + msg('2', "") + row_description({{"a", 23}}) + data_row({"1"}) + data_row({"2"}) +
-                             msg('s', "") + row_description({{"b", 23}}) + data_row({"3"}) + command_complete("SELECT 1") +
+                             command_complete("SELECT 2") + row_description({{"b", 23}}) + data_row({"3"}) + command_complete("SELECT 1") +
                              ready()));
     EXPECT_EQ(f.single_count(), 2u);
     EXPECT_TRUE(f.results().empty());
