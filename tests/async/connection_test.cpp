@@ -962,6 +962,49 @@ TEST_P(AsyncConnectionTest, CancellingAPausedStreamDrainsItAndKeepsTheConnection
     EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
 }
 
+// cancel() from a callback the running operation itself calls — a stream's on_row that has
+// seen enough, the notice handler — sends a CancelRequest as from anywhere else: the operation
+// ends with 57014, the connection stays usable and the next operation gets its own result.
+// (The cancel must wait until the callback returned: resuming the operation from inside it
+// retired the connection with "a request was resumed with an event its action cannot produce".)
+TEST_P(AsyncConnectionTest, AnOperationsOwnCallbackMayCancelIt) {
+    // What the callbacks below capture outlives the connection.
+    long rows = 0;
+    std::optional<std::exception_ptr> streamed, noticed;
+    std::string after;
+    AsyncConnection c;
+    connect(c);
+    // 2000 rows at once (they fill the server's send buffer, so they reach the client), then
+    // a long sleep: only a cancel ends the statement early.
+    AsyncConnection::OpId stream_id = 0;
+    stream_id = c.stream("SELECT g, CASE WHEN g > 2000 THEN pg_sleep(30) END FROM generate_series(1, 2001) g", {},
+                         [&](const Row&) {
+                             if (++rows == 1) c.cancel(stream_id);
+                         },
+                         [&](std::exception_ptr e, std::uint64_t) { streamed = e; });
+    c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { after = e ? what(e) : std::string(r[0][0].view()); },
+                   "next");
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(run_loop(c, [&] { return !after.empty(); }, 20s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
+    ASSERT_TRUE(streamed.has_value());
+    EXPECT_EQ(sqlstate(*streamed), "57014") << what(*streamed);
+    EXPECT_EQ(after, "next");
+    EXPECT_TRUE(c.is_healthy());
+
+    AsyncConnection::OpId notice_id = 0;
+    c.set_notice_handler([&](const Notice&) { c.cancel(notice_id); });
+    notice_id = c.query("DO $$BEGIN RAISE NOTICE 'enough'; PERFORM pg_sleep(30); END$$",
+                        [&](std::exception_ptr e, std::vector<Result>) { noticed = e; });
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(run_loop(c, [&] { return noticed.has_value(); }, 20s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
+    EXPECT_EQ(sqlstate(*noticed), "57014") << what(*noticed);
+    EXPECT_TRUE(c.is_healthy());
+    c.set_notice_handler({});
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
 // A host that accepts TCP and never answers (a black hole behind a load balancer), first in a
 // host list: its connect_timeout runs out on the loop's clock while the other connections on
 // the same loop keep working, and the connect then moves on to the next host.
