@@ -92,7 +92,21 @@ private:
         a.tail = {messages_, {}};
         return a;
     }
-    bool on_message(const BackendMessage& m) override { return flow_.on_message(m); }
+    // A cancel the application asked for is sent for the query the server runs (the first not
+    // answered: reported()); once that query's sync group is answered, the queries after it
+    // are read as before the cancel, and one of them can be cancelled in turn (draining them
+    // instead would ignore that cancel, and retire the connection when they outlast the
+    // cancel's grace period).
+    bool on_message(const BackendMessage& m) override {
+        const bool after_cancel = draining_after_cancel();
+        if (after_cancel && cancelled_ == none) cancelled_ = flow_.reported();  // what was unanswered when it was sent
+        const bool ended = flow_.on_message(m);
+        if (after_cancel && !ended && flow_.settled() > cancelled_) {
+            cancelled_ = none;
+            cancel_spent();
+        }
+        return ended;
+    }
     // Each query's error is its own result; a FATAL ends the flow with that error.
     const ServerError* server_error() const noexcept override { return nullptr; }
 
@@ -102,6 +116,8 @@ private:
     std::size_t appends_ = 0;
     PipelineFlow flow_;
     bool more_ = false;  // append()ed, not yet written
+    static constexpr std::size_t none = static_cast<std::size_t>(-1);
+    std::size_t cancelled_ = none;  // draining after a cancel: the query it was sent for
 };
 
 }  // namespace pgtls::protocol

@@ -703,6 +703,36 @@ TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
     EXPECT_TRUE(c.is_healthy());
 }
 
+// After one query of an implicit pipeline was cancelled, another one the server reaches
+// later can be cancelled too: the first cancel is spent once its query is answered (the
+// pipeline used to go on draining the rest, ignoring every later cancel — and retiring the
+// connection when the rest outlasted the cancel's grace period).
+TEST_P(AsyncConnectionTest, EachOfSeveralPipelinedQueriesCanBeCancelled) {
+    std::string got;  // outlives the connection's callbacks
+    AsyncConnection c;
+    connect(c);
+    const auto sleep = [&](char name) {
+        return c.execute_args("SELECT pg_sleep($1::float8)::text", [&, name](std::exception_ptr e, Result) {
+            got += sqlstate(e) == "57014" ? name : '?';
+        }, 30.0);
+    };
+    const auto first = sleep('a');
+    const auto second = sleep('b');
+    c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { got += e ? "!" : std::string(r[0][0].view()); }, "c");
+    run_loop(c, [] { return false; }, 300ms);  // the first is running on the server
+    ASSERT_EQ(c.stats().pipelines, 1u);
+    c.cancel(first);
+    ASSERT_TRUE(run_loop(c, [&] { return !got.empty(); }, 10s));
+    run_loop(c, [] { return false; }, 300ms);  // the second is running on the server
+    const auto t0 = std::chrono::steady_clock::now();
+    c.cancel(second);
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 3; }, 10s)) << got;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+    EXPECT_EQ(got, "abc");
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
 TEST_P(AsyncConnectionTest, WithAQueryTimeoutQueriesRunOneByOne) {
     int answered = 0;  // outlives the connection's callbacks
     AsyncConnection c;
