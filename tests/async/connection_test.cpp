@@ -1190,6 +1190,37 @@ TEST_P(AsyncConnectionTest, ACallbackThatThrowsReachesTheLoopAndLeavesTheConnect
     d.reset();  // must not terminate
 }
 
+// The notice handler throwing while an implicit pipeline is answered: what it threw is the
+// outcome of the query whose reply carried the notice, as when that query runs alone (it was
+// lost: every query completed with its result); the queries after it get their own results,
+// however much they return (the rest of the pipeline is not drained as after a throw).
+TEST_P(AsyncConnectionTest, ANoticeHandlerThatThrowsInAPipelineFailsTheQueryItRanFor) {
+    std::vector<std::string> got(4);  // outlives the connection's callbacks
+    int answered = 0;
+    AsyncConnection c;
+    connect(c);
+    c.set_notice_handler([](const Notice&) { throw std::runtime_error("notice handler bug"); });
+    const auto text = [&](std::size_t i) {
+        return [&, i](std::exception_ptr e, Result r) {
+            got[i] = e ? what(e) : std::to_string(r.size()) + ":" + std::string(r[0][0].view().substr(0, 3));
+            ++answered;
+        };
+    };
+    c.execute("SELECT 'one'", {}, text(0));
+    c.execute("DO $$BEGIN RAISE NOTICE 'hello'; END$$", {}, [&](std::exception_ptr e, Result) {
+        got[1] = e ? what(e) : "no exception";
+        ++answered;
+    });
+    c.execute("SELECT repeat('x', 1000000) FROM generate_series(1, 20)", {}, text(2));  // 20 MB
+    c.execute("SELECT 'fou'", {}, text(3));
+    ASSERT_TRUE(run_loop(c, [&] { return answered == 4; }, 30s));
+    EXPECT_EQ(c.stats().pipelines, 1u);
+    EXPECT_EQ(got, (std::vector<std::string>{"1:one", "notice handler bug", "20:xxx", "1:fou"}));
+    EXPECT_TRUE(c.is_healthy());
+    c.set_notice_handler({});
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
 // The room a large parameter took in the send buffer is given back once it is sent (as the
 // blocking client's, tests/hostile/reader_memory_test.cpp): an idle connection does not keep it.
 TEST_P(AsyncConnectionTest, TheSendBufferIsGivenBackAfterALargeParameter) {
