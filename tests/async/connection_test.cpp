@@ -733,6 +733,24 @@ TEST_P(AsyncConnectionTest, EachOfSeveralPipelinedQueriesCanBeCancelled) {
     EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
 }
 
+// cancel() of an id that names no operation does nothing — 0 included (a default OpId, ids
+// start at 1), which was the id of the implicit pipeline's own operation: it cancelled the query
+// the server was running.
+TEST_P(AsyncConnectionTest, CancellingAnIdOfNoOperationCancelsNothing) {
+    std::string got;  // outlives the connection's callbacks
+    AsyncConnection c;
+    connect(c);
+    c.execute_args("SELECT pg_sleep($1::float8)::text", [&](std::exception_ptr e, Result) { got += e ? sqlstate(e) : "a"; }, 0.5);
+    c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { got += e ? "!" : std::string(r[0][0].view()); }, "b");
+    run_loop(c, [] { return false; }, 200ms);  // the first is running on the server
+    ASSERT_EQ(c.stats().pipelines, 1u);
+    c.cancel(0);
+    c.cancel(AsyncConnection::OpId{1} << 40);
+    ASSERT_TRUE(run_loop(c, [&] { return !c.busy(); }, 10s));
+    EXPECT_EQ(got, "ab");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 TEST_P(AsyncConnectionTest, WithAQueryTimeoutQueriesRunOneByOne) {
     int answered = 0;  // outlives the connection's callbacks
     AsyncConnection c;

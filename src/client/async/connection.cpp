@@ -377,6 +377,9 @@ AsyncConnection::OpId AsyncConnection::close(Done done) {
 
 void AsyncConnection::cancel(OpId id) {
     State& s = *state_;
+    // 0 names no operation (ids start at 1) — but it is the id of every implicit pipeline's own
+    // operation, which it must not cancel.
+    if (id == 0) return;
     for (auto it = s.queue.begin(); it != s.queue.end(); ++it) {
         if ((*it)->id != id) continue;
         (*it)->error = usage_error("operation cancelled");
