@@ -4,6 +4,7 @@
 // A timeout retires the connection (what the server still holds of the pipeline is unknown).
 #pragma once
 
+#include <exception>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,14 @@ public:
         : Request(wire, closing(options)),
           messages_(messages),
           flow_(results, sync_after, wire.session, described) {}
+
+    // What a user callback threw while query `i` of an implicit pipeline was answered (its
+    // outcome in place of its result), taken out; null when none.
+    std::exception_ptr take_thrown(std::size_t i) noexcept {
+        for (auto& [query, e] : thrown_)
+            if (query == i) return std::exchange(e, nullptr);
+        return nullptr;
+    }
 
     // See PipelineFlow::reported() and settled().
     std::size_t reported() const noexcept { return flow_.reported(); }
@@ -92,7 +101,33 @@ private:
         a.tail = {messages_, {}};
         return a;
     }
-    bool on_message(const BackendMessage& m) override { return flow_.on_message(m); }
+    // A cancel the application asked for is sent for the query the server runs (the first not
+    // answered: reported()); once that query's sync group is answered, the queries after it
+    // are read as before the cancel, and one of them can be cancelled in turn (draining them
+    // instead would ignore that cancel, and retire the connection when they outlast the
+    // cancel's grace period).
+    //
+    // In an implicit pipeline (each query its own sync group), what a user callback (the notice
+    // handler) throws is the outcome of the query whose reply was being read (take_thrown()),
+    // as for that query run alone; the queries after it are read as before.
+    bool on_message(const BackendMessage& m) override {
+        const bool after_cancel = draining_after_cancel();
+        if (after_cancel && cancelled_ == none) cancelled_ = flow_.reported();  // what was unanswered when it was sent
+        const bool threw_before = wire_.session.callback_error != nullptr;
+        const std::size_t answering = flow_.settled();  // implicit: the query of the group under way
+        const bool ended = flow_.on_message(m);
+        if (after_cancel && !ended && flow_.settled() > cancelled_) {
+            cancelled_ = none;
+            cancel_spent();
+        }
+        if (implicit_ && !threw_before && wire_.session.callback_error) thrower_ = answering;
+        if (thrower_ != none && flow_.settled() > thrower_) {
+            thrown_.emplace_back(thrower_, std::exchange(wire_.session.callback_error, nullptr));
+            thrower_ = none;
+            if (!ended) callback_drain_spent();
+        }
+        return ended;
+    }
     // Each query's error is its own result; a FATAL ends the flow with that error.
     const ServerError* server_error() const noexcept override { return nullptr; }
 
@@ -102,6 +137,10 @@ private:
     std::size_t appends_ = 0;
     PipelineFlow flow_;
     bool more_ = false;  // append()ed, not yet written
+    static constexpr std::size_t none = static_cast<std::size_t>(-1);
+    std::size_t cancelled_ = none;  // draining after a cancel: the query it was sent for
+    std::size_t thrower_ = none;    // implicit: the query whose reply a user callback threw in
+    std::vector<std::pair<std::size_t, std::exception_ptr>> thrown_;  // per query, what it threw
 };
 
 }  // namespace pgtls::protocol

@@ -90,6 +90,30 @@ protected:
     template <class Op>
     Action process_as(Op& op);
 
+    // Draining the reply after the application's cancel (not a timeout's: no query timeout
+    // is set).
+    bool draining_after_cancel() const noexcept {
+        return state_ == State::draining && cancel_asked_ && !timed_out_ && options_.timeout.count() == 0;
+    }
+    // Only when draining_after_cancel(): the cancel is spent (a pipeline's query it was sent
+    // for has its answer), and the rest of the reply is read as before it — without the
+    // cancel's grace period, and a later cancel sends a request of its own.
+    void cancel_spent() noexcept {
+        state_ = State::reading;
+        cancel_asked_ = false;
+        timer_ = Timer::clear();
+    }
+    // After a user callback threw (SessionState::callback_error), the callback's exception taken out of the session by the
+    // operation (an implicit pipeline's, for the query it belongs to): the rest of the reply
+    // is read as before it, without the drain's time and size limits. Nothing while a cancel
+    // or a timeout is under way, or with a query timeout (whose timer the drain replaced).
+    void callback_drain_spent() noexcept {
+        if (state_ != State::reading || timed_out_ || cancel_asked_ || options_.timeout.count() != 0) return;
+        callback_drain_ = false;
+        drained_ = 0;
+        timer_ = Timer::clear();
+    }
+
     Wire wire_;
     RequestOptions options_;
 

@@ -703,6 +703,54 @@ TEST_P(AsyncConnectionTest, CancellingAPipelinedQueryCancelsOnlyThatOne) {
     EXPECT_TRUE(c.is_healthy());
 }
 
+// After one query of an implicit pipeline was cancelled, another one the server reaches
+// later can be cancelled too: the first cancel is spent once its query is answered (the
+// pipeline used to go on draining the rest, ignoring every later cancel — and retiring the
+// connection when the rest outlasted the cancel's grace period).
+TEST_P(AsyncConnectionTest, EachOfSeveralPipelinedQueriesCanBeCancelled) {
+    std::string got;  // outlives the connection's callbacks
+    AsyncConnection c;
+    connect(c);
+    const auto sleep = [&](char name) {
+        return c.execute_args("SELECT pg_sleep($1::float8)::text", [&, name](std::exception_ptr e, Result) {
+            got += sqlstate(e) == "57014" ? name : '?';
+        }, 30.0);
+    };
+    const auto first = sleep('a');
+    const auto second = sleep('b');
+    c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { got += e ? "!" : std::string(r[0][0].view()); }, "c");
+    run_loop(c, [] { return false; }, 300ms);  // the first is running on the server
+    ASSERT_EQ(c.stats().pipelines, 1u);
+    c.cancel(first);
+    ASSERT_TRUE(run_loop(c, [&] { return !got.empty(); }, 10s));
+    run_loop(c, [] { return false; }, 300ms);  // the second is running on the server
+    const auto t0 = std::chrono::steady_clock::now();
+    c.cancel(second);
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() == 3; }, 10s)) << got;
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+    EXPECT_EQ(got, "abc");
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
+// cancel() of an id that names no operation does nothing — 0 included (a default OpId, ids
+// start at 1), which was the id of the implicit pipeline's own operation: it cancelled the query
+// the server was running.
+TEST_P(AsyncConnectionTest, CancellingAnIdOfNoOperationCancelsNothing) {
+    std::string got;  // outlives the connection's callbacks
+    AsyncConnection c;
+    connect(c);
+    c.execute_args("SELECT pg_sleep($1::float8)::text", [&](std::exception_ptr e, Result) { got += e ? sqlstate(e) : "a"; }, 0.5);
+    c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { got += e ? "!" : std::string(r[0][0].view()); }, "b");
+    run_loop(c, [] { return false; }, 200ms);  // the first is running on the server
+    ASSERT_EQ(c.stats().pipelines, 1u);
+    c.cancel(0);
+    c.cancel(AsyncConnection::OpId{1} << 40);
+    ASSERT_TRUE(run_loop(c, [&] { return !c.busy(); }, 10s));
+    EXPECT_EQ(got, "ab");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 TEST_P(AsyncConnectionTest, WithAQueryTimeoutQueriesRunOneByOne) {
     int answered = 0;  // outlives the connection's callbacks
     AsyncConnection c;
@@ -962,6 +1010,49 @@ TEST_P(AsyncConnectionTest, CancellingAPausedStreamDrainsItAndKeepsTheConnection
     EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
 }
 
+// cancel() from a callback the running operation itself calls — a stream's on_row that has
+// seen enough, the notice handler — sends a CancelRequest as from anywhere else: the operation
+// ends with 57014, the connection stays usable and the next operation gets its own result.
+// (The cancel must wait until the callback returned: resuming the operation from inside it
+// retired the connection with "a request was resumed with an event its action cannot produce".)
+TEST_P(AsyncConnectionTest, AnOperationsOwnCallbackMayCancelIt) {
+    // What the callbacks below capture outlives the connection.
+    long rows = 0;
+    std::optional<std::exception_ptr> streamed, noticed;
+    std::string after;
+    AsyncConnection c;
+    connect(c);
+    // 2000 rows at once (they fill the server's send buffer, so they reach the client), then
+    // a long sleep: only a cancel ends the statement early.
+    AsyncConnection::OpId stream_id = 0;
+    stream_id = c.stream("SELECT g, CASE WHEN g > 2000 THEN pg_sleep(30) END FROM generate_series(1, 2001) g", {},
+                         [&](const Row&) {
+                             if (++rows == 1) c.cancel(stream_id);
+                         },
+                         [&](std::exception_ptr e, std::uint64_t) { streamed = e; });
+    c.execute_args("SELECT $1::text", [&](std::exception_ptr e, Result r) { after = e ? what(e) : std::string(r[0][0].view()); },
+                   "next");
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(run_loop(c, [&] { return !after.empty(); }, 20s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
+    ASSERT_TRUE(streamed.has_value());
+    EXPECT_EQ(sqlstate(*streamed), "57014") << what(*streamed);
+    EXPECT_EQ(after, "next");
+    EXPECT_TRUE(c.is_healthy());
+
+    AsyncConnection::OpId notice_id = 0;
+    c.set_notice_handler([&](const Notice&) { c.cancel(notice_id); });
+    notice_id = c.query("DO $$BEGIN RAISE NOTICE 'enough'; PERFORM pg_sleep(30); END$$",
+                        [&](std::exception_ptr e, std::vector<Result>) { noticed = e; });
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(run_loop(c, [&] { return noticed.has_value(); }, 20s));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s);
+    EXPECT_EQ(sqlstate(*noticed), "57014") << what(*noticed);
+    EXPECT_TRUE(c.is_healthy());
+    c.set_notice_handler({});
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
+}
+
 // A host that accepts TCP and never answers (a black hole behind a load balancer), first in a
 // host list: its connect_timeout runs out on the loop's clock while the other connections on
 // the same loop keep working, and the connect then moves on to the next host.
@@ -1115,6 +1206,37 @@ TEST_P(AsyncConnectionTest, ACallbackThatThrowsReachesTheLoopAndLeavesTheConnect
     d->query("SELECT pg_sleep(5)", [](std::exception_ptr, std::vector<Result>) { throw std::runtime_error("x"); });
     run_loop(*d, [] { return false; }, 100ms);
     d.reset();  // must not terminate
+}
+
+// The notice handler throwing while an implicit pipeline is answered: what it threw is the
+// outcome of the query whose reply carried the notice, as when that query runs alone (it was
+// lost: every query completed with its result); the queries after it get their own results,
+// however much they return (the rest of the pipeline is not drained as after a throw).
+TEST_P(AsyncConnectionTest, ANoticeHandlerThatThrowsInAPipelineFailsTheQueryItRanFor) {
+    std::vector<std::string> got(4);  // outlives the connection's callbacks
+    int answered = 0;
+    AsyncConnection c;
+    connect(c);
+    c.set_notice_handler([](const Notice&) { throw std::runtime_error("notice handler bug"); });
+    const auto text = [&](std::size_t i) {
+        return [&, i](std::exception_ptr e, Result r) {
+            got[i] = e ? what(e) : std::to_string(r.size()) + ":" + std::string(r[0][0].view().substr(0, 3));
+            ++answered;
+        };
+    };
+    c.execute("SELECT 'one'", {}, text(0));
+    c.execute("DO $$BEGIN RAISE NOTICE 'hello'; END$$", {}, [&](std::exception_ptr e, Result) {
+        got[1] = e ? what(e) : "no exception";
+        ++answered;
+    });
+    c.execute("SELECT repeat('x', 1000000) FROM generate_series(1, 20)", {}, text(2));  // 20 MB
+    c.execute("SELECT 'fou'", {}, text(3));
+    ASSERT_TRUE(run_loop(c, [&] { return answered == 4; }, 30s));
+    EXPECT_EQ(c.stats().pipelines, 1u);
+    EXPECT_EQ(got, (std::vector<std::string>{"1:one", "notice handler bug", "20:xxx", "1:fou"}));
+    EXPECT_TRUE(c.is_healthy());
+    c.set_notice_handler({});
+    EXPECT_EQ(query(c, "SELECT 'after'")[0][0][0].view(), "after");
 }
 
 // The room a large parameter took in the send buffer is given back once it is sent (as the

@@ -377,6 +377,9 @@ AsyncConnection::OpId AsyncConnection::close(Done done) {
 
 void AsyncConnection::cancel(OpId id) {
     State& s = *state_;
+    // 0 names no operation (ids start at 1) — but it is the id of every implicit pipeline's own
+    // operation, which it must not cancel.
+    if (id == 0) return;
     for (auto it = s.queue.begin(); it != s.queue.end(); ++it) {
         if ((*it)->id != id) continue;
         (*it)->error = usage_error("operation cancelled");
@@ -389,8 +392,11 @@ void AsyncConnection::cancel(OpId id) {
         return std::make_exception_ptr(
             Error(ErrorKind::connection, ErrorCause::usage, "operation cancelled; the connection was closed"));
     };
+    // From a callback the running operation calls (on_row, the notice handler) the driver only
+    // records the cancel: advance() carries it out, and is due at once.
     if (s.running->id == id) {
         s.driver.request_cancel(closed());
+        s.kick = true;
         return;
     }
     // A query in an implicit pipeline: a CancelRequest when the server is running it (its
@@ -401,7 +407,10 @@ void AsyncConnection::cancel(OpId id) {
     for (std::size_t i = s.running->completed_members; i < members.size(); ++i) {
         if (members[i]->id != id) continue;
         const auto& pipeline = static_cast<const protocol::PipelineRequest&>(*s.running->algo);
-        if (pipeline.reported() == i) s.driver.request_cancel(closed());
+        if (pipeline.reported() == i) {
+            s.driver.request_cancel(closed());
+            s.kick = true;
+        }
         return;
     }
 }

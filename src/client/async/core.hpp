@@ -517,8 +517,14 @@ struct AsyncCore {
         }
         // A query that did not succeed skipped the Close after it: closed later.
         if (!ok && healthy && !b.closes[i].empty()) to_close.push_back(b.closes[i]);
+        // A user callback (the notice handler) threw while this query was answered: what it
+        // threw is its outcome, as when it runs alone.
+        std::exception_ptr thrown =
+            batch.algo ? static_cast<protocol::PipelineRequest&>(*batch.algo).take_thrown(i) : nullptr;
         if (error) {
             m->error = std::move(error);
+        } else if (thrown) {
+            m->error = std::move(thrown);
         } else if (ok) {
             m->pipelinable->result = std::move(r.result);
         } else if (server_error) {

@@ -25,6 +25,15 @@ struct Driver::Side {
 namespace {
 // Process-wide, so epochs of different drivers never coincide either.
 std::atomic<std::uint64_t> g_socket_epochs{0};
+
+// Marks a call into the running algorithm (see Driver::request_cancel).
+struct Inside {
+    int& depth;
+    explicit Inside(int& d) : depth(d) { ++depth; }
+    ~Inside() { --depth; }
+    Inside(const Inside&) = delete;
+    Inside& operator=(const Inside&) = delete;
+};
 }  // namespace
 
 Driver::Driver(transport::Channel& channel, protocol::Wire wire, DriverSetup setup)
@@ -54,6 +63,7 @@ void Driver::apply_timer(const protocol::Timer& t, Clock::time_point now) {
 void Driver::resume(const Event& e, Clock::time_point now) {
     if (trace_) trace_->before(e);
     try {
+        const Inside inside(in_algorithm_);
         action_ = algo_->resume(e);
     } catch (...) {
         // A broken contract (or an algorithm's bug): the operation ends, the connection with it.
@@ -74,6 +84,10 @@ void Driver::fail_action(const Error& e, Clock::time_point now) {
 void Driver::advance(Clock::time_point now) {
     if (side_ && !side_->finished) side_->driver->advance(now);
     while (algo_) {
+        if (abandon_pending_) {  // request_cancel() from inside the algorithm
+            abandon(std::exchange(abandon_pending_, nullptr));
+            return;
+        }
         if (action_.kind == Action::Kind::done) {
             finish();
             return;
@@ -103,11 +117,14 @@ void Driver::more(Clock::time_point now) {
 void Driver::request_cancel(std::exception_ptr error, Clock::time_point now) {
     if (!algo_) return;
     if (!algo_->cancellable()) {
-        abandon(std::move(error));
+        if (in_algorithm_ == 0)
+            abandon(std::move(error));
+        else if (!abandon_pending_)
+            abandon_pending_ = std::move(error);
         return;
     }
     cancel_pending_ = true;
-    advance(now);
+    if (in_algorithm_ == 0) advance(now);
 }
 
 bool Driver::step(Clock::time_point now) {
@@ -169,7 +186,12 @@ bool Driver::step_write(Clock::time_point now, bool draining) {
 bool Driver::drain_input(Clock::time_point now, bool read_errors) {
     try {
         while (channel_.try_read(wire_.in) > 0) {
-            if (auto stop = algo_->consume_input()) {
+            std::optional<Action> stop;
+            {
+                const Inside inside(in_algorithm_);
+                stop = algo_->consume_input();
+            }
+            if (stop) {
                 action_ = std::move(*stop);
                 apply_timer(action_.timer, now);
                 return true;
@@ -324,6 +346,7 @@ void Driver::finish() {
     opener_.reset();
     deadline_.reset();
     cancel_pending_ = false;
+    abandon_pending_ = nullptr;
     main_interest_ = {};
     algo_ = nullptr;
     trace_.reset();

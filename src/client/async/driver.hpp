@@ -80,7 +80,10 @@ public:
 
     // The application cancels the running algorithm: delivered as Event::cancel_requested at
     // its next read (see algorithm.hpp) when it is cancellable(); otherwise it is abandoned with
-    // `error`. Nothing when idle.
+    // `error`. Nothing when idle. Called from a user callback the algorithm is running (a row
+    // or COPY data callback, the notice handler), it only records the request: advance()
+    // carries it out once the algorithm returned (an algorithm is never resumed from inside
+    // itself).
     void request_cancel(std::exception_ptr error, Clock::time_point now = Clock::now());
 
     // The running algorithm, its action a read, was handed more to send (PipelineRequest::
@@ -127,6 +130,10 @@ private:
     protocol::Action action_;
     std::optional<Clock::time_point> deadline_;
     bool cancel_pending_ = false;  // request_cancel(): delivered at the next read action
+    // request_cancel() of an algorithm that is not cancellable(), from inside it: abandoned with
+    // this error once it returned.
+    std::exception_ptr abandon_pending_;
+    int in_algorithm_ = 0;  // resume() or consume_input() of the algorithm is running
     bool paused_ = false;          // pause_reading()
     Interest main_interest_;
     std::uint64_t epoch_;  // of the channel's current socket (see Interest)
