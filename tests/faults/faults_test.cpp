@@ -41,50 +41,68 @@ std::string trust(const TestServer& s, const std::string& extra = "sslmode=disab
     return test_env().conninfo(s, "trustuser") + " connect_timeout=5 " + extra;
 }
 
-}  // namespace
-
-TEST(Faults, BackendTerminatedMidQuery) {
-    const auto& env = test_env();
+// Every server, plaintext and (when it has TLS) each TLS backend: the connection options of each.
+std::vector<std::pair<const TestServer*, std::string>> every_transport() {
     std::vector<std::pair<const TestServer*, std::string>> targets;
-    for (const auto& s : env.servers) {
+    for (const auto& s : test_env().servers) {
         targets.emplace_back(&s, "sslmode=disable");
         if (s.ssl)
             for (const tls::Backend* b : tls::available_backends())
                 targets.emplace_back(&s, "sslmode=require sslbackend=" + std::string(b->name()));
     }
-    for (const auto& [server, mode] : targets)
-      for (const DriverKind driver : {DriverKind::blocking, DriverKind::async}) {
-        const auto& s = *server;
-        const std::string where = s.name + " " + mode + (driver == DriverKind::async ? " async" : "");
-        const std::size_t fds0 = open_fds();
-        {
-            DriverConnection victim(driver, trust(s, mode));
-            const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
-            std::thread killer([&] {
-                std::this_thread::sleep_for(300ms);
-                Client admin(trust(s));
-                admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-            });
-            const auto t0 = std::chrono::steady_clock::now();
-            try {
-                victim.query("SELECT pg_sleep(20), 42");
-                ADD_FAILURE() << where << ": a terminated query returned a result";
-            } catch (const ServerError& e) {
-                // The server's FATAL, which it sends before closing, is the error reported.
-                EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
-                EXPECT_NE(std::string(e.what()).find("terminating connection due to administrator command"), std::string::npos)
-                    << e.what();
-            } catch (const Error& e) {
-                ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: " << e.what();
-            }
-            killer.join();
-            EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << where;
-            EXPECT_FALSE(victim.is_healthy()) << where;
-            // The connection is gone: the next call is an error too, never a stale result.
-            EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
+    return targets;
+}
+
+// `body(server, mode, driver, where)` for every transport and both drivers; the process's
+// file descriptors are counted around each, so nothing of a victim connection may stay open.
+template <class Body>
+void for_each_victim(Body&& body) {
+    for (const auto& [server, mode] : every_transport())
+        for (const DriverKind driver : {DriverKind::blocking, DriverKind::async}) {
+            const std::string where = server->name + " " + mode + (driver == DriverKind::async ? " async" : "");
+            const std::size_t fds0 = open_fds();
+            body(*server, mode, driver, where);
+            EXPECT_EQ(open_fds(), fds0) << where;
         }
-        EXPECT_EQ(open_fds(), fds0) << where;
+}
+
+// `f` fails with the FATAL a terminated backend sends before closing (57P01), not with an
+// error of the client's own making; `what` names the call for the message when it succeeds.
+template <class F>
+void expect_terminated_fatal(F&& f, const std::string& where, const char* what) {
+    try {
+        f();
+        ADD_FAILURE() << where << ": " << what;
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
+        EXPECT_NE(std::string(e.what()).find("terminating connection due to administrator command"), std::string::npos)
+            << where << ": " << e.what();
+    } catch (const Error& e) {
+        ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: " << e.what();
     }
+}
+
+}  // namespace
+
+TEST(Faults, BackendTerminatedMidQuery) {
+    for_each_victim([](const TestServer& s, const std::string& mode, DriverKind driver, const std::string& where) {
+        DriverConnection victim(driver, trust(s, mode));
+        const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
+        std::thread killer([&] {
+            std::this_thread::sleep_for(300ms);
+            Client admin(trust(s));
+            admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        // The server's FATAL, which it sends before closing, is the error reported.
+        expect_terminated_fatal([&] { victim.query("SELECT pg_sleep(20), 42"); }, where,
+                                "a terminated query returned a result");
+        killer.join();
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << where;
+        EXPECT_FALSE(victim.is_healthy()) << where;
+        // The connection is gone: the next call is an error too, never a stale result.
+        EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
+    });
 }
 
 // A pipeline whose backend is terminated reports the server's FATAL, as a single query does:
@@ -112,18 +130,7 @@ TEST(Faults, PipelineBackendTerminatedReportsTheFatal) {
                 for (int i = 0; i < more; ++i) p.add_exec("SELECT $1::int", i);
                 std::thread killer = terminate_when_waiting(trust(s), pid);
                 const auto t0 = std::chrono::steady_clock::now();
-                try {
-                    p.run();
-                    ADD_FAILURE() << where << ": the pipeline of a terminated backend returned results";
-                } catch (const ServerError& e) {
-                    EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
-                    EXPECT_NE(std::string(e.what()).find("terminating connection due to administrator command"),
-                              std::string::npos)
-                        << where << ": " << e.what();
-                } catch (const Error& e) {
-                    ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: "
-                                  << e.what();
-                }
+                expect_terminated_fatal([&] { p.run(); }, where, "the pipeline of a terminated backend returned results");
                 killer.join();
                 EXPECT_LT(std::chrono::steady_clock::now() - t0, 15s) << where;
                 EXPECT_FALSE(victim.is_healthy()) << where;
@@ -135,84 +142,40 @@ TEST(Faults, PipelineBackendTerminatedReportsTheFatal) {
 }
 
 TEST(Faults, IdleConnectionTerminatedThenUsed) {
-    const auto& env = test_env();
-    for (const auto& s : env.servers) {
-        std::vector<std::string> modes{"sslmode=disable"};
-        if (s.ssl)
-            for (const tls::Backend* b : tls::available_backends())
-                modes.push_back("sslmode=require sslbackend=" + std::string(b->name()));
-        for (const auto& mode : modes)
-          for (const DriverKind driver : {DriverKind::blocking, DriverKind::async}) {
-            const std::string where = s.name + " " + mode + (driver == DriverKind::async ? " async" : "");
-            const std::size_t fds0 = open_fds();
-            {
-                DriverConnection victim(driver, trust(s, mode));
-                const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
-                Client admin(trust(s));
-                admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-                std::this_thread::sleep_for(200ms);
-                try {
-                    victim.query("SELECT 1");
-                    ADD_FAILURE() << where << ": a terminated connection answered";
-                } catch (const ServerError& e) {
-                    // The FATAL the server sent before closing explains it.
-                    EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
-                } catch (const Error& e) {
-                    ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: " << e.what();
-                }
-                EXPECT_FALSE(victim.is_healthy()) << where;
-                EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
-            }
-            EXPECT_EQ(open_fds(), fds0) << where;
-        }
-    }
+    for_each_victim([](const TestServer& s, const std::string& mode, DriverKind driver, const std::string& where) {
+        DriverConnection victim(driver, trust(s, mode));
+        const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
+        Client admin(trust(s));
+        admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+        std::this_thread::sleep_for(200ms);
+        // The FATAL the server sent before closing explains it.
+        expect_terminated_fatal([&] { victim.query("SELECT 1"); }, where, "a terminated connection answered");
+        EXPECT_FALSE(victim.is_healthy()) << where;
+        EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
+    });
 }
 
 // A backend terminated while the client waits for a notification: the FATAL the server sends
 // before closing arrives while the session is idle, and it is the error reported (as for a
 // query), never a protocol violation of the server's.
 TEST(Faults, BackendTerminatedDuringNotificationWait) {
-    const auto& env = test_env();
-    for (const auto& s : env.servers) {
-        std::vector<std::string> modes{"sslmode=disable"};
-        if (s.ssl)
-            for (const tls::Backend* b : tls::available_backends())
-                modes.push_back("sslmode=require sslbackend=" + std::string(b->name()));
-        for (const auto& mode : modes)
-          for (const DriverKind driver : {DriverKind::blocking, DriverKind::async}) {
-            const std::string where = s.name + " " + mode + (driver == DriverKind::async ? " async" : "");
-            const std::size_t fds0 = open_fds();
-            {
-                DriverConnection victim(driver, trust(s, mode));
-                victim.query("LISTEN pgtls_terminated_wait");
-                const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
-                std::thread killer([&] {
-                    std::this_thread::sleep_for(200ms);
-                    Client admin(trust(s));
-                    admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-                });
-                const auto t0 = std::chrono::steady_clock::now();
-                try {
-                    const auto n = victim.wait_for_notification(10s);
-                    ADD_FAILURE() << where << ": the wait of a terminated backend ended without an error"
-                                  << (n ? " (with a notification)" : "");
-                } catch (const ServerError& e) {
-                    EXPECT_EQ(e.sqlstate(), "57P01") << where << ": " << e.what();
-                    EXPECT_NE(std::string(e.what()).find("terminating connection due to administrator command"),
-                              std::string::npos)
-                        << where << ": " << e.what();
-                } catch (const Error& e) {
-                    ADD_FAILURE() << where << ": " << to_string(e.kind()) << " error instead of the server's FATAL: "
-                                  << e.what();
-                }
-                killer.join();
-                EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s) << where;
-                EXPECT_FALSE(victim.is_healthy()) << where;
-                EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
-            }
-            EXPECT_EQ(open_fds(), fds0) << where;
-        }
-    }
+    for_each_victim([](const TestServer& s, const std::string& mode, DriverKind driver, const std::string& where) {
+        DriverConnection victim(driver, trust(s, mode));
+        victim.query("LISTEN pgtls_terminated_wait");
+        const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
+        std::thread killer([&] {
+            std::this_thread::sleep_for(200ms);
+            Client admin(trust(s));
+            admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
+        });
+        const auto t0 = std::chrono::steady_clock::now();
+        expect_terminated_fatal([&] { (void)victim.wait_for_notification(10s); }, where,
+                                "the wait of a terminated backend ended without an error");
+        killer.join();
+        EXPECT_LT(std::chrono::steady_clock::now() - t0, 8s) << where;
+        EXPECT_FALSE(victim.is_healthy()) << where;
+        EXPECT_THROW(victim.query("SELECT 1"), Error) << where;
+    });
 }
 
 TEST(Faults, PortThatAcceptsButNeverAnswersFiresConnectTimeout) {
@@ -242,14 +205,8 @@ TEST(Faults, PortThatAcceptsButNeverAnswersFiresConnectTimeout) {
 }
 
 TEST(Faults, SoakConnectQueryCloseKeepsFdsAndMemoryFlat) {
-    const auto& env = test_env();
     std::vector<std::string> targets;
-    for (const auto& s : env.servers) {
-        targets.push_back(trust(s, "sslmode=disable"));
-        if (s.ssl)
-            for (const tls::Backend* b : tls::available_backends())
-                targets.push_back(trust(s, "sslmode=require sslbackend=" + std::string(b->name())));
-    }
+    for (const auto& [server, mode] : every_transport()) targets.push_back(trust(*server, mode));
     ASSERT_FALSE(targets.empty());
     auto cycle = [&](std::size_t i) {
         Client c(targets[i % targets.size()]);
