@@ -312,9 +312,13 @@ public:
     /// Terminate and close; queued operations after it fail.
     OpId close(Done done);
 
-    /// Cancels operation `id` (see the file comment); nothing if it already completed. A query
-    /// in an implicit pipeline is cancelled (CancelRequest, 57014) while the server runs it;
-    /// one the server has not reached yet was already sent, and completes with its outcome.
+    /// Cancels operation `id` (see the file comment); nothing if it already completed or names
+    /// no operation (0, a default OpId, names none). A query in an implicit pipeline is
+    /// cancelled (CancelRequest, 57014) while the server runs it; one the server has not
+    /// reached yet was already sent, and completes with its outcome; each query of a pipeline
+    /// can be cancelled in turn. It may be called from a callback of the operation it cancels
+    /// (a row callback that has seen enough): the cancel is carried out once that callback
+    /// returned, and advance() is then due at once.
     void cancel(OpId id);
 
     // ---- state
