@@ -24,12 +24,17 @@ public:
     time_point now() const override { return time_point(std::chrono::nanoseconds(ns_.load())) + std::chrono::hours(1); }
     void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock, time_point deadline) const override {
         if (now() >= deadline) return;
+        ++waits_;
         cv.wait_for(lock, std::chrono::microseconds(500));
     }
     void advance(std::chrono::nanoseconds d) { ns_ += d.count(); }
+    // How often a thread slept in wait_until() (the pool's maintenance thread does once its
+    // pass is over; an acquire() does while it waits).
+    int waits() const noexcept { return waits_.load(); }
 
 private:
     std::atomic<std::int64_t> ns_{0};
+    mutable std::atomic<int> waits_{0};
 };
 
 // What the fake server saw, shared by all connections of one test.

@@ -302,6 +302,10 @@ TEST_F(PoolTest, ExpiredIdleConnectionIsNotHandedOut) {
     o.max_lifetime = 10s;
     o.maintenance_interval = 1h;  // only the acquire-time check can catch it
     auto pool = make(o);
+    // The maintenance thread's first pass is over: it sleeps until its next, an hour away. (A
+    // thread started late on a loaded machine made that pass after the clock moved, closed the
+    // connection itself, on its own thread, and the check below raced with it.)
+    ASSERT_TRUE(eventually([&] { return clock->waits() > 0; }));
     pool->acquire().release();
     clock->advance(10s);
     auto lease = pool->acquire();
