@@ -91,13 +91,25 @@ void MessageReader::feed(std::span<const std::uint8_t> bytes) {
     commit(bytes.size());
 }
 
+std::optional<char> MessageReader::first_buffered_type_not_in(std::string_view allowed) const noexcept {
+    std::size_t at = begin_;
+    while (at < end_) {
+        const char type = char(buf_[at]);
+        if (allowed.find(type) == std::string_view::npos) return type;
+        if (end_ - at < 5) break;
+        const std::uint32_t len = length_at(buf_.get() + at);
+        if (len < 4) break;
+        at += std::size_t(len) + 1;
+    }
+    return std::nullopt;
+}
+
 std::optional<BackendMessage> MessageReader::next_slow() {
     const std::size_t avail = end_ - begin_;
     if (avail < 5) return std::nullopt;
     const std::uint8_t* p = buf_.get() + begin_;
     const char type = char(p[0]);
-    const std::uint32_t len = (std::uint32_t(p[1]) << 24) | (std::uint32_t(p[2]) << 16) |
-                              (std::uint32_t(p[3]) << 8) | std::uint32_t(p[4]);
+    const std::uint32_t len = length_at(p);
     if (len < 4 || len > 0x7fffffffu)
         throw Error(ErrorKind::protocol, "server sent an invalid message length " +
                                              std::to_string(static_cast<std::int32_t>(len)) +

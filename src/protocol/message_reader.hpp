@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 
 namespace pgtls::protocol {
 
@@ -67,8 +68,7 @@ public:
         const std::size_t avail = end_ - begin_;
         if (avail >= 5) {
             const std::uint8_t* p = buf_.get() + begin_;
-            const std::uint32_t len = (std::uint32_t(p[1]) << 24) | (std::uint32_t(p[2]) << 16) |
-                                      (std::uint32_t(p[3]) << 8) | std::uint32_t(p[4]);
+            const std::uint32_t len = length_at(p);
             if (len >= 4 && len <= limits_[p[0]] && avail > std::size_t(len)) {
                 begin_ += std::size_t(len) + 1;
                 if (capacity_ > idle_capacity && begin_ == end_ && p[0] == 'Z') [[unlikely]]
@@ -83,6 +83,10 @@ public:
     std::size_t buffered() const noexcept { return end_ - begin_; }
     std::span<const std::uint8_t> raw() const noexcept { return {buf_.get() + begin_, end_ - begin_}; }
     void consume_raw(std::size_t n) noexcept { begin_ += n; }
+    // The type of the first buffered message (whole or begun) whose type is not one of
+    // `allowed`, read from the headers without consuming anything; nullopt when there is none.
+    // A header with an invalid length ends the scan (next() reports it).
+    std::optional<char> first_buffered_type_not_in(std::string_view allowed) const noexcept;
 
     void set_max_message_size(std::size_t n) noexcept;
     std::size_t max_message_size() const noexcept { return max_; }
@@ -93,6 +97,10 @@ public:
     void clear() noexcept { begin_ = end_ = 0; }
 
 private:
+    // The length field of the message header at `p` (type byte, then 4 bytes big-endian).
+    static std::uint32_t length_at(const std::uint8_t* p) noexcept {
+        return (std::uint32_t(p[1]) << 24) | (std::uint32_t(p[2]) << 16) | (std::uint32_t(p[3]) << 8) | std::uint32_t(p[4]);
+    }
     std::optional<BackendMessage> next_slow();
     // A ReadyForQuery (its body at `body`) was the last byte buffered: the connection is idle.
     // Releases the buffer (the next read allocates idle_capacity) and returns the message,

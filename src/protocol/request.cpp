@@ -79,21 +79,11 @@ Action Request::reply_ended() {
 }
 
 std::optional<Action> Request::refuse_stray_after_reply() {
-    const std::span<const std::uint8_t> raw = wire_.in.raw();
-    std::size_t at = 0;
-    while (at < raw.size()) {
-        const char type = static_cast<char>(raw[at]);
-        if (type != 'N' && type != 'A' && type != 'S' && type != 'E')
-            return retire(std::make_exception_ptr(Error(
-                ErrorKind::protocol, std::string("unexpected ") + backend_message_name(type) + " message ('" +
-                                         std::string(1, type) + "') from server after the end of its reply")));
-        if (raw.size() - at < 5) break;
-        const std::uint32_t len = (std::uint32_t(raw[at + 1]) << 24) | (std::uint32_t(raw[at + 2]) << 16) |
-                                  (std::uint32_t(raw[at + 3]) << 8) | std::uint32_t(raw[at + 4]);
-        if (len < 4) break;  // the reader reports it when the message is read
-        at += std::size_t(len) + 1;
-    }
-    return std::nullopt;
+    const std::optional<char> type = wire_.in.first_buffered_type_not_in("NASE");
+    if (!type) return std::nullopt;
+    return retire(std::make_exception_ptr(
+        Error(ErrorKind::protocol, std::string("unexpected ") + backend_message_name(*type) + " message ('" +
+                                       std::string(1, *type) + "') from server after the end of its reply")));
 }
 
 Action Request::failed_in_reply() {
