@@ -88,11 +88,7 @@ TEST(Faults, BackendTerminatedMidQuery) {
     for_each_victim([](const TestServer& s, const std::string& mode, DriverKind driver, const std::string& where) {
         DriverConnection victim(driver, trust(s, mode));
         const int pid = victim.query("SELECT pg_backend_pid()")[0][0].as<int>();
-        std::thread killer([&] {
-            std::this_thread::sleep_for(300ms);
-            Client admin(trust(s));
-            admin.query("SELECT pg_terminate_backend(" + std::to_string(pid) + ")");
-        });
+        std::thread killer = terminate_when_waiting(trust(s), pid);  // once it sleeps in pg_sleep
         const auto t0 = std::chrono::steady_clock::now();
         // The server's FATAL, which it sends before closing, is the error reported.
         expect_terminated_fatal([&] { victim.query("SELECT pg_sleep(20), 42"); }, where,
