@@ -408,9 +408,12 @@ Interval parse_postgres_interval(std::string_view b) {
             const std::int64_t se = sc.number(2, 2);
             const std::int64_t f = sc.fraction();
             if (mi > 59 || se > 59) interval_fail(b);
-            std::int64_t us = mi * usecs_per_min + se * usecs_per_sec + f;
-            if (!mul_add(us, h, usecs_per_hour)) interval_fail(b);
-            if (!add_overflows(a.micros, neg ? -us : us)) continue;
+            // Signed before the hours are added: the server prints INT64_MIN microseconds
+            // ("-2562047788:00:54.775808"), whose magnitude int64 cannot hold.
+            const std::int64_t rest = mi * usecs_per_min + se * usecs_per_sec + f;
+            std::int64_t us = neg ? -rest : rest;
+            if (!mul_add(us, neg ? -h : h, usecs_per_hour)) interval_fail(b);
+            if (!add_overflows(a.micros, us)) continue;
             interval_fail(b);
         }
         std::int64_t n = 0;
