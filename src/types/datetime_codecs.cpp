@@ -242,7 +242,11 @@ std::int32_t decode_date(std::string_view b, std::uint32_t type_oid, bool binary
         conversion_error((binary ? "binary " : "") + type_name(type_oid) + " value is not a date");
     if (binary) {
         if (b.size() != 4) conversion_error("date value must be 4 bytes, got " + std::to_string(b.size()));
-        return read_i32(b);
+        // date_recv refuses these too; year_month_day would wrap them into a wrong year.
+        const std::int32_t d = read_i32(b);
+        if (d != date_inf && d != date_neg_inf && (d < min_pg_date || d > max_pg_date))
+            conversion_error("binary date " + std::to_string(d) + " days from 2000-01-01 is outside PostgreSQL's date range");
+        return d;
     }
     if (b == "infinity") return date_inf;
     if (b == "-infinity") return date_neg_inf;

@@ -60,6 +60,12 @@ TEST(DateCodec, RangeAndMalformed) {
         { SCOPED_TRACE(bad); EXPECT_CONVERSION_ERROR(text_decode<sys_days>(bad, oid::date)); }
     EXPECT_CONVERSION_ERROR(binary_decode_hex<sys_days>("000000", oid::date));
     EXPECT_CONVERSION_ERROR(text_decode<sys_days>("2024-01-01", oid::timestamp));
+    // Binary days outside PostgreSQL's range (no server sends them): an error, not a date
+    // year_month_day would wrap into a plausible year (-2147483647 days read as 2000-01-01).
+    EXPECT_EQ(sys_days(binary_decode_hex<year_month_day>("ffda97a7", oid::date)), ymd(-4713, 11, 24));
+    for (const char* bad : {"80000001", "ffda97a6", "7fda970d", "7ffffffe"})
+        { SCOPED_TRACE(bad); EXPECT_CONVERSION_ERROR(binary_decode_hex<year_month_day>(bad, oid::date)); }
+    EXPECT_CONVERSION_ERROR(binary_decode_hex<sys_days>("80000001", oid::date));
 }
 
 TEST(TimeCodec, ServerVectors) {
