@@ -14,7 +14,8 @@
 /// Binary COPY carries no type information: each field is written with its codec's
 /// encode_binary and must match its column's type exactly (std::int32_t for int4, not int64;
 /// the server rejects a mismatch as "incorrect binary data format"). Reading decodes each
-/// field as the type its C++ codec names (Codec<F>::type_oid). T is a tuple or a plain
+/// field as the type its C++ codec names (Codec<F>::type_oid); read a jsonb column into
+/// pgtls::Json, which drops jsonb's version byte (std::string keeps it). T is a tuple or a plain
 /// aggregate (fields by position); std::optional fields carry NULLs. Malformed COPY data (bad
 /// signature, a field count other than T's, lengths past the data) is Error(usage).
 #pragma once

@@ -8,8 +8,10 @@
 /// cannot be NULL. The value's dimension count must equal the nesting depth (an empty array
 /// reads as an empty outer vector at any depth); otherwise, or when the dimensions disagree with
 /// the data, decoding is a conversion error. Lower bounds other than 1 are accepted and
-/// dropped. Writing nested vectors requires them rectangular (same size at each depth): a
-/// ragged one is Error(usage); one with an empty sub-vector writes the empty array.
+/// dropped. Text elements are split at ',' (';' for box[]); a user type created with another
+/// DELIMITER must be read in binary format. Writing nested vectors requires them rectangular
+/// (same size at each depth): a ragged one is Error(usage); one with an empty sub-vector writes
+/// the empty array.
 /// Writes binary when Codec<T> can (built-in element types), else a text array literal typed
 /// with the array type of Codec<T>::type_oid, or untyped (0) when T has none.
 #pragma once

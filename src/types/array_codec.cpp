@@ -37,6 +37,9 @@ namespace {
 // PostgreSQL's MAXDIM: array_in and array_recv refuse more dimensions.
 constexpr std::size_t max_dims = 6;
 
+// _box, the one built-in array type whose elements are not separated by ','.
+constexpr std::uint32_t box_array = 1020;
+
 }  // namespace
 
 std::uint32_t parse_binary_array_nd(std::string_view b, std::uint32_t type_oid, std::vector<std::size_t>& dims,
@@ -103,6 +106,9 @@ void parse_text_array_nd(std::string_view b, std::uint32_t type_oid, std::vector
                          std::vector<std::optional<std::string>>& out) {
     check_is_array(type_oid);
     auto bad = [&](const char* why) { conversion_error("malformed array literal " + quoted(b) + ": " + why); };
+    // array_out separates elements with the element type's typdelim: ',' for every built-in
+    // type but box, whose elements themselves hold commas ("{(1,1),(0,0);(3,3),(2,2)}").
+    const char delim = type_oid == box_array ? ';' : ',';
     out.clear();
     dims.clear();
     std::size_t i = 0;
@@ -156,7 +162,7 @@ void parse_text_array_nd(std::string_view b, std::uint32_t type_oid, std::vector
         }
         bool escaped = false;
         std::size_t keep = 0;  // length without trailing unescaped spaces
-        while (i < n && b[i] != ',' && b[i] != '}') {
+        while (i < n && b[i] != delim && b[i] != '}') {
             if (b[i] == '"' || b[i] == '{') bad("unexpected character in element");
             if (b[i] == '\\') {
                 if (++i >= n) bad("unterminated escape");
@@ -214,7 +220,7 @@ void parse_text_array_nd(std::string_view b, std::uint32_t type_oid, std::vector
         for (;;) {
             skip_space();
             if (i >= n) bad("unterminated");
-            if (b[i] == ',') {
+            if (b[i] == delim) {
                 ++i;
                 break;
             }

@@ -242,7 +242,11 @@ std::int32_t decode_date(std::string_view b, std::uint32_t type_oid, bool binary
         conversion_error((binary ? "binary " : "") + type_name(type_oid) + " value is not a date");
     if (binary) {
         if (b.size() != 4) conversion_error("date value must be 4 bytes, got " + std::to_string(b.size()));
-        return read_i32(b);
+        // date_recv refuses these too; year_month_day would wrap them into a wrong year.
+        const std::int32_t d = read_i32(b);
+        if (d != date_inf && d != date_neg_inf && (d < min_pg_date || d > max_pg_date))
+            conversion_error("binary date " + std::to_string(d) + " days from 2000-01-01 is outside PostgreSQL's date range");
+        return d;
     }
     if (b == "infinity") return date_inf;
     if (b == "-infinity") return date_neg_inf;
@@ -408,9 +412,12 @@ Interval parse_postgres_interval(std::string_view b) {
             const std::int64_t se = sc.number(2, 2);
             const std::int64_t f = sc.fraction();
             if (mi > 59 || se > 59) interval_fail(b);
-            std::int64_t us = mi * usecs_per_min + se * usecs_per_sec + f;
-            if (!mul_add(us, h, usecs_per_hour)) interval_fail(b);
-            if (!add_overflows(a.micros, neg ? -us : us)) continue;
+            // Signed before the hours are added: the server prints INT64_MIN microseconds
+            // ("-2562047788:00:54.775808"), whose magnitude int64 cannot hold.
+            const std::int64_t rest = mi * usecs_per_min + se * usecs_per_sec + f;
+            std::int64_t us = neg ? -rest : rest;
+            if (!mul_add(us, neg ? -h : h, usecs_per_hour)) interval_fail(b);
+            if (!add_overflows(a.micros, us)) continue;
             interval_fail(b);
         }
         std::int64_t n = 0;

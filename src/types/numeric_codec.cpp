@@ -18,10 +18,12 @@ using detail::quoted;
 
 constexpr std::uint16_t sign_pos = 0x0000, sign_neg = 0x4000, sign_nan = 0xC000, sign_pinf = 0xD000,
                         sign_ninf = 0xF000;
-// numeric_in's limit on an exponent (NUMERIC_MAX_PRECISION).
-constexpr long max_exponent = 1000;
+// numeric_in's limit on an exponent (INT_MAX / 2, exclusive); the value must still fit below.
+constexpr long max_exponent = 0x7fffffff / 2 - 1;
 // numeric's display scale limit (NUMERIC_DSCALE_MASK).
 constexpr int max_dscale = 0x3FFF;
+// Digits before the point of the largest numeric: weight 32767 in base-10000 digits.
+constexpr long max_integer_digits = (0x7FFF + 1) * 4;
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -110,7 +112,11 @@ Numeric::Numeric(std::string_view in) {
     if (i != s.size()) conversion_error(quoted(in) + " is not a numeric value");
     const long scale = std::max(0L, frac_digits - exponent);
     if (scale > max_dscale) conversion_error(quoted(in) + ": scale out of range");
-    text_ = canonical(negative, digits, int_digits + exponent, scale);
+    long point = int_digits + exponent;
+    const auto first_nonzero = static_cast<long>(std::min(digits.find_first_not_of('0'), digits.size()));
+    if (first_nonzero == static_cast<long>(digits.size())) point = std::min(point, first_nonzero);  // zero: "0" and the scale's zeros
+    else if (point - first_nonzero > max_integer_digits) conversion_error(quoted(in) + ": value overflows numeric format");
+    text_ = canonical(negative, digits, point, scale);
 }
 
 Numeric::Numeric(std::int64_t v) : text_(std::to_string(v)) {}

@@ -69,13 +69,17 @@ Uuid Codec<Uuid>::decode(std::string_view b, std::uint32_t type_oid, bool binary
 
 Json Codec<Json>::decode(std::string_view b, std::uint32_t type_oid, bool binary) {
     switch (type_oid) {
+        case oid::unknown:
+        case oid::unspecified:
+            // Untyped binary is a binary COPY field, json or jsonb. No JSON text starts with a
+            // control byte, so a leading 1 is jsonb's version byte, not part of the document.
+            if (binary && !b.empty() && b[0] == '\x01') b.remove_prefix(1);
+            return Json{std::string(b)};
         case oid::json:
         case oid::jsonb:
         case oid::text:
         case oid::varchar:
-        case oid::bpchar:
-        case oid::unknown:
-        case oid::unspecified: return Json{std::string(detail::text_view(b, type_oid, binary))};
+        case oid::bpchar: return Json{std::string(detail::text_view(b, type_oid, binary))};
         default:
             detail::conversion_error((binary ? "binary " : "") + detail::type_name(type_oid) + " value is not json");
     }

@@ -49,6 +49,17 @@ TEST(ArrayCodec, TextQuotingAndEscaping) {
     EXPECT_EQ(text_decode<std::vector<std::string>>("{\"ab \",x}", oid::bpchar_array), (std::vector<std::string>{"ab ", "x"}));
 }
 
+TEST(ArrayCodec, BoxArraysAreSeparatedBySemicolons) {
+    // box is the one built-in type whose typdelim is ';' (PostgreSQL 15 and 18 print
+    // ARRAY[box '((1,1),(0,0))', box '((3,3),(2,2))', NULL] so); its elements hold commas.
+    EXPECT_EQ(text_decode<OptStrings>("{(1,1),(0,0);(3,3),(2,2);NULL}", 1020),
+              (OptStrings{"(1,1),(0,0)", "(3,3),(2,2)", std::nullopt}));
+    EXPECT_EQ(text_decode<std::vector<std::vector<std::string>>>("{{(1,1),(0,0)};{(3,3),(2,2)}}", 1020),
+              (std::vector<std::vector<std::string>>{{"(1,1),(0,0)"}, {"(3,3),(2,2)"}}));
+    // Other arrays keep ',' (a ';' is part of an element).
+    EXPECT_EQ(text_decode<OptStrings>("{a;b,c}", oid::text_array), (OptStrings{"a;b", "c"}));
+}
+
 TEST(ArrayCodec, OtherElementTypes) {
     expect_server_vector(std::vector<std::optional<bool>>{true, false, std::nullopt}, oid::bool_array, "{t,f,NULL}",
                          "000000010000000100000010000000030000000100000001010000000100ffffffff");

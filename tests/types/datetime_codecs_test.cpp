@@ -60,6 +60,12 @@ TEST(DateCodec, RangeAndMalformed) {
         { SCOPED_TRACE(bad); EXPECT_CONVERSION_ERROR(text_decode<sys_days>(bad, oid::date)); }
     EXPECT_CONVERSION_ERROR(binary_decode_hex<sys_days>("000000", oid::date));
     EXPECT_CONVERSION_ERROR(text_decode<sys_days>("2024-01-01", oid::timestamp));
+    // Binary days outside PostgreSQL's range (no server sends them): an error, not a date
+    // year_month_day would wrap into a plausible year (-2147483647 days read as 2000-01-01).
+    EXPECT_EQ(sys_days(binary_decode_hex<year_month_day>("ffda97a7", oid::date)), ymd(-4713, 11, 24));
+    for (const char* bad : {"80000001", "ffda97a6", "7fda970d", "7ffffffe"})
+        { SCOPED_TRACE(bad); EXPECT_CONVERSION_ERROR(binary_decode_hex<year_month_day>(bad, oid::date)); }
+    EXPECT_CONVERSION_ERROR(binary_decode_hex<sys_days>("80000001", oid::date));
 }
 
 TEST(TimeCodec, ServerVectors) {
@@ -170,6 +176,12 @@ TEST(IntervalCodec, ServerVectors) {
                          "7fffffffffffffff0000000000000000");
     expect_server_vector(Interval{0, 0, INT64_MIN + 1}, oid::interval, "-2562047788:00:54.775807",
                          "80000000000000010000000000000000");
+    // INT64_MIN microseconds: no input spelling reaches it, but arithmetic does
+    // (interval '-2562047788:00:54.775807' - interval '1 microsecond'), and the server prints it.
+    expect_server_vector(Interval{0, 0, INT64_MIN}, oid::interval, "-2562047788:00:54.775808",
+                         "80000000000000000000000000000000");
+    expect_server_vector(Interval{0, 1, INT64_MIN}, oid::interval, "1 day -2562047788:00:54.775808",
+                         "80000000000000000000000100000000");
     expect_server_vector(Interval{0, 1, -1}, oid::interval, "1 day -00:00:00.000001", "ffffffffffffffff0000000100000000");
     expect_server_vector(Interval{0, 0, 360000000000}, oid::interval, "100:00:00", "00000053d1ac10000000000000000000");
     expect_server_vector(Interval{0, INT32_MAX, 0}, oid::interval, "2147483647 days", "00000000000000007fffffff00000000");

@@ -41,6 +41,14 @@ TEST(NumericCodec, CanonicalText) {
     EXPECT_EQ(Numeric("1.5e-3").str(), "0.0015");
     EXPECT_EQ(Numeric("12.345e1").str(), "123.45");
     EXPECT_EQ(Numeric("1E+2").str(), "100");
+    // numeric_in's limits are the storage format's, not the exponent's (PostgreSQL 15 and 18
+    // print the same): 131072 digits before the point, 16383 after.
+    EXPECT_EQ(Numeric("1e1001").str(), "1" + std::string(1001, '0'));
+    EXPECT_EQ(Numeric("9.9e131071").str(), "99" + std::string(131070, '0'));
+    EXPECT_EQ(Numeric("0.0001e131075").str(), "1" + std::string(131071, '0'));
+    EXPECT_EQ(Numeric("1.5e-16382").str(), "0." + std::string(16381, '0') + "15");
+    EXPECT_EQ(Numeric("-0.00e-16381").str(), "0." + std::string(16383, '0'));
+    EXPECT_EQ(Numeric("0e999999999").str(), "0");
     EXPECT_EQ(Numeric("nan").str(), "NaN");
     EXPECT_EQ(Numeric("-inf").str(), "-Infinity");
     EXPECT_EQ(Numeric(std::int64_t{INT64_MIN}).str(), "-9223372036854775808");
@@ -73,7 +81,8 @@ TEST(NumericCodec, CheckedConversions) {
 }
 
 TEST(NumericCodec, MalformedInput) {
-    for (const char* bad : {"", " ", "abc", "1.2.3", "--1", "1e", "1e+", "e5", "1 2", "0x10", "1e1001", "."})
+    for (const char* bad : {"", " ", "abc", "1.2.3", "--1", "1e", "1e+", "e5", "1 2", "0x10", "1e131072", "10e131071", "1e-16384",
+                            "1.5e-16383", "0e1073741823", "1e99999999999999999999", "."})
         { SCOPED_TRACE(bad); EXPECT_CONVERSION_ERROR(Numeric(bad)); }
     EXPECT_CONVERSION_ERROR(text_decode<Numeric>("12abc", oid::numeric));
     EXPECT_CONVERSION_ERROR(binary_decode_hex<Numeric>("000000000000", oid::numeric));          // short header

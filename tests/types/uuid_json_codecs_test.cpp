@@ -38,6 +38,10 @@ TEST(JsonCodec, JsonAndJsonbBothFormats) {
     EXPECT_EQ(text_decode<Json>(json_text, oid::json).text, json_text);
     EXPECT_EQ(binary_decode_hex<std::string>("017b7d", oid::jsonb), "{}");
     EXPECT_CONVERSION_ERROR(binary_decode_hex<Json>("027b7d", oid::jsonb));
+    // Untyped binary (a binary COPY field): jsonb's version byte is dropped, json kept whole.
+    EXPECT_EQ(binary_decode_hex<Json>("017b7d", oid::unspecified).text, "{}");
+    EXPECT_EQ(binary_decode_hex<Json>("7b7d", oid::unspecified).text, "{}");
+    EXPECT_EQ(binary_decode_hex<Json>("", oid::unspecified).text, "");
     EXPECT_CONVERSION_ERROR(binary_decode_hex<Json>("", oid::jsonb));
     EXPECT_CONVERSION_ERROR(text_decode<Json>("1", oid::int4));
     const Param p = to_param(Json{"[1]"});
