@@ -500,7 +500,9 @@ Settings resolve(const Config& config, const Environment& process_env) {
     }
     s.options = layers.text("options");
     s.application_name = layers.text("application_name");
-    if (s.application_name.empty()) s.application_name = layers.text("fallback_application_name");
+    // libpq's fallback is for an application_name given nowhere: one given empty (in the
+    // string, the service file, PGAPPNAME="") sends none.
+    if (!layers.has("application_name")) s.application_name = layers.text("fallback_application_name");
     if (const Entry* e = layers.nonempty("keepalives")) {
         std::optional<int> n = parse_int(e->text);
         if (!n)

@@ -319,10 +319,15 @@ TEST_F(Resolve, NumbersAndNames) {
     EXPECT_EQ(s.keepalives_interval, 5);
     EXPECT_EQ(s.keepalives_count, 4);
     EXPECT_EQ(s.tcp_user_timeout, 1500);
-    EXPECT_EQ(s.application_name, "fb");  // empty application_name falls back
+    EXPECT_EQ(s.application_name, "");  // libpq: one given empty sends none, fallback or not
     EXPECT_EQ(s.options, "-c a=b");
     EXPECT_EQ(s.client_encoding, "LATIN1");
     EXPECT_EQ(run("application_name=app fallback_application_name=fb").application_name, "app");
+    EXPECT_EQ(run("fallback_application_name=fb").application_name, "fb");
+    env.set("PGAPPNAME", "");
+    EXPECT_EQ(run("fallback_application_name=fb").application_name, "");
+    env.set("PGAPPNAME", "envapp");
+    EXPECT_EQ(run("fallback_application_name=fb").application_name, "envapp");
     Settings a = run("client_encoding=auto");
     EXPECT_FALSE(a.client_encoding.empty());
     EXPECT_NE(a.client_encoding, "auto");
