@@ -41,6 +41,7 @@
 #include <clocale>
 #include <climits>
 #include <cstdlib>
+#include <algorithm>
 #include <langinfo.h>
 #include <map>
 
@@ -821,6 +822,16 @@ Settings resolve(const Config& config, const Environment& process_env) {
                                             {"drop-oldest", NotificationOverflow::drop_oldest}});
     s.max_parameter_status = size_setting(layers, "max_parameter_status", s.max_parameter_status);
     s.runtime_params = config.runtime_params;
+    // libpq's EnvironmentOptions: PGDATESTYLE, PGTZ and PGGEQO are sent as startup parameters
+    // (any value but "default", any case; an empty one too). A runtime parameter set in code
+    // for the same setting wins.
+    for (const auto& [var, guc] : {std::pair{"PGDATESTYLE", "datestyle"}, {"PGTZ", "timezone"}, {"PGGEQO", "geqo"}}) {
+        const auto v = env(var);
+        if (!v || iequals(*v, "default")) continue;
+        const bool in_code = std::any_of(config.runtime_params.begin(), config.runtime_params.end(),
+                                         [guc](const auto& p) { return iequals(p.first, guc); });
+        if (!in_code) s.runtime_params.emplace(guc, *v);
+    }
     s.password_callback = config.password_callback;
     s.tracer = config.tracer;
     s.trace_query_text = config.trace_query_text;

@@ -105,6 +105,20 @@ TEST_F(Resolve, EmptyStringValueStillHidesTheEnvironment) {
     EXPECT_EQ(run("postgresql://h/").dbname, "envdb");  // the URI does not store an empty dbname
 }
 
+// libpq sends PGDATESTYLE, PGTZ and PGGEQO as startup parameters unless "default".
+TEST_F(Resolve, DateStyleTimeZoneAndGeqoFromTheEnvironmentAreStartupParameters) {
+    env.set("PGTZ", "Asia/Tokyo");
+    env.set("PGDATESTYLE", "German");
+    env.set("PGGEQO", "DeFault");
+    Settings s = run("");
+    EXPECT_EQ(s.runtime_params, (std::map<std::string, std::string>{{"datestyle", "German"}, {"timezone", "Asia/Tokyo"}}));
+    Config c = from_string("");
+    c.runtime_params = {{"TimeZone", "UTC"}};  // set in code: wins over PGTZ
+    EXPECT_EQ(run(c).runtime_params, (std::map<std::string, std::string>{{"TimeZone", "UTC"}, {"datestyle", "German"}}));
+    c.use_environment = false;
+    EXPECT_EQ(run(c).runtime_params, (std::map<std::string, std::string>{{"TimeZone", "UTC"}}));
+}
+
 TEST_F(Resolve, UseEnvironmentFalseIgnoresPgVariables) {
     env.set("PGHOST", "env-host");
     env.set("PGSSLMODE", "bogus");
