@@ -504,6 +504,11 @@ Settings resolve(const Config& config, const Environment& process_env) {
     // libpq's fallback is for an application_name given nowhere: one given empty (in the
     // string, the service file, PGAPPNAME="") sends none.
     if (!layers.has("application_name")) s.application_name = layers.text("fallback_application_name");
+    // The StartupMessage carries these as C strings: a NUL byte is refused here, naming the
+    // setting, rather than by the encoder once connected.
+    for (const char* k : {"user", "dbname", "options", "application_name", "fallback_application_name", "client_encoding"})
+        if (const Entry* e = layers.get(k); e && e->text.find('\0') != std::string::npos)
+            fail(std::string(k) + " " + e->origin + " contains a NUL byte, which the protocol cannot carry");
     if (const Entry* e = layers.nonempty("keepalives")) {
         std::optional<int> n = parse_int(e->text);
         if (!n)

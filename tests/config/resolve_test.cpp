@@ -119,6 +119,15 @@ TEST_F(Resolve, DateStyleTimeZoneAndGeqoFromTheEnvironmentAreStartupParameters) 
     EXPECT_EQ(run(c).runtime_params, (std::map<std::string, std::string>{{"TimeZone", "UTC"}}));
 }
 
+TEST_F(Resolve, NulByteInAStartupSettingIsRefusedNamingIt) {
+    Config c = from_string("");
+    c.application_name = std::string("a\0b", 3);
+    EXPECT_NE(error(c).find("application_name (set in code) contains a NUL byte"), std::string::npos) << error(c);
+    c = from_string("");
+    c.user = std::string("bob\0x", 5);
+    EXPECT_NE(error(c).find("user (set in code) contains a NUL byte"), std::string::npos) << error(c);
+}
+
 TEST_F(Resolve, UseEnvironmentFalseIgnoresPgVariables) {
     env.set("PGHOST", "env-host");
     env.set("PGSSLMODE", "bogus");
