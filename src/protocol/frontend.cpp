@@ -79,7 +79,11 @@ void startup_message(std::string& out, const std::vector<std::pair<std::string, 
                      std::int32_t version) {
     std::uint64_t body = 4 + 1;  // protocol version, final NUL
     for (const auto& [k, v] : params) body += std::uint64_t{k.size()} + 1 + v.size() + 1;
-    check_message_length("StartupMessage", body);
+    if (body > max_startup_length)
+        throw Error(ErrorKind::usage, "StartupMessage of " + std::to_string(body + 4) + " bytes exceeds the server's limit of " +
+                                          std::to_string(max_startup_length + 4) +
+                                          " bytes (MAX_STARTUP_PACKET_LENGTH): shorten options, application_name or the "
+                                          "runtime parameters");
     for (const auto& [k, v] : params) {
         check_cstring(k);
         check_cstring(v);
