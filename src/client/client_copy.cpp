@@ -139,8 +139,11 @@ void CopyIn::abort(std::string_view reason) {
     if (done_) return;
     auto& impl = owner().live();
     guarded(impl, [&] {
-        buffer_.clear();
-        protocol::copy_fail(buffer_, reason);
+        // Encoded first: a reason the protocol cannot carry (a NUL byte) is Error(usage) with
+        // the COPY and its buffered rows as they were.
+        std::string fail;
+        protocol::copy_fail(fail, reason);
+        buffer_ = std::move(fail);
         end();
         end_copy(impl, buffer_, protocol::CopyInEnd::How::abort);
     });

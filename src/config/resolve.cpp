@@ -41,6 +41,7 @@
 #include <clocale>
 #include <climits>
 #include <cstdlib>
+#include <algorithm>
 #include <langinfo.h>
 #include <map>
 
@@ -500,7 +501,14 @@ Settings resolve(const Config& config, const Environment& process_env) {
     }
     s.options = layers.text("options");
     s.application_name = layers.text("application_name");
-    if (s.application_name.empty()) s.application_name = layers.text("fallback_application_name");
+    // libpq's fallback is for an application_name given nowhere: one given empty (in the
+    // string, the service file, PGAPPNAME="") sends none.
+    if (!layers.has("application_name")) s.application_name = layers.text("fallback_application_name");
+    // The StartupMessage carries these as C strings: a NUL byte is refused here, naming the
+    // setting, rather than by the encoder once connected.
+    for (const char* k : {"user", "dbname", "options", "application_name", "fallback_application_name", "client_encoding"})
+        if (const Entry* e = layers.get(k); e && e->text.find('\0') != std::string::npos)
+            fail(std::string(k) + " " + e->origin + " contains a NUL byte, which the protocol cannot carry");
     if (const Entry* e = layers.nonempty("keepalives")) {
         std::optional<int> n = parse_int(e->text);
         if (!n)
@@ -819,6 +827,16 @@ Settings resolve(const Config& config, const Environment& process_env) {
                                             {"drop-oldest", NotificationOverflow::drop_oldest}});
     s.max_parameter_status = size_setting(layers, "max_parameter_status", s.max_parameter_status);
     s.runtime_params = config.runtime_params;
+    // libpq's EnvironmentOptions: PGDATESTYLE, PGTZ and PGGEQO are sent as startup parameters
+    // (any value but "default", any case; an empty one too). A runtime parameter set in code
+    // for the same setting wins.
+    for (const auto& [var, guc] : {std::pair{"PGDATESTYLE", "datestyle"}, {"PGTZ", "timezone"}, {"PGGEQO", "geqo"}}) {
+        const auto v = env(var);
+        if (!v || iequals(*v, "default")) continue;
+        const bool in_code = std::any_of(config.runtime_params.begin(), config.runtime_params.end(),
+                                         [guc](const auto& p) { return iequals(p.first, guc); });
+        if (!in_code) s.runtime_params.emplace(guc, *v);
+    }
     s.password_callback = config.password_callback;
     s.tracer = config.tracer;
     s.trace_query_text = config.trace_query_text;

@@ -35,9 +35,15 @@ void put_int32(std::string& out, std::int32_t v) {
     out.append(b, 4);
 }
 
-void put_cstring(std::string& out, std::string_view s) {
+namespace {
+void check_cstring(std::string_view s) {
     if (s.find('\0') != std::string_view::npos)
         throw Error(ErrorKind::usage, "string sent to the server contains a NUL byte");
+}
+}  // namespace
+
+void put_cstring(std::string& out, std::string_view s) {
+    check_cstring(s);
     out.append(s);
     out.push_back('\0');
 }
@@ -73,7 +79,15 @@ void startup_message(std::string& out, const std::vector<std::pair<std::string, 
                      std::int32_t version) {
     std::uint64_t body = 4 + 1;  // protocol version, final NUL
     for (const auto& [k, v] : params) body += std::uint64_t{k.size()} + 1 + v.size() + 1;
-    check_message_length("StartupMessage", body);
+    if (body > max_startup_length)
+        throw Error(ErrorKind::usage, "StartupMessage of " + std::to_string(body + 4) + " bytes exceeds the server's limit of " +
+                                          std::to_string(max_startup_length + 4) +
+                                          " bytes (MAX_STARTUP_PACKET_LENGTH): shorten options, application_name or the "
+                                          "runtime parameters");
+    for (const auto& [k, v] : params) {
+        check_cstring(k);
+        check_cstring(v);
+    }
     const std::size_t pos = out.size();
     out.append(4, '\0');
     put_int32(out, version);
@@ -96,6 +110,7 @@ void cancel_request(std::string& out, std::int32_t pid, std::span<const std::uin
 
 void password_message(std::string& out, std::string_view password) {
     check_message_length("PasswordMessage", std::uint64_t{password.size()} + 1);
+    check_cstring(password);
     const auto pos = begin(out, 'p');
     put_cstring(out, password);
     finish_message(out, pos);
@@ -103,6 +118,7 @@ void password_message(std::string& out, std::string_view password) {
 
 void sasl_initial_response(std::string& out, std::string_view mechanism, std::string_view data) {
     check_message_length("SASLInitialResponse", std::uint64_t{mechanism.size()} + 1 + 4 + data.size());
+    check_cstring(mechanism);
     const auto pos = begin(out, 'p');
     put_cstring(out, mechanism);
     put_int32(out, static_cast<std::int32_t>(data.size()));
@@ -119,6 +135,7 @@ void sasl_response(std::string& out, std::string_view data) {
 
 void query(std::string& out, std::string_view sql) {
     check_message_length("Query", std::uint64_t{sql.size()} + 1);
+    check_cstring(sql);
     const auto pos = begin(out, 'Q');
     put_cstring(out, sql);
     finish_message(out, pos);
@@ -126,8 +143,7 @@ void query(std::string& out, std::string_view sql) {
 
 void query_header(std::string& out, std::string_view sql) {
     check_message_length("Query", std::uint64_t{sql.size()} + 1);
-    if (sql.find('\0') != std::string_view::npos)
-        throw Error(ErrorKind::usage, "string sent to the server contains a NUL byte");
+    check_cstring(sql);
     const auto pos = begin(out, 'Q');
     const std::uint64_t len = 4 + std::uint64_t{sql.size()} + 1;
     out[pos] = char(len >> 24);
@@ -192,11 +208,6 @@ char* grow(std::string& out, std::size_t n) {
     const std::size_t old = out.size();
     out.resize(old + n);
     return out.data() + old;
-}
-
-void check_cstring(std::string_view s) {
-    if (s.find('\0') != std::string_view::npos)
-        throw Error(ErrorKind::usage, "string sent to the server contains a NUL byte");
 }
 
 // Parse's body: statement, sql, parameter count and type OIDs. Checked for the protocol's limits.
@@ -349,6 +360,7 @@ void extended_query(std::string& out, const ExtendedQuery& q) {
 
 void close(std::string& out, char kind, std::string_view name) {
     check_message_length("Close", std::uint64_t{name.size()} + 2);
+    check_cstring(name);
     const auto pos = begin(out, 'C');
     out.push_back(kind);
     put_cstring(out, name);
@@ -380,6 +392,7 @@ void copy_done(std::string& out) { out.append("c\0\0\0\4", 5); }
 
 void copy_fail(std::string& out, std::string_view reason) {
     check_message_length("CopyFail", std::uint64_t{reason.size()} + 1);
+    check_cstring(reason);
     const auto pos = begin(out, 'f');
     put_cstring(out, reason);
     finish_message(out, pos);

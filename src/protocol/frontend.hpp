@@ -23,6 +23,9 @@ inline constexpr std::int32_t gssenc_request_code = 80877104;
 // PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1 = 1 GiB - 2). A longer one ends the session; one
 // over 4 GiB would wrap the 32-bit length and the rest be read as further messages.
 inline constexpr std::uint64_t max_message_length = 0x3ffffffe;
+// The longest StartupMessage the server reads, after its length field: PostgreSQL's
+// MAX_STARTUP_PACKET_LENGTH. A longer one is only logged; the client sees the connection close.
+inline constexpr std::uint64_t max_startup_length = 10000;
 // Parse and Bind count parameters (and parameter formats) in an Int16 read as unsigned.
 inline constexpr std::uint64_t max_parameters = 65535;
 

@@ -105,6 +105,29 @@ TEST_F(Resolve, EmptyStringValueStillHidesTheEnvironment) {
     EXPECT_EQ(run("postgresql://h/").dbname, "envdb");  // the URI does not store an empty dbname
 }
 
+// libpq sends PGDATESTYLE, PGTZ and PGGEQO as startup parameters unless "default".
+TEST_F(Resolve, DateStyleTimeZoneAndGeqoFromTheEnvironmentAreStartupParameters) {
+    env.set("PGTZ", "Asia/Tokyo");
+    env.set("PGDATESTYLE", "German");
+    env.set("PGGEQO", "DeFault");
+    Settings s = run("");
+    EXPECT_EQ(s.runtime_params, (std::map<std::string, std::string>{{"datestyle", "German"}, {"timezone", "Asia/Tokyo"}}));
+    Config c = from_string("");
+    c.runtime_params = {{"TimeZone", "UTC"}};  // set in code: wins over PGTZ
+    EXPECT_EQ(run(c).runtime_params, (std::map<std::string, std::string>{{"TimeZone", "UTC"}, {"datestyle", "German"}}));
+    c.use_environment = false;
+    EXPECT_EQ(run(c).runtime_params, (std::map<std::string, std::string>{{"TimeZone", "UTC"}}));
+}
+
+TEST_F(Resolve, NulByteInAStartupSettingIsRefusedNamingIt) {
+    Config c = from_string("");
+    c.application_name = std::string("a\0b", 3);
+    EXPECT_NE(error(c).find("application_name (set in code) contains a NUL byte"), std::string::npos) << error(c);
+    c = from_string("");
+    c.user = std::string("bob\0x", 5);
+    EXPECT_NE(error(c).find("user (set in code) contains a NUL byte"), std::string::npos) << error(c);
+}
+
 TEST_F(Resolve, UseEnvironmentFalseIgnoresPgVariables) {
     env.set("PGHOST", "env-host");
     env.set("PGSSLMODE", "bogus");
@@ -319,10 +342,15 @@ TEST_F(Resolve, NumbersAndNames) {
     EXPECT_EQ(s.keepalives_interval, 5);
     EXPECT_EQ(s.keepalives_count, 4);
     EXPECT_EQ(s.tcp_user_timeout, 1500);
-    EXPECT_EQ(s.application_name, "fb");  // empty application_name falls back
+    EXPECT_EQ(s.application_name, "");  // libpq: one given empty sends none, fallback or not
     EXPECT_EQ(s.options, "-c a=b");
     EXPECT_EQ(s.client_encoding, "LATIN1");
     EXPECT_EQ(run("application_name=app fallback_application_name=fb").application_name, "app");
+    EXPECT_EQ(run("fallback_application_name=fb").application_name, "fb");
+    env.set("PGAPPNAME", "");
+    EXPECT_EQ(run("fallback_application_name=fb").application_name, "");
+    env.set("PGAPPNAME", "envapp");
+    EXPECT_EQ(run("fallback_application_name=fb").application_name, "envapp");
     Settings a = run("client_encoding=auto");
     EXPECT_FALSE(a.client_encoding.empty());
     EXPECT_NE(a.client_encoding, "auto");

@@ -199,6 +199,22 @@ TEST_P(ApiSafety, StatementWhileCopyInOpenIsUsageError) {
     EXPECT_EQ(c.query("select count(*)::int from cp")[0][0].as<int>(), 3);
 }
 
+// A statement, statement name or COPY abort reason with a NUL byte is Error(usage) with
+// nothing sent: the connection goes on, and an open COPY keeps the rows written to it.
+TEST_P(ApiSafety, NulByteInTextIsUsageErrorWithSessionIntact) {
+    auto c = open();
+    const std::string nul("select 1\0; select 2", 19);
+    expect_usage([&] { c.query(nul); }, "NUL byte");
+    expect_usage([&] { c.close_statement(nul); }, "NUL byte");
+    c.query("CREATE TEMP TABLE cpn(x int)");
+    auto in = c.copy_in("COPY cpn FROM STDIN");
+    in.write("1\n");
+    expect_usage([&] { in.abort(nul); }, "NUL byte");
+    in.write("2\n");
+    EXPECT_EQ(in.finish(), 2u);
+    EXPECT_EQ(c.query("select count(*)::int from cpn")[0][0].as<int>(), 2);
+}
+
 TEST_P(ApiSafety, NestedTransactionIsUsageError) {
     auto c = open();
     c.query("CREATE TEMP TABLE tx(x int)");

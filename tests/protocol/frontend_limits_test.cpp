@@ -113,3 +113,18 @@ TEST(FrontendLimits, QueryOverTheLimitIsRefusedBeforeWriting) {
         EXPECT_EQ(out, "prefix");
     }
 }
+
+TEST(FrontendLimits, StartupMessageOverTheServersLimitIsRefusedBeforeWriting) {
+    // Body: version (4), "user\0u\0" (7), "application_name\0" (17), the value and its NUL, the final NUL.
+    const std::uint64_t fixed = 4 + 7 + 17 + 1 + 1;
+    std::vector<std::pair<std::string, std::string>> params = {
+        {"user", "u"}, {"application_name", std::string(protocol::max_startup_length - fixed, 'a')}};
+    std::string out;
+    protocol::startup_message(out, params);
+    EXPECT_EQ(out.size(), protocol::max_startup_length + 4);
+    params[1].second += 'a';
+    out = "prefix";
+    expect_usage([&] { protocol::startup_message(out, params); },
+                 "StartupMessage of 10005 bytes exceeds the server's limit of 10004 bytes");
+    EXPECT_EQ(out, "prefix");
+}

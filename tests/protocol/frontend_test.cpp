@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "pgtls/error.hpp"
 #include "protocol/query.hpp"
 
@@ -24,6 +29,38 @@ TEST(Frontend, StartupMessageLayout) {
 TEST(Frontend, QueryRefusesEmbeddedNul) {
     std::string out;
     EXPECT_THROW(protocol::query(out, std::string_view("SELECT 1\0; DROP", 15)), Error);
+}
+
+// A string with a NUL byte is refused before the message is begun: a type byte and an unset
+// length left behind would go out ahead of the next message and break the session.
+TEST(Frontend, EveryEncoderRefusingNulLeavesOutUntouched) {
+    const std::string_view nul("a\0b", 3);
+    const std::vector<std::pair<std::string, std::string>> startup = {{"user", "bob"}, {"application_name", std::string(nul)}};
+    const std::vector<std::function<void(std::string&)>> encoders = {
+        [&](std::string& o) { protocol::query(o, nul); },
+        [&](std::string& o) { protocol::query_header(o, nul); },
+        [&](std::string& o) { protocol::close(o, 'S', nul); },
+        [&](std::string& o) { protocol::copy_fail(o, nul); },
+        [&](std::string& o) { protocol::password_message(o, nul); },
+        [&](std::string& o) { protocol::sasl_initial_response(o, nul, "data"); },
+        [&](std::string& o) { protocol::startup_message(o, startup); },
+        [&](std::string& o) { protocol::parse(o, nul, "SELECT 1", {}); },
+        [&](std::string& o) { protocol::parse(o, "", nul, {}); },
+        [&](std::string& o) { protocol::bind(o, nul, "", {}, {}); },
+        [&](std::string& o) { protocol::describe(o, 'S', nul); },
+        [&](std::string& o) { protocol::execute(o, nul, 0); },
+    };
+    for (std::size_t i = 0; i < encoders.size(); ++i) {
+        std::string out = "prefix";
+        try {
+            encoders[i](out);
+            ADD_FAILURE() << "encoder " << i << " accepted a NUL byte";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), ErrorKind::usage) << i;
+            EXPECT_NE(std::string(e.what()).find("NUL byte"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(out, "prefix") << "encoder " << i;
+    }
 }
 
 TEST(Frontend, BindSendsFormatsOnlyWhenSomeParameterIsBinary) {
