@@ -36,6 +36,23 @@ namespace {
     throw Error(ErrorKind::protocol, "server sent " + what + " than " + keyword + "=" + std::to_string(cap) +
                                          " allows; the connection is closed");
 }
+
+// PostgreSQL's client-only encodings: a byte of a multibyte character may be an ASCII byte
+// (a backslash among them), so the server refuses them as server encodings. The text forms of
+// arrays, composites and ranges are parsed and built byte by byte, and would split such a
+// character at its backslash: an element read wrong, a quote smuggled into a composite sent.
+// So a session in one of them is refused (tokio-postgres, for one, only ever asks for UTF8).
+// The server reports the canonical name, whatever alias was asked for (sjis, mskanji, win932).
+void refuse_ascii_unsafe_encoding(const std::string& name) {
+    static constexpr std::string_view unsafe[] = {"SJIS", "SHIFT_JIS_2004", "BIG5", "GBK", "UHC", "GB18030", "JOHAB"};
+    if (std::find(std::begin(unsafe), std::end(unsafe), name) == std::end(unsafe)) return;
+    throw Error(ErrorKind::config, ErrorCause::config,
+                "client_encoding " + name +
+                    " is not supported: its multibyte characters may contain ASCII bytes such as '\\', which "
+                    "the text forms of arrays, composites and ranges would split; use UTF8 (the server "
+                    "converts) or another encoding PostgreSQL accepts as a server encoding; the "
+                    "connection is closed");
+}
 }  // namespace
 
 void SessionState::hold_row(std::size_t bytes) {
@@ -72,6 +89,7 @@ bool SessionState::handle_async(const BackendMessage& m) {
         }
         case 'S': {
             auto [k, v] = parse_parameter_status(m.body);
+            if (k == "client_encoding") refuse_ascii_unsafe_encoding(v);
             if (parameters.size() >= limits.parameter_status && parameters.find(k) == parameters.end())
                 over_cap("more distinct ParameterStatus names", "max_parameter_status", limits.parameter_status);
             parameters[std::move(k)] = std::move(v);

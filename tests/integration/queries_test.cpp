@@ -241,6 +241,26 @@ TEST_P(Queries, ParameterStatusIsTracked) {
     EXPECT_EQ(c.parameter_status("TimeZone"), "Asia/Kolkata");
 }
 
+// A client-only encoding whose multibyte characters may hold a backslash (SJIS, BIG5, GBK, UHC,
+// GB18030, JOHAB) would have array, composite and range text split inside a character: such a
+// session is refused, whether asked for at connect or by SET (by any alias), and the connection
+// closed. Another non-UTF8 encoding is still a session like any other.
+TEST_P(Queries, AClientEncodingWithAsciiTrailBytesIsRefused) {
+    expect_failure(conninfo(" client_encoding=SJIS", "pg18"), ErrorKind::config, "client_encoding SJIS is not supported");
+    auto c = open();
+    try {
+        c.query("SET client_encoding = 'win950'");
+        ADD_FAILURE() << "SET client_encoding = 'win950' was taken";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::config) << e.what();
+        EXPECT_NE(std::string(e.what()).find("client_encoding BIG5 is not supported"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(c.is_healthy());
+    auto latin = open();
+    latin.query("SET client_encoding = 'LATIN1'");
+    EXPECT_EQ(latin.query("SELECT 'caf' || chr(233)")[0][0].as<std::string>(), "caf\xe9");
+}
+
 // A query cancelled 200 ms after it started fails with 57014; the connection stays usable.
 void cancel_case(DriverConnection& c) {
     try {
