@@ -2,7 +2,9 @@
 // keys, CRLs, protocol versions, session I/O and channel-binding inputs — the same cases on
 // every compiled TLS backend, against an independent OpenSSL test server.
 #include <fcntl.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -696,6 +698,73 @@ TEST_P(BackendConformance, CrlDirAcceptsGoodServer) {
     TlsTestServer server(server_options("server"));
     Handshake h = run_handshake(backend(), c, server, {"localhost"});
     PGTLS_ASSERT_HANDSHAKE_OK(h);
+}
+
+// A CRL (PEM) naming the subject of PKI certificate `issuer`, signed with PKI key `signing_key`,
+// valid from now + `from_days` to now + `to_days`, revoking nothing.
+std::string make_crl(std::string_view issuer, std::string_view signing_key, long from_days, long to_days) {
+    auto read = [](std::string_view name, auto reader) {
+        std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_file(pki(name).c_str(), "r"), BIO_free);
+        return in ? reader(in.get(), nullptr, nullptr, nullptr) : nullptr;
+    };
+    std::unique_ptr<X509, decltype(&X509_free)> ca(read(issuer, PEM_read_bio_X509), X509_free);
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(read(signing_key, PEM_read_bio_PrivateKey), EVP_PKEY_free);
+    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
+    std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> from(X509_time_adj_ex(nullptr, from_days, 0, nullptr),
+                                                                ASN1_TIME_free);
+    std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> to(X509_time_adj_ex(nullptr, to_days, 0, nullptr),
+                                                              ASN1_TIME_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+    if (!ca || !key || !crl || !from || !to || !out || X509_CRL_set_version(crl.get(), 1) != 1 ||
+        X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.get())) != 1 ||
+        X509_CRL_set1_lastUpdate(crl.get(), from.get()) != 1 || X509_CRL_set1_nextUpdate(crl.get(), to.get()) != 1 ||
+        X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) <= 0 || PEM_write_bio_X509_CRL(out.get(), crl.get()) != 1) {
+        ADD_FAILURE() << "could not make a CRL of " << issuer;
+        return {};
+    }
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(out.get(), &data);
+    return std::string(data, static_cast<std::size_t>(len));
+}
+
+// The verdict on the good server certificate with `crl_pem` as the only CRL: "" when the
+// handshake succeeds, else the error, whether the context refused the CRL or the handshake failed.
+std::string verdict_with_crl(const tls::Backend& b, const std::string& crl_pem) {
+    ContextConfig c = verify_with("ca.crt");
+    c.crl = {tls::Material::Kind::pem, crl_pem};
+    std::shared_ptr<tls::Context> probe;
+    try {
+        probe = b.create_context(c);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::config) << e.what();
+        return e.what();
+    }
+    TlsTestServer server(server_options("server"));
+    Handshake h = run_handshake(b, c, server, {"localhost"});
+    if (h.ok()) return "";
+    PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+    return h.result.error;
+}
+
+// OpenSSL (libpq) accepts a CRL only when its issuer's key signed it and now lies between its
+// thisUpdate and nextUpdate; a stale, premature or forged CRL must never count as coverage.
+TEST_P(BackendConformance, CrlMustBeCurrentAndSignedByItsIssuer) {
+    if (!has(tls::cap_crl_file) || !has(tls::cap_pem_in_memory)) GTEST_SKIP() << "no in-memory CRL";
+    // Control: a current CRL made the same way is accepted.
+    EXPECT_EQ(verdict_with_crl(backend(), make_crl("ca.crt", "ca.key", -1, 30)), "");
+    const struct {
+        const char* what;
+        std::string crl;
+    } cases[] = {
+        {"expired", make_crl("ca.crt", "ca.key", -10, -1)},
+        {"not yet valid", make_crl("ca.crt", "ca.key", 1, 30)},
+        {"signed by another key", make_crl("ca.crt", "other-ca.key", -1, 30)},
+    };
+    for (const auto& c : cases) {
+        const std::string verdict = verdict_with_crl(backend(), c.crl);
+        EXPECT_NE(verdict, "") << c.what << " CRL accepted";
+        EXPECT_TRUE(contains_ignoring_case(verdict, "CRL")) << c.what << ": " << verdict;  // each backend's words
+    }
 }
 
 TEST_P(BackendConformance, RevokedServerAcceptedWithoutCrl) {
