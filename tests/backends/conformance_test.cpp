@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -233,6 +234,86 @@ TEST_P(BackendConformance, IntermediateCaAloneIsNotATrustAnchor) {
     TlsTestServer server(server_options("server-chain"));  // sends leaf + intermediate
     Handshake h = run_handshake(backend(), verify_with("intermediate-ca.crt"), server, {"localhost"});
     PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+}
+
+// A self-signed CA valid from now + `from_days` to now + `to_days` and a current leaf for
+// localhost it signed, written as NAME-ca.crt, NAME.crt and NAME.key in the scratch directory;
+// returns the path prefix (empty on failure, with the test failed).
+std::string make_dated_ca_and_leaf(const std::string& name, long from_days, long to_days) {
+    using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+    using Cert = std::unique_ptr<X509, decltype(&X509_free)>;
+    Key ca_key(EVP_EC_gen("P-256"), EVP_PKEY_free), leaf_key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+    auto make = [](const char* cn, EVP_PKEY* key, X509* issuer, EVP_PKEY* signer, long from, long to, long serial) {
+        Cert c(X509_new(), X509_free);
+        X509_NAME* subject = X509_NAME_new();
+        bool ok = c && subject && X509_set_version(c.get(), 2) == 1 &&
+                  ASN1_INTEGER_set(X509_get_serialNumber(c.get()), serial) == 1 &&
+                  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
+                                             -1, -1, 0) == 1 &&
+                  X509_set_subject_name(c.get(), subject) == 1 &&
+                  X509_set_issuer_name(c.get(), issuer ? X509_get_subject_name(issuer) : subject) == 1 &&
+                  X509_time_adj_ex(X509_getm_notBefore(c.get()), from, 0, nullptr) != nullptr &&
+                  X509_time_adj_ex(X509_getm_notAfter(c.get()), to, 0, nullptr) != nullptr &&
+                  X509_set_pubkey(c.get(), key) == 1;
+        X509_NAME_free(subject);
+        X509V3_CTX v3;
+        X509V3_set_ctx_nodb(&v3);
+        X509V3_set_ctx(&v3, issuer ? issuer : c.get(), c.get(), nullptr, nullptr, 0);
+        const char* exts[][2] = {{"basicConstraints", issuer ? "critical,CA:FALSE" : "critical,CA:TRUE"},
+                                 {"keyUsage", issuer ? "critical,digitalSignature" : "critical,keyCertSign,cRLSign"},
+                                 {"subjectAltName", issuer ? "DNS:localhost" : "email:ca@pgtls.test"}};
+        for (const auto& e : exts) {
+            X509_EXTENSION* ext = ok ? X509V3_EXT_conf(nullptr, &v3, e[0], e[1]) : nullptr;
+            ok = ext != nullptr && X509_add_ext(c.get(), ext, -1) == 1;
+            X509_EXTENSION_free(ext);
+        }
+        if (!ok || X509_sign(c.get(), signer, EVP_sha256()) <= 0) c.reset();
+        return c;
+    };
+    Cert ca = ca_key ? make("pgtls dated CA", ca_key.get(), nullptr, ca_key.get(), from_days, to_days, 1)
+                     : Cert(nullptr, X509_free);
+    Cert leaf = ca && leaf_key ? make("localhost", leaf_key.get(), ca.get(), ca_key.get(), -1, 30, 2)
+                               : Cert(nullptr, X509_free);
+    static const ScratchDir dir;
+    const std::string prefix = dir.path + "/" + name;
+    auto write = [](const std::string& path, auto writer) {
+        std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new_file(path.c_str(), "w"), BIO_free);
+        return out && writer(out.get()) == 1;
+    };
+    if (!leaf || !write(prefix + "-ca.crt", [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); }) ||
+        !write(prefix + ".crt", [&](BIO* b) { return PEM_write_bio_X509(b, leaf.get()); }) ||
+        !write(prefix + ".key", [&](BIO* b) {
+            return PEM_write_bio_PrivateKey(b, leaf_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+        })) {
+        ADD_FAILURE() << "could not make the dated CA " << name;
+        return {};
+    }
+    return prefix;
+}
+
+// OpenSSL (libpq) checks the dates of every certificate of the path, the trust anchor
+// included; a root of sslrootcert that expired or is not yet valid trusts nothing.
+TEST_P(BackendConformance, RootOutsideItsValidityPeriodTrustsNothing) {
+    const struct {
+        const char* name;
+        long from_days, to_days;
+        bool trusted;
+    } cases[] = {{"current-root", -2, 30, true}, {"expired-root", -20, -2, false}, {"future-root", 2, 30, false}};
+    for (const auto& c : cases) {
+        const std::string prefix = make_dated_ca_and_leaf(c.name, c.from_days, c.to_days);
+        if (prefix.empty()) return;
+        TlsServerOptions o;
+        o.cert_file = prefix + ".crt";
+        o.key_file = prefix + ".key";
+        TlsTestServer server(o);
+        Handshake h = run_handshake(backend(), verify_with_path(prefix + "-ca.crt"), server, {"localhost"});
+        if (c.trusted) {
+            EXPECT_TRUE(h.ok()) << c.name << ": " << describe(h.result);
+        } else {
+            EXPECT_FALSE(h.ok()) << c.name << " accepted";
+            PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+        }
+    }
 }
 
 TEST_P(BackendConformance, IntermediateCaBesideItsRootVerifies) {

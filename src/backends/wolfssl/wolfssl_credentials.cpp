@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string_view>
 
@@ -98,12 +99,16 @@ void load_system_trust(WOLFSSL_CTX* ctx) {
                                        "certificates found in the platform's locations");
 }
 
-void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
-    if (ca.kind == Material::Kind::system) return load_system_trust(ctx);
+std::size_t load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
+    if (ca.kind == Material::Kind::system) {
+        load_system_trust(ctx);
+        return 0;
+    }
     const std::string label = describe(ca, "root certificate file");
     const std::string data = material_data(ca, "root certificate file");
-    // wolfSSL would take an intermediate CA of the file as an anchor; libpq does not.
-    const RootFileAnchors anchors = keep_anchored_certificates(data);
+    // wolfSSL would take an intermediate CA of the file as an anchor; libpq does not. Nor does
+    // wolfSSL check the dates of the certificates it trusts, which OpenSSL does on every path.
+    const RootFileAnchors anchors = keep_anchored_certificates(data, std::time(nullptr));
     if (!anchors.trusts_nothing()) {
         const std::string& roots = anchors.data;
         if (const int rc = wolfSSL_CTX_load_verify_buffer(ctx, bytes(roots), size_of(roots), WOLFSSL_FILETYPE_PEM);
@@ -115,6 +120,7 @@ void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
         enable_crl_checks(ctx);
         load_crl_blocks(ctx, data, "the CRL in " + label);
     }
+    return anchors.out_of_date;
 }
 
 // Every PEM CRL in the directory, loaded up front (OpenSSL's by_dir, which libpq uses, looks up
@@ -164,8 +170,8 @@ void load_private_key(WOLFSSL_CTX* ctx, const ContextConfig& config, const std::
 
 }  // namespace
 
-void load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config) {
-    load_roots(ctx, config.ca);
+std::size_t load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config) {
+    const std::size_t out_of_date = load_roots(ctx, config.ca);
     if (config.crl.kind == Material::Kind::file || config.crl.kind == Material::Kind::pem) {
         const std::string label = describe(config.crl, "SSL certificate revocation list file");
         const std::string data = material_data(config.crl, "SSL certificate revocation list file");
@@ -177,6 +183,7 @@ void load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config) {
         enable_crl_checks(ctx);
         load_crl_dir(ctx, config.crl_dir);
     }
+    return out_of_date;
 }
 
 bool load_client_identity(WOLFSSL_CTX* ctx, const ContextConfig& config) {
