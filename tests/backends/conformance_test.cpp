@@ -236,20 +236,29 @@ TEST_P(BackendConformance, IntermediateCaAloneIsNotATrustAnchor) {
     PGTLS_EXPECT_HANDSHAKE_ERROR(h);
 }
 
-// A self-signed CA valid from now + `from_days` to now + `to_days` and a current leaf for
-// localhost it signed, written as NAME-ca.crt, NAME.crt and NAME.key in the scratch directory;
-// returns the path prefix (empty on failure, with the test failed).
-std::string make_dated_ca_and_leaf(const std::string& name, long from_days, long to_days) {
+// The leaf of make_dated_ca_and_leaf: its CN (bytes, of ASN.1 string type `cn_type`, or an
+// OpenSSL MBSTRING_* type for text) and whether it has the dNSName SAN "localhost".
+struct LeafNames {
+    std::string cn = "localhost";
+    int cn_type = MBSTRING_ASC;
+    bool dns_san = true;
+};
+
+// A self-signed CA valid from now + `from_days` to now + `to_days` and a current leaf it
+// signed, written as NAME-ca.crt, NAME.crt and NAME.key in the scratch directory; returns the
+// path prefix (empty on failure, with the test failed).
+std::string make_dated_ca_and_leaf(const std::string& name, long from_days, long to_days, const LeafNames& names = {}) {
     using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
     using Cert = std::unique_ptr<X509, decltype(&X509_free)>;
     Key ca_key(EVP_EC_gen("P-256"), EVP_PKEY_free), leaf_key(EVP_EC_gen("P-256"), EVP_PKEY_free);
-    auto make = [](const char* cn, EVP_PKEY* key, X509* issuer, EVP_PKEY* signer, long from, long to, long serial) {
+    auto make = [&names](const std::string& cn, int cn_type, EVP_PKEY* key, X509* issuer, EVP_PKEY* signer, long from,
+                         long to, long serial) {
         Cert c(X509_new(), X509_free);
         X509_NAME* subject = X509_NAME_new();
         bool ok = c && subject && X509_set_version(c.get(), 2) == 1 &&
                   ASN1_INTEGER_set(X509_get_serialNumber(c.get()), serial) == 1 &&
-                  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn),
-                                             -1, -1, 0) == 1 &&
+                  X509_NAME_add_entry_by_txt(subject, "CN", cn_type, reinterpret_cast<const unsigned char*>(cn.data()),
+                                             static_cast<int>(cn.size()), -1, 0) == 1 &&
                   X509_set_subject_name(c.get(), subject) == 1 &&
                   X509_set_issuer_name(c.get(), issuer ? X509_get_subject_name(issuer) : subject) == 1 &&
                   X509_time_adj_ex(X509_getm_notBefore(c.get()), from, 0, nullptr) != nullptr &&
@@ -261,7 +270,8 @@ std::string make_dated_ca_and_leaf(const std::string& name, long from_days, long
         X509V3_set_ctx(&v3, issuer ? issuer : c.get(), c.get(), nullptr, nullptr, 0);
         const char* exts[][2] = {{"basicConstraints", issuer ? "critical,CA:FALSE" : "critical,CA:TRUE"},
                                  {"keyUsage", issuer ? "critical,digitalSignature" : "critical,keyCertSign,cRLSign"},
-                                 {"subjectAltName", issuer ? "DNS:localhost" : "email:ca@pgtls.test"}};
+                                 {"subjectAltName",
+                                  issuer && names.dns_san ? "DNS:localhost" : "email:ca@pgtls.test"}};
         for (const auto& e : exts) {
             X509_EXTENSION* ext = ok ? X509V3_EXT_conf(nullptr, &v3, e[0], e[1]) : nullptr;
             ok = ext != nullptr && X509_add_ext(c.get(), ext, -1) == 1;
@@ -270,9 +280,9 @@ std::string make_dated_ca_and_leaf(const std::string& name, long from_days, long
         if (!ok || X509_sign(c.get(), signer, EVP_sha256()) <= 0) c.reset();
         return c;
     };
-    Cert ca = ca_key ? make("pgtls dated CA", ca_key.get(), nullptr, ca_key.get(), from_days, to_days, 1)
+    Cert ca = ca_key ? make("pgtls dated CA", MBSTRING_ASC, ca_key.get(), nullptr, ca_key.get(), from_days, to_days, 1)
                      : Cert(nullptr, X509_free);
-    Cert leaf = ca && leaf_key ? make("localhost", leaf_key.get(), ca.get(), ca_key.get(), -1, 30, 2)
+    Cert leaf = ca && leaf_key ? make(names.cn, names.cn_type, leaf_key.get(), ca.get(), ca_key.get(), -1, 30, 2)
                                : Cert(nullptr, X509_free);
     static const ScratchDir dir;
     const std::string prefix = dir.path + "/" + name;
@@ -314,6 +324,27 @@ TEST_P(BackendConformance, RootOutsideItsValidityPeriodTrustsNothing) {
             PGTLS_EXPECT_HANDSHAKE_ERROR(h);
         }
     }
+}
+
+// libpq compares the CN's bytes as the certificate holds them: a BMPString (UTF-16) CN has
+// NULs and is refused, whatever text it spells. Every backend reports those bytes.
+TEST_P(BackendConformance, CommonNameIsReportedAsItsRawBytes) {
+    using namespace std::string_literals;
+    const std::string utf16_localhost = "\0l\0o\0c\0a\0l\0h\0o\0s\0t"s;
+    const std::string prefix = make_dated_ca_and_leaf("bmp-cn", -2, 30, {utf16_localhost, V_ASN1_BMPSTRING, false});
+    if (prefix.empty()) return;
+    TlsServerOptions o;
+    o.cert_file = prefix + ".crt";
+    o.key_file = prefix + ".key";
+    TlsTestServer server(o);
+    Handshake h = run_handshake(backend(), verify_with_path(prefix + "-ca.crt"), server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
+    const auto peer = h.session->peer_certificate();
+    ASSERT_TRUE(peer.has_value());
+    EXPECT_EQ(peer->common_names, std::vector<std::string>{utf16_localhost});
+    std::string reason;
+    EXPECT_FALSE(tls::verify_host_name(*peer, "localhost", &reason));
+    EXPECT_EQ(reason, "SSL certificate's name contains embedded null");
 }
 
 TEST_P(BackendConformance, IntermediateCaBesideItsRootVerifies) {
