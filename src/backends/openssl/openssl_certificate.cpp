@@ -75,10 +75,12 @@ PeerCertificate describe_certificate(X509* cert) {
             const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
             if (name->type == GEN_DNS) {
                 out.san_dns.push_back(raw_string(name->d.dNSName));
+                out.san_order += 'd';
             } else if (name->type == GEN_IPADD) {
                 const unsigned char* data = ASN1_STRING_get0_data(name->d.iPAddress);
                 int len = ASN1_STRING_length(name->d.iPAddress);
                 out.san_ip.emplace_back(data, data + (len > 0 ? len : 0));
+                out.san_order += 'i';
             }
         }
         GENERAL_NAMES_free(names);
