@@ -108,11 +108,12 @@ struct TlsUp {
     std::optional<tls::PeerCertificate> peer;
     bool client_certificate_sent = false;
     std::vector<std::string> warnings;  // the backend's non-fatal problems (key log file)
+    bool client_certificate_requested = false;  // the server sent a CertificateRequest
 
     // What `session` reports once its handshake has completed: every driver's tls_up event.
     static TlsUp of(const tls::Session& session) {
         return TlsUp{session.info(), session.peer_certificate(), session.client_certificate_sent(),
-                     session.warnings()};
+                     session.warnings(), session.client_certificate_requested()};
     }
 };
 

@@ -5,7 +5,7 @@
 namespace pgtls::protocol {
 
 void check_tls_up(const TlsUp& up, const TlsChecks& checks) {
-    tls::check_post_handshake(up.info, up.peer, up.client_certificate_sent,
+    tls::check_post_handshake(up.info, up.peer, {up.client_certificate_requested, up.client_certificate_sent},
                               {checks.how == TlsStart::direct, checks.verify_full, checks.host,
                                checks.require_client_certificate});
 }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace pgtls::tls {
@@ -102,19 +103,25 @@ bool verify_host_name(const PeerCertificate& cert, std::string_view host_view, s
     if (!cert.san_dns.empty() && !host_is_ip) check_cn = false;
     if (!cert.san_ip.empty() && host_is_ip) check_cn = false;
 
-    for (const std::string& name : cert.san_dns) {
-        rc = match_dns_name(name, host, &error);
-        if (rc == Match::error) break;
-        note(name);
-        if (rc == Match::yes) break;
-    }
-    if (rc == Match::no) {
-        for (const auto& ip : cert.san_ip) {
+    // The SAN entries in certificate order when the backend gave it, as libpq meets them.
+    std::string order = cert.san_order;
+    if (order.size() != cert.san_dns.size() + cert.san_ip.size() ||
+        static_cast<std::size_t>(std::count(order.begin(), order.end(), 'd')) != cert.san_dns.size())
+        order = std::string(cert.san_dns.size(), 'd') + std::string(cert.san_ip.size(), 'i');
+    std::size_t next_dns = 0, next_ip = 0;
+    for (char kind : order) {
+        if (kind == 'd') {
+            const std::string& name = cert.san_dns[next_dns++];
+            rc = match_dns_name(name, host, &error);
+            if (rc == Match::error) break;
+            note(name);
+        } else {
+            const auto& ip = cert.san_ip[next_ip++];
             rc = match_ip(ip, host, &error);
             if (rc == Match::error) break;
             note(ip_to_string(ip));
-            if (rc == Match::yes) break;
         }
+        if (rc == Match::yes) break;
     }
     if (rc == Match::no && check_cn && !cert.common_names.empty()) {
         const std::string& cn = cert.common_names.front();

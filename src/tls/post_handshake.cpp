@@ -8,7 +8,7 @@
 namespace pgtls::tls {
 
 void check_post_handshake(const SessionInfo& info, const std::optional<PeerCertificate>& peer,
-                          bool client_certificate_sent, const PostHandshakeChecks& checks) {
+                          ClientCertificateExchange client_certificate, const PostHandshakeChecks& checks) {
     const std::string& alpn = info.alpn;
     if (checks.direct && alpn.empty())
         throw Error(ErrorKind::tls, ErrorCause::tls_alpn,
@@ -22,7 +22,9 @@ void check_post_handshake(const SessionInfo& info, const std::optional<PeerCerti
         if (!verify_host_name(*peer, checks.host, &reason))
             throw Error(ErrorKind::tls, ErrorCause::tls_host_name, reason);
     }
-    if (checks.require_client_certificate && !client_certificate_sent)
+    if (checks.require_client_certificate && !client_certificate.requested)
+        throw Error(ErrorKind::tls, ErrorCause::tls_client_certificate, "server did not request an SSL certificate");
+    if (checks.require_client_certificate && !client_certificate.sent)
         throw Error(ErrorKind::tls, ErrorCause::tls_client_certificate,
                     "server accepted connection without a valid SSL certificate");
 }

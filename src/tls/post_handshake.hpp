@@ -18,11 +18,17 @@ struct PostHandshakeChecks {
     bool require_client_certificate = false;  // sslcertmode=require
 };
 
+// What became of the client's certificate in the handshake.
+struct ClientCertificateExchange {
+    bool requested = false;  // the server sent a CertificateRequest
+    bool sent = false;       // a certificate went out in answer
+};
+
 // Throws Error(ErrorKind::tls) with libpq's texts, in libpq's order, each with its cause:
 // tls_alpn (no ALPN on a direct connection, or another protocol than "postgresql"),
 // tls_host_name (no certificate, or one that does not name the host), tls_client_certificate
-// (the server accepted the connection without the client's certificate).
+// (the server did not ask for the client's certificate, or accepted the connection without it).
 void check_post_handshake(const SessionInfo& info, const std::optional<PeerCertificate>& peer,
-                          bool client_certificate_sent, const PostHandshakeChecks& checks);
+                          ClientCertificateExchange client_certificate, const PostHandshakeChecks& checks);
 
 }  // namespace pgtls::tls

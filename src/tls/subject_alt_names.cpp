@@ -20,8 +20,10 @@ void read_general_names(std::span<const std::uint8_t> general_names, SubjectAltN
     while (names.next(name)) {
         if (name.tag == der::context(2, false)) {  // dNSName [2] IA5String
             out.dns.emplace_back(name.value.begin(), name.value.end());
+            out.order += 'd';
         } else if (name.tag == der::context(7, false)) {  // iPAddress [7] OCTET STRING
             out.ip.emplace_back(name.value.begin(), name.value.end());
+            out.order += 'i';
         }
     }
 }

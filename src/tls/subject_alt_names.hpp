@@ -13,6 +13,7 @@ namespace pgtls::tls {
 struct SubjectAltNames {
     std::vector<std::string> dns;                 // dNSName entries, bytes as in the certificate
     std::vector<std::vector<std::uint8_t>> ip;    // iPAddress entries, raw (4 or 16 bytes if sane)
+    std::string order;                            // PeerCertificate::san_order of the entries
 };
 
 // Malformed, truncated or absent extension: an empty (or partial) result, never a throw.

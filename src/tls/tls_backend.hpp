@@ -71,6 +71,10 @@ struct PeerCertificate {
     std::vector<std::uint8_t> der;                   // leaf certificate, DER
     std::vector<std::string> san_dns;                // dNSName entries, as bytes in the cert
     std::vector<std::vector<std::uint8_t>> san_ip;   // iPAddress entries: 4 or 16 bytes
+    // The kinds of the entries above in certificate order, 'd' (dNSName) or 'i' (iPAddress):
+    // libpq scans them in that order and stops at the first match or error. Empty, or not
+    // one letter per entry: every dNSName, then every iPAddress.
+    std::string san_order;
     std::vector<std::string> common_names;           // subject CN attribute(s)
     std::string subject;                             // one-line RFC 2253-ish, for display
     std::string issuer;

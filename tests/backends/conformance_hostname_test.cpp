@@ -51,6 +51,7 @@ void expect_hosts(const PeerCertificate& peer, std::initializer_list<HostExpecta
 
 TEST_P(BackendConformance, HostNameSanDnsAndIp) {
     PeerCertificate peer = peer_of(backend(), "server");
+    EXPECT_EQ(peer.san_order, "dii");  // DNS:localhost, IP:127.0.0.1, IP:::1, as in the certificate
     expect_hosts(peer, {
         {"localhost", true, nullptr},
         {"LOCALHOST", true, nullptr},
@@ -154,6 +155,11 @@ PeerCertificate cert(std::vector<std::string> dns, std::vector<std::vector<std::
 
 using namespace std::string_literals;
 
+PeerCertificate in_order(PeerCertificate c, std::string order) {
+    c.san_order = std::move(order);
+    return c;
+}
+
 struct HostCase {
     const char* what;
     PeerCertificate cert;
@@ -231,6 +237,19 @@ const std::vector<HostCase>& host_cases() {
          "certificate contains IP address with invalid length 5"},
         {"invalid IP length also for DNS hosts", cert({}, {{1, 2, 3}}), "localhost", false,
          "certificate contains IP address with invalid length 3"},
+        // libpq scans the SAN entries in certificate order and stops at the first match or error.
+        {"invalid IP before a matching dNSName", in_order(cert({"localhost"}, {{1, 2, 3, 4, 5}}), "id"), "localhost",
+         false, "certificate contains IP address with invalid length 5"},
+        {"invalid IP after a matching dNSName", in_order(cert({"localhost"}, {{1, 2, 3, 4, 5}}), "di"), "localhost",
+         true, ""},
+        {"matching IP before a NUL dNSName", in_order(cert({"bad\0name"s}, {ip("127.0.0.1")}), "id"), "127.0.0.1",
+         true, ""},
+        {"NUL dNSName before a matching IP", in_order(cert({"bad\0name"s}, {ip("127.0.0.1")}), "di"), "127.0.0.1",
+         false, "SSL certificate's name contains embedded null"},
+        {"first name in certificate order", in_order(cert({"a.example"}, {ip("10.0.0.1")}), "id"), "b.example", false,
+         mismatch("10.0.0.1", 1, "b.example")},
+        {"order not matching the entries is ignored", in_order(cert({"localhost"}, {{1, 2, 3, 4, 5}}), "ii"),
+         "localhost", true, ""},
         {"empty host", cert({"localhost"}), "", false, "host name must be specified for a verified SSL connection"},
         {"NUL in host", cert({"localhost"}), "localhost\0.evil"s, false, ""},
     };

@@ -3,7 +3,10 @@
 
 #include <array>
 #include <cstdint>
+#include <ctime>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "auth/base64.hpp"
 #include "tls/crl_coverage.hpp"
@@ -44,11 +47,19 @@ TEST(KitCrlCoverage, ReasonNamesTheIssuer) {
               "unable to get certificate CRL (no CRL from issuer \"CN=Intermediate\")");
 }
 
-// The smallest certificate keep_anchored_certificates reads: its issuer and subject names.
-std::string pem_certificate(const std::string& issuer, const std::string& subject) {
+// The smallest certificate keep_anchored_certificates reads: its issuer and subject names, and
+// its validity when given as two DER times (tag + text).
+struct DerTime {
+    std::uint8_t tag;
+    std::string text;
+};
+std::string pem_certificate(const std::string& issuer, const std::string& subject,
+                            std::optional<std::pair<DerTime, DerTime>> validity = std::nullopt) {
     using test::tlv;
     auto name = [](const std::string& cn) { return tlv(0x30, test::DerBytes(cn.begin(), cn.end())); };
-    const auto tbs = tlv(0x30, test::cat({tlv(0x02, {0x01}), tlv(0x30, {}), name(issuer), tlv(0x30, {}), name(subject)}));
+    auto time = [](const DerTime& t) { return tlv(t.tag, test::DerBytes(t.text.begin(), t.text.end())); };
+    const auto dates = validity ? tlv(0x30, test::cat({time(validity->first), time(validity->second)})) : tlv(0x30, {});
+    const auto tbs = tlv(0x30, test::cat({tlv(0x02, {0x01}), tlv(0x30, {}), name(issuer), dates, name(subject)}));
     return "-----BEGIN CERTIFICATE-----\n" + auth::base64_encode(tlv(0x30, tbs)) + "\n-----END CERTIFICATE-----\n";
 }
 
@@ -61,6 +72,32 @@ TEST(KitRootFileAnchors, KeepsRootsAndWhatLeadsToThemDropsTheRest) {
     EXPECT_EQ(r.data, "# roots\n" + root + inter + "text\n" + leaf);
     const auto none = tls::keep_anchored_certificates(stray + leaf);
     EXPECT_TRUE(none.trusts_nothing());
+}
+
+TEST(KitRootFileAnchors, WithATimeDropsWhatIsOutOfDateAndWhatLeadsOnlyThroughIt) {
+    constexpr std::uint8_t utc = 0x17, generalized = 0x18;
+    const std::string root = pem_certificate("Root", "Root", {{{utc, "200101000000Z"}, {generalized, "20400101000000Z"}}});
+    const std::string leaf = pem_certificate("Root", "Leaf", {{{utc, "240101000000Z"}, {utc, "260101000000Z"}}});
+    const std::string old_root = pem_certificate("Old", "Old", {{{utc, "100101000000Z"}, {utc, "241231235959Z"}}});
+    const std::string via_old = pem_certificate("Old", "ViaOld", {{{utc, "200101000000Z"}, {utc, "300101000000Z"}}});
+    const std::string future = pem_certificate("Fut", "Fut", {{{generalized, "20250102000000Z"}, {utc, "300101000000Z"}}});
+    const std::string expired_inter = pem_certificate("Root", "Inter", {{{utc, "200101000000Z"}, {utc, "210101000000Z"}}});
+    const std::string undated = pem_certificate("Root", "Undated");
+    std::tm tm{};
+    tm.tm_year = 2025 - 1900;
+    tm.tm_mday = 1;  // 2025-01-01 00:00:00 UTC
+    const std::time_t now = ::timegm(&tm);
+    const std::string file = root + leaf + old_root + via_old + future + expired_inter + undated;
+    const auto r = tls::keep_anchored_certificates(file, now);
+    EXPECT_EQ(r.data, root + leaf + undated);
+    EXPECT_EQ(r.kept, 3u);
+    EXPECT_EQ(r.dropped, 4u);
+    EXPECT_EQ(r.out_of_date, 3u);
+    // Without a time, dates do not matter (the libraries that check them themselves).
+    const auto all = tls::keep_anchored_certificates(file);
+    EXPECT_EQ(all.kept, 7u);
+    EXPECT_EQ(all.out_of_date, 0u);
+    EXPECT_TRUE(tls::keep_anchored_certificates(old_root + via_old, now).trusts_nothing());
 }
 
 TEST(KitRootFileAnchors, ACutNeverJoinsTwoLinesIntoACertificateNobodyJudged) {

@@ -2,7 +2,10 @@
 // keys, CRLs, protocol versions, session I/O and channel-binding inputs — the same cases on
 // every compiled TLS backend, against an independent OpenSSL test server.
 #include <fcntl.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -231,6 +234,117 @@ TEST_P(BackendConformance, IntermediateCaAloneIsNotATrustAnchor) {
     TlsTestServer server(server_options("server-chain"));  // sends leaf + intermediate
     Handshake h = run_handshake(backend(), verify_with("intermediate-ca.crt"), server, {"localhost"});
     PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+}
+
+// The leaf of make_dated_ca_and_leaf: its CN (bytes, of ASN.1 string type `cn_type`, or an
+// OpenSSL MBSTRING_* type for text) and whether it has the dNSName SAN "localhost".
+struct LeafNames {
+    std::string cn = "localhost";
+    int cn_type = MBSTRING_ASC;
+    bool dns_san = true;
+};
+
+// A self-signed CA valid from now + `from_days` to now + `to_days` and a current leaf it
+// signed, written as NAME-ca.crt, NAME.crt and NAME.key in the scratch directory; returns the
+// path prefix (empty on failure, with the test failed).
+std::string make_dated_ca_and_leaf(const std::string& name, long from_days, long to_days, const LeafNames& names = {}) {
+    using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+    using Cert = std::unique_ptr<X509, decltype(&X509_free)>;
+    Key ca_key(EVP_EC_gen("P-256"), EVP_PKEY_free), leaf_key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+    auto make = [&names](const std::string& cn, int cn_type, EVP_PKEY* key, X509* issuer, EVP_PKEY* signer, long from,
+                         long to, long serial) {
+        Cert c(X509_new(), X509_free);
+        X509_NAME* subject = X509_NAME_new();
+        bool ok = c && subject && X509_set_version(c.get(), 2) == 1 &&
+                  ASN1_INTEGER_set(X509_get_serialNumber(c.get()), serial) == 1 &&
+                  X509_NAME_add_entry_by_txt(subject, "CN", cn_type, reinterpret_cast<const unsigned char*>(cn.data()),
+                                             static_cast<int>(cn.size()), -1, 0) == 1 &&
+                  X509_set_subject_name(c.get(), subject) == 1 &&
+                  X509_set_issuer_name(c.get(), issuer ? X509_get_subject_name(issuer) : subject) == 1 &&
+                  X509_time_adj_ex(X509_getm_notBefore(c.get()), from, 0, nullptr) != nullptr &&
+                  X509_time_adj_ex(X509_getm_notAfter(c.get()), to, 0, nullptr) != nullptr &&
+                  X509_set_pubkey(c.get(), key) == 1;
+        X509_NAME_free(subject);
+        X509V3_CTX v3;
+        X509V3_set_ctx_nodb(&v3);
+        X509V3_set_ctx(&v3, issuer ? issuer : c.get(), c.get(), nullptr, nullptr, 0);
+        const char* exts[][2] = {{"basicConstraints", issuer ? "critical,CA:FALSE" : "critical,CA:TRUE"},
+                                 {"keyUsage", issuer ? "critical,digitalSignature" : "critical,keyCertSign,cRLSign"},
+                                 {"subjectAltName",
+                                  issuer && names.dns_san ? "DNS:localhost" : "email:ca@pgtls.test"}};
+        for (const auto& e : exts) {
+            X509_EXTENSION* ext = ok ? X509V3_EXT_conf(nullptr, &v3, e[0], e[1]) : nullptr;
+            ok = ext != nullptr && X509_add_ext(c.get(), ext, -1) == 1;
+            X509_EXTENSION_free(ext);
+        }
+        if (!ok || X509_sign(c.get(), signer, EVP_sha256()) <= 0) c.reset();
+        return c;
+    };
+    Cert ca = ca_key ? make("pgtls dated CA", MBSTRING_ASC, ca_key.get(), nullptr, ca_key.get(), from_days, to_days, 1)
+                     : Cert(nullptr, X509_free);
+    Cert leaf = ca && leaf_key ? make(names.cn, names.cn_type, leaf_key.get(), ca.get(), ca_key.get(), -1, 30, 2)
+                               : Cert(nullptr, X509_free);
+    static const ScratchDir dir;
+    const std::string prefix = dir.path + "/" + name;
+    auto write = [](const std::string& path, auto writer) {
+        std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new_file(path.c_str(), "w"), BIO_free);
+        return out && writer(out.get()) == 1;
+    };
+    if (!leaf || !write(prefix + "-ca.crt", [&](BIO* b) { return PEM_write_bio_X509(b, ca.get()); }) ||
+        !write(prefix + ".crt", [&](BIO* b) { return PEM_write_bio_X509(b, leaf.get()); }) ||
+        !write(prefix + ".key", [&](BIO* b) {
+            return PEM_write_bio_PrivateKey(b, leaf_key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+        })) {
+        ADD_FAILURE() << "could not make the dated CA " << name;
+        return {};
+    }
+    return prefix;
+}
+
+// OpenSSL (libpq) checks the dates of every certificate of the path, the trust anchor
+// included; a root of sslrootcert that expired or is not yet valid trusts nothing.
+TEST_P(BackendConformance, RootOutsideItsValidityPeriodTrustsNothing) {
+    const struct {
+        const char* name;
+        long from_days, to_days;
+        bool trusted;
+    } cases[] = {{"current-root", -2, 30, true}, {"expired-root", -20, -2, false}, {"future-root", 2, 30, false}};
+    for (const auto& c : cases) {
+        const std::string prefix = make_dated_ca_and_leaf(c.name, c.from_days, c.to_days);
+        if (prefix.empty()) return;
+        TlsServerOptions o;
+        o.cert_file = prefix + ".crt";
+        o.key_file = prefix + ".key";
+        TlsTestServer server(o);
+        Handshake h = run_handshake(backend(), verify_with_path(prefix + "-ca.crt"), server, {"localhost"});
+        if (c.trusted) {
+            EXPECT_TRUE(h.ok()) << c.name << ": " << describe(h.result);
+        } else {
+            EXPECT_FALSE(h.ok()) << c.name << " accepted";
+            PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+        }
+    }
+}
+
+// libpq compares the CN's bytes as the certificate holds them: a BMPString (UTF-16) CN has
+// NULs and is refused, whatever text it spells. Every backend reports those bytes.
+TEST_P(BackendConformance, CommonNameIsReportedAsItsRawBytes) {
+    using namespace std::string_literals;
+    const std::string utf16_localhost = "\0l\0o\0c\0a\0l\0h\0o\0s\0t"s;
+    const std::string prefix = make_dated_ca_and_leaf("bmp-cn", -2, 30, {utf16_localhost, V_ASN1_BMPSTRING, false});
+    if (prefix.empty()) return;
+    TlsServerOptions o;
+    o.cert_file = prefix + ".crt";
+    o.key_file = prefix + ".key";
+    TlsTestServer server(o);
+    Handshake h = run_handshake(backend(), verify_with_path(prefix + "-ca.crt"), server, {"localhost"});
+    PGTLS_ASSERT_HANDSHAKE_OK(h);
+    const auto peer = h.session->peer_certificate();
+    ASSERT_TRUE(peer.has_value());
+    EXPECT_EQ(peer->common_names, std::vector<std::string>{utf16_localhost});
+    std::string reason;
+    EXPECT_FALSE(tls::verify_host_name(*peer, "localhost", &reason));
+    EXPECT_EQ(reason, "SSL certificate's name contains embedded null");
 }
 
 TEST_P(BackendConformance, IntermediateCaBesideItsRootVerifies) {
@@ -696,6 +810,82 @@ TEST_P(BackendConformance, CrlDirAcceptsGoodServer) {
     TlsTestServer server(server_options("server"));
     Handshake h = run_handshake(backend(), c, server, {"localhost"});
     PGTLS_ASSERT_HANDSHAKE_OK(h);
+}
+
+// A CRL (PEM) naming the subject of PKI certificate `issuer`, signed with PKI key `signing_key`,
+// valid from now + `from_days` to now + `to_days` (no nextUpdate: nullopt), revoking nothing.
+std::string make_crl(std::string_view issuer, std::string_view signing_key, long from_days,
+                     std::optional<long> to_days) {
+    auto read = [](std::string_view name, auto reader) {
+        std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_file(pki(name).c_str(), "r"), BIO_free);
+        return in ? reader(in.get(), nullptr, nullptr, nullptr) : nullptr;
+    };
+    std::unique_ptr<X509, decltype(&X509_free)> ca(read(issuer, PEM_read_bio_X509), X509_free);
+    std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(read(signing_key, PEM_read_bio_PrivateKey), EVP_PKEY_free);
+    std::unique_ptr<X509_CRL, decltype(&X509_CRL_free)> crl(X509_CRL_new(), X509_CRL_free);
+    std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> from(X509_time_adj_ex(nullptr, from_days, 0, nullptr),
+                                                                ASN1_TIME_free);
+    std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)> to(X509_time_adj_ex(nullptr, to_days.value_or(0), 0, nullptr),
+                                                              ASN1_TIME_free);
+    std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+    if (!ca || !key || !crl || !from || !to || !out || X509_CRL_set_version(crl.get(), 1) != 1 ||
+        X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.get())) != 1 ||
+        X509_CRL_set1_lastUpdate(crl.get(), from.get()) != 1 ||
+        (to_days && X509_CRL_set1_nextUpdate(crl.get(), to.get()) != 1) ||
+        X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) <= 0 || PEM_write_bio_X509_CRL(out.get(), crl.get()) != 1) {
+        ADD_FAILURE() << "could not make a CRL of " << issuer;
+        return {};
+    }
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(out.get(), &data);
+    return std::string(data, static_cast<std::size_t>(len));
+}
+
+// The verdict on the good server certificate with `crl_pem` as the only CRL: "" when the
+// handshake succeeds, else the error, whether the context refused the CRL or the handshake failed.
+std::string verdict_with_crl(const tls::Backend& b, const std::string& crl_pem) {
+    ContextConfig c = verify_with("ca.crt");
+    c.crl = {tls::Material::Kind::pem, crl_pem};
+    std::shared_ptr<tls::Context> probe;
+    try {
+        probe = b.create_context(c);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::config) << e.what();
+        return e.what();
+    }
+    TlsTestServer server(server_options("server"));
+    Handshake h = run_handshake(b, c, server, {"localhost"});
+    if (h.ok()) return "";
+    PGTLS_EXPECT_HANDSHAKE_ERROR(h);
+    return h.result.error;
+}
+
+// OpenSSL (libpq) accepts a CRL only when its issuer's key signed it and now lies between its
+// thisUpdate and nextUpdate; a stale, premature or forged CRL must never count as coverage.
+TEST_P(BackendConformance, CrlMustBeCurrentAndSignedByItsIssuer) {
+    if (!has(tls::cap_crl_file) || !has(tls::cap_pem_in_memory)) GTEST_SKIP() << "no in-memory CRL";
+    // Control: a current CRL made the same way is accepted.
+    EXPECT_EQ(verdict_with_crl(backend(), make_crl("ca.crt", "ca.key", -1, 30)), "");
+    // RFC 5280 makes nextUpdate mandatory, yet OpenSSL (libpq) takes a CRL without one as
+    // current. mbedTLS 2.28 calls it expired and wolfSSL 5.5 cannot parse it: they refuse it.
+    const std::string undated = verdict_with_crl(backend(), make_crl("ca.crt", "ca.key", -1, std::nullopt));
+    if (name() == "openssl" || name() == "gnutls")
+        EXPECT_EQ(undated, "") << "no nextUpdate";
+    else
+        EXPECT_NE(undated, "") << "no nextUpdate";
+    const struct {
+        const char* what;
+        std::string crl;
+    } cases[] = {
+        {"expired", make_crl("ca.crt", "ca.key", -10, -1)},
+        {"not yet valid", make_crl("ca.crt", "ca.key", 1, 30)},
+        {"signed by another key", make_crl("ca.crt", "other-ca.key", -1, 30)},
+    };
+    for (const auto& c : cases) {
+        const std::string verdict = verdict_with_crl(backend(), c.crl);
+        EXPECT_NE(verdict, "") << c.what << " CRL accepted";
+        EXPECT_TRUE(contains_ignoring_case(verdict, "CRL")) << c.what << ": " << verdict;  // each backend's words
+    }
 }
 
 TEST_P(BackendConformance, RevokedServerAcceptedWithoutCrl) {

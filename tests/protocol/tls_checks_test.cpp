@@ -14,7 +14,8 @@ using protocol::TlsUp;
 
 namespace {
 
-TlsUp up_with(std::string alpn, std::vector<std::string> names = {}, bool client_cert = false) {
+TlsUp up_with(std::string alpn, std::vector<std::string> names = {}, bool client_cert = false,
+              bool cert_requested = true) {
     TlsUp up;
     up.info.protocol = "TLSv1.3";
     up.info.alpn = std::move(alpn);
@@ -24,6 +25,7 @@ TlsUp up_with(std::string alpn, std::vector<std::string> names = {}, bool client
         up.peer = std::move(c);
     }
     up.client_certificate_sent = client_cert;
+    up.client_certificate_requested = cert_requested;
     return up;
 }
 
@@ -80,6 +82,11 @@ TEST(TlsChecks, SslcertmodeRequireNeedsTheClientCertificateSent) {
     const Error e = refusal(up_with("", {}, false), require);
     EXPECT_EQ(e.cause(), ErrorCause::tls_client_certificate);
     EXPECT_STREQ(e.what(), "server accepted connection without a valid SSL certificate");
+    // libpq names a server that never asked differently from one that let the connection in
+    // without the certificate it asked for.
+    const Error unasked = refusal(up_with("", {}, false, false), require);
+    EXPECT_EQ(unasked.cause(), ErrorCause::tls_client_certificate);
+    EXPECT_STREQ(unasked.what(), "server did not request an SSL certificate");
 }
 
 TEST(TlsChecks, ChecksRunInLibpqsOrder) {

@@ -53,10 +53,13 @@ void subject_alt_names(gnutls_x509_crt_t crt, PeerCertificate& pc) {
             unsigned type = 0;
             gnutls_datum_t san{nullptr, 0}, oid{nullptr, 0};
             if (gnutls_subject_alt_names_get(sans, i, &type, &san, &oid) < 0) break;
-            if (type == GNUTLS_SAN_DNSNAME)
+            if (type == GNUTLS_SAN_DNSNAME) {
                 pc.san_dns.emplace_back(reinterpret_cast<const char*>(san.data), san.size);
-            else if (type == GNUTLS_SAN_IPADDRESS)
+                pc.san_order += 'd';
+            } else if (type == GNUTLS_SAN_IPADDRESS) {
                 pc.san_ip.emplace_back(san.data, san.data + san.size);
+                pc.san_order += 'i';
+            }
         }
     }
     gnutls_subject_alt_names_deinit(sans);

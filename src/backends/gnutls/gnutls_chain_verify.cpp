@@ -2,7 +2,11 @@
 
 #include <gnutls/x509.h>
 
+#include <ctime>
+#include <string_view>
 #include <vector>
+
+#include "tls/crl_coverage.hpp"
 
 namespace pgtls::tls::gnutls {
 namespace {
@@ -22,6 +26,46 @@ std::string issuer_text(gnutls_x509_crt_t crt) {
     return dn.str();
 }
 
+bool issued_by(gnutls_x509_crl_t crl, const std::string& raw_issuer) {
+    gnutls_datum_t dn{nullptr, 0};
+    if (gnutls_x509_crl_get_raw_issuer_dn(crl, &dn) < 0) return false;
+    const bool same = raw_issuer == std::string_view(reinterpret_cast<const char*>(dn.data), dn.size);
+    gnutls_free(dn.data);
+    return same;
+}
+
+// Why no loaded CRL vouches for `cert`, whose issuer certificate is `issuer`; nullopt when one
+// does. As OpenSSL (libpq) accepts a CRL: issued under the issuer's name, signed by its key,
+// thisUpdate not in the future and nextUpdate (when present) not past. GnuTLS checks neither
+// the signature nor the dates of CRLs it was given, so a forged or stale CRL must not count.
+std::optional<std::string> crl_problem(const ContextState& state, gnutls_x509_crt_t cert, gnutls_x509_crt_t issuer) {
+    const std::string issuer_dn = raw_dn(cert, true);
+    const std::time_t now = std::time(nullptr);
+    std::optional<std::string> problem;
+    for (const Crl& crl : state.crls) {
+        if (!issued_by(crl.get(), issuer_dn)) continue;
+        // The dates are judged below: gnutls_x509_crl_verify would call a CRL without
+        // nextUpdate superseded (and so invalid), where OpenSSL accepts it.
+        constexpr unsigned date_bits =
+            GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED | GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE;
+        unsigned status = 0;
+        const int rc = gnutls_x509_crl_verify(crl.get(), &issuer, 1, 0, &status);
+        const bool only_dates = (status & date_bits) != 0 && (status & ~(date_bits | GNUTLS_CERT_INVALID)) == 0;
+        const char* bad = nullptr;
+        const std::time_t next_update = gnutls_x509_crl_get_next_update(crl.get());
+        if (rc < 0 || (status != 0 && !only_dates))
+            bad = "CRL signature failure";
+        else if (gnutls_x509_crl_get_this_update(crl.get()) > now)
+            bad = "CRL is not yet valid";
+        else if (next_update != static_cast<std::time_t>(-1) && next_update < now)
+            bad = "CRL has expired";
+        if (!bad) return std::nullopt;
+        if (!problem) problem = std::string(bad) + " (CRL from issuer \"" + issuer_text(cert) + "\")";
+    }
+    if (problem) return problem;
+    return missing_crl_reason(issuer_text(cert));
+}
+
 // The kit's CRL-coverage rule (src/tls/crl_coverage.hpp) over the path GnuTLS verified,
 // which it does not expose: rebuilt here from the peer's certificates and the trust store.
 std::optional<std::string> check_crl_coverage(gnutls_session_t session, const ContextState& state) {
@@ -37,36 +81,30 @@ std::optional<std::string> check_crl_coverage(gnutls_session_t session, const Co
     }
     if (chain.empty()) return std::string("could not parse the server certificate");
 
-    auto has_crl_from = [&](const std::string& issuer) {
-        return state.crl_issuers.covers(
-            {reinterpret_cast<const std::uint8_t*>(issuer.data()), issuer.size()});
-    };
-    auto missing = [](gnutls_x509_crt_t crt) { return missing_crl_reason(issuer_text(crt)); };
-
     gnutls_x509_crt_t cur = chain.front().get();
     std::vector<bool> used(chain.size(), false);
     used[0] = true;
-    Crt anchor_holder;
+    std::vector<Crt> anchors;  // issuers taken from the store, alive while the walk uses them
     for (std::size_t step = 0; step <= chain.size() + 1; ++step) {
         const std::string issuer = raw_dn(cur, true);
-        if (!has_crl_from(issuer)) return missing(cur);
-        if (issuer == raw_dn(cur, false)) return std::nullopt;  // self-issued: the path ends here
-        gnutls_x509_crt_t next = nullptr;
-        for (std::size_t i = 0; i < chain.size(); ++i) {
+        const bool self_issued = issuer == raw_dn(cur, false);
+        gnutls_x509_crt_t next = self_issued ? cur : nullptr;
+        for (std::size_t i = 0; next == nullptr && i < chain.size(); ++i) {
             if (!used[i] && raw_dn(chain[i].get(), false) == issuer) {
                 used[i] = true;
                 next = chain[i].get();
-                break;
             }
         }
         if (!next) {
             // The issuer is a trust anchor the server did not send; take it from the store.
             gnutls_x509_crt_t anchor = nullptr;
             if (gnutls_certificate_get_issuer(state.cred.get(), cur, &anchor, GNUTLS_TL_GET_COPY) < 0 || !anchor)
-                return std::nullopt;
-            anchor_holder.reset(anchor);
+                return missing_crl_reason(issuer_text(cur));  // no key to check a CRL with
+            anchors.emplace_back(anchor);
             next = anchor;
         }
+        if (auto problem = crl_problem(state, cur, next)) return problem;
+        if (self_issued) return std::nullopt;  // the path ends here
         cur = next;
     }
     return std::nullopt;

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "backends/gnutls/gnutls_util.hpp"
-#include "tls/crl_coverage.hpp"
 #include "tls/tls_backend.hpp"
 
 namespace pgtls::tls::gnutls {
@@ -31,9 +30,10 @@ struct ContextState {
     PrivKey client_key;
 
     // CRL checking is on exactly when libpq would set X509_V_FLAG_CRL_CHECK_ALL: a CRL file or
-    // directory was named. crl_issuers also holds CRLs found in the root certificate file.
+    // directory was named. crls holds every CRL loaded, those of the root certificate file too:
+    // the coverage rule checks each one's signature and dates itself (GnuTLS does neither).
     bool crl_active = false;
-    CrlIssuers crl_issuers;
+    std::vector<Crl> crls;
 
     std::vector<std::string> alpn;
     std::string keylog_file;

@@ -36,18 +36,8 @@ std::string read_material(const Material& m, const std::string& what, const char
     throw Error(ErrorKind::config, std::string(verb) + " " + describe(m, what) + ": " + error);
 }
 
-void add_issuer_of(CrlIssuers& issuers, gnutls_x509_crl_t crl) {
-    gnutls_datum_t dn{nullptr, 0};
-    if (gnutls_x509_crl_get_raw_issuer_dn(crl, &dn) < 0) {
-        issuers.add({});  // as before: an unreadable issuer is recorded as the empty Name
-        return;
-    }
-    issuers.add({dn.data, dn.size});
-    gnutls_free(dn.data);
-}
-
-// Parses every CRL (PEM) in `bytes`; returns how many were found and records their issuers.
-// Adds them to the credentials (GnuTLS keeps the ones whose signature a trust anchor verifies).
+// Parses every CRL (PEM) in `bytes`; returns how many were found and keeps them for the
+// coverage rule. Adds them to the credentials, where GnuTLS applies their revocations.
 int add_crls(ContextState& state, const std::string& bytes, std::string& error) {
     gnutls_x509_crl_t* list = nullptr;
     unsigned n = 0;
@@ -59,9 +49,13 @@ int add_crls(ContextState& state, const std::string& bytes, std::string& error) 
                     : "no certificate revocation list found";
         return 0;
     }
-    for (unsigned i = 0; i < n; ++i) add_issuer_of(state.crl_issuers, list[i]);
-    rc = gnutls_certificate_set_x509_crl(state.cred.get(), list, static_cast<int>(n));
-    for (unsigned i = 0; i < n; ++i) gnutls_x509_crl_deinit(list[i]);
+    rc = gnutls_certificate_set_x509_crl(state.cred.get(), list, static_cast<int>(n));  // copies them
+    for (unsigned i = 0; i < n; ++i) {
+        if (rc >= 0)
+            state.crls.emplace_back(list[i]);
+        else
+            gnutls_x509_crl_deinit(list[i]);
+    }
     gnutls_free(list);
     if (rc < 0) {
         error = error_text(rc);

@@ -37,6 +37,7 @@ PeerCertificate describe_certificate(const mbedtls_x509_crt& crt) {
     SubjectAltNames san = subject_alt_names_from_der(pc.der);
     pc.san_dns = std::move(san.dns);
     pc.san_ip = std::move(san.ip);
+    pc.san_order = std::move(san.order);
     for (const mbedtls_x509_name* n = &crt.subject; n != nullptr; n = n->next) {
         if (n->oid.p != nullptr && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0)
             pc.common_names.emplace_back(reinterpret_cast<const char*>(n->val.p), n->val.len);

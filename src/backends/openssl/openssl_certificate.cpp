@@ -20,18 +20,6 @@ std::string raw_string(const ASN1_STRING* s) {
     return std::string(reinterpret_cast<const char*>(data), static_cast<std::size_t>(len));
 }
 
-// CN text as UTF-8 (identical to the raw bytes for the PrintableString/UTF8String/IA5String
-// that real certificates use; BMPString/UniversalString become comparable UTF-8). Embedded
-// NULs survive the conversion.
-std::string common_name_text(const ASN1_STRING* s) {
-    unsigned char* utf8 = nullptr;
-    int len = ASN1_STRING_to_UTF8(&utf8, s);
-    if (len < 0) return raw_string(s);
-    std::string out(reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(len));
-    OPENSSL_free(utf8);
-    return out;
-}
-
 }  // namespace
 
 std::string name_one_line(const X509_NAME* name) {
@@ -87,10 +75,12 @@ PeerCertificate describe_certificate(X509* cert) {
             const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
             if (name->type == GEN_DNS) {
                 out.san_dns.push_back(raw_string(name->d.dNSName));
+                out.san_order += 'd';
             } else if (name->type == GEN_IPADD) {
                 const unsigned char* data = ASN1_STRING_get0_data(name->d.iPAddress);
                 int len = ASN1_STRING_length(name->d.iPAddress);
                 out.san_ip.emplace_back(data, data + (len > 0 ? len : 0));
+                out.san_order += 'i';
             }
         }
         GENERAL_NAMES_free(names);
@@ -99,7 +89,9 @@ PeerCertificate describe_certificate(X509* cert) {
     const X509_NAME* subject = X509_get_subject_name(cert);
     for (int i = -1; (i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0;) {
         const X509_NAME_ENTRY* entry = X509_NAME_get_entry(subject, i);
-        out.common_names.push_back(common_name_text(X509_NAME_ENTRY_get_data(entry)));
+        // The string's bytes as the certificate holds them, what libpq compares (and what the
+        // other backends report): a BMPString CN has NULs and is refused, never decoded.
+        out.common_names.push_back(raw_string(X509_NAME_ENTRY_get_data(entry)));
     }
     out.subject = name_one_line(subject);
     out.issuer = name_one_line(X509_get_issuer_name(cert));

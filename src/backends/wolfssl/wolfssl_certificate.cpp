@@ -124,6 +124,7 @@ std::optional<PeerCertificate> describe_certificate(std::span<const std::uint8_t
     SubjectAltNames san = subject_alt_names_from_der(der);
     pc.san_dns = std::move(san.dns);
     pc.san_ip = std::move(san.ip);
+    pc.san_order = std::move(san.order);
     std::unique_ptr<WOLFSSL_X509, X509Free> x509(
         wolfSSL_X509_d2i(nullptr, der.data(), static_cast<int>(der.size())));
     pc.signature_hash = signature_hash(x509.get(), der);

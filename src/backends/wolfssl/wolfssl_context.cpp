@@ -37,7 +37,7 @@ WolfsslContext::WolfsslContext(const ContextConfig& config) {
         if (config.verify_chain) {
             if (config.ca.empty())
                 throw Error(ErrorKind::config, "certificate verification requested but no root certificate (sslrootcert) given");
-            load_trust(ctx_, config);
+            out_of_date_roots_ = load_trust(ctx_, config);
             wolfSSL_CTX_set_verify(ctx_, WOLFSSL_VERIFY_PEER, nullptr);
         } else {
             // sslmode=require without a root certificate: encrypt, trust anything (as libpq).

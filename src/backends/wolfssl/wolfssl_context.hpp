@@ -24,6 +24,8 @@ public:
     WOLFSSL_CTX* native() const noexcept { return ctx_; }
     bool has_client_certificate() const noexcept { return has_own_cert_; }
     bool verifies_chain() const noexcept { return verify_chain_; }
+    // Certificates of the root file left out because they were expired or not yet valid.
+    std::size_t out_of_date_roots() const noexcept { return out_of_date_roots_; }
     // Comma-separated, as wolfSSL_UseALPN takes it; empty: offer none.
     const std::string& alpn_list() const noexcept { return alpn_list_; }
 
@@ -34,6 +36,7 @@ private:
     WOLFSSL_CTX* ctx_ = nullptr;
     bool has_own_cert_ = false;
     bool verify_chain_ = false;
+    std::size_t out_of_date_roots_ = 0;
     std::string alpn_list_;
 };
 

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string_view>
 
@@ -31,6 +32,27 @@ std::string material_data(const Material& m, const std::string& what) { return m
 constexpr std::string_view crl_begin = "-----BEGIN X509 CRL-----";
 constexpr std::string_view crl_end = "-----END X509 CRL-----";
 
+// Why the CRL in PEM `block` is outside its validity period, or nullptr. wolfSSL never checks
+// thisUpdate (it would take a CRL from the future) and names an expired CRL only as an
+// "ASN parsing error"; OpenSSL (libpq) refuses both ("CRL is not yet valid", "CRL has
+// expired"). They are refused here when loaded, where wolfSSL already refused expired ones.
+const char* crl_date_problem(const std::string& block) {
+    WOLFSSL_BIO* bio = wolfSSL_BIO_new_mem_buf(block.data(), static_cast<int>(block.size()));
+    if (bio == nullptr) return nullptr;
+    WOLFSSL_X509_CRL* crl = wolfSSL_PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr);
+    wolfSSL_BIO_free(bio);
+    if (crl == nullptr) return nullptr;  // wolfSSL_CTX_LoadCRLBuffer reports what is wrong with it
+    const char* problem = nullptr;
+    const WOLFSSL_ASN1_TIME* this_update = wolfSSL_X509_CRL_get_lastUpdate(crl);
+    const WOLFSSL_ASN1_TIME* next_update = wolfSSL_X509_CRL_get_nextUpdate(crl);
+    if (this_update != nullptr && wolfSSL_X509_cmp_current_time(this_update) > 0)
+        problem = "CRL is not yet valid";
+    else if (next_update != nullptr && next_update->length > 0 && wolfSSL_X509_cmp_current_time(next_update) < 0)
+        problem = "CRL has expired";
+    wolfSSL_X509_CRL_free(crl);
+    return problem;
+}
+
 // Loads every PEM CRL block of `data`; returns how many loaded. wolfSSL_CTX_LoadCRLBuffer
 // takes the first block only.
 int load_crl_blocks(WOLFSSL_CTX* ctx, const std::string& data, const std::string& label) {
@@ -39,6 +61,8 @@ int load_crl_blocks(WOLFSSL_CTX* ctx, const std::string& data, const std::string
         const std::size_t end = data.find(crl_end, at);
         if (end == std::string::npos) break;
         const std::string block = data.substr(at, end + crl_end.size() - at) + "\n";
+        if (const char* problem = crl_date_problem(block))
+            throw Error(ErrorKind::config, "could not load " + label + ": " + problem);
         if (const int rc = wolfSSL_CTX_LoadCRLBuffer(ctx, bytes(block), size_of(block), WOLFSSL_FILETYPE_PEM);
             rc != WOLFSSL_SUCCESS)
             throw Error(ErrorKind::config, "could not load " + label + ": " + error_text(rc));
@@ -75,12 +99,16 @@ void load_system_trust(WOLFSSL_CTX* ctx) {
                                        "certificates found in the platform's locations");
 }
 
-void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
-    if (ca.kind == Material::Kind::system) return load_system_trust(ctx);
+std::size_t load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
+    if (ca.kind == Material::Kind::system) {
+        load_system_trust(ctx);
+        return 0;
+    }
     const std::string label = describe(ca, "root certificate file");
     const std::string data = material_data(ca, "root certificate file");
-    // wolfSSL would take an intermediate CA of the file as an anchor; libpq does not.
-    const RootFileAnchors anchors = keep_anchored_certificates(data);
+    // wolfSSL would take an intermediate CA of the file as an anchor; libpq does not. Nor does
+    // wolfSSL check the dates of the certificates it trusts, which OpenSSL does on every path.
+    const RootFileAnchors anchors = keep_anchored_certificates(data, std::time(nullptr));
     if (!anchors.trusts_nothing()) {
         const std::string& roots = anchors.data;
         if (const int rc = wolfSSL_CTX_load_verify_buffer(ctx, bytes(roots), size_of(roots), WOLFSSL_FILETYPE_PEM);
@@ -92,6 +120,7 @@ void load_roots(WOLFSSL_CTX* ctx, const Material& ca) {
         enable_crl_checks(ctx);
         load_crl_blocks(ctx, data, "the CRL in " + label);
     }
+    return anchors.out_of_date;
 }
 
 // Every PEM CRL in the directory, loaded up front (OpenSSL's by_dir, which libpq uses, looks up
@@ -141,8 +170,8 @@ void load_private_key(WOLFSSL_CTX* ctx, const ContextConfig& config, const std::
 
 }  // namespace
 
-void load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config) {
-    load_roots(ctx, config.ca);
+std::size_t load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config) {
+    const std::size_t out_of_date = load_roots(ctx, config.ca);
     if (config.crl.kind == Material::Kind::file || config.crl.kind == Material::Kind::pem) {
         const std::string label = describe(config.crl, "SSL certificate revocation list file");
         const std::string data = material_data(config.crl, "SSL certificate revocation list file");
@@ -154,6 +183,7 @@ void load_trust(WOLFSSL_CTX* ctx, const ContextConfig& config) {
         enable_crl_checks(ctx);
         load_crl_dir(ctx, config.crl_dir);
     }
+    return out_of_date;
 }
 
 bool load_client_identity(WOLFSSL_CTX* ctx, const ContextConfig& config) {

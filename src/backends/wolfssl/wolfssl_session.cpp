@@ -146,6 +146,9 @@ IoResult WolfsslSession::failure(int rc, const char* during) {
     if (is_verification_error(err)) {
         what = "certificate verify failed: " + error_text(err);
         if (err == CRL_MISSING) what += " (every certificate of the chain needs a CRL from its issuer)";
+        if (const std::size_t n = context_->out_of_date_roots(); n > 0)
+            what += " (" + std::to_string(n) + (n == 1 ? " certificate" : " certificates") +
+                    " of the root certificate file left out: expired or not yet valid)";
     } else if (err == SOCKET_PEER_CLOSED_E || (err == SOCKET_ERROR_E && transport_eof_)) {
         what = "the server closed the connection unexpectedly";
     } else if (err == SOCKET_ERROR_E && io_errno_ != 0) {
