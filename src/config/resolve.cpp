@@ -830,8 +830,9 @@ Settings resolve(const Config& config, const Environment& process_env) {
     // libpq's EnvironmentOptions: PGDATESTYLE, PGTZ and PGGEQO are sent as startup parameters
     // (any value but "default", any case; an empty one too). A runtime parameter set in code
     // for the same setting wins.
-    for (const auto& [var, guc] : {std::pair{"PGDATESTYLE", "datestyle"}, {"PGTZ", "timezone"}, {"PGGEQO", "geqo"}}) {
-        const auto v = env(var);
+    for (const auto& variable : {std::pair{"PGDATESTYLE", "datestyle"}, {"PGTZ", "timezone"}, {"PGGEQO", "geqo"}}) {
+        const char* guc = variable.second;  // a variable of its own: clang 14 cannot capture a binding
+        const auto v = env(variable.first);
         if (!v || iequals(*v, "default")) continue;
         const bool in_code = std::any_of(config.runtime_params.begin(), config.runtime_params.end(),
                                          [guc](const auto& p) { return iequals(p.first, guc); });
