@@ -301,6 +301,16 @@ std::string make_dated_ca_and_leaf(const std::string& name, long from_days, long
     return prefix;
 }
 
+// A handshake to "localhost" trusting PREFIX-ca.crt, against a server presenting PREFIX.crt
+// and PREFIX.key (make_dated_ca_and_leaf's files).
+Handshake handshake_with_dated(const tls::Backend& b, const std::string& prefix) {
+    TlsServerOptions o;
+    o.cert_file = prefix + ".crt";
+    o.key_file = prefix + ".key";
+    TlsTestServer server(o);
+    return run_handshake(b, verify_with_path(prefix + "-ca.crt"), server, {"localhost"});
+}
+
 // OpenSSL (libpq) checks the dates of every certificate of the path, the trust anchor
 // included; a root of sslrootcert that expired or is not yet valid trusts nothing.
 TEST_P(BackendConformance, RootOutsideItsValidityPeriodTrustsNothing) {
@@ -312,11 +322,7 @@ TEST_P(BackendConformance, RootOutsideItsValidityPeriodTrustsNothing) {
     for (const auto& c : cases) {
         const std::string prefix = make_dated_ca_and_leaf(c.name, c.from_days, c.to_days);
         if (prefix.empty()) return;
-        TlsServerOptions o;
-        o.cert_file = prefix + ".crt";
-        o.key_file = prefix + ".key";
-        TlsTestServer server(o);
-        Handshake h = run_handshake(backend(), verify_with_path(prefix + "-ca.crt"), server, {"localhost"});
+        Handshake h = handshake_with_dated(backend(), prefix);
         if (c.trusted) {
             EXPECT_TRUE(h.ok()) << c.name << ": " << describe(h.result);
         } else {
@@ -333,11 +339,7 @@ TEST_P(BackendConformance, CommonNameIsReportedAsItsRawBytes) {
     const std::string utf16_localhost = "\0l\0o\0c\0a\0l\0h\0o\0s\0t"s;
     const std::string prefix = make_dated_ca_and_leaf("bmp-cn", -2, 30, {utf16_localhost, V_ASN1_BMPSTRING, false});
     if (prefix.empty()) return;
-    TlsServerOptions o;
-    o.cert_file = prefix + ".crt";
-    o.key_file = prefix + ".key";
-    TlsTestServer server(o);
-    Handshake h = run_handshake(backend(), verify_with_path(prefix + "-ca.crt"), server, {"localhost"});
+    Handshake h = handshake_with_dated(backend(), prefix);
     PGTLS_ASSERT_HANDSHAKE_OK(h);
     const auto peer = h.session->peer_certificate();
     ASSERT_TRUE(peer.has_value());
