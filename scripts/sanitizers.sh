@@ -77,7 +77,7 @@ if [ "$what" = tsan ] || [ "$what" = all ]; then
     targets=(tests/pool/pool_test tests/pool/pbkdf2_cache_test tests/hostile/hostile_server_test
              tests/backends/conformance_test)
     if $integration; then
-        tests+=(integration pool_integration pgbouncer faults_server_restart faults_network_loss
+        tests+=(integration pool_integration pool_integration_restart pgbouncer faults_server_restart faults_network_loss
                 async_resolver async_pool asio_pool)
         targets+=(tests/integration/integration_test tests/integration/pool_integration_test
                   tests/integration/pgbouncer_test tests/faults/faults_server_restart_test
