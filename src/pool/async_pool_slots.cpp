@@ -96,7 +96,9 @@ void AsyncPoolState::start_close(PoolCore::SlotId id, CloseReason reason, time_p
         s.span = std::make_unique<PoolSpan>(opt, "pgtls.pool.destroy");
         s.close_parent = 0;
     }
-    if (s.conn && s.conn->is_open() && s.conn->is_healthy() && !s.conn->busy())
+    // Mid-COPY (an abandoned AsyncCopyIn) a close would wait behind the COPY for the grace.
+    if (s.conn && s.conn->is_open() && s.conn->is_healthy() && !s.conn->busy() &&
+        s.conn->transaction_status() != TransactionStatus::unknown)
         s.run_step(now + kCloseGrace, [](AsyncConnection& c, auto done) { c.close(std::move(done)); });
     // Otherwise settle() drops it at once.
 }

@@ -478,6 +478,28 @@ TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
     EXPECT_EQ(removed[1], "released mid-query, mid-COPY or not connected");
 }
 
+// A lease given back while a COPY FROM STDIN it opened is still open: no operation of the
+// connection runs, yet it is mid-COPY; the next borrower must not get it (its queries would wait
+// behind the COPY, and the abandoned writer could still write).
+TEST_P(AsyncPoolTest, AConnectionReleasedMidCopyIsNotLentAgain) {
+    const auto writer = std::make_shared<AsyncCopyIn>();  // outlives the pool: its COPY is dropped with it
+    bool opened = false;
+    AsyncPool pool(pg18_verified(), small(2));
+    auto lease = acquire(pool);
+    query(pool, lease, "CREATE TEMP TABLE copy_left_open (n int)");
+    lease->open_copy_in("COPY copy_left_open FROM STDIN", [writer, &opened](std::exception_ptr e, AsyncCopyIn w) {
+        *writer = std::move(w);
+        opened = !e;
+    });
+    settle(pool, [&] { return opened; });
+    ASSERT_TRUE(writer->is_open());
+    lease.release();
+    auto next = acquire(pool);
+    EXPECT_EQ(next.connection_id(), 2u) << "the connection left mid-COPY was lent again";
+    settle(pool, [&] { return pool.stats().total == 1; });
+    EXPECT_EQ(pool.stats().destroyed_for(PoolCloseReason::unclean_release), 1u);
+}
+
 // The pool's spans, as the blocking pool reports them (tests/integration/pool_trace_test.cpp):
 // the Config's tracer and the default name, the connection's own spans under create, release
 // and acquire (the health check), a failed check's close under the acquire.
