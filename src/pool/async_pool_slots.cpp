@@ -224,12 +224,12 @@ void AsyncPoolState::settle(AsyncSlot& s, time_point now) {
                 reason = {PoolCloseReason::health_check_failed, "health check failed: connection not idle after ping"};
             s.close_parent = acquire_span(waiter);  // a close it causes starts under the acquire
             if (core.is_shut_down()) {
-                core.released(s.id, now, pool_closed_reason());
+                core.withdrawn(s.id, now);  // its acquire failed: "pool is closed"
             } else if (reason.closes()) {
                 count_failed_check(waiter);
                 core.check_failed(waiter, s.id, now, std::move(reason));  // waiter 0: cancelled, not requeued
             } else if (waiter == 0) {
-                core.released(s.id, now);  // its acquire was cancelled meanwhile
+                core.withdrawn(s.id, now);  // its acquire was cancelled meanwhile: not counted
                 s.phase = AsyncSlot::Phase::idle;
             } else {
                 hand_out(s, waiter, s.waited);

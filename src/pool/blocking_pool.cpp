@@ -330,7 +330,7 @@ public:
                     CloseReason reason = reject_reason(*s, a, deadline);
                     lk.lock();
                     if (core.is_shut_down()) {
-                        core.released(a.slot, clock->now(), pool_closed_reason());
+                        core.withdrawn(a.slot, clock->now());  // closed, and not counted as acquired
                         dispatch(work);
                         waiting.erase(id);
                         lk.unlock();

@@ -232,15 +232,24 @@ void PoolCore::dropped(Ticket ticket) {
 }
 
 void PoolCore::check_failed(WaiterId waiter, SlotId id, time_point now, CloseReason reason) {
+    unlend(id);
+    auto w = lent_waiters_.find(id);
+    if (w != lent_waiters_.end() && w->second.id == waiter && !shut_down_) waiters_.push_front(w->second);
+    close_slot(id, std::move(reason));
+    serve(now);
+}
+
+void PoolCore::withdrawn(SlotId id, time_point now) {
+    unlend(id);
+    released(id, now);  // closed when the pool is shut down
+}
+
+void PoolCore::unlend(SlotId id) {
     Slot& s = slots_[id];
     --s.uses;
     --counters_.acquire_count;
     counters_.acquire_wait_total -= s.waited;
     --counters_.acquire_wait_histogram[wait_bucket(s.waited)];
-    auto w = lent_waiters_.find(id);
-    if (w != lent_waiters_.end() && w->second.id == waiter && !shut_down_) waiters_.push_front(w->second);
-    close_slot(id, std::move(reason));
-    serve(now);
 }
 
 CloseReason PoolCore::expired(SlotId id, time_point now) const {

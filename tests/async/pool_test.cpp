@@ -212,6 +212,26 @@ TEST_P(AsyncPoolTest, CancellingAWaitingAcquireHandsTheConnectionToTheNext) {
     EXPECT_EQ(second.lease.connection_id(), 1u);
 }
 
+// An acquire cancelled while the connection lent to it is being health-checked: the
+// connection goes back idle, and the stats count no acquisition for it.
+TEST_P(AsyncPoolTest, AnAcquireCancelledDuringItsHealthCheckIsNotCounted) {
+    Got cancelled;  // outlives the pool, whose destructor may complete the acquire
+    AsyncPoolOptions o = small(1);
+    o.health_check_after = 0ms;  // every lend of an idle connection is pinged
+    AsyncPool pool(pg18_verified(), o);
+    acquire(pool).release();
+    settle(pool, [&] { return pool.stats().idle == 1; });
+    const auto id = pool.acquire(cancelled.callback());  // lent at once, its ping started
+    ASSERT_EQ(pool.stats().in_use, 1u);
+    pool.cancel(id);
+    settle(pool, [&] { return cancelled.done && pool.stats().idle == 1; });
+    EXPECT_TRUE(cancelled.error);
+    const PoolStats s = pool.stats();
+    EXPECT_EQ(s.acquire_count, 1u) << "the cancelled acquire was counted as served";
+    auto again = acquire(pool);
+    EXPECT_EQ(again.uses(), 2u);
+}
+
 TEST_P(AsyncPoolTest, ATerminatedIdleConnectionIsReplacedByTheHealthCheck) {
     AsyncPoolOptions o = small(2);
     std::vector<std::string> removed;

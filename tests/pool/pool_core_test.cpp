@@ -203,6 +203,37 @@ TEST(PoolCore, FailedCheckClosesTheConnectionAndKeepsTheWaiterAtTheHead) {
     (void)b;
 }
 
+// The async pool's cancel of an acquire whose lend is being checked, or a close meanwhile:
+// the check passes, but nobody got the connection; it counts neither as an acquisition nor
+// as a use (max_uses would otherwise retire it one lease early).
+TEST(PoolCore, AWithdrawnLendIsNeitherAnAcquisitionNorAUse) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    core.released(id, T0);
+    auto a = core.acquire(T0 + 2s, kNever);
+    auto lend = only(core, Kind::lend);
+    EXPECT_EQ(lend.waiter, a);
+    EXPECT_TRUE(lend.check);
+    core.cancel(a, T0 + 2s);  // in the check: the core has nothing to do yet
+    core.withdrawn(id, T0 + 2s);
+    EXPECT_TRUE(core.take_actions().empty());
+    PoolStats s = core.stats();
+    EXPECT_EQ(s.acquire_count, 1u);
+    EXPECT_EQ(s.idle, 1u);
+    std::uint64_t histogram = 0;
+    for (auto n : s.acquire_wait_histogram) histogram += n;
+    EXPECT_EQ(histogram, 1u);
+    EXPECT_EQ(s.acquire_wait_total, 0ns);
+    EXPECT_EQ(core.uses(id), 1u);
+    auto b = core.acquire(T0 + 3s, kNever);
+    EXPECT_EQ(only(core, Kind::lend).waiter, b);
+    EXPECT_EQ(core.uses(id), 2u);
+    core.shutdown(T0 + 4s);
+    core.withdrawn(id, T0 + 4s);  // b's check passed after close(): closed, not counted
+    EXPECT_EQ(only(core, Kind::close).close_kind, PoolCloseReason::pool_closed);
+    EXPECT_EQ(core.stats().acquire_count, 1u);
+}
+
 TEST(PoolCore, BrokenOrDirtyReleaseIsClosedNotReused) {
     PoolCore core(options(1), 1);
     [[maybe_unused]] auto [w0, id] = open_one(core, T0);
