@@ -174,6 +174,7 @@ void AsyncPoolState::settle_opening(PoolCore::Ticket ticket, AsyncSlot& s, time_
                                                          "pool: after_connect left the connection unusable")),
                            now);
     s.defaults.capture(*s.conn);
+    s.cache_capacity = s.conn->statement_cache_capacity();
     auto owned = std::move(opening.at(ticket));
     opening.erase(ticket);
     const auto id = core.opened(ticket, now);

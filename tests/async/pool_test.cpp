@@ -498,6 +498,25 @@ TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
     EXPECT_EQ(removed[1], "released mid-query, mid-COPY or not connected");
 }
 
+// As the blocking pool (PoolLeaseIsolation): a borrower's statement cache capacity is put back
+// on release, and the statements the cache held closed on the server.
+TEST_P(AsyncPoolTest, StatementCacheCapacityIsRestoredAndItsStatementsClosed) {
+    bool set = false;  // outlives the pool, which owns the connection its callback is queued on
+    AsyncPool pool(pg18_verified(), small(1));
+    auto a = acquire(pool);
+    a->set_statement_cache_capacity(4, [&set](std::exception_ptr e) { set = !e; });
+    for (int i = 1; i <= 3; ++i)
+        a->execute_args("SELECT $1::int + " + std::to_string(i), [](std::exception_ptr, Result) {}, 1);
+    EXPECT_EQ(query(pool, a, "SELECT count(*) FROM pg_prepared_statements").at(0)[0][0].as<int>(), 3);
+    EXPECT_TRUE(set);
+    a.release();
+    auto b = acquire(pool);
+    EXPECT_EQ(b.connection_id(), 1u);
+    EXPECT_EQ(b->statement_cache_capacity(), 0u);
+    EXPECT_EQ(query(pool, b, "SELECT count(*) FROM pg_prepared_statements").at(0)[0][0].as<int>(), 0)
+        << "statements cached for A are left prepared on the session";
+}
+
 // A lease given back while a COPY FROM STDIN it opened is still open: no operation of the
 // connection runs, yet it is mid-COPY; the next borrower must not get it (its queries would wait
 // behind the COPY, and the abandoned writer could still write).
