@@ -71,7 +71,7 @@ void validate(const PooledConnector& connector, const PoolCoreOptions& opt) {
 
 }  // namespace
 
-class BlockingPool {
+class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
 public:
     BlockingPool(PooledConnector c, PoolCoreOptions o, std::shared_ptr<const PoolClock> k, RetirePredicate r)
         : connector((validate(c, o), std::move(c))), opt(std::move(o)), retire(std::move(r)), clock(std::move(k)),
@@ -101,7 +101,8 @@ public:
         std::vector<std::shared_ptr<Waiter>> notify;
     };
 
-    void start() { maint = std::thread([this] { maintain(); }); }
+    // The thread holds the pool: close() called from a hook it runs lets it finish on its own.
+    void start() { maint = std::thread([self = shared_from_this()] { self->maintain(); }); }
 
     // Routes the core's actions; caller holds the lock.
     void dispatch(Work& work) {
@@ -490,7 +491,12 @@ public:
             t = std::move(maint);
         }
         finish(work);
-        if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+        if (t.joinable()) {
+            if (t.get_id() == std::this_thread::get_id())
+                t.detach();  // a hook on the maintenance thread closes: it ends when the hook returns
+            else
+                t.join();
+        }
         std::unique_lock lk(m);
         for (auto ticket : refills) core.dropped(ticket);  // never run after shutdown
         refills.clear();

@@ -667,6 +667,30 @@ TEST_F(PoolTest, CloseWakesWaitersWithAnError) {
     EXPECT_EQ(server->open, 0);
 }
 
+// The event hooks run on the maintenance thread for min_size's connects: a hook may close the
+// pool there (e.g. on_error giving up on a dead server) without the pool joining its own thread
+// or leaving it joinable (std::terminate).
+TEST_F(PoolTest, AHookOnTheMaintenanceThreadMayCloseThePool) {
+    server->refuse = true;
+    auto o = options();
+    o.min_size = 1;
+    std::atomic<FakePool*> target{nullptr};
+    std::atomic<bool> closed_by_hook{false};
+    o.on_error = [&](const PoolEvent&) {
+        FakePool* p = nullptr;
+        while (!(p = target.load())) std::this_thread::yield();
+        p->close(0ms);
+        closed_by_hook = true;
+    };
+    auto pool = make(o);
+    target = pool.get();
+    ASSERT_TRUE(eventually([&] { return closed_by_hook.load(); }));
+    EXPECT_TRUE(pool->is_closed());
+    EXPECT_THROW(pool->acquire(), Error);
+    pool.reset();
+    EXPECT_EQ(server->connect_attempts, 1);
+}
+
 TEST_F(PoolTest, DestructorClosesEverything) {
     auto o = options();
     o.min_size = 3;
