@@ -529,7 +529,11 @@ bool blocking_pool_closed(const BlockingPool& pool) {
 PoolStats blocking_pool_stats(const BlockingPool& pool) { return pool.snapshot(); }
 
 LeasedSlot acquire_blocking(const std::shared_ptr<BlockingPool>& pool, std::chrono::milliseconds timeout) {
-    return LeasedSlot(pool, pool->acquire(timeout));
+    // `pool` is the BasicPool's own pointer: a destructor run on another thread while this one
+    // waits fails the wait ("pool is closed") and drops it, so the wait holds its own.
+    std::shared_ptr<BlockingPool> keep = pool;
+    Slot* slot = keep->acquire(timeout);
+    return LeasedSlot(std::move(keep), slot);
 }
 
 void LeasedSlot::release() noexcept {
