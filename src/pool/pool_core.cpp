@@ -362,6 +362,9 @@ PoolCore::time_point PoolCore::retry_at() const {
 
 PoolCore::time_point PoolCore::refill_due() const {
     if (shut_down_ || refilling_ || slots_.size() + opening_.size() >= opt_.min_size) return time_point::max();
+    // Without a backoff (connect_backoff_initial 0) a failed connect leaves no time to wait
+    // for: the next try is the regular maintenance pass's, not an immediate one, again and again.
+    if (backoff_.count() == 0 && !last_connect_error_.empty()) return time_point::max();
     return backoff_until_;
 }
 

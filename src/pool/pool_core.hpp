@@ -116,7 +116,8 @@ public:
     // that is not a waiter's own deadline); time_point::max() when none.
     time_point retry_at() const;
     // When a maintenance pass is useful before its regular interval: below min_size with no
-    // refill in flight, at once or when the connect backoff ends; time_point::max() otherwise.
+    // refill in flight, at once or when the connect backoff ends (after a failed connect with
+    // no backoff configured, only the regular pass); time_point::max() otherwise.
     time_point refill_due() const;
 
     bool is_shut_down() const noexcept { return shut_down_; }

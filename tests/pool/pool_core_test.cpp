@@ -333,6 +333,24 @@ TEST(PoolCore, RefillAfterAFailedConnectWaitsForTheBackoff) {
     EXPECT_EQ(only(core, Kind::open).waiter, 0u);
 }
 
+// connect_backoff_initial = 0: no backoff, yet a refill against a dead server must not be due
+// again at once (the maintenance thread, or the async pool's loop, would reconnect in a tight
+// loop): it waits for the next regular maintenance pass.
+TEST(PoolCore, RefillWithoutBackoffWaitsForTheNextPass) {
+    auto o = options(2);
+    o.min_size = 1;
+    o.connect_backoff_initial = 0ms;
+    PoolCore core(o, 1);
+    core.maintain(T0);
+    auto refill = only(core, Kind::open);
+    core.open_failed(refill.ticket, T0, "refused");
+    EXPECT_EQ(core.refill_due(), kNever);
+    core.maintain(T0 + 1s);  // the regular pass retries
+    refill = only(core, Kind::open);
+    core.opened(refill.ticket, T0 + 1s);
+    EXPECT_EQ(core.stats().idle, 1u);
+}
+
 TEST(PoolCore, ShutdownFailsWaitersClosesIdleAndReturnedConnections) {
     PoolCore core(options(2), 1);
     [[maybe_unused]] auto [w0, a] = open_one(core, T0);

@@ -613,6 +613,22 @@ TEST_F(PoolTest, MaintenanceDoesNotSpinAgainstADeadServer) {
     ASSERT_TRUE(eventually([&] { return pool->stats().idle == 2; }));
 }
 
+// Without a backoff (connect_backoff_initial = 0) the maintenance thread retries min_size at its
+// regular pass, not in a tight loop against the dead server.
+TEST_F(PoolTest, MaintenanceWithoutBackoffDoesNotSpinAgainstADeadServer) {
+    server->refuse = true;
+    auto o = options();
+    o.min_size = 1;
+    o.connect_backoff_initial = 0ms;
+    auto pool = make(o);
+    ASSERT_TRUE(eventually([&] { return server->connect_attempts >= 1; }));
+    std::this_thread::sleep_for(30ms);
+    EXPECT_EQ(server->connect_attempts, 1);  // fake time did not move: no retry
+    server->refuse = false;
+    clock->advance(o.maintenance_interval);
+    ASSERT_TRUE(eventually([&] { return pool->stats().idle == 1; }));
+}
+
 // ---- close ---------------------------------------------------------------------------------
 
 TEST_F(PoolTest, CloseWaitsForOutstandingLeasesThenClosesEverything) {
