@@ -329,7 +329,8 @@ public:
     /// False after an I/O or protocol error: the connection cannot be used any more.
     bool is_healthy() const noexcept;
     const ConnectionInfo& info() const noexcept;  ///< What the connection negotiated.
-    /// The transaction state after the last completed command.
+    /// The transaction state after the last completed command (unknown when not connected, or
+    /// while an AsyncCopyIn's COPY is open: mid-COPY, as libpq's PQTRANS_ACTIVE).
     TransactionStatus transaction_status() const noexcept;
     /// The last value the server reported for ParameterStatus `name`; nullopt if never.
     std::optional<std::string> parameter_status(std::string_view name) const;

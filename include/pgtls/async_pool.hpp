@@ -59,9 +59,9 @@ namespace pgtls {
 /// or reload_tls()), in the order of their events and before the acquire completions of the
 /// same pass. maintenance_interval paces the maintenance pass that advance() runs (deadline()
 /// includes it). close_timeout does not apply. The TLS files are checked (tls_check_interval)
-/// as a connection is opened. On release the notice handler, query timeout and queued
-/// notifications are put back as after_connect left them; a LISTEN is not undone (use
-/// reset_sql = "UNLISTEN *"). The pool's spans are the blocking pool's, reported from
+/// as a connection is opened. On release the notice handler, query timeout, statement cache
+/// capacity (statements it forgets are closed) and queued notifications are put back as
+/// after_connect left them; a LISTEN is not undone (use reset_sql = "UNLISTEN *"). The pool's spans are the blocking pool's, reported from
 /// advance(); a span ends when its operation does (a release's when the pool decided, before
 /// a close it caused), and connections still open when the pool is destroyed report no
 /// destroy span.

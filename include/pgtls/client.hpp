@@ -227,7 +227,8 @@ public:
     /// check needs. Server and connection errors are thrown as query() throws them.
     void ping(std::chrono::milliseconds timeout, std::string_view sql = ";");
 
-    /// The transaction state after the last command (unknown when not connected).
+    /// The transaction state after the last command (unknown when not connected, or while a
+    /// CopyIn is open: mid-COPY, as libpq's PQTRANS_ACTIVE).
     TransactionStatus transaction_status() const noexcept;
     /// The last value of a ParameterStatus the server reported (server_version, TimeZone,
     /// client_encoding, ...); nullopt when the server never reported `name`.

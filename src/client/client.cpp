@@ -224,7 +224,9 @@ std::chrono::milliseconds Client::query_timeout() const noexcept {
 }
 
 TransactionStatus Client::transaction_status() const noexcept {
-    return is_open() ? impl_->session.transaction_status : TransactionStatus::unknown;
+    // Mid-COPY FROM STDIN the last ReadyForQuery no longer describes the session (libpq says
+    // PQTRANS_ACTIVE): a pool must not take such a connection for idle.
+    return is_open() && !impl_->copy_in_open ? impl_->session.transaction_status : TransactionStatus::unknown;
 }
 
 std::optional<std::string> Client::parameter_status(const std::string& name) const {

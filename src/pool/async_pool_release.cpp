@@ -1,6 +1,7 @@
 // The release sequence of the asynchronous pool (see async_pool_state.hpp), as the blocking
 // pool's: the lease defaults put back, broken or retired connections closed, ROLLBACK of an
-// open transaction, the age and uses, reset_sql, then the core's verdict (kept or closed).
+// open transaction, the age and uses, reset_sql, the statement cache capacity, then the
+// core's verdict (kept or closed).
 #include "pool/async_pool_state.hpp"
 
 namespace pgtls::pool_detail {
@@ -74,7 +75,16 @@ void AsyncPoolState::continue_release(AsyncSlot& s, time_point now) {
                    [&](AsyncConnection& c, auto done) { c.query(opt.reset_sql, std::move(done)); });
         return;
     }
-    finish_release(s, {}, now);
+    restore_cache(s, now);
+}
+
+void AsyncPoolState::restore_cache(AsyncSlot& s, time_point now) {
+    if (s.conn->statement_cache_capacity() == s.cache_capacity) return finish_release(s, {}, now);
+    s.release_stage = AsyncSlot::Release::cache;
+    const std::size_t capacity = s.cache_capacity;
+    s.run_step(release_deadline(now), [capacity](AsyncConnection& c, auto done) {
+        c.set_statement_cache_capacity(capacity, std::move(done));
+    });
 }
 
 void AsyncPoolState::finish_release(AsyncSlot& s, CloseReason reason, time_point now) {
@@ -113,9 +123,15 @@ void AsyncPoolState::settle_release(AsyncSlot& s, time_point now) {
         if (!s.usable()) return finish_release(s, unclean("still in a transaction after ROLLBACK"), now);
         return continue_release(s, now);
     }
+    if (s.release_stage == AsyncSlot::Release::cache) {
+        if (timed_out || e)
+            return finish_release(s, unclean("lease reset failed: " + (e ? describe_exception(e) : "no answer")), now);
+        if (!s.usable()) return finish_release(s, unclean("lease reset left the connection busy"), now);
+        return finish_release(s, {}, now);
+    }
     if (timed_out || e) return finish_release(s, unclean("reset failed: " + (e ? describe_exception(e) : "no answer")), now);
     if (!s.usable()) return finish_release(s, unclean("reset left the connection busy"), now);
-    finish_release(s, {}, now);
+    restore_cache(s, now);
 }
 
 }  // namespace pgtls::pool_detail

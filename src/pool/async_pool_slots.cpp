@@ -96,7 +96,9 @@ void AsyncPoolState::start_close(PoolCore::SlotId id, CloseReason reason, time_p
         s.span = std::make_unique<PoolSpan>(opt, "pgtls.pool.destroy");
         s.close_parent = 0;
     }
-    if (s.conn && s.conn->is_open() && s.conn->is_healthy() && !s.conn->busy())
+    // Mid-COPY (an abandoned AsyncCopyIn) a close would wait behind the COPY for the grace.
+    if (s.conn && s.conn->is_open() && s.conn->is_healthy() && !s.conn->busy() &&
+        s.conn->transaction_status() != TransactionStatus::unknown)
         s.run_step(now + kCloseGrace, [](AsyncConnection& c, auto done) { c.close(std::move(done)); });
     // Otherwise settle() drops it at once.
 }
@@ -172,6 +174,7 @@ void AsyncPoolState::settle_opening(PoolCore::Ticket ticket, AsyncSlot& s, time_
                                                          "pool: after_connect left the connection unusable")),
                            now);
     s.defaults.capture(*s.conn);
+    s.cache_capacity = s.conn->statement_cache_capacity();
     auto owned = std::move(opening.at(ticket));
     opening.erase(ticket);
     const auto id = core.opened(ticket, now);
@@ -222,12 +225,12 @@ void AsyncPoolState::settle(AsyncSlot& s, time_point now) {
                 reason = {PoolCloseReason::health_check_failed, "health check failed: connection not idle after ping"};
             s.close_parent = acquire_span(waiter);  // a close it causes starts under the acquire
             if (core.is_shut_down()) {
-                core.released(s.id, now, pool_closed_reason());
+                core.withdrawn(s.id, now);  // its acquire failed: "pool is closed"
             } else if (reason.closes()) {
                 count_failed_check(waiter);
                 core.check_failed(waiter, s.id, now, std::move(reason));  // waiter 0: cancelled, not requeued
             } else if (waiter == 0) {
-                core.released(s.id, now);  // its acquire was cancelled meanwhile
+                core.withdrawn(s.id, now);  // its acquire was cancelled meanwhile: not counted
                 s.phase = AsyncSlot::Phase::idle;
             } else {
                 hand_out(s, waiter, s.waited);

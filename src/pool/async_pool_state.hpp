@@ -58,7 +58,10 @@ struct AsyncSlot {
     bool step_running = false, step_done = false, timed_out = false;
     std::exception_ptr step_error;
     async_time_point step_deadline = kNever;
-    enum class Release { rollback, reset } release_stage = Release::rollback;
+    enum class Release { rollback, reset, cache } release_stage = Release::rollback;
+    // The statement cache capacity after_connect left, put back on release (with an
+    // AsyncConnection it is an operation, which LeaseDefaults does not run).
+    std::size_t cache_capacity = 0;
     CloseReason close_reason;
     bool reset_sent = false;  // releasing: a ROLLBACK or reset_sql was sent
     // The pool span of the slot's current operation (create, release, destroy), or null.
@@ -212,6 +215,8 @@ private:
     time_point release_deadline(time_point now) const;
     // After the ROLLBACK (if any): the age and uses, then reset_sql.
     void continue_release(AsyncSlot& s, time_point now);
+    // After reset_sql (if any): the statement cache capacity as after_connect left it.
+    void restore_cache(AsyncSlot& s, time_point now);
     void finish_release(AsyncSlot& s, CloseReason reason, time_point now);
     // A releasing slot: the outcome of its ROLLBACK or reset_sql, once it ended.
     void settle_release(AsyncSlot& s, time_point now);

@@ -71,7 +71,7 @@ void validate(const PooledConnector& connector, const PoolCoreOptions& opt) {
 
 }  // namespace
 
-class BlockingPool {
+class BlockingPool : public std::enable_shared_from_this<BlockingPool> {
 public:
     BlockingPool(PooledConnector c, PoolCoreOptions o, std::shared_ptr<const PoolClock> k, RetirePredicate r)
         : connector((validate(c, o), std::move(c))), opt(std::move(o)), retire(std::move(r)), clock(std::move(k)),
@@ -101,7 +101,8 @@ public:
         std::vector<std::shared_ptr<Waiter>> notify;
     };
 
-    void start() { maint = std::thread([this] { maintain(); }); }
+    // The thread holds the pool: close() called from a hook it runs lets it finish on its own.
+    void start() { maint = std::thread([self = shared_from_this()] { self->maintain(); }); }
 
     // Routes the core's actions; caller holds the lock.
     void dispatch(Work& work) {
@@ -330,7 +331,7 @@ public:
                     CloseReason reason = reject_reason(*s, a, deadline);
                     lk.lock();
                     if (core.is_shut_down()) {
-                        core.released(a.slot, clock->now(), pool_closed_reason());
+                        core.withdrawn(a.slot, clock->now());  // closed, and not counted as acquired
                         dispatch(work);
                         waiting.erase(id);
                         lk.unlock();
@@ -490,7 +491,12 @@ public:
             t = std::move(maint);
         }
         finish(work);
-        if (t.joinable() && t.get_id() != std::this_thread::get_id()) t.join();
+        if (t.joinable()) {
+            if (t.get_id() == std::this_thread::get_id())
+                t.detach();  // a hook on the maintenance thread closes: it ends when the hook returns
+            else
+                t.join();
+        }
         std::unique_lock lk(m);
         for (auto ticket : refills) core.dropped(ticket);  // never run after shutdown
         refills.clear();
@@ -523,7 +529,11 @@ bool blocking_pool_closed(const BlockingPool& pool) {
 PoolStats blocking_pool_stats(const BlockingPool& pool) { return pool.snapshot(); }
 
 LeasedSlot acquire_blocking(const std::shared_ptr<BlockingPool>& pool, std::chrono::milliseconds timeout) {
-    return LeasedSlot(pool, pool->acquire(timeout));
+    // `pool` is the BasicPool's own pointer: a destructor run on another thread while this one
+    // waits fails the wait ("pool is closed") and drops it, so the wait holds its own.
+    std::shared_ptr<BlockingPool> keep = pool;
+    Slot* slot = keep->acquire(timeout);
+    return LeasedSlot(std::move(keep), slot);
 }
 
 void LeasedSlot::release() noexcept {

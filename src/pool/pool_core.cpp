@@ -232,15 +232,24 @@ void PoolCore::dropped(Ticket ticket) {
 }
 
 void PoolCore::check_failed(WaiterId waiter, SlotId id, time_point now, CloseReason reason) {
+    unlend(id);
+    auto w = lent_waiters_.find(id);
+    if (w != lent_waiters_.end() && w->second.id == waiter && !shut_down_) waiters_.push_front(w->second);
+    close_slot(id, std::move(reason));
+    serve(now);
+}
+
+void PoolCore::withdrawn(SlotId id, time_point now) {
+    unlend(id);
+    released(id, now);  // closed when the pool is shut down
+}
+
+void PoolCore::unlend(SlotId id) {
     Slot& s = slots_[id];
     --s.uses;
     --counters_.acquire_count;
     counters_.acquire_wait_total -= s.waited;
     --counters_.acquire_wait_histogram[wait_bucket(s.waited)];
-    auto w = lent_waiters_.find(id);
-    if (w != lent_waiters_.end() && w->second.id == waiter && !shut_down_) waiters_.push_front(w->second);
-    close_slot(id, std::move(reason));
-    serve(now);
 }
 
 CloseReason PoolCore::expired(SlotId id, time_point now) const {
@@ -353,6 +362,9 @@ PoolCore::time_point PoolCore::retry_at() const {
 
 PoolCore::time_point PoolCore::refill_due() const {
     if (shut_down_ || refilling_ || slots_.size() + opening_.size() >= opt_.min_size) return time_point::max();
+    // Without a backoff (connect_backoff_initial 0) a failed connect leaves no time to wait
+    // for: the next try is the regular maintenance pass's, not an immediate one, again and again.
+    if (backoff_.count() == 0 && !last_connect_error_.empty()) return time_point::max();
     return backoff_until_;
 }
 

@@ -85,6 +85,10 @@ public:
     // The lend's check found the connection unusable: the waiter keeps its place at the
     // head, the acquisition is not counted, and the slot is closed for `reason`.
     void check_failed(WaiterId waiter, SlotId slot, time_point now, CloseReason reason);
+    // The waiter of a lend went away before the lend's check ended (cancelled, or the pool shut
+    // down) and the check passed: not an acquisition nor a use after all; the slot goes back as
+    // by released() (closed after shutdown()).
+    void withdrawn(SlotId slot, time_point now);
     // The borrower gave the slot back: kept (`reason` empty: to the oldest waiter or idle)
     // or closed for `reason`.
     void released(SlotId slot, time_point now, CloseReason reason = {});
@@ -112,7 +116,8 @@ public:
     // that is not a waiter's own deadline); time_point::max() when none.
     time_point retry_at() const;
     // When a maintenance pass is useful before its regular interval: below min_size with no
-    // refill in flight, at once or when the connect backoff ends; time_point::max() otherwise.
+    // refill in flight, at once or when the connect backoff ends (after a failed connect with
+    // no backoff configured, only the regular pass); time_point::max() otherwise.
     time_point refill_due() const;
 
     bool is_shut_down() const noexcept { return shut_down_; }
@@ -145,6 +150,7 @@ private:
     // `fresh`: just opened for this waiter, no check.
     void lend(const Waiter& w, SlotId slot, time_point now, bool fresh);
     void hand_over(SlotId slot, time_point now);
+    void unlend(SlotId slot);  // takes back the counts of slot's lend (uses, acquisitions, wait)
     void close_slot(SlotId slot, CloseReason reason);
     void open_for(const Waiter& w);
     void fail(WaiterId w, std::string reason, bool connect_error = false, bool timed_out = false);

@@ -212,6 +212,26 @@ TEST_P(AsyncPoolTest, CancellingAWaitingAcquireHandsTheConnectionToTheNext) {
     EXPECT_EQ(second.lease.connection_id(), 1u);
 }
 
+// An acquire cancelled while the connection lent to it is being health-checked: the
+// connection goes back idle, and the stats count no acquisition for it.
+TEST_P(AsyncPoolTest, AnAcquireCancelledDuringItsHealthCheckIsNotCounted) {
+    Got cancelled;  // outlives the pool, whose destructor may complete the acquire
+    AsyncPoolOptions o = small(1);
+    o.health_check_after = 0ms;  // every lend of an idle connection is pinged
+    AsyncPool pool(pg18_verified(), o);
+    acquire(pool).release();
+    settle(pool, [&] { return pool.stats().idle == 1; });
+    const auto id = pool.acquire(cancelled.callback());  // lent at once, its ping started
+    ASSERT_EQ(pool.stats().in_use, 1u);
+    pool.cancel(id);
+    settle(pool, [&] { return cancelled.done && pool.stats().idle == 1; });
+    EXPECT_TRUE(cancelled.error);
+    const PoolStats s = pool.stats();
+    EXPECT_EQ(s.acquire_count, 1u) << "the cancelled acquire was counted as served";
+    auto again = acquire(pool);
+    EXPECT_EQ(again.uses(), 2u);
+}
+
 TEST_P(AsyncPoolTest, ATerminatedIdleConnectionIsReplacedByTheHealthCheck) {
     AsyncPoolOptions o = small(2);
     std::vector<std::string> removed;
@@ -476,6 +496,47 @@ TEST_P(AsyncPoolTest, ABrokenOrBusyConnectionIsClosedOnRelease) {
     EXPECT_TRUE(error) << "the query in flight ended with the connection";
     ASSERT_EQ(removed.size(), 2u);
     EXPECT_EQ(removed[1], "released mid-query, mid-COPY or not connected");
+}
+
+// As the blocking pool (PoolLeaseIsolation): a borrower's statement cache capacity is put back
+// on release, and the statements the cache held closed on the server.
+TEST_P(AsyncPoolTest, StatementCacheCapacityIsRestoredAndItsStatementsClosed) {
+    bool set = false;  // outlives the pool, which owns the connection its callback is queued on
+    AsyncPool pool(pg18_verified(), small(1));
+    auto a = acquire(pool);
+    a->set_statement_cache_capacity(4, [&set](std::exception_ptr e) { set = !e; });
+    for (int i = 1; i <= 3; ++i)
+        a->execute_args("SELECT $1::int + " + std::to_string(i), [](std::exception_ptr, Result) {}, 1);
+    EXPECT_EQ(query(pool, a, "SELECT count(*) FROM pg_prepared_statements").at(0)[0][0].as<int>(), 3);
+    EXPECT_TRUE(set);
+    a.release();
+    auto b = acquire(pool);
+    EXPECT_EQ(b.connection_id(), 1u);
+    EXPECT_EQ(b->statement_cache_capacity(), 0u);
+    EXPECT_EQ(query(pool, b, "SELECT count(*) FROM pg_prepared_statements").at(0)[0][0].as<int>(), 0)
+        << "statements cached for A are left prepared on the session";
+}
+
+// A lease given back while a COPY FROM STDIN it opened is still open: no operation of the
+// connection runs, yet it is mid-COPY; the next borrower must not get it (its queries would wait
+// behind the COPY, and the abandoned writer could still write).
+TEST_P(AsyncPoolTest, AConnectionReleasedMidCopyIsNotLentAgain) {
+    const auto writer = std::make_shared<AsyncCopyIn>();  // outlives the pool: its COPY is dropped with it
+    bool opened = false;
+    AsyncPool pool(pg18_verified(), small(2));
+    auto lease = acquire(pool);
+    query(pool, lease, "CREATE TEMP TABLE copy_left_open (n int)");
+    lease->open_copy_in("COPY copy_left_open FROM STDIN", [writer, &opened](std::exception_ptr e, AsyncCopyIn w) {
+        *writer = std::move(w);
+        opened = !e;
+    });
+    settle(pool, [&] { return opened; });
+    ASSERT_TRUE(writer->is_open());
+    lease.release();
+    auto next = acquire(pool);
+    EXPECT_EQ(next.connection_id(), 2u) << "the connection left mid-COPY was lent again";
+    settle(pool, [&] { return pool.stats().total == 1; });
+    EXPECT_EQ(pool.stats().destroyed_for(PoolCloseReason::unclean_release), 1u);
 }
 
 // The pool's spans, as the blocking pool reports them (tests/integration/pool_trace_test.cpp):

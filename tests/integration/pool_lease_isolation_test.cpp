@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -146,6 +147,29 @@ TEST_P(PoolLeaseIsolation, NoticesOfTheReleaseItselfDoNotReachTheBorrowersHandle
     EXPECT_EQ(a_notices, 0);
     EXPECT_EQ(pool.stats().created, 1u);
     EXPECT_EQ(pool.query("SELECT 3")[0][0].as<int>(), 3);
+}
+
+// A lease given back while its COPY FROM STDIN is still open (`pool.acquire()->copy_in(...)`,
+// the lease a temporary): the connection is mid-COPY, and the next borrower must not get it
+// (every statement of theirs would be refused, and the abandoned writer could still write).
+TEST_P(PoolLeaseIsolation, AConnectionReleasedMidCopyIsNotLentAgain) {
+    Pool pool(pg18_verified(), one_connection());
+    // The abandoned writer is never destroyed: its Client is gone once the pool closed it.
+    union Abandoned {
+        Abandoned() {}
+        ~Abandoned() {}
+        CopyIn copy;
+    } abandoned;
+    int pid = 0;
+    {
+        auto a = pool.acquire();
+        pid = backend_pid(a);
+        a->query("CREATE TEMP TABLE copy_left_open (n int)");
+        new (&abandoned.copy) CopyIn(a->copy_in("COPY copy_left_open FROM STDIN"));
+    }
+    auto b = pool.acquire();
+    EXPECT_NE(backend_pid(b), pid) << "the connection left mid-COPY was lent again";
+    EXPECT_EQ(pool.stats().destroyed_for(PoolCloseReason::unclean_release), 1u);
 }
 
 // 1,000 leases over two connections alternating handlers (each capturing memory freed right

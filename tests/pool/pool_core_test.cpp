@@ -203,6 +203,37 @@ TEST(PoolCore, FailedCheckClosesTheConnectionAndKeepsTheWaiterAtTheHead) {
     (void)b;
 }
 
+// The async pool's cancel of an acquire whose lend is being checked, or a close meanwhile:
+// the check passes, but nobody got the connection; it counts neither as an acquisition nor
+// as a use (max_uses would otherwise retire it one lease early).
+TEST(PoolCore, AWithdrawnLendIsNeitherAnAcquisitionNorAUse) {
+    PoolCore core(options(1), 1);
+    [[maybe_unused]] auto [w0, id] = open_one(core, T0);
+    core.released(id, T0);
+    auto a = core.acquire(T0 + 2s, kNever);
+    auto lend = only(core, Kind::lend);
+    EXPECT_EQ(lend.waiter, a);
+    EXPECT_TRUE(lend.check);
+    core.cancel(a, T0 + 2s);  // in the check: the core has nothing to do yet
+    core.withdrawn(id, T0 + 2s);
+    EXPECT_TRUE(core.take_actions().empty());
+    PoolStats s = core.stats();
+    EXPECT_EQ(s.acquire_count, 1u);
+    EXPECT_EQ(s.idle, 1u);
+    std::uint64_t histogram = 0;
+    for (auto n : s.acquire_wait_histogram) histogram += n;
+    EXPECT_EQ(histogram, 1u);
+    EXPECT_EQ(s.acquire_wait_total, 0ns);
+    EXPECT_EQ(core.uses(id), 1u);
+    auto b = core.acquire(T0 + 3s, kNever);
+    EXPECT_EQ(only(core, Kind::lend).waiter, b);
+    EXPECT_EQ(core.uses(id), 2u);
+    core.shutdown(T0 + 4s);
+    core.withdrawn(id, T0 + 4s);  // b's check passed after close(): closed, not counted
+    EXPECT_EQ(only(core, Kind::close).close_kind, PoolCloseReason::pool_closed);
+    EXPECT_EQ(core.stats().acquire_count, 1u);
+}
+
 TEST(PoolCore, BrokenOrDirtyReleaseIsClosedNotReused) {
     PoolCore core(options(1), 1);
     [[maybe_unused]] auto [w0, id] = open_one(core, T0);
@@ -300,6 +331,24 @@ TEST(PoolCore, RefillAfterAFailedConnectWaitsForTheBackoff) {
     EXPECT_TRUE(core.take_actions().empty());
     core.maintain(T0 + 100ms);
     EXPECT_EQ(only(core, Kind::open).waiter, 0u);
+}
+
+// connect_backoff_initial = 0: no backoff, yet a refill against a dead server must not be due
+// again at once (the maintenance thread, or the async pool's loop, would reconnect in a tight
+// loop): it waits for the next regular maintenance pass.
+TEST(PoolCore, RefillWithoutBackoffWaitsForTheNextPass) {
+    auto o = options(2);
+    o.min_size = 1;
+    o.connect_backoff_initial = 0ms;
+    PoolCore core(o, 1);
+    core.maintain(T0);
+    auto refill = only(core, Kind::open);
+    core.open_failed(refill.ticket, T0, "refused");
+    EXPECT_EQ(core.refill_due(), kNever);
+    core.maintain(T0 + 1s);  // the regular pass retries
+    refill = only(core, Kind::open);
+    core.opened(refill.ticket, T0 + 1s);
+    EXPECT_EQ(core.stats().idle, 1u);
 }
 
 TEST(PoolCore, ShutdownFailsWaitersClosesIdleAndReturnedConnections) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <future>
 #include <set>
 #include <thread>
@@ -611,6 +613,22 @@ TEST_F(PoolTest, MaintenanceDoesNotSpinAgainstADeadServer) {
     ASSERT_TRUE(eventually([&] { return pool->stats().idle == 2; }));
 }
 
+// Without a backoff (connect_backoff_initial = 0) the maintenance thread retries min_size at its
+// regular pass, not in a tight loop against the dead server.
+TEST_F(PoolTest, MaintenanceWithoutBackoffDoesNotSpinAgainstADeadServer) {
+    server->refuse = true;
+    auto o = options();
+    o.min_size = 1;
+    o.connect_backoff_initial = 0ms;
+    auto pool = make(o);
+    ASSERT_TRUE(eventually([&] { return server->connect_attempts >= 1; }));
+    std::this_thread::sleep_for(30ms);
+    EXPECT_EQ(server->connect_attempts, 1);  // fake time did not move: no retry
+    server->refuse = false;
+    clock->advance(o.maintenance_interval);
+    ASSERT_TRUE(eventually([&] { return pool->stats().idle == 1; }));
+}
+
 // ---- close ---------------------------------------------------------------------------------
 
 TEST_F(PoolTest, CloseWaitsForOutstandingLeasesThenClosesEverything) {
@@ -665,6 +683,92 @@ TEST_F(PoolTest, CloseWakesWaitersWithAnError) {
     lease.release();
     closing.get();
     EXPECT_EQ(server->open, 0);
+}
+
+// A thread still blocked in acquire() when the pool is destroyed gets "pool is closed" (the
+// destructor closes the pool), and must not touch the pool's state once it is gone: the clock
+// below holds that thread's wait (the pool's lock released) until the destructor returned.
+// Without the acquire keeping the state alive this is a heap-use-after-free under ASan.
+TEST_F(PoolTest, AThreadWaitingWhileThePoolIsDestroyedFailsWithoutTouchingIt) {
+    struct HeldClock final : PoolClock {
+        std::shared_ptr<FakeClock> inner;
+        std::atomic<std::thread::id> held_thread{};
+        mutable std::mutex gate_m;
+        mutable std::condition_variable gate_cv;
+        mutable bool waiting_at_gate = false, open = false;
+        explicit HeldClock(std::shared_ptr<FakeClock> c) : inner(std::move(c)) {}
+        time_point now() const override { return inner->now(); }
+        void wait_until(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
+                        time_point deadline) const override {
+            if (std::this_thread::get_id() != held_thread.load()) return inner->wait_until(cv, lock, deadline);
+            lock.unlock();
+            {
+                std::unique_lock g(gate_m);
+                waiting_at_gate = true;
+                gate_cv.notify_all();
+                gate_cv.wait(g, [&] { return open; });
+            }
+            lock.lock();  // the pool's mutex: freed memory unless acquire() keeps the pool alive
+        }
+    };
+    auto held = std::make_shared<HeldClock>(clock);
+    server->refuse = true;
+    auto o = options();
+    o.max_size = 1;
+    o.connect_backoff_initial = 10s;  // fake time stands still: the second acquire waits it out
+    o.connect_backoff_max = 10s;
+    auto pool = std::make_unique<FakePool>(fake_connector(server), o, held);
+    EXPECT_THROW(pool->acquire(0ms), Error);  // refused: the backoff runs, nothing is lent
+    std::promise<std::thread::id> started;
+    std::promise<void> go;
+    auto waiter = std::async(std::launch::async, [&, p = pool.get()] {
+        started.set_value(std::this_thread::get_id());
+        go.get_future().wait();
+        return p->acquire(0ms);
+    });
+    held->held_thread = started.get_future().get();
+    go.set_value();
+    {
+        std::unique_lock g(held->gate_m);
+        held->gate_cv.wait(g, [&] { return held->waiting_at_gate; });
+    }
+    pool.reset();  // closes: the waiter's acquire is failed, then the pool is gone
+    {
+        std::lock_guard g(held->gate_m);
+        held->open = true;
+    }
+    held->gate_cv.notify_all();
+    try {
+        waiter.get();
+        FAIL() << "the waiter got a connection";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), ErrorKind::pool);
+        EXPECT_STREQ(e.what(), "pool is closed");
+    }
+}
+
+// The event hooks run on the maintenance thread for min_size's connects: a hook may close the
+// pool there (e.g. on_error giving up on a dead server) without the pool joining its own thread
+// or leaving it joinable (std::terminate).
+TEST_F(PoolTest, AHookOnTheMaintenanceThreadMayCloseThePool) {
+    server->refuse = true;
+    auto o = options();
+    o.min_size = 1;
+    std::atomic<FakePool*> target{nullptr};
+    std::atomic<bool> closed_by_hook{false};
+    o.on_error = [&](const PoolEvent&) {
+        FakePool* p = nullptr;
+        while (!(p = target.load())) std::this_thread::yield();
+        p->close(0ms);
+        closed_by_hook = true;
+    };
+    auto pool = make(o);
+    target = pool.get();
+    ASSERT_TRUE(eventually([&] { return closed_by_hook.load(); }));
+    EXPECT_TRUE(pool->is_closed());
+    EXPECT_THROW(pool->acquire(), Error);
+    pool.reset();
+    EXPECT_EQ(server->connect_attempts, 1);
 }
 
 TEST_F(PoolTest, DestructorClosesEverything) {

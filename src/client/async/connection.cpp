@@ -419,7 +419,9 @@ bool AsyncConnection::is_open() const noexcept { return state_->channel.is_open(
 bool AsyncConnection::is_healthy() const noexcept { return state_->channel.is_open() && state_->healthy; }
 const ConnectionInfo& AsyncConnection::info() const noexcept { return state_->info; }
 TransactionStatus AsyncConnection::transaction_status() const noexcept {
-    return is_open() ? state_->session.transaction_status : TransactionStatus::unknown;
+    // Mid-COPY FROM STDIN (an AsyncCopyIn open, no operation running) the last ReadyForQuery no
+    // longer describes the session: a pool must not take such a connection for idle.
+    return is_open() && !state_->copy ? state_->session.transaction_status : TransactionStatus::unknown;
 }
 std::optional<std::string> AsyncConnection::parameter_status(std::string_view name) const {
     if (auto it = state_->session.parameters.find(name); it != state_->session.parameters.end()) return it->second;
