@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "client/client_impl.hpp"
+#include "client/session_setup.hpp"
 #include "protocol/sent_buffer.hpp"
 #include "client/trace_run.hpp"
 
@@ -154,10 +155,7 @@ protocol::Action client::ClientCore::run(protocol::Algorithm& algo, Link& l, Dea
                     faulted = false;
                     l.reply_pending = false;
                     const transport::SocketOptions so =
-                        l.session ? transport::SocketOptions{settings.keepalives, settings.keepalives_idle,
-                                                             settings.keepalives_interval, settings.keepalives_count,
-                                                             settings.tcp_user_timeout}
-                                  : transport::SocketOptions{settings.keepalives, 0, 0, 0, 0};
+                        l.session ? socket_options(settings) : transport::SocketOptions{settings.keepalives, 0, 0, 0, 0};
                     if (l.session) attempt_timing = AttemptTiming{Clock::now(), 0, 0};
                     auto sock = transport::open_socket(*action.target, so, d);
                     if (l.session)

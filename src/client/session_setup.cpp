@@ -36,6 +36,11 @@ protocol::ConnectOptions connect_options(const Settings& settings) {
     return o;
 }
 
+transport::SocketOptions socket_options(const Settings& settings) {
+    return transport::SocketOptions{settings.keepalives, settings.keepalives_idle, settings.keepalives_interval,
+                                    settings.keepalives_count, settings.tcp_user_timeout};
+}
+
 protocol::StartupOptions startup_options(const Settings& settings, const HostTarget& target, protocol::TlsStart tls,
                                          const crypto::Provider& crypto, protocol::SessionState& session) {
     protocol::StartupOptions opt;

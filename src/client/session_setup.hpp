@@ -9,6 +9,7 @@
 #include "protocol/connect_flow.hpp"
 #include "protocol/startup_flow.hpp"
 #include "tls/tls_backend.hpp"
+#include "transport/socket.hpp"
 #include "pgtls/config.hpp"
 #include "pgtls/session.hpp"
 
@@ -21,6 +22,10 @@ std::string sni_for(const Settings& settings, const HostTarget& target);
 // load balancing with a fresh random seed, connect_timeout, limits). The driver adds the two
 // hooks that need its state: prepare_tls and startup_options.
 protocol::ConnectOptions connect_options(const Settings& settings);
+
+// The TCP options of the session's sockets: keepalives, keepalives_idle/interval/count and
+// tcp_user_timeout as `settings` asks.
+transport::SocketOptions socket_options(const Settings& settings);
 
 // The StartupFlow options of one attempt at `target`: startup parameters, protocol versions,
 // authentication settings with `crypto` for SCRAM, and the password lookup (explicit, then

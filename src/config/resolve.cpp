@@ -375,10 +375,11 @@ void validate_restricted(const Layers& layers) {
             fail(std::string(k) + " " + e->origin + " needs OAuth authentication, which pgtls does not support");
 }
 
-// libpq 18: "3.0", "3.2" or "latest" (3.2 here); unset gives nullopt.
+// libpq 18: "3.0", "3.2" or "latest" (3.2 here); unset gives nullopt. An empty value is
+// libpq's error too ("min_protocol_version=", PGMAXPROTOCOLVERSION=""), not the default.
 std::optional<ProtocolVersion> protocol_version_setting(const Layers& layers, const char* keyword) {
     const Entry* e = layers.get(keyword);
-    if (e == nullptr || e->text.empty()) return std::nullopt;
+    if (e == nullptr) return std::nullopt;
     if (e->text == "3.0") return ProtocolVersion::v3_0;
     if (e->text == "3.2" || e->text == "latest") return ProtocolVersion::v3_2;
     bad_value(keyword, *e, "3.0, 3.2, latest");

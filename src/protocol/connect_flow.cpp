@@ -221,7 +221,9 @@ Action ConnectFlow::after_show() {
     const auto hs = p.find("in_hot_standby");
     const bool standby = hs != p.end() ? hs->second == "on" : *shown;
     const auto dtro = p.find("default_transaction_read_only");
-    const bool read_only = standby || (dtro != p.end() ? dtro->second == "on" : *shown);
+    // Nothing shown and no default_transaction_read_only (a server that reports only
+    // in_hot_standby) happens only when `want` asks about standby, which never reads read_only.
+    const bool read_only = standby || (dtro != p.end() ? dtro->second == "on" : shown.value_or(false));
     const char* mismatch = reason_for(want, standby, read_only);
     if (!mismatch) {
         state_ = State::done;

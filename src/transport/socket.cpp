@@ -27,18 +27,27 @@ int remaining_ms(Deadline deadline) {
     return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
 }
 
-void set_tcp_options(int fd, const SocketOptions& o) {
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+// Returns "" or libpq's text for the option the kernel refused ("setsockopt(TCP_KEEPIDLE)
+// failed: Invalid argument", e.g. keepalives_idle above 32767): as in libpq, that address's
+// attempt fails rather than going on without the setting the caller asked for.
+std::string set_tcp_options(int fd, const SocketOptions& o) {
+    auto set = [fd](int level, int name, const char* what, int value) -> std::string {
+        if (::setsockopt(fd, level, name, &value, sizeof value) == 0) return {};
+        return std::string("setsockopt(") + what + ") failed: " + std::strerror(errno);
+    };
+    std::string failed = set(IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY", 1);
     if (o.keepalives) {
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-        if (o.keepalives_idle > 0) setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &o.keepalives_idle, sizeof(int));
-        if (o.keepalives_interval > 0)
-            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &o.keepalives_interval, sizeof(int));
-        if (o.keepalives_count > 0) setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &o.keepalives_count, sizeof(int));
+        if (failed.empty()) failed = set(SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", 1);
+        if (failed.empty() && o.keepalives_idle > 0)
+            failed = set(IPPROTO_TCP, TCP_KEEPIDLE, "TCP_KEEPIDLE", o.keepalives_idle);
+        if (failed.empty() && o.keepalives_interval > 0)
+            failed = set(IPPROTO_TCP, TCP_KEEPINTVL, "TCP_KEEPINTVL", o.keepalives_interval);
+        if (failed.empty() && o.keepalives_count > 0)
+            failed = set(IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT", o.keepalives_count);
     }
-    if (o.tcp_user_timeout_ms > 0)
-        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &o.tcp_user_timeout_ms, sizeof(int));
+    if (failed.empty() && o.tcp_user_timeout_ms > 0)
+        failed = set(IPPROTO_TCP, TCP_USER_TIMEOUT, "TCP_USER_TIMEOUT", o.tcp_user_timeout_ms);
+    return failed;
 }
 
 std::string describe_target(const HostTarget& t) {
@@ -145,11 +154,16 @@ bool SocketOpener::start_next() {
                                 "\" failed: could not create socket: " + std::strerror(errno));
             continue;
         }
-        if (!unix_socket) set_tcp_options(fd, options_);
         current_ = addresses_[i];
+        fd_ = fd;
+        if (!unix_socket) {
+            if (const std::string failed = set_tcp_options(fd, options_); !failed.empty()) {
+                record_failure(0, failed);
+                continue;
+            }
+        }
         const auto* sa = reinterpret_cast<const sockaddr*>(sockaddrs_[i].data());
         const auto len = static_cast<socklen_t>(sockaddrs_[i].size());
-        fd_ = fd;
         if (::connect(fd, sa, len) == 0) {
             connecting_ = false;
             return true;
@@ -163,13 +177,13 @@ bool SocketOpener::start_next() {
     return false;
 }
 
-void SocketOpener::record_failure(int err) {
+void SocketOpener::record_failure(int err, const std::string& what) {
     ::close(fd_);
     fd_ = -1;
     connecting_ = false;
     last_errno_ = err;
     if (!errors_.empty()) errors_ += "; ";
-    errors_ += "address " + current_ + ": " + std::strerror(err);
+    errors_ += "address " + current_ + ": " + (what.empty() ? std::string(std::strerror(err)) : what);
 }
 
 bool SocketOpener::advance() {

@@ -71,7 +71,8 @@ private:
     bool start_next();  // starts the next address's connect; false when none is left
     void take_addresses(const addrinfo* list);
     [[noreturn]] void resolve_failed(int gai) const;
-    void record_failure(int err);  // closes the attempt's socket, notes why it failed
+    // Closes the attempt's socket, notes why it failed (`what`, else errno `err`'s text).
+    void record_failure(int err, const std::string& what = {});
     [[noreturn]] void fail() const;
     HostTarget target_;
     SocketOptions options_;

@@ -135,6 +135,8 @@ const Case kCases[] = {
     {kSock + "max_protocol_version=3.3", {}, ""},
     {kSock + "min_protocol_version=latest max_protocol_version=3.0", {}, ""},
     {kSock + "min_protocol_version=3.2 max_protocol_version=3.0", {}, ""},
+    {kSock + "min_protocol_version=", {}, ""},
+    {kSock, {{"PGMAXPROTOCOLVERSION", ""}}, ""},
     {kSock + "port=abc", {}, ""},
     {kSock + "port=0", {}, ""},
     {kSock + "port=70000", {}, ""},

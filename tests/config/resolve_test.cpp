@@ -307,6 +307,8 @@ const ValueCase kValueCases[] = {
     {"max_protocol_version=3.1", "invalid max_protocol_version value: \"3.1\""},
     {"min_protocol_version=3.2 max_protocol_version=3.0", "\"min_protocol_version\" is greater than \"max_protocol_version\""},
     {"min_protocol_version=3.1", "invalid min_protocol_version value: \"3.1\""},
+    {"min_protocol_version=", "invalid min_protocol_version value: \"\""},
+    {"max_protocol_version=", "invalid max_protocol_version value: \"\""},
     {"min_protocol_version=latest max_protocol_version=3.0", "\"min_protocol_version\" is greater than \"max_protocol_version\""},
     {"hostaddr=127.0.0.1", ""},
     {"hostaddr=::1", ""},

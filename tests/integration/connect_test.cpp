@@ -286,6 +286,16 @@ TEST_P(Connect, UnixSocketAndIpv6) {
     }
 }
 
+TEST_P(Connect, KeepaliveValuesTheKernelRefusesFailTheConnect) {
+    // As in libpq: a TCP option setsockopt() refuses (Linux: TCP_KEEPIDLE and TCP_KEEPINTVL at
+    // most 32767 s, TCP_KEEPCNT at most 127) fails the attempt; no connection without it.
+    const std::string base = env().conninfo(env().server("pg18"), "trustuser") + " sslmode=disable";
+    expect_failure(base + " keepalives_idle=40000", ErrorKind::connection, "setsockopt(TCP_KEEPIDLE) failed");
+    expect_failure(base + " keepalives_count=200", ErrorKind::connection, "setsockopt(TCP_KEEPCNT) failed");
+    auto c = connect(base + " keepalives=0 keepalives_idle=40000");  // keepalives off: nothing is set
+    EXPECT_EQ(c.query("SELECT 1")[0][0].as<int>(), 1);
+}
+
 TEST_P(Connect, ServerErrorCarriesEveryField) {
     const auto& s = env().server("pg15");
     auto c = connect(env().conninfo(s, "trustuser") + " sslmode=" + (has_tls() ? "require" : "disable"));

@@ -737,6 +737,38 @@ TEST(ConnectFlowMultihost, TargetSessionAttrsAsksServersThatDoNotReport) {
     }
 }
 
+TEST(ConnectFlowMultihost, TargetSessionAttrsWithOnlyInHotStandbyReported) {
+    // A server (or pooler) that reports in_hot_standby but not default_transaction_read_only:
+    // primary/standby are decided by the report alone; read-write/read-only ask (libpq).
+    for (TargetSessionAttrs want : kAllAttrs) {
+        for (bool standby : {false, true}) {
+            SCOPED_TRACE(std::string(to_string(want)) + " standby=" + std::to_string(standby));
+            Connect c(wanting(want, {"db1"}));
+            ScriptedIo s;
+            plain_login(s, "db1", login({{"in_hot_standby", standby ? "on" : "off"}}));
+            const bool asks_read_only = want == TargetSessionAttrs::read_write || want == TargetSessionAttrs::read_only;
+            if (asks_read_only && !standby)
+                s.expect_write(query_bytes("SHOW transaction_read_only"))
+                    .feed(one_value("transaction_read_only", "off", "SHOW"));
+            const Server srv{standby, standby};
+            if (accepts(want, srv)) {
+                expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+                continue;
+            }
+            s.expect_close();
+            if (want == TargetSessionAttrs::prefer_standby) {
+                plain_login(s, "db1", login({{"in_hot_standby", "off"}}));
+                expect_connected(s.run(c.flow, c.w), c, TlsStart::none);
+                continue;
+            }
+            with_error(s.run(c.flow, c.w), [&](const Error& e) {
+                EXPECT_EQ(std::string(e.what()),
+                          prefix() + refusal(want, srv) + " (target_session_attrs=" + to_string(want) + ")");
+            });
+        }
+    }
+}
+
 TEST(ConnectFlowMultihost, TargetSessionAttrsPicksTheRightHostInEitherOrder) {
     for (bool standby_first : {false, true}) {
         for (TargetSessionAttrs want : {TargetSessionAttrs::read_write, TargetSessionAttrs::primary,

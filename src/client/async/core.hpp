@@ -181,6 +181,7 @@ struct AsyncCore {
 
     async::DriverSetup setup() {
         async::DriverSetup s;
+        s.socket_options = [this] { return socket_options(settings); };
         s.tls_context = [this]() -> tls::Context* {
             ensure_tls();
             return tls->context.get();

@@ -222,7 +222,9 @@ bool Driver::step_open(Clock::time_point now) {
         new_socket();
         if (!action_.target)
             throw Error(ErrorKind::usage, ErrorCause::usage, "open_socket action without a target");
-        opener_ = std::make_unique<transport::SocketOpener>(*action_.target, setup_.socket_options,
+        const transport::SocketOptions options =
+            setup_.socket_options ? setup_.socket_options() : transport::SocketOptions{};
+        opener_ = std::make_unique<transport::SocketOpener>(*action_.target, options,
                                                             transport::Resolution::background);
         opener_attempts_ = 0;
     }

@@ -37,7 +37,9 @@ struct Interest {
 
 // What a driver needs from the connection it serves, besides the socket.
 struct DriverSetup {
-    transport::SocketOptions socket_options;
+    // The TCP options of a socket an open_socket action opens (null: the defaults). Asked at
+    // each open: the connection's settings are set after its driver is made.
+    std::function<transport::SocketOptions()> socket_options;
     // The TLS context for start_tls actions; null when TLS is not configured (a start_tls is
     // then an Error(config)).
     std::function<tls::Context*()> tls_context;
