@@ -686,6 +686,39 @@ TEST_P(Queries, CopyOfAnEmptyStatementKeepsTheConnection) {
     }
 }
 
+// COPY among other statements of one string, as a real server answers it: statements before
+// the COPY run first (copy_in() waited forever for a reply while the server waited for the
+// data); the count is the COPY's, not that of a statement after it; a second COPY FROM STDIN
+// is refused (the client waited forever on finish()). The query timeout only bounds a
+// regression: without it the hang would be the test's.
+TEST_P(Queries, CopyAmongOtherStatementsOfOneString) {
+    auto c = open();
+    c.set_query_timeout(10s);
+    c.query("CREATE TEMP TABLE copy_multi (n int)");
+    EXPECT_EQ(c.copy_in("SET search_path TO public; COPY copy_multi FROM STDIN", "1\n2\n"), 2u);
+    try {
+        c.copy_in("SELECT 1; COPY copy_missing FROM STDIN", "1\n");
+        ADD_FAILURE() << "a COPY into a missing table succeeded";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "42P01") << e.what();
+    }
+    EXPECT_EQ(c.copy_in("COPY copy_multi FROM STDIN; SELECT 42", "3\n4\n5\n"), 3u);
+    try {
+        c.copy_in("COPY copy_multi FROM STDIN; COPY copy_multi FROM STDIN", "6\n");
+        ADD_FAILURE() << "a second COPY FROM STDIN was given data";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "57014") << e.what();
+        EXPECT_NE(std::string(e.what()).find("a call of its own"), std::string::npos) << e.what();
+    }
+    // The string was one implicit transaction: its first COPY was rolled back with it.
+    EXPECT_EQ(c.query("SELECT count(*) FROM copy_multi")[0][0].as<int>(), 5);
+    std::string out;
+    EXPECT_EQ(c.copy_out("COPY copy_multi TO STDOUT; SELECT 42", [&](std::string_view d) { out += d; }), 5u);
+    EXPECT_EQ(out, "1\n2\n3\n4\n5\n");
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Queries);
 
 }  // namespace
