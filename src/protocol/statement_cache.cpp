@@ -240,7 +240,9 @@ Action CachedExecute::next(Action a) {
         call.prepared = cached_;
         return start(step_.emplace<ExtendedRequest>(wire_, call, options_));
     }
-    return a;  // the execute succeeded
+    cached_ = nullptr;
+    cache_.after_result(*call_.target);  // the execute succeeded: DEALLOCATE ALL empties the cache
+    return a;
 }
 
 Action CachedExecute::resume(const Event& event) {

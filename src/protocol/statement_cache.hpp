@@ -58,7 +58,10 @@ public:
     bool forget_after(const PreparedStatement& cached, const ServerError& e, TransactionStatus status);
     // A simple query's results: DISCARD ALL and DEALLOCATE ALL drop every prepared statement.
     void after_simple_query(const std::vector<Result>& results);
-    void after_result(const Result& result);  // one statement's result, as after_simple_query
+    // One statement's result, as after_simple_query (an execute's, a pipelined query's: the
+    // extended protocol runs DEALLOCATE ALL too, inside a transaction where a lost statement's
+    // 26000 cannot be retried).
+    void after_result(const Result& result);
     void clear() noexcept;
 
     // How one query in a pipeline uses the cache (see the file comment).

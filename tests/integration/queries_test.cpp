@@ -719,6 +719,34 @@ TEST_P(Queries, CopyAmongOtherStatementsOfOneString) {
     EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
 }
 
+// DEALLOCATE ALL run through the extended protocol (execute(), a pipeline) drops the cached
+// statements too: the cache forgets them, so a transaction open meanwhile is not failed by a
+// Bind of a statement that is gone (26000 cannot be retried inside a transaction).
+TEST_P(Queries, DeallocateAllThroughExecuteOrAPipelineEmptiesTheCache) {
+    auto c = open();
+    c.set_statement_cache_capacity(4);
+    for (int round = 0; round < 2; ++round) {
+        c.query("BEGIN");
+        EXPECT_EQ(c.exec("SELECT $1::int + 1", 1)[0][0].as<int>(), 2);
+        if (round == 0) {
+            c.execute("DEALLOCATE ALL");
+        } else {
+            PipelineQuery q;
+            q.sql = "DEALLOCATE ALL";
+            auto r = c.pipeline({q});
+            ASSERT_EQ(r.size(), 1u);
+            EXPECT_EQ(r[0].status, PipelineResult::Status::ok);
+        }
+        try {
+            EXPECT_EQ(c.exec("SELECT $1::int + 1", 2)[0][0].as<int>(), 3);
+        } catch (const ServerError& e) {
+            ADD_FAILURE() << "round " << round << ": " << e.what();
+        }
+        EXPECT_EQ(c.transaction_status(), TransactionStatus::in_transaction);
+        c.query("COMMIT");
+    }
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Queries);
 
 }  // namespace

@@ -282,8 +282,11 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
         },
         [a, done = std::move(done)](State& s, protocol::PipelineRequest*, std::exception_ptr e) {
             // A failed query skipped its Close: its statement is closed before the next operation.
-            if (!e)
+            if (!e) {
                 for (auto& name : protocol::pipeline_leftovers(a->names, a->results)) s.to_close.push_back(std::move(name));
+                for (const auto& r : a->results)
+                    if (r.status == PipelineResult::Status::ok) s.cache.after_result(r.result);  // DEALLOCATE ALL
+            }
             done(e, e ? std::vector<PipelineResult>{} : std::move(a->results));
         }));
 }
