@@ -747,6 +747,27 @@ TEST_P(Queries, DeallocateAllThroughExecuteOrAPipelineEmptiesTheCache) {
     }
 }
 
+// The server does not check a FETCH's columns against its prepared statement's description
+// (no 0A000 as for a SELECT whose table changed): a cursor declared again with other columns
+// came back under the first cursor's columns from the cache — a text value decoded as a binary
+// int4, or a DataRow wider than its description retiring the connection.
+TEST_P(Queries, ACachedFetchHasTheColumnsOfTheCursorItReads) {
+    auto c = open();
+    c.set_statement_cache_capacity(4);
+    c.query("BEGIN");
+    c.query("DECLARE cur CURSOR FOR SELECT 7::int4 AS a");
+    EXPECT_EQ(c.execute("FETCH ALL FROM cur", {}, ResultFormat::binary)[0][0].as<int>(), 7);
+    c.query("CLOSE cur");
+    c.query("DECLARE cur CURSOR FOR SELECT 'abcd'::text AS b, 2 AS c");
+    const Result r = c.execute("FETCH ALL FROM cur", {}, ResultFormat::binary);
+    ASSERT_EQ(r.columns(), 2u);
+    EXPECT_EQ(r.column_info()[0].name, "b");
+    EXPECT_EQ(r.column_info()[0].type_oid, oid::text);
+    EXPECT_EQ(r[0][0].as<std::string>(), "abcd");
+    c.query("COMMIT");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Queries);
 
 }  // namespace
