@@ -112,6 +112,8 @@ bool result_columns_vary(std::string_view sql) noexcept {
     return is_word(word, "fetch") || is_word(word, "execute") || is_word(word, "call");
 }
 
+bool runs_copy(std::string_view sql) noexcept { return is_word(command_word(sql), "copy"); }
+
 void encode_parsed_and_described(std::string& out, std::string_view statement, std::string_view sql,
                                  std::span<const Param> params, ResultFormat format) {
     ExtendedQuery q;

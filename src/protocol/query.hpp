@@ -59,6 +59,9 @@ bool drops_prepared_statements(std::string_view sql) noexcept;
 // not check against a prepared statement's description (no 0A000, as for a SELECT whose table
 // changed). Such a statement is described on every execute, not cached.
 bool result_columns_vary(std::string_view sql) noexcept;
+// Whether `sql`'s command is COPY (as above): its CopyInResponse waits for an answer of the
+// client's (ExtendedRequest's CopyFail and Sync), which a query inside a pipeline cannot give.
+bool runs_copy(std::string_view sql) noexcept;
 
 // A statement parsed once for several queries (an implicit pipeline's run): the first query
 // appends Parse of `statement` + Describe of the statement + Bind + Execute, the others Bind +

@@ -655,6 +655,28 @@ TEST_P(AsyncConnectionTest, APipelinedFetchThroughTheCacheHasTheColumnsOfTheCurs
     query(c, "COMMIT");
 }
 
+// execute() of a COPY queued among other executes answers as it does alone (FROM STDIN: 57014
+// after a CopyFail; TO STDOUT: its command tag, the data dropped), and the queries around it
+// get their own results: in an implicit pipeline the server's CopyInResponse or
+// CopyOutResponse was a protocol error that closed the connection under all of them.
+TEST_P(AsyncConnectionTest, AQueuedExecuteOfACopyAnswersAsItDoesAlone) {
+    std::string got;  // outlives the connection's callbacks
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE queued_copy (n int); INSERT INTO queued_copy VALUES (1)");
+    auto select = [&](int v) {
+        c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result r) { got += e ? "?" + what(e) : std::string(r[0][0].view()); }, v);
+    };
+    select(1);
+    c.execute("COPY queued_copy FROM STDIN", {}, [&](std::exception_ptr e, Result) { got += sqlstate(e) == "57014" ? "F" : "?" + what(e); });
+    select(2);
+    c.execute("COPY queued_copy TO STDOUT", {}, [&](std::exception_ptr e, Result r) { got += e ? "?" + what(e) : r.command_tag(); });
+    select(3);
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() >= 10 || got.find('?') != std::string::npos; }));
+    EXPECT_EQ(got, "1F2COPY 13");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // 64 "coroutines" on one connection, started from the connect's completion, each issuing its
 // next query from its callback: what the completions issue goes out together, so every query
 // travels in a pipeline (none starts alone ahead of the others).

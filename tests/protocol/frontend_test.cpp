@@ -110,6 +110,9 @@ TEST(Frontend, StatementsWhoseColumnsTheServerDoesNotCheckAreKnownByTheirCommand
         EXPECT_TRUE(protocol::result_columns_vary(sql)) << sql;
     for (const char* sql : {"SELECT 1", "", "-- FETCH ALL FROM c", "FETCHED", "SELECT fetch FROM t", "EXECUTEX"})
         EXPECT_FALSE(protocol::result_columns_vary(sql)) << sql;
+    EXPECT_TRUE(protocol::runs_copy(" -- load\ncopy t FROM STDIN"));
+    EXPECT_FALSE(protocol::runs_copy("SELECT 'COPY'"));
+    EXPECT_FALSE(protocol::runs_copy("COPYING"));
 }
 
 TEST(Frontend, NullParameterIsMinusOne) {
