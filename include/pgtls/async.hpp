@@ -241,7 +241,8 @@ public:
     /// back to back (from several coroutines, say) go out together without waiting for each
     /// other's replies, each with its own Sync, so each gets its own result and an error fails
     /// only its own query, as when they run one after another. Up to 256 queries or 1 MiB per
-    /// pipeline; not while a query timeout is set (it bounds one query at a time). With the
+    /// pipeline; not while a query timeout is set (it bounds one query at a time), nor for a
+    /// COPY (it runs alone: its CopyInResponse needs an answer). With the
     /// statement cache off, a run of queries with the same SQL and parameter types queued back
     /// to back shares one Parse: the first parses and describes a statement named for this
     /// connection, the others bind it (each takes the described columns in its own result

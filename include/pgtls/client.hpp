@@ -186,6 +186,8 @@ public:
     /// Cache of server-side statements for execute(sql, ...): an LRU of `capacity` statements
     /// (0, the default, disables it so PgBouncer transaction pooling keeps working). Shrinking
     /// it closes the statements it forgets on the server (one round trip when connected).
+    /// FETCH, EXECUTE and CALL are not cached: their columns are those of the cursor,
+    /// statement or procedure when they run, which the server does not check (no 0A000).
     void set_statement_cache_capacity(std::size_t capacity);
     std::size_t statement_cache_capacity() const noexcept;  ///< The cache's capacity (0: off).
 

@@ -1,5 +1,7 @@
 #include "protocol/copy.hpp"
 
+#include <utility>
+
 #include "protocol/backend_messages.hpp"
 #include "protocol/frontend.hpp"
 
@@ -35,11 +37,17 @@ bool CopyOut::on_message(const BackendMessage& m) {
                     on_data_(std::string_view(reinterpret_cast<const char*>(m.body.data()), m.body.size()));
                 });
             return false;
-        case 'c': in_copy_ = false; return false;
+        case 'c':
+            in_copy_ = false;
+            copied_ = true;
+            return false;
         case 'C': {
+            // Only a COPY's count: another statement sent with it ("COPY ...; SELECT ...")
+            // copied nothing. Several COPY TO STDOUT gave on_data the rows of each.
+            if (!std::exchange(copied_, false)) return false;
             Result r;
             r.set_command_tag(parse_command_complete(m.body));
-            rows_ = r.affected_rows();
+            rows_ += r.affected_rows();
             return false;
         }
         case 'E':
@@ -65,7 +73,15 @@ Action CopyInStart::send() {
 }
 
 bool CopyInStart::on_message(const BackendMessage& m) {
-    if (not_copy_) return other_.on_message(m);
+    if (not_copy_) {
+        // The COPY after other statements ("SET search_path ...; COPY t FROM STDIN"): it opens
+        // as it would alone, as with libpq's PQexec (the server waits for its data).
+        if (m.type == 'G' && !other_.error()) {
+            not_copy_ = false;
+            return true;
+        }
+        return other_.on_message(m);
+    }
     if (error_) {  // the rest of the reply after the error, up to ReadyForQuery
         if (m.type != 'Z') return false;
         wire_.session.transaction_status = parse_ready_for_query(m.body);
@@ -87,6 +103,8 @@ bool CopyInStart::on_message(const BackendMessage& m) {
 
 Action CopyInStart::finished() {
     if (error_) return Action::failure(std::make_exception_ptr(*error_), Action::Connection::kept);
+    // A statement before the COPY failed ("SET ...; COPY missing FROM STDIN"): its error.
+    if (other_.error()) return Action::failure(std::make_exception_ptr(*other_.error()), Action::Connection::kept);
     if (not_copy_)
         return Action::failure(
             std::make_exception_ptr(Error(ErrorKind::usage, "copy_in() needs a COPY ... FROM STDIN statement")),
@@ -120,7 +138,16 @@ Action CopyInEnd::send() {
     return a;
 }
 
-bool CopyInEnd::on_message(const BackendMessage& m) { return flow_.on_message(m); }
+bool CopyInEnd::on_message(const BackendMessage& m) {
+    const bool ended = flow_.on_message(m);
+    if (flow_.needs_copy_fail()) [[unlikely]] {
+        // A second COPY FROM STDIN in the same statement string: its data is not ours to give,
+        // and the server waits for it. Failing it fails the string's implicit transaction.
+        copy_fail(wire_.out, "copy_in() gives data to one COPY FROM STDIN; run each COPY in a call of its own");
+        flow_.copy_fail_sent();
+    }
+    return ended;
+}
 
 Action CopyInEnd::finished() {
     if (how_ == How::abort) return Action::success();  // the error echoes our CopyFail

@@ -1,10 +1,12 @@
 // COPY, sans I/O — every COPY message exchange lives here (see request.hpp for what the
 // requests share):
 //  - CopyOut: COPY ... TO STDOUT; each CopyData goes to the caller's callback.
-//  - CopyInStart: COPY ... FROM STDIN up to CopyInResponse; any other statement is refused.
+//  - CopyInStart: COPY ... FROM STDIN up to CopyInResponse (statements before it in the same
+//    string run first); a string without one is refused.
 //  - CopyInData: a batch of CopyData messages; an ErrorResponse the server sends meanwhile
 //    (bad data) is picked up during the write and the reply drained to ReadyForQuery.
-//  - CopyInEnd: the last batch ending in CopyDone (finish: rows copied) or CopyFail (abort).
+//  - CopyInEnd: the last batch ending in CopyDone (finish: rows copied) or CopyFail (abort);
+//    a second COPY FROM STDIN in the same string is answered with CopyFail.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +36,7 @@ private:
     std::string_view sql_;
     const std::function<void(std::string_view)>& on_data_;
     bool in_copy_ = false;
+    bool copied_ = false;  // a CopyDone came: the next CommandComplete is the COPY's
     std::uint64_t rows_ = 0;
     std::optional<ServerError> error_;
 };
@@ -83,7 +86,8 @@ public:
     enum class How : std::uint8_t { finish, abort };
     CopyInEnd(Wire wire, std::string_view messages, How how, RequestOptions options)
         : Request(wire, options), messages_(messages), how_(how), flow_(QueryFlow::Kind::simple, wire.session) {}
-    std::uint64_t rows() noexcept { return flow_.results().empty() ? 0 : flow_.results().back().affected_rows(); }
+    // The COPY's row count: its result comes first, before those of any statements after it.
+    std::uint64_t rows() noexcept { return flow_.results().empty() ? 0 : flow_.results().front().affected_rows(); }
 
 private:
     Action send() override;

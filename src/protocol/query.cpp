@@ -1,5 +1,6 @@
 #include "protocol/query.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -60,14 +61,17 @@ void encode_extended_closing(std::string& out, const PreparedStatement* prepared
     if (!parse_as.empty()) close(out, 'S', parse_as);
 }
 
-bool drops_prepared_statements(std::string_view sql) noexcept {
+namespace {
+// The first word of `sql` (its letters), after white space and comments (nested block
+// comments included); empty when there is none.
+std::string_view command_word(std::string_view sql) noexcept {
     std::size_t i = 0;
     while (i < sql.size()) {
         if (std::strchr(" \t\n\r\f\v", sql[i]) != nullptr && sql[i] != '\0') {
             ++i;
         } else if (sql.substr(i, 2) == "--") {
             i = sql.find('\n', i);
-            if (i == std::string_view::npos) return false;
+            if (i == std::string_view::npos) return {};
         } else if (sql.substr(i, 2) == "/*") {
             int depth = 0;
             while (i < sql.size()) {
@@ -81,16 +85,34 @@ bool drops_prepared_statements(std::string_view sql) noexcept {
                     ++i;
                 }
             }
-            if (depth != 0) return false;
+            if (depth != 0) return {};
         } else {
             break;
         }
     }
-    std::string word;
-    for (; i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i)
-        word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i]))));
-    return word == "deallocate" || word == "discard";
+    const std::size_t start = i;
+    while (i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i]))) ++i;
+    return sql.substr(start, i - start);
 }
+
+bool is_word(std::string_view word, std::string_view lower) noexcept {
+    return word.size() == lower.size() &&
+           std::equal(word.begin(), word.end(), lower.begin(),
+                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+}
+}  // namespace
+
+bool drops_prepared_statements(std::string_view sql) noexcept {
+    const std::string_view word = command_word(sql);
+    return is_word(word, "deallocate") || is_word(word, "discard");
+}
+
+bool result_columns_vary(std::string_view sql) noexcept {
+    const std::string_view word = command_word(sql);
+    return is_word(word, "fetch") || is_word(word, "execute") || is_word(word, "call");
+}
+
+bool runs_copy(std::string_view sql) noexcept { return is_word(command_word(sql), "copy"); }
 
 void encode_parsed_and_described(std::string& out, std::string_view statement, std::string_view sql,
                                  std::span<const Param> params, ResultFormat format) {

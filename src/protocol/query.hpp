@@ -54,6 +54,14 @@ void encode_extended_closing(std::string& out, const PreparedStatement* prepared
 // Whether `sql`'s command is DEALLOCATE or DISCARD (after white space and comments, nested
 // block comments included): a statement that may drop prepared statements, its own included.
 bool drops_prepared_statements(std::string_view sql) noexcept;
+// Whether `sql`'s command is FETCH, EXECUTE or CALL (as above): its result columns are those of
+// the cursor, prepared statement or procedure of that name when it runs, which the server does
+// not check against a prepared statement's description (no 0A000, as for a SELECT whose table
+// changed). Such a statement is described on every execute, not cached.
+bool result_columns_vary(std::string_view sql) noexcept;
+// Whether `sql`'s command is COPY (as above): its CopyInResponse waits for an answer of the
+// client's (ExtendedRequest's CopyFail and Sync), which a query inside a pipeline cannot give.
+bool runs_copy(std::string_view sql) noexcept;
 
 // A statement parsed once for several queries (an implicit pipeline's run): the first query
 // appends Parse of `statement` + Describe of the statement + Bind + Execute, the others Bind +

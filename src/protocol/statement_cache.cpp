@@ -105,7 +105,8 @@ StatementCache::PipelinedUse StatementCache::encode_pipelined(std::string& out, 
         use.columns = &it->second.statement.columns;
         return use;
     }
-    if (it != entries_.end()) {  // pending: its Parse is not answered yet
+    // Pending (its Parse is not answered yet), or never cached (see result_columns_vary).
+    if (it != entries_.end() || result_columns_vary(sql)) {
         if (own_statement) use.name = next_name();
         encode_extended_closing(out, nullptr, sql, params, format, use.name);
         return use;
@@ -188,6 +189,8 @@ Algorithm& CachedExecute::running() {
 Action CachedExecute::start(Algorithm& a) { return next(a.resume(Event::start())); }
 
 Action CachedExecute::begin() {
+    // Not cached: the unnamed statement, described by this execute (see result_columns_vary).
+    if (result_columns_vary(call_.sql)) return start(step_.emplace<ExtendedRequest>(wire_, call_, options_));
     cached_ = cache_.find(call_.sql, call_.params);
     if (!cached_) {
         if (auto victim = cache_.make_room()) {
@@ -240,7 +243,9 @@ Action CachedExecute::next(Action a) {
         call.prepared = cached_;
         return start(step_.emplace<ExtendedRequest>(wire_, call, options_));
     }
-    return a;  // the execute succeeded
+    cached_ = nullptr;
+    cache_.after_result(*call_.target);  // the execute succeeded: DEALLOCATE ALL empties the cache
+    return a;
 }
 
 Action CachedExecute::resume(const Event& event) {

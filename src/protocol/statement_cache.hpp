@@ -8,7 +8,9 @@
 //    Bind/Execute of the cached statement. When the server no longer knows a cached statement
 //    (26000: DISCARD ALL, DEALLOCATE, a pooler's server swap) every cached one is forgotten,
 //    and outside a transaction (nothing ran) the execute starts over once; a cached plan whose
-//    result type changed (0A000) is forgotten and closed on the server, the error stands;
+//    result type changed (0A000) is forgotten and closed on the server, the error stands.
+//    FETCH, EXECUTE and CALL are never cached: the server does not check their result type
+//    (a cursor declared again with other columns), so each execute describes its own;
 //  - executes through the cache inside a pipeline (StatementCache::encode_pipelined/settle_pipelined):
 //    every message is encoded at once, so a miss sends the Parse of a new named statement
 //    ahead of its Bind/Describe/Execute, and the statement is pending until the query's
@@ -58,7 +60,10 @@ public:
     bool forget_after(const PreparedStatement& cached, const ServerError& e, TransactionStatus status);
     // A simple query's results: DISCARD ALL and DEALLOCATE ALL drop every prepared statement.
     void after_simple_query(const std::vector<Result>& results);
-    void after_result(const Result& result);  // one statement's result, as after_simple_query
+    // One statement's result, as after_simple_query (an execute's, a pipelined query's: the
+    // extended protocol runs DEALLOCATE ALL too, inside a transaction where a lost statement's
+    // 26000 cannot be retried).
+    void after_result(const Result& result);
     void clear() noexcept;
 
     // How one query in a pipeline uses the cache (see the file comment).
@@ -72,7 +77,7 @@ public:
     };
     // Appends the query's messages, without its Sync, to `out` — with a cached statement, or
     // the Close of an evicted one and the Parse of a new pending one, or (while the statement
-    // is pending) a statement of its own (kind unnamed): the unnamed one, or with
+    // is pending, or for a statement never cached) a statement of its own (kind unnamed): the unnamed one, or with
     // `own_statement` one named next_name() (in `name`), closed after its Execute — and
     // returns how it used the cache. The cache changes only when the messages could be
     // encoded (the encoding error propagates).

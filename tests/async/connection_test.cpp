@@ -631,6 +631,52 @@ TEST_P(AsyncConnectionTest, ACachedStatementWhoseResultTypeChangedIsForgottenInA
     EXPECT_TRUE(c.is_healthy());
 }
 
+// A FETCH through the cache in a pipeline describes its own columns (see
+// Queries.ACachedFetchHasTheColumnsOfTheCursorItReads): those of the cursor declared again.
+TEST_P(AsyncConnectionTest, APipelinedFetchThroughTheCacheHasTheColumnsOfTheCursorItReads) {
+    std::string got;  // outlives the connection's callbacks
+    AsyncConnection c;
+    connect(c);
+    set_cache(c, 4);
+    query(c, "BEGIN; DECLARE cur CURSOR FOR SELECT 7::int4 AS a");
+    auto both = [&] {  // queued together: one pipeline
+        c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result) { got += e ? "!" : "s"; }, 1);
+        c.execute("FETCH ALL FROM cur", {}, [&](std::exception_ptr e, Result r) {
+            got += e ? "?" + what(e) : r.column_info().at(0).name + ":" + std::to_string(r.column_info()[0].type_oid) + ",";
+        }, ResultFormat::binary);
+    };
+    both();
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() >= 2 && got.back() == ','; }));
+    query(c, "CLOSE cur; DECLARE cur CURSOR FOR SELECT 'abcd'::text AS b");
+    both();
+    ASSERT_TRUE(run_loop(c, [&] { return std::count(got.begin(), got.end(), ',') == 2 || !c.is_healthy(); }));
+    EXPECT_EQ(got, "sa:23,sb:25,");
+    EXPECT_EQ(c.stats().pipelines, 2u);
+    query(c, "COMMIT");
+}
+
+// execute() of a COPY queued among other executes answers as it does alone (FROM STDIN: 57014
+// after a CopyFail; TO STDOUT: its command tag, the data dropped), and the queries around it
+// get their own results: in an implicit pipeline the server's CopyInResponse or
+// CopyOutResponse was a protocol error that closed the connection under all of them.
+TEST_P(AsyncConnectionTest, AQueuedExecuteOfACopyAnswersAsItDoesAlone) {
+    std::string got;  // outlives the connection's callbacks
+    AsyncConnection c;
+    connect(c);
+    query(c, "CREATE TEMP TABLE queued_copy (n int); INSERT INTO queued_copy VALUES (1)");
+    auto select = [&](int v) {
+        c.execute_args("SELECT $1::int", [&](std::exception_ptr e, Result r) { got += e ? "?" + what(e) : std::string(r[0][0].view()); }, v);
+    };
+    select(1);
+    c.execute("COPY queued_copy FROM STDIN", {}, [&](std::exception_ptr e, Result) { got += sqlstate(e) == "57014" ? "F" : "?" + what(e); });
+    select(2);
+    c.execute("COPY queued_copy TO STDOUT", {}, [&](std::exception_ptr e, Result r) { got += e ? "?" + what(e) : r.command_tag(); });
+    select(3);
+    ASSERT_TRUE(run_loop(c, [&] { return got.size() >= 10 || got.find('?') != std::string::npos; }));
+    EXPECT_EQ(got, "1F2COPY 13");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 // 64 "coroutines" on one connection, started from the connect's completion, each issuing its
 // next query from its callback: what the completions issue goes out together, so every query
 // travels in a pipeline (none starts alone ahead of the others).

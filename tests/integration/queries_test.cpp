@@ -688,6 +688,88 @@ TEST_P(Queries, CopyOfAnEmptyStatementKeepsTheConnection) {
     }
 }
 
+// COPY among other statements of one string, as a real server answers it: statements before
+// the COPY run first (copy_in() waited forever for a reply while the server waited for the
+// data); the count is the COPY's, not that of a statement after it; a second COPY FROM STDIN
+// is refused (the client waited forever on finish()). The query timeout only bounds a
+// regression: without it the hang would be the test's.
+TEST_P(Queries, CopyAmongOtherStatementsOfOneString) {
+    auto c = open();
+    c.set_query_timeout(10s);
+    c.query("CREATE TEMP TABLE copy_multi (n int)");
+    EXPECT_EQ(c.copy_in("SET search_path TO public; COPY copy_multi FROM STDIN", "1\n2\n"), 2u);
+    try {
+        c.copy_in("SELECT 1; COPY copy_missing FROM STDIN", "1\n");
+        ADD_FAILURE() << "a COPY into a missing table succeeded";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "42P01") << e.what();
+    }
+    EXPECT_EQ(c.copy_in("COPY copy_multi FROM STDIN; SELECT 42", "3\n4\n5\n"), 3u);
+    try {
+        c.copy_in("COPY copy_multi FROM STDIN; COPY copy_multi FROM STDIN", "6\n");
+        ADD_FAILURE() << "a second COPY FROM STDIN was given data";
+    } catch (const ServerError& e) {
+        EXPECT_EQ(e.sqlstate(), "57014") << e.what();
+        EXPECT_NE(std::string(e.what()).find("a call of its own"), std::string::npos) << e.what();
+    }
+    // The string was one implicit transaction: its first COPY was rolled back with it.
+    EXPECT_EQ(c.query("SELECT count(*) FROM copy_multi")[0][0].as<int>(), 5);
+    std::string out;
+    EXPECT_EQ(c.copy_out("COPY copy_multi TO STDOUT; SELECT 42", [&](std::string_view d) { out += d; }), 5u);
+    EXPECT_EQ(out, "1\n2\n3\n4\n5\n");
+    EXPECT_TRUE(c.is_healthy());
+    EXPECT_EQ(c.transaction_status(), TransactionStatus::idle);
+}
+
+// DEALLOCATE ALL run through the extended protocol (execute(), a pipeline) drops the cached
+// statements too: the cache forgets them, so a transaction open meanwhile is not failed by a
+// Bind of a statement that is gone (26000 cannot be retried inside a transaction).
+TEST_P(Queries, DeallocateAllThroughExecuteOrAPipelineEmptiesTheCache) {
+    auto c = open();
+    c.set_statement_cache_capacity(4);
+    for (int round = 0; round < 2; ++round) {
+        c.query("BEGIN");
+        EXPECT_EQ(c.exec("SELECT $1::int + 1", 1)[0][0].as<int>(), 2);
+        if (round == 0) {
+            c.execute("DEALLOCATE ALL");
+        } else {
+            PipelineQuery q;
+            q.sql = "DEALLOCATE ALL";
+            auto r = c.pipeline({q});
+            ASSERT_EQ(r.size(), 1u);
+            EXPECT_EQ(r[0].status, PipelineResult::Status::ok);
+        }
+        try {
+            EXPECT_EQ(c.exec("SELECT $1::int + 1", 2)[0][0].as<int>(), 3);
+        } catch (const ServerError& e) {
+            ADD_FAILURE() << "round " << round << ": " << e.what();
+        }
+        EXPECT_EQ(c.transaction_status(), TransactionStatus::in_transaction);
+        c.query("COMMIT");
+    }
+}
+
+// The server does not check a FETCH's columns against its prepared statement's description
+// (no 0A000 as for a SELECT whose table changed): a cursor declared again with other columns
+// came back under the first cursor's columns from the cache — a text value decoded as a binary
+// int4, or a DataRow wider than its description retiring the connection.
+TEST_P(Queries, ACachedFetchHasTheColumnsOfTheCursorItReads) {
+    auto c = open();
+    c.set_statement_cache_capacity(4);
+    c.query("BEGIN");
+    c.query("DECLARE cur CURSOR FOR SELECT 7::int4 AS a");
+    EXPECT_EQ(c.execute("FETCH ALL FROM cur", {}, ResultFormat::binary)[0][0].as<int>(), 7);
+    c.query("CLOSE cur");
+    c.query("DECLARE cur CURSOR FOR SELECT 'abcd'::text AS b, 2 AS c");
+    const Result r = c.execute("FETCH ALL FROM cur", {}, ResultFormat::binary);
+    ASSERT_EQ(r.columns(), 2u);
+    EXPECT_EQ(r.column_info()[0].name, "b");
+    EXPECT_EQ(r.column_info()[0].type_oid, oid::text);
+    EXPECT_EQ(r[0][0].as<std::string>(), "abcd");
+    c.query("COMMIT");
+    EXPECT_TRUE(c.is_healthy());
+}
+
 PGTLS_INSTANTIATE_PER_BACKEND_AND_DRIVER(Queries);
 
 }  // namespace

@@ -105,6 +105,16 @@ TEST(Frontend, StatementsThatDropPreparedStatementsAreKnownByTheirCommand) {
         EXPECT_FALSE(protocol::drops_prepared_statements(sql)) << sql;
 }
 
+TEST(Frontend, StatementsWhoseColumnsTheServerDoesNotCheckAreKnownByTheirCommand) {
+    for (const char* sql : {"FETCH ALL FROM c", "fetch 10 c", " /* x */ Execute p(1)", "CALL proc()", "\ncall p()"})
+        EXPECT_TRUE(protocol::result_columns_vary(sql)) << sql;
+    for (const char* sql : {"SELECT 1", "", "-- FETCH ALL FROM c", "FETCHED", "SELECT fetch FROM t", "EXECUTEX"})
+        EXPECT_FALSE(protocol::result_columns_vary(sql)) << sql;
+    EXPECT_TRUE(protocol::runs_copy(" -- load\ncopy t FROM STDIN"));
+    EXPECT_FALSE(protocol::runs_copy("SELECT 'COPY'"));
+    EXPECT_FALSE(protocol::runs_copy("COPYING"));
+}
+
 TEST(Frontend, NullParameterIsMinusOne) {
     std::string out;
     protocol::BindParam p{nullptr, 0, 0};

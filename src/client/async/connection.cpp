@@ -168,7 +168,9 @@ AsyncConnection::OpId AsyncConnection::query(std::string sql, Callback<std::vect
 namespace {
 std::unique_ptr<Op> extended_op(std::shared_ptr<ExtendedArgs> a,
                                 std::function<void(ExtendedArgs&, std::exception_ptr)> result) {
-    const bool pipelinable = !a->on_row;
+    // A COPY runs alone: inside an implicit pipeline the server's CopyInResponse would take
+    // the queries after it as COPY data (see protocol::runs_copy).
+    const bool pipelinable = !a->on_row && !protocol::runs_copy(a->sql);
     auto op = make_op<protocol::Algorithm>(
         [a](State& s) -> std::unique_ptr<protocol::Algorithm> {
             const std::function<void(const Row&)>* on_row = a->on_row ? &a->on_row : nullptr;
@@ -282,8 +284,11 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
         },
         [a, done = std::move(done)](State& s, protocol::PipelineRequest*, std::exception_ptr e) {
             // A failed query skipped its Close: its statement is closed before the next operation.
-            if (!e)
+            if (!e) {
                 for (auto& name : protocol::pipeline_leftovers(a->names, a->results)) s.to_close.push_back(std::move(name));
+                for (const auto& r : a->results)
+                    if (r.status == PipelineResult::Status::ok) s.cache.after_result(r.result);  // DEALLOCATE ALL
+            }
             done(e, e ? std::vector<PipelineResult>{} : std::move(a->results));
         }));
 }
