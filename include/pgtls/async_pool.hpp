@@ -61,10 +61,10 @@ namespace pgtls {
 /// includes it). close_timeout does not apply. The TLS files are checked (tls_check_interval)
 /// as a connection is opened. On release the notice handler, query timeout, statement cache
 /// capacity (statements it forgets are closed) and queued notifications are put back as
-/// after_connect left them; a LISTEN is not undone (use reset_sql = "UNLISTEN *"). The pool's spans are the blocking pool's, reported from
-/// advance(); a span ends when its operation does (a release's when the pool decided, before
-/// a close it caused), and connections still open when the pool is destroyed report no
-/// destroy span.
+/// after_connect left them; a LISTEN is not undone (use reset_sql = "UNLISTEN *"). The pool's
+/// spans are the blocking pool's, reported from advance(); a span ends when its operation
+/// does (a release's when the pool decided, before a close it caused), and connections still
+/// open when the pool is destroyed report no destroy span.
 using AsyncPoolOptions = BasicPoolOptions<AsyncConnection>;
 
 /// A pool of AsyncConnection driven by the application's event loop (see the file comment).
