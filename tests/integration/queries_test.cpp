@@ -387,9 +387,12 @@ TEST_P(Queries, StatementTimeoutAndClientTimeout) {
     }
     c.query("SET statement_timeout = 0");
     c.set_query_timeout(300ms);
+    // Named for this instance: one whose cancel failed leaves its sleep running for 20 s, which
+    // must not fail the instances after it.
+    const std::string sleep = "SELECT pg_sleep(20) /* Queries.StatementTimeoutAndClientTimeout/" + GetParam() + " */";
     const auto t0 = std::chrono::steady_clock::now();
     try {
-        c.query("SELECT pg_sleep(20) /* Queries.StatementTimeoutAndClientTimeout */");
+        c.query(sleep);
         FAIL();
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), ErrorKind::timeout) << e.what();
@@ -397,9 +400,8 @@ TEST_P(Queries, StatementTimeoutAndClientTimeout) {
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
     c.set_query_timeout(0ms);
     // The query was really cancelled on the server, and the connection is usable. Only this
-    // case's query is counted: other suites run pg_sleep(20) beside this one.
-    EXPECT_EQ(c.query("SELECT count(*) FROM pg_stat_activity WHERE query = "
-                      "'SELECT pg_sleep(20) /* Queries.StatementTimeoutAndClientTimeout */' AND state = 'active'")[0][0].as<int>(), 0);
+    // instance's query is counted: other suites run pg_sleep(20) beside this one.
+    EXPECT_EQ(c.query("SELECT count(*) FROM pg_stat_activity WHERE query = '" + sleep + "' AND state = 'active'")[0][0].as<int>(), 0);
     EXPECT_TRUE(c.is_healthy());
 }
 
