@@ -190,8 +190,7 @@ std::vector<PipelineResult> Pipeline::run() {
                                     impl.request_options(impl.query_deadline()));
         q.set_texts(&texts_);
         impl.drive(q);
-        for (const auto& r : results)
-            if (r.status == PipelineResult::Status::ok) impl.cache.after_result(r.result);  // DEALLOCATE ALL
+        impl.cache.after_pipeline(results);  // DEALLOCATE ALL
         // A failed query skipped its Close: its statement is closed now. The results stand
         // whatever that does (a connection that failed meanwhile is marked so by drive()).
         if (auto left = protocol::pipeline_leftovers(names_, results); !left.empty()) {

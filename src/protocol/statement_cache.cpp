@@ -87,6 +87,11 @@ void StatementCache::after_simple_query(const std::vector<Result>& results) {
     for (const auto& r : results) after_result(r);
 }
 
+void StatementCache::after_pipeline(const std::vector<PipelineResult>& results) {
+    for (const auto& r : results)
+        if (r.status == PipelineResult::Status::ok) after_result(r.result);
+}
+
 void StatementCache::after_result(const Result& result) {
     if (!entries_.empty() && (result.command_tag() == "DISCARD ALL" || result.command_tag() == "DEALLOCATE ALL")) clear();
 }

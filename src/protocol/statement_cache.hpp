@@ -60,6 +60,8 @@ public:
     bool forget_after(const PreparedStatement& cached, const ServerError& e, TransactionStatus status);
     // A simple query's results: DISCARD ALL and DEALLOCATE ALL drop every prepared statement.
     void after_simple_query(const std::vector<Result>& results);
+    // An explicit pipeline's results (the queries that ran), as after_simple_query.
+    void after_pipeline(const std::vector<PipelineResult>& results);
     // One statement's result, as after_simple_query (an execute's, a pipelined query's: the
     // extended protocol runs DEALLOCATE ALL too, inside a transaction where a lost statement's
     // 26000 cannot be retried).
@@ -77,10 +79,10 @@ public:
     };
     // Appends the query's messages, without its Sync, to `out` — with a cached statement, or
     // the Close of an evicted one and the Parse of a new pending one, or (while the statement
-    // is pending, or for a statement never cached) a statement of its own (kind unnamed): the unnamed one, or with
-    // `own_statement` one named next_name() (in `name`), closed after its Execute — and
-    // returns how it used the cache. The cache changes only when the messages could be
-    // encoded (the encoding error propagates).
+    // is pending, or for a statement never cached) a statement of its own (kind unnamed): the
+    // unnamed one, or with `own_statement` one named next_name() (in `name`), closed after its
+    // Execute — and returns how it used the cache. The cache changes only when the messages
+    // could be encoded (the encoding error propagates).
     PipelinedUse encode_pipelined(std::string& out, std::string_view sql, std::span<const Param> params,
                                   ResultFormat format, bool own_statement = false);
     // The query of `use` ended: with `result` when it succeeded, else with `error` (null: the

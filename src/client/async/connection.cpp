@@ -286,8 +286,7 @@ AsyncConnection::OpId AsyncConnection::pipeline(std::vector<PipelineQuery> queri
             // A failed query skipped its Close: its statement is closed before the next operation.
             if (!e) {
                 for (auto& name : protocol::pipeline_leftovers(a->names, a->results)) s.to_close.push_back(std::move(name));
-                for (const auto& r : a->results)
-                    if (r.status == PipelineResult::Status::ok) s.cache.after_result(r.result);  // DEALLOCATE ALL
+                s.cache.after_pipeline(a->results);  // DEALLOCATE ALL
             }
             done(e, e ? std::vector<PipelineResult>{} : std::move(a->results));
         }));
